@@ -1,0 +1,129 @@
+"""Plain domain types shared by the core and the adapters."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Platform(enum.StrEnum):
+    YOUTUBE = "youtube"
+    INSTAGRAM = "instagram"
+    X = "x"
+    LINKEDIN = "linkedin"
+    TIKTOK = "tiktok"
+    # Publishes into a local folder: lets the whole path run with no credentials.
+    SANDBOX = "sandbox"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    Platform.YOUTUBE: "YouTube",
+    Platform.INSTAGRAM: "Instagram",
+    Platform.X: "X",
+    Platform.LINKEDIN: "LinkedIn",
+    Platform.TIKTOK: "TikTok",
+    Platform.SANDBOX: "Sandbox",
+}
+
+PLATFORM_ALIASES: dict[str, Platform] = {
+    "youtube": Platform.YOUTUBE,
+    "yt": Platform.YOUTUBE,
+    "instagram": Platform.INSTAGRAM,
+    "ig": Platform.INSTAGRAM,
+    "insta": Platform.INSTAGRAM,
+    "x": Platform.X,
+    "twitter": Platform.X,
+    "tw": Platform.X,
+    "linkedin": Platform.LINKEDIN,
+    "li": Platform.LINKEDIN,
+    "tiktok": Platform.TIKTOK,
+    "tt": Platform.TIKTOK,
+    "sandbox": Platform.SANDBOX,
+}
+
+
+def platform_from_alias(word: str) -> Platform | None:
+    return PLATFORM_ALIASES.get(word.strip().lower())
+
+
+class PostStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AccountStatus(enum.StrEnum):
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    ERROR = "error"
+
+
+class ChatKind(enum.StrEnum):
+    SLACK = "slack"
+    DISCORD = "discord"
+    CONSOLE = "console"
+
+
+@dataclass(frozen=True)
+class ChatContext:
+    """Who sent a command and where; built by an adapter, never interpreted by one."""
+
+    chat: ChatKind
+    team_id: str
+    user_id: str
+    channel_id: str | None = None
+    thread_id: str | None = None
+    team_name: str | None = None
+    user_name: str | None = None
+    # IANA zone of the user as the chat platform reports it (Slack users.info tz); None → team zone.
+    user_tz: str | None = None
+    is_admin: bool = False
+    # A stable id of the chat request (Slack trigger/event id, Discord interaction id) so that a
+    # redelivered command maps onto the posts it already created instead of queueing twice.
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What postbot knows about a stored media file."""
+
+    path: str
+    sha256: str
+    size_bytes: int
+    mime: str
+    original_name: str | None = None
+    duration_s: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class PostView:
+    """A scheduled post as the chat sides show it."""
+
+    id: int
+    platform: Platform
+    status: PostStatus
+    run_at: datetime
+    caption: str
+    title: str | None
+    author_id: str
+    channel_id: str | None
+    thread_id: str | None
+    attempts: int
+    last_error: str | None
+    remote_id: str | None
+    remote_url: str | None
+    media_name: str | None
+    batch_id: str
+    published_at: datetime | None = None
+    tz: str = "UTC"
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,48 @@
+"""Errors whose message is written for the person in chat."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input. The message is shown to the user as it is, so it says what to change."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class TimeParseError(UserError):
+    pass
+
+
+class PlatformParseError(UserError):
+    pass
+
+
+class MediaError(UserError):
+    pass
+
+
+class ValidationFailed(UserError):
+    """Every problem found, grouped per platform, so the user fixes all of them at once."""
+
+    def __init__(self, problems: dict[str, list[str]]) -> None:
+        lines = [f"{platform}: {p}" for platform, ps in problems.items() for p in ps]
+        super().__init__("This post can't be queued:\n" + "\n".join(f"• {line}" for line in lines))
+        self.problems = problems
+
+
+class NotFound(UserError):
+    pass
+
+
+class PermissionDenied(UserError):
+    pass
+
+
+class ConfigError(Exception):
+    """A missing or invalid setting; the CLI prints it on one line."""

@@ -1,0 +1,108 @@
+"""The contract between the scheduler and each platform's publisher.
+
+A publisher turns one queued post into one remote post. It must be safe to call again for the same
+post (after a crash, a lease expiry or a retry): it consults ``job.upload_state`` and the remote id it
+saved there so that a retried post resumes or is recognised as done, never published twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.domain import MediaInfo, Platform
+
+
+class PublishError(Exception):
+    """A failed publish. ``transient`` errors are retried with backoff; the others fail the post."""
+
+    transient: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.status_code = status_code
+        # Seconds the platform asked us to wait (Retry-After, x-rate-limit-reset, ...).
+        self.retry_after = retry_after
+
+
+class TransientError(PublishError):
+    """Timeouts, connection resets, 5xx: worth retrying."""
+
+    transient = True
+
+
+class RateLimited(TransientError):
+    """429 or a platform quota; ``retry_after`` says when to come back."""
+
+
+class PermanentError(PublishError):
+    """400-style validation errors: retrying the same request cannot succeed."""
+
+
+class AuthError(PermanentError):
+    """The token was revoked or lacks a scope: an admin has to link the account again."""
+
+
+class TokenSource(Protocol):
+    """Gives a publisher a valid access token for the post's account.
+
+    ``refresh`` forces a refresh_token grant (publishers call it on a 401) and persists the new
+    tokens encrypted; it raises ``AuthError`` when the refresh token itself is revoked.
+    """
+
+    async def access_token(self) -> str: ...
+
+    async def refresh(self) -> str: ...
+
+    @property
+    def account_id(self) -> str:
+        """The platform's id of the linked account (channel id, ig-user-id, person URN, open_id...)."""
+        ...
+
+
+@dataclass
+class PublishJob:
+    post_id: int
+    platform: Platform
+    idempotency_key: str
+    caption: str
+    title: str | None
+    media: MediaInfo
+    tokens: TokenSource | None
+    # Progress the publisher saved on an earlier attempt (upload session URL, bytes sent, container
+    # id, remote id, ...). Publishers read it to resume and update it through ``save_state``.
+    upload_state: dict[str, Any] = field(default_factory=dict)
+    save_state: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    scheduled_for: datetime | None = None
+
+    async def checkpoint(self, **changes: Any) -> None:
+        """Merge ``changes`` into the upload state and persist it before going on."""
+        self.upload_state.update(changes)
+        if self.save_state is not None:
+            await self.save_state(dict(self.upload_state))
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    remote_id: str
+    url: str | None = None
+
+
+class Publisher(Protocol):
+    platform: Platform
+    # False only for publishers that need no linked account (the sandbox).
+    requires_account: bool
+
+    async def publish(self, job: PublishJob) -> PublishResult: ...
