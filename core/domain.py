@@ -110,6 +110,8 @@ class PostView:
     """A scheduled post as the chat sides show it."""
 
     id: int
+    chat: ChatKind
+    team_id: str
     platform: Platform
     status: PostStatus
     run_at: datetime
