@@ -1,0 +1,216 @@
+"""Settings: a TOML file (see config.example.toml) overlaid by POSTBOT_* environment variables.
+
+Secrets (tokens, client secrets, the vault secret) are read from the environment only: a secret
+found in the TOML file is an error, so nobody commits one by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from core.errors import ConfigError
+
+CONFIG_ENV = "POSTBOT_CONFIG"
+DEFAULT_CONFIG_FILE = "postbot.toml"
+
+
+class SchedulerSettings(BaseModel):
+    # The safety-net poll; posts normally fire from a wake-up job set at their due time.
+    poll_interval_s: float = 5.0
+    # A claimed post whose worker vanished becomes claimable again after this long.
+    lease_s: float = 300.0
+    batch_size: int = 200
+    max_in_flight: int = 64
+    max_attempts: int = 5
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 900.0
+    worker_id: str | None = None
+
+
+class PlatformSettings(BaseModel):
+    """Where a platform's API lives and how postbot talks to it."""
+
+    base_url: str | None = None
+    upload_base_url: str | None = None
+    auth_base_url: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    chunk_size_bytes: int = 8 * 1024 * 1024
+    max_attempts: int | None = None
+    # Token bucket per account: sustained requests per second and burst.
+    rate_per_s: float | None = None
+    burst: int | None = None
+    max_concurrency: int | None = None
+
+
+class PlatformsSettings(BaseModel):
+    youtube: PlatformSettings = Field(default_factory=PlatformSettings)
+    instagram: PlatformSettings = Field(default_factory=PlatformSettings)
+    x: PlatformSettings = Field(default_factory=PlatformSettings)
+    linkedin: PlatformSettings = Field(default_factory=PlatformSettings)
+    tiktok: PlatformSettings = Field(default_factory=PlatformSettings)
+    sandbox: PlatformSettings = Field(default_factory=PlatformSettings)
+
+    def for_platform(self, name: str) -> PlatformSettings:
+        value: PlatformSettings = getattr(self, name)
+        return value
+
+
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    # "socket" needs no public URL; "http" serves /slack/events on the web server.
+    mode: str = "socket"
+    api_base_url: str = "https://slack.com/api/"
+    # /schedule without a file uses the user's most recent upload in the channel within this window.
+    recent_file_window_s: int = 900
+    admin_user_ids: list[str] = Field(default_factory=list)
+
+
+class DiscordSettings(BaseModel):
+    token: SecretStr | None = None
+    application_id: str | None = None
+    api_base_url: str = "https://discord.com/api/v10"
+    guild_ids: list[str] = Field(default_factory=list)
+    sync_global: bool = False
+
+
+class WebSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The public address providers redirect back to (OAuth callbacks, Slack HTTP endpoint).
+    public_url: str = "http://127.0.0.1:8080"
+
+
+SECRET_PATHS = {
+    ("secret_key",),
+    ("slack", "bot_token"),
+    ("slack", "app_token"),
+    ("slack", "signing_secret"),
+    ("discord", "token"),
+    *((("platforms", p, "client_secret")) for p in ("youtube", "instagram", "x", "linkedin", "tiktok")),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="POSTBOT_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    database_url: str = "sqlite+aiosqlite:///postbot.db"
+    default_timezone: str = "UTC"
+    audience_timezones: list[str] = Field(default_factory=list)
+    data_dir: Path = Path("data")
+    max_schedule_horizon_days: int = 365
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Vault secret from which the AES-256-GCM key is derived (env POSTBOT_SECRET_KEY only).
+    secret_key: SecretStr | None = None
+
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    platforms: PlatformsSettings = Field(default_factory=PlatformsSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.data_dir / "sandbox"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self._data = _read_toml()
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _config_path() -> Path | None:
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from {CONFIG_ENV}) does not exist")
+        return path
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def _read_toml() -> dict[str, Any]:
+    path = _config_path()
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    for secret in SECRET_PATHS:
+        node: Any = data
+        for key in secret:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node:
+            env = "POSTBOT_" + "__".join(k.upper() for k in secret)
+            raise ConfigError(f"{path}: {'.'.join(secret)} is a secret: set it in the environment as {env}")
+    return data
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings, turning pydantic's report into one line a person can act on."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"config error: {where}: {first['msg']}") from exc
+
+
+def require(value: SecretStr | str | None, name: str) -> str:
+    """A value a command cannot run without; the error names the setting and its env variable."""
+    if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()) or value == "":
+        env = "POSTBOT_" + name.upper().replace(".", "__")
+        raise ConfigError(f"config error: {name} is required (set {env})")
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
