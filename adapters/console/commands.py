@@ -1,0 +1,127 @@
+"""The console chat: lines typed at a prompt become the same core calls Slack and Discord make."""
+
+from __future__ import annotations
+
+import getpass
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from core.domain import ChatContext, ChatKind, MediaInfo, PostView
+from core.errors import UserError
+from core.media.store import MediaStore
+from core.render import failure_dm_text, queue_text, result_text, scheduled_summary
+from core.service import Postbot, ScheduleOutcome
+
+HELP = """Commands:
+  /schedule <when> <platforms> [caption] --file <video>
+      e.g. /schedule tomorrow 6pm yt,ig Launch day --file clip.mp4
+  /post <platforms> [caption] --file <video>    publish now
+  /queue                                        upcoming posts
+  /cancel <id>                                  cancel a queued post
+  /reschedule <id> <when>                       move a queued post
+  /help, /quit
+Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox."""
+
+_FILE_OPTION = re.compile(r"""\s--file\s+("[^"]+"|'[^']+'|\S+)""")
+
+
+def split_file_option(text: str) -> tuple[str, str | None]:
+    """Take ``--file PATH`` (quotes allowed) out of a command's text."""
+    match = _FILE_OPTION.search(" " + text)
+    if match is None:
+        return text.strip(), None
+    path = match.group(1).strip("\"'")
+    rest = (" " + text)[: match.start()] + (" " + text)[match.end() :]
+    return rest.strip(), path
+
+
+class ConsoleNotifier:
+    """Prints outcomes where the console user sees them."""
+
+    def __init__(self, out: Callable[[str], None]) -> None:
+        self.out = out
+
+    async def post_result(self, post: PostView) -> None:
+        self.out(result_text(post))
+
+    async def dm_failure(self, post: PostView) -> None:
+        self.out("[DM] " + failure_dm_text(post))
+
+    async def dm(self, team_id: str, user_id: str, text: str) -> None:
+        self.out("[DM] " + text)
+
+
+class ConsoleAdapter:
+    def __init__(
+        self,
+        postbot: Postbot,
+        media: MediaStore,
+        *,
+        user: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.postbot = postbot
+        self.media = media
+        self.clock = clock
+        self.ctx = ChatContext(
+            chat=ChatKind.CONSOLE,
+            team_id="local",
+            team_name="console",
+            user_id=user or getpass.getuser(),
+            channel_id="console",
+            # Whoever runs the console owns the installation.
+            is_admin=True,
+        )
+
+    async def handle(self, line: str) -> str:
+        """Run one typed line and return what to print. Bad input comes back as a message."""
+        line = line.strip()
+        if not line:
+            return ""
+        command, _, rest = line.partition(" ")
+        try:
+            return await self._dispatch(command.lower(), rest.strip())
+        except UserError as exc:
+            return f"✗ {exc}"
+
+    async def _dispatch(self, command: str, rest: str) -> str:
+        if command in ("/help", "help", "?"):
+            return HELP
+        if command == "/schedule":
+            text, path = split_file_option(rest)
+            return self._outcome(await self.postbot.schedule(self.ctx, text, await self._media(path)))
+        if command == "/post":
+            text, path = split_file_option(rest)
+            return self._outcome(await self.postbot.post_now(self.ctx, text, await self._media(path)))
+        if command == "/queue":
+            return queue_text(await self.postbot.list_queue(self.ctx), self.clock())
+        if command == "/cancel":
+            post = await self.postbot.cancel(self.ctx, _post_id(rest))
+            return f"Cancelled #{post.id} ({post.platform.label})."
+        if command == "/reschedule":
+            post_id, _, when = rest.partition(" ")
+            post = await self.postbot.reschedule(self.ctx, _post_id(post_id), when)
+            return f"Moved #{post.id} to {post.run_at.astimezone().strftime('%a %d %b %H:%M %Z')}."
+        raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")
+
+    async def _media(self, path: str | None) -> MediaInfo | None:
+        if path is None:
+            return None
+        return await self.media.import_file(path)
+
+    def _outcome(self, outcome: ScheduleOutcome) -> str:
+        lines = [scheduled_summary(outcome.posts, self.clock())]
+        lines += [f"Note: {note}" for note in outcome.notes]
+        if outcome.duplicate:
+            lines.append("(This request was already queued; nothing new was added.)")
+        return "\n".join(lines)
+
+
+def _post_id(text: str) -> int:
+    cleaned = text.strip().lstrip("#")
+    if not cleaned.isdigit():
+        raise UserError(
+            f"'{text}' is not a post id.", hint="Use the number shown by /queue, e.g. /cancel 12."
+        )
+    return int(cleaned)

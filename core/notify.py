@@ -1,0 +1,58 @@
+"""How outcomes reach people. Each chat adapter implements ``Notifier``; the core only calls it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from core.domain import ChatKind, PostView
+
+log = logging.getLogger(__name__)
+
+
+class ResultNotifier(Protocol):
+    """What the scheduler needs: telling chat how a post ended."""
+
+    async def post_result(self, post: PostView) -> None:
+        """Tell the origin channel/thread that a post published (with its link) or failed for good."""
+
+    async def dm_failure(self, post: PostView) -> None:
+        """Tell the author privately that their post failed, why, and what to do."""
+
+
+class Notifier(ResultNotifier, Protocol):
+    """What a chat adapter implements."""
+
+    async def dm(self, team_id: str, user_id: str, text: str) -> None:
+        """A direct message to one user (OAuth links, 'linked as @name')."""
+
+
+class NotifierRouter:
+    """Sends each post's news to the chat it came from."""
+
+    def __init__(self, notifiers: dict[ChatKind, Notifier] | None = None) -> None:
+        self._by_chat: dict[ChatKind, Notifier] = dict(notifiers or {})
+
+    def register(self, chat: ChatKind, notifier: Notifier) -> None:
+        self._by_chat[chat] = notifier
+
+    def _for(self, chat: ChatKind) -> Notifier | None:
+        notifier = self._by_chat.get(chat)
+        if notifier is None:
+            log.warning("no notifier for chat", extra={"chat": str(chat)})
+        return notifier
+
+    async def post_result(self, post: PostView) -> None:
+        notifier = self._for(post.chat)
+        if notifier is not None:
+            await notifier.post_result(post)
+
+    async def dm_failure(self, post: PostView) -> None:
+        notifier = self._for(post.chat)
+        if notifier is not None:
+            await notifier.dm_failure(post)
+
+    async def dm(self, chat: ChatKind, team_id: str, user_id: str, text: str) -> None:
+        notifier = self._for(chat)
+        if notifier is not None:
+            await notifier.dm(team_id, user_id, text)

@@ -1,0 +1,53 @@
+"""Turning a chat context into team and user rows (created on first sight)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.models import Team, User
+from core.domain import ChatContext
+
+
+async def ensure_team(session: AsyncSession, ctx: ChatContext, default_tz: str) -> Team:
+    query = select(Team).where(Team.chat == ctx.chat.value, Team.external_id == ctx.team_id)
+    team = (await session.execute(query)).scalar_one_or_none()
+    if team is not None:
+        if ctx.team_name and team.name != ctx.team_name:
+            team.name = ctx.team_name
+        return team
+    try:
+        async with session.begin_nested():
+            team = Team(chat=ctx.chat.value, external_id=ctx.team_id, name=ctx.team_name, timezone=default_tz)
+            session.add(team)
+    except IntegrityError:
+        # Another process created it between our read and our insert.
+        team = (await session.execute(query)).scalar_one()
+    return team
+
+
+async def ensure_user(session: AsyncSession, team: Team, ctx: ChatContext) -> User:
+    query = select(User).where(User.team_id == team.id, User.external_id == ctx.user_id)
+    user = (await session.execute(query)).scalar_one_or_none()
+    if user is None:
+        try:
+            async with session.begin_nested():
+                user = User(team_id=team.id, external_id=ctx.user_id)
+                session.add(user)
+        except IntegrityError:
+            user = (await session.execute(query)).scalar_one()
+    # The chat platform is the authority on names, zones and roles: refresh them on every command.
+    if ctx.user_name:
+        user.display_name = ctx.user_name
+    if ctx.user_tz:
+        user.timezone = ctx.user_tz
+    user.is_admin = ctx.is_admin
+    return user
+
+
+async def ensure_team_user(session: AsyncSession, ctx: ChatContext, default_tz: str) -> tuple[Team, User]:
+    team = await ensure_team(session, ctx, default_tz)
+    user = await ensure_user(session, team, ctx)
+    await session.flush()
+    return team, user

@@ -1,0 +1,208 @@
+"""Queue operations on scheduled posts: create, list, cancel, reschedule.
+
+Every state change is a conditional UPDATE on the current status, so a post a worker has already
+claimed cannot be cancelled or moved underneath it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core.db.models import MediaAsset, ScheduledPost, Team, User
+from core.domain import ChatKind, MediaInfo, Platform, PostStatus, PostView
+from core.errors import NotFound, UserError
+
+
+@dataclass(frozen=True)
+class NewPost:
+    platform: Platform
+    caption: str
+    title: str | None
+    run_at: datetime
+    account_id: int | None = None
+
+
+def idempotency_key(chat: str, team: str, request_id: str | None, platform: Platform) -> str:
+    if request_id is None:
+        return uuid.uuid4().hex
+    return hashlib.sha256(f"{chat}\x00{team}\x00{request_id}\x00{platform.value}".encode()).hexdigest()[:40]
+
+
+async def add_media(session: AsyncSession, team: Team, media: MediaInfo) -> MediaAsset:
+    asset = MediaAsset(
+        team_id=team.id,
+        path=media.path,
+        sha256=media.sha256,
+        size_bytes=media.size_bytes,
+        mime=media.mime,
+        original_name=media.original_name,
+        duration_s=media.duration_s,
+        width=media.width,
+        height=media.height,
+    )
+    session.add(asset)
+    await session.flush()
+    return asset
+
+
+async def schedule_post(
+    session: AsyncSession,
+    *,
+    team: Team,
+    author: User,
+    media: MediaAsset,
+    posts: Sequence[NewPost],
+    channel: str | None,
+    thread: str | None,
+    request_id: str | None = None,
+) -> tuple[list[ScheduledPost], bool]:
+    """Queue one row per platform. Returns the rows and whether the request had been seen before.
+
+    A redelivered chat request (same request id) returns the posts it created the first time.
+    """
+    keys = [idempotency_key(team.chat, team.external_id, request_id, p.platform) for p in posts]
+    if request_id is not None:
+        existing = (
+            (
+                await session.execute(
+                    _with_relations(select(ScheduledPost)).where(ScheduledPost.idempotency_key.in_(keys))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if existing:
+            return sorted(existing, key=lambda p: p.id), True
+    batch = uuid.uuid4().hex
+    rows = [
+        ScheduledPost(
+            team_id=team.id,
+            author_id=author.id,
+            account_id=p.account_id,
+            media_id=media.id,
+            batch_id=batch,
+            platform=p.platform.value,
+            caption=p.caption,
+            title=p.title,
+            run_at=p.run_at,
+            due_at=p.run_at,
+            status=PostStatus.QUEUED.value,
+            idempotency_key=key,
+            origin_channel=channel,
+            origin_thread=thread,
+            upload_state={},
+        )
+        for p, key in zip(posts, keys, strict=True)
+    ]
+    session.add_all(rows)
+    await session.flush()
+    for row in rows:
+        row.team, row.author, row.media = team, author, media
+    return rows, False
+
+
+def _with_relations(query: Select[Any]) -> Select[Any]:
+    return query.options(
+        selectinload(ScheduledPost.team),
+        selectinload(ScheduledPost.author),
+        selectinload(ScheduledPost.media),
+    )
+
+
+async def get_post(session: AsyncSession, team_id: int, post_id: int) -> ScheduledPost:
+    query = _with_relations(select(ScheduledPost)).where(
+        ScheduledPost.id == post_id, ScheduledPost.team_id == team_id
+    )
+    post = (await session.execute(query)).scalar_one_or_none()
+    if post is None:
+        raise NotFound(f"There is no post #{post_id} in this workspace.", hint="See /queue for the ids.")
+    return post
+
+
+async def list_queue(
+    session: AsyncSession, team_id: int, *, channel: str | None = None, limit: int = 50
+) -> list[ScheduledPost]:
+    query = (
+        _with_relations(select(ScheduledPost))
+        .where(
+            ScheduledPost.team_id == team_id,
+            ScheduledPost.status.in_([PostStatus.QUEUED.value, PostStatus.RUNNING.value]),
+        )
+        .order_by(ScheduledPost.run_at, ScheduledPost.id)
+        .limit(limit)
+    )
+    if channel is not None:
+        query = query.where(ScheduledPost.origin_channel == channel)
+    return list((await session.execute(query)).scalars().all())
+
+
+async def cancel(session: AsyncSession, team_id: int, post_id: int) -> ScheduledPost:
+    post = await get_post(session, team_id, post_id)
+    result = await session.execute(
+        update(ScheduledPost)
+        .where(ScheduledPost.id == post_id, ScheduledPost.status == PostStatus.QUEUED.value)
+        .values(status=PostStatus.CANCELLED.value, claimed_by=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise UserError(_not_changeable(post, "cancelled"))
+    await session.refresh(post)
+    return post
+
+
+async def reschedule(session: AsyncSession, team_id: int, post_id: int, run_at: datetime) -> ScheduledPost:
+    post = await get_post(session, team_id, post_id)
+    result = await session.execute(
+        update(ScheduledPost)
+        .where(ScheduledPost.id == post_id, ScheduledPost.status == PostStatus.QUEUED.value)
+        .values(run_at=run_at, due_at=run_at)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise UserError(_not_changeable(post, "moved"))
+    await session.refresh(post)
+    return post
+
+
+def _not_changeable(post: ScheduledPost, verb: str) -> str:
+    status = PostStatus(post.status)
+    if status == PostStatus.RUNNING:
+        return f"Post #{post.id} is being published right now and can't be {verb}."
+    return f"Post #{post.id} is already {status.value} and can't be {verb}."
+
+
+def to_view(post: ScheduledPost, *, tz: str | None = None) -> PostView:
+    team = post.team
+    author = post.author
+    extra = {"hint": post.error_hint} if post.error_hint else {}
+    return PostView(
+        id=post.id,
+        chat=ChatKind(team.chat),
+        team_id=team.external_id,
+        platform=Platform(post.platform),
+        status=PostStatus(post.status),
+        run_at=post.run_at,
+        caption=post.caption,
+        title=post.title,
+        author_id=author.external_id,
+        channel_id=post.origin_channel,
+        thread_id=post.origin_thread,
+        attempts=post.attempts,
+        last_error=post.last_error,
+        remote_id=post.remote_id,
+        remote_url=post.remote_url,
+        media_name=post.media.original_name if post.media else None,
+        batch_id=post.batch_id,
+        published_at=post.published_at,
+        tz=tz or author.timezone or team.timezone,
+        extra=extra,
+    )

@@ -1,0 +1,79 @@
+"""Chat-agnostic wording of what postbot did. Adapters wrap it in Block Kit or embeds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from core.domain import PostStatus, PostView
+
+
+def local_time(instant: datetime, tz: str) -> str:
+    return f"{instant.astimezone(ZoneInfo(tz)):%a %d %b %Y, %H:%M} {tz}"
+
+
+def relative(instant: datetime, now: datetime) -> str:
+    seconds = int((instant - now).total_seconds())
+    if seconds < 0:
+        return "overdue"
+    if seconds < 90:
+        return f"in {seconds}s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"in {minutes} min"
+    hours = seconds / 3600
+    if hours < 36:
+        return f"in {hours:.0f} h"
+    return f"in {hours / 24:.0f} days"
+
+
+def post_line(post: PostView, now: datetime) -> str:
+    when = local_time(post.run_at, post.tz)
+    caption = post.caption if len(post.caption) <= 60 else post.caption[:57] + "..."
+    base = f"#{post.id} {post.platform.label} · {when}"
+    if post.status == PostStatus.QUEUED:
+        base += f" ({relative(post.run_at, now)})"
+    else:
+        base += f" · {post.status.value}"
+    if caption:
+        base += f" · “{caption}”"
+    return base
+
+
+def scheduled_summary(posts: list[PostView], now: datetime) -> str:
+    if not posts:
+        return "Nothing was queued."
+    first = posts[0]
+    platforms = ", ".join(p.platform.label for p in posts)
+    media = f" {first.media_name}" if first.media_name else ""
+    when = f"{local_time(first.run_at, first.tz)} ({relative(first.run_at, now)})"
+    head = f"Scheduled{media} for {platforms} at {when}."
+    ids = ", ".join(f"#{p.id} {p.platform.label}" for p in posts)
+    return f"{head}\nPosts: {ids}. Cancel with /cancel <id>."
+
+
+def result_text(post: PostView) -> str:
+    if post.status == PostStatus.PUBLISHED:
+        link = post.remote_url or post.remote_id or ""
+        return f"Published #{post.id} on {post.platform.label}: {link}".rstrip()
+    reason = post.last_error or "unknown error"
+    return f"#{post.id} on {post.platform.label} failed after {post.attempts} attempt(s): {reason}"
+
+
+def failure_dm_text(post: PostView) -> str:
+    lines = [
+        f"Your post #{post.id} to {post.platform.label} could not be published.",
+        f"Reason: {post.last_error or 'unknown error'}",
+    ]
+    hint = post.extra.get("hint")
+    if hint:
+        lines.append(f"What to do: {hint}")
+    else:
+        lines.append("What to do: fix the problem, then schedule it again with /schedule.")
+    return "\n".join(lines)
+
+
+def queue_text(posts: list[PostView], now: datetime) -> str:
+    if not posts:
+        return "The queue is empty."
+    return "Upcoming posts:\n" + "\n".join(post_line(p, now) for p in posts)

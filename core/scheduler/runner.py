@@ -1,0 +1,102 @@
+"""APScheduler drives the processor: a wake-up job at the next due time, plus a slow poll.
+
+The wake-up job makes a post fire within a second of its time without busy polling; the poll is
+the safety net for posts another process queued (it cannot wake us) and for expired leases.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.scheduler import claim
+from core.scheduler.processor import PostProcessor
+
+log = logging.getLogger(__name__)
+
+_WAKE_JOB = "postbot-wake"
+_POLL_JOB = "postbot-poll"
+
+
+class SchedulerRunner:
+    def __init__(
+        self,
+        processor: PostProcessor,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        poll_interval_s: float,
+    ) -> None:
+        self.processor = processor
+        self.sessions = sessions
+        self.poll_interval_s = poll_interval_s
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._busy = False
+        self._again = False
+        self._wake_at: datetime | None = None
+
+    async def start(self) -> None:
+        self._scheduler.start()
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.poll_interval_s,
+            id=_POLL_JOB,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
+    async def stop(self) -> None:
+        if not self._scheduler.running:
+            return
+        self._scheduler.shutdown(wait=False)
+        await self.processor.stop()
+
+    def wake(self, at: datetime) -> None:
+        """Make sure a tick runs at ``at`` (or now, if that has passed)."""
+        if not self._scheduler.running:
+            return
+        now = datetime.now(UTC)
+        at = max(at, now)
+        if self._wake_at is not None and self._wake_at <= at and self._wake_at > now:
+            return
+        self._wake_at = at
+        self._scheduler.add_job(
+            self.tick,
+            "date",
+            run_date=at,
+            id=_WAKE_JOB,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def tick(self) -> None:
+        if self._busy:
+            # Something became due while we work: run once more when this round ends.
+            self._again = True
+            return
+        self._busy = True
+        try:
+            while True:
+                self._again = False
+                await self.processor.run_due()
+                if not self._again:
+                    break
+            await self.processor.renotify()
+            async with self.sessions() as session:
+                next_due = await claim.next_due_at(session)
+            self._wake_at = None
+            if next_due is not None:
+                self.wake(next_due)
+        except Exception:
+            log.exception("scheduler tick failed")
+        finally:
+            self._busy = False
+
+    @property
+    def next_wake(self) -> datetime | None:
+        return self._wake_at

@@ -1,0 +1,230 @@
+"""The facade every chat adapter calls. It reads commands, applies the rules and queues posts;
+adapters only translate chat payloads into these calls and the results back into chat."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.config import Settings
+from core.db.models import SocialAccount, Team, User
+from core.domain import AccountStatus, ChatContext, MediaInfo, Platform, PostView
+from core.errors import MediaError, PermissionDenied, UserError, ValidationFailed
+from core.media import validation
+from core.queue import posts as queue
+from core.queue.identity import ensure_team_user
+from core.timeparse import parse_command, parse_when
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ScheduleOutcome:
+    posts: list[PostView]
+    tz: str
+    notes: list[str] = field(default_factory=list)
+    # True when the same chat request was delivered twice and nothing new was queued.
+    duplicate: bool = False
+    suggestions: dict[Platform, list[Any]] = field(default_factory=dict)
+
+    @property
+    def run_at(self) -> datetime:
+        return self.posts[0].run_at
+
+
+Waker = Callable[[datetime], None]
+
+
+class Postbot:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        wake: Waker | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self._wake = wake
+        self.clock = clock
+
+    def set_waker(self, wake: Waker | None) -> None:
+        """The scheduler in this process wants to hear of new due times (others find them by polling)."""
+        self._wake = wake
+
+    @property
+    def horizon(self) -> timedelta:
+        return timedelta(days=self.settings.max_schedule_horizon_days)
+
+    async def timezone_for(self, ctx: ChatContext) -> str:
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            return self._tz(ctx, team, user)
+
+    def _tz(self, ctx: ChatContext, team: Team, user: User) -> str:
+        return ctx.user_tz or user.timezone or team.timezone or self.settings.default_timezone
+
+    async def schedule(self, ctx: ChatContext, text: str, media: MediaInfo | None) -> ScheduleOutcome:
+        """`/schedule <when> <platforms> [caption]` with a stored video."""
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            tz = self._tz(ctx, team, user)
+            command = parse_command(text, tz, now, horizon=self.horizon)
+            assert command.when is not None
+            notes = [command.when.note] if command.when.note else []
+            if command.when.auto or command.when.instant is None:
+                run_at, note = await self._best_slot(session, team, command.platforms, now, tz)
+                notes.append(note)
+            else:
+                run_at = command.when.instant
+            outcome = await self._queue(
+                session, ctx, team, user, tz, command.platforms, command.caption, run_at, media, notes
+            )
+        self._notify_wake(outcome)
+        return outcome
+
+    async def post_now(self, ctx: ChatContext, text: str, media: MediaInfo | None) -> ScheduleOutcome:
+        """`/post <platforms> [caption]`: queued as due now, so the scheduler publishes it at once."""
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            tz = self._tz(ctx, team, user)
+            command = parse_command(text, tz, now, require_when=False)
+            outcome = await self._queue(
+                session, ctx, team, user, tz, command.platforms, command.caption, now, media, []
+            )
+        self._notify_wake(outcome)
+        return outcome
+
+    async def _best_slot(
+        self, session: AsyncSession, team: Team, platforms: tuple[Platform, ...], now: datetime, tz: str
+    ) -> tuple[datetime, str]:
+        from core import slots
+
+        suggestions = await slots.suggest(session, team.id, platforms, now, tz, n=1)
+        best = [s[0] for s in suggestions.values() if s]
+        if not best:
+            raise UserError("No free slot was found in the coming days.", hint="Give a time, not 'best'.")
+        # One time for all platforms keeps the batch together; the earliest best slot wins.
+        chosen = min(best, key=lambda s: s.at)
+        return chosen.at, f"Picked the suggested slot: {chosen.reason}"
+
+    async def _queue(
+        self,
+        session: AsyncSession,
+        ctx: ChatContext,
+        team: Team,
+        user: User,
+        tz: str,
+        platforms: tuple[Platform, ...],
+        caption: str,
+        run_at: datetime,
+        media: MediaInfo | None,
+        notes: list[str],
+    ) -> ScheduleOutcome:
+        if media is None:
+            raise MediaError(
+                "No video to post.",
+                hint="Attach a video (or share it in this channel first), then run the command again.",
+            )
+        title = caption.strip().split("\n", 1)[0][:100] or None
+        problems = validation.validate(media, platforms, caption=caption, title=title)
+        accounts = await self._accounts(session, team, platforms)
+        for platform in platforms:
+            if platform != Platform.SANDBOX and platform not in accounts:
+                problems.setdefault(platform.value, []).append(
+                    f"no {platform.label} account linked: an admin can link it with /link {platform.value}."
+                )
+        if problems:
+            raise ValidationFailed(problems)
+        asset = await queue.add_media(session, team, media)
+        new = [
+            queue.NewPost(
+                platform=p,
+                caption=caption,
+                title=title,
+                run_at=run_at,
+                account_id=accounts[p].id if p in accounts else None,
+            )
+            for p in platforms
+        ]
+        rows, duplicate = await queue.schedule_post(
+            session,
+            team=team,
+            author=user,
+            media=asset,
+            posts=new,
+            channel=ctx.channel_id,
+            thread=ctx.thread_id,
+            request_id=ctx.request_id,
+        )
+        views = [queue.to_view(row, tz=tz) for row in rows]
+        return ScheduleOutcome(posts=views, tz=tz, notes=notes, duplicate=duplicate)
+
+    async def _accounts(
+        self, session: AsyncSession, team: Team, platforms: tuple[Platform, ...]
+    ) -> dict[Platform, SocialAccount]:
+        query = (
+            select(SocialAccount)
+            .where(
+                SocialAccount.team_id == team.id,
+                SocialAccount.platform.in_([p.value for p in platforms]),
+                SocialAccount.status == AccountStatus.ACTIVE.value,
+            )
+            .order_by(SocialAccount.updated_at.desc())
+        )
+        found: dict[Platform, SocialAccount] = {}
+        for account in (await session.execute(query)).scalars():
+            found.setdefault(Platform(account.platform), account)
+        return found
+
+    def _notify_wake(self, outcome: ScheduleOutcome) -> None:
+        if self._wake is not None and outcome.posts and not outcome.duplicate:
+            self._wake(min(p.run_at for p in outcome.posts))
+
+    async def list_queue(self, ctx: ChatContext, *, channel_only: bool = False) -> list[PostView]:
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            tz = self._tz(ctx, team, user)
+            rows = await queue.list_queue(session, team.id, channel=ctx.channel_id if channel_only else None)
+            return [queue.to_view(row, tz=tz) for row in rows]
+
+    async def cancel(self, ctx: ChatContext, post_id: int) -> PostView:
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            post = await queue.get_post(session, team.id, post_id)
+            self._check_owner(ctx, post.author.external_id, post_id, "cancel")
+            post = await queue.cancel(session, team.id, post_id)
+            return queue.to_view(post, tz=self._tz(ctx, team, user))
+
+    async def reschedule(self, ctx: ChatContext, post_id: int, when_text: str) -> PostView:
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            tz = self._tz(ctx, team, user)
+            post = await queue.get_post(session, team.id, post_id)
+            self._check_owner(ctx, post.author.external_id, post_id, "move")
+            when = parse_when(when_text, tz, now, horizon=self.horizon)
+            if when.instant is None:
+                run_at, _ = await self._best_slot(session, team, (Platform(post.platform),), now, tz)
+            else:
+                run_at = when.instant
+            post = await queue.reschedule(session, team.id, post_id, run_at)
+            view = queue.to_view(post, tz=tz)
+        if self._wake is not None:
+            self._wake(view.run_at)
+        return view
+
+    @staticmethod
+    def _check_owner(ctx: ChatContext, author_id: str, post_id: int, verb: str) -> None:
+        if ctx.user_id != author_id and not ctx.is_admin:
+            raise PermissionDenied(f"Only the author of #{post_id} or an admin can {verb} it.")

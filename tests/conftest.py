@@ -1,0 +1,74 @@
+"""Shared fixtures. Storage and scheduler tests run on SQLite and on PostgreSQL (a schema each)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.config import SchedulerSettings, Settings
+
+PG_URL = os.environ.get("POSTBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@dataclass(frozen=True)
+class Database:
+    kind: str
+    url: str
+    schema: str | None = None
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # A developer's own POSTBOT_* variables must not leak into the tests.
+    for key in list(os.environ):
+        if key.startswith("POSTBOT_") and key != "POSTBOT_TEST_PG_URL":
+            monkeypatch.delenv(key)
+    yield
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        yield Database("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'postbot.db'}")
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(PG_URL)
+    try:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OSError as exc:  # pragma: no cover - environment problem, said plainly
+        await admin.dispose()
+        pytest.fail(f"PostgreSQL is not reachable at {PG_URL}: {exc}. Start it (see .ci/run).")
+    try:
+        yield Database("postgres", PG_URL, schema)
+    finally:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+def settings(db: Database, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=db.url,
+        data_dir=tmp_path / "data",
+        default_timezone="Europe/Berlin",
+        scheduler=SchedulerSettings(poll_interval_s=0.5, lease_s=30, backoff_base_s=0.05, backoff_max_s=0.2),
+    )
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """A small valid MP4 (vertical, 12 s) that every platform accepts."""
+    from tests.fakes.mp4 import write_mp4
+
+    path = tmp_path / "clip.mp4"
+    write_mp4(path, duration_s=12, width=1080, height=1920, size_bytes=200_000)
+    return path

@@ -1,0 +1,136 @@
+"""End to end through the console adapter: typed command → queue → scheduler → sandbox post → reply."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from adapters.console.commands import ConsoleAdapter, ConsoleNotifier, split_file_option
+from bot.wiring import App, build_app
+from core.config import Settings
+from core.db.models import ScheduledPost
+from core.domain import ChatKind
+from tests.conftest import Database
+
+
+async def _app(settings: Settings, db: Database, out: list[str], worker: str = "w1") -> App:
+    app = await build_app(settings, schema=db.schema, worker_id=worker)
+    app.notifier.register(ChatKind.CONSOLE, ConsoleNotifier(out.append))
+    return app
+
+
+async def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.05)
+
+
+async def _count_posts(app: App) -> int:
+    async with app.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(ScheduledPost)) or 0)
+
+
+def _sandbox_records(settings: Settings) -> list[dict[str, object]]:
+    return [json.loads(p.read_text()) for p in sorted(settings.sandbox_dir.glob("*/post.json"))]
+
+
+async def test_schedule_a_second_ahead_publishes_to_sandbox(
+    settings: Settings, db: Database, clip: Path
+) -> None:
+    out: list[str] = []
+    app = await _app(settings, db, out)
+    try:
+        await app.start_scheduler()
+        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        reply = await console.handle(f"/schedule in 1 second sandbox Hello world #launch --file {clip}")
+        assert reply.startswith("Scheduled clip.mp4 for Sandbox at "), reply
+        assert "#1 Sandbox" in reply
+
+        await _wait_for(lambda: any(line.startswith("Published #1") for line in out))
+        records = _sandbox_records(settings)
+        assert len(records) == 1
+        assert records[0]["caption"] == "Hello world #launch"
+        folder = next(settings.sandbox_dir.iterdir())
+        assert (folder / "clip.mp4").read_bytes() == clip.read_bytes()
+
+        async with app.sessions() as session:
+            post = (await session.execute(select(ScheduledPost))).scalar_one()
+        assert post.status == "published"
+        assert post.remote_id == "sandbox-1"
+        assert post.published_at is not None and post.published_at >= post.run_at
+        assert (post.published_at - post.run_at).total_seconds() < 1.5
+        assert "The queue is empty." in await console.handle("/queue")
+    finally:
+        await app.close()
+
+
+async def test_queue_and_cancel(settings: Settings, db: Database, clip: Path) -> None:
+    out: list[str] = []
+    app = await _app(settings, db, out)
+    try:
+        await app.start_scheduler()
+        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        await console.handle(f"/schedule tomorrow 6pm sandbox Launch day --file {clip}")
+        queue = await console.handle("/queue")
+        assert "#1 Sandbox" in queue and "18:00 Europe/Berlin" in queue and "Launch day" in queue
+        assert await console.handle("/cancel 1") == "Cancelled #1 (Sandbox)."
+        assert "already cancelled" in await console.handle("/cancel 1")
+        assert "no post #7" in await console.handle("/cancel 7")
+        assert await console.handle("/queue") == "The queue is empty."
+    finally:
+        await app.close()
+
+
+async def test_post_now_publishes_immediately(settings: Settings, db: Database, clip: Path) -> None:
+    out: list[str] = []
+    app = await _app(settings, db, out)
+    try:
+        await app.start_scheduler()
+        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        await console.handle(f"/post sandbox Right now --file {clip}")
+        await _wait_for(lambda: any(line.startswith("Published #1") for line in out), timeout=5)
+        assert _sandbox_records(settings)[0]["caption"] == "Right now"
+    finally:
+        await app.close()
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/schedule blorp glorp sandbox Hi --file {clip}", "couldn't read 'blorp glorp' as a time"),
+        ("/schedule yesterday 6pm sandbox Hi --file {clip}", "in the past"),
+        ("/schedule tomorrow 6pm myspace,yt Hi --file {clip}", "Unknown platform 'myspace'"),
+        ("/schedule tomorrow 6pm Hi there --file {clip}", "Which platforms?"),
+        (
+            "/schedule tomorrow 6pm sandbox Hi --file /nonexistent/clip.mp4",
+            "No file at /nonexistent/clip.mp4",
+        ),
+        ("/schedule tomorrow 6pm sandbox Hi", "No video to post."),
+        ("/schedule tomorrow 6pm sandbox Hi --file {text}", "is not a video"),
+        ("/schedule tomorrow 6pm youtube Hi --file {clip}", "no YouTube account linked"),
+    ],
+)
+async def test_bad_input_is_explained_and_queues_nothing(
+    settings: Settings, db: Database, clip: Path, tmp_path: Path, command: str, expected: str
+) -> None:
+    text_file = tmp_path / "notes.mp4"
+    text_file.write_text("not a video at all")
+    app = await _app(settings, db, [])
+    try:
+        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        reply = await console.handle(command.format(clip=clip, text=text_file))
+        assert reply.startswith("✗ "), reply
+        assert expected in reply, reply
+        assert await _count_posts(app) == 0
+    finally:
+        await app.close()
+
+
+def test_file_option_is_split_from_the_caption() -> None:
+    assert split_file_option("tomorrow yt Hello --file clip.mp4") == ("tomorrow yt Hello", "clip.mp4")
+    assert split_file_option("yt a --file 'my clip.mp4' b") == ("yt a b", "my clip.mp4")
+    assert split_file_option("yt no file") == ("yt no file", None)
