@@ -13,7 +13,7 @@ def local_time(instant: datetime, tz: str) -> str:
 
 
 def relative(instant: datetime, now: datetime) -> str:
-    seconds = int((instant - now).total_seconds())
+    seconds = round((instant - now).total_seconds())
     if seconds < 0:
         return "overdue"
     if seconds < 90:
