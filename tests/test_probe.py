@@ -26,6 +26,7 @@ def test_mp4_duration_dimensions_codecs(tmp_path: Path) -> None:
     assert info.aspect_ratio == pytest.approx(9 / 16)
     assert info.problem is None
     assert info.is_video
+    assert info.moov_first is True
 
 
 def test_rotation_matrix_swaps_the_displayed_sides(tmp_path: Path) -> None:
@@ -43,6 +44,7 @@ def test_moov_after_mdat_is_found_by_seeking(tmp_path: Path) -> None:
     info = probe_file(path)
     assert info.duration_s == pytest.approx(4)
     assert info.video_codec == "hevc"
+    assert info.moov_first is False
 
 
 def test_mov_by_brand_and_no_audio(tmp_path: Path) -> None:

@@ -42,6 +42,9 @@ class MediaProbe:
     video_codec: str | None = None
     audio_codec: str | None = None
     rotation: int = 0
+    # MP4/MOV only: whether the metadata (moov) comes before the media (mdat), the "fast start"
+    # layout that streaming readers such as Instagram's require. None when it does not apply.
+    moov_first: bool | None = None
     # Why a field is missing when the header was damaged or cut off.
     problem: str | None = None
 
@@ -222,6 +225,8 @@ class _IsoState:
     movie_duration: int = 0
     fragment_duration: int = 0
     saw_moov: bool = False
+    saw_mdat: bool = False
+    moov_first: bool | None = None
     truncated: bool = False
     boxes: int = 0
 
@@ -312,7 +317,11 @@ def _parse_stsd(data: bytes, track: _Track) -> None:
 
 def _walk_iso(fh: BinaryIO, start: int, end: int, state: _IsoState, tracks: list[_Track]) -> None:
     for kind, ps, pe in _iter_boxes(fh, start, end, state):
-        if kind == b"moov":
+        if kind == b"mdat":
+            state.saw_mdat = True
+        elif kind == b"moov":
+            if state.moov_first is None:
+                state.moov_first = not state.saw_mdat
             state.saw_moov = True
             _walk_iso(fh, ps, pe, state, tracks)
         elif kind == b"trak":
@@ -388,6 +397,7 @@ def _probe_iso(fh: BinaryIO, size: int, container: str) -> MediaProbe:
         video_codec=_codec_name(video.fourcc) if video else None,
         audio_codec=_codec_name(audio.fourcc) if audio else None,
         rotation=rotation,
+        moov_first=state.moov_first,
         problem=problem,
     )
 
