@@ -1,0 +1,61 @@
+"""A slash command's attachment, streamed from Discord's CDN into the core media store.
+
+The declared size is checked against Discord's limit for the interaction and against every chosen
+platform's limit before a byte is fetched; the store re-checks while streaming, in case the CDN
+serves more than was declared.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from core.domain import MediaInfo, Platform
+from core.errors import MediaError
+from core.media import validation
+from core.media.store import MediaStore
+
+_CHUNK = 1024 * 1024
+
+
+def _size(n: int) -> str:
+    if n >= 1000 * 1000:
+        return f"{n / (1000 * 1000):.1f} MB"
+    return f"{n / 1000:.0f} KB"
+
+
+def check_size(size: int, *, discord_limit: int | None, platforms: tuple[Platform, ...], name: str) -> None:
+    if discord_limit is not None and size > discord_limit:
+        raise MediaError(
+            f"{name} is {_size(size)}, more than the {_size(discord_limit)} Discord accepts in this server.",
+            hint="Upload a smaller file.",
+        )
+    problem = validation.oversize_message(size, platforms)
+    if problem is not None:
+        raise MediaError(problem)
+
+
+async def download_attachment(
+    http: httpx.AsyncClient,
+    store: MediaStore,
+    *,
+    url: str,
+    filename: str,
+    size: int,
+    discord_limit: int | None,
+    platforms: tuple[Platform, ...],
+) -> MediaInfo:
+    check_size(size, discord_limit=discord_limit, platforms=platforms, name=filename)
+    caps = [size, discord_limit, validation.max_upload_bytes(platforms)]
+    limit = min(c for c in caps if c is not None)
+    async with http.stream("GET", url) as response:
+        if response.status_code != 200:
+            # Attachment links are signed and expire: an old interaction's link is gone for good.
+            raise MediaError(
+                f"Discord no longer serves {filename} (HTTP {response.status_code}).",
+                hint="Attach the video again.",
+            )
+        async with store.receive(filename, max_bytes=limit) as sink:
+            async for chunk in response.aiter_bytes(_CHUNK):
+                await sink.write(chunk)
+    assert sink.info is not None
+    return sink.info

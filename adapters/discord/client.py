@@ -1,0 +1,84 @@
+"""The discord.py client: application commands, persistent buttons, minimal intents."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+import httpx
+from discord import app_commands
+
+from adapters.discord.commands import COMMANDS
+from adapters.discord.views import CancelButton, SlotButton
+from core.config import DiscordSettings
+from core.domain import ChatContext, Platform
+from core.media.store import MediaStore
+from core.service import Postbot
+
+log = logging.getLogger(__name__)
+
+
+def minimal_intents() -> discord.Intents:
+    # Interactions arrive whatever the intents; GUILDS only keeps guild and channel names at hand.
+    # No privileged intent (members, presences, message content) is asked for.
+    intents = discord.Intents.none()
+    intents.guilds = True
+    return intents
+
+
+class PostbotTree(app_commands.CommandTree["PostbotClient"]):
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        log.error("discord command error", exc_info=error, extra={"interaction_id": interaction.id})
+        text = "Something went wrong on postbot's side and it has been logged."
+        if interaction.type == discord.InteractionType.autocomplete:
+            return
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+
+
+class PostbotClient(discord.AutoShardedClient):
+    """Auto-sharded so the gateway address and shard count come from ``GET /gateway/bot``."""
+
+    def __init__(
+        self,
+        *,
+        settings: DiscordSettings,
+        postbot: Postbot,
+        media: MediaStore,
+        http_client: httpx.AsyncClient,
+        **options: Any,
+    ) -> None:
+        options.setdefault("intents", minimal_intents())
+        if settings.application_id:
+            options.setdefault("application_id", int(settings.application_id))
+        super().__init__(**options)
+        self.settings = settings
+        self.postbot = postbot
+        self.media = media
+        self.http_client = http_client
+        self.tree = PostbotTree(self)
+        for command in COMMANDS:
+            self.tree.add_command(command)
+
+    async def setup_hook(self) -> None:
+        # Buttons are matched by custom_id pattern, not by a view kept in memory, so the buttons on
+        # every message the bot ever sent keep working after a restart.
+        self.add_dynamic_items(CancelButton, SlotButton)
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        for guild_id in self.settings.guild_ids:
+            guild = discord.Object(int(guild_id))
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced guild commands", extra={"guild_id": guild_id, "count": len(synced)})
+        if self.settings.sync_global:
+            synced = await self.tree.sync()
+            log.info("synced global commands", extra={"count": len(synced)})
+
+    async def linked_platforms(self, ctx: ChatContext) -> set[Platform] | None:
+        """Platforms the server has linked; None while the core cannot say (completion lists all)."""
+        return None

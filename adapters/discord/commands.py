@@ -1,0 +1,250 @@
+"""The slash commands. Each one turns Discord options into a core call and the result into a reply."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+from discord import app_commands
+
+from adapters.discord.attachments import download_attachment
+from adapters.discord.context import chat_context
+from adapters.discord.embeds import schedule_embed
+from adapters.discord.errors import Reply, deferred
+from adapters.discord.views import scheduling_view
+from core.domain import PLATFORM_ALIASES, MediaInfo, Platform, platform_from_alias
+from core.errors import TimeParseError, UserError
+from core.render import local_time, queue_text
+from core.service import ScheduleOutcome
+from core.timeparse import preview
+
+if TYPE_CHECKING:
+    from adapters.discord.client import PostbotClient
+
+HELP = """**postbot** schedules video posts from this server.
+• `/schedule when platforms video [caption]`: e.g. when `tomorrow 6pm`, platforms `youtube,instagram`
+• `/post platforms video [caption]`: publish now
+• `/queue`: upcoming posts · `/cancel post` · `/reschedule post when`
+• `/suggest [platforms]`: good times to post
+• `/accounts`: linked platform accounts · `/link platform` and `/unlink platform` (Manage Server)
+Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox.
+Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
+
+_SPLIT = re.compile(r"[\s,]+")
+_WHEN_EXAMPLES = ("in 1 hour", "tomorrow 9am", "tomorrow 6pm", "friday 12pm", "best")
+_ADMIN = discord.Permissions(manage_guild=True)
+
+
+def _client(interaction: discord.Interaction) -> PostbotClient:
+    return cast("PostbotClient", interaction.client)
+
+
+def platform_tokens(text: str) -> list[str]:
+    return [t for t in _SPLIT.split(text.strip().lower()) if t]
+
+
+def platforms_arg(text: str) -> str:
+    # The core reads "<when> <platforms> [caption]" with platforms as one comma-separated word.
+    return ",".join(platform_tokens(text))
+
+
+def known_platforms(text: str) -> tuple[Platform, ...]:
+    found = [platform_from_alias(t) for t in platform_tokens(text)]
+    return tuple(dict.fromkeys(p for p in found if p is not None))
+
+
+def command_text(when: str | None, platforms: str, caption: str | None) -> str:
+    return " ".join(part for part in (when, platforms_arg(platforms), caption) if part)
+
+
+def _choice(name: str, value: str) -> app_commands.Choice[str]:
+    return app_commands.Choice(name=name[:100], value=value[:100])
+
+
+async def _media(interaction: discord.Interaction, video: discord.Attachment, platforms: str) -> MediaInfo:
+    client = _client(interaction)
+    return await download_attachment(
+        client.http_client,
+        client.media,
+        url=video.url,
+        filename=video.filename,
+        size=video.size,
+        discord_limit=interaction.filesize_limit,
+        platforms=known_platforms(platforms),
+    )
+
+
+def _outcome_reply(outcome: ScheduleOutcome) -> Reply:
+    now = datetime.now(UTC)
+    embed = schedule_embed(outcome.posts, outcome.notes, now, duplicate=outcome.duplicate)
+    return Reply(embed=embed, view=scheduling_view(outcome.posts, outcome.suggestions))
+
+
+def _post_id(text: str) -> int:
+    cleaned = text.strip().lstrip("#")
+    if not cleaned.isdigit():
+        raise UserError(f"'{text}' is not a post id.", hint="Use the number shown by /queue, e.g. 12.")
+    return int(cleaned)
+
+
+# --------------------------------------------------------------------------- autocomplete
+
+
+async def when_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """Shows how the typed time reads ("tomorrow 6pm → Wed 25 Nov, 18:00 Europe/Berlin")."""
+    client = _client(interaction)
+    ctx = chat_context(interaction)
+    tz = await client.postbot.timezone_for(ctx)
+    now = datetime.now(UTC)
+    texts = [current] if current.strip() else list(_WHEN_EXAMPLES)
+    choices = []
+    for text in texts:
+        try:
+            choices.append(_choice(preview(text, tz, now), text))
+        except TimeParseError as exc:
+            choices.append(_choice(f"✗ {exc.message}", text))
+    return choices
+
+
+async def platforms_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Completes the last platform typed, keeping the ones already chosen, linked platforms first."""
+    linked = await _client(interaction).linked_platforms(chat_context(interaction))
+    return platform_choices(current, linked)
+
+
+def platform_choices(current: str, linked: set[Platform] | None) -> list[app_commands.Choice[str]]:
+    tokens = platform_tokens(current)
+    ends_open = bool(current) and not current.rstrip().endswith(",") and not current.endswith(" ")
+    done, partial = (tokens[:-1], tokens[-1]) if tokens and ends_open else (tokens, "")
+    chosen = [p for p in (platform_from_alias(t) for t in done) if p is not None]
+    known = linked or set()
+    ordered = [p for p in Platform if p in known] + [p for p in Platform if p not in known]
+    choices = []
+    for platform in ordered:
+        if platform in chosen:
+            continue
+        aliases = [a for a, p in PLATFORM_ALIASES.items() if p == platform]
+        if partial and not any(a.startswith(partial) for a in aliases):
+            continue
+        value = ",".join([p.value for p in chosen] + [platform.value])
+        label = ", ".join(p.label for p in [*chosen, platform])
+        if linked is not None:
+            label += " (linked)" if platform in linked else " (not linked)"
+        choices.append(_choice(label, value))
+    return choices[:25]
+
+
+async def post_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    client = _client(interaction)
+    posts = await client.postbot.list_queue(chat_context(interaction))
+    choices = []
+    for post in posts:
+        label = f"#{post.id} {post.platform.label} · {local_time(post.run_at, post.tz)} · {post.caption}"
+        if current.strip().lstrip("#") in str(post.id) or current.lower() in post.caption.lower():
+            choices.append(_choice(label, str(post.id)))
+    return choices[:25]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@app_commands.command(name="schedule", description="Schedule a video post")
+@app_commands.describe(
+    when="When to post: 'tomorrow 6pm', 'in 2 hours', 'best'",
+    platforms="Where: youtube, instagram, x, linkedin, tiktok (comma-separated)",
+    video="The video to post",
+    caption="Caption (the first line is the title where a platform has one)",
+)
+@app_commands.autocomplete(when=when_autocomplete, platforms=platforms_autocomplete)
+@app_commands.guild_only()
+async def schedule(
+    interaction: discord.Interaction,
+    when: str,
+    platforms: str,
+    video: discord.Attachment,
+    caption: str | None = None,
+) -> None:
+    async def work() -> Reply:
+        ctx = chat_context(interaction)
+        media = await _media(interaction, video, platforms)
+        outcome = await _client(interaction).postbot.schedule(
+            ctx, command_text(when, platforms, caption), media
+        )
+        return _outcome_reply(outcome)
+
+    await deferred(interaction, work)
+
+
+@app_commands.command(name="post", description="Publish a video now")
+@app_commands.describe(
+    platforms="Where: youtube, instagram, x, linkedin, tiktok", video="The video", caption="Caption"
+)
+@app_commands.autocomplete(platforms=platforms_autocomplete)
+@app_commands.guild_only()
+async def post(
+    interaction: discord.Interaction, platforms: str, video: discord.Attachment, caption: str | None = None
+) -> None:
+    async def work() -> Reply:
+        ctx = chat_context(interaction)
+        media = await _media(interaction, video, platforms)
+        outcome = await _client(interaction).postbot.post_now(
+            ctx, command_text(None, platforms, caption), media
+        )
+        return _outcome_reply(outcome)
+
+    await deferred(interaction, work)
+
+
+@app_commands.command(name="queue", description="Upcoming posts")
+@app_commands.guild_only()
+async def queue(interaction: discord.Interaction) -> None:
+    async def work() -> Reply:
+        posts = await _client(interaction).postbot.list_queue(chat_context(interaction))
+        return Reply(content=queue_text(posts, datetime.now(UTC))[:2000])
+
+    await deferred(interaction, work, ephemeral=True)
+
+
+@app_commands.command(name="cancel", description="Cancel a queued post")
+@app_commands.describe(post="The post id shown by /queue")
+@app_commands.autocomplete(post=post_autocomplete)
+@app_commands.guild_only()
+async def cancel(interaction: discord.Interaction, post: str) -> None:
+    async def work() -> Reply:
+        view = await _client(interaction).postbot.cancel(chat_context(interaction), _post_id(post))
+        return Reply(content=f"Cancelled #{view.id} ({view.platform.label}).")
+
+    await deferred(interaction, work)
+
+
+@app_commands.command(name="reschedule", description="Move a queued post to another time")
+@app_commands.describe(post="The post id shown by /queue", when="The new time")
+@app_commands.autocomplete(post=post_autocomplete, when=when_autocomplete)
+@app_commands.guild_only()
+async def reschedule(interaction: discord.Interaction, post: str, when: str) -> None:
+    async def work() -> Reply:
+        view = await _client(interaction).postbot.reschedule(chat_context(interaction), _post_id(post), when)
+        return Reply(
+            content=f"Moved #{view.id} ({view.platform.label}) to {local_time(view.run_at, view.tz)}."
+        )
+
+    await deferred(interaction, work)
+
+
+@app_commands.command(name="help", description="What postbot can do")
+async def help_command(interaction: discord.Interaction) -> None:
+    await interaction.response.send_message(HELP, ephemeral=True)
+
+
+COMMANDS: list[app_commands.Command[Any, Any, None]] = [
+    schedule,
+    post,
+    queue,
+    cancel,
+    reschedule,
+    help_command,
+]

@@ -1,0 +1,74 @@
+"""Replying to an interaction: defer at once, then one follow-up, errors visible only to the user."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import discord
+
+from core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+_INTERNAL_ERROR = (
+    "Something went wrong on postbot's side and it has been logged. Please try again in a minute."
+)
+
+
+@dataclass
+class Reply:
+    content: str | None = None
+    embed: discord.Embed | None = None
+    view: discord.ui.View | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def kwargs(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.extra)
+        if self.content is not None:
+            out["content"] = self.content
+        if self.embed is not None:
+            out["embed"] = self.embed
+        if self.view is not None:
+            out["view"] = self.view
+        return out
+
+
+def user_message(exc: UserError) -> str:
+    return f"✗ {exc}"
+
+
+async def deferred(
+    interaction: discord.Interaction, work: Callable[[], Awaitable[Reply]], *, ephemeral: bool = False
+) -> None:
+    """Acknowledge within Discord's 3 s window, do the work, then answer.
+
+    A public "thinking…" state cannot turn into a private message, so on a ``UserError`` the public
+    placeholder is deleted and the error goes out as an ephemeral follow-up only the user sees.
+    """
+    await interaction.response.defer(thinking=True, ephemeral=ephemeral)
+    try:
+        reply = await work()
+    except UserError as exc:
+        await _private_error(interaction, user_message(exc), ephemeral)
+        return
+    except Exception:
+        log.exception("discord command failed", extra={"command": _command_name(interaction)})
+        await _private_error(interaction, _INTERNAL_ERROR, ephemeral)
+        return
+    await interaction.followup.send(**reply.kwargs())
+
+
+async def _private_error(interaction: discord.Interaction, text: str, ephemeral: bool) -> None:
+    if ephemeral:
+        await interaction.edit_original_response(content=text)
+        return
+    await interaction.delete_original_response()
+    await interaction.followup.send(text, ephemeral=True)
+
+
+def _command_name(interaction: discord.Interaction) -> str | None:
+    command = interaction.command
+    return command.qualified_name if command is not None else None

@@ -1,0 +1,64 @@
+"""core.notify.Notifier for Discord: results to the origin channel, failures to the author's DMs."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from adapters.discord.embeds import result_embed
+from core.domain import PostView
+from core.errors import UserError
+from core.render import failure_dm_text
+
+log = logging.getLogger(__name__)
+
+# "Cannot send messages to this user": the member closed DMs from server members or blocked the bot.
+CANNOT_MESSAGE_USER = 50007
+_MENTION_AUTHOR_ONLY = discord.AllowedMentions(everyone=False, roles=False, users=True)
+
+
+class DiscordNotifier:
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    def _channel(self, channel_id: str) -> discord.PartialMessageable:
+        # A partial channel needs no cache or GUILDS intent: only the id is used to post.
+        return self.client.get_partial_messageable(int(channel_id))
+
+    async def post_result(self, post: PostView) -> None:
+        if not post.channel_id:
+            log.warning("post has no origin channel", extra={"post_id": post.id})
+            return
+        await self._channel(post.channel_id).send(
+            embed=result_embed(post), allowed_mentions=_MENTION_AUTHOR_ONLY
+        )
+
+    async def dm_failure(self, post: PostView) -> None:
+        text = failure_dm_text(post)
+        try:
+            await self._send_dm(post.author_id, text)
+        except discord.Forbidden as exc:
+            if exc.code != CANNOT_MESSAGE_USER or not post.channel_id:
+                raise
+            log.info("author does not accept DMs, telling the channel", extra={"post_id": post.id})
+            await self._channel(post.channel_id).send(
+                f"<@{post.author_id}> I couldn't DM you about this:\n{text}"[:2000],
+                allowed_mentions=_MENTION_AUTHOR_ONLY,
+            )
+
+    async def dm(self, team_id: str, user_id: str, text: str) -> None:
+        # No channel fallback here: these DMs carry single-use account links meant for one person.
+        try:
+            await self._send_dm(user_id, text)
+        except discord.Forbidden as exc:
+            if exc.code == CANNOT_MESSAGE_USER:
+                raise UserError(
+                    "I can't send you a direct message.",
+                    hint="Allow direct messages from server members (Privacy Settings), then try again.",
+                ) from exc
+            raise
+
+    async def _send_dm(self, user_id: str, text: str) -> None:
+        channel = await self.client.create_dm(discord.Object(int(user_id)))
+        await channel.send(text[:2000])

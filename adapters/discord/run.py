@@ -1,0 +1,79 @@
+"""Starting the Discord side: `postbot discord` runs the bot and the scheduler in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord.http
+
+from adapters.discord.client import PostbotClient
+from adapters.discord.notifier import DiscordNotifier
+from core.config import Settings, require
+from core.domain import ChatKind
+
+if TYPE_CHECKING:
+    from bot.wiring import App
+
+log = logging.getLogger(__name__)
+
+
+def use_api_base(url: str) -> None:
+    """Point discord.py's REST routes (and the gateway lookup through them) at ``url``.
+
+    discord.py keeps the base on its ``Route`` class, so this is process-wide: one Discord
+    application per process, which is how postbot runs.
+    """
+    discord.http.Route.BASE = url.rstrip("/")
+
+
+class DiscordRuntime:
+    """A logged-in, connected client bound to the wired core; ``stop`` closes it cleanly."""
+
+    def __init__(self, app: App, **client_options: Any) -> None:
+        self.app = app
+        self.client = PostbotClient(
+            settings=app.settings.discord,
+            postbot=app.postbot,
+            media=app.media,
+            http_client=app.http,
+            **client_options,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> PostbotClient:
+        token = require(self.app.settings.discord.token, "discord.token")
+        use_api_base(self.app.settings.discord.api_base_url)
+        self.app.notifier.register(ChatKind.DISCORD, DiscordNotifier(self.client))
+        await self.client.login(token)
+        self._task = asyncio.create_task(self.client.connect(), name="discord-gateway")
+        return self.client
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await self._task
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:
+                log.exception("discord gateway task ended with an error")
+
+
+async def run_discord(settings: Settings) -> None:
+    from bot.wiring import build_app
+
+    require(settings.discord.token, "discord.token")
+    app = await build_app(settings)
+    runtime = DiscordRuntime(app)
+    try:
+        await app.start_scheduler()
+        await runtime.start()
+        log.info("discord bot started")
+        await runtime.wait()
+    finally:
+        await runtime.stop()
+        await app.close()

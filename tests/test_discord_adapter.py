@@ -1,0 +1,312 @@
+"""The Discord adapter, end to end: a real discord.py client against the local fake Discord.
+
+The fake speaks Discord's REST API and gateway; the bot under test is the production client
+(`adapters.discord.DiscordRuntime`) wired to the real core (SQLite and PostgreSQL), and posts go
+to the sandbox platform.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import discord.http
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from adapters.discord import DiscordRuntime
+from bot.wiring import App, build_app
+from core.config import DiscordSettings, Settings
+from core.db.models import MediaAsset
+from core.domain import ChatContext, ChatKind, PostStatus
+from tests.conftest import Database
+from tests.fakes.discord_api import EPHEMERAL, LOADING, FakeDiscord, FakeGuild, FakeUser, Interaction
+
+MANAGE_GUILD = 1 << 5
+SEND_MESSAGES = 1 << 11
+
+
+@dataclass
+class World:
+    fake: FakeDiscord
+    guild: FakeGuild
+    channel_id: str
+    alice: FakeUser
+    admin: FakeUser
+    settings: Settings
+    db: Database
+
+    async def build_app(self) -> App:
+        return await build_app(self.settings, schema=self.db.schema)
+
+    async def start_bot(self, app: App) -> DiscordRuntime:
+        runtime = DiscordRuntime(app, guild_ready_timeout=0.05)
+        await runtime.start()
+        await self.fake.wait_connected()
+        return runtime
+
+    def ctx(self, user: FakeUser) -> ChatContext:
+        return ChatContext(
+            chat=ChatKind.DISCORD, team_id=self.guild.id, user_id=user.id, channel_id=self.channel_id
+        )
+
+    async def run(self, payload: dict[str, Any], followups: int = 1) -> Interaction:
+        record = await self.fake.send_interaction(payload)
+        await self.fake.wait_for(lambda: len(record.followups) >= followups)
+        return record
+
+
+@pytest.fixture
+async def world(settings: Settings, db: Database) -> AsyncIterator[World]:
+    original_base = discord.http.Route.BASE
+    async with FakeDiscord() as fake:
+        guild = fake.add_guild("launch crew")
+        channel_id = next(iter(guild.channels))
+        settings = settings.model_copy(
+            update={
+                "discord": DiscordSettings(
+                    token=SecretStr(fake.token), api_base_url=fake.api_base_url, guild_ids=[guild.id]
+                )
+            }
+        )
+        yield World(fake, guild, channel_id, fake.add_user("alice"), fake.add_user("root"), settings, db)
+    discord.http.Route.BASE = original_base
+
+
+@pytest.fixture
+async def running(world: World) -> AsyncIterator[App]:
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        yield app
+    finally:
+        await runtime.stop()
+        await app.close()
+
+
+def _schedule(
+    world: World, clip: Path, when: str, platforms: str = "sandbox", **extra: Any
+) -> dict[str, Any]:
+    att = world.fake.upload_attachment(world.channel_id, clip.name, clip.read_bytes())
+    values = {"when": when, "platforms": platforms, "video": att, "caption": "Launch day #rocket", **extra}
+    return world.fake.command_interaction(
+        "schedule", values, user=world.alice, guild=world.guild, permissions=SEND_MESSAGES
+    )
+
+
+def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for row in message["components"] for c in row["components"]]
+
+
+async def test_connects_with_minimal_intents_and_syncs_commands(world: World, running: App) -> None:
+    fake = world.fake
+    identify = fake.identifies[-1]
+    # GUILDS only: no privileged intent (the fake closes with 4014 if one is asked for).
+    assert identify["intents"] == 1
+    assert identify["shard"] == [0, 1]
+    await fake.wait_for(lambda: fake.live_connection().heartbeats >= 1)
+    commands = {c["name"]: c for c in fake.guild_commands[world.guild.id]}
+    assert {"schedule", "post", "queue", "cancel", "reschedule", "help"} <= set(commands)
+    options = {o["name"]: o for o in commands["schedule"]["options"]}
+    assert options["video"]["type"] == 11 and options["video"]["required"]
+    assert options["when"]["autocomplete"] and options["platforms"]["autocomplete"]
+    assert fake.rejections == []
+
+
+async def test_schedule_with_attachment_replies_with_embed_and_buttons(
+    world: World, running: App, clip: Path
+) -> None:
+    payload = _schedule(world, clip, "tomorrow 6pm")
+    record = await world.run(payload)
+
+    assert record.callback is not None and record.callback["type"] == 5
+    message = world.fake.original(record)
+    assert message is not None and not message["flags"] & (EPHEMERAL | LOADING)
+    embed = message["embeds"][0]
+    assert embed["title"] == "Scheduled for Sandbox"
+    assert embed["description"] == "Launch day #rocket"
+    posts = await running.postbot.list_queue(world.ctx(world.alice))
+    assert len(posts) == 1 and posts[0].status == PostStatus.QUEUED
+    post = posts[0]
+    assert any(f["name"] == f"#{post.id} Sandbox" for f in embed["fields"])
+    assert "18:00 Europe/Berlin" in str(embed["fields"])
+    [cancel] = _buttons(message)
+    assert cancel["custom_id"] == f"postbot:cancel:{post.id}" and cancel["label"] == "Cancel"
+    # The video came from the CDN link in the interaction, exactly once, byte for byte.
+    [attachment] = payload["data"]["resolved"]["attachments"].values()
+    assert world.fake.cdn_requests == [attachment["id"]]
+    async with running.sessions() as session:
+        [asset] = (await session.scalars(select(MediaAsset))).all()
+    assert asset.sha256 == hashlib.sha256(clip.read_bytes()).hexdigest()
+    assert asset.original_name == post.media_name == clip.name
+    assert world.fake.rejections == []
+
+
+async def test_when_autocomplete_previews_the_parsed_time(world: World, running: App) -> None:
+    fake = world.fake
+    payload = fake.autocomplete_interaction(
+        "schedule", {"when": "tomorrow 6pm"}, "when", user=world.alice, guild=world.guild
+    )
+    record = await fake.send_interaction(payload)
+    await fake.wait_for(lambda: record.callback)
+    assert record.callback is not None and record.callback["type"] == 8
+    [choice] = record.callback["data"]["choices"]
+    assert choice["value"] == "tomorrow 6pm"
+    assert choice["name"].startswith("tomorrow 6pm → ") and choice["name"].endswith("18:00 Europe/Berlin")
+
+    bad = fake.autocomplete_interaction(
+        "schedule", {"when": "whenever"}, "when", user=world.alice, guild=world.guild
+    )
+    record = await fake.send_interaction(bad)
+    await fake.wait_for(lambda: record.callback)
+    assert record.callback is not None
+    assert record.callback["data"]["choices"][0]["name"].startswith("✗ I couldn't read 'whenever'")
+
+
+async def test_bad_time_gets_an_ephemeral_error_and_queues_nothing(
+    world: World, running: App, clip: Path
+) -> None:
+    record = await world.run(_schedule(world, clip, "the day after never"))
+    assert record.callback is not None and record.callback["type"] == 5
+    # The public "thinking…" placeholder is removed; the error is visible to the author only.
+    assert world.fake.original(record) is None
+    assert [m["id"] for m in world.fake.deleted_messages] == [record.original_id]
+    [error] = world.fake.followup_messages(record)
+    assert error["flags"] & EPHEMERAL
+    assert "I couldn't read 'the day after never' as a time" in error["content"]
+    assert await running.postbot.list_queue(world.ctx(world.alice)) == []
+
+
+async def test_oversize_attachment_is_refused_before_download(world: World, running: App, clip: Path) -> None:
+    world.fake.attachment_size_limit = clip.stat().st_size - 1
+    record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    [error] = world.fake.followup_messages(record)
+    assert error["flags"] & EPHEMERAL and "Discord accepts" in error["content"]
+    assert world.fake.cdn_requests == []
+    assert await running.postbot.list_queue(world.ctx(world.alice)) == []
+
+
+async def test_cancel_button_works_after_a_restart(world: World, clip: Path) -> None:
+    fake = world.fake
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+        message = fake.original(record)
+        assert message is not None
+    finally:
+        await runtime.stop()
+        await app.close()
+
+    # A new process: new core, new client, nothing in memory from the first run.
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        [post] = await app.postbot.list_queue(world.ctx(world.alice))
+        click = fake.component_interaction(
+            message["id"], f"postbot:cancel:{post.id}", user=world.alice, guild=world.guild
+        )
+        press = await world.run(click)
+        assert press.callback == {"type": 6}
+        assert await app.postbot.list_queue(world.ctx(world.alice)) == []
+        edited = fake.messages[message["id"]]
+        cancel = next(b for b in _buttons(edited) if b["custom_id"] == f"postbot:cancel:{post.id}")
+        assert cancel["disabled"] is True
+        assert "cancelled" in str(edited["embeds"][0]["fields"])
+        [note] = fake.followup_messages(press)
+        assert note["flags"] & EPHEMERAL and note["content"] == f"Cancelled #{post.id} (Sandbox)."
+        assert fake.rejections == []
+    finally:
+        await runtime.stop()
+        await app.close()
+
+
+async def test_someone_else_cannot_cancel_with_the_button(world: World, running: App, clip: Path) -> None:
+    fake = world.fake
+    record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    [post] = await running.postbot.list_queue(world.ctx(world.alice))
+    bob = fake.add_user("bob")
+    click = fake.component_interaction(
+        record.original_id or "", f"postbot:cancel:{post.id}", user=bob, guild=world.guild
+    )
+    press = await world.run(click)
+    [note] = fake.followup_messages(press)
+    assert note["flags"] & EPHEMERAL and "Only the author" in note["content"]
+    assert [p.id for p in await running.postbot.list_queue(world.ctx(world.alice))] == [post.id]
+
+
+async def test_failure_dm_falls_back_to_the_channel_when_dms_are_closed(
+    world: World, clip: Path, settings: Settings
+) -> None:
+    fake = world.fake
+    world.alice.dms_open = False
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        # The sandbox "platform" cannot write its folder: every attempt fails, then the post fails.
+        world.settings.sandbox_dir.parent.mkdir(parents=True, exist_ok=True)
+        world.settings.sandbox_dir.write_text("not a folder")
+        await app.start_scheduler()
+        await world.run(_schedule(world, clip, "in 1 second"))
+        mention = f"<@{world.alice.id}> I couldn't DM you"
+        await fake.wait_for(
+            lambda: any(m["content"].startswith(mention) for m in fake.channel_messages(world.channel_id)),
+            timeout=20,
+        )
+        result = next(
+            m
+            for m in fake.channel_messages(world.channel_id)
+            if m["embeds"] and m["embeds"][0]["title"].startswith("Failed")
+        )
+        assert result["embeds"][0]["title"].startswith("Failed: #")
+        assert ("POST", f"/api/v10/channels/{next(iter(fake.dm_channels))}/messages") in fake.requests
+        assert fake.dm_messages(world.alice.id) == []
+        assert any(code == 50007 for *_, code in fake.rejections)
+    finally:
+        await runtime.stop()
+        await app.close()
+
+
+async def test_post_now_publishes_and_reports_in_the_channel(world: World, clip: Path) -> None:
+    fake = world.fake
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        await app.start_scheduler()
+        att = fake.upload_attachment(world.channel_id, clip.name, clip.read_bytes())
+        payload = fake.command_interaction(
+            "post", {"platforms": "sandbox", "video": att}, user=world.alice, guild=world.guild
+        )
+        await world.run(payload)
+        await fake.wait_for(
+            lambda: any(
+                m["embeds"] and m["embeds"][0]["title"].startswith("Published")
+                for m in fake.channel_messages(world.channel_id)
+            ),
+            timeout=20,
+        )
+    finally:
+        await runtime.stop()
+        await app.close()
+
+
+async def test_rate_limited_follow_up_is_retried(world: World, running: App, clip: Path) -> None:
+    fake = world.fake
+    fake.inject_failure("POST", r"^/api/v10/webhooks/", status=429, retry_after=0.3)
+    record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    assert fake.original(record)["embeds"][0]["title"] == "Scheduled for Sandbox"  # type: ignore[index]
+    webhook_posts = [r for r in fake.requests if r[0] == "POST" and r[1].startswith("/api/v10/webhooks/")]
+    assert len(webhook_posts) == 2
+
+
+async def test_help_is_ephemeral(world: World, running: App) -> None:
+    payload = world.fake.command_interaction("help", {}, user=world.alice, guild=world.guild)
+    record = await world.fake.send_interaction(payload)
+    await world.fake.wait_for(lambda: record.callback)
+    assert record.callback is not None and record.callback["type"] == 4
+    assert record.callback["data"]["flags"] == EPHEMERAL
+    assert "/schedule" in record.callback["data"]["content"]
