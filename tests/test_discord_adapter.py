@@ -18,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from adapters.discord import DiscordRuntime
+from adapters.discord import DiscordRuntime, attach_rest_notifier
 from bot.wiring import App, build_app
 from core.config import DiscordSettings, Settings
 from core.db.models import MediaAsset
@@ -310,3 +310,28 @@ async def test_help_is_ephemeral(world: World, running: App) -> None:
     assert record.callback is not None and record.callback["type"] == 4
     assert record.callback["data"]["flags"] == EPHEMERAL
     assert "/schedule" in record.callback["data"]["content"]
+
+
+async def test_a_separate_worker_reports_discord_posts_over_rest(world: World, clip: Path) -> None:
+    fake = world.fake
+    bot_app = await world.build_app()
+    runtime = await world.start_bot(bot_app)
+    worker_app = await world.build_app()
+    rest = await attach_rest_notifier(worker_app)
+    try:
+        await world.run(_schedule(world, clip, "in 1 second"))
+        # Only the worker runs a scheduler; it has no gateway connection, just the REST login.
+        await worker_app.start_scheduler()
+        await fake.wait_for(
+            lambda: any(
+                m["embeds"] and m["embeds"][0]["title"].startswith("Published")
+                for m in fake.channel_messages(world.channel_id)
+            ),
+            timeout=20,
+        )
+        assert len(fake.identifies) == 1
+    finally:
+        await rest.close()
+        await runtime.stop()
+        await worker_app.close()
+        await bot_app.close()

@@ -56,7 +56,8 @@ def result_embed(post: PostView) -> discord.Embed:
         description=_clip(result_text(post), 4096),
         colour=_DONE if ok else _FAILED,
     )
-    if ok and post.remote_url:
+    if ok and post.remote_url and post.remote_url.startswith(("https://", "http://")):
+        # Discord refuses any other scheme (the sandbox's file:// links stay in the text).
         embed.url = post.remote_url
     if post.caption:
         embed.add_field(name="Caption", value=_clip(post.caption, 1024), inline=False)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+import discord
 import discord.http
 
 from adapters.discord.client import PostbotClient
@@ -63,14 +64,30 @@ class DiscordRuntime:
                 log.exception("discord gateway task ended with an error")
 
 
-async def run_discord(settings: Settings) -> None:
+async def attach_rest_notifier(app: App) -> discord.Client:
+    """Let a process without the gateway (``postbot worker``) report Discord posts.
+
+    Sending to a channel or a DM needs only the REST API, so the client logs in and never connects.
+    The caller closes the returned client at shutdown.
+    """
+    token = require(app.settings.discord.token, "discord.token")
+    use_api_base(app.settings.discord.api_base_url)
+    client = discord.Client(intents=discord.Intents.none())
+    await client.login(token)
+    app.notifier.register(ChatKind.DISCORD, DiscordNotifier(client))
+    return client
+
+
+async def run_discord(settings: Settings, *, scheduler: bool = True) -> None:
+    """`postbot discord`: the bot, and unless told otherwise the scheduler, in one process."""
     from bot.wiring import build_app
 
     require(settings.discord.token, "discord.token")
     app = await build_app(settings)
     runtime = DiscordRuntime(app)
     try:
-        await app.start_scheduler()
+        if scheduler:
+            await app.start_scheduler()
         await runtime.start()
         log.info("discord bot started")
         await runtime.wait()

@@ -893,6 +893,14 @@ class FakeDiscord:
             raise invalid_form("flags", "MESSAGE_FLAGS_INVALID", "Invalid message flags")
 
     def _validate_embed(self, where: str, embed: dict[str, Any]) -> None:
+        url = embed.get("url")
+        if url is not None and not re.match(r"^https?://", str(url)):
+            scheme = str(url).split(":", 1)[0]
+            raise invalid_form(
+                f"{where}.url",
+                "URL_TYPE_INVALID_SCHEME",
+                f"Scheme \"{scheme}\" is not supported. Scheme must be one of ('http', 'https').",
+            )
         limits = {"title": 256, "description": 4096}
         total = 0
         for key, limit in limits.items():
