@@ -556,7 +556,7 @@ class FakeDiscord:
         async with self._changed:
             self._changed.notify_all()
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:  # noqa: ASYNC109
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
         async def _wait() -> Any:
             async with self._changed:
                 while not (result := predicate()):
@@ -565,7 +565,7 @@ class FakeDiscord:
 
         return await asyncio.wait_for(_wait(), timeout)
 
-    async def wait_connected(self, timeout: float = 15.0) -> GatewayConnection:  # noqa: ASYNC109
+    async def wait_connected(self, timeout: float = 15.0) -> GatewayConnection:
         result: GatewayConnection = await self.wait_for(
             lambda: next(
                 (c for c in reversed(self.connections) if c.identified.is_set() and not c.ws.closed), None
