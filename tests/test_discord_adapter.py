@@ -167,6 +167,23 @@ async def test_when_autocomplete_previews_the_parsed_time(world: World, running:
     assert record.callback["data"]["choices"][0]["name"].startswith("✗ I couldn't read 'whenever'")
 
 
+async def test_platforms_autocomplete_completes_the_last_platform(world: World, running: App) -> None:
+    fake = world.fake
+    payload = fake.autocomplete_interaction(
+        "schedule",
+        {"when": "tomorrow 6pm", "platforms": "youtube, in"},
+        "platforms",
+        user=world.alice,
+        guild=world.guild,
+    )
+    record = await fake.send_interaction(payload)
+    await fake.wait_for(lambda: record.callback)
+    assert record.callback is not None and record.callback["type"] == 8
+    choices = record.callback["data"]["choices"]
+    assert [c["value"] for c in choices] == ["youtube,instagram"]
+    assert choices[0]["name"].startswith("YouTube, Instagram")
+
+
 async def test_bad_time_gets_an_ephemeral_error_and_queues_nothing(
     world: World, running: App, clip: Path
 ) -> None:
