@@ -320,6 +320,20 @@ async def test_rate_limited_follow_up_is_retried(world: World, running: App, cli
     assert len(webhook_posts) == 2
 
 
+async def test_resumes_the_gateway_session_after_a_drop(world: World, running: App) -> None:
+    fake = world.fake
+    first = fake.live_connection()
+    session_id = first.session.session_id if first.session else None
+    await fake.drop_connection(4000)
+    await fake.wait_for(lambda: fake.resumes, timeout=20)
+    assert fake.resumes[-1]["session_id"] == session_id and fake.resumes[-1]["seq"] >= 1
+    assert len(fake.identifies) == 1
+    payload = fake.command_interaction("help", {}, user=world.alice, guild=world.guild)
+    record = await fake.send_interaction(payload)
+    await fake.wait_for(lambda: record.callback)
+    assert record.callback is not None and record.callback["type"] == 4
+
+
 async def test_help_is_ephemeral(world: World, running: App) -> None:
     payload = world.fake.command_interaction("help", {}, user=world.alice, guild=world.guild)
     record = await world.fake.send_interaction(payload)

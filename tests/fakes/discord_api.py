@@ -544,6 +544,10 @@ class FakeDiscord:
         await conn.dispatch("INTERACTION_CREATE", payload)
         return record
 
+    async def drop_connection(self, code: int = 4000, reason: str = "Unknown error.") -> None:
+        """Close the bot's websocket as Discord does during an outage; the session stays resumable."""
+        await self.live_connection().close(code, reason)
+
     def live_connection(self) -> GatewayConnection:
         live = [c for c in self.connections if c.session is not None and not c.ws.closed]
         if not live:
