@@ -37,6 +37,17 @@ class SchedulerSettings(BaseModel):
     worker_id: str | None = None
 
 
+class OAuthSettings(BaseModel):
+    """Overrides for a platform's OAuth endpoints; unset ones use the provider's documented URL,
+    rebased onto the platform's ``auth_base_url`` when that is set."""
+
+    authorize_url: str | None = None
+    token_url: str | None = None
+    revoke_url: str | None = None
+    profile_url: str | None = None
+    scopes: list[str] | None = None
+
+
 class PlatformSettings(BaseModel):
     """Where a platform's API lives and how postbot talks to it."""
 
@@ -51,6 +62,7 @@ class PlatformSettings(BaseModel):
     rate_per_s: float | None = None
     burst: int | None = None
     max_concurrency: int | None = None
+    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 
 
 class PlatformsSettings(BaseModel):
@@ -86,6 +98,16 @@ class DiscordSettings(BaseModel):
     sync_global: bool = False
 
 
+class VaultSettings(BaseModel):
+    # Not secret; why it exists and when to change it: core/crypto/keys.py.
+    salt: str = "postbot-vault-v1"
+    iterations: int = Field(default=600_000, ge=100_000)
+    # Earlier secrets, kept for decrypting only until `postbot rotate-key` has moved every token.
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)
+    # Access tokens are refreshed this long before they expire.
+    refresh_skew_s: float = 300.0
+
+
 class WebSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -95,6 +117,7 @@ class WebSettings(BaseModel):
 
 SECRET_PATHS = {
     ("secret_key",),
+    ("vault", "previous_secret_keys"),
     ("slack", "bot_token"),
     ("slack", "app_token"),
     ("slack", "signing_secret"),
@@ -125,6 +148,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    vault: VaultSettings = Field(default_factory=VaultSettings)
 
     @field_validator("default_timezone")
     @classmethod
