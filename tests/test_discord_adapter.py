@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import discord.http
@@ -19,10 +21,11 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from adapters.discord import DiscordRuntime, attach_rest_notifier
+from adapters.discord.views import scheduling_view
 from bot.wiring import App, build_app
 from core.config import DiscordSettings, Settings
 from core.db.models import MediaAsset
-from core.domain import ChatContext, ChatKind, PostStatus
+from core.domain import ChatContext, ChatKind, Platform, PostStatus
 from tests.conftest import Database
 from tests.fakes.discord_api import EPHEMERAL, LOADING, FakeDiscord, FakeGuild, FakeUser, Interaction
 
@@ -240,6 +243,29 @@ async def test_cancel_button_works_after_a_restart(world: World, clip: Path) -> 
     finally:
         await runtime.stop()
         await app.close()
+
+
+async def test_slot_button_moves_the_post(world: World, running: App, clip: Path) -> None:
+    fake = world.fake
+    record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    [post] = await running.postbot.list_queue(world.ctx(world.alice))
+    slot_at = (post.run_at + timedelta(days=1, hours=2)).replace(microsecond=0)
+    # The components the reply carries when the core suggests a slot for the post.
+    view = scheduling_view([post], {Platform.SANDBOX: [SimpleNamespace(at=slot_at)]})
+    message = fake.original(record)
+    assert message is not None
+    message["components"] = view.to_components()
+    slot_id = f"postbot:slot:{post.id}:{int(slot_at.timestamp())}"
+    press = await world.run(
+        fake.component_interaction(message["id"], slot_id, user=world.alice, guild=world.guild)
+    )
+    assert press.callback == {"type": 6}
+    [moved] = await running.postbot.list_queue(world.ctx(world.alice))
+    assert moved.run_at == slot_at
+    slot = next(b for b in _buttons(fake.messages[message["id"]]) if b["custom_id"] == slot_id)
+    assert slot["disabled"] is True
+    [note] = fake.followup_messages(press)
+    assert note["flags"] & EPHEMERAL and note["content"].startswith(f"Moved #{post.id} (Sandbox) to ")
 
 
 async def test_someone_else_cannot_cancel_with_the_button(world: World, running: App, clip: Path) -> None:

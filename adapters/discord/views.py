@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
+from zoneinfo import ZoneInfo
 
 import discord
 
@@ -110,18 +111,12 @@ def scheduling_view(
             for slot in ((suggestions or {}).get(post.platform) or [])[: MAX_PER_ROW - 1]:
                 at = getattr(slot, "at", None)
                 if isinstance(at, datetime) and at != post.run_at:
-                    label = f"{post.platform.label}: {at.astimezone(_zone(post.tz)):%a %d %b %H:%M}"
+                    label = f"{post.platform.label}: {at.astimezone(ZoneInfo(post.tz)):%a %d %b %H:%M}"
                     view.add_item(_with_row(SlotButton(post.id, at, label[:80]), row))
     else:
         for i, post in enumerate(posts[: MAX_ROWS * MAX_PER_ROW]):
             view.add_item(_with_row(CancelButton(post.id, f"Cancel {post.platform.label}"), i // MAX_PER_ROW))
     return view
-
-
-def _zone(tz: str) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(tz)
 
 
 def _with_row(item: discord.ui.DynamicItem[Any], row: int) -> discord.ui.DynamicItem[Any]:
