@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import httpx
 
@@ -50,6 +52,8 @@ def reset_epoch_to_delay(epoch: str | None, *, now: float | None = None) -> floa
     return max(0.0, reset - current)
 
 
+_T = TypeVar("_T")
+
 _RELINK_HINT = "The linked account's access was revoked or lacks a permission: re-link it with /link."
 
 
@@ -78,19 +82,51 @@ def transport_error(exc: httpx.TransportError) -> TransientError:
     return TransientError(f"network error talking to the platform ({type(exc).__name__})")
 
 
+def _is_unauthorized(response: httpx.Response) -> bool:
+    return response.status_code == 401
+
+
 async def send_authorized(
     tokens: TokenSource,
     send: Callable[[str], Awaitable[httpx.Response]],
+    *,
+    token_rejected: Callable[[httpx.Response], bool] = _is_unauthorized,
 ) -> httpx.Response:
     """Send with the current access token; on a 401 refresh once and send again.
 
     ``send`` receives the bearer token and performs the request; it must be safe to call twice,
     which holds because a 401 means the platform did not act on the first request.
+    ``token_rejected`` recognises the platform's "bad token" answer where it is not a plain 401
+    (Meta's Graph API answers 400 with error code 190).
     """
     try:
         response = await send(await tokens.access_token())
-        if response.status_code == 401:
+        if token_rejected(response):
             response = await send(await tokens.refresh())
     except httpx.TransportError as exc:
         raise transport_error(exc) from exc
     return response
+
+
+async def retry_transient(
+    call: Callable[[], Awaitable[_T]],
+    *,
+    attempts: int = 3,
+    base_s: float = 0.5,
+    max_wait_s: float = 30.0,
+) -> _T:
+    """Run one upload step, retrying transient failures in place a few times.
+
+    Re-sending one chunk now is far cheaper than failing the whole post and resuming it minutes
+    later. A wait the platform asks for that is longer than ``max_wait_s`` is not sat out here: the
+    error goes up so the scheduler can come back when the platform said.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except TransientError as exc:
+            wait = exc.retry_after if exc.retry_after is not None else base_s * 2 ** (attempt - 1)
+            if attempt == attempts or wait > max_wait_s:
+                raise
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
