@@ -1,0 +1,339 @@
+"""YouTube: videos.insert over Google's resumable upload protocol, then thumbnails.set.
+
+The session URI is checkpointed before the first byte goes out and the video id as soon as YouTube
+returns it, so a post retried after a crash, a 5xx or a lost connection asks the session how much it
+holds (``Content-Range: bytes */total``) and continues from there; a session that already finished
+answers with the video, which is taken as the result instead of uploading a second copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from core.domain import Platform
+from core.media.chunks import iter_chunks
+from core.publishers.base import (
+    AuthError,
+    PermanentError,
+    PublishError,
+    PublishJob,
+    PublishResult,
+    RateLimited,
+    TokenSource,
+    TransientError,
+)
+from core.publishers.http import error_for_response, parse_retry_after, send_authorized
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://www.googleapis.com"
+CHUNK_UNIT = 256 * 1024
+DEFAULT_CHUNK = 32 * 1024 * 1024
+READ_PIECE = 1024 * 1024
+PRIVACY = ("public", "private", "unlisted")
+_RANGE = re.compile(r"bytes=0-(\d+)")
+# YouTube's daily quota resets at midnight Pacific time.
+_PACIFIC = ZoneInfo("America/Los_Angeles")
+_RELINK = "Re-link the YouTube account with /link youtube."
+
+
+class _SessionGone(Exception):
+    """The resumable session expired (404/410): a new one has to be started."""
+
+
+def _until_pacific_midnight(now: datetime | None = None) -> float:
+    current = now or datetime.now(_PACIFIC)
+    midnight = (current + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - current).total_seconds()
+
+
+def google_error(response: httpx.Response, doing: str) -> PublishError:
+    """Classify a Google JSON error body by its ``errors[].reason``, the part Google documents."""
+    reasons: list[str] = []
+    message = response.reason_phrase or f"HTTP {response.status_code}"
+    try:
+        error = response.json().get("error", {})
+        message = str(error.get("message") or message)
+        reasons = [str(e.get("reason", "")) for e in error.get("errors", []) if isinstance(e, dict)]
+    except (ValueError, AttributeError):
+        pass
+    text = f"YouTube {doing} failed: {message}"
+    status = response.status_code
+    if "quotaExceeded" in reasons or "dailyLimitExceeded" in reasons:
+        return RateLimited(
+            text,
+            status_code=status,
+            retry_after=_until_pacific_midnight(),
+            hint="The app's daily YouTube API quota is used up; it resets at midnight Pacific time.",
+        )
+    if {"rateLimitExceeded", "userRateLimitExceeded", "uploadRateLimitExceeded"} & set(reasons):
+        delay = parse_retry_after(response.headers.get("retry-after"))
+        return RateLimited(text, status_code=status, retry_after=delay if delay is not None else 60.0)
+    if "uploadLimitExceeded" in reasons:
+        return PermanentError(
+            text,
+            status_code=status,
+            hint="This channel reached YouTube's upload limit; schedule the post again tomorrow.",
+        )
+    if status == 401 or "authError" in reasons:
+        return AuthError(text, status_code=status, hint=_RELINK)
+    if "insufficientPermissions" in reasons or (status == 403 and "forbidden" in reasons):
+        return AuthError(text, status_code=status, hint=f"The account lacks the upload permission. {_RELINK}")
+    return error_for_response(response, text)
+
+
+def _range_end(response: httpx.Response) -> int:
+    """Bytes the server holds, from a 308's ``Range: bytes=0-n`` (absent when it holds none)."""
+    match = _RANGE.fullmatch((response.headers.get("range") or "").strip())
+    return int(match.group(1)) + 1 if match else 0
+
+
+class YouTubePublisher:
+    platform = Platform.YOUTUBE
+    requires_account = True
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        upload_base_url: str | None = None,
+        chunk_size: int = DEFAULT_CHUNK,
+        max_chunk_attempts: int = 5,
+        max_wait_s: float = 120.0,
+        retry_backoff_s: float = 1.0,
+    ) -> None:
+        self.http = http
+        self.api = base_url.rstrip("/") + "/youtube/v3"
+        self.upload = (upload_base_url or base_url).rstrip("/") + "/upload/youtube/v3"
+        # Google requires every chunk but the last to be a multiple of 256 KiB.
+        self.chunk_size = max(CHUNK_UNIT, chunk_size - chunk_size % CHUNK_UNIT)
+        self.max_chunk_attempts = max_chunk_attempts
+        self.max_wait_s = max_wait_s
+        self.retry_backoff_s = retry_backoff_s
+
+    async def publish(self, job: PublishJob) -> PublishResult:
+        tokens = job.tokens
+        if tokens is None:
+            raise AuthError("No YouTube account is linked for this post.", hint=_RELINK)
+        video_id = job.upload_state.get("video_id")
+        if not video_id:
+            if not (job.title or "").strip():
+                raise PermanentError(
+                    "YouTube needs a title.", hint="Put the title on the caption's first line."
+                )
+            try:
+                video_id = await self._upload_video(job, tokens)
+            except _SessionGone:
+                log.info("youtube upload session expired; starting a new one", extra={"post_id": job.post_id})
+                await job.checkpoint(session_uri=None, offset=0)
+                try:
+                    video_id = await self._upload_video(job, tokens)
+                except _SessionGone as exc:
+                    raise TransientError("YouTube dropped the upload session twice in a row.") from exc
+        await self._set_thumbnail(job, tokens, video_id)
+        return PublishResult(remote_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+
+    # --- the resumable upload ----------------------------------------------------------------
+
+    async def _upload_video(self, job: PublishJob, tokens: TokenSource) -> str:
+        path = job.media.path
+        size = await asyncio.to_thread(lambda: os.stat(path).st_size)
+        mime = job.media.mime or "application/octet-stream"
+        state = job.upload_state
+        session: str | None = state.get("session_uri")
+        progress: int | dict[str, Any] = 0
+        if session and state.get("total") == size and state.get("sha256") == job.media.sha256:
+            progress = await self._query(session, size, tokens)
+        else:
+            session = None
+        if session is None:
+            session = await self._start_session(job, tokens, size, mime)
+            await job.checkpoint(session_uri=session, total=size, sha256=job.media.sha256, offset=0)
+            progress = 0
+        if isinstance(progress, int):
+            progress = await self._send_chunks(job, tokens, session, progress, size, mime)
+        video_id = str(progress["id"])
+        await job.checkpoint(video_id=video_id, offset=size, session_uri=None)
+        return video_id
+
+    async def _start_session(self, job: PublishJob, tokens: TokenSource, size: int, mime: str) -> str:
+        privacy = str(job.options.get("privacy", "public"))
+        if privacy not in PRIVACY:
+            raise PermanentError(
+                f"Unknown YouTube privacy {privacy!r}.", hint="Use public, unlisted or private."
+            )
+        status: dict[str, Any] = {"privacyStatus": privacy}
+        if "made_for_kids" in job.options:
+            status["selfDeclaredMadeForKids"] = bool(job.options["made_for_kids"])
+        body = {
+            "snippet": {
+                "title": (job.title or "").strip(),
+                "description": job.caption,
+                "categoryId": str(job.options.get("category_id", "22")),
+            },
+            "status": status,
+        }
+
+        async def send(token: str) -> httpx.Response:
+            return await self.http.post(
+                f"{self.upload}/videos",
+                params={"uploadType": "resumable", "part": "snippet,status"},
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "X-Upload-Content-Length": str(size),
+                    "X-Upload-Content-Type": mime,
+                    "Content-Type": "application/json; charset=UTF-8",
+                },
+            )
+
+        response = await send_authorized(tokens, send)
+        if response.status_code != 200:
+            raise google_error(response, "starting the upload")
+        location = response.headers.get("location")
+        if not location:
+            raise TransientError("YouTube started an upload but sent no session URI.")
+        return location
+
+    async def _query(self, session: str, size: int, tokens: TokenSource) -> int | dict[str, Any]:
+        """Ask the session how many bytes it holds, or for the finished video."""
+
+        async def send(token: str) -> httpx.Response:
+            return await self.http.put(
+                session,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Range": f"bytes */{size}",
+                    "Content-Length": "0",
+                },
+            )
+
+        response = await send_authorized(tokens, send)
+        if response.status_code in (200, 201):
+            video: dict[str, Any] = response.json()
+            return video
+        if response.status_code == 308:
+            return _range_end(response)
+        if response.status_code in (404, 410):
+            raise _SessionGone
+        raise google_error(response, "checking the upload")
+
+    async def _body(self, path: str, start: int, end: int) -> AsyncIterator[bytes]:
+        async for _, piece in iter_chunks(path, chunk_size=READ_PIECE, start=start, end=end):
+            yield piece
+
+    async def _send_chunks(
+        self, job: PublishJob, tokens: TokenSource, session: str, offset: int, size: int, mime: str
+    ) -> dict[str, Any]:
+        failures = 0
+        while True:
+            if offset >= size:
+                # The server holds every byte but has not answered with the video yet: ask again.
+                result = await self._query(session, size, tokens)
+                if isinstance(result, dict):
+                    return result
+                failures += 1
+                if failures >= self.max_chunk_attempts:
+                    raise TransientError("YouTube holds the whole file but did not finish the upload.")
+                await asyncio.sleep(self._backoff(failures))
+                offset = result
+                continue
+            end = min(offset + self.chunk_size, size)
+            start = offset
+
+            async def send(token: str, start: int = start, end: int = end) -> httpx.Response:
+                return await self.http.put(
+                    session,
+                    content=self._body(job.media.path, start, end),
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": mime,
+                        "Content-Length": str(end - start),
+                        "Content-Range": f"bytes {start}-{end - 1}/{size}",
+                    },
+                )
+
+            try:
+                response = await send_authorized(tokens, send)
+            except TransientError:
+                failures += 1
+                if failures >= self.max_chunk_attempts:
+                    raise
+                await asyncio.sleep(self._backoff(failures))
+                resumed = await self._query(session, size, tokens)
+                if isinstance(resumed, dict):
+                    return resumed
+                offset = resumed
+                continue
+            status = response.status_code
+            if status in (200, 201):
+                video: dict[str, Any] = response.json()
+                return video
+            if status == 308:
+                held = _range_end(response)
+                if held <= start:
+                    raise TransientError("YouTube accepted a chunk but stored none of it.")
+                offset = held
+                failures = 0
+                await job.checkpoint(offset=offset)
+                continue
+            if status in (404, 410):
+                raise _SessionGone
+            error = google_error(response, "uploading")
+            if not error.transient:
+                raise error
+            failures += 1
+            wait = error.retry_after if error.retry_after is not None else self._backoff(failures)
+            if failures >= self.max_chunk_attempts or wait > self.max_wait_s:
+                raise error
+            await asyncio.sleep(wait)
+            # A failed chunk may still have been partly stored; only the session knows how much.
+            resumed = await self._query(session, size, tokens)
+            if isinstance(resumed, dict):
+                return resumed
+            offset = resumed
+            await job.checkpoint(offset=offset)
+
+    def _backoff(self, failures: int) -> float:
+        return float(min(self.max_wait_s, self.retry_backoff_s * 2 ** (failures - 1)))
+
+    # --- thumbnails.set ------------------------------------------------------------------------
+
+    async def _set_thumbnail(self, job: PublishJob, tokens: TokenSource, video_id: str) -> None:
+        path = job.options.get("thumbnail_path")
+        if not path or job.upload_state.get("thumbnail_done") or job.upload_state.get("thumbnail_error"):
+            return
+        data = await asyncio.to_thread(Path(str(path)).read_bytes)
+        mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+
+        async def send(token: str) -> httpx.Response:
+            return await self.http.post(
+                f"{self.upload}/thumbnails/set",
+                params={"videoId": video_id, "uploadType": "media"},
+                content=data,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": mime},
+            )
+
+        response = await send_authorized(tokens, send)
+        if response.status_code == 200:
+            await job.checkpoint(thumbnail_done=True)
+            return
+        error = google_error(response, "setting the thumbnail")
+        if error.transient:
+            # The video is up and its id saved: the retry only redoes the thumbnail.
+            raise error
+        # The video is published; a thumbnail YouTube refuses (unverified channel, bad image) must
+        # not turn a published post into a failed one, so it is recorded and logged instead.
+        log.warning("youtube thumbnail refused: %s", error.message, extra={"post_id": job.post_id})
+        await job.checkpoint(thumbnail_error=error.message)
