@@ -29,12 +29,20 @@ class SchedulerSettings(BaseModel):
     poll_interval_s: float = 5.0
     # A claimed post whose worker vanished becomes claimable again after this long.
     lease_s: float = 300.0
-    batch_size: int = 200
-    max_in_flight: int = 64
+    batch_size: int = 100
+    # Publishes are I/O bound: many run at once per worker (a 50 ms API call × 128 ≈ 2,500/s).
+    max_in_flight: int = 128
     max_attempts: int = 5
     backoff_base_s: float = 2.0
     backoff_max_s: float = 900.0
     worker_id: str | None = None
+    # Circuit breaker per (platform, account): consecutive transient failures that open it, and how
+    # long it stays open before one probe post is let through.
+    breaker_threshold: int = 5
+    breaker_open_s: float = 60.0
+    # A post that would wait longer than this for its platform's rate limit goes back to the queue
+    # (due when a token frees) instead of holding an in-flight slot.
+    max_rate_wait_s: float = 2.0
 
 
 class OAuthSettings(BaseModel):
