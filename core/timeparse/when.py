@@ -1,0 +1,76 @@
+"""parse_when: text → a checked instant (future, within the horizon) with its notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.errors import TimeParseError
+from core.timeparse import fallback
+from core.timeparse.reader import read
+from core.timeparse.resolve import Placed, place
+
+EXAMPLE = "Try e.g. `tomorrow 6pm`, `next fri at noon`, `in 2h` or `2026-12-01 18:00`."
+AUTO_WORDS = frozenset({"best", "auto", "best time", "auto slot", "best slot"})
+
+
+@dataclass(frozen=True)
+class ParsedWhen:
+    instant: datetime | None  # aware, UTC; None only when auto
+    tz: str  # IANA zone the text was read in
+    auto: bool = False  # best/auto: the service picks the top suggested slot
+    note: str | None = None  # an assumption the user should see ("No time given: using 09:00")
+
+
+def _format_local(placed: Placed) -> str:
+    try:
+        zone = ZoneInfo(placed.tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{placed.instant:%a} {placed.instant.day} {placed.instant:%b}, {placed.instant:%H:%M} UTC"
+    local = placed.instant.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b}, {local:%H:%M} {placed.tz}"
+
+
+def place_text(text: str, tz: str, now: datetime) -> Placed | None:
+    """Read `text` without judging it (past/horizon); None when it is not a time at all."""
+    reading = read(text.strip().lower(), tz)
+    if reading is not None:
+        return place(reading, tz, now)
+    return fallback.parse(text, tz, now)
+
+
+def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timedelta(days=365)) -> ParsedWhen:
+    text = " ".join(text.split())
+    if not text:
+        raise TimeParseError("When should this be posted? No time given.", hint=EXAMPLE)
+    lowered = text.lower()
+    if lowered in AUTO_WORDS:
+        return ParsedWhen(instant=None, tz=tz, auto=True)
+    if lowered in {"now", "right now", "immediately", "asap"}:
+        raise TimeParseError(f"'{text}' isn't a schedule time.", hint="Use /post to publish right away.")
+    placed = place_text(text, tz, now)
+    if placed is None:
+        raise TimeParseError(f"I couldn't read '{text}' as a time.", hint=EXAMPLE)
+    if placed.instant <= now:
+        if placed.date_only:
+            raise TimeParseError(
+                f"'{text}' with no time means 09:00, which has passed ({_format_local(placed)}).",
+                hint="Add a time, e.g. `today 5pm`.",
+            )
+        raise TimeParseError(f"'{text}' is in the past ({_format_local(placed)}).", hint=EXAMPLE)
+    if placed.instant > now + horizon:
+        raise TimeParseError(
+            f"'{text}' is {(placed.instant - now).days} days ahead; postbot schedules at most "
+            f"{horizon.days} days ahead ({_format_local(placed)}).",
+            hint=EXAMPLE,
+        )
+    note = "; ".join(placed.notes) or None
+    return ParsedWhen(instant=placed.instant, tz=placed.tz, note=note)
+
+
+def describe(when: ParsedWhen) -> str:
+    """ "Wed 25 Nov, 18:00 Europe/Berlin" — how a parsed time is shown back to the user."""
+    if when.auto or when.instant is None:
+        return "best suggested slot"
+    return _format_local(Placed(when.instant, when.tz, ()))
