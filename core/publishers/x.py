@@ -1,0 +1,259 @@
+"""X (Twitter): chunked media upload through the v2 media endpoints, then a post with the media.
+
+Protocol (https://docs.x.com/x-api/media/quickstart/media-upload-chunked and the endpoint references):
+``POST /2/media/upload/initialize`` → media id; ``POST /2/media/upload/{id}/append`` one multipart
+segment at a time (``segment_index``, ``media``); ``POST /2/media/upload/{id}/finalize``; poll
+``GET /2/media/upload?command=STATUS`` as ``processing_info.check_after_secs`` says until
+``succeeded``; then ``POST /2/tweets`` with ``media.media_ids``.
+
+Resuming: the media id stays valid for ``expires_after_secs`` and X keeps the segments it accepted,
+so a retried post re-sends only the segments it has no acknowledgement for. Every acknowledged
+segment, the finalize and the post id are checkpointed; a retry after an answer that never arrived
+looks for the post among the account's recent ones (by the media key) before posting again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any
+
+import httpx
+
+from core.domain import Platform
+from core.media.chunks import read_range
+from core.publishers.base import (
+    PermanentError,
+    PublishJob,
+    PublishResult,
+    TokenSource,
+    TransientError,
+)
+from core.publishers.http import error_for_response, retry_transient, send_authorized
+
+# X accepts at most 5 MB per APPEND; a power of two below it keeps disk reads aligned.
+MAX_SEGMENT = 4 * 1024 * 1024
+MAX_SEGMENTS = 1000
+# A media id this close to expiry is not worth resuming: the rest of the upload may outlive it.
+EXPIRY_MARGIN_S = 120.0
+
+_VIDEO_TYPES = {"video/mp4", "video/quicktime", "video/webm"}
+
+
+class XPublisher:
+    platform = Platform.X
+    requires_account = True
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str = "https://api.x.com/2",
+        chunk_size: int = MAX_SEGMENT,
+        media_category: str = "tweet_video",
+        max_processing_s: float = 600.0,
+        max_inline_wait_s: float = 30.0,
+        step_attempts: int = 3,
+        retry_base_s: float = 0.5,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url.rstrip("/")
+        self.chunk_size = max(1, min(chunk_size, MAX_SEGMENT))
+        self.media_category = media_category
+        self.max_processing_s = max_processing_s
+        self.max_inline_wait_s = max_inline_wait_s
+        self.step_attempts = step_attempts
+        self.retry_base_s = retry_base_s
+
+    async def publish(self, job: PublishJob) -> PublishResult:
+        if job.tokens is None:
+            raise PermanentError("no X account is linked", hint="An admin can link one with /link x.")
+        tokens = job.tokens
+        state = job.upload_state
+        if state.get("x_tweet_id"):
+            return _result(str(state["x_tweet_id"]))
+        media_id = await self._upload(job, tokens)
+        await self._wait_processed(job, tokens, media_id)
+        return await self._post(job, tokens, media_id)
+
+    # --- requests ------------------------------------------------------------------------------
+
+    async def _call(
+        self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
+    ) -> httpx.Response:
+        url = f"{self.base_url}{path}"
+
+        async def send(token: str) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {token}"}
+            return await self.http.request(method, url, headers=headers, **kwargs)
+
+        response = await send_authorized(tokens, send)
+        if response.is_success:
+            return response
+        raise error_for_response(response, f"X refused to {what}: {_explain(response)}")
+
+    async def _step(self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        """An idempotent upload step: retried in place on 5xx and on short rate-limit waits."""
+
+        async def once() -> Any:
+            response = await self._call(tokens, method, path, what, **kwargs)
+            return response.json() if response.content else {}
+
+        return await retry_transient(
+            once, attempts=self.step_attempts, base_s=self.retry_base_s, max_wait_s=self.max_inline_wait_s
+        )
+
+    # --- upload --------------------------------------------------------------------------------
+
+    async def _upload(self, job: PublishJob, tokens: TokenSource) -> str:
+        state = job.upload_state
+        size = job.media.size_bytes
+        resumable = (
+            state.get("x_media_id")
+            and state.get("x_total") == size
+            and float(state.get("x_expires_at", 0)) > time.time() + EXPIRY_MARGIN_S
+        )
+        if not resumable:
+            await self._initialize(job, tokens)
+        media_id = str(state["x_media_id"])
+        if state.get("x_finalized"):
+            return media_id
+        chunk = int(state["x_chunk"])
+        done = {int(i) for i in state.get("x_segments", [])}
+        for index in range(math.ceil(size / chunk)):
+            if index in done:
+                continue
+            offset = index * chunk
+            data = await read_range(job.media.path, offset, min(chunk, size - offset))
+            files = {"media": ("blob", data, "application/octet-stream")}
+            await self._step(
+                tokens,
+                "POST",
+                f"/media/upload/{media_id}/append",
+                f"accept video segment {index}",
+                data={"segment_index": str(index)},
+                files=files,
+            )
+            done.add(index)
+            await job.checkpoint(x_segments=sorted(done))
+        body = await self._step(tokens, "POST", f"/media/upload/{media_id}/finalize", "finalize the upload")
+        await job.checkpoint(x_finalized=True, x_processing=_processing(body))
+        return media_id
+
+    async def _initialize(self, job: PublishJob, tokens: TokenSource) -> None:
+        size = job.media.size_bytes
+        chunk = max(self.chunk_size, math.ceil(size / MAX_SEGMENTS))
+        if chunk > MAX_SEGMENT:
+            raise PermanentError(
+                "the video is too large for X",
+                hint=f"X takes at most {MAX_SEGMENTS * MAX_SEGMENT // 2**30} GiB; send a smaller file.",
+            )
+        media_type = job.media.mime if job.media.mime in _VIDEO_TYPES else "video/mp4"
+        payload = {"media_type": media_type, "total_bytes": size, "media_category": self.media_category}
+        body = await self._step(tokens, "POST", "/media/upload/initialize", "start the upload", json=payload)
+        data = body.get("data") or {}
+        media_id = data.get("id")
+        if not media_id:
+            raise TransientError("X did not return a media id for the upload")
+        expires = time.time() + float(data.get("expires_after_secs") or 3600)
+        # A fresh media id: forget segments and processing recorded for an expired one.
+        await job.checkpoint(
+            x_media_id=str(media_id),
+            x_media_key=data.get("media_key") or f"7_{media_id}",
+            x_expires_at=expires,
+            x_total=size,
+            x_chunk=chunk,
+            x_segments=[],
+            x_finalized=False,
+            x_processing=None,
+            x_post_attempted=False,
+        )
+
+    async def _wait_processed(self, job: PublishJob, tokens: TokenSource, media_id: str) -> None:
+        info = job.upload_state.get("x_processing")
+        deadline = time.monotonic() + self.max_processing_s
+        while info is not None and info.get("state") != "succeeded":
+            if info.get("state") == "failed":
+                error = info.get("error") or {}
+                raise PermanentError(
+                    f"X could not process the video: {error.get('message') or error.get('name') or 'failed'}",
+                    hint="Check the file plays and is H.264/AAC MP4, then schedule it again.",
+                )
+            after = info.get("check_after_secs")
+            wait = float(after) if after is not None else 1.0
+            if time.monotonic() + wait > deadline:
+                # The checkpoint says "finalized": the next attempt goes straight back to polling.
+                raise TransientError("X is still processing the video", retry_after=wait)
+            await asyncio.sleep(wait)
+            body = await self._step(
+                tokens,
+                "GET",
+                "/media/upload",
+                "report the video's processing status",
+                params={"command": "STATUS", "media_id": media_id},
+            )
+            info = _processing(body)
+            await job.checkpoint(x_processing=info)
+
+    # --- the post ------------------------------------------------------------------------------
+
+    async def _post(self, job: PublishJob, tokens: TokenSource, media_id: str) -> PublishResult:
+        state = job.upload_state
+        if state.get("x_post_attempted"):
+            found = await self._find_post(tokens, str(state.get("x_media_key")))
+            if found:
+                await job.checkpoint(x_tweet_id=found, remote_id=found, remote_url=_url(found))
+                return _result(found)
+        await job.checkpoint(x_post_attempted=True)
+        payload = {"text": job.caption, "media": {"media_ids": [media_id]}}
+        # Not retried in place: a lost answer could mean the post exists; the retry looks first.
+        response = await self._call(tokens, "POST", "/tweets", "create the post", json=payload)
+        tweet_id = str((response.json().get("data") or {}).get("id") or "")
+        if not tweet_id:
+            raise TransientError("X did not return the new post's id")
+        await job.checkpoint(x_tweet_id=tweet_id, remote_id=tweet_id, remote_url=_url(tweet_id))
+        return _result(tweet_id)
+
+    async def _find_post(self, tokens: TokenSource, media_key: str) -> str | None:
+        response = await self._call(
+            tokens,
+            "GET",
+            f"/users/{tokens.account_id}/tweets",
+            "list the account's recent posts",
+            params={"max_results": "20", "tweet.fields": "attachments"},
+        )
+        for tweet in response.json().get("data") or []:
+            if media_key in ((tweet.get("attachments") or {}).get("media_keys") or []):
+                return str(tweet["id"])
+        return None
+
+
+def _processing(body: dict[str, Any]) -> dict[str, Any] | None:
+    data = body.get("data", body)
+    info = data.get("processing_info")
+    return dict(info) if isinstance(info, dict) else None
+
+
+def _explain(response: httpx.Response) -> str:
+    """X's own words: problem details (``detail``/``title``) or the first entry of ``errors``."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
+            return str(errors[0]["message"])
+        for key in ("detail", "title"):
+            if body.get(key):
+                return str(body[key])
+    return f"HTTP {response.status_code}"
+
+
+def _url(tweet_id: str) -> str:
+    return f"https://x.com/i/web/status/{tweet_id}"
+
+
+def _result(tweet_id: str) -> PublishResult:
+    return PublishResult(remote_id=tweet_id, url=_url(tweet_id))
