@@ -1,0 +1,390 @@
+"""TikTok: Content Posting API Direct Post with FILE_UPLOAD, chunked PUTs, then status polling.
+
+The publish id and upload URL are checkpointed before the first chunk goes out. A retried post asks
+``status/fetch`` how many bytes TikTok holds (``uploaded_bytes``) and sends only the chunks after them;
+once every chunk is in it only polls, so an interrupted post is neither uploaded nor published twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from core.domain import Platform
+from core.media.chunks import iter_chunks
+from core.media.probe import probe_file
+from core.publishers.base import (
+    AuthError,
+    PermanentError,
+    PublishError,
+    PublishJob,
+    PublishResult,
+    RateLimited,
+    TokenSource,
+    TransientError,
+)
+from core.publishers.http import error_for_response, parse_retry_after, send_authorized
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://open.tiktokapis.com"
+MiB = 1024 * 1024
+MIN_CHUNK = 5 * MiB
+MAX_CHUNK = 64 * MiB
+MAX_CHUNKS = 1000
+DEFAULT_CHUNK = 32 * MiB
+READ_PIECE = MiB
+_RELINK = "Re-link the TikTok account with /link tiktok."
+_PRIVACY = {
+    "public": "PUBLIC_TO_EVERYONE",
+    "friends": "MUTUAL_FOLLOW_FRIENDS",
+    "followers": "FOLLOWER_OF_CREATOR",
+    "private": "SELF_ONLY",
+}
+# fail_reason values TikTok documents, in words the user can act on.
+_FAIL_REASONS = {
+    "file_format_check_failed": "TikTok could not read the file as a video: send an MP4 (H.264).",
+    "duration_check_failed": "The video is longer than this TikTok account may post: trim it.",
+    "frame_rate_check_failed": "TikTok needs 23-60 frames per second: re-export the video.",
+    "picture_size_check_failed": "TikTok needs 360-4096 px on each side: re-export the video.",
+    "spam_risk_too_many_posts": "This TikTok account reached its daily post limit: schedule it for tomorrow.",
+    "spam_risk_user_banned_from_posting": "TikTok has banned this account from posting.",
+    "spam_risk_text": "TikTok flagged the caption as spam: reword it.",
+    "spam_risk": "TikTok flagged the post as spam.",
+    "publish_cancelled": "The post was cancelled on TikTok.",
+    "auth_removed": f"The account removed postbot's access. {_RELINK}",
+}
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    video_size: int
+    chunk_size: int
+    total_chunk_count: int
+
+    def bounds(self, index: int) -> tuple[int, int]:
+        """``[start, end)`` of chunk ``index``; the last chunk also takes the trailing bytes."""
+        start = index * self.chunk_size
+        end = self.video_size if index == self.total_chunk_count - 1 else start + self.chunk_size
+        return start, end
+
+
+def plan_chunks(video_size: int, preferred: int = DEFAULT_CHUNK) -> ChunkPlan:
+    """Chunking that satisfies the Media Transfer Guide's rules for any size TikTok accepts."""
+    if video_size <= 0:
+        raise PermanentError("The video file is empty.")
+    if video_size < MIN_CHUNK or (video_size <= MAX_CHUNK and video_size <= preferred):
+        # Under 5 MB must go whole; up to 64 MB may.
+        return ChunkPlan(video_size, video_size, 1)
+    chunk = min(max(preferred, MIN_CHUNK), MAX_CHUNK)
+    if video_size > MAX_CHUNK:
+        # floor(size / chunk) must be at least 2 for files over 64 MB.
+        chunk = min(chunk, video_size // 2)
+    # At most 1000 chunks; the final one then holds under two chunks' worth (≤ 128 MB).
+    chunk = max(chunk, -(-video_size // MAX_CHUNKS))
+    if chunk > MAX_CHUNK:
+        raise PermanentError("The video is too large for TikTok's upload.", hint="TikTok takes up to 4 GB.")
+    return ChunkPlan(video_size, chunk, video_size // chunk)
+
+
+def _envelope_error(response: httpx.Response) -> tuple[str, str, str]:
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    return str(error.get("code") or ""), str(error.get("message") or ""), str(error.get("log_id") or "")
+
+
+def tiktok_error(response: httpx.Response, doing: str) -> PublishError:
+    """Classify TikTok's ``{"error": {"code", "message", "log_id"}}`` by its documented codes."""
+    code, message, log_id = _envelope_error(response)
+    status = response.status_code
+    text = f"TikTok {doing} failed: {message or code or f'HTTP {status}'}"
+    if log_id:
+        text += f" (log_id {log_id})"
+    if code == "access_token_invalid":
+        return AuthError(text, status_code=status, hint=_RELINK)
+    if code == "scope_not_authorized" or code == "scope_permission_missed":
+        return AuthError(text, status_code=status, hint=f"Grant the video.publish permission. {_RELINK}")
+    if status == 429 or code == "rate_limit_exceeded":
+        delay = parse_retry_after(response.headers.get("retry-after"))
+        # TikTok's limits are per minute per token; without a Retry-After, a minute clears the window.
+        return RateLimited(text, status_code=status, retry_after=delay if delay is not None else 60.0)
+    if code == "unaudited_client_can_only_post_to_private_accounts":
+        return PermanentError(
+            text,
+            status_code=status,
+            hint="Until postbot's TikTok app passes TikTok's audit it can only post privately.",
+        )
+    if code == "privacy_level_option_mismatch":
+        return PermanentError(
+            text, status_code=status, hint="Choose a privacy level this TikTok account offers."
+        )
+    if code in _FAIL_REASONS:
+        return PermanentError(text, status_code=status, hint=_FAIL_REASONS[code])
+    if status == 403:
+        return PermanentError(text, status_code=status)
+    return error_for_response(response, text)
+
+
+def _token_rejected(response: httpx.Response) -> bool:
+    # Only an invalid token is worth a refresh; a missing scope stays missing.
+    return response.status_code == 401 and _envelope_error(response)[0] in ("access_token_invalid", "")
+
+
+class TikTokPublisher:
+    platform = Platform.TIKTOK
+    requires_account = True
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        chunk_size: int = DEFAULT_CHUNK,
+        max_chunk_attempts: int = 5,
+        max_wait_s: float = 120.0,
+        retry_backoff_s: float = 1.0,
+        poll_interval_s: float = 5.0,
+        poll_timeout_s: float = 600.0,
+    ) -> None:
+        self.http = http
+        self.api = base_url.rstrip("/") + "/v2/post/publish"
+        self.chunk_size = chunk_size
+        self.max_chunk_attempts = max_chunk_attempts
+        self.max_wait_s = max_wait_s
+        self.retry_backoff_s = retry_backoff_s
+        self.poll_interval_s = poll_interval_s
+        self.poll_timeout_s = poll_timeout_s
+
+    async def publish(self, job: PublishJob) -> PublishResult:
+        tokens = job.tokens
+        if tokens is None:
+            raise AuthError("No TikTok account is linked for this post.", hint=_RELINK)
+        state = job.upload_state
+        if state.get("remote_id"):
+            return PublishResult(remote_id=str(state["remote_id"]), url=state.get("url"))
+        size = await asyncio.to_thread(lambda: os.stat(job.media.path).st_size)
+        resumable = (
+            state.get("publish_id")
+            and state.get("upload_url")
+            and state.get("video_size") == size
+            and state.get("sha256") == job.media.sha256
+        )
+        if resumable and not state.get("uploaded"):
+            status = await self._fetch_status(tokens, str(state["publish_id"]))
+            if status.get("status") == "FAILED":
+                resumable = False
+            else:
+                plan = ChunkPlan(size, int(state["chunk_size"]), int(state["total_chunk_count"]))
+                held = int(status.get("uploaded_bytes") or 0)
+                try:
+                    await self._upload(job, plan, str(state["upload_url"]), held)
+                except _UploadGone:
+                    resumable = False
+        if not resumable:
+            await self._start(job, tokens, size)
+        return await self._poll(job, tokens, str(job.upload_state["publish_id"]))
+
+    # --- init ----------------------------------------------------------------------------------
+
+    async def _start(self, job: PublishJob, tokens: TokenSource, size: int) -> None:
+        creator = await self._post(tokens, "creator_info/query/", {}, "reading the account's settings")
+        await self._check_duration(job, creator)
+        privacy = self._privacy(job, creator)
+        plan = plan_chunks(size, self.chunk_size)
+        body = {
+            "post_info": {
+                "title": job.caption,
+                "privacy_level": privacy,
+                "disable_duet": bool(job.options.get("disable_duet", creator.get("duet_disabled", False))),
+                "disable_comment": bool(
+                    job.options.get("disable_comment", creator.get("comment_disabled", False))
+                ),
+                "disable_stitch": bool(
+                    job.options.get("disable_stitch", creator.get("stitch_disabled", False))
+                ),
+                "video_cover_timestamp_ms": int(job.options.get("cover_timestamp_ms", 1000)),
+            },
+            "source_info": {
+                "source": "FILE_UPLOAD",
+                "video_size": plan.video_size,
+                "chunk_size": plan.chunk_size,
+                "total_chunk_count": plan.total_chunk_count,
+            },
+        }
+        data = await self._post(tokens, "video/init/", body, "starting the upload")
+        publish_id, upload_url = data.get("publish_id"), data.get("upload_url")
+        if not publish_id or not upload_url:
+            raise TransientError("TikTok started an upload but sent no publish_id or upload_url.")
+        await job.checkpoint(
+            publish_id=publish_id,
+            upload_url=upload_url,
+            video_size=plan.video_size,
+            chunk_size=plan.chunk_size,
+            total_chunk_count=plan.total_chunk_count,
+            sha256=job.media.sha256,
+            uploaded=False,
+            username=creator.get("creator_username"),
+        )
+        try:
+            await self._upload(job, plan, upload_url, 0)
+        except _UploadGone as exc:
+            raise TransientError("TikTok's upload URL expired before the upload finished.") from exc
+
+    async def _check_duration(self, job: PublishJob, creator: dict[str, Any]) -> None:
+        limit = creator.get("max_video_post_duration_sec")
+        duration = job.media.duration_s
+        if duration is None:
+            duration = (await asyncio.to_thread(probe_file, job.media.path)).duration_s
+        if isinstance(limit, int | float) and duration is not None and duration > limit:
+            raise PermanentError(
+                f"This TikTok account can post videos of up to {int(limit)} s; this one is {duration:.0f} s.",
+                hint="Trim the video and schedule it again.",
+            )
+
+    def _privacy(self, job: PublishJob, creator: dict[str, Any]) -> str:
+        wanted = str(job.options.get("privacy", "public")).lower()
+        level = _PRIVACY.get(wanted, wanted.upper())
+        offered = [str(o) for o in creator.get("privacy_level_options") or []]
+        if level not in offered:
+            names = {v: k for k, v in _PRIVACY.items()}
+            choices = ", ".join(names.get(o, o) for o in offered) or "none"
+            raise PermanentError(
+                f"This TikTok account does not offer the privacy '{wanted}'.",
+                hint=f"Choose one of: {choices}.",
+            )
+        return level
+
+    async def _post(self, tokens: TokenSource, path: str, body: dict[str, Any], doing: str) -> dict[str, Any]:
+        async def send(token: str) -> httpx.Response:
+            return await self.http.post(
+                f"{self.api}/{path}",
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/json; charset=UTF-8",
+                },
+            )
+
+        response = await send_authorized(tokens, send, token_rejected=_token_rejected)
+        code = _envelope_error(response)[0]
+        if response.status_code != 200 or code not in ("ok", ""):
+            raise tiktok_error(response, doing)
+        data = response.json().get("data") or {}
+        return dict(data)
+
+    # --- chunks --------------------------------------------------------------------------------
+
+    async def _body(self, path: str, start: int, end: int) -> AsyncIterator[bytes]:
+        async for _, piece in iter_chunks(path, chunk_size=READ_PIECE, start=start, end=end):
+            yield piece
+
+    async def _upload(self, job: PublishJob, plan: ChunkPlan, url: str, held: int) -> None:
+        """Send the chunks after the ``held`` bytes TikTok already has, in order."""
+        if held % plan.chunk_size and held != plan.video_size:
+            # Chunks are all-or-nothing; a partial count means this upload cannot be continued.
+            raise _UploadGone
+        index = min(held // plan.chunk_size, plan.total_chunk_count)
+        failures = 0
+        mime = job.media.mime or "video/mp4"
+        while index < plan.total_chunk_count:
+            start, end = plan.bounds(index)
+            try:
+                response = await self.http.put(
+                    url,
+                    content=self._body(job.media.path, start, end),
+                    headers={
+                        "Content-Type": mime,
+                        "Content-Length": str(end - start),
+                        "Content-Range": f"bytes {start}-{end - 1}/{plan.video_size}",
+                    },
+                )
+            except httpx.TransportError as exc:
+                failures += 1
+                if failures >= self.max_chunk_attempts:
+                    raise TransientError(f"network error uploading to TikTok ({type(exc).__name__})") from exc
+                await asyncio.sleep(self._backoff(failures))
+                index = await self._resync(job, plan, index)
+                continue
+            status = response.status_code
+            if status in (201, 206):
+                index += 1
+                failures = 0
+                await job.checkpoint(chunks_sent=index, uploaded=index == plan.total_chunk_count)
+                continue
+            if status in (403, 404):
+                raise _UploadGone
+            error = tiktok_error(response, "uploading a chunk")
+            if not error.transient:
+                raise error
+            failures += 1
+            wait = error.retry_after if error.retry_after is not None else self._backoff(failures)
+            if failures >= self.max_chunk_attempts or wait > self.max_wait_s:
+                raise error
+            await asyncio.sleep(wait)
+            index = await self._resync(job, plan, index)
+        if not job.upload_state.get("uploaded"):
+            await job.checkpoint(uploaded=True)
+
+    async def _resync(self, job: PublishJob, plan: ChunkPlan, index: int) -> int:
+        """After a failed chunk, ask TikTok how much it holds: the answer may have been lost."""
+        tokens = job.tokens
+        assert tokens is not None
+        status = await self._fetch_status(tokens, str(job.upload_state["publish_id"]))
+        held = int(status.get("uploaded_bytes") or 0)
+        return max(index, min(held // plan.chunk_size, plan.total_chunk_count))
+
+    def _backoff(self, failures: int) -> float:
+        return float(min(self.max_wait_s, self.retry_backoff_s * 2 ** (failures - 1)))
+
+    # --- status --------------------------------------------------------------------------------
+
+    async def _fetch_status(self, tokens: TokenSource, publish_id: str) -> dict[str, Any]:
+        return await self._post(tokens, "status/fetch/", {"publish_id": publish_id}, "checking the post")
+
+    async def _poll(self, job: PublishJob, tokens: TokenSource, publish_id: str) -> PublishResult:
+        deadline = time.monotonic() + self.poll_timeout_s
+        delay = self.poll_interval_s
+        while True:
+            try:
+                status = await self._fetch_status(tokens, publish_id)
+            except RateLimited as limited:
+                wait = limited.retry_after or delay
+                if time.monotonic() + wait > deadline:
+                    raise
+                await asyncio.sleep(wait)
+                continue
+            state = status.get("status")
+            if state in ("PUBLISH_COMPLETE", "SEND_TO_USER_INBOX"):
+                ids = status.get("publicaly_available_post_id") or []
+                remote_id = str(ids[0]) if ids else publish_id
+                username = job.upload_state.get("username")
+                url = f"https://www.tiktok.com/@{username}/video/{ids[0]}" if ids and username else None
+                await job.checkpoint(remote_id=remote_id, url=url)
+                return PublishResult(remote_id=remote_id, url=url)
+            if state == "FAILED":
+                reason = str(status.get("fail_reason") or "unknown")
+                # A failed publish id is finished: the next attempt has to start a new upload.
+                await job.checkpoint(publish_id=None, upload_url=None, uploaded=False, failed_reason=reason)
+                raise PermanentError(
+                    f"TikTok could not publish the video ({reason}).",
+                    hint=_FAIL_REASONS.get(reason, "Check the video and schedule it again."),
+                )
+            if time.monotonic() + delay > deadline:
+                raise TransientError(
+                    "TikTok is still processing the video.", retry_after=self.poll_interval_s * 6
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 30.0)
+
+
+class _UploadGone(Exception):
+    """The upload URL expired or is unknown: a new init is needed."""
