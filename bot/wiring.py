@@ -65,6 +65,7 @@ async def build_app(
         publishers,
         notifier,
         settings.scheduler,
+        platforms=settings.platforms,
         tokens_for=_token_factory(settings, sessions),
         worker_id=worker_id,
     )

@@ -2,19 +2,24 @@
 
 One UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) ... RETURNING per batch: on
 PostgreSQL concurrent workers skip each other's rows instead of waiting or double-claiming; SQLite
-has a single writer, so the same statement is atomic there (it simply has no FOR UPDATE).
+has a single writer, so the same statement is atomic there (it simply has no FOR UPDATE). The
+claiming transaction also reads everything the publish and the chat notification need, so a post
+costs no further reads on its way through the worker.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.db.models import ScheduledPost
-from core.domain import PostStatus
+from core.db.models import MediaAsset, ScheduledPost, Team, User
+from core.domain import ChatKind, MediaInfo, Platform, PostStatus, PostView
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -23,6 +28,64 @@ def _due(now: datetime) -> ColumnElement[bool]:
         # A running post whose lease ran out belongs to a worker that died: take it over.
         and_(ScheduledPost.status == PostStatus.RUNNING.value, ScheduledPost.lease_until < now),
     )
+
+
+@dataclass
+class ClaimedPost:
+    """A snapshot of a claimed post and what its notification shows, read once at claim time."""
+
+    id: int
+    platform: Platform
+    account_id: int | None
+    idempotency_key: str
+    caption: str
+    title: str | None
+    run_at: datetime
+    # Including the attempt this claim started.
+    attempts: int
+    upload_state: dict[str, Any]
+    media: MediaInfo
+    chat: ChatKind
+    team_external_id: str
+    author_external_id: str
+    tz: str
+    origin_channel: str | None
+    origin_thread: str | None
+    batch_id: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def view(
+        self,
+        status: PostStatus,
+        *,
+        last_error: str | None = None,
+        hint: str | None = None,
+        remote_id: str | None = None,
+        remote_url: str | None = None,
+        published_at: datetime | None = None,
+    ) -> PostView:
+        return PostView(
+            id=self.id,
+            chat=self.chat,
+            team_id=self.team_external_id,
+            platform=self.platform,
+            status=status,
+            run_at=self.run_at,
+            caption=self.caption,
+            title=self.title,
+            author_id=self.author_external_id,
+            channel_id=self.origin_channel,
+            thread_id=self.origin_thread,
+            attempts=self.attempts,
+            last_error=last_error,
+            remote_id=remote_id,
+            remote_url=remote_url,
+            media_name=self.media.original_name,
+            batch_id=self.batch_id,
+            published_at=published_at,
+            tz=self.tz,
+            extra={"hint": hint} if hint else {},
+        )
 
 
 async def claim_due(
@@ -51,19 +114,117 @@ async def claim_due(
     return sorted(result.scalars().all())
 
 
+_SNAPSHOT = (
+    ScheduledPost.id,
+    ScheduledPost.platform,
+    ScheduledPost.account_id,
+    ScheduledPost.idempotency_key,
+    ScheduledPost.caption,
+    ScheduledPost.title,
+    ScheduledPost.run_at,
+    ScheduledPost.attempts,
+    ScheduledPost.upload_state,
+    ScheduledPost.origin_channel,
+    ScheduledPost.origin_thread,
+    ScheduledPost.batch_id,
+    MediaAsset.path,
+    MediaAsset.sha256,
+    MediaAsset.size_bytes,
+    MediaAsset.mime,
+    MediaAsset.original_name,
+    MediaAsset.duration_s,
+    MediaAsset.width,
+    MediaAsset.height,
+    Team.chat,
+    Team.external_id,
+    Team.timezone,
+    User.external_id,
+    User.timezone,
+)
+
+
+async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[ClaimedPost]:
+    """One joined read of the claimed rows, in due order (plain columns: no ORM identity map)."""
+    if not ids:
+        return []
+    query = (
+        select(*_SNAPSHOT)
+        .join(MediaAsset, MediaAsset.id == ScheduledPost.media_id)
+        .join(Team, Team.id == ScheduledPost.team_id)
+        .join(User, User.id == ScheduledPost.author_id)
+        .where(ScheduledPost.id.in_(list(ids)))
+        .order_by(ScheduledPost.due_at, ScheduledPost.id)
+    )
+    posts = []
+    for row in await session.execute(query):
+        pid, platform, account_id, key, caption, title, run_at, attempts, state = row[:9]
+        channel, thread, batch = row[9:12]
+        path, sha, size, mime, name, duration, width, height = row[12:20]
+        chat, team_ext, team_tz, author_ext, author_tz = row[20:]
+        posts.append(
+            ClaimedPost(
+                id=pid,
+                platform=Platform(platform),
+                account_id=account_id,
+                idempotency_key=key,
+                caption=caption,
+                title=title,
+                run_at=run_at,
+                attempts=attempts,
+                upload_state=dict(state or {}),
+                media=MediaInfo(
+                    path=path,
+                    sha256=sha,
+                    size_bytes=size,
+                    mime=mime,
+                    original_name=name,
+                    duration_s=duration,
+                    width=width,
+                    height=height,
+                ),
+                chat=ChatKind(chat),
+                team_external_id=team_ext,
+                author_external_id=author_ext,
+                tz=author_tz or team_tz or "UTC",
+                origin_channel=channel,
+                origin_thread=thread,
+                batch_id=batch,
+            )
+        )
+    return posts
+
+
+async def claim_batch(
+    session: AsyncSession, *, worker_id: str, now: datetime, lease: timedelta, limit: int
+) -> list[ClaimedPost]:
+    """Claim up to ``limit`` due posts and read them, in one transaction (two statements)."""
+    ids = await claim_due(session, worker_id=worker_id, now=now, lease=lease, limit=limit)
+    return await load_claimed(session, ids)
+
+
 async def extend_lease(session: AsyncSession, *, post_id: int, worker_id: str, until: datetime) -> bool:
     """Keep a long upload's claim alive; False means another worker took the post over."""
+    return post_id in await renew_leases(session, post_ids=[post_id], worker_id=worker_id, until=until)
+
+
+async def renew_leases(
+    session: AsyncSession, *, post_ids: Collection[int], worker_id: str, until: datetime
+) -> set[int]:
+    """Renew every in-flight post of this worker in one statement; returns the ids still ours."""
+    if not post_ids:
+        return set()
     result = await session.execute(
         update(ScheduledPost)
         .where(
-            ScheduledPost.id == post_id,
+            ScheduledPost.id.in_(list(post_ids)),
             ScheduledPost.claimed_by == worker_id,
             ScheduledPost.status == PostStatus.RUNNING.value,
         )
         .values(lease_until=until)
+        .returning(ScheduledPost.id)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return set(result.scalars().all())
 
 
 async def release_claims(session: AsyncSession, *, worker_id: str) -> int:
@@ -93,7 +254,7 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
         select(func.min(ScheduledPost.lease_until)).where(ScheduledPost.status == PostStatus.RUNNING.value)
     )
     times = [t for t in (queued, leased) if t is not None]
-    return _as_utc(min(times)) if times else None
+    return _as_utc(min(_as_utc(t) for t in times)) if times else None
 
 
 def _as_utc(value: datetime | str) -> datetime:

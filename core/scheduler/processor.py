@@ -1,13 +1,21 @@
-"""Publishing claimed posts: one post per task, outcome written to the row, then told to chat."""
+"""Publishing claimed posts: one task per post, outcome written to the row, then told to chat.
+
+The hot path per batch of posts: one claiming transaction (claim + one joined read), the publishes
+(concurrently, up to ``max_in_flight``), one lease renewal statement per interval for everything in
+flight, and group-committed outcome writes. Nothing is re-read per post.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
+import random
 import socket
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -15,9 +23,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from core.config import SchedulerSettings
+from core import metrics
+from core.config import PlatformsSettings, SchedulerSettings
 from core.db.models import ScheduledPost, SocialAccount
-from core.domain import MediaInfo, Platform, PostStatus
+from core.domain import Platform, PostStatus, PostView
 from core.notify import ResultNotifier
 from core.publishers.base import (
     PermanentError,
@@ -26,9 +35,14 @@ from core.publishers.base import (
     PublishJob,
     PublishResult,
     TokenSource,
+    TransientError,
 )
 from core.queue.posts import to_view
 from core.scheduler import claim
+from core.scheduler.breaker import Breakers, CircuitBreaker
+from core.scheduler.claim import ClaimedPost
+from core.scheduler.limits import Limits
+from core.scheduler.outcomes import Deferred, Failed, Notified, OutcomeWriter, Published, Retry
 from core.scheduler.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -52,6 +66,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _Defer(Exception):
+    """Internal: put the post back in the queue at ``due_at`` without spending an attempt."""
+
+    def __init__(self, due_at: datetime, reason: str) -> None:
+        self.due_at = due_at
+        self.reason = reason
+
+
 class PostProcessor:
     def __init__(
         self,
@@ -60,9 +82,11 @@ class PostProcessor:
         notifier: ResultNotifier,
         settings: SchedulerSettings,
         *,
+        platforms: PlatformsSettings | None = None,
         tokens_for: TokenFactory | None = None,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.publishers = publishers
@@ -71,249 +95,353 @@ class PostProcessor:
         self.tokens_for = tokens_for
         self.worker_id = worker_id or settings.worker_id or default_worker_id()
         self.clock = clock
+        self.monotonic = monotonic
         self.lease = timedelta(seconds=settings.lease_s)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.breakers = Breakers(
+            threshold=settings.breaker_threshold, open_s=settings.breaker_open_s, clock=monotonic
+        )
+        self.limits = Limits(platforms, monotonic)
+        self.outcomes = OutcomeWriter(sessions, self.worker_id)
+        # Publishing tasks by post id; ``_finishing`` are past the publish and only record/notify.
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._finishing: set[int] = set()
+        self._slot_freed = asyncio.Event()
+        self._keeper: asyncio.Task[None] | None = None
 
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
 
-    async def claim(self, limit: int) -> list[int]:
+    async def claim(self, limit: int) -> list[ClaimedPost]:
         async with self.sessions.begin() as session:
-            return await claim.claim_due(
+            return await claim.claim_batch(
                 session, worker_id=self.worker_id, now=self.clock(), lease=self.lease, limit=limit
             )
 
     async def run_due(self) -> int:
-        """Publish everything due now, keeping at most ``max_in_flight`` uploads going."""
+        """Publish everything due now, keeping at most ``max_in_flight`` uploads going.
+
+        Cancelling this call is what a crash looks like to the queue: the uploads stop and their
+        leases are left to expire. ``stop`` is the graceful way out.
+        """
         processed = 0
-        while True:
-            capacity = self.settings.max_in_flight - len(self._tasks)
-            ids = await self.claim(min(capacity, self.settings.batch_size)) if capacity > 0 else []
-            for post_id in ids:
-                task = asyncio.create_task(self.process(post_id), name=f"publish-{post_id}")
-                self._tasks.add(task)
-            if not self._tasks:
-                return processed
-            if ids and len(self._tasks) < self.settings.max_in_flight:
-                continue
-            done, _ = await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
-            self._tasks.difference_update(done)
-            processed += len(done)
+        started = len(self._tasks)
+        max_in_flight = self.settings.max_in_flight
+        # Refill in sizeable batches: one claim statement per many posts, not one per finished post.
+        refill_at = max(1, min(self.settings.batch_size, max_in_flight // 4))
+        self._ensure_keeper()
+        try:
+            while True:
+                capacity = max_in_flight - len(self._tasks)
+                if capacity >= refill_at or (capacity > 0 and not self._tasks):
+                    limit = min(capacity, self.settings.batch_size)
+                    posts = await self.claim(limit)
+                    for post in posts:
+                        self._start(post)
+                    if len(posts) == limit and len(self._tasks) < max_in_flight:
+                        continue  # more may be due and there is room: claim again right away
+                if not self._tasks:
+                    return processed + started
+                self._slot_freed.clear()
+                before = len(self._tasks)
+                await self._slot_freed.wait()
+                processed += before - len(self._tasks)
+        except asyncio.CancelledError:
+            self._abandon()
+            raise
+
+    def _start(self, post: ClaimedPost) -> None:
+        task = asyncio.create_task(self.process(post), name=f"publish-{post.id}")
+        self._tasks[post.id] = task
+        metrics.IN_FLIGHT.inc()
+        task.add_done_callback(functools.partial(self._done, post.id))
+
+    def _done(self, post_id: int, _task: asyncio.Task[None]) -> None:
+        self._tasks.pop(post_id, None)
+        self._finishing.discard(post_id)
+        metrics.IN_FLIGHT.dec()
+        self._slot_freed.set()
+
+    def _abandon(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        if self._keeper is not None:
+            self._keeper.cancel()
 
     async def stop(self) -> None:
-        """Cancel uploads in progress and hand their posts back to the queue."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        """Cancel uploads in progress, let recorded outcomes finish, hand the rest back."""
+        for post_id, task in list(self._tasks.items()):
+            if post_id not in self._finishing:
+                task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+            self._keeper = None
+        await self.outcomes.close()
         async with self.sessions.begin() as session:
             released = await claim.release_claims(session, worker_id=self.worker_id)
         if released:
             log.info("released claims", extra={"count": released, "worker": self.worker_id})
 
-    async def _load(self, session: AsyncSession, post_id: int) -> ScheduledPost | None:
-        query = (
-            select(ScheduledPost)
-            .options(
-                selectinload(ScheduledPost.team),
-                selectinload(ScheduledPost.author),
-                selectinload(ScheduledPost.media),
-            )
-            .where(ScheduledPost.id == post_id)
-        )
-        return (await session.execute(query)).scalar_one_or_none()
+    # -- leases -------------------------------------------------------------------------------
 
-    async def process(self, post_id: int) -> None:
+    def _ensure_keeper(self) -> None:
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_leases(), name=f"leases-{self.worker_id}")
+
+    async def _keep_leases(self) -> None:
+        """Renew every lease in flight with one statement per interval; cancel uploads we lost."""
+        interval = max(0.05, self.settings.lease_s / 3)
+        while True:
+            await asyncio.sleep(interval)
+            ids = [pid for pid in self._tasks if pid not in self._finishing]
+            if not ids:
+                continue
+            try:
+                async with self.sessions.begin() as session:
+                    kept = await claim.renew_leases(
+                        session, post_ids=ids, worker_id=self.worker_id, until=self.clock() + self.lease
+                    )
+            except Exception:
+                log.exception("renewing leases failed")
+                continue
+            for pid in ids:
+                task = self._tasks.get(pid)
+                if pid not in kept and task is not None and pid not in self._finishing:
+                    log.warning("lease lost, stopping upload", extra={"post_id": pid})
+                    task.cancel()
+
+    # -- one post ------------------------------------------------------------------------------
+
+    async def process(self, post: ClaimedPost) -> None:
         try:
-            await self._process(post_id)
+            await self._process(post)
         except asyncio.CancelledError:
             raise
         except Exception:
             # A bug must not kill the worker loop; the lease makes the post come back.
-            log.exception("processing failed", extra={"post_id": post_id})
+            log.exception("processing failed", extra={"post_id": post.id})
 
-    async def _process(self, post_id: int) -> None:
-        async with self.sessions() as session:
-            post = await self._load(session, post_id)
-            if post is None or post.status != PostStatus.RUNNING.value or post.claimed_by != self.worker_id:
-                return
-            account = await session.get(SocialAccount, post.account_id) if post.account_id else None
-        platform = Platform(post.platform)
-        state = dict(post.upload_state or {})
-        if state.get("remote_id"):
+    async def _process(self, post: ClaimedPost) -> None:
+        platform = post.platform.value
+        if post.attempts <= 1:
+            metrics.LATENESS.labels(platform=platform).observe(
+                max(0.0, (self.clock() - post.run_at).total_seconds())
+            )
+        if post.upload_state.get("remote_id"):
             # An earlier attempt published and died before recording it: finish, don't repost.
+            state = post.upload_state
             result = PublishResult(remote_id=str(state["remote_id"]), url=state.get("remote_url"))
-            await self._succeed(post_id, result)
+            await self._succeed(post, result)
             return
+        breaker = self.breakers.get((platform, post.account_id))
+        try:
+            result = await self._admit_and_publish(post, breaker)
+        except _Defer as deferral:
+            self._finishing.add(post.id)
+            await self.outcomes.write(Deferred(post.id, deferral.due_at, max(0, post.attempts - 1)))
+            metrics.POSTS_PROCESSED.labels(platform=platform, outcome="deferred").inc()
+            return
+        except PublishError as exc:
+            self._finishing.add(post.id)
+            await self._fail(post, exc)
+            return
+        await self._succeed(post, result)
+
+    async def _admit_and_publish(self, post: ClaimedPost, breaker: CircuitBreaker) -> PublishResult:
+        admission = breaker.admit()
+        if not admission.allowed:
+            wait = admission.retry_at - self.monotonic()
+            raise _Defer(self.clock() + timedelta(seconds=wait + random.uniform(0, 1)), "breaker open")
+        answered = False
+        try:
+            async with self._limited(post):
+                result = await self._publish(post)
+            answered = True
+            breaker.record_success()
+            return result
+        except PublishError as exc:
+            answered = True
+            if exc.transient:
+                breaker.record_failure()
+            else:
+                # The platform answered (a validation or auth error): it is up.
+                breaker.record_success()
+            raise
+        finally:
+            if admission.probe and not answered:
+                breaker.abandon_probe()
+
+    @contextlib.asynccontextmanager
+    async def _limited(self, post: ClaimedPost) -> AsyncIterator[None]:
+        limits = self.limits.get((post.platform.value, post.account_id))
+        if limits.slots is not None and limits.max_concurrency is not None:
+            if limits.slots.locked() and limits.waiting >= limits.max_concurrency:
+                # Enough posts already queue behind this account; don't let it eat every slot.
+                raise _Defer(self.clock() + timedelta(seconds=random.uniform(0.5, 1.5)), "concurrency")
+        if limits.bucket is not None:
+            wait = limits.bucket.wait_for_next()
+            if wait > self.settings.max_rate_wait_s:
+                raise _Defer(self.clock() + timedelta(seconds=wait), "rate limit")
+            await asyncio.sleep(limits.bucket.reserve())
+        if limits.slots is None:
+            yield
+            return
+        limits.waiting += 1
+        try:
+            await limits.slots.acquire()
+        finally:
+            limits.waiting -= 1
+        try:
+            yield
+        finally:
+            limits.slots.release()
+
+    async def _publish(self, post: ClaimedPost) -> PublishResult:
+        platform = post.platform
         try:
             publisher = self.publishers.get(platform)
-            tokens = None
-            if publisher.requires_account:
-                if account is None or self.tokens_for is None:
-                    raise PermanentError(
-                        f"no {platform.label} account is linked",
-                        hint=f"An admin can link one with /link {platform.value}, then schedule again.",
-                    )
-                tokens = self.tokens_for(account)
+            tokens = await self._tokens(post, publisher)
             job = PublishJob(
                 post_id=post.id,
                 platform=platform,
                 idempotency_key=post.idempotency_key,
                 caption=post.caption,
                 title=post.title,
-                media=MediaInfo(
-                    path=post.media.path,
-                    sha256=post.media.sha256,
-                    size_bytes=post.media.size_bytes,
-                    mime=post.media.mime,
-                    original_name=post.media.original_name,
-                    duration_s=post.media.duration_s,
-                    width=post.media.width,
-                    height=post.media.height,
-                ),
+                media=post.media,
                 tokens=tokens,
-                upload_state=state,
-                save_state=lambda s: self._save_state(post_id, s),
+                upload_state=dict(post.upload_state),
+                save_state=self._state_saver(post.id),
                 scheduled_for=post.run_at,
             )
-            result = await self._with_lease(post_id, publisher.publish(job))
-        except PublishError as exc:
-            await self._fail(post_id, platform, exc)
-            return
-        except asyncio.CancelledError:
+            started = time.perf_counter()
+            try:
+                result = await publisher.publish(job)
+            finally:
+                metrics.PUBLISH_SECONDS.labels(platform=platform.value).observe(time.perf_counter() - started)
+            post.upload_state = job.upload_state
+            return result
+        except (PublishError, asyncio.CancelledError):
             raise
         except Exception as exc:
-            log.exception("publisher crashed", extra={"post_id": post_id, "platform": platform.value})
-            await self._fail(platform=platform, post_id=post_id, exc=_unexpected(exc))
-            return
-        await self._succeed(post_id, result)
+            log.exception("publisher crashed", extra={"post_id": post.id, "platform": platform.value})
+            raise TransientError(f"internal error while publishing ({type(exc).__name__})") from exc
 
-    async def _with_lease(self, post_id: int, work: Any) -> PublishResult:
-        """Run the upload while renewing the lease, so a long upload is not taken over midway."""
-        task: asyncio.Task[PublishResult] = asyncio.ensure_future(work)
-        interval = max(0.05, self.settings.lease_s / 3)
-        try:
-            while True:
-                done, _ = await asyncio.wait({task}, timeout=interval)
-                if done:
-                    return task.result()
-                async with self.sessions.begin() as session:
-                    kept = await claim.extend_lease(
-                        session, post_id=post_id, worker_id=self.worker_id, until=self.clock() + self.lease
-                    )
-                if not kept:
-                    task.cancel()
-                    raise asyncio.CancelledError(f"lease on post {post_id} lost")
-        finally:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-
-    async def _save_state(self, post_id: int, state: dict[str, Any]) -> None:
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(ScheduledPost)
-                .where(ScheduledPost.id == post_id, ScheduledPost.claimed_by == self.worker_id)
-                .values(upload_state=state)
-                .execution_options(synchronize_session=False)
+    async def _tokens(self, post: ClaimedPost, publisher: Publisher) -> TokenSource | None:
+        if not publisher.requires_account:
+            return None
+        account = None
+        if post.account_id is not None and self.tokens_for is not None:
+            async with self.sessions() as session:
+                account = await session.get(SocialAccount, post.account_id)
+        if account is None or self.tokens_for is None:
+            raise PermanentError(
+                f"no {post.platform.label} account is linked",
+                hint=f"An admin can link one with /link {post.platform.value}, then schedule again.",
             )
+        return self.tokens_for(account)
 
-    async def _succeed(self, post_id: int, result: PublishResult) -> None:
+    def _state_saver(self, post_id: int) -> Callable[[dict[str, Any]], Awaitable[None]]:
+        async def save(state: dict[str, Any]) -> None:
+            # Progress checkpoints must be durable before the publisher goes on: written directly.
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(ScheduledPost)
+                    .where(ScheduledPost.id == post_id, ScheduledPost.claimed_by == self.worker_id)
+                    .values(upload_state=state)
+                    .execution_options(synchronize_session=False)
+                )
+
+        return save
+
+    async def _succeed(self, post: ClaimedPost, result: PublishResult) -> None:
+        self._finishing.add(post.id)
         now = self.clock()
-        async with self.sessions.begin() as session:
-            post = await self._load(session, post_id)
-            if post is None:
-                return
-            state = dict(post.upload_state or {})
-            state.update(remote_id=result.remote_id, remote_url=result.url)
-            post.upload_state = state
-            post.status = PostStatus.PUBLISHED.value
-            post.remote_id = result.remote_id
-            post.remote_url = result.url
-            post.published_at = now
-            post.last_error = None
-            post.error_hint = None
-            post.claimed_by = None
-            post.lease_until = None
-            view = to_view(post)
-        log.info(
+        state = dict(post.upload_state)
+        state.update(remote_id=result.remote_id, remote_url=result.url)
+        ours = await self.outcomes.write(Published(post.id, result.remote_id, result.url, now, state))
+        if not ours:
+            log.warning("post was taken over before its outcome was stored", extra={"post_id": post.id})
+            return
+        metrics.POSTS_PROCESSED.labels(platform=post.platform.value, outcome="published").inc()
+        log.debug(
             "published",
             extra={
-                "post_id": post_id,
-                "platform": view.platform.value,
-                "lateness_s": round((now - view.run_at).total_seconds(), 3),
+                "post_id": post.id,
+                "platform": post.platform.value,
+                "lateness_s": round((now - post.run_at).total_seconds(), 3),
             },
         )
-        await self._notify(post_id, failed=False)
+        view = post.view(
+            PostStatus.PUBLISHED, remote_id=result.remote_id, remote_url=result.url, published_at=now
+        )
+        await self._notify(view, failed=False)
 
-    async def _fail(self, post_id: int, platform: Platform, exc: PublishError) -> None:
-        policy = self.publishers.retry_policy(platform)
-        now = self.clock()
-        async with self.sessions.begin() as session:
-            post = await self._load(session, post_id)
-            if post is None or post.claimed_by != self.worker_id:
+    async def _fail(self, post: ClaimedPost, exc: PublishError) -> None:
+        policy = self.publishers.retry_policy(post.platform)
+        retry = exc.transient and not policy.exhausted(post.attempts)
+        platform = post.platform.value
+        if retry:
+            due = self.clock() + timedelta(seconds=policy.delay(post.attempts, exc.retry_after))
+            await self.outcomes.write(Retry(post.id, due, exc.message, exc.hint))
+            metrics.POSTS_PROCESSED.labels(platform=platform, outcome="retried").inc()
+        else:
+            ours = await self.outcomes.write(Failed(post.id, exc.message, exc.hint))
+            if not ours:
                 return
-            post.last_error = exc.message
-            post.error_hint = exc.hint
-            post.claimed_by = None
-            post.lease_until = None
-            retry = exc.transient and not policy.exhausted(post.attempts)
-            if retry:
-                delay = policy.delay(post.attempts, exc.retry_after)
-                post.status = PostStatus.QUEUED.value
-                post.due_at = now + timedelta(seconds=delay)
-            else:
-                post.status = PostStatus.FAILED.value
+            metrics.POSTS_PROCESSED.labels(platform=platform, outcome="failed").inc()
         log.warning(
             "publish failed",
-            extra={"post_id": post_id, "platform": platform.value, "retry": retry, "error": exc.message},
+            extra={"post_id": post.id, "platform": platform, "retry": retry, "error": exc.message},
         )
         if not retry:
-            await self._notify(post_id, failed=True)
+            view = post.view(PostStatus.FAILED, last_error=exc.message, hint=exc.hint)
+            await self._notify(view, failed=True)
 
-    async def _notify(self, post_id: int, *, failed: bool) -> None:
+    async def _notify(self, view: PostView, *, failed: bool) -> None:
         """Tell chat after the outcome is stored; a notifier outage is retried by ``renotify``."""
-        async with self.sessions() as session:
-            post = await self._load(session, post_id)
-            if post is None or post.notified_at is not None:
-                return
-            view = to_view(post)
         try:
             await self.notifier.post_result(view)
             if failed:
                 await self.notifier.dm_failure(view)
         except Exception:
-            log.exception("notifying chat failed", extra={"post_id": post_id})
+            log.exception("notifying chat failed", extra={"post_id": view.id})
             return
-        async with self.sessions.begin() as session:
-            await session.execute(
-                update(ScheduledPost)
-                .where(ScheduledPost.id == post_id)
-                .values(notified_at=self.clock())
-                .execution_options(synchronize_session=False)
-            )
+        await self.outcomes.write(Notified(view.id, self.clock()))
 
-    async def renotify(self, *, within: timedelta = timedelta(days=1)) -> int:
-        """Deliver outcomes whose notification failed earlier."""
-        since = self.clock() - within
+    async def renotify(
+        self, *, within: timedelta = timedelta(days=1), grace: timedelta = timedelta(seconds=30)
+    ) -> int:
+        """Deliver outcomes whose notification failed earlier (the slow path: rows are loaded).
+
+        ``grace`` leaves alone outcomes so fresh that their worker may still be telling chat.
+        """
+        now = self.clock()
+        since = now - within
         async with self.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(ScheduledPost.id, ScheduledPost.status).where(
-                        ScheduledPost.status.in_([PostStatus.PUBLISHED.value, PostStatus.FAILED.value]),
-                        ScheduledPost.notified_at.is_(None),
-                        ScheduledPost.updated_at >= since,
+            posts = (
+                (
+                    await session.execute(
+                        select(ScheduledPost)
+                        .options(
+                            selectinload(ScheduledPost.team),
+                            selectinload(ScheduledPost.author),
+                            selectinload(ScheduledPost.media),
+                        )
+                        .where(
+                            ScheduledPost.status.in_([PostStatus.PUBLISHED.value, PostStatus.FAILED.value]),
+                            ScheduledPost.notified_at.is_(None),
+                            ScheduledPost.updated_at >= since,
+                            ScheduledPost.updated_at <= now - grace,
+                        )
                     )
                 )
-            ).all()
-        for post_id, status in rows:
-            await self._notify(post_id, failed=status == PostStatus.FAILED.value)
-        return len(rows)
-
-
-def _unexpected(exc: Exception) -> PublishError:
-    from core.publishers.base import TransientError
-
-    return TransientError(f"internal error while publishing ({type(exc).__name__})")
+                .scalars()
+                .all()
+            )
+            views = [to_view(p) for p in posts]
+        for view in views:
+            await self._notify(view, failed=view.status == PostStatus.FAILED)
+        return len(views)
