@@ -3,6 +3,7 @@ adapters only translate chat payloads into these calls and the results back into
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -137,7 +138,10 @@ class Postbot:
                 hint="Attach a video (or share it in this channel first), then run the command again.",
             )
         title = caption.strip().split("\n", 1)[0][:100] or None
-        problems = validation.validate(media, platforms, caption=caption, title=title)
+        # Probing reads the file header from disk: keep it off the event loop.
+        problems = await asyncio.to_thread(
+            validation.validate, media, platforms, caption=caption, title=title
+        )
         accounts = await self._accounts(session, team, platforms)
         for platform in platforms:
             if platform != Platform.SANDBOX and platform not in accounts:

@@ -104,7 +104,7 @@ async def test_post_now_publishes_immediately(settings: Settings, db: Database, 
         ("/schedule blorp glorp sandbox Hi --file {clip}", "couldn't read 'blorp glorp' as a time"),
         ("/schedule yesterday 6pm sandbox Hi --file {clip}", "in the past"),
         ("/schedule tomorrow 6pm myspace,yt Hi --file {clip}", "Unknown platform 'myspace'"),
-        ("/schedule tomorrow 6pm Hi there --file {clip}", "Which platforms?"),
+        ("/schedule tomorrow 6pm Hi there --file {clip}", "Unknown platform 'Hi'"),
         (
             "/schedule tomorrow 6pm sandbox Hi --file /nonexistent/clip.mp4",
             "No file at /nonexistent/clip.mp4",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import mimetypes
 import os
 import shutil
 import uuid
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from core.domain import MediaInfo
 from core.errors import MediaError
-from core.media import sniff
+from core.media.probe import probe_file
 
 
 class MediaSink:
@@ -84,14 +83,13 @@ class MediaStore:
     def _finish(self, tmp: Path, digest: str, size: int, original_name: str | None) -> MediaInfo:
         if size == 0:
             raise MediaError("The file is empty.")
-        kind = sniff.sniff(tmp)
-        if kind is None:
-            guessed = mimetypes.guess_type(original_name or "")[0] or "unknown type"
+        facts = probe_file(tmp)
+        if facts.container is None:
             raise MediaError(
-                f"{original_name or 'The file'} is not a video postbot can publish ({guessed}).",
+                f"{original_name or 'The file'} is not a video postbot can publish (it is a {facts.kind}).",
                 hint="Use an MP4 (H.264/AAC) or MOV file.",
             )
-        target = self.root / digest[:2] / f"{digest}{kind.extension}"
+        target = self.root / digest[:2] / f"{digest}.{facts.container}"
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
             tmp.unlink()
@@ -101,8 +99,11 @@ class MediaStore:
             path=str(target),
             sha256=digest,
             size_bytes=size,
-            mime=kind.mime,
+            mime=facts.mime,
             original_name=original_name,
+            duration_s=facts.duration_s,
+            width=facts.width,
+            height=facts.height,
         )
 
     def copy_out(self, media: MediaInfo, dest: Path) -> None:
