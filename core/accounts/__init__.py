@@ -1,0 +1,1 @@
+"""Linked platform accounts: storing their tokens, keeping them fresh, linking and unlinking."""

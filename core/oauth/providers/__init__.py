@@ -1,0 +1,1 @@
+"""One module per platform: where its OAuth departs from the RFC."""

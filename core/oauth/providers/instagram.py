@@ -1,0 +1,136 @@
+"""Instagram API with Instagram Login (Business Login for Instagram).
+
+Instagram issues no refresh token. The code buys a one-hour token, which is at once exchanged for a
+60-day long-lived token; "refreshing" extends that long-lived token itself (ig_refresh_token). There
+is no revoke endpoint: unlinking deletes the tokens on our side, and the user removes the app in
+Instagram's settings to withdraw the grant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.domain import Platform
+from core.oauth.base import OAuthProvider
+from core.oauth.endpoints import Endpoints
+from core.oauth.errors import OAuthError
+from core.oauth.models import Profile, TokenSet
+
+GRAPH = "https://graph.instagram.com"
+# Graph API error codes for an access token that is expired, revoked or otherwise dead.
+_DEAD_TOKEN_CODES = {190, 102, 463, 467}
+
+
+class InstagramOAuth(OAuthProvider):
+    platform = Platform.INSTAGRAM
+    defaults = Endpoints(
+        authorize="https://www.instagram.com/oauth/authorize",
+        token="https://api.instagram.com/oauth/access_token",
+        revoke=None,
+        profile=f"{GRAPH}/v21.0/me",
+    )
+    default_scopes = ("instagram_business_basic", "instagram_business_content_publish")
+    scope_separator = ","
+
+    @property
+    def _graph(self) -> str:
+        # The long-lived token endpoints sit at the root of the profile endpoint's host.
+        return _origin(self.endpoints.profile)
+
+    def error_code(self, payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        # Two envelopes: {"error_type", "code", "error_message"} from api.instagram.com and
+        # {"error": {"type", "code", "message"}} from graph.instagram.com.
+        if isinstance(payload.get("error"), dict):
+            err = payload["error"]
+            return f"{err.get('type', 'OAuthException')}:{err.get('code')}", err.get("message")
+        if "error_type" in payload:
+            return f"{payload['error_type']}:{payload.get('code')}", payload.get("error_message")
+        return super().error_code(payload)
+
+    def is_dead_grant(self, error: str | None, *, grant: str, status: int) -> bool:
+        if error and ":" in error:
+            code = error.rsplit(":", 1)[1]
+            if code.isdigit() and int(code) in _DEAD_TOKEN_CODES:
+                return True
+            # A used or expired authorization code.
+            if grant == "authorization_code" and status == 400:
+                return True
+        return super().is_dead_grant(error, grant=grant, status=status)
+
+    def parse_token(self, payload: Mapping[str, Any]) -> TokenSet:
+        # Business Login wraps the short-lived token in {"data": [...]}; the older shape is flat.
+        data = payload.get("data")
+        if isinstance(data, list) and data and isinstance(data[0], dict):
+            payload = data[0]
+        base = super().parse_token(payload)
+        user_id = payload.get("user_id")
+        return TokenSet(
+            access_token=base.access_token,
+            expires_at=base.expires_at,
+            scope=_permissions(payload.get("permissions")) or base.scope,
+            account_hint=str(user_id) if user_id is not None else None,
+        )
+
+    async def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None) -> TokenSet:
+        short = await super().exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=None)
+        long = await self._graph_token(
+            "/access_token",
+            {
+                "grant_type": "ig_exchange_token",
+                "client_secret": self._client_secret,
+                "access_token": short.access_token,
+            },
+        )
+        return TokenSet(
+            access_token=long.access_token,
+            expires_at=long.expires_at,
+            scope=short.scope,
+            account_hint=short.account_hint,
+        )
+
+    async def refresh(self, tokens: TokenSet) -> TokenSet:
+        fresh = await self._graph_token(
+            "/refresh_access_token", {"grant_type": "ig_refresh_token", "access_token": tokens.access_token}
+        )
+        return TokenSet(
+            access_token=fresh.access_token,
+            expires_at=fresh.expires_at,
+            scope=tokens.scope,
+            account_hint=tokens.account_hint,
+        )
+
+    async def _graph_token(self, path: str, params: dict[str, str]) -> TokenSet:
+        # These are GETs with the token in the query, as documented; httpx logging is kept at WARNING.
+        response = await self._send("GET", self._graph + path, params=params)
+        payload = self._json(response)
+        self._raise_for_error(response, payload, grant=params["grant_type"])
+        return super().parse_token(payload)
+
+    async def fetch_profile(self, tokens: TokenSet) -> Profile:
+        payload = await self._get_json(
+            self.endpoints.profile,
+            access_token=tokens.access_token,
+            params={"fields": "user_id,username"},
+        )
+        account = payload.get("user_id") or payload.get("id") or tokens.account_hint
+        if not account:
+            raise OAuthError("Instagram's profile named no account")
+        username = str(payload.get("username") or account)
+        return Profile(account_id=str(account), display_name=username, handle=f"@{username}")
+
+    async def revoke(self, tokens: TokenSet) -> bool:
+        return False
+
+
+def _origin(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _permissions(value: Any) -> str | None:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value) if value else None
