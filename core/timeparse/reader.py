@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 from functools import lru_cache
 
+from core.errors import TimeParseError
 from core.timeparse.reading import Clock, Reading
 from core.timeparse.vocab import (
     FILLER,
@@ -27,6 +28,8 @@ from core.timeparse.zones import UTC_WORDS, iana_name, is_abbreviation, parse_of
 
 _CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm|a|p)?$")
 _HHMM = re.compile(r"^([01]\d|2[0-3])([0-5]\d)$")
+# "14h", "18h30": the French/German way; "2h" alone stays a duration ("in 2h").
+_H_CLOCK = re.compile(r"^(\d{1,2})h(\d{2})?$")
 _DAY_OF_MONTH = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _SLASH_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?$")
@@ -54,6 +57,14 @@ class _Unread(Exception):
 
 
 _ONCE = frozenset({"day_offset", "weekday", "date", "clock", "part", "zone", "abbreviation", "offset"})
+
+
+class _NotATime(Exception):
+    """A token shaped like a clock time that no clock shows ("25pm", "14:75")."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
 
 
 class _State:
@@ -95,7 +106,7 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
         elif kind == "days":
             days += int(amount) * scale
         else:
-            months += int(amount)
+            months += int(amount) * scale
 
     while j < len(toks):
         tok = toks[j]
@@ -128,6 +139,8 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
             k += 1
             if k < len(toks) and toks[k] == "of":
                 k += 1
+        if toks[k : k + 3] == ["and", "a", "half"]:
+            amount, k = amount + 0.5, k + 3  # "2 and a half hours"
         if k >= len(toks) or toks[k] not in UNITS:
             break
         add(amount, toks[k])
@@ -140,13 +153,39 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
     return elapsed, days, months, j - i
 
 
+_PAST_TO = {("half", "past"): 30, ("quarter", "past"): 15, ("quarter", "to"): -15}
+
+
+def _spoken_clock_at(toks: list[str], i: int, st: _State) -> int:
+    """ "half past six", "quarter to 9": an hour word read like a bare hour (24-hour unless told)."""
+    offset = _PAST_TO.get((toks[i], toks[i + 1] if i + 1 < len(toks) else ""))
+    if offset is None or i + 2 >= len(toks):
+        return 0
+    hour_tok = toks[i + 2]
+    hour = int(hour_tok) if hour_tok.isdigit() else NUMBER_WORDS.get(hour_tok)
+    if hour is None or hour != int(hour) or not 1 <= hour <= 12:
+        return 0
+    h, m = (int(hour), offset) if offset > 0 else (int(hour) - 1, 60 + offset)
+    st.set(clock=Clock(h, m, None, bare=True))
+    return 3
+
+
 def _clock_at(toks: list[str], i: int, st: _State) -> int:
     tok = toks[i]
+    if tok in {"half", "quarter"}:
+        return _spoken_clock_at(toks, i, st)
     m = _CLOCK.match(tok)
     if m is None:
         hhmm = _HHMM.match(tok)
         if hhmm and st.after_at:
             st.set(clock=Clock(int(hhmm.group(1)), int(hhmm.group(2))))
+            return 1
+        hm = _H_CLOCK.match(tok)
+        if hm and (hm.group(2) or int(hm.group(1)) >= 13 or st.after_at):
+            hour, minute = int(hm.group(1)), int(hm.group(2) or 0)
+            if hour > 23 or minute > 59:
+                raise _NotATime(tok)
+            st.set(clock=Clock(hour, minute))
             return 1
         return 0
     hour, minute = int(m.group(1)), int(m.group(2) or 0)
@@ -163,13 +202,13 @@ def _clock_at(toks: list[str], i: int, st: _State) -> int:
     if "." in tok and meridiem is None:
         return 0  # "9.30" without am/pm: too close to a date to guess
     if meridiem is not None:
-        if not 1 <= hour <= 12:
-            raise _Unread
+        if not 0 <= hour <= 12 or minute > 59:
+            raise _NotATime(tok if used == 1 else f"{tok} {meridiem}")
         hour = hour % 12 + (12 if meridiem == "pm" else 0)
     elif hour > 23 or minute > 59:
-        raise _Unread
-    if minute > 59:
-        raise _Unread
+        if m.group(2) is None:
+            return 0  # "25" may be a day of the month; dateparser can try
+        raise _NotATime(tok)
     bare = m.group(2) is None and meridiem is None and 1 <= hour <= 11
     # "6 in the evening", "9 in the morning", "11 at night"
     rest = toks[i + used : i + used + 3]
@@ -201,6 +240,9 @@ def _day_at(toks: list[str], i: int, st: _State) -> int:
     if tok == "tonight":
         st.set(day_offset=0, part="tonight")
         return 1
+    if tok == "next" and nxt == "week" and i + 2 < len(toks) and toks[i + 2] in WEEKDAYS:
+        st.set(weekday=WEEKDAYS[toks[i + 2]], weekday_mode="next_week")
+        return 3
     if tok in {"next", "coming"} and nxt in WEEKDAYS:
         st.set(weekday=WEEKDAYS[nxt], weekday_mode="next")
         return 2
@@ -400,6 +442,10 @@ def read(text: str, user_tz: str) -> Reading | None:
             return None
     except _Unread:
         return None
+    except _NotATime as exc:
+        raise TimeParseError(
+            f"'{exc.token}' isn't a time of day.", hint="Write e.g. `6pm`, `18:00` or `9:30am`."
+        ) from None
     r = st.r
     if not (r.relative or r.has_day or r.has_time):
         return None

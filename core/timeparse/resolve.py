@@ -12,6 +12,7 @@ from core.timeparse.reading import Reading
 from core.timeparse.vocab import DEFAULT_TIME, PM_PARTS, WORD_TIMES
 from core.timeparse.zones import resolve_abbreviation, season_mismatch
 
+_DATE_HINT = "Check the date, e.g. `dec 3 9:30am` or `2026-12-01 18:00`."
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -74,7 +75,10 @@ def _time_of_day(r: Reading, notes: list[str]) -> tuple[time, int] | None:
         if r.clock.meridiem is None and r.part in PM_PARTS and 1 <= hour <= 11:
             hour += 12
         elif r.clock.bare and r.part is None:
-            notes.append(f"{hour} read as {hour:02d}:00 (24-hour clock): write {hour}pm for the evening")
+            notes.append(
+                f"{hour}:{r.clock.minute:02d} read as {hour:02d}:{r.clock.minute:02d} (24-hour clock): "
+                f"write {hour}pm for the evening"
+            )
         return time(hour, r.clock.minute), 0
     if r.part is not None:
         h, m = WORD_TIMES[r.part]
@@ -103,13 +107,15 @@ def _days(r: Reading, today: date) -> tuple[list[date], bool]:
                 return [date(year, month, day)], True
             this_year = date(today.year, month, day)
         except ValueError:
-            raise TimeParseError(f"There is no {day}/{month:02d} on the calendar.") from None
+            raise TimeParseError(
+                f"There is no {day} {calendar.month_abbr[month]} on the calendar.", hint=_DATE_HINT
+            ) from None
         if this_year >= today:
             return [this_year], True
         try:
             return [date(today.year + 1, month, day)], True
         except ValueError:  # 29 Feb
-            raise TimeParseError(f"There is no 29 Feb in {today.year + 1}.") from None
+            raise TimeParseError(f"There is no 29 Feb in {today.year + 1}.", hint=_DATE_HINT) from None
     return [today, today + timedelta(days=1)], False
 
 

@@ -108,7 +108,9 @@ UNITS: dict[str, tuple[str, int]] = {
     **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), ("minutes", 60)),
     **dict.fromkeys(("d", "day", "days"), ("days", 1)),
     **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), ("days", 7)),
+    **dict.fromkeys(("fortnight", "fortnights"), ("days", 14)),
     **dict.fromkeys(("mo", "mos", "month", "months"), ("months", 1)),
+    **dict.fromkeys(("y", "yr", "yrs", "year", "years"), ("months", 12)),
 }
 
 # Words that carry no meaning for the time itself ("at 6pm", "on friday", "the day after tomorrow").

@@ -1,0 +1,192 @@
+"""The command grammar, errors, notes and DST handling of core.timeparse."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from core.domain import Platform
+from core.errors import PlatformParseError, TimeParseError, UserError
+from core.timeparse import ParsedWhen, parse_command, parse_when, preview
+
+BERLIN = "Europe/Berlin"
+YT, SANDBOX = Platform.YOUTUBE, Platform.SANDBOX
+# Wed 25 Nov 2026, 10:00 in Berlin.
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def local(when: ParsedWhen) -> datetime:
+    assert when.instant is not None
+    return when.instant.astimezone(ZoneInfo(when.tz))
+
+
+@pytest.mark.parametrize(
+    ("text", "platforms", "caption", "wall", "zone"),
+    [
+        (
+            "tomorrow 6pm yt,ig caption",
+            (Platform.YOUTUBE, Platform.INSTAGRAM),
+            "caption",
+            "11-26 18:00",
+            BERLIN,
+        ),
+        ("next fri at noon youtube", (Platform.YOUTUBE,), "", "11-27 12:00", BERLIN),
+        ("in 2h x launch", (Platform.X,), "launch", "11-25 12:00", BERLIN),
+        ("dec 3 9:30am PST tiktok", (Platform.TIKTOK,), "", "12-03 09:30", "America/Los_Angeles"),
+        ("tonight ig", (Platform.INSTAGRAM,), "", "11-25 20:00", BERLIN),
+        ("monday morning li", (Platform.LINKEDIN,), "", "11-30 09:00", BERLIN),
+        ("2026-12-01T18:00Z yt", (Platform.YOUTUBE,), "", "12-01 18:00", "UTC"),
+        (
+            "friday 6pm twitter,tt,sandbox Hi",
+            (Platform.X, Platform.TIKTOK, Platform.SANDBOX),
+            "Hi",
+            "11-27 18:00",
+            BERLIN,
+        ),
+    ],
+)
+def test_issue_examples(
+    text: str, platforms: tuple[Platform, ...], caption: str, wall: str, zone: str
+) -> None:
+    cmd = parse_command(text, BERLIN, NOW)
+    assert cmd.platforms == platforms
+    assert cmd.caption == caption
+    assert cmd.when is not None and cmd.when.tz == zone
+    assert f"{local(cmd.when):%m-%d %H:%M}" == wall
+    assert cmd.when.instant is not None and cmd.when.instant.tzinfo == UTC
+
+
+def test_platform_lists_with_spaces_are_joined_and_deduplicated() -> None:
+    cmd = parse_command("tomorrow 6pm yt, ig , youtube and li Launch day", BERLIN, NOW)
+    assert cmd.platforms == (Platform.YOUTUBE, Platform.INSTAGRAM, Platform.LINKEDIN)
+    assert cmd.caption == "Launch day"
+    assert cmd.when_text == "tomorrow 6pm"
+
+
+def test_and_stays_in_the_caption_when_no_platform_follows() -> None:
+    cmd = parse_command("tomorrow 6pm yt and friends", BERLIN, NOW)
+    assert cmd.platforms == (Platform.YOUTUBE,)
+    assert cmd.caption == "and friends"
+
+
+def test_caption_keeps_its_line_breaks_and_spacing() -> None:
+    cmd = parse_command("tomorrow 6pm yt First line\n\n  second  line #tag", BERLIN, NOW)
+    assert cmd.caption == "First line\n\n  second  line #tag"
+
+
+def test_post_grammar_has_no_time() -> None:
+    cmd = parse_command("ig,tt New video!", BERLIN, NOW, require_when=False)
+    assert cmd.when is None and cmd.when_text == ""
+    assert cmd.platforms == (Platform.INSTAGRAM, Platform.TIKTOK)
+    assert cmd.caption == "New video!"
+    with pytest.raises(PlatformParseError, match="Unknown platform 'facebook'"):
+        parse_command("facebook New video!", BERLIN, NOW, require_when=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tomorrow 6pm facebook hi", "Unknown platform 'facebook'."),
+        ("tomorrow 6pm yt,foo hi", "Unknown platform 'foo'."),
+        ("next fri at noon myspace", "Unknown platform 'myspace'."),
+        ("tomorrow 6pm", "Which platforms? None named."),
+        ("", "Which platforms? None named."),
+    ],
+)
+def test_platform_errors_name_the_word_and_list_the_choices(text: str, message: str) -> None:
+    with pytest.raises(PlatformParseError) as info:
+        parse_command(text, BERLIN, NOW)
+    assert info.value.message == message
+    assert info.value.hint is not None
+    assert "youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt)" in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("yesterday 5pm yt", "in the past"),
+        ("nov 25 9am yt", "in the past"),
+        ("today yt", "which has passed"),
+        ("in 2 years yt", "days ahead"),
+        ("flibbertigibbet yt", "couldn't read"),
+        ("tomorrow 25pm yt", "'25pm' isn't a time of day"),
+        ("14:75 yt", "isn't a time of day"),
+        ("now yt", "isn't a schedule time"),
+        ("next week yt", "names a week"),
+        ("feb 30 yt", "no 30 Feb"),
+        ("yt caption", "No time given"),
+    ],
+)
+def test_time_errors_are_clear_and_carry_an_example(text: str, fragment: str) -> None:
+    with pytest.raises(TimeParseError) as info:
+        parse_command(text, BERLIN, NOW)
+    assert fragment in info.value.message
+    assert info.value.hint
+    assert isinstance(info.value, UserError)
+
+
+def test_horizon_is_configurable() -> None:
+    assert parse_when("in 2 months", BERLIN, NOW).instant is not None
+    with pytest.raises(TimeParseError, match="at most 30 days ahead"):
+        parse_when("in 2 months", BERLIN, NOW, horizon=timedelta(days=30))
+
+
+@pytest.mark.parametrize("word", ["best", "auto", "BEST", "best time"])
+def test_best_and_auto_leave_the_choice_to_the_slot_suggester(word: str) -> None:
+    when = parse_when(word, BERLIN, NOW)
+    assert when.auto and when.instant is None and when.tz == BERLIN
+    cmd = parse_command(f"{word} yt,ig Launch", BERLIN, NOW)
+    assert cmd.when is not None and cmd.when.auto
+    assert cmd.platforms == (Platform.YOUTUBE, Platform.INSTAGRAM)
+
+
+def test_date_without_time_uses_the_default_and_says_so() -> None:
+    when = parse_when("friday", BERLIN, NOW)
+    assert f"{local(when):%a %H:%M}" == "Fri 09:00"
+    assert when.note == "No time given: using 09:00"
+
+
+def test_ambiguous_abbreviation_follows_the_users_zone_and_is_reported() -> None:
+    chicago = parse_when("9am CST", "America/New_York", NOW)
+    shanghai = parse_when("9am CST", "Asia/Shanghai", NOW)
+    assert chicago.tz == "America/Chicago" and chicago.note == "CST read as America/Chicago"
+    assert shanghai.tz == "Asia/Shanghai" and shanghai.note == "CST read as Asia/Shanghai"
+    assert f"{local(chicago):%H:%M}" == f"{local(shanghai):%H:%M}" == "09:00"
+
+
+def test_spring_forward_gap_moves_later_and_autumn_overlap_takes_the_first() -> None:
+    ny_now = datetime(2026, 3, 5, 15, 30, tzinfo=UTC)
+    gap = parse_when("sunday 2:30am", "America/New_York", ny_now)
+    assert gap.instant == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # 03:30 EDT
+    assert gap.note is not None and "doesn't exist" in gap.note
+    berlin_now = datetime(2026, 10, 23, 10, 0, tzinfo=UTC)
+    overlap = parse_when("sunday 2:30", BERLIN, berlin_now)
+    assert overlap.instant == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST, the first one
+    assert overlap.note is not None and "happens twice" in overlap.note
+
+
+def test_days_keep_the_wall_clock_across_dst_but_hours_are_elapsed_time() -> None:
+    ny_now = datetime(2026, 3, 5, 15, 30, tzinfo=UTC)  # 10:30 EST
+    days = parse_when("in 3 days", "America/New_York", ny_now)
+    hours = parse_when("in 72 hours", "America/New_York", ny_now)
+    assert f"{local(days):%H:%M %Z}" == "10:30 EDT"
+    assert hours.instant == ny_now + timedelta(hours=72)
+
+
+def test_cached_readings_are_placed_against_the_new_now() -> None:
+    first = parse_when("in 2h", BERLIN, NOW)
+    later = parse_when("in 2h", BERLIN, NOW + timedelta(minutes=7))
+    assert first.instant is not None and later.instant is not None
+    assert later.instant - first.instant == timedelta(minutes=7)
+
+
+def test_preview_shows_the_local_time_and_any_note() -> None:
+    assert preview("tomorrow 6pm", BERLIN, NOW) == "tomorrow 6pm → Thu 26 Nov, 18:00 Europe/Berlin"
+    assert preview("friday", BERLIN, NOW) == (
+        "friday → Fri 27 Nov, 09:00 Europe/Berlin (No time given: using 09:00)"
+    )
+    assert preview("best", BERLIN, NOW) == "best → best suggested slot"
+    with pytest.raises(TimeParseError):
+        preview("blah", BERLIN, NOW)
