@@ -1,0 +1,352 @@
+"""Instagram Reels through the Instagram Graph API's resumable upload.
+
+Protocol (developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads):
+``POST /{ig-user-id}/media`` with ``media_type=REELS&upload_type=resumable`` creates a container;
+the bytes go to ``rupload.facebook.com/ig-api-upload/{version}/{container-id}`` with
+``Authorization: OAuth <token>``, ``offset`` and ``file_size`` headers; ``GET /{container-id}
+?fields=status_code`` is polled until ``FINISHED``; ``POST /{ig-user-id}/media_publish`` with
+``creation_id`` publishes; the permalink comes from ``GET /{media-id}?fields=permalink``.
+
+The file goes up in pieces, each sent with its ``offset``, and the acknowledged offset is
+checkpointed, so an interrupted upload continues from there. The container id is checkpointed as
+soon as it exists and the publish is marked as attempted before it is sent: a retry that finds the
+container ``PUBLISHED`` looks the media up instead of publishing it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from core.domain import Platform
+from core.media.chunks import read_range
+from core.publishers.base import (
+    AuthError,
+    PermanentError,
+    PublishError,
+    PublishJob,
+    PublishResult,
+    RateLimited,
+    TokenSource,
+    TransientError,
+)
+from core.publishers.http import retry_transient, send_authorized
+
+log = logging.getLogger(__name__)
+
+# Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
+INVALID_TOKEN = {102, 190}
+THROTTLED = {4, 17, 32, 613, 80002}
+PERMISSION = {10, *range(200, 300)}
+TRANSIENT = {1, 2}
+PUBLISH_LIMIT_SUBCODE = 2207042
+# Containers not published within 24 hours expire; start a new one a little before that.
+CONTAINER_TTL_S = 23 * 3600
+# The publishing limit is a moving 24-hour window whose oldest post we cannot see: check hourly.
+PUBLISH_LIMIT_RETRY_S = 3600.0
+_RELINK = "Re-link the Instagram account with /link instagram."
+
+
+class InstagramPublisher:
+    platform = Platform.INSTAGRAM
+    requires_account = True
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        graph_base_url: str = "https://graph.facebook.com/v21.0",
+        upload_base_url: str = "https://rupload.facebook.com/ig-api-upload/v21.0",
+        chunk_size: int = 8 * 1024 * 1024,
+        share_to_feed: bool = True,
+        poll_interval_s: float = 5.0,
+        max_processing_s: float = 600.0,
+        max_inline_wait_s: float = 30.0,
+        step_attempts: int = 3,
+        retry_base_s: float = 0.5,
+    ) -> None:
+        self.http = http
+        self.graph = graph_base_url.rstrip("/")
+        self.upload = upload_base_url.rstrip("/")
+        self.chunk_size = max(1, chunk_size)
+        self.share_to_feed = share_to_feed
+        self.poll_interval_s = poll_interval_s
+        self.max_processing_s = max_processing_s
+        self.max_inline_wait_s = max_inline_wait_s
+        self.step_attempts = step_attempts
+        self.retry_base_s = retry_base_s
+
+    async def publish(self, job: PublishJob) -> PublishResult:
+        if job.tokens is None:
+            raise PermanentError(
+                "no Instagram account is linked", hint="An admin can link one with /link instagram."
+            )
+        tokens = job.tokens
+        state = job.upload_state
+        if state.get("ig_media_id"):
+            return PublishResult(str(state["ig_media_id"]), state.get("remote_url"))
+        container = state.get("ig_container")
+        if not container or time.time() - float(state.get("ig_container_at", 0)) > CONTAINER_TTL_S:
+            container = await self._create_container(job, tokens)
+        await self._upload(job, tokens, container)
+        status = await self._wait_finished(job, tokens, container)
+        if status == "PUBLISHED":
+            media_id = await self._find_published(job, tokens)
+        else:
+            media_id = await self._publish(job, tokens, container)
+        return await self._finish(job, tokens, media_id)
+
+    # --- requests ------------------------------------------------------------------------------
+
+    async def _graph(
+        self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        url = f"{self.graph}/{path}"
+
+        async def send(token: str) -> httpx.Response:
+            return await self.http.request(
+                method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs
+            )
+
+        response = await send_authorized(tokens, send, token_rejected=_token_rejected)
+        if not response.is_success:
+            raise _graph_error(response, what)
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def _step(
+        self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        """A call safe to repeat, retried in place on transient errors and short throttling."""
+        return await retry_transient(
+            lambda: self._graph(tokens, method, path, what, **kwargs),
+            attempts=self.step_attempts,
+            base_s=self.retry_base_s,
+            max_wait_s=self.max_inline_wait_s,
+        )
+
+    # --- container and upload ------------------------------------------------------------------
+
+    async def _create_container(self, job: PublishJob, tokens: TokenSource) -> str:
+        user = tokens.account_id
+        limit = await self._step(
+            tokens, "GET", f"{user}/content_publishing_limit", "report the publishing limit",
+            params={"fields": "quota_usage,config"},
+        )  # fmt: skip
+        usage = (limit.get("data") or [{}])[0]
+        total = (usage.get("config") or {}).get("quota_total")
+        if total is not None and int(usage.get("quota_usage") or 0) >= int(total):
+            raise RateLimited(
+                f"the Instagram account has used its {total} API posts for the last 24 hours",
+                retry_after=PUBLISH_LIMIT_RETRY_S,
+                hint="Instagram allows a fixed number of API posts per day; it will be retried later.",
+            )
+        params = {
+            "media_type": "REELS",
+            "upload_type": "resumable",
+            "caption": job.caption,
+            "share_to_feed": "true" if self.share_to_feed else "false",
+        }
+        body = await self._step(tokens, "POST", f"{user}/media", "create the reel", data=params)
+        container = str(body.get("id") or "")
+        if not container:
+            raise TransientError("Instagram did not return a container id")
+        # A new container starts from byte 0 and has never been published.
+        await job.checkpoint(
+            ig_container=container, ig_container_at=time.time(), ig_uploaded=0, ig_publish_attempted=False
+        )
+        return container
+
+    async def _upload(self, job: PublishJob, tokens: TokenSource, container: str) -> None:
+        size = job.media.size_bytes
+        offset = int(job.upload_state.get("ig_uploaded") or 0)
+        url = f"{self.upload}/{container}"
+        while offset < size:
+            data = await read_range(job.media.path, offset, min(self.chunk_size, size - offset))
+            start = offset
+
+            async def send_piece(data: bytes = data, start: int = start) -> None:
+                async def send(token: str) -> httpx.Response:
+                    headers = {
+                        "Authorization": f"OAuth {token}",
+                        "offset": str(start),
+                        "file_size": str(size),
+                        "Content-Type": "application/octet-stream",
+                    }
+                    return await self.http.post(url, headers=headers, content=data)
+
+                response = await send_authorized(tokens, send, token_rejected=_rupload_token_rejected)
+                if not response.is_success:
+                    raise _rupload_error(response)
+
+            await retry_transient(
+                send_piece,
+                attempts=self.step_attempts,
+                base_s=self.retry_base_s,
+                max_wait_s=self.max_inline_wait_s,
+            )
+            offset += len(data)
+            await job.checkpoint(ig_uploaded=offset)
+
+    async def _wait_finished(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
+        deadline = time.monotonic() + self.max_processing_s
+        while True:
+            body = await self._step(
+                tokens, "GET", container, "report the reel's status", params={"fields": "status_code,status"}
+            )
+            status = str(body.get("status_code") or "")
+            if status in ("FINISHED", "PUBLISHED"):
+                return status
+            if status == "ERROR":
+                raise PermanentError(
+                    f"Instagram could not process the video: {body.get('status') or 'unknown error'}",
+                    hint="Reels need an MP4/MOV with H.264 or HEVC video and AAC audio, 3 s to 15 min.",
+                )
+            if status == "EXPIRED":
+                await job.checkpoint(ig_container=None, ig_uploaded=0)
+                raise TransientError("the Instagram upload expired before it was published; starting over")
+            if time.monotonic() + self.poll_interval_s > deadline:
+                raise TransientError(
+                    "Instagram is still processing the video", retry_after=self.poll_interval_s
+                )
+            await asyncio.sleep(self.poll_interval_s)
+
+    # --- publishing ----------------------------------------------------------------------------
+
+    async def _publish(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
+        await job.checkpoint(ig_publish_attempted=True)
+        # Not retried in place: an error may hide a publish that happened; the retry checks first.
+        body = await self._graph(
+            tokens,
+            "POST",
+            f"{tokens.account_id}/media_publish",
+            "publish the reel",
+            data={"creation_id": container},
+        )
+        media_id = str(body.get("id") or "")
+        if not media_id:
+            raise TransientError("Instagram did not return the published reel's id")
+        await job.checkpoint(ig_media_id=media_id, remote_id=media_id)
+        return media_id
+
+    async def _find_published(self, job: PublishJob, tokens: TokenSource) -> str:
+        """The container was published by an attempt whose answer was lost: find that reel."""
+        body = await self._step(
+            tokens, "GET", f"{tokens.account_id}/media", "list recent posts",
+            params={"fields": "id,caption,timestamp", "limit": "25"},
+        )  # fmt: skip
+        created = float(job.upload_state.get("ig_container_at") or 0)
+        for media in body.get("data") or []:
+            stamp = _epoch(media.get("timestamp"))
+            if media.get("caption", "") == job.caption and (stamp is None or stamp >= created - 60):
+                media_id = str(media["id"])
+                await job.checkpoint(ig_media_id=media_id, remote_id=media_id)
+                return media_id
+        # Published for certain (the container says so), so never publish again; only the id is unknown.
+        container = str(job.upload_state.get("ig_container"))
+        log.warning("published reel not found among recent posts", extra={"post_id": job.post_id})
+        await job.checkpoint(ig_media_id=container, remote_id=container)
+        return container
+
+    async def _finish(self, job: PublishJob, tokens: TokenSource, media_id: str) -> PublishResult:
+        try:
+            body = await self._step(
+                tokens, "GET", media_id, "report the reel's link", params={"fields": "permalink"}
+            )
+            url = body.get("permalink")
+        except PublishError:
+            # The reel is live; a missing link is not worth failing (and retrying) the post for.
+            url = None
+        await job.checkpoint(remote_url=url)
+        return PublishResult(remote_id=media_id, url=url)
+
+
+def _error_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def _token_rejected(response: httpx.Response) -> bool:
+    return response.status_code in (400, 401) and _error_body(response).get("code") in INVALID_TOKEN
+
+
+def _rupload_token_rejected(response: httpx.Response) -> bool:
+    if response.status_code == 401:
+        return True
+    try:
+        info = response.json().get("debug_info") or {}
+    except (ValueError, AttributeError):
+        return False
+    return response.status_code == 400 and info.get("type") == "NotAuthorizedError"
+
+
+def _regain_after(response: httpx.Response) -> float | None:
+    """Seconds until Meta lifts throttling, from the usage headers (given there in minutes)."""
+    raw = response.headers.get("x-business-use-case-usage")
+    if not raw:
+        return None
+    try:
+        usage = json.loads(raw)
+        minutes = [
+            float(entry.get("estimated_time_to_regain_access") or 0)
+            for entries in usage.values()
+            for entry in entries
+        ]
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return max(minutes, default=0.0) * 60 or None
+
+
+def _graph_error(response: httpx.Response, what: str) -> PublishError:
+    error = _error_body(response)
+    code = error.get("code")
+    subcode = error.get("error_subcode")
+    reason = error.get("error_user_msg") or error.get("message") or f"HTTP {response.status_code}"
+    message = f"Instagram refused to {what}: {reason}"
+    status = response.status_code
+    if code in INVALID_TOKEN:
+        return AuthError(message, status_code=status, hint=_RELINK)
+    if code in PERMISSION:
+        return AuthError(
+            message, status_code=status, hint="The account must grant content publishing. " + _RELINK
+        )
+    if code in THROTTLED:
+        return RateLimited(message, status_code=status, retry_after=_regain_after(response) or 60.0)
+    if subcode == PUBLISH_LIMIT_SUBCODE:
+        return RateLimited(message, status_code=status, retry_after=PUBLISH_LIMIT_RETRY_S)
+    if error.get("is_transient") or code in TRANSIENT or status >= 500:
+        return TransientError(message, status_code=status)
+    return PermanentError(message, status_code=status)
+
+
+def _rupload_error(response: httpx.Response) -> PublishError:
+    try:
+        info = response.json().get("debug_info") or {}
+    except (ValueError, AttributeError):
+        info = {}
+    message = f"Instagram refused the video upload: {info.get('message') or f'HTTP {response.status_code}'}"
+    status = response.status_code
+    if status == 429:
+        return RateLimited(message, status_code=status, retry_after=60.0)
+    if info.get("type") == "NotAuthorizedError" or status == 401:
+        return AuthError(message, status_code=status, hint=_RELINK)
+    if info.get("retriable") or status >= 500:
+        return TransientError(message, status_code=status)
+    return PermanentError(message, status_code=status)
+
+
+def _epoch(stamp: Any) -> float | None:
+    try:
+        return datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except ValueError:
+        return None
