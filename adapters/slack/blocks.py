@@ -1,0 +1,262 @@
+"""Block Kit for postbot's Slack messages. The words come from core.render; this only lays them out
+and attaches the buttons (whose action ids carry the post id, so they work after a restart)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from core.domain import Platform, PostStatus, PostView
+from core.media.recent import SharedFile
+from core.render import local_time, post_line, relative, result_text, scheduled_summary
+
+CANCEL_ACTION = "postbot_cancel"
+SLOT_ACTION = "postbot_slot"
+CANCEL_PATTERN = re.compile(rf"^{CANCEL_ACTION}:\d+$")
+SLOT_PATTERN = re.compile(rf"^{SLOT_ACTION}:\d+:\d+$")
+MODAL_CALLBACK = "postbot_schedule_modal"
+SHORTCUT_CALLBACK = "schedule_this_post"
+# Slack's limits: 50 blocks a message, 25 elements an actions block, 10 fields a section,
+# 75 characters a button label, 3000 a section text.
+_MAX_BLOCKS = 50
+_MAX_ELEMENTS = 25
+_MAX_FIELDS = 10
+Blocks = list[dict[str, Any]]
+
+
+def _mrkdwn(text: str, limit: int = 3000) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text if len(text) <= limit else text[: limit - 1] + "…"}
+
+
+def _plain(text: str, limit: int = 75) -> dict[str, Any]:
+    return {
+        "type": "plain_text",
+        "text": text if len(text) <= limit else text[: limit - 1] + "…",
+        "emoji": True,
+    }
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters, so captions are shown, not interpreted."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cancel_button(post: PostView, label: str = "Cancel") -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": f"{CANCEL_ACTION}:{post.id}",
+        "text": _plain(label),
+        "style": "danger",
+        "value": str(post.id),
+    }
+
+
+def slot_button(post: PostView, at: datetime) -> dict[str, Any]:
+    stamp = int(at.timestamp())
+    label = f"{post.platform.label}: {at.astimezone(ZoneInfo(post.tz)):%a %d %b %H:%M}"
+    return {
+        "type": "button",
+        "action_id": f"{SLOT_ACTION}:{post.id}:{stamp}",
+        "text": _plain(label),
+        "value": f"{post.id}:{stamp}",
+    }
+
+
+def _clean(element: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in element.items() if v is not None}
+
+
+def _actions(elements: list[dict[str, Any]], block_id: str) -> Blocks:
+    return [
+        {
+            "type": "actions",
+            "block_id": f"{block_id}_{i // _MAX_ELEMENTS}",
+            "elements": [_clean(e) for e in elements[i : i + _MAX_ELEMENTS]],
+        }
+        for i in range(0, len(elements), _MAX_ELEMENTS)
+    ]
+
+
+def outcome_blocks(
+    posts: list[PostView],
+    notes: list[str],
+    suggestions: dict[Platform, list[Any]],
+    now: datetime,
+    *,
+    duplicate: bool = False,
+) -> tuple[str, Blocks]:
+    """The scheduling reply: what goes where and when (in the author's zone), the suggested slots as
+    buttons, and a Cancel button per post."""
+    text = scheduled_summary(posts, now)
+    if not posts:
+        return text, [{"type": "section", "text": _mrkdwn(text)}]
+    first = posts[0]
+    head = "Already scheduled" if duplicate else "Scheduled"
+    media = f" *{escape(first.media_name)}*" if first.media_name else ""
+    blocks: Blocks = [
+        {
+            "type": "section",
+            "block_id": "summary",
+            "text": _mrkdwn(f":calendar: {head}{media} for {', '.join(p.platform.label for p in posts)}"),
+        }
+    ]
+    fields = [
+        _mrkdwn(
+            f"*#{p.id} {p.platform.label}*\n{local_time(p.run_at, p.tz)} ({relative(p.run_at, now)})", 2000
+        )
+        for p in posts
+    ]
+    for i in range(0, len(fields), _MAX_FIELDS):
+        blocks.append(
+            {
+                "type": "section",
+                "block_id": f"posts_{i // _MAX_FIELDS}",
+                "fields": fields[i : i + _MAX_FIELDS],
+            }
+        )
+    context = [f"Caption: {escape(first.caption)}"] if first.caption else []
+    context += [escape(n) for n in notes if n]
+    if context:
+        blocks.append(
+            {"type": "context", "block_id": "notes", "elements": [_mrkdwn(c, 2000) for c in context[:10]]}
+        )
+    slots = [
+        slot_button(p, at)
+        for p in posts
+        for s in (suggestions.get(p.platform) or [])[:3]
+        if isinstance(at := getattr(s, "at", None), datetime) and at != p.run_at
+    ]
+    if slots:
+        blocks.append(
+            {"type": "section", "block_id": "slots_head", "text": _mrkdwn("Suggested slots (tap to move):")}
+        )
+        blocks += _actions(slots, "slots")
+    several = len(posts) > 1
+    cancels = [cancel_button(p, f"Cancel {p.platform.label}" if several else "Cancel") for p in posts]
+    blocks += _actions(cancels, "cancel")
+    return text, blocks[:_MAX_BLOCKS]
+
+
+def queue_blocks(posts: list[PostView], now: datetime) -> tuple[str, Blocks]:
+    if not posts:
+        return "The queue is empty.", [
+            {"type": "section", "text": _mrkdwn("The queue for this channel is empty.")}
+        ]
+    shown = posts[: _MAX_BLOCKS - 2]
+    blocks: Blocks = [{"type": "section", "text": _mrkdwn("*Upcoming posts in this channel*")}]
+    for post in shown:
+        block: dict[str, Any] = {
+            "type": "section",
+            "block_id": f"post_{post.id}",
+            "text": _mrkdwn(escape(post_line(post, now))),
+        }
+        if post.status == PostStatus.QUEUED:
+            block["accessory"] = _clean(cancel_button(post))
+        blocks.append(block)
+    if len(posts) > len(shown):
+        blocks.append({"type": "context", "elements": [_mrkdwn(f"…and {len(posts) - len(shown)} more.")]})
+    text = "Upcoming posts:\n" + "\n".join(post_line(p, now) for p in posts)
+    return text, blocks
+
+
+def retire_buttons(blocks: Blocks, post_id: int, note: str, *, keep_cancel: bool) -> Blocks:
+    """The message after a button on it did its job: that post's buttons gone (its Cancel kept when
+    the post was only moved) and a line saying what happened."""
+    cancel_id = f"{CANCEL_ACTION}:{post_id}"
+    slot_prefix = f"{SLOT_ACTION}:{post_id}:"
+
+    def gone(element: dict[str, Any]) -> bool:
+        action_id = str(element.get("action_id", ""))
+        return action_id.startswith(slot_prefix) or (action_id == cancel_id and not keep_cancel)
+
+    out: Blocks = []
+    for block in blocks:
+        block = dict(block)
+        if block.get("type") == "actions":
+            block["elements"] = [e for e in block.get("elements", []) if not gone(e)]
+            if not block["elements"]:
+                continue
+        accessory = block.get("accessory")
+        if isinstance(accessory, dict) and gone(accessory):
+            del block["accessory"]
+        out.append(block)
+    if not any(
+        b.get("type") == "actions"
+        and any(str(e.get("action_id", "")).startswith(SLOT_ACTION) for e in b["elements"])
+        for b in out
+    ):
+        out = [b for b in out if b.get("block_id") != "slots_head"]
+    out.append({"type": "context", "elements": [_mrkdwn(note, 2000)]})
+    return out[-_MAX_BLOCKS:]
+
+
+def result_blocks(post: PostView) -> tuple[str, Blocks]:
+    text = result_text(post)
+    if post.status == PostStatus.PUBLISHED:
+        link = post.remote_url or post.remote_id or ""
+        shown = (
+            f"<{link}|{post.platform.label}>" if link.startswith(("http://", "https://")) else escape(link)
+        )
+        body = f":white_check_mark: Published #{post.id} on {shown}"
+    else:
+        body = f":x: {escape(text)}"
+    return text, [{"type": "section", "text": _mrkdwn(body)}]
+
+
+def message_blocks(text: str) -> Blocks:
+    return [{"type": "section", "text": _mrkdwn(escape(text))}]
+
+
+def schedule_modal(file: SharedFile, caption: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    """The "Schedule this post" modal: a free-text time, platform checkboxes, the caption prefilled."""
+    name = escape(file.name or file.file_id)
+    return {
+        "type": "modal",
+        "callback_id": MODAL_CALLBACK,
+        "title": _plain("Schedule this post", 24),
+        "submit": _plain("Schedule", 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": json.dumps(metadata, separators=(",", ":")),
+        "blocks": [
+            {"type": "section", "block_id": "video", "text": _mrkdwn(f":movie_camera: *{name}*")},
+            {
+                "type": "input",
+                "block_id": "when",
+                "label": _plain("When", 2000),
+                "hint": _plain(
+                    "e.g. tomorrow 6pm, in 2 hours, friday 9am, or best for the suggested slot", 2000
+                ),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "when_text",
+                    "placeholder": _plain("tomorrow 6pm", 150),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "platforms",
+                "label": _plain("Where", 2000),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "platforms_selected",
+                    "options": [{"text": _plain(p.label), "value": p.value} for p in Platform],
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "caption",
+                "optional": True,
+                "label": _plain("Caption", 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "caption_text",
+                    "multiline": True,
+                    "max_length": 3000,
+                    **({"initial_value": caption[:3000]} if caption else {}),
+                },
+            },
+        ],
+    }

@@ -1,0 +1,463 @@
+"""The Slack listeners: each acknowledges at once, then turns the payload into a core call and the
+result into a reply. Everything slow (users.info, file download, validation, the database) happens
+after ``ack()``, so Slack's 3-second limit is never at stake."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import blocks
+from adapters.slack.context import Directory
+from adapters.slack.files import complete, download, platforms_named, thread_root, videos_in
+from core.config import Settings, require
+from core.domain import ChatContext, ChatKind
+from core.errors import TimeParseError, UserError
+from core.media import recent
+from core.media.recent import SharedFile
+from core.media.store import MediaStore
+from core.render import local_time
+from core.service import Postbot, ScheduleOutcome
+from core.timeparse import parse_command, parse_when
+
+log = logging.getLogger(__name__)
+
+HELP = """*postbot* schedules video posts from Slack.
+• Upload a video here, then `/schedule <when> <platforms> [caption]`,
+  e.g. `/schedule tomorrow 6pm youtube,instagram Launch day #launch`
+• `/post <platforms> [caption]`: publish your latest video now
+• Or mention me in the message with the video: `@postbot friday 9am yt,ig Launch day`
+• Or use the message shortcut *Schedule this post* on any message with a video
+• `/queue`: this channel's upcoming posts · `/cancel <id>` · `/reschedule <id> <when>`
+• `/suggest <platforms>`: good times to post
+• `/accounts`: linked accounts · `/link <platform>` and `/unlink <platform>` (admins)
+Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox.
+Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
+
+INTERNAL_ERROR = (
+    "Something went wrong on postbot's side and it has been logged. Please try again in a minute."
+)
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_ID = re.compile(r"^#?(\d+)$")
+
+Tell = Callable[[str], Awaitable[None]]
+
+
+def strip_mentions(text: str) -> str:
+    return " ".join(_MENTION.sub(" ", text).split())
+
+
+def post_id(text: str) -> int:
+    match = _ID.match(text.strip())
+    if match is None:
+        raise UserError(f"'{text}' is not a post id.", hint="Use the number shown by /queue, e.g. 12.")
+    return int(match.group(1))
+
+
+class SlackHandlers:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        postbot: Postbot,
+        media: MediaStore,
+        http: httpx.AsyncClient,
+        client: AsyncWebClient,
+    ) -> None:
+        self.settings = settings
+        self.postbot = postbot
+        self.media = media
+        self.http = http
+        self.client = client
+        self.bot_token = require(settings.slack.bot_token, "slack.bot_token")
+        self.directory = Directory(client, set(settings.slack.admin_user_ids))
+        self.window = timedelta(seconds=settings.slack.recent_file_window_s)
+
+    # ------------------------------------------------------------------ registration
+
+    def register(self, app: AsyncApp) -> None:
+        app.command("/schedule")(self.on_schedule)
+        app.command("/post")(self.on_post)
+        app.command("/queue")(self.on_queue)
+        app.command("/cancel")(self.on_cancel_command)
+        app.command("/reschedule")(self.on_reschedule)
+        app.command("/help")(self.on_help)
+        app.event("message")(self.on_message)
+        app.event("file_shared")(self.on_file_shared)
+        app.event("app_mention")(self.on_mention)
+        app.shortcut(blocks.SHORTCUT_CALLBACK)(self.on_shortcut)
+        app.view(blocks.MODAL_CALLBACK)(self.on_modal)
+        app.action(blocks.CANCEL_PATTERN)(self.on_cancel_button)
+        app.action(blocks.SLOT_PATTERN)(self.on_slot_button)
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _guard(self, work: Callable[[], Awaitable[None]], tell: Tell, what: str) -> None:
+        """Run the part after ack(): a ``UserError`` goes to the user as written, anything else is
+        logged and the user gets a plain apology (never a stack trace or a token)."""
+        try:
+            await work()
+        except UserError as exc:
+            await self._safe_tell(tell, f"✗ {exc}")
+        except Exception:
+            log.exception("slack listener failed", extra={"listener": what})
+            await self._safe_tell(tell, INTERNAL_ERROR)
+
+    @staticmethod
+    async def _safe_tell(tell: Tell, text: str) -> None:
+        try:
+            await tell(text)
+        except Exception:
+            log.exception("could not tell the user about an error")
+
+    @staticmethod
+    def _respond_tell(respond: AsyncRespond) -> Tell:
+        async def tell(text: str) -> None:
+            await respond(text=text, blocks=blocks.message_blocks(text), replace_original=False)
+
+        return tell
+
+    def _ephemeral_tell(self, channel: str, user: str, thread_ts: str | None = None) -> Tell:
+        async def tell(text: str) -> None:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=text, blocks=blocks.message_blocks(text), thread_ts=thread_ts
+            )
+
+        return tell
+
+    async def _command_ctx(self, command: dict[str, Any], *, thread_ts: str | None = None) -> ChatContext:
+        return await self.directory.context(
+            team_id=command["team_id"],
+            user_id=command["user_id"],
+            channel_id=command["channel_id"],
+            thread_ts=thread_ts,
+            request_id=f"slack:{command.get('trigger_id')}" if command.get("trigger_id") else None,
+            team_name=command.get("team_domain"),
+        )
+
+    async def _check_command(self, ctx: ChatContext, text: str, *, now_post: bool) -> None:
+        """Read the command before fetching a video for it: a typo should not cost a download."""
+        tz = await self.postbot.timezone_for(ctx)
+        parse_command(text, tz, self.postbot.clock(), require_when=not now_post, horizon=self.postbot.horizon)
+
+    async def _latest_file(self, ctx: ChatContext) -> SharedFile:
+        return await recent.latest(
+            self.postbot.sessions, ctx, default_tz=self.settings.default_timezone, window=self.window
+        )
+
+    async def _queue_posts(
+        self, ctx: ChatContext, text: str, file: SharedFile, *, now_post: bool
+    ) -> ScheduleOutcome:
+        file = await complete(self.client, file)
+        media = await download(
+            self.http, self.media, bot_token=self.bot_token, file=file, platforms=platforms_named(text)
+        )
+        if now_post:
+            return await self.postbot.post_now(ctx, text, media)
+        return await self.postbot.schedule(ctx, text, media)
+
+    async def _reply_outcome(self, ctx: ChatContext, outcome: ScheduleOutcome, tell: Tell) -> None:
+        text, layout = blocks.outcome_blocks(
+            outcome.posts, outcome.notes, outcome.suggestions, datetime.now(UTC), duplicate=outcome.duplicate
+        )
+        assert ctx.channel_id is not None
+        try:
+            await self.client.chat_postMessage(
+                channel=ctx.channel_id, thread_ts=ctx.thread_id, text=text, blocks=layout, unfurl_links=False
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("not_in_channel", "channel_not_found", "is_archived"):
+                raise
+            # The posts are queued either way; say so privately and how to get replies in the channel.
+            await tell(
+                f"{text}\n(I can't post in this channel: invite me with /invite @postbot "
+                "to get updates here.)"
+            )
+
+    async def _schedule_from(
+        self,
+        ctx: ChatContext,
+        text: str,
+        file: SharedFile,
+        tell: Tell,
+        *,
+        now_post: bool = False,
+        quiet_duplicate: bool = False,
+    ) -> None:
+        await self._check_command(ctx, text, now_post=now_post)
+        outcome = await self._queue_posts(ctx, text, file, now_post=now_post)
+        if outcome.duplicate and quiet_duplicate:
+            return
+        await self._reply_outcome(ctx, outcome, tell)
+
+    # ------------------------------------------------------------------ slash commands
+
+    async def on_schedule(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack(text="Scheduling… I'll reply in the thread of your video.")
+        await self._command_with_file(command, respond, now_post=False)
+
+    async def on_post(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack(text="Publishing… I'll reply in the thread of your video.")
+        await self._command_with_file(command, respond, now_post=True)
+
+    async def _command_with_file(
+        self, command: dict[str, Any], respond: AsyncRespond, *, now_post: bool
+    ) -> None:
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            text = command.get("text", "").strip()
+            if not text:
+                raise UserError(
+                    "What should I post, where and when?",
+                    hint="e.g. /schedule tomorrow 6pm youtube,instagram Launch day",
+                )
+            ctx = await self._command_ctx(command)
+            file = await self._latest_file(ctx)
+            ctx = replace(ctx, thread_id=file.message_ts)
+            await self._schedule_from(ctx, text, file, tell, now_post=now_post)
+
+        await self._guard(work, tell, command.get("command", "command"))
+
+    async def on_queue(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            ctx = await self._command_ctx(command)
+            posts = await self.postbot.list_queue(ctx, channel_only=True)
+            text, layout = blocks.queue_blocks(posts, datetime.now(UTC))
+            await respond(text=text, blocks=layout, response_type="ephemeral")
+
+        await self._guard(work, tell, "/queue")
+
+    async def on_cancel_command(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            ctx = await self._command_ctx(command)
+            view = await self.postbot.cancel(ctx, post_id(command.get("text", "")))
+            await tell(f"Cancelled #{view.id} ({view.platform.label}).")
+
+        await self._guard(work, tell, "/cancel")
+
+    async def on_reschedule(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            parts = command.get("text", "").split(maxsplit=1)
+            if len(parts) < 2:
+                raise UserError("Which post, and when?", hint="e.g. /reschedule 12 tomorrow 9am")
+            ctx = await self._command_ctx(command)
+            view = await self.postbot.reschedule(ctx, post_id(parts[0]), parts[1])
+            await tell(f"Moved #{view.id} ({view.platform.label}) to {local_time(view.run_at, view.tz)}.")
+
+        await self._guard(work, tell, "/reschedule")
+
+    async def on_help(self, ack: Any) -> None:
+        await ack(text=HELP)
+
+    # ------------------------------------------------------------------ events
+
+    async def on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """Remember videos people upload, for a later /schedule (which carries no file)."""
+        if event.get("bot_id") or event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+            return
+        channel, user = event.get("channel"), event.get("user")
+        if not channel or not user:
+            return
+        for file in videos_in(event, channel_id=channel, user_id=user):
+            await self._remember(body["team_id"], file)
+
+    async def on_file_shared(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        file = SharedFile(
+            file_id=event["file_id"],
+            channel_id=event["channel_id"],
+            user_id=event["user_id"],
+            name=None,
+            mimetype=None,
+            size_bytes=None,
+            download_url=None,
+            message_ts=None,
+            shared_at=datetime.now(UTC),
+        )
+        try:
+            file = await complete(self.client, file)
+        except SlackApiError as exc:
+            log.warning("files.info failed", extra={"error": exc.response.get("error"), "file": file.file_id})
+            return
+        await self._remember(body["team_id"], file)
+
+    async def _remember(self, team_id: str, file: SharedFile) -> None:
+        ctx = ChatContext(
+            chat=ChatKind.SLACK, team_id=team_id, user_id=file.user_id, channel_id=file.channel_id
+        )
+        await recent.remember(
+            self.postbot.sessions,
+            ctx,
+            default_tz=self.settings.default_timezone,
+            file_id=file.file_id,
+            name=file.name,
+            mimetype=file.mimetype,
+            size_bytes=file.size_bytes,
+            download_url=file.download_url,
+            message_ts=file.message_ts,
+            shared_at=file.shared_at,
+        )
+
+    async def on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """`@postbot tomorrow 6pm yt,ig Launch day` in the message that carries the video."""
+        channel, user = event["channel"], event["user"]
+        thread = thread_root(event)
+        tell = self._ephemeral_tell(channel, user, thread)
+
+        async def work() -> None:
+            text = strip_mentions(event.get("text", ""))
+            if not text:
+                await tell(HELP)
+                return
+            ctx = await self.directory.context(
+                team_id=body["team_id"],
+                user_id=user,
+                channel_id=channel,
+                thread_ts=thread,
+                # The message itself is the request: an event Slack redelivers maps onto the same posts.
+                request_id=f"slack-message:{channel}:{event['ts']}",
+            )
+            videos = videos_in(event, channel_id=channel, user_id=user)
+            file = videos[0] if videos else await self._latest_file(ctx)
+            await self._schedule_from(ctx, text, file, tell, quiet_duplicate=True)
+
+        await self._guard(work, tell, "app_mention")
+
+    # ------------------------------------------------------------------ shortcut and modal
+
+    async def on_shortcut(self, ack: Any, shortcut: dict[str, Any]) -> None:
+        await ack()
+        channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
+        message = shortcut.get("message") or {}
+        tell = self._ephemeral_tell(channel, user, thread_root(message))
+
+        async def work() -> None:
+            videos = videos_in(message, channel_id=channel, user_id=message.get("user") or user)
+            if not videos:
+                raise UserError(
+                    "This message has no video I can post.",
+                    hint="Use “Schedule this post” on a message with an MP4 or MOV attached.",
+                )
+            file = videos[0]
+            metadata = {
+                "channel": channel,
+                "thread": thread_root(message),
+                "file": {k: v for k, v in file.__dict__.items() if k != "shared_at"},
+            }
+            caption = strip_mentions(message.get("text", ""))
+            # The trigger expires 3 s after the click: open the modal before anything else.
+            await self.client.views_open(
+                trigger_id=shortcut["trigger_id"], view=blocks.schedule_modal(file, caption, metadata)
+            )
+            # Warm the users.info cache so the submission can check the time in the user's zone at once.
+            await self.directory.user(user)
+
+        await self._guard(work, tell, "shortcut")
+
+    async def on_modal(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = view["state"]["values"]
+        when = (values.get("when", {}).get("when_text", {}).get("value") or "").strip()
+        chosen = values.get("platforms", {}).get("platforms_selected", {}).get("selected_options") or []
+        caption = (values.get("caption", {}).get("caption_text", {}).get("value") or "").strip()
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        user = body["user"]["id"]
+        if not chosen:
+            await ack(response_action="errors", errors={"platforms": "Pick at least one platform."})
+            return
+        ctx = await self.directory.context(
+            team_id=view.get("team_id") or body["team"]["id"],
+            user_id=user,
+            channel_id=metadata["channel"],
+            thread_ts=metadata.get("thread"),
+            request_id=f"slack-view:{view['id']}",
+        )
+        try:
+            tz = await self.postbot.timezone_for(ctx)
+            parse_when(when, tz, self.postbot.clock(), horizon=self.postbot.horizon)
+        except TimeParseError as exc:
+            # Shown under the field, so the user fixes it without losing what they typed.
+            await ack(response_action="errors", errors={"when": str(exc)[:150]})
+            return
+        await ack()
+        file = SharedFile(**metadata["file"], shared_at=datetime.now(UTC))
+        text = " ".join(part for part in (when, ",".join(o["value"] for o in chosen), caption) if part)
+        tell = self._ephemeral_tell(metadata["channel"], user, metadata.get("thread"))
+        await self._guard(lambda: self._schedule_from(ctx, text, file, tell), tell, "modal")
+
+    # ------------------------------------------------------------------ buttons
+
+    async def _button_ctx(self, body: dict[str, Any]) -> ChatContext:
+        return await self.directory.context(
+            team_id=body["team"]["id"],
+            user_id=body["user"]["id"],
+            channel_id=(body.get("channel") or {}).get("id"),
+        )
+
+    async def _update_message(
+        self, body: dict[str, Any], respond: AsyncRespond, layout: blocks.Blocks
+    ) -> None:
+        message = body.get("message") or {}
+        text = message.get("text") or "postbot"
+        if (body.get("container") or {}).get("is_ephemeral"):
+            await respond(text=text, blocks=layout, replace_original=True)
+            return
+        await self.client.chat_update(
+            channel=body["channel"]["id"], ts=message["ts"], text=text, blocks=layout
+        )
+
+    async def on_cancel_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            ctx = await self._button_ctx(body)
+            view = await self.postbot.cancel(ctx, int(action["value"]))
+            note = f"#{view.id} {view.platform.label} cancelled by <@{ctx.user_id}>."
+            layout = blocks.retire_buttons(
+                (body.get("message") or {}).get("blocks") or [], view.id, note, keep_cancel=False
+            )
+            await self._update_message(body, respond, layout)
+
+        await self._guard(work, tell, "cancel button")
+
+    async def on_slot_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            ctx = await self._button_ctx(body)
+            raw_id, stamp = action["value"].split(":")
+            at = datetime.fromtimestamp(int(stamp), UTC)
+            # An absolute ISO instant reads back exactly, whatever the user's zone.
+            view = await self.postbot.reschedule(ctx, int(raw_id), at.isoformat())
+            when = local_time(view.run_at, view.tz)
+            note = f"#{view.id} {view.platform.label} moved to {when} by <@{ctx.user_id}>."
+            layout = blocks.retire_buttons(
+                (body.get("message") or {}).get("blocks") or [], view.id, note, keep_cancel=True
+            )
+            await self._update_message(body, respond, layout)
+
+        await self._guard(work, tell, "slot button")

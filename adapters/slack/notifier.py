@@ -1,0 +1,40 @@
+"""core.notify.Notifier for Slack: results in the thread the post was scheduled from, failures and
+account news as direct messages (``conversations.open`` then ``chat.postMessage``)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import message_blocks, result_blocks
+from core.domain import PostView
+from core.render import failure_dm_text
+
+log = logging.getLogger(__name__)
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def post_result(self, post: PostView) -> None:
+        if not post.channel_id:
+            log.warning("post has no origin channel", extra={"post_id": post.id})
+            return
+        text, blocks = result_blocks(post)
+        await self.client.chat_postMessage(
+            channel=post.channel_id,
+            thread_ts=post.thread_id,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+        )
+
+    async def dm_failure(self, post: PostView) -> None:
+        await self.dm(post.team_id, post.author_id, failure_dm_text(post))
+
+    async def dm(self, team_id: str, user_id: str, text: str) -> None:
+        opened = await self.client.conversations_open(users=user_id)
+        channel = opened["channel"]["id"]
+        await self.client.chat_postMessage(channel=channel, text=text, blocks=message_blocks(text))

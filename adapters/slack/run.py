@@ -1,0 +1,138 @@
+"""Starting the Slack side: Socket Mode (no public URL; the default) or HTTP mode (Slack posts signed
+requests to ``/slack/events``, verified with the v0 signing secret and a 5-minute replay window).
+
+``postbot slack`` runs the bot and the scheduler in one process; which mode is ``slack.mode``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from typing import TYPE_CHECKING
+
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from adapters.slack.client import make_web_client
+from adapters.slack.handlers import SlackHandlers
+from adapters.slack.notifier import SlackNotifier
+from core.config import Settings, require
+from core.domain import ChatKind
+from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.wiring import App
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+
+
+class SlackRuntime:
+    """The bolt app wired to the core. The same listeners serve both modes."""
+
+    def __init__(self, app: App, *, http_mode: bool, client: AsyncWebClient | None = None) -> None:
+        slack = app.settings.slack
+        self.app = app
+        self.client = client or make_web_client(slack)
+        self.handlers = SlackHandlers(
+            settings=app.settings, postbot=app.postbot, media=app.media, http=app.http, client=self.client
+        )
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=require(slack.signing_secret, "slack.signing_secret") if http_mode else None,
+            # Over a socket there is no HTTP request to sign: Slack authenticates the connection instead.
+            request_verification_enabled=http_mode,
+            process_before_response=False,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        self.handlers.register(self.bolt)
+        app.notifier.register(ChatKind.SLACK, SlackNotifier(self.client))
+        self._http_handler = AsyncSlackRequestHandler(self.bolt)
+
+    async def _endpoint(self, request: Request) -> Response:
+        return await self._http_handler.handle(request)
+
+    def routes(self) -> list[BaseRoute]:
+        """The Slack endpoint, for the shared web server (OAuth callbacks, health, metrics)."""
+        return [Route(EVENTS_PATH, self._endpoint, methods=["POST"])]
+
+    def asgi(self) -> Starlette:
+        return Starlette(routes=self.routes())
+
+
+def _web_app(settings: Settings, app: App, runtime: SlackRuntime) -> Starlette:
+    """The shared web server (OAuth callbacks, health, metrics) with the Slack endpoint added, or the
+    Slack endpoint alone where that server is not part of this install."""
+    try:
+        web = importlib.import_module("adapters.web")
+    except ImportError:
+        return runtime.asgi()
+    built: Starlette = web.build_web_app(app, extra_routes=runtime.routes())
+    return built
+
+
+async def run_http(settings: Settings) -> None:
+    import uvicorn
+
+    from bot.wiring import build_app
+
+    require(settings.slack.bot_token, "slack.bot_token")
+    require(settings.slack.signing_secret, "slack.signing_secret")
+    app = await build_app(settings)
+    try:
+        runtime = SlackRuntime(app, http_mode=True)
+        await app.start_scheduler()
+        config = uvicorn.Config(
+            _web_app(settings, app, runtime),
+            host=settings.web.host,
+            port=settings.web.port,
+            log_config=None,
+            access_log=False,
+        )
+        log.info("slack http mode", extra={"url": settings.web.public_url.rstrip("/") + EVENTS_PATH})
+        await uvicorn.Server(config).serve()
+    finally:
+        await app.close()
+
+
+async def run_socket_mode(settings: Settings) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.wiring import build_app
+
+    require(settings.slack.bot_token, "slack.bot_token")
+    app_token = require(settings.slack.app_token, "slack.app_token")
+    if not app_token.startswith("xapp-"):
+        raise ConfigError(
+            "config error: slack.app_token must be an app-level token (xapp-…) with connections:write"
+        )
+    app = await build_app(settings)
+    handler: AsyncSocketModeHandler | None = None
+    try:
+        runtime = SlackRuntime(app, http_mode=False)
+        await app.start_scheduler()
+        handler = AsyncSocketModeHandler(runtime.bolt, app_token)
+        await handler.connect_async()
+        log.info("slack socket mode connected")
+        await asyncio.Event().wait()
+    finally:
+        if handler is not None:
+            await handler.close_async()
+        await app.close()
+
+
+async def run_slack(settings: Settings) -> None:
+    """`postbot slack`: the mode named in ``slack.mode``."""
+    mode = settings.slack.mode.lower()
+    if mode == "http":
+        await run_http(settings)
+    elif mode == "socket":
+        await run_socket_mode(settings)
+    else:
+        raise ConfigError(f"config error: slack.mode must be 'socket' or 'http', not {settings.slack.mode!r}")

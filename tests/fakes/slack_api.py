@@ -1,0 +1,965 @@
+"""A local fake of Slack: the Web API, private file downloads, response_url hooks, and the Slack side
+that calls an app (signed slash commands, Events API callbacks, interactivity payloads).
+
+It follows Slack's documented wire format for the parts postbot uses, so a real ``AsyncWebClient``
+(``base_url`` pointed at ``api_base_url``) and a real bolt ``AsyncApp`` talk to it unchanged:
+
+- ``/api/{method}``: ``auth.test``, ``chat.postMessage``, ``chat.postEphemeral``, ``chat.update``,
+  ``chat.delete``, ``users.info``, ``conversations.open``, ``views.open``, ``files.info``. Arguments
+  are read from the query string, a form body or a JSON body, as Slack accepts all three. Answers are
+  HTTP 200 with ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``; ``not_authed`` /
+  ``invalid_auth`` for a missing or wrong bearer token, ``missing_scope`` (with ``needed`` and
+  ``provided``) when the token lacks the method's scope, ``invalid_blocks`` for Block Kit that breaks
+  the documented limits, ``invalid_trigger_id`` / ``expired_trigger_id`` (triggers live 3 s).
+  Injected rate limits answer HTTP 429 with ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``.
+- ``/files-pri/{team}-{file}/download/{name}``: ``url_private_download``; bytes only with the bot
+  token in ``Authorization: Bearer``, otherwise a redirect to the HTML sign-in page, as Slack does.
+- ``/hooks/commands/...`` and ``/hooks/actions/...``: response URLs, recorded.
+
+``SlackSender`` plays Slack calling the app: it signs each request with the v0 scheme
+(``v0=HMAC-SHA256(secret, "v0:{timestamp}:{body}")`` in ``X-Slack-Signature``, the timestamp in
+``X-Slack-Request-Timestamp``) and can forge or backdate signatures. Run ``python -m tests.fakes.slack_api``
+to serve the Web API on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+from aiohttp import web
+
+# Scope each Web API method needs (api.slack.com/methods, "Required scopes"); None: any token.
+METHOD_SCOPES: dict[str, str | None] = {
+    "auth.test": None,
+    "chat.postMessage": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "users.info": "users:read",
+    "conversations.open": "im:write",
+    "views.open": None,
+    "files.info": "files:read",
+}
+TRIGGER_TTL_S = 3.0
+MESSAGE_BLOCKS_MAX = 50
+MODAL_BLOCKS_MAX = 100
+DOWNLOAD_CHUNK = 256 * 1024
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    status: int
+    response: dict[str, Any]
+
+
+@dataclass
+class Fault:
+    error: str | None = None
+    retry_after: int | None = None
+
+
+@dataclass
+class FakeFile:
+    id: str
+    user: str
+    name: str
+    mimetype: str
+    filetype: str
+    path: Path
+    size: int
+    created: int
+    channel: str
+    ts: str | None = None
+
+    def payload(self, team_id: str, base_url: str) -> dict[str, Any]:
+        """A file object as files.info and message events carry it."""
+        private = f"{base_url}/files-pri/{team_id}-{self.id}/{self.name}"
+        shares: dict[str, Any] = {}
+        if self.ts is not None:
+            kind = "public" if self.channel.startswith("C") else "private"
+            shares[kind] = {self.channel: [{"ts": self.ts, "reply_count": 0, "channel_name": self.channel}]}
+        return {
+            "id": self.id,
+            "created": self.created,
+            "timestamp": self.created,
+            "name": self.name,
+            "title": self.name,
+            "mimetype": self.mimetype,
+            "filetype": self.filetype,
+            "pretty_type": self.filetype.upper(),
+            "user": self.user,
+            "user_team": team_id,
+            "mode": "hosted",
+            "editable": False,
+            "is_external": False,
+            "external_type": "",
+            "is_public": self.channel.startswith("C"),
+            "size": self.size,
+            "url_private": private,
+            "url_private_download": f"{base_url}/files-pri/{team_id}-{self.id}/download/{self.name}",
+            "permalink": f"{base_url}/files/{self.user}/{self.id}/{self.name}",
+            "channels": [self.channel] if self.channel.startswith("C") else [],
+            "groups": [self.channel] if self.channel.startswith("G") else [],
+            "ims": [],
+            "shares": shares,
+            "has_rich_preview": False,
+            "file_access": "visible",
+        }
+
+
+class SlackError(Exception):
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(body).encode(),
+        status=status,
+        headers={**(headers or {}), "Content-Type": "application/json; charset=utf-8"},
+    )
+
+
+class FakeSlack:
+    """One workspace with one installed bot."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test-bot-token",
+        scopes: set[str] | None = None,
+        team_id: str = "T0POSTBOT",
+        team_domain: str = "postbot-hq",
+        bot_user_id: str = "U0BOT",
+        app_id: str = "A0POSTBOT",
+    ) -> None:
+        self.bot_token = bot_token
+        self.scopes = set(scopes) if scopes is not None else {s for s in METHOD_SCOPES.values() if s}
+        self.team_id = team_id
+        self.team_domain = team_domain
+        self.bot_user_id = bot_user_id
+        self.app_id = app_id
+        self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, str] = {}
+        self.ims: dict[str, str] = {}
+        self.files: dict[str, FakeFile] = {}
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.ephemerals: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.hooks: list[dict[str, Any]] = []
+        self.calls: list[Call] = []
+        self.downloads: list[dict[str, Any]] = []
+        self._triggers: dict[str, float] = {}
+        self._faults: dict[str, deque[Fault]] = {}
+        self._ids = itertools.count(1)
+        self._ts = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self, port: int = 0) -> FakeSlack:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_get("/files-pri/{team_file}/download/{name}", self._download)
+        app.router.add_get("/signin", self._signin)
+        app.router.add_post("/hooks/{kind}/{rest:.*}", self._hook)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[attr-defined]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeSlack:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_base_url(self) -> str:
+        return f"{self.base_url}/api/"
+
+    # ----------------------------------------------------------------- workspace setup
+
+    def _id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):08X}"
+
+    def new_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str,
+        *,
+        tz: str = "America/New_York",
+        is_admin: bool = False,
+        is_owner: bool = False,
+        deleted: bool = False,
+    ) -> dict[str, Any]:
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        offset = datetime.now(ZoneInfo(tz)).utcoffset()
+        user = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "deleted": deleted,
+            "color": "9f69e7",
+            "real_name": name.title(),
+            "tz": tz,
+            "tz_label": tz,
+            "tz_offset": int(offset.total_seconds()) if offset else 0,
+            "profile": {"real_name": name.title(), "display_name": name, "team": self.team_id},
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": is_owner,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": False,
+            "is_app_user": False,
+            "updated": int(time.time()),
+        }
+        self.users[user_id] = user
+        return user
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        self.channels[channel_id] = name
+        self.messages.setdefault(channel_id, [])
+
+    def add_file(
+        self,
+        user: str,
+        channel: str,
+        path: Path,
+        *,
+        name: str | None = None,
+        mimetype: str = "video/mp4",
+        filetype: str = "mp4",
+    ) -> FakeFile:
+        """A file as uploaded by ``user`` into ``channel`` (served from ``path``, which may be sparse)."""
+        fake = FakeFile(
+            id=self._id("F"),
+            user=user,
+            name=name or path.name,
+            mimetype=mimetype,
+            filetype=filetype,
+            path=path,
+            size=path.stat().st_size,
+            created=int(time.time()),
+            channel=channel,
+        )
+        self.files[fake.id] = fake
+        return fake
+
+    def file_payload(self, file: FakeFile) -> dict[str, Any]:
+        return file.payload(self.team_id, self.base_url)
+
+    def new_trigger(self) -> str:
+        trigger = f"{next(self._ids)}.{int(time.time())}.{secrets.token_hex(16)}"
+        self._triggers[trigger] = time.monotonic() + TRIGGER_TTL_S
+        return trigger
+
+    # ----------------------------------------------------------------- fault injection
+
+    def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        self._faults.setdefault(method, deque()).extend(Fault(retry_after=retry_after) for _ in range(times))
+
+    def fail(self, method: str, error: str, *, times: int = 1) -> None:
+        self._faults.setdefault(method, deque()).extend(Fault(error=error) for _ in range(times))
+
+    # ----------------------------------------------------------------- inspection
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def posted(self, channel: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages.get(channel, []) if m.get("user") == self.bot_user_id]
+
+    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> Any:
+        """Wait until ``predicate()`` returns something truthy (re-checked on every API call)."""
+        async with asyncio.timeout(timeout):
+            async with self._changed:
+                while not (result := predicate()):
+                    await self._changed.wait()
+                return result
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # ----------------------------------------------------------------- Web API
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = {}
+        token = self._bearer(request)
+        status, body, headers = 200, {}, {"X-OAuth-Scopes": ",".join(sorted(self.scopes))}
+        try:
+            args = await self._args(request)
+            token = token or args.pop("token", None)
+            handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+            if handler is None:
+                raise SlackError("unknown_method")
+            if not token:
+                raise SlackError("not_authed")
+            if not hmac.compare_digest(token, self.bot_token):
+                raise SlackError("invalid_auth")
+            needed = METHOD_SCOPES[method]
+            headers["X-Accepted-OAuth-Scopes"] = needed or ""
+            if needed and needed not in self.scopes:
+                raise SlackError("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+            fault = self._next_fault(method)
+            if fault is not None and fault.retry_after is not None:
+                status = 429
+                headers["Retry-After"] = str(fault.retry_after)
+                raise SlackError("ratelimited")
+            if fault is not None and fault.error is not None:
+                raise SlackError(fault.error)
+            body = {"ok": True, **handler(args)}
+        except SlackError as exc:
+            body = {"ok": False, "error": exc.error, **exc.extra}
+        self.calls.append(Call(method, args, token, status, body))
+        await self._notify()
+        return _json(body, status=status, headers=headers)
+
+    def _next_fault(self, method: str) -> Fault | None:
+        queue = self._faults.get(method)
+        return queue.popleft() if queue else None
+
+    @staticmethod
+    def _bearer(request: web.Request) -> str | None:
+        header = request.headers.get("Authorization", "")
+        return header[7:] if header.startswith("Bearer ") else None
+
+    @staticmethod
+    async def _args(request: web.Request) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.query)
+        if request.method == "POST" and request.can_read_body:
+            raw = await request.read()
+            ctype = request.content_type
+            if ctype == "application/json":
+                try:
+                    data = json.loads(raw or b"{}")
+                except ValueError as exc:
+                    raise web.HTTPBadRequest(text="invalid json") from exc
+                args.update(data)
+            elif ctype in ("application/x-www-form-urlencoded", ""):
+                args.update(dict(parse_qsl(raw.decode(), keep_blank_values=True)))
+        for key in ("blocks", "view"):
+            if isinstance(args.get(key), str):
+                try:
+                    args[key] = json.loads(args[key])
+                except ValueError as exc:
+                    raise SlackError(
+                        "invalid_blocks_format" if key == "blocks" else "invalid_arguments"
+                    ) from exc
+        return args
+
+    @staticmethod
+    def _require(args: dict[str, Any], *names: str) -> None:
+        for name in names:
+            if not args.get(name):
+                raise SlackError("invalid_arguments", response_metadata={"messages": [f"missing {name}"]})
+
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "url": f"https://{self.team_domain}.slack.com/",
+            "team": "Postbot HQ",
+            "user": "postbot",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": "B0POSTBOT",
+            "is_enterprise_install": False,
+        }
+
+    def _channel(self, channel: str) -> str:
+        if channel in self.channels or channel in self.ims.values():
+            return channel
+        raise SlackError("channel_not_found")
+
+    def _message_content(self, args: dict[str, Any]) -> dict[str, Any]:
+        text = args.get("text")
+        blocks = args.get("blocks")
+        if not text and not blocks and not args.get("attachments"):
+            raise SlackError("no_text")
+        if blocks is not None:
+            validate_blocks(blocks, limit=MESSAGE_BLOCKS_MAX)
+        return {"text": text or "", "blocks": blocks or []}
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require(args, "channel")
+        channel = self._channel(args["channel"])
+        message = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": "B0POSTBOT",
+            "ts": self.new_ts(),
+            **self._message_content(args),
+        }
+        thread_ts = args.get("thread_ts")
+        if thread_ts:
+            if not any(m["ts"] == thread_ts for m in self.messages[channel]):
+                # Slack accepts an unknown thread_ts and posts to the channel: the reply would be lost.
+                raise AssertionError(f"thread_ts {thread_ts} is not a message in {channel}")
+            message["thread_ts"] = thread_ts
+        self.messages[channel].append(message)
+        return {"channel": channel, "ts": message["ts"], "message": message}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require(args, "channel", "user")
+        channel = self._channel(args["channel"])
+        if args["user"] not in self.users:
+            raise SlackError("user_not_in_channel")
+        message = {"channel": channel, "user": args["user"], **self._message_content(args)}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        self.ephemerals.append(message)
+        return {"message_ts": self.new_ts()}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require(args, "channel", "ts")
+        channel = self._channel(args["channel"])
+        for message in self.messages[channel]:
+            if message["ts"] == args["ts"]:
+                if message.get("user") != self.bot_user_id:
+                    raise SlackError("cant_update_message")
+                message.update(self._message_content(args))
+                message["edited"] = {"user": self.bot_user_id, "ts": self.new_ts()}
+                return {"channel": channel, "ts": message["ts"], "text": message["text"]}
+        raise SlackError("message_not_found")
+
+    def _m_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require(args, "channel", "ts")
+        channel = self._channel(args["channel"])
+        for i, message in enumerate(self.messages[channel]):
+            if message["ts"] == args["ts"]:
+                if message.get("user") != self.bot_user_id:
+                    raise SlackError("cant_delete_message")
+                del self.messages[channel][i]
+                return {"channel": channel, "ts": args["ts"]}
+        raise SlackError("message_not_found")
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require(args, "user")
+        user = self.users.get(args["user"])
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"user": user}
+
+    def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = [u for u in str(args.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            raise SlackError("invalid_arguments" if not users else "not_enough_users")
+        user = self.users.get(users[0])
+        if user is None:
+            raise SlackError("user_not_found")
+        if user["deleted"]:
+            raise SlackError("user_disabled")
+        already = users[0] in self.ims
+        channel = self.ims.setdefault(users[0], self._id("D"))
+        self.messages.setdefault(channel, [])
+        body: dict[str, Any] = {"channel": {"id": channel}}
+        if already:
+            body.update(no_op=True, already_open=True)
+        return body
+
+    def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require(args, "trigger_id", "view")
+        expires = self._triggers.pop(args["trigger_id"], None)
+        if expires is None:
+            raise SlackError("invalid_trigger_id")
+        if time.monotonic() > expires:
+            raise SlackError("expired_trigger_id")
+        view = args["view"]
+        validate_modal(view)
+        opened = {
+            **view,
+            "id": self._id("V"),
+            "team_id": self.team_id,
+            "app_id": self.app_id,
+            "bot_id": "B0POSTBOT",
+            "hash": secrets.token_hex(8),
+            "state": {"values": {}},
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+        }
+        self.views[opened["id"]] = opened
+        return {"view": opened}
+
+    def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require(args, "file")
+        file = self.files.get(args["file"])
+        if file is None:
+            raise SlackError("file_not_found")
+        return {"file": self.file_payload(file), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    # ----------------------------------------------------------------- files and hooks
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        team_file = request.match_info["team_file"]
+        team, _, file_id = team_file.partition("-")
+        token = self._bearer(request)
+        self.downloads.append({"file": file_id, "authorized": token == self.bot_token})
+        await self._notify()
+        if token is None or not hmac.compare_digest(token, self.bot_token) or "files:read" not in self.scopes:
+            # Slack answers an unauthenticated private file request with its sign-in page.
+            raise web.HTTPFound(f"/signin?redir={request.path}")
+        file = self.files.get(file_id)
+        if team != self.team_id or file is None or file.name != request.match_info["name"]:
+            raise web.HTTPNotFound()
+        response = web.StreamResponse(
+            headers={"Content-Type": file.mimetype, "Content-Length": str(file.size)},
+        )
+        await response.prepare(request)
+        with file.path.open("rb") as fh:
+            while chunk := fh.read(DOWNLOAD_CHUNK):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    async def _signin(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text="<!DOCTYPE html><html><body>Sign in to Slack</body></html>", content_type="text/html"
+        )
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="invalid_payload")
+        self.hooks.append({"url": str(request.url), **body})
+        await self._notify()
+        return web.Response(text="ok")
+
+    def response_url(self, kind: str = "commands") -> str:
+        return f"{self.base_url}/hooks/{kind}/{self.team_id}/{next(self._ids)}/{secrets.token_hex(12)}"
+
+
+# --------------------------------------------------------------------- Block Kit limits
+
+
+def _text_len(obj: Any, limit: int, where: str) -> None:
+    if not isinstance(obj, dict) or obj.get("type") not in ("plain_text", "mrkdwn"):
+        raise SlackError("invalid_blocks", errors=[f"{where}: must be a text object"])
+    if not obj.get("text") or len(obj["text"]) > limit:
+        raise SlackError("invalid_blocks", errors=[f"{where}: text must be 1-{limit} characters"])
+
+
+def _element(el: dict[str, Any], where: str, seen: set[str]) -> None:
+    action_id = el.get("action_id")
+    if action_id is not None:
+        if len(action_id) > 255 or action_id in seen:
+            raise SlackError("invalid_blocks", errors=[f"{where}: action_id must be unique and ≤255"])
+        seen.add(action_id)
+    kind = el.get("type")
+    if kind == "button":
+        _text_len(el.get("text"), 75, f"{where}.text")
+        if el["text"]["type"] != "plain_text":
+            raise SlackError("invalid_blocks", errors=[f"{where}.text: must be plain_text"])
+        if len(el.get("value", "")) > 2000 or el.get("style") not in (None, "primary", "danger"):
+            raise SlackError("invalid_blocks", errors=[f"{where}: bad value or style"])
+    elif kind == "checkboxes":
+        options = el.get("options") or []
+        if not 1 <= len(options) <= 10:
+            raise SlackError("invalid_blocks", errors=[f"{where}: checkboxes need 1-10 options"])
+    elif kind == "plain_text_input":
+        if len(el.get("initial_value", "")) > el.get("max_length", 3000):
+            raise SlackError("invalid_blocks", errors=[f"{where}: initial_value too long"])
+    elif kind not in ("image", "overflow", "static_select", "datetimepicker"):
+        raise SlackError("invalid_blocks", errors=[f"{where}: unknown element {kind}"])
+
+
+def validate_blocks(blocks: Any, *, limit: int) -> None:
+    """The Block Kit limits Slack enforces with ``invalid_blocks``."""
+    if not isinstance(blocks, list) or len(blocks) > limit:
+        raise SlackError("invalid_blocks", errors=[f"blocks must be a list of at most {limit}"])
+    block_ids: set[str] = set()
+    action_ids: set[str] = set()
+    for i, block in enumerate(blocks):
+        where = f"blocks[{i}]"
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if len(block_id) > 255 or block_id in block_ids:
+                raise SlackError("invalid_blocks", errors=[f"{where}: block_id must be unique and ≤255"])
+            block_ids.add(block_id)
+        kind = block.get("type")
+        if kind == "section":
+            if "text" in block:
+                _text_len(block["text"], 3000, f"{where}.text")
+            fields = block.get("fields") or []
+            if len(fields) > 10:
+                raise SlackError("invalid_blocks", errors=[f"{where}: at most 10 fields"])
+            for j, fld in enumerate(fields):
+                _text_len(fld, 2000, f"{where}.fields[{j}]")
+            if "text" not in block and not fields:
+                raise SlackError("invalid_blocks", errors=[f"{where}: section needs text or fields"])
+            if "accessory" in block:
+                _element(block["accessory"], f"{where}.accessory", action_ids)
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= 25:
+                raise SlackError("invalid_blocks", errors=[f"{where}: actions need 1-25 elements"])
+            for j, el in enumerate(elements):
+                _element(el, f"{where}.elements[{j}]", action_ids)
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= 10:
+                raise SlackError("invalid_blocks", errors=[f"{where}: context needs 1-10 elements"])
+        elif kind == "header":
+            _text_len(block.get("text"), 150, f"{where}.text")
+        elif kind == "input":
+            _text_len(block.get("label"), 2000, f"{where}.label")
+            _element(block.get("element") or {}, f"{where}.element", action_ids)
+        elif kind != "divider":
+            raise SlackError("invalid_blocks", errors=[f"{where}: unknown block type {kind}"])
+
+
+def validate_modal(view: dict[str, Any]) -> None:
+    if view.get("type") != "modal":
+        raise SlackError("invalid_arguments", response_metadata={"messages": ["view.type must be modal"]})
+    _text_len(view.get("title"), 24, "view.title")
+    blocks = view.get("blocks") or []
+    validate_blocks(blocks, limit=MODAL_BLOCKS_MAX)
+    if any(b.get("type") == "input" for b in blocks) and "submit" not in view:
+        raise SlackError("invalid_arguments", response_metadata={"messages": ["inputs need a submit button"]})
+    if len(view.get("private_metadata", "")) > 3000 or len(view.get("callback_id", "")) > 255:
+        raise SlackError("invalid_arguments", response_metadata={"messages": ["metadata too long"]})
+
+
+# --------------------------------------------------------------------- Slack calling the app
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def button_in(message: dict[str, Any], action_id: str) -> tuple[str, dict[str, Any]]:
+    """The block_id and element of a button the bot put on a message (so tests press real buttons)."""
+    for block in message.get("blocks") or []:
+        for el in block.get("elements") or []:
+            if el.get("type") == "button" and el.get("action_id") == action_id:
+                return block.get("block_id", ""), el
+    raise AssertionError(f"no button {action_id} on message {message.get('ts')}")
+
+
+@dataclass
+class SlackSender:
+    """Sends what Slack sends an app, signed with the app's signing secret."""
+
+    slack: FakeSlack
+    app_url: str
+    signing_secret: str
+    http: httpx.AsyncClient
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    async def post(
+        self,
+        body: bytes,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        retry_num: int | None = None,
+    ) -> httpx.Response:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature or sign(self.signing_secret, ts, body),
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        }
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        return await self.http.post(self.app_url, content=body, headers=headers)
+
+    def _team(self) -> dict[str, str]:
+        return {"id": self.slack.team_id, "domain": self.slack.team_domain}
+
+    def _user(self, user_id: str) -> dict[str, str]:
+        return {"id": user_id, "username": self.slack.users[user_id]["name"], "team_id": self.slack.team_id}
+
+    def command_body(self, command: str, text: str, *, user: str, channel: str) -> bytes:
+        fields = {
+            "token": "deprecated-verification-token",
+            "team_id": self.slack.team_id,
+            "team_domain": self.slack.team_domain,
+            "channel_id": channel,
+            "channel_name": self.slack.channels.get(channel, "directmessage"),
+            "user_id": user,
+            "user_name": self.slack.users[user]["name"],
+            "command": command,
+            "text": text,
+            "api_app_id": self.slack.app_id,
+            "is_enterprise_install": "false",
+            "response_url": self.slack.response_url("commands"),
+            "trigger_id": self.slack.new_trigger(),
+        }
+        return urlencode(fields).encode()
+
+    async def command(self, command: str, text: str, *, user: str, channel: str, **kw: Any) -> httpx.Response:
+        body = self.command_body(command, text, user=user, channel=channel)
+        return await self.post(body, "application/x-www-form-urlencoded", **kw)
+
+    async def event(self, event: dict[str, Any], **kw: Any) -> httpx.Response:
+        envelope = {
+            "token": "deprecated-verification-token",
+            "team_id": self.slack.team_id,
+            "api_app_id": self.slack.app_id,
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{secrets.token_hex(5).upper()}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": None,
+                    "team_id": self.slack.team_id,
+                    "user_id": self.slack.bot_user_id,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+        self.sent.append(envelope)
+        return await self.post(json.dumps(envelope).encode(), "application/json", **kw)
+
+    async def interaction(self, payload: dict[str, Any], **kw: Any) -> httpx.Response:
+        self.sent.append(payload)
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, "application/x-www-form-urlencoded", **kw)
+
+    def user_message(
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        files: list[FakeFile] | None = None,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """A message a person posts (with uploads): stored in the channel, returned as the event."""
+        ts = self.slack.new_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "team": self.slack.team_id,
+        }
+        if files:
+            message["subtype"] = "file_share"
+            message["upload"] = True
+            message["display_as_bot"] = False
+            for f in files:
+                f.ts = ts
+            message["files"] = [self.slack.file_payload(f) for f in files]
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        self.slack.messages.setdefault(channel, []).append(message)
+        return message
+
+    async def share_file(
+        self, user: str, channel: str, file: FakeFile, text: str = "", *, file_shared: bool = True
+    ) -> dict[str, Any]:
+        """What Slack delivers when someone uploads a file into a channel: the message event with the
+        file objects, then a ``file_shared`` event carrying only ids."""
+        message = self.user_message(user, channel, text, [file])
+        response = await self.event(
+            {**message, "channel": channel, "event_ts": message["ts"], "channel_type": "channel"}
+        )
+        assert response.status_code == 200, response.text
+        if file_shared:
+            shared = {
+                "type": "file_shared",
+                "channel_id": channel,
+                "file_id": file.id,
+                "user_id": user,
+                "file": {"id": file.id},
+                "event_ts": self.slack.new_ts(),
+            }
+            response = await self.event(shared)
+            assert response.status_code == 200, response.text
+        return message
+
+    async def mention(
+        self, user: str, channel: str, text: str, files: list[FakeFile] | None = None
+    ) -> dict[str, Any]:
+        """A message that @-mentions the bot: Slack sends both the message and the app_mention event."""
+        full = f"<@{self.slack.bot_user_id}> {text}"
+        message = self.user_message(user, channel, full, files)
+        event = {**message, "channel": channel, "event_ts": message["ts"]}
+        await self.event({**event, "channel_type": "channel"})
+        app_mention = {k: v for k, v in event.items() if k not in ("subtype", "upload", "display_as_bot")}
+        response = await self.event({**app_mention, "type": "app_mention"})
+        assert response.status_code == 200, response.text
+        return message
+
+    async def message_shortcut(
+        self, callback_id: str, *, user: str, channel: str, message: dict[str, Any], **kw: Any
+    ) -> httpx.Response:
+        payload: dict[str, Any] = {
+            "type": "message_action",
+            "token": "deprecated-verification-token",
+            "action_ts": f"{time.time():.6f}",
+            "team": self._team(),
+            "user": {"id": user, "name": self.slack.users[user]["name"]},
+            "channel": {"id": channel, "name": self.slack.channels.get(channel, "")},
+            "is_enterprise_install": False,
+            "callback_id": callback_id,
+            "trigger_id": self.slack.new_trigger(),
+            "response_url": self.slack.response_url("actions"),
+            "message_ts": message["ts"],
+            "message": message,
+        }
+        return await self.interaction(payload, **kw)
+
+    async def submit_view(
+        self, view_id: str, *, user: str, values: dict[str, dict[str, dict[str, Any]]], **kw: Any
+    ) -> httpx.Response:
+        """Submit an opened modal; every (block_id, action_id) must be an input the modal has."""
+        view = self.slack.views[view_id]
+        inputs = {
+            (b.get("block_id"), b["element"].get("action_id")): b["element"]["type"]
+            for b in view.get("blocks", [])
+            if b.get("type") == "input"
+        }
+        for block_id, actions in values.items():
+            for action_id, value in actions.items():
+                kind = inputs.get((block_id, action_id))
+                if kind is None or value.get("type") != kind:
+                    raise AssertionError(f"modal {view_id} has no {kind or 'input'} {block_id}/{action_id}")
+        payload = {
+            "type": "view_submission",
+            "team": self._team(),
+            "user": self._user(user),
+            "api_app_id": self.slack.app_id,
+            "token": "deprecated-verification-token",
+            "trigger_id": self.slack.new_trigger(),
+            "view": {**view, "state": {"values": values}},
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }
+        return await self.interaction(payload, **kw)
+
+    async def click(
+        self, action_id: str, *, user: str, channel: str, message: dict[str, Any], **kw: Any
+    ) -> httpx.Response:
+        block_id, button = button_in(message, action_id)
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user(user),
+            "api_app_id": self.slack.app_id,
+            "token": "deprecated-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": message["ts"],
+                "channel_id": channel,
+                "is_ephemeral": False,
+            },
+            "trigger_id": self.slack.new_trigger(),
+            "team": self._team(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": self.slack.channels.get(channel, "")},
+            "message": message,
+            "state": {"values": {}},
+            "response_url": self.slack.response_url("actions"),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "text": button["text"],
+                    "value": button.get("value", ""),
+                    "style": button.get("style"),
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return await self.interaction(payload, **kw)
+
+
+class LoopbackServer:
+    """An ASGI app (the bot's HTTP endpoint) served by uvicorn on 127.0.0.1 and a free port."""
+
+    def __init__(self, asgi: Any) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(
+            asgi, host="127.0.0.1", port=0, lifespan="off", log_config=None, access_log=False, backlog=2048
+        )
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LoopbackServer:
+        self._task = asyncio.create_task(self.server.serve())
+        async with asyncio.timeout(10):
+            while not self.server.started:
+                await asyncio.sleep(0.01)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task
+
+    @property
+    def url(self) -> str:
+        sock = self.server.servers[0].sockets[0]
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def _serve(port: int) -> None:
+    slack = await FakeSlack().start(port)
+    slack.add_user("U0ANA", "ana", tz="Europe/Berlin")
+    slack.add_channel("C0GENERAL", "general")
+    print(f"fake Slack Web API on {slack.api_base_url} (bot token {slack.bot_token})", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await slack.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve a fake Slack Web API on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    asyncio.run(_serve(args.port))
+
+
+if __name__ == "__main__":
+    main()

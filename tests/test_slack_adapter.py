@@ -1,0 +1,362 @@
+"""The Slack adapter end to end: the real bolt AsyncApp in HTTP mode on loopback, signed requests from
+a fake Slack, its Web API client pointed at the fake (``base_url``), the real core and scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from adapters.slack.run import EVENTS_PATH, SlackRuntime
+from bot.wiring import App, build_app
+from core.config import PlatformSettings, Settings, SlackSettings
+from core.db.models import MediaAsset, RecentFile, ScheduledPost
+from tests.conftest import Database
+from tests.fakes.mp4 import write_mp4
+from tests.fakes.slack_api import FakeFile, FakeSlack, LoopbackServer, SlackSender, sign
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+MANIFEST = Path(__file__).resolve().parents[1] / "adapters" / "slack" / "manifest.yml"
+ANA, BEN, CHANNEL = "U0ANA", "U0BEN", "C0LAUNCH"
+
+
+def manifest_scopes() -> set[str]:
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    return set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+@dataclass
+class Harness:
+    slack: FakeSlack
+    sender: SlackSender
+    app: App
+    settings: Settings
+
+    async def posts(self) -> list[ScheduledPost]:
+        async with self.app.sessions() as session:
+            return list((await session.execute(select(ScheduledPost).order_by(ScheduledPost.id))).scalars())
+
+    def bot_messages(self, channel: str = CHANNEL) -> list[dict[str, Any]]:
+        return self.slack.posted(channel)
+
+    async def reply(self, predicate: Any = None, channel: str = CHANNEL) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            for message in self.bot_messages(channel):
+                if predicate is None or predicate(message):
+                    return message
+            return None
+
+        result: dict[str, Any] = await self.slack.wait_for(found)
+        return result
+
+    async def shared(
+        self, user: str, channel: str, file: FakeFile, text: str = "", **kw: Any
+    ) -> dict[str, Any]:
+        """Upload a file the way Slack reports it, and wait until the bot has remembered it (events are
+        processed after their ack, and a person types the command seconds later, not microseconds)."""
+        message = await self.sender.share_file(user, channel, file, text, **kw)
+        async with asyncio.timeout(10):
+            while True:
+                async with self.app.sessions() as session:
+                    query = select(RecentFile).where(RecentFile.file_id == file.id)
+                    row = (await session.execute(query)).scalar_one_or_none()
+                if row is not None and row.message_ts == message["ts"] and row.size_bytes is not None:
+                    return message
+                await asyncio.sleep(0.02)
+
+    async def hook(self, contains: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.slack.wait_for(
+            lambda: next((h for h in self.slack.hooks if contains in h.get("text", "")), None)
+        )
+        return result
+
+
+@pytest.fixture
+async def harness(settings: Settings, db: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with FakeSlack(scopes=manifest_scopes()) as slack:
+        slack.add_user(ANA, "ana", tz="America/New_York")
+        slack.add_user(BEN, "ben", tz="Europe/Berlin", is_admin=True)
+        slack.add_channel(CHANNEL, "launch")
+        settings.slack = SlackSettings(
+            bot_token=SecretStr(slack.bot_token),
+            signing_secret=SecretStr(SECRET),
+            mode="http",
+            api_base_url=slack.api_base_url,
+            recent_file_window_s=900,
+        )
+        app = await build_app(settings, schema=db.schema, worker_id="w1")
+        try:
+            runtime = SlackRuntime(app, http_mode=True)
+            async with LoopbackServer(runtime.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
+                sender = SlackSender(slack, server.url + EVENTS_PATH, SECRET, http)
+                yield Harness(slack, sender, app, settings)
+        finally:
+            await app.close()
+
+
+def _buttons(message: dict[str, Any]) -> list[str]:
+    return [
+        el["action_id"]
+        for block in message.get("blocks", [])
+        for el in [*block.get("elements", []), block.get("accessory") or {}]
+        if el.get("type") == "button"
+    ]
+
+
+def _block_text(message: dict[str, Any]) -> str:
+    parts = []
+    for block in message.get("blocks", []):
+        for obj in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
+            if isinstance(obj, dict) and "text" in obj and isinstance(obj["text"], str):
+                parts.append(obj["text"])
+    return "\n".join(parts)
+
+
+async def test_schedule_uses_the_video_the_user_just_shared(harness: Harness, clip: Path) -> None:
+    h = harness
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    shared = await h.shared(ANA, CHANNEL, upload, "here's the launch cut")
+
+    started = time.perf_counter()
+    response = await h.sender.command(
+        "/schedule", "tomorrow 6pm sandbox Launch day #launch", user=ANA, channel=CHANNEL
+    )
+    assert response.status_code == 200
+    assert time.perf_counter() - started < 1.0
+    assert response.text.startswith("Scheduling")
+
+    reply = await h.reply()
+    # The answer sits in the thread of the message that carried the video.
+    assert reply["thread_ts"] == shared["ts"]
+    text = _block_text(reply)
+    assert "#1 Sandbox" in text and "clip.mp4" in text
+    # Ana's zone comes from users.info, not from the workspace default (Europe/Berlin).
+    assert "18:00 America/New_York" in text
+    assert "postbot_cancel:1" in _buttons(reply)
+
+    [post] = await h.posts()
+    assert post.status == "queued" and post.caption == "Launch day #launch"
+    assert post.origin_channel == CHANNEL and post.origin_thread == shared["ts"]
+    # Downloaded once, with the bot token, and stored byte for byte.
+    assert h.slack.downloads == [{"file": upload.id, "authorized": True}]
+    async with h.app.sessions() as session:
+        asset = await session.get(MediaAsset, post.media_id)
+        assert asset is not None and Path(asset.path).read_bytes() == clip.read_bytes()
+    assert h.slack.calls_to("users.info")[0].args["user"] == ANA
+
+
+async def test_post_now_publishes_and_links_the_result_in_the_thread(harness: Harness, clip: Path) -> None:
+    h = harness
+    await h.app.start_scheduler()
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    shared = await h.shared(ANA, CHANNEL, upload, file_shared=False)
+    response = await h.sender.command("/post", "sandbox Out now", user=ANA, channel=CHANNEL)
+    assert response.status_code == 200
+
+    published = await h.reply(lambda m: m["text"].startswith("Published #1"))
+    assert published["thread_ts"] == shared["ts"]
+    assert "file://" in published["text"]
+    [post] = await h.posts()
+    assert post.status == "published" and post.remote_id == "sandbox-1"
+
+
+async def test_shortcut_opens_a_modal_and_its_submission_schedules(harness: Harness, clip: Path) -> None:
+    h = harness
+    upload = h.slack.add_file(BEN, CHANNEL, clip, name="teaser.mp4")
+    message = h.sender.user_message(BEN, CHANNEL, "Teaser for friday <@U0ANA>", [upload])
+
+    response = await h.sender.message_shortcut(
+        "schedule_this_post", user=BEN, channel=CHANNEL, message=message
+    )
+    assert response.status_code == 200
+    opened = await h.slack.wait_for(lambda: h.slack.views)
+    [view] = opened.values()
+    assert view["callback_id"] == "postbot_schedule_modal"
+    caption_input = next(b for b in view["blocks"] if b.get("block_id") == "caption")
+    assert caption_input["element"]["initial_value"] == "Teaser for friday"
+
+    def values(when: str, platforms: list[str]) -> dict[str, Any]:
+        return {
+            "when": {"when_text": {"type": "plain_text_input", "value": when}},
+            "platforms": {
+                "platforms_selected": {
+                    "type": "checkboxes",
+                    "selected_options": [
+                        {"text": {"type": "plain_text", "text": p}, "value": p} for p in platforms
+                    ],
+                }
+            },
+            "caption": {"caption_text": {"type": "plain_text_input", "value": "Teaser #friday"}},
+        }
+
+    # A time in the past is refused under the field, and the modal stays open.
+    bad = await h.sender.submit_view(view["id"], user=BEN, values=values("yesterday 9am", ["sandbox"]))
+    assert bad.status_code == 200
+    assert bad.json()["response_action"] == "errors" and "past" in bad.json()["errors"]["when"]
+    none = await h.sender.submit_view(view["id"], user=BEN, values=values("in 2 hours", []))
+    assert none.json()["errors"] == {"platforms": "Pick at least one platform."}
+    assert await h.posts() == []
+
+    ok = await h.sender.submit_view(view["id"], user=BEN, values=values("friday 9am", ["sandbox"]))
+    assert ok.status_code == 200 and ok.content == b""
+    reply = await h.reply()
+    assert reply["thread_ts"] == message["ts"]
+    assert "09:00 Europe/Berlin" in _block_text(reply) and "teaser.mp4" in _block_text(reply)
+    [post] = await h.posts()
+    assert post.caption == "Teaser #friday"
+
+
+async def test_mentioning_the_bot_on_the_message_with_the_video(harness: Harness, clip: Path) -> None:
+    h = harness
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    message = await h.sender.mention(ANA, CHANNEL, "in 3 hours sandbox Mention launch", [upload])
+    reply = await h.reply()
+    assert reply["thread_ts"] == message["ts"]
+    [post] = await h.posts()
+    assert post.caption == "Mention launch" and post.origin_thread == message["ts"]
+
+    # Slack redelivers an event it thinks was lost: the same posts, no second reply.
+    event = next(e for e in h.sender.sent if e.get("event", {}).get("type") == "app_mention")
+    await h.sender.event(event["event"], retry_num=1)
+    await asyncio.sleep(0.5)
+    assert len(await h.posts()) == 1
+    assert len(h.bot_messages()) == 1
+
+
+async def test_cancel_button_cancels_and_updates_the_message(harness: Harness, clip: Path) -> None:
+    h = harness
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/schedule", "tomorrow 9am sandbox Cancel me", user=ANA, channel=CHANNEL)
+    reply = await h.reply()
+
+    # Someone else (not an admin) may not cancel Ana's post.
+    h.slack.add_user("U0EVE", "eve", tz="UTC")
+    await h.sender.click("postbot_cancel:1", user="U0EVE", channel=CHANNEL, message=reply)
+    refusal = await h.hook("Only the author")
+    assert refusal["replace_original"] is False
+    [post] = await h.posts()
+    assert post.status == "queued"
+
+    response = await h.sender.click("postbot_cancel:1", user=ANA, channel=CHANNEL, message=reply)
+    assert response.status_code == 200
+    await h.slack.wait_for(lambda: h.slack.calls_to("chat.update"))
+    [post] = await h.posts()
+    assert post.status == "cancelled"
+    updated = h.bot_messages()[0]
+    assert "postbot_cancel:1" not in _buttons(updated)
+    assert "cancelled by <@U0ANA>" in _block_text(updated)
+
+
+async def test_queue_lists_channel_posts_with_cancel_buttons(harness: Harness, clip: Path) -> None:
+    h = harness
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/schedule", "tomorrow 9am sandbox First", user=ANA, channel=CHANNEL)
+    await h.reply()
+    await h.sender.command("/queue", "", user=ANA, channel=CHANNEL)
+    listing = await h.slack.wait_for(
+        lambda: next((x for x in h.slack.hooks if "Upcoming" in x["text"]), None)
+    )
+    assert "#1 Sandbox" in listing["text"] and "First" in listing["text"]
+    assert listing["response_type"] == "ephemeral"
+    assert "postbot_cancel:1" in _buttons(listing)
+
+
+async def test_final_failure_is_dmed_to_the_author(harness: Harness, clip: Path) -> None:
+    h = harness
+    # The sandbox "platform" cannot write its folder: every attempt fails, and one attempt is all.
+    h.settings.sandbox_dir.parent.mkdir(parents=True, exist_ok=True)
+    h.settings.sandbox_dir.write_text("not a folder")
+    h.settings.platforms.sandbox = PlatformSettings(max_attempts=1)
+    await h.app.start_scheduler()
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    shared = await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/post", "sandbox Doomed", user=ANA, channel=CHANNEL)
+
+    failed = await h.reply(lambda m: "failed after" in m["text"])
+    assert failed["thread_ts"] == shared["ts"]
+    dm_channel = await h.slack.wait_for(lambda: h.slack.ims.get(ANA))
+    dm = await h.slack.wait_for(lambda: h.slack.posted(dm_channel))
+    assert "Your post #1 to Sandbox could not be published." in dm[0]["text"]
+    assert "Reason:" in dm[0]["text"] and "What to do:" in dm[0]["text"]
+    assert h.slack.bot_token not in dm[0]["text"]
+    assert h.slack.calls_to("conversations.open")[0].args["users"] == ANA
+
+
+@pytest.mark.parametrize("case", ["forged", "stale", "unsigned"])
+async def test_forged_and_stale_requests_are_rejected(harness: Harness, case: str) -> None:
+    h = harness
+    body = h.sender.command_body("/schedule", "tomorrow 6pm sandbox x", user=ANA, channel=CHANNEL)
+    now = int(time.time())
+    if case == "forged":
+        response = await h.sender.post(
+            body, "application/x-www-form-urlencoded", signature=sign("wrong", str(now), body)
+        )
+    elif case == "stale":
+        # Correctly signed, but six minutes old: outside the 5-minute replay window.
+        old = now - 6 * 60
+        response = await h.sender.post(body, "application/x-www-form-urlencoded", timestamp=old)
+    else:
+        response = await h.sender.http.post(
+            h.sender.app_url, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+    assert response.status_code == 401
+    await asyncio.sleep(0.2)
+    assert h.slack.calls == [] and h.slack.hooks == []
+    assert await h.posts() == []
+
+
+async def test_schedule_without_a_recent_video_says_what_to_do(harness: Harness, clip: Path) -> None:
+    h = harness
+    # Ben's video does not count for Ana, and neither does a video in another channel.
+    h.slack.add_channel("C0OTHER", "other")
+    await h.shared(BEN, CHANNEL, h.slack.add_file(BEN, CHANNEL, clip))
+    await h.shared(ANA, "C0OTHER", h.slack.add_file(ANA, "C0OTHER", clip))
+    response = await h.sender.command("/schedule", "tomorrow 6pm sandbox Hi", user=ANA, channel=CHANNEL)
+    assert response.status_code == 200
+    hook = await h.hook("no video you shared")
+    assert "last 15 minutes" in hook["text"] and "Upload the video here first" in hook["text"]
+    assert await h.posts() == []
+    assert h.slack.downloads == [] and h.bot_messages() == []
+
+
+async def test_a_video_too_large_for_a_platform_is_refused_before_download(
+    harness: Harness, tmp_path: Path
+) -> None:
+    h = harness
+    big = write_mp4(tmp_path / "big.mp4", size_bytes=301 * 1000 * 1000, fill="sparse")
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, big))
+    await h.sender.command("/schedule", "tomorrow 6pm instagram,sandbox Too big", user=ANA, channel=CHANNEL)
+    hook = await h.hook("Instagram takes at most 300")
+    assert "✗ The video is 301" in hook["text"]
+    assert h.slack.downloads == []
+    assert await h.posts() == []
+
+
+async def test_a_bad_time_is_refused_before_the_download(harness: Harness, clip: Path) -> None:
+    h = harness
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    await h.sender.command("/schedule", "someday sandbox Hi", user=ANA, channel=CHANNEL)
+    hook = await h.hook("couldn't read")
+    assert hook["text"].startswith("✗ ")
+    assert h.slack.downloads == []
+
+
+async def test_replies_wait_out_slack_rate_limits(harness: Harness, clip: Path) -> None:
+    h = harness
+    h.slack.rate_limit("chat.postMessage", retry_after=1)
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Busy day", user=ANA, channel=CHANNEL)
+    await h.reply()
+    statuses = [c.status for c in h.slack.calls_to("chat.postMessage")]
+    assert statuses == [429, 200]
