@@ -1,0 +1,110 @@
+"""What is already on the calendar: queued and recent posts that a new slot must not crowd."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.models import ScheduledPost
+from core.domain import Platform, PostStatus
+from core.slots.rules import CADENCE, YOUTUBE_QUOTA_ZONE, youtube_uploads_per_day
+
+# A failed post still spent quota if it reached the platform (YouTube charges invalid calls too).
+_LIVE = (PostStatus.QUEUED.value, PostStatus.RUNNING.value, PostStatus.PUBLISHED.value)
+
+
+@dataclass
+class Occupancy:
+    """Taken times of one team's platform account, plus the deployment's YouTube uploads per PT day."""
+
+    platform: Platform
+    day_zone: ZoneInfo  # the audience's main zone: "a day" for the daily cap
+    taken: list[datetime] = field(default_factory=list)
+    youtube_days: Counter[date] = field(default_factory=Counter)
+    youtube_cap: int = youtube_uploads_per_day()
+
+    def conflict(self, at: datetime) -> str | None:
+        """Why `at` can't take another post, or None when it can."""
+        cadence = CADENCE[self.platform]
+        for other in self.taken:
+            if abs(other - at) < cadence.min_gap:
+                near = other.astimezone(self.day_zone)
+                return f"within {_span(cadence.min_gap)} of a post at {near:%a %H:%M}"
+        day = at.astimezone(self.day_zone).date()
+        same_day = sum(1 for t in self.taken if t.astimezone(self.day_zone).date() == day)
+        if same_day >= cadence.daily_cap:
+            return f"{same_day} posts already that day (cap {cadence.daily_cap})"
+        if self.platform == Platform.YOUTUBE:
+            quota_day = at.astimezone(ZoneInfo(YOUTUBE_QUOTA_ZONE)).date()
+            if self.youtube_days[quota_day] >= self.youtube_cap:
+                return (
+                    f"YouTube API quota for {quota_day:%d %b} (Pacific) already spent on "
+                    f"{self.youtube_cap} uploads"
+                )
+        return None
+
+    def take(self, at: datetime) -> None:
+        self.taken.append(at)
+        if self.platform == Platform.YOUTUBE:
+            self.youtube_days[at.astimezone(ZoneInfo(YOUTUBE_QUOTA_ZONE)).date()] += 1
+
+
+def _span(gap: timedelta) -> str:
+    minutes = int(gap.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
+async def load(
+    session: AsyncSession,
+    team_id: int,
+    platforms: Iterable[Platform],
+    now: datetime,
+    until: datetime,
+    day_zone: ZoneInfo,
+) -> dict[Platform, Occupancy]:
+    platforms = list(platforms)
+    widest = max((CADENCE[p].min_gap for p in platforms), default=timedelta(0))
+    # A day's cap counts posts earlier and later that day, and a gap reaches past either end.
+    since = now - max(widest, timedelta(days=1))
+    until = until + max(widest, timedelta(days=1))
+    rows = await session.execute(
+        select(ScheduledPost.platform, ScheduledPost.run_at, ScheduledPost.published_at).where(
+            ScheduledPost.team_id == team_id,
+            ScheduledPost.platform.in_([p.value for p in platforms]),
+            ScheduledPost.status.in_(_LIVE),
+            ScheduledPost.run_at >= since,
+            ScheduledPost.run_at <= until,
+        )
+    )
+    found = {p: Occupancy(p, day_zone) for p in platforms}
+    for platform, run_at, published_at in rows:
+        found[Platform(platform)].taken.append(published_at or run_at)
+    if Platform.YOUTUBE in found:
+        found[Platform.YOUTUBE].youtube_days = await _youtube_uploads(session, since, until)
+    return found
+
+
+async def _youtube_uploads(session: AsyncSession, since: datetime, until: datetime) -> Counter[date]:
+    """Uploads per Pacific-time quota day across *all* teams: they share one API project."""
+    pacific = ZoneInfo(YOUTUBE_QUOTA_ZONE)
+    rows = await session.execute(
+        select(ScheduledPost.run_at, ScheduledPost.published_at).where(
+            ScheduledPost.platform == Platform.YOUTUBE.value,
+            or_(
+                ScheduledPost.status.in_(_LIVE),
+                (ScheduledPost.status == PostStatus.FAILED.value) & (ScheduledPost.attempts > 0),
+            ),
+            ScheduledPost.run_at >= since - timedelta(days=1),
+            ScheduledPost.run_at <= until,
+        )
+    )
+    days: Counter[date] = Counter()
+    for run_at, published_at in rows:
+        days[(published_at or run_at).astimezone(pacific).date()] += 1
+    return days

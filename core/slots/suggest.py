@@ -1,0 +1,134 @@
+"""Ranking candidate times per platform: priors, audience zones and own history, minus conflicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.domain import Platform
+from core.slots import history as history_mod
+from core.slots import occupancy as occupancy_mod
+from core.slots.audience import AudienceZone, parse_audience
+from core.slots.priors import prior
+
+HORIZON = timedelta(days=7)
+# A slot needs time for the upload to be queued and processed before it is due.
+LEAD = timedelta(minutes=20)
+STEP = timedelta(minutes=30)
+# Among equally good slots the sooner one wins, by a little: a week-away peak still beats a trough.
+DECAY_PER_DAY = 0.015
+
+
+@dataclass(frozen=True)
+class Slot:
+    at: datetime  # aware, UTC
+    score: float  # 0..~2: 1.0 is a documented peak for the whole audience
+    reason: str  # one line for the chat reply
+
+
+@dataclass(frozen=True)
+class _Scored:
+    at: datetime
+    score: float
+    prior: float
+    label: str | None
+    label_share: float
+    boost: float
+    boost_posts: float
+
+
+def _candidates(now: datetime, tz: ZoneInfo) -> list[datetime]:
+    """Every half hour (on the user's wall clock) from `now + LEAD` for HORIZON."""
+    earliest = now + LEAD
+    local = earliest.astimezone(tz)
+    # Round up to the next :00 or :30 of the user's wall clock (zones with :45 offsets included).
+    first = local.replace(minute=30 if local.minute < 30 else 0, second=0, microsecond=0)
+    if local.minute >= 30:
+        first += timedelta(hours=1)
+    if local.minute in (0, 30) and local.second == 0 and local.microsecond == 0:
+        first = local
+    first = first.astimezone(now.tzinfo)
+    return [first + STEP * i for i in range(int(HORIZON / STEP))]
+
+
+def _score(
+    platform: Platform,
+    at: datetime,
+    now: datetime,
+    audience: Sequence[AudienceZone],
+    history: history_mod.History,
+) -> _Scored:
+    total = 0.0
+    labels: dict[str, float] = {}
+    for zone in audience:
+        weight, label = prior(platform, at.astimezone(zone.tzinfo))
+        total += zone.share * weight
+        if label is not None:
+            labels[label] = labels.get(label, 0.0) + zone.share
+    boost, posts = history.adjust(at.astimezone(audience[0].tzinfo))
+    decay = 1 - DECAY_PER_DAY * ((at - now) / timedelta(days=1))
+    label, share = max(labels.items(), key=lambda kv: kv[1]) if labels else (None, 0.0)
+    return _Scored(at, total * boost * decay, total, label, share, boost, posts)
+
+
+def _reason(platform: Platform, s: _Scored, audience: Sequence[AudienceZone], tz: ZoneInfo) -> str:
+    local = s.at.astimezone(tz)
+    when = f"{local:%a} {local.day} {local:%b} {local:%H:%M}"
+    if s.label is None:
+        why = f"outside {platform.label}'s documented peaks, but free"
+    elif len(audience) == 1:
+        why = f"{platform.label} {s.label} ({audience[0].zone})"
+    else:
+        why = f"{platform.label} {s.label} for {s.label_share:.0%} of your audience"
+    if s.boost_posts >= 1 and abs(s.boost - 1) >= 0.1:
+        direction = "better" if s.boost > 1 else "worse"
+        why += f"; your posts around this hour did {s.boost:.1f}x your median ({direction})"
+    return f"{when}: {why}"
+
+
+async def suggest(
+    session: AsyncSession,
+    team_id: int,
+    platforms: Iterable[Platform],
+    now: datetime,
+    tz: str,
+    n: int = 3,
+    *,
+    audience_timezones: Sequence[str] = (),
+) -> dict[Platform, list[Slot]]:
+    """The best `n` free slots per platform in the coming week, best first, each with a reason.
+
+    `tz` is the asking user's zone (how times and reasons are shown, and the audience when no
+    `audience_timezones` are configured).
+    """
+    platforms = list(dict.fromkeys(platforms))
+    user_zone = ZoneInfo(tz)
+    audience = parse_audience(audience_timezones, tz)
+    main_zone = audience[0].tzinfo
+    candidates = _candidates(now, user_zone)
+    taken = await occupancy_mod.load(session, team_id, platforms, now, now + HORIZON + LEAD, main_zone)
+    result: dict[Platform, list[Slot]] = {}
+    for platform in platforms:
+        past = await history_mod.load(session, team_id, platform, now, main_zone)
+        ranked = sorted(
+            (_score(platform, at, now, audience, past) for at in candidates),
+            key=lambda s: (-s.score, s.at),
+        )
+        occupancy = taken[platform]
+        chosen: list[Slot] = []
+        for scored in ranked:
+            if len(chosen) >= n:
+                break
+            if occupancy.conflict(scored.at) is not None:
+                continue
+            # Suggestions are alternatives, not a plan, but spacing them like posts keeps them
+            # from being three neighbouring half hours of the same peak.
+            occupancy.take(scored.at)
+            reason = _reason(platform, scored, audience, user_zone)
+            chosen.append(Slot(scored.at, round(scored.score, 3), reason))
+        result[platform] = chosen
+    return result
