@@ -37,4 +37,6 @@ def setup_logging(level: str = "INFO", *, json_output: bool = True) -> None:
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO; URLs can carry signed upload parameters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # httpcore's DEBUG trace prints response headers: Location values carry OAuth codes and signed URLs.
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

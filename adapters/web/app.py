@@ -1,0 +1,124 @@
+"""The Starlette app: OAuth start/callback pages, health and metrics.
+
+Adapters that need HTTP in the same process (Slack in HTTP mode) pass their routes in
+``extra_routes`` rather than running a second server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from adapters.web.pages import page
+from core.accounts.linking import (
+    AccountLinker,
+    LinkDenied,
+    LinkError,
+    LinkStateExpired,
+    LinkStateInvalid,
+    LinkStateUsed,
+)
+from core.domain import Platform
+from core.errors import UserError
+
+log = logging.getLogger(__name__)
+
+LINKS = Counter(
+    "postbot_oauth_links_total", "OAuth link callbacks by platform and outcome", ["platform", "outcome"]
+)
+
+HealthCheck = Callable[[], Awaitable[None]]
+
+_OUTCOMES: dict[type[LinkError], tuple[str, int]] = {
+    LinkStateInvalid: ("forged", 400),
+    LinkStateExpired: ("expired", 410),
+    LinkStateUsed: ("replayed", 409),
+    LinkDenied: ("denied", 200),
+}
+
+
+def _platform(request: Request) -> Platform | None:
+    try:
+        platform = Platform(request.path_params["platform"])
+    except ValueError:
+        return None
+    return None if platform is Platform.SANDBOX else platform
+
+
+def build_web_app(
+    linker: AccountLinker,
+    *,
+    extra_routes: Sequence[BaseRoute] = (),
+    health_check: HealthCheck | None = None,
+    registry: CollectorRegistry = REGISTRY,
+) -> Starlette:
+    async def start(request: Request) -> Response:
+        platform = _platform(request)
+        if platform is None:
+            return page(
+                "Unknown platform", "postbot links YouTube, Instagram, X, LinkedIn and TikTok.", status=404
+            )
+        try:
+            url = await linker.authorize_url(platform, request.query_params.get("state", ""))
+        except LinkError as exc:
+            outcome, status = _OUTCOMES.get(type(exc), ("failed", 400))
+            LINKS.labels(platform.value, outcome).inc()
+            return page(exc.title, exc.message, status=status)
+        except UserError as exc:
+            return page("Linking isn't available", str(exc), status=503)
+        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+
+    async def callback(request: Request) -> Response:
+        platform = _platform(request)
+        if platform is None:
+            return page(
+                "Unknown platform", "postbot links YouTube, Instagram, X, LinkedIn and TikTok.", status=404
+            )
+        q = request.query_params
+        try:
+            outcome = await linker.complete_link(
+                platform,
+                q.get("state"),
+                code=q.get("code"),
+                error=q.get("error"),
+                error_description=q.get("error_description"),
+            )
+        except LinkError as exc:
+            name, status = _OUTCOMES.get(type(exc), ("failed", 502))
+            LINKS.labels(platform.value, name).inc()
+            return page(exc.title, exc.message, status=status)
+        except UserError as exc:
+            LINKS.labels(platform.value, "failed").inc()
+            return page("Linking isn't available", str(exc), status=503)
+        LINKS.labels(platform.value, "linked").inc()
+        return page(
+            f"{platform.label} linked",
+            f"postbot can now post as {outcome.handle}. You can close this tab and go back to chat.",
+        )
+
+    async def health(request: Request) -> Response:
+        if health_check is not None:
+            try:
+                await health_check()
+            except Exception as exc:
+                log.warning("health check failed", extra={"error": type(exc).__name__})
+                return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[BaseRoute] = [
+        Route("/oauth/{platform}/start", start, methods=["GET"]),
+        Route("/oauth/{platform}/callback", callback, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *extra_routes,
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,403 @@
+"""Linking platform accounts from chat: an admin asks, the bot DMs a single-use link, the callback stores.
+
+The link's state is 32 random bytes, bound to team, user and platform, valid for ten minutes and
+good for one callback. Only its SHA-256 is stored, so a leaked database row cannot be replayed as a
+link; for PKCE platforms the verifier is stored encrypted, bound to that state. The state is burnt
+by an atomic conditional UPDATE before the code is exchanged, so two callbacks racing with the same
+state (a replay, a double click) cannot both get through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.accounts.store import load_tokens, save_tokens
+from core.config import Settings
+from core.crypto import Vault, VaultError, state_aad
+from core.db.models import OAuthState, SocialAccount, Team, User
+from core.domain import AccountStatus, ChatContext, ChatKind, Platform
+from core.errors import PermissionDenied, UserError
+from core.notify import NotifierRouter
+from core.oauth import OAuthClients, OAuthError, ProviderUnavailable
+from core.oauth.pkce import make_verifier, s256_challenge
+from core.queue.identity import ensure_team_user
+
+log = logging.getLogger(__name__)
+
+STATE_TTL = timedelta(minutes=10)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def hash_state(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+class LinkError(UserError):
+    """A link that cannot complete; ``title`` heads the page the browser shows."""
+
+    title = "Linking failed"
+
+
+class LinkStateInvalid(LinkError):
+    title = "This link isn't valid"
+
+
+class LinkStateExpired(LinkError):
+    title = "This link has expired"
+
+
+class LinkStateUsed(LinkError):
+    title = "This link was already used"
+
+
+class LinkDenied(LinkError):
+    title = "Linking cancelled"
+
+
+class LinkProviderFailed(LinkError):
+    title = "Linking failed"
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    platform: Platform
+    account_row_id: int
+    remote_account_id: str
+    display_name: str
+    handle: str
+    relinked: bool
+
+
+@dataclass(frozen=True)
+class AccountView:
+    platform: Platform
+    display_name: str | None
+    remote_account_id: str
+    status: AccountStatus
+    token_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    last_error: str | None
+    linked_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class UnlinkOutcome:
+    platform: Platform
+    names: list[str]
+    # True when the provider confirmed the revocation; False when it has no revoke endpoint or failed.
+    revoked_at_provider: bool
+    note: str | None = None
+
+
+class AccountLinker:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: async_sessionmaker[AsyncSession],
+        vault: Vault,
+        oauth: OAuthClients,
+        notifier: NotifierRouter | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.vault = vault
+        self.oauth = oauth
+        self.notifier = notifier
+        self.clock = clock
+
+    def redirect_uri(self, platform: Platform) -> str:
+        return f"{self.settings.web.public_url.rstrip('/')}/oauth/{platform.value}/callback"
+
+    # -- /link -------------------------------------------------------------------------------------
+
+    async def start_link(self, ctx: ChatContext, platform: Platform) -> str:
+        """The single-use URL to DM the admin. Refuses non-admins before anything is stored."""
+        if not ctx.is_admin:
+            raise PermissionDenied(
+                f"Only admins can link accounts. Ask a workspace admin to run /link {platform.value}."
+            )
+        if not self.oauth.linkable(platform):
+            raise UserError(f"{platform.label} needs no account link.")
+        provider = self.oauth.get(platform)  # fails here, clearly, when the app isn't configured
+        state = secrets.token_urlsafe(32)
+        state_hash = hash_state(state)
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            # Links nobody used are of no further interest a day later.
+            await session.execute(delete(OAuthState).where(OAuthState.expires_at < now - timedelta(days=1)))
+            verifier = make_verifier() if provider.uses_pkce else None
+            session.add(
+                OAuthState(
+                    state_hash=state_hash,
+                    team_id=team.id,
+                    user_id=user.id,
+                    platform=platform.value,
+                    pkce_verifier_enc=self.vault.encrypt(verifier, state_aad(state_hash))
+                    if verifier
+                    else None,
+                    created_at=now,
+                    expires_at=now + STATE_TTL,
+                )
+            )
+        log.info("link started", extra={"platform": platform.value, "team": ctx.team_id})
+        query = urlencode({"state": state})
+        return f"{self.settings.web.public_url.rstrip('/')}/oauth/{platform.value}/start?{query}"
+
+    async def authorize_url(self, platform: Platform, state: str) -> str:
+        """Where /oauth/{platform}/start sends the browser. Checks the state without burning it."""
+        async with self.sessions() as session:
+            row = await self._state_row(session, platform, state)
+            self._check_usable(row)
+            verifier = self._verifier(row)
+        provider = self.oauth.get(platform)
+        challenge = s256_challenge(verifier) if verifier else None
+        return provider.authorize_url(
+            state=state, redirect_uri=self.redirect_uri(platform), code_challenge=challenge
+        )
+
+    # -- callback ----------------------------------------------------------------------------------
+
+    async def complete_link(
+        self,
+        platform: Platform,
+        state: str | None,
+        *,
+        code: str | None = None,
+        error: str | None = None,
+        error_description: str | None = None,
+    ) -> LinkOutcome:
+        if not state:
+            raise LinkStateInvalid("The address has no link state. Start again with /link in chat.")
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            row = await self._state_row(session, platform, state)
+            burnt = await session.execute(
+                update(OAuthState)
+                .where(OAuthState.id == row.id, OAuthState.used_at.is_(None), OAuthState.expires_at > now)
+                .values(used_at=now)
+            )
+            if burnt.rowcount != 1:  # type: ignore[attr-defined]
+                self._check_usable(row)
+                raise LinkStateUsed(f"Run /link {platform.value} in chat for a new one.")
+            verifier = self._verifier(row)
+            team_id, user_id = row.team_id, row.user_id
+
+        if error:
+            log.info("link declined at the provider", extra={"platform": platform.value, "error": error})
+            if error == "access_denied":
+                raise LinkDenied(
+                    f"You declined access on {platform.label}, so nothing was linked. "
+                    f"Run /link {platform.value} again whenever you're ready."
+                )
+            raise LinkProviderFailed(
+                f"{platform.label} reported an error ({error}), so nothing was linked. "
+                f"Try /link {platform.value} again."
+            )
+        if not code:
+            raise LinkStateInvalid(
+                f"{platform.label} sent no authorization code. Try /link {platform.value} again."
+            )
+
+        provider = self.oauth.get(platform)
+        try:
+            tokens = await provider.exchange_code(
+                code=code, redirect_uri=self.redirect_uri(platform), code_verifier=verifier
+            )
+            profile = await provider.fetch_profile(tokens)
+        except ProviderUnavailable as exc:
+            raise LinkProviderFailed(
+                f"{exc.message}. Nothing was linked; try /link {platform.value} again."
+            ) from None
+        except OAuthError as exc:
+            raise LinkProviderFailed(
+                f"{exc.message}. Nothing was linked; try /link {platform.value} again."
+            ) from None
+
+        async with self.sessions.begin() as session:
+            existing = (
+                await session.execute(
+                    select(SocialAccount).where(
+                        SocialAccount.team_id == team_id,
+                        SocialAccount.platform == platform.value,
+                        SocialAccount.remote_account_id == profile.account_id,
+                    )
+                )
+            ).scalar_one_or_none()
+            account = existing or SocialAccount(
+                team_id=team_id, platform=platform.value, remote_account_id=profile.account_id
+            )
+            account.display_name = profile.handle
+            account.linked_by = user_id
+            if existing is None:
+                session.add(account)
+                await session.flush()
+            save_tokens(account, tokens, self.vault)
+            account.updated_at = now
+            team = await session.get(Team, team_id)
+            user = await session.get(User, user_id)
+            assert team is not None and user is not None
+            chat, team_ext, user_ext = team.chat, team.external_id, user.external_id
+            account_row_id = account.id
+
+        outcome = LinkOutcome(
+            platform=platform,
+            account_row_id=account_row_id,
+            remote_account_id=profile.account_id,
+            display_name=profile.display_name,
+            handle=profile.handle,
+            relinked=existing is not None,
+        )
+        log.info("account linked", extra={"platform": platform.value, "account": account_row_id})
+        await self._dm(chat, team_ext, user_ext, f"{platform.label} linked as {profile.handle}.")
+        return outcome
+
+    async def _dm(self, chat: str, team_id: str, user_id: str, text: str) -> None:
+        if self.notifier is None:
+            return
+        try:
+            await self.notifier.dm(ChatKind(chat), team_id, user_id, text)
+        except Exception as exc:  # the link itself succeeded; a chat outage must not undo it
+            log.warning("could not DM the admin about a link", extra={"error": type(exc).__name__})
+
+    async def _state_row(self, session: AsyncSession, platform: Platform, state: str) -> OAuthState:
+        row = (
+            await session.execute(select(OAuthState).where(OAuthState.state_hash == hash_state(state)))
+        ).scalar_one_or_none()
+        # A state for another platform is treated like a forged one: someone edited the address.
+        if row is None or row.platform != platform.value:
+            raise LinkStateInvalid(
+                "This link wasn't issued by postbot, or was altered. "
+                f"Run /link {platform.value} in chat for a new one."
+            )
+        return row
+
+    def _check_usable(self, row: OAuthState) -> None:
+        if row.used_at is not None:
+            raise LinkStateUsed(f"Each link works once. Run /link {row.platform} in chat for a new one.")
+        if row.expires_at <= self.clock():
+            minutes = int(STATE_TTL.total_seconds() // 60)
+            raise LinkStateExpired(
+                f"Links are valid for {minutes} minutes. Run /link {row.platform} in chat for a new one."
+            )
+
+    def _verifier(self, row: OAuthState) -> str | None:
+        if row.pkce_verifier_enc is None:
+            return None
+        try:
+            return self.vault.decrypt(row.pkce_verifier_enc, state_aad(row.state_hash))
+        except VaultError:
+            raise LinkStateInvalid(
+                f"This link can no longer be used. Run /link {row.platform} for a new one."
+            ) from None
+
+    # -- /accounts and /unlink ---------------------------------------------------------------------
+
+    async def list_accounts(self, ctx: ChatContext) -> list[AccountView]:
+        async with self.sessions() as session:
+            team = (
+                await session.execute(
+                    select(Team).where(Team.chat == ctx.chat.value, Team.external_id == ctx.team_id)
+                )
+            ).scalar_one_or_none()
+            if team is None:
+                return []
+            rows = (
+                await session.execute(
+                    select(SocialAccount)
+                    .where(SocialAccount.team_id == team.id)
+                    .order_by(SocialAccount.platform, SocialAccount.id)
+                )
+            ).scalars()
+            return [
+                AccountView(
+                    platform=Platform(r.platform),
+                    display_name=r.display_name,
+                    remote_account_id=r.remote_account_id,
+                    status=AccountStatus(r.status),
+                    token_expires_at=r.token_expires_at,
+                    refresh_expires_at=r.refresh_expires_at,
+                    last_error=r.last_error,
+                    linked_at=r.created_at,
+                    updated_at=r.updated_at,
+                )
+                for r in rows
+            ]
+
+    async def unlink(self, ctx: ChatContext, platform: Platform) -> UnlinkOutcome:
+        """Revoke at the provider where it can, then delete the tokens and the account row."""
+        if not ctx.is_admin:
+            raise PermissionDenied(
+                f"Only admins can unlink accounts. Ask a workspace admin to run /unlink {platform.value}."
+            )
+        async with self.sessions() as session:
+            team = (
+                await session.execute(
+                    select(Team).where(Team.chat == ctx.chat.value, Team.external_id == ctx.team_id)
+                )
+            ).scalar_one_or_none()
+            rows = (
+                list(
+                    (
+                        await session.execute(
+                            select(SocialAccount).where(
+                                SocialAccount.team_id == team.id, SocialAccount.platform == platform.value
+                            )
+                        )
+                    ).scalars()
+                )
+                if team is not None
+                else []
+            )
+        if not rows:
+            raise UserError(f"No {platform.label} account is linked.")
+        revoked_all = True
+        note: str | None = None
+        for row in rows:
+            revoked, problem = await self._revoke(platform, row)
+            revoked_all = revoked_all and revoked
+            note = note or problem
+        async with self.sessions.begin() as session:
+            await session.execute(delete(SocialAccount).where(SocialAccount.id.in_([r.id for r in rows])))
+        names = [r.display_name or r.remote_account_id for r in rows]
+        log.info("account unlinked", extra={"platform": platform.value, "accounts": [r.id for r in rows]})
+        return UnlinkOutcome(platform=platform, names=names, revoked_at_provider=revoked_all, note=note)
+
+    async def _revoke(self, platform: Platform, row: SocialAccount) -> tuple[bool, str | None]:
+        try:
+            provider = self.oauth.get(platform)
+        except UserError:
+            return (
+                False,
+                f"{platform.label} isn't configured here, so access was not revoked at {platform.label}.",
+            )
+        if not provider.has_revoke:
+            return False, (
+                f"{platform.label} has no way for apps to revoke access; remove postbot under "
+                f"{platform.label}'s connected apps settings to withdraw it there too."
+            )
+        if row.access_token_enc is None or row.status == AccountStatus.REVOKED.value:
+            return True, None
+        try:
+            return await provider.revoke(load_tokens(row, self.vault)), None
+        except (OAuthError, VaultError) as exc:
+            log.warning("revoke failed", extra={"platform": platform.value, "error": type(exc).__name__})
+            return False, (
+                f"{platform.label} did not confirm the revocation; "
+                "remove postbot under its connected apps settings."
+            )

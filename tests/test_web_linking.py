@@ -1,0 +1,357 @@
+"""The account-linking flow end to end: the real web server on loopback, a browser (httpx following
+redirects), and each platform's fake OAuth provider; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from adapters.console.commands import ConsoleNotifier
+from adapters.web import WebServer, build_web_app
+from core.accounts.linking import AccountLinker
+from core.accounts.store import load_tokens
+from core.accounts.tokens import TokenSources
+from core.accounts.views import accounts_text, unlink_text
+from core.config import PlatformSettings, PlatformsSettings, Settings, VaultSettings, WebSettings
+from core.crypto import Vault, state_aad
+from core.crypto.keys import MIN_ITERATIONS
+from core.db.engine import make_engine, migrate, session_factory
+from core.db.models import OAuthState, SocialAccount
+from core.domain import AccountStatus, ChatContext, ChatKind, Platform
+from core.errors import PermissionDenied
+from core.logs import JsonFormatter, setup_logging
+from core.notify import NotifierRouter
+from core.oauth import OAuthClients
+from core.oauth.pkce import s256_challenge
+from tests.conftest import Database
+from tests.fakes.oauth_provider import FakeOAuthProvider
+
+ADMIN = ChatContext(chat=ChatKind.CONSOLE, team_id="T1", user_id="U-admin", user_name="ada", is_admin=True)
+MEMBER = ChatContext(chat=ChatKind.CONSOLE, team_id="T1", user_id="U-member", user_name="bob", is_admin=False)
+SECRET = "vault secret for the linking tests"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Site:
+    fake: FakeOAuthProvider
+    server: WebServer
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    linker: AccountLinker
+    vault: Vault
+    settings: Settings
+    http: httpx.AsyncClient
+    browser: httpx.AsyncClient
+    clock: Clock
+    dms: list[str] = field(default_factory=list)
+
+    async def accounts(self) -> list[SocialAccount]:
+        async with self.sessions() as session:
+            return list((await session.execute(select(SocialAccount))).scalars())
+
+    async def states(self) -> list[OAuthState]:
+        async with self.sessions() as session:
+            return list((await session.execute(select(OAuthState))).scalars())
+
+    async def provider_redirect(self, link: str) -> str:
+        """Follow the link to the provider and back, stopping before our callback is called."""
+        start = await self.browser.get(link, follow_redirects=False)
+        assert start.status_code == 302, start.text
+        at_provider = await self.browser.get(start.headers["location"], follow_redirects=False)
+        assert at_provider.status_code == 302, at_provider.text
+        callback: str = at_provider.headers["location"]
+        assert callback.startswith(f"{self.server.url}/oauth/{self.fake.platform}/callback")
+        return callback
+
+
+async def open_site(db: Database, tmp_settings: Settings, platform: str) -> Site:
+    fake = await FakeOAuthProvider(platform).start()
+    server = WebServer("127.0.0.1", 0)
+    settings = tmp_settings.model_copy(
+        update={
+            "secret_key": SecretStr(SECRET),
+            "vault": VaultSettings(iterations=MIN_ITERATIONS),
+            "web": WebSettings(public_url=server.url),
+            "platforms": PlatformsSettings(**{platform: PlatformSettings(**fake.platform_settings())}),
+        }
+    )
+    engine = make_engine(db.url, schema=db.schema)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    vault = Vault.from_settings(settings)
+    http = httpx.AsyncClient(timeout=10)
+    dms: list[str] = []
+    notifier = NotifierRouter({ChatKind.CONSOLE: ConsoleNotifier(dms.append)})
+    clock = Clock()
+    linker = AccountLinker(settings, sessions, vault, OAuthClients(settings, http), notifier, clock=clock)
+
+    async def slack_events(request: Request) -> Response:
+        return PlainTextResponse("slack here")
+
+    await server.start(
+        build_web_app(linker, extra_routes=[Route("/slack/events", slack_events, methods=["POST"])])
+    )
+    browser = httpx.AsyncClient(timeout=10, follow_redirects=True)
+    return Site(fake, server, engine, sessions, linker, vault, settings, http, browser, clock, dms)
+
+
+async def close_site(site: Site) -> None:
+    await site.browser.aclose()
+    await site.http.aclose()
+    await site.server.stop()
+    await site.fake.stop()
+    await site.engine.dispose()
+
+
+@pytest.fixture
+async def site(db: Database, settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Site]:
+    s = await open_site(db, settings, getattr(request, "param", "youtube"))
+    yield s
+    await close_site(s)
+
+
+@pytest.mark.parametrize("site", ["youtube", "instagram", "x", "linkedin", "tiktok"], indirect=True)
+async def test_full_link_flow(site: Site) -> None:
+    link = await site.linker.start_link(ADMIN, Platform(site.fake.platform))
+    assert link.startswith(f"{site.server.url}/oauth/{site.fake.platform}/start?state=")
+
+    page = await site.browser.get(link)
+
+    assert page.status_code == 200, page.text
+    assert "linked" in page.text
+    [account] = await site.accounts()
+    assert account.status == AccountStatus.ACTIVE.value
+    expected_id = site.fake.account.account_id
+    if site.fake.platform == "linkedin":
+        expected_id = f"urn:li:person:{expected_id}"
+    assert account.remote_account_id == expected_id
+    assert account.key_id == site.vault.current_key_id
+    tokens = load_tokens(account, site.vault)
+    assert site.fake.account_for(tokens.access_token) == site.fake.account.account_id
+    assert tokens.access_token.encode() not in (account.access_token_enc or b"")
+    assert site.fake.protocol_errors == []
+    handle = account.display_name
+    assert handle and handle in page.text
+    assert site.dms == [f"[DM] {Platform(site.fake.platform).label} linked as {handle}."]
+    # The stored account is immediately usable by publishers.
+    source = TokenSources(site.sessions, site.vault, site.linker.oauth)(account)
+    assert await source.access_token() == tokens.access_token
+    site.fake.expire_access_tokens()
+    assert site.fake.account_for(await source.refresh()) == site.fake.account.account_id
+
+
+@pytest.mark.parametrize("site", ["x", "tiktok"], indirect=True)
+async def test_pkce_challenge_matches_the_stored_verifier_and_the_fake_checks_it(site: Site) -> None:
+    link = await site.linker.start_link(ADMIN, Platform(site.fake.platform))
+    callback = await site.provider_redirect(link)
+    [state] = await site.states()
+    assert state.pkce_verifier_enc is not None
+    verifier = site.vault.decrypt(state.pkce_verifier_enc, state_aad(state.state_hash))
+    assert verifier.encode() not in state.pkce_verifier_enc
+    sent = site.fake.authorize_requests[-1]
+    assert sent["code_challenge_method"] == "S256" and sent["code_challenge"] == s256_challenge(verifier)
+    page = await site.browser.get(callback)
+    assert page.status_code == 200
+    # The fake refuses a wrong verifier (tests/test_oauth_providers.py); here the right one got through.
+    assert [(c.grant_type, c.status) for c in site.fake.token_calls] == [("authorization_code", 200)]
+
+
+async def test_non_admin_is_refused_and_nothing_is_stored(site: Site) -> None:
+    with pytest.raises(PermissionDenied) as info:
+        await site.linker.start_link(MEMBER, Platform.YOUTUBE)
+    assert "Only admins can link accounts" in str(info.value)
+    assert await site.states() == []
+
+
+async def test_expired_link_shows_a_clear_page_and_stores_nothing(site: Site) -> None:
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    site.clock.now += timedelta(minutes=11)
+    page = await site.browser.get(link)
+    assert page.status_code == 410
+    assert "This link has expired" in page.text and "/link youtube" in page.text
+    assert site.fake.authorize_requests == []
+    assert await site.accounts() == []
+
+
+async def test_link_expiring_while_at_the_provider_is_refused_at_the_callback(site: Site) -> None:
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    callback = await site.provider_redirect(link)
+    site.clock.now += timedelta(minutes=10, seconds=1)
+    page = await site.browser.get(callback)
+    assert page.status_code == 410 and "expired" in page.text
+    assert site.fake.token_calls == []  # the code was never exchanged
+    assert await site.accounts() == []
+
+
+async def test_replayed_callback_is_refused_and_the_code_not_exchanged_again(site: Site) -> None:
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    callback = await site.provider_redirect(link)
+    first = await site.browser.get(callback)
+    assert first.status_code == 200
+    again = await site.browser.get(callback)
+    assert again.status_code == 409
+    assert "already used" in again.text
+    assert len(site.fake.token_calls) == 1
+    assert len(await site.accounts()) == 1
+    # The link itself is spent too.
+    reopened = await site.browser.get(link)
+    assert reopened.status_code == 409
+
+
+async def test_forged_or_altered_state_is_refused(site: Site) -> None:
+    forged = await site.browser.get(f"{site.server.url}/oauth/youtube/callback?state=made-up&code=abc")
+    assert forged.status_code == 400 and "isn't valid" in forged.text
+    missing = await site.browser.get(f"{site.server.url}/oauth/youtube/callback?code=abc")
+    assert missing.status_code == 400
+    # A real state for YouTube pasted into another platform's callback is just as forged.
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    state = parse_qs(urlsplit(link).query)["state"][0]
+    crossed = await site.browser.get(f"{site.server.url}/oauth/x/callback?state={state}&code=abc")
+    assert crossed.status_code == 400
+    unknown = await site.browser.get(f"{site.server.url}/oauth/myspace/callback?state={state}&code=abc")
+    assert unknown.status_code == 404
+    assert site.fake.token_calls == []
+    assert await site.accounts() == []
+    # The untouched YouTube link still works afterwards.
+    assert (await site.browser.get(link)).status_code == 200
+
+
+async def test_access_denied_at_the_provider_stores_nothing_and_burns_the_link(site: Site) -> None:
+    site.fake.deny_next()
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    page = await site.browser.get(link)
+    assert page.status_code == 200
+    assert "Linking cancelled" in page.text and "declined" in page.text
+    assert await site.accounts() == []
+    assert site.fake.token_calls == []
+    assert site.dms == []
+    assert (await site.browser.get(link)).status_code == 409
+
+
+async def test_relinking_updates_the_same_account(site: Site) -> None:
+    for _ in range(2):
+        link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+        assert (await site.browser.get(link)).status_code == 200
+    assert len(await site.accounts()) == 1
+
+
+@pytest.mark.parametrize("site", ["x", "instagram"], indirect=True)
+async def test_accounts_and_unlink(site: Site) -> None:
+    platform = Platform(site.fake.platform)
+    assert (await site.browser.get(await site.linker.start_link(ADMIN, platform))).status_code == 200
+    [account] = await site.accounts()
+    token = load_tokens(account, site.vault).access_token
+    views = await site.linker.list_accounts(MEMBER)
+    assert [v.platform for v in views] == [platform]
+    text = accounts_text(views)
+    assert platform.label in text and "ok" in text and token not in text
+
+    with pytest.raises(PermissionDenied):
+        await site.linker.unlink(MEMBER, platform)
+    outcome = await site.linker.unlink(ADMIN, platform)
+    assert await site.accounts() == []
+    if platform is Platform.X:
+        assert outcome.revoked_at_provider
+        assert site.fake.account_for(token) is None
+        assert "revoked at X" in unlink_text(outcome)
+    else:
+        # Instagram has no revoke endpoint: say so instead of pretending.
+        assert not outcome.revoked_at_provider
+        assert outcome.note and "connected apps" in outcome.note
+    assert await site.linker.list_accounts(MEMBER) == []
+
+
+async def test_health_metrics_and_mounted_routes(site: Site) -> None:
+    assert (await site.browser.get(f"{site.server.url}/health")).json() == {"status": "ok"}
+    await site.browser.get(f"{site.server.url}/oauth/youtube/callback?state=nope")
+    metrics = await site.browser.get(f"{site.server.url}/metrics")
+    assert metrics.status_code == 200
+    assert 'postbot_oauth_links_total{outcome="forged",platform="youtube"}' in metrics.text
+    slack = await site.browser.post(f"{site.server.url}/slack/events")
+    assert slack.text == "slack here"
+
+
+@pytest.fixture
+def production_logging(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """The bot's own logging setup at its most verbose, with the records also captured for the test."""
+    root = logging.getLogger()
+    names = ("httpx", "httpcore", "apscheduler")
+    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in names})
+    setup_logging("DEBUG", json_output=True)
+    root.addHandler(caplog.handler)
+    caplog.handler.setLevel(logging.DEBUG)
+    try:
+        yield caplog
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)
+
+
+async def test_no_token_or_secret_reaches_logs_pages_or_chat(
+    site: Site, production_logging: pytest.LogCaptureFixture
+) -> None:
+    caplog = production_logging
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    callback = await site.provider_redirect(link)
+    page = await site.browser.get(callback)
+    assert page.status_code == 200
+    await site.browser.get(callback)  # a replay, logged as such
+    [account] = await site.accounts()
+    tokens = load_tokens(account, site.vault)
+    source = TokenSources(site.sessions, site.vault, site.linker.oauth)(account)
+    site.fake.expire_access_tokens()
+    refreshed = await source.refresh()
+    site.fake.revoke_grants()
+    with pytest.raises(Exception) as failure:
+        await source.refresh()
+
+    q = parse_qs(urlsplit(callback).query)
+    secrets_seen = {
+        "state": q["state"][0],
+        "code": q["code"][0],
+        "access token": tokens.access_token,
+        "refresh token": tokens.refresh_token or "",
+        "refreshed token": refreshed,
+        "client secret": site.fake.client_secret,
+        "vault secret": SECRET,
+    }
+    formatter = JsonFormatter()
+    logged = "\n".join(formatter.format(r) for r in caplog.records)
+    assert "token refreshed" in logged and "account linked" in logged  # the flow was logged at all
+    texts = {
+        "logs": logged,
+        "page": page.text,
+        "DMs": "\n".join(site.dms),
+        "error": f"{failure.value} {getattr(failure.value, 'hint', '')}",
+        "accounts": accounts_text(await site.linker.list_accounts(ADMIN)),
+        "last_error": (await site.accounts())[0].last_error or "",
+    }
+    for where, text in texts.items():
+        for what, value in secrets_seen.items():
+            assert value and value not in text, f"{what} appears in {where}"
+    assert json.dumps(site.dms)  # DMs exist and were checked
+    async with site.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(OAuthState))).scalar_one() == 1
