@@ -62,6 +62,8 @@ class PlatformSettings(BaseModel):
     base_url: str | None = None
     upload_base_url: str | None = None
     auth_base_url: str | None = None
+    # LinkedIn-Version (YYYYMM) for LinkedIn; Instagram's Graph version is part of its base URLs.
+    api_version: str | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
     chunk_size_bytes: int = 8 * 1024 * 1024
