@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.config import PlatformSettings
 from core.domain import MediaInfo, Platform
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
 from core.publishers.instagram import InstagramPublisher
@@ -319,3 +320,9 @@ async def test_fake_rejects_protocol_violations(fake: FakeInstagram, http: httpx
         data={"media_type": "REELS", "upload_type": "resumable"},
     )
     assert someone_else.status_code == 400
+
+
+async def test_built_from_settings(fake: FakeInstagram, http: httpx.AsyncClient, video: Path) -> None:
+    conf = PlatformSettings(base_url=fake.graph_base_url, upload_base_url=fake.upload_base_url)
+    await InstagramPublisher.from_settings(conf, http).publish(make_job(video, []))
+    assert fake.uploaded_pieces() == [0] and len(fake.media) == 1

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.config import PlatformSettings
 from core.domain import MediaInfo, Platform
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
 from core.publishers.linkedin import LinkedInPublisher, seconds_to_utc_midnight
@@ -353,3 +354,10 @@ async def test_fake_rejects_protocol_violations(fake: FakeLinkedIn, http: httpx.
     assert (await http.get(f"{fake.base_url}/videos/{encoded(urn)}", headers=good)).json()[
         "status"
     ] == "WAITING_UPLOAD"
+
+
+async def test_built_from_settings(fake: FakeLinkedIn, http: httpx.AsyncClient, video: Path) -> None:
+    conf = PlatformSettings(base_url=fake.base_url, api_version="202509")
+    await LinkedInPublisher.from_settings(conf, http).publish(make_job(video, []))
+    assert {r.version for r in fake.requests if r.path.startswith("/rest")} == {"202509"}
+    assert len(fake.posts) == 1

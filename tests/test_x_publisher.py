@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.config import PlatformSettings
 from core.domain import MediaInfo, Platform
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
 from core.publishers.x import XPublisher
@@ -340,3 +341,10 @@ async def test_fake_rate_limit_carries_xs_headers(fake: FakeX, http: httpx.Async
     assert response.status_code == 429
     assert response.headers["x-rate-limit-remaining"] == "0"
     assert 59 <= int(response.headers["x-rate-limit-reset"]) - time.time() <= 61
+
+
+async def test_built_from_settings(fake: FakeX, http: httpx.AsyncClient, video: Path) -> None:
+    # The configured 8 MiB chunk is capped at X's segment limit: this file goes up in one segment.
+    pub = XPublisher.from_settings(PlatformSettings(base_url=fake.base_url), http)
+    await pub.publish(make_job(video, []))
+    assert fake.appended() == [0] and len(fake.tweets) == 1

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from core.config import PlatformSettings
 from core.domain import Platform
 from core.media.chunks import read_range
 from core.publishers.base import (
@@ -40,6 +41,9 @@ from core.publishers.http import retry_transient, send_authorized
 
 log = logging.getLogger(__name__)
 
+# Both carry the Graph API version; keep them on the same one.
+DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
+DEFAULT_UPLOAD_URL = "https://rupload.facebook.com/ig-api-upload/v21.0"
 # Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
 INVALID_TOKEN = {102, 190}
 THROTTLED = {4, 17, 32, 613, 80002}
@@ -61,8 +65,8 @@ class InstagramPublisher:
         self,
         http: httpx.AsyncClient,
         *,
-        graph_base_url: str = "https://graph.facebook.com/v21.0",
-        upload_base_url: str = "https://rupload.facebook.com/ig-api-upload/v21.0",
+        graph_base_url: str = DEFAULT_GRAPH_URL,
+        upload_base_url: str = DEFAULT_UPLOAD_URL,
         chunk_size: int = 8 * 1024 * 1024,
         share_to_feed: bool = True,
         poll_interval_s: float = 5.0,
@@ -81,6 +85,15 @@ class InstagramPublisher:
         self.max_inline_wait_s = max_inline_wait_s
         self.step_attempts = step_attempts
         self.retry_base_s = retry_base_s
+
+    @classmethod
+    def from_settings(cls, conf: PlatformSettings, http: httpx.AsyncClient) -> InstagramPublisher:
+        return cls(
+            http,
+            graph_base_url=conf.base_url or DEFAULT_GRAPH_URL,
+            upload_base_url=conf.upload_base_url or DEFAULT_UPLOAD_URL,
+            chunk_size=conf.chunk_size_bytes,
+        )
 
     async def publish(self, job: PublishJob) -> PublishResult:
         if job.tokens is None:

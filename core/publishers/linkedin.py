@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
+from core.config import PlatformSettings
 from core.domain import Platform
 from core.media.chunks import iter_chunks
 from core.publishers.base import (
@@ -39,6 +40,10 @@ from core.publishers.base import (
 from core.publishers.http import error_for_response, retry_transient, send_authorized, transport_error
 
 _T = TypeVar("_T")
+
+DEFAULT_BASE_URL = "https://api.linkedin.com/rest"
+# LinkedIn serves each monthly version for about a year; move this forward with the API.
+DEFAULT_API_VERSION = "202510"
 
 # Upload URLs this close to expiry are not worth resuming with.
 URL_MARGIN_S = 300.0
@@ -72,8 +77,8 @@ class LinkedInPublisher:
         self,
         http: httpx.AsyncClient,
         *,
-        base_url: str = "https://api.linkedin.com/rest",
-        api_version: str = "202510",
+        base_url: str = DEFAULT_BASE_URL,
+        api_version: str = DEFAULT_API_VERSION,
         chunk_size: int = 1024 * 1024,
         visibility: str = "PUBLIC",
         poll_interval_s: float = 5.0,
@@ -92,6 +97,16 @@ class LinkedInPublisher:
         self.max_inline_wait_s = max_inline_wait_s
         self.step_attempts = step_attempts
         self.retry_base_s = retry_base_s
+
+    @classmethod
+    def from_settings(cls, conf: PlatformSettings, http: httpx.AsyncClient) -> LinkedInPublisher:
+        return cls(
+            http,
+            base_url=conf.base_url or DEFAULT_BASE_URL,
+            api_version=conf.api_version or DEFAULT_API_VERSION,
+            # Parts are sized by LinkedIn (4 MiB); this is only how much of one is read at a time.
+            chunk_size=min(conf.chunk_size_bytes, 1024 * 1024),
+        )
 
     async def publish(self, job: PublishJob) -> PublishResult:
         if job.tokens is None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from core.config import PlatformSettings
 from core.domain import Platform
 from core.media.chunks import read_range
 from core.publishers.base import (
@@ -32,6 +33,7 @@ from core.publishers.base import (
 )
 from core.publishers.http import error_for_response, retry_transient, send_authorized
 
+DEFAULT_BASE_URL = "https://api.x.com/2"
 # X accepts at most 5 MB per APPEND; a power of two below it keeps disk reads aligned.
 MAX_SEGMENT = 4 * 1024 * 1024
 MAX_SEGMENTS = 1000
@@ -49,7 +51,7 @@ class XPublisher:
         self,
         http: httpx.AsyncClient,
         *,
-        base_url: str = "https://api.x.com/2",
+        base_url: str = DEFAULT_BASE_URL,
         chunk_size: int = MAX_SEGMENT,
         media_category: str = "tweet_video",
         max_processing_s: float = 600.0,
@@ -65,6 +67,10 @@ class XPublisher:
         self.max_inline_wait_s = max_inline_wait_s
         self.step_attempts = step_attempts
         self.retry_base_s = retry_base_s
+
+    @classmethod
+    def from_settings(cls, conf: PlatformSettings, http: httpx.AsyncClient) -> XPublisher:
+        return cls(http, base_url=conf.base_url or DEFAULT_BASE_URL, chunk_size=conf.chunk_size_bytes)
 
     async def publish(self, job: PublishJob) -> PublishResult:
         if job.tokens is None:
