@@ -40,6 +40,13 @@ class ScheduleOutcome:
         return self.posts[0].run_at
 
 
+@dataclass(frozen=True)
+class SuggestOutcome:
+    tz: str
+    # core.slots.Slot per platform, best first: .at (UTC), .score, .reason (one line)
+    suggestions: dict[Platform, list[Any]]
+
+
 Waker = Callable[[datetime], None]
 
 
@@ -93,6 +100,45 @@ class Postbot:
         self._notify_wake(outcome)
         return outcome
 
+    async def suggest(self, ctx: ChatContext, text: str = "", *, n: int = 3) -> SuggestOutcome:
+        """`/suggest [platforms]`: the best free slots per platform (linked platforms when none named)."""
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            tz = self._tz(ctx, team, user)
+            if text.strip():
+                platforms = parse_command(text, tz, now, require_when=False).platforms
+            else:
+                platforms = tuple(await self._linked_platforms(session, team))
+            if not platforms:
+                raise UserError(
+                    "No platform named and none linked yet.", hint="Try `/suggest youtube,instagram`."
+                )
+            found = await self._suggestions(session, team, platforms, now, tz, n=n)
+        return SuggestOutcome(tz=tz, suggestions=found)
+
+    async def _suggestions(
+        self,
+        session: AsyncSession,
+        team: Team,
+        platforms: tuple[Platform, ...],
+        now: datetime,
+        tz: str,
+        n: int = 3,
+    ) -> dict[Platform, list[Any]]:
+        from core import slots
+
+        return await slots.suggest(
+            session, team.id, platforms, now, tz, n, audience_timezones=self.settings.audience_timezones
+        )
+
+    async def _linked_platforms(self, session: AsyncSession, team: Team) -> list[Platform]:
+        query = select(SocialAccount.platform).where(
+            SocialAccount.team_id == team.id, SocialAccount.status == AccountStatus.ACTIVE.value
+        )
+        names = {row[0] for row in await session.execute(query)}
+        return [p for p in Platform if p.value in names]
+
     async def post_now(self, ctx: ChatContext, text: str, media: MediaInfo | None) -> ScheduleOutcome:
         """`/post <platforms> [caption]`: queued as due now, so the scheduler publishes it at once."""
         now = self.clock()
@@ -111,12 +157,12 @@ class Postbot:
     ) -> tuple[datetime, str]:
         from core import slots
 
-        suggestions = await slots.suggest(session, team.id, platforms, now, tz, n=1)
-        best = [s[0] for s in suggestions.values() if s]
-        if not best:
+        # One time for the whole batch, free on every platform (gaps, daily caps, YouTube quota).
+        chosen = await slots.best_common_slot(
+            session, team.id, platforms, now, tz, audience_timezones=self.settings.audience_timezones
+        )
+        if chosen is None:
             raise UserError("No free slot was found in the coming days.", hint="Give a time, not 'best'.")
-        # One time for all platforms keeps the batch together; the earliest best slot wins.
-        chosen = min(best, key=lambda s: s.at)
         return chosen.at, f"Picked the suggested slot: {chosen.reason}"
 
     async def _queue(

@@ -14,7 +14,7 @@ from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import MediaAsset, ScheduledPost, Team, User
 from core.domain import Platform, PostStatus
 from core.errors import ConfigError
-from core.slots import Slot, suggest
+from core.slots import Slot, best_common_slot, suggest
 from core.slots.audience import parse_audience
 from core.slots.priors import prior
 from core.slots.rules import CADENCE, YOUTUBE_QUOTA_ZONE, youtube_uploads_per_day
@@ -237,3 +237,18 @@ def test_audience_setting_is_validated() -> None:
         parse_audience(["Mars/Olympus"], "UTC")
     with pytest.raises(ConfigError):
         parse_audience(["Europe/Berlin=-1"], "UTC")
+
+
+async def test_one_common_slot_for_a_batch_is_free_on_every_platform(teams: Teams) -> None:
+    ids = await teams.team()
+    queued = berlin(25, 10, 30)
+    await teams.post(ids, Platform.INSTAGRAM, queued)
+    async with teams.sessions() as s:
+        slot = await best_common_slot(s, ids[0], [Platform.INSTAGRAM, Platform.X], NOW, "Europe/Berlin")
+    assert slot is not None
+    assert abs(slot.at - queued) >= CADENCE[Platform.INSTAGRAM].min_gap
+    assert slot.reason.endswith("(free on all 2 platforms)")
+    # Without the queued post the same batch would have taken the first peak half hour.
+    async with teams.sessions() as s:
+        alone = await best_common_slot(s, ids[0], [Platform.X], NOW, "Europe/Berlin")
+    assert alone is not None and alone.at == queued

@@ -132,3 +132,41 @@ async def suggest(
             chosen.append(Slot(scored.at, round(scored.score, 3), reason))
         result[platform] = chosen
     return result
+
+
+async def best_common_slot(
+    session: AsyncSession,
+    team_id: int,
+    platforms: Iterable[Platform],
+    now: datetime,
+    tz: str,
+    *,
+    audience_timezones: Sequence[str] = (),
+) -> Slot | None:
+    """One time for a whole batch (`/schedule best yt,ig ...`): free on every platform, best on
+    average. None when no half hour of the coming week is free everywhere."""
+    platforms = list(dict.fromkeys(platforms))
+    if not platforms:
+        return None
+    user_zone = ZoneInfo(tz)
+    audience = parse_audience(audience_timezones, tz)
+    main_zone = audience[0].tzinfo
+    taken = await occupancy_mod.load(session, team_id, platforms, now, now + HORIZON + LEAD, main_zone)
+    pasts = {p: await history_mod.load(session, team_id, p, now, main_zone) for p in platforms}
+    best: tuple[float, datetime, list[_Scored]] | None = None
+    for at in _candidates(now, user_zone):
+        if any(taken[p].conflict(at) is not None for p in platforms):
+            continue
+        scored = [_score(p, at, now, audience, pasts[p]) for p in platforms]
+        mean = sum(s.score for s in scored) / len(scored)
+        if best is None or mean > best[0]:
+            best = (mean, at, scored)
+    if best is None:
+        return None
+    mean, at, scored = best
+    # The reason speaks for the platform that gains most from this time.
+    lead_platform, lead = max(zip(platforms, scored, strict=True), key=lambda ps: ps[1].score)
+    reason = _reason(lead_platform, lead, audience, user_zone)
+    if len(platforms) > 1:
+        reason += f" (free on all {len(platforms)} platforms)"
+    return Slot(at, round(mean, 3), reason)

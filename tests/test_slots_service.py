@@ -1,0 +1,55 @@
+"""`best`/`auto` and `/suggest` through the core facade (Postbot), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.wiring import App, build_app
+from core.config import Settings
+from core.domain import ChatContext, ChatKind, MediaInfo, Platform
+from core.errors import UserError
+from core.slots.rules import CADENCE
+from tests.conftest import Database
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # Wed 25 Nov 2026, 10:00 in Berlin
+CTX = ChatContext(chat=ChatKind.CONSOLE, team_id="t1", user_id="ana", user_tz="Europe/Berlin")
+
+
+@pytest.fixture
+async def app(settings: Settings, db: Database) -> AsyncIterator[App]:
+    built = await build_app(settings, schema=db.schema, worker_id="w1")
+    built.postbot.clock = lambda: NOW
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def media(app: App, clip: Path) -> MediaInfo:
+    return await app.media.import_file(clip)
+
+
+async def test_best_picks_the_top_free_slot_and_says_why(app: App, media: MediaInfo) -> None:
+    first = await app.postbot.schedule(CTX, "best sandbox First", media)
+    # Sandbox prior: working hours; the first free half hour after now + lead is 10:30.
+    assert first.run_at == datetime(2026, 11, 25, 10, 30, tzinfo=BERLIN)
+    assert any(n.startswith("Picked the suggested slot: Wed 25 Nov 10:30") for n in first.notes)
+
+    second = await app.postbot.schedule(CTX, "auto sandbox Second", media)
+    assert abs(second.run_at - first.run_at) >= CADENCE[Platform.SANDBOX].min_gap
+
+
+async def test_suggest_names_platforms_or_uses_linked_ones(app: App) -> None:
+    outcome = await app.postbot.suggest(CTX, "sandbox,yt")
+    assert outcome.tz == "Europe/Berlin"
+    assert set(outcome.suggestions) == {Platform.SANDBOX, Platform.YOUTUBE}
+    for slots in outcome.suggestions.values():
+        assert len(slots) == 3
+        assert all(s.at > NOW + timedelta(minutes=15) for s in slots)
+    with pytest.raises(UserError, match="none linked"):
+        await app.postbot.suggest(CTX, "")
