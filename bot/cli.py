@@ -44,10 +44,17 @@ async def _console(settings: Settings) -> None:
     await run_console(settings)
 
 
+async def _rotate_key(settings: Settings) -> None:
+    from core.accounts.rotation import run_rotate_key
+
+    await run_rotate_key(settings)
+
+
 COMMANDS: dict[str, tuple[str, Callable[[Settings], Coroutine[Any, Any, None]]]] = {
     "console": ("chat with postbot at a local prompt, scheduler included", _console),
     "worker": ("run the scheduler that publishes due posts", _worker),
     "migrate": ("upgrade the database schema", _migrate),
+    "rotate-key": ("re-encrypt every stored token under the current vault secret", _rotate_key),
 }
 
 
