@@ -153,13 +153,26 @@ class Postbot:
         return outcome
 
     async def _best_slot(
-        self, session: AsyncSession, team: Team, platforms: tuple[Platform, ...], now: datetime, tz: str
+        self,
+        session: AsyncSession,
+        team: Team,
+        platforms: tuple[Platform, ...],
+        now: datetime,
+        tz: str,
+        *,
+        moving: tuple[int, ...] = (),
     ) -> tuple[datetime, str]:
         from core import slots
 
         # One time for the whole batch, free on every platform (gaps, daily caps, YouTube quota).
         chosen = await slots.best_common_slot(
-            session, team.id, platforms, now, tz, audience_timezones=self.settings.audience_timezones
+            session,
+            team.id,
+            platforms,
+            now,
+            tz,
+            audience_timezones=self.settings.audience_timezones,
+            exclude_posts=moving,
         )
         if chosen is None:
             raise UserError("No free slot was found in the coming days.", hint="Give a time, not 'best'.")
@@ -265,7 +278,9 @@ class Postbot:
             self._check_owner(ctx, post.author.external_id, post_id, "move")
             when = parse_when(when_text, tz, now, horizon=self.horizon)
             if when.instant is None:
-                run_at, _ = await self._best_slot(session, team, (Platform(post.platform),), now, tz)
+                run_at, _ = await self._best_slot(
+                    session, team, (Platform(post.platform),), now, tz, moving=(post.id,)
+                )
             else:
                 run_at = when.instant
             post = await queue.reschedule(session, team.id, post_id, run_at)

@@ -53,3 +53,15 @@ async def test_suggest_names_platforms_or_uses_linked_ones(app: App) -> None:
         assert all(s.at > NOW + timedelta(minutes=15) for s in slots)
     with pytest.raises(UserError, match="none linked"):
         await app.postbot.suggest(CTX, "")
+
+
+async def test_moving_a_post_to_best_does_not_count_its_own_slot_as_taken(app: App, media: MediaInfo) -> None:
+    first = await app.postbot.schedule(CTX, "best sandbox First", media)
+    post = first.posts[0]
+    # Its current time is still the best one for it: "best" keeps it there rather than dodging itself.
+    moved = await app.postbot.reschedule(CTX, post.id, "best")
+    assert moved.run_at == post.run_at
+    # A second post does have to dodge it.
+    second = await app.postbot.schedule(CTX, "2026-12-01 18:00 sandbox Second", media)
+    moved_second = await app.postbot.reschedule(CTX, second.posts[0].id, "best")
+    assert abs(moved_second.run_at - post.run_at) >= CADENCE[Platform.SANDBOX].min_gap

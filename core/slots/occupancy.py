@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -67,7 +67,9 @@ async def load(
     now: datetime,
     until: datetime,
     day_zone: ZoneInfo,
+    exclude: Collection[int] = (),
 ) -> dict[Platform, Occupancy]:
+    """`exclude`: posts that are being moved, so their current time is free for them."""
     platforms = list(platforms)
     widest = max((CADENCE[p].min_gap for p in platforms), default=timedelta(0))
     # A day's cap counts posts earlier and later that day, and a gap reaches past either end.
@@ -80,17 +82,20 @@ async def load(
             ScheduledPost.status.in_(_LIVE),
             ScheduledPost.run_at >= since,
             ScheduledPost.run_at <= until,
+            ScheduledPost.id.not_in(list(exclude)),
         )
     )
     found = {p: Occupancy(p, day_zone) for p in platforms}
     for platform, run_at, published_at in rows:
         found[Platform(platform)].taken.append(published_at or run_at)
     if Platform.YOUTUBE in found:
-        found[Platform.YOUTUBE].youtube_days = await _youtube_uploads(session, since, until)
+        found[Platform.YOUTUBE].youtube_days = await _youtube_uploads(session, since, until, exclude)
     return found
 
 
-async def _youtube_uploads(session: AsyncSession, since: datetime, until: datetime) -> Counter[date]:
+async def _youtube_uploads(
+    session: AsyncSession, since: datetime, until: datetime, exclude: Collection[int]
+) -> Counter[date]:
     """Uploads per Pacific-time quota day across *all* teams: they share one API project."""
     pacific = ZoneInfo(YOUTUBE_QUOTA_ZONE)
     rows = await session.execute(
@@ -102,6 +107,7 @@ async def _youtube_uploads(session: AsyncSession, since: datetime, until: dateti
             ),
             ScheduledPost.run_at >= since - timedelta(days=1),
             ScheduledPost.run_at <= until,
+            ScheduledPost.id.not_in(list(exclude)),
         )
     )
     days: Counter[date] = Counter()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -99,18 +99,21 @@ async def suggest(
     n: int = 3,
     *,
     audience_timezones: Sequence[str] = (),
+    exclude_posts: Collection[int] = (),
 ) -> dict[Platform, list[Slot]]:
     """The best `n` free slots per platform in the coming week, best first, each with a reason.
 
     `tz` is the asking user's zone (how times and reasons are shown, and the audience when no
-    `audience_timezones` are configured).
+    `audience_timezones` are configured). `exclude_posts`: posts being moved, whose current
+    times must not block their new slot.
     """
     platforms = list(dict.fromkeys(platforms))
     user_zone = ZoneInfo(tz)
     audience = parse_audience(audience_timezones, tz)
     main_zone = audience[0].tzinfo
     candidates = _candidates(now, user_zone)
-    taken = await occupancy_mod.load(session, team_id, platforms, now, now + HORIZON + LEAD, main_zone)
+    until = now + HORIZON + LEAD
+    taken = await occupancy_mod.load(session, team_id, platforms, now, until, main_zone, exclude_posts)
     result: dict[Platform, list[Slot]] = {}
     for platform in platforms:
         past = await history_mod.load(session, team_id, platform, now, main_zone)
@@ -142,6 +145,7 @@ async def best_common_slot(
     tz: str,
     *,
     audience_timezones: Sequence[str] = (),
+    exclude_posts: Collection[int] = (),
 ) -> Slot | None:
     """One time for a whole batch (`/schedule best yt,ig ...`): free on every platform, best on
     average. None when no half hour of the coming week is free everywhere."""
@@ -151,7 +155,8 @@ async def best_common_slot(
     user_zone = ZoneInfo(tz)
     audience = parse_audience(audience_timezones, tz)
     main_zone = audience[0].tzinfo
-    taken = await occupancy_mod.load(session, team_id, platforms, now, now + HORIZON + LEAD, main_zone)
+    until = now + HORIZON + LEAD
+    taken = await occupancy_mod.load(session, team_id, platforms, now, until, main_zone, exclude_posts)
     pasts = {p: await history_mod.load(session, team_id, p, now, main_zone) for p in platforms}
     best: tuple[float, datetime, list[_Scored]] | None = None
     for at in _candidates(now, user_zone):
