@@ -363,3 +363,25 @@ async def test_memory_does_not_grow_with_the_file(
     assert fake.videos[result.remote_id].size == 96 * 1024 * 1024
     # Client and fake share this process: both stream, so the peak stays far below one chunk.
     assert peak < 12 * 1024 * 1024, peak
+
+
+async def test_stream_range_yields_the_exact_bytes_and_closes_its_file(tmp_path: Path) -> None:
+    import os
+
+    from core.media.chunks import stream_range
+
+    data = os.urandom(3 * 1024 * 1024 + 17)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    fds = len(os.listdir("/proc/self/fd"))
+    for start, end, piece in ((0, len(data), 1 << 20), (5, 1_000_003, 4096), (len(data) - 1, len(data), 7)):
+        got = b"".join([p async for p in stream_range(path, start, end, piece=piece)])
+        assert got == data[start:end]
+    # A consumer that stops early (a failed request) still releases the descriptor.
+    stream = stream_range(path, 0, len(data), piece=1 << 20)
+    assert len(await anext(stream)) == 1 << 20
+    await stream.aclose()
+    assert len(os.listdir("/proc/self/fd")) == fds
+    with pytest.raises(OSError, match="changed during upload"):
+        async for _ in stream_range(path, 0, len(data) + 10, piece=1 << 20):
+            pass

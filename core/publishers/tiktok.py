@@ -11,14 +11,13 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from core.domain import Platform
-from core.media.chunks import iter_chunks
+from core.media.chunks import stream_range
 from core.media.probe import probe_file
 from core.publishers.base import (
     AuthError,
@@ -283,10 +282,6 @@ class TikTokPublisher:
 
     # --- chunks --------------------------------------------------------------------------------
 
-    async def _body(self, path: str, start: int, end: int) -> AsyncIterator[bytes]:
-        async for _, piece in iter_chunks(path, chunk_size=READ_PIECE, start=start, end=end):
-            yield piece
-
     async def _upload(self, job: PublishJob, plan: ChunkPlan, url: str, held: int) -> None:
         """Send the chunks after the ``held`` bytes TikTok already has, in order."""
         if held % plan.chunk_size and held != plan.video_size:
@@ -300,7 +295,7 @@ class TikTokPublisher:
             try:
                 response = await self.http.put(
                     url,
-                    content=self._body(job.media.path, start, end),
+                    content=stream_range(job.media.path, start, end, piece=READ_PIECE),
                     headers={
                         "Content-Type": mime,
                         "Content-Length": str(end - start),

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from core.domain import Platform
-from core.media.chunks import iter_chunks
+from core.media.chunks import stream_range
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -229,10 +228,6 @@ class YouTubePublisher:
             raise _SessionGone
         raise google_error(response, "checking the upload")
 
-    async def _body(self, path: str, start: int, end: int) -> AsyncIterator[bytes]:
-        async for _, piece in iter_chunks(path, chunk_size=READ_PIECE, start=start, end=end):
-            yield piece
-
     async def _send_chunks(
         self, job: PublishJob, tokens: TokenSource, session: str, offset: int, size: int, mime: str
     ) -> dict[str, Any]:
@@ -255,7 +250,7 @@ class YouTubePublisher:
             async def send(token: str, start: int = start, end: int = end) -> httpx.Response:
                 return await self.http.put(
                     session,
-                    content=self._body(job.media.path, start, end),
+                    content=stream_range(job.media.path, start, end, piece=READ_PIECE),
                     headers={
                         "Authorization": f"Bearer {token}",
                         "Content-Type": mime,

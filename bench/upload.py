@@ -1,0 +1,292 @@
+"""Upload throughput and memory: a 1 GiB file to the fake YouTube and TikTok servers on loopback.
+
+Each fake runs in its own process (as the real platforms would be elsewhere), and each upload runs in
+a fresh child process so its peak RSS is the publisher's own. The baseline is a raw loopback copy of
+the same file: blocking ``sendall`` of 1 MiB reads to a process that only receives and counts.
+The fakes count rather than hash in this run, so the ratio measures the HTTP and protocol overhead.
+
+    python bench/upload.py [--size-mib 1024] [--chunk-mib 32] [--rounds 5]
+
+Targets (issue 4): peak RSS < 120 MiB for 1 GiB; throughput ≥ 70 % of the raw loopback copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MiB = 1024 * 1024
+TOKEN = "bench-token"
+RSS_TARGET_MIB = 120
+RATIO_TARGET = 0.70
+
+
+# --- child: one measured upload ---------------------------------------------------------------------
+
+
+class _Tokens:
+    async def access_token(self) -> str:
+        return TOKEN
+
+    async def refresh(self) -> str:
+        return TOKEN
+
+    @property
+    def account_id(self) -> str:
+        return "bench"
+
+
+async def _publish(platform: str, base_url: str, path: str, chunk: int) -> dict[str, Any]:
+    import httpx
+
+    from core.domain import MediaInfo, Platform
+    from core.publishers.base import PublishJob
+    from core.publishers.tiktok import TikTokPublisher
+    from core.publishers.youtube import YouTubePublisher
+
+    size = os.stat(path).st_size
+    media = MediaInfo(path=path, sha256="bench", size_bytes=size, mime="video/mp4", duration_s=10.0)
+    job = PublishJob(
+        post_id=1,
+        platform=Platform(platform),
+        idempotency_key="bench",
+        caption="bench #upload",
+        title="bench",
+        media=media,
+        tokens=_Tokens(),
+    )
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as http:
+        publisher: YouTubePublisher | TikTokPublisher
+        if platform == "youtube":
+            publisher = YouTubePublisher(http, base_url=base_url, chunk_size=chunk)
+        else:
+            publisher = TikTokPublisher(http, base_url=base_url, chunk_size=chunk, poll_interval_s=0.05)
+        cpu = _cpu_s()
+        started = time.perf_counter()
+        result = await publisher.publish(job)
+        elapsed = time.perf_counter() - started
+        cpu = _cpu_s() - cpu
+    return {"remote_id": result.remote_id, "seconds": elapsed, "bytes": size, "cpu_s": cpu}
+
+
+def _child_raw(port: int, path: str) -> dict[str, Any]:
+    size = os.stat(path).st_size
+    buf = bytearray(MiB)
+    view = memoryview(buf)
+    cpu = _cpu_s()
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as sock, open(path, "rb", buffering=0) as fh:
+        sock.sendall(size.to_bytes(8, "big"))
+        while n := fh.readinto(buf):
+            sock.sendall(view[:n])
+        ack = sock.recv(8)
+    elapsed = time.perf_counter() - started
+    assert int.from_bytes(ack, "big") == size, "the receiver did not get every byte"
+    return {"seconds": elapsed, "bytes": size, "cpu_s": _cpu_s() - cpu}
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process so far, threads included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_mib() -> float:
+    # ru_maxrss is KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_main(args: argparse.Namespace) -> None:
+    if args.child == "raw":
+        out = _child_raw(int(args.target), args.file)
+    else:
+        out = asyncio.run(_publish(args.child, args.target, args.file, args.chunk_mib * MiB))
+    out["peak_rss_mib"] = _peak_rss_mib()
+    print(json.dumps(out), flush=True)
+
+
+# --- receivers and fakes ------------------------------------------------------------------------------
+
+
+def receiver_main(port_file: str) -> None:
+    """Accept one connection, count what arrives, acknowledge the total."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        Path(port_file).write_text(str(server.getsockname()[1]))
+        conn, _ = server.accept()
+        with conn:
+            head = b""
+            while len(head) < 8:
+                head += conn.recv(8 - len(head))
+            expected = int.from_bytes(head, "big")
+            cpu = _cpu_s()
+            buf = bytearray(MiB)
+            got = 0
+            while got < expected:
+                n = conn.recv_into(buf)
+                if not n:
+                    break
+                got += n
+            Path(port_file + ".cpu").write_text(str(_cpu_s() - cpu))
+            conn.sendall(got.to_bytes(8, "big"))
+
+
+def _start_fake(module: str) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, "--port", "0", "--token", TOKEN, "--count-only"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+    if match is None:
+        proc.kill()
+        raise RuntimeError(f"{module} did not start: {line!r}")
+    return proc, match.group(1)
+
+
+def _fake_peak_rss_mib(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return int(match.group(1)) / 1024 if match else None
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of the whole line, in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _run_on_fake(
+    platform: str, proc: subprocess.Popen[str], base: str, path: str, chunk_mib: int
+) -> dict[str, Any]:
+    before = _proc_cpu_s(proc.pid)
+    result = _run_child(platform, base, path, chunk_mib)
+    result["server_cpu_s"] = _proc_cpu_s(proc.pid) - before
+    return result
+
+
+def _run_child(kind: str, target: str, path: str, chunk_mib: int) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--child", kind, "--target", target, "--file", path]
+    cmd += ["--chunk-mib", str(chunk_mib)]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{kind} upload failed:\n{out.stderr}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _raw_copy(path: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = Path(tmp) / "port"
+        recv = subprocess.Popen([sys.executable, __file__, "--receiver", str(port_file)], cwd=ROOT)
+        try:
+            while not port_file.exists() or not port_file.read_text():
+                time.sleep(0.01)
+            result = _run_child("raw", port_file.read_text(), path, 0)
+        finally:
+            recv.wait(timeout=60)
+        result["server_cpu_s"] = float(Path(str(port_file) + ".cpu").read_text())
+        return result
+
+
+def _cpu_per_gb(results: list[dict[str, Any]]) -> float:
+    """Median CPU seconds per GB moved, both ends together: a figure other load barely moves."""
+    costs = sorted((r["cpu_s"] + r["server_cpu_s"]) / (r["bytes"] / 1e9) for r in results)
+    return float(costs[len(costs) // 2])
+
+
+def _mbps(result: dict[str, Any]) -> float:
+    return float(result["bytes"]) / 1e6 / float(result["seconds"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--chunk-mib", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5, help="best of N for each measurement")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--receiver", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.receiver:
+        receiver_main(args.receiver)
+        return
+    if args.child:
+        child_main(args)
+        return
+
+    from tests.fakes.mp4 import write_mp4
+
+    with tempfile.TemporaryDirectory(prefix="postbot-bench-") as tmp:
+        path = str(write_mp4(Path(tmp) / "big.mp4", size_bytes=args.size_mib * MiB, fill="sparse"))
+        print(f"file: {args.size_mib} MiB sparse MP4, chunk {args.chunk_mib} MiB, best of {args.rounds}")
+        fakes = {
+            "youtube": _start_fake("tests.fakes.youtube_api"),
+            "tiktok": _start_fake("tests.fakes.tiktok_api"),
+        }
+        runs: dict[str, list[dict[str, Any]]] = {"raw": [], "youtube": [], "tiktok": []}
+        try:
+            # Rounds interleave the three so that load from other processes hits them alike.
+            for _ in range(args.rounds):
+                runs["raw"].append(_raw_copy(path))
+                for platform, (proc, base) in fakes.items():
+                    runs[platform].append(_run_on_fake(platform, proc, base, path, args.chunk_mib))
+            fake_rss = {name: _fake_peak_rss_mib(proc.pid) for name, (proc, _) in fakes.items()}
+        finally:
+            for proc, _ in fakes.values():
+                proc.terminate()
+                proc.wait(timeout=10)
+        raw = max(runs["raw"], key=_mbps)
+        raw_cost = _cpu_per_gb(runs["raw"])
+        print(
+            f"raw loopback copy: {_mbps(raw):8.1f} MB/s   peak RSS {raw['peak_rss_mib']:6.1f} MiB   "
+            f"CPU {raw_cost:.2f} s/GB (sender + receiver)"
+        )
+        failed = False
+        for platform in ("youtube", "tiktok"):
+            best = max(runs[platform], key=_mbps)
+            peak = max(r["peak_rss_mib"] for r in runs[platform])
+            ratio = _mbps(best) / _mbps(raw)
+            ok = peak < RSS_TARGET_MIB and ratio >= RATIO_TARGET
+            failed |= not ok
+            server = fake_rss[platform]
+            fake_note = f"   fake server peak RSS {server:6.1f} MiB" if server is not None else ""
+            cost = _cpu_per_gb(runs[platform])
+            print(
+                f"{platform:8s} publish:  {_mbps(best):8.1f} MB/s   peak RSS {peak:6.1f} MiB   "
+                f"{ratio:6.1%} of raw   {'OK' if ok else 'MISSES TARGET'}{fake_note}"
+            )
+            print(
+                f"{'':8s}           CPU {cost:.2f} s/GB (publisher + fake server): "
+                f"raw needs {raw_cost / cost:.0%} of that"
+            )
+        all_rates = {k: [round(_mbps(r)) for r in v] for k, v in runs.items()}
+        print(f"every round (MB/s): {all_rates}")
+        print(f"targets: peak RSS < {RSS_TARGET_MIB} MiB, >= {RATIO_TARGET:.0%} of raw loopback")
+        sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""YouTube publishing with a real linked account: a stale token is refreshed (before the upload or in
+the middle of it) and the post goes out; a revoked grant fails with the re-link message.
+
+The token source is the real StoredTokenSource over an encrypted social_accounts row; the tokens are
+issued by the fake Google OAuth server, which also tells the fake YouTube API which tokens are live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.accounts.tokens import StoredTokenSource, TokenSources
+from core.config import PlatformSettings, PlatformsSettings, Settings
+from core.crypto import Vault, derive_key
+from core.crypto.keys import MIN_ITERATIONS
+from core.db.engine import make_engine, migrate, session_factory
+from core.db.models import SocialAccount
+from core.domain import AccountStatus, MediaInfo, Platform
+from core.oauth import OAuthClients
+from core.publishers.base import AuthError, PublishJob
+from core.publishers.youtube import YouTubePublisher
+from tests.fakes.mp4 import write_mp4
+from tests.fakes.oauth_provider import FakeOAuthProvider, SeededAccount, seed_linked_account
+from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
+
+VAULT = Vault(derive_key("youtube publisher tests", iterations=MIN_ITERATIONS))
+
+
+@dataclass
+class Linked:
+    oauth: FakeOAuthProvider
+    api: FakeYouTube
+    sessions: async_sessionmaker[AsyncSession]
+    sources: TokenSources
+    seeded: SeededAccount
+    http: httpx.AsyncClient
+
+    async def row(self) -> SocialAccount:
+        async with self.sessions() as session:
+            account = await session.get(SocialAccount, self.seeded.account_row_id)
+            assert account is not None
+            return account
+
+    async def tokens(self) -> StoredTokenSource:
+        return self.sources(await self.row())
+
+
+@pytest.fixture
+async def linked(tmp_path: Path) -> AsyncIterator[Linked]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'postbot.db'}"
+    engine: AsyncEngine = make_engine(url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    async with (
+        FakeOAuthProvider("youtube") as oauth,
+        FakeYouTube() as api,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        api.token_check = oauth.account_for
+        platforms = PlatformsSettings(youtube=PlatformSettings(**oauth.platform_settings()))
+        settings = Settings(database_url=url, data_dir=tmp_path / "data", platforms=platforms)
+        sources = TokenSources(sessions, VAULT, OAuthClients(settings, http), skew=timedelta(seconds=60))
+        seeded = await seed_linked_account(sessions, VAULT, oauth)
+        yield Linked(oauth, api, sessions, sources, seeded, http)
+    await engine.dispose()
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    return write_mp4(tmp_path / "clip.mp4", duration_s=12, size_bytes=6 * CHUNK_UNIT + 999)
+
+
+async def job_for(linked: Linked, video: Path) -> PublishJob:
+    return PublishJob(
+        post_id=1,
+        platform=Platform.YOUTUBE,
+        idempotency_key="post-1",
+        caption="Refreshed and posted #launch",
+        title="Refreshed and posted",
+        media=MediaInfo(
+            path=str(video),
+            sha256=hashlib.sha256(video.read_bytes()).hexdigest(),
+            size_bytes=video.stat().st_size,
+            mime="video/mp4",
+        ),
+        tokens=await linked.tokens(),
+    )
+
+
+def publisher_for(linked: Linked) -> YouTubePublisher:
+    return YouTubePublisher(
+        linked.http, base_url=linked.api.base_url, chunk_size=2 * CHUNK_UNIT, retry_backoff_s=0
+    )
+
+
+async def test_401_refreshes_the_token_once_and_the_video_goes_up(linked: Linked, video: Path) -> None:
+    linked.oauth.expire_access_tokens()
+
+    result = await publisher_for(linked).publish(await job_for(linked, video))
+
+    assert linked.oauth.refresh_count == 1, "one refresh, reused for every later request"
+    stored = linked.api.videos[result.remote_id]
+    assert stored.channel_id == linked.seeded.remote_account_id
+    assert stored.sha256 == hashlib.sha256(video.read_bytes()).hexdigest()
+    assert linked.api.requests[0].status == 401 and linked.api.requests[1].status == 200
+    # The refreshed token was written back encrypted: a new source reads it and YouTube accepts it.
+    fresh = await (await linked.tokens()).access_token()
+    assert fresh != linked.seeded.access_token
+    assert linked.oauth.account_for(fresh) == linked.seeded.remote_account_id
+
+
+async def test_a_token_that_goes_stale_mid_upload_is_refreshed_and_the_chunk_resent(
+    linked: Linked, video: Path
+) -> None:
+    job = await job_for(linked, video)
+    publisher = publisher_for(linked)
+    saves: list[dict[str, object]] = []
+
+    async def expire_after_first_chunk(state: dict[str, object]) -> None:
+        saves.append(state)
+        if state.get("offset") == 2 * CHUNK_UNIT:
+            linked.oauth.expire_access_tokens()
+
+    job.save_state = expire_after_first_chunk
+    result = await publisher.publish(job)
+
+    assert linked.oauth.refresh_count == 1
+    puts = [(r.content_range, r.status) for r in linked.api.requests if r.method == "PUT"]
+    size = video.stat().st_size
+    rejected = f"bytes {2 * CHUNK_UNIT}-{4 * CHUNK_UNIT - 1}/{size}"
+    assert (rejected, 401) in puts and (rejected, 308) in puts
+    assert linked.api.videos[result.remote_id].sha256 == hashlib.sha256(video.read_bytes()).hexdigest()
+    assert linked.api.protocol_errors == []
+
+
+async def test_revoked_access_fails_clearly_and_marks_the_account(linked: Linked, video: Path) -> None:
+    linked.oauth.revoke_grants()
+
+    with pytest.raises(AuthError) as failed:
+        await publisher_for(linked).publish(await job_for(linked, video))
+
+    assert (
+        failed.value.message
+        == "YouTube access for Acme Videos was revoked or has expired: re-link with /link youtube"
+    )
+    assert failed.value.hint is not None and "/link youtube" in failed.value.hint
+    assert linked.seeded.access_token not in str(failed.value)
+    assert linked.api.videos == {} and linked.api.sessions == {}
+    assert (await linked.row()).status == AccountStatus.REVOKED.value
