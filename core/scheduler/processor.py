@@ -106,6 +106,8 @@ class PostProcessor:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._finishing: set[int] = set()
         self._slot_freed = asyncio.Event()
+        # Posts whose processing ended (any outcome) since this processor started.
+        self.completed = 0
         self._keeper: asyncio.Task[None] | None = None
 
     @property
@@ -124,8 +126,7 @@ class PostProcessor:
         Cancelling this call is what a crash looks like to the queue: the uploads stop and their
         leases are left to expire. ``stop`` is the graceful way out.
         """
-        processed = 0
-        started = len(self._tasks)
+        completed_before = self.completed
         max_in_flight = self.settings.max_in_flight
         # Refill in sizeable batches: one claim statement per many posts, not one per finished post.
         refill_at = max(1, min(self.settings.batch_size, max_in_flight // 4))
@@ -141,11 +142,9 @@ class PostProcessor:
                     if len(posts) == limit and len(self._tasks) < max_in_flight:
                         continue  # more may be due and there is room: claim again right away
                 if not self._tasks:
-                    return processed + started
+                    return self.completed - completed_before
                 self._slot_freed.clear()
-                before = len(self._tasks)
                 await self._slot_freed.wait()
-                processed += before - len(self._tasks)
         except asyncio.CancelledError:
             self._abandon()
             raise
@@ -160,6 +159,7 @@ class PostProcessor:
         self._tasks.pop(post_id, None)
         self._finishing.discard(post_id)
         metrics.IN_FLIGHT.dec()
+        self.completed += 1
         self._slot_freed.set()
 
     def _abandon(self) -> None:
