@@ -355,3 +355,54 @@ async def test_no_token_or_secret_reaches_logs_pages_or_chat(
     assert json.dumps(site.dms)  # DMs exist and were checked
     async with site.sessions() as session:
         assert (await session.execute(select(func.count()).select_from(OAuthState))).scalar_one() == 1
+
+
+async def test_request_link_dms_the_admin_only(site: Site) -> None:
+    ack = await site.linker.request_link(ADMIN, "yt")
+    assert "direct message" in ack
+    [dm] = site.dms
+    link = dm.split("Link the team's YouTube account: ", 1)[1].split("\n", 1)[0]
+    assert link not in ack  # the single-use link never goes to the channel
+    assert "expires in 10 minutes" in dm
+    assert (await site.browser.get(link)).status_code == 200
+    with pytest.raises(PermissionDenied):
+        await site.linker.request_link(MEMBER, "youtube")
+    from core.errors import PlatformParseError
+
+    with pytest.raises(PlatformParseError) as info:
+        await site.linker.request_link(ADMIN, "myspace")
+    assert "youtube, instagram, x, linkedin, tiktok" in str(info.value)
+
+
+async def test_start_web_health_checks_the_database(db: Database, settings: Settings) -> None:
+    from adapters.web.run import start_web
+    from core.accounts.service import Accounts
+
+    engine = make_engine(db.url, schema=db.schema)
+    await migrate(engine)
+    wired = settings.model_copy(
+        update={
+            "secret_key": SecretStr(SECRET),
+            "vault": VaultSettings(iterations=MIN_ITERATIONS),
+            "web": WebSettings(host="127.0.0.1", port=0),
+        }
+    )
+    async with httpx.AsyncClient(timeout=10) as http:
+        accounts = Accounts.build(wired, session_factory(engine), http, NotifierRouter())
+        server = await start_web(wired, accounts.linker, engine)
+        try:
+            assert (await http.get(f"{server.url}/health")).json() == {"status": "ok"}
+        finally:
+            await server.stop()
+
+        async def broken() -> None:
+            raise ConnectionRefusedError
+
+        down = WebServer()
+        await down.start(build_web_app(accounts.linker, health_check=broken))
+        try:
+            response = await http.get(f"{down.url}/health")
+            assert response.status_code == 503
+        finally:
+            await down.stop()
+    await engine.dispose()

@@ -24,8 +24,8 @@ from core.accounts.store import load_tokens, save_tokens
 from core.config import Settings
 from core.crypto import Vault, VaultError, state_aad
 from core.db.models import OAuthState, SocialAccount, Team, User
-from core.domain import AccountStatus, ChatContext, ChatKind, Platform
-from core.errors import PermissionDenied, UserError
+from core.domain import AccountStatus, ChatContext, ChatKind, Platform, platform_from_alias
+from core.errors import PermissionDenied, PlatformParseError, UserError
 from core.notify import NotifierRouter
 from core.oauth import OAuthClients, OAuthError, ProviderUnavailable
 from core.oauth.pkce import make_verifier, s256_challenge
@@ -124,6 +124,25 @@ class AccountLinker:
         return f"{self.settings.web.public_url.rstrip('/')}/oauth/{platform.value}/callback"
 
     # -- /link -------------------------------------------------------------------------------------
+
+    async def request_link(self, ctx: ChatContext, platform_word: str) -> str:
+        """What /link does: DM the admin a fresh link and return the in-channel acknowledgement.
+
+        The link only ever goes by DM: whoever opens it links *their* account to this team.
+        """
+        from core.accounts.views import link_ack_text, link_dm_text
+
+        platform = platform_from_alias(platform_word)
+        if platform is None:
+            raise PlatformParseError(
+                f"I don't know the platform {platform_word.strip()!r}.",
+                hint="Use one of: youtube, instagram, x, linkedin, tiktok.",
+            )
+        url = await self.start_link(ctx, platform)
+        if self.notifier is None:
+            raise UserError("I can't send direct messages from here, so I can't send you a link.")
+        await self.notifier.dm(ctx.chat, ctx.team_id, ctx.user_id, link_dm_text(platform, url))
+        return link_ack_text(platform)
 
     async def start_link(self, ctx: ChatContext, platform: Platform) -> str:
         """The single-use URL to DM the admin. Refuses non-admins before anything is stored."""

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,6 +29,10 @@ from core.publishers.base import AuthError, PermanentError, PublishError, Transi
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+REFRESHES = Counter(
+    "postbot_token_refreshes_total", "OAuth refresh grants by platform and outcome", ["platform", "outcome"]
+)
 
 
 def utcnow() -> datetime:
@@ -157,11 +162,14 @@ class StoredTokenSource:
                     account.status = AccountStatus.REVOKED.value
                     account.last_error = message
                     failure = AuthError(message, hint=f"An admin can {relink}.")
+                    REFRESHES.labels(self.platform.value, "revoked").inc()
                 except ProviderUnavailable as exc:
+                    REFRESHES.labels(self.platform.value, "unavailable").inc()
                     raise TransientError(
                         f"could not refresh the {self.platform.label} token: {exc.message}"
                     ) from None
                 except OAuthError as exc:
+                    REFRESHES.labels(self.platform.value, "refused").inc()
                     account.last_error = exc.message
                     failure = PermanentError(
                         f"could not refresh the {self.platform.label} token: {exc.message}",
@@ -170,6 +178,7 @@ class StoredTokenSource:
                 else:
                     save_tokens(account, fresh, self.vault)
                     self._last = fresh
+                    REFRESHES.labels(self.platform.value, "ok").inc()
                     log.info(
                         "token refreshed", extra={"platform": self.platform.value, "account": self.row_id}
                     )
