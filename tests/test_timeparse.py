@@ -117,6 +117,8 @@ def test_platform_errors_name_the_word_and_list_the_choices(text: str, message: 
         ("next week yt", "names a week"),
         ("feb 30 yt", "no 30 Feb"),
         ("yt caption", "No time given"),
+        ("tomorrow before noon yt", "is a range"),
+        ("2030 yt", "names a year"),
     ],
 )
 def test_time_errors_are_clear_and_carry_an_example(text: str, fragment: str) -> None:

@@ -177,7 +177,8 @@ def _clock_at(toks: list[str], i: int, st: _State) -> int:
     m = _CLOCK.match(tok)
     if m is None:
         hhmm = _HHMM.match(tok)
-        if hhmm and st.after_at:
+        # "1730" is a time; "2026" stays a year unless "at" says otherwise.
+        if hhmm and (st.after_at or not _YEAR.match(tok)):
             st.set(clock=Clock(int(hhmm.group(1)), int(hhmm.group(2))))
             return 1
         hm = _H_CLOCK.match(tok)

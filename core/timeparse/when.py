@@ -12,6 +12,8 @@ from core.timeparse.reader import read
 from core.timeparse.resolve import Placed, place
 
 EXAMPLE = "Try e.g. `tomorrow 6pm`, `next fri at noon`, `in 2h` or `2026-12-01 18:00`."
+# dateparser silently drops these ("tomorrow before noon" → 11:00): refuse rather than guess.
+_RANGE_WORDS = frozenset({"before", "until", "till", "between", "or", "latest", "earliest"})
 AUTO_WORDS = frozenset({"best", "auto", "best time", "auto slot", "best slot"})
 
 
@@ -49,6 +51,8 @@ def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timede
         return ParsedWhen(instant=None, tz=tz, auto=True)
     if lowered in {"now", "right now", "immediately", "asap"}:
         raise TimeParseError(f"'{text}' isn't a schedule time.", hint="Use /post to publish right away.")
+    if _RANGE_WORDS.intersection(lowered.split()):
+        raise TimeParseError(f"'{text}' is a range; postbot needs one time.", hint=EXAMPLE)
     placed = place_text(text, tz, now)
     if placed is None:
         raise TimeParseError(f"I couldn't read '{text}' as a time.", hint=EXAMPLE)
