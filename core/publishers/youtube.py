@@ -113,7 +113,7 @@ class YouTubePublisher:
         retry_backoff_s: float = 1.0,
     ) -> None:
         self.http = http
-        self.api = base_url.rstrip("/") + "/youtube/v3"
+        # videos.insert and thumbnails.set both live under the upload host's /upload/youtube/v3.
         self.upload = (upload_base_url or base_url).rstrip("/") + "/upload/youtube/v3"
         # Google requires every chunk but the last to be a multiple of 256 KiB.
         self.chunk_size = max(CHUNK_UNIT, chunk_size - chunk_size % CHUNK_UNIT)
