@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.media.chunks import read_range
+from core.media.chunks import iter_chunks
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 # Both carry the Graph API version; keep them on the same one.
 DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
 DEFAULT_UPLOAD_URL = "https://rupload.facebook.com/ig-api-upload/v21.0"
+READ_SIZE = 1024 * 1024
 # Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
 INVALID_TOKEN = {102, 190}
 THROTTLED = {4, 17, 32, 613, 80002}
@@ -79,6 +81,8 @@ class InstagramPublisher:
         self.graph = graph_base_url.rstrip("/")
         self.upload = upload_base_url.rstrip("/")
         self.chunk_size = max(1, chunk_size)
+        # Each piece is streamed from disk in reads of this size, so memory stays small and flat.
+        self.read_size = min(self.chunk_size, READ_SIZE)
         self.share_to_feed = share_to_feed
         self.poll_interval_s = poll_interval_s
         self.max_processing_s = max_processing_s
@@ -181,18 +185,19 @@ class InstagramPublisher:
         offset = int(job.upload_state.get("ig_uploaded") or 0)
         url = f"{self.upload}/{container}"
         while offset < size:
-            data = await read_range(job.media.path, offset, min(self.chunk_size, size - offset))
-            start = offset
+            start, end = offset, min(offset + self.chunk_size, size)
 
-            async def send_piece(data: bytes = data, start: int = start) -> None:
+            async def send_piece(start: int = start, end: int = end) -> None:
                 async def send(token: str) -> httpx.Response:
                     headers = {
                         "Authorization": f"OAuth {token}",
                         "offset": str(start),
                         "file_size": str(size),
                         "Content-Type": "application/octet-stream",
+                        "Content-Length": str(end - start),
                     }
-                    return await self.http.post(url, headers=headers, content=data)
+                    body = _read(job.media.path, start, end, self.read_size)
+                    return await self.http.post(url, headers=headers, content=body)
 
                 response = await send_authorized(tokens, send, token_rejected=_rupload_token_rejected)
                 if not response.is_success:
@@ -204,7 +209,7 @@ class InstagramPublisher:
                 base_s=self.retry_base_s,
                 max_wait_s=self.max_inline_wait_s,
             )
-            offset += len(data)
+            offset = end
             await job.checkpoint(ig_uploaded=offset)
 
     async def _wait_finished(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
@@ -278,6 +283,13 @@ class InstagramPublisher:
             url = None
         await job.checkpoint(remote_url=url)
         return PublishResult(remote_id=media_id, url=url)
+
+
+async def _read(path: str, start: int, end: int, piece: int) -> AsyncIterator[bytes]:
+    # A streamed body: a bytes body would stay referenced by httpx's request/response objects
+    # until the garbage collector runs, and several chunks could pile up meanwhile.
+    async for _, data in iter_chunks(path, chunk_size=piece, start=start, end=end):
+        yield data
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:

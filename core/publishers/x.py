@@ -15,15 +15,18 @@ looks for the post among the account's recent ones (by the media key) before pos
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
+import secrets
 import time
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.media.chunks import read_range
+from core.media.chunks import iter_chunks
 from core.publishers.base import (
     PermanentError,
     PublishJob,
@@ -37,6 +40,7 @@ DEFAULT_BASE_URL = "https://api.x.com/2"
 # X accepts at most 5 MB per APPEND; a power of two below it keeps disk reads aligned.
 MAX_SEGMENT = 4 * 1024 * 1024
 MAX_SEGMENTS = 1000
+READ_SIZE = 1024 * 1024
 # A media id this close to expiry is not worth resuming: the rest of the upload may outlive it.
 EXPIRY_MARGIN_S = 120.0
 
@@ -62,6 +66,8 @@ class XPublisher:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.chunk_size = max(1, min(chunk_size, MAX_SEGMENT))
+        # Segments are streamed from disk in reads of this size, so memory stays small and flat.
+        self.read_size = min(self.chunk_size, READ_SIZE)
         self.media_category = media_category
         self.max_processing_s = max_processing_s
         self.max_inline_wait_s = max_inline_wait_s
@@ -86,12 +92,25 @@ class XPublisher:
     # --- requests ------------------------------------------------------------------------------
 
     async def _call(
-        self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
+        self,
+        tokens: TokenSource,
+        method: str,
+        path: str,
+        what: str,
+        *,
+        body: Callable[[], tuple[dict[str, str], AsyncIterator[bytes]]] | None = None,
+        **kwargs: Any,
     ) -> httpx.Response:
         url = f"{self.base_url}{path}"
 
         async def send(token: str) -> httpx.Response:
             headers = {"Authorization": f"Bearer {token}"}
+            if body is not None:
+                # A fresh stream per send: a retry after a 401 re-reads the segment from disk.
+                extra, content = body()
+                return await self.http.request(
+                    method, url, headers=headers | extra, content=content, **kwargs
+                )
             return await self.http.request(method, url, headers=headers, **kwargs)
 
         response = await send_authorized(tokens, send)
@@ -130,16 +149,13 @@ class XPublisher:
         for index in range(math.ceil(size / chunk)):
             if index in done:
                 continue
-            offset = index * chunk
-            data = await read_range(job.media.path, offset, min(chunk, size - offset))
-            files = {"media": ("blob", data, "application/octet-stream")}
+            start, end = index * chunk, min((index + 1) * chunk, size)
             await self._step(
                 tokens,
                 "POST",
                 f"/media/upload/{media_id}/append",
                 f"accept video segment {index}",
-                data={"segment_index": str(index)},
-                files=files,
+                body=functools.partial(_segment_form, job.media.path, index, start, end, self.read_size),
             )
             done.add(index)
             await job.checkpoint(x_segments=sorted(done))
@@ -233,6 +249,35 @@ class XPublisher:
             if media_key in ((tweet.get("attachments") or {}).get("media_keys") or []):
                 return str(tweet["id"])
         return None
+
+
+def _segment_form(
+    path: str, index: int, start: int, end: int, piece: int
+) -> tuple[dict[str, str], AsyncIterator[bytes]]:
+    """APPEND's multipart/form-data body (``segment_index`` and ``media``), streamed from disk.
+
+    Built by hand because httpx's multipart encoder wants the file's bytes or a blocking file
+    object; this one reads the segment piece by piece and knows its length up front.
+    """
+    boundary = secrets.token_hex(16)
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="segment_index"\r\n\r\n{index}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="media"; filename="blob"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+
+    async def content() -> AsyncIterator[bytes]:
+        yield head
+        async for _, data in iter_chunks(path, chunk_size=piece, start=start, end=end):
+            yield data
+        yield tail
+
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(len(head) + (end - start) + len(tail)),
+    }
+    return headers, content()
 
 
 def _processing(body: dict[str, Any]) -> dict[str, Any] | None:

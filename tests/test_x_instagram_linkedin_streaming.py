@@ -1,0 +1,95 @@
+"""Uploading a file many times the chunk size keeps memory at a few chunks (Instagram, X, LinkedIn).
+
+tracemalloc counts every Python allocation in the process, the fake server's included, so the bound
+below covers both ends of the connection; it would be blown by any code path reading the whole file.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from core.domain import MediaInfo, Platform
+from core.publishers.base import PublishJob, PublishResult
+from core.publishers.instagram import InstagramPublisher
+from core.publishers.linkedin import LinkedInPublisher
+from core.publishers.x import XPublisher
+from tests.fakes.instagram_api import FakeInstagram
+from tests.fakes.linkedin_api import FakeLinkedIn
+from tests.fakes.mp4 import write_mp4
+from tests.fakes.x_api import FakeX
+
+FILE_SIZE = 40 * 1024 * 1024
+CHUNK = 1024 * 1024
+# A few chunks in flight (read, request body, server read buffers) and nothing proportional to the file.
+BOUND = 6 * CHUNK
+
+
+class StaticTokens:
+    def __init__(self, account: str) -> None:
+        self.account = account
+
+    async def access_token(self) -> str:
+        return "tok"
+
+    async def refresh(self) -> str:
+        return "tok"
+
+    @property
+    def account_id(self) -> str:
+        return self.account
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("big") / "big.mp4"
+    return write_mp4(path, duration_s=60, size_bytes=FILE_SIZE, fill="sparse")
+
+
+def job(platform: Platform, video: Path, account: str) -> PublishJob:
+    media = MediaInfo(path=str(video), sha256="", size_bytes=FILE_SIZE, mime="video/mp4")
+    return PublishJob(1, platform, "k", "streaming #test", None, media, StaticTokens(account))
+
+
+async def peak_during(publish: Callable[[], Awaitable[PublishResult]]) -> int:
+    tracemalloc.start()
+    try:
+        await publish()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+async def test_x_upload_memory_is_bounded(big: Path) -> None:
+    async with FakeX(tokens={"tok": "1"}) as fake, httpx.AsyncClient(timeout=30) as http:
+        fake.check_after_secs = 0
+        pub = XPublisher(http, base_url=fake.base_url, chunk_size=CHUNK)
+        peak = await peak_during(lambda: pub.publish(job(Platform.X, big, "1")))
+        assert fake.appended() == list(range(FILE_SIZE // CHUNK))
+    assert peak < BOUND, f"peak {peak / 2**20:.1f} MiB"
+
+
+async def test_instagram_upload_memory_is_bounded(big: Path) -> None:
+    async with FakeInstagram(tokens={"tok": "9"}) as fake, httpx.AsyncClient(timeout=30) as http:
+        options: dict[str, Any] = {"chunk_size": CHUNK, "poll_interval_s": 0.01}
+        pub = InstagramPublisher(
+            http, graph_base_url=fake.graph_base_url, upload_base_url=fake.upload_base_url, **options
+        )
+        peak = await peak_during(lambda: pub.publish(job(Platform.INSTAGRAM, big, "9")))
+        assert len(fake.uploaded_pieces()) == FILE_SIZE // CHUNK
+    assert peak < BOUND, f"peak {peak / 2**20:.1f} MiB"
+
+
+async def test_linkedin_upload_memory_is_bounded(big: Path) -> None:
+    member = "urn:li:person:m"
+    # LinkedIn's own 4 MiB parts, each streamed from disk in 1 MiB reads.
+    async with FakeLinkedIn(tokens={"tok": member}) as fake, httpx.AsyncClient(timeout=30) as http:
+        pub = LinkedInPublisher(http, base_url=fake.base_url, chunk_size=CHUNK, poll_interval_s=0.01)
+        peak = await peak_during(lambda: pub.publish(job(Platform.LINKEDIN, big, member)))
+        assert len(fake.uploaded_parts()) == FILE_SIZE // (4 * 1024 * 1024)
+    assert peak < BOUND, f"peak {peak / 2**20:.1f} MiB"
