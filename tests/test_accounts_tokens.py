@@ -199,3 +199,29 @@ async def test_unlinked_account_is_an_auth_error(world: World) -> None:
     with pytest.raises(AuthError) as info:
         await tokens.access_token()
     assert "/link youtube" in str(info.value.hint)
+
+
+async def test_keepalive_refreshes_only_tokens_about_to_lapse(db: Database, settings: Settings) -> None:
+    from core.accounts.keepalive import refresh_expiring
+
+    soon = await build(db, settings, "instagram", expires_in=3 * 86400)
+    later = await seed_linked_account(soon.sessions, VAULT, soon.fake, team_external_id="T-other")
+    try:
+        assert await refresh_expiring(soon.sources, within=timedelta(days=7)) == 1
+        assert soon.fake.refresh_count == 1
+        row = await soon.row()
+        assert row.token_expires_at is not None
+        assert row.token_expires_at > soon.sources.clock() + timedelta(days=50)
+        async with soon.sessions() as session:
+            untouched = await session.get(SocialAccount, later.account_row_id)
+        assert untouched is not None
+        assert (await (soon.sources(untouched)).access_token()) == later.access_token
+
+        # A revoked grant is marked for re-linking and does not stop the run.
+        soon.fake.revoke_grants()
+        assert await refresh_expiring(soon.sources, within=timedelta(days=90)) == 0
+        assert (await soon.row()).status == AccountStatus.REVOKED.value
+    finally:
+        await soon.http.aclose()
+        await soon.fake.stop()
+        await soon.engine.dispose()
