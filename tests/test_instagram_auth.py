@@ -124,3 +124,24 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(linked: Linked
     assert linked.seeded.access_token not in failed.value.message
     assert not linked.api.containers and not linked.api.media
     assert (await linked.row()).status == AccountStatus.REVOKED.value
+
+
+async def test_token_rejected_by_rupload_mid_upload_is_refreshed_and_the_upload_continues(
+    linked: Linked, tmp_path: Path
+) -> None:
+    def expire_at_second_piece(token: str) -> str | None:
+        pieces = [r for r in linked.api.requests if "/ig-api-upload/" in r.path]
+        if len(pieces) == 2 and not linked.oauth.refresh_count:
+            linked.oauth.expire_access_tokens()
+        return linked.oauth.account_for(token)
+
+    linked.api.token_check = expire_at_second_piece
+
+    await publisher(linked).publish(await job_for(linked, tmp_path))
+
+    assert linked.oauth.refresh_count == 1
+    pieces = [r.status for r in linked.api.requests if "/ig-api-upload/" in r.path]
+    # rupload answers a dead token with 400 NotAuthorizedError; the piece is re-sent after the refresh.
+    assert pieces == [200, 400, 200, 200]
+    assert linked.api.uploaded_pieces() == [0, 64 * 1024, 128 * 1024]
+    assert len(linked.api.media) == 1

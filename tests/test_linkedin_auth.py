@@ -117,3 +117,23 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(linked: Linked
     assert linked.seeded.access_token not in failed.value.message
     assert not linked.api.videos and not linked.api.posts
     assert (await linked.row()).status == AccountStatus.REVOKED.value
+
+
+async def test_token_expiring_before_finalize_is_refreshed_and_the_post_goes_out(
+    linked: Linked, tmp_path: Path
+) -> None:
+    def expire_at_finalize(token: str) -> str | None:
+        last = linked.api.requests[-1].path
+        if "finalizeUpload" in last and not linked.oauth.refresh_count:
+            linked.oauth.expire_access_tokens()
+        return linked.oauth.account_for(token)
+
+    linked.api.token_check = expire_at_finalize
+
+    await publisher(linked).publish(await job_for(linked, tmp_path))
+
+    assert linked.oauth.refresh_count == 1
+    finalizes = [r.status for r in linked.api.requests if "finalizeUpload" in r.path]
+    assert finalizes == [401, 200]
+    assert linked.api.uploaded_parts() == [0, 1, 2], "no part was uploaded again"
+    assert len(linked.api.posts) == 1

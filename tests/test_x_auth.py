@@ -109,3 +109,24 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(linked: Linked
     assert linked.seeded.access_token not in failed.value.message
     assert not linked.api.uploads and not linked.api.tweets
     assert (await linked.row()).status == AccountStatus.REVOKED.value
+
+
+async def test_token_expiring_mid_upload_is_refreshed_and_the_upload_continues(
+    linked: Linked, tmp_path: Path
+) -> None:
+    def expire_at_second_segment(token: str) -> str | None:
+        appends = [r for r in linked.api.requests if r.path.endswith("/append")]
+        if len(appends) == 2 and not linked.oauth.refresh_count:
+            linked.oauth.expire_access_tokens()
+        return linked.oauth.account_for(token)
+
+    linked.api.token_check = expire_at_second_segment
+    publisher = XPublisher(linked.http, base_url=linked.api.base_url, chunk_size=64 * 1024)
+
+    await publisher.publish(await job_for(linked, tmp_path))
+
+    assert linked.oauth.refresh_count == 1
+    appends = [r.status for r in linked.api.requests if r.path.endswith("/append")]
+    assert appends == [200, 401, 200, 200], "the rejected segment was sent again with the new token"
+    assert linked.api.appended() == [0, 1, 2]
+    assert len(linked.api.tweets) == 1
