@@ -19,7 +19,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +26,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.media.chunks import iter_chunks
+from core.media.chunks import stream_range
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -196,7 +195,9 @@ class InstagramPublisher:
                         "Content-Type": "application/octet-stream",
                         "Content-Length": str(end - start),
                     }
-                    body = _read(job.media.path, start, end, self.read_size)
+                    # Streamed: a bytes body would stay referenced by httpx's request and response
+                    # objects until the garbage collector runs, and chunks would pile up.
+                    body = stream_range(job.media.path, start, end, piece=self.read_size)
                     return await self.http.post(url, headers=headers, content=body)
 
                 response = await send_authorized(tokens, send, token_rejected=_rupload_token_rejected)
@@ -283,13 +284,6 @@ class InstagramPublisher:
             url = None
         await job.checkpoint(remote_url=url)
         return PublishResult(remote_id=media_id, url=url)
-
-
-async def _read(path: str, start: int, end: int, piece: int) -> AsyncIterator[bytes]:
-    # A streamed body: a bytes body would stay referenced by httpx's request/response objects
-    # until the garbage collector runs, and several chunks could pile up meanwhile.
-    async for _, data in iter_chunks(path, chunk_size=piece, start=start, end=end):
-        yield data
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -27,7 +27,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.media.chunks import iter_chunks
+from core.media.chunks import stream_range
 from core.publishers.base import (
     PermanentError,
     PublishError,
@@ -230,16 +230,11 @@ class LinkedInPublisher:
     async def _put_part(self, job: PublishJob, index: int, part: dict[str, Any]) -> str:
         first, last = int(part["first"]), int(part["last"])
 
-        async def body() -> AsyncIterator[bytes]:
-            async for _, data in iter_chunks(
-                job.media.path, chunk_size=self.chunk_size, start=first, end=last + 1
-            ):
-                yield data
-
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(last - first + 1)}
         # The URL is pre-signed for this part; the bearer token is not sent to the upload host.
         try:
-            response = await self.http.put(part["url"], content=body(), headers=headers)
+            body = stream_range(job.media.path, first, last + 1, piece=self.chunk_size)
+            response = await self.http.put(part["url"], content=body, headers=headers)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc
         if response.status_code in (401, 403):

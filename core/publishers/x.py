@@ -26,7 +26,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.media.chunks import iter_chunks
+from core.media.chunks import stream_range
 from core.publishers.base import (
     PermanentError,
     PublishJob,
@@ -269,7 +269,7 @@ def _segment_form(
 
     async def content() -> AsyncIterator[bytes]:
         yield head
-        async for _, data in iter_chunks(path, chunk_size=piece, start=start, end=end):
+        async for data in stream_range(path, start, end, piece=piece):
             yield data
         yield tail
 
