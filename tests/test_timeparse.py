@@ -192,3 +192,37 @@ def test_preview_shows_the_local_time_and_any_note() -> None:
     assert preview("best", BERLIN, NOW) == "best → best suggested slot"
     with pytest.raises(TimeParseError):
         preview("blah", BERLIN, NOW)
+
+
+_FUZZ_WORDS = [
+    *"in next this coming tomorrow today tonight midnight noon and half past quarter to from now".split(),
+    *"later week end of day at on the friday dec 3rd 31st feb 29 pst cst ist utc+2 +05:30 -0800".split(),
+    *"6pm 9:30am 18:00 1730 2026-12-01 2026-12-01T18:00Z 12/3 3.12. +2h 1h30m 0 25 13pm 0am".split(),
+    *"24:00 23:60 Europe/Berlin o'clock a.m. @ , . yt ig,tt x foo,yt 2h 14h 18h30 2027".split(),
+    "9999999999999999999",
+    "9999999999999999999 hours",
+    "in 99999999 weeks",
+    "日本",
+    "😀",
+    "\u200b",
+]
+
+
+def test_any_word_salad_is_a_user_error_never_a_crash() -> None:
+    import random
+
+    rng = random.Random(7)
+    zones = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "UTC"]
+    for _ in range(600):
+        text = " ".join(rng.choice(_FUZZ_WORDS) for _ in range(rng.randint(0, 6)))
+        tz = rng.choice(zones)
+        now = NOW + timedelta(minutes=rng.randint(0, 525_600))
+        for require_when in (True, False):
+            try:
+                parse_command(text, tz, now, require_when=require_when)
+            except UserError:
+                pass
+        try:
+            parse_when(text, tz, now)
+        except UserError:
+            pass

@@ -42,6 +42,7 @@ _COMPACT_DURATION = re.compile(r"(\d+(?:\.\d+)?)([a-z]+)")
 _COMPACT_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?[a-z]+)+$")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 
+_MAX_UNITS = {"minutes": 60 * 24 * 3660, "days": 3660, "months": 120}
 _MERIDIEM_WORDS = {"am": "am", "pm": "pm", "a": "am", "p": "pm"}
 
 
@@ -99,6 +100,9 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
     def add(amount: float, unit: str) -> None:
         nonlocal elapsed, days, months
         kind, scale = UNITS[unit]
+        if amount * scale > _MAX_UNITS[kind]:
+            # Far past any horizon, and big enough to overflow datetime arithmetic.
+            raise TimeParseError(f"'{amount:g} {unit}' is too far ahead.", hint="Pick a time within a year.")
         if kind == "minutes":
             elapsed += timedelta(minutes=amount * scale)
         elif amount != int(amount):
