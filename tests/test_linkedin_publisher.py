@@ -272,21 +272,21 @@ async def test_fake_rejects_protocol_violations(fake: FakeLinkedIn, http: httpx.
     init = {"initializeUploadRequest": {"owner": MEMBER, "fileSizeBytes": PART + 10}}
 
     no_version = await http.post(
-        f"{fake.base_url}/videos?action=initializeUpload", json=init, headers=good | {"LinkedIn-Version": ""}
+        f"{fake.api_url}/videos?action=initializeUpload", json=init, headers=good | {"LinkedIn-Version": ""}
     )
     assert no_version.status_code == 400 and no_version.json()["code"] == "VERSION_MISSING"
     old = await http.post(
-        f"{fake.base_url}/videos?action=initializeUpload",
+        f"{fake.api_url}/videos?action=initializeUpload",
         json=init,
         headers=good | {"LinkedIn-Version": "202201"},
     )
     assert old.status_code == 426 and old.json()["code"] == "NONEXISTENT_VERSION"
     no_restli = {k: v for k, v in good.items() if k != "X-Restli-Protocol-Version"}
     assert (
-        await http.post(f"{fake.base_url}/videos?action=initializeUpload", json=init, headers=no_restli)
+        await http.post(f"{fake.api_url}/videos?action=initializeUpload", json=init, headers=no_restli)
     ).status_code == 400
     bad_token = await http.post(
-        f"{fake.base_url}/videos?action=initializeUpload",
+        f"{fake.api_url}/videos?action=initializeUpload",
         json=init,
         headers=good | {"Authorization": "Bearer x"},
     )
@@ -299,11 +299,11 @@ async def test_fake_rejects_protocol_violations(fake: FakeLinkedIn, http: httpx.
     }
     other_owner = {"initializeUploadRequest": {"owner": "urn:li:person:someone", "fileSizeBytes": 10}}
     assert (
-        await http.post(f"{fake.base_url}/videos?action=initializeUpload", json=other_owner, headers=good)
+        await http.post(f"{fake.api_url}/videos?action=initializeUpload", json=other_owner, headers=good)
     ).status_code == 403
 
     value = (
-        await http.post(f"{fake.base_url}/videos?action=initializeUpload", json=init, headers=good)
+        await http.post(f"{fake.api_url}/videos?action=initializeUpload", json=init, headers=good)
     ).json()["value"]
     urn = value["video"]
     first, second = value["uploadInstructions"]
@@ -327,7 +327,7 @@ async def test_fake_rejects_protocol_violations(fake: FakeLinkedIn, http: httpx.
             "uploadedPartIds": [etag],
         }
     }
-    missing = await http.post(f"{fake.base_url}/videos?action=finalizeUpload", json=finalize, headers=good)
+    missing = await http.post(f"{fake.api_url}/videos?action=finalizeUpload", json=finalize, headers=good)
     assert missing.status_code == 400 and "Parts [1]" in missing.json()["message"]
 
     post = {
@@ -338,7 +338,7 @@ async def test_fake_rejects_protocol_violations(fake: FakeLinkedIn, http: httpx.
         "content": {"media": {"id": urn}},
         "lifecycleState": "PUBLISHED",
     }
-    early = await http.post(f"{fake.base_url}/posts", json=post, headers=good)
+    early = await http.post(f"{fake.api_url}/posts", json=post, headers=good)
     assert early.status_code == 422 and "WAITING_UPLOAD" in early.json()["message"]
 
     etag2 = (await http.put(second["uploadUrl"], content=b"y" * 10)).headers["etag"]
@@ -346,12 +346,12 @@ async def test_fake_rejects_protocol_violations(fake: FakeLinkedIn, http: httpx.
         "finalizeUploadRequest": finalize["finalizeUploadRequest"] | {"uploadedPartIds": [etag2, etag]}
     }
     assert (
-        await http.post(f"{fake.base_url}/videos?action=finalizeUpload", json=reordered, headers=good)
+        await http.post(f"{fake.api_url}/videos?action=finalizeUpload", json=reordered, headers=good)
     ).status_code == 400
 
-    raw_urn = await http.get(f"{fake.base_url}/videos/{urn}", headers=good)
+    raw_urn = await http.get(f"{fake.api_url}/videos/{urn}", headers=good)
     assert raw_urn.status_code == 400
-    assert (await http.get(f"{fake.base_url}/videos/{encoded(urn)}", headers=good)).json()[
+    assert (await http.get(f"{fake.api_url}/videos/{encoded(urn)}", headers=good)).json()[
         "status"
     ] == "WAITING_UPLOAD"
 

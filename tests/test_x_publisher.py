@@ -266,7 +266,7 @@ async def test_validation_error_from_x_is_permanent_and_quotes_x(
 
 async def _init(http: httpx.AsyncClient, fake: FakeX, total: int = 10) -> str:
     response = await http.post(
-        f"{fake.base_url}/media/upload/initialize",
+        f"{fake.api_url}/media/upload/initialize",
         headers={"Authorization": f"Bearer {TOKEN}"},
         json={"media_type": "video/mp4", "total_bytes": total, "media_category": "tweet_video"},
     )
@@ -278,7 +278,7 @@ async def _append(
     http: httpx.AsyncClient, fake: FakeX, media_id: str, index: int, data: bytes
 ) -> httpx.Response:
     return await http.post(
-        f"{fake.base_url}/media/upload/{media_id}/append",
+        f"{fake.api_url}/media/upload/{media_id}/append",
         headers={"Authorization": f"Bearer {TOKEN}"},
         data={"segment_index": str(index)},
         files={"media": ("blob", data, "application/octet-stream")},
@@ -298,29 +298,29 @@ async def test_fake_rejects_protocol_violations(fake: FakeX, http: httpx.AsyncCl
 
     assert (await _append(http, fake, media_id, 0, b"01234")).status_code == 200
     assert (await _append(http, fake, media_id, 2, b"789")).status_code == 200
-    gap = await http.post(f"{fake.base_url}/media/upload/{media_id}/finalize", headers=auth)
+    gap = await http.post(f"{fake.api_url}/media/upload/{media_id}/finalize", headers=auth)
     assert gap.status_code == 400 and "Segments missing: [1]" in gap.json()["errors"][0]["message"]
 
     too_much = await _append(http, fake, media_id, 1, b"56xxxxx")
     assert too_much.status_code == 400
 
     status_early = await http.get(
-        f"{fake.base_url}/media/upload", params={"command": "STATUS", "media_id": media_id}, headers=auth
+        f"{fake.api_url}/media/upload", params={"command": "STATUS", "media_id": media_id}, headers=auth
     )
     assert status_early.status_code == 400
 
     unprocessed = await http.post(
-        f"{fake.base_url}/tweets", headers=auth, json={"text": "hi", "media": {"media_ids": [media_id]}}
+        f"{fake.api_url}/tweets", headers=auth, json={"text": "hi", "media": {"media_ids": [media_id]}}
     )
     assert unprocessed.status_code == 400
 
     assert (await _append(http, fake, media_id, 1, b"56")).status_code == 200
-    done = await http.post(f"{fake.base_url}/media/upload/{media_id}/finalize", headers=auth)
+    done = await http.post(f"{fake.api_url}/media/upload/{media_id}/finalize", headers=auth)
     assert done.json()["data"]["processing_info"]["state"] == "pending"
     late = await _append(http, fake, media_id, 3, b"x")
     assert late.status_code == 400
 
-    no_token = await http.post(f"{fake.base_url}/media/upload/{media_id}/finalize")
+    no_token = await http.post(f"{fake.api_url}/media/upload/{media_id}/finalize")
     assert no_token.status_code == 401
     assert no_token.headers["content-type"].startswith("application/problem+json")
     assert no_token.json() == {
@@ -334,7 +334,7 @@ async def test_fake_rejects_protocol_violations(fake: FakeX, http: httpx.AsyncCl
 async def test_fake_rate_limit_carries_xs_headers(fake: FakeX, http: httpx.AsyncClient) -> None:
     fake.rate_limit("initialize", reset_in=60)
     response = await http.post(
-        f"{fake.base_url}/media/upload/initialize",
+        f"{fake.api_url}/media/upload/initialize",
         headers={"Authorization": f"Bearer {TOKEN}"},
         json={"media_type": "video/mp4", "total_bytes": 10, "media_category": "tweet_video"},
     )

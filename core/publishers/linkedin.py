@@ -41,7 +41,7 @@ from core.publishers.http import error_for_response, retry_transient, send_autho
 
 _T = TypeVar("_T")
 
-DEFAULT_BASE_URL = "https://api.linkedin.com/rest"
+DEFAULT_BASE_URL = "https://api.linkedin.com"
 # LinkedIn serves each monthly version for about a year; move this forward with the API.
 DEFAULT_API_VERSION = "202510"
 
@@ -88,7 +88,7 @@ class LinkedInPublisher:
         retry_base_s: float = 0.5,
     ) -> None:
         self.http = http
-        self.base_url = base_url.rstrip("/")
+        self.api = base_url.rstrip("/") + "/rest"
         self.api_version = api_version
         self.chunk_size = max(1, chunk_size)
         self.visibility = visibility
@@ -126,7 +126,7 @@ class LinkedInPublisher:
     async def _rest(
         self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
     ) -> httpx.Response:
-        url = f"{self.base_url}{path}"
+        url = f"{self.api}{path}"
 
         async def send(token: str) -> httpx.Response:
             headers = {

@@ -36,7 +36,7 @@ from core.publishers.base import (
 )
 from core.publishers.http import error_for_response, retry_transient, send_authorized
 
-DEFAULT_BASE_URL = "https://api.x.com/2"
+DEFAULT_BASE_URL = "https://api.x.com"
 # X accepts at most 5 MB per APPEND; a power of two below it keeps disk reads aligned.
 MAX_SEGMENT = 4 * 1024 * 1024
 MAX_SEGMENTS = 1000
@@ -64,7 +64,7 @@ class XPublisher:
         retry_base_s: float = 0.5,
     ) -> None:
         self.http = http
-        self.base_url = base_url.rstrip("/")
+        self.api = base_url.rstrip("/") + "/2"
         self.chunk_size = max(1, min(chunk_size, MAX_SEGMENT))
         # Segments are streamed from disk in reads of this size, so memory stays small and flat.
         self.read_size = min(self.chunk_size, READ_SIZE)
@@ -101,7 +101,7 @@ class XPublisher:
         body: Callable[[], tuple[dict[str, str], AsyncIterator[bytes]]] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
-        url = f"{self.base_url}{path}"
+        url = f"{self.api}{path}"
 
         async def send(token: str) -> httpx.Response:
             headers = {"Authorization": f"Bearer {token}"}

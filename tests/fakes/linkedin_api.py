@@ -177,7 +177,11 @@ class FakeLinkedIn:
 
     @property
     def base_url(self) -> str:
-        """``https://api.linkedin.com/rest`` in production."""
+        """What the publisher is configured with (``https://api.linkedin.com`` in production)."""
+        return self.host
+
+    @property
+    def api_url(self) -> str:
         return f"{self.host}/rest"
 
     # --- test controls -------------------------------------------------------------------------
@@ -525,7 +529,7 @@ def encoded(urn: str) -> str:
 async def _serve(port: int, tokens: list[str]) -> None:
     fake = FakeLinkedIn(tokens={t: f"urn:li:person:member{i}" for i, t in enumerate(tokens)})
     await fake.start(port)
-    print(f"fake LinkedIn REST API on {fake.base_url}", flush=True)
+    print(f"fake LinkedIn REST API on {fake.api_url}", flush=True)
     await asyncio.Event().wait()
 
 

@@ -180,8 +180,12 @@ class FakeX:
 
     @property
     def base_url(self) -> str:
-        """What the publisher is configured with (``https://api.x.com/2`` in production)."""
-        return f"http://127.0.0.1:{self.port}/2"
+        """What the publisher is configured with (``https://api.x.com`` in production)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/2"
 
     # --- test controls -------------------------------------------------------------------------
 
@@ -522,7 +526,7 @@ def _segment_index(text: str) -> int:
 async def _serve(port: int, tokens: list[str]) -> None:
     fake = FakeX(tokens={t: str(1000 + i) for i, t in enumerate(tokens)})
     await fake.start(port)
-    print(f"fake X API on {fake.base_url} (tokens: {', '.join(tokens)})", flush=True)
+    print(f"fake X API on {fake.api_url} (tokens: {', '.join(tokens)})", flush=True)
     await asyncio.Event().wait()
 
 
