@@ -160,6 +160,18 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
 
+    @field_validator("audience_timezones")
+    @classmethod
+    def _audience_zones(cls, value: list[str]) -> list[str]:
+        # "America/New_York" or "Europe/Berlin=0.3" (a share); checked here so a typo fails at start.
+        from core.slots.audience import parse_audience
+
+        try:
+            parse_audience(value, "UTC")
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("config error: audience_timezones: ")) from exc
+        return value
+
     @field_validator("default_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

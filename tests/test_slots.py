@@ -252,3 +252,11 @@ async def test_one_common_slot_for_a_batch_is_free_on_every_platform(teams: Team
     async with teams.sessions() as s:
         alone = await best_common_slot(s, ids[0], [Platform.X], NOW, "Europe/Berlin")
     assert alone is not None and alone.at == queued
+
+
+def test_bad_audience_zone_fails_at_config_load() -> None:
+    from core.config import load_settings
+
+    assert load_settings(audience_timezones=["America/New_York=2", "Europe/Berlin"]).audience_timezones
+    with pytest.raises(ConfigError, match=r"audience_timezones: .*bad entry 'Mars/Base'"):
+        load_settings(audience_timezones=["Mars/Base"])
