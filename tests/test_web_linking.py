@@ -406,3 +406,21 @@ async def test_start_web_health_checks_the_database(db: Database, settings: Sett
         finally:
             await down.stop()
     await engine.dispose()
+
+
+async def test_provider_errors_at_the_callback_store_nothing(site: Site) -> None:
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    state = parse_qs(urlsplit(link).query)["state"][0]
+    other = await site.browser.get(
+        f"{site.server.url}/oauth/youtube/callback?state={state}&error=server_error&error_description=Try+later"
+    )
+    assert other.status_code == 502 and "server_error: Try later" in other.text
+
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    callback = await site.provider_redirect(link)
+    await site.fake.stop()  # Google is down when the code is exchanged
+    down = await site.browser.get(callback)
+    assert down.status_code == 502
+    assert "could not reach YouTube" in down.text and "Nothing was linked" in down.text
+    assert await site.accounts() == []
+    assert site.dms == []

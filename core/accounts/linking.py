@@ -224,8 +224,9 @@ class AccountLinker:
                     f"You declined access on {platform.label}, so nothing was linked. "
                     f"Run /link {platform.value} again whenever you're ready."
                 )
+            said = f": {error_description[:200]}" if error_description else ""
             raise LinkProviderFailed(
-                f"{platform.label} reported an error ({error}), so nothing was linked. "
+                f"{platform.label} reported an error ({error[:64]}{said}), so nothing was linked. "
                 f"Try /link {platform.value} again."
             )
         if not code:
