@@ -23,8 +23,10 @@ from sqlalchemy import select
 from adapters.discord import DiscordRuntime, attach_rest_notifier
 from adapters.discord.views import scheduling_view
 from bot.wiring import App, build_app
-from core.config import DiscordSettings, Settings
-from core.db.models import MediaAsset
+from core.accounts.linking import AccountLinker
+from core.accounts.service import Accounts
+from core.config import DiscordSettings, PlatformSettings, PlatformsSettings, Settings, VaultSettings
+from core.db.models import MediaAsset, OAuthState
 from core.domain import ChatContext, ChatKind, Platform, PostStatus
 from tests.conftest import Database
 from tests.fakes.discord_api import EPHEMERAL, LOADING, FakeDiscord, FakeGuild, FakeUser, Interaction
@@ -46,8 +48,8 @@ class World:
     async def build_app(self) -> App:
         return await build_app(self.settings, schema=self.db.schema)
 
-    async def start_bot(self, app: App) -> DiscordRuntime:
-        runtime = DiscordRuntime(app, guild_ready_timeout=0.05)
+    async def start_bot(self, app: App, linker: AccountLinker | None = None) -> DiscordRuntime:
+        runtime = DiscordRuntime(app, linker=linker, guild_ready_timeout=0.05)
         await runtime.start()
         await self.fake.wait_connected()
         return runtime
@@ -392,3 +394,100 @@ async def test_a_separate_worker_reports_discord_posts_over_rest(world: World, c
         await runtime.stop()
         await worker_app.close()
         await bot_app.close()
+
+
+@pytest.fixture
+async def linking(world: World) -> AsyncIterator[App]:
+    """The bot with account linking configured (vault secret, a YouTube OAuth app)."""
+    world.settings = world.settings.model_copy(
+        update={
+            "secret_key": SecretStr("test vault secret"),
+            "vault": VaultSettings(iterations=100_000),
+            "platforms": PlatformsSettings(
+                youtube=PlatformSettings(client_id="yt-client", client_secret=SecretStr("yt-secret"))
+            ),
+        }
+    )
+    app = await world.build_app()
+    accounts = Accounts.build(world.settings, app.sessions, app.http, app.notifier)
+    runtime = await world.start_bot(app, accounts.linker)
+    try:
+        yield app
+    finally:
+        await runtime.stop()
+        await app.close()
+
+
+async def _oauth_states(app: App) -> int:
+    async with app.sessions() as session:
+        return len((await session.scalars(select(OAuthState))).all())
+
+
+async def test_link_is_admin_only_and_checked_again_by_the_bot(world: World, linking: App) -> None:
+    fake = world.fake
+    [link] = [c for c in fake.guild_commands[world.guild.id] if c["name"] == "link"]
+    # Discord hides /link from members without Manage Server...
+    assert link["default_member_permissions"] == str(MANAGE_GUILD)
+    # ...but a server can grant it to anyone in its Integrations settings, so the bot checks too.
+    payload = fake.command_interaction(
+        "link", {"platform": "youtube"}, user=world.alice, guild=world.guild, permissions=SEND_MESSAGES
+    )
+    record = await fake.send_interaction(payload)
+    await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
+    reply = fake.original(record)
+    assert reply is not None and reply["flags"] & EPHEMERAL
+    assert reply["content"].startswith("✗ Only admins can link accounts")
+    assert fake.dm_channels == {} and await _oauth_states(linking) == 0
+
+
+async def test_admin_link_sends_the_single_use_link_by_dm(world: World, linking: App) -> None:
+    fake = world.fake
+    payload = fake.command_interaction(
+        "link", {"platform": "youtube"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+    )
+    record = await fake.send_interaction(payload)
+    await fake.wait_for(lambda: fake.dm_messages(world.admin.id))
+    [dm] = fake.dm_messages(world.admin.id)
+    assert "/oauth/youtube/start?state=" in dm["content"]
+    await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
+    reply = fake.original(record)
+    assert reply is not None and reply["flags"] & EPHEMERAL
+    assert reply["content"] == "I've sent you a direct message with a link to connect YouTube."
+    # The link itself never appears in the channel.
+    assert all("state=" not in m["content"] for m in fake.channel_messages(world.channel_id))
+    assert await _oauth_states(linking) == 1
+
+
+async def test_link_with_closed_dms_says_so_privately(world: World, linking: App) -> None:
+    fake = world.fake
+    world.admin.dms_open = False
+    payload = fake.command_interaction(
+        "link", {"platform": "youtube"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+    )
+    record = await fake.send_interaction(payload)
+    await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
+    reply = fake.original(record)
+    assert reply is not None and reply["flags"] & EPHEMERAL
+    assert reply["content"].startswith("✗ I can't send you a direct message.")
+    assert fake.dm_messages(world.admin.id) == []
+
+
+async def test_accounts_and_suggest(world: World, linking: App) -> None:
+    fake = world.fake
+    record = await fake.send_interaction(
+        fake.command_interaction("accounts", {}, user=world.alice, guild=world.guild)
+    )
+    await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
+    reply = fake.original(record)
+    assert reply is not None and reply["content"].startswith("No accounts are linked yet.")
+
+    record = await fake.send_interaction(
+        fake.command_interaction("suggest", {"platforms": "sandbox"}, user=world.alice, guild=world.guild)
+    )
+    await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
+    reply = fake.original(record)
+    assert reply is not None and reply["flags"] & EPHEMERAL
+    [embed] = reply["embeds"]
+    assert embed["title"] == "Suggested times"
+    [field] = embed["fields"]
+    assert field["name"] == "Sandbox" and "Europe/Berlin" in field["value"]

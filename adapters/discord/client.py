@@ -11,8 +11,9 @@ from discord import app_commands
 
 from adapters.discord.commands import COMMANDS
 from adapters.discord.views import CancelButton, SlotButton
+from core.accounts.linking import AccountLinker
 from core.config import DiscordSettings
-from core.domain import ChatContext, Platform
+from core.domain import AccountStatus, ChatContext, Platform
 from core.media.store import MediaStore
 from core.service import Postbot
 
@@ -49,6 +50,7 @@ class PostbotClient(discord.AutoShardedClient):
         postbot: Postbot,
         media: MediaStore,
         http_client: httpx.AsyncClient,
+        linker: AccountLinker | None = None,
         **options: Any,
     ) -> None:
         options.setdefault("intents", minimal_intents())
@@ -59,6 +61,7 @@ class PostbotClient(discord.AutoShardedClient):
         self.postbot = postbot
         self.media = media
         self.http_client = http_client
+        self.linker = linker
         self.tree = PostbotTree(self)
         for command in COMMANDS:
             self.tree.add_command(command)
@@ -80,5 +83,9 @@ class PostbotClient(discord.AutoShardedClient):
             log.info("synced global commands", extra={"count": len(synced)})
 
     async def linked_platforms(self, ctx: ChatContext) -> set[Platform] | None:
-        """Platforms the server has linked; None while the core cannot say (completion lists all)."""
-        return None
+        """Platforms with a working linked account; None when linking is not set up here."""
+        if self.linker is None:
+            return None
+        accounts = await self.linker.list_accounts(ctx)
+        # The sandbox needs no account, so it is always ready to use.
+        return {a.platform for a in accounts if a.status is AccountStatus.ACTIVE} | {Platform.SANDBOX}

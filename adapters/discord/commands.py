@@ -11,13 +11,15 @@ from discord import app_commands
 
 from adapters.discord.attachments import download_attachment
 from adapters.discord.context import chat_context
-from adapters.discord.embeds import schedule_embed
+from adapters.discord.embeds import schedule_embed, suggest_embed
 from adapters.discord.errors import Reply, deferred
 from adapters.discord.views import scheduling_view
+from core.accounts.linking import AccountLinker
+from core.accounts.views import accounts_text, unlink_text
 from core.domain import PLATFORM_ALIASES, MediaInfo, Platform, platform_from_alias
 from core.errors import TimeParseError, UserError
 from core.render import local_time, queue_text
-from core.service import ScheduleOutcome
+from core.service import ScheduleOutcome, SuggestOutcome
 from core.timeparse import preview
 
 if TYPE_CHECKING:
@@ -39,6 +41,16 @@ _ADMIN = discord.Permissions(manage_guild=True)
 
 def _client(interaction: discord.Interaction) -> PostbotClient:
     return cast("PostbotClient", interaction.client)
+
+
+def _linker(interaction: discord.Interaction) -> AccountLinker:
+    linker = _client(interaction).linker
+    if linker is None:
+        raise UserError(
+            "Account linking is not set up on this bot.",
+            hint="The operator has to set POSTBOT_SECRET_KEY and the platforms' OAuth apps.",
+        )
+    return linker
 
 
 def platform_tokens(text: str) -> list[str]:
@@ -235,6 +247,63 @@ async def reschedule(interaction: discord.Interaction, post: str, when: str) -> 
     await deferred(interaction, work)
 
 
+@app_commands.command(name="suggest", description="Good times to post")
+@app_commands.describe(platforms="Platforms to suggest for (default: the linked ones)")
+@app_commands.autocomplete(platforms=platforms_autocomplete)
+@app_commands.guild_only()
+async def suggest(interaction: discord.Interaction, platforms: str | None = None) -> None:
+    async def work() -> Reply:
+        outcome: SuggestOutcome = await _client(interaction).postbot.suggest(
+            chat_context(interaction), platforms_arg(platforms or "")
+        )
+        return Reply(embed=suggest_embed(outcome))
+
+    await deferred(interaction, work, ephemeral=True)
+
+
+_LINKABLE = [
+    app_commands.Choice(name=p.label, value=p.value)
+    for p in (Platform.YOUTUBE, Platform.INSTAGRAM, Platform.X, Platform.LINKEDIN, Platform.TIKTOK)
+]
+
+
+@app_commands.command(name="link", description="Link a platform account for this server (admins)")
+@app_commands.describe(platform="The platform to link")
+@app_commands.choices(platform=_LINKABLE)
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+async def link(interaction: discord.Interaction, platform: app_commands.Choice[str]) -> None:
+    async def work() -> Reply:
+        # The core checks ctx.is_admin again: the default permission only hides the command.
+        ack = await _linker(interaction).request_link(chat_context(interaction), platform.value)
+        return Reply(content=ack)
+
+    await deferred(interaction, work, ephemeral=True)
+
+
+@app_commands.command(name="unlink", description="Unlink a platform account (admins)")
+@app_commands.describe(platform="The platform to unlink")
+@app_commands.choices(platform=_LINKABLE)
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+async def unlink(interaction: discord.Interaction, platform: app_commands.Choice[str]) -> None:
+    async def work() -> Reply:
+        outcome = await _linker(interaction).unlink(chat_context(interaction), Platform(platform.value))
+        return Reply(content=unlink_text(outcome))
+
+    await deferred(interaction, work)
+
+
+@app_commands.command(name="accounts", description="Linked platform accounts")
+@app_commands.guild_only()
+async def accounts(interaction: discord.Interaction) -> None:
+    async def work() -> Reply:
+        views = await _linker(interaction).list_accounts(chat_context(interaction))
+        return Reply(content=accounts_text(views)[:2000])
+
+    await deferred(interaction, work, ephemeral=True)
+
+
 @app_commands.command(name="help", description="What postbot can do")
 async def help_command(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(HELP, ephemeral=True)
@@ -246,5 +315,9 @@ COMMANDS: list[app_commands.Command[Any, Any, None]] = [
     queue,
     cancel,
     reschedule,
+    suggest,
+    link,
+    unlink,
+    accounts,
     help_command,
 ]

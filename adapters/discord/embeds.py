@@ -8,6 +8,7 @@ import discord
 
 from core.domain import PostStatus, PostView
 from core.render import local_time, relative, result_text
+from core.service import SuggestOutcome
 
 _QUEUED = discord.Colour.blurple()
 _DONE = discord.Colour.green()
@@ -61,4 +62,16 @@ def result_embed(post: PostView) -> discord.Embed:
         embed.url = post.remote_url
     if post.caption:
         embed.add_field(name="Caption", value=_clip(post.caption, 1024), inline=False)
+    return embed
+
+
+def suggest_embed(outcome: SuggestOutcome) -> discord.Embed:
+    embed = discord.Embed(title="Suggested times", colour=_QUEUED)
+    for platform, slots in list(outcome.suggestions.items())[:25]:
+        lines = [f"{local_time(slot.at, outcome.tz)}: {slot.reason}" for slot in slots]
+        embed.add_field(
+            name=platform.label, value=_clip("\n".join(lines) or "no free slot this week", 1024), inline=False
+        )
+    if not outcome.suggestions:
+        embed.description = "No free slot was found in the coming week."
     return embed

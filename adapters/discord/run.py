@@ -11,6 +11,7 @@ import discord.http
 
 from adapters.discord.client import PostbotClient
 from adapters.discord.notifier import DiscordNotifier
+from core.accounts.linking import AccountLinker
 from core.config import Settings, require
 from core.domain import ChatKind
 
@@ -32,13 +33,14 @@ def use_api_base(url: str) -> None:
 class DiscordRuntime:
     """A logged-in, connected client bound to the wired core; ``stop`` closes it cleanly."""
 
-    def __init__(self, app: App, **client_options: Any) -> None:
+    def __init__(self, app: App, *, linker: AccountLinker | None = None, **client_options: Any) -> None:
         self.app = app
         self.client = PostbotClient(
             settings=app.settings.discord,
             postbot=app.postbot,
             media=app.media,
             http_client=app.http,
+            linker=linker,
             **client_options,
         )
         self._task: asyncio.Task[None] | None = None

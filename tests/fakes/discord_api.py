@@ -458,6 +458,9 @@ class FakeDiscord:
                 entry["value"] = value.id
                 resolved.setdefault("attachments", {})[value.id] = self.attachment_payload(value)
             else:
+                allowed = [c["value"] for c in opt.get("choices") or []]
+                if allowed and value not in allowed and name != focused:
+                    raise LookupError(f"{value!r} is not one of the choices of {name}: {allowed}")
                 entry["value"] = value
             if name == focused:
                 entry["focused"] = True
@@ -744,10 +747,14 @@ class FakeDiscord:
                     f"{i}.description", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length."
                 )
             perms = cmd.get("default_member_permissions")
-            if perms is not None and not (isinstance(perms, str) and perms.isdigit()):
-                raise invalid_form(
-                    f"{i}.default_member_permissions", "NUMBER_TYPE_COERCE", "Value is not int."
-                )
+            # Documented as a bitset string; the API also coerces a JSON integer (discord.py sends one).
+            if perms is not None:
+                digits = isinstance(perms, str) and perms.isdigit()
+                if isinstance(perms, bool) or not (isinstance(perms, int) or digits):
+                    raise invalid_form(
+                        f"{i}.default_member_permissions", "NUMBER_TYPE_COERCE", "Value is not int."
+                    )
+                perms = str(perms)
             self._validate_options(f"{i}.options", cmd.get("options") or [])
             stored = dict(cmd)
             prev = by_name.get(name)
