@@ -131,3 +131,13 @@ async def test_huge_sparse_file_is_probed_in_constant_memory(tmp_path: Path) -> 
     assert info.size_bytes == 6 * 1024**3
     assert info.duration_s == pytest.approx(10)
     assert peak < 1024 * 1024
+
+
+def test_frame_rate_from_the_sample_table_and_webm_default_duration(tmp_path: Path) -> None:
+    assert probe_file(write_mp4(tmp_path / "a.mp4", fps=29.97, duration_s=12)).frame_rate == pytest.approx(
+        29.97, abs=0.01
+    )
+    assert probe_file(write_mp4(tmp_path / "b.mp4", fps=60, duration_s=7.5)).frame_rate == pytest.approx(60)
+    assert probe_file(write_webm(tmp_path / "c.webm", fps=25)).frame_rate == pytest.approx(25)
+    # No sample table (a fragmented file, say): unknown, not zero.
+    assert probe_file(write_mp4(tmp_path / "d.mp4", fps=None)).frame_rate is None

@@ -161,3 +161,17 @@ def test_max_upload_bytes_is_the_strictest_platform() -> None:
     assert message is not None
     assert "X takes at most 512 MB" in message and "Instagram takes at most 300 MB" in message
     assert "YouTube" not in message
+
+
+def test_frame_rate_limits(tmp_path: Path) -> None:
+    slow = probe_file(write_mp4(tmp_path / "slow.mp4", fps=15, duration_s=10, size_bytes=200_000))
+    problems = validate(slow, ALL, caption="c", title="t")
+    assert problems["tiktok"] == ["the video runs at 15 fps; TikTok takes 23-60 fps: re-export it at 30 fps."]
+    assert any("23-60 fps" in p for p in problems["instagram"])
+    assert "linkedin" not in problems and "youtube" not in problems and "x" not in problems
+    fast = probe_file(write_mp4(tmp_path / "fast.mp4", fps=120, duration_s=10))
+    assert validate(fast, [Platform.X], caption="c") == {
+        "x": ["the video runs at 120 fps; X takes at most 60 fps: re-export it at 30 fps."]
+    }
+    film = probe_file(write_mp4(tmp_path / "film.mp4", fps=23.976, duration_s=10, size_bytes=200_000))
+    assert validate(film, ALL, caption="c", title="t") == {}

@@ -42,6 +42,8 @@ class MediaProbe:
     video_codec: str | None = None
     audio_codec: str | None = None
     rotation: int = 0
+    # Frames per second of the video track, where the header says (constant or average rate).
+    frame_rate: float | None = None
     # MP4/MOV only: whether the metadata (moov) comes before the media (mdat), the "fast start"
     # layout that streaming readers such as Instagram's require. None when it does not apply.
     moov_first: bool | None = None
@@ -217,6 +219,7 @@ class _Track:
     fourcc: str | None = None
     entry_width: int = 0
     entry_height: int = 0
+    samples: int = 0
 
 
 @dataclass
@@ -315,6 +318,14 @@ def _parse_stsd(data: bytes, track: _Track) -> None:
         track.entry_width, track.entry_height = struct.unpack_from(">HH", data, 8 + 8 + 8 + 16)
 
 
+def _stts_samples(data: bytes) -> int:
+    if len(data) < 8:
+        return 0
+    (count,) = struct.unpack_from(">I", data, 4)
+    count = min(count, (len(data) - 8) // 8)
+    return sum(struct.unpack_from(">I", data, 8 + 8 * i)[0] for i in range(count))
+
+
 def _walk_iso(fh: BinaryIO, start: int, end: int, state: _IsoState, tracks: list[_Track]) -> None:
     for kind, ps, pe in _iter_boxes(fh, start, end, state):
         if kind == b"mdat":
@@ -351,6 +362,10 @@ def _walk_iso(fh: BinaryIO, start: int, end: int, state: _IsoState, tracks: list
             tracks[-1].handler = data[8:12]
         elif tracks and kind == b"stsd":
             _parse_stsd(_read_leaf(fh, ps, pe), tracks[-1])
+        elif tracks and kind == b"stts" and pe - ps <= _MAX_LEAF:
+            # Time-to-sample runs (count, delta): the counts add up to the track's frames. A table
+            # too large to read cheaply only costs us the frame rate, not the probe.
+            tracks[-1].samples = _stts_samples(_read_leaf(fh, ps, pe))
 
 
 def _probe_iso(fh: BinaryIO, size: int, container: str) -> MediaProbe:
@@ -380,6 +395,9 @@ def _probe_iso(fh: BinaryIO, size: int, container: str) -> MediaProbe:
 
     width = height = None
     rotation = 0
+    frame_rate = None
+    if video is not None and video.samples and video.duration and video.timescale:
+        frame_rate = round(video.samples * video.timescale / video.duration, 3)
     if video is not None:
         w = round(video.width) or video.entry_width
         h = round(video.height) or video.entry_height
@@ -397,6 +415,7 @@ def _probe_iso(fh: BinaryIO, size: int, container: str) -> MediaProbe:
         video_codec=_codec_name(video.fourcc) if video else None,
         audio_codec=_codec_name(audio.fourcc) if audio else None,
         rotation=rotation,
+        frame_rate=frame_rate,
         moov_first=state.moov_first,
         problem=problem,
     )
@@ -426,6 +445,7 @@ _PIXEL_WIDTH = 0xB0
 _PIXEL_HEIGHT = 0xBA
 _DISPLAY_WIDTH = 0x54B0
 _DISPLAY_HEIGHT = 0x54BA
+_DEFAULT_DURATION = 0x23E383
 _UNKNOWN = -1
 
 
@@ -494,6 +514,7 @@ def _probe_ebml(fh: BinaryIO, size: int) -> MediaProbe:
     duration_ticks: float | None = None
     video_codec = audio_codec = None
     width = height = None
+    frame_rate = None
     try:
         el_id, el_size, start = _read_element_header(fh, 0)
         header = _ebml_children(_read_leaf(fh, start, start + el_size))
@@ -535,6 +556,8 @@ def _probe_ebml(fh: BinaryIO, size: int) -> MediaProbe:
                     codec = _MATROSKA_CODECS.get(codec_id, codec_id.lower() or None)
                     if kind == 1 and video_codec is None:
                         video_codec = codec
+                        frame_ns = _uint_of(fields.get(_DEFAULT_DURATION, b""))
+                        frame_rate = round(1e9 / frame_ns, 3) if frame_ns else None
                         dims = dict(_ebml_children(fields.get(_VIDEO, b"")))
                         width = _uint_of(dims.get(_DISPLAY_WIDTH, dims.get(_PIXEL_WIDTH, b""))) or None
                         height = _uint_of(dims.get(_DISPLAY_HEIGHT, dims.get(_PIXEL_HEIGHT, b""))) or None
@@ -556,5 +579,6 @@ def _probe_ebml(fh: BinaryIO, size: int) -> MediaProbe:
         height=height,
         video_codec=video_codec,
         audio_codec=audio_codec,
+        frame_rate=frame_rate,
         problem=problem,
     )

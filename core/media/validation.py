@@ -36,6 +36,8 @@ class Rules:
     min_side_px: int | None = None
     max_side_px: int | None = None
     needs_moov_first: bool = False
+    min_fps: float | None = None
+    max_fps: float | None = None
     caption_max: int | None = None
     # How the platform counts caption length: "chars" (code points), "utf16", "bytes" (UTF-8),
     # or "x" (X's weighted count, where URLs count 23 and most non-Latin characters count 2).
@@ -67,7 +69,7 @@ RULES: dict[Platform, Rules] = {
         title_max=100,
         forbidden_chars="<>",
     ),
-    # Reels: MOV/MP4 with the moov atom at the front, H.264/HEVC, 3 s to 15 min, 300 MB,
+    # Reels: MOV/MP4 with the moov atom at the front, H.264/HEVC, 23-60 fps, 3 s to 15 min, 300 MB,
     # aspect 0.01:1 to 10:1, at most 1920 px wide; caption 2200 characters, 30 hashtags, 20 @tags.
     Platform.INSTAGRAM: Rules(
         containers=frozenset({"mp4", "mov"}),
@@ -79,11 +81,13 @@ RULES: dict[Platform, Rules] = {
         max_aspect=10.0,
         max_side_px=1920,
         needs_moov_first=True,
+        min_fps=23,
+        max_fps=60,
         caption_max=2200,
         max_hashtags=30,
         max_mentions=20,
     ),
-    # X media upload (tweet_video): MP4/MOV, H.264, 512 MB, 0.5 s to 140 s, aspect 1:3 to 3:1,
+    # X media upload (tweet_video): MP4/MOV, H.264, 512 MB, 0.5 s to 140 s, aspect 1:3 to 3:1, ≤ 60 fps,
     # at least 32 px a side; a post is 280 weighted characters.
     Platform.X: Rules(
         containers=frozenset({"mp4", "mov"}),
@@ -94,11 +98,12 @@ RULES: dict[Platform, Rules] = {
         min_aspect=1 / 3,
         max_aspect=3.0,
         min_side_px=32,
+        max_fps=60,
         caption_max=280,
         caption_unit="x",
         caption_name="post text",
     ),
-    # LinkedIn Videos API: MP4, 75 KB to 500 MB, 3 s to 30 min, aspect 1:2.4 to 2.4:1;
+    # LinkedIn Videos API: MP4, 75 KB to 500 MB, 3 s to 30 min, aspect 1:2.4 to 2.4:1, 10-60 fps;
     # post commentary up to 3000 characters.
     Platform.LINKEDIN: Rules(
         containers=frozenset({"mp4"}),
@@ -109,9 +114,11 @@ RULES: dict[Platform, Rules] = {
         max_duration_s=30 * 60,
         min_aspect=1 / 2.4,
         max_aspect=2.4,
+        min_fps=10,
+        max_fps=60,
         caption_max=3000,
     ),
-    # Content Posting API: MP4/WebM/MOV, H.264/H.265/VP8/VP9, 4 GB, 360-4096 px a side, and at most
+    # Content Posting API: MP4/WebM/MOV, H.264/H.265/VP8/VP9, 4 GB, 360-4096 px a side, 23-60 fps, at most
     # 10 minutes (creator_info's max_video_post_duration_sec may be lower for some accounts);
     # the title (caption) is at most 2200 UTF-16 code units.
     Platform.TIKTOK: Rules(
@@ -121,6 +128,8 @@ RULES: dict[Platform, Rules] = {
         max_duration_s=10 * 60,
         min_side_px=360,
         max_side_px=4096,
+        min_fps=23,
+        max_fps=60,
         caption_max=2200,
         caption_unit="utf16",
     ),
@@ -279,6 +288,18 @@ def media_problems(rules: Rules, label: str, media: MediaProbe) -> list[str]:
                 f"the video is {dims}; {label} takes at most {rules.max_side_px} px on a side: "
                 "scale it down (for example to 1080x1920)."
             )
+    fps = media.frame_rate
+    if fps is not None:
+        # A hair of tolerance: 23.976 fps material is the usual "24" and must pass a 23 minimum.
+        too_slow = rules.min_fps is not None and fps < rules.min_fps - 0.01
+        too_fast = rules.max_fps is not None and fps > rules.max_fps + 0.01
+        if too_slow or too_fast:
+            span = (
+                f"{rules.min_fps:g}-{rules.max_fps:g} fps"
+                if rules.min_fps is not None and rules.max_fps is not None
+                else f"at most {rules.max_fps:g} fps"
+            )
+            problems.append(f"the video runs at {fps:.3g} fps; {label} takes {span}: re-export it at 30 fps.")
     if rules.needs_moov_first and media.moov_first is False:
         problems.append(
             f"the video's index (moov atom) is at the end of the file; {label} needs it at the front: "

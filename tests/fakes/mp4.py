@@ -101,13 +101,16 @@ def _audio_entry() -> bytes:
     return _box(b"mp4a", body)
 
 
-def _stbl(sample_entry: bytes) -> bytes:
+def _stbl(sample_entry: bytes, samples: int = 0, delta: int = 0) -> bytes:
+    # One stts run of ``samples`` frames ``delta`` ticks apart: what a constant frame rate looks like.
+    stts = struct.pack(">III", 1, samples, delta) if samples else struct.pack(">I", 0)
     return _box(
         b"stbl",
         _full_box(b"stsd", 0, 0, struct.pack(">I", 1), sample_entry),
-        _full_box(b"stts", 0, 0, struct.pack(">I", 0)),
+        _full_box(b"stts", 0, 0, stts),
         _full_box(b"stsc", 0, 0, struct.pack(">I", 0)),
-        _full_box(b"stsz", 0, 0, struct.pack(">II", 0, 0)),
+        # Constant sample size (1), so no size table is needed for the sample count to agree.
+        _full_box(b"stsz", 0, 0, struct.pack(">II", 1 if samples else 0, samples)),
         _full_box(b"stco", 0, 0, struct.pack(">I", 0)),
     )
 
@@ -116,19 +119,25 @@ def _dinf() -> bytes:
     return _box(b"dinf", _full_box(b"dref", 0, 0, struct.pack(">I", 1), _full_box(b"url ", 0, 1)))
 
 
-def _video_trak(duration_s: float, width: int, height: int, codec: str, rotation: int) -> bytes:
+def _video_trak(
+    duration_s: float, width: int, height: int, codec: str, rotation: int, fps: float | None
+) -> bytes:
+    samples = round(duration_s * fps) if fps else 0
+    delta = round(_VIDEO_TIMESCALE / fps) if fps else 0
+    # The media duration is what the frames add up to, as a muxer writes it.
+    media_s = samples * delta / _VIDEO_TIMESCALE if fps else duration_s
     return _box(
         b"trak",
         _tkhd(1, duration_s, width, height, rotation, audio=False),
         _box(
             b"mdia",
-            _mdhd(_VIDEO_TIMESCALE, duration_s),
+            _mdhd(_VIDEO_TIMESCALE, media_s),
             _hdlr(b"vide", b"VideoHandler"),
             _box(
                 b"minf",
                 _full_box(b"vmhd", 0, 1, b"\0" * 8),
                 _dinf(),
-                _stbl(_visual_entry(codec, width, height)),
+                _stbl(_visual_entry(codec, width, height), samples, delta),
             ),
         ),
     )
@@ -156,13 +165,14 @@ def mp4_header(
     audio: bool = True,
     rotation: int = 0,
     brand: bytes = b"isom",
+    fps: float | None = 30.0,
 ) -> tuple[bytes, bytes]:
     """``(ftyp, moov)`` boxes of a file with the given properties."""
     if rotation not in _ROTATIONS:
         raise ValueError("rotation must be 0, 90, 180 or 270")
     compatible = [brand] if brand == b"qt  " else [brand, b"iso2", b"avc1", b"mp41"]
     ftyp = _box(b"ftyp", brand, struct.pack(">I", 0x200), *compatible)
-    traks = [_video_trak(duration_s, width, height, codec, rotation)]
+    traks = [_video_trak(duration_s, width, height, codec, rotation, fps)]
     if audio:
         traks.append(_audio_trak(duration_s))
     moov = _box(b"moov", _mvhd(duration_s, len(traks) + 1), *traks)
@@ -214,6 +224,7 @@ def write_mp4(
     brand: bytes = b"isom",
     fill: str = "random",
     seed: int = 0,
+    fps: float | None = 30.0,
 ) -> Path:
     """Write an MP4 of exactly ``size_bytes`` (default: header + 4 KiB) and return its path.
 
@@ -230,6 +241,7 @@ def write_mp4(
         audio=audio,
         rotation=rotation,
         brand=brand,
+        fps=fps,
     )
     payload = _layout(size_bytes, len(ftyp) + len(moov))
     out = Path(path)
@@ -255,6 +267,7 @@ def write_mov(
     codec: str = "avc1",
     rotation: int = 0,
     fill: str = "random",
+    fps: float | None = 30.0,
 ) -> Path:
     """A QuickTime ``.mov``: the same boxes under the ``qt  `` brand."""
     return write_mp4(
@@ -267,6 +280,7 @@ def write_mov(
         rotation=rotation,
         brand=b"qt  ",
         fill=fill,
+        fps=fps,
     )
 
 
@@ -281,6 +295,7 @@ def mp4_bytes(
     rotation: int = 0,
     brand: bytes = b"isom",
     seed: int = 0,
+    fps: float | None = 30.0,
 ) -> bytes:
     """A small MP4 held in memory (header plus 4 KiB of seeded filler unless ``size_bytes`` says)."""
     ftyp, moov = mp4_header(
@@ -291,6 +306,7 @@ def mp4_bytes(
         audio=audio,
         rotation=rotation,
         brand=brand,
+        fps=fps,
     )
     payload = _layout(size_bytes, len(ftyp) + len(moov))
     return ftyp + moov + _mdat_header(payload) + random.Random(seed).randbytes(payload)
@@ -332,6 +348,7 @@ def write_webm(
     doc_type: str = "webm",
     fill: str = "random",
     seed: int = 0,
+    fps: float | None = 30.0,
 ) -> Path:
     """A WebM (or, with ``doc_type="matroska"``, MKV) header followed by one padded Cluster."""
     header = _el(
@@ -354,7 +371,9 @@ def write_webm(
         + _el(0x4489, struct.pack(">d", duration_s * 1000.0)),  # Duration in TimecodeScale units
     )
     video = _el(0xE0, _uint(0xB0, width) + _uint(0xBA, height))
-    track = _el(0xAE, _uint(0xD7, 1) + _uint(0x73C5, 1) + _uint(0x83, 1) + _str(0x86, codec) + video)
+    # DefaultDuration: nanoseconds per frame.
+    frame = _uint(0x23E383, round(1e9 / fps)) if fps else b""
+    track = _el(0xAE, _uint(0xD7, 1) + _uint(0x73C5, 1) + _uint(0x83, 1) + _str(0x86, codec) + frame + video)
     tracks = _el(0x1654AE6B, track)
     cluster_head = _uint(0xE7, 0)  # Timecode 0
     fixed = len(header) + 4 + 8 + len(info) + len(tracks) + 4 + 8 + len(cluster_head)
@@ -383,12 +402,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--height", type=int, default=1920)
     parser.add_argument("--size", type=int, default=None)
     parser.add_argument("--codec", default="avc1")
+    parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--fill", default="random", choices=["random", "zeros", "sparse"])
     args = parser.parse_args(argv)
     suffix = Path(args.path).suffix.lower()
     dims = {"width": args.width, "height": args.height}
     if suffix == ".webm":
-        write_webm(args.path, duration_s=args.duration, size_bytes=args.size, fill=args.fill, **dims)
+        write_webm(
+            args.path, duration_s=args.duration, size_bytes=args.size, fill=args.fill, fps=args.fps, **dims
+        )
     elif suffix == ".mov":
         write_mov(
             args.path,
@@ -396,6 +418,7 @@ def main(argv: list[str] | None = None) -> None:
             size_bytes=args.size,
             codec=args.codec,
             fill=args.fill,
+            fps=args.fps,
             **dims,
         )
     else:
@@ -405,6 +428,7 @@ def main(argv: list[str] | None = None) -> None:
             size_bytes=args.size,
             codec=args.codec,
             fill=args.fill,
+            fps=args.fps,
             **dims,
         )
     print(args.path)
