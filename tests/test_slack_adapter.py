@@ -4,11 +4,13 @@ a fake Slack, its Web API client pointed at the fake (``base_url``), the real co
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -94,13 +96,15 @@ async def harness(settings: Settings, db: Database, tmp_path: Path) -> AsyncIter
             recent_file_window_s=900,
         )
         app = await build_app(settings, schema=db.schema, worker_id="w1")
+        runtime = SlackRuntime(app, http_mode=True)
         try:
-            runtime = SlackRuntime(app, http_mode=True)
             async with LoopbackServer(runtime.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
                 sender = SlackSender(slack, server.url + EVENTS_PATH, SECRET, http)
                 yield Harness(slack, sender, app, settings)
         finally:
+            await runtime.drain()
             await app.close()
+            await runtime.close()
 
 
 def _buttons(message: dict[str, Any]) -> list[str]:
@@ -293,22 +297,34 @@ async def test_final_failure_is_dmed_to_the_author(harness: Harness, clip: Path)
     assert h.slack.calls_to("conversations.open")[0].args["users"] == ANA
 
 
+def _bodies(h: Harness) -> dict[str, tuple[bytes, str]]:
+    command = h.sender.command_body("/schedule", "tomorrow 6pm sandbox x", user=ANA, channel=CHANNEL)
+    event = {"type": "event_callback", "team_id": h.slack.team_id, "event": {"type": "app_mention"}}
+    payload = {"type": "block_actions", "team": {"id": h.slack.team_id}, "user": {"id": ANA}, "actions": []}
+    return {
+        "command": (command, "application/x-www-form-urlencoded"),
+        "event": (json.dumps(event).encode(), "application/json"),
+        "interaction": (
+            urlencode({"payload": json.dumps(payload)}).encode(),
+            "application/x-www-form-urlencoded",
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", ["command", "event", "interaction"])
 @pytest.mark.parametrize("case", ["forged", "stale", "unsigned"])
-async def test_forged_and_stale_requests_are_rejected(harness: Harness, case: str) -> None:
+async def test_forged_and_stale_requests_are_rejected(harness: Harness, case: str, kind: str) -> None:
     h = harness
-    body = h.sender.command_body("/schedule", "tomorrow 6pm sandbox x", user=ANA, channel=CHANNEL)
+    body, content_type = _bodies(h)[kind]
     now = int(time.time())
     if case == "forged":
-        response = await h.sender.post(
-            body, "application/x-www-form-urlencoded", signature=sign("wrong", str(now), body)
-        )
+        response = await h.sender.post(body, content_type, signature=sign("wrong", str(now), body))
     elif case == "stale":
         # Correctly signed, but six minutes old: outside the 5-minute replay window.
-        old = now - 6 * 60
-        response = await h.sender.post(body, "application/x-www-form-urlencoded", timestamp=old)
+        response = await h.sender.post(body, content_type, timestamp=now - 6 * 60)
     else:
         response = await h.sender.http.post(
-            h.sender.app_url, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            h.sender.app_url, content=body, headers={"Content-Type": content_type}
         )
     assert response.status_code == 401
     await asyncio.sleep(0.2)

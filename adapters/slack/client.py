@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -11,15 +12,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from core.config import SlackSettings, require
 
 
-def make_web_client(settings: SlackSettings, *, timeout_s: int = 30) -> AsyncWebClient:
+def make_web_client(
+    settings: SlackSettings, *, session: aiohttp.ClientSession | None = None, timeout_s: int = 30
+) -> AsyncWebClient:
     """A bot-token client that waits out ``429 Retry-After`` and retries dropped connections, so a
-    burst of replies slows down instead of failing."""
+    burst of replies slows down instead of failing. Given a session, every call reuses its pooled
+    connections (without one, slack_sdk opens a new connection per call)."""
     token = require(settings.bot_token, "slack.bot_token")
     base = settings.api_base_url if settings.api_base_url.endswith("/") else settings.api_base_url + "/"
     return AsyncWebClient(
         token=token,
         base_url=base,
         timeout=timeout_s,
+        session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),

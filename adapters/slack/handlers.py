@@ -4,6 +4,7 @@ after ``ack()``, so Slack's 3-second limit is never at stake."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -44,6 +45,20 @@ HELP = """*postbot* schedules video posts from Slack.
 Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
+# What a slash command is acknowledged with (shown only to the person who typed it). The HTTP front door
+# answers with these before bolt runs the listener, so they are fixed texts, the same in both places.
+COMMAND_ACKS: dict[str, str] = {
+    "/schedule": "Scheduling… I'll reply in the thread of your video.",
+    "/post": "Publishing… I'll reply in the thread of your video.",
+    "/queue": "",
+    "/cancel": "",
+    "/reschedule": "",
+    "/help": HELP,
+}
+# Work after the ack that runs at once; more waits its turn, so a burst of commands neither starves
+# the acks of later requests nor opens hundreds of downloads and database transactions together.
+MAX_CONCURRENT_WORK = 16
+
 INTERNAL_ERROR = (
     "Something went wrong on postbot's side and it has been logged. Please try again in a minute."
 )
@@ -82,6 +97,7 @@ class SlackHandlers:
         self.bot_token = require(settings.slack.bot_token, "slack.bot_token")
         self.directory = Directory(client, set(settings.slack.admin_user_ids))
         self.window = timedelta(seconds=settings.slack.recent_file_window_s)
+        self._work_slots = asyncio.Semaphore(MAX_CONCURRENT_WORK)
 
     # ------------------------------------------------------------------ registration
 
@@ -102,11 +118,17 @@ class SlackHandlers:
 
     # ------------------------------------------------------------------ plumbing
 
-    async def _guard(self, work: Callable[[], Awaitable[None]], tell: Tell, what: str) -> None:
+    async def _guard(
+        self, work: Callable[[], Awaitable[None]], tell: Tell, what: str, *, queued: bool = True
+    ) -> None:
         """Run the part after ack(): a ``UserError`` goes to the user as written, anything else is
         logged and the user gets a plain apology (never a stack trace or a token)."""
         try:
-            await work()
+            if queued:
+                async with self._work_slots:
+                    await work()
+            else:
+                await work()
         except UserError as exc:
             await self._safe_tell(tell, f"✗ {exc}")
         except Exception:
@@ -203,11 +225,11 @@ class SlackHandlers:
     # ------------------------------------------------------------------ slash commands
 
     async def on_schedule(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack(text="Scheduling… I'll reply in the thread of your video.")
+        await ack(text=COMMAND_ACKS["/schedule"])
         await self._command_with_file(command, respond, now_post=False)
 
     async def on_post(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack(text="Publishing… I'll reply in the thread of your video.")
+        await ack(text=COMMAND_ACKS["/post"])
         await self._command_with_file(command, respond, now_post=True)
 
     async def _command_with_file(
@@ -267,7 +289,7 @@ class SlackHandlers:
         await self._guard(work, tell, "/reschedule")
 
     async def on_help(self, ack: Any) -> None:
-        await ack(text=HELP)
+        await ack(text=COMMAND_ACKS["/help"])
 
     # ------------------------------------------------------------------ events
 
@@ -371,7 +393,8 @@ class SlackHandlers:
             # Warm the users.info cache so the submission can check the time in the user's zone at once.
             await self.directory.user(user)
 
-        await self._guard(work, tell, "shortcut")
+        # Not queued: the trigger_id dies 3 s after the click, whatever else is going on.
+        await self._guard(work, tell, "shortcut", queued=False)
 
     async def on_modal(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view["state"]["values"]

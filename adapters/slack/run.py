@@ -11,16 +11,15 @@ import importlib
 import logging
 from typing import TYPE_CHECKING
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.slack.client import make_web_client
-from adapters.slack.handlers import SlackHandlers
+from adapters.slack.front import AckFirstEndpoint
+from adapters.slack.handlers import COMMAND_ACKS, SlackHandlers
 from adapters.slack.notifier import SlackNotifier
 from core.config import Settings, require
 from core.domain import ChatKind
@@ -39,7 +38,12 @@ class SlackRuntime:
     def __init__(self, app: App, *, http_mode: bool, client: AsyncWebClient | None = None) -> None:
         slack = app.settings.slack
         self.app = app
-        self.client = client or make_web_client(slack)
+        self._session: aiohttp.ClientSession | None = None
+        if client is None:
+            # One pooled session for every Web API call (the runtime is built inside the event loop).
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+            client = make_web_client(slack, session=self._session)
+        self.client = client
         self.handlers = SlackHandlers(
             settings=app.settings, postbot=app.postbot, media=app.media, http=app.http, client=self.client
         )
@@ -53,17 +57,29 @@ class SlackRuntime:
         )
         self.handlers.register(self.bolt)
         app.notifier.register(ChatKind.SLACK, SlackNotifier(self.client))
-        self._http_handler = AsyncSlackRequestHandler(self.bolt)
-
-    async def _endpoint(self, request: Request) -> Response:
-        return await self._http_handler.handle(request)
+        self.endpoint: AckFirstEndpoint | None = None
+        if http_mode:
+            secret = require(slack.signing_secret, "slack.signing_secret")
+            self.endpoint = AckFirstEndpoint(self.bolt, secret, COMMAND_ACKS)
 
     def routes(self) -> list[BaseRoute]:
         """The Slack endpoint, for the shared web server (OAuth callbacks, health, metrics)."""
-        return [Route(EVENTS_PATH, self._endpoint, methods=["POST"])]
+        if self.endpoint is None:
+            raise ConfigError("config error: the Slack HTTP endpoint needs slack.mode = 'http'")
+        return [Route(EVENTS_PATH, self.endpoint.handle, methods=["POST"])]
 
     def asgi(self) -> Starlette:
         return Starlette(routes=self.routes())
+
+    async def drain(self) -> None:
+        """Hand requests already acknowledged to their listeners; call before the core shuts down."""
+        if self.endpoint is not None:
+            await self.endpoint.close()
+
+    async def close(self) -> None:
+        """Release the Web API connections; call after the core (whose scheduler notifies) stopped."""
+        if self._session is not None:
+            await self._session.close()
 
 
 def _web_app(settings: Settings, app: App, runtime: SlackRuntime) -> Starlette:
@@ -77,6 +93,14 @@ def _web_app(settings: Settings, app: App, runtime: SlackRuntime) -> Starlette:
     return built
 
 
+async def _shutdown(app: App, runtime: SlackRuntime | None) -> None:
+    if runtime is not None:
+        await runtime.drain()
+    await app.close()
+    if runtime is not None:
+        await runtime.close()
+
+
 async def run_http(settings: Settings) -> None:
     import uvicorn
 
@@ -85,6 +109,7 @@ async def run_http(settings: Settings) -> None:
     require(settings.slack.bot_token, "slack.bot_token")
     require(settings.slack.signing_secret, "slack.signing_secret")
     app = await build_app(settings)
+    runtime: SlackRuntime | None = None
     try:
         runtime = SlackRuntime(app, http_mode=True)
         await app.start_scheduler()
@@ -98,7 +123,7 @@ async def run_http(settings: Settings) -> None:
         log.info("slack http mode", extra={"url": settings.web.public_url.rstrip("/") + EVENTS_PATH})
         await uvicorn.Server(config).serve()
     finally:
-        await app.close()
+        await _shutdown(app, runtime)
 
 
 async def run_socket_mode(settings: Settings) -> None:
@@ -114,6 +139,7 @@ async def run_socket_mode(settings: Settings) -> None:
         )
     app = await build_app(settings)
     handler: AsyncSocketModeHandler | None = None
+    runtime: SlackRuntime | None = None
     try:
         runtime = SlackRuntime(app, http_mode=False)
         await app.start_scheduler()
@@ -124,7 +150,7 @@ async def run_socket_mode(settings: Settings) -> None:
     finally:
         if handler is not None:
             await handler.close_async()
-        await app.close()
+        await _shutdown(app, runtime)
 
 
 async def run_slack(settings: Settings) -> None:
