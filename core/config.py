@@ -30,7 +30,7 @@ class SchedulerSettings(BaseModel):
     # A claimed post whose worker vanished becomes claimable again after this long.
     lease_s: float = 300.0
     batch_size: int = 100
-    # Publishes are I/O bound: many run at once per worker (a 50 ms API call × 128 ≈ 2,500/s).
+    # Publishes are I/O bound: many run at once per worker (128 over 50 ms calls is ~2,500 posts/s).
     max_in_flight: int = 128
     max_attempts: int = 5
     backoff_base_s: float = 2.0

@@ -50,6 +50,7 @@ async def worker(
     worker_id: str,
     scheduler: SchedulerSettings | None = None,
     platforms: PlatformsSettings | None = None,
+    http_timeout: float = 20.0,
 ) -> AsyncIterator[Worker]:
     """A processor with its own engine (its own connections, as a separate process would have)."""
     engine = make_engine(db.url, schema=db.schema)
@@ -59,7 +60,7 @@ async def worker(
     # One client per platform, as each platform is its own host: httpcore's pool scans all of its
     # connections on every request, so one big shared pool costs more CPU than five small ones.
     clients = [
-        httpx.AsyncClient(timeout=20.0, limits=httpx.Limits(max_connections=sched.max_in_flight))
+        httpx.AsyncClient(timeout=http_timeout, limits=httpx.Limits(max_connections=sched.max_in_flight))
         for _ in PLATFORMS
     ]
     if platforms is not None:

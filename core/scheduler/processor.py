@@ -109,6 +109,7 @@ class PostProcessor:
         # Posts whose processing ended (any outcome) since this processor started.
         self.completed = 0
         self._keeper: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def in_flight(self) -> int:
@@ -132,7 +133,7 @@ class PostProcessor:
         refill_at = max(1, min(self.settings.batch_size, max_in_flight // 4))
         self._ensure_keeper()
         try:
-            while True:
+            while not self._stopping:
                 capacity = max_in_flight - len(self._tasks)
                 if capacity >= refill_at or (capacity > 0 and not self._tasks):
                     limit = min(capacity, self.settings.batch_size)
@@ -145,6 +146,7 @@ class PostProcessor:
                     return self.completed - completed_before
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
+            return self.completed - completed_before
         except asyncio.CancelledError:
             self._abandon()
             raise
@@ -170,6 +172,7 @@ class PostProcessor:
 
     async def stop(self) -> None:
         """Cancel uploads in progress, let recorded outcomes finish, hand the rest back."""
+        self._stopping = True
         for post_id, task in list(self._tasks.items()):
             if post_id not in self._finishing:
                 task.cancel()
@@ -254,7 +257,9 @@ class PostProcessor:
         admission = breaker.admit()
         if not admission.allowed:
             wait = admission.retry_at - self.monotonic()
-            raise _Defer(self.clock() + timedelta(seconds=wait + random.uniform(0, 1)), "breaker open")
+            # Spread the held-back posts so they don't all return in the same instant.
+            spread = random.uniform(0, min(1.0, self.settings.breaker_open_s / 4))
+            raise _Defer(self.clock() + timedelta(seconds=wait + spread), "breaker open")
         answered = False
         try:
             async with self._limited(post):

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import time
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -63,6 +64,10 @@ class FakePlatform:
         self.requests = 0
         self.replays = 0
         self.requests_by_key: dict[str, int] = defaultdict(int)
+        # Arrival times (monotonic) and concurrency per platform, for rate and concurrency checks.
+        self.arrivals: dict[str, list[float]] = defaultdict(list)
+        self.active: dict[str, int] = defaultdict(int)
+        self.peak_active: dict[str, int] = defaultdict(int)
         self.scripts: dict[str, deque[Scripted]] = defaultdict(deque)
         self.held = asyncio.Event()
         self._release = asyncio.Event()
@@ -131,6 +136,15 @@ class FakePlatform:
             return _error(400, "invalid_request", "caption (string) is required")
         self.requests += 1
         self.requests_by_key[key] += 1
+        self.arrivals[platform].append(time.monotonic())
+        self.active[platform] += 1
+        self.peak_active[platform] = max(self.peak_active[platform], self.active[platform])
+        try:
+            return await self._answer(platform, key, body)
+        finally:
+            self.active[platform] -= 1
+
+    async def _answer(self, platform: str, key: str, body: dict[str, Any]) -> web.Response:
         scripted = self.scripts[platform].popleft() if self.scripts[platform] else None
         if scripted is not None and scripted.hold:
             self.held.set()
