@@ -7,6 +7,8 @@ to the sandbox platform.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from adapters.discord import DiscordRuntime, attach_rest_notifier
+from adapters.discord import DiscordRuntime, attach_rest_notifier, run_discord
 from adapters.discord.views import scheduling_view
 from bot.wiring import App, build_app
 from core.accounts.linking import AccountLinker
@@ -491,3 +493,22 @@ async def test_accounts_and_suggest(world: World, linking: App) -> None:
     assert embed["title"] == "Suggested times"
     [field] = embed["fields"]
     assert field["name"] == "Sandbox" and "Europe/Berlin" in field["value"]
+
+
+async def test_run_discord_serves_until_cancelled(world: World) -> None:
+    if world.db.kind != "sqlite":
+        pytest.skip("the entry point builds its own app on the default schema; SQLite covers it")
+    fake = world.fake
+    task = asyncio.create_task(run_discord(world.settings))
+    try:
+        await fake.wait_connected()
+        record = await fake.send_interaction(
+            fake.command_interaction("help", {}, user=world.alice, guild=world.guild)
+        )
+        await fake.wait_for(lambda: record.callback)
+        assert record.callback is not None and record.callback["type"] == 4
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert fake.live_connection_count() == 0

@@ -86,7 +86,7 @@ async def run_discord(settings: Settings, *, scheduler: bool = True) -> None:
 
     require(settings.discord.token, "discord.token")
     app = await build_app(settings)
-    runtime = DiscordRuntime(app)
+    runtime = DiscordRuntime(app, linker=_linker(app))
     try:
         if scheduler:
             await app.start_scheduler()
@@ -96,3 +96,13 @@ async def run_discord(settings: Settings, *, scheduler: bool = True) -> None:
     finally:
         await runtime.stop()
         await app.close()
+
+
+def _linker(app: App) -> AccountLinker | None:
+    """Account linking needs the vault secret; without it the bot still schedules (sandbox, …)."""
+    if app.settings.secret_key is None:
+        log.warning("POSTBOT_SECRET_KEY is not set: /link, /unlink and /accounts are unavailable")
+        return None
+    from core.accounts.service import Accounts
+
+    return Accounts.build(app.settings, app.sessions, app.http, app.notifier).linker

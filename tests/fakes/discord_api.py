@@ -551,6 +551,9 @@ class FakeDiscord:
         """Close the bot's websocket as Discord does during an outage; the session stays resumable."""
         await self.live_connection().close(code, reason)
 
+    def live_connection_count(self) -> int:
+        return sum(1 for c in self.connections if not c.ws.closed)
+
     def live_connection(self) -> GatewayConnection:
         live = [c for c in self.connections if c.session is not None and not c.ws.closed]
         if not live:
