@@ -326,3 +326,21 @@ async def test_built_from_settings(fake: FakeInstagram, http: httpx.AsyncClient,
     conf = PlatformSettings(base_url=fake.graph_base_url, upload_base_url=fake.upload_base_url)
     await InstagramPublisher.from_settings(conf, http).publish(make_job(video, []))
     assert fake.uploaded_pieces() == [0] and len(fake.media) == 1
+
+
+async def test_lost_publish_answer_is_found_even_when_the_container_is_old(
+    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.lose_publish_answers(1)
+    saved: list[dict[str, Any]] = []
+    pub = publisher(fake, http)
+    with pytest.raises(TransientError):
+        await pub.publish(make_job(video, saved))
+
+    retry = make_job(video, saved)
+    retry.upload_state = dict(saved[-1], ig_container_at=saved[-1]["ig_container_at"] - 23.5 * 3600)
+    result = await pub.publish(retry)
+
+    (media,) = fake.media.values()
+    assert result.remote_id == media.id
+    assert len(fake.containers) == 1, "no new container for a reel that was published"

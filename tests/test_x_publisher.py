@@ -348,3 +348,21 @@ async def test_built_from_settings(fake: FakeX, http: httpx.AsyncClient, video: 
     pub = XPublisher.from_settings(PlatformSettings(base_url=fake.base_url), http)
     await pub.publish(make_job(video, []))
     assert fake.appended() == [0] and len(fake.tweets) == 1
+
+
+async def test_lost_answer_is_found_even_after_the_media_id_expired(
+    fake: FakeX, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.lose_answers(1)
+    saved: list[dict[str, Any]] = []
+    pub = publisher(fake, http)
+    with pytest.raises(TransientError):
+        await pub.publish(make_job(video, saved))
+
+    # The retry comes a day later: the media id is past its expiry, yet the post exists.
+    retry = make_job(video, saved)
+    retry.upload_state = dict(saved[-1], x_expires_at=time.time() - 5)
+    result = await pub.publish(retry)
+
+    assert list(fake.tweets) == [result.remote_id]
+    assert len(fake.uploads) == 1, "no second upload for a post that went out"

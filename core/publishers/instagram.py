@@ -108,7 +108,10 @@ class InstagramPublisher:
         if state.get("ig_media_id"):
             return PublishResult(str(state["ig_media_id"]), state.get("remote_url"))
         container = state.get("ig_container")
-        if not container or time.time() - float(state.get("ig_container_at", 0)) > CONTAINER_TTL_S:
+        # An old container is replaced only if it was never published: one that may have been is
+        # asked for its status below, so a lost publish answer is found, not published again.
+        old = time.time() - float(state.get("ig_container_at", 0)) > CONTAINER_TTL_S
+        if not container or (old and not state.get("ig_publish_attempted")):
             container = await self._create_container(job, tokens)
         await self._upload(job, tokens, container)
         status = await self._wait_finished(job, tokens, container)

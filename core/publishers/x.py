@@ -85,6 +85,13 @@ class XPublisher:
         state = job.upload_state
         if state.get("x_tweet_id"):
             return _result(str(state["x_tweet_id"]))
+        if state.get("x_post_attempted"):
+            # Checked before anything else: the media id may have expired since, and a new upload
+            # must not lead to a second post when the first one went out with its answer lost.
+            found = await self._find_post(tokens, str(state.get("x_media_key")))
+            if found:
+                await job.checkpoint(x_tweet_id=found, remote_id=found, remote_url=_url(found))
+                return _result(found)
         media_id = await self._upload(job, tokens)
         await self._wait_processed(job, tokens, media_id)
         return await self._post(job, tokens, media_id)
@@ -221,12 +228,6 @@ class XPublisher:
     # --- the post ------------------------------------------------------------------------------
 
     async def _post(self, job: PublishJob, tokens: TokenSource, media_id: str) -> PublishResult:
-        state = job.upload_state
-        if state.get("x_post_attempted"):
-            found = await self._find_post(tokens, str(state.get("x_media_key")))
-            if found:
-                await job.checkpoint(x_tweet_id=found, remote_id=found, remote_url=_url(found))
-                return _result(found)
         await job.checkpoint(x_post_attempted=True)
         payload = {"text": job.caption, "media": {"media_ids": [media_id]}}
         # Not retried in place: a lost answer could mean the post exists; the retry looks first.
