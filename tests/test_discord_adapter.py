@@ -12,9 +12,8 @@ import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import discord.http
@@ -23,13 +22,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from adapters.discord import DiscordRuntime, attach_rest_notifier, run_discord
-from adapters.discord.views import scheduling_view
 from bot.wiring import App, build_app
 from core.accounts.linking import AccountLinker
 from core.accounts.service import Accounts
 from core.config import DiscordSettings, PlatformSettings, PlatformsSettings, Settings, VaultSettings
 from core.db.models import MediaAsset, OAuthState
-from core.domain import ChatContext, ChatKind, Platform, PostStatus
+from core.domain import ChatContext, ChatKind, PostStatus
 from tests.conftest import Database
 from tests.fakes.discord_api import EPHEMERAL, LOADING, FakeDiscord, FakeGuild, FakeUser, Interaction
 
@@ -141,8 +139,12 @@ async def test_schedule_with_attachment_replies_with_embed_and_buttons(
     post = posts[0]
     assert any(f["name"] == f"#{post.id} Sandbox" for f in embed["fields"])
     assert "18:00 Europe/Berlin" in str(embed["fields"])
-    [cancel] = _buttons(message)
+    cancel, *slots = _buttons(message)
     assert cancel["custom_id"] == f"postbot:cancel:{post.id}" and cancel["label"] == "Cancel"
+    # The core's suggested alternatives, one button each, in the author's zone.
+    assert len(slots) == 2
+    assert all(b["custom_id"].startswith(f"postbot:slot:{post.id}:") for b in slots)
+    assert all(b["label"].startswith("Sandbox: ") for b in slots)
     # The video came from the CDN link in the interaction, exactly once, byte for byte.
     [attachment] = payload["data"]["resolved"]["attachments"].values()
     assert world.fake.cdn_requests == [attachment["id"]]
@@ -253,19 +255,17 @@ async def test_slot_button_moves_the_post(world: World, running: App, clip: Path
     fake = world.fake
     record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
     [post] = await running.postbot.list_queue(world.ctx(world.alice))
-    slot_at = (post.run_at + timedelta(days=1, hours=2)).replace(microsecond=0)
-    # The components the reply carries when the core suggests a slot for the post.
-    view = scheduling_view([post], {Platform.SANDBOX: [SimpleNamespace(at=slot_at)]})
     message = fake.original(record)
     assert message is not None
-    message["components"] = view.to_components()
-    slot_id = f"postbot:slot:{post.id}:{int(slot_at.timestamp())}"
+    slot_id = next(b["custom_id"] for b in _buttons(message) if b["custom_id"].startswith("postbot:slot:"))
+    slot_at = datetime.fromtimestamp(int(slot_id.rsplit(":", 1)[1]), UTC)
+    assert slot_at != post.run_at
     press = await world.run(
         fake.component_interaction(message["id"], slot_id, user=world.alice, guild=world.guild)
     )
     assert press.callback == {"type": 6}
     [moved] = await running.postbot.list_queue(world.ctx(world.alice))
-    assert moved.run_at == slot_at
+    assert moved.id == post.id and moved.run_at == slot_at
     slot = next(b for b in _buttons(fake.messages[message["id"]]) if b["custom_id"] == slot_id)
     assert slot["disabled"] is True
     [note] = fake.followup_messages(press)

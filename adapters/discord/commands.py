@@ -88,10 +88,19 @@ async def _media(interaction: discord.Interaction, video: discord.Attachment, pl
     )
 
 
-def _outcome_reply(outcome: ScheduleOutcome) -> Reply:
+async def _outcome_reply(interaction: discord.Interaction, outcome: ScheduleOutcome) -> Reply:
     now = datetime.now(UTC)
     embed = schedule_embed(outcome.posts, outcome.notes, now, duplicate=outcome.duplicate)
-    return Reply(embed=embed, view=scheduling_view(outcome.posts, outcome.suggestions))
+    suggestions = outcome.suggestions
+    if not suggestions and not outcome.duplicate and outcome.posts[0].run_at > now:
+        # Alternatives for the slot buttons, from the core's ranking (which now sees this batch queued).
+        platforms = ",".join(dict.fromkeys(p.platform.value for p in outcome.posts))
+        try:
+            found = await _client(interaction).postbot.suggest(chat_context(interaction), platforms, n=2)
+            suggestions = found.suggestions
+        except UserError:
+            suggestions = {}
+    return Reply(embed=embed, view=scheduling_view(outcome.posts, suggestions))
 
 
 def _post_id(text: str) -> int:
@@ -186,7 +195,7 @@ async def schedule(
         outcome = await _client(interaction).postbot.schedule(
             ctx, command_text(when, platforms, caption), media
         )
-        return _outcome_reply(outcome)
+        return await _outcome_reply(interaction, outcome)
 
     await deferred(interaction, work)
 
@@ -206,7 +215,7 @@ async def post(
         outcome = await _client(interaction).postbot.post_now(
             ctx, command_text(None, platforms, caption), media
         )
-        return _outcome_reply(outcome)
+        return await _outcome_reply(interaction, outcome)
 
     await deferred(interaction, work)
 
