@@ -512,3 +512,34 @@ async def test_run_discord_serves_until_cancelled(world: World) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert fake.live_connection_count() == 0
+
+
+async def test_queue_lists_upcoming_posts_privately(world: World, running: App, clip: Path) -> None:
+    fake = world.fake
+    await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    [post] = await running.postbot.list_queue(world.ctx(world.alice))
+    record = await fake.send_interaction(
+        fake.command_interaction("queue", {}, user=world.admin, guild=world.guild)
+    )
+    await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
+    reply = fake.original(record)
+    assert reply is not None and reply["flags"] & EPHEMERAL
+    assert reply["content"].startswith("Upcoming posts:") and f"#{post.id} Sandbox" in reply["content"]
+
+
+async def test_commands_can_be_synced_globally(world: World) -> None:
+    world.settings = world.settings.model_copy(
+        update={"discord": world.settings.discord.model_copy(update={"guild_ids": [], "sync_global": True})}
+    )
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        assert world.fake.guild_commands == {}
+        names = {c["name"] for c in world.fake.global_commands}
+        assert {"schedule", "link", "help"} <= names
+        # Guild-only commands say so to Discord, which then keeps them out of DMs.
+        schedule = next(c for c in world.fake.global_commands if c["name"] == "schedule")
+        assert schedule["contexts"] == [0]
+    finally:
+        await runtime.stop()
+        await app.close()
