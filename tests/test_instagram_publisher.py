@@ -344,3 +344,16 @@ async def test_lost_publish_answer_is_found_even_when_the_container_is_old(
     (media,) = fake.media.values()
     assert result.remote_id == media.id
     assert len(fake.containers) == 1, "no new container for a reel that was published"
+
+
+async def test_piece_stored_but_answer_lost_is_sent_again_at_the_same_offset(
+    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.lose_piece_answers(1)
+
+    await publisher(fake, http).publish(make_job(video, []))
+
+    pieces = [(r.offset, r.status) for r in fake.requests if "/ig-api-upload/" in r.path]
+    assert pieces[:2] == [(0, 503), (0, 200)], "the re-send replaced the stored piece; no offset error"
+    assert_received_intact(fake, video)
+    assert len(fake.media) == 1

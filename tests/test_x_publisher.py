@@ -366,3 +366,16 @@ async def test_lost_answer_is_found_even_after_the_media_id_expired(
 
     assert list(fake.tweets) == [result.remote_id]
     assert len(fake.uploads) == 1, "no second upload for a post that went out"
+
+
+async def test_segment_stored_but_answer_lost_is_appended_again_and_replaces_itself(
+    fake: FakeX, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.lose_append_answers(1)
+
+    await publisher(fake, http).publish(make_job(video, []))
+
+    appends = [(r.segment_index, r.status) for r in fake.requests if r.path.endswith("/append")]
+    assert appends[:2] == [(0, 503), (0, 200)]
+    assert_received_intact(fake, video)
+    assert len(fake.tweets) == 1

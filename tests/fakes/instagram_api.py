@@ -136,6 +136,7 @@ class FakeInstagram:
         self.injected: dict[str, list[Injected]] = {name: [] for name in ENDPOINTS}
         self.processing_error: str | None = None
         self.lost_answers = 0
+        self.lost_piece_answers = 0
         self.peak_piece_bytes = 0
         self._seq = 17_900_000_000_000_000
         self._runner: web.AppRunner | None = None
@@ -198,6 +199,10 @@ class FakeInstagram:
     def lose_publish_answers(self, count: int = 1) -> None:
         """The next ``count`` media_publish calls publish, then the answer is lost (a 500 instead)."""
         self.lost_answers += count
+
+    def lose_piece_answers(self, count: int = 1) -> None:
+        """The next ``count`` rupload pieces are stored, then the answer is lost (a 503 instead)."""
+        self.lost_piece_answers += count
 
     def expire(self, container_id: str) -> None:
         self.containers[container_id].created = time.time() - CONTAINER_TTL_S - 1
@@ -534,6 +539,9 @@ class FakeInstagram:
         container.pieces[offset] = (length, digest.hexdigest())
         record.length = length
         self.peak_piece_bytes = max(self.peak_piece_bytes, length)
+        if self.lost_piece_answers > 0:
+            self.lost_piece_answers -= 1
+            return rupload_error(503, "ServiceUnavailable", "Upload service busy", retriable=True)
         return web.json_response({"success": True, "message": "Upload successful."})
 
 

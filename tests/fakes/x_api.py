@@ -144,6 +144,7 @@ class FakeX:
         self.injected: dict[str, list[Injected]] = {name: [] for name in ENDPOINTS}
         self.peak_segment_bytes = 0
         self.lost_answers = 0
+        self.lost_append_answers = 0
         self._next_id = int(time.time() * 1000) << 22
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -199,6 +200,10 @@ class FakeX:
     def lose_answers(self, count: int = 1) -> None:
         """The next ``count`` posts are created, then the answer is lost (a 503 comes back instead)."""
         self.lost_answers += count
+
+    def lose_append_answers(self, count: int = 1) -> None:
+        """The next ``count`` segments are stored, then the answer is lost (a 503 instead)."""
+        self.lost_append_answers += count
 
     def fail_processing(self, media_id: str | None = None, message: str = "Unsupported video format") -> None:
         """Make processing of ``media_id`` (or of every upload from now on) end in ``failed``."""
@@ -357,6 +362,9 @@ class FakeX:
                 )
             upload.segments[index] = (size, digest)
             self.peak_segment_bytes = max(self.peak_segment_bytes, size)
+            if self.lost_append_answers > 0:
+                self.lost_append_answers -= 1
+                return problem(503, "Service Unavailable", "Service Unavailable")
             return web.json_response({"data": {"expires_at": int(upload.expires_at)}})
 
         response = await self._handle(request, "append", work)
