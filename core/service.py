@@ -19,7 +19,7 @@ from core.errors import MediaError, PermissionDenied, UserError, ValidationFaile
 from core.media import validation
 from core.queue import posts as queue
 from core.queue.identity import ensure_team_user
-from core.timeparse import parse_command, parse_when
+from core.timeparse import ParsedWhen, parse_command, parse_when
 
 
 def utcnow() -> datetime:
@@ -92,6 +92,8 @@ class Postbot:
             if command.when.auto or command.when.instant is None:
                 run_at, note = await self._best_slot(session, team, command.platforms, now, tz)
                 notes.append(note)
+            elif command.when.date_only:
+                run_at, notes = await self._slot_on_day(session, team, command.platforms, now, command.when)
             else:
                 run_at = command.when.instant
             outcome = await self._queue(
@@ -177,6 +179,39 @@ class Postbot:
         if chosen is None:
             raise UserError("No free slot was found in the coming days.", hint="Give a time, not 'best'.")
         return chosen.at, f"Picked the suggested slot: {chosen.reason}"
+
+    async def _slot_on_day(
+        self,
+        session: AsyncSession,
+        team: Team,
+        platforms: tuple[Platform, ...],
+        now: datetime,
+        when: ParsedWhen,
+    ) -> tuple[datetime, list[str]]:
+        """A day without a time ("friday"): the day's best free slot, said so; the default time
+        (already in `when`) when the day has none."""
+        from zoneinfo import ZoneInfo
+
+        from core import slots
+
+        assert when.instant is not None
+        zone = ZoneInfo(when.tz)
+        day = when.instant.astimezone(zone).date()
+        start = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+        chosen = await slots.best_common_slot(
+            session,
+            team.id,
+            platforms,
+            now,
+            when.tz,
+            audience_timezones=self.settings.audience_timezones,
+            between=(start, end),
+        )
+        kept = [n for n in (when.note or "").split("; ") if n and not n.startswith("No time given")]
+        if chosen is None:
+            return when.instant, [when.note] if when.note else []
+        return chosen.at, [*kept, f"No time given: picked the day's suggested slot: {chosen.reason}"]
 
     async def _queue(
         self,

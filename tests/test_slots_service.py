@@ -65,3 +65,27 @@ async def test_moving_a_post_to_best_does_not_count_its_own_slot_as_taken(app: A
     second = await app.postbot.schedule(CTX, "2026-12-01 18:00 sandbox Second", media)
     moved_second = await app.postbot.reschedule(CTX, second.posts[0].id, "best")
     assert abs(moved_second.run_at - post.run_at) >= CADENCE[Platform.SANDBOX].min_gap
+
+
+@pytest.fixture
+async def ny_app(settings: Settings, db: Database) -> AsyncIterator[App]:
+    audience = settings.model_copy(update={"audience_timezones": ["America/New_York"]})
+    built = await build_app(audience, schema=db.schema, worker_id="w1")
+    built.postbot.clock = lambda: NOW
+    yield built
+    await built.close()
+
+
+async def test_a_day_without_a_time_takes_that_days_best_slot_and_says_so(ny_app: App, clip: Path) -> None:
+    media = await ny_app.media.import_file(clip)
+    outcome = await ny_app.postbot.schedule(CTX, "friday sandbox Hi", media)
+    # Sandbox prior is working hours of the audience (New York): 09:00 there is 15:00 in Berlin.
+    assert outcome.run_at == datetime(2026, 11, 27, 15, 0, tzinfo=BERLIN)
+    assert outcome.notes == [
+        "No time given: picked the day's suggested slot: Fri 27 Nov 15:00: Sandbox working hours "
+        "(America/New_York)"
+    ]
+    # A time given is a time kept.
+    timed = await ny_app.postbot.schedule(CTX, "friday 10am sandbox Hi", media)
+    assert timed.run_at == datetime(2026, 11, 27, 10, 0, tzinfo=BERLIN)
+    assert timed.notes == []

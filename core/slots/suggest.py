@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,18 +41,26 @@ class _Scored:
     boost_posts: float
 
 
-def _candidates(now: datetime, tz: ZoneInfo) -> list[datetime]:
-    """Every half hour (on the user's wall clock) from `now + LEAD` for HORIZON."""
-    earliest = now + LEAD
-    local = earliest.astimezone(tz)
-    # Round up to the next :00 or :30 of the user's wall clock (zones with :45 offsets included).
+def _candidates(
+    now: datetime, tz: ZoneInfo, window: tuple[datetime, datetime] | None = None
+) -> list[datetime]:
+    """Every half hour (on the user's wall clock) from `now + LEAD` for HORIZON, or within `window`."""
+    start, end = (
+        (now + LEAD, now + LEAD + HORIZON) if window is None else (max(window[0], now + LEAD), window[1])
+    )
+    local = start.astimezone(tz)
+    # Round up to the next :00 or :30 of the user's wall clock.
     first = local.replace(minute=30 if local.minute < 30 else 0, second=0, microsecond=0)
     if local.minute >= 30:
         first += timedelta(hours=1)
     if local.minute in (0, 30) and local.second == 0 and local.microsecond == 0:
         first = local
-    first = first.astimezone(now.tzinfo)
-    return [first + STEP * i for i in range(int(HORIZON / STEP))]
+    at = first.astimezone(UTC)
+    found = []
+    while at < end:
+        found.append(at)
+        at += STEP
+    return found
 
 
 def _score(
@@ -146,20 +154,22 @@ async def best_common_slot(
     *,
     audience_timezones: Sequence[str] = (),
     exclude_posts: Collection[int] = (),
+    between: tuple[datetime, datetime] | None = None,
 ) -> Slot | None:
     """One time for a whole batch (`/schedule best yt,ig ...`): free on every platform, best on
-    average. None when no half hour of the coming week is free everywhere."""
+    average. `between` (start inclusive, end exclusive) narrows it, e.g. to the day a user named
+    without a time. None when no candidate half hour is free everywhere."""
     platforms = list(dict.fromkeys(platforms))
     if not platforms:
         return None
     user_zone = ZoneInfo(tz)
     audience = parse_audience(audience_timezones, tz)
     main_zone = audience[0].tzinfo
-    until = now + HORIZON + LEAD
+    until = now + HORIZON + LEAD if between is None else max(between[1], now)
     taken = await occupancy_mod.load(session, team_id, platforms, now, until, main_zone, exclude_posts)
     pasts = {p: await history_mod.load(session, team_id, p, now, main_zone) for p in platforms}
     best: tuple[float, datetime, list[_Scored]] | None = None
-    for at in _candidates(now, user_zone):
+    for at in _candidates(now, user_zone, between):
         if any(taken[p].conflict(at) is not None for p in platforms):
             continue
         scored = [_score(p, at, now, audience, pasts[p]) for p in platforms]

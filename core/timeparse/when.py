@@ -23,6 +23,9 @@ class ParsedWhen:
     tz: str  # IANA zone the text was read in
     auto: bool = False  # best/auto: the service picks the top suggested slot
     note: str | None = None  # an assumption the user should see ("No time given: using 09:00")
+    # Only a day was given ("friday"): `instant` is that day at the default time; the service may
+    # pick the day's best suggested slot instead (and say so).
+    date_only: bool = False
 
 
 def _format_local(placed: Placed) -> str:
@@ -70,7 +73,7 @@ def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timede
             hint=EXAMPLE,
         )
     note = "; ".join(placed.notes) or None
-    return ParsedWhen(instant=placed.instant, tz=placed.tz, note=note)
+    return ParsedWhen(instant=placed.instant, tz=placed.tz, note=note, date_only=placed.date_only)
 
 
 def describe(when: ParsedWhen) -> str:
