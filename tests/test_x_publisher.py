@@ -13,7 +13,7 @@ import pytest
 
 from core.config import PlatformSettings
 from core.domain import MediaInfo, Platform
-from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
+from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
 from core.publishers.x import XPublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.x_api import FakeX
@@ -378,4 +378,17 @@ async def test_segment_stored_but_answer_lost_is_appended_again_and_replaces_its
     appends = [(r.segment_index, r.status) for r in fake.requests if r.path.endswith("/append")]
     assert appends[:2] == [(0, 503), (0, 200)]
     assert_received_intact(fake, video)
+    assert len(fake.tweets) == 1
+
+
+async def test_duplicate_text_is_a_caption_problem_not_an_access_problem(
+    fake: FakeX, http: httpx.AsyncClient, video: Path
+) -> None:
+    await publisher(fake, http).publish(make_job(video, []))
+    with pytest.raises(PermanentError) as failed:
+        await publisher(fake, http).publish(make_job(video, []))
+    assert not isinstance(failed.value, AuthError)
+    assert failed.value.status_code == 403
+    assert "duplicate content" in failed.value.message
+    assert failed.value.hint is not None and "change the caption" in failed.value.hint
     assert len(fake.tweets) == 1

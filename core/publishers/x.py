@@ -123,7 +123,16 @@ class XPublisher:
         response = await send_authorized(tokens, send)
         if response.is_success:
             return response
-        raise error_for_response(response, f"X refused to {what}: {_explain(response)}")
+        reason = _explain(response)
+        message = f"X refused to {what}: {reason}"
+        if response.status_code == 403 and "duplicate" in reason.lower():
+            # X's 403 here is about the text, not the account's access: no re-link would help.
+            raise PermanentError(
+                message,
+                status_code=403,
+                hint="X does not take the same text twice from one account: change the caption.",
+            )
+        raise error_for_response(response, message)
 
     async def _step(self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """An idempotent upload step: retried in place on 5xx and on short rate-limit waits."""
