@@ -20,13 +20,16 @@ from sqlalchemy import select
 
 from adapters.slack.run import EVENTS_PATH, SlackRuntime
 from bot.wiring import App, build_app
-from core.config import PlatformSettings, Settings, SlackSettings
+from core.accounts.service import Accounts
+from core.config import PlatformSettings, Settings, SlackSettings, VaultSettings
 from core.db.models import MediaAsset, RecentFile, ScheduledPost
 from tests.conftest import Database
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.slack_api import FakeFile, FakeSlack, LoopbackServer, SlackSender, sign
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+# For tests whose subject is not storage: one database is enough (the rest run on both).
+sqlite_only = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 MANIFEST = Path(__file__).resolve().parents[1] / "adapters" / "slack" / "manifest.yml"
 ANA, BEN, CHANNEL = "U0ANA", "U0BEN", "C0LAUNCH"
 
@@ -95,8 +98,14 @@ async def harness(settings: Settings, db: Database, tmp_path: Path) -> AsyncIter
             api_base_url=slack.api_base_url,
             recent_file_window_s=900,
         )
+        settings.secret_key = SecretStr("test-vault-secret-with-enough-entropy-0123456789")
+        settings.vault = VaultSettings(iterations=100_000)
+        settings.platforms.youtube = PlatformSettings(
+            client_id="yt-client", client_secret=SecretStr("yt-secret")
+        )
         app = await build_app(settings, schema=db.schema, worker_id="w1")
-        runtime = SlackRuntime(app, http_mode=True)
+        linker = Accounts.build(settings, app.sessions, app.http, app.notifier).linker
+        runtime = SlackRuntime(app, http_mode=True, linker=linker)
         try:
             async with LoopbackServer(runtime.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
                 sender = SlackSender(slack, server.url + EVENTS_PATH, SECRET, http)
@@ -311,6 +320,7 @@ def _bodies(h: Harness) -> dict[str, tuple[bytes, str]]:
     }
 
 
+@sqlite_only
 @pytest.mark.parametrize("kind", ["command", "event", "interaction"])
 @pytest.mark.parametrize("case", ["forged", "stale", "unsigned"])
 async def test_forged_and_stale_requests_are_rejected(harness: Harness, case: str, kind: str) -> None:
@@ -346,6 +356,7 @@ async def test_schedule_without_a_recent_video_says_what_to_do(harness: Harness,
     assert h.slack.downloads == [] and h.bot_messages() == []
 
 
+@sqlite_only
 async def test_a_video_too_large_for_a_platform_is_refused_before_download(
     harness: Harness, tmp_path: Path
 ) -> None:
@@ -359,6 +370,7 @@ async def test_a_video_too_large_for_a_platform_is_refused_before_download(
     assert await h.posts() == []
 
 
+@sqlite_only
 async def test_a_bad_time_is_refused_before_the_download(harness: Harness, clip: Path) -> None:
     h = harness
     await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
@@ -368,6 +380,7 @@ async def test_a_bad_time_is_refused_before_the_download(harness: Harness, clip:
     assert h.slack.downloads == []
 
 
+@sqlite_only
 async def test_replies_wait_out_slack_rate_limits(harness: Harness, clip: Path) -> None:
     h = harness
     h.slack.rate_limit("chat.postMessage", retry_after=1)
@@ -376,3 +389,59 @@ async def test_replies_wait_out_slack_rate_limits(harness: Harness, clip: Path) 
     await h.reply()
     statuses = [c.status for c in h.slack.calls_to("chat.postMessage")]
     assert statuses == [429, 200]
+
+
+async def test_a_suggested_slot_button_moves_the_post(harness: Harness, clip: Path) -> None:
+    h = harness
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Slots", user=ANA, channel=CHANNEL)
+    reply = await h.reply()
+    slots = [a for a in _buttons(reply) if a.startswith("postbot_slot:1:")]
+    assert slots, "the scheduling reply offers the core's suggested slots"
+    stamp = int(slots[0].rsplit(":", 1)[1])
+
+    await h.sender.click(slots[0], user=ANA, channel=CHANNEL, message=reply)
+    await h.slack.wait_for(lambda: h.slack.calls_to("chat.update"))
+    [post] = await h.posts()
+    assert int(post.run_at.timestamp()) == stamp
+    updated = h.bot_messages()[0]
+    assert not any(a.startswith("postbot_slot:1:") for a in _buttons(updated))
+    assert "postbot_cancel:1" in _buttons(updated)
+    assert "moved to" in _block_text(updated)
+
+
+@sqlite_only
+async def test_suggest_lists_times_in_the_users_zone(harness: Harness) -> None:
+    h = harness
+    await h.sender.command("/suggest", "youtube,instagram", user=BEN, channel=CHANNEL)
+    hook = await h.hook("Suggested times")
+    assert "YouTube:" in hook["text"] and "Instagram:" in hook["text"]
+    assert "Europe/Berlin" in hook["text"]
+
+
+@sqlite_only
+async def test_link_is_for_admins_and_goes_by_dm(harness: Harness) -> None:
+    h = harness
+    await h.sender.command("/link", "youtube", user=ANA, channel=CHANNEL)
+    refusal = await h.hook("Only admins")
+    assert "/link youtube" in refusal["text"]
+    assert h.slack.ims == {}
+
+    await h.sender.command("/link", "yt", user=BEN, channel=CHANNEL)
+    await h.hook("I've sent you a direct message")
+    dm = await h.slack.wait_for(lambda: h.slack.posted(h.slack.ims.get(BEN, "-")))
+    assert "/oauth/youtube/start?state=" in dm[0]["text"]
+    # The single-use link never appears in the channel or in a response_url reply.
+    assert not any("state=" in h_["text"] for h_ in h.slack.hooks)
+    assert h.bot_messages() == []
+
+
+@sqlite_only
+async def test_accounts_and_unlink_answer_from_the_core(harness: Harness) -> None:
+    h = harness
+    await h.sender.command("/accounts", "", user=ANA, channel=CHANNEL)
+    await h.hook("No accounts are linked yet")
+    await h.sender.command("/unlink", "youtube", user=ANA, channel=CHANNEL)
+    await h.hook("Only admins can unlink")
+    await h.sender.command("/unlink", "youtube", user=BEN, channel=CHANNEL)
+    await h.hook("No YouTube account is linked")

@@ -162,6 +162,21 @@ def queue_blocks(posts: list[PostView], now: datetime) -> tuple[str, Blocks]:
     return text, blocks
 
 
+def suggestion_blocks(suggestions: dict[Platform, list[Any]], tz: str) -> tuple[str, Blocks]:
+    """/suggest: the best free slots per platform in the user's zone, each with its one-line reason."""
+    if not suggestions:
+        text = "No free slot was found in the coming week."
+        return text, [{"type": "section", "text": _mrkdwn(text)}]
+    lines = []
+    layout: Blocks = [{"type": "section", "text": _mrkdwn(f"*Suggested times* ({escape(tz)})")}]
+    for platform, slots in list(suggestions.items())[: _MAX_BLOCKS - 1]:
+        rows = [f"• {local_time(slot.at, tz)}: {escape(slot.reason)}" for slot in slots]
+        body = "\n".join(rows) or "no free slot this week"
+        lines.append(f"{platform.label}:\n{body}")
+        layout.append({"type": "section", "text": _mrkdwn(f"*{platform.label}*\n{body}")})
+    return "Suggested times:\n" + "\n".join(lines), layout
+
+
 def retire_buttons(blocks: Blocks, post_id: int, note: str, *, keep_cancel: bool) -> Blocks:
     """The message after a button on it did its job: that post's buttons gone (its Cancel kept when
     the post was only moved) and a line saying what happened."""

@@ -21,8 +21,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack import blocks
 from adapters.slack.context import Directory
 from adapters.slack.files import complete, download, platforms_named, thread_root, videos_in
+from core.accounts.linking import AccountLinker
+from core.accounts.views import accounts_text, unlink_text
 from core.config import Settings, require
-from core.domain import ChatContext, ChatKind
+from core.domain import ChatContext, ChatKind, platform_from_alias
 from core.errors import TimeParseError, UserError
 from core.media import recent
 from core.media.recent import SharedFile
@@ -53,6 +55,10 @@ COMMAND_ACKS: dict[str, str] = {
     "/queue": "",
     "/cancel": "",
     "/reschedule": "",
+    "/suggest": "",
+    "/link": "",
+    "/unlink": "",
+    "/accounts": "",
     "/help": HELP,
 }
 # Work after the ack that runs at once; more waits its turn, so a burst of commands neither starves
@@ -88,8 +94,10 @@ class SlackHandlers:
         media: MediaStore,
         http: httpx.AsyncClient,
         client: AsyncWebClient,
+        linker: AccountLinker | None = None,
     ) -> None:
         self.settings = settings
+        self.linker = linker
         self.postbot = postbot
         self.media = media
         self.http = http
@@ -107,6 +115,10 @@ class SlackHandlers:
         app.command("/queue")(self.on_queue)
         app.command("/cancel")(self.on_cancel_command)
         app.command("/reschedule")(self.on_reschedule)
+        app.command("/suggest")(self.on_suggest)
+        app.command("/link")(self.on_link)
+        app.command("/unlink")(self.on_unlink)
+        app.command("/accounts")(self.on_accounts)
         app.command("/help")(self.on_help)
         app.event("message")(self.on_message)
         app.event("file_shared")(self.on_file_shared)
@@ -220,7 +232,20 @@ class SlackHandlers:
         outcome = await self._queue_posts(ctx, text, file, now_post=now_post)
         if outcome.duplicate and quiet_duplicate:
             return
+        if not now_post and not outcome.suggestions:
+            outcome = await self._with_suggestions(ctx, outcome)
         await self._reply_outcome(ctx, outcome, tell)
+
+    async def _with_suggestions(self, ctx: ChatContext, outcome: ScheduleOutcome) -> ScheduleOutcome:
+        """The scheduling reply offers the core's suggested slots as buttons. The posts are queued
+        already, so a failure here costs the buttons, not the reply."""
+        platforms = ",".join(dict.fromkeys(p.platform.value for p in outcome.posts))
+        try:
+            found = await self.postbot.suggest(ctx, platforms)
+        except Exception:
+            log.exception("slot suggestions failed")
+            return outcome
+        return replace(outcome, suggestions=found.suggestions)
 
     # ------------------------------------------------------------------ slash commands
 
@@ -287,6 +312,70 @@ class SlackHandlers:
             await tell(f"Moved #{view.id} ({view.platform.label}) to {local_time(view.run_at, view.tz)}.")
 
         await self._guard(work, tell, "/reschedule")
+
+    async def on_suggest(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            ctx = await self._command_ctx(command)
+            outcome = await self.postbot.suggest(ctx, command.get("text", ""))
+            text, layout = blocks.suggestion_blocks(outcome.suggestions, outcome.tz)
+            await respond(text=text, blocks=layout, response_type="ephemeral")
+
+        await self._guard(work, tell, "/suggest")
+
+    def _require_linker(self) -> AccountLinker:
+        if self.linker is None:
+            raise UserError(
+                "Account linking is not set up on this bot.",
+                hint="The operator has to set POSTBOT_SECRET_KEY and the platforms' OAuth apps.",
+            )
+        return self.linker
+
+    async def on_link(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            word = command.get("text", "").strip()
+            if not word:
+                raise UserError(
+                    "Which platform?", hint="e.g. /link youtube (or instagram, x, linkedin, tiktok)"
+                )
+            ctx = await self._command_ctx(command)
+            # The core refuses non-admins and sends the single-use link by DM, never into the channel.
+            await tell(await self._require_linker().request_link(ctx, word))
+
+        await self._guard(work, tell, "/link")
+
+    async def on_unlink(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            word = command.get("text", "").strip()
+            platform = platform_from_alias(word) if word else None
+            if platform is None:
+                raise UserError(
+                    f"I don't know the platform {word!r}." if word else "Which platform?",
+                    hint="e.g. /unlink youtube (or instagram, x, linkedin, tiktok)",
+                )
+            ctx = await self._command_ctx(command)
+            outcome = await self._require_linker().unlink(ctx, platform)
+            await tell(unlink_text(outcome))
+
+        await self._guard(work, tell, "/unlink")
+
+    async def on_accounts(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        tell = self._respond_tell(respond)
+
+        async def work() -> None:
+            ctx = await self._command_ctx(command)
+            await tell(accounts_text(await self._require_linker().list_accounts(ctx)))
+
+        await self._guard(work, tell, "/accounts")
 
     async def on_help(self, ack: Any) -> None:
         await ack(text=COMMAND_ACKS["/help"])

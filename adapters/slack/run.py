@@ -21,6 +21,7 @@ from adapters.slack.client import make_web_client
 from adapters.slack.front import AckFirstEndpoint
 from adapters.slack.handlers import COMMAND_ACKS, SlackHandlers
 from adapters.slack.notifier import SlackNotifier
+from core.accounts.linking import AccountLinker
 from core.config import Settings, require
 from core.domain import ChatKind
 from core.errors import ConfigError
@@ -35,7 +36,14 @@ EVENTS_PATH = "/slack/events"
 class SlackRuntime:
     """The bolt app wired to the core. The same listeners serve both modes."""
 
-    def __init__(self, app: App, *, http_mode: bool, client: AsyncWebClient | None = None) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        http_mode: bool,
+        client: AsyncWebClient | None = None,
+        linker: AccountLinker | None = None,
+    ) -> None:
         slack = app.settings.slack
         self.app = app
         self._session: aiohttp.ClientSession | None = None
@@ -45,7 +53,12 @@ class SlackRuntime:
             client = make_web_client(slack, session=self._session)
         self.client = client
         self.handlers = SlackHandlers(
-            settings=app.settings, postbot=app.postbot, media=app.media, http=app.http, client=self.client
+            settings=app.settings,
+            postbot=app.postbot,
+            media=app.media,
+            http=app.http,
+            client=self.client,
+            linker=linker,
         )
         self.bolt = AsyncApp(
             client=self.client,
@@ -93,6 +106,16 @@ def _web_app(settings: Settings, app: App, runtime: SlackRuntime) -> Starlette:
     return built
 
 
+def _linker(app: App) -> AccountLinker | None:
+    """Account linking needs the vault secret; without it the bot still schedules (sandbox, …)."""
+    if app.settings.secret_key is None:
+        log.warning("POSTBOT_SECRET_KEY is not set: /link, /unlink and /accounts are unavailable")
+        return None
+    from core.accounts.service import Accounts
+
+    return Accounts.build(app.settings, app.sessions, app.http, app.notifier).linker
+
+
 async def _shutdown(app: App, runtime: SlackRuntime | None) -> None:
     if runtime is not None:
         await runtime.drain()
@@ -111,7 +134,7 @@ async def run_http(settings: Settings) -> None:
     app = await build_app(settings)
     runtime: SlackRuntime | None = None
     try:
-        runtime = SlackRuntime(app, http_mode=True)
+        runtime = SlackRuntime(app, http_mode=True, linker=_linker(app))
         await app.start_scheduler()
         config = uvicorn.Config(
             _web_app(settings, app, runtime),
@@ -141,7 +164,7 @@ async def run_socket_mode(settings: Settings) -> None:
     handler: AsyncSocketModeHandler | None = None
     runtime: SlackRuntime | None = None
     try:
-        runtime = SlackRuntime(app, http_mode=False)
+        runtime = SlackRuntime(app, http_mode=False, linker=_linker(app))
         await app.start_scheduler()
         handler = AsyncSocketModeHandler(runtime.bolt, app_token)
         await handler.connect_async()
