@@ -364,6 +364,20 @@ async def test_resumes_the_gateway_session_after_a_drop(world: World, running: A
     assert record.callback is not None and record.callback["type"] == 4
 
 
+async def test_bot_heartbeats_at_the_interval_the_gateway_asks_for(world: World, running: App) -> None:
+    fake = world.fake
+    conn = fake.live_connection()
+    start = conn.heartbeats
+    # A 41.25 s interval is the norm; the client must follow whatever HELLO says.
+    await fake.drop_connection(4000)
+    fake.heartbeat_interval_ms = 150
+    await fake.wait_for(lambda: fake.resumes, timeout=20)
+    resumed = fake.live_connection()
+    await asyncio.sleep(1.0)
+    assert resumed.heartbeats >= 4 and not resumed.ws.closed
+    assert start >= 1
+
+
 async def test_help_is_ephemeral(world: World, running: App) -> None:
     payload = world.fake.command_interaction("help", {}, user=world.alice, guild=world.guild)
     record = await world.fake.send_interaction(payload)

@@ -180,3 +180,15 @@ async def test_dm_to_closed_user_and_cdn_signatures(fake: FakeDiscord, http: aio
         assert resp.status == 200 and await resp.read() == att.data
     async with http.get(url.replace("hm=", "hm=0")) as resp:
         assert resp.status == 404
+
+
+async def test_gateway_closes_a_connection_that_stops_heartbeating(http: aiohttp.ClientSession) -> None:
+    async with FakeDiscord(heartbeat_interval_ms=100) as fake:
+        ws = await http.ws_connect(fake.gateway_url + "?v=10&encoding=json")
+        await _receive(ws)
+        await _identify(ws, fake.token)
+        await ws.send_json({"op": 1, "d": None})
+        msg = await asyncio.wait_for(ws.receive(), 5)
+        while msg.type == aiohttp.WSMsgType.TEXT:
+            msg = await asyncio.wait_for(ws.receive(), 5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4009

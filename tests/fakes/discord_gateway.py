@@ -37,6 +37,7 @@ CLOSE_DECODE_ERROR = 4002
 CLOSE_NOT_AUTHENTICATED = 4003
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_ALREADY_AUTHENTICATED = 4005
+CLOSE_SESSION_TIMED_OUT = 4009
 CLOSE_INVALID_API_VERSION = 4012
 CLOSE_INVALID_INTENTS = 4013
 CLOSE_DISALLOWED_INTENTS = 4014
@@ -90,7 +91,26 @@ class GatewayConnection:
         self.fake.gateway_closes.append((code, reason))
         await self.ws.close(code=code, message=reason.encode())
 
+    async def _watchdog(self) -> None:
+        """Close a connection whose heartbeats stop, as the gateway does with zombied clients."""
+        interval = self.fake.heartbeat_interval_ms / 1000
+        # Clients add jitter to the first beat; allow one and a half intervals between beats.
+        seen = -1
+        while not self.ws.closed:
+            await asyncio.sleep(interval * 1.5)
+            if self.heartbeats == seen and not self.ws.closed:
+                await self.close(CLOSE_SESSION_TIMED_OUT, "Session timed out.")
+                return
+            seen = self.heartbeats
+
     async def run(self) -> None:
+        watchdog = asyncio.create_task(self._watchdog())
+        try:
+            await self._run()
+        finally:
+            watchdog.cancel()
+
+    async def _run(self) -> None:
         await self.send(
             {
                 "op": OP_HELLO,
