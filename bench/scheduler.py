@@ -1,0 +1,405 @@
+"""Scheduler benchmark: N posts due at once across 5 platforms, published over real HTTP on loopback.
+
+    python -m bench.scheduler                  # 10,000 posts: PostgreSQL 1 worker, 2 workers; SQLite 1
+    python -m bench.scheduler --posts 2000 --only pg1 --profile /tmp/w.prof
+
+The fake platform (tests/fakes/bench_platform.py) runs in its own process and answers each create
+call after --latency seconds; it dedupes by idempotency key and counts re-sent keys as duplicates.
+Workers are separate processes running the real SchedulerRunner + PostProcessor. Posts are queued
+due a few seconds ahead (after the workers are up and the bulk insert has committed), so the
+workers' wake-up job fires them; figures come from the rows (run_at, published_at).
+
+Lateness is published_at - run_at: the moment the platform confirmed the post, 50 ms of platform
+latency included. With every post due at the same instant, lateness of the last post is the whole
+backlog divided by throughput, so the backlog's p99 measures throughput; the --paced run (posts due
+evenly over time below capacity) measures the scheduler's own lateness.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.config import SchedulerSettings, Settings  # noqa: E402
+from core.db.engine import make_engine, migrate, session_factory  # noqa: E402
+from core.db.models import ScheduledPost  # noqa: E402
+from core.domain import Platform, PostView  # noqa: E402
+from core.publishers.registry import PublisherRegistry  # noqa: E402
+from core.scheduler.processor import PostProcessor  # noqa: E402
+from core.scheduler.runner import SchedulerRunner  # noqa: E402
+from tests.fakes.bench_platform import PLATFORMS, BenchPublisher, seed_posts  # noqa: E402
+
+PG_URL = os.environ.get("POSTBOT_BENCH_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+# -- worker process -------------------------------------------------------------------------------
+
+
+class CountingNotifier:
+    def __init__(self) -> None:
+        self.results = 0
+        self.dms = 0
+
+    async def post_result(self, post: PostView) -> None:
+        self.results += 1
+
+    async def dm_failure(self, post: PostView) -> None:
+        self.dms += 1
+
+
+def _client(transport: str, limits: httpx.Limits) -> httpx.AsyncClient:
+    if transport == "aiohttp":
+        # The same httpx API over aiohttp's connection pool (httpx-aiohttp): httpcore's pool scans
+        # every connection on each request, which costs more CPU than the scheduler at this rate.
+        from httpx_aiohttp import AiohttpTransport
+
+        return httpx.AsyncClient(timeout=30.0, transport=AiohttpTransport(limits=limits))
+    return httpx.AsyncClient(timeout=30.0, limits=limits)
+
+
+async def run_worker(args: argparse.Namespace) -> None:
+    engine = make_engine(args.db, schema=args.schema or None)
+    sessions = session_factory(engine)
+    settings = Settings(database_url=args.db)
+    sched = SchedulerSettings(
+        poll_interval_s=args.poll,
+        lease_s=60,
+        batch_size=args.batch,
+        max_in_flight=args.in_flight,
+        worker_id=args.worker_id,
+    )
+    per_platform = max(8, args.in_flight // len(PLATFORMS) * 2)
+    # Keep-alive for every connection: httpx's default keeps only 20 and reconnects for the rest.
+    limits = httpx.Limits(max_connections=per_platform, max_keepalive_connections=per_platform)
+    clients = [_client(args.transport, limits) for _ in PLATFORMS]
+    registry = PublisherRegistry(settings, clients[0])
+    for name, client in zip(PLATFORMS, clients, strict=True):
+        registry.register(BenchPublisher(Platform(name), args.platform_url, client))
+    notifier = CountingNotifier()
+    processor = PostProcessor(sessions, registry, notifier, sched, worker_id=args.worker_id)
+    runner = SchedulerRunner(processor, sessions, poll_interval_s=args.poll)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    # Warm the pool so the first claim doesn't pay for connecting.
+    async with sessions() as session:
+        await session.execute(select(1))
+    await runner.start()
+    print("READY", flush=True)
+    cpu0 = time.process_time()
+    await stop.wait()
+    cpu = time.process_time() - cpu0
+    await runner.stop()
+    for client in clients:
+        await client.aclose()
+    await engine.dispose()
+    print(
+        "STATS "
+        + json.dumps(
+            {
+                "worker": args.worker_id,
+                "processed": processor.completed,
+                "notified": notifier.results,
+                "failed": notifier.dms,
+                "flushes": processor.outcomes.flushes,
+                "cpu_s": round(cpu, 2),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        ),
+        flush=True,
+    )
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    if args.profile:
+        import cProfile
+
+        cProfile.runctx("asyncio.run(run_worker(args))", globals(), {"args": args}, args.profile)
+    else:
+        asyncio.run(run_worker(args))
+
+
+# -- orchestration ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    workers: int
+    posts: int
+    published: int
+    seconds: float
+    lateness: list[float]
+    duplicates: int
+    worker_stats: list[dict[str, Any]]
+    load: tuple[float, float, float]
+
+    @property
+    def rate(self) -> float:
+        return self.published / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.lateness:
+            return float("nan")
+        return statistics.quantiles(self.lateness, n=1000, method="inclusive")[int(q * 1000) - 1]
+
+    def line(self) -> str:
+        rss = max((w.get("peak_rss_mb", 0) for w in self.worker_stats), default=0)
+        cpu = sum(w.get("cpu_s", 0) for w in self.worker_stats)
+        return (
+            f"{self.name:<22} workers={self.workers} posts={self.published}/{self.posts} "
+            f"time={self.seconds:.2f}s rate={self.rate:.0f} posts/s "
+            f"lateness p50={self.pct(0.5):.3f}s p99={self.pct(0.99):.3f}s "
+            f"duplicates={self.duplicates} peak_rss={rss:.0f}MB worker_cpu={cpu:.1f}s "
+            f"load={self.load[0]:.2f}"
+        )
+
+
+class FakeServer:
+    def __init__(self, latency: float) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakes.bench_platform", "--port", "0", "--latency", str(latency)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            raise SystemExit("fake platform did not start")
+        self.url = f"http://127.0.0.1:{line[1]}"
+
+    def stats(self) -> dict[str, int]:
+        stats: dict[str, int] = httpx.get(f"{self.url}/_stats").json()
+        return stats
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+async def _database(kind: str) -> tuple[str, str | None]:
+    if kind == "sqlite":
+        path = Path(tempfile.mkdtemp(prefix="postbot-bench-")) / "bench.db"
+        return f"sqlite+aiosqlite:///{path}", None
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    await admin.dispose()
+    return PG_URL, schema
+
+
+async def _drop(url: str, schema: str | None) -> None:
+    if schema is None:
+        Path(url.split(":///", 1)[1]).unlink(missing_ok=True)
+        return
+    admin = create_async_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await admin.dispose()
+
+
+def _spawn(url: str, schema: str | None, server: FakeServer, wid: str, args: argparse.Namespace) -> Any:
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.scheduler",
+        "worker",
+        "--db",
+        url,
+        "--schema",
+        schema or "",
+        "--platform-url",
+        server.url,
+        "--worker-id",
+        wid,
+        "--in-flight",
+        str(args.in_flight),
+        "--batch",
+        str(args.batch),
+        "--poll",
+        str(args.poll),
+        "--transport",
+        args.transport,
+    ]
+    if args.profile:
+        cmd += ["--profile", f"{args.profile}.{wid}"]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+async def scenario(
+    name: str, kind: str, workers: int, server: FakeServer, args: argparse.Namespace, *, paced_rate: float = 0
+) -> Result:
+    url, schema = await _database(kind)
+    engine = make_engine(url, schema=schema)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    procs = [_spawn(url, schema, server, f"{name}-w{i + 1}", args) for i in range(workers)]
+    try:
+        for proc in procs:
+            ready = await asyncio.to_thread(proc.stdout.readline)
+            if ready.strip() != "READY":
+                raise SystemExit(f"worker did not start: {ready!r}")
+        before = server.stats()
+        start = datetime.now(UTC) + timedelta(seconds=args.lead)
+        if paced_rate:
+            # Due evenly from ``start`` on, in chunks, so the queue never holds a backlog.
+            per = 50
+            for i in range(0, args.posts, per):
+                await seed_posts(sessions, count=per, run_at=start + timedelta(seconds=i / paced_rate))
+        else:
+            await seed_posts(sessions, count=args.posts, run_at=start)
+        if datetime.now(UTC) > start:
+            print(f"  note: queueing took longer than the {args.lead}s lead", flush=True)
+        deadline = time.monotonic() + args.timeout
+        published = 0
+        while time.monotonic() < deadline:
+            async with sessions() as session:
+                published = int(
+                    await session.scalar(
+                        select(func.count())
+                        .select_from(ScheduledPost)
+                        .where(ScheduledPost.status == "published")
+                    )
+                    or 0
+                )
+            if published >= args.posts:
+                break
+            await asyncio.sleep(0.25)
+        load = os.getloadavg()
+        async with sessions() as session:
+            rows = (
+                await session.execute(
+                    select(ScheduledPost.run_at, ScheduledPost.published_at).where(
+                        ScheduledPost.published_at.is_not(None)
+                    )
+                )
+            ).all()
+        after = server.stats()
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        stats = []
+        for proc in procs:
+            try:
+                out, _ = await asyncio.to_thread(proc.communicate, timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out = ""
+            for line in out.splitlines():
+                if line.startswith("STATS "):
+                    stats.append(json.loads(line[6:]))
+        await engine.dispose()
+        await _drop(url, schema)
+    done = [(r, p) for r, p in rows if p is not None]
+    lateness = [(p - r).total_seconds() for r, p in done]
+    last = max((p for _, p in done), default=start)
+    first_due = min((r for r, _ in done), default=start)
+    duplicates = (after["replays"] - before["replays"]) + (
+        (after["requests"] - before["requests"]) - (after["created"] - before["created"])
+    )
+    return Result(
+        name=name,
+        workers=workers,
+        posts=args.posts,
+        published=len(rows),
+        seconds=(last - first_due).total_seconds(),
+        lateness=lateness,
+        duplicates=duplicates,
+        worker_stats=stats,
+        load=load,
+    )
+
+
+async def orchestrate(args: argparse.Namespace) -> None:
+    server = FakeServer(args.latency)
+    print(
+        f"scheduler bench: {args.posts} posts over {len(PLATFORMS)} platforms, platform latency "
+        f"{args.latency * 1000:.0f} ms on {server.url}, in-flight {args.in_flight}/worker, "
+        f"client transport {args.transport}, "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    results: dict[str, Result] = {}
+    plan = [("pg1", "postgres", 1), ("pg2", "postgres", 2), ("sqlite1", "sqlite", 1)]
+    try:
+        for key, kind, workers in plan:
+            if args.only and key not in args.only:
+                continue
+            result = await scenario(f"{kind} x{workers} backlog", kind, workers, server, args)
+            results[key] = result
+            print(result.line(), flush=True)
+            for w in result.worker_stats:
+                print(f"    {json.dumps(w)}", flush=True)
+        if args.paced and (not args.only or "paced" in args.only):
+            result = await scenario(
+                f"postgres x1 paced {args.paced:.0f}/s", "postgres", 1, server, args, paced_rate=args.paced
+            )
+            print(result.line(), flush=True)
+    finally:
+        server.close()
+    if "pg1" in results and "pg2" in results and results["pg1"].rate:
+        print(f"2-worker/1-worker ratio (PostgreSQL): {results['pg2'].rate / results['pg1'].rate:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="postbot scheduler benchmark")
+    sub = parser.add_subparsers(dest="mode")
+    w = sub.add_parser("worker")
+    w.add_argument("--db", required=True)
+    w.add_argument("--schema", default="")
+    w.add_argument("--platform-url", required=True)
+    w.add_argument("--worker-id", required=True)
+    w.add_argument("--in-flight", type=int, default=256)
+    w.add_argument("--batch", type=int, default=100)
+    w.add_argument("--poll", type=float, default=0.5)
+    w.add_argument("--profile", default="")
+    w.add_argument("--transport", default="httpx")
+    for p in (parser,):
+        p.add_argument("--posts", type=int, default=10_000)
+        p.add_argument("--latency", type=float, default=0.05)
+        p.add_argument("--in-flight", type=int, default=256)
+        p.add_argument("--batch", type=int, default=100)
+        p.add_argument("--poll", type=float, default=0.5)
+        p.add_argument("--lead", type=float, default=4.0, help="seconds between queueing and due time")
+        p.add_argument("--timeout", type=float, default=120.0, help="per scenario")
+        p.add_argument("--paced", type=float, default=0.0, help="also: 1 worker, posts due at this rate")
+        p.add_argument("--only", nargs="*", default=[], help="pg1 pg2 sqlite1 paced")
+        p.add_argument("--profile", default="", help="cProfile each worker into PREFIX.<worker>")
+        p.add_argument(
+            "--transport", choices=["httpx", "aiohttp"], default="httpx", help="bench publisher transport"
+        )
+    args = parser.parse_args()
+    if args.mode == "worker":
+        worker_main(args)
+    else:
+        asyncio.run(orchestrate(args))
+
+
+if __name__ == "__main__":
+    main()
