@@ -364,3 +364,20 @@ def test_plan_for_small_and_huge_files() -> None:
     assert plan_chunks(100 * MiB, 64 * MiB) == ChunkPlan(100 * MiB, 50 * MiB, 2)
     huge = plan_chunks(10 * 1024 * MiB, 5 * MiB)
     assert huge.total_chunk_count <= MAX_CHUNKS and huge.chunk_size <= 64 * MiB
+
+
+async def test_an_unknown_unfinished_publish_id_starts_a_new_upload(
+    fake: FakeTikTok, http: httpx.AsyncClient, video: Path
+) -> None:
+    stale = {
+        "publish_id": "v_pub_file~v2-1.123",
+        "upload_url": f"{fake.base_url}/upload/?upload_id=gone&upload_token=x",
+        "video_size": video.stat().st_size,
+        "sha256": _sha(video),
+        "chunk_size": 5 * MiB,
+        "total_chunk_count": 3,
+        "uploaded": False,
+    }
+    result = await _publisher(http, fake).publish(_job(video, state=stale))
+    assert result.remote_id == str(fake.published[0].post_id)
+    assert fake.sha256_of(fake.published[0].publish_id) == _sha(video)

@@ -178,7 +178,14 @@ class TikTokPublisher:
             and state.get("sha256") == job.media.sha256
         )
         if resumable and not state.get("uploaded"):
-            status = await self._fetch_status(tokens, str(state["publish_id"]))
+            try:
+                status = await self._fetch_status(tokens, str(state["publish_id"]))
+            except PermanentError as exc:
+                if isinstance(exc, AuthError):
+                    raise
+                # TikTok no longer knows the publish id; an upload that never finished never
+                # published, so starting a new one cannot post twice.
+                status = {"status": "FAILED"}
             if status.get("status") == "FAILED":
                 resumable = False
             else:
