@@ -26,7 +26,7 @@ from bot.wiring import App, build_app
 from core.accounts.linking import AccountLinker
 from core.accounts.service import Accounts
 from core.config import DiscordSettings, PlatformSettings, PlatformsSettings, Settings, VaultSettings
-from core.db.models import MediaAsset, OAuthState
+from core.db.models import MediaAsset, OAuthState, SocialAccount, Team
 from core.domain import ChatContext, ChatKind, PostStatus
 from tests.conftest import Database
 from tests.fakes.discord_api import EPHEMERAL, LOADING, FakeDiscord, FakeGuild, FakeUser, Interaction
@@ -557,3 +557,22 @@ async def test_commands_can_be_synced_globally(world: World) -> None:
     finally:
         await runtime.stop()
         await app.close()
+
+
+async def test_platforms_autocomplete_puts_linked_platforms_first(world: World, linking: App) -> None:
+    fake = world.fake
+    ctx = world.ctx(world.alice)
+    await linking.postbot.timezone_for(ctx)  # the server's team row, as any first command creates it
+    async with linking.sessions.begin() as session:
+        team = (await session.scalars(select(Team).where(Team.external_id == world.guild.id))).one()
+        session.add(
+            SocialAccount(team_id=team.id, platform="youtube", remote_account_id="UC123", status="active")
+        )
+    payload = fake.autocomplete_interaction(
+        "schedule", {"platforms": ""}, "platforms", user=world.alice, guild=world.guild
+    )
+    record = await fake.send_interaction(payload)
+    await fake.wait_for(lambda: record.callback)
+    assert record.callback is not None
+    names = [c["name"] for c in record.callback["data"]["choices"]]
+    assert names[:3] == ["YouTube (linked)", "Sandbox (no account needed)", "Instagram (not linked)"]

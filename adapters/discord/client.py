@@ -87,5 +87,5 @@ class PostbotClient(discord.AutoShardedClient):
         if self.linker is None:
             return None
         accounts = await self.linker.list_accounts(ctx)
-        # The sandbox needs no account, so it is always ready to use.
+        # The sandbox needs no account, so it is always ready and listed first.
         return {a.platform for a in accounts if a.status is AccountStatus.ACTIVE} | {Platform.SANDBOX}

@@ -17,7 +17,7 @@ from adapters.discord.views import scheduling_view
 from core.accounts.linking import AccountLinker
 from core.accounts.views import accounts_text, unlink_text
 from core.domain import PLATFORM_ALIASES, MediaInfo, Platform, platform_from_alias
-from core.errors import TimeParseError, UserError
+from core.errors import UserError
 from core.render import local_time, queue_text
 from core.service import ScheduleOutcome, SuggestOutcome
 from core.timeparse import preview
@@ -36,7 +36,6 @@ Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggest
 
 _SPLIT = re.compile(r"[\s,]+")
 _WHEN_EXAMPLES = ("in 1 hour", "tomorrow 9am", "tomorrow 6pm", "friday 12pm", "best")
-_ADMIN = discord.Permissions(manage_guild=True)
 
 
 def _client(interaction: discord.Interaction) -> PostbotClient:
@@ -124,7 +123,7 @@ async def when_autocomplete(interaction: discord.Interaction, current: str) -> l
     for text in texts:
         try:
             choices.append(_choice(preview(text, tz, now), text))
-        except TimeParseError as exc:
+        except UserError as exc:
             choices.append(_choice(f"✗ {exc.message}", text))
     return choices
 
@@ -153,7 +152,9 @@ def platform_choices(current: str, linked: set[Platform] | None) -> list[app_com
             continue
         value = ",".join([p.value for p in chosen] + [platform.value])
         label = ", ".join(p.label for p in [*chosen, platform])
-        if linked is not None:
+        if platform is Platform.SANDBOX:
+            label += " (no account needed)"
+        elif linked is not None:
             label += " (linked)" if platform in linked else " (not linked)"
         choices.append(_choice(label, value))
     return choices[:25]
