@@ -42,7 +42,9 @@ from core.publishers.http import retry_transient, send_authorized
 log = logging.getLogger(__name__)
 
 # Both carry the Graph API version; keep them on the same one.
-DEFAULT_GRAPH_URL = "https://graph.facebook.com/v21.0"
+# Accounts are linked with Instagram Login (core/oauth/providers/instagram.py), whose tokens are
+# accepted by graph.instagram.com only; graph.facebook.com wants Facebook Login page tokens.
+DEFAULT_GRAPH_URL = "https://graph.instagram.com/v21.0"
 DEFAULT_UPLOAD_URL = "https://rupload.facebook.com/ig-api-upload/v21.0"
 READ_SIZE = 1024 * 1024
 # Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
