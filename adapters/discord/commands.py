@@ -12,7 +12,7 @@ from discord import app_commands
 from adapters.discord.attachments import download_attachment
 from adapters.discord.context import chat_context
 from adapters.discord.embeds import schedule_embed, suggest_embed
-from adapters.discord.errors import Reply, deferred
+from adapters.discord.replies import Reply, deferred
 from adapters.discord.views import scheduling_view
 from core.accounts.linking import AccountLinker
 from core.accounts.views import accounts_text, unlink_text

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import discord
 
 from adapters.discord.context import chat_context
-from adapters.discord.errors import user_message
+from adapters.discord.replies import user_message
 from core.domain import PostView
 from core.errors import UserError
 from core.render import local_time
