@@ -76,6 +76,8 @@ async def load(
             ScheduledPost.platform == platform.value,
             ScheduledPost.status == PostStatus.PUBLISHED.value,
             ScheduledPost.metrics_fetched_at.is_not(None),
+            # Settled without numbers (the post is gone from the platform): nothing to learn.
+            ScheduledPost.views.is_not(None),
             ScheduledPost.published_at >= now - LOOKBACK,
         )
     )
