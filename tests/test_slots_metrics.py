@@ -157,3 +157,16 @@ async def test_a_rejected_token_leaves_the_posts_for_a_later_run(
     fake.tokens[TOKEN] = CHANNEL
     assert await collect_due_metrics(sessions, readers, lambda account: tokens, NOW) == 1
     assert (await _post(sessions, ids["vidA"])).views == 1200
+
+
+async def test_ids_are_asked_for_fifty_at_a_time(
+    sessions: async_sessionmaker[AsyncSession], fake: FakeYouTube, http: httpx.AsyncClient
+) -> None:
+    names = [f"vid{i:03d}" for i in range(60)]
+    for i, name in enumerate(names):
+        fake.videos[name] = _video(name, str(i), "1", "0")
+    ids = await _seed(sessions, dict.fromkeys(names, timedelta(hours=30)))
+    readers = {Platform.YOUTUBE: YouTubeMetrics(http, fake.base_url)}
+    assert await collect_due_metrics(sessions, readers, lambda account: StaticTokens(TOKEN), NOW) == 60
+    assert len([r for r in fake.requests if r.path == "/youtube/v3/videos"]) == 2
+    assert (await _post(sessions, ids["vid059"])).views == 59
