@@ -7,12 +7,15 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.accounts.keepalive import refresh_expiring
+from core.accounts.service import Accounts
 from core.config import Settings
 from core.db.engine import make_engine, migrate, session_factory
+from core.errors import ConfigError
 from core.media.store import MediaStore
 from core.notify import NotifierRouter
 from core.publishers.registry import PublisherRegistry
-from core.scheduler.processor import PostProcessor, TokenFactory
+from core.scheduler.processor import PostProcessor
 from core.scheduler.runner import SchedulerRunner
 from core.service import Postbot
 
@@ -29,10 +32,26 @@ class App:
     postbot: Postbot
     processor: PostProcessor
     runner: SchedulerRunner
+    # None until a vault secret is configured: without one no account can be linked.
+    accounts: Accounts | None = None
 
     async def start_scheduler(self) -> None:
         await self.runner.start()
         self.postbot.set_waker(self.runner.wake)
+        if self.accounts is not None:
+            # Instagram's 60-day tokens have no refresh token: they die unless refreshed while alive.
+            self.runner.add_periodic(self._keep_tokens_alive, hours=6)
+
+    async def _keep_tokens_alive(self) -> None:
+        assert self.accounts is not None
+        await refresh_expiring(self.accounts.tokens)
+
+    def require_accounts(self) -> Accounts:
+        if self.accounts is None:
+            raise ConfigError(
+                "config error: secret_key is required to link accounts (set POSTBOT_SECRET_KEY)"
+            )
+        return self.accounts
 
     async def close(self) -> None:
         self.postbot.set_waker(None)
@@ -40,10 +59,6 @@ class App:
             await self.runner.stop()
         await self.http.aclose()
         await self.engine.dispose()
-
-
-def _token_factory(app_settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> TokenFactory | None:
-    return None
 
 
 async def build_app(
@@ -58,6 +73,7 @@ async def build_app(
     http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
     media = MediaStore(settings.media_dir)
     notifier = NotifierRouter()
+    accounts = Accounts.build(settings, sessions, http, notifier) if settings.secret_key else None
     publishers = PublisherRegistry(settings, http)
     postbot = Postbot(settings, sessions)
     processor = PostProcessor(
@@ -66,7 +82,7 @@ async def build_app(
         notifier,
         settings.scheduler,
         platforms=settings.platforms,
-        tokens_for=_token_factory(settings, sessions),
+        tokens_for=accounts.tokens if accounts is not None else None,
         worker_id=worker_id,
     )
     runner = SchedulerRunner(processor, sessions, poll_interval_s=settings.scheduler.poll_interval_s)
@@ -81,4 +97,5 @@ async def build_app(
         postbot=postbot,
         processor=processor,
         runner=runner,
+        accounts=accounts,
     )

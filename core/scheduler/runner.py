@@ -7,6 +7,7 @@ the safety net for posts another process queued (it cannot wake us) and for expi
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -48,6 +49,12 @@ class SchedulerRunner:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
+        )
+
+    def add_periodic(self, func: Callable[[], Awaitable[None]], *, hours: float) -> None:
+        """Housekeeping that runs beside publishing (token keep-alive and the like)."""
+        self._scheduler.add_job(
+            func, "interval", hours=hours, max_instances=1, coalesce=True, misfire_grace_time=None
         )
 
     async def stop(self) -> None:
