@@ -44,6 +44,8 @@ from aiohttp import web
 # Scope each Web API method needs (api.slack.com/methods, "Required scopes"); None: any token.
 METHOD_SCOPES: dict[str, str | None] = {
     "auth.test": None,
+    # Checked against the app-level token's scope (connections:write), not the bot's.
+    "apps.connections.open": None,
     "chat.postMessage": "chat:write",
     "chat.postEphemeral": "chat:write",
     "chat.update": "chat:write",
@@ -145,6 +147,7 @@ class FakeSlack:
         self,
         *,
         bot_token: str = "xoxb-test-bot-token",
+        app_token: str = "xapp-1-A0POSTBOT-1-test-app-token",
         scopes: set[str] | None = None,
         team_id: str = "T0POSTBOT",
         team_domain: str = "postbot-hq",
@@ -152,6 +155,7 @@ class FakeSlack:
         app_id: str = "A0POSTBOT",
     ) -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
         self.scopes = set(scopes) if scopes is not None else {s for s in METHOD_SCOPES.values() if s}
         self.team_id = team_id
         self.team_domain = team_domain
@@ -174,6 +178,10 @@ class FakeSlack:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        # Socket Mode: open connections, tickets issued by apps.connections.open, acks awaited.
+        self.sockets: list[web.WebSocketResponse] = []
+        self._tickets: set[str] = set()
+        self._socket_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -183,6 +191,7 @@ class FakeSlack:
         app.router.add_get("/files-pri/{team_file}/download/{name}", self._download)
         app.router.add_get("/signin", self._signin)
         app.router.add_post("/hooks/{kind}/{rest:.*}", self._hook)
+        app.router.add_get("/link/", self._socket)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -193,6 +202,8 @@ class FakeSlack:
         return self
 
     async def stop(self) -> None:
+        for ws in list(self.sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -287,9 +298,9 @@ class FakeSlack:
     def file_payload(self, file: FakeFile) -> dict[str, Any]:
         return file.payload(self.team_id, self.base_url)
 
-    def new_trigger(self) -> str:
+    def new_trigger(self, ttl_s: float = TRIGGER_TTL_S) -> str:
         trigger = f"{next(self._ids)}.{int(time.time())}.{secrets.token_hex(16)}"
-        self._triggers[trigger] = time.monotonic() + TRIGGER_TTL_S
+        self._triggers[trigger] = time.monotonic() + ttl_s
         return trigger
 
     # ----------------------------------------------------------------- fault injection
@@ -335,7 +346,15 @@ class FakeSlack:
                 raise SlackError("unknown_method")
             if not token:
                 raise SlackError("not_authed")
-            if not hmac.compare_digest(token, self.bot_token):
+            if method == "apps.connections.open":
+                # Only an app-level token opens a socket; a bot token is the wrong kind.
+                if token.startswith("xoxb-"):
+                    raise SlackError("not_allowed_token_type")
+                if not hmac.compare_digest(token, self.app_token):
+                    raise SlackError("invalid_auth")
+            elif token.startswith("xapp-"):
+                raise SlackError("not_allowed_token_type")
+            elif not hmac.compare_digest(token, self.bot_token):
                 raise SlackError("invalid_auth")
             needed = METHOD_SCOPES[method]
             headers["X-Accepted-OAuth-Scopes"] = needed or ""
@@ -404,6 +423,11 @@ class FakeSlack:
             "bot_id": "B0POSTBOT",
             "is_enterprise_install": False,
         }
+
+    def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        ticket = secrets.token_hex(16)
+        self._tickets.add(ticket)
+        return {"url": f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={self.app_id}"}
 
     def _channel(self, channel: str) -> str:
         if channel in self.channels or channel in self.ims.values():
@@ -549,6 +573,63 @@ class FakeSlack:
                 await response.write(chunk)
         await response.write_eof()
         return response
+
+    async def _socket(self, request: web.Request) -> web.StreamResponse:
+        """Socket Mode: a ticket from apps.connections.open is good for one connection."""
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            raise web.HTTPUnauthorized(text="invalid ticket")
+        self._tickets.discard(ticket)
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self.sockets),
+                "debug_info": {
+                    "host": "applink-fake",
+                    "build_number": 1,
+                    "approximate_connection_time": 18060,
+                },
+                "connection_info": {"app_id": self.app_id},
+            }
+        )
+        await self._notify()
+        try:
+            async for message in ws:
+                if message.type != web.WSMsgType.TEXT:
+                    continue
+                data = json.loads(message.data)
+                future = self._socket_acks.pop(data.get("envelope_id", ""), None)
+                if future is None:
+                    raise AssertionError(f"ack for an unknown envelope: {data}")
+                future.set_result(data)
+        finally:
+            self.sockets.remove(ws)
+        return ws
+
+    async def socket_request(
+        self, kind: str, payload: dict[str, Any], *, timeout: float = 5.0
+    ) -> dict[str, Any]:
+        """Deliver an envelope over the open socket and return the app's ack (``envelope_id`` and,
+        where the type allows one, ``payload``). ``kind``: slash_commands, events_api or interactive."""
+        if not self.sockets:
+            raise AssertionError("no Socket Mode connection is open")
+        envelope_id = secrets.token_hex(8)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._socket_acks[envelope_id] = future
+        await self.sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "payload": payload,
+                "accepts_response_payload": kind != "events_api",
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return await asyncio.wait_for(future, timeout)
 
     async def _signin(self, request: web.Request) -> web.Response:
         return web.Response(
@@ -714,7 +795,10 @@ class SlackSender:
         return {"id": user_id, "username": self.slack.users[user_id]["name"], "team_id": self.slack.team_id}
 
     def command_body(self, command: str, text: str, *, user: str, channel: str) -> bytes:
-        fields = {
+        return urlencode(self.command_fields(command, text, user=user, channel=channel)).encode()
+
+    def command_fields(self, command: str, text: str, *, user: str, channel: str) -> dict[str, str]:
+        return {
             "token": "deprecated-verification-token",
             "team_id": self.slack.team_id,
             "team_domain": self.slack.team_domain,
@@ -729,14 +813,18 @@ class SlackSender:
             "response_url": self.slack.response_url("commands"),
             "trigger_id": self.slack.new_trigger(),
         }
-        return urlencode(fields).encode()
 
     async def command(self, command: str, text: str, *, user: str, channel: str, **kw: Any) -> httpx.Response:
         body = self.command_body(command, text, user=user, channel=channel)
         return await self.post(body, "application/x-www-form-urlencoded", **kw)
 
     async def event(self, event: dict[str, Any], **kw: Any) -> httpx.Response:
-        envelope = {
+        envelope = self.event_envelope(event)
+        self.sent.append(envelope)
+        return await self.post(json.dumps(envelope).encode(), "application/json", **kw)
+
+    def event_envelope(self, event: dict[str, Any]) -> dict[str, Any]:
+        return {
             "token": "deprecated-verification-token",
             "team_id": self.slack.team_id,
             "api_app_id": self.slack.app_id,
@@ -755,8 +843,6 @@ class SlackSender:
             ],
             "is_ext_shared_channel": False,
         }
-        self.sent.append(envelope)
-        return await self.post(json.dumps(envelope).encode(), "application/json", **kw)
 
     async def interaction(self, payload: dict[str, Any], **kw: Any) -> httpx.Response:
         self.sent.append(payload)

@@ -1,0 +1,81 @@
+"""Socket Mode, the default: the same listeners behind slack_sdk's Socket Mode client, connected to
+the fake's apps.connections.open + WebSocket with the app-level token."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from sqlalchemy import select
+
+from adapters.slack.handlers import HELP
+from adapters.slack.run import SlackRuntime
+from bot.wiring import App, build_app
+from core.config import Settings, SlackSettings
+from core.db.models import RecentFile
+from tests.conftest import Database
+from tests.fakes.slack_api import FakeSlack, SlackSender
+from tests.test_slack_adapter import ANA, CHANNEL, manifest_scopes
+
+
+async def _remembered(app: App, file_id: str) -> None:
+    async with asyncio.timeout(10):
+        while True:
+            async with app.sessions() as session:
+                query = select(RecentFile).where(RecentFile.file_id == file_id)
+                if (await session.execute(query)).scalar_one_or_none() is not None:
+                    return
+            await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_socket_mode_acks_over_the_socket_and_schedules(
+    settings: Settings, db: Database, clip: Path
+) -> None:
+    async with FakeSlack(scopes=manifest_scopes()) as slack, httpx.AsyncClient() as http:
+        slack.add_user(ANA, "ana", tz="America/New_York")
+        slack.add_channel(CHANNEL, "launch")
+        settings.slack = SlackSettings(
+            bot_token=SecretStr(slack.bot_token),
+            app_token=SecretStr(slack.app_token),
+            mode="socket",
+            api_base_url=slack.api_base_url,
+        )
+        app = await build_app(settings, schema=db.schema)
+        runtime = SlackRuntime(app, http_mode=False)
+        handler = AsyncSocketModeHandler(runtime.bolt, slack.app_token)
+        # Builds Slack-shaped payloads; nothing is posted over HTTP in this mode.
+        sender = SlackSender(slack, "http://127.0.0.1:9/unused", "", http)
+        try:
+            await handler.connect_async()
+            await slack.wait_for(lambda: slack.sockets)
+            assert slack.calls_to("apps.connections.open")[0].token == slack.app_token
+
+            ack = await slack.socket_request(
+                "slash_commands", sender.command_fields("/help", "", user=ANA, channel=CHANNEL)
+            )
+            assert ack["payload"]["text"] == HELP
+
+            upload = slack.add_file(ANA, CHANNEL, clip)
+            message = sender.user_message(ANA, CHANNEL, "the cut", [upload])
+            event = {**message, "channel": CHANNEL, "event_ts": message["ts"], "channel_type": "channel"}
+            ack = await slack.socket_request("events_api", sender.event_envelope(event))
+            assert ack == {"envelope_id": ack["envelope_id"]}
+            await _remembered(app, upload.id)
+
+            fields = sender.command_fields(
+                "/schedule", "tomorrow 6pm sandbox Over the socket", user=ANA, channel=CHANNEL
+            )
+            ack = await slack.socket_request("slash_commands", fields)
+            assert ack["payload"]["text"].startswith("Scheduling")
+            [reply] = await slack.wait_for(lambda: slack.posted(CHANNEL))
+            assert reply["thread_ts"] == message["ts"]
+            assert "18:00 America/New_York" in str(reply["blocks"])
+        finally:
+            await handler.close_async()
+            await app.close()
+            await runtime.close()
