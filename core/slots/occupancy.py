@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -19,29 +20,37 @@ from core.slots.rules import CADENCE, YOUTUBE_QUOTA_ZONE, youtube_uploads_per_da
 _LIVE = (PostStatus.QUEUED.value, PostStatus.RUNNING.value, PostStatus.PUBLISHED.value)
 
 
+_PACIFIC = ZoneInfo(YOUTUBE_QUOTA_ZONE)
+
+
 @dataclass
 class Occupancy:
-    """Taken times of one team's platform account, plus the deployment's YouTube uploads per PT day."""
+    """Taken times of one team's platform account, plus the deployment's YouTube uploads per PT day.
+
+    Kept sorted with per-day counts, so checking a week of half hours against a long queue stays
+    a few bisections per candidate.
+    """
 
     platform: Platform
     day_zone: ZoneInfo  # the audience's main zone: "a day" for the daily cap
     taken: list[datetime] = field(default_factory=list)
     youtube_days: Counter[date] = field(default_factory=Counter)
     youtube_cap: int = youtube_uploads_per_day()
+    _per_day: Counter[date] = field(default_factory=Counter)
 
     def conflict(self, at: datetime) -> str | None:
         """Why `at` can't take another post, or None when it can."""
         cadence = CADENCE[self.platform]
-        for other in self.taken:
+        i = bisect.bisect_left(self.taken, at)
+        for other in self.taken[max(0, i - 1) : i + 1]:
             if abs(other - at) < cadence.min_gap:
                 near = other.astimezone(self.day_zone)
                 return f"within {_span(cadence.min_gap)} of a post at {near:%a %H:%M}"
-        day = at.astimezone(self.day_zone).date()
-        same_day = sum(1 for t in self.taken if t.astimezone(self.day_zone).date() == day)
+        same_day = self._per_day[at.astimezone(self.day_zone).date()]
         if same_day >= cadence.daily_cap:
             return f"{same_day} posts already that day (cap {cadence.daily_cap})"
         if self.platform == Platform.YOUTUBE:
-            quota_day = at.astimezone(ZoneInfo(YOUTUBE_QUOTA_ZONE)).date()
+            quota_day = at.astimezone(_PACIFIC).date()
             if self.youtube_days[quota_day] >= self.youtube_cap:
                 return (
                     f"YouTube API quota for {quota_day:%d %b} (Pacific) already spent on "
@@ -49,10 +58,16 @@ class Occupancy:
                 )
         return None
 
+    def add_taken(self, at: datetime) -> None:
+        """A post of this account (queued or published) that new slots must keep clear of."""
+        bisect.insort(self.taken, at)
+        self._per_day[at.astimezone(self.day_zone).date()] += 1
+
     def take(self, at: datetime) -> None:
-        self.taken.append(at)
+        """Reserve `at` for a suggestion: later ones keep clear of it and count it in the caps."""
+        self.add_taken(at)
         if self.platform == Platform.YOUTUBE:
-            self.youtube_days[at.astimezone(ZoneInfo(YOUTUBE_QUOTA_ZONE)).date()] += 1
+            self.youtube_days[at.astimezone(_PACIFIC).date()] += 1
 
 
 def _span(gap: timedelta) -> str:
@@ -87,7 +102,7 @@ async def load(
     )
     found = {p: Occupancy(p, day_zone) for p in platforms}
     for platform, run_at, published_at in rows:
-        found[Platform(platform)].taken.append(published_at or run_at)
+        found[Platform(platform)].add_taken(published_at or run_at)
     if Platform.YOUTUBE in found:
         found[Platform.YOUTUBE].youtube_days = await _youtube_uploads(session, since, until, exclude)
     return found
@@ -97,7 +112,6 @@ async def _youtube_uploads(
     session: AsyncSession, since: datetime, until: datetime, exclude: Collection[int]
 ) -> Counter[date]:
     """Uploads per Pacific-time quota day across *all* teams: they share one API project."""
-    pacific = ZoneInfo(YOUTUBE_QUOTA_ZONE)
     rows = await session.execute(
         select(ScheduledPost.run_at, ScheduledPost.published_at).where(
             ScheduledPost.platform == Platform.YOUTUBE.value,
@@ -112,5 +126,5 @@ async def _youtube_uploads(
     )
     days: Counter[date] = Counter()
     for run_at, published_at in rows:
-        days[(published_at or run_at).astimezone(pacific).date()] += 1
+        days[(published_at or run_at).astimezone(_PACIFIC).date()] += 1
     return days
