@@ -21,6 +21,7 @@ from pydantic_settings import (
 from core.errors import ConfigError
 
 CONFIG_ENV = "POSTBOT_CONFIG"
+MIB = 1024 * 1024
 DEFAULT_CONFIG_FILE = "postbot.toml"
 
 
@@ -76,11 +77,12 @@ class PlatformSettings(BaseModel):
 
 
 class PlatformsSettings(BaseModel):
-    youtube: PlatformSettings = Field(default_factory=PlatformSettings)
+    # Bigger pieces mean fewer round trips for the two resumable protocols that allow them.
+    youtube: PlatformSettings = Field(default_factory=lambda: PlatformSettings(chunk_size_bytes=32 * MIB))
     instagram: PlatformSettings = Field(default_factory=PlatformSettings)
     x: PlatformSettings = Field(default_factory=PlatformSettings)
     linkedin: PlatformSettings = Field(default_factory=PlatformSettings)
-    tiktok: PlatformSettings = Field(default_factory=PlatformSettings)
+    tiktok: PlatformSettings = Field(default_factory=lambda: PlatformSettings(chunk_size_bytes=32 * MIB))
     sandbox: PlatformSettings = Field(default_factory=PlatformSettings)
 
     def for_platform(self, name: str) -> PlatformSettings:
