@@ -18,11 +18,12 @@ import yaml
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from adapters.slack.run import EVENTS_PATH, SlackRuntime
+from adapters.slack.run import EVENTS_PATH, SlackRuntime, attach_slack_notifier
 from bot.wiring import App, build_app
 from core.accounts.service import Accounts
 from core.config import PlatformSettings, Settings, SlackSettings, VaultSettings
 from core.db.models import MediaAsset, RecentFile, ScheduledPost
+from core.domain import ChatKind
 from tests.conftest import Database
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.slack_api import FakeFile, FakeSlack, LoopbackServer, SlackSender, sign
@@ -445,3 +446,22 @@ async def test_accounts_and_unlink_answer_from_the_core(harness: Harness) -> Non
     await h.hook("Only admins can unlink")
     await h.sender.command("/unlink", "youtube", user=BEN, channel=CHANNEL)
     await h.hook("No YouTube account is linked")
+
+
+@sqlite_only
+async def test_a_worker_process_reports_to_slack_without_serving_it(
+    settings: Settings, db: Database, clip: Path
+) -> None:
+    """`postbot worker` runs no Slack endpoint; it reports through the Web API with the bot token."""
+    async with FakeSlack(scopes=manifest_scopes()) as slack:
+        slack.add_user(ANA, "ana")
+        settings.slack = SlackSettings(bot_token=SecretStr(slack.bot_token), api_base_url=slack.api_base_url)
+        app = await build_app(settings, schema=db.schema)
+        session = await attach_slack_notifier(app)
+        try:
+            await app.notifier.dm(ChatKind.SLACK, slack.team_id, ANA, "Linked YouTube as @launchco.")
+            [dm] = slack.posted(slack.ims[ANA])
+            assert dm["text"] == "Linked YouTube as @launchco."
+        finally:
+            await app.close()
+            await session.close()

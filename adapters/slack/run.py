@@ -106,6 +106,14 @@ def _web_app(settings: Settings, app: App, runtime: SlackRuntime) -> Starlette:
     return built
 
 
+async def attach_slack_notifier(app: App) -> aiohttp.ClientSession:
+    """Let a process that serves no Slack requests (``postbot worker``) report Slack posts: results
+    and DMs need only the Web API and the bot token. The caller closes the returned session."""
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+    app.notifier.register(ChatKind.SLACK, SlackNotifier(make_web_client(app.settings.slack, session=session)))
+    return session
+
+
 def _linker(app: App) -> AccountLinker | None:
     """Account linking needs the vault secret; without it the bot still schedules (sandbox, …)."""
     if app.settings.secret_key is None:
@@ -124,7 +132,7 @@ async def _shutdown(app: App, runtime: SlackRuntime | None) -> None:
         await runtime.close()
 
 
-async def run_http(settings: Settings) -> None:
+async def run_http(settings: Settings, *, scheduler: bool = True) -> None:
     import uvicorn
 
     from bot.wiring import build_app
@@ -135,7 +143,8 @@ async def run_http(settings: Settings) -> None:
     runtime: SlackRuntime | None = None
     try:
         runtime = SlackRuntime(app, http_mode=True, linker=_linker(app))
-        await app.start_scheduler()
+        if scheduler:
+            await app.start_scheduler()
         config = uvicorn.Config(
             _web_app(settings, app, runtime),
             host=settings.web.host,
@@ -149,7 +158,7 @@ async def run_http(settings: Settings) -> None:
         await _shutdown(app, runtime)
 
 
-async def run_socket_mode(settings: Settings) -> None:
+async def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     from bot.wiring import build_app
@@ -165,7 +174,8 @@ async def run_socket_mode(settings: Settings) -> None:
     runtime: SlackRuntime | None = None
     try:
         runtime = SlackRuntime(app, http_mode=False, linker=_linker(app))
-        await app.start_scheduler()
+        if scheduler:
+            await app.start_scheduler()
         handler = AsyncSocketModeHandler(runtime.bolt, app_token)
         await handler.connect_async()
         log.info("slack socket mode connected")
@@ -176,12 +186,13 @@ async def run_socket_mode(settings: Settings) -> None:
         await _shutdown(app, runtime)
 
 
-async def run_slack(settings: Settings) -> None:
-    """`postbot slack`: the mode named in ``slack.mode``."""
+async def run_slack(settings: Settings, *, scheduler: bool = True) -> None:
+    """`postbot slack`: the mode named in ``slack.mode``; the scheduler runs in the same process
+    unless ``scheduler`` is False (then `postbot worker` processes publish)."""
     mode = settings.slack.mode.lower()
     if mode == "http":
-        await run_http(settings)
+        await run_http(settings, scheduler=scheduler)
     elif mode == "socket":
-        await run_socket_mode(settings)
+        await run_socket_mode(settings, scheduler=scheduler)
     else:
         raise ConfigError(f"config error: slack.mode must be 'socket' or 'http', not {settings.slack.mode!r}")
