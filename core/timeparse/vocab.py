@@ -1,6 +1,6 @@
 """The words people use for times, and the clock times postbot gives them.
 
-These are documented for users (README, "Writing times"): change them there too.
+These are documented for users in docs/times.md: change them there too.
 """
 
 from __future__ import annotations
