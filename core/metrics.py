@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 
 POSTS_PROCESSED = Counter(
@@ -32,3 +36,27 @@ BREAKER_STATE = Gauge(
     "Circuit breaker per platform account: 0 closed, 1 open, 2 half-open.",
     ["platform", "account"],
 )
+
+
+@dataclass(frozen=True)
+class PlatformMetrics:
+    """The labelled children for one platform, looked up once (``labels()`` takes a lock per call)."""
+
+    published: Any
+    failed: Any
+    retried: Any
+    deferred: Any
+    lateness: Any
+    publish_seconds: Any
+
+
+@functools.cache
+def for_platform(platform: str) -> PlatformMetrics:
+    return PlatformMetrics(
+        published=POSTS_PROCESSED.labels(platform=platform, outcome="published"),
+        failed=POSTS_PROCESSED.labels(platform=platform, outcome="failed"),
+        retried=POSTS_PROCESSED.labels(platform=platform, outcome="retried"),
+        deferred=POSTS_PROCESSED.labels(platform=platform, outcome="deferred"),
+        lateness=LATENESS.labels(platform=platform),
+        publish_seconds=PUBLISH_SECONDS.labels(platform=platform),
+    )

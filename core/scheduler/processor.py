@@ -230,7 +230,7 @@ class PostProcessor:
     async def _process(self, post: ClaimedPost) -> None:
         platform = post.platform.value
         if post.attempts <= 1:
-            metrics.LATENESS.labels(platform=platform).observe(
+            metrics.for_platform(platform).lateness.observe(
                 max(0.0, (self.clock() - post.run_at).total_seconds())
             )
         if post.upload_state.get("remote_id"):
@@ -245,7 +245,7 @@ class PostProcessor:
         except _Defer as deferral:
             self._finishing.add(post.id)
             await self.outcomes.write(Deferred(post.id, deferral.due_at, max(0, post.attempts - 1)))
-            metrics.POSTS_PROCESSED.labels(platform=platform, outcome="deferred").inc()
+            metrics.for_platform(platform).deferred.inc()
             return
         except PublishError as exc:
             self._finishing.add(post.id)
@@ -325,7 +325,7 @@ class PostProcessor:
             try:
                 result = await publisher.publish(job)
             finally:
-                metrics.PUBLISH_SECONDS.labels(platform=platform.value).observe(time.perf_counter() - started)
+                metrics.for_platform(platform.value).publish_seconds.observe(time.perf_counter() - started)
             post.upload_state = job.upload_state
             return result
         except (PublishError, asyncio.CancelledError):
@@ -370,7 +370,7 @@ class PostProcessor:
         if not ours:
             log.warning("post was taken over before its outcome was stored", extra={"post_id": post.id})
             return
-        metrics.POSTS_PROCESSED.labels(platform=post.platform.value, outcome="published").inc()
+        metrics.for_platform(post.platform.value).published.inc()
         log.debug(
             "published",
             extra={
@@ -391,12 +391,12 @@ class PostProcessor:
         if retry:
             due = self.clock() + timedelta(seconds=policy.delay(post.attempts, exc.retry_after))
             await self.outcomes.write(Retry(post.id, due, exc.message, exc.hint))
-            metrics.POSTS_PROCESSED.labels(platform=platform, outcome="retried").inc()
+            metrics.for_platform(platform).retried.inc()
         else:
             ours = await self.outcomes.write(Failed(post.id, exc.message, exc.hint))
             if not ours:
                 return
-            metrics.POSTS_PROCESSED.labels(platform=platform, outcome="failed").inc()
+            metrics.for_platform(platform).failed.inc()
         log.warning(
             "publish failed",
             extra={"post_id": post.id, "platform": platform, "retry": retry, "error": exc.message},

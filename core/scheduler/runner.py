@@ -6,6 +6,8 @@ the safety net for posts another process queued (it cannot wake us) and for expi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -37,11 +39,12 @@ class SchedulerRunner:
         self._busy = False
         self._again = False
         self._wake_at: datetime | None = None
+        self._round: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._scheduler.start()
         self._scheduler.add_job(
-            self.tick,
+            self._kick,
             "interval",
             seconds=self.poll_interval_s,
             id=_POLL_JOB,
@@ -62,6 +65,10 @@ class SchedulerRunner:
             return
         self._scheduler.shutdown(wait=False)
         await self.processor.stop()
+        if self._round is not None:
+            # The processor has stopped, so the round only has its bookkeeping left.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._round, timeout=10)
 
     def wake(self, at: datetime) -> None:
         """Make sure a tick runs at ``at`` (or now, if that has passed)."""
@@ -73,13 +80,24 @@ class SchedulerRunner:
             return
         self._wake_at = at
         self._scheduler.add_job(
-            self.tick,
+            self._kick,
             "date",
             run_date=at,
             id=_WAKE_JOB,
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    async def _kick(self) -> None:
+        """What the APScheduler jobs run: start a round and return at once.
+
+        A job that ran the whole round would count as still running, and APScheduler would skip
+        (and log) every wake-up and poll that fell due meanwhile.
+        """
+        if self._busy:
+            self._again = True
+            return
+        self._round = asyncio.create_task(self.tick(), name="scheduler-round")
 
     async def tick(self) -> None:
         if self._busy:
