@@ -187,6 +187,8 @@ class Postbot:
         platforms: tuple[Platform, ...],
         now: datetime,
         when: ParsedWhen,
+        *,
+        moving: tuple[int, ...] = (),
     ) -> tuple[datetime, list[str]]:
         """A day without a time ("friday"): the day's best free slot, said so; the default time
         (already in `when`) when the day has none."""
@@ -206,6 +208,7 @@ class Postbot:
             now,
             when.tz,
             audience_timezones=self.settings.audience_timezones,
+            exclude_posts=moving,
             between=(start, end),
         )
         kept = [n for n in (when.note or "").split("; ") if n and not n.startswith("No time given")]
@@ -315,6 +318,10 @@ class Postbot:
             if when.instant is None:
                 run_at, _ = await self._best_slot(
                     session, team, (Platform(post.platform),), now, tz, moving=(post.id,)
+                )
+            elif when.date_only:
+                run_at, _ = await self._slot_on_day(
+                    session, team, (Platform(post.platform),), now, when, moving=(post.id,)
                 )
             else:
                 run_at = when.instant

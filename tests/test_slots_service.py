@@ -89,3 +89,10 @@ async def test_a_day_without_a_time_takes_that_days_best_slot_and_says_so(ny_app
     timed = await ny_app.postbot.schedule(CTX, "friday 10am sandbox Hi", media)
     assert timed.run_at == datetime(2026, 11, 27, 10, 0, tzinfo=BERLIN)
     assert timed.notes == []
+
+
+async def test_moving_a_post_to_a_day_takes_that_days_best_slot(ny_app: App, clip: Path) -> None:
+    media = await ny_app.media.import_file(clip)
+    outcome = await ny_app.postbot.schedule(CTX, "2026-12-01 18:00 sandbox Hi", media)
+    moved = await ny_app.postbot.reschedule(CTX, outcome.posts[0].id, "friday")
+    assert moved.run_at == datetime(2026, 11, 27, 15, 0, tzinfo=BERLIN)

@@ -186,8 +186,9 @@ def test_cached_readings_are_placed_against_the_new_now() -> None:
 
 def test_preview_shows_the_local_time_and_any_note() -> None:
     assert preview("tomorrow 6pm", BERLIN, NOW) == "tomorrow 6pm → Thu 26 Nov, 18:00 Europe/Berlin"
-    assert preview("friday", BERLIN, NOW) == (
-        "friday → Fri 27 Nov, 09:00 Europe/Berlin (No time given: using 09:00)"
+    assert preview("friday", BERLIN, NOW) == "friday → Fri 27 Nov, best free slot that day (Europe/Berlin)"
+    assert preview("2026-12-01 9:30 CST", BERLIN, NOW) == (
+        "2026-12-01 9:30 CST → Tue 1 Dec, 09:30 America/Chicago (CST read as America/Chicago)"
     )
     assert preview("best", BERLIN, NOW) == "best → best suggested slot"
     with pytest.raises(TimeParseError):

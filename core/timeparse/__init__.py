@@ -8,6 +8,7 @@ both placed on the calendar with zoneinfo so DST gaps and overlaps are handled a
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from core.timeparse.command import PLATFORM_HELP, ParsedCommand, parse_command
 from core.timeparse.fallback import warm
@@ -29,5 +30,10 @@ __all__ = [
 def preview(text: str, tz: str, now: datetime) -> str:
     """ "tomorrow 6pm → Wed 25 Nov, 18:00 Europe/Berlin" for Discord autocomplete."""
     when = parse_when(text, tz, now)
-    line = f"{' '.join(text.split())} → {describe(when)}"
+    shown = " ".join(text.split())
+    if when.date_only and when.instant is not None:
+        # The service puts a day without a time at that day's best free slot (see core/service.py).
+        local = when.instant.astimezone(ZoneInfo(when.tz))
+        return f"{shown} → {local:%a} {local.day} {local:%b}, best free slot that day ({when.tz})"
+    line = f"{shown} → {describe(when)}"
     return f"{line} ({when.note})" if when.note else line
