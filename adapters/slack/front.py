@@ -27,6 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 log = logging.getLogger(__name__)
+# Background work starts once no request has arrived for QUIET_S, or after MAX_DEFER_S at the latest.
+QUIET_S = 0.005
+MAX_DEFER_S = 0.25
 
 
 class AckFirstEndpoint:
@@ -45,11 +48,13 @@ class AckFirstEndpoint:
         # Acknowledged requests wait here for a few dispatchers. Starting every listener at once
         # would fill each turn of the event loop with hundreds of steps of background work, and the
         # acks of requests still arriving would wait behind them.
-        self._queue: asyncio.Queue[tuple[bytes, str, Any]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[float, bytes, str, Any]] = asyncio.Queue()
         self._dispatchers = dispatchers
         self._workers: list[asyncio.Task[None]] = []
+        self._last_arrival = 0.0
 
     async def handle(self, request: Request) -> Response:
+        self._last_arrival = asyncio.get_running_loop().time()
         body = await request.body()
         headers = request.headers
         if not self._signed(body, headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")):
@@ -81,12 +86,24 @@ class AckFirstEndpoint:
         if not self._workers:
             self._workers = [asyncio.create_task(self._worker()) for _ in range(self._dispatchers)]
         # Parsing into a bolt request costs more than everything else here: the dispatcher does it.
-        self._queue.put_nowait((body, request.url.query, request.headers.items()))
+        self._queue.put_nowait((self._last_arrival, body, request.url.query, request.headers.items()))
+
+    async def _after_burst(self, enqueued_at: float) -> None:
+        """asyncio has no priorities, so acks get them this way: while requests keep arriving, the
+        listeners wait (at most MAX_DEFER_S), and start once the burst has been answered."""
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            quiet_for, waited = now - self._last_arrival, now - enqueued_at
+            if quiet_for >= QUIET_S or waited >= MAX_DEFER_S:
+                return
+            await asyncio.sleep(min(QUIET_S - quiet_for, MAX_DEFER_S - waited))
 
     async def _worker(self) -> None:
         while True:
-            body, query, headers = await self._queue.get()
+            enqueued_at, body, query, headers = await self._queue.get()
             try:
+                await self._after_burst(enqueued_at)
                 bolt_request = AsyncBoltRequest(body=body.decode("utf-8"), query=query, headers=dict(headers))
                 response = await self.bolt.async_dispatch(bolt_request)
                 if response.status >= 400:

@@ -1006,7 +1006,15 @@ class LoopbackServer:
         import uvicorn
 
         config = uvicorn.Config(
-            asgi, host="127.0.0.1", port=0, lifespan="off", log_config=None, access_log=False, backlog=2048
+            asgi,
+            host="127.0.0.1",
+            port=0,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            backlog=2048,
+            # Slack (and the benchmark) keep connections open between bursts.
+            timeout_keep_alive=75,
         )
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
