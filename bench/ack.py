@@ -135,7 +135,7 @@ async def run(n: int, rounds: int) -> int:
                 slack.add_user(user, f"user{user[-4:]}", tz="America/New_York")
             env = {**os.environ, "BENCH_BOT_TOKEN": slack.bot_token}
             child = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
-                _child_command(slack.api_base_url, workdir),
+                [sys.executable, "-m", "bench.ack", "--serve", slack.api_base_url, str(workdir)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -205,12 +205,6 @@ async def _measure(
     verdict = "meets" if p99 < TARGET_P99_MS else "MISSES"
     print(f"target p99 < {TARGET_P99_MS:.0f} ms: {verdict}")
     return 0 if p99 < TARGET_P99_MS else 1
-
-
-def _child_command(api_base_url: str, workdir: Path) -> list[str]:
-    if os.environ.get("BENCH_CHILD"):
-        return [sys.executable, os.environ["BENCH_CHILD"], api_base_url, str(workdir)]
-    return [sys.executable, "-m", "bench.ack", "--serve", api_base_url, str(workdir)]
 
 
 def main(argv: list[str] | None = None) -> int:
