@@ -23,8 +23,6 @@ from sqlalchemy import select
 
 from adapters.discord import DiscordRuntime, attach_rest_notifier, run_discord
 from bot.wiring import App, build_app
-from core.accounts.linking import AccountLinker
-from core.accounts.service import Accounts
 from core.config import DiscordSettings, PlatformSettings, PlatformsSettings, Settings, VaultSettings
 from core.db.models import MediaAsset, OAuthState, SocialAccount, Team
 from core.domain import ChatContext, ChatKind, PostStatus
@@ -48,8 +46,8 @@ class World:
     async def build_app(self) -> App:
         return await build_app(self.settings, schema=self.db.schema)
 
-    async def start_bot(self, app: App, linker: AccountLinker | None = None) -> DiscordRuntime:
-        runtime = DiscordRuntime(app, linker=linker, guild_ready_timeout=0.05)
+    async def start_bot(self, app: App) -> DiscordRuntime:
+        runtime = DiscordRuntime(app, guild_ready_timeout=0.05)
         await runtime.start()
         await self.fake.wait_connected()
         return runtime
@@ -425,8 +423,8 @@ async def linking(world: World) -> AsyncIterator[App]:
         }
     )
     app = await world.build_app()
-    accounts = Accounts.build(world.settings, app.sessions, app.http, app.notifier)
-    runtime = await world.start_bot(app, accounts.linker)
+    assert app.accounts is not None
+    runtime = await world.start_bot(app)
     try:
         yield app
     finally:

@@ -11,7 +11,6 @@ import discord.http
 
 from adapters.discord.client import PostbotClient
 from adapters.discord.notifier import DiscordNotifier
-from core.accounts.linking import AccountLinker
 from core.config import Settings, require
 from core.domain import ChatKind
 
@@ -33,8 +32,10 @@ def use_api_base(url: str) -> None:
 class DiscordRuntime:
     """A logged-in, connected client bound to the wired core; ``stop`` closes it cleanly."""
 
-    def __init__(self, app: App, *, linker: AccountLinker | None = None, **client_options: Any) -> None:
+    def __init__(self, app: App, **client_options: Any) -> None:
         self.app = app
+        # Linking needs the vault secret; without it the bot still schedules and says why it can't link.
+        linker = app.accounts.linker if app.accounts is not None else None
         self.client = PostbotClient(
             settings=app.settings.discord,
             postbot=app.postbot,
@@ -86,7 +87,9 @@ async def run_discord(settings: Settings, *, scheduler: bool = True) -> None:
 
     require(settings.discord.token, "discord.token")
     app = await build_app(settings)
-    runtime = DiscordRuntime(app, linker=_linker(app))
+    if app.accounts is None:
+        log.warning("POSTBOT_SECRET_KEY is not set: /link, /unlink and /accounts are unavailable")
+    runtime = DiscordRuntime(app)
     try:
         if scheduler:
             await app.start_scheduler()
@@ -96,13 +99,3 @@ async def run_discord(settings: Settings, *, scheduler: bool = True) -> None:
     finally:
         await runtime.stop()
         await app.close()
-
-
-def _linker(app: App) -> AccountLinker | None:
-    """Account linking needs the vault secret; without it the bot still schedules (sandbox, …)."""
-    if app.settings.secret_key is None:
-        log.warning("POSTBOT_SECRET_KEY is not set: /link, /unlink and /accounts are unavailable")
-        return None
-    from core.accounts.service import Accounts
-
-    return Accounts.build(app.settings, app.sessions, app.http, app.notifier).linker
