@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core import timeparse
 from core.accounts.keepalive import refresh_expiring
 from core.accounts.service import Accounts
 from core.config import Settings
 from core.db.engine import make_engine, migrate, session_factory
+from core.domain import Platform
 from core.errors import ConfigError
 from core.media.store import MediaStore
 from core.notify import NotifierRouter
@@ -18,6 +22,7 @@ from core.publishers.registry import PublisherRegistry
 from core.scheduler.processor import PostProcessor
 from core.scheduler.runner import SchedulerRunner
 from core.service import Postbot
+from core.slots.metrics import YouTubeMetrics, collect_due_metrics
 
 
 @dataclass
@@ -41,6 +46,18 @@ class App:
         if self.accounts is not None:
             # Instagram's 60-day tokens have no refresh token: they die unless refreshed while alive.
             self.runner.add_periodic(self._keep_tokens_alive, hours=6)
+            # The team's own results feed the slot suggestions.
+            self.runner.add_periodic(self._collect_results, hours=0.25)
+
+    async def _collect_results(self) -> None:
+        assert self.accounts is not None
+        readers = {Platform.YOUTUBE: YouTubeMetrics(self.http, self.settings.platforms.youtube.base_url)}
+        await collect_due_metrics(self.sessions, readers, self.accounts.tokens, datetime.now(UTC))
+
+    @staticmethod
+    async def warm() -> None:
+        """Load dateparser's data at start, not inside the first user's command."""
+        await asyncio.to_thread(timeparse.warm)
 
     async def _keep_tokens_alive(self) -> None:
         assert self.accounts is not None

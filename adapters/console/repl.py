@@ -20,6 +20,7 @@ async def run_console(settings: Settings) -> None:
     app = await build_app(settings)
     app.notifier.register(ChatKind.CONSOLE, ConsoleNotifier(_print))
     adapter = ConsoleAdapter(app.postbot, app.media)
+    await app.warm()
     await app.start_scheduler()
     interactive = sys.stdin.isatty()
     _print(f"postbot console · database {settings.database_url} · /help for commands")
