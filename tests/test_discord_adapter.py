@@ -22,10 +22,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from adapters.discord import DiscordRuntime, attach_rest_notifier, run_discord
+from adapters.discord.attachments import check_size
 from bot.wiring import App, build_app
 from core.config import DiscordSettings, PlatformSettings, PlatformsSettings, Settings, VaultSettings
 from core.db.models import MediaAsset, OAuthState, SocialAccount, Team
-from core.domain import ChatContext, ChatKind, PostStatus
+from core.domain import ChatContext, ChatKind, Platform, PostStatus
+from core.errors import MediaError
 from tests.conftest import Database
 from tests.fakes.discord_api import EPHEMERAL, LOADING, FakeDiscord, FakeGuild, FakeUser, Interaction
 
@@ -574,3 +576,13 @@ async def test_platforms_autocomplete_puts_linked_platforms_first(world: World, 
     assert record.callback is not None
     names = [c["name"] for c in record.callback["data"]["choices"]]
     assert names[:3] == ["YouTube (linked)", "Sandbox (no account needed)", "Instagram (not linked)"]
+
+
+def test_platform_size_limits_are_checked_from_the_declared_size() -> None:
+    # Boosted servers accept files far larger than some platforms do; the smallest limit wins.
+    with pytest.raises(MediaError) as caught:
+        check_size(
+            600 * 1000 * 1000, discord_limit=1024**3, platforms=(Platform.YOUTUBE, Platform.X), name="a.mp4"
+        )
+    assert "X takes at most" in caught.value.message and "YouTube" not in caught.value.message
+    check_size(600 * 1000 * 1000, discord_limit=1024**3, platforms=(Platform.YOUTUBE,), name="a.mp4")
