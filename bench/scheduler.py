@@ -89,7 +89,7 @@ async def run_worker(args: argparse.Namespace) -> None:
         max_in_flight=args.in_flight,
         worker_id=args.worker_id,
     )
-    per_platform = max(8, args.in_flight // len(PLATFORMS) * 2)
+    per_platform = args.connections or max(8, args.in_flight // len(PLATFORMS) * 2)
     # Keep-alive for every connection: httpx's default keeps only 20 and reconnects for the rest.
     limits = httpx.Limits(max_connections=per_platform, max_keepalive_connections=per_platform)
     clients = [_client(args.transport, limits) for _ in PLATFORMS]
@@ -146,6 +146,37 @@ def worker_main(args: argparse.Namespace) -> None:
 # -- orchestration ----------------------------------------------------------------------------------
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _postgres_cpu() -> float:
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    total += _proc_cpu(int(entry.name))
+            except OSError:
+                continue
+    return total
+
+
+def _machine() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values) - idle) / _TICK, sum(values) / _TICK
+
+
 @dataclass
 class Result:
     name: str
@@ -157,6 +188,10 @@ class Result:
     duplicates: int
     worker_stats: list[dict[str, Any]]
     load: tuple[float, float, float]
+    # CPU seconds over the scenario: the fake platform, PostgreSQL, and the machine busy share.
+    server_cpu: float = 0.0
+    postgres_cpu: float = 0.0
+    machine_busy: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -174,8 +209,10 @@ class Result:
             f"{self.name:<22} workers={self.workers} posts={self.published}/{self.posts} "
             f"time={self.seconds:.2f}s rate={self.rate:.0f} posts/s "
             f"lateness p50={self.pct(0.5):.3f}s p99={self.pct(0.99):.3f}s "
-            f"duplicates={self.duplicates} peak_rss={rss:.0f}MB worker_cpu={cpu:.1f}s "
-            f"load={self.load[0]:.2f}"
+            f"duplicates={self.duplicates} peak_rss={rss:.0f}MB\n"
+            f"    cpu: workers={cpu:.1f}s fake_platform={self.server_cpu:.1f}s "
+            f"postgres={self.postgres_cpu:.1f}s machine_busy={self.machine_busy:.0%} "
+            f"load1={self.load[0]:.2f}"
         )
 
 
@@ -246,6 +283,8 @@ def _spawn(url: str, schema: str | None, server: FakeServer, wid: str, args: arg
         str(args.poll),
         "--transport",
         args.transport,
+        "--connections",
+        str(args.connections),
     ]
     if args.profile:
         cmd += ["--profile", f"{args.profile}.{wid}"]
@@ -276,6 +315,8 @@ async def scenario(
             await seed_posts(sessions, count=args.posts, run_at=start)
         if datetime.now(UTC) > start:
             print(f"  note: queueing took longer than the {args.lead}s lead", flush=True)
+        await asyncio.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()))
+        cpu0 = (_proc_cpu(server.proc.pid), _postgres_cpu(), _machine())
         deadline = time.monotonic() + args.timeout
         published = 0
         while time.monotonic() < deadline:
@@ -292,6 +333,7 @@ async def scenario(
                 break
             await asyncio.sleep(0.25)
         load = os.getloadavg()
+        cpu1 = (_proc_cpu(server.proc.pid), _postgres_cpu(), _machine())
         async with sessions() as session:
             rows = (
                 await session.execute(
@@ -333,6 +375,9 @@ async def scenario(
         duplicates=duplicates,
         worker_stats=stats,
         load=load,
+        server_cpu=cpu1[0] - cpu0[0],
+        postgres_cpu=cpu1[1] - cpu0[1],
+        machine_busy=(cpu1[2][0] - cpu0[2][0]) / max(1e-9, cpu1[2][1] - cpu0[2][1]),
     )
 
 
@@ -380,6 +425,7 @@ def main() -> None:
     w.add_argument("--poll", type=float, default=0.5)
     w.add_argument("--profile", default="")
     w.add_argument("--transport", default="httpx")
+    w.add_argument("--connections", type=int, default=0)
     for p in (parser,):
         p.add_argument("--posts", type=int, default=10_000)
         p.add_argument("--latency", type=float, default=0.05)
@@ -389,6 +435,7 @@ def main() -> None:
         p.add_argument("--lead", type=float, default=4.0, help="seconds between queueing and due time")
         p.add_argument("--timeout", type=float, default=120.0, help="per scenario")
         p.add_argument("--paced", type=float, default=0.0, help="also: 1 worker, posts due at this rate")
+        p.add_argument("--connections", type=int, default=0, help="per platform client (0: auto)")
         p.add_argument("--only", nargs="*", default=[], help="pg1 pg2 sqlite1 paced")
         p.add_argument("--profile", default="", help="cProfile each worker into PREFIX.<worker>")
         p.add_argument(
