@@ -285,6 +285,17 @@ async def test_queue_lists_channel_posts_with_cancel_buttons(harness: Harness, c
     assert listing["response_type"] == "ephemeral"
     assert "postbot_cancel:1" in _buttons(listing)
 
+    # Cancel on the private listing: the listing is replaced through its response_url.
+    shown = {**listing, "ts": h.slack.new_ts()}
+    await h.sender.click("postbot_cancel:1", user=ANA, channel=CHANNEL, message=shown, ephemeral=True)
+    replaced = await h.slack.wait_for(
+        lambda: next((x for x in h.slack.hooks if x.get("replace_original")), None)
+    )
+    assert "postbot_cancel:1" not in _buttons(replaced)
+    assert "cancelled by <@U0ANA>" in _block_text(replaced)
+    [post] = await h.posts()
+    assert post.status == "cancelled"
+
 
 async def test_final_failure_is_dmed_to_the_author(harness: Harness, clip: Path) -> None:
     h = harness
@@ -465,3 +476,15 @@ async def test_a_worker_process_reports_to_slack_without_serving_it(
         finally:
             await app.close()
             await session.close()
+
+
+@sqlite_only
+async def test_a_failed_reply_still_tells_the_user_what_was_queued(harness: Harness, clip: Path) -> None:
+    h = harness
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    h.slack.fail("chat.postMessage", "fatal_error")
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Quiet", user=ANA, channel=CHANNEL)
+    hook = await h.hook("Slack said fatal_error")
+    assert hook["text"].startswith("Scheduled clip.mp4 for Sandbox")
+    [post] = await h.posts()
+    assert post.status == "queued"

@@ -210,13 +210,15 @@ class SlackHandlers:
                 channel=ctx.channel_id, thread_ts=ctx.thread_id, text=text, blocks=layout, unfurl_links=False
             )
         except SlackApiError as exc:
-            if exc.response.get("error") not in ("not_in_channel", "channel_not_found", "is_archived"):
-                raise
-            # The posts are queued either way; say so privately and how to get replies in the channel.
-            await tell(
-                f"{text}\n(I can't post in this channel: invite me with /invite @postbot "
-                "to get updates here.)"
-            )
+            # The posts are queued whatever happened to the reply: say so privately, and how to get
+            # replies in the channel, instead of an error that would make the user schedule twice.
+            error = exc.response.get("error")
+            log.warning("could not post the scheduling reply", extra={"error": error})
+            if error in ("not_in_channel", "channel_not_found", "is_archived"):
+                why = "I can't post in this channel: invite me with /invite @postbot to get updates here."
+            else:
+                why = f"I couldn't post this in the channel (Slack said {error})."
+            await tell(f"{text}\n({why})")
 
     async def _schedule_from(
         self,

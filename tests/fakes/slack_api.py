@@ -751,7 +751,7 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 def button_in(message: dict[str, Any], action_id: str) -> tuple[str, dict[str, Any]]:
     """The block_id and element of a button the bot put on a message (so tests press real buttons)."""
     for block in message.get("blocks") or []:
-        for el in block.get("elements") or []:
+        for el in [*(block.get("elements") or []), block.get("accessory") or {}]:
             if el.get("type") == "button" and el.get("action_id") == action_id:
                 return block.get("block_id", ""), el
     raise AssertionError(f"no button {action_id} on message {message.get('ts')}")
@@ -962,7 +962,14 @@ class SlackSender:
         return await self.interaction(payload, **kw)
 
     async def click(
-        self, action_id: str, *, user: str, channel: str, message: dict[str, Any], **kw: Any
+        self,
+        action_id: str,
+        *,
+        user: str,
+        channel: str,
+        message: dict[str, Any],
+        ephemeral: bool = False,
+        **kw: Any,
     ) -> httpx.Response:
         block_id, button = button_in(message, action_id)
         payload: dict[str, Any] = {
@@ -974,7 +981,7 @@ class SlackSender:
                 "type": "message",
                 "message_ts": message["ts"],
                 "channel_id": channel,
-                "is_ephemeral": False,
+                "is_ephemeral": ephemeral,
             },
             "trigger_id": self.slack.new_trigger(),
             "team": self._team(),
