@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
 from core.domain import ChatKind, PostView
-
-log = logging.getLogger(__name__)
 
 
 class ResultNotifier(Protocol):
@@ -27,6 +24,10 @@ class Notifier(ResultNotifier, Protocol):
         """A direct message to one user (OAuth links, 'linked as @name')."""
 
 
+class NoNotifier(LookupError):
+    pass
+
+
 class NotifierRouter:
     """Sends each post's news to the chat it came from."""
 
@@ -36,23 +37,19 @@ class NotifierRouter:
     def register(self, chat: ChatKind, notifier: Notifier) -> None:
         self._by_chat[chat] = notifier
 
-    def _for(self, chat: ChatKind) -> Notifier | None:
+    def _for(self, chat: ChatKind) -> Notifier:
         notifier = self._by_chat.get(chat)
         if notifier is None:
-            log.warning("no notifier for chat", extra={"chat": str(chat)})
+            # Raising (not skipping) leaves the post un-notified, so the scheduler's renotify pass
+            # delivers it once a process that can reach this chat runs, instead of dropping it.
+            raise NoNotifier(f"this process has no {chat.value} notifier configured")
         return notifier
 
     async def post_result(self, post: PostView) -> None:
-        notifier = self._for(post.chat)
-        if notifier is not None:
-            await notifier.post_result(post)
+        await self._for(post.chat).post_result(post)
 
     async def dm_failure(self, post: PostView) -> None:
-        notifier = self._for(post.chat)
-        if notifier is not None:
-            await notifier.dm_failure(post)
+        await self._for(post.chat).dm_failure(post)
 
     async def dm(self, chat: ChatKind, team_id: str, user_id: str, text: str) -> None:
-        notifier = self._for(chat)
-        if notifier is not None:
-            await notifier.dm(team_id, user_id, text)
+        await self._for(chat).dm(team_id, user_id, text)
