@@ -488,3 +488,19 @@ async def test_a_failed_reply_still_tells_the_user_what_was_queued(harness: Harn
     assert hook["text"].startswith("Scheduled clip.mp4 for Sandbox")
     [post] = await h.posts()
     assert post.status == "queued"
+
+
+@sqlite_only
+async def test_url_verification_challenge_is_answered(harness: Harness) -> None:
+    """Slack checks a new Request URL with a signed challenge before sending anything else."""
+    h = harness
+    body = json.dumps(
+        {
+            "token": "x",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
+    response = await h.sender.post(body.encode(), "application/json")
+    assert response.status_code == 200
+    assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
