@@ -359,6 +359,9 @@ async def scenario(
         await engine.dispose()
         await _drop(url, schema)
     done = [(r, p) for r, p in rows if p is not None]
+    if args.dump:
+        with open(f"{args.dump}.{name.replace(' ', '_').replace('/', '')}.csv", "w") as out:  # noqa: ASYNC230
+            out.writelines(f"{r.timestamp():.6f},{p.timestamp():.6f}\n" for r, p in sorted(done))
     lateness = [(p - r).total_seconds() for r, p in done]
     last = max((p for _, p in done), default=start)
     first_due = min((r for r, _ in done), default=start)
@@ -436,6 +439,7 @@ def main() -> None:
         p.add_argument("--timeout", type=float, default=120.0, help="per scenario")
         p.add_argument("--paced", type=float, default=0.0, help="also: 1 worker, posts due at this rate")
         p.add_argument("--connections", type=int, default=0, help="per platform client (0: auto)")
+        p.add_argument("--dump", default="", help="write run_at,published_at per post to PREFIX.<run>.csv")
         p.add_argument("--only", nargs="*", default=[], help="pg1 pg2 sqlite1 paced")
         p.add_argument("--profile", default="", help="cProfile each worker into PREFIX.<worker>")
         p.add_argument(

@@ -229,10 +229,6 @@ class PostProcessor:
 
     async def _process(self, post: ClaimedPost) -> None:
         platform = post.platform.value
-        if post.attempts <= 1:
-            metrics.for_platform(platform).lateness.observe(
-                max(0.0, (self.clock() - post.run_at).total_seconds())
-            )
         if post.upload_state.get("remote_id"):
             # An earlier attempt published and died before recording it: finish, don't repost.
             state = post.upload_state
@@ -306,6 +302,11 @@ class PostProcessor:
 
     async def _publish(self, post: ClaimedPost) -> PublishResult:
         platform = post.platform
+        if post.attempts <= 1:
+            # Measured when the post really goes out, so time held back by a breaker counts.
+            metrics.for_platform(platform.value).lateness.observe(
+                max(0.0, (self.clock() - post.run_at).total_seconds())
+            )
         try:
             publisher = self.publishers.get(platform)
             tokens = await self._tokens(post, publisher)
