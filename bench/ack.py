@@ -204,6 +204,8 @@ async def _measure(
     # Warm-up: bolt's first request verifies the token (auth.test); connections get opened.
     await _burst(sender, load, users[:5], "")
     floor_url = sender.app_url.replace("/slack/events", FLOOR_PATH)
+    # The first burst opens the N connections (kept alive afterwards, as Slack keeps its own).
+    await _burst(sender, load, users, "tomorrow 6pm sandbox floor", url=floor_url)
     floor = await _burst(sender, load, users, "tomorrow 6pm sandbox floor", url=floor_url)
     print(
         f"floor (same server, an endpoint that only answers 200): p50 {statistics.median(floor):.1f} ms, "
