@@ -112,3 +112,56 @@ async def test_graceful_stop_hands_posts_back_without_spending_an_attempt(
     finally:
         await fake.stop()
     assert (left.status, left.claimed_by, left.lease_until, left.attempts) == ("queued", None, None, 0)
+
+
+async def test_a_long_upload_keeps_its_lease_and_is_not_taken_over(db: Database, settings: Settings) -> None:
+    fake = FakePlatform()
+    url = await fake.start()
+    fake.script("linkedin", Scripted(hold=True))
+    short = LEASE.model_copy(update={"lease_s": 0.6})
+    try:
+        async with (
+            worker(db, settings, url, worker_id="slow", scheduler=short) as slow,
+            worker(db, settings, url, worker_id="other", scheduler=short) as other,
+        ):
+            await seed_posts(slow.sessions, count=1, run_at=datetime.now(UTC), platforms=("linkedin",))
+            run = asyncio.create_task(slow.processor.run_due())
+            async with asyncio.timeout(5):
+                await fake.held.wait()
+            # Well past the lease: the renewals keep it, so the other worker finds nothing to take.
+            await asyncio.sleep(1.5)
+            assert await other.processor.run_due() == 0
+            fake.release()
+            assert await run == 1
+            [final] = await rows(slow.sessions)
+    finally:
+        await fake.stop()
+    assert (final.status, final.attempts) == ("published", 1)
+    assert fake.stats() == {"requests": 1, "created": 1, "replays": 0}
+
+
+async def test_an_upload_whose_lease_was_taken_over_stops_and_writes_nothing(
+    db: Database, settings: Settings
+) -> None:
+    fake = FakePlatform()
+    url = await fake.start()
+    fake.script("x", Scripted(hold=True))
+    short = LEASE.model_copy(update={"lease_s": 0.6})
+    try:
+        async with worker(db, settings, url, worker_id="stale", scheduler=short) as stale:
+            [post_id] = await seed_posts(stale.sessions, count=1, run_at=datetime.now(UTC), platforms=("x",))
+            run = asyncio.create_task(stale.processor.run_due())
+            async with asyncio.timeout(5):
+                await fake.held.wait()
+            # Another worker owns the post now (as after a long stall of this one).
+            async with stale.sessions.begin() as session:
+                await session.execute(
+                    update(ScheduledPost).where(ScheduledPost.id == post_id).values(claimed_by="new-owner")
+                )
+            async with asyncio.timeout(5):
+                assert await run == 1  # the renewal noticed and stopped the upload
+            [left] = await rows(stale.sessions)
+    finally:
+        await fake.stop()
+    assert (left.status, left.claimed_by, left.remote_id) == ("running", "new-owner", None)
+    assert stale.notifier.results == []
