@@ -59,7 +59,7 @@ async def _serve(api_base_url: str, workdir: Path) -> None:
 
     from pydantic import SecretStr
 
-    from adapters.slack.run import EVENTS_PATH, SlackRuntime
+    from adapters.slack.run import EVENTS_PATH, SlackRuntime, settle_heap
     from bot.wiring import build_app
     from core.config import Settings, SlackSettings
     from tests.fakes.slack_api import LoopbackServer
@@ -83,6 +83,7 @@ async def _serve(api_base_url: str, workdir: Path) -> None:
         await app.start_scheduler()
         asgi = Starlette(routes=[*runtime.routes(), Route(FLOOR_PATH, _floor, methods=["POST"])])
         async with LoopbackServer(asgi) as server:
+            settle_heap()  # as run_http does
             print(f"READY {server.url}{EVENTS_PATH}", flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     finally:
