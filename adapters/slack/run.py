@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -97,17 +96,6 @@ class SlackRuntime:
             await self._session.close()
 
 
-def _web_app(settings: Settings, app: App, runtime: SlackRuntime) -> Starlette:
-    """The shared web server (OAuth callbacks, health, metrics) with the Slack endpoint added, or the
-    Slack endpoint alone where that server is not part of this install."""
-    try:
-        web = importlib.import_module("adapters.web")
-    except ImportError:
-        return runtime.asgi()
-    built: Starlette = web.build_web_app(app, extra_routes=runtime.routes())
-    return built
-
-
 async def attach_slack_notifier(app: App) -> aiohttp.ClientSession:
     """Let a process that serves no Slack requests (``postbot worker``) report Slack posts: results
     and DMs need only the Web API and the bot token. The caller closes the returned session."""
@@ -144,29 +132,33 @@ async def _shutdown(app: App, runtime: SlackRuntime | None) -> None:
 
 
 async def run_http(settings: Settings, *, scheduler: bool = True) -> None:
-    import uvicorn
-
+    """HTTP mode: ``/slack/events`` on the shared web server (OAuth pages, /health, /metrics)."""
+    from adapters.web.run import start_web
+    from adapters.web.server import WebServer
     from bot.wiring import build_app
 
     require(settings.slack.bot_token, "slack.bot_token")
     require(settings.slack.signing_secret, "slack.signing_secret")
     app = await build_app(settings)
     runtime: SlackRuntime | None = None
+    web: WebServer | None = None
     try:
-        runtime = SlackRuntime(app, http_mode=True, linker=_linker(app))
+        linker = _linker(app)
+        runtime = SlackRuntime(app, http_mode=True, linker=linker)
         if scheduler:
             await app.start_scheduler()
+        if linker is not None:
+            web = await start_web(settings, linker, app.engine, extra_routes=runtime.routes())
+        else:
+            # Without the vault secret there are no OAuth pages: the Slack endpoint is served alone.
+            web = WebServer(settings.web.host, settings.web.port)
+            await web.start(runtime.asgi())
         settle_heap()
-        config = uvicorn.Config(
-            _web_app(settings, app, runtime),
-            host=settings.web.host,
-            port=settings.web.port,
-            log_config=None,
-            access_log=False,
-        )
         log.info("slack http mode", extra={"url": settings.web.public_url.rstrip("/") + EVENTS_PATH})
-        await uvicorn.Server(config).serve()
+        await asyncio.Event().wait()
     finally:
+        if web is not None:
+            await web.stop()
         await _shutdown(app, runtime)
 
 
