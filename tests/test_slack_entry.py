@@ -75,3 +75,35 @@ async def test_http_mode_serves_slack_on_the_web_server(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_socket_mode_connects_and_keeps_the_oauth_pages_up(settings: Settings, db: Database) -> None:
+    async with FakeSlack() as slack, httpx.AsyncClient(timeout=5) as http:
+        slack.add_user(ANA, "ana")
+        slack.add_channel(CHANNEL, "launch")
+        port = _free_port()
+        settings.slack = SlackSettings(
+            bot_token=SecretStr(slack.bot_token),
+            app_token=SecretStr(slack.app_token),
+            mode="socket",
+            api_base_url=slack.api_base_url,
+        )
+        settings.web = WebSettings(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
+        settings.secret_key = SecretStr("test-vault-secret-with-enough-entropy-0123456789")
+        settings.vault = VaultSettings(iterations=100_000)
+        task = asyncio.create_task(run_slack(settings))
+        try:
+            await slack.wait_for(lambda: slack.sockets or task.done(), timeout=20)
+            assert not task.done(), task
+            sender = SlackSender(slack, "http://127.0.0.1:9/unused", "", http)
+            ack = await slack.socket_request(
+                "slash_commands", sender.command_fields("/help", "", user=ANA, channel=CHANNEL)
+            )
+            assert ack["payload"]["text"] == HELP
+            # The links /link DMs point at this server: it must be up in Socket Mode too.
+            assert (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -165,6 +165,8 @@ async def run_http(settings: Settings, *, scheduler: bool = True) -> None:
 async def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+    from adapters.web.run import start_web
+    from adapters.web.server import WebServer
     from bot.wiring import build_app
 
     require(settings.slack.bot_token, "slack.bot_token")
@@ -176,10 +178,16 @@ async def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None
     app = await build_app(settings)
     handler: AsyncSocketModeHandler | None = None
     runtime: SlackRuntime | None = None
+    web: WebServer | None = None
     try:
-        runtime = SlackRuntime(app, http_mode=False, linker=_linker(app))
+        linker = _linker(app)
+        runtime = SlackRuntime(app, http_mode=False, linker=linker)
         if scheduler:
             await app.start_scheduler()
+        if linker is not None:
+            # The account links /link sends by DM land on the OAuth pages: they need the web server
+            # even when Slack itself talks over the socket.
+            web = await start_web(settings, linker, app.engine)
         settle_heap()
         handler = AsyncSocketModeHandler(runtime.bolt, app_token)
         await handler.connect_async()
@@ -188,6 +196,8 @@ async def run_socket_mode(settings: Settings, *, scheduler: bool = True) -> None
     finally:
         if handler is not None:
             await handler.close_async()
+        if web is not None:
+            await web.stop()
         await _shutdown(app, runtime)
 
 
