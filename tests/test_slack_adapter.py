@@ -504,3 +504,19 @@ async def test_url_verification_challenge_is_answered(harness: Harness) -> None:
     response = await h.sender.post(body.encode(), "application/json")
     assert response.status_code == 200
     assert response.json() == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+
+
+@sqlite_only
+async def test_shortcut_on_a_message_without_a_video(harness: Harness, tmp_path: Path) -> None:
+    h = harness
+    image = tmp_path / "shot.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    upload = h.slack.add_file(ANA, CHANNEL, image, mimetype="image/png", filetype="png")
+    message = h.sender.user_message(ANA, CHANNEL, "a screenshot", [upload])
+    response = await h.sender.message_shortcut(
+        "schedule_this_post", user=ANA, channel=CHANNEL, message=message
+    )
+    assert response.status_code == 200
+    [note] = await h.slack.wait_for(lambda: h.slack.ephemerals)
+    assert note["user"] == ANA and "no video" in note["text"]
+    assert h.slack.views == {} and h.slack.calls_to("views.open") == []
