@@ -520,3 +520,16 @@ async def test_shortcut_on_a_message_without_a_video(harness: Harness, tmp_path:
     [note] = await h.slack.wait_for(lambda: h.slack.ephemerals)
     assert note["user"] == ANA and "no video" in note["text"]
     assert h.slack.views == {} and h.slack.calls_to("views.open") == []
+
+
+@sqlite_only
+async def test_a_file_slack_will_not_hand_over_is_reported(harness: Harness, clip: Path) -> None:
+    """Without files:read Slack answers a private download with its sign-in page, not the video."""
+    h = harness
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    h.slack.scopes.discard("files:read")
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Locked", user=ANA, channel=CHANNEL)
+    hook = await h.hook("did not hand over")
+    assert "files:read" in hook["text"] and h.slack.bot_token not in hook["text"]
+    assert h.slack.downloads == [{"file": h.slack.downloads[0]["file"], "authorized": True}]
+    assert await h.posts() == []

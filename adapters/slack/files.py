@@ -103,7 +103,9 @@ async def download(
     caps = [file.size_bytes, validation.max_upload_bytes(platforms)]
     limit = min((c for c in caps if c is not None), default=None)
     headers = {"Authorization": f"Bearer {bot_token}"}
-    async with http.stream("GET", file.download_url, headers=headers, follow_redirects=False) as response:
+    # Redirects are followed: Slack may hand the bytes over from elsewhere (httpx drops the token on a
+    # redirect to another host); an unauthorized request ends on the HTML sign-in page, caught below.
+    async with http.stream("GET", file.download_url, headers=headers, follow_redirects=True) as response:
         content_type = response.headers.get("content-type", "")
         if response.status_code != 200 or content_type.startswith("text/html"):
             raise MediaError(
