@@ -18,7 +18,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.db.models import MediaAsset, ScheduledPost, Team, User
+from core.db.models import MediaAsset, ScheduledPost, SocialAccount, Team, User
 from core.domain import ChatKind, MediaInfo, Platform, PostStatus, PostView
 
 
@@ -52,6 +52,8 @@ class ClaimedPost:
     origin_channel: str | None
     origin_thread: str | None
     batch_id: str
+    # The linked account row (detached), read with the claim so a publish needn't fetch it.
+    account: SocialAccount | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def view(
@@ -202,9 +204,20 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
 async def claim_batch(
     session: AsyncSession, *, worker_id: str, now: datetime, lease: timedelta, limit: int
 ) -> list[ClaimedPost]:
-    """Claim up to ``limit`` due posts and read them, in one transaction (two statements)."""
+    """Claim up to ``limit`` due posts and read them (and their accounts) in one transaction."""
     ids = await claim_due(session, worker_id=worker_id, now=now, lease=lease, limit=limit)
-    return await load_claimed(session, ids)
+    posts = await load_claimed(session, ids)
+    account_ids = {p.account_id for p in posts if p.account_id is not None}
+    if account_ids:
+        accounts = {
+            a.id: a
+            for a in (
+                await session.execute(select(SocialAccount).where(SocialAccount.id.in_(account_ids)))
+            ).scalars()
+        }
+        for post in posts:
+            post.account = accounts.get(post.account_id) if post.account_id is not None else None
+    return posts
 
 
 async def extend_lease(session: AsyncSession, *, post_id: int, worker_id: str, until: datetime) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 _WAKE_JOB = "postbot-wake"
 _POLL_JOB = "postbot-poll"
+_RENOTIFY_EVERY_S = 15.0
 
 
 class SchedulerRunner:
@@ -40,6 +42,7 @@ class SchedulerRunner:
         self._again = False
         self._wake_at: datetime | None = None
         self._round: asyncio.Task[None] | None = None
+        self._renotified = -_RENOTIFY_EVERY_S
 
     async def start(self) -> None:
         self._scheduler.start()
@@ -111,7 +114,10 @@ class SchedulerRunner:
                 await self.processor.run_due()
                 if not self._again:
                     break
-            await self.processor.renotify()
+            if time.monotonic() - self._renotified >= _RENOTIFY_EVERY_S:
+                # Pending notifications are retried on a slow beat, not on every round.
+                self._renotified = time.monotonic()
+                await self.processor.renotify()
             async with self.sessions() as session:
                 next_due = await claim.next_due_at(session)
             self._wake_at = None
