@@ -408,11 +408,29 @@ async def orchestrate(args: argparse.Namespace) -> None:
             result = await scenario(
                 f"postgres x1 paced {args.paced:.0f}/s", "postgres", 1, server, args, paced_rate=args.paced
             )
+            results["paced"] = result
             print(result.line(), flush=True)
     finally:
         server.close()
+    ratio = None
     if "pg1" in results and "pg2" in results and results["pg1"].rate:
-        print(f"2-worker/1-worker ratio (PostgreSQL): {results['pg2'].rate / results['pg1'].rate:.2f}x")
+        ratio = results["pg2"].rate / results["pg1"].rate
+        print(f"2-worker/1-worker ratio (PostgreSQL): {ratio:.2f}x")
+    print("targets:")
+    if "pg1" in results:
+        rate = results["pg1"].rate
+        print(f"  >= 500 posts/s on one worker (PostgreSQL): {rate:.0f} {_ok(rate >= 500)}")
+    if "paced" in results:
+        p99 = results["paced"].pct(0.99)
+        print(f"  lateness p99 < 1 s (paced {args.paced:.0f}/s): {p99:.3f}s {_ok(p99 < 1)}")
+    if ratio is not None:
+        print(f"  2 workers >= 1.8x one worker: {ratio:.2f}x {_ok(ratio >= 1.8)}")
+    dups = sum(r.duplicates for r in results.values())
+    print(f"  duplicates 0: {dups} {_ok(dups == 0)}")
+
+
+def _ok(met: bool) -> str:
+    return "met" if met else "MISSED"
 
 
 def main() -> None:
