@@ -27,15 +27,51 @@ async def _migrate(settings: Settings) -> None:
 
 async def _worker(settings: Settings) -> None:
     """The scheduler alone: for teams that run the bot and the workers as separate processes."""
+    from bot.chats import attach_chat_notifiers
     from bot.wiring import build_app
 
     app = await build_app(settings)
+    closers = await attach_chat_notifiers(app)
+    await app.warm()
     await app.start_scheduler()
     log.info("worker started", extra={"worker": app.processor.worker_id})
     try:
         await asyncio.Event().wait()
     finally:
         await app.close()
+        for close in closers:
+            await close()
+
+
+async def _web(settings: Settings) -> None:
+    """OAuth pages, /health and /metrics; with Slack configured, also Slack's side of the bot."""
+    if settings.slack.bot_token is not None:
+        from adapters.slack.run import run_slack
+
+        await run_slack(settings, scheduler=False)
+        return
+    from adapters.web.run import start_web
+    from bot.wiring import build_app
+
+    app = await build_app(settings)
+    server = await start_web(settings, app.require_accounts().linker, app.engine)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+        await app.close()
+
+
+async def _slack(settings: Settings) -> None:
+    from adapters.slack.run import run_slack
+
+    await run_slack(settings)
+
+
+async def _discord(settings: Settings) -> None:
+    from adapters.discord.run import run_discord
+
+    await run_discord(settings)
 
 
 async def _console(settings: Settings) -> None:
@@ -55,6 +91,9 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], Coroutine[Any, Any, None]]]]
     "worker": ("run the scheduler that publishes due posts", _worker),
     "migrate": ("upgrade the database schema", _migrate),
     "rotate-key": ("re-encrypt every stored token under the current vault secret", _rotate_key),
+    "slack": ("run the Slack bot (Socket Mode or HTTP per slack.mode), scheduler included", _slack),
+    "discord": ("run the Discord bot, scheduler included", _discord),
+    "web": ("serve OAuth pages, /health and /metrics (and Slack, when configured)", _web),
 }
 
 
