@@ -115,12 +115,10 @@ def settle_heap() -> None:
 
 def _linker(app: App) -> AccountLinker | None:
     """Account linking needs the vault secret; without it the bot still schedules (sandbox, …)."""
-    if app.settings.secret_key is None:
+    if app.accounts is None:
         log.warning("POSTBOT_SECRET_KEY is not set: /link, /unlink and /accounts are unavailable")
         return None
-    from core.accounts.service import Accounts
-
-    return Accounts.build(app.settings, app.sessions, app.http, app.notifier).linker
+    return app.accounts.linker
 
 
 async def _shutdown(app: App, runtime: SlackRuntime | None) -> None:
