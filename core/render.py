@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain import PostStatus, PostView
+from core.domain import Platform, PostStatus, PostView
 
 
 def local_time(instant: datetime, tz: str) -> str:
@@ -77,3 +78,13 @@ def queue_text(posts: list[PostView], now: datetime) -> str:
     if not posts:
         return "The queue is empty."
     return "Upcoming posts:\n" + "\n".join(post_line(p, now) for p in posts)
+
+
+def suggestions_text(suggestions: dict[Platform, list[Any]], tz: str) -> str:
+    """One line per suggested slot: where, when in the reader's zone, and why."""
+    lines = [
+        f"{platform.label}: {local_time(slot.at, tz)} · {slot.reason}"
+        for platform, slots in suggestions.items()
+        for slot in slots
+    ]
+    return "\n".join(lines)

@@ -4,8 +4,9 @@ adapters only translate chat payloads into these calls and the results back into
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,8 @@ from core.media import validation
 from core.queue import posts as queue
 from core.queue.identity import ensure_team_user
 from core.timeparse import ParsedWhen, parse_command, parse_when
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -99,8 +102,36 @@ class Postbot:
             outcome = await self._queue(
                 session, ctx, team, user, tz, command.platforms, command.caption, run_at, media, notes
             )
+            team_row_id = team.id
         self._notify_wake(outcome)
-        return outcome
+        if outcome.duplicate:
+            return outcome
+        return replace(outcome, suggestions=await self._alternatives(team_row_id, outcome, now))
+
+    async def _alternatives(
+        self, team_row_id: int, outcome: ScheduleOutcome, now: datetime
+    ) -> dict[Platform, list[Any]]:
+        """Better slots to offer beside the reply. The posts are queued already (and are left out
+        of the conflicts, since these slots are where they could move), so a failure here costs
+        the offer, never the reply."""
+        from core import slots
+
+        platforms = tuple(dict.fromkeys(p.platform for p in outcome.posts))
+        try:
+            async with self.sessions() as session:
+                return await slots.suggest(
+                    session,
+                    team_row_id,
+                    platforms,
+                    now,
+                    outcome.tz,
+                    3,
+                    audience_timezones=self.settings.audience_timezones,
+                    exclude_posts=[p.id for p in outcome.posts],
+                )
+        except Exception:
+            log.exception("slot suggestions failed")
+            return {}
 
     async def suggest(self, ctx: ChatContext, text: str = "", *, n: int = 3) -> SuggestOutcome:
         """`/suggest [platforms]`: the best free slots per platform (linked platforms when none named)."""

@@ -74,7 +74,11 @@ async def test_queue_and_cancel(settings: Settings, db: Database, clip: Path) ->
     try:
         await app.start_scheduler()
         console = ConsoleAdapter(app.postbot, app.media, user="ana")
-        await console.handle(f"/schedule tomorrow 6pm sandbox Launch day --file {clip}")
+        reply = await console.handle(f"/schedule tomorrow 6pm sandbox Launch day --file {clip}")
+        # The reply offers the core's three best alternative slots, in the user's zone, with reasons.
+        offered = reply.split("Suggested slots (move with /reschedule <id> <when>):\n", 1)[1].splitlines()
+        assert len(offered) == 3 and all(line.startswith("Sandbox: ") for line in offered), reply
+        assert all("Europe/Berlin · " in line for line in offered), reply
         queue = await console.handle("/queue")
         assert "#1 Sandbox" in queue and "18:00 Europe/Berlin" in queue and "Launch day" in queue
         assert await console.handle("/cancel 1") == "Cancelled #1 (Sandbox)."

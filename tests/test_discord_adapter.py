@@ -142,7 +142,7 @@ async def test_schedule_with_attachment_replies_with_embed_and_buttons(
     cancel, *slots = _buttons(message)
     assert cancel["custom_id"] == f"postbot:cancel:{post.id}" and cancel["label"] == "Cancel"
     # The core's suggested alternatives, one button each, in the author's zone.
-    assert len(slots) == 2
+    assert len(slots) == 3
     assert all(b["custom_id"].startswith(f"postbot:slot:{post.id}:") for b in slots)
     assert all(b["label"].startswith("Sandbox: ") for b in slots)
     # The video came from the CDN link in the interaction, exactly once, byte for byte.

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from core.domain import ChatContext, ChatKind, MediaInfo, PostView
 from core.errors import UserError
 from core.media.store import MediaStore
-from core.render import failure_dm_text, queue_text, result_text, scheduled_summary
+from core.render import failure_dm_text, queue_text, result_text, scheduled_summary, suggestions_text
 from core.service import Postbot, ScheduleOutcome
 
 HELP = """Commands:
@@ -115,6 +115,9 @@ class ConsoleAdapter:
         lines += [f"Note: {note}" for note in outcome.notes]
         if outcome.duplicate:
             lines.append("(This request was already queued; nothing new was added.)")
+        if outcome.suggestions:
+            lines.append("Suggested slots (move with /reschedule <id> <when>):")
+            lines.append(suggestions_text(outcome.suggestions, outcome.tz))
         return "\n".join(lines)
 
 

@@ -90,16 +90,7 @@ async def _media(interaction: discord.Interaction, video: discord.Attachment, pl
 async def _outcome_reply(interaction: discord.Interaction, outcome: ScheduleOutcome) -> Reply:
     now = datetime.now(UTC)
     embed = schedule_embed(outcome.posts, outcome.notes, now, duplicate=outcome.duplicate)
-    suggestions = outcome.suggestions
-    if not suggestions and not outcome.duplicate and outcome.posts[0].run_at > now:
-        # Alternatives for the slot buttons, from the core's ranking (which now sees this batch queued).
-        platforms = ",".join(dict.fromkeys(p.platform.value for p in outcome.posts))
-        try:
-            found = await _client(interaction).postbot.suggest(chat_context(interaction), platforms, n=2)
-            suggestions = found.suggestions
-        except UserError:
-            suggestions = {}
-    return Reply(embed=embed, view=scheduling_view(outcome.posts, suggestions))
+    return Reply(embed=embed, view=scheduling_view(outcome.posts, outcome.suggestions))
 
 
 def _post_id(text: str) -> int:

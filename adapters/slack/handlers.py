@@ -234,20 +234,7 @@ class SlackHandlers:
         outcome = await self._queue_posts(ctx, text, file, now_post=now_post)
         if outcome.duplicate and quiet_duplicate:
             return
-        if not now_post and not outcome.suggestions:
-            outcome = await self._with_suggestions(ctx, outcome)
         await self._reply_outcome(ctx, outcome, tell)
-
-    async def _with_suggestions(self, ctx: ChatContext, outcome: ScheduleOutcome) -> ScheduleOutcome:
-        """The scheduling reply offers the core's suggested slots as buttons. The posts are queued
-        already, so a failure here costs the buttons, not the reply."""
-        platforms = ",".join(dict.fromkeys(p.platform.value for p in outcome.posts))
-        try:
-            found = await self.postbot.suggest(ctx, platforms)
-        except Exception:
-            log.exception("slot suggestions failed")
-            return outcome
-        return replace(outcome, suggestions=found.suggestions)
 
     # ------------------------------------------------------------------ slash commands
 
