@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import exc as exc_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.models import ScheduledPost
@@ -170,7 +171,7 @@ class OutcomeWriter:
         for delay in (0.05, 0.25, 1.0):
             try:
                 return await self._flush(outcomes)
-            except (OSError, ConnectionError, TimeoutError) as exc:
+            except (OSError, TimeoutError, exc_.OperationalError, exc_.InterfaceError) as exc:
                 log.warning("outcome write failed, retrying", extra={"error": type(exc).__name__})
                 await asyncio.sleep(delay)
         return await self._flush(outcomes)
