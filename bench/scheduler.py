@@ -13,6 +13,12 @@ Lateness is published_at - run_at: the moment the platform confirmed the post, 5
 latency included. With every post due at the same instant, lateness of the last post is the whole
 backlog divided by throughput, so the backlog's p99 measures throughput; the --paced run (posts due
 evenly over time below capacity) measures the scheduler's own lateness.
+
+--transport picks how the bench publisher talks to the fake: httpx (the project's client, default),
+aiohttp (the same httpx API over httpx-aiohttp's transport), or none (no HTTP at all: the publisher
+just waits out the latency, which isolates the scheduler's and the database's own cost). The CPU
+line splits the scenario's CPU seconds between workers, the fake platform and PostgreSQL, and shows
+how busy the whole (shared) machine was.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from core.config import SchedulerSettings, Settings  # noqa: E402
 from core.db.engine import make_engine, migrate, session_factory  # noqa: E402
 from core.db.models import ScheduledPost  # noqa: E402
 from core.domain import Platform, PostView  # noqa: E402
+from core.publishers.base import PublishJob, PublishResult  # noqa: E402
 from core.publishers.registry import PublisherRegistry  # noqa: E402
 from core.scheduler.processor import PostProcessor  # noqa: E402
 from core.scheduler.runner import SchedulerRunner  # noqa: E402
@@ -78,6 +85,21 @@ def _client(transport: str, limits: httpx.Limits) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=30.0, limits=limits)
 
 
+class SleepPublisher:
+    """--transport none: waits out the platform latency without HTTP, to isolate the scheduler's and
+    the database's cost from the HTTP client's. Not a platform: nothing is posted anywhere."""
+
+    requires_account = False
+
+    def __init__(self, platform: Platform, latency_s: float) -> None:
+        self.platform = platform
+        self.latency_s = latency_s
+
+    async def publish(self, job: PublishJob) -> PublishResult:
+        await asyncio.sleep(self.latency_s)
+        return PublishResult(remote_id=f"{self.platform.value}-{job.idempotency_key}")
+
+
 async def run_worker(args: argparse.Namespace) -> None:
     engine = make_engine(args.db, schema=args.schema or None)
     sessions = session_factory(engine)
@@ -95,7 +117,10 @@ async def run_worker(args: argparse.Namespace) -> None:
     clients = [_client(args.transport, limits) for _ in PLATFORMS]
     registry = PublisherRegistry(settings, clients[0])
     for name, client in zip(PLATFORMS, clients, strict=True):
-        registry.register(BenchPublisher(Platform(name), args.platform_url, client))
+        if args.transport == "none":
+            registry.register(SleepPublisher(Platform(name), args.latency))
+        else:
+            registry.register(BenchPublisher(Platform(name), args.platform_url, client))
     notifier = CountingNotifier()
     processor = PostProcessor(sessions, registry, notifier, sched, worker_id=args.worker_id)
     runner = SchedulerRunner(processor, sessions, poll_interval_s=args.poll)
@@ -285,6 +310,8 @@ def _spawn(url: str, schema: str | None, server: FakeServer, wid: str, args: arg
         args.transport,
         "--connections",
         str(args.connections),
+        "--latency",
+        str(args.latency),
     ]
     if args.profile:
         cmd += ["--profile", f"{args.profile}.{wid}"]
@@ -365,9 +392,13 @@ async def scenario(
     lateness = [(p - r).total_seconds() for r, p in done]
     last = max((p for _, p in done), default=start)
     first_due = min((r for r, _ in done), default=start)
-    duplicates = (after["replays"] - before["replays"]) + (
-        (after["requests"] - before["requests"]) - (after["created"] - before["created"])
-    )
+    if args.transport == "none":
+        # No platform to count at: a post handled twice would be announced twice.
+        duplicates = sum(w.get("notified", 0) for w in stats) - len(done)
+    else:
+        duplicates = (after["replays"] - before["replays"]) + (
+            (after["requests"] - before["requests"]) - (after["created"] - before["created"])
+        )
     return Result(
         name=name,
         workers=workers,
@@ -447,6 +478,7 @@ def main() -> None:
     w.add_argument("--profile", default="")
     w.add_argument("--transport", default="httpx")
     w.add_argument("--connections", type=int, default=0)
+    w.add_argument("--latency", type=float, default=0.05)
     for p in (parser,):
         p.add_argument("--posts", type=int, default=10_000)
         p.add_argument("--latency", type=float, default=0.05)
@@ -461,7 +493,7 @@ def main() -> None:
         p.add_argument("--only", nargs="*", default=[], help="pg1 pg2 sqlite1 paced")
         p.add_argument("--profile", default="", help="cProfile each worker into PREFIX.<worker>")
         p.add_argument(
-            "--transport", choices=["httpx", "aiohttp"], default="httpx", help="bench publisher transport"
+            "--transport", choices=["httpx", "aiohttp", "none"], default="httpx", help="publisher transport"
         )
     args = parser.parse_args()
     if args.mode == "worker":
