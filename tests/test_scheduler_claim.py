@@ -74,19 +74,15 @@ async def test_claim_skips_rows_another_transaction_holds_instead_of_waiting(
             # the next 10 at once, not block on the locks nor take the same rows.
             async with asyncio.timeout(3), sessions.begin() as other:
                 second = await claim.claim_due(other, worker_id="b", now=now, lease=lease, limit=10)
-                plan = "\n".join(
-                    (
-                        await other.execute(
-                            text(
-                                "EXPLAIN SELECT id FROM scheduled_posts WHERE status = 'queued' "
-                                "AND due_at <= now() ORDER BY due_at, id LIMIT 10 FOR UPDATE SKIP LOCKED"
-                            )
-                        )
-                    ).scalars()
+                statement = claim.claim_statement(worker_id="c", now=now, lease=lease, limit=10)
+                sql = statement.compile(
+                    dialect=(await other.connection()).dialect, compile_kwargs={"literal_binds": True}
                 )
+                plan = "\n".join((await other.execute(text(f"EXPLAIN {sql}"))).scalars())
         assert len(first) == len(second) == 10
         assert not set(first) & set(second)
-        assert "LockRows" in plan
+        # The real claim statement: rows locked once, in the materialised CTE, and never rescanned.
+        assert "LockRows" in plan and "CTE candidates" in plan and "CTE Scan on candidates" in plan
         async with sessions() as session:
             owners = Counter(
                 (await session.execute(text("SELECT claimed_by FROM scheduled_posts"))).scalars().all()

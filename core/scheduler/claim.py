@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Update, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -90,9 +90,7 @@ class ClaimedPost:
         )
 
 
-async def claim_due(
-    session: AsyncSession, *, worker_id: str, now: datetime, lease: timedelta, limit: int
-) -> list[int]:
+def claim_statement(*, worker_id: str, now: datetime, lease: timedelta, limit: int) -> Update:
     # MATERIALIZED: evaluated exactly once. As a plain IN (subquery) PostgreSQL may plan a nested
     # loop semi join that rescans the locking subquery per outer row; each rescan passes over the
     # rows this statement already updated and locks the next ones, so LIMIT 10 claimed all 30 due
@@ -106,7 +104,7 @@ async def claim_due(
         .cte("candidates")
         .prefix_with("MATERIALIZED")
     )
-    result = await session.execute(
+    return (
         update(ScheduledPost)
         .where(ScheduledPost.id.in_(select(candidates.c.id)), _due(now))
         .values(
@@ -118,6 +116,13 @@ async def claim_due(
         .returning(ScheduledPost.id)
         .execution_options(synchronize_session=False)
     )
+
+
+async def claim_due(
+    session: AsyncSession, *, worker_id: str, now: datetime, lease: timedelta, limit: int
+) -> list[int]:
+    statement = claim_statement(worker_id=worker_id, now=now, lease=lease, limit=limit)
+    result = await session.execute(statement)
     return sorted(result.scalars().all())
 
 
