@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -278,7 +279,8 @@ async def _database(kind: str) -> tuple[str, str | None]:
 
 async def _drop(url: str, schema: str | None) -> None:
     if schema is None:
-        Path(url.split(":///", 1)[1]).unlink(missing_ok=True)
+        # The database, its WAL and shared-memory files: the whole temporary folder.
+        shutil.rmtree(Path(url.split(":///", 1)[1]).parent, ignore_errors=True)
         return
     admin = create_async_engine(PG_URL)
     async with admin.begin() as conn:
