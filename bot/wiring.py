@@ -21,6 +21,7 @@ from core.notify import NotifierRouter
 from core.publishers.registry import PublisherRegistry
 from core.scheduler.processor import PostProcessor
 from core.scheduler.runner import SchedulerRunner
+from core.scheduler.wakeups import WakeListener
 from core.service import Postbot
 from core.slots.metrics import YouTubeMetrics, collect_due_metrics
 
@@ -39,10 +40,15 @@ class App:
     runner: SchedulerRunner
     # None until a vault secret is configured: without one no account can be linked.
     accounts: Accounts | None = None
+    _listener: WakeListener | None = None
 
     async def start_scheduler(self) -> None:
         await self.runner.start()
         self.postbot.set_waker(self.runner.wake)
+        if self.engine.dialect.name == "postgresql":
+            # Posts queued by other processes (a separate bot, another worker) wake us at once.
+            self._listener = WakeListener(self.settings.database_url, self.runner.wake)
+            await self._listener.start()
         if self.accounts is not None:
             # Instagram's 60-day tokens have no refresh token: they die unless refreshed while alive.
             self.runner.add_periodic(self._keep_tokens_alive, hours=6)
@@ -72,6 +78,8 @@ class App:
 
     async def close(self) -> None:
         self.postbot.set_waker(None)
+        if self._listener is not None:
+            await self._listener.stop()
         if self.runner is not None:
             await self.runner.stop()
         await self.http.aclose()

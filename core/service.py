@@ -20,6 +20,7 @@ from core.errors import MediaError, PermissionDenied, UserError, ValidationFaile
 from core.media import validation
 from core.queue import posts as queue
 from core.queue.identity import ensure_team_user
+from core.scheduler import wakeups
 from core.timeparse import ParsedWhen, parse_command, parse_when
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,6 @@ class Postbot:
                 )
         if problems:
             raise ValidationFailed(problems)
-        asset = await queue.add_media(session, team, media)
         new = [
             queue.NewPost(
                 platform=p,
@@ -293,12 +293,14 @@ class Postbot:
             session,
             team=team,
             author=user,
-            media=asset,
+            media=media,
             posts=new,
             channel=ctx.channel_id,
             thread=ctx.thread_id,
             request_id=ctx.request_id,
         )
+        if not duplicate:
+            await wakeups.announce(session, run_at)
         views = [queue.to_view(row, tz=tz) for row in rows]
         return ScheduleOutcome(posts=views, tz=tz, notes=notes, duplicate=duplicate)
 
@@ -357,6 +359,7 @@ class Postbot:
             else:
                 run_at = when.instant
             post = await queue.reschedule(session, team.id, post_id, run_at)
+            await wakeups.announce(session, run_at)
             view = queue.to_view(post, tz=tz)
         if self._wake is not None:
             self._wake(view.run_at)

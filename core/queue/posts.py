@@ -59,7 +59,7 @@ async def schedule_post(
     *,
     team: Team,
     author: User,
-    media: MediaAsset,
+    media: MediaInfo,
     posts: Sequence[NewPost],
     channel: str | None,
     thread: str | None,
@@ -82,13 +82,14 @@ async def schedule_post(
         )
         if existing:
             return sorted(existing, key=lambda p: p.id), True
+    asset = await add_media(session, team, media)
     batch = uuid.uuid4().hex
     rows = [
         ScheduledPost(
             team_id=team.id,
             author_id=author.id,
             account_id=p.account_id,
-            media_id=media.id,
+            media_id=asset.id,
             batch_id=batch,
             platform=p.platform.value,
             caption=p.caption,
@@ -106,7 +107,7 @@ async def schedule_post(
     session.add_all(rows)
     await session.flush()
     for row in rows:
-        row.team, row.author, row.media = team, author, media
+        row.team, row.author, row.media = team, author, asset
     return rows, False
 
 
