@@ -22,6 +22,7 @@ from core.queue import posts as queue
 from core.queue.identity import ensure_team_user
 from core.scheduler import wakeups
 from core.timeparse import ParsedWhen, parse_command, parse_when
+from core.zones import resolve_zone
 
 log = logging.getLogger(__name__)
 
@@ -364,6 +365,22 @@ class Postbot:
         if self._wake is not None:
             self._wake(view.run_at)
         return view
+
+    async def set_timezone(self, ctx: ChatContext, text: str, *, team_wide: bool = False) -> str:
+        """`/timezone <zone>`: the zone your times are read and shown in (Discord tells bots none).
+
+        ``team_wide`` sets the team's default instead (admins only). Returns the IANA name.
+        """
+        zone = resolve_zone(text)
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            if team_wide:
+                if not ctx.is_admin:
+                    raise PermissionDenied("Only an admin can set the server's time zone.")
+                team.timezone = zone
+            else:
+                user.timezone = zone
+        return zone
 
     @staticmethod
     def _check_owner(ctx: ChatContext, author_id: str, post_id: int, verb: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -138,3 +139,20 @@ def test_file_option_is_split_from_the_caption() -> None:
     assert split_file_option("tomorrow yt Hello --file clip.mp4") == ("tomorrow yt Hello", "clip.mp4")
     assert split_file_option("yt a --file 'my clip.mp4' b") == ("yt a b", "my clip.mp4")
     assert split_file_option("yt no file") == ("yt no file", None)
+
+
+async def test_timezone_sets_how_times_are_read(settings: Settings, db: Database, clip: Path) -> None:
+    app = await _app(settings, db, [])
+    try:
+        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        assert (
+            await console.handle("/timezone new york") == "Times are now read and shown in America/New_York."
+        )
+        assert "I don't know the time zone 'Mars'" in await console.handle("/timezone Mars")
+        reply = await console.handle(f"/schedule tomorrow 6pm sandbox Hi --file {clip}")
+        assert "18:00 America/New_York" in reply, reply
+        async with app.sessions() as session:
+            post = (await session.execute(select(ScheduledPost))).scalar_one()
+        assert post.run_at.astimezone(ZoneInfo("America/New_York")).hour == 18
+    finally:
+        await app.close()

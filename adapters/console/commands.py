@@ -20,6 +20,7 @@ HELP = """Commands:
   /queue                                        upcoming posts
   /cancel <id>                                  cancel a queued post
   /reschedule <id> <when>                       move a queued post
+  /timezone <zone>                              the zone your times are read in, e.g. Europe/Berlin
   /help, /quit
 Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox."""
 
@@ -103,6 +104,8 @@ class ConsoleAdapter:
             post_id, _, when = rest.partition(" ")
             post = await self.postbot.reschedule(self.ctx, _post_id(post_id), when)
             return f"Moved #{post.id} to {post.run_at.astimezone().strftime('%a %d %b %H:%M %Z')}."
+        if command == "/timezone":
+            return f"Times are now read and shown in {await self.postbot.set_timezone(self.ctx, rest)}."
         raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")
 
     async def _media(self, path: str | None) -> MediaInfo | None:
