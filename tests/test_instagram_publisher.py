@@ -306,7 +306,7 @@ async def test_fake_rejects_protocol_violations(fake: FakeInstagram, http: httpx
     assert bad_token.status_code == 400 and error["code"] == 190 and error["type"] == "OAuthException"
     assert "fbtrace_id" in error
 
-    wrong_version = await http.get(f"{fake.host}/v1.0/{container}", headers=bearer)
+    wrong_version = await http.get(f"{fake.base_url}/v1.0/{container}", headers=bearer)
     assert wrong_version.json()["error"]["code"] == 2635
 
     not_a_reel = await http.post(

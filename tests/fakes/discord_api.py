@@ -36,6 +36,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.discord_gateway import GatewayConnection
+from tests.fakes.loopback import LoopbackFake, serve_forever
 
 DISCORD_EPOCH_MS = 1420070400000
 API_PREFIX = "/api/v10"
@@ -150,8 +151,10 @@ class InjectedFailure:
     remaining: int
 
 
-class FakeDiscord:
+class FakeDiscord(LoopbackFake):
     """State plus the aiohttp app. Use ``async with FakeDiscord() as fake:``."""
+
+    access_log = True
 
     def __init__(
         self,
@@ -162,6 +165,7 @@ class FakeDiscord:
         ack_deadline_s: float = 3.0,
         attachment_size_limit: int = DEFAULT_ATTACHMENT_LIMIT,
     ) -> None:
+        super().__init__()
         self._counter = 0
         self.token = token
         self.application_id = application_id or self.snowflake()
@@ -203,12 +207,10 @@ class FakeDiscord:
         self.gateway_received: list[dict[str, Any]] = []
         self.gateway_closes: list[tuple[int, str]] = []
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # ----------------------------------------------------------------- lifecycle
 
-    async def start(self, port: int = 0) -> FakeDiscord:
+    def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         r = app.router
         p = API_PREFIX
@@ -228,31 +230,13 @@ class FakeDiscord:
         r.add_get(f"{p}/channels/{{cid}}", self._get_channel)
         r.add_get("/attachments/{cid}/{aid}/{name}", self._cdn)
         r.add_get("/gateway-ws", self._gateway)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
+        return app
 
     async def stop(self) -> None:
         for conn in list(self.connections):
             if not conn.ws.closed:
                 await conn.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeDiscord:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        await super().stop()
 
     @property
     def api_base_url(self) -> str:
@@ -1210,13 +1194,15 @@ class FakeDiscord:
 
 async def _serve(port: int) -> None:
     fake = FakeDiscord()
-    await fake.start(port)
     guild = fake.add_guild("postbot test server")
-    print(
-        f"API     {fake.api_base_url}\nGATEWAY {fake.gateway_url}\nTOKEN   {fake.token}\nGUILD   {guild.id}",
-        flush=True,
+    await serve_forever(
+        fake,
+        port,
+        lambda: (
+            f"API     {fake.api_base_url}\nGATEWAY {fake.gateway_url}\n"
+            f"TOKEN   {fake.token}\nGUILD   {guild.id}"
+        ),
     )
-    await asyncio.Event().wait()
 
 
 if __name__ == "__main__":

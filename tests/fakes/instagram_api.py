@@ -26,7 +26,6 @@ Run on its own: ``python -m tests.fakes.instagram_api --port 8792 --token tok``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import json
@@ -38,6 +37,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackFake, serve_forever, token_args
 
 VERSION = "v21.0"
 MAX_CAPTION = 2200
@@ -120,10 +121,11 @@ class Recorded:
     length: int = 0
 
 
-class FakeInstagram:
+class FakeInstagram(LoopbackFake):
     def __init__(
         self, *, tokens: dict[str, str] | None = None, version: str = VERSION, processing_polls: int = 1
     ) -> None:
+        super().__init__()
         # access token → ig-user-id. ``token_check`` decides for tokens not listed (a fake OAuth provider).
         self.tokens: dict[str, str] = dict(tokens or {})
         self.token_check: Callable[[str], str | None] | None = None
@@ -139,12 +141,10 @@ class FakeInstagram:
         self.lost_piece_answers = 0
         self.peak_piece_bytes = 0
         self._seq = 17_900_000_000_000_000
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> FakeInstagram:
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/ig-api-upload/{version}/{container}", self._rupload)
         app.router.add_post("/{version}/{node}/media", self._create)
@@ -152,39 +152,17 @@ class FakeInstagram:
         app.router.add_get("/{version}/{node}/content_publishing_limit", self._limit)
         app.router.add_get("/{version}/{node}/media", self._list_media)
         app.router.add_get("/{version}/{node}", self._node)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeInstagram:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def host(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return app
 
     @property
     def graph_base_url(self) -> str:
         """``https://graph.facebook.com/v21.0`` in production."""
-        return f"{self.host}/{self.version}"
+        return f"{self.base_url}/{self.version}"
 
     @property
     def upload_base_url(self) -> str:
         """``https://rupload.facebook.com/ig-api-upload/v21.0`` in production."""
-        return f"{self.host}/ig-api-upload/{self.version}"
+        return f"{self.base_url}/ig-api-upload/{self.version}"
 
     # --- test controls -------------------------------------------------------------------------
 
@@ -547,15 +525,15 @@ class FakeInstagram:
 
 async def _serve(port: int, tokens: list[str]) -> None:
     fake = FakeInstagram(tokens={t: str(17841400000000000 + i) for i, t in enumerate(tokens)})
-    await fake.start(port)
-    print(f"fake Instagram Graph API on {fake.graph_base_url}, rupload on {fake.upload_base_url}", flush=True)
-    await asyncio.Event().wait()
+    await serve_forever(
+        fake,
+        port,
+        lambda: f"fake Instagram Graph API on {fake.graph_base_url}, rupload on {fake.upload_base_url}",
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8792)
-    parser.add_argument("--token", action="append", default=[], help="an access token to accept")
+    parser = token_args(__doc__.splitlines()[0], port=8792)
     args = parser.parse_args()
     asyncio.run(_serve(args.port, args.token or ["test-token"]))
 

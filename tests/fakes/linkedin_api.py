@@ -28,7 +28,6 @@ Run on its own: ``python -m tests.fakes.linkedin_api --port 8793 --token tok``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import hmac
@@ -41,6 +40,8 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackFake, serve_forever, token_args
 
 PART_SIZE = 4 * 1024 * 1024
 MAX_FILE = 5 * 1024**3
@@ -120,10 +121,11 @@ class Recorded:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeLinkedIn:
+class FakeLinkedIn(LoopbackFake):
     def __init__(
         self, *, tokens: dict[str, str] | None = None, part_size: int = PART_SIZE, processing_polls: int = 1
     ) -> None:
+        super().__init__()
         # access token → member URN. ``token_check`` decides for tokens not listed (a fake OAuth
         # provider's ``account_for``, which gives the bare member id).
         self.tokens: dict[str, str] = dict(tokens or {})
@@ -139,50 +141,21 @@ class FakeLinkedIn:
         self.lost_answers = 0
         self.secret = secrets.token_bytes(16)
         self._seq = 7_100_000_000_000_000_000
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> FakeLinkedIn:
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/rest/videos", self._videos_action)
         app.router.add_get("/rest/videos/{urn}", self._get_video)
         app.router.add_post("/rest/posts", self._create_post)
         app.router.add_get("/rest/posts", self._find_posts)
         app.router.add_put("/dms-uploads/{video}/parts/{index}", self._put_part)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeLinkedIn:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def host(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """What the publisher is configured with (``https://api.linkedin.com`` in production)."""
-        return self.host
+        return app
 
     @property
     def api_url(self) -> str:
-        return f"{self.host}/rest"
+        return f"{self.base_url}/rest"
 
     # --- test controls -------------------------------------------------------------------------
 
@@ -331,8 +304,8 @@ class FakeLinkedIn:
         self.videos[urn] = video
         instructions = [
             {
-                "uploadUrl": f"{self.host}/dms-uploads/{video_id}/parts/{i}?ca=vector_feedshare&cn=uploads"
-                f"&expires={expires}&sig={self._sign(video_id, i, expires)}",
+                "uploadUrl": f"{self.base_url}/dms-uploads/{video_id}/parts/{i}"
+                f"?ca=vector_feedshare&cn=uploads&expires={expires}&sig={self._sign(video_id, i, expires)}",
                 "firstByte": p.first,
                 "lastByte": p.last,
             }
@@ -528,15 +501,11 @@ def encoded(urn: str) -> str:
 
 async def _serve(port: int, tokens: list[str]) -> None:
     fake = FakeLinkedIn(tokens={t: f"urn:li:person:member{i}" for i, t in enumerate(tokens)})
-    await fake.start(port)
-    print(f"fake LinkedIn REST API on {fake.api_url}", flush=True)
-    await asyncio.Event().wait()
+    await serve_forever(fake, port, lambda: f"fake LinkedIn REST API on {fake.api_url}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8793)
-    parser.add_argument("--token", action="append", default=[], help="an access token to accept")
+    parser = token_args(__doc__.splitlines()[0], port=8793)
     args = parser.parse_args()
     asyncio.run(_serve(args.port, args.token or ["test-token"]))
 

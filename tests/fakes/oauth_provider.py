@@ -50,6 +50,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackFake, serve_forever
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -106,7 +108,7 @@ class TokenCall:
     status: int
 
 
-class FakeOAuthProvider:
+class FakeOAuthProvider(LoopbackFake):
     def __init__(
         self,
         platform: str,
@@ -116,6 +118,7 @@ class FakeOAuthProvider:
         account: FakeAccount | None = None,
         access_ttl_s: int | None = None,
     ) -> None:
+        super().__init__()
         if platform not in DEFAULT_ACCOUNTS:
             raise ValueError(f"no fake OAuth provider for {platform!r}")
         self.platform = platform
@@ -131,12 +134,10 @@ class FakeOAuthProvider:
         self.protocol_errors: list[str] = []
         self._deny = 0
         self._refresh_delay_s = 0.0
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> FakeOAuthProvider:
+    def make_app(self) -> web.Application:
         app = web.Application()
         routes = {
             "youtube": [
@@ -173,29 +174,7 @@ class FakeOAuthProvider:
         }[self.platform]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeOAuthProvider:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return app
 
     def platform_settings(self) -> dict[str, Any]:
         """What to put under ``platforms.<platform>`` so postbot's OAuth talks to this fake."""
@@ -721,13 +700,14 @@ async def seed_linked_account(
 
 async def _serve(platform: str, port: int) -> None:
     fake = FakeOAuthProvider(platform)
-    await fake.start(port)
-    print(
-        f"fake {platform} OAuth on {fake.base_url} "
-        f"(client_id={fake.client_id}, client_secret={fake.client_secret})",
-        flush=True,
+    await serve_forever(
+        fake,
+        port,
+        lambda: (
+            f"fake {platform} OAuth on {fake.base_url} "
+            f"(client_id={fake.client_id}, client_secret={fake.client_secret})"
+        ),
     )
-    await asyncio.Event().wait()
 
 
 def main() -> None:

@@ -41,6 +41,8 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackFake, serve_forever
+
 # Scope each Web API method needs (api.slack.com/methods, "Required scopes"); None: any token.
 METHOD_SCOPES: dict[str, str | None] = {
     "auth.test": None,
@@ -140,8 +142,10 @@ def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | Non
     )
 
 
-class FakeSlack:
+class FakeSlack(LoopbackFake):
     """One workspace with one installed bot."""
+
+    access_log = True
 
     def __init__(
         self,
@@ -154,6 +158,7 @@ class FakeSlack:
         bot_user_id: str = "U0BOT",
         app_id: str = "A0POSTBOT",
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
         self.scopes = set(scopes) if scopes is not None else {s for s in METHOD_SCOPES.values() if s}
@@ -176,8 +181,6 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
         # Socket Mode: open connections, tickets issued by apps.connections.open, acks awaited.
         self.sockets: list[web.WebSocketResponse] = []
         self._tickets: set[str] = set()
@@ -185,37 +188,19 @@ class FakeSlack:
 
     # ----------------------------------------------------------------- lifecycle
 
-    async def start(self, port: int = 0) -> FakeSlack:
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/files-pri/{team_file}/download/{name}", self._download)
         app.router.add_get("/signin", self._signin)
         app.router.add_post("/hooks/{kind}/{rest:.*}", self._hook)
         app.router.add_get("/link/", self._socket)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets  # type: ignore[attr-defined]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
+        return app
 
     async def stop(self) -> None:
         for ws in list(self.sockets):
             await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeSlack:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        await super().stop()
 
     @property
     def api_base_url(self) -> str:
@@ -1045,14 +1030,12 @@ class LoopbackServer:
 
 
 async def _serve(port: int) -> None:
-    slack = await FakeSlack().start(port)
+    slack = FakeSlack()
     slack.add_user("U0ANA", "ana", tz="Europe/Berlin")
     slack.add_channel("C0GENERAL", "general")
-    print(f"fake Slack Web API on {slack.api_base_url} (bot token {slack.bot_token})", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await slack.stop()
+    await serve_forever(
+        slack, port, lambda: f"fake Slack Web API on {slack.api_base_url} (bot token {slack.bot_token})"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -24,7 +24,6 @@ Chunk bodies are streamed and hashed, never kept. Run it alone with
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import json
@@ -37,6 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackFake, large_socket_reads, serve_forever, token_args
 
 MiB = 1024 * 1024
 MIN_CHUNK = 5 * MiB
@@ -107,8 +108,9 @@ class Recorded:
     length: int = 0
 
 
-class FakeTikTok:
+class FakeTikTok(LoopbackFake):
     def __init__(self, *, tokens: dict[str, str] | None = None) -> None:
+        super().__init__()
         # access token → open_id. ``token_check`` decides for tokens not listed (e.g. a fake OAuth
         # provider's issued tokens).
         self.tokens: dict[str, str] = dict(tokens or {})
@@ -141,40 +143,16 @@ class FakeTikTok:
         self.status_limit_per_min = 30
         # Off only for throughput benchmarks, where the fake then counts bytes instead of hashing.
         self.hash_bodies = True
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> FakeTikTok:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v2/post/publish/creator_info/query/", self._creator_info)
         app.router.add_post("/v2/post/publish/video/init/", self._init)
         app.router.add_post("/v2/post/publish/status/fetch/", self._status)
         app.router.add_put("/upload/", self._put)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTikTok:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return app
 
     # --- test controls -------------------------------------------------------------------------
 
@@ -517,27 +495,12 @@ async def _serve(port: int, tokens: list[str], count_only: bool, processing_poll
     # A benchmark or manual run may init more often than a user would.
     fake.init_limit_per_min = 10_000
     fake.status_limit_per_min = 10_000
-    await fake.start(port)
-    print(f"fake TikTok on {fake.base_url}", flush=True)
-    await asyncio.Event().wait()
-
-
-def _large_socket_reads() -> None:
-    """Read the socket in 1 MiB pieces instead of asyncio's 256 KiB.
-
-    Only for the standalone server a benchmark talks to: the stand-in for the platform should not be
-    what limits the measured upload, and per-read overhead in Python is most of its cost.
-    """
-    import asyncio.selector_events
-
-    asyncio.selector_events._SelectorSocketTransport.max_size = 1024 * 1024  # type: ignore[attr-defined]
+    await serve_forever(fake, port, lambda: f"fake TikTok on {fake.base_url}")
 
 
 def main() -> None:
-    _large_socket_reads()
-    parser = argparse.ArgumentParser(description="Serve a fake TikTok Content Posting API.")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--token", action="append", default=[], help="an access token to accept")
+    large_socket_reads()
+    parser = token_args("Serve a fake TikTok Content Posting API.", port=0)
     parser.add_argument("--count-only", action="store_true", help="count uploaded bytes without hashing")
     parser.add_argument("--processing-polls", type=int, default=1)
     args = parser.parse_args()

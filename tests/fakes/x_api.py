@@ -25,7 +25,6 @@ Run on its own: ``python -m tests.fakes.x_api --port 8791 --token tok``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import hashlib
@@ -38,6 +37,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackFake, serve_forever, token_args
 
 MAX_SEGMENT = 5 * 1024 * 1024
 MAX_SEGMENT_INDEX = 999
@@ -131,8 +132,9 @@ class Recorded:
     length: int = 0
 
 
-class FakeX:
+class FakeX(LoopbackFake):
     def __init__(self, *, tokens: dict[str, str] | None = None, processing_polls: int = 1) -> None:
+        super().__init__()
         # access token → user id. ``token_check`` decides for tokens not listed (a fake OAuth provider).
         self.tokens: dict[str, str] = dict(tokens or {})
         self.token_check: Callable[[str], str | None] | None = None
@@ -146,12 +148,10 @@ class FakeX:
         self.lost_answers = 0
         self.lost_append_answers = 0
         self._next_id = int(time.time() * 1000) << 22
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> FakeX:
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_SEGMENT * 2)
         app.router.add_post("/2/media/upload/initialize", self._initialize)
         app.router.add_post("/2/media/upload/{id}/append", self._append)
@@ -159,30 +159,7 @@ class FakeX:
         app.router.add_get("/2/media/upload", self._status)
         app.router.add_post("/2/tweets", self._create_tweet)
         app.router.add_get("/2/users/{id}/tweets", self._timeline)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeX:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """What the publisher is configured with (``https://api.x.com`` in production)."""
-        return f"http://127.0.0.1:{self.port}"
+        return app
 
     @property
     def api_url(self) -> str:
@@ -533,15 +510,11 @@ def _segment_index(text: str) -> int:
 
 async def _serve(port: int, tokens: list[str]) -> None:
     fake = FakeX(tokens={t: str(1000 + i) for i, t in enumerate(tokens)})
-    await fake.start(port)
-    print(f"fake X API on {fake.api_url} (tokens: {', '.join(tokens)})", flush=True)
-    await asyncio.Event().wait()
+    await serve_forever(fake, port, lambda: f"fake X API on {fake.api_url} (tokens: {', '.join(tokens)})")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8791)
-    parser.add_argument("--token", action="append", default=[], help="an access token to accept")
+    parser = token_args(__doc__.splitlines()[0], port=8791)
     args = parser.parse_args()
     asyncio.run(_serve(args.port, args.token or ["test-token"]))
 

@@ -24,7 +24,6 @@ Tests inject failures: ``fail_chunks`` (5xx, optionally after storing part of th
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
 import json
@@ -36,6 +35,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackFake, large_socket_reads, serve_forever, token_args
 
 CHUNK_UNIT = 256 * 1024
 MAX_THUMBNAIL = 2 * 1024 * 1024
@@ -108,8 +109,9 @@ class Recorded:
     length: int = 0
 
 
-class FakeYouTube:
+class FakeYouTube(LoopbackFake):
     def __init__(self, *, tokens: dict[str, str] | None = None) -> None:
+        super().__init__()
         # access token → channel id. ``token_check`` (when set) decides for tokens not listed here,
         # e.g. by asking a fake OAuth provider which tokens it issued.
         self.tokens: dict[str, str] = dict(tokens or {})
@@ -128,40 +130,16 @@ class FakeYouTube:
         self.peak_chunk_bytes = 0
         # Off only for throughput benchmarks, where the fake then counts bytes instead of hashing.
         self.hash_bodies = True
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> FakeYouTube:
+    def make_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_THUMBNAIL + 1024)
         app.router.add_post("/upload/youtube/v3/videos", self._insert)
         app.router.add_put("/upload/youtube/v3/videos", self._put)
         app.router.add_post("/upload/youtube/v3/thumbnails/set", self._thumbnail)
         app.router.add_get("/youtube/v3/videos", self._list)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeYouTube:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return app
 
     # --- test controls -------------------------------------------------------------------------
 
@@ -540,27 +518,12 @@ class FakeYouTube:
 async def _serve(port: int, tokens: list[str], count_only: bool) -> None:
     fake = FakeYouTube(tokens={t: "UC" + hashlib.sha1(t.encode()).hexdigest()[:22] for t in tokens})
     fake.hash_bodies = not count_only
-    await fake.start(port)
-    print(f"fake YouTube on {fake.base_url}", flush=True)
-    await asyncio.Event().wait()
-
-
-def _large_socket_reads() -> None:
-    """Read the socket in 1 MiB pieces instead of asyncio's 256 KiB.
-
-    Only for the standalone server a benchmark talks to: the stand-in for the platform should not be
-    what limits the measured upload, and per-read overhead in Python is most of its cost.
-    """
-    import asyncio.selector_events
-
-    asyncio.selector_events._SelectorSocketTransport.max_size = 1024 * 1024  # type: ignore[attr-defined]
+    await serve_forever(fake, port, lambda: f"fake YouTube on {fake.base_url}")
 
 
 def main() -> None:
-    _large_socket_reads()
-    parser = argparse.ArgumentParser(description="Serve a fake YouTube Data API upload endpoint.")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--token", action="append", default=[], help="an access token to accept")
+    large_socket_reads()
+    parser = token_args("Serve a fake YouTube Data API upload endpoint.", port=0)
     parser.add_argument("--count-only", action="store_true", help="count uploaded bytes without hashing")
     args = parser.parse_args()
     asyncio.run(_serve(args.port, args.token or ["test-token"], args.count_only))
