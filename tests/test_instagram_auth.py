@@ -7,71 +7,25 @@ issued by the fake OAuth provider, which also tells the fake Graph API and ruplo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.accounts.tokens import StoredTokenSource, TokenSources
-from core.config import PlatformSettings, PlatformsSettings, Settings
-from core.crypto import Vault, derive_key
-from core.crypto.keys import MIN_ITERATIONS
-from core.db.engine import make_engine, migrate, session_factory
-from core.db.models import SocialAccount
 from core.domain import AccountStatus, MediaInfo, Platform
-from core.oauth import OAuthClients
 from core.publishers.base import AuthError, PublishJob
 from core.publishers.instagram import InstagramPublisher
 from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.mp4 import write_mp4
-from tests.fakes.oauth_provider import FakeOAuthProvider, SeededAccount, seed_linked_account
-
-VAULT = Vault(derive_key("instagram publisher tests", iterations=MIN_ITERATIONS))
-
-
-@dataclass
-class Linked:
-    oauth: FakeOAuthProvider
-    api: FakeInstagram
-    sessions: async_sessionmaker[AsyncSession]
-    sources: TokenSources
-    seeded: SeededAccount
-    http: httpx.AsyncClient
-
-    async def row(self) -> SocialAccount:
-        async with self.sessions() as session:
-            account = await session.get(SocialAccount, self.seeded.account_row_id)
-            assert account is not None
-            return account
-
-    async def tokens(self) -> StoredTokenSource:
-        return self.sources(await self.row())
+from tests.publishing_support import Linked, linked_account
 
 
 @pytest.fixture
-async def linked(tmp_path: Path) -> AsyncIterator[Linked]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'postbot.db'}"
-    engine: AsyncEngine = make_engine(url)
-    await migrate(engine)
-    sessions = session_factory(engine)
-    async with (
-        FakeOAuthProvider("instagram") as oauth,
-        FakeInstagram() as api,
-        httpx.AsyncClient(timeout=10) as http,
-    ):
-        api.token_check = oauth.account_for
-        platforms = PlatformsSettings(instagram=PlatformSettings(**oauth.platform_settings()))
-        settings = Settings(database_url=url, data_dir=tmp_path / "data", platforms=platforms)
-        sources = TokenSources(sessions, VAULT, OAuthClients(settings, http), skew=timedelta(seconds=60))
-        seeded = await seed_linked_account(sessions, VAULT, oauth)
-        yield Linked(oauth, api, sessions, sources, seeded, http)
-    await engine.dispose()
+async def linked(tmp_path: Path) -> AsyncIterator[Linked[FakeInstagram]]:
+    async with linked_account(tmp_path, Platform.INSTAGRAM, FakeInstagram(), http_timeout=10) as linked:
+        yield linked
 
 
-async def job_for(linked: Linked, tmp_path: Path) -> PublishJob:
+async def job_for(linked: Linked[FakeInstagram], tmp_path: Path) -> PublishJob:
     video = write_mp4(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000)
     return PublishJob(
         post_id=1,
@@ -84,7 +38,7 @@ async def job_for(linked: Linked, tmp_path: Path) -> PublishJob:
     )
 
 
-def publisher(linked: Linked) -> InstagramPublisher:
+def publisher(linked: Linked[FakeInstagram]) -> InstagramPublisher:
     return InstagramPublisher(
         linked.http,
         graph_base_url=linked.api.graph_base_url,
@@ -94,7 +48,9 @@ def publisher(linked: Linked) -> InstagramPublisher:
     )
 
 
-async def test_rejected_token_is_refreshed_once_and_the_reel_goes_out(linked: Linked, tmp_path: Path) -> None:
+async def test_rejected_token_is_refreshed_once_and_the_reel_goes_out(
+    linked: Linked[FakeInstagram], tmp_path: Path
+) -> None:
     linked.oauth.expire_access_tokens()
 
     result = await publisher(linked).publish(await job_for(linked, tmp_path))
@@ -111,7 +67,9 @@ async def test_rejected_token_is_refreshed_once_and_the_reel_goes_out(linked: Li
     assert linked.oauth.account_for(fresh) == linked.seeded.remote_account_id
 
 
-async def test_revoked_access_fails_clearly_and_marks_the_account(linked: Linked, tmp_path: Path) -> None:
+async def test_revoked_access_fails_clearly_and_marks_the_account(
+    linked: Linked[FakeInstagram], tmp_path: Path
+) -> None:
     linked.oauth.revoke_grants()
 
     with pytest.raises(AuthError) as failed:
@@ -127,7 +85,7 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(linked: Linked
 
 
 async def test_token_rejected_by_rupload_mid_upload_is_refreshed_and_the_upload_continues(
-    linked: Linked, tmp_path: Path
+    linked: Linked[FakeInstagram], tmp_path: Path
 ) -> None:
     def expire_at_second_piece(token: str) -> str | None:
         pieces = [r for r in linked.api.requests if "/ig-api-upload/" in r.path]

@@ -9,69 +9,24 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.accounts.tokens import StoredTokenSource, TokenSources
-from core.config import PlatformSettings, PlatformsSettings, Settings
-from core.crypto import Vault, derive_key
-from core.crypto.keys import MIN_ITERATIONS
-from core.db.engine import make_engine, migrate, session_factory
-from core.db.models import SocialAccount
 from core.domain import AccountStatus, MediaInfo, Platform
-from core.oauth import OAuthClients
 from core.publishers.base import AuthError, PublishJob
 from core.publishers.tiktok import TikTokPublisher
 from tests.fakes.mp4 import write_mp4
-from tests.fakes.oauth_provider import FakeOAuthProvider, SeededAccount, seed_linked_account
 from tests.fakes.tiktok_api import FakeTikTok
+from tests.publishing_support import Linked, linked_account
 
-VAULT = Vault(derive_key("tiktok publisher tests", iterations=MIN_ITERATIONS))
 MiB = 1024 * 1024
 
 
-@dataclass
-class Linked:
-    oauth: FakeOAuthProvider
-    api: FakeTikTok
-    sessions: async_sessionmaker[AsyncSession]
-    sources: TokenSources
-    seeded: SeededAccount
-    http: httpx.AsyncClient
-
-    async def row(self) -> SocialAccount:
-        async with self.sessions() as session:
-            account = await session.get(SocialAccount, self.seeded.account_row_id)
-            assert account is not None
-            return account
-
-    async def tokens(self) -> StoredTokenSource:
-        return self.sources(await self.row())
-
-
 @pytest.fixture
-async def linked(tmp_path: Path) -> AsyncIterator[Linked]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'postbot.db'}"
-    engine: AsyncEngine = make_engine(url)
-    await migrate(engine)
-    sessions = session_factory(engine)
-    async with (
-        FakeOAuthProvider("tiktok") as oauth,
-        FakeTikTok() as api,
-        httpx.AsyncClient(timeout=30) as http,
-    ):
-        api.token_check = oauth.account_for
-        platforms = PlatformsSettings(tiktok=PlatformSettings(**oauth.platform_settings()))
-        settings = Settings(database_url=url, data_dir=tmp_path / "data", platforms=platforms)
-        sources = TokenSources(sessions, VAULT, OAuthClients(settings, http), skew=timedelta(seconds=60))
-        seeded = await seed_linked_account(sessions, VAULT, oauth)
-        yield Linked(oauth, api, sessions, sources, seeded, http)
-    await engine.dispose()
+async def linked(tmp_path: Path) -> AsyncIterator[Linked[FakeTikTok]]:
+    async with linked_account(tmp_path, Platform.TIKTOK, FakeTikTok(), http_timeout=30) as linked:
+        yield linked
 
 
 @pytest.fixture
@@ -79,7 +34,7 @@ def video(tmp_path: Path) -> Path:
     return write_mp4(tmp_path / "clip.mp4", duration_s=12, size_bytes=11 * MiB + 999)
 
 
-async def job_for(linked: Linked, video: Path) -> PublishJob:
+async def job_for(linked: Linked[FakeTikTok], video: Path) -> PublishJob:
     return PublishJob(
         post_id=1,
         platform=Platform.TIKTOK,
@@ -96,13 +51,15 @@ async def job_for(linked: Linked, video: Path) -> PublishJob:
     )
 
 
-def publisher_for(linked: Linked) -> TikTokPublisher:
+def publisher_for(linked: Linked[FakeTikTok]) -> TikTokPublisher:
     return TikTokPublisher(
         linked.http, base_url=linked.api.base_url, chunk_size=5 * MiB, retry_backoff_s=0, poll_interval_s=0.01
     )
 
 
-async def test_401_refreshes_the_token_once_and_the_video_is_posted(linked: Linked, video: Path) -> None:
+async def test_401_refreshes_the_token_once_and_the_video_is_posted(
+    linked: Linked[FakeTikTok], video: Path
+) -> None:
     linked.oauth.expire_access_tokens()
 
     result = await publisher_for(linked).publish(await job_for(linked, video))
@@ -119,7 +76,7 @@ async def test_401_refreshes_the_token_once_and_the_video_is_posted(linked: Link
 
 
 async def test_a_token_that_goes_stale_while_tiktok_processes_is_refreshed(
-    linked: Linked, video: Path
+    linked: Linked[FakeTikTok], video: Path
 ) -> None:
     job = await job_for(linked, video)
 
@@ -136,7 +93,9 @@ async def test_a_token_that_goes_stale_while_tiktok_processes_is_refreshed(
     assert result.remote_id == str(linked.api.published[0].post_id)
 
 
-async def test_revoked_access_fails_clearly_and_marks_the_account(linked: Linked, video: Path) -> None:
+async def test_revoked_access_fails_clearly_and_marks_the_account(
+    linked: Linked[FakeTikTok], video: Path
+) -> None:
     linked.oauth.revoke_grants()
 
     with pytest.raises(AuthError) as failed:

@@ -7,68 +7,26 @@ issued by the fake OAuth provider, which also tells the fake X API which tokens 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.accounts.tokens import StoredTokenSource, TokenSources
-from core.config import PlatformSettings, PlatformsSettings, Settings
-from core.crypto import Vault, derive_key
-from core.crypto.keys import MIN_ITERATIONS
-from core.db.engine import make_engine, migrate, session_factory
-from core.db.models import SocialAccount
 from core.domain import AccountStatus, MediaInfo, Platform
-from core.oauth import OAuthClients
 from core.publishers.base import AuthError, PublishJob
 from core.publishers.x import XPublisher
 from tests.fakes.mp4 import write_mp4
-from tests.fakes.oauth_provider import FakeOAuthProvider, SeededAccount, seed_linked_account
 from tests.fakes.x_api import FakeX
-
-VAULT = Vault(derive_key("x publisher tests", iterations=MIN_ITERATIONS))
-
-
-@dataclass
-class Linked:
-    oauth: FakeOAuthProvider
-    api: FakeX
-    sessions: async_sessionmaker[AsyncSession]
-    sources: TokenSources
-    seeded: SeededAccount
-    http: httpx.AsyncClient
-
-    async def row(self) -> SocialAccount:
-        async with self.sessions() as session:
-            account = await session.get(SocialAccount, self.seeded.account_row_id)
-            assert account is not None
-            return account
-
-    async def tokens(self) -> StoredTokenSource:
-        return self.sources(await self.row())
+from tests.publishing_support import Linked, linked_account
 
 
 @pytest.fixture
-async def linked(tmp_path: Path) -> AsyncIterator[Linked]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'postbot.db'}"
-    engine: AsyncEngine = make_engine(url)
-    await migrate(engine)
-    sessions = session_factory(engine)
-    async with FakeOAuthProvider("x") as oauth, FakeX() as api, httpx.AsyncClient(timeout=10) as http:
-        api.token_check = oauth.account_for
-        api.check_after_secs = 0
-        platforms = PlatformsSettings(x=PlatformSettings(**oauth.platform_settings()))
-        settings = Settings(database_url=url, data_dir=tmp_path / "data", platforms=platforms)
-        sources = TokenSources(sessions, VAULT, OAuthClients(settings, http), skew=timedelta(seconds=60))
-        seeded = await seed_linked_account(sessions, VAULT, oauth)
-        yield Linked(oauth, api, sessions, sources, seeded, http)
-    await engine.dispose()
+async def linked(tmp_path: Path) -> AsyncIterator[Linked[FakeX]]:
+    async with linked_account(tmp_path, Platform.X, FakeX(), http_timeout=10) as linked:
+        linked.api.check_after_secs = 0
+        yield linked
 
 
-async def job_for(linked: Linked, tmp_path: Path) -> PublishJob:
+async def job_for(linked: Linked[FakeX], tmp_path: Path) -> PublishJob:
     video = write_mp4(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000)
     return PublishJob(
         post_id=1,
@@ -81,7 +39,9 @@ async def job_for(linked: Linked, tmp_path: Path) -> PublishJob:
     )
 
 
-async def test_401_refreshes_the_token_once_and_the_post_goes_out(linked: Linked, tmp_path: Path) -> None:
+async def test_401_refreshes_the_token_once_and_the_post_goes_out(
+    linked: Linked[FakeX], tmp_path: Path
+) -> None:
     linked.oauth.expire_access_tokens()
     publisher = XPublisher(linked.http, base_url=linked.api.base_url, chunk_size=64 * 1024)
 
@@ -97,7 +57,9 @@ async def test_401_refreshes_the_token_once_and_the_post_goes_out(linked: Linked
     assert linked.oauth.account_for(fresh) == linked.seeded.remote_account_id
 
 
-async def test_revoked_access_fails_clearly_and_marks_the_account(linked: Linked, tmp_path: Path) -> None:
+async def test_revoked_access_fails_clearly_and_marks_the_account(
+    linked: Linked[FakeX], tmp_path: Path
+) -> None:
     linked.oauth.revoke_grants()
     publisher = XPublisher(linked.http, base_url=linked.api.base_url)
 
@@ -112,7 +74,7 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(linked: Linked
 
 
 async def test_token_expiring_mid_upload_is_refreshed_and_the_upload_continues(
-    linked: Linked, tmp_path: Path
+    linked: Linked[FakeX], tmp_path: Path
 ) -> None:
     def expire_at_second_segment(token: str) -> str | None:
         appends = [r for r in linked.api.requests if r.path.endswith("/append")]

@@ -1,0 +1,105 @@
+"""What the publisher tests share: fixed token sources and a real linked account behind fake servers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Generic, Protocol, Self, TypeVar
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.accounts.tokens import StoredTokenSource, TokenSources
+from core.config import PlatformSettings, PlatformsSettings, Settings
+from core.crypto import Vault, derive_key
+from core.crypto.keys import MIN_ITERATIONS
+from core.db.engine import make_engine, migrate, session_factory
+from core.db.models import SocialAccount
+from core.domain import Platform
+from core.oauth import OAuthClients
+from tests.fakes.oauth_provider import FakeOAuthProvider, SeededAccount, seed_linked_account
+
+VAULT = Vault(derive_key("publisher tests", iterations=MIN_ITERATIONS))
+
+
+class StaticTokens:
+    """A TokenSource with fixed tokens: a refresh hands out ``refreshed`` (the same token unless given).
+
+    The real refresh flow is tested with the vault-backed source (see :func:`linked_account`).
+    """
+
+    def __init__(self, token: str, account: str, *, refreshed: str | None = None) -> None:
+        self.token = token
+        self.account = account
+        self.refreshed = refreshed or token
+        self.refreshes = 0
+
+    async def access_token(self) -> str:
+        return self.token
+
+    async def refresh(self) -> str:
+        self.refreshes += 1
+        self.token = self.refreshed
+        return self.token
+
+    @property
+    def account_id(self) -> str:
+        return self.account
+
+
+class PlatformFake(Protocol):
+    """A fake platform API that asks the fake OAuth provider which tokens are live."""
+
+    token_check: Callable[[str], str | None] | None
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+Api = TypeVar("Api", bound=PlatformFake)
+
+
+@dataclass
+class Linked(Generic[Api]):
+    oauth: FakeOAuthProvider
+    api: Api
+    sessions: async_sessionmaker[AsyncSession]
+    sources: TokenSources
+    seeded: SeededAccount
+    http: httpx.AsyncClient
+
+    async def row(self) -> SocialAccount:
+        async with self.sessions() as session:
+            account = await session.get(SocialAccount, self.seeded.account_row_id)
+            assert account is not None
+            return account
+
+    async def tokens(self) -> StoredTokenSource:
+        return self.sources(await self.row())
+
+
+@asynccontextmanager
+async def linked_account(
+    tmp_path: Path, platform: Platform, api: Api, *, http_timeout: float
+) -> AsyncIterator[Linked[Api]]:
+    """An encrypted social_accounts row whose tokens the fake OAuth provider issued and ``api`` accepts."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'postbot.db'}"
+    engine = make_engine(url)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    async with (
+        FakeOAuthProvider(platform.value) as oauth,
+        api,
+        httpx.AsyncClient(timeout=http_timeout) as http,
+    ):
+        api.token_check = oauth.account_for
+        platforms = PlatformsSettings(**{platform.value: PlatformSettings(**oauth.platform_settings())})
+        settings = Settings(database_url=url, data_dir=tmp_path / "data", platforms=platforms)
+        sources = TokenSources(sessions, VAULT, OAuthClients(settings, http), skew=timedelta(seconds=60))
+        seeded = await seed_linked_account(sessions, VAULT, oauth)
+        yield Linked(oauth, api, sessions, sources, seeded, http)
+    await engine.dispose()
