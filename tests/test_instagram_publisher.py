@@ -16,29 +16,12 @@ from core.publishers.base import PermanentError, PublishJob, RateLimited, Transi
 from core.publishers.instagram import InstagramPublisher
 from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.mp4 import write_mp4
+from tests.publishing_support import StaticTokens
 
 IG_USER = "17841400000000001"
 TOKEN = "ig-access-1"
 PIECE = 64 * 1024
 CAPTION = "Launch day #launch #reels"
-
-
-class StaticTokens:
-    """A TokenSource whose token never changes (refresh is covered with the real vault elsewhere)."""
-
-    def __init__(self, token: str, account: str) -> None:
-        self.token = token
-        self.account = account
-
-    async def access_token(self) -> str:
-        return self.token
-
-    async def refresh(self) -> str:
-        return self.token
-
-    @property
-    def account_id(self) -> str:
-        return self.account
 
 
 @pytest.fixture

@@ -17,29 +17,12 @@ from core.publishers.base import PermanentError, PublishJob, RateLimited, Transi
 from core.publishers.linkedin import LinkedInPublisher, seconds_to_utc_midnight
 from tests.fakes.linkedin_api import FakeLinkedIn, encoded
 from tests.fakes.mp4 import write_mp4
+from tests.publishing_support import StaticTokens
 
 MEMBER = "urn:li:person:782bbtaQ"
 TOKEN = "li-access-1"
 PART = 64 * 1024
 CAPTION = "Launch (finally) for @team_x #launch"
-
-
-class StaticTokens:
-    """A TokenSource whose token never changes (refresh is covered with the real vault elsewhere)."""
-
-    def __init__(self, token: str, account: str) -> None:
-        self.token = token
-        self.account = account
-
-    async def access_token(self) -> str:
-        return self.token
-
-    async def refresh(self) -> str:
-        return self.token
-
-    @property
-    def account_id(self) -> str:
-        return self.account
 
 
 @pytest.fixture

@@ -16,27 +16,11 @@ from core.domain import Platform, PostStatus
 from core.slots.metrics import YouTubeMetrics, collect_due_metrics
 from tests.conftest import Database
 from tests.fakes.youtube_api import FakeYouTube, Video
+from tests.publishing_support import StaticTokens
 
 TOKEN = "ya29.metrics-token"
 CHANNEL = "UCmetricschannel000000000"
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-class StaticTokens:
-    def __init__(self, token: str) -> None:
-        self.token = token
-        self.refreshes = 0
-
-    async def access_token(self) -> str:
-        return self.token
-
-    async def refresh(self) -> str:
-        self.refreshes += 1
-        return self.token
-
-    @property
-    def account_id(self) -> str:
-        return CHANNEL
 
 
 @pytest.fixture
@@ -123,7 +107,7 @@ async def test_results_are_read_once_a_day_after_publishing(
         },
     )
     readers = {Platform.YOUTUBE: YouTubeMetrics(http, fake.base_url)}
-    settled = await collect_due_metrics(sessions, readers, lambda account: StaticTokens(TOKEN), NOW)
+    settled = await collect_due_metrics(sessions, readers, lambda account: StaticTokens(TOKEN, CHANNEL), NOW)
     assert settled == 3
 
     a = await _post(sessions, ids["vidA"])
@@ -138,7 +122,9 @@ async def test_results_are_read_once_a_day_after_publishing(
     lists = [r for r in fake.requests if r.path == "/youtube/v3/videos"]
     assert len(lists) == 1 and lists[0].status == 200
     # Settled posts are not asked about again.
-    assert await collect_due_metrics(sessions, readers, lambda account: StaticTokens(TOKEN), NOW) == 0
+    assert (
+        await collect_due_metrics(sessions, readers, lambda account: StaticTokens(TOKEN, CHANNEL), NOW) == 0
+    )
     assert len([r for r in fake.requests if r.path == "/youtube/v3/videos"]) == 1
 
 
@@ -148,7 +134,7 @@ async def test_a_rejected_token_leaves_the_posts_for_a_later_run(
     fake.videos["vidA"] = _video("vidA", "1200", "80", "7")
     ids = await _seed(sessions, {"vidA": timedelta(hours=30)})
     fake.revoke(TOKEN)
-    tokens = StaticTokens(TOKEN)
+    tokens = StaticTokens(TOKEN, CHANNEL)
     readers = {Platform.YOUTUBE: YouTubeMetrics(http, fake.base_url)}
     assert await collect_due_metrics(sessions, readers, lambda account: tokens, NOW) == 0
     assert tokens.refreshes == 1  # a 401 gets one refresh, then the account is skipped
@@ -167,6 +153,8 @@ async def test_ids_are_asked_for_fifty_at_a_time(
         fake.videos[name] = _video(name, str(i), "1", "0")
     ids = await _seed(sessions, dict.fromkeys(names, timedelta(hours=30)))
     readers = {Platform.YOUTUBE: YouTubeMetrics(http, fake.base_url)}
-    assert await collect_due_metrics(sessions, readers, lambda account: StaticTokens(TOKEN), NOW) == 60
+    assert (
+        await collect_due_metrics(sessions, readers, lambda account: StaticTokens(TOKEN, CHANNEL), NOW) == 60
+    )
     assert len([r for r in fake.requests if r.path == "/youtube/v3/videos"]) == 2
     assert (await _post(sessions, ids["vid059"])).views == 59

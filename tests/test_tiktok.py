@@ -17,31 +17,11 @@ from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimi
 from core.publishers.tiktok import MAX_CHUNKS, ChunkPlan, TikTokPublisher, plan_chunks
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.tiktok_api import FakeTikTok
+from tests.publishing_support import StaticTokens
 
 MiB = 1024 * 1024
 TOKEN = "act.test-token"
 OPEN_ID = "open-123"
-
-
-class StaticTokens:
-    """A TokenSource with fixed tokens (the refresh flow is tested with the real vault)."""
-
-    def __init__(self, token: str, refreshed: str | None = None) -> None:
-        self.token = token
-        self.refreshed = refreshed or token
-        self.refreshes = 0
-
-    async def access_token(self) -> str:
-        return self.token
-
-    async def refresh(self) -> str:
-        self.refreshes += 1
-        self.token = self.refreshed
-        return self.token
-
-    @property
-    def account_id(self) -> str:
-        return OPEN_ID
 
 
 @pytest.fixture
@@ -82,7 +62,7 @@ def _job(
             mime="video/mp4",
             duration_s=None,
         ),
-        tokens=tokens if tokens is not None else StaticTokens(TOKEN),
+        tokens=tokens if tokens is not None else StaticTokens(TOKEN, OPEN_ID),
         upload_state=dict(state or {}),
         options=options,
     )
@@ -286,7 +266,7 @@ async def test_privacy_and_duration_rules_from_creator_info(
 
 
 async def test_rejected_tokens(fake: FakeTikTok, http: httpx.AsyncClient, video: Path) -> None:
-    tokens = StaticTokens("act.revoked", refreshed="act.still-revoked")
+    tokens = StaticTokens("act.revoked", OPEN_ID, refreshed="act.still-revoked")
     with pytest.raises(AuthError) as caught:
         await _publisher(http, fake).publish(_job(video, tokens=tokens))
     assert tokens.refreshes == 1
@@ -295,7 +275,7 @@ async def test_rejected_tokens(fake: FakeTikTok, http: httpx.AsyncClient, video:
     assert "act.revoked" not in str(caught.value)
 
     fake.scopes_missing.add("video.publish")
-    scoped = StaticTokens(TOKEN)
+    scoped = StaticTokens(TOKEN, OPEN_ID)
     with pytest.raises(AuthError, match="scope"):
         await _publisher(http, fake).publish(_job(video, tokens=scoped))
     assert scoped.refreshes == 0  # refreshing cannot grant a scope

@@ -23,26 +23,12 @@ from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.linkedin_api import FakeLinkedIn
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.x_api import FakeX
+from tests.publishing_support import StaticTokens
 
 FILE_SIZE = 40 * 1024 * 1024
 CHUNK = 1024 * 1024
 # A few chunks in flight (read, request body, server read buffers) and nothing proportional to the file.
 BOUND = 6 * CHUNK
-
-
-class StaticTokens:
-    def __init__(self, account: str) -> None:
-        self.account = account
-
-    async def access_token(self) -> str:
-        return "tok"
-
-    async def refresh(self) -> str:
-        return "tok"
-
-    @property
-    def account_id(self) -> str:
-        return self.account
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +39,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def job(platform: Platform, video: Path, account: str) -> PublishJob:
     media = MediaInfo(path=str(video), sha256="", size_bytes=FILE_SIZE, mime="video/mp4")
-    return PublishJob(1, platform, "k", "streaming #test", None, media, StaticTokens(account))
+    return PublishJob(1, platform, "k", "streaming #test", None, media, StaticTokens("tok", account))
 
 
 async def peak_during(publish: Callable[[], Awaitable[PublishResult]]) -> int:

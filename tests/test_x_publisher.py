@@ -17,28 +17,11 @@ from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimi
 from core.publishers.x import XPublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.x_api import FakeX
+from tests.publishing_support import StaticTokens
 
 USER = "1001"
 TOKEN = "x-access-1"
 SEGMENT = 64 * 1024
-
-
-class StaticTokens:
-    """A TokenSource whose token never changes (refresh is covered with the real vault below)."""
-
-    def __init__(self, token: str, account: str) -> None:
-        self.token = token
-        self.account = account
-
-    async def access_token(self) -> str:
-        return self.token
-
-    async def refresh(self) -> str:
-        return self.token
-
-    @property
-    def account_id(self) -> str:
-        return self.account
 
 
 @pytest.fixture

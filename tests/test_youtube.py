@@ -17,30 +17,10 @@ from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimi
 from core.publishers.youtube import YouTubePublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
+from tests.publishing_support import StaticTokens
 
 TOKEN = "ya29.test-token"
 CHANNEL = "UCtestchannel000000000000"
-
-
-class StaticTokens:
-    """A TokenSource that hands out fixed tokens (the refresh flow is tested with the real vault)."""
-
-    def __init__(self, token: str, refreshed: str | None = None) -> None:
-        self.token = token
-        self.refreshed = refreshed or token
-        self.refreshes = 0
-
-    async def access_token(self) -> str:
-        return self.token
-
-    async def refresh(self) -> str:
-        self.refreshes += 1
-        self.token = self.refreshed
-        return self.token
-
-    @property
-    def account_id(self) -> str:
-        return CHANNEL
 
 
 @pytest.fixture
@@ -80,7 +60,7 @@ def _job(
         caption="Launch day #launch",
         title="Launch day",
         media=_media(path),
-        tokens=tokens if tokens is not None else StaticTokens(TOKEN),
+        tokens=tokens if tokens is not None else StaticTokens(TOKEN, CHANNEL),
         upload_state=dict(state or {}),
         save_state=save,
         options=options,
@@ -257,7 +237,7 @@ async def test_upload_limit_fails_with_a_clear_message(
 async def test_rejected_token_fails_as_auth_error(
     fake: FakeYouTube, http: httpx.AsyncClient, video: Path
 ) -> None:
-    tokens = StaticTokens("revoked", refreshed="still-revoked")
+    tokens = StaticTokens("revoked", CHANNEL, refreshed="still-revoked")
     with pytest.raises(AuthError) as caught:
         await _publisher(http, fake).publish(_job(video, tokens=tokens))
     assert tokens.refreshes == 1
