@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -72,3 +73,11 @@ def clip(tmp_path: Path) -> Path:
     path = tmp_path / "clip.mp4"
     write_mp4(path, duration_s=12, width=1080, height=1920, size_bytes=200_000)
     return path
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client for talking to the fakes. The timeout is per operation, not total, and roomy:
+    multi-MiB uploads share two cores with the rest of the suite."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client

@@ -31,12 +31,6 @@ async def fake() -> AsyncIterator[FakeInstagram]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def video(tmp_path: Path) -> Path:
     size = 4 * PIECE + 4321
     return write_mp4(tmp_path / "reel.mp4", duration_s=12, width=1080, height=1920, size_bytes=size)

@@ -32,12 +32,6 @@ async def fake() -> AsyncIterator[FakeLinkedIn]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def video(tmp_path: Path) -> Path:
     size = 4 * PART + 777
     return write_mp4(tmp_path / "clip.mp4", duration_s=20, width=1920, height=1080, size_bytes=size)

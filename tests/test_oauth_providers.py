@@ -26,12 +26,6 @@ async def fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeOAuthProvide
         yield provider
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
 def client_for(fake: FakeOAuthProvider, http: httpx.AsyncClient) -> OAuthProvider:
     platforms = PlatformsSettings(**{fake.platform: PlatformSettings(**fake.platform_settings())})
     return OAuthClients(Settings(platforms=platforms), http).get(Platform(fake.platform))

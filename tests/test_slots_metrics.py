@@ -37,12 +37,6 @@ async def fake() -> AsyncIterator[FakeYouTube]:
         yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
 def _video(video_id: str, views: str, likes: str | None, comments: str) -> Video:
     stats = {"viewCount": views, "commentCount": comments, "favoriteCount": "0"}
     if likes is not None:

@@ -31,12 +31,6 @@ async def fake() -> AsyncIterator[FakeTikTok]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
 def video(tmp_path: Path) -> Path:
     # Three chunks of 5 MiB; the last one carries the 2 MiB + 77 trailing bytes.
     return write_mp4(tmp_path / "clip.mp4", duration_s=20, size_bytes=17 * MiB + 77)

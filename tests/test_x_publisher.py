@@ -32,12 +32,6 @@ async def fake() -> AsyncIterator[FakeX]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def video(tmp_path: Path) -> Path:
     # 4 segments of 64 KiB and a short fifth one, random bytes so misplaced segments change digests.
     return write_mp4(
