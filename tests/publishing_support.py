@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,8 +18,9 @@ from core.crypto import Vault, derive_key
 from core.crypto.keys import MIN_ITERATIONS
 from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import SocialAccount
-from core.domain import Platform
+from core.domain import MediaInfo, Platform
 from core.oauth import OAuthClients
+from core.publishers.base import PublishJob, TokenSource
 from tests.fakes.oauth_provider import FakeOAuthProvider, SeededAccount, seed_linked_account
 
 VAULT = Vault(derive_key("publisher tests", iterations=MIN_ITERATIONS))
@@ -48,6 +49,39 @@ class StaticTokens:
     @property
     def account_id(self) -> str:
         return self.account
+
+
+def video_job(
+    video: Path,
+    saved: list[dict[str, Any]],
+    *,
+    post_id: int,
+    platform: Platform,
+    caption: str,
+    title: str | None,
+    tokens: TokenSource,
+) -> PublishJob:
+    """A first attempt at posting ``video``; upload-state snapshots the publisher saves go to ``saved``."""
+
+    async def save(state: dict[str, Any]) -> None:
+        saved.append(state)
+
+    return PublishJob(
+        post_id=post_id,
+        platform=platform,
+        idempotency_key=f"post-{post_id}",
+        caption=caption,
+        title=title,
+        media=MediaInfo(
+            path=str(video),
+            sha256="",
+            size_bytes=video.stat().st_size,
+            mime="video/mp4",
+            original_name=video.name,
+        ),
+        tokens=tokens,
+        save_state=save,
+    )
 
 
 class PlatformFake(Protocol):

@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from core.config import PlatformSettings
-from core.domain import MediaInfo, Platform
+from core.domain import Platform
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
 from core.publishers.instagram import InstagramPublisher
 from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.mp4 import write_mp4
-from tests.publishing_support import StaticTokens
+from tests.publishing_support import StaticTokens, video_job
 
 IG_USER = "17841400000000001"
 TOKEN = "ig-access-1"
@@ -44,24 +44,14 @@ def publisher(fake: FakeInstagram, http: httpx.AsyncClient, **kwargs: Any) -> In
 
 
 def make_job(video: Path, saved: list[dict[str, Any]], caption: str = CAPTION) -> PublishJob:
-    async def save(state: dict[str, Any]) -> None:
-        saved.append(state)
-
-    return PublishJob(
+    return video_job(
+        video,
+        saved,
         post_id=7,
         platform=Platform.INSTAGRAM,
-        idempotency_key="post-7",
         caption=caption,
         title=None,
-        media=MediaInfo(
-            path=str(video),
-            sha256="",
-            size_bytes=video.stat().st_size,
-            mime="video/mp4",
-            original_name="reel.mp4",
-        ),
         tokens=StaticTokens(TOKEN, IG_USER),
-        save_state=save,
     )
 
 

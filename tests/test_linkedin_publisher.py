@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from core.config import PlatformSettings
-from core.domain import MediaInfo, Platform
+from core.domain import Platform
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
 from core.publishers.linkedin import LinkedInPublisher, seconds_to_utc_midnight
 from tests.fakes.linkedin_api import FakeLinkedIn, encoded
 from tests.fakes.mp4 import write_mp4
-from tests.publishing_support import StaticTokens
+from tests.publishing_support import StaticTokens, video_job
 
 MEMBER = "urn:li:person:782bbtaQ"
 TOKEN = "li-access-1"
@@ -48,24 +48,14 @@ def publisher(fake: FakeLinkedIn, http: httpx.AsyncClient, **kwargs: Any) -> Lin
 
 
 def make_job(video: Path, saved: list[dict[str, Any]], caption: str = CAPTION) -> PublishJob:
-    async def save(state: dict[str, Any]) -> None:
-        saved.append(state)
-
-    return PublishJob(
+    return video_job(
+        video,
+        saved,
         post_id=3,
         platform=Platform.LINKEDIN,
-        idempotency_key="post-3",
         caption=caption,
         title="Launch",
-        media=MediaInfo(
-            path=str(video),
-            sha256="",
-            size_bytes=video.stat().st_size,
-            mime="video/mp4",
-            original_name="clip.mp4",
-        ),
         tokens=StaticTokens(TOKEN, MEMBER),
-        save_state=save,
     )
 
 

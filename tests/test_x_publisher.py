@@ -12,12 +12,12 @@ import httpx
 import pytest
 
 from core.config import PlatformSettings
-from core.domain import MediaInfo, Platform
+from core.domain import Platform
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
 from core.publishers.x import XPublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.x_api import FakeX
-from tests.publishing_support import StaticTokens
+from tests.publishing_support import StaticTokens, video_job
 
 USER = "1001"
 TOKEN = "x-access-1"
@@ -44,24 +44,14 @@ def publisher(fake: FakeX, http: httpx.AsyncClient, **kwargs: Any) -> XPublisher
 
 
 def make_job(video: Path, saved: list[dict[str, Any]], caption: str = "Launch day #launch") -> PublishJob:
-    async def save(state: dict[str, Any]) -> None:
-        saved.append(state)
-
-    return PublishJob(
+    return video_job(
+        video,
+        saved,
         post_id=1,
         platform=Platform.X,
-        idempotency_key="post-1",
         caption=caption,
         title=None,
-        media=MediaInfo(
-            path=str(video),
-            sha256="",
-            size_bytes=video.stat().st_size,
-            mime="video/mp4",
-            original_name="clip.mp4",
-        ),
         tokens=StaticTokens(TOKEN, USER),
-        save_state=save,
     )
 
 
