@@ -38,7 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackFake, serve_forever, token_args
+from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
 VERSION = "v21.0"
 MAX_CAPTION = 2200
@@ -46,12 +46,6 @@ MAX_HASHTAGS = 30
 CONTAINER_TTL_S = 24 * 3600
 QUOTA_TOTAL = 100
 ENDPOINTS = ("create", "upload", "status", "publish", "limit", "media")
-
-
-class _Reject(Exception):
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 def graph_error(
@@ -271,10 +265,10 @@ class FakeInstagram(LoopbackFake):
         user = self._lookup_token(token) if token else None
         if user is None:
             if not token:
-                raise _Reject(
+                raise Rejected(
                     graph_error(400, 2500, "An active access token must be used to query information.")
                 )
-            raise _Reject(
+            raise Rejected(
                 graph_error(
                     400,
                     190,
@@ -291,14 +285,14 @@ class FakeInstagram(LoopbackFake):
         self.requests.append(record)
         try:
             if request.match_info["version"] != self.version:
-                raise _Reject(
+                raise Rejected(
                     graph_error(400, 2635, f"Unsupported API version {request.match_info['version']}")
                 )
             params = await self._params(request)
             user = self._graph_user(request, params)
             plan = self._take(endpoint)
             response = self._graph_failure(plan) if plan else await work(user, params)
-        except _Reject as exc:
+        except Rejected as exc:
             response = exc.response
         record.status = response.status
         return response
@@ -306,7 +300,7 @@ class FakeInstagram(LoopbackFake):
     def _container(self, user: str, container_id: str) -> Container:
         container = self.containers.get(container_id)
         if container is None or container.owner != user:
-            raise _Reject(
+            raise Rejected(
                 graph_error(
                     400,
                     100,
@@ -324,7 +318,7 @@ class FakeInstagram(LoopbackFake):
 
     def _own_node(self, request: web.Request, user: str) -> None:
         if request.match_info["node"] != user:
-            raise _Reject(
+            raise Rejected(
                 graph_error(400, 100, "Unsupported post request. Object does not exist.", subcode=33)
             )
 
@@ -334,16 +328,16 @@ class FakeInstagram(LoopbackFake):
         async def work(user: str, params: dict[str, str]) -> web.Response:
             self._own_node(request, user)
             if params.get("media_type") != "REELS":
-                raise _Reject(graph_error(400, 100, "(#100) media_type must be REELS for a reel."))
+                raise Rejected(graph_error(400, 100, "(#100) media_type must be REELS for a reel."))
             if params.get("upload_type") != "resumable" and not params.get("video_url"):
-                raise _Reject(
+                raise Rejected(
                     graph_error(400, 100, "(#100) Either video_url or upload_type=resumable is required.")
                 )
             caption = params.get("caption", "")
             if len(caption) > MAX_CAPTION:
-                raise _Reject(graph_error(400, 100, "(#100) The caption is longer than 2200 characters."))
+                raise Rejected(graph_error(400, 100, "(#100) The caption is longer than 2200 characters."))
             if sum(1 for word in caption.split() if word.startswith("#")) > MAX_HASHTAGS:
-                raise _Reject(graph_error(400, 100, "(#100) The caption has more than 30 hashtags."))
+                raise Rejected(graph_error(400, 100, "(#100) The caption has more than 30 hashtags."))
             cid = self._id()
             self.containers[cid] = Container(cid, user, params, time.time())
             return web.json_response({"id": cid, "uri": f"{self.upload_base_url}/{cid}"})
@@ -381,7 +375,7 @@ class FakeInstagram(LoopbackFake):
             self._own_node(request, user)
             container = self._container(user, params.get("creation_id", ""))
             if self.published_count(user) >= self.quota_total:
-                raise _Reject(
+                raise Rejected(
                     graph_error(
                         400,
                         9,
@@ -392,9 +386,9 @@ class FakeInstagram(LoopbackFake):
                     )
                 )
             if container.status_code == "PUBLISHED":
-                raise _Reject(graph_error(400, 100, "(#100) The media has already been published."))
+                raise Rejected(graph_error(400, 100, "(#100) The media has already been published."))
             if container.status_code != "FINISHED":
-                raise _Reject(
+                raise Rejected(
                     graph_error(
                         400,
                         9007,
@@ -455,43 +449,43 @@ class FakeInstagram(LoopbackFake):
         self.requests.append(record)
         try:
             response = await self._rupload_work(request, record)
-        except _Reject as exc:
+        except Rejected as exc:
             response = exc.response
         record.status = response.status
         return response
 
     async def _rupload_work(self, request: web.Request, record: Recorded) -> web.Response:
         if request.match_info["version"] != self.version:
-            raise _Reject(rupload_error(400, "InvalidRequest", "Unsupported version"))
+            raise Rejected(rupload_error(400, "InvalidRequest", "Unsupported version"))
         header = request.headers.get("Authorization", "")
         user = self._lookup_token(header[len("OAuth ") :]) if header.startswith("OAuth ") else None
         if user is None:
-            raise _Reject(
+            raise Rejected(
                 rupload_error(400, "NotAuthorizedError", "User not authorized to perform this request")
             )
         try:
             offset = int(request.headers["offset"])
             file_size = int(request.headers["file_size"])
         except (KeyError, ValueError):
-            raise _Reject(
+            raise Rejected(
                 rupload_error(400, "InvalidRequest", "offset and file_size headers are required")
             ) from None
         record.offset = offset
         container = self.containers.get(request.match_info["container"])
         if container is None or container.owner != user:
-            raise _Reject(rupload_error(400, "InvalidRequest", "Invalid container id"))
+            raise Rejected(rupload_error(400, "InvalidRequest", "Invalid container id"))
         if container.params.get("upload_type") != "resumable":
-            raise _Reject(
+            raise Rejected(
                 rupload_error(400, "InvalidRequest", "Container was not created for a resumable upload")
             )
         if container.file_size is not None and file_size != container.file_size:
-            raise _Reject(
+            raise Rejected(
                 rupload_error(400, "InvalidRequest", f"file_size changed from {container.file_size}")
             )
         if container.received == container.file_size:
-            raise _Reject(rupload_error(400, "InvalidRequest", "The upload is already complete"))
+            raise Rejected(rupload_error(400, "InvalidRequest", "The upload is already complete"))
         if offset != container.received and offset not in container.pieces:
-            raise _Reject(
+            raise Rejected(
                 rupload_error(
                     400,
                     "InvalidOffset",
@@ -508,7 +502,7 @@ class FakeInstagram(LoopbackFake):
             digest.update(chunk)
             length += len(chunk)
         if length == 0 or offset + length > file_size:
-            raise _Reject(
+            raise Rejected(
                 rupload_error(400, "InvalidRequest", f"{length} bytes at {offset} do not fit {file_size}")
             )
         container.file_size = file_size

@@ -41,7 +41,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackFake, serve_forever, token_args
+from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
 PART_SIZE = 4 * 1024 * 1024
 MAX_FILE = 5 * 1024**3
@@ -50,12 +50,6 @@ URL_TTL_S = 3600
 MAX_COMMENTARY = 3000
 ENDPOINTS = ("initialize", "part", "finalize", "video", "post", "find")
 _VERSION = re.compile(r"^\d{6}(\.\d{2})?$")
-
-
-class _Reject(Exception):
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 def li_error(
@@ -69,8 +63,8 @@ def li_error(
     return web.json_response(body, status=status)
 
 
-def reject(status: int, message: str, **kwargs: Any) -> _Reject:
-    return _Reject(li_error(status, message, **kwargs))
+def reject(status: int, message: str, **kwargs: Any) -> Rejected:
+    return Rejected(li_error(status, message, **kwargs))
 
 
 @dataclass
@@ -242,7 +236,7 @@ class FakeLinkedIn(LoopbackFake):
             self._check_headers(request)
             plan = self._take(endpoint)
             response = self._failure(plan) if plan else await work(member)
-        except _Reject as exc:
+        except Rejected as exc:
             response = exc.response
         record.status = response.status
         return response
@@ -326,7 +320,7 @@ class FakeLinkedIn(LoopbackFake):
         self.requests.append(record)
         try:
             response = await self._store_part(request, video_id, index)
-        except _Reject as exc:
+        except Rejected as exc:
             response = exc.response
         record.status = response.status
         return response

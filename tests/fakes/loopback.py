@@ -17,6 +17,14 @@ from aiohttp import web
 HOST = "127.0.0.1"
 
 
+class Rejected(Exception):
+    """Raised anywhere in a handler to answer with ``response`` (the protocol error) straight away."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
 class LoopbackFake:
     # Fakes hit by thousands of requests in benchmarks turn the access log off; the chat fakes keep it.
     access_log = False

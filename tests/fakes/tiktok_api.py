@@ -37,7 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackFake, large_socket_reads, serve_forever, token_args
+from tests.fakes.loopback import LoopbackFake, Rejected, large_socket_reads, serve_forever, token_args
 
 MiB = 1024 * 1024
 MIN_CHUNK = 5 * MiB
@@ -54,12 +54,6 @@ def envelope(data: Any = None, *, code: str = "ok", message: str = "", status: i
     if data is not None:
         body["data"] = data
     return web.json_response(body, status=status)
-
-
-class _Reject(Exception):
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 @dataclass
@@ -199,11 +193,11 @@ class FakeTikTok(LoopbackFake):
             Recorded(request.method, request.path, status, request.headers.get("Content-Range"), length)
         )
 
-    def _reject(self, request: web.Request, status: int, code: str, message: str) -> _Reject:
+    def _reject(self, request: web.Request, status: int, code: str, message: str) -> Rejected:
         if status in (400, 416):
             self.protocol_errors.append(message)
         self._record(request, status)
-        return _Reject(envelope(code=code, message=message, status=status))
+        return Rejected(envelope(code=code, message=message, status=status))
 
     def _auth(self, request: web.Request, scope: str) -> tuple[str, str]:
         header = request.headers.get("Authorization", "")
@@ -261,7 +255,7 @@ class FakeTikTok(LoopbackFake):
     async def _creator_info(self, request: web.Request) -> web.StreamResponse:
         try:
             self._auth(request, "video.publish")
-        except _Reject as rejected:
+        except Rejected as rejected:
             return rejected.response
         self._record(request, 200)
         return envelope(dict(self.creator))
@@ -269,7 +263,7 @@ class FakeTikTok(LoopbackFake):
     async def _init(self, request: web.Request) -> web.StreamResponse:
         try:
             return await self._init_checked(request)
-        except _Reject as rejected:
+        except Rejected as rejected:
             return rejected.response
 
     async def _init_checked(self, request: web.Request) -> web.StreamResponse:
@@ -361,7 +355,7 @@ class FakeTikTok(LoopbackFake):
     async def _put(self, request: web.Request) -> web.StreamResponse:
         try:
             return await self._put_checked(request)
-        except _Reject as rejected:
+        except Rejected as rejected:
             # Read the refused body to its end, as the platform's front end does, so the client sees
             # the error response rather than a connection reset halfway through its upload.
             async for _ in request.content.iter_any():
@@ -374,7 +368,7 @@ class FakeTikTok(LoopbackFake):
         )
         if upload is None or upload.expired or not request.query.get("upload_token"):
             self._record(request, 404)
-            raise _Reject(
+            raise Rejected(
                 envelope(code="invalid_params", message="The upload URL is unknown or expired.", status=404)
             )
         content_type = request.headers.get("Content-Type", "")
@@ -461,7 +455,7 @@ class FakeTikTok(LoopbackFake):
             token, open_id = self._auth(request, "video.publish")
             body = self._json_body(request, await request.read())
             self._rate(request, token, "status", self.status_limit_per_min)
-        except _Reject as rejected:
+        except Rejected as rejected:
             return rejected.response
         upload = self.uploads.get(str(body.get("publish_id", "")))
         if upload is None or upload.open_id != open_id:

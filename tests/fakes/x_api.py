@@ -38,7 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackFake, serve_forever, token_args
+from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
 MAX_SEGMENT = 5 * 1024 * 1024
 MAX_SEGMENT_INDEX = 999
@@ -51,12 +51,6 @@ RATE_LIMIT = 50
 ENDPOINTS = ("initialize", "append", "finalize", "status", "tweet", "timeline")
 
 
-class _Reject(Exception):
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 def problem(status: int, title: str, detail: str, *, type_: str = "about:blank") -> web.Response:
     body = {"title": title, "detail": detail, "type": type_, "status": status}
     return web.Response(
@@ -64,14 +58,14 @@ def problem(status: int, title: str, detail: str, *, type_: str = "about:blank")
     )
 
 
-def invalid_request(message: str, parameters: dict[str, list[str]] | None = None) -> _Reject:
+def invalid_request(message: str, parameters: dict[str, list[str]] | None = None) -> Rejected:
     body = {
         "errors": [{"parameters": parameters or {}, "message": message}],
         "title": "Invalid Request",
         "detail": "One or more parameters to your request was invalid.",
         "type": "https://api.twitter.com/2/problems/invalid-request",
     }
-    return _Reject(web.json_response(body, status=400))
+    return Rejected(web.json_response(body, status=400))
 
 
 @dataclass
@@ -248,7 +242,7 @@ class FakeX(LoopbackFake):
             if user is None and self.token_check is not None:
                 user = self.token_check(token)
         if user is None:
-            raise _Reject(problem(401, "Unauthorized", "Unauthorized"))
+            raise Rejected(problem(401, "Unauthorized", "Unauthorized"))
         return user
 
     async def _handle(
@@ -266,7 +260,7 @@ class FakeX(LoopbackFake):
             else:
                 response = await work(user)
                 response.headers.update(self._headers())
-        except _Reject as exc:
+        except Rejected as exc:
             response = exc.response
         record.status = response.status
         return response
@@ -460,7 +454,7 @@ class FakeX(LoopbackFake):
                     )
                 keys.append(upload.media_key)
             if any(t.author_id == user and t.text == text and text for t in self.tweets.values()):
-                raise _Reject(
+                raise Rejected(
                     problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
                 )
             tweet_id = self._new_id()
@@ -478,7 +472,7 @@ class FakeX(LoopbackFake):
     async def _timeline(self, request: web.Request) -> web.StreamResponse:
         async def work(user: str) -> web.Response:
             if request.match_info["id"] != user:
-                raise _Reject(problem(403, "Forbidden", "You can only read your own timeline here."))
+                raise Rejected(problem(403, "Forbidden", "You can only read your own timeline here."))
             limit = int(request.query.get("max_results", "10"))
             if not 5 <= limit <= 100:
                 raise invalid_request("max_results must be between 5 and 100.", {"max_results": [str(limit)]})

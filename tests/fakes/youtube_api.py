@@ -36,7 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.loopback import LoopbackFake, large_socket_reads, serve_forever, token_args
+from tests.fakes.loopback import LoopbackFake, Rejected, large_socket_reads, serve_forever, token_args
 
 CHUNK_UNIT = 256 * 1024
 MAX_THUMBNAIL = 2 * 1024 * 1024
@@ -55,12 +55,6 @@ def google_error(status: int, reason: str, message: str, *, domain: str = "youtu
         }
     }
     return web.json_response(body, status=status)
-
-
-class _Reject(Exception):
-    def __init__(self, response: web.Response) -> None:
-        super().__init__(response.status)
-        self.response = response
 
 
 @dataclass
@@ -183,10 +177,10 @@ class FakeYouTube(LoopbackFake):
             Recorded(request.method, request.path, status, request.headers.get("Content-Range"), length)
         )
 
-    def _reject(self, request: web.Request, reason: str, message: str, status: int = 400) -> _Reject:
+    def _reject(self, request: web.Request, reason: str, message: str, status: int = 400) -> Rejected:
         self.protocol_errors.append(message)
         self._record(request, status)
-        return _Reject(google_error(status, reason, message, domain="global"))
+        return Rejected(google_error(status, reason, message, domain="global"))
 
     def _channel(self, request: web.Request) -> str:
         header = request.headers.get("Authorization", "")
@@ -198,7 +192,7 @@ class FakeYouTube(LoopbackFake):
             channel = self.token_check(token)
         if channel is None:
             self._record(request, 401)
-            raise _Reject(
+            raise Rejected(
                 google_error(
                     401,
                     "authError",
@@ -214,7 +208,7 @@ class FakeYouTube(LoopbackFake):
     async def _insert(self, request: web.Request) -> web.StreamResponse:
         try:
             return await self._insert_checked(request)
-        except _Reject as rejected:
+        except Rejected as rejected:
             return rejected.response
 
     async def _insert_checked(self, request: web.Request) -> web.StreamResponse:
@@ -308,7 +302,7 @@ class FakeYouTube(LoopbackFake):
     async def _put(self, request: web.Request) -> web.StreamResponse:
         try:
             return await self._put_checked(request)
-        except _Reject as rejected:
+        except Rejected as rejected:
             # Read the refused body to its end, as the platform's front end does, so the client sees
             # the error response rather than a connection reset halfway through its upload.
             async for _ in request.content.iter_any():
@@ -319,7 +313,7 @@ class FakeYouTube(LoopbackFake):
         session = self.sessions.get(request.query.get("upload_id", ""))
         if session is None:
             self._record(request, 404)
-            raise _Reject(
+            raise Rejected(
                 google_error(
                     404, "notFound", "The upload session does not exist or has expired.", domain="global"
                 )
@@ -494,13 +488,13 @@ class FakeYouTube(LoopbackFake):
                     "items": [{"default": {"url": url, "width": 120, "height": 90}}],
                 }
             )
-        except _Reject as rejected:
+        except Rejected as rejected:
             return rejected.response
 
     async def _list(self, request: web.Request) -> web.StreamResponse:
         try:
             self._channel(request)
-        except _Reject as rejected:
+        except Rejected as rejected:
             return rejected.response
         ids = [i for i in request.query.get("id", "").split(",") if i]
         items = [self.videos[i].resource for i in ids if i in self.videos]
