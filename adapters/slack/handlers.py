@@ -147,6 +147,14 @@ class SlackHandlers:
             log.exception("slack listener failed", extra={"listener": what})
             await self._safe_tell(tell, INTERNAL_ERROR)
 
+    async def _acked(
+        self, ack: Any, respond: AsyncRespond, work: Callable[[Tell], Awaitable[None]], what: str
+    ) -> None:
+        """Ack at once, then run ``work`` under :meth:`_guard` with its replies going to ``respond``."""
+        await ack()
+        tell = self._respond_tell(respond)
+        await self._guard(lambda: work(tell), tell, what)
+
     @staticmethod
     async def _safe_tell(tell: Tell, text: str) -> None:
         try:
@@ -266,33 +274,24 @@ class SlackHandlers:
         await self._guard(work, tell, command.get("command", "command"))
 
     async def on_queue(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        tell = self._respond_tell(respond)
-
-        async def work() -> None:
+        async def work(tell: Tell) -> None:
             ctx = await self._command_ctx(command)
             posts = await self.postbot.list_queue(ctx, channel_only=True)
             text, layout = blocks.queue_blocks(posts, datetime.now(UTC))
             await respond(text=text, blocks=layout, response_type="ephemeral")
 
-        await self._guard(work, tell, "/queue")
+        await self._acked(ack, respond, work, "/queue")
 
     async def on_cancel_command(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        tell = self._respond_tell(respond)
-
-        async def work() -> None:
+        async def work(tell: Tell) -> None:
             ctx = await self._command_ctx(command)
             view = await self.postbot.cancel(ctx, post_id(command.get("text", "")))
             await tell(f"Cancelled #{view.id} ({view.platform.label}).")
 
-        await self._guard(work, tell, "/cancel")
+        await self._acked(ack, respond, work, "/cancel")
 
     async def on_reschedule(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        tell = self._respond_tell(respond)
-
-        async def work() -> None:
+        async def work(tell: Tell) -> None:
             parts = command.get("text", "").split(maxsplit=1)
             if len(parts) < 2:
                 raise UserError("Which post, and when?", hint="e.g. /reschedule 12 tomorrow 9am")
@@ -300,19 +299,16 @@ class SlackHandlers:
             view = await self.postbot.reschedule(ctx, post_id(parts[0]), parts[1])
             await tell(f"Moved #{view.id} ({view.platform.label}) to {local_time(view.run_at, view.tz)}.")
 
-        await self._guard(work, tell, "/reschedule")
+        await self._acked(ack, respond, work, "/reschedule")
 
     async def on_suggest(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        tell = self._respond_tell(respond)
-
-        async def work() -> None:
+        async def work(tell: Tell) -> None:
             ctx = await self._command_ctx(command)
             outcome = await self.postbot.suggest(ctx, command.get("text", ""))
             text, layout = blocks.suggestion_blocks(outcome.suggestions, outcome.tz)
             await respond(text=text, blocks=layout, response_type="ephemeral")
 
-        await self._guard(work, tell, "/suggest")
+        await self._acked(ack, respond, work, "/suggest")
 
     def _require_linker(self) -> AccountLinker:
         if self.linker is None:
@@ -323,10 +319,7 @@ class SlackHandlers:
         return self.linker
 
     async def on_link(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        tell = self._respond_tell(respond)
-
-        async def work() -> None:
+        async def work(tell: Tell) -> None:
             word = command.get("text", "").strip()
             if not word:
                 raise UserError(
@@ -336,13 +329,10 @@ class SlackHandlers:
             # The core refuses non-admins and sends the single-use link by DM, never into the channel.
             await tell(await self._require_linker().request_link(ctx, word))
 
-        await self._guard(work, tell, "/link")
+        await self._acked(ack, respond, work, "/link")
 
     async def on_unlink(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        tell = self._respond_tell(respond)
-
-        async def work() -> None:
+        async def work(tell: Tell) -> None:
             word = command.get("text", "").strip()
             platform = platform_from_alias(word) if word else None
             if platform is None:
@@ -354,17 +344,14 @@ class SlackHandlers:
             outcome = await self._require_linker().unlink(ctx, platform)
             await tell(unlink_text(outcome))
 
-        await self._guard(work, tell, "/unlink")
+        await self._acked(ack, respond, work, "/unlink")
 
     async def on_accounts(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        tell = self._respond_tell(respond)
-
-        async def work() -> None:
+        async def work(tell: Tell) -> None:
             ctx = await self._command_ctx(command)
             await tell(accounts_text(await self._require_linker().list_accounts(ctx)))
 
-        await self._guard(work, tell, "/accounts")
+        await self._acked(ack, respond, work, "/accounts")
 
     async def on_help(self, ack: Any) -> None:
         await ack(text=COMMAND_ACKS["/help"])
@@ -528,10 +515,7 @@ class SlackHandlers:
     async def on_cancel_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
-        await ack()
-        tell = self._respond_tell(respond)
-
-        async def work() -> None:
+        async def work(tell: Tell) -> None:
             ctx = await self._button_ctx(body)
             view = await self.postbot.cancel(ctx, int(action["value"]))
             note = f"#{view.id} {view.platform.label} cancelled by <@{ctx.user_id}>."
@@ -540,15 +524,12 @@ class SlackHandlers:
             )
             await self._update_message(body, respond, layout)
 
-        await self._guard(work, tell, "cancel button")
+        await self._acked(ack, respond, work, "cancel button")
 
     async def on_slot_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
-        await ack()
-        tell = self._respond_tell(respond)
-
-        async def work() -> None:
+        async def work(tell: Tell) -> None:
             ctx = await self._button_ctx(body)
             raw_id, stamp = action["value"].split(":")
             at = datetime.fromtimestamp(int(stamp), UTC)
@@ -561,4 +542,4 @@ class SlackHandlers:
             )
             await self._update_message(body, respond, layout)
 
-        await self._guard(work, tell, "slot button")
+        await self._acked(ack, respond, work, "slot button")
