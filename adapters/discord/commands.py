@@ -165,6 +165,28 @@ async def post_autocomplete(interaction: discord.Interaction, current: str) -> l
 # --------------------------------------------------------------------------- commands
 
 
+async def _video_command(
+    interaction: discord.Interaction,
+    when: str | None,
+    platforms: str,
+    video: discord.Attachment,
+    caption: str | None,
+    *,
+    now: bool,
+) -> None:
+    """/schedule and /post: the same text and video, queued for ``when`` or as due now."""
+
+    async def work() -> Reply:
+        ctx = chat_context(interaction)
+        media = await _media(interaction, video, platforms)
+        postbot = _client(interaction).postbot
+        submit = postbot.post_now if now else postbot.schedule
+        outcome = await submit(ctx, command_text(when, platforms, caption), media)
+        return await _outcome_reply(interaction, outcome)
+
+    await deferred(interaction, work)
+
+
 @app_commands.command(name="schedule", description="Schedule a video post")
 @app_commands.describe(
     when="When to post: 'tomorrow 6pm', 'in 2 hours', 'best'",
@@ -181,15 +203,7 @@ async def schedule(
     video: discord.Attachment,
     caption: str | None = None,
 ) -> None:
-    async def work() -> Reply:
-        ctx = chat_context(interaction)
-        media = await _media(interaction, video, platforms)
-        outcome = await _client(interaction).postbot.schedule(
-            ctx, command_text(when, platforms, caption), media
-        )
-        return await _outcome_reply(interaction, outcome)
-
-    await deferred(interaction, work)
+    await _video_command(interaction, when, platforms, video, caption, now=False)
 
 
 @app_commands.command(name="post", description="Publish a video now")
@@ -201,15 +215,7 @@ async def schedule(
 async def post(
     interaction: discord.Interaction, platforms: str, video: discord.Attachment, caption: str | None = None
 ) -> None:
-    async def work() -> Reply:
-        ctx = chat_context(interaction)
-        media = await _media(interaction, video, platforms)
-        outcome = await _client(interaction).postbot.post_now(
-            ctx, command_text(None, platforms, caption), media
-        )
-        return await _outcome_reply(interaction, outcome)
-
-    await deferred(interaction, work)
+    await _video_command(interaction, None, platforms, video, caption, now=True)
 
 
 @app_commands.command(name="queue", description="Upcoming posts")
