@@ -38,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
 VERSION = "v21.0"
@@ -199,19 +200,6 @@ class FakeInstagram(LoopbackFake):
         self._seq += 1 + secrets.randbelow(1000)
         return str(self._seq)
 
-    def _take(self, endpoint: str) -> Injected | None:
-        plans = self.injected[endpoint]
-        if not plans:
-            return None
-        plan = plans[0]
-        if plan.after > 0:
-            plan.after -= 1
-            return None
-        plan.count -= 1
-        if plan.count <= 0:
-            plans.pop(0)
-        return plan
-
     def _graph_failure(self, plan: Injected) -> web.Response:
         if plan.status >= 500:
             return graph_error(
@@ -290,7 +278,7 @@ class FakeInstagram(LoopbackFake):
                 )
             params = await self._params(request)
             user = self._graph_user(request, params)
-            plan = self._take(endpoint)
+            plan = take(self.injected[endpoint])
             response = self._graph_failure(plan) if plan else await work(user, params)
         except Rejected as exc:
             response = exc.response
@@ -350,7 +338,7 @@ class FakeInstagram(LoopbackFake):
             fields = [f for f in params.get("fields", "id").split(",") if f]
             if node in self.media:
                 return web.json_response(self._media_fields(self.media[node], fields))
-            plan = self._take("status")
+            plan = take(self.injected["status"])
             if plan is not None:
                 return self._graph_failure(plan)
             container = self._container(user, node)
@@ -492,7 +480,7 @@ class FakeInstagram(LoopbackFake):
                     f"offset {offset} does not match {container.received} bytes received",
                 )
             )
-        plan = self._take("upload")
+        plan = take(self.injected["upload"])
         if plan is not None:
             await request.read()
             return rupload_error(plan.status, "ServiceUnavailable", "Upload service busy", retriable=True)

@@ -41,6 +41,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
 PART_SIZE = 4 * 1024 * 1024
@@ -176,19 +177,6 @@ class FakeLinkedIn(LoopbackFake):
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _take(self, endpoint: str) -> Injected | None:
-        plans = self.injected[endpoint]
-        if not plans:
-            return None
-        plan = plans[0]
-        if plan.after > 0:
-            plan.after -= 1
-            return None
-        plan.count -= 1
-        if plan.count <= 0:
-            plans.pop(0)
-        return plan
-
     @staticmethod
     def _failure(plan: Injected) -> web.Response:
         if plan.status == 429:
@@ -234,7 +222,7 @@ class FakeLinkedIn(LoopbackFake):
         try:
             member = self._member(request)
             self._check_headers(request)
-            plan = self._take(endpoint)
+            plan = take(self.injected[endpoint])
             response = self._failure(plan) if plan else await work(member)
         except Rejected as exc:
             response = exc.response
@@ -342,7 +330,7 @@ class FakeLinkedIn(LoopbackFake):
             raise reject(403, "Upload URL has expired")
         if video.status != "WAITING_UPLOAD":
             raise reject(400, "The upload was already finalized")
-        plan = self._take("part")
+        plan = take(self.injected["part"])
         if plan is not None:
             await request.read()
             return self._failure(plan)

@@ -37,6 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, large_socket_reads, serve_forever, token_args
 
 MiB = 1024 * 1024
@@ -62,7 +63,7 @@ class Injected:
     status: int = 503
     retry_after: float | None = None
     after_bytes: int = 0
-    skip: int = 0
+    after: int = 0
 
 
 @dataclass
@@ -151,13 +152,13 @@ class FakeTikTok(LoopbackFake):
     # --- test controls -------------------------------------------------------------------------
 
     def fail_chunks(self, count: int = 1, *, status: int = 503, skip: int = 0) -> None:
-        self.chunk_failures.append(Injected(count, status=status, skip=skip))
+        self.chunk_failures.append(Injected(count, status=status, after=skip))
 
     def rate_limit_chunks(self, count: int = 1, *, retry_after: float = 1) -> None:
         self.chunk_rate_limits.append(Injected(count, status=429, retry_after=retry_after))
 
     def drop_chunks(self, count: int = 1, *, after_bytes: int = MiB, skip: int = 0) -> None:
-        self.chunk_drops.append(Injected(count, after_bytes=after_bytes, skip=skip))
+        self.chunk_drops.append(Injected(count, after_bytes=after_bytes, after=skip))
 
     def fail_init(self, status: int, code: str, message: str) -> None:
         self.init_failures.append((status, code, message))
@@ -174,19 +175,6 @@ class FakeTikTok(LoopbackFake):
         return [u for u in self.uploads.values() if u.status == "PUBLISH_COMPLETE"]
 
     # --- helpers -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _take(plans: list[Injected]) -> Injected | None:
-        if not plans:
-            return None
-        plan = plans[0]
-        if plan.skip > 0:
-            plan.skip -= 1
-            return None
-        plan.count -= 1
-        if plan.count <= 0:
-            plans.pop(0)
-        return plan
 
     def _record(self, request: web.Request, status: int, length: int = 0) -> None:
         self.requests.append(
@@ -404,9 +392,9 @@ class FakeTikTok(LoopbackFake):
                 f"Expected chunk {upload.chunks_done + 1} of {upload.total_chunk_count}: "
                 f"bytes {expected[0]}-{expected[1]}/{total}.",
             )
-        drop = self._take(self.chunk_drops)
-        limit = self._take(self.chunk_rate_limits)
-        failure = self._take(self.chunk_failures)
+        drop = take(self.chunk_drops)
+        limit = take(self.chunk_rate_limits)
+        failure = take(self.chunk_failures)
         digest = upload.digest.copy()
         head = upload.head
         seen = 0

@@ -38,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
 MAX_SEGMENT = 5 * 1024 * 1024
@@ -213,16 +214,9 @@ class FakeX(LoopbackFake):
         }
 
     def _injected(self, endpoint: str) -> web.Response | None:
-        plans = self.injected[endpoint]
-        if not plans:
+        plan = take(self.injected[endpoint])
+        if plan is None:
             return None
-        plan = plans[0]
-        if plan.after > 0:
-            plan.after -= 1
-            return None
-        plan.count -= 1
-        if plan.count <= 0:
-            plans.pop(0)
         if plan.status == 429:
             response = problem(429, "Too Many Requests", "Too Many Requests")
             # X reports the reset as an epoch second; round up so the wait is never too short.

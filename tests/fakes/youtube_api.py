@@ -36,6 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, large_socket_reads, serve_forever, token_args
 
 CHUNK_UNIT = 256 * 1024
@@ -69,7 +70,7 @@ class Injected:
     # For dropped connections: body bytes read before the connection is cut.
     after_bytes: int = 0
     # Matching requests to let through before the plan applies.
-    skip: int = 0
+    after: int = 0
 
 
 @dataclass
@@ -140,13 +141,13 @@ class FakeYouTube(LoopbackFake):
     def fail_chunks(self, count: int = 1, *, status: int = 503, commit_bytes: int = 0, skip: int = 0) -> None:
         if commit_bytes % CHUNK_UNIT:
             raise ValueError("the server stores whole 256 KiB units")
-        self.chunk_failures.append(Injected(count, status=status, commit_bytes=commit_bytes, skip=skip))
+        self.chunk_failures.append(Injected(count, status=status, commit_bytes=commit_bytes, after=skip))
 
     def rate_limit_chunks(self, count: int = 1, *, retry_after: float = 1) -> None:
         self.chunk_rate_limits.append(Injected(count, status=429, retry_after=retry_after))
 
     def drop_chunks(self, count: int = 1, *, after_bytes: int = CHUNK_UNIT, skip: int = 0) -> None:
-        self.chunk_drops.append(Injected(count, after_bytes=after_bytes, skip=skip))
+        self.chunk_drops.append(Injected(count, after_bytes=after_bytes, after=skip))
 
     def rate_limit_inserts(self, count: int = 1, *, retry_after: float = 30) -> None:
         self.insert_rate_limits.append(Injected(count, status=429, retry_after=retry_after))
@@ -158,19 +159,6 @@ class FakeYouTube(LoopbackFake):
         self.tokens.pop(token, None)
 
     # --- helpers -------------------------------------------------------------------------------
-
-    @staticmethod
-    def _take(plans: list[Injected]) -> Injected | None:
-        if not plans:
-            return None
-        plan = plans[0]
-        if plan.skip > 0:
-            plan.skip -= 1
-            return None
-        plan.count -= 1
-        if plan.count <= 0:
-            plans.pop(0)
-        return plan
 
     def _record(self, request: web.Request, status: int, length: int = 0) -> None:
         self.requests.append(
@@ -239,12 +227,12 @@ class FakeYouTube(LoopbackFake):
                 request, "unexpectedPart", f"The body sets {sorted(unlisted)} but part does not list them."
             )
         self._check_metadata(request, resource)
-        if (plan := self._take(self.insert_rate_limits)) is not None:
+        if (plan := take(self.insert_rate_limits)) is not None:
             self._record(request, 429)
             response = google_error(429, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits")
             response.headers["Retry-After"] = f"{plan.retry_after:g}"
             return response
-        if self._take(self.insert_quota) is not None:
+        if take(self.insert_quota) is not None:
             self._record(request, 403)
             return google_error(
                 403,
@@ -367,9 +355,9 @@ class FakeYouTube(LoopbackFake):
         if not request.headers.get("Content-Type"):
             raise self._reject(request, "badContent", "Content-Type is required on an upload chunk.")
 
-        drop = self._take(self.chunk_drops)
-        limit = self._take(self.chunk_rate_limits)
-        failure = self._take(self.chunk_failures)
+        drop = take(self.chunk_drops)
+        limit = take(self.chunk_rate_limits)
+        failure = take(self.chunk_failures)
         digest = session.digest.copy()
         seen = 0
         # The chunk is hashed as it streams and committed only when complete (or, for an injected
