@@ -21,6 +21,7 @@ from core.db.models import SocialAccount
 from core.domain import MediaInfo, Platform
 from core.oauth import OAuthClients
 from core.publishers.base import PublishJob, TokenSource
+from tests.fakes.mp4 import write_mp4
 from tests.fakes.oauth_provider import FakeOAuthProvider, SeededAccount, seed_linked_account
 
 VAULT = Vault(derive_key("publisher tests", iterations=MIN_ITERATIONS))
@@ -114,6 +115,19 @@ class Linked(Generic[Api]):
 
     async def tokens(self) -> StoredTokenSource:
         return self.sources(await self.row())
+
+    async def clip_job(self, tmp_path: Path) -> PublishJob:
+        """A short clip posted to the linked platform with the account's stored tokens."""
+        video = write_mp4(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000)
+        return PublishJob(
+            post_id=1,
+            platform=Platform(self.oauth.platform),
+            idempotency_key="post-1",
+            caption="Refreshed and posted",
+            title=None,
+            media=MediaInfo(path=str(video), sha256="", size_bytes=video.stat().st_size, mime="video/mp4"),
+            tokens=await self.tokens(),
+        )
 
 
 @asynccontextmanager

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.domain import AccountStatus, MediaInfo, Platform
-from core.publishers.base import AuthError, PublishJob
+from core.domain import AccountStatus, Platform
+from core.publishers.base import AuthError
 from core.publishers.instagram import InstagramPublisher
 from tests.fakes.instagram_api import FakeInstagram
-from tests.fakes.mp4 import write_mp4
 from tests.publishing_support import Linked, linked_account
 
 
@@ -23,19 +22,6 @@ from tests.publishing_support import Linked, linked_account
 async def linked(tmp_path: Path) -> AsyncIterator[Linked[FakeInstagram]]:
     async with linked_account(tmp_path, Platform.INSTAGRAM, FakeInstagram(), http_timeout=10) as linked:
         yield linked
-
-
-async def job_for(linked: Linked[FakeInstagram], tmp_path: Path) -> PublishJob:
-    video = write_mp4(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000)
-    return PublishJob(
-        post_id=1,
-        platform=Platform.INSTAGRAM,
-        idempotency_key="post-1",
-        caption="Refreshed and posted",
-        title=None,
-        media=MediaInfo(path=str(video), sha256="", size_bytes=video.stat().st_size, mime="video/mp4"),
-        tokens=await linked.tokens(),
-    )
 
 
 def publisher(linked: Linked[FakeInstagram]) -> InstagramPublisher:
@@ -53,7 +39,7 @@ async def test_rejected_token_is_refreshed_once_and_the_reel_goes_out(
 ) -> None:
     linked.oauth.expire_access_tokens()
 
-    result = await publisher(linked).publish(await job_for(linked, tmp_path))
+    result = await publisher(linked).publish(await linked.clip_job(tmp_path))
 
     assert linked.oauth.refresh_count == 1, "one refresh, reused for the upload and the publish"
     (media,) = linked.api.media.values()
@@ -73,7 +59,7 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(
     linked.oauth.revoke_grants()
 
     with pytest.raises(AuthError) as failed:
-        await publisher(linked).publish(await job_for(linked, tmp_path))
+        await publisher(linked).publish(await linked.clip_job(tmp_path))
 
     assert failed.value.message == (
         "Instagram access for acme.ig was revoked or has expired: re-link with /link instagram"
@@ -95,7 +81,7 @@ async def test_token_rejected_by_rupload_mid_upload_is_refreshed_and_the_upload_
 
     linked.api.token_check = expire_at_second_piece
 
-    await publisher(linked).publish(await job_for(linked, tmp_path))
+    await publisher(linked).publish(await linked.clip_job(tmp_path))
 
     assert linked.oauth.refresh_count == 1
     pieces = [r.status for r in linked.api.requests if "/ig-api-upload/" in r.path]

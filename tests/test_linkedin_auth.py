@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from core.domain import AccountStatus, MediaInfo, Platform
-from core.publishers.base import AuthError, PublishJob
+from core.domain import AccountStatus, Platform
+from core.publishers.base import AuthError
 from core.publishers.linkedin import LinkedInPublisher
 from tests.fakes.linkedin_api import FakeLinkedIn
-from tests.fakes.mp4 import write_mp4
 from tests.publishing_support import Linked, linked_account
 
 
@@ -27,19 +26,6 @@ async def linked(tmp_path: Path) -> AsyncIterator[Linked[FakeLinkedIn]]:
         yield linked
 
 
-async def job_for(linked: Linked[FakeLinkedIn], tmp_path: Path) -> PublishJob:
-    video = write_mp4(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000)
-    return PublishJob(
-        post_id=1,
-        platform=Platform.LINKEDIN,
-        idempotency_key="post-1",
-        caption="Refreshed and posted",
-        title=None,
-        media=MediaInfo(path=str(video), sha256="", size_bytes=video.stat().st_size, mime="video/mp4"),
-        tokens=await linked.tokens(),
-    )
-
-
 def publisher(linked: Linked[FakeLinkedIn]) -> LinkedInPublisher:
     return LinkedInPublisher(linked.http, base_url=linked.api.base_url, poll_interval_s=0.01)
 
@@ -49,7 +35,7 @@ async def test_401_refreshes_the_token_once_and_the_post_goes_out(
 ) -> None:
     linked.oauth.expire_access_tokens()
 
-    result = await publisher(linked).publish(await job_for(linked, tmp_path))
+    result = await publisher(linked).publish(await linked.clip_job(tmp_path))
 
     assert linked.oauth.refresh_count == 1, "one refresh, reused for every later request"
     (post,) = linked.api.posts.values()
@@ -68,7 +54,7 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(
     linked.oauth.revoke_grants()
 
     with pytest.raises(AuthError) as failed:
-        await publisher(linked).publish(await job_for(linked, tmp_path))
+        await publisher(linked).publish(await linked.clip_job(tmp_path))
 
     assert failed.value.message == (
         "LinkedIn access for Ada Acme was revoked or has expired: re-link with /link linkedin"
@@ -90,7 +76,7 @@ async def test_token_expiring_before_finalize_is_refreshed_and_the_post_goes_out
 
     linked.api.token_check = expire_at_finalize
 
-    await publisher(linked).publish(await job_for(linked, tmp_path))
+    await publisher(linked).publish(await linked.clip_job(tmp_path))
 
     assert linked.oauth.refresh_count == 1
     finalizes = [r.status for r in linked.api.requests if "finalizeUpload" in r.path]

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from core.domain import AccountStatus, MediaInfo, Platform
-from core.publishers.base import AuthError, PublishJob
+from core.domain import AccountStatus, Platform
+from core.publishers.base import AuthError
 from core.publishers.x import XPublisher
-from tests.fakes.mp4 import write_mp4
 from tests.fakes.x_api import FakeX
 from tests.publishing_support import Linked, linked_account
 
@@ -26,26 +25,13 @@ async def linked(tmp_path: Path) -> AsyncIterator[Linked[FakeX]]:
         yield linked
 
 
-async def job_for(linked: Linked[FakeX], tmp_path: Path) -> PublishJob:
-    video = write_mp4(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000)
-    return PublishJob(
-        post_id=1,
-        platform=Platform.X,
-        idempotency_key="post-1",
-        caption="Refreshed and posted",
-        title=None,
-        media=MediaInfo(path=str(video), sha256="", size_bytes=video.stat().st_size, mime="video/mp4"),
-        tokens=await linked.tokens(),
-    )
-
-
 async def test_401_refreshes_the_token_once_and_the_post_goes_out(
     linked: Linked[FakeX], tmp_path: Path
 ) -> None:
     linked.oauth.expire_access_tokens()
     publisher = XPublisher(linked.http, base_url=linked.api.base_url, chunk_size=64 * 1024)
 
-    result = await publisher.publish(await job_for(linked, tmp_path))
+    result = await publisher.publish(await linked.clip_job(tmp_path))
 
     assert linked.oauth.refresh_count == 1, "one refresh, reused for every later request"
     (tweet,) = linked.api.tweets.values()
@@ -64,7 +50,7 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(
     publisher = XPublisher(linked.http, base_url=linked.api.base_url)
 
     with pytest.raises(AuthError) as failed:
-        await publisher.publish(await job_for(linked, tmp_path))
+        await publisher.publish(await linked.clip_job(tmp_path))
 
     assert failed.value.message == "X access for Acme was revoked or has expired: re-link with /link x"
     assert failed.value.hint is not None and "/link x" in failed.value.hint
@@ -85,7 +71,7 @@ async def test_token_expiring_mid_upload_is_refreshed_and_the_upload_continues(
     linked.api.token_check = expire_at_second_segment
     publisher = XPublisher(linked.http, base_url=linked.api.base_url, chunk_size=64 * 1024)
 
-    await publisher.publish(await job_for(linked, tmp_path))
+    await publisher.publish(await linked.clip_job(tmp_path))
 
     assert linked.oauth.refresh_count == 1
     appends = [r.status for r in linked.api.requests if r.path.endswith("/append")]
