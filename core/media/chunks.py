@@ -9,6 +9,11 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 DEFAULT_CHUNK = 8 * 1024 * 1024
+# Upload bodies are read in 2 MiB pieces: each piece costs a hand-off to a reader thread (~0.1 ms of
+# CPU), so 1 MiB pieces spent ~0.1 s per GiB on hand-offs alone; much larger pieces no longer fit the
+# socket's send buffer in one write (loopback autotunes to 4 MiB), and asyncio then copies the rest
+# into its own buffer. Measured on loopback: 1 MiB ~0.55, 2 MiB ~0.47, 4 MiB ~0.52 CPU s/GiB.
+STREAM_PIECE = 2 * 1024 * 1024
 
 
 def _read_at(path: Path, offset: int, size: int) -> bytes:
@@ -38,7 +43,7 @@ async def iter_chunks(
 
 
 async def stream_range(
-    path: str | Path, start: int, end: int, *, piece: int = 1024 * 1024
+    path: str | Path, start: int, end: int, *, piece: int = STREAM_PIECE
 ) -> AsyncGenerator[bytes, None]:
     """``[start, end)`` as an HTTP request body, reading one piece ahead of the socket.
 

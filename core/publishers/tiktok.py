@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from core.domain import Platform
-from core.media.chunks import stream_range
+from core.media.chunks import STREAM_PIECE, stream_range
 from core.media.probe import probe_file
 from core.publishers.base import (
     AuthError,
@@ -39,7 +39,6 @@ MIN_CHUNK = 5 * MiB
 MAX_CHUNK = 64 * MiB
 MAX_CHUNKS = 1000
 DEFAULT_CHUNK = 32 * MiB
-READ_PIECE = MiB
 _RELINK = "Re-link the TikTok account with /link tiktok."
 _PRIVACY = {
     "public": "PUBLIC_TO_EVERYONE",
@@ -302,7 +301,7 @@ class TikTokPublisher:
             try:
                 response = await self.http.put(
                     url,
-                    content=stream_range(job.media.path, start, end, piece=READ_PIECE),
+                    content=stream_range(job.media.path, start, end, piece=STREAM_PIECE),
                     headers={
                         "Content-Type": mime,
                         "Content-Length": str(end - start),

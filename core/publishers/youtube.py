@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from core.domain import Platform
-from core.media.chunks import stream_range
+from core.media.chunks import STREAM_PIECE, stream_range
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://www.googleapis.com"
 CHUNK_UNIT = 256 * 1024
 DEFAULT_CHUNK = 32 * 1024 * 1024
-READ_PIECE = 1024 * 1024
 PRIVACY = ("public", "private", "unlisted")
 _RANGE = re.compile(r"bytes=0-(\d+)")
 # YouTube's daily quota resets at midnight Pacific time.
@@ -250,7 +249,7 @@ class YouTubePublisher:
             async def send(token: str, start: int = start, end: int = end) -> httpx.Response:
                 return await self.http.put(
                     session,
-                    content=stream_range(job.media.path, start, end, piece=READ_PIECE),
+                    content=stream_range(job.media.path, start, end, piece=STREAM_PIECE),
                     headers={
                         "Authorization": f"Bearer {token}",
                         "Content-Type": mime,
