@@ -509,6 +509,39 @@ async def test_accounts_and_suggest(world: World, linking: App) -> None:
     assert field["name"] == "Sandbox" and "Europe/Berlin" in field["value"]
 
 
+async def test_timezone_command_sets_how_times_are_read(world: World, running: App, clip: Path) -> None:
+    fake = world.fake
+    complete = await fake.send_interaction(
+        fake.autocomplete_interaction(
+            "timezone", {"zone": "new y"}, "zone", user=world.alice, guild=world.guild
+        )
+    )
+    await fake.wait_for(lambda: complete.callback)
+    assert complete.callback is not None and complete.callback["type"] == 8
+    assert {"name": "America/New_York", "value": "America/New_York"} in complete.callback["data"]["choices"]
+
+    async def reply_to(values: dict[str, Any], permissions: int = SEND_MESSAGES) -> dict[str, Any]:
+        record = await fake.send_interaction(
+            fake.command_interaction(
+                "timezone", values, user=world.alice, guild=world.guild, permissions=permissions
+            )
+        )
+        await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
+        message = fake.original(record)
+        assert message is not None and message["flags"] & EPHEMERAL
+        return message
+
+    assert (await reply_to({"zone": "new york"}))["content"] == "Your time zone is now America/New_York."
+    record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    message = fake.original(record)
+    assert message is not None and "18:00 America/New_York" in str(message["embeds"][0]["fields"])
+
+    # Only Manage Server may change the server's default, and the bot checks it itself.
+    refused = await reply_to({"zone": "Tokyo", "server": True})
+    assert refused["content"].startswith("✗ Only an admin can set the server's time zone.")
+    assert "I don't know the time zone 'Mars'" in (await reply_to({"zone": "Mars"}))["content"]
+
+
 async def test_run_discord_serves_until_cancelled(world: World) -> None:
     if world.db.kind != "sqlite":
         pytest.skip("the entry point builds its own app on the default schema; SQLite covers it")

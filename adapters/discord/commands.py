@@ -21,6 +21,7 @@ from core.errors import UserError
 from core.render import local_time, queue_text
 from core.service import ScheduleOutcome, SuggestOutcome
 from core.timeparse import preview
+from core.zones import zone_choices
 
 if TYPE_CHECKING:
     from adapters.discord.client import PostbotClient
@@ -31,6 +32,7 @@ HELP = """**postbot** schedules video posts from this server.
 • `/queue`: upcoming posts · `/cancel post` · `/reschedule post when`
 • `/suggest [platforms]`: good times to post
 • `/accounts`: linked platform accounts · `/link platform` and `/unlink platform` (Manage Server)
+• `/timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
 Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
@@ -311,6 +313,29 @@ async def accounts(interaction: discord.Interaction) -> None:
     await deferred(interaction, work, ephemeral=True)
 
 
+async def zone_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=zone, value=zone) for zone in zone_choices(current)]
+
+
+@app_commands.command(name="timezone", description="The time zone your times are read and shown in")
+@app_commands.describe(
+    zone="A city or IANA zone, e.g. Berlin or America/New_York",
+    server="Set the server's default instead (Manage Server)",
+)
+@app_commands.autocomplete(zone=zone_autocomplete)
+@app_commands.guild_only()
+async def timezone(interaction: discord.Interaction, zone: str, server: bool = False) -> None:
+    # Discord tells bots no user's time zone, so without this every time is read in the server's.
+    async def work() -> Reply:
+        name = await _client(interaction).postbot.set_timezone(
+            chat_context(interaction), zone, team_wide=server
+        )
+        whose = "This server's default time zone" if server else "Your time zone"
+        return Reply(content=f"{whose} is now {name}.")
+
+    await deferred(interaction, work, ephemeral=True)
+
+
 @app_commands.command(name="help", description="What postbot can do")
 async def help_command(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(HELP, ephemeral=True)
@@ -326,5 +351,6 @@ COMMANDS: list[app_commands.Command[Any, Any, None]] = [
     link,
     unlink,
     accounts,
+    timezone,
     help_command,
 ]
