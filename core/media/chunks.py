@@ -9,10 +9,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 DEFAULT_CHUNK = 8 * 1024 * 1024
-# Upload bodies are read in 2 MiB pieces: each piece costs a hand-off to a reader thread (~0.1 ms of
-# CPU), so 1 MiB pieces spent ~0.1 s per GiB on hand-offs alone; much larger pieces no longer fit the
-# socket's send buffer in one write (loopback autotunes to 4 MiB), and asyncio then copies the rest
-# into its own buffer. Measured on loopback: 1 MiB ~0.55, 2 MiB ~0.47, 4 MiB ~0.52 CPU s/GiB.
+# Upload bodies are read in 2 MiB pieces. Each piece costs a hand-off to a reader thread, and at
+# 1 MiB those hand-offs were ~0.1 CPU s per GiB (publisher ~0.55 s/GiB on loopback, ~0.45 at 2 MiB).
+# 3-4 MiB measured no better: such writes overflow the socket's send buffer and asyncio copies the
+# rest into its own buffer. Two pieces are in memory at a time (one sending, one read ahead).
 STREAM_PIECE = 2 * 1024 * 1024
 
 
