@@ -87,6 +87,15 @@ class PublishJob:
     options: dict[str, Any] = field(default_factory=dict)
     scheduled_for: datetime | None = None
 
+    def require_tokens(self) -> TokenSource:
+        """The linked account's tokens; every platform but the sandbox needs them."""
+        if self.tokens is None:
+            raise AuthError(
+                f"no {self.platform.label} account is linked",
+                hint=f"An admin can link one with /link {self.platform.value}, then schedule again.",
+            )
+        return self.tokens
+
     async def checkpoint(self, **changes: Any) -> None:
         """Merge ``changes`` into the upload state and persist it before going on."""
         self.upload_state.update(changes)

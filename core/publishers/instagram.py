@@ -101,11 +101,7 @@ class InstagramPublisher:
         )
 
     async def publish(self, job: PublishJob) -> PublishResult:
-        if job.tokens is None:
-            raise PermanentError(
-                "no Instagram account is linked", hint="An admin can link one with /link instagram."
-            )
-        tokens = job.tokens
+        tokens = job.require_tokens()
         state = job.upload_state
         if state.get("ig_media_id"):
             return PublishResult(str(state["ig_media_id"]), state.get("remote_url"))

@@ -109,11 +109,7 @@ class LinkedInPublisher:
         )
 
     async def publish(self, job: PublishJob) -> PublishResult:
-        if job.tokens is None:
-            raise PermanentError(
-                "no LinkedIn account is linked", hint="An admin can link one with /link linkedin."
-            )
-        tokens = job.tokens
+        tokens = job.require_tokens()
         state = job.upload_state
         if state.get("li_post_urn"):
             return _result(str(state["li_post_urn"]))

@@ -163,9 +163,7 @@ class TikTokPublisher:
         self.poll_timeout_s = poll_timeout_s
 
     async def publish(self, job: PublishJob) -> PublishResult:
-        tokens = job.tokens
-        if tokens is None:
-            raise AuthError("No TikTok account is linked for this post.", hint=_RELINK)
+        tokens = job.require_tokens()
         state = job.upload_state
         if state.get("remote_id"):
             return PublishResult(remote_id=str(state["remote_id"]), url=state.get("url"))

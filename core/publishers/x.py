@@ -79,9 +79,7 @@ class XPublisher:
         return cls(http, base_url=conf.base_url or DEFAULT_BASE_URL, chunk_size=conf.chunk_size_bytes)
 
     async def publish(self, job: PublishJob) -> PublishResult:
-        if job.tokens is None:
-            raise PermanentError("no X account is linked", hint="An admin can link one with /link x.")
-        tokens = job.tokens
+        tokens = job.require_tokens()
         state = job.upload_state
         if state.get("x_tweet_id"):
             return _result(str(state["x_tweet_id"]))

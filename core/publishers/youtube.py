@@ -121,9 +121,7 @@ class YouTubePublisher:
         self.retry_backoff_s = retry_backoff_s
 
     async def publish(self, job: PublishJob) -> PublishResult:
-        tokens = job.tokens
-        if tokens is None:
-            raise AuthError("No YouTube account is linked for this post.", hint=_RELINK)
+        tokens = job.require_tokens()
         video_id = job.upload_state.get("video_id")
         if not video_id:
             if not (job.title or "").strip():
