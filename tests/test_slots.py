@@ -14,6 +14,7 @@ from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import MediaAsset, ScheduledPost, Team, User
 from core.domain import Platform, PostStatus
 from core.errors import ConfigError
+from core.render import suggestions_text
 from core.slots import Slot, best_common_slot, suggest
 from core.slots.audience import parse_audience
 from core.slots.priors import prior
@@ -219,7 +220,8 @@ async def test_audience_zones_decide_the_local_hour(teams: Teams) -> None:
     assert all(9 <= s.at.astimezone(ny).hour < 13 for s in ig)
     assert "(America/New_York)" in ig[0].reason
     # Times are still shown in the asking user's zone.
-    assert ig[0].reason.startswith(f"{ig[0].at.astimezone(BERLIN):%a}")
+    shown = suggestions_text({Platform.INSTAGRAM: ig[:1]}, "Europe/Berlin")
+    assert shown.startswith(f"Instagram: {ig[0].at.astimezone(BERLIN):%a %d %b %Y, %H:%M} Europe/Berlin · ")
 
     mixed = (
         await teams.suggest(

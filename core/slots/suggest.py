@@ -83,9 +83,7 @@ def _score(
     return _Scored(at, total * boost * decay, total, label, share, boost, posts)
 
 
-def _reason(platform: Platform, s: _Scored, audience: Sequence[AudienceZone], tz: ZoneInfo) -> str:
-    local = s.at.astimezone(tz)
-    when = f"{local:%a} {local.day} {local:%b} {local:%H:%M}"
+def _reason(platform: Platform, s: _Scored, audience: Sequence[AudienceZone]) -> str:
     if s.label is None:
         why = f"outside {platform.label}'s documented peaks, but free"
     elif len(audience) == 1:
@@ -95,7 +93,8 @@ def _reason(platform: Platform, s: _Scored, audience: Sequence[AudienceZone], tz
     if s.boost_posts >= 1 and abs(s.boost - 1) >= 0.1:
         direction = "better" if s.boost > 1 else "worse"
         why += f"; your posts around this hour did {s.boost:.1f}x your median ({direction})"
-    return f"{when}: {why}"
+    # No time here: every chat shows the slot's time itself, in the reader's zone and with it.
+    return why
 
 
 async def suggest(
@@ -139,7 +138,7 @@ async def suggest(
             # Suggestions are alternatives, not a plan, but spacing them like posts keeps them
             # from being three neighbouring half hours of the same peak.
             occupancy.take(scored.at)
-            reason = _reason(platform, scored, audience, user_zone)
+            reason = _reason(platform, scored, audience)
             chosen.append(Slot(scored.at, round(scored.score, 3), reason))
         result[platform] = chosen
     return result
@@ -181,7 +180,7 @@ async def best_common_slot(
     mean, at, scored = best
     # The reason speaks for the platform that gains most from this time.
     lead_platform, lead = max(zip(platforms, scored, strict=True), key=lambda ps: ps[1].score)
-    reason = _reason(lead_platform, lead, audience, user_zone)
+    reason = _reason(lead_platform, lead, audience)
     if len(platforms) > 1:
         reason += f" (free on all {len(platforms)} platforms)"
     return Slot(at, round(mean, 3), reason)
