@@ -82,6 +82,8 @@ async def test_queue_and_cancel(settings: Settings, db: Database, clip: Path) ->
         assert all("Europe/Berlin · " in line for line in offered), reply
         queue = await console.handle("/queue")
         assert "#1 Sandbox" in queue and "18:00 Europe/Berlin" in queue and "Launch day" in queue
+        suggested = (await console.handle("/suggest sandbox")).splitlines()
+        assert len(suggested) == 3 and all(line.startswith("Sandbox: ") for line in suggested), suggested
         assert await console.handle("/cancel 1") == "Cancelled #1 (Sandbox)."
         assert "already cancelled" in await console.handle("/cancel 1")
         assert "no post #7" in await console.handle("/cancel 7")

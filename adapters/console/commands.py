@@ -20,6 +20,7 @@ HELP = """Commands:
   /queue                                        upcoming posts
   /cancel <id>                                  cancel a queued post
   /reschedule <id> <when>                       move a queued post
+  /suggest [platforms]                          the best free slots per platform
   /timezone <zone>                              the zone your times are read in, e.g. Europe/Berlin
   /help, /quit
 Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox."""
@@ -104,6 +105,9 @@ class ConsoleAdapter:
             post_id, _, when = rest.partition(" ")
             post = await self.postbot.reschedule(self.ctx, _post_id(post_id), when)
             return f"Moved #{post.id} to {post.run_at.astimezone().strftime('%a %d %b %H:%M %Z')}."
+        if command == "/suggest":
+            found = await self.postbot.suggest(self.ctx, rest)
+            return suggestions_text(found.suggestions, found.tz) or "No free slot in the coming week."
         if command == "/timezone":
             return f"Times are now read and shown in {await self.postbot.set_timezone(self.ctx, rest)}."
         raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")
