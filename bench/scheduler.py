@@ -474,7 +474,7 @@ def main() -> None:
     w.add_argument("--schema", default="")
     w.add_argument("--platform-url", required=True)
     w.add_argument("--worker-id", required=True)
-    w.add_argument("--in-flight", type=int, default=256)
+    w.add_argument("--in-flight", type=int, default=SchedulerSettings().max_in_flight)
     w.add_argument("--batch", type=int, default=100)
     w.add_argument("--poll", type=float, default=0.5)
     w.add_argument("--profile", default="")
@@ -484,7 +484,7 @@ def main() -> None:
     for p in (parser,):
         p.add_argument("--posts", type=int, default=10_000)
         p.add_argument("--latency", type=float, default=0.05)
-        p.add_argument("--in-flight", type=int, default=256)
+        p.add_argument("--in-flight", type=int, default=SchedulerSettings().max_in_flight)
         p.add_argument("--batch", type=int, default=100)
         p.add_argument("--poll", type=float, default=0.5)
         p.add_argument("--lead", type=float, default=4.0, help="seconds between queueing and due time")
