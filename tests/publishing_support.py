@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -116,18 +117,28 @@ class Linked(Generic[Api]):
     async def tokens(self) -> StoredTokenSource:
         return self.sources(await self.row())
 
-    async def clip_job(self, tmp_path: Path) -> PublishJob:
-        """A short clip posted to the linked platform with the account's stored tokens."""
-        video = write_mp4(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000)
+    async def job_for(
+        self, video: Path, *, caption: str = "Refreshed and posted", title: str | None = None
+    ) -> PublishJob:
+        """A first attempt at posting ``video`` to the linked platform with the account's stored tokens."""
         return PublishJob(
             post_id=1,
             platform=Platform(self.oauth.platform),
             idempotency_key="post-1",
-            caption="Refreshed and posted",
-            title=None,
-            media=MediaInfo(path=str(video), sha256="", size_bytes=video.stat().st_size, mime="video/mp4"),
+            caption=caption,
+            title=title,
+            media=MediaInfo(
+                path=str(video),
+                sha256=hashlib.sha256(video.read_bytes()).hexdigest(),
+                size_bytes=video.stat().st_size,
+                mime="video/mp4",
+            ),
             tokens=await self.tokens(),
         )
+
+    async def clip_job(self, tmp_path: Path) -> PublishJob:
+        """A short clip posted to the linked platform with the account's stored tokens."""
+        return await self.job_for(write_mp4(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000))
 
 
 @asynccontextmanager

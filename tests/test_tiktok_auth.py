@@ -13,14 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from core.domain import AccountStatus, MediaInfo, Platform
-from core.publishers.base import AuthError, PublishJob
+from core.domain import AccountStatus, Platform
+from core.publishers.base import AuthError
 from core.publishers.tiktok import TikTokPublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.tiktok_api import FakeTikTok
 from tests.publishing_support import Linked, linked_account
 
 MiB = 1024 * 1024
+
+CAPTION = "Refreshed and posted #launch"
+TITLE = "Refreshed and posted"
 
 
 @pytest.fixture
@@ -34,23 +37,6 @@ def video(tmp_path: Path) -> Path:
     return write_mp4(tmp_path / "clip.mp4", duration_s=12, size_bytes=11 * MiB + 999)
 
 
-async def job_for(linked: Linked[FakeTikTok], video: Path) -> PublishJob:
-    return PublishJob(
-        post_id=1,
-        platform=Platform.TIKTOK,
-        idempotency_key="post-1",
-        caption="Refreshed and posted #launch",
-        title="Refreshed and posted",
-        media=MediaInfo(
-            path=str(video),
-            sha256=hashlib.sha256(video.read_bytes()).hexdigest(),
-            size_bytes=video.stat().st_size,
-            mime="video/mp4",
-        ),
-        tokens=await linked.tokens(),
-    )
-
-
 def publisher_for(linked: Linked[FakeTikTok]) -> TikTokPublisher:
     return TikTokPublisher(
         linked.http, base_url=linked.api.base_url, chunk_size=5 * MiB, retry_backoff_s=0, poll_interval_s=0.01
@@ -62,7 +48,7 @@ async def test_401_refreshes_the_token_once_and_the_video_is_posted(
 ) -> None:
     linked.oauth.expire_access_tokens()
 
-    result = await publisher_for(linked).publish(await job_for(linked, video))
+    result = await publisher_for(linked).publish(await linked.job_for(video, caption=CAPTION, title=TITLE))
 
     assert linked.oauth.refresh_count == 1, "one refresh, reused for every later request"
     [upload] = linked.api.published
@@ -78,7 +64,7 @@ async def test_401_refreshes_the_token_once_and_the_video_is_posted(
 async def test_a_token_that_goes_stale_while_tiktok_processes_is_refreshed(
     linked: Linked[FakeTikTok], video: Path
 ) -> None:
-    job = await job_for(linked, video)
+    job = await linked.job_for(video, caption=CAPTION, title=TITLE)
 
     async def expire_once_uploaded(state: dict[str, object]) -> None:
         if state.get("uploaded") and linked.oauth.refresh_count == 0:
@@ -99,7 +85,7 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(
     linked.oauth.revoke_grants()
 
     with pytest.raises(AuthError) as failed:
-        await publisher_for(linked).publish(await job_for(linked, video))
+        await publisher_for(linked).publish(await linked.job_for(video, caption=CAPTION, title=TITLE))
 
     assert (
         failed.value.message

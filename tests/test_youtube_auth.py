@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from core.domain import AccountStatus, MediaInfo, Platform
-from core.publishers.base import AuthError, PublishJob
+from core.domain import AccountStatus, Platform
+from core.publishers.base import AuthError
 from core.publishers.youtube import YouTubePublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
 from tests.publishing_support import Linked, linked_account
+
+CAPTION = "Refreshed and posted #launch"
+TITLE = "Refreshed and posted"
 
 
 @pytest.fixture
@@ -32,23 +35,6 @@ def video(tmp_path: Path) -> Path:
     return write_mp4(tmp_path / "clip.mp4", duration_s=12, size_bytes=6 * CHUNK_UNIT + 999)
 
 
-async def job_for(linked: Linked[FakeYouTube], video: Path) -> PublishJob:
-    return PublishJob(
-        post_id=1,
-        platform=Platform.YOUTUBE,
-        idempotency_key="post-1",
-        caption="Refreshed and posted #launch",
-        title="Refreshed and posted",
-        media=MediaInfo(
-            path=str(video),
-            sha256=hashlib.sha256(video.read_bytes()).hexdigest(),
-            size_bytes=video.stat().st_size,
-            mime="video/mp4",
-        ),
-        tokens=await linked.tokens(),
-    )
-
-
 def publisher_for(linked: Linked[FakeYouTube]) -> YouTubePublisher:
     return YouTubePublisher(
         linked.http, base_url=linked.api.base_url, chunk_size=2 * CHUNK_UNIT, retry_backoff_s=0
@@ -60,7 +46,7 @@ async def test_401_refreshes_the_token_once_and_the_video_goes_up(
 ) -> None:
     linked.oauth.expire_access_tokens()
 
-    result = await publisher_for(linked).publish(await job_for(linked, video))
+    result = await publisher_for(linked).publish(await linked.job_for(video, caption=CAPTION, title=TITLE))
 
     assert linked.oauth.refresh_count == 1, "one refresh, reused for every later request"
     stored = linked.api.videos[result.remote_id]
@@ -76,7 +62,7 @@ async def test_401_refreshes_the_token_once_and_the_video_goes_up(
 async def test_a_token_that_goes_stale_mid_upload_is_refreshed_and_the_chunk_resent(
     linked: Linked[FakeYouTube], video: Path
 ) -> None:
-    job = await job_for(linked, video)
+    job = await linked.job_for(video, caption=CAPTION, title=TITLE)
     publisher = publisher_for(linked)
     saves: list[dict[str, object]] = []
 
@@ -103,7 +89,7 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(
     linked.oauth.revoke_grants()
 
     with pytest.raises(AuthError) as failed:
-        await publisher_for(linked).publish(await job_for(linked, video))
+        await publisher_for(linked).publish(await linked.job_for(video, caption=CAPTION, title=TITLE))
 
     assert (
         failed.value.message
