@@ -39,6 +39,7 @@ from aiohttp import web
 
 from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, large_socket_reads, serve_forever, token_args
+from tests.fakes.ranged import Recorded
 
 MiB = 1024 * 1024
 MIN_CHUNK = 5 * MiB
@@ -92,15 +93,6 @@ class Upload:
         first = index * self.chunk_size
         last = self.video_size - 1 if index == self.total_chunk_count - 1 else first + self.chunk_size - 1
         return first, last
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    status: int
-    content_range: str | None = None
-    length: int = 0
 
 
 class FakeTikTok(LoopbackFake):
@@ -177,9 +169,7 @@ class FakeTikTok(LoopbackFake):
     # --- helpers -------------------------------------------------------------------------------
 
     def _record(self, request: web.Request, status: int, length: int = 0) -> None:
-        self.requests.append(
-            Recorded(request.method, request.path, status, request.headers.get("Content-Range"), length)
-        )
+        self.requests.append(Recorded.of(request, status, length))
 
     def _reject(self, request: web.Request, status: int, code: str, message: str) -> Rejected:
         if status in (400, 416):

@@ -38,6 +38,7 @@ from aiohttp import web
 
 from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, large_socket_reads, serve_forever, token_args
+from tests.fakes.ranged import Recorded
 
 CHUNK_UNIT = 256 * 1024
 MAX_THUMBNAIL = 2 * 1024 * 1024
@@ -93,15 +94,6 @@ class Video:
     size: int
     sha256: str
     thumbnail: str | None = None
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    status: int
-    content_range: str | None = None
-    length: int = 0
 
 
 class FakeYouTube(LoopbackFake):
@@ -161,9 +153,7 @@ class FakeYouTube(LoopbackFake):
     # --- helpers -------------------------------------------------------------------------------
 
     def _record(self, request: web.Request, status: int, length: int = 0) -> None:
-        self.requests.append(
-            Recorded(request.method, request.path, status, request.headers.get("Content-Range"), length)
-        )
+        self.requests.append(Recorded.of(request, status, length))
 
     def _reject(self, request: web.Request, reason: str, message: str, status: int = 400) -> Rejected:
         self.protocol_errors.append(message)
