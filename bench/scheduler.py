@@ -52,8 +52,8 @@ from core.config import SchedulerSettings, Settings  # noqa: E402
 from core.db.engine import make_engine, migrate, session_factory  # noqa: E402
 from core.db.models import ScheduledPost  # noqa: E402
 from core.domain import Platform, PostView  # noqa: E402
+from core.platforms.publishers import PublisherRegistry  # noqa: E402
 from core.publishers.base import PublishJob, PublishResult  # noqa: E402
-from core.publishers.registry import PublisherRegistry  # noqa: E402
 from core.scheduler.processor import PostProcessor  # noqa: E402
 from core.scheduler.runner import SchedulerRunner  # noqa: E402
 from tests.fakes.bench_platform import PLATFORMS, BenchPublisher, seed_posts  # noqa: E402

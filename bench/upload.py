@@ -57,9 +57,9 @@ async def _publish(platform: str, base_url: str, path: str, chunk: int) -> dict[
     import httpx
 
     from core.domain import MediaInfo, Platform
+    from core.platforms.tiktok.publisher import TikTokPublisher
+    from core.platforms.youtube.publisher import YouTubePublisher
     from core.publishers.base import PublishJob
-    from core.publishers.tiktok import TikTokPublisher
-    from core.publishers.youtube import YouTubePublisher
 
     size = os.stat(path).st_size
     media = MediaInfo(path=path, sha256="bench", size_bytes=size, mime="video/mp4", duration_s=10.0)

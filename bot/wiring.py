@@ -14,16 +14,16 @@ from core.accounts.keepalive import refresh_expiring
 from core.accounts.service import Accounts
 from core.config import Settings
 from core.db.engine import make_engine, migrate, session_factory
-from core.domain import Platform
 from core.errors import ConfigError
 from core.media.store import MediaStore
 from core.notify import NotifierRouter
-from core.publishers.registry import PublisherRegistry
+from core.platforms.publishers import PublisherRegistry
+from core.platforms.registry import SPECS
 from core.scheduler.processor import PostProcessor
 from core.scheduler.runner import SchedulerRunner
 from core.scheduler.wakeups import WakeListener
 from core.service import Postbot
-from core.slots.metrics import YouTubeMetrics, collect_due_metrics
+from core.slots.metrics import collect_due_metrics
 
 
 @dataclass
@@ -57,7 +57,11 @@ class App:
 
     async def _collect_results(self) -> None:
         assert self.accounts is not None
-        readers = {Platform.YOUTUBE: YouTubeMetrics(self.http, self.settings.platforms.youtube.base_url)}
+        readers = {
+            spec.platform: spec.results(self.http, self.settings.platforms.for_platform(spec.name))
+            for spec in SPECS
+            if spec.results is not None
+        }
         await collect_due_metrics(self.sessions, readers, self.accounts.tokens, datetime.now(UTC))
 
     @staticmethod

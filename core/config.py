@@ -76,14 +76,25 @@ class PlatformSettings(BaseModel):
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 
 
+def _defaults(name: str) -> PlatformSettings:
+    # Each platform's defaults live in its package (core/platforms/<name>/spec.py); imported late
+    # because the platform packages import this module.
+    from core.domain import Platform
+    from core.platforms.registry import spec
+
+    return spec(Platform(name)).settings()
+
+
 class PlatformsSettings(BaseModel):
-    # Bigger pieces mean fewer round trips for the two resumable protocols that allow them.
-    youtube: PlatformSettings = Field(default_factory=lambda: PlatformSettings(chunk_size_bytes=32 * MIB))
-    instagram: PlatformSettings = Field(default_factory=PlatformSettings)
-    x: PlatformSettings = Field(default_factory=PlatformSettings)
-    linkedin: PlatformSettings = Field(default_factory=PlatformSettings)
-    tiktok: PlatformSettings = Field(default_factory=lambda: PlatformSettings(chunk_size_bytes=32 * MIB))
-    sandbox: PlatformSettings = Field(default_factory=PlatformSettings)
+    """One [platforms.<name>] section per platform of core/platforms/registry.py (a test checks that
+    the two name the same platforms)."""
+
+    youtube: PlatformSettings = Field(default_factory=lambda: _defaults("youtube"))
+    instagram: PlatformSettings = Field(default_factory=lambda: _defaults("instagram"))
+    x: PlatformSettings = Field(default_factory=lambda: _defaults("x"))
+    linkedin: PlatformSettings = Field(default_factory=lambda: _defaults("linkedin"))
+    tiktok: PlatformSettings = Field(default_factory=lambda: _defaults("tiktok"))
+    sandbox: PlatformSettings = Field(default_factory=lambda: _defaults("sandbox"))
 
     def for_platform(self, name: str) -> PlatformSettings:
         value: PlatformSettings = getattr(self, name)
@@ -134,7 +145,7 @@ SECRET_PATHS = {
     ("slack", "app_token"),
     ("slack", "signing_secret"),
     ("discord", "token"),
-    *((("platforms", p, "client_secret")) for p in ("youtube", "instagram", "x", "linkedin", "tiktok")),
+    *((("platforms", p, "client_secret")) for p in PlatformsSettings.model_fields),
 }
 
 

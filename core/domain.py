@@ -18,37 +18,37 @@ class Platform(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return _LABELS[self]
+        # The name people know it by lives with the rest of the platform (core/platforms/<name>/).
+        from core.platforms.registry import spec
 
-
-_LABELS = {
-    Platform.YOUTUBE: "YouTube",
-    Platform.INSTAGRAM: "Instagram",
-    Platform.X: "X",
-    Platform.LINKEDIN: "LinkedIn",
-    Platform.TIKTOK: "TikTok",
-    Platform.SANDBOX: "Sandbox",
-}
-
-PLATFORM_ALIASES: dict[str, Platform] = {
-    "youtube": Platform.YOUTUBE,
-    "yt": Platform.YOUTUBE,
-    "instagram": Platform.INSTAGRAM,
-    "ig": Platform.INSTAGRAM,
-    "insta": Platform.INSTAGRAM,
-    "x": Platform.X,
-    "twitter": Platform.X,
-    "tw": Platform.X,
-    "linkedin": Platform.LINKEDIN,
-    "li": Platform.LINKEDIN,
-    "tiktok": Platform.TIKTOK,
-    "tt": Platform.TIKTOK,
-    "sandbox": Platform.SANDBOX,
-}
+        return spec(self).label
 
 
 def platform_from_alias(word: str) -> Platform | None:
-    return PLATFORM_ALIASES.get(word.strip().lower())
+    """The platform a user means by ``word`` ("yt", "Twitter", ...), or None."""
+    from core.platforms.registry import by_alias
+
+    return by_alias(word)
+
+
+@dataclass(frozen=True)
+class PlatformInfo:
+    """What a chat adapter or a web page shows about a platform (from core/platforms/registry.py)."""
+
+    platform: Platform
+    name: str
+    label: str
+    # Every word that names it, its name first.
+    aliases: tuple[str, ...]
+    # An admin links an account for it (OAuth); False for the sandbox.
+    linkable: bool
+    # Posts need a linked account.
+    requires_account: bool
+
+    @property
+    def short(self) -> str:
+        """``youtube (yt)``: the name and its best-known other name, for help texts."""
+        return f"{self.name} ({self.aliases[1]})" if len(self.aliases) > 1 else self.name
 
 
 class PostStatus(enum.StrEnum):

@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain import Platform, PostStatus, PostView
+from core.domain import Platform, PlatformInfo, PostStatus, PostView
+
+
+def platform_words(infos: Sequence[PlatformInfo], *, last: str = ",") -> str:
+    """``youtube (yt), instagram (ig), …, sandbox`` for help texts; ``last="or"`` joins the final two."""
+    words = [info.short for info in infos]
+    if last == "," or len(words) < 2:
+        return ", ".join(words)
+    return f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def linkable_names(infos: Sequence[PlatformInfo]) -> str:
+    """``youtube, instagram, x, linkedin, tiktok``: the platforms an admin links an account for."""
+    return ", ".join(info.name for info in infos if info.linkable)
+
+
+def platform_example(infos: Sequence[PlatformInfo]) -> str:
+    """``youtube,instagram``: two platforms as a command example names them."""
+    return ",".join([info.name for info in infos if info.linkable][:2])
+
+
+def linkable_labels(infos: Sequence[PlatformInfo]) -> str:
+    """``YouTube, Instagram, X, LinkedIn and TikTok``."""
+    labels = [info.label for info in infos if info.linkable]
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
 
 
 def local_time(instant: datetime, tz: str) -> str:

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
 from core.db.models import SocialAccount, Team, User
-from core.domain import AccountStatus, ChatContext, MediaInfo, Platform, PostView
+from core.domain import AccountStatus, ChatContext, MediaInfo, Platform, PlatformInfo, PostView
 from core.errors import MediaError, PermissionDenied, UserError, ValidationFailed
 from core.media import validation
+from core.platforms import registry
 from core.queue import posts as queue
 from core.queue.identity import ensure_team_user
 from core.scheduler import wakeups
@@ -55,6 +56,11 @@ class SuggestOutcome:
 Waker = Callable[[datetime], None]
 
 
+def platform_infos() -> tuple[PlatformInfo, ...]:
+    """Every platform postbot knows, in display order (help texts, pickers, web pages)."""
+    return registry.infos()
+
+
 class Postbot:
     def __init__(
         self,
@@ -72,6 +78,9 @@ class Postbot:
     def set_waker(self, wake: Waker | None) -> None:
         """The scheduler in this process wants to hear of new due times (others find them by polling)."""
         self._wake = wake
+
+    def platforms(self) -> tuple[PlatformInfo, ...]:
+        return platform_infos()
 
     @property
     def horizon(self) -> timedelta:
@@ -274,7 +283,7 @@ class Postbot:
         )
         accounts = await self._accounts(session, team, platforms)
         for platform in platforms:
-            if platform != Platform.SANDBOX and platform not in accounts:
+            if registry.spec(platform).linkable and platform not in accounts:
                 problems.setdefault(platform.value, []).append(
                     f"no {platform.label} account linked: an admin can link it with /link {platform.value}."
                 )

@@ -14,7 +14,7 @@ from core.config import PlatformsSettings, SchedulerSettings, Settings
 from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import ScheduledPost
 from core.domain import Platform, PostView
-from core.publishers.registry import PublisherRegistry
+from core.platforms.publishers import PublisherRegistry
 from core.scheduler.processor import PostProcessor
 from tests.conftest import Database
 from tests.fakes.bench_platform import PLATFORMS, BenchPublisher

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from core.domain import AccountStatus, Platform
+from core.platforms.instagram.publisher import InstagramPublisher
 from core.publishers.base import AuthError
-from core.publishers.instagram import InstagramPublisher
 from tests.fakes.instagram_api import FakeInstagram
 from tests.publishing_support import Linked, linked_account
 

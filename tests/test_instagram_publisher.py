@@ -12,8 +12,8 @@ import pytest
 
 from core.config import PlatformSettings
 from core.domain import Platform
+from core.platforms.instagram.publisher import InstagramPublisher
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
-from core.publishers.instagram import InstagramPublisher
 from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.mp4 import write_mp4
 from tests.publishing_support import StaticTokens, video_job

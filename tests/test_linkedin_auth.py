@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from core.domain import AccountStatus, Platform
+from core.platforms.linkedin.publisher import LinkedInPublisher
 from core.publishers.base import AuthError
-from core.publishers.linkedin import LinkedInPublisher
 from tests.fakes.linkedin_api import FakeLinkedIn
 from tests.publishing_support import Linked, linked_account
 

@@ -13,8 +13,8 @@ import pytest
 
 from core.config import PlatformSettings
 from core.domain import Platform
+from core.platforms.linkedin.publisher import LinkedInPublisher, seconds_to_utc_midnight
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
-from core.publishers.linkedin import LinkedInPublisher, seconds_to_utc_midnight
 from tests.fakes.linkedin_api import FakeLinkedIn, encoded
 from tests.fakes.mp4 import write_mp4
 from tests.publishing_support import StaticTokens, video_job

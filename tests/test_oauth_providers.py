@@ -13,7 +13,7 @@ from core.domain import Platform
 from core.oauth import InvalidGrant, NotConfigured, OAuthClients, OAuthProvider
 from core.oauth.endpoints import Endpoints, rebase, resolve
 from core.oauth.pkce import make_verifier, s256_challenge
-from core.oauth.providers.x import XOAuth
+from core.platforms.x.oauth import XOAuth
 from tests.fakes.oauth_provider import FakeOAuthProvider
 
 PLATFORMS = ["youtube", "instagram", "x", "linkedin", "tiktok"]

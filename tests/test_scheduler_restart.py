@@ -15,8 +15,8 @@ from bot.wiring import App, build_app
 from core.config import Settings
 from core.db.models import ScheduledPost
 from core.domain import ChatKind, MediaInfo, Platform
+from core.platforms.sandbox.publisher import SandboxPublisher
 from core.publishers.base import PublishJob
-from core.publishers.sandbox import SandboxPublisher
 from core.scheduler.claim import claim_due
 from tests.conftest import Database
 

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import MediaAsset, ScheduledPost, SocialAccount, Team, User
 from core.domain import Platform, PostStatus
-from core.slots.metrics import YouTubeMetrics, collect_due_metrics
+from core.platforms.youtube.results import YouTubeMetrics
+from core.slots.metrics import collect_due_metrics
 from tests.conftest import Database
 from tests.fakes.youtube_api import FakeYouTube, Video
 from tests.publishing_support import StaticTokens

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from core.domain import MediaInfo, Platform
+from core.platforms.tiktok.publisher import MAX_CHUNKS, ChunkPlan, TikTokPublisher, plan_chunks
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
-from core.publishers.tiktok import MAX_CHUNKS, ChunkPlan, TikTokPublisher, plan_chunks
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.tiktok_api import FakeTikTok
 from tests.publishing_support import StaticTokens

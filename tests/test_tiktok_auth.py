@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.domain import AccountStatus, Platform
+from core.platforms.tiktok.publisher import TikTokPublisher
 from core.publishers.base import AuthError
-from core.publishers.tiktok import TikTokPublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.tiktok_api import FakeTikTok
 from tests.publishing_support import Linked, linked_account

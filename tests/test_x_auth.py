@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from core.domain import AccountStatus, Platform
+from core.platforms.x.publisher import XPublisher
 from core.publishers.base import AuthError
-from core.publishers.x import XPublisher
 from tests.fakes.x_api import FakeX
 from tests.publishing_support import Linked, linked_account
 

@@ -27,11 +27,11 @@ from core.crypto.keys import MIN_ITERATIONS
 from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import MediaAsset, ScheduledPost, Team, User
 from core.oauth import OAuthClients
+from core.platforms.instagram.publisher import InstagramPublisher
+from core.platforms.linkedin.publisher import LinkedInPublisher
+from core.platforms.publishers import PublisherRegistry
+from core.platforms.x.publisher import XPublisher
 from core.publishers.base import Publisher
-from core.publishers.instagram import InstagramPublisher
-from core.publishers.linkedin import LinkedInPublisher
-from core.publishers.registry import PublisherRegistry
-from core.publishers.x import XPublisher
 from core.scheduler.processor import PostProcessor
 from tests.conftest import Database
 from tests.fakes.instagram_api import FakeInstagram

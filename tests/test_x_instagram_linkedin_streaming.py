@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from core.domain import MediaInfo, Platform
+from core.platforms.instagram.publisher import InstagramPublisher
+from core.platforms.linkedin.publisher import LinkedInPublisher
+from core.platforms.x.publisher import XPublisher
 from core.publishers.base import PublishJob, PublishResult
-from core.publishers.instagram import InstagramPublisher
-from core.publishers.linkedin import LinkedInPublisher
-from core.publishers.x import XPublisher
 from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.linkedin_api import FakeLinkedIn
 from tests.fakes.mp4 import write_mp4

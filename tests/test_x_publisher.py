@@ -13,8 +13,8 @@ import pytest
 
 from core.config import PlatformSettings
 from core.domain import Platform
+from core.platforms.x.publisher import XPublisher
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
-from core.publishers.x import XPublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.x_api import FakeX
 from tests.publishing_support import StaticTokens, video_job

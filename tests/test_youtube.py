@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from core.domain import MediaInfo, Platform
+from core.platforms.youtube.publisher import YouTubePublisher
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
-from core.publishers.youtube import YouTubePublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
 from tests.publishing_support import StaticTokens

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from core.domain import AccountStatus, Platform
+from core.platforms.youtube.publisher import YouTubePublisher
 from core.publishers.base import AuthError
-from core.publishers.youtube import YouTubePublisher
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
 from tests.publishing_support import Linked, linked_account

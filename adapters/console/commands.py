@@ -10,10 +10,17 @@ from datetime import UTC, datetime
 from core.domain import ChatContext, ChatKind, MediaInfo, PostView
 from core.errors import UserError
 from core.media.store import MediaStore
-from core.render import failure_dm_text, queue_text, result_text, scheduled_summary, suggestions_text
-from core.service import Postbot, ScheduleOutcome
+from core.render import (
+    failure_dm_text,
+    platform_words,
+    queue_text,
+    result_text,
+    scheduled_summary,
+    suggestions_text,
+)
+from core.service import Postbot, ScheduleOutcome, platform_infos
 
-HELP = """Commands:
+HELP = f"""Commands:
   /schedule <when> <platforms> [caption] --file <video>
       e.g. /schedule tomorrow 6pm yt,ig Launch day --file clip.mp4
   /post <platforms> [caption] --file <video>    publish now
@@ -23,7 +30,7 @@ HELP = """Commands:
   /suggest [platforms]                          the best free slots per platform
   /timezone <zone>                              the zone your times are read in, e.g. Europe/Berlin
   /help, /quit
-Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox."""
+Platforms: {platform_words(platform_infos())}."""
 
 _FILE_OPTION = re.compile(r"""\s--file\s+("[^"]+"|'[^']+'|\S+)""")
 

@@ -15,7 +15,7 @@ from core.accounts.linking import AccountLinker
 from core.config import DiscordSettings
 from core.domain import AccountStatus, ChatContext, Platform
 from core.media.store import MediaStore
-from core.service import Postbot
+from core.service import Postbot, platform_infos
 
 log = logging.getLogger(__name__)
 
@@ -87,5 +87,6 @@ class PostbotClient(discord.AutoShardedClient):
         if self.linker is None:
             return None
         accounts = await self.linker.list_accounts(ctx)
-        # The sandbox needs no account, so it is always ready and listed first.
-        return {a.platform for a in accounts if a.status is AccountStatus.ACTIVE} | {Platform.SANDBOX}
+        # A platform that needs no account (the sandbox) is always ready and listed first.
+        ready = {i.platform for i in platform_infos() if not i.requires_account}
+        return {a.platform for a in accounts if a.status is AccountStatus.ACTIVE} | ready

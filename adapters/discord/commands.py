@@ -16,24 +16,26 @@ from adapters.discord.replies import Reply, deferred
 from adapters.discord.views import scheduling_view
 from core.accounts.linking import AccountLinker
 from core.accounts.views import accounts_text, unlink_text
-from core.domain import PLATFORM_ALIASES, MediaInfo, Platform, platform_from_alias
+from core.domain import MediaInfo, Platform, platform_from_alias
 from core.errors import UserError
-from core.render import local_time, queue_text
-from core.service import ScheduleOutcome, SuggestOutcome
+from core.render import linkable_names, local_time, platform_example, platform_words, queue_text
+from core.service import ScheduleOutcome, SuggestOutcome, platform_infos
 from core.timeparse import preview
 from core.zones import zone_choices
 
 if TYPE_CHECKING:
     from adapters.discord.client import PostbotClient
 
-HELP = """**postbot** schedules video posts from this server.
-• `/schedule when platforms video [caption]`: e.g. when `tomorrow 6pm`, platforms `youtube,instagram`
+_EXAMPLE = platform_example(platform_infos())
+
+HELP = f"""**postbot** schedules video posts from this server.
+• `/schedule when platforms video [caption]`: e.g. when `tomorrow 6pm`, platforms `{_EXAMPLE}`
 • `/post platforms video [caption]`: publish now
 • `/queue`: upcoming posts · `/cancel post` · `/reschedule post when`
 • `/suggest [platforms]`: good times to post
 • `/accounts`: linked platform accounts · `/link platform` and `/unlink platform` (Manage Server)
 • `/timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
-Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox.
+Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
 _SPLIT = re.compile(r"[\s,]+")
@@ -135,17 +137,18 @@ def platform_choices(current: str, linked: set[Platform] | None) -> list[app_com
     done, partial = (tokens[:-1], tokens[-1]) if tokens and ends_open else (tokens, "")
     chosen = [p for p in (platform_from_alias(t) for t in done) if p is not None]
     known = linked or set()
-    ordered = [p for p in Platform if p in known] + [p for p in Platform if p not in known]
+    infos = platform_infos()
+    ordered = [i for i in infos if i.platform in known] + [i for i in infos if i.platform not in known]
     choices = []
-    for platform in ordered:
+    for info in ordered:
+        platform = info.platform
         if platform in chosen:
             continue
-        aliases = [a for a, p in PLATFORM_ALIASES.items() if p == platform]
-        if partial and not any(a.startswith(partial) for a in aliases):
+        if partial and not any(a.startswith(partial) for a in info.aliases):
             continue
         value = ",".join([p.value for p in chosen] + [platform.value])
         label = ", ".join(p.label for p in [*chosen, platform])
-        if platform is Platform.SANDBOX:
+        if not info.requires_account:
             label += " (no account needed)"
         elif linked is not None:
             label += " (linked)" if platform in linked else " (not linked)"
@@ -192,7 +195,7 @@ async def _video_command(
 @app_commands.command(name="schedule", description="Schedule a video post")
 @app_commands.describe(
     when="When to post: 'tomorrow 6pm', 'in 2 hours', 'best'",
-    platforms="Where: youtube, instagram, x, linkedin, tiktok (comma-separated)",
+    platforms=f"Where: {linkable_names(platform_infos())} (comma-separated)",
     video="The video to post",
     caption="Caption (the first line is the title where a platform has one)",
 )
@@ -210,7 +213,7 @@ async def schedule(
 
 @app_commands.command(name="post", description="Publish a video now")
 @app_commands.describe(
-    platforms="Where: youtube, instagram, x, linkedin, tiktok", video="The video", caption="Caption"
+    platforms=f"Where: {linkable_names(platform_infos())}", video="The video", caption="Caption"
 )
 @app_commands.autocomplete(platforms=platforms_autocomplete)
 @app_commands.guild_only()
@@ -270,10 +273,7 @@ async def suggest(interaction: discord.Interaction, platforms: str | None = None
     await deferred(interaction, work, ephemeral=True)
 
 
-_LINKABLE = [
-    app_commands.Choice(name=p.label, value=p.value)
-    for p in (Platform.YOUTUBE, Platform.INSTAGRAM, Platform.X, Platform.LINKEDIN, Platform.TIKTOK)
-]
+_LINKABLE = [app_commands.Choice(name=p.label, value=p.name) for p in platform_infos() if p.linkable]
 
 
 @app_commands.command(name="link", description="Link a platform account for this server (admins)")

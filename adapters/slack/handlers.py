@@ -29,22 +29,26 @@ from core.errors import TimeParseError, UserError
 from core.media import recent
 from core.media.recent import SharedFile
 from core.media.store import MediaStore
-from core.render import local_time
-from core.service import Postbot, ScheduleOutcome
+from core.render import linkable_names, local_time, platform_example, platform_words
+from core.service import Postbot, ScheduleOutcome, platform_infos
 from core.timeparse import parse_command, parse_when
 
 log = logging.getLogger(__name__)
 
-HELP = """*postbot* schedules video posts from Slack.
+_LINKABLE = linkable_names(platform_infos()).split(", ")
+# "youtube (or instagram, x, linkedin, tiktok)"
+_LINK_EXAMPLE = f"{_LINKABLE[0]} (or {', '.join(_LINKABLE[1:])})"
+
+HELP = f"""*postbot* schedules video posts from Slack.
 • Upload a video here, then `/schedule <when> <platforms> [caption]`,
-  e.g. `/schedule tomorrow 6pm youtube,instagram Launch day #launch`
+  e.g. `/schedule tomorrow 6pm {platform_example(platform_infos())} Launch day #launch`
 • `/post <platforms> [caption]`: publish your latest video now
 • Or mention me in the message with the video: `@postbot friday 9am yt,ig Launch day`
 • Or use the message shortcut *Schedule this post* on any message with a video
 • `/queue`: this channel's upcoming posts · `/cancel <id>` · `/reschedule <id> <when>`
 • `/suggest <platforms>`: good times to post
 • `/accounts`: linked accounts · `/link <platform>` and `/unlink <platform>` (admins)
-Platforms: youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt), sandbox.
+Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
 # What a slash command is acknowledged with (shown only to the person who typed it). The HTTP front door
@@ -264,7 +268,7 @@ class SlackHandlers:
             if not text:
                 raise UserError(
                     "What should I post, where and when?",
-                    hint="e.g. /schedule tomorrow 6pm youtube,instagram Launch day",
+                    hint=f"e.g. /schedule tomorrow 6pm {platform_example(platform_infos())} Launch day",
                 )
             ctx = await self._command_ctx(command)
             file = await self._latest_file(ctx)
@@ -322,9 +326,7 @@ class SlackHandlers:
         async def work(tell: Tell) -> None:
             word = command.get("text", "").strip()
             if not word:
-                raise UserError(
-                    "Which platform?", hint="e.g. /link youtube (or instagram, x, linkedin, tiktok)"
-                )
+                raise UserError("Which platform?", hint=f"e.g. /link {_LINK_EXAMPLE}")
             ctx = await self._command_ctx(command)
             # The core refuses non-admins and sends the single-use link by DM, never into the channel.
             await tell(await self._require_linker().request_link(ctx, word))
@@ -338,7 +340,7 @@ class SlackHandlers:
             if platform is None:
                 raise UserError(
                     f"I don't know the platform {word!r}." if word else "Which platform?",
-                    hint="e.g. /unlink youtube (or instagram, x, linkedin, tiktok)",
+                    hint=f"e.g. /unlink {_LINK_EXAMPLE}",
                 )
             ctx = await self._command_ctx(command)
             outcome = await self._require_linker().unlink(ctx, platform)

@@ -26,6 +26,8 @@ from core.accounts.linking import (
 )
 from core.domain import Platform
 from core.errors import UserError
+from core.render import linkable_labels
+from core.service import platform_infos
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ LINKS = Counter(
 )
 
 HealthCheck = Callable[[], Awaitable[None]]
+
+_LINKABLE = frozenset(p.platform for p in platform_infos() if p.linkable)
+_UNKNOWN = f"postbot links {linkable_labels(platform_infos())}."
 
 _OUTCOMES: dict[type[LinkError], tuple[str, int]] = {
     LinkStateInvalid: ("forged", 400),
@@ -48,7 +53,7 @@ def _platform(request: Request) -> Platform | None:
         platform = Platform(request.path_params["platform"])
     except ValueError:
         return None
-    return None if platform is Platform.SANDBOX else platform
+    return platform if platform in _LINKABLE else None
 
 
 def build_web_app(
@@ -61,9 +66,7 @@ def build_web_app(
     async def start(request: Request) -> Response:
         platform = _platform(request)
         if platform is None:
-            return page(
-                "Unknown platform", "postbot links YouTube, Instagram, X, LinkedIn and TikTok.", status=404
-            )
+            return page("Unknown platform", _UNKNOWN, status=404)
         try:
             url = await linker.authorize_url(platform, request.query_params.get("state", ""))
         except LinkError as exc:
@@ -77,9 +80,7 @@ def build_web_app(
     async def callback(request: Request) -> Response:
         platform = _platform(request)
         if platform is None:
-            return page(
-                "Unknown platform", "postbot links YouTube, Instagram, X, LinkedIn and TikTok.", status=404
-            )
+            return page("Unknown platform", _UNKNOWN, status=404)
         q = request.query_params
         try:
             outcome = await linker.complete_link(

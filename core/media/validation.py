@@ -2,8 +2,8 @@
 
 Every problem is collected, for every chosen platform, and each one says what to change, so the user
 fixes the file and caption once instead of learning the rules one rejection at a time. The limits are
-the platforms' published ones for their posting APIs (YouTube Data API videos.insert, Instagram Graph
-API Reels, X media upload + POST /2/tweets, LinkedIn Videos API + Posts API, TikTok Content Posting API).
+the platforms' published ones for their posting APIs, kept as data in each platform's package
+(core/platforms/<name>/media.py); this module only applies them.
 """
 
 from __future__ import annotations
@@ -11,135 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from core.domain import MediaInfo, Platform
 from core.errors import ValidationFailed
 from core.media.probe import MediaProbe, probe_file
-
-KB = 1000
-MB = 1000 * 1000
-GB = 1000 * MB
-
-
-@dataclass(frozen=True)
-class Rules:
-    containers: frozenset[str]
-    video_codecs: frozenset[str]
-    max_bytes: int | None
-    min_bytes: int = 0
-    min_duration_s: float | None = None
-    max_duration_s: float | None = None
-    # Width / height as displayed.
-    min_aspect: float | None = None
-    max_aspect: float | None = None
-    min_side_px: int | None = None
-    max_side_px: int | None = None
-    needs_moov_first: bool = False
-    min_fps: float | None = None
-    max_fps: float | None = None
-    caption_max: int | None = None
-    # How the platform counts caption length: "chars" (code points), "utf16", "bytes" (UTF-8),
-    # or "x" (X's weighted count, where URLs count 23 and most non-Latin characters count 2).
-    caption_unit: str = "chars"
-    caption_name: str = "caption"
-    max_hashtags: int | None = None
-    max_mentions: int | None = None
-    title_required: bool = False
-    title_max: int | None = None
-    # Characters the platform refuses in text fields.
-    forbidden_chars: str = ""
-
-
-_H264_HEVC = frozenset({"h264", "hevc"})
-
-RULES: dict[Platform, Rules] = {
-    # videos.insert: up to 256 GB or 12 hours; title ≤ 100 characters, description ≤ 5000 bytes,
-    # neither may contain < or >; more than 60 hashtags and YouTube ignores all of them.
-    Platform.YOUTUBE: Rules(
-        containers=frozenset({"mp4", "mov", "webm", "mkv"}),
-        video_codecs=frozenset({"h264", "hevc", "vp8", "vp9", "av1", "mpeg4", "prores", "mjpeg"}),
-        max_bytes=256 * GB,
-        max_duration_s=12 * 3600,
-        caption_max=5000,
-        caption_unit="bytes",
-        caption_name="description",
-        max_hashtags=60,
-        title_required=True,
-        title_max=100,
-        forbidden_chars="<>",
-    ),
-    # Reels: MOV/MP4 with the moov atom at the front, H.264/HEVC, 23-60 fps, 3 s to 15 min, 300 MB,
-    # aspect 0.01:1 to 10:1, at most 1920 px wide; caption 2200 characters, 30 hashtags, 20 @tags.
-    Platform.INSTAGRAM: Rules(
-        containers=frozenset({"mp4", "mov"}),
-        video_codecs=_H264_HEVC,
-        max_bytes=300 * MB,
-        min_duration_s=3,
-        max_duration_s=15 * 60,
-        min_aspect=0.01,
-        max_aspect=10.0,
-        max_side_px=1920,
-        needs_moov_first=True,
-        min_fps=23,
-        max_fps=60,
-        caption_max=2200,
-        max_hashtags=30,
-        max_mentions=20,
-    ),
-    # X media upload (tweet_video): MP4/MOV, H.264, 512 MB, 0.5 s to 140 s, aspect 1:3 to 3:1, ≤ 60 fps,
-    # at least 32 px a side; a post is 280 weighted characters.
-    Platform.X: Rules(
-        containers=frozenset({"mp4", "mov"}),
-        video_codecs=frozenset({"h264"}),
-        max_bytes=512 * MB,
-        min_duration_s=0.5,
-        max_duration_s=140,
-        min_aspect=1 / 3,
-        max_aspect=3.0,
-        min_side_px=32,
-        max_fps=60,
-        caption_max=280,
-        caption_unit="x",
-        caption_name="post text",
-    ),
-    # LinkedIn Videos API: MP4, 75 KB to 500 MB, 3 s to 30 min, aspect 1:2.4 to 2.4:1, 10-60 fps;
-    # post commentary up to 3000 characters.
-    Platform.LINKEDIN: Rules(
-        containers=frozenset({"mp4"}),
-        video_codecs=frozenset({"h264", "hevc", "vp8", "vp9", "mpeg4"}),
-        max_bytes=500 * MB,
-        min_bytes=75 * KB,
-        min_duration_s=3,
-        max_duration_s=30 * 60,
-        min_aspect=1 / 2.4,
-        max_aspect=2.4,
-        min_fps=10,
-        max_fps=60,
-        caption_max=3000,
-    ),
-    # Content Posting API: MP4/WebM/MOV, H.264/H.265/VP8/VP9, 4 GB, 360-4096 px a side, 23-60 fps, at most
-    # 10 minutes (creator_info's max_video_post_duration_sec may be lower for some accounts);
-    # the title (caption) is at most 2200 UTF-16 code units.
-    Platform.TIKTOK: Rules(
-        containers=frozenset({"mp4", "mov", "webm"}),
-        video_codecs=frozenset({"h264", "hevc", "vp8", "vp9"}),
-        max_bytes=4 * 1024**3,
-        max_duration_s=10 * 60,
-        min_side_px=360,
-        max_side_px=4096,
-        min_fps=23,
-        max_fps=60,
-        caption_max=2200,
-        caption_unit="utf16",
-    ),
-    # Writes into a local folder: any video postbot can read.
-    Platform.SANDBOX: Rules(
-        containers=frozenset({"mp4", "mov", "webm", "mkv"}),
-        video_codecs=frozenset(),
-        max_bytes=None,
-    ),
-}
+from core.platforms.media import GB, KB, MB, Rules
+from core.platforms.registry import media_rules
 
 _CONTAINER_NAMES = {"mp4": "MP4", "mov": "MOV", "webm": "WebM", "mkv": "MKV"}
 _CODEC_NAMES = {
@@ -356,7 +233,7 @@ def check(
     """Every problem per platform; platforms with none are left out."""
     out: dict[Platform, list[str]] = {}
     for platform in dict.fromkeys(platforms):
-        rules = RULES[platform]
+        rules = media_rules(platform)
         found = media_problems(rules, platform.label, media) + text_problems(
             rules, platform.label, caption, title
         )
@@ -400,7 +277,7 @@ def ensure_valid(
 def max_upload_bytes(platforms: Iterable[Platform]) -> int | None:
     """The largest file every chosen platform accepts (None: no limit), so a chat adapter can
     refuse an oversize attachment from its announced size before downloading a byte of it."""
-    limits = [limit for p in platforms if (limit := RULES[p].max_bytes) is not None]
+    limits = [limit for p in platforms if (limit := media_rules(p).max_bytes) is not None]
     return min(limits) if limits else None
 
 
@@ -409,7 +286,7 @@ def oversize_message(size_bytes: int, platforms: Iterable[Platform]) -> str | No
     too_big = [
         (p.label, limit)
         for p in dict.fromkeys(platforms)
-        if (limit := RULES[p].max_bytes) is not None and size_bytes > limit
+        if (limit := media_rules(p).max_bytes) is not None and size_bytes > limit
     ]
     if not too_big:
         return None

@@ -1,28 +1,23 @@
 """Reading a published post's results (~24 h after it went out) so history.py can learn from them.
 
-Only YouTube has a reader so far (videos.list part=statistics, 1 quota unit per call of up to 50
-ids). A reader per platform plugs into `collect_due_metrics`, which the scheduler process runs
-periodically; running it in two processes at once only writes the same numbers twice.
+Each platform that has a reader keeps it in core/platforms/<name>/results.py (the registry's
+``results``); they plug into `collect_due_metrics`, which the scheduler process runs periodically;
+running it in two processes at once only writes the same numbers twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Protocol
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.models import ScheduledPost, SocialAccount
 from core.domain import Platform, PostStatus
-from core.publishers.base import PublishError, TokenSource
-from core.publishers.http import send_authorized, transport_error
-from core.publishers.youtube import DEFAULT_BASE_URL as YOUTUBE_BASE_URL
-from core.publishers.youtube import google_error
+from core.platforms.results import Metrics, MetricsReader
+from core.publishers.base import PublishError
 from core.scheduler.processor import TokenFactory
 
 log = logging.getLogger(__name__)
@@ -30,66 +25,6 @@ log = logging.getLogger(__name__)
 # Results settle after about a day; after a week a post that still has none is left alone.
 SETTLE = timedelta(hours=24)
 GIVE_UP = timedelta(days=7)
-YOUTUBE_IDS_PER_CALL = 50
-
-
-@dataclass(frozen=True)
-class Metrics:
-    views: int | None
-    likes: int | None
-    comments: int | None
-
-
-class MetricsReader(Protocol):
-    platform: Platform
-
-    async def read(self, tokens: TokenSource, remote_ids: Sequence[str]) -> dict[str, Metrics]:
-        """Metrics per remote id; ids the platform no longer knows are simply absent."""
-        ...
-
-
-def _count(value: object) -> int | None:
-    # The Data API sends counts as strings, and leaves likeCount out when likes are hidden.
-    try:
-        return int(str(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-class YouTubeMetrics:
-    platform = Platform.YOUTUBE
-
-    def __init__(self, http: httpx.AsyncClient, base_url: str | None = None) -> None:
-        self.http = http
-        self.base_url = (base_url or YOUTUBE_BASE_URL).rstrip("/")
-
-    async def read(self, tokens: TokenSource, remote_ids: Sequence[str]) -> dict[str, Metrics]:
-        found: dict[str, Metrics] = {}
-        for start in range(0, len(remote_ids), YOUTUBE_IDS_PER_CALL):
-            batch = remote_ids[start : start + YOUTUBE_IDS_PER_CALL]
-
-            # videos.list by id takes up to 50 ids and no maxResults (that is for myRating/chart).
-            async def send(token: str, batch: Sequence[str] = batch) -> httpx.Response:
-                return await self.http.get(
-                    f"{self.base_url}/youtube/v3/videos",
-                    params={"part": "statistics", "id": ",".join(batch)},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-
-            try:
-                response = await send_authorized(tokens, send)
-            except httpx.TransportError as exc:
-                raise transport_error(exc) from None
-            if response.status_code != 200:
-                raise google_error(response, "videos.list")
-            for item in response.json().get("items", []):
-                stats = item.get("statistics") or {}
-                found[str(item["id"])] = Metrics(
-                    _count(stats.get("viewCount")),
-                    _count(stats.get("likeCount")),
-                    _count(stats.get("commentCount")),
-                )
-        return found
 
 
 async def collect_due_metrics(

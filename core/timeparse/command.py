@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.domain import PLATFORM_ALIASES, Platform
+from core.domain import Platform
 from core.errors import PlatformParseError, TimeParseError
+from core.platforms import registry
+from core.platforms.registry import ALIASES as PLATFORM_ALIASES
+from core.render import platform_words
 from core.timeparse.when import EXAMPLE, ParsedWhen, parse_when, place_text
 
-PLATFORM_HELP = "Use youtube (yt), instagram (ig), x (twitter), linkedin (li), tiktok (tt) or sandbox."
+PLATFORM_HELP = f"Use {platform_words(registry.infos(), last='or')}."
 _JOINERS = frozenset({",", "&", "+", "and"})
 
 

@@ -1,4 +1,8 @@
-"""Building each platform's OAuth client from the settings."""
+"""Building each platform's OAuth client from the settings.
+
+The client classes live in their platform's package (core/platforms/<name>/oauth.py) and are found
+through the registry; it is imported when first needed because those classes import core.oauth.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,6 @@ from core.domain import Platform
 from core.errors import UserError
 from core.oauth.base import OAuthProvider
 from core.oauth.endpoints import resolve
-from core.oauth.providers.google import YouTubeOAuth
-from core.oauth.providers.instagram import InstagramOAuth
-from core.oauth.providers.linkedin import LinkedInOAuth
-from core.oauth.providers.tiktok import TikTokOAuth
-from core.oauth.providers.x import XOAuth
-
-PROVIDERS: dict[Platform, type[OAuthProvider]] = {
-    Platform.YOUTUBE: YouTubeOAuth,
-    Platform.INSTAGRAM: InstagramOAuth,
-    Platform.X: XOAuth,
-    Platform.LINKEDIN: LinkedInOAuth,
-    Platform.TIKTOK: TikTokOAuth,
-}
 
 
 class NotConfigured(UserError):
@@ -37,7 +28,7 @@ class OAuthClients:
         self._built: dict[Platform, OAuthProvider] = {}
 
     def linkable(self, platform: Platform) -> bool:
-        return platform in PROVIDERS
+        return _provider(platform) is not None
 
     def get(self, platform: Platform) -> OAuthProvider:
         client = self._built.get(platform)
@@ -46,7 +37,7 @@ class OAuthClients:
         return client
 
     def _build(self, platform: Platform) -> OAuthProvider:
-        cls = PROVIDERS.get(platform)
+        cls = _provider(platform)
         if cls is None:
             raise UserError(f"{platform.label} needs no account link.")
         conf = self.settings.platforms.for_platform(platform.value)
@@ -64,3 +55,9 @@ class OAuthClients:
             http=self.http,
             scopes=conf.oauth.scopes,
         )
+
+
+def _provider(platform: Platform) -> type[OAuthProvider] | None:
+    from core.platforms.registry import spec
+
+    return spec(platform).oauth

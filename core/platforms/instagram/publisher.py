@@ -42,7 +42,7 @@ from core.publishers.http import retry_transient, send_authorized
 log = logging.getLogger(__name__)
 
 # Both carry the Graph API version; keep them on the same one.
-# Accounts are linked with Instagram Login (core/oauth/providers/instagram.py), whose tokens are
+# Accounts are linked with Instagram Login (core/platforms/instagram/oauth.py), whose tokens are
 # accepted by graph.instagram.com only; graph.facebook.com wants Facebook Login page tokens.
 DEFAULT_GRAPH_URL = "https://graph.instagram.com/v21.0"
 DEFAULT_UPLOAD_URL = "https://rupload.facebook.com/ig-api-upload/v21.0"

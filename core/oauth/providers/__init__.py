@@ -1,1 +1,0 @@
-"""One module per platform: where its OAuth departs from the RFC."""

@@ -1,0 +1,36 @@
+"""Instagram: everything postbot knows about it, in one place for the registry."""
+
+from __future__ import annotations
+
+import httpx
+
+from core.config import PlatformSettings, Settings
+from core.domain import Platform
+from core.platforms.instagram import media, slots
+from core.platforms.instagram.oauth import InstagramOAuth
+from core.platforms.instagram.publisher import InstagramPublisher
+from core.platforms.spec import PlatformSpec
+from core.publishers.base import Publisher
+
+
+def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
+    return InstagramPublisher.from_settings(settings.platforms.instagram, http)
+
+
+def default_settings() -> PlatformSettings:
+    return PlatformSettings()
+
+
+SPEC = PlatformSpec(
+    platform=Platform.INSTAGRAM,
+    label="Instagram",
+    aliases=("instagram", "ig", "insta"),
+    publisher=build_publisher,
+    oauth=InstagramOAuth,
+    media=media.MEDIA,
+    windows=slots.WINDOWS,
+    cadence=slots.CADENCE,
+    results=None,
+    settings=default_settings,
+    docs="https://developers.facebook.com/docs/instagram-platform/content-publishing",
+)

@@ -1,0 +1,36 @@
+"""LinkedIn: everything postbot knows about it, in one place for the registry."""
+
+from __future__ import annotations
+
+import httpx
+
+from core.config import PlatformSettings, Settings
+from core.domain import Platform
+from core.platforms.linkedin import media, slots
+from core.platforms.linkedin.oauth import LinkedInOAuth
+from core.platforms.linkedin.publisher import LinkedInPublisher
+from core.platforms.spec import PlatformSpec
+from core.publishers.base import Publisher
+
+
+def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
+    return LinkedInPublisher.from_settings(settings.platforms.linkedin, http)
+
+
+def default_settings() -> PlatformSettings:
+    return PlatformSettings()
+
+
+SPEC = PlatformSpec(
+    platform=Platform.LINKEDIN,
+    label="LinkedIn",
+    aliases=("linkedin", "li"),
+    publisher=build_publisher,
+    oauth=LinkedInOAuth,
+    media=media.MEDIA,
+    windows=slots.WINDOWS,
+    cadence=slots.CADENCE,
+    results=None,
+    settings=default_settings,
+    docs="https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api",
+)

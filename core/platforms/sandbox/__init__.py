@@ -1,0 +1,1 @@
+"""The sandbox: its publisher, OAuth client, media rules, slot priors and settings defaults (spec.py)."""

@@ -1,0 +1,35 @@
+"""Sandbox: everything postbot knows about it, in one place for the registry."""
+
+from __future__ import annotations
+
+import httpx
+
+from core.config import PlatformSettings, Settings
+from core.domain import Platform
+from core.platforms.sandbox import media, slots
+from core.platforms.sandbox.publisher import SandboxPublisher
+from core.platforms.spec import PlatformSpec
+from core.publishers.base import Publisher
+
+
+def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
+    return SandboxPublisher(settings.sandbox_dir)
+
+
+def default_settings() -> PlatformSettings:
+    return PlatformSettings()
+
+
+SPEC = PlatformSpec(
+    platform=Platform.SANDBOX,
+    label="Sandbox",
+    aliases=("sandbox",),
+    publisher=build_publisher,
+    oauth=None,
+    media=media.MEDIA,
+    windows=slots.WINDOWS,
+    cadence=slots.CADENCE,
+    results=None,
+    settings=default_settings,
+    docs="docs/platforms.md#sandbox",
+)

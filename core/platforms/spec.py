@@ -1,0 +1,52 @@
+"""What postbot must know about one platform: everything lives in that platform's package and is
+gathered in one ``PlatformSpec`` that core/platforms/registry.py lists.
+
+Every field is required (no defaults), so a platform that forgets a part fails at import and in
+mypy; a platform that has no results reader or needs no OAuth says so with an explicit ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from core.config import PlatformSettings, Settings
+from core.domain import Platform
+from core.oauth.base import OAuthProvider
+from core.platforms.media import Rules
+from core.platforms.results import MetricsReader
+from core.platforms.slots import Cadence, Window
+from core.publishers.base import Publisher
+
+PublisherFactory = Callable[[Settings, httpx.AsyncClient], Publisher]
+ReaderFactory = Callable[[httpx.AsyncClient, PlatformSettings], MetricsReader]
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    platform: Platform
+    label: str
+    # Every word a user may type for it, its name first ("youtube", "yt").
+    aliases: tuple[str, ...]
+    publisher: PublisherFactory
+    # None: the platform needs no linked account (the sandbox).
+    oauth: type[OAuthProvider] | None
+    media: Rules
+    windows: tuple[Window, ...]
+    cadence: Cadence
+    # None: postbot cannot read this platform's results yet (slot suggestions use the priors only).
+    results: ReaderFactory | None
+    # The defaults of its [platforms.<name>] config section.
+    settings: Callable[[], PlatformSettings]
+    # Where its API is documented (docs/platforms.md has the full table).
+    docs: str
+
+    @property
+    def name(self) -> str:
+        return self.platform.value
+
+    @property
+    def linkable(self) -> bool:
+        return self.oauth is not None

@@ -1,0 +1,38 @@
+"""TikTok: everything postbot knows about it, in one place for the registry."""
+
+from __future__ import annotations
+
+import httpx
+
+from core.config import PlatformSettings, Settings
+from core.domain import Platform
+from core.platforms.spec import PlatformSpec
+from core.platforms.tiktok import media, slots
+from core.platforms.tiktok.oauth import TikTokOAuth
+from core.platforms.tiktok.publisher import DEFAULT_BASE_URL, TikTokPublisher
+from core.publishers.base import Publisher
+
+
+def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
+    conf = settings.platforms.tiktok
+    return TikTokPublisher(http, base_url=conf.base_url or DEFAULT_BASE_URL, chunk_size=conf.chunk_size_bytes)
+
+
+def default_settings() -> PlatformSettings:
+    # Bigger pieces mean fewer round trips for a resumable protocol that allows them.
+    return PlatformSettings(chunk_size_bytes=32 * 1024 * 1024)
+
+
+SPEC = PlatformSpec(
+    platform=Platform.TIKTOK,
+    label="TikTok",
+    aliases=("tiktok", "tt"),
+    publisher=build_publisher,
+    oauth=TikTokOAuth,
+    media=media.MEDIA,
+    windows=slots.WINDOWS,
+    cadence=slots.CADENCE,
+    results=None,
+    settings=default_settings,
+    docs="https://developers.tiktok.com/doc/content-posting-api-reference-direct-post",
+)

@@ -1,0 +1,36 @@
+"""X: everything postbot knows about it, in one place for the registry."""
+
+from __future__ import annotations
+
+import httpx
+
+from core.config import PlatformSettings, Settings
+from core.domain import Platform
+from core.platforms.spec import PlatformSpec
+from core.platforms.x import media, slots
+from core.platforms.x.oauth import XOAuth
+from core.platforms.x.publisher import XPublisher
+from core.publishers.base import Publisher
+
+
+def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
+    return XPublisher.from_settings(settings.platforms.x, http)
+
+
+def default_settings() -> PlatformSettings:
+    return PlatformSettings()
+
+
+SPEC = PlatformSpec(
+    platform=Platform.X,
+    label="X",
+    aliases=("x", "twitter", "tw"),
+    publisher=build_publisher,
+    oauth=XOAuth,
+    media=media.MEDIA,
+    windows=slots.WINDOWS,
+    cadence=slots.CADENCE,
+    results=None,
+    settings=default_settings,
+    docs="https://docs.x.com/x-api/media/quickstart/media-upload-chunked",
+)

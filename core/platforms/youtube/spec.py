@@ -1,0 +1,44 @@
+"""YouTube: everything postbot knows about it, in one place for the registry."""
+
+from __future__ import annotations
+
+import httpx
+
+from core.config import PlatformSettings, Settings
+from core.domain import Platform
+from core.platforms.spec import PlatformSpec
+from core.platforms.youtube import media, slots
+from core.platforms.youtube.oauth import YouTubeOAuth
+from core.platforms.youtube.publisher import DEFAULT_BASE_URL, YouTubePublisher
+from core.platforms.youtube.results import YouTubeMetrics
+from core.publishers.base import Publisher
+
+
+def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
+    conf = settings.platforms.youtube
+    return YouTubePublisher(
+        http,
+        base_url=conf.base_url or DEFAULT_BASE_URL,
+        upload_base_url=conf.upload_base_url,
+        chunk_size=conf.chunk_size_bytes,
+    )
+
+
+def default_settings() -> PlatformSettings:
+    # Bigger pieces mean fewer round trips for a resumable protocol that allows them.
+    return PlatformSettings(chunk_size_bytes=32 * 1024 * 1024)
+
+
+SPEC = PlatformSpec(
+    platform=Platform.YOUTUBE,
+    label="YouTube",
+    aliases=("youtube", "yt"),
+    publisher=build_publisher,
+    oauth=YouTubeOAuth,
+    media=media.MEDIA,
+    windows=slots.WINDOWS,
+    cadence=slots.CADENCE,
+    results=YouTubeMetrics.from_settings,
+    settings=default_settings,
+    docs="https://developers.google.com/youtube/v3/docs/videos/insert",
+)
