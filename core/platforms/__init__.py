@@ -1,0 +1,1 @@
+"""Everything about each platform postbot publishes to: one package per platform, one registry."""
