@@ -108,6 +108,9 @@ class SlackSettings(BaseModel):
     # "socket" needs no public URL; "http" serves /slack/events on the web server.
     mode: str = "socket"
     api_base_url: str = "https://slack.com/api/"
+    # The bot token is sent only to Slack's file hosts over HTTPS; origins listed here
+    # ("scheme://host:port") are trusted with it too (a test fake, a corporate proxy in front of Slack).
+    file_origins: list[str] = Field(default_factory=list)
     # /schedule without a file uses the user's most recent upload in the channel within this window.
     recent_file_window_s: int = 900
     admin_user_ids: list[str] = Field(default_factory=list)

@@ -97,6 +97,7 @@ async def harness(settings: Settings, db: Database, tmp_path: Path) -> AsyncIter
             signing_secret=SecretStr(SECRET),
             mode="http",
             api_base_url=slack.api_base_url,
+            file_origins=[slack.base_url],
             recent_file_window_s=900,
         )
         settings.secret_key = SecretStr("test-vault-secret-with-enough-entropy-0123456789")

@@ -48,6 +48,7 @@ async def test_http_mode_serves_slack_on_the_web_server(
             signing_secret=SecretStr(SECRET),
             mode="http",
             api_base_url=slack.api_base_url,
+            file_origins=[slack.base_url],
         )
         settings.web = WebSettings(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
         if vault:
@@ -88,6 +89,7 @@ async def test_socket_mode_connects_and_keeps_the_oauth_pages_up(settings: Setti
             app_token=SecretStr(slack.app_token),
             mode="socket",
             api_base_url=slack.api_base_url,
+            file_origins=[slack.base_url],
         )
         settings.web = WebSettings(host="127.0.0.1", port=port, public_url=f"http://127.0.0.1:{port}")
         settings.secret_key = SecretStr("test-vault-secret-with-enough-entropy-0123456789")

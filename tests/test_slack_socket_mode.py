@@ -44,6 +44,7 @@ async def test_socket_mode_acks_over_the_socket_and_schedules(
             app_token=SecretStr(slack.app_token),
             mode="socket",
             api_base_url=slack.api_base_url,
+            file_origins=[slack.base_url],
         )
         app = await build_app(settings, schema=db.schema)
         runtime = SlackRuntime(app, http_mode=False)

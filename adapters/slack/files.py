@@ -3,12 +3,25 @@
 Private Slack files are fetched from ``url_private_download`` with the bot token as a bearer token.
 Without a valid token (or without the ``files:read`` scope) Slack answers with its HTML sign-in page
 instead of an error, so anything but a 200 with a non-HTML body is treated as "not handed over".
+
+The token is a credential for the whole workspace, and a file's URL comes from chat: a remote
+("external") file added with ``files.remote.add`` carries whatever ``external_url`` its creator gave,
+as its ``url_private`` (https://docs.slack.dev/reference/methods/files.remote.add; the file object's
+``is_external`` / ``mode: external``: https://docs.slack.dev/reference/objects/file-object). So the
+token goes only to Slack's own file hosts over HTTPS (``slack.com`` / ``slack-gov.com`` and their
+subdomains, as slack-go's GetFile does since GHSA-3q3v-34v2-g88f), plus origins an operator lists in
+``slack.file_origins`` (a test fake, a proxy). Any other URL is not fetched at all, with or without the
+token, so a file also cannot make postbot request addresses inside its network (SSRF). Redirects are
+followed by hand, each hop checked the same way.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,7 +32,54 @@ from core.media import validation
 from core.media.recent import SharedFile, looks_like_video
 from core.media.store import MediaStore
 
+log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
+# Slack's commercial and GovSlack domains: files-pri downloads are served from files.slack.com (and
+# files.slack-gov.com), sign-in pages from <workspace>.slack.com.
+SLACK_FILE_DOMAINS = ("slack.com", "slack-gov.com")
+_MAX_REDIRECTS = 3
+
+
+class FileHosts:
+    """Where the bot token may be sent: Slack's own domains over HTTPS, and ``extra_origins``
+    (``scheme://host[:port]``, matched exactly) that an operator trusts explicitly."""
+
+    def __init__(self, extra_origins: Iterable[str] = ()) -> None:
+        self._extra = {_origin(o) for o in extra_origins if o}
+
+    def trusted(self, url: str) -> bool:
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower().rstrip(".")
+            origin = _origin(url)
+        except ValueError:
+            return False
+        if not host or parts.username is not None or parts.password is not None:
+            return False
+        if origin in self._extra:
+            return True
+        on_slack = any(host == d or host.endswith("." + d) for d in SLACK_FILE_DOMAINS)
+        return parts.scheme == "https" and on_slack and parts.port in (None, 443)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    port = parts.port if parts.port is not None else default
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower().rstrip('.')}:{port}"
+
+
+def is_external(file: dict[str, Any]) -> bool:
+    """A remote file (Google Drive, Dropbox, an app's files.remote.add): its bytes are not Slack's."""
+    return bool(file.get("is_external")) or file.get("mode") == "external"
+
+
+def _outside_slack(name: str) -> MediaError:
+    return MediaError(
+        f"{name} is stored outside Slack (a remote or linked file), and postbot only fetches videos "
+        "uploaded to Slack itself.",
+        hint="Download the video and upload it into this channel, then try again.",
+    )
 
 
 def _share_root(file: dict[str, Any], channel_id: str) -> str | None:
@@ -47,6 +107,7 @@ def shared_file(file: dict[str, Any], *, channel_id: str, user_id: str, message_
         download_url=file.get("url_private_download") or file.get("url_private"),
         message_ts=message_ts,
         shared_at=datetime.fromtimestamp(created, UTC) if created else datetime.now(UTC),
+        external=is_external(file),
     )
 
 
@@ -85,6 +146,31 @@ async def complete(client: AsyncWebClient, file: SharedFile) -> SharedFile:
     return SharedFile(**{**full.__dict__, "shared_at": file.shared_at})
 
 
+async def _open(
+    http: httpx.AsyncClient, url: str, *, name: str, bot_token: str, hosts: FileHosts
+) -> httpx.Response:
+    """GET ``url`` with the token, following redirects only while they stay on trusted hosts."""
+    for hop in range(_MAX_REDIRECTS + 1):
+        if not hosts.trusted(url):
+            if hop == 0:
+                raise _outside_slack(name)
+            log.warning(
+                "slack file download redirected off Slack's hosts", extra={"host": urlsplit(url).hostname}
+            )
+            raise MediaError(
+                f"Slack did not hand over {name}: the download was sent to a host that is not Slack's, "
+                "and postbot did not follow it.",
+                hint="Upload the video again.",
+            )
+        request = http.build_request("GET", url, headers={"Authorization": f"Bearer {bot_token}"})
+        response = await http.send(request, stream=True, follow_redirects=False)
+        if not response.is_redirect:
+            return response
+        await response.aclose()
+        url = urljoin(url, response.headers.get("location", ""))
+    raise MediaError(f"Slack did not hand over {name} (too many redirects).", hint="Try again later.")
+
+
 async def download(
     http: httpx.AsyncClient,
     store: MediaStore,
@@ -92,8 +178,11 @@ async def download(
     bot_token: str,
     file: SharedFile,
     platforms: tuple[Platform, ...],
+    hosts: FileHosts,
 ) -> MediaInfo:
     name = file.name or file.file_id
+    if file.external:
+        raise _outside_slack(name)
     if file.size_bytes is not None:
         problem = validation.oversize_message(file.size_bytes, platforms)
         if problem is not None:
@@ -102,10 +191,9 @@ async def download(
         raise MediaError(f"Slack gave no download link for {name}.", hint="Upload the video again.")
     caps = [file.size_bytes, validation.max_upload_bytes(platforms)]
     limit = min((c for c in caps if c is not None), default=None)
-    headers = {"Authorization": f"Bearer {bot_token}"}
-    # Redirects are followed: Slack may hand the bytes over from elsewhere (httpx drops the token on a
-    # redirect to another host); an unauthorized request ends on the HTML sign-in page, caught below.
-    async with http.stream("GET", file.download_url, headers=headers, follow_redirects=True) as response:
+    # An unauthorized request ends on the HTML sign-in page (a redirect on Slack's hosts), caught below.
+    response = await _open(http, file.download_url, name=name, bot_token=bot_token, hosts=hosts)
+    try:
         content_type = response.headers.get("content-type", "")
         if response.status_code != 200 or content_type.startswith("text/html"):
             raise MediaError(
@@ -116,5 +204,7 @@ async def download(
         async with store.receive(name, max_bytes=limit) as sink:
             async for chunk in response.aiter_bytes(_CHUNK):
                 await sink.write(chunk)
+    finally:
+        await response.aclose()
     assert sink.info is not None
     return sink.info

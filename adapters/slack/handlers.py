@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
 from adapters.slack.context import Directory
-from adapters.slack.files import complete, download, platforms_named, thread_root, videos_in
+from adapters.slack.files import FileHosts, complete, download, platforms_named, thread_root, videos_in
 from core.accounts.linking import AccountLinker
 from core.accounts.views import accounts_text, unlink_text
 from core.config import Settings, require
@@ -107,6 +107,7 @@ class SlackHandlers:
         self.http = http
         self.client = client
         self.bot_token = require(settings.slack.bot_token, "slack.bot_token")
+        self.file_hosts = FileHosts(settings.slack.file_origins)
         self.directory = Directory(client, set(settings.slack.admin_user_ids))
         self.window = timedelta(seconds=settings.slack.recent_file_window_s)
         self._work_slots = asyncio.Semaphore(MAX_CONCURRENT_WORK)
@@ -206,7 +207,12 @@ class SlackHandlers:
     ) -> ScheduleOutcome:
         file = await complete(self.client, file)
         media = await download(
-            self.http, self.media, bot_token=self.bot_token, file=file, platforms=platforms_named(text)
+            self.http,
+            self.media,
+            bot_token=self.bot_token,
+            file=file,
+            platforms=platforms_named(text),
+            hosts=self.file_hosts,
         )
         if now_post:
             return await self.postbot.post_now(ctx, text, media)

@@ -37,6 +37,9 @@ class SharedFile:
     # The message to reply under: the upload's thread root, so answers land next to the video.
     message_ts: str | None
     shared_at: datetime
+    # A remote file (its bytes live outside the chat's own storage): never fetched with the bot's token.
+    # Not stored: a remembered URL is checked against the chat's file hosts when it is fetched.
+    external: bool = False
 
 
 def looks_like_video(mimetype: str | None, name: str | None) -> bool:

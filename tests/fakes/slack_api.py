@@ -14,6 +14,10 @@ It follows Slack's documented wire format for the parts postbot uses, so a real 
   Injected rate limits answer HTTP 429 with ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``.
 - ``/files-pri/{team}-{file}/download/{name}``: ``url_private_download``; bytes only with the bot
   token in ``Authorization: Bearer``, otherwise a redirect to the HTML sign-in page, as Slack does.
+  ``download_redirect`` makes it answer authorized downloads with a redirect there instead.
+- Remote files (``add_remote_file``): what ``files.remote.add`` + ``files.remote.share`` put in a
+  channel, ``mode: external`` / ``is_external: true`` with the creator's ``external_url`` as
+  ``url_private`` (https://docs.slack.dev/reference/methods/files.remote.add).
 - ``/hooks/commands/...`` and ``/hooks/actions/...``: response URLs, recorded.
 
 ``SlackSender`` plays Slack calling the app: it signs each request with the v0 scheme
@@ -90,9 +94,13 @@ class FakeFile:
     created: int
     channel: str
     ts: str | None = None
+    # A remote file: its bytes live at this URL, outside Slack.
+    external_url: str | None = None
 
     def payload(self, team_id: str, base_url: str) -> dict[str, Any]:
         """A file object as files.info and message events carry it."""
+        if self.external_url is not None:
+            return self._remote_payload(team_id, base_url, self.external_url)
         private = f"{base_url}/files-pri/{team_id}-{self.id}/{self.name}"
         shares: dict[str, Any] = {}
         if self.ts is not None:
@@ -122,6 +130,37 @@ class FakeFile:
             "groups": [self.channel] if self.channel.startswith("G") else [],
             "ims": [],
             "shares": shares,
+            "has_rich_preview": False,
+            "file_access": "visible",
+        }
+
+    def _remote_payload(self, team_id: str, base_url: str, external_url: str) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/objects/file-object: a remote file has mode "external",
+        # is_external true, an external_type, and url_private is the external URL (no download URL).
+        return {
+            "id": self.id,
+            "created": self.created,
+            "timestamp": self.created,
+            "name": self.name,
+            "title": self.name,
+            "mimetype": self.mimetype,
+            "filetype": self.filetype,
+            "pretty_type": self.filetype.upper(),
+            "user": self.user,
+            "user_team": team_id,
+            "mode": "external",
+            "editable": False,
+            "is_external": True,
+            "external_type": "app",
+            "external_id": f"ext-{self.id}",
+            "external_url": external_url,
+            "url_private": external_url,
+            "size": self.size,
+            "permalink": f"{base_url}/files/{self.user}/{self.id}/{self.name}",
+            "channels": [self.channel] if self.channel.startswith("C") else [],
+            "groups": [],
+            "ims": [],
+            "shares": {},
             "has_rich_preview": False,
             "file_access": "visible",
         }
@@ -176,6 +215,7 @@ class FakeSlack(LoopbackFake):
         self.hooks: list[dict[str, Any]] = []
         self.calls: list[Call] = []
         self.downloads: list[dict[str, Any]] = []
+        self.download_redirect: str | None = None
         self._triggers: dict[str, float] = {}
         self._faults: dict[str, deque[Fault]] = {}
         self._ids = itertools.count(1)
@@ -276,6 +316,25 @@ class FakeSlack(LoopbackFake):
             size=path.stat().st_size,
             created=int(time.time()),
             channel=channel,
+        )
+        self.files[fake.id] = fake
+        return fake
+
+    def add_remote_file(
+        self, user: str, channel: str, external_url: str, *, name: str = "launch.mp4", size: int = 200_000
+    ) -> FakeFile:
+        """A remote file an app added with files.remote.add and shared into ``channel``."""
+        fake = FakeFile(
+            id=self._id("F"),
+            user=user,
+            name=name,
+            mimetype="video/mp4",
+            filetype="mp4",
+            path=Path(name),
+            size=size,
+            created=int(time.time()),
+            channel=channel,
+            external_url=external_url,
         )
         self.files[fake.id] = fake
         return fake
@@ -549,6 +608,8 @@ class FakeSlack(LoopbackFake):
         file = self.files.get(file_id)
         if team != self.team_id or file is None or file.name != request.match_info["name"]:
             raise web.HTTPNotFound()
+        if self.download_redirect is not None:
+            raise web.HTTPFound(self.download_redirect)
         response = web.StreamResponse(
             headers={"Content-Type": file.mimetype, "Content-Length": str(file.size)},
         )
