@@ -3,7 +3,10 @@
     python -m bench.timeparse            # accuracy, then latency p50/p99 (cold and warm cache)
 
 The corpus (tests/data/timeparse_corpus.json) is hand-written: expected instants come from a person
-reading the expression, not from the parser. tests/test_timeparse_corpus.py runs the same check.
+reading the expression, not from the parser. Groups marked written_before_parser were written and
+committed before the parser ran on them; their accuracy is printed on its own line, as is the count
+of plain misreads (a time other than the expected one, with no note saying what was assumed).
+tests/test_timeparse_corpus.py runs the same checks.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from core.errors import TimeParseError
 from core.timeparse import parse_when, warm
-from core.timeparse.reader import read
+from core.timeparse.reader import scan
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "timeparse_corpus.json"
 
@@ -51,6 +54,9 @@ class Outcome:
     case: Case
     ok: bool
     got: str
+    # A time came back that is not the expected one (or none was expected) and no note told the
+    # user what was assumed: the worst failure, a video posted at a moment nobody asked for.
+    plain_misread: bool = False
 
 
 def load_cases(path: Path = CORPUS) -> list[Case]:
@@ -86,12 +92,13 @@ def check(case: Case) -> Outcome:
     if case.expected == "!auto":
         return Outcome(case, when.auto, f"auto={when.auto}")
     if when.instant is None or case.expected.startswith("!"):
-        return Outcome(case, False, f"{when.instant} note={when.note}")
+        return Outcome(case, False, f"{when.instant} note={when.note}", plain_misread=when.note is None)
     got = f"{when.instant:%Y-%m-%dT%H:%MZ} ({when.tz}) note={when.note}"
-    ok = when.instant == expected_instant(case.expected, case.tz)
+    right_time = when.instant == expected_instant(case.expected, case.tz)
+    ok = right_time
     if case.note is not None:
         ok = ok and when.note is not None and case.note in when.note
-    return Outcome(case, ok, got)
+    return Outcome(case, ok, got, plain_misread=not right_time and when.note is None)
 
 
 def accuracy(cases: list[Case]) -> tuple[float, list[Outcome]]:
@@ -115,6 +122,17 @@ def _timed(cases: list[Case], *, jitter: bool = False) -> list[float]:
     return samples
 
 
+def _floor(cases: list[Case]) -> float:
+    """p50 of the least any parser does per call (time it, split the text into words): the figure
+    the parse p50 is read against."""
+    samples = []
+    for c in cases:
+        start = time.perf_counter()
+        " ".join(c.text.split()).lower().split()
+        samples.append((time.perf_counter() - start) * 1000)
+    return _percentile(samples, 0.5)
+
+
 def _percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -123,7 +141,7 @@ def _percentile(samples: list[float], q: float) -> float:
 def _fast(case: Case) -> bool:
     """Whether the hand-written reader settled this text (a reading or a definite error)."""
     try:
-        return read(case.text.strip().lower(), case.tz) is not None
+        return scan(case.text.strip().lower(), case.tz).reading is not None
     except TimeParseError:
         return True
 
@@ -134,17 +152,30 @@ def main() -> int:
     warm()
     warm_ms = (time.perf_counter() - start) * 1000
 
-    read.cache_clear()
+    scan.cache_clear()
     cold = _timed(cases, jitter=True)  # first sight of each text, each with its own `now`
     warm_runs = [s for _ in range(5) for s in _timed(cases)]
     score, failures = accuracy(cases)
     fast = sum(_fast(c) for c in cases)
+    before = [c for c in cases if c.before]
+    before_score, before_failures = accuracy(before)
+    misreads = [o for o in failures if o.plain_misread]
 
     print(f"corpus: {len(cases)} expressions, {len(cases) - len(failures)} correct → accuracy {score:.1%}")
+    print(
+        f"written before the parser ran on them: {len(before)} expressions, "
+        f"{len(before) - len(before_failures)} correct → accuracy {before_score:.1%} (target ≥ 90 %)"
+    )
+    print(
+        f"plain misreads (a different time with no note): {len(misreads)} "
+        f"({sum(o.case.before for o in misreads)} in the written-before part; target ≤ 1)"
+    )
     print(f"fast reader handled {fast}/{len(cases)} ({fast / len(cases):.0%}); the rest went to dateparser")
     print(f"dateparser warm-up (once per process): {warm_ms:.0f} ms")
+    floor = _floor(cases)
     print(
-        f"parse latency, first parse of each text: p50 {_percentile(cold, 0.5):.3f} ms, "
+        f"parse latency, first parse of each text: p50 {_percentile(cold, 0.5):.3f} ms (target < 1 ms; "
+        f"floor {floor:.4f} ms: the timer plus splitting the text into words), "
         f"p99 {_percentile(cold, 0.99):.3f} ms, mean {statistics.fmean(cold):.3f} ms"
     )
     print(
@@ -153,10 +184,12 @@ def main() -> int:
     )
     for o in failures:
         print(
-            f"  MISS [{o.case.group[:20]}] {o.case.text!r}: expected {o.case.expected}"
+            f"  {'MISREAD' if o.plain_misread else 'MISS'} [{o.case.group[:20]}] {o.case.text!r}: "
+            f"expected {o.case.expected}"
             f"{' / ' + o.case.note if o.case.note else ''}; got {o.got}"
         )
-    return 0 if score >= 0.97 else 1
+    ok = before_score >= 0.90 and len(misreads) <= 1 and _percentile(cold, 0.5) < 1.0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

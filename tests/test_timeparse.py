@@ -108,7 +108,6 @@ def test_platform_errors_name_the_word_and_list_the_choices(text: str, message: 
     [
         ("yesterday 5pm yt", "in the past"),
         ("nov 25 9am yt", "in the past"),
-        ("today yt", "which has passed"),
         ("in 2 years yt", "days ahead"),
         ("flibbertigibbet yt", "couldn't read"),
         ("tomorrow 25pm yt", "'25pm' isn't a time of day"),
@@ -148,6 +147,17 @@ def test_date_without_time_uses_the_default_and_says_so() -> None:
     when = parse_when("friday", BERLIN, NOW)
     assert f"{local(when):%a %H:%M}" == "Fri 09:00"
     assert when.note == "No time given: using 09:00"
+
+
+def test_today_without_a_time_is_the_rest_of_today_not_refused() -> None:
+    # docs/times.md: a day without a time goes to that day's best free slot; said at 10:00 that
+    # must not be refused for 09:00 having passed. The fallback time is the next half hour.
+    when = parse_when("today", BERLIN, NOW)
+    assert when.date_only and f"{local(when):%d %H:%M}" == "25 10:30"
+    assert when.note == "No time given: using 10:30"
+    late = NOW.replace(hour=22, minute=45)  # 23:45 in Berlin: nothing of today is left
+    with pytest.raises(TimeParseError, match="with no time means 09:00, which has passed"):
+        parse_when("today", BERLIN, late)
 
 
 def test_ambiguous_abbreviation_follows_the_users_zone_and_is_reported() -> None:

@@ -1,4 +1,11 @@
-"""dateparser for everything the fast reader does not know ("a week from tomorrow", "3rd of next month")."""
+"""dateparser for what the reader does not know ("Fri, 27 Nov 2026 18:00", "2026/12/12 20:00", "last week").
+
+dateparser drops words it does not understand and still answers, which is how "7 tomorrow evening"
+became tomorrow at the current clock time. Its answer is taken only when it can have accounted for
+every word: each one is in dateparser's English vocabulary, none is a relation it is known to drop
+("after", "to", "from"), a weekday said agrees with the date, and the time is not simply the clock
+time of `now` (what dateparser returns when it lost the time that was written).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,16 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from dateparser.conf import settings as default_settings
 from dateparser.date import DateDataParser
+from dateparser.languages.loader import default_loader
 
 from core.errors import TimeParseError
 from core.timeparse.resolve import Placed, localize
-from core.timeparse.vocab import DEFAULT_TIME
+from core.timeparse.vocab import DEFAULT_TIME, WEEKDAYS
+
+# Words dateparser reads past without applying them ("3 days after tomorrow" → tomorrow).
+_DROPPED_RELATIONS = frozenset({"after", "to", "past", "from", "till", "of"})
 
 
 def _date_order(tz: str) -> str:
@@ -34,10 +46,22 @@ def _parser(base: datetime, order: str) -> DateDataParser:
 
 def warm() -> None:
     """Load dateparser's language data now rather than inside the first user's command."""
-    parse("a week from tomorrow", "UTC", datetime.now(UTC))
+    parse("Fri, 27 Nov 2026 18:00", "UTC", datetime.now(UTC))  # a form only dateparser reads
+
+
+@lru_cache(maxsize=1024)
+def _accounted(text: str) -> bool:
+    """Whether dateparser can have read every word of `text` (see the module docstring)."""
+    words = text.lower().replace(",", " ").split()
+    if _DROPPED_RELATIONS.intersection(words):
+        return False
+    english = default_loader.get_locale("en")
+    return bool(english.is_applicable(text, strip_timezone=True, settings=default_settings))
 
 
 def parse(text: str, user_tz: str, now: datetime) -> Placed | None:
+    if not _accounted(text):
+        return None
     zone = ZoneInfo(user_tz)
     # dateparser works on naive wall-clock times here; zoneinfo then attaches the zone, which gets
     # DST gaps and overlaps right (dateparser's own TIMEZONE handling does not report them).
@@ -49,6 +73,14 @@ def parse(text: str, user_tz: str, now: datetime) -> Placed | None:
     if found is None:
         return None
     period = data["period"]
+    if period == "time" and (found.hour, found.minute) == (base.hour, base.minute):
+        return None  # the written time was lost, not read
+    said = {WEEKDAYS[w] for w in text.lower().replace(",", " ").replace(".", " ").split() if w in WEEKDAYS}
+    if said and found.weekday() not in said:
+        raise TimeParseError(
+            f"'{text}': {found:%a} {found.day} {found:%b} is a {found:%A}.",
+            hint="Check the day and date, e.g. `fri 4 dec 6pm`.",
+        )
     if period in {"week", "month", "year"}:
         raise TimeParseError(
             f"'{text}' names a {period}, not a day and time.",

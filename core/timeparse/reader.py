@@ -1,23 +1,32 @@
-"""A fast, strict reader for the forms people type most often.
+"""A fast, strict reader for the forms people type.
 
-dateparser reads almost anything but costs about a millisecond per call (more on first use), so the
-common shapes — ISO, "in N units", "tomorrow 6pm", "next fri at noon", "dec 3 9:30am PST" — are read
-here with a few regexes. Anything this reader is not sure about returns None and goes to dateparser.
+dateparser reads almost anything but costs about a millisecond per call and silently drops words
+it does not know, so this reader reads every word itself: ISO, "in N units", "tomorrow 6pm",
+"next fri at noon", "ten to noon", "second monday in may", "fri 4 dec 1745", "dec 3 9:30am PST".
+Anything it cannot account for word by word returns None (see `scan` for the word it stopped at);
+when.py then decides whether the dateparser fallback may try.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import lru_cache
 
 from core.errors import TimeParseError
 from core.timeparse.reading import Clock, Reading
 from core.timeparse.vocab import (
+    CLOCK_CUES,
+    CORRECTABLE,
     FILLER,
+    HOUR_WORDS,
     MONTHS,
     NUMBER_WORDS,
+    ORDINAL_TENS,
+    ORDINAL_WORDS,
+    SPELLINGS,
+    TENS,
     TODAY_WORDS,
     TOMORROW_WORDS,
     UNITS,
@@ -27,37 +36,113 @@ from core.timeparse.vocab import (
 from core.timeparse.zones import UTC_WORDS, iana_name, is_abbreviation, parse_offset
 
 _CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm|a|p)?$")
+# "445pm", "0930am", "845": hours and minutes run together.
+_COMPACT_CLOCK = re.compile(r"^(\d{1,2})(\d{2})(am|pm|a|p)?$")
 _HHMM = re.compile(r"^([01]\d|2[0-3])([0-5]\d)$")
 # "14h", "18h30": the French/German way; "2h" alone stays a duration ("in 2h").
 _H_CLOCK = re.compile(r"^(\d{1,2})h(\d{2})?$")
-_DAY_OF_MONTH = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?$")
+_DAY_OF_MONTH = re.compile(r"^(\d{1,2})(st|nd|rd|th)?$")
 _YEAR = re.compile(r"^(19|20)\d\d$")
 _SLASH_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?$")
 _DOT_DATE = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})?$")
+_DOT_PAIR = re.compile(r"^(\d{1,2})\.(\d{1,2})$")
 _ISO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})"
     r"(?:t(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(z|[+-]\d{2}:?\d{2})?)?$"
 )
 _COMPACT_DURATION = re.compile(r"(\d+(?:\.\d+)?)([a-z]+)")
 _COMPACT_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?[a-z]+)+$")
+_HM_DURATION = re.compile(r"^(\d{1,2})h(\d{1,2})$")  # "in 2h30"
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_FRACTION = re.compile(r"^(\d+)/(\d+)$")
 
 _MAX_UNITS = {"minutes": 60 * 24 * 3660, "days": 3660, "months": 120}
 _MERIDIEM_WORDS = {"am": "am", "pm": "pm", "a": "am", "p": "pm"}
+_PUNCTUATION = str.maketrans(dict.fromkeys(',;!?()[]"', " "))
+_WEEKDAY_PLURALS = {f"{name}s": day for name, day in WEEKDAYS.items() if len(name) > 3}
+_SHIFT_WORDS = {"before": -1, "to": -1, "till": -1, "after": 1, "past": 1, "from": 1}
+_PARTS_AFTER_CLOCK = frozenset({"tonight", "night", "morning", "afternoon", "evening"})
+_NTH = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
+_NTH_DIGITS = {"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
+_IN_HEDGES = frozenset({"around", "like", "just", "only"})
+
+
+def _split(token: str) -> list[str]:
+    """One typed token as the words it stands for ("six-thirty", "9ish", "noon-ish", "wed.")."""
+    if token.endswith(".") and not _DOT_DATE.match(token):
+        token = token.rstrip(".")
+    if not token:
+        return []
+    token = SPELLINGS.get(token, token)
+    if "-" in token[1:] and not _ISO.match(token) and not token.startswith(("utc", "gmt")):
+        parts = token.split("-")
+        if all(parts) and parts[-1] == "ish":
+            return ["around", *(w for p in parts[:-1] for w in _split(p))]
+        if all(p.isalpha() for p in parts):
+            return [SPELLINGS.get(p, p) for p in parts]
+    if token.endswith("ish") and len(token) > 3:
+        stem = token[:-3]
+        if stem in WORD_TIMES or stem in HOUR_WORDS or _CLOCK.match(stem):
+            return ["around", stem]
+    return [token]
 
 
 def _tokens(text: str) -> list[str]:
-    text = text.lower().replace("a.m.", "am").replace("p.m.", "pm").replace("o'clock", "oclock")
-    text = text.replace("@", " at ").replace(",", " ")
-    # "next fri." / "dec. 3": a trailing dot on a word is punctuation, on "3.12." it is a date.
-    return [t[:-1] if t.endswith(".") and t[:-1].isalpha() else t for t in text.split()]
+    text = text.lower().replace("a.m.", "am").replace("p.m.", "pm")
+    text = text.replace("o'clock", " oclock").replace("o\u2019clock", " oclock").replace("o clock", "oclock")
+    text = text.replace("@", " at ").replace("~", " around ").translate(_PUNCTUATION)
+    return [word for tok in text.split() for word in _split(tok)]
+
+
+def _distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: one typo (a slip, a missing, extra or swapped letter) is 1."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+@lru_cache(maxsize=1024)
+def _correct(token: str) -> str | None:
+    """The one word a typo stands for ("thrusday" → "thursday"), or None."""
+    if len(token) < 5 or not token.isalpha():
+        return None
+    limit = 2 if len(token) >= 7 else 1
+    scored = sorted(
+        (_distance(token, word), word) for word in CORRECTABLE if abs(len(word) - len(token)) <= limit
+    )
+    if not scored or scored[0][0] > limit:
+        return None
+    if len(scored) > 1 and scored[1][0] == scored[0][0]:
+        return None  # two words as close: don't guess
+    return scored[0][1]
 
 
 class _Unread(Exception):
-    """This reader does not understand the text (dateparser gets it)."""
+    """This reader does not understand the text."""
 
 
-_ONCE = frozenset({"day_offset", "weekday", "date", "clock", "part", "zone", "abbreviation", "offset"})
+_ONCE = frozenset(
+    {
+        "day_offset",
+        "weekday",
+        "date",
+        "day_of_month",
+        "nth_weekday",
+        "month_shift",
+        "clock",
+        "part",
+        "zone",
+        "abbreviation",
+        "offset",
+    }
+)
 
 
 class _NotATime(Exception):
@@ -71,25 +156,44 @@ class _NotATime(Exception):
 class _State:
     def __init__(self) -> None:
         self.r = Reading()
-        self.after_at = False
+        self.after_at = False  # the previous word says a bare number is an hour ("at 6")
+        self.cue = False  # set by a handler: the next word is an hour ("ten to [noon]")
+        self.notes: list[str] = []
 
     def set(self, **fields: object) -> None:
         for name in fields.keys() & _ONCE:
-            if getattr(self.r, name) is not None:
-                raise _Unread  # the same thing said twice: not a form this reader trusts
-        if ("day_offset" in fields or "weekday" in fields or "date" in fields) and self.r.has_day:
-            raise _Unread
+            old = getattr(self.r, name)
+            if old is not None and old != fields[name]:
+                raise _Unread  # two different things said for one slot: not a form to guess at
         self.r = replace(self.r, **fields)  # type: ignore[arg-type]
 
 
-def _number(tok: str) -> float | None:
+def _amount(toks: list[str], k: int) -> tuple[float, int] | None:
+    """A number at toks[k] ("2", "1/4", "1 1/2", "a", "an", "a couple of", "forty five"): (value, tokens)."""
+    if k >= len(toks):
+        return None
+    tok = toks[k]
+    nxt = toks[k + 1] if k + 1 < len(toks) else ""
+    if (f := _FRACTION.match(tok)) is not None:
+        return (int(f.group(1)) / int(f.group(2)), 1) if int(f.group(2)) else None
     if _NUMBER.match(tok):
-        return float(tok)
-    return NUMBER_WORDS.get(tok)
+        f = _FRACTION.match(nxt)
+        if f is not None and 0 < int(f.group(1)) < int(f.group(2)):
+            return float(tok) + int(f.group(1)) / int(f.group(2)), 2  # "1 1/2 hours"
+        return float(tok), 1
+    if tok in {"a", "an"}:
+        if nxt in {"couple", "few", "half", "quarter"}:
+            return NUMBER_WORDS[nxt], 3 if toks[k + 2 : k + 3] == ["of"] else 2
+        return 1.0, 1
+    if tok in TENS and HOUR_WORDS.get(nxt, 10) < 10:
+        return NUMBER_WORDS[tok] + HOUR_WORDS[nxt], 2
+    if tok in NUMBER_WORDS:
+        return NUMBER_WORDS[tok], 2 if tok in {"couple", "few"} and nxt == "of" else 1
+    return None
 
 
 def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
-    """Read "2 hours and 30 minutes" / "1h30m" / "an hour and a half" at toks[i:].
+    """Read "2 hours and 30 minutes" / "1h30m" / "an hour and a half" / "3/4 of an hour" at toks[i:].
 
     Returns (elapsed, days, months, tokens consumed); consumed == 0 when there is no duration.
     """
@@ -121,6 +225,11 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
                 continue
             j += 1
             continue
+        if (hm := _HM_DURATION.match(tok)) is not None:
+            add(int(hm.group(1)), "h")
+            add(int(hm.group(2)), "m")
+            found, last_unit, j = True, "m", j + 1
+            continue
         if _COMPACT_WHOLE.match(tok) and not _NUMBER.match(tok):
             parts = _COMPACT_DURATION.findall(tok)
             if not all(unit in UNITS for _, unit in parts):
@@ -130,19 +239,18 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
                 last_unit = unit
             found, j = True, j + 1
             continue
-        amount = _number(tok)
-        if amount is None:
+        got = _amount(toks, j)
+        if got is None:
             break
-        k = j + 1
-        if tok == "half" and k < len(toks) and toks[k] in {"a", "an"}:
-            k += 1  # "half an hour"
-        elif tok in {"couple", "few"} and k < len(toks) and toks[k] == "of":
+        amount, k = got[0], j + got[1]
+        # "half an hour", "3/4 of an hour", "a quarter of an hour"
+        while (
+            toks[k : k + 1]
+            and toks[k] in {"of", "an", "a"}
+            and k + 1 < len(toks)
+            and toks[k + 1] in {*UNITS, "an", "a"}
+        ):
             k += 1
-        if tok in {"a", "an"} and k < len(toks) and toks[k] in {"couple", "few"}:
-            amount = NUMBER_WORDS[toks[k]]
-            k += 1
-            if k < len(toks) and toks[k] == "of":
-                k += 1
         if toks[k : k + 3] == ["and", "a", "half"]:
             amount, k = amount + 0.5, k + 3  # "2 and a half hours"
         if k >= len(toks) or toks[k] not in UNITS:
@@ -157,64 +265,176 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
     return elapsed, days, months, j - i
 
 
-_PAST_TO = {("half", "past"): 30, ("quarter", "past"): 15, ("quarter", "to"): -15}
-
-
-def _spoken_clock_at(toks: list[str], i: int, st: _State) -> int:
-    """ "half past six", "quarter to 9": an hour word read like a bare hour (24-hour unless told)."""
-    offset = _PAST_TO.get((toks[i], toks[i + 1] if i + 1 < len(toks) else ""))
-    if offset is None or i + 2 >= len(toks):
-        return 0
-    hour_tok = toks[i + 2]
-    hour = int(hour_tok) if hour_tok.isdigit() else NUMBER_WORDS.get(hour_tok)
-    if hour is None or hour != int(hour) or not 1 <= hour <= 12:
-        return 0
-    h, m = (int(hour), offset) if offset > 0 else (int(hour) - 1, 60 + offset)
-    st.set(clock=Clock(h, m, None, bare=True))
-    return 3
-
-
-def _clock_at(toks: list[str], i: int, st: _State) -> int:
+def _relative_at(toks: list[str], i: int, st: _State) -> int:
     tok = toks[i]
-    if tok in {"half", "quarter"}:
-        return _spoken_clock_at(toks, i, st)
-    m = _CLOCK.match(tok)
-    if m is None:
-        hhmm = _HHMM.match(tok)
-        # "1730" is a time; "2026" stays a year unless "at" says otherwise.
-        if hhmm and (st.after_at or not _YEAR.match(tok)):
-            st.set(clock=Clock(int(hhmm.group(1)), int(hhmm.group(2))))
-            return 1
-        hm = _H_CLOCK.match(tok)
-        if hm and (hm.group(2) or int(hm.group(1)) >= 13 or st.after_at):
-            hour, minute = int(hm.group(1)), int(hm.group(2) or 0)
-            if hour > 23 or minute > 59:
-                raise _NotATime(tok)
-            st.set(clock=Clock(hour, minute))
-            return 1
-        return 0
-    hour, minute = int(m.group(1)), int(m.group(2) or 0)
-    meridiem = _MERIDIEM_WORDS.get(m.group(3) or "")
-    used = 1
-    if meridiem is None and i + 1 < len(toks) and toks[i + 1] in {"am", "pm"}:
-        meridiem, used = toks[i + 1], 2
-    if m.group(2) is None and meridiem is None:
-        # A bare number is only a time when something says so: "at 6", "6 o'clock".
-        if i + 1 < len(toks) and toks[i + 1] == "oclock":
-            used = 2
-        elif not st.after_at:
+    if tok == "in" or tok.startswith("+"):
+        start = i + 1 if tok == "in" else i
+        if tok.startswith("+"):
+            toks = [*toks[:i], tok[1:], *toks[i + 1 :]]
+        while start < len(toks) and toks[start] in _IN_HEDGES:
+            start += 1  # "in roughly 2 hours", "in like 10 min"
+        elapsed, days, months, n = _duration(toks, start)
+        if n == 0:
+            if tok == "in" and start == len(toks) - 1 and toks[start].isdigit():
+                return _bare_in(toks[start], st) + start - i
             return 0
-    if "." in tok and meridiem is None:
-        return 0  # "9.30" without am/pm: too close to a date to guess
+        used = start - i + n
+    else:
+        got = _amount(toks, i)
+        if got is not None and got[0] == int(got[0]) and i + got[1] < len(toks):
+            plural = toks[i + got[1]]
+            if plural in _WEEKDAY_PLURALS and toks[i + got[1] + 1 : i + got[1] + 3] in (
+                ["from", "now"],
+                ["from", "today"],
+            ):
+                # "2 mondays from now": the second Monday after today
+                st.set(weekday=_WEEKDAY_PLURALS[plural], weekday_mode="next", day_shift=7 * (int(got[0]) - 1))
+                return got[1] + 3
+        elapsed, days, months, n = _duration(toks, i)
+        if n == 0:
+            return 0
+        tail = toks[i + n : i + n + 2]
+        if tail == ["from", "now"] or tail == ["from", "today"]:
+            used = n + 2
+        elif tail[:1] == ["later"]:
+            used = n + 1
+        elif tail[:1] and tail[0] in _SHIFT_WORDS:
+            return _shift(tail[0], elapsed, days, months, st) and n + 1
+        else:
+            return 0
+    if st.r.relative or st.r.has_day:
+        raise _Unread
+    st.set(relative=True, elapsed=elapsed, days=days, months=months)
+    return used
+
+
+def _bare_in(number: str, st: _State) -> int:
+    """ "in 20": people mean minutes; said back so that a different meaning shows."""
+    minutes = int(number)
+    if not 5 <= minutes <= 120:
+        raise TimeParseError(
+            f"'in {minutes}': {minutes} what?", hint=f"Write `in {minutes} min` or `in {minutes} hours`."
+        )
+    if st.r.relative or st.r.has_day:
+        raise _Unread
+    st.set(relative=True, elapsed=timedelta(minutes=minutes))
+    st.notes.append(f"in {minutes} read as {minutes} minutes")
+    return 1
+
+
+def _shift(word: str, elapsed: timedelta, days: int, months: int, st: _State) -> int:
+    """ "3 days after tomorrow" shifts the day; "25 minutes before 3pm" shifts the clock."""
+    sign = _SHIFT_WORDS[word]
+    if months or (days and elapsed) or st.r.relative:
+        raise _Unread
+    if days:
+        if word not in {"before", "after", "from"} or st.r.day_shift:
+            raise _Unread
+        st.set(day_shift=sign * days)
+        return 1
+    if word == "from" or st.r.clock_shift:
+        raise _Unread
+    st.set(clock_shift=sign * int(elapsed.total_seconds() // 60))
+    st.cue = True
+    return 1
+
+
+def _spoken_shift_at(toks: list[str], i: int, st: _State) -> int:
+    """ "ten to noon", "quarter past 9", "20 past seven", "half past four"; British "half nine"."""
+    tok = toks[i]
+    if tok == "half" and i + 1 < len(toks) and toks[i + 1] not in _SHIFT_WORDS:
+        hour = _hour_number(toks[i + 1])
+        if hour is None:
+            return 0
+        st.set(clock=Clock(hour, 30, None, bare=True))
+        return 2
+    if tok in {"quarter", "half"}:
+        minutes, used = (15 if tok == "quarter" else 30), 1
+    else:
+        got = _amount(toks, i)
+        if got is None or toks[i] in {"a", "an"}:
+            return 0
+        minutes, used = int(got[0]), got[1]
+        if minutes != got[0] or not 1 <= minutes <= 59:
+            return 0
+    word = toks[i + used] if i + used < len(toks) else ""
+    if word not in {"past", "to", "till", "after", "before"} or i + used + 1 >= len(toks):
+        return 0
+    nxt = toks[i + used + 1]
+    if _hour_number(nxt) is None and nxt not in {"noon", "midday", "midnight"} and not _CLOCK.match(nxt):
+        return 0
+    if st.r.clock_shift:
+        raise _Unread
+    st.set(clock_shift=_SHIFT_WORDS[word] * minutes)
+    st.cue = True
+    return used + 1
+
+
+def _hour_number(tok: str) -> int | None:
+    if tok.isdigit() and 1 <= int(tok) <= 12:
+        return int(tok)
+    return HOUR_WORDS.get(tok)
+
+
+def _minute_words(toks: list[str], k: int) -> tuple[int, int] | None:
+    """Minutes said in words after an hour word: "fifteen", "thirty", "forty five", "oh five"."""
+    tok = toks[k] if k < len(toks) else ""
+    nxt = toks[k + 1] if k + 1 < len(toks) else ""
+    if tok == "oh" and HOUR_WORDS.get(nxt, 10) < 10:
+        return HOUR_WORDS[nxt], 2
+    if tok in TENS:
+        unit = HOUR_WORDS.get(nxt, 10)
+        return (int(NUMBER_WORDS[tok]) + unit, 2) if unit < 10 else (int(NUMBER_WORDS[tok]), 1)
+    value = NUMBER_WORDS.get(tok)
+    if value is not None and value == int(value) and 10 <= value <= 59:
+        return int(value), 1
+    return None
+
+
+def _clock_context(toks: list[str], k: int, st: _State) -> bool:
+    """Whether a bare number ending at toks[k-1] is an hour: "7 tomorrow evening", "tonight 9"."""
+    nxt = toks[k] if k < len(toks) else ""
+    if nxt in _PARTS_AFTER_CLOCK or nxt in TODAY_WORDS or nxt in TOMORROW_WORDS or nxt == "oclock":
+        return True
+    if nxt in WEEKDAYS or toks[k : k + 3] in (
+        ["in", "the", "morning"],
+        ["in", "the", "afternoon"],
+        ["in", "the", "evening"],
+    ):
+        return True
+    at_end = k == len(toks) or all(is_abbreviation(t) or t in UTC_WORDS for t in toks[k:])
+    return at_end and (st.r.has_day or st.r.part is not None)
+
+
+def _finish_clock(
+    toks: list[str],
+    i: int,
+    used: int,
+    st: _State,
+    hour: int,
+    minute: int | None,
+    meridiem: str | None,
+    shown: str,
+) -> int:
+    """Set the clock read at toks[i:i+used], taking a following "pm" / "o'clock" / "in the morning"."""
+    if meridiem is None and i + used < len(toks) and toks[i + used] in {"am", "pm"}:
+        meridiem, used, shown = toks[i + used], used + 1, f"{shown} {toks[i + used]}"
+    if minute is None and meridiem is None:
+        # A bare number is only a time when something says so: "at 6", "6 o'clock", "8 tonight".
+        if toks[i + used : i + used + 1] == ["oclock"]:
+            used += 1
+        elif not (st.after_at or _clock_context(toks, i + used, st)):
+            return 0
+    m = minute or 0
     if meridiem is not None:
-        if not 0 <= hour <= 12 or minute > 59:
-            raise _NotATime(tok if used == 1 else f"{tok} {meridiem}")
+        if not 0 <= hour <= 12 or m > 59:
+            raise _NotATime(shown)
         hour = hour % 12 + (12 if meridiem == "pm" else 0)
-    elif hour > 23 or minute > 59:
-        if m.group(2) is None:
-            return 0  # "25" may be a day of the month; dateparser can try
-        raise _NotATime(tok)
-    bare = m.group(2) is None and meridiem is None and 1 <= hour <= 11
+    elif hour > 23 or m > 59:
+        if minute is None:
+            return 0  # "25" may be a day of the month
+        raise _NotATime(shown)
+    bare = minute is None and meridiem is None and 1 <= hour <= 11
     # "6 in the evening", "9 in the morning", "11 at night"
     rest = toks[i + used : i + used + 3]
     part: str | None = None
@@ -226,8 +446,65 @@ def _clock_at(toks: list[str], i: int, st: _State) -> int:
         if meridiem is None and part != "morning" and 1 <= hour <= 11:
             hour += 12
         meridiem, bare = ("am" if part == "morning" else "pm"), False
-    st.set(clock=Clock(hour, minute, meridiem, bare))
+    st.set(clock=Clock(hour, m, meridiem, bare))
     return used
+
+
+def _clock_at(toks: list[str], i: int, st: _State) -> int:
+    tok = toks[i]
+    if tok in HOUR_WORDS:
+        minutes = _minute_words(toks, i + 1)
+        if minutes is not None:
+            return _finish_clock(toks, i, 1 + minutes[1], st, HOUR_WORDS[tok], minutes[0], None, tok)
+        return _finish_clock(toks, i, 1, st, HOUR_WORDS[tok], None, None, tok)
+    m = _CLOCK.match(tok)
+    if m is not None:
+        if "." in tok and m.group(3) is None and int(m.group(1)) > 23:
+            return 0
+        minute = int(m.group(2)) if m.group(2) is not None else None
+        return _finish_clock(
+            toks, i, 1, st, int(m.group(1)), minute, _MERIDIEM_WORDS.get(m.group(3) or ""), tok
+        )
+    c = _COMPACT_CLOCK.match(tok)
+    if c is not None and (c.group(3) or len(tok) == 3):
+        # "445pm", "0930am"; "845" only where a clock is expected ("845 in the morning", "at 930")
+        hour, minute = int(c.group(1)), int(c.group(2))
+        meridiem = _MERIDIEM_WORDS.get(c.group(3) or "")
+        if meridiem is None and not (
+            st.after_at
+            or st.r.has_day
+            or _clock_context(toks, i + 1, st)
+            or toks[i + 1 : i + 2] in (["am"], ["pm"])
+        ):
+            return 0
+        if minute > 59:
+            raise _NotATime(tok)
+        return _finish_clock(toks, i, 1, st, hour, minute, meridiem, tok)
+    hhmm = _HHMM.match(tok)
+    # "1730" is a time; "2026" stays a year unless "at" says otherwise.
+    if hhmm and (st.after_at or not _YEAR.match(tok)):
+        return _finish_clock(toks, i, 1, st, int(hhmm.group(1)), int(hhmm.group(2)), None, tok)
+    hm = _H_CLOCK.match(tok)
+    if hm and (hm.group(2) or int(hm.group(1)) >= 13 or st.after_at or st.r.has_day):
+        hour, minute = int(hm.group(1)), int(hm.group(2) or 0)
+        if hour > 23 or minute > 59:
+            raise _NotATime(tok)
+        st.set(clock=Clock(hour, minute))
+        return 1
+    return 0
+
+
+_WEEK_PHRASES: dict[tuple[str, ...], str] = {
+    ("this", "week"): "this_week",
+    ("next", "week"): "next_week",
+    ("of", "this", "week"): "this_week",
+    ("of", "next", "week"): "next_week",
+    ("of", "the", "week"): "this_week",
+    ("of", "the", "next", "week"): "next_week",
+    ("of", "the", "week", "after", "next"): "week_after_next",
+    ("the", "week", "after", "next"): "week_after_next",
+    ("week", "after", "next"): "week_after_next",
+}
 
 
 def _day_at(toks: list[str], i: int, st: _State) -> int:
@@ -239,12 +516,21 @@ def _day_at(toks: list[str], i: int, st: _State) -> int:
     if tok in TOMORROW_WORDS:
         st.set(day_offset=1)
         return 1
+    if tok == "yesterday":
+        st.set(day_offset=-1)
+        return 1
     if tok == "day" and toks[i + 1 : i + 3] == ["after", "tomorrow"]:
         st.set(day_offset=2)
         return 3
+    if tok in {"following", "next"} and nxt == "day":
+        st.set(day_offset=1)
+        return 2
     if tok == "tonight":
         st.set(day_offset=0, part="tonight")
         return 1
+    if tok in {"next", "this"} and nxt == "month":
+        st.set(month_shift=1 if tok == "next" else 0)
+        return 2
     if tok == "next" and nxt == "week" and i + 2 < len(toks) and toks[i + 2] in WEEKDAYS:
         st.set(weekday=WEEKDAYS[toks[i + 2]], weekday_mode="next_week")
         return 3
@@ -261,9 +547,13 @@ def _day_at(toks: list[str], i: int, st: _State) -> int:
         st.set(day_offset=0, part=nxt)
         return 2
     if tok in WEEKDAYS:
-        if toks[i + 1 : i + 3] == ["next", "week"]:
-            st.set(weekday=WEEKDAYS[tok], weekday_mode="next_week")
+        if toks[i + 1 : i + 3] == ["after", "next"]:
+            st.set(weekday=WEEKDAYS[tok], weekday_mode="next", day_shift=st.r.day_shift + 7)
             return 3
+        for phrase, mode in sorted(_WEEK_PHRASES.items(), key=lambda kv: -len(kv[0])):
+            if tuple(toks[i + 1 : i + 1 + len(phrase)]) == phrase:
+                st.set(weekday=WEEKDAYS[tok], weekday_mode=mode)
+                return 1 + len(phrase)
         st.set(weekday=WEEKDAYS[tok])
         return 1
     return 0
@@ -273,36 +563,88 @@ def _year(tok: str) -> int | None:
     return int(tok) if _YEAR.match(tok) else None
 
 
+def _ordinal(toks: list[str], k: int) -> tuple[int, int, bool] | None:
+    """A day of the month at toks[k]: (day, tokens, said as an ordinal ("3rd", "third"))."""
+    tok = toks[k] if k < len(toks) else ""
+    nxt = toks[k + 1] if k + 1 < len(toks) else ""
+    if tok in ORDINAL_TENS and nxt in ORDINAL_WORDS and ORDINAL_WORDS[nxt] < 10:
+        return ORDINAL_TENS[tok] + ORDINAL_WORDS[nxt], 2, True  # "twenty first"
+    if tok in ORDINAL_WORDS:
+        return ORDINAL_WORDS[tok], 1, True
+    dm = _DAY_OF_MONTH.match(tok)
+    if dm is not None:
+        return int(dm.group(1)), 1, dm.group(2) is not None
+    return None
+
+
+def _month_spec(toks: list[str], k: int) -> tuple[int | None, int | None, int] | None:
+    """After "of"/"in": a month name (with a year?), "the month", "this month", "next month".
+
+    Returns (month, month_shift, tokens)."""
+    if k < len(toks) and toks[k] in {"of", "in"}:
+        k0, k = k, k + 1
+    else:
+        return None
+    tok = toks[k] if k < len(toks) else ""
+    nxt = toks[k + 1] if k + 1 < len(toks) else ""
+    if tok in MONTHS:
+        return MONTHS[tok], None, k + 1 - k0
+    if tok in {"the", "this"} and nxt == "month":
+        return None, 0, k + 2 - k0
+    if tok == "next" and nxt == "month":
+        return None, 1, k + 2 - k0
+    return None
+
+
 def _calendar_at(toks: list[str], i: int, st: _State, user_tz: str) -> int:
     tok = toks[i]
     rest = toks[i + 1 :]
+    month_first = user_tz.startswith("America/") or user_tz in {"US/Eastern", "US/Pacific"}
     if tok in MONTHS and rest:
-        # "dec 3", "december 3rd 2026", "dec 3 at 9"
-        dm = _DAY_OF_MONTH.match(rest[0])
-        if dm is None:
+        # "dec 3", "december 3rd 2026", "jan first", "dec 3 at 9"
+        got = _ordinal(toks, i + 1)
+        if got is None or not 1 <= got[0] <= 31:
             return 0
-        used = 2
-        year = _year(rest[1]) if len(rest) > 1 else None
-        if year is not None:
-            used = 3
-        st.set(date=(year, MONTHS[tok], int(dm.group(1))))
-        return used
-    dm = _DAY_OF_MONTH.match(tok)
-    if dm is not None and rest and (tok != dm.group(1) or rest[0] in MONTHS or rest[0] == "of"):
-        # "3 dec", "3rd of december 2026"
-        k = 1 if rest[0] == "of" else 0
-        if k >= len(rest) or rest[k] not in MONTHS:
-            return 0
-        used = k + 2
-        year = _year(rest[k + 1]) if len(rest) > k + 1 else None
+        used = 1 + got[1]
+        year = _year(toks[i + used]) if i + used < len(toks) else None
         if year is not None:
             used += 1
-        st.set(date=(year, MONTHS[rest[k]], int(dm.group(1))))
+        st.set(date=(year, MONTHS[tok], got[0]))
         return used
+    nth = _NTH.get(tok) or _NTH_DIGITS.get(tok)
+    if nth is not None and rest and rest[0] in WEEKDAYS:
+        # "second monday in may", "last thursday of the month", "the 3rd friday of next month"
+        spec = _month_spec(toks, i + 2)
+        if spec is None:
+            return 0
+        month, shift, n = spec
+        st.set(nth_weekday=(nth, WEEKDAYS[rest[0]], month))
+        if shift is not None:
+            st.set(month_shift=shift)
+        return 2 + n
+    got = _ordinal(toks, i)
+    if got is not None and 1 <= got[0] <= 31:
+        day, n, said_ordinal = got
+        k = i + n + (1 if toks[i + n : i + n + 1] == ["of"] else 0)
+        if k < len(toks) and toks[k] in MONTHS:
+            # "3 dec", "3rd of december 2026", "the third of january"
+            used = k + 1 - i
+            year = _year(toks[k + 1]) if k + 1 < len(toks) else None
+            if year is not None:
+                used += 1
+            st.set(date=(year, MONTHS[toks[k]], day))
+            return used
+        if said_ordinal and not (k < len(toks) and toks[k] in WEEKDAYS):
+            # "the 3rd", "on the twelfth", "the 5th of next month"
+            st.set(day_of_month=day)
+            spec = _month_spec(toks, i + n)
+            if spec is not None and spec[0] is None:
+                st.set(month_shift=spec[1])
+                return n + spec[2]
+            return n
     m = _SLASH_DATE.match(tok)
     if m is not None:
         a, b = int(m.group(1)), int(m.group(2))
-        month_first = user_tz.startswith("America/") or user_tz in {"US/Eastern", "US/Pacific"}
         month, day = (a, b) if month_first else (b, a)
         note = None
         if a <= 12 and b <= 12 and a != b:
@@ -316,6 +658,14 @@ def _calendar_at(toks: list[str], i: int, st: _State, user_tz: str) -> int:
     if m is not None:
         y = m.group(3)
         st.set(date=(int(y) if y else None, int(m.group(2)), int(m.group(1))))
+        return 1
+    m = _DOT_PAIR.match(tok)
+    if m is not None and not month_first and 1 <= int(m.group(2)) <= 12 and 1 <= int(m.group(1)) <= 31:
+        # "12.05", "1.2": day.month, as written in Europe; "15.30" / "8.45" stay clock times.
+        if i + 1 < len(toks) and toks[i + 1] in {"am", "pm"}:
+            return 0
+        note = f"{tok} read as day.month" if int(m.group(1)) <= 23 and len(m.group(2)) == 2 else None
+        st.set(date=(None, int(m.group(2)), int(m.group(1))), date_note=note)
         return 1
     m = _ISO.match(tok)
     if m is not None:
@@ -354,33 +704,6 @@ def _zone_at(toks: list[str], i: int, st: _State) -> int:
     return 0
 
 
-def _relative_at(toks: list[str], i: int, st: _State) -> int:
-    tok = toks[i]
-    if tok == "in" or tok.startswith("+"):
-        start = i + 1 if tok == "in" else i
-        if tok.startswith("+"):
-            toks = [*toks[:i], tok[1:], *toks[i + 1 :]]
-        elapsed, days, months, n = _duration(toks, start)
-        if n == 0:
-            return 0
-        used = start - i + n
-    else:
-        elapsed, days, months, n = _duration(toks, i)
-        if n == 0:
-            return 0
-        tail = toks[i + n : i + n + 2]
-        if tail == ["from", "now"] or tail == ["from", "today"]:
-            used = n + 2
-        elif tail[:1] == ["later"]:
-            used = n + 1
-        else:
-            return 0
-    if st.r.relative or st.r.has_day:
-        raise _Unread
-    st.set(relative=True, elapsed=elapsed, days=days, months=months)
-    return used
-
-
 def _part_at(toks: list[str], i: int, st: _State) -> int:
     tok = toks[i]
     if tok == "midnight":
@@ -388,6 +711,9 @@ def _part_at(toks: list[str], i: int, st: _State) -> int:
             raise _Unread
         st.set(midnight=True)
         return 1
+    if tok == "same" and toks[i + 1 : i + 2] == ["time"]:
+        st.set(same_time=True)
+        return 2
     if tok in WORD_TIMES:
         if st.r.part is not None:
             if st.r.part == "tonight" and tok in {"night", "evening"}:
@@ -403,12 +729,7 @@ def _part_at(toks: list[str], i: int, st: _State) -> int:
     if (
         tok == "in"
         and toks[i + 1 : i + 2] == ["the"]
-        and toks[i + 2 : i + 3]
-        in (
-            ["morning"],
-            ["afternoon"],
-            ["evening"],
-        )
+        and toks[i + 2 : i + 3] in (["morning"], ["afternoon"], ["evening"])
     ):
         st.set(part=toks[i + 2])
         return 3
@@ -418,42 +739,68 @@ def _part_at(toks: list[str], i: int, st: _State) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Scan:
+    reading: Reading | None
+    stuck: str | None  # the first word nothing could read, when that is why there is no reading
+
+
+def _step(toks: list[str], i: int, st: _State, user_tz: str) -> int:
+    return (
+        _relative_at(toks, i, st)
+        or _spoken_shift_at(toks, i, st)
+        or _calendar_at(toks, i, st, user_tz)
+        or _day_at(toks, i, st)
+        or _part_at(toks, i, st)
+        or _clock_at(toks, i, st)
+        or _zone_at(toks, i, st)
+    )
+
+
 @lru_cache(maxsize=8192)
-def read(text: str, user_tz: str) -> Reading | None:
-    """Read `text`, or None when it is not one of the forms this reader knows."""
+def scan(text: str, user_tz: str) -> Scan:
+    """Read `text` word by word; say which word stopped the reading when one did."""
     toks = _tokens(text)
     if not toks:
-        return None
+        return Scan(None, None)
     st = _State()
     i = 0
     try:
         while i < len(toks):
-            used = (
-                _relative_at(toks, i, st)
-                or _calendar_at(toks, i, st, user_tz)
-                or _day_at(toks, i, st)
-                or _part_at(toks, i, st)
-                or _clock_at(toks, i, st)
-                or _zone_at(toks, i, st)
-            )
+            used = _step(toks, i, st, user_tz)
+            if not used and toks[i] not in FILLER and (fixed := _correct(toks[i])) is not None:
+                st.notes.append(f"read '{toks[i]}' as '{fixed}'")
+                toks[i] = fixed
+                used = _step(toks, i, st, user_tz)
             if used:
-                st.after_at = False
+                st.after_at, st.cue = st.cue, False
                 i += used
                 continue
             if toks[i] in FILLER:
-                st.after_at = toks[i] in {"at", "@", "around", "about", "by"}
+                st.after_at = toks[i] in CLOCK_CUES
                 i += 1
                 continue
-            return None
+            return Scan(None, toks[i])
     except _Unread:
-        return None
+        return Scan(None, None)
     except _NotATime as exc:
         raise TimeParseError(
             f"'{exc.token}' isn't a time of day.", hint="Write e.g. `6pm`, `18:00` or `9:30am`."
         ) from None
-    r = st.r
+    r = replace(st.r, notes=tuple(st.notes))
     if not (r.relative or r.has_day or r.has_time):
-        return None
+        return Scan(None, None)
     if r.relative and r.elapsed and (r.has_time or r.has_day):
-        return None  # "in 2 hours at 5pm" contradicts itself
-    return r
+        return Scan(None, None)  # "in 2 hours at 5pm" contradicts itself
+    if r.day_shift and not r.has_day:
+        return Scan(None, None)  # "3 days after" what?
+    if r.clock_shift and not (r.clock is not None or r.part is not None or r.midnight):
+        return Scan(None, None)
+    if r.month_shift is not None and r.day_of_month is None and r.nth_weekday is None:
+        return Scan(None, None)  # "next month" names a month, not a day
+    return Scan(r, None)
+
+
+def read(text: str, user_tz: str) -> Reading | None:
+    """Read `text`, or None when it is not one of the forms this reader knows."""
+    return scan(text, user_tz).reading

@@ -23,12 +23,25 @@ class Reading:
     elapsed: timedelta = timedelta(0)
     days: int = 0
     months: int = 0
-    # Day: an offset from today, a weekday, or a calendar date (year may be None).
+    # Day: an offset from today, a weekday, a calendar date (year may be None), a day of the month
+    # ("the 3rd"), or an nth weekday of a month ("second monday in may"). Several may be said at
+    # once ("fri 4 dec", "today 3 dec"): they must then name the same day.
     day_offset: int | None = None
     weekday: int | None = None
-    weekday_mode: str = ""  # "" (next one not in the past), "this", "next", "next_week"
+    # "" (next one not in the past), "this", "next", "this_week", "next_week", "week_after_next"
+    weekday_mode: str = ""
     date: tuple[int | None, int, int] | None = None
     date_note: str | None = None
+    day_of_month: int | None = None
+    # (n, weekday, month or None): n is 1..5, or -1 for "last".
+    nth_weekday: tuple[int, int, int | None] | None = None
+    # "this month" (0) / "next month" (1): the month of a day_of_month or nth_weekday without a name.
+    month_shift: int | None = None
+    # Days added to the named day ("3 days after tomorrow", "monday after next").
+    day_shift: int = 0
+    # Minutes added to the named clock time ("ten to noon", "25 minutes before 3pm").
+    clock_shift: int = 0
+    same_time: bool = False  # "same time tomorrow": the clock time it is now
     # Time of day.
     clock: Clock | None = None
     part: str | None = None  # morning / evening / ... (see vocab.WORD_TIMES)
@@ -37,11 +50,19 @@ class Reading:
     zone: str | None = None
     abbreviation: str | None = None
     offset: timedelta | None = None
+    # What the reader assumed on the way (typos it corrected, "in 20" as minutes): told to the user.
+    notes: tuple[str, ...] = ()
 
     @property
     def has_day(self) -> bool:
-        return self.day_offset is not None or self.weekday is not None or self.date is not None
+        return (
+            self.day_offset is not None
+            or self.weekday is not None
+            or self.date is not None
+            or self.day_of_month is not None
+            or self.nth_weekday is not None
+        )
 
     @property
     def has_time(self) -> bool:
-        return self.clock is not None or self.part is not None or self.midnight
+        return self.clock is not None or self.part is not None or self.midnight or self.same_time

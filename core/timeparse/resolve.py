@@ -14,6 +14,8 @@ from core.timeparse.zones import resolve_abbreviation, season_mismatch
 
 _DATE_HINT = "Check the date, e.g. `dec 3 9:30am` or `2026-12-01 18:00`."
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
+_WEEKS_AHEAD = {"this_week": 0, "next_week": 1, "week_after_next": 2}
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,12 @@ def _zone(r: Reading, user_tz: str, notes: list[str]) -> tuple[tzinfo, str]:
     return ZoneInfo(user_tz), user_tz
 
 
-def _time_of_day(r: Reading, notes: list[str]) -> tuple[time, int] | None:
+def _time_of_day(r: Reading, notes: list[str], local_now: datetime) -> tuple[time, int] | None:
     """(wall time, days to add to the named day), or None when no time was given."""
     if r.midnight:
         return time(0, 0), 1
+    if r.same_time:
+        return time(local_now.hour, local_now.minute), 0
     if r.clock is not None:
         hour = r.clock.hour
         if r.clock.meridiem is None and r.part in PM_PARTS and 1 <= hour <= 11:
@@ -86,49 +90,123 @@ def _time_of_day(r: Reading, notes: list[str]) -> tuple[time, int] | None:
     return None
 
 
-def _days(r: Reading, today: date) -> tuple[list[date], bool]:
-    """Candidate days, earliest first, and whether only the first may be used (no rolling forward)."""
-    if r.day_offset is not None:
-        return [today + timedelta(days=r.day_offset)], True
-    if r.weekday is not None:
-        ahead = (r.weekday - today.weekday()) % 7
-        if r.weekday_mode == "this":
-            return [today + timedelta(days=ahead)], True
-        if r.weekday_mode == "next":
-            return [today + timedelta(days=ahead or 7)], True
-        if r.weekday_mode == "next_week":
-            monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
-            return [monday + timedelta(days=r.weekday)], True
-        return [today + timedelta(days=ahead), today + timedelta(days=ahead + 7)], False
+def _shift_month(today: date, months: int) -> tuple[int, int]:
+    total = today.month - 1 + months
+    return today.year + total // 12, total % 12 + 1
+
+
+def _nth_weekday(year: int, month: int, n: int, weekday: int) -> date | None:
+    if n < 0:
+        last = date(year, month, calendar.monthrange(year, month)[1])
+        return last - timedelta(days=(last.weekday() - weekday) % 7)
+    first = date(year, month, 1)
+    found = first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+    return found if found.month == month else None
+
+
+def _on_calendar(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise TimeParseError(
+            f"There is no {day} {calendar.month_abbr[month]} on the calendar.", hint=_DATE_HINT
+        ) from None
+
+
+def _named_date(r: Reading, today: date) -> date | None:
+    """The day a date, a day of the month or an nth weekday names; None when none was said."""
     if r.date is not None:
         year, month, day = r.date
-        try:
-            if year is not None:
-                return [date(year, month, day)], True
-            this_year = date(today.year, month, day)
-        except ValueError:
-            raise TimeParseError(
-                f"There is no {day} {calendar.month_abbr[month]} on the calendar.", hint=_DATE_HINT
-            ) from None
+        if year is not None:
+            return _on_calendar(year, month, day)
+        this_year = _on_calendar(today.year, month, day)
         if this_year >= today:
-            return [this_year], True
+            return this_year
         try:
-            return [date(today.year + 1, month, day)], True
+            return date(today.year + 1, month, day)
         except ValueError:  # 29 Feb
             raise TimeParseError(f"There is no 29 Feb in {today.year + 1}.", hint=_DATE_HINT) from None
-    return [today, today + timedelta(days=1)], False
+    if r.day_of_month is not None:
+        if r.month_shift is not None:
+            return _on_calendar(*_shift_month(today, r.month_shift), r.day_of_month)
+        # The next time the month shows that day: this month, else the next.
+        if r.day_of_month >= today.day and r.day_of_month <= calendar.monthrange(today.year, today.month)[1]:
+            return date(today.year, today.month, r.day_of_month)
+        return _on_calendar(*_shift_month(today, 1), r.day_of_month)
+    if r.nth_weekday is not None:
+        n, weekday, named_month = r.nth_weekday
+        if named_month is None:
+            year, month = _shift_month(today, r.month_shift or 0)
+            found = _nth_weekday(year, month, n, weekday)
+        else:
+            year, month = today.year, named_month
+            found = _nth_weekday(year, month, n, weekday)
+            if found is None or found < today:
+                year += 1
+                found = _nth_weekday(year, month, n, weekday)
+        if found is None:
+            raise TimeParseError(
+                f"There is no {_ORDINALS[n]} {_DAY_NAMES[weekday]} in {calendar.month_name[month]} {year}.",
+                hint=_DATE_HINT,
+            )
+        return found
+    return None
+
+
+def _days(r: Reading, today: date) -> tuple[list[date], bool]:
+    """Candidate days, earliest first, and whether only the first may be used (no rolling forward).
+
+    When a day is named twice ("fri 4 dec", "today 3 dec", "monday the 9th") both must agree: a
+    weekday that contradicts its date is refused rather than one of them silently dropped."""
+    named = _named_date(r, today)
+    days: list[date]
+    if named is not None:
+        days, strict = [named], True
+        if r.day_offset is not None and named != today + timedelta(days=r.day_offset):
+            said = {0: "today", 1: "tomorrow"}.get(r.day_offset, f"{r.day_offset} days from today")
+            raise TimeParseError(
+                f"{said.capitalize()} is {_show(today + timedelta(days=r.day_offset))}, not {_show(named)}.",
+                hint=_DATE_HINT,
+            )
+    elif r.day_offset is not None:
+        days, strict = [today + timedelta(days=r.day_offset)], True
+    elif r.weekday is not None:
+        ahead = (r.weekday - today.weekday()) % 7
+        monday = today - timedelta(days=today.weekday())
+        if r.weekday_mode == "this":
+            days, strict = [today + timedelta(days=ahead)], True
+        elif r.weekday_mode == "next":
+            days, strict = [today + timedelta(days=ahead or 7)], True
+        elif r.weekday_mode in _WEEKS_AHEAD:
+            days, strict = [monday + timedelta(days=7 * _WEEKS_AHEAD[r.weekday_mode] + r.weekday)], True
+        else:
+            days, strict = [today + timedelta(days=ahead), today + timedelta(days=ahead + 7)], False
+    else:
+        days, strict = [today, today + timedelta(days=1)], False
+    if r.weekday is not None and days[0].weekday() != r.weekday:
+        raise TimeParseError(
+            f"{_show(days[0])} is a {_DAY_NAMES[days[0].weekday()]}, not a {_DAY_NAMES[r.weekday]}.",
+            hint=_DATE_HINT,
+        )
+    if r.day_shift:
+        days = [d + timedelta(days=r.day_shift) for d in days]
+    return days, strict
+
+
+def _show(d: date) -> str:
+    return f"{d:%a} {d.day} {d:%b}"
 
 
 def place(r: Reading, user_tz: str, now: datetime) -> Placed:
-    notes: list[str] = []
+    notes: list[str] = list(r.notes)
     zone, zone_name = _zone(r, user_tz, notes)
     local_now = now.astimezone(zone)
 
     if r.relative:
         if not (r.days or r.months or r.has_time):
-            return Placed(now.astimezone(UTC) + r.elapsed, zone_name, ())
+            return Placed(now.astimezone(UTC) + r.elapsed, zone_name, r.notes)
         wall = _add_months(local_now.replace(tzinfo=None), r.months) + timedelta(days=r.days)
-        tod = _time_of_day(r, notes)
+        tod = _time_of_day(r, notes, local_now)
         if tod is not None:
             wall = datetime.combine(wall.date() + timedelta(days=tod[1]), tod[0])
         aware, dst_note = localize(wall, zone)
@@ -139,11 +217,19 @@ def place(r: Reading, user_tz: str, now: datetime) -> Placed:
     days, strict = _days(r, local_now.date())
     if r.date_note:
         notes.append(f"{r.date_note} ({days[0]:%a} {days[0].day} {days[0]:%b})")
-    tod = _time_of_day(r, notes)
+    tod = _time_of_day(r, notes, local_now)
     date_only = tod is None
     if tod is None:
         tod = (time(*DEFAULT_TIME), 0)
-        notes.append(f"No time given: using {DEFAULT_TIME[0]:02d}:{DEFAULT_TIME[1]:02d}")
+        if strict and days[0] == local_now.date() and local_now.time() >= tod[0]:
+            # "today" said after 09:00: the rest of today, from the next half hour (the service
+            # then picks the day's best free slot, as for any day without a time).
+            later = local_now.replace(minute=0, second=0, microsecond=0) + timedelta(
+                minutes=60 if local_now.minute >= 30 else 30
+            )
+            if later.date() == days[0]:
+                tod = (later.time().replace(tzinfo=None), 0)
+        notes.append(f"No time given: using {tod[0]:%H:%M}")
     elif r.midnight and r.has_day:
         d = days[0]
         notes.append(f"midnight read as the end of {_DAY_NAMES[d.weekday()][:3]} {d.day} {d:%b}")
@@ -151,7 +237,7 @@ def place(r: Reading, user_tz: str, now: datetime) -> Placed:
     chosen: datetime | None = None
     dst_note = None
     for i, day in enumerate(days):
-        wall = datetime.combine(day + timedelta(days=tod[1]), tod[0])
+        wall = datetime.combine(day + timedelta(days=tod[1]), tod[0]) + timedelta(minutes=r.clock_shift)
         chosen, dst_note = localize(wall, zone)
         if chosen > now or strict or i == len(days) - 1:
             break

@@ -74,8 +74,106 @@ MONTHS: dict[str, int] = {
     "december": 12,
 }
 
-TOMORROW_WORDS = frozenset({"tomorrow", "tmrw", "tmr", "tmw", "tomorow", "tommorow", "tommorrow"})
-TODAY_WORDS = frozenset({"today", "tdy"})
+TOMORROW_WORDS = frozenset(
+    {"tomorrow", "tmrw", "tmr", "tmw", "tomorow", "tommorow", "tommorrow", "2morrow", "2moro"}
+)
+TODAY_WORDS = frozenset({"today", "tdy", "2day"})
+
+# Chat spellings read as the word they stand for, before anything else looks at them.
+SPELLINGS: dict[str, str] = {
+    "nxt": "next",
+    "tonite": "tonight",
+    "2nite": "tonight",
+    "nite": "night",
+    "morn": "morning",
+    "mornin": "morning",
+    "wk": "week",
+    "wks": "weeks",
+    "thrs": "thursday",
+    "tho": "thursday",
+    "mid-day": "midday",
+    "til": "till",
+    "approximately": "around",
+    "approx": "around",
+    "roughly": "around",
+    "circa": "around",
+    "ca": "around",
+    "abt": "around",
+    "about": "around",
+}
+
+# Long words a typo may be corrected to (one slip, two for long words), and only when the typed
+# word means nothing else. The reply names every correction.
+CORRECTABLE: tuple[str, ...] = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+    "tomorrow",
+    "tonight",
+    "morning",
+    "afternoon",
+    "evening",
+    "midnight",
+    "minutes",
+    "hours",
+)
+
+ORDINAL_WORDS: dict[str, int] = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
+}
+# "twenty first" / "twenty-first" ... "thirty first" are read as two words (see reader).
+ORDINAL_TENS: dict[str, int] = {"twenty": 20, "thirty": 30}
+
+# Hour words for a clock said in words ("eight fifteen pm", "half nine").
+HOUR_WORDS: dict[str, int] = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+}
 
 NUMBER_WORDS: dict[str, float] = {
     "a": 1,
@@ -92,11 +190,21 @@ NUMBER_WORDS: dict[str, float] = {
     "ten": 10,
     "eleven": 11,
     "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
     "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
     "twenty": 20,
     "thirty": 30,
-    "forty-five": 45,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "ninety": 90,
     "half": 0.5,
+    "quarter": 0.25,
     "couple": 2,
     "few": 3,
 }
@@ -113,5 +221,11 @@ UNITS: dict[str, tuple[str, int]] = {
     **dict.fromkeys(("y", "yr", "yrs", "year", "years"), ("months", 12)),
 }
 
+# Tens that take a unit word after them ("forty five", "twenty-five").
+TENS = frozenset({"twenty", "thirty", "forty", "fifty"})
+
 # Words that carry no meaning for the time itself ("at 6pm", "on friday", "the day after tomorrow").
-FILLER = frozenset({"at", "on", "@", "the", "around", "about", "by", "of", "this"})
+# Hedges ("around 9", "9ish") schedule the time named: a post goes out at one instant anyway.
+FILLER = frozenset({"at", "on", "@", "the", "around", "by", "of", "this", "ish", "sometime", "for"})
+# After these a bare number is an hour ("at 6", "around 9").
+CLOCK_CUES = frozenset({"at", "@", "around", "by"})

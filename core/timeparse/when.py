@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import TimeParseError
 from core.timeparse import fallback
-from core.timeparse.reader import read
+from core.timeparse.reader import scan
 from core.timeparse.resolve import Placed, place
 
 EXAMPLE = "Try e.g. `tomorrow 6pm`, `next fri at noon`, `in 2h` or `2026-12-01 18:00`."
-# dateparser silently drops these ("tomorrow before noon" → 11:00): refuse rather than guess.
-_RANGE_WORDS = frozenset({"before", "until", "till", "between", "or", "latest", "earliest"})
+# dateparser silently drops these ("tomorrow before noon" → 11:00): refuse rather than guess. The
+# reader itself reads them where they name one time ("ten till noon", "25 minutes before 3pm").
+_RANGE_WORDS = frozenset({"before", "after", "until", "till", "between", "or", "latest", "earliest"})
 AUTO_WORDS = frozenset({"best", "auto", "best time", "auto slot", "best slot"})
 
 
@@ -39,10 +40,17 @@ def _format_local(placed: Placed) -> str:
 
 def place_text(text: str, tz: str, now: datetime) -> Placed | None:
     """Read `text` without judging it (past/horizon); None when it is not a time at all."""
-    reading = read(text.strip().lower(), tz)
-    if reading is not None:
-        return place(reading, tz, now)
-    return fallback.parse(text, tz, now)
+    return _place(text, tz, now)[0]
+
+
+def _place(text: str, tz: str, now: datetime) -> tuple[Placed | None, str | None]:
+    """(placed, the word the reader stopped at). Ranges are refused before dateparser may try."""
+    scanned = scan(text.strip().lower(), tz)
+    if scanned.reading is not None:
+        return place(scanned.reading, tz, now), None
+    if _RANGE_WORDS.intersection(text.lower().split()):
+        raise TimeParseError(f"'{text}' is a range; postbot needs one time.", hint=EXAMPLE)
+    return fallback.parse(text, tz, now), scanned.stuck
 
 
 def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timedelta(days=365)) -> ParsedWhen:
@@ -54,15 +62,16 @@ def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timede
         return ParsedWhen(instant=None, tz=tz, auto=True)
     if lowered in {"now", "right now", "immediately", "asap"}:
         raise TimeParseError(f"'{text}' isn't a schedule time.", hint="Use /post to publish right away.")
-    if _RANGE_WORDS.intersection(lowered.split()):
-        raise TimeParseError(f"'{text}' is a range; postbot needs one time.", hint=EXAMPLE)
-    placed = place_text(text, tz, now)
+    placed, stuck = _place(text, tz, now)
     if placed is None:
+        if stuck is not None and stuck != lowered:
+            raise TimeParseError(f"I couldn't read '{stuck}' in '{text}' as part of a time.", hint=EXAMPLE)
         raise TimeParseError(f"I couldn't read '{text}' as a time.", hint=EXAMPLE)
     if placed.instant <= now:
         if placed.date_only:
+            shown = _format_local(placed)
             raise TimeParseError(
-                f"'{text}' with no time means 09:00, which has passed ({_format_local(placed)}).",
+                f"'{text}' with no time means {shown.split(', ')[1][:5]}, which has passed ({shown}).",
                 hint="Add a time, e.g. `today 5pm`.",
             )
         raise TimeParseError(f"'{text}' is in the past ({_format_local(placed)}).", hint=EXAMPLE)
