@@ -237,3 +237,52 @@ def test_any_word_salad_is_a_user_error_never_a_crash() -> None:
             parse_when(text, tz, now)
         except UserError:
             pass
+
+
+# Issue 15: every word of <when> is read, or the command is refused naming the word. Each of these
+# came back from the dateparser fallback as a different time (mostly without a note).
+BERLIN_TUESDAY = datetime(2026, 12, 1, 13, 20, tzinfo=UTC)  # Tue 1 Dec 2026, 14:20 in Berlin
+
+
+@pytest.mark.parametrize(
+    ("text", "wall", "note"),
+    [
+        ("7 tomorrow evening", "12-02 19:00", None),  # was tomorrow at the current clock time
+        ("3 days after tomorrow 6pm", "12-05 18:00", None),  # was tomorrow
+        ("in 20", "12-01 14:40", "in 20 read as 20 minutes"),  # was the 20th
+        ("tomorrow 9 30", "12-02 09:30", "24-hour"),  # was tomorrow, 09:00
+        ("ten to noon tmrw", "12-02 11:50", None),
+        ("25 minutes before 3pm on friday", "12-04 14:35", None),  # was refused as a range
+        ("monday of next week 8am", "12-07 08:00", None),
+        ("second monday in january 9am", "01-11 09:00", None),
+        ("fri 4 dec 1745", "12-04 17:45", None),
+        ("2 mondays from now 10am", "12-14 10:00", None),
+        ("thrusday 3pm", "12-03 15:00", "read 'thrusday' as 'thursday'"),
+    ],
+)
+def test_every_word_is_read(text: str, wall: str, note: str | None) -> None:
+    when = parse_when(text, BERLIN, BERLIN_TUESDAY)
+    assert f"{local(when):%m-%d %H:%M}" == wall
+    if note is not None:
+        assert when.note is not None and note in when.note
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("tomorrow blorp 6pm", "couldn't read 'blorp'"),
+        ("monday the 9th", "is a Wednesday, not a Monday"),
+        ("thu 2 dec 10am", "is a Wednesday, not a Thursday"),
+        ("tomorrow 3 dec 10am", "Tomorrow is Wed 2 Dec, not Thu 3 Dec"),
+        ("Fri, 27 Nov 2027 18:00", "is a Saturday"),  # through dateparser: its weekday is checked too
+        ("4th friday", "couldn't read '4th friday'"),  # of which month? dateparser read the 4th
+        ("ten", "couldn't read"),  # dateparser read the 10th
+        ("in 2", "2 what?"),
+        ("tomorrow after the standup", "is a range"),
+    ],
+)
+def test_words_that_cannot_be_read_are_refused_by_name(text: str, fragment: str) -> None:
+    with pytest.raises(TimeParseError) as info:
+        parse_when(text, BERLIN, BERLIN_TUESDAY)
+    assert fragment in info.value.message
+    assert info.value.hint

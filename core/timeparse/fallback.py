@@ -9,9 +9,11 @@ time of `now` (what dateparser returns when it lost the time that was written).
 
 from __future__ import annotations
 
+import re
 import warnings
 from datetime import UTC, datetime, time, timedelta, timezone
 from functools import lru_cache
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +23,10 @@ from dateparser.languages.loader import default_loader
 
 from core.errors import TimeParseError
 from core.timeparse.resolve import Placed, localize
-from core.timeparse.vocab import DEFAULT_TIME, WEEKDAYS
+from core.timeparse.vocab import DEFAULT_TIME, NUMBER_WORDS, WEEKDAYS
+
+_NTH = frozenset({"1st", "2nd", "3rd", "4th", "5th", "first", "second", "third", "fourth", "fifth"})
+_NUMBERS = re.compile(r"\d+")
 
 # Words dateparser reads past without applying them ("3 days after tomorrow" → tomorrow).
 _DROPPED_RELATIONS = frozenset({"after", "to", "past", "from", "till", "of"})
@@ -55,6 +60,12 @@ def _accounted(text: str) -> bool:
     words = text.lower().replace(",", " ").split()
     if _DROPPED_RELATIONS.intersection(words):
         return False
+    if all(
+        (w.isdigit() and len(w) <= 2) or w in NUMBER_WORDS or w in {"in", "at", "on", "the"} for w in words
+    ):
+        return False  # "in 20", "ten": dateparser makes a day of the month of it
+    if any(w in _NTH and n in WEEKDAYS for w, n in pairwise(words)):
+        return False  # "4th friday": of which month? dateparser reads the 4th
     english = default_loader.get_locale("en")
     return bool(english.is_applicable(text, strip_timezone=True, settings=default_settings))
 
@@ -75,6 +86,18 @@ def parse(text: str, user_tz: str, now: datetime) -> Placed | None:
     period = data["period"]
     if period == "time" and (found.hour, found.minute) == (base.hour, base.minute):
         return None  # the written time was lost, not read
+    # Every number written must show in the answer; "tomorrow 9 30" came back as tomorrow, 09:00.
+    shown = {
+        found.year,
+        found.year % 100,
+        found.month,
+        found.day,
+        found.hour,
+        found.hour % 12 or 12,
+        found.minute,
+    }
+    if any(int(n) not in shown for n in _NUMBERS.findall(text)):
+        return None
     said = {WEEKDAYS[w] for w in text.lower().replace(",", " ").replace(".", " ").split() if w in WEEKDAYS}
     if said and found.weekday() not in said:
         raise TimeParseError(

@@ -69,6 +69,7 @@ _IN_HEDGES = frozenset({"around", "like", "just", "only"})
 
 def _split(token: str) -> list[str]:
     """One typed token as the words it stands for ("six-thirty", "9ish", "noon-ish", "wed.")."""
+    token = token.rstrip("'\u2019")  # "2 days' time"
     if token.endswith(".") and not _DOT_DATE.match(token):
         token = token.rstrip(".")
     if not token:
@@ -212,9 +213,9 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
         elif amount != int(amount):
             raise _Unread  # "1.5 days" is rare and ambiguous about the wall clock
         elif kind == "days":
-            days += int(amount) * scale
+            days += int(amount * scale)
         else:
-            months += int(amount) * scale
+            months += int(amount * scale)
 
     while j < len(toks):
         tok = toks[j]
@@ -275,10 +276,15 @@ def _relative_at(toks: list[str], i: int, st: _State) -> int:
             start += 1  # "in roughly 2 hours", "in like 10 min"
         elapsed, days, months, n = _duration(toks, start)
         if n == 0:
-            if tok == "in" and start == len(toks) - 1 and toks[start].isdigit():
-                return _bare_in(toks[start], st) + start - i
+            got = _amount(toks, start) if tok == "in" and toks[start : start + 1] != ["a"] else None
+            if got is not None and start + got[1] == len(toks):
+                return _bare_in(got[0], st) + start - i + got[1] - 1
             return 0
         used = start - i + n
+        if toks[i + used : i + used + 2] == ["from", "now"]:
+            used += 2  # "in 5 hours from now"
+        elif toks[i + used : i + used + 1] == ["time"] and (days or months):
+            used += 1  # "in 2 days time"
     else:
         got = _amount(toks, i)
         if got is not None and got[0] == int(got[0]) and i + got[1] < len(toks):
@@ -300,6 +306,9 @@ def _relative_at(toks: list[str], i: int, st: _State) -> int:
             used = n + 1
         elif tail[:1] and tail[0] in _SHIFT_WORDS:
             return _shift(tail[0], elapsed, days, months, st) and n + 1
+        elif tail[:1] and (tail[0] in TODAY_WORDS or tail[0] in TOMORROW_WORDS) and days and not elapsed:
+            # British "a week today", "a fortnight tomorrow": that many days after the day named
+            return _shift("after", elapsed, days, months, st) and n
         else:
             return 0
     if st.r.relative or st.r.has_day:
@@ -308,12 +317,12 @@ def _relative_at(toks: list[str], i: int, st: _State) -> int:
     return used
 
 
-def _bare_in(number: str, st: _State) -> int:
+def _bare_in(number: float, st: _State) -> int:
     """ "in 20": people mean minutes; said back so that a different meaning shows."""
     minutes = int(number)
-    if not 5 <= minutes <= 120:
+    if minutes != number or not 5 <= minutes <= 120:
         raise TimeParseError(
-            f"'in {minutes}': {minutes} what?", hint=f"Write `in {minutes} min` or `in {minutes} hours`."
+            f"'in {number:g}': {number:g} what?", hint=f"Write `in {number:g} min` or `in {number:g} hours`."
         )
     if st.r.relative or st.r.has_day:
         raise _Unread
@@ -462,6 +471,15 @@ def _clock_at(toks: list[str], i: int, st: _State) -> int:
         if "." in tok and m.group(3) is None and int(m.group(1)) > 23:
             return 0
         minute = int(m.group(2)) if m.group(2) is not None else None
+        nxt = toks[i + 1] if i + 1 < len(toks) else ""
+        if minute is None and m.group(3) is None and len(nxt) == 2 and nxt.isdigit() and int(nxt) < 60:
+            if int(m.group(1)) > 23 or not (st.after_at or st.r.has_day or st.r.part is not None):
+                return 0
+            used = _finish_clock(toks, i, 2, st, int(m.group(1)), int(nxt), None, f"{tok} {nxt}")
+            clock = st.r.clock
+            if clock is not None and clock.meridiem is None and 1 <= clock.hour <= 11:
+                st.r = replace(st.r, clock=replace(clock, bare=True))  # say it was read as morning
+            return used
         return _finish_clock(
             toks, i, 1, st, int(m.group(1)), minute, _MERIDIEM_WORDS.get(m.group(3) or ""), tok
         )
@@ -742,7 +760,8 @@ def _part_at(toks: list[str], i: int, st: _State) -> int:
 @dataclass(frozen=True)
 class Scan:
     reading: Reading | None
-    stuck: str | None  # the first word nothing could read, when that is why there is no reading
+    stuck: str | None = None  # the first word nothing could read, when that is why there is no reading
+    read_before: bool = False  # whether words before `stuck` were read ("tomorrow blorp 6pm")
 
 
 def _step(toks: list[str], i: int, st: _State, user_tz: str) -> int:
@@ -762,7 +781,7 @@ def scan(text: str, user_tz: str) -> Scan:
     """Read `text` word by word; say which word stopped the reading when one did."""
     toks = _tokens(text)
     if not toks:
-        return Scan(None, None)
+        return Scan(None)
     st = _State()
     i = 0
     try:
@@ -780,24 +799,24 @@ def scan(text: str, user_tz: str) -> Scan:
                 st.after_at = toks[i] in CLOCK_CUES
                 i += 1
                 continue
-            return Scan(None, toks[i])
+            return Scan(None, toks[i], read_before=st.r != Reading())
     except _Unread:
-        return Scan(None, None)
+        return Scan(None)
     except _NotATime as exc:
         raise TimeParseError(
             f"'{exc.token}' isn't a time of day.", hint="Write e.g. `6pm`, `18:00` or `9:30am`."
         ) from None
     r = replace(st.r, notes=tuple(st.notes))
     if not (r.relative or r.has_day or r.has_time):
-        return Scan(None, None)
+        return Scan(None)
     if r.relative and r.elapsed and (r.has_time or r.has_day):
-        return Scan(None, None)  # "in 2 hours at 5pm" contradicts itself
+        return Scan(None)  # "in 2 hours at 5pm" contradicts itself
     if r.day_shift and not r.has_day:
-        return Scan(None, None)  # "3 days after" what?
+        return Scan(None)  # "3 days after" what?
     if r.clock_shift and not (r.clock is not None or r.part is not None or r.midnight):
-        return Scan(None, None)
+        return Scan(None)
     if r.month_shift is not None and r.day_of_month is None and r.nth_weekday is None:
-        return Scan(None, None)  # "next month" names a month, not a day
+        return Scan(None)  # "next month" names a month, not a day
     return Scan(r, None)
 
 

@@ -105,6 +105,8 @@ def _nth_weekday(year: int, month: int, n: int, weekday: int) -> date | None:
 
 
 def _on_calendar(year: int, month: int, day: int) -> date:
+    if not 1 <= month <= 12:
+        raise TimeParseError(f"There is no month {month}.", hint=_DATE_HINT)
     try:
         return date(year, month, day)
     except ValueError:
@@ -141,7 +143,7 @@ def _named_date(r: Reading, today: date) -> date | None:
         else:
             year, month = today.year, named_month
             found = _nth_weekday(year, month, n, weekday)
-            if found is None or found < today:
+            if found is not None and found < today:
                 year += 1
                 found = _nth_weekday(year, month, n, weekday)
         if found is None:

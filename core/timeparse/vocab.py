@@ -211,7 +211,8 @@ NUMBER_WORDS: dict[str, float] = {
 
 # Unit word → (kind, amount). Hours and minutes are elapsed time; days, weeks and months are
 # calendar steps that keep the wall-clock time across a DST change ("in 3 days" stays at 10:30).
-UNITS: dict[str, tuple[str, int]] = {
+UNITS: dict[str, tuple[str, float]] = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), ("minutes", 1 / 60)),
     **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), ("minutes", 1)),
     **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), ("minutes", 60)),
     **dict.fromkeys(("d", "day", "days"), ("days", 1)),

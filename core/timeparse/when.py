@@ -44,13 +44,14 @@ def place_text(text: str, tz: str, now: datetime) -> Placed | None:
 
 
 def _place(text: str, tz: str, now: datetime) -> tuple[Placed | None, str | None]:
-    """(placed, the word the reader stopped at). Ranges are refused before dateparser may try."""
+    """(placed, the word to name when nothing could read the text). A range is refused before
+    dateparser may try: it would drop the word ("tomorrow before noon" → 11:00)."""
     scanned = scan(text.strip().lower(), tz)
     if scanned.reading is not None:
         return place(scanned.reading, tz, now), None
-    if _RANGE_WORDS.intersection(text.lower().split()):
+    if scanned.stuck in _RANGE_WORDS:
         raise TimeParseError(f"'{text}' is a range; postbot needs one time.", hint=EXAMPLE)
-    return fallback.parse(text, tz, now), scanned.stuck
+    return fallback.parse(text, tz, now), scanned.stuck if scanned.read_before else None
 
 
 def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timedelta(days=365)) -> ParsedWhen:
@@ -64,7 +65,7 @@ def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timede
         raise TimeParseError(f"'{text}' isn't a schedule time.", hint="Use /post to publish right away.")
     placed, stuck = _place(text, tz, now)
     if placed is None:
-        if stuck is not None and stuck != lowered:
+        if stuck is not None:
             raise TimeParseError(f"I couldn't read '{stuck}' in '{text}' as part of a time.", hint=EXAMPLE)
         raise TimeParseError(f"I couldn't read '{text}' as a time.", hint=EXAMPLE)
     if placed.instant <= now:
