@@ -258,6 +258,8 @@ BERLIN_TUESDAY = datetime(2026, 12, 1, 13, 20, tzinfo=UTC)  # Tue 1 Dec 2026, 14
         ("fri 4 dec 1745", "12-04 17:45", None),
         ("2 mondays from now 10am", "12-14 10:00", None),
         ("thrusday 3pm", "12-03 15:00", "read 'thrusday' as 'thursday'"),
+        ("ten to twelve tonight", "12-01 23:50", None),  # twelve tonight is midnight, not noon
+        ("the last day of the month 5pm", "12-31 17:00", None),
     ],
 )
 def test_every_word_is_read(text: str, wall: str, note: str | None) -> None:
@@ -286,3 +288,12 @@ def test_words_that_cannot_be_read_are_refused_by_name(text: str, fragment: str)
         parse_when(text, BERLIN, BERLIN_TUESDAY)
     assert fragment in info.value.message
     assert info.value.hint
+
+
+def test_a_city_names_its_zone_and_an_impossible_month_day_order_is_turned_round() -> None:
+    london = parse_when("tomorrow 9am london time", BERLIN, BERLIN_TUESDAY)
+    assert london.tz == "Europe/London" and f"{local(london):%m-%d %H:%M}" == "12-02 09:00"
+    assert parse_when("noon new york", BERLIN, BERLIN_TUESDAY).tz == "America/New_York"
+    swapped = parse_when("26/4 10am", "America/Toronto", BERLIN_TUESDAY)
+    assert f"{local(swapped):%m-%d %H:%M}" == "04-26 10:00"
+    assert swapped.note is not None and "read as day/month" in swapped.note

@@ -33,7 +33,7 @@ from core.timeparse.vocab import (
     WEEKDAYS,
     WORD_TIMES,
 )
-from core.timeparse.zones import UTC_WORDS, iana_name, is_abbreviation, parse_offset
+from core.timeparse.zones import UTC_WORDS, city_zone, iana_name, is_abbreviation, parse_offset
 
 _CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm|a|p)?$")
 # "445pm", "0930am", "845": hours and minutes run together.
@@ -629,6 +629,18 @@ def _calendar_at(toks: list[str], i: int, st: _State, user_tz: str) -> int:
             used += 1
         st.set(date=(year, MONTHS[tok], got[0]))
         return used
+    if tok == "last" and rest[:1] == ["day"]:
+        # "the last day of april", "last day of the month"
+        spec = _month_spec(toks, i + 2)
+        if spec is None:
+            return 0
+        month, shift, n = spec
+        st.set(last_day=True)
+        if month is not None:
+            st.set(date=(None, month, 0))
+        else:
+            st.set(month_shift=shift)
+        return 2 + n
     nth = _NTH.get(tok) or _NTH_DIGITS.get(tok)
     if nth is not None and rest and rest[0] in WEEKDAYS:
         # "second monday in may", "last thursday of the month", "the 3rd friday of next month"
@@ -668,6 +680,10 @@ def _calendar_at(toks: list[str], i: int, st: _State, user_tz: str) -> int:
         if a <= 12 and b <= 12 and a != b:
             order = "month/day" if month_first else "day/month"
             note = f"{tok} read as {order}"
+        elif month > 12 and day <= 12:
+            # "26/4" from a month/day zone (or "4/26" from a day/month one) can only be the other order
+            month, day = day, month
+            note = f"{tok} read as {'day/month' if month_first else 'month/day'}"
         y = m.group(3)
         year = None if y is None else (int(y) + 2000 if len(y) == 2 else int(y))
         st.set(date=(year, month, day), date_note=note)
@@ -714,6 +730,11 @@ def _zone_at(toks: list[str], i: int, st: _State) -> int:
     if name is not None:
         st.set(zone=name)
         return 1
+    for words in (2, 1):
+        name = city_zone(" ".join(toks[i : i + words]))
+        if name is not None and len(toks[i : i + words]) == words:
+            st.set(zone=name)
+            return words + (1 if toks[i + words : i + words + 1] == ["time"] else 0)  # "london time"
     if tok[0] in "+-" or tok.startswith(("utc", "gmt")):
         off = parse_offset(tok)
         if off is not None:
@@ -815,7 +836,7 @@ def scan(text: str, user_tz: str) -> Scan:
         return Scan(None)  # "3 days after" what?
     if r.clock_shift and not (r.clock is not None or r.part is not None or r.midnight):
         return Scan(None)
-    if r.month_shift is not None and r.day_of_month is None and r.nth_weekday is None:
+    if r.month_shift is not None and r.day_of_month is None and r.nth_weekday is None and not r.last_day:
         return Scan(None)  # "next month" names a month, not a day
     return Scan(r, None)
 

@@ -42,6 +42,8 @@ class Reading:
     # Minutes added to the named clock time ("ten to noon", "25 minutes before 3pm").
     clock_shift: int = 0
     same_time: bool = False  # "same time tomorrow": the clock time it is now
+    # "the last day of april" (date day 0 = the month's last) / "of the month" (with month_shift)
+    last_day: bool = False
     # Time of day.
     clock: Clock | None = None
     part: str | None = None  # morning / evening / ... (see vocab.WORD_TIMES)
@@ -61,6 +63,7 @@ class Reading:
             or self.date is not None
             or self.day_of_month is not None
             or self.nth_weekday is not None
+            or self.last_day
         )
 
     @property

@@ -76,6 +76,8 @@ def _time_of_day(r: Reading, notes: list[str], local_now: datetime) -> tuple[tim
         return time(local_now.hour, local_now.minute), 0
     if r.clock is not None:
         hour = r.clock.hour
+        if hour == 12 and r.clock.meridiem is None and r.part in {"tonight", "night"}:
+            return time(0, r.clock.minute), 1  # "twelve tonight" is midnight, at the end of the day
         if r.clock.meridiem is None and r.part in PM_PARTS and 1 <= hour <= 11:
             hour += 12
         elif r.clock.bare and r.part is None:
@@ -117,6 +119,13 @@ def _on_calendar(year: int, month: int, day: int) -> date:
 
 def _named_date(r: Reading, today: date) -> date | None:
     """The day a date, a day of the month or an nth weekday names; None when none was said."""
+    if r.last_day:
+        if r.date is not None:  # "the last day of april": this year's, else next year's
+            last_month = r.date[1]
+            last_year = today.year + (today.month > last_month)
+        else:
+            last_year, last_month = _shift_month(today, r.month_shift or 0)
+        return date(last_year, last_month, calendar.monthrange(last_year, last_month)[1])
     if r.date is not None:
         year, month, day = r.date
         if year is not None:

@@ -86,6 +86,7 @@ SPELLINGS: dict[str, str] = {
     "2nite": "tonight",
     "nite": "night",
     "morn": "morning",
+    "eve": "evening",
     "mornin": "morning",
     "wk": "week",
     "wks": "weeks",

@@ -143,6 +143,21 @@ def resolve_abbreviation(abbr: str, user_tz: str) -> tuple[str, bool]:
     return candidates[0], ambiguous
 
 
+@lru_cache(maxsize=1)
+def _zones_by_city() -> dict[str, str]:
+    """ "london" → Europe/London, "new york" → America/New_York: a city that names one zone only."""
+    seen: dict[str, list[str]] = {}
+    for name in available_timezones():
+        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/")):
+            seen.setdefault(name.rsplit("/", 1)[1].replace("_", " ").lower(), []).append(name)
+    return {city: names[0] for city, names in seen.items() if len(names) == 1}
+
+
+def city_zone(words: str) -> str | None:
+    """The zone a city's name stands for ("london time", "9am tokyo"), or None."""
+    return _zones_by_city().get(words)
+
+
 def is_abbreviation(token: str) -> bool:
     return token in ABBREVIATIONS or token in REGION_WORDS
 
