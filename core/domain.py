@@ -106,6 +106,15 @@ class MediaInfo:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """A suggested time to post on one platform."""
+
+    at: datetime  # aware, UTC
+    score: float  # 0..~2: 1.0 is a documented peak for the whole audience
+    reason: str  # one line for the chat reply, saying why (chats show the time themselves)
+
+
+@dataclass(frozen=True)
 class PostView:
     """A scheduled post as the chat sides show it."""
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain import Platform, PlatformInfo, PostStatus, PostView
+from core.domain import Platform, PlatformInfo, PostStatus, PostView, Slot
 
 
 def platform_words(infos: Sequence[PlatformInfo], *, last: str = ",") -> str:
@@ -105,7 +104,7 @@ def queue_text(posts: list[PostView], now: datetime) -> str:
     return "Upcoming posts:\n" + "\n".join(post_line(p, now) for p in posts)
 
 
-def suggestions_text(suggestions: dict[Platform, list[Any]], tz: str) -> str:
+def suggestions_text(suggestions: dict[Platform, list[Slot]], tz: str) -> str:
     """One line per suggested slot: where, when in the reader's zone, and why."""
     lines = [
         f"{platform.label}: {local_time(slot.at, tz)} · {slot.reason}"

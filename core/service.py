@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
 from core.db.models import SocialAccount, Team, User
-from core.domain import AccountStatus, ChatContext, MediaInfo, Platform, PlatformInfo, PostView
+from core.domain import AccountStatus, ChatContext, MediaInfo, Platform, PlatformInfo, PostView, Slot
 from core.errors import MediaError, PermissionDenied, UserError, ValidationFailed
 from core.media import validation
 from core.platforms import registry
@@ -39,7 +39,7 @@ class ScheduleOutcome:
     notes: list[str] = field(default_factory=list)
     # True when the same chat request was delivered twice and nothing new was queued.
     duplicate: bool = False
-    suggestions: dict[Platform, list[Any]] = field(default_factory=dict)
+    suggestions: dict[Platform, list[Slot]] = field(default_factory=dict)
 
     @property
     def run_at(self) -> datetime:
@@ -49,11 +49,21 @@ class ScheduleOutcome:
 @dataclass(frozen=True)
 class SuggestOutcome:
     tz: str
-    # core.slots.Slot per platform, best first: .at (UTC), .score, .reason (one line)
-    suggestions: dict[Platform, list[Any]]
+    # Per platform, best first.
+    suggestions: dict[Platform, list[Slot]]
 
 
 Waker = Callable[[datetime], None]
+
+_POST_ID = re.compile(r"#?([0-9]+)", re.ASCII)
+
+
+def parse_post_id(text: str) -> int:
+    """A post id as people type it in any chat: ``12`` or ``#12``."""
+    match = _POST_ID.fullmatch(text.strip())
+    if match is None:
+        raise UserError(f"'{text}' is not a post id.", hint="Use the number shown by /queue, e.g. 12.")
+    return int(match.group(1))
 
 
 def platform_infos() -> tuple[PlatformInfo, ...]:
@@ -121,7 +131,7 @@ class Postbot:
 
     async def _alternatives(
         self, team_row_id: int, outcome: ScheduleOutcome, now: datetime
-    ) -> dict[Platform, list[Any]]:
+    ) -> dict[Platform, list[Slot]]:
         """Better slots to offer beside the reply. The posts are queued already (and are left out
         of the conflicts, since these slots are where they could move), so a failure here costs
         the offer, never the reply."""
@@ -169,7 +179,7 @@ class Postbot:
         now: datetime,
         tz: str,
         n: int = 3,
-    ) -> dict[Platform, list[Any]]:
+    ) -> dict[Platform, list[Slot]]:
         from core import slots
 
         return await slots.suggest(
@@ -196,6 +206,31 @@ class Postbot:
         self._notify_wake(outcome)
         return outcome
 
+    async def _common_slot(
+        self,
+        session: AsyncSession,
+        team: Team,
+        platforms: tuple[Platform, ...],
+        now: datetime,
+        tz: str,
+        *,
+        moving: tuple[int, ...],
+        between: tuple[datetime, datetime] | None = None,
+    ) -> Slot | None:
+        """One time for the whole batch, free on every platform (gaps, daily caps, YouTube quota)."""
+        from core import slots
+
+        return await slots.best_common_slot(
+            session,
+            team.id,
+            platforms,
+            now,
+            tz,
+            audience_timezones=self.settings.audience_timezones,
+            exclude_posts=moving,
+            between=between,
+        )
+
     async def _best_slot(
         self,
         session: AsyncSession,
@@ -206,18 +241,7 @@ class Postbot:
         *,
         moving: tuple[int, ...] = (),
     ) -> tuple[datetime, str]:
-        from core import slots
-
-        # One time for the whole batch, free on every platform (gaps, daily caps, YouTube quota).
-        chosen = await slots.best_common_slot(
-            session,
-            team.id,
-            platforms,
-            now,
-            tz,
-            audience_timezones=self.settings.audience_timezones,
-            exclude_posts=moving,
-        )
+        chosen = await self._common_slot(session, team, platforms, now, tz, moving=moving)
         if chosen is None:
             raise UserError("No free slot was found in the coming days.", hint="Give a time, not 'best'.")
         return chosen.at, f"Picked the suggested slot: {chosen.reason}"
@@ -236,22 +260,13 @@ class Postbot:
         (already in `when`) when the day has none."""
         from zoneinfo import ZoneInfo
 
-        from core import slots
-
         assert when.instant is not None
         zone = ZoneInfo(when.tz)
         day = when.instant.astimezone(zone).date()
         start = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
-        chosen = await slots.best_common_slot(
-            session,
-            team.id,
-            platforms,
-            now,
-            when.tz,
-            audience_timezones=self.settings.audience_timezones,
-            exclude_posts=moving,
-            between=(start, end),
+        chosen = await self._common_slot(
+            session, team, platforms, now, when.tz, moving=moving, between=(start, end)
         )
         kept = [n for n in (when.note or "").split("; ") if n and not n.startswith("No time given")]
         if chosen is None:

@@ -158,3 +158,16 @@ async def test_timezone_sets_how_times_are_read(settings: Settings, db: Database
         assert post.run_at.astimezone(ZoneInfo("America/New_York")).hour == 18
     finally:
         await app.close()
+
+
+async def test_a_post_id_that_is_not_plain_digits_gets_a_message(settings: Settings, db: Database) -> None:
+    """'²' and '٣' pass str.isdigit(); the one post-id reader takes ASCII digits only and says so."""
+    app = await _app(settings, db, [])
+    try:
+        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        for typed in ("²", "٣", "##4", "4x"):
+            reply = await console.handle(f"/cancel {typed}")
+            assert reply.startswith(f"✗ '{typed}' is not a post id."), reply
+        assert "not a post id" not in await console.handle("/cancel #4")
+    finally:
+        await app.close()

@@ -18,7 +18,7 @@ from core.render import (
     scheduled_summary,
     suggestions_text,
 )
-from core.service import Postbot, ScheduleOutcome, platform_infos
+from core.service import Postbot, ScheduleOutcome, parse_post_id, platform_infos
 
 HELP = f"""Commands:
   /schedule <when> <platforms> [caption] --file <video>
@@ -106,11 +106,11 @@ class ConsoleAdapter:
         if command == "/queue":
             return queue_text(await self.postbot.list_queue(self.ctx), self.clock())
         if command == "/cancel":
-            post = await self.postbot.cancel(self.ctx, _post_id(rest))
+            post = await self.postbot.cancel(self.ctx, parse_post_id(rest))
             return f"Cancelled #{post.id} ({post.platform.label})."
         if command == "/reschedule":
             post_id, _, when = rest.partition(" ")
-            post = await self.postbot.reschedule(self.ctx, _post_id(post_id), when)
+            post = await self.postbot.reschedule(self.ctx, parse_post_id(post_id), when)
             return f"Moved #{post.id} to {post.run_at.astimezone().strftime('%a %d %b %H:%M %Z')}."
         if command == "/suggest":
             found = await self.postbot.suggest(self.ctx, rest)
@@ -133,12 +133,3 @@ class ConsoleAdapter:
             lines.append("Suggested slots (move with /reschedule <id> <when>):")
             lines.append(suggestions_text(outcome.suggestions, outcome.tz))
         return "\n".join(lines)
-
-
-def _post_id(text: str) -> int:
-    cleaned = text.strip().lstrip("#")
-    if not cleaned.isdigit():
-        raise UserError(
-            f"'{text}' is not a post id.", hint="Use the number shown by /queue, e.g. /cancel 12."
-        )
-    return int(cleaned)

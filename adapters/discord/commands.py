@@ -19,7 +19,7 @@ from core.accounts.views import accounts_text, unlink_text
 from core.domain import MediaInfo, Platform, platform_from_alias
 from core.errors import UserError
 from core.render import linkable_names, local_time, platform_example, platform_words, queue_text
-from core.service import ScheduleOutcome, SuggestOutcome, platform_infos
+from core.service import ScheduleOutcome, SuggestOutcome, parse_post_id, platform_infos
 from core.timeparse import preview
 from core.zones import zone_choices
 
@@ -95,13 +95,6 @@ async def _outcome_reply(interaction: discord.Interaction, outcome: ScheduleOutc
     now = datetime.now(UTC)
     embed = schedule_embed(outcome.posts, outcome.notes, now, duplicate=outcome.duplicate)
     return Reply(embed=embed, view=scheduling_view(outcome.posts, outcome.suggestions))
-
-
-def _post_id(text: str) -> int:
-    cleaned = text.strip().lstrip("#")
-    if not cleaned.isdigit():
-        raise UserError(f"'{text}' is not a post id.", hint="Use the number shown by /queue, e.g. 12.")
-    return int(cleaned)
 
 
 # --------------------------------------------------------------------------- autocomplete
@@ -239,7 +232,7 @@ async def queue(interaction: discord.Interaction) -> None:
 @app_commands.guild_only()
 async def cancel(interaction: discord.Interaction, post: str) -> None:
     async def work() -> Reply:
-        view = await _client(interaction).postbot.cancel(chat_context(interaction), _post_id(post))
+        view = await _client(interaction).postbot.cancel(chat_context(interaction), parse_post_id(post))
         return Reply(content=f"Cancelled #{view.id} ({view.platform.label}).")
 
     await deferred(interaction, work)
@@ -251,7 +244,9 @@ async def cancel(interaction: discord.Interaction, post: str) -> None:
 @app_commands.guild_only()
 async def reschedule(interaction: discord.Interaction, post: str, when: str) -> None:
     async def work() -> Reply:
-        view = await _client(interaction).postbot.reschedule(chat_context(interaction), _post_id(post), when)
+        view = await _client(interaction).postbot.reschedule(
+            chat_context(interaction), parse_post_id(post), when
+        )
         return Reply(
             content=f"Moved #{view.id} ({view.platform.label}) to {local_time(view.run_at, view.tz)}."
         )

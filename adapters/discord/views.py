@@ -12,7 +12,7 @@ import discord
 
 from adapters.discord.context import chat_context
 from adapters.discord.replies import user_message
-from core.domain import PostView
+from core.domain import Platform, PostView, Slot
 from core.errors import UserError
 from core.render import local_time
 
@@ -96,7 +96,7 @@ class SlotButton(
 
 
 def scheduling_view(
-    posts: list[PostView], suggestions: dict[Any, list[Any]] | None = None
+    posts: list[PostView], suggestions: dict[Platform, list[Slot]] | None = None
 ) -> discord.ui.View:
     """Cancel per post and, while there is room, the suggested slots for it (at most 5 rows of 5)."""
     view = discord.ui.View(timeout=None)
@@ -109,10 +109,9 @@ def scheduling_view(
                 )
             )
             for slot in ((suggestions or {}).get(post.platform) or [])[: MAX_PER_ROW - 1]:
-                at = getattr(slot, "at", None)
-                if isinstance(at, datetime) and at != post.run_at:
-                    label = f"{post.platform.label}: {at.astimezone(ZoneInfo(post.tz)):%a %d %b %H:%M}"
-                    view.add_item(_with_row(SlotButton(post.id, at, label[:80]), row))
+                if slot.at != post.run_at:
+                    label = f"{post.platform.label}: {slot.at.astimezone(ZoneInfo(post.tz)):%a %d %b %H:%M}"
+                    view.add_item(_with_row(SlotButton(post.id, slot.at, label[:80]), row))
     else:
         for i, post in enumerate(posts[: MAX_ROWS * MAX_PER_ROW]):
             view.add_item(_with_row(CancelButton(post.id, f"Cancel {post.platform.label}"), i // MAX_PER_ROW))

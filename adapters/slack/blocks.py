@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain import Platform, PostStatus, PostView
+from core.domain import Platform, PostStatus, PostView, Slot
 from core.media.recent import SharedFile
 from core.render import local_time, post_line, relative, result_text, scheduled_summary
 
@@ -83,7 +83,7 @@ def _actions(elements: list[dict[str, Any]], block_id: str) -> Blocks:
 def outcome_blocks(
     posts: list[PostView],
     notes: list[str],
-    suggestions: dict[Platform, list[Any]],
+    suggestions: dict[Platform, list[Slot]],
     now: datetime,
     *,
     duplicate: bool = False,
@@ -124,10 +124,10 @@ def outcome_blocks(
             {"type": "context", "block_id": "notes", "elements": [_mrkdwn(c, 2000) for c in context[:10]]}
         )
     slots = [
-        slot_button(p, at)
+        slot_button(p, s.at)
         for p in posts
         for s in (suggestions.get(p.platform) or [])[:3]
-        if isinstance(at := getattr(s, "at", None), datetime) and at != p.run_at
+        if s.at != p.run_at
     ]
     if slots:
         blocks.append(
@@ -162,7 +162,7 @@ def queue_blocks(posts: list[PostView], now: datetime) -> tuple[str, Blocks]:
     return text, blocks
 
 
-def suggestion_blocks(suggestions: dict[Platform, list[Any]], tz: str) -> tuple[str, Blocks]:
+def suggestion_blocks(suggestions: dict[Platform, list[Slot]], tz: str) -> tuple[str, Blocks]:
     """/suggest: the best free slots per platform in the user's zone, each with its one-line reason."""
     if not suggestions:
         text = "No free slot was found in the coming week."

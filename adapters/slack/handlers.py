@@ -30,7 +30,7 @@ from core.media import recent
 from core.media.recent import SharedFile
 from core.media.store import MediaStore
 from core.render import linkable_names, local_time, platform_example, platform_words
-from core.service import Postbot, ScheduleOutcome, platform_infos
+from core.service import Postbot, ScheduleOutcome, parse_post_id, platform_infos
 from core.timeparse import parse_command, parse_when
 
 log = logging.getLogger(__name__)
@@ -73,20 +73,12 @@ INTERNAL_ERROR = (
     "Something went wrong on postbot's side and it has been logged. Please try again in a minute."
 )
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-_ID = re.compile(r"^#?(\d+)$")
 
 Tell = Callable[[str], Awaitable[None]]
 
 
 def strip_mentions(text: str) -> str:
     return " ".join(_MENTION.sub(" ", text).split())
-
-
-def post_id(text: str) -> int:
-    match = _ID.match(text.strip())
-    if match is None:
-        raise UserError(f"'{text}' is not a post id.", hint="Use the number shown by /queue, e.g. 12.")
-    return int(match.group(1))
 
 
 class SlackHandlers:
@@ -295,7 +287,7 @@ class SlackHandlers:
     async def on_cancel_command(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
         async def work(tell: Tell) -> None:
             ctx = await self._command_ctx(command)
-            view = await self.postbot.cancel(ctx, post_id(command.get("text", "")))
+            view = await self.postbot.cancel(ctx, parse_post_id(command.get("text", "")))
             await tell(f"Cancelled #{view.id} ({view.platform.label}).")
 
         await self._acked(ack, respond, work, "/cancel")
@@ -306,7 +298,7 @@ class SlackHandlers:
             if len(parts) < 2:
                 raise UserError("Which post, and when?", hint="e.g. /reschedule 12 tomorrow 9am")
             ctx = await self._command_ctx(command)
-            view = await self.postbot.reschedule(ctx, post_id(parts[0]), parts[1])
+            view = await self.postbot.reschedule(ctx, parse_post_id(parts[0]), parts[1])
             await tell(f"Moved #{view.id} ({view.platform.label}) to {local_time(view.run_at, view.tz)}.")
 
         await self._acked(ack, respond, work, "/reschedule")

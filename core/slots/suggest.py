@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain import Platform
+from core.domain import Platform, Slot
 from core.slots import history as history_mod
 from core.slots import occupancy as occupancy_mod
 from core.slots.audience import AudienceZone, parse_audience
@@ -21,13 +21,6 @@ LEAD = timedelta(minutes=20)
 STEP = timedelta(minutes=30)
 # Among equally good slots the sooner one wins, by a little: a week-away peak still beats a trough.
 DECAY_PER_DAY = 0.015
-
-
-@dataclass(frozen=True)
-class Slot:
-    at: datetime  # aware, UTC
-    score: float  # 0..~2: 1.0 is a documented peak for the whole audience
-    reason: str  # one line for the chat reply
 
 
 @dataclass(frozen=True)
