@@ -59,7 +59,8 @@ async def _serve(api_base_url: str, workdir: Path) -> None:
 
     from pydantic import SecretStr
 
-    from adapters.slack.run import EVENTS_PATH, SlackRuntime, settle_heap
+    from adapters.slack.run import EVENTS_PATH
+    from bot.runtime import slack_chat
     from bot.wiring import build_app
     from core.config import Settings, SlackSettings
     from tests.fakes.slack_api import LoopbackServer
@@ -78,18 +79,22 @@ async def _serve(api_base_url: str, workdir: Path) -> None:
         ),
     )
     app = await build_app(settings, worker_id="bench")
-    runtime = SlackRuntime(app, http_mode=True)
+    chat = slack_chat(app, http_mode=True)
+    app.notifier.register(chat.kind, chat.notifier())
     try:
+        # As bot/runtime.py starts `postbot slack`: data loaded, scheduler, then the chat (which
+        # settles the heap), with its endpoint beside the bench's own on one server.
+        await app.warm()
         await app.start_scheduler()
-        asgi = Starlette(routes=[*runtime.routes(), Route(FLOOR_PATH, _floor, methods=["POST"])])
+        asgi = Starlette(routes=[*chat.routes(), Route(FLOOR_PATH, _floor, methods=["POST"])])
         async with LoopbackServer(asgi) as server:
-            settle_heap()  # as run_http does
+            await chat.start()
             print(f"READY {server.url}{EVENTS_PATH}", flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     finally:
-        await runtime.drain()
+        await chat.stop()
         await app.close()
-        await runtime.close()
+        await chat.close()
 
 
 # --------------------------------------------------------------------------- the load

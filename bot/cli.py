@@ -26,56 +26,31 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _worker(settings: Settings) -> None:
-    """The scheduler alone: for teams that run the bot and the workers as separate processes."""
-    from bot.chats import attach_chat_notifiers
-    from bot.wiring import build_app
+    from bot.runtime import run_worker
 
-    app = await build_app(settings)
-    closers = await attach_chat_notifiers(app)
-    await app.warm()
-    await app.start_scheduler()
-    log.info("worker started", extra={"worker": app.processor.worker_id})
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await app.close()
-        for close in closers:
-            await close()
+    await run_worker(settings)
 
 
 async def _web(settings: Settings) -> None:
-    """OAuth pages, /health and /metrics; with Slack configured, also Slack's side of the bot."""
-    if settings.slack.bot_token is not None:
-        from adapters.slack.run import run_slack
+    from bot.runtime import run_web
 
-        await run_slack(settings, scheduler=False)
-        return
-    from adapters.web.run import start_web
-    from bot.wiring import build_app
-
-    app = await build_app(settings)
-    server = await start_web(settings, app.require_accounts().linker, app.engine)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await server.stop()
-        await app.close()
+    await run_web(settings)
 
 
 async def _slack(settings: Settings) -> None:
-    from adapters.slack.run import run_slack
+    from bot.runtime import run_slack
 
     await run_slack(settings)
 
 
 async def _discord(settings: Settings) -> None:
-    from adapters.discord.run import run_discord
+    from bot.runtime import run_discord
 
     await run_discord(settings)
 
 
 async def _console(settings: Settings) -> None:
-    from adapters.console.repl import run_console
+    from bot.runtime import run_console
 
     await run_console(settings)
 

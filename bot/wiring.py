@@ -110,7 +110,9 @@ async def build_app(
     notifier = NotifierRouter()
     accounts = Accounts.build(settings, sessions, http, notifier) if settings.secret_key else None
     publishers = PublisherRegistry(settings, http)
-    postbot = Postbot(settings, sessions)
+    postbot = Postbot(
+        settings, sessions, media=media, linker=accounts.linker if accounts is not None else None
+    )
     processor = PostProcessor(
         sessions,
         publishers,

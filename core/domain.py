@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import mimetypes
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -103,6 +104,59 @@ class MediaInfo:
     duration_s: float | None = None
     width: int | None = None
     height: int | None = None
+
+
+_VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp"}
+
+
+def looks_like_video(mimetype: str | None, name: str | None) -> bool:
+    if mimetype and mimetype.startswith("video/"):
+        return True
+    guessed = mimetypes.guess_type(name or "")[0] or ""
+    return guessed.startswith("video/") or any((name or "").lower().endswith(e) for e in _VIDEO_EXTENSIONS)
+
+
+@dataclass(frozen=True)
+class SharedFile:
+    """A video someone shared in chat, remembered so a later command that carries no file finds it."""
+
+    file_id: str
+    channel_id: str
+    user_id: str
+    name: str | None
+    mimetype: str | None
+    size_bytes: int | None
+    download_url: str | None
+    # The message to reply under: the upload's thread root, so answers land next to the video.
+    message_ts: str | None
+    shared_at: datetime
+    # A remote file (its bytes live outside the chat's own storage): never fetched with the bot's token.
+    # Not stored: a remembered URL is checked against the chat's file hosts when it is fetched.
+    external: bool = False
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """A linked platform account as /accounts shows it."""
+
+    platform: Platform
+    display_name: str | None
+    remote_account_id: str
+    status: AccountStatus
+    token_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    last_error: str | None
+    linked_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class UnlinkOutcome:
+    platform: Platform
+    names: list[str]
+    # True when the provider confirmed the revocation; False when it has no revoke endpoint or failed.
+    revoked_at_provider: bool
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -44,5 +44,31 @@ class PermissionDenied(UserError):
     pass
 
 
+class LinkError(UserError):
+    """An account link that cannot complete; ``title`` heads the page the browser shows."""
+
+    title = "Linking failed"
+
+
+class LinkStateInvalid(LinkError):
+    title = "This link isn't valid"
+
+
+class LinkStateExpired(LinkError):
+    title = "This link has expired"
+
+
+class LinkStateUsed(LinkError):
+    title = "This link was already used"
+
+
+class LinkDenied(LinkError):
+    title = "Linking cancelled"
+
+
+class LinkProviderFailed(LinkError):
+    title = "Linking failed"
+
+
 class ConfigError(Exception):
     """A missing or invalid setting; the CLI prints it on one line."""

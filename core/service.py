@@ -1,31 +1,67 @@
 """The facade every chat adapter calls. It reads commands, applies the rules and queues posts;
-adapters only translate chat payloads into these calls and the results back into chat."""
+adapters only translate chat payloads into these calls and the results back into chat.
+
+Adapters import this module, core.domain, core.errors and the wording in core.render, nothing else
+(tests/test_adapter_imports.py). A chat command is read once and written in one transaction: what
+only reads (the user's zone, a recently shared file) reads without writing, and a video the command
+carries is fetched after the command was read and before that transaction opens.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import and_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
 from core.db.models import SocialAccount, Team, User
-from core.domain import AccountStatus, ChatContext, MediaInfo, Platform, PlatformInfo, PostView, Slot
+from core.domain import (
+    AccountStatus,
+    AccountView,
+    ChatContext,
+    MediaInfo,
+    Platform,
+    PlatformInfo,
+    PostView,
+    SharedFile,
+    Slot,
+    UnlinkOutcome,
+)
 from core.errors import MediaError, PermissionDenied, UserError, ValidationFailed
-from core.media import validation
+from core.media import recent, validation
+from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
 from core.queue import posts as queue
 from core.queue.identity import ensure_team_user
 from core.scheduler import wakeups
-from core.timeparse import ParsedWhen, parse_command, parse_when
+from core.timeparse import ParsedWhen, parse_command, parse_when, preview
 from core.zones import resolve_zone
+from core.zones import zone_choices as _zone_choices
+
+if TYPE_CHECKING:
+    from core.accounts.linking import AccountLinker, LinkOutcome
 
 log = logging.getLogger(__name__)
+
+# The settings type adapters see through ``Postbot.settings`` (which keys a chat reads: its own table).
+__all__ = [
+    "Postbot",
+    "ScheduleOutcome",
+    "Settings",
+    "SuggestOutcome",
+    "parse_post_id",
+    "platform_infos",
+    "zone_choices",
+]
 
 
 def utcnow() -> datetime:
@@ -54,6 +90,20 @@ class SuggestOutcome:
 
 
 Waker = Callable[[datetime], None]
+# Fetches the video of a command once the command has been read: given the platforms it names, so an
+# oversize file is refused before a byte moves (see Postbot.check_size and Postbot.receive).
+MediaSource = Callable[[tuple[Platform, ...]], Awaitable[MediaInfo]]
+
+NO_LINKING = UserError(
+    "Account linking is not set up on this bot.",
+    hint="The operator has to set POSTBOT_SECRET_KEY and the platforms' OAuth apps.",
+)
+
+
+def zone_choices(current: str) -> list[str]:
+    """IANA zones matching what someone is typing, for a chat's autocomplete."""
+    return _zone_choices(current)
+
 
 _POST_ID = re.compile(r"#?([0-9]+)", re.ASCII)
 
@@ -77,11 +127,16 @@ class Postbot:
         settings: Settings,
         sessions: async_sessionmaker[AsyncSession],
         *,
+        media: MediaStore | None = None,
+        linker: AccountLinker | None = None,
         wake: Waker | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.media = media if media is not None else MediaStore(settings.media_dir)
+        # None until a vault secret is configured: the bot still schedules, and says why it can't link.
+        self.linker = linker
         self._wake = wake
         self.clock = clock
 
@@ -97,21 +152,54 @@ class Postbot:
         return timedelta(days=self.settings.max_schedule_horizon_days)
 
     async def timezone_for(self, ctx: ChatContext) -> str:
-        async with self.sessions.begin() as session:
-            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            return self._tz(ctx, team, user)
+        """The zone ``ctx``'s times are read in. Only reads: nothing is stored for a look-up."""
+        if ctx.user_tz:
+            return ctx.user_tz
+        user_row = and_(User.team_id == Team.id, User.external_id == ctx.user_id)
+        query = (
+            select(User.timezone, Team.timezone)
+            .select_from(Team)
+            .outerjoin(User, user_row)
+            .where(Team.chat == ctx.chat.value, Team.external_id == ctx.team_id)
+        )
+        async with self.sessions() as session:
+            row = (await session.execute(query)).first()
+        user_tz, team_tz = row if row is not None else (None, None)
+        return user_tz or team_tz or self.settings.default_timezone
 
     def _tz(self, ctx: ChatContext, team: Team, user: User) -> str:
         return ctx.user_tz or user.timezone or team.timezone or self.settings.default_timezone
 
-    async def schedule(self, ctx: ChatContext, text: str, media: MediaInfo | None) -> ScheduleOutcome:
-        """`/schedule <when> <platforms> [caption]` with a stored video."""
+    async def preview_when(self, ctx: ChatContext, text: str) -> str:
+        """How a typed time reads for ``ctx`` ("tomorrow 6pm → Wed 25 Nov, 18:00 Europe/Berlin")."""
+        return preview(text, await self.timezone_for(ctx), self.clock())
+
+    async def check_when(self, ctx: ChatContext, when_text: str) -> None:
+        """Raise the TimeParseError ``when_text`` would meet, for a form that shows it under the field."""
+        parse_when(when_text, await self.timezone_for(ctx), self.clock(), horizon=self.horizon)
+
+    async def _media(
+        self, media: MediaInfo | MediaSource | None, platforms: tuple[Platform, ...]
+    ) -> MediaInfo:
+        if media is None:
+            raise MediaError(
+                "No video to post.",
+                hint="Attach a video (or share it in this channel first), then run the command again.",
+            )
+        return media if isinstance(media, MediaInfo) else await media(platforms)
+
+    async def schedule(
+        self, ctx: ChatContext, text: str, media: MediaInfo | MediaSource | None
+    ) -> ScheduleOutcome:
+        """`/schedule <when> <platforms> [caption]` with a video: stored already, or fetched by
+        ``media`` once the command has been read (so a typo costs no download)."""
         now = self.clock()
+        tz = await self.timezone_for(ctx)
+        command = parse_command(text, tz, now, horizon=self.horizon)
+        assert command.when is not None
+        stored = await self._media(media, command.platforms)
         async with self.sessions.begin() as session:
             team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            tz = self._tz(ctx, team, user)
-            command = parse_command(text, tz, now, horizon=self.horizon)
-            assert command.when is not None
             notes = [command.when.note] if command.when.note else []
             if command.when.auto or command.when.instant is None:
                 run_at, note = await self._best_slot(session, team, command.platforms, now, tz)
@@ -121,7 +209,7 @@ class Postbot:
             else:
                 run_at = command.when.instant
             outcome = await self._queue(
-                session, ctx, team, user, tz, command.platforms, command.caption, run_at, media, notes
+                session, ctx, team, user, tz, command.platforms, command.caption, run_at, stored, notes
             )
             team_row_id = team.id
         self._notify_wake(outcome)
@@ -193,15 +281,18 @@ class Postbot:
         names = {row[0] for row in await session.execute(query)}
         return [p for p in Platform if p.value in names]
 
-    async def post_now(self, ctx: ChatContext, text: str, media: MediaInfo | None) -> ScheduleOutcome:
+    async def post_now(
+        self, ctx: ChatContext, text: str, media: MediaInfo | MediaSource | None
+    ) -> ScheduleOutcome:
         """`/post <platforms> [caption]`: queued as due now, so the scheduler publishes it at once."""
+        tz = await self.timezone_for(ctx)
+        command = parse_command(text, tz, self.clock(), require_when=False)
+        stored = await self._media(media, command.platforms)
         now = self.clock()
         async with self.sessions.begin() as session:
             team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            tz = self._tz(ctx, team, user)
-            command = parse_command(text, tz, now, require_when=False)
             outcome = await self._queue(
-                session, ctx, team, user, tz, command.platforms, command.caption, now, media, []
+                session, ctx, team, user, tz, command.platforms, command.caption, now, stored, []
             )
         self._notify_wake(outcome)
         return outcome
@@ -283,14 +374,9 @@ class Postbot:
         platforms: tuple[Platform, ...],
         caption: str,
         run_at: datetime,
-        media: MediaInfo | None,
+        media: MediaInfo,
         notes: list[str],
     ) -> ScheduleOutcome:
-        if media is None:
-            raise MediaError(
-                "No video to post.",
-                hint="Attach a video (or share it in this channel first), then run the command again.",
-            )
         title = caption.strip().split("\n", 1)[0][:100] or None
         # Probing reads the file header from disk: keep it off the event loop.
         problems = await asyncio.to_thread(
@@ -410,3 +496,99 @@ class Postbot:
     def _check_owner(ctx: ChatContext, author_id: str, post_id: int, verb: str) -> None:
         if ctx.user_id != author_id and not ctx.is_admin:
             raise PermissionDenied(f"Only the author of #{post_id} or an admin can {verb} it.")
+
+    # -- media the chats hand over ---------------------------------------------------------------
+
+    @staticmethod
+    def check_size(size_bytes: int, platforms: tuple[Platform, ...]) -> None:
+        """Refuse a file too big for one of ``platforms`` before fetching it."""
+        problem = validation.oversize_message(size_bytes, platforms)
+        if problem is not None:
+            raise MediaError(problem)
+
+    @staticmethod
+    def upload_limit(platforms: tuple[Platform, ...]) -> int | None:
+        """The most bytes every one of ``platforms`` accepts (None: no limit known)."""
+        return validation.max_upload_bytes(platforms)
+
+    @asynccontextmanager
+    async def receive(self, name: str, *, max_bytes: int | None) -> AsyncIterator[MediaSink]:
+        """Stream a video into the media store; ``sink.info`` describes it once the block ends."""
+        async with self.media.receive(name, max_bytes=max_bytes) as sink:
+            yield sink
+
+    async def import_file(self, path: str | Path) -> MediaInfo:
+        """A local file into the media store (the console's ``--file``)."""
+        return await self.media.import_file(path)
+
+    async def remember_video(self, ctx: ChatContext, file: SharedFile) -> bool:
+        """Record a file shared in chat for a later command that carries none; False if not a video."""
+        return await recent.remember(
+            self.sessions,
+            ctx,
+            default_tz=self.settings.default_timezone,
+            file_id=file.file_id,
+            name=file.name,
+            mimetype=file.mimetype,
+            size_bytes=file.size_bytes,
+            download_url=file.download_url,
+            message_ts=file.message_ts,
+            shared_at=file.shared_at,
+        )
+
+    async def latest_video(self, ctx: ChatContext, *, window: timedelta) -> SharedFile:
+        """The newest video ``ctx``'s user shared in ``ctx``'s channel within ``window``."""
+        return await recent.latest(self.sessions, ctx, window=window, now=self.clock())
+
+    # -- accounts ----------------------------------------------------------------------------------
+
+    @property
+    def can_link(self) -> bool:
+        return self.linker is not None
+
+    def _linker(self) -> AccountLinker:
+        if self.linker is None:
+            raise NO_LINKING
+        return self.linker
+
+    async def link(self, ctx: ChatContext, platform_word: str) -> str:
+        """`/link <platform>`: DM the admin a single-use link; returns the in-channel acknowledgement."""
+        return await self._linker().request_link(ctx, platform_word)
+
+    async def unlink(self, ctx: ChatContext, platform: Platform) -> UnlinkOutcome:
+        return await self._linker().unlink(ctx, platform)
+
+    async def accounts(self, ctx: ChatContext) -> list[AccountView]:
+        return await self._linker().list_accounts(ctx)
+
+    async def linked_platforms(self, ctx: ChatContext) -> set[Platform] | None:
+        """Platforms ready to post to (the sandbox always is); None when linking is not set up here."""
+        if self.linker is None:
+            return None
+        accounts = await self.linker.list_accounts(ctx)
+        # A platform that needs no account (the sandbox) is always ready.
+        ready = {i.platform for i in platform_infos() if not i.requires_account}
+        return {a.platform for a in accounts if a.status is AccountStatus.ACTIVE} | ready
+
+    async def authorize_url(self, platform: Platform, state: str) -> str:
+        """Where the browser that opened a /link URL goes: the platform's consent page."""
+        return await self._linker().authorize_url(platform, state)
+
+    async def complete_link(
+        self,
+        platform: Platform,
+        state: str | None,
+        *,
+        code: str | None,
+        error: str | None,
+        error_description: str | None,
+    ) -> LinkOutcome:
+        """The OAuth callback: store the account's tokens (or raise a LinkError saying why not)."""
+        return await self._linker().complete_link(
+            platform, state, code=code, error=error, error_description=error_description
+        )
+
+    async def database_answers(self) -> None:
+        """Raise when the database does not answer (``/health``)."""
+        async with self.sessions() as session:
+            await session.execute(text("SELECT 1"))

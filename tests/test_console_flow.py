@@ -46,7 +46,7 @@ async def test_schedule_a_second_ahead_publishes_to_sandbox(
     app = await _app(settings, db, out)
     try:
         await app.start_scheduler()
-        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        console = ConsoleAdapter(app.postbot, user="ana")
         reply = await console.handle(f"/schedule in 1 second sandbox Hello world #launch --file {clip}")
         assert reply.startswith("Scheduled clip.mp4 for Sandbox at "), reply
         assert "#1 Sandbox" in reply
@@ -74,7 +74,7 @@ async def test_queue_and_cancel(settings: Settings, db: Database, clip: Path) ->
     app = await _app(settings, db, out)
     try:
         await app.start_scheduler()
-        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        console = ConsoleAdapter(app.postbot, user="ana")
         reply = await console.handle(f"/schedule tomorrow 6pm sandbox Launch day --file {clip}")
         # The reply offers the core's three best alternative slots, in the user's zone, with reasons.
         offered = reply.split("Suggested slots (move with /reschedule <id> <when>):\n", 1)[1].splitlines()
@@ -97,7 +97,7 @@ async def test_post_now_publishes_immediately(settings: Settings, db: Database, 
     app = await _app(settings, db, out)
     try:
         await app.start_scheduler()
-        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        console = ConsoleAdapter(app.postbot, user="ana")
         await console.handle(f"/post sandbox Right now --file {clip}")
         await _wait_for(lambda: any(line.startswith("Published #1") for line in out), timeout=5)
         assert _sandbox_records(settings)[0]["caption"] == "Right now"
@@ -128,7 +128,7 @@ async def test_bad_input_is_explained_and_queues_nothing(
     text_file.write_text("not a video at all")
     app = await _app(settings, db, [])
     try:
-        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        console = ConsoleAdapter(app.postbot, user="ana")
         reply = await console.handle(command.format(clip=clip, text=text_file))
         assert reply.startswith("✗ "), reply
         assert expected in reply, reply
@@ -146,7 +146,7 @@ def test_file_option_is_split_from_the_caption() -> None:
 async def test_timezone_sets_how_times_are_read(settings: Settings, db: Database, clip: Path) -> None:
     app = await _app(settings, db, [])
     try:
-        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        console = ConsoleAdapter(app.postbot, user="ana")
         assert (
             await console.handle("/timezone new york") == "Times are now read and shown in America/New_York."
         )
@@ -164,7 +164,7 @@ async def test_a_post_id_that_is_not_plain_digits_gets_a_message(settings: Setti
     """'²' and '٣' pass str.isdigit(); the one post-id reader takes ASCII digits only and says so."""
     app = await _app(settings, db, [])
     try:
-        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        console = ConsoleAdapter(app.postbot, user="ana")
         for typed in ("²", "٣", "##4", "4x"):
             reply = await console.handle(f"/cancel {typed}")
             assert reply.startswith(f"✗ '{typed}' is not a post id."), reply

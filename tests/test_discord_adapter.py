@@ -1,7 +1,7 @@
 """The Discord adapter, end to end: a real discord.py client against the local fake Discord.
 
 The fake speaks Discord's REST API and gateway; the bot under test is the production client
-(`adapters.discord.DiscordRuntime`) wired to the real core (SQLite and PostgreSQL), and posts go
+(`adapters.discord.DiscordChat`) wired to the real core (SQLite and PostgreSQL), and posts go
 to the sandbox platform.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from adapters.discord import DiscordRuntime, attach_rest_notifier, run_discord
+from adapters.discord import DiscordChat, DiscordReporter
 from adapters.discord.attachments import check_size
 from bot.wiring import App, build_app
 from core.config import DiscordSettings, PlatformSettings, PlatformsSettings, Settings, VaultSettings
@@ -48,8 +48,11 @@ class World:
     async def build_app(self) -> App:
         return await build_app(self.settings, schema=self.db.schema)
 
-    async def start_bot(self, app: App) -> DiscordRuntime:
-        runtime = DiscordRuntime(app, guild_ready_timeout=0.05)
+    async def start_bot(self, app: App) -> DiscordChat:
+        token = self.settings.discord.token
+        assert token is not None
+        runtime = DiscordChat(app.postbot, app.http, token=token.get_secret_value(), guild_ready_timeout=0.05)
+        app.notifier.register(runtime.kind, runtime.notifier())
         await runtime.start()
         await self.fake.wait_connected()
         return runtime
@@ -89,7 +92,7 @@ async def running(world: World) -> AsyncIterator[App]:
     try:
         yield app
     finally:
-        await runtime.stop()
+        await runtime.close()
         await app.close()
 
 
@@ -205,6 +208,8 @@ async def test_bad_time_gets_an_ephemeral_error_and_queues_nothing(
     assert error["flags"] & EPHEMERAL
     assert "I couldn't read 'the day after never' as a time" in error["content"]
     assert await running.postbot.list_queue(world.ctx(world.alice)) == []
+    # The command is read before the video is fetched, as in Slack: a typo costs no download.
+    assert world.fake.cdn_requests == []
 
 
 async def test_oversize_attachment_is_refused_before_download(world: World, running: App, clip: Path) -> None:
@@ -225,7 +230,7 @@ async def test_cancel_button_works_after_a_restart(world: World, clip: Path) -> 
         message = fake.original(record)
         assert message is not None
     finally:
-        await runtime.stop()
+        await runtime.close()
         await app.close()
 
     # A new process: new core, new client, nothing in memory from the first run.
@@ -247,7 +252,7 @@ async def test_cancel_button_works_after_a_restart(world: World, clip: Path) -> 
         assert note["flags"] & EPHEMERAL and note["content"] == f"Cancelled #{post.id} (Sandbox)."
         assert fake.rejections == []
     finally:
-        await runtime.stop()
+        await runtime.close()
         await app.close()
 
 
@@ -314,7 +319,7 @@ async def test_failure_dm_falls_back_to_the_channel_when_dms_are_closed(
         assert fake.dm_messages(world.alice.id) == []
         assert any(code == 50007 for *_, code in fake.rejections)
     finally:
-        await runtime.stop()
+        await runtime.close()
         await app.close()
 
 
@@ -337,7 +342,7 @@ async def test_post_now_publishes_and_reports_in_the_channel(world: World, clip:
             timeout=20,
         )
     finally:
-        await runtime.stop()
+        await runtime.close()
         await app.close()
 
 
@@ -392,7 +397,9 @@ async def test_a_separate_worker_reports_discord_posts_over_rest(world: World, c
     bot_app = await world.build_app()
     runtime = await world.start_bot(bot_app)
     worker_app = await world.build_app()
-    rest = await attach_rest_notifier(worker_app)
+    rest = DiscordReporter(world.fake.token, world.fake.api_base_url)
+    worker_app.notifier.register(rest.kind, rest.notifier())
+    await rest.start()
     try:
         await world.run(_schedule(world, clip, "in 1 second"))
         # Only the worker runs a scheduler; it has no gateway connection, just the REST login.
@@ -407,7 +414,7 @@ async def test_a_separate_worker_reports_discord_posts_over_rest(world: World, c
         assert len(fake.identifies) == 1
     finally:
         await rest.close()
-        await runtime.stop()
+        await runtime.close()
         await worker_app.close()
         await bot_app.close()
 
@@ -430,7 +437,7 @@ async def linking(world: World) -> AsyncIterator[App]:
     try:
         yield app
     finally:
-        await runtime.stop()
+        await runtime.close()
         await app.close()
 
 
@@ -546,6 +553,8 @@ async def test_run_discord_serves_until_cancelled(world: World) -> None:
     if world.db.kind != "sqlite":
         pytest.skip("the entry point builds its own app on the default schema; SQLite covers it")
     fake = world.fake
+    from bot.runtime import run_discord
+
     task = asyncio.create_task(run_discord(world.settings))
     try:
         await fake.wait_connected()
@@ -588,14 +597,14 @@ async def test_commands_can_be_synced_globally(world: World) -> None:
         schedule = next(c for c in world.fake.global_commands if c["name"] == "schedule")
         assert schedule["contexts"] == [0]
     finally:
-        await runtime.stop()
+        await runtime.close()
         await app.close()
 
 
 async def test_platforms_autocomplete_puts_linked_platforms_first(world: World, linking: App) -> None:
     fake = world.fake
     ctx = world.ctx(world.alice)
-    await linking.postbot.timezone_for(ctx)  # the server's team row, as any first command creates it
+    await linking.postbot.list_queue(ctx)  # the server's team row, as any first command creates it
     async with linking.sessions.begin() as session:
         team = (await session.scalars(select(Team).where(Team.external_id == world.guild.id))).one()
         session.add(

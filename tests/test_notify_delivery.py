@@ -22,7 +22,7 @@ async def test_outcome_waits_for_a_notifier_and_is_delivered_once(
 ) -> None:
     app = await build_app(settings, schema=db.schema, worker_id="w")
     try:
-        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        console = ConsoleAdapter(app.postbot, user="ana")
         await console.handle(f"/post sandbox Hello --file {clip}")
         await app.start_scheduler()  # no console notifier registered in this process
         async with asyncio.timeout(10):

@@ -51,7 +51,7 @@ async def test_restart_mid_queue_loses_nothing_and_posts_once(
 ) -> None:
     out: list[str] = []
     first = await _app(settings, db, out, "worker-a")
-    console = ConsoleAdapter(first.postbot, first.media, user="ana")
+    console = ConsoleAdapter(first.postbot, user="ana")
     # Twelve posts due over the next ~3 seconds.
     for i in range(12):
         reply = await console.handle(f"/schedule in {1 + i // 4} seconds sandbox Post {i} --file {clip}")
@@ -92,7 +92,7 @@ async def test_post_of_a_vanished_worker_is_reclaimed_after_its_lease_and_publis
     out: list[str] = []
     app = await _app(settings, db, out, "survivor")
     try:
-        console = ConsoleAdapter(app.postbot, app.media, user="ana")
+        console = ConsoleAdapter(app.postbot, user="ana")
         await console.handle(f"/post sandbox Only once --file {clip}")
         # A worker claims the post, uploads it, and dies before recording the outcome.
         async with app.sessions.begin() as session:

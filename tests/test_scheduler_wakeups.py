@@ -33,7 +33,7 @@ async def test_a_post_queued_elsewhere_fires_on_time_not_at_the_next_poll(
         worker.notifier.register(ChatKind.CONSOLE, ConsoleNotifier(out.append))
         await worker.start_scheduler()
         await asyncio.sleep(0.3)  # the worker's first poll has run and found nothing
-        console = ConsoleAdapter(bot.postbot, bot.media, user="ana")
+        console = ConsoleAdapter(bot.postbot, user="ana")
         reply = await console.handle(f"/schedule in 2 seconds sandbox Across processes --file {clip}")
         assert reply.startswith("Scheduled"), reply
 

@@ -16,11 +16,10 @@ import httpx
 import pytest
 import yaml
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 
-from adapters.slack.run import EVENTS_PATH, SlackRuntime, attach_slack_notifier
+from adapters.slack.run import EVENTS_PATH, SlackChat, SlackReporter
 from bot.wiring import App, build_app
-from core.accounts.service import Accounts
 from core.config import PlatformSettings, Settings, SlackSettings, VaultSettings
 from core.db.models import MediaAsset, RecentFile, ScheduledPost
 from core.domain import ChatKind
@@ -106,16 +105,17 @@ async def harness(settings: Settings, db: Database, tmp_path: Path) -> AsyncIter
             client_id="yt-client", client_secret=SecretStr("yt-secret")
         )
         app = await build_app(settings, schema=db.schema, worker_id="w1")
-        linker = Accounts.build(settings, app.sessions, app.http, app.notifier).linker
-        runtime = SlackRuntime(app, http_mode=True, linker=linker)
+        chat = SlackChat(app.postbot, app.http, bot_token=slack.bot_token, signing_secret=SECRET)
+        app.notifier.register(chat.kind, chat.notifier())
         try:
-            async with LoopbackServer(runtime.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
+            async with LoopbackServer(chat.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
                 sender = SlackSender(slack, server.url + EVENTS_PATH, SECRET, http)
                 yield Harness(slack, sender, app, settings)
         finally:
-            await runtime.drain()
+            # The order bot/runtime.py stops a process in.
+            await chat.stop()
             await app.close()
-            await runtime.close()
+            await chat.close()
 
 
 def _buttons(message: dict[str, Any]) -> list[str]:
@@ -383,6 +383,42 @@ async def test_a_video_too_large_for_a_platform_is_refused_before_download(
     assert await h.posts() == []
 
 
+async def test_one_command_is_one_write_transaction(harness: Harness, clip: Path) -> None:
+    """/schedule reads the user's zone and the recent file without writing, reads the command once,
+    and queues in one transaction (it used to upsert the team and user three times)."""
+    h = harness
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    statements: dict[int, list[str]] = {}
+    commits: list[list[str]] = []
+
+    def executed(conn: Connection, cursor: object, statement: str, *args: object) -> None:
+        statements.setdefault(id(conn), []).append(statement)
+
+    def committed(conn: Connection) -> None:
+        done = statements.pop(id(conn), [])
+        # The upload's second report (file_shared after the message event) may still be stored
+        # while the command runs: that transaction is the upload's, not the command's.
+        if not any("recent_files" in s for s in done):
+            commits.append(done)
+
+    def rolled_back(conn: Connection) -> None:
+        statements.pop(id(conn), None)
+
+    engine = h.app.engine.sync_engine
+    listeners = [("before_cursor_execute", executed), ("commit", committed), ("rollback", rolled_back)]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        await h.sender.command("/schedule", "tomorrow 6pm sandbox One write", user=ANA, channel=CHANNEL)
+        await h.reply()
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+    assert len(commits) == 1, commits
+    assert any(s.startswith("INSERT INTO scheduled_posts") for s in commits[0])
+    assert [p.caption for p in await h.posts()] == ["One write"]
+
+
 @sqlite_only
 async def test_a_bad_time_is_refused_before_the_download(harness: Harness, clip: Path) -> None:
     h = harness
@@ -469,14 +505,15 @@ async def test_a_worker_process_reports_to_slack_without_serving_it(
         slack.add_user(ANA, "ana")
         settings.slack = SlackSettings(bot_token=SecretStr(slack.bot_token), api_base_url=slack.api_base_url)
         app = await build_app(settings, schema=db.schema)
-        session = await attach_slack_notifier(app)
+        reporter = SlackReporter(slack.bot_token, slack.api_base_url)
+        app.notifier.register(reporter.kind, reporter.notifier())
         try:
             await app.notifier.dm(ChatKind.SLACK, slack.team_id, ANA, "Linked YouTube as @launchco.")
             [dm] = slack.posted(slack.ims[ANA])
             assert dm["text"] == "Linked YouTube as @launchco."
         finally:
             await app.close()
-            await session.close()
+            await reporter.close()
 
 
 @sqlite_only

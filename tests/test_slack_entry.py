@@ -14,7 +14,8 @@ import pytest
 from pydantic import SecretStr
 
 from adapters.slack.handlers import HELP
-from adapters.slack.run import EVENTS_PATH, run_slack
+from adapters.slack.run import EVENTS_PATH
+from bot.runtime import run_slack
 from core.config import Settings, SlackSettings, VaultSettings, WebSettings
 from tests.conftest import Database
 from tests.fakes.slack_api import FakeSlack, SlackSender

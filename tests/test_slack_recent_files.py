@@ -50,14 +50,14 @@ async def test_the_newest_video_of_that_user_in_that_channel_within_the_window(
     try:
         assert await share("F_OLD", NOW - timedelta(minutes=20))
         with pytest.raises(MediaError, match="last 15 minutes"):
-            await recent.latest(sessions, ctx(), default_tz=tz, window=WINDOW, now=NOW)
+            await recent.latest(sessions, ctx(), window=WINDOW, now=NOW)
 
         assert await share("F_VIDEO", NOW - timedelta(minutes=5))
         # A screenshot after the video is not what anyone means to post.
         assert not await share("F_PNG", NOW - timedelta(minutes=2), name="shot.png", mimetype="image/png")
         assert await share("F_BEN", NOW - timedelta(minutes=1), user="U0BEN")
         assert await share("F_ELSEWHERE", NOW - timedelta(minutes=1), channel="C0OTHER")
-        found = await recent.latest(sessions, ctx(), default_tz=tz, window=WINDOW, now=NOW)
+        found = await recent.latest(sessions, ctx(), window=WINDOW, now=NOW)
         assert found.file_id == "F_VIDEO" and found.name == "F_VIDEO.mp4"
 
         # The file_shared report of the same file (ids only) fills gaps and never duplicates it.
@@ -74,7 +74,7 @@ async def test_the_newest_video_of_that_user_in_that_channel_within_the_window(
             shared_at=NOW - timedelta(minutes=1),
         )
         assert await share("F_NEW", NOW - timedelta(minutes=1), name="late.mov", mimetype="video/quicktime")
-        found = await recent.latest(sessions, ctx(), default_tz=tz, window=WINDOW, now=NOW)
+        found = await recent.latest(sessions, ctx(), window=WINDOW, now=NOW)
         assert found.file_id == "F_NEW" and found.mimetype == "video/quicktime" and found.size_bytes == 1000
         assert found.message_ts is not None
     finally:

@@ -24,7 +24,6 @@ from adapters.web import WebServer, build_web_app
 from core.accounts.linking import AccountLinker
 from core.accounts.store import load_tokens
 from core.accounts.tokens import TokenSources
-from core.accounts.views import accounts_text, unlink_text
 from core.config import PlatformSettings, PlatformsSettings, Settings, VaultSettings, WebSettings
 from core.crypto import Vault, state_aad
 from core.crypto.keys import MIN_ITERATIONS
@@ -36,6 +35,8 @@ from core.logs import JsonFormatter, setup_logging
 from core.notify import NotifierRouter
 from core.oauth import OAuthClients
 from core.oauth.pkce import s256_challenge
+from core.render import accounts_text, unlink_text
+from core.service import Postbot
 from tests.conftest import Database
 from tests.fakes.oauth_provider import FakeOAuthProvider
 
@@ -110,7 +111,10 @@ async def open_site(db: Database, tmp_settings: Settings, platform: str) -> Site
         return PlainTextResponse("slack here")
 
     await server.start(
-        build_web_app(linker, extra_routes=[Route("/slack/events", slack_events, methods=["POST"])])
+        build_web_app(
+            Postbot(settings, sessions, linker=linker),
+            extra_routes=[Route("/slack/events", slack_events, methods=["POST"])],
+        )
     )
     browser = httpx.AsyncClient(timeout=10, follow_redirects=True)
     return Site(fake, server, engine, sessions, linker, vault, settings, http, browser, clock, dms)
@@ -389,7 +393,8 @@ async def test_start_web_health_checks_the_database(db: Database, settings: Sett
     )
     async with httpx.AsyncClient(timeout=10) as http:
         accounts = Accounts.build(wired, session_factory(engine), http, NotifierRouter())
-        server = await start_web(wired, accounts.linker, engine)
+        postbot = Postbot(wired, session_factory(engine), linker=accounts.linker)
+        server = await start_web(postbot)
         try:
             assert (await http.get(f"{server.url}/health")).json() == {"status": "ok"}
         finally:
@@ -399,7 +404,7 @@ async def test_start_web_health_checks_the_database(db: Database, settings: Sett
             raise ConnectionRefusedError
 
         down = WebServer()
-        await down.start(build_web_app(accounts.linker, health_check=broken))
+        await down.start(build_web_app(postbot, health_check=broken))
         try:
             response = await http.get(f"{down.url}/health")
             assert response.status_code == 503

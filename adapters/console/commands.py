@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 from core.domain import ChatContext, ChatKind, MediaInfo, PostView
 from core.errors import UserError
-from core.media.store import MediaStore
 from core.render import (
     failure_dm_text,
     platform_words,
@@ -65,13 +64,11 @@ class ConsoleAdapter:
     def __init__(
         self,
         postbot: Postbot,
-        media: MediaStore,
         *,
         user: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.postbot = postbot
-        self.media = media
         self.clock = clock
         self.ctx = ChatContext(
             chat=ChatKind.CONSOLE,
@@ -122,7 +119,7 @@ class ConsoleAdapter:
     async def _media(self, path: str | None) -> MediaInfo | None:
         if path is None:
             return None
-        return await self.media.import_file(path)
+        return await self.postbot.import_file(path)
 
     def _outcome(self, outcome: ScheduleOutcome) -> str:
         lines = [scheduled_summary(outcome.posts, self.clock())]

@@ -1,14 +1,16 @@
-"""`postbot console`: a prompt with the scheduler running in the same process."""
+"""`postbot console`: a prompt, with the scheduler running in the same process (bot/runtime.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
+
+from starlette.routing import BaseRoute
 
 from adapters.console.commands import HELP, ConsoleAdapter, ConsoleNotifier
-from bot.wiring import build_app
-from core.config import Settings
 from core.domain import ChatKind
+from core.service import Postbot
 
 
 def _print(text: str) -> None:
@@ -16,25 +18,41 @@ def _print(text: str) -> None:
         print(text, flush=True)
 
 
-async def run_console(settings: Settings) -> None:
-    app = await build_app(settings)
-    app.notifier.register(ChatKind.CONSOLE, ConsoleNotifier(_print))
-    adapter = ConsoleAdapter(app.postbot, app.media)
-    await app.warm()
-    await app.start_scheduler()
-    interactive = sys.stdin.isatty()
-    _print(f"postbot console · database {settings.database_url} · /help for commands")
-    try:
+class ConsoleChat:
+    """Lines from standard input until EOF or /quit; outcomes and DMs printed as they come."""
+
+    kind = ChatKind.CONSOLE
+
+    def __init__(self, postbot: Postbot, *, out: Callable[[str], None] = _print) -> None:
+        self.postbot = postbot
+        self.out = out
+        self.adapter = ConsoleAdapter(postbot)
+
+    def notifier(self) -> ConsoleNotifier:
+        return ConsoleNotifier(self.out)
+
+    def routes(self) -> list[BaseRoute]:
+        return []
+
+    async def start(self) -> None:
+        self.out(f"postbot console · database {self.postbot.settings.database_url} · /help for commands")
+
+    async def wait(self) -> None:
+        interactive = sys.stdin.isatty()
         while True:
             try:
                 line = await asyncio.to_thread(_read_line, "postbot> " if interactive else "")
             except EOFError:
-                break
+                return
             if line.strip() in ("/quit", "/exit", "quit", "exit"):
-                break
-            _print(await adapter.handle(line))
-    finally:
-        await app.close()
+                return
+            self.out(await self.adapter.handle(line))
+
+    async def stop(self) -> None:
+        """Each line is answered before the next is read: nothing is left to hand over."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
 
 def _read_line(prompt: str) -> str:
@@ -46,4 +64,4 @@ def _read_line(prompt: str) -> str:
     return line
 
 
-__all__ = ["HELP", "run_console"]
+__all__ = ["HELP", "ConsoleChat"]

@@ -11,8 +11,7 @@ import httpx
 
 from core.domain import MediaInfo, Platform
 from core.errors import MediaError
-from core.media import validation
-from core.media.store import MediaStore
+from core.service import Postbot
 
 _CHUNK = 1024 * 1024
 
@@ -29,14 +28,12 @@ def check_size(size: int, *, discord_limit: int | None, platforms: tuple[Platfor
             f"{name} is {_size(size)}, more than the {_size(discord_limit)} Discord accepts in this server.",
             hint="Upload a smaller file.",
         )
-    problem = validation.oversize_message(size, platforms)
-    if problem is not None:
-        raise MediaError(problem)
+    Postbot.check_size(size, platforms)
 
 
 async def download_attachment(
     http: httpx.AsyncClient,
-    store: MediaStore,
+    postbot: Postbot,
     *,
     url: str,
     filename: str,
@@ -45,7 +42,7 @@ async def download_attachment(
     platforms: tuple[Platform, ...],
 ) -> MediaInfo:
     check_size(size, discord_limit=discord_limit, platforms=platforms, name=filename)
-    caps = [size, discord_limit, validation.max_upload_bytes(platforms)]
+    caps = [size, discord_limit, postbot.upload_limit(platforms)]
     limit = min(c for c in caps if c is not None)
     async with http.stream("GET", url) as response:
         if response.status_code != 200:
@@ -54,7 +51,7 @@ async def download_attachment(
                 f"Discord no longer serves {filename} (HTTP {response.status_code}).",
                 hint="Attach the video again.",
             )
-        async with store.receive(filename, max_bytes=limit) as sink:
+        async with postbot.receive(filename, max_bytes=limit) as sink:
             async for chunk in response.aiter_bytes(_CHUNK):
                 await sink.write(chunk)
     assert sink.info is not None

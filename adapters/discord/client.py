@@ -11,11 +11,7 @@ from discord import app_commands
 
 from adapters.discord.commands import COMMANDS
 from adapters.discord.views import CancelButton, SlotButton
-from core.accounts.linking import AccountLinker
-from core.config import DiscordSettings
-from core.domain import AccountStatus, ChatContext, Platform
-from core.media.store import MediaStore
-from core.service import Postbot, platform_infos
+from core.service import Postbot
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +42,18 @@ class PostbotClient(discord.AutoShardedClient):
     def __init__(
         self,
         *,
-        settings: DiscordSettings,
         postbot: Postbot,
-        media: MediaStore,
         http_client: httpx.AsyncClient,
-        linker: AccountLinker | None = None,
         **options: Any,
     ) -> None:
+        settings = postbot.settings.discord
         options.setdefault("intents", minimal_intents())
         if settings.application_id:
             options.setdefault("application_id", int(settings.application_id))
         super().__init__(**options)
         self.settings = settings
         self.postbot = postbot
-        self.media = media
         self.http_client = http_client
-        self.linker = linker
         self.tree = PostbotTree(self)
         for command in COMMANDS:
             self.tree.add_command(command)
@@ -81,12 +73,3 @@ class PostbotClient(discord.AutoShardedClient):
         if self.settings.sync_global:
             synced = await self.tree.sync()
             log.info("synced global commands", extra={"count": len(synced)})
-
-    async def linked_platforms(self, ctx: ChatContext) -> set[Platform] | None:
-        """Platforms with a working linked account; None when linking is not set up here."""
-        if self.linker is None:
-            return None
-        accounts = await self.linker.list_accounts(ctx)
-        # A platform that needs no account (the sandbox) is always ready and listed first.
-        ready = {i.platform for i in platform_infos() if not i.requires_account}
-        return {a.platform for a in accounts if a.status is AccountStatus.ACTIVE} | ready

@@ -14,14 +14,18 @@ from adapters.discord.context import chat_context
 from adapters.discord.embeds import schedule_embed, suggest_embed
 from adapters.discord.replies import Reply, deferred
 from adapters.discord.views import scheduling_view
-from core.accounts.linking import AccountLinker
-from core.accounts.views import accounts_text, unlink_text
 from core.domain import MediaInfo, Platform, platform_from_alias
 from core.errors import UserError
-from core.render import linkable_names, local_time, platform_example, platform_words, queue_text
-from core.service import ScheduleOutcome, SuggestOutcome, parse_post_id, platform_infos
-from core.timeparse import preview
-from core.zones import zone_choices
+from core.render import (
+    accounts_text,
+    linkable_names,
+    local_time,
+    platform_example,
+    platform_words,
+    queue_text,
+    unlink_text,
+)
+from core.service import ScheduleOutcome, SuggestOutcome, parse_post_id, platform_infos, zone_choices
 
 if TYPE_CHECKING:
     from adapters.discord.client import PostbotClient
@@ -46,16 +50,6 @@ def _client(interaction: discord.Interaction) -> PostbotClient:
     return cast("PostbotClient", interaction.client)
 
 
-def _linker(interaction: discord.Interaction) -> AccountLinker:
-    linker = _client(interaction).linker
-    if linker is None:
-        raise UserError(
-            "Account linking is not set up on this bot.",
-            hint="The operator has to set POSTBOT_SECRET_KEY and the platforms' OAuth apps.",
-        )
-    return linker
-
-
 def platform_tokens(text: str) -> list[str]:
     return [t for t in _SPLIT.split(text.strip().lower()) if t]
 
@@ -63,11 +57,6 @@ def platform_tokens(text: str) -> list[str]:
 def platforms_arg(text: str) -> str:
     # The core reads "<when> <platforms> [caption]" with platforms as one comma-separated word.
     return ",".join(platform_tokens(text))
-
-
-def known_platforms(text: str) -> tuple[Platform, ...]:
-    found = [platform_from_alias(t) for t in platform_tokens(text)]
-    return tuple(dict.fromkeys(p for p in found if p is not None))
 
 
 def command_text(when: str | None, platforms: str, caption: str | None) -> str:
@@ -78,16 +67,18 @@ def _choice(name: str, value: str) -> app_commands.Choice[str]:
     return app_commands.Choice(name=name[:100], value=value[:100])
 
 
-async def _media(interaction: discord.Interaction, video: discord.Attachment, platforms: str) -> MediaInfo:
+async def _media(
+    interaction: discord.Interaction, video: discord.Attachment, platforms: tuple[Platform, ...]
+) -> MediaInfo:
     client = _client(interaction)
     return await download_attachment(
         client.http_client,
-        client.media,
+        client.postbot,
         url=video.url,
         filename=video.filename,
         size=video.size,
         discord_limit=interaction.filesize_limit,
-        platforms=known_platforms(platforms),
+        platforms=platforms,
     )
 
 
@@ -102,15 +93,13 @@ async def _outcome_reply(interaction: discord.Interaction, outcome: ScheduleOutc
 
 async def when_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     """Shows how the typed time reads ("tomorrow 6pm → Wed 25 Nov, 18:00 Europe/Berlin")."""
-    client = _client(interaction)
+    postbot = _client(interaction).postbot
     ctx = chat_context(interaction)
-    tz = await client.postbot.timezone_for(ctx)
-    now = datetime.now(UTC)
     texts = [current] if current.strip() else list(_WHEN_EXAMPLES)
     choices = []
     for text in texts:
         try:
-            choices.append(_choice(preview(text, tz, now), text))
+            choices.append(_choice(await postbot.preview_when(ctx, text), text))
         except UserError as exc:
             choices.append(_choice(f"✗ {exc.message}", text))
     return choices
@@ -120,7 +109,7 @@ async def platforms_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
     """Completes the last platform typed, keeping the ones already chosen, linked platforms first."""
-    linked = await _client(interaction).linked_platforms(chat_context(interaction))
+    linked = await _client(interaction).postbot.linked_platforms(chat_context(interaction))
     return platform_choices(current, linked)
 
 
@@ -176,10 +165,14 @@ async def _video_command(
 
     async def work() -> Reply:
         ctx = chat_context(interaction)
-        media = await _media(interaction, video, platforms)
         postbot = _client(interaction).postbot
         submit = postbot.post_now if now else postbot.schedule
-        outcome = await submit(ctx, command_text(when, platforms, caption), media)
+
+        async def fetch(named: tuple[Platform, ...]) -> MediaInfo:
+            # Called by the core once it has read the command: a typo costs no download.
+            return await _media(interaction, video, named)
+
+        outcome = await submit(ctx, command_text(when, platforms, caption), fetch)
         return await _outcome_reply(interaction, outcome)
 
     await deferred(interaction, work)
@@ -279,7 +272,7 @@ _LINKABLE = [app_commands.Choice(name=p.label, value=p.name) for p in platform_i
 async def link(interaction: discord.Interaction, platform: app_commands.Choice[str]) -> None:
     async def work() -> Reply:
         # The core checks ctx.is_admin again: the default permission only hides the command.
-        ack = await _linker(interaction).request_link(chat_context(interaction), platform.value)
+        ack = await _client(interaction).postbot.link(chat_context(interaction), platform.value)
         return Reply(content=ack)
 
     await deferred(interaction, work, ephemeral=True)
@@ -292,7 +285,9 @@ async def link(interaction: discord.Interaction, platform: app_commands.Choice[s
 @app_commands.guild_only()
 async def unlink(interaction: discord.Interaction, platform: app_commands.Choice[str]) -> None:
     async def work() -> Reply:
-        outcome = await _linker(interaction).unlink(chat_context(interaction), Platform(platform.value))
+        outcome = await _client(interaction).postbot.unlink(
+            chat_context(interaction), Platform(platform.value)
+        )
         return Reply(content=unlink_text(outcome))
 
     await deferred(interaction, work)
@@ -302,7 +297,7 @@ async def unlink(interaction: discord.Interaction, platform: app_commands.Choice
 @app_commands.guild_only()
 async def accounts(interaction: discord.Interaction) -> None:
     async def work() -> Reply:
-        views = await _linker(interaction).list_accounts(chat_context(interaction))
+        views = await _client(interaction).postbot.accounts(chat_context(interaction))
         return Reply(content=accounts_text(views)[:2000])
 
     await deferred(interaction, work, ephemeral=True)

@@ -1,21 +1,21 @@
-"""Starting the Discord side: `postbot discord` runs the bot and the scheduler in one process."""
+"""Discord's part of a running process: the gateway connection and the REST client behind it.
+bot/runtime.py starts the app and the scheduler around it, in order."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 import discord.http
+import httpx
+from starlette.routing import BaseRoute
 
 from adapters.discord.client import PostbotClient
 from adapters.discord.notifier import DiscordNotifier
-from core.config import Settings, require
 from core.domain import ChatKind
-
-if TYPE_CHECKING:
-    from bot.wiring import App
+from core.service import Postbot
 
 log = logging.getLogger(__name__)
 
@@ -29,73 +29,65 @@ def use_api_base(url: str) -> None:
     discord.http.Route.BASE = url.rstrip("/")
 
 
-class DiscordRuntime:
-    """A logged-in, connected client bound to the wired core; ``stop`` closes it cleanly."""
+class DiscordChat:
+    """A logged-in, connected client bound to the facade; ``close`` ends the connection."""
 
-    def __init__(self, app: App, **client_options: Any) -> None:
-        self.app = app
-        # Linking needs the vault secret; without it the bot still schedules and says why it can't link.
-        linker = app.accounts.linker if app.accounts is not None else None
-        self.client = PostbotClient(
-            settings=app.settings.discord,
-            postbot=app.postbot,
-            media=app.media,
-            http_client=app.http,
-            linker=linker,
-            **client_options,
-        )
+    kind = ChatKind.DISCORD
+
+    def __init__(
+        self, postbot: Postbot, http: httpx.AsyncClient, *, token: str, **client_options: Any
+    ) -> None:
+        self.token = token
+        self.api_base_url = postbot.settings.discord.api_base_url
+        self.client = PostbotClient(postbot=postbot, http_client=http, **client_options)
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> PostbotClient:
-        token = require(self.app.settings.discord.token, "discord.token")
-        use_api_base(self.app.settings.discord.api_base_url)
-        self.app.notifier.register(ChatKind.DISCORD, DiscordNotifier(self.client))
-        await self.client.login(token)
+    def notifier(self) -> DiscordNotifier:
+        return DiscordNotifier(self.client)
+
+    def routes(self) -> list[BaseRoute]:
+        return []
+
+    async def start(self) -> None:
+        use_api_base(self.api_base_url)
+        await self.client.login(self.token)
         self._task = asyncio.create_task(self.client.connect(), name="discord-gateway")
-        return self.client
+        log.info("discord bot started")
 
     async def wait(self) -> None:
         if self._task is not None:
             await self._task
 
     async def stop(self) -> None:
+        """Interactions already deferred finish on their own tasks; nothing to hand over here."""
+
+    async def close(self) -> None:
         await self.client.close()
         if self._task is not None:
             try:
                 await self._task
             except Exception:
                 log.exception("discord gateway task ended with an error")
+            self._task = None
 
 
-async def attach_rest_notifier(app: App) -> discord.Client:
-    """Let a process without the gateway (``postbot worker``) report Discord posts.
+class DiscordReporter:
+    """Discord for a process without the gateway (``postbot worker``): sending to a channel or a DM
+    needs only the REST API, so the client logs in and never connects."""
 
-    Sending to a channel or a DM needs only the REST API, so the client logs in and never connects.
-    The caller closes the returned client at shutdown.
-    """
-    token = require(app.settings.discord.token, "discord.token")
-    use_api_base(app.settings.discord.api_base_url)
-    client = discord.Client(intents=discord.Intents.none())
-    await client.login(token)
-    app.notifier.register(ChatKind.DISCORD, DiscordNotifier(client))
-    return client
+    kind = ChatKind.DISCORD
 
+    def __init__(self, token: str, api_base_url: str) -> None:
+        self.token = token
+        self.api_base_url = api_base_url
+        self.client = discord.Client(intents=discord.Intents.none())
 
-async def run_discord(settings: Settings, *, scheduler: bool = True) -> None:
-    """`postbot discord`: the bot, and unless told otherwise the scheduler, in one process."""
-    from bot.wiring import build_app
+    async def start(self) -> None:
+        use_api_base(self.api_base_url)
+        await self.client.login(self.token)
 
-    require(settings.discord.token, "discord.token")
-    app = await build_app(settings)
-    if app.accounts is None:
-        log.warning("POSTBOT_SECRET_KEY is not set: /link, /unlink and /accounts are unavailable")
-    runtime = DiscordRuntime(app)
-    try:
-        if scheduler:
-            await app.start_scheduler()
-        await runtime.start()
-        log.info("discord bot started")
-        await runtime.wait()
-    finally:
-        await runtime.stop()
-        await app.close()
+    def notifier(self) -> DiscordNotifier:
+        return DiscordNotifier(self.client)
+
+    async def close(self) -> None:
+        await self.client.close()

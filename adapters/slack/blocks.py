@@ -9,8 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain import Platform, PostStatus, PostView, Slot
-from core.media.recent import SharedFile
+from core.domain import Platform, PostStatus, PostView, SharedFile, Slot
 from core.render import local_time, post_line, relative, result_text, scheduled_summary
 
 CANCEL_ACTION = "postbot_cancel"

@@ -9,17 +9,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.config import SlackSettings, require
-
 
 def make_web_client(
-    settings: SlackSettings, *, session: aiohttp.ClientSession | None = None, timeout_s: int = 30
+    token: str, api_base_url: str, *, session: aiohttp.ClientSession | None = None, timeout_s: int = 30
 ) -> AsyncWebClient:
     """A bot-token client that waits out ``429 Retry-After`` and retries dropped connections, so a
     burst of replies slows down instead of failing. Given a session, every call reuses its pooled
     connections (without one, slack_sdk opens a new connection per call)."""
-    token = require(settings.bot_token, "slack.bot_token")
-    base = settings.api_base_url if settings.api_base_url.endswith("/") else settings.api_base_url + "/"
+    base = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
     return AsyncWebClient(
         token=token,
         base_url=base,

@@ -26,11 +26,9 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
-from core.domain import MediaInfo, Platform, platform_from_alias
+from core.domain import MediaInfo, Platform, SharedFile, looks_like_video
 from core.errors import MediaError
-from core.media import validation
-from core.media.recent import SharedFile, looks_like_video
-from core.media.store import MediaStore
+from core.service import Postbot
 
 log = logging.getLogger(__name__)
 _CHUNK = 1024 * 1024
@@ -126,17 +124,6 @@ def videos_in(message: dict[str, Any], *, channel_id: str, user_id: str) -> list
     ]
 
 
-def platforms_named(text: str) -> tuple[Platform, ...]:
-    """Platforms named in a command, read loosely: only to refuse an oversize file before fetching it
-    (the core reads the command properly and validates again)."""
-    found: dict[Platform, None] = {}
-    for token in text.replace(",", " ").split():
-        platform = platform_from_alias(token)
-        if platform is not None:
-            found.setdefault(platform, None)
-    return tuple(found)
-
-
 async def complete(client: AsyncWebClient, file: SharedFile) -> SharedFile:
     """Fill in a file known only by id (file_shared events, or files with ``file_access`` to check)."""
     if file.download_url and file.size_bytes is not None and file.name:
@@ -173,7 +160,7 @@ async def _open(
 
 async def download(
     http: httpx.AsyncClient,
-    store: MediaStore,
+    postbot: Postbot,
     *,
     bot_token: str,
     file: SharedFile,
@@ -184,12 +171,10 @@ async def download(
     if file.external:
         raise _outside_slack(name)
     if file.size_bytes is not None:
-        problem = validation.oversize_message(file.size_bytes, platforms)
-        if problem is not None:
-            raise MediaError(problem)
+        postbot.check_size(file.size_bytes, platforms)
     if not file.download_url:
         raise MediaError(f"Slack gave no download link for {name}.", hint="Upload the video again.")
-    caps = [file.size_bytes, validation.max_upload_bytes(platforms)]
+    caps = [file.size_bytes, postbot.upload_limit(platforms)]
     limit = min((c for c in caps if c is not None), default=None)
     # An unauthorized request ends on the HTML sign-in page (a redirect on Slack's hosts), caught below.
     response = await _open(http, file.download_url, name=name, bot_token=bot_token, hosts=hosts)
@@ -201,7 +186,7 @@ async def download(
                 hint="Check that postbot is in this channel and has the files:read scope "
                 "(reinstall the app from its manifest), then try again.",
             )
-        async with store.receive(name, max_bytes=limit) as sink:
+        async with postbot.receive(name, max_bytes=limit) as sink:
             async for chunk in response.aiter_bytes(_CHUNK):
                 await sink.write(chunk)
     finally:

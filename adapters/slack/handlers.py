@@ -20,18 +20,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
 from adapters.slack.context import Directory
-from adapters.slack.files import FileHosts, complete, download, platforms_named, thread_root, videos_in
-from core.accounts.linking import AccountLinker
-from core.accounts.views import accounts_text, unlink_text
-from core.config import Settings, require
-from core.domain import ChatContext, ChatKind, platform_from_alias
+from adapters.slack.files import FileHosts, complete, download, thread_root, videos_in
+from core.domain import ChatContext, ChatKind, MediaInfo, Platform, SharedFile, platform_from_alias
 from core.errors import TimeParseError, UserError
-from core.media import recent
-from core.media.recent import SharedFile
-from core.media.store import MediaStore
-from core.render import linkable_names, local_time, platform_example, platform_words
+from core.render import (
+    accounts_text,
+    linkable_names,
+    local_time,
+    platform_example,
+    platform_words,
+    unlink_text,
+)
 from core.service import Postbot, ScheduleOutcome, parse_post_id, platform_infos
-from core.timeparse import parse_command, parse_when
 
 log = logging.getLogger(__name__)
 
@@ -85,23 +85,19 @@ class SlackHandlers:
     def __init__(
         self,
         *,
-        settings: Settings,
         postbot: Postbot,
-        media: MediaStore,
         http: httpx.AsyncClient,
         client: AsyncWebClient,
-        linker: AccountLinker | None = None,
+        bot_token: str,
     ) -> None:
-        self.settings = settings
-        self.linker = linker
+        slack = postbot.settings.slack
         self.postbot = postbot
-        self.media = media
         self.http = http
         self.client = client
-        self.bot_token = require(settings.slack.bot_token, "slack.bot_token")
-        self.file_hosts = FileHosts(settings.slack.file_origins)
-        self.directory = Directory(client, set(settings.slack.admin_user_ids))
-        self.window = timedelta(seconds=settings.slack.recent_file_window_s)
+        self.bot_token = bot_token
+        self.file_hosts = FileHosts(slack.file_origins)
+        self.directory = Directory(client, set(slack.admin_user_ids))
+        self.window = timedelta(seconds=slack.recent_file_window_s)
         self._work_slots = asyncio.Semaphore(MAX_CONCURRENT_WORK)
 
     # ------------------------------------------------------------------ registration
@@ -184,31 +180,26 @@ class SlackHandlers:
             team_name=command.get("team_domain"),
         )
 
-    async def _check_command(self, ctx: ChatContext, text: str, *, now_post: bool) -> None:
-        """Read the command before fetching a video for it: a typo should not cost a download."""
-        tz = await self.postbot.timezone_for(ctx)
-        parse_command(text, tz, self.postbot.clock(), require_when=not now_post, horizon=self.postbot.horizon)
-
     async def _latest_file(self, ctx: ChatContext) -> SharedFile:
-        return await recent.latest(
-            self.postbot.sessions, ctx, default_tz=self.settings.default_timezone, window=self.window
-        )
+        return await self.postbot.latest_video(ctx, window=self.window)
 
     async def _queue_posts(
         self, ctx: ChatContext, text: str, file: SharedFile, *, now_post: bool
     ) -> ScheduleOutcome:
-        file = await complete(self.client, file)
-        media = await download(
-            self.http,
-            self.media,
-            bot_token=self.bot_token,
-            file=file,
-            platforms=platforms_named(text),
-            hosts=self.file_hosts,
-        )
-        if now_post:
-            return await self.postbot.post_now(ctx, text, media)
-        return await self.postbot.schedule(ctx, text, media)
+        async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
+            # Called by the core once it has read the command: a typo costs no download.
+            full = await complete(self.client, file)
+            return await download(
+                self.http,
+                self.postbot,
+                bot_token=self.bot_token,
+                file=full,
+                platforms=platforms,
+                hosts=self.file_hosts,
+            )
+
+        submit = self.postbot.post_now if now_post else self.postbot.schedule
+        return await submit(ctx, text, fetch)
 
     async def _reply_outcome(self, ctx: ChatContext, outcome: ScheduleOutcome, tell: Tell) -> None:
         text, layout = blocks.outcome_blocks(
@@ -240,7 +231,6 @@ class SlackHandlers:
         now_post: bool = False,
         quiet_duplicate: bool = False,
     ) -> None:
-        await self._check_command(ctx, text, now_post=now_post)
         outcome = await self._queue_posts(ctx, text, file, now_post=now_post)
         if outcome.duplicate and quiet_duplicate:
             return
@@ -312,14 +302,6 @@ class SlackHandlers:
 
         await self._acked(ack, respond, work, "/suggest")
 
-    def _require_linker(self) -> AccountLinker:
-        if self.linker is None:
-            raise UserError(
-                "Account linking is not set up on this bot.",
-                hint="The operator has to set POSTBOT_SECRET_KEY and the platforms' OAuth apps.",
-            )
-        return self.linker
-
     async def on_link(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
         async def work(tell: Tell) -> None:
             word = command.get("text", "").strip()
@@ -327,7 +309,7 @@ class SlackHandlers:
                 raise UserError("Which platform?", hint=f"e.g. /link {_LINK_EXAMPLE}")
             ctx = await self._command_ctx(command)
             # The core refuses non-admins and sends the single-use link by DM, never into the channel.
-            await tell(await self._require_linker().request_link(ctx, word))
+            await tell(await self.postbot.link(ctx, word))
 
         await self._acked(ack, respond, work, "/link")
 
@@ -341,7 +323,7 @@ class SlackHandlers:
                     hint=f"e.g. /unlink {_LINK_EXAMPLE}",
                 )
             ctx = await self._command_ctx(command)
-            outcome = await self._require_linker().unlink(ctx, platform)
+            outcome = await self.postbot.unlink(ctx, platform)
             await tell(unlink_text(outcome))
 
         await self._acked(ack, respond, work, "/unlink")
@@ -349,7 +331,7 @@ class SlackHandlers:
     async def on_accounts(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
         async def work(tell: Tell) -> None:
             ctx = await self._command_ctx(command)
-            await tell(accounts_text(await self._require_linker().list_accounts(ctx)))
+            await tell(accounts_text(await self.postbot.accounts(ctx)))
 
         await self._acked(ack, respond, work, "/accounts")
 
@@ -391,18 +373,7 @@ class SlackHandlers:
         ctx = ChatContext(
             chat=ChatKind.SLACK, team_id=team_id, user_id=file.user_id, channel_id=file.channel_id
         )
-        await recent.remember(
-            self.postbot.sessions,
-            ctx,
-            default_tz=self.settings.default_timezone,
-            file_id=file.file_id,
-            name=file.name,
-            mimetype=file.mimetype,
-            size_bytes=file.size_bytes,
-            download_url=file.download_url,
-            message_ts=file.message_ts,
-            shared_at=file.shared_at,
-        )
+        await self.postbot.remember_video(ctx, file)
 
     async def on_mention(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         """`@postbot tomorrow 6pm yt,ig Launch day` in the message that carries the video."""
@@ -479,8 +450,7 @@ class SlackHandlers:
             request_id=f"slack-view:{view['id']}",
         )
         try:
-            tz = await self.postbot.timezone_for(ctx)
-            parse_when(when, tz, self.postbot.clock(), horizon=self.postbot.horizon)
+            await self.postbot.check_when(ctx, when)
         except TimeParseError as exc:
             # Shown under the field, so the user fixes it without losing what they typed.
             await ack(response_action="errors", errors={"when": str(exc)[:150]})

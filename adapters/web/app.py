@@ -16,18 +16,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.web.pages import page
-from core.accounts.linking import (
-    AccountLinker,
-    LinkDenied,
-    LinkError,
-    LinkStateExpired,
-    LinkStateInvalid,
-    LinkStateUsed,
-)
 from core.domain import Platform
-from core.errors import UserError
+from core.errors import LinkDenied, LinkError, LinkStateExpired, LinkStateInvalid, LinkStateUsed, UserError
 from core.render import linkable_labels
-from core.service import platform_infos
+from core.service import Postbot, platform_infos
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +49,7 @@ def _platform(request: Request) -> Platform | None:
 
 
 def build_web_app(
-    linker: AccountLinker,
+    postbot: Postbot,
     *,
     extra_routes: Sequence[BaseRoute] = (),
     health_check: HealthCheck | None = None,
@@ -68,7 +60,7 @@ def build_web_app(
         if platform is None:
             return page("Unknown platform", _UNKNOWN, status=404)
         try:
-            url = await linker.authorize_url(platform, request.query_params.get("state", ""))
+            url = await postbot.authorize_url(platform, request.query_params.get("state", ""))
         except LinkError as exc:
             outcome, status = _OUTCOMES.get(type(exc), ("failed", 400))
             LINKS.labels(platform.value, outcome).inc()
@@ -83,7 +75,7 @@ def build_web_app(
             return page("Unknown platform", _UNKNOWN, status=404)
         q = request.query_params
         try:
-            outcome = await linker.complete_link(
+            outcome = await postbot.complete_link(
                 platform,
                 q.get("state"),
                 code=q.get("code"),

@@ -24,8 +24,25 @@ from core.accounts.store import load_tokens, save_tokens
 from core.config import Settings
 from core.crypto import Vault, VaultError, state_aad
 from core.db.models import OAuthState, SocialAccount, Team, User
-from core.domain import AccountStatus, ChatContext, ChatKind, Platform, platform_from_alias
-from core.errors import PermissionDenied, PlatformParseError, UserError
+from core.domain import (
+    AccountStatus,
+    AccountView,
+    ChatContext,
+    ChatKind,
+    Platform,
+    UnlinkOutcome,
+    platform_from_alias,
+)
+from core.errors import (
+    LinkDenied,
+    LinkProviderFailed,
+    LinkStateExpired,
+    LinkStateInvalid,
+    LinkStateUsed,
+    PermissionDenied,
+    PlatformParseError,
+    UserError,
+)
 from core.notify import NotifierRouter
 from core.oauth import OAuthClients, OAuthError, ProviderUnavailable
 from core.oauth.pkce import make_verifier, s256_challenge
@@ -44,32 +61,6 @@ def hash_state(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-class LinkError(UserError):
-    """A link that cannot complete; ``title`` heads the page the browser shows."""
-
-    title = "Linking failed"
-
-
-class LinkStateInvalid(LinkError):
-    title = "This link isn't valid"
-
-
-class LinkStateExpired(LinkError):
-    title = "This link has expired"
-
-
-class LinkStateUsed(LinkError):
-    title = "This link was already used"
-
-
-class LinkDenied(LinkError):
-    title = "Linking cancelled"
-
-
-class LinkProviderFailed(LinkError):
-    title = "Linking failed"
-
-
 @dataclass(frozen=True)
 class LinkOutcome:
     platform: Platform
@@ -78,28 +69,6 @@ class LinkOutcome:
     display_name: str
     handle: str
     relinked: bool
-
-
-@dataclass(frozen=True)
-class AccountView:
-    platform: Platform
-    display_name: str | None
-    remote_account_id: str
-    status: AccountStatus
-    token_expires_at: datetime | None
-    refresh_expires_at: datetime | None
-    last_error: str | None
-    linked_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class UnlinkOutcome:
-    platform: Platform
-    names: list[str]
-    # True when the provider confirmed the revocation; False when it has no revoke endpoint or failed.
-    revoked_at_provider: bool
-    note: str | None = None
 
 
 class AccountLinker:

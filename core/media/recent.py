@@ -7,46 +7,19 @@ shared in the same channel within the configured window.
 
 from __future__ import annotations
 
-import mimetypes
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db.models import RecentFile
-from core.domain import ChatContext
+from core.db.models import RecentFile, Team
+from core.domain import ChatContext, SharedFile, looks_like_video
 from core.errors import MediaError
 from core.queue.identity import ensure_team
 
 # Rows older than this help nobody (the window is minutes); dropping them keeps the table small.
 _KEEP = timedelta(days=2)
-_VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp"}
-
-
-@dataclass(frozen=True)
-class SharedFile:
-    file_id: str
-    channel_id: str
-    user_id: str
-    name: str | None
-    mimetype: str | None
-    size_bytes: int | None
-    download_url: str | None
-    # The message to reply under: the upload's thread root, so answers land next to the video.
-    message_ts: str | None
-    shared_at: datetime
-    # A remote file (its bytes live outside the chat's own storage): never fetched with the bot's token.
-    # Not stored: a remembered URL is checked against the chat's file hosts when it is fetched.
-    external: bool = False
-
-
-def looks_like_video(mimetype: str | None, name: str | None) -> bool:
-    if mimetype and mimetype.startswith("video/"):
-        return True
-    guessed = mimetypes.guess_type(name or "")[0] or ""
-    return guessed.startswith("video/") or any((name or "").lower().endswith(e) for e in _VIDEO_EXTENSIONS)
 
 
 def _shared(row: RecentFile) -> SharedFile:
@@ -115,19 +88,18 @@ async def latest(
     sessions: async_sessionmaker[AsyncSession],
     ctx: ChatContext,
     *,
-    default_tz: str,
     window: timedelta,
     now: datetime | None = None,
 ) -> SharedFile:
-    """The newest video ``ctx.user_id`` shared in ``ctx.channel_id`` within ``window``."""
+    """The newest video ``ctx.user_id`` shared in ``ctx.channel_id`` within ``window``. Only reads:
+    the command that asks writes once, when it queues."""
     now = now or datetime.now(UTC)
-    async with sessions.begin() as session:
-        team = await ensure_team(session, ctx, default_tz)
-        await session.flush()
+    async with sessions() as session:
+        team = select(Team.id).where(Team.chat == ctx.chat.value, Team.external_id == ctx.team_id)
         query = (
             select(RecentFile)
             .where(
-                RecentFile.team_id == team.id,
+                RecentFile.team_id == team.scalar_subquery(),
                 RecentFile.channel_id == (ctx.channel_id or ""),
                 RecentFile.user_external_id == ctx.user_id,
                 RecentFile.shared_at >= now - window,

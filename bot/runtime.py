@@ -1,0 +1,258 @@
+"""Starting and stopping a process: the app, its chats, the web server and the scheduler, in order.
+
+Each chat (Slack over HTTP or a socket, Discord, the console) implements only its own part, the
+``Chat`` protocol below; this module does the rest, the same way for all of them:
+
+    start: build the app → register each chat's notifier → load slow data → start the scheduler →
+           start the web server (OAuth pages, /health, /metrics, and the chats' own endpoints) →
+           start the chats (connect, listen)
+    stop:  stop the web server → stop the chats (hand acknowledged requests to their listeners) →
+           stop the app (the scheduler, which may still notify) → close the chats' connections
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from starlette.routing import BaseRoute
+
+from adapters.web.run import start_web
+from adapters.web.server import WebServer
+from bot.wiring import App, build_app
+from core.config import Settings, require
+from core.domain import ChatKind
+from core.errors import ConfigError
+from core.notify import Notifier
+
+log = logging.getLogger(__name__)
+
+
+class Reporter(Protocol):
+    """A chat this process only reports to (results, DMs), serving none of its requests."""
+
+    kind: ChatKind
+
+    def notifier(self) -> Notifier: ...
+
+    async def start(self) -> None:
+        """Connect or start listening; the app, the scheduler and the web server are up."""
+
+    async def close(self) -> None:
+        """Release connections; the app (whose scheduler notifies) has stopped."""
+
+
+class Chat(Reporter, Protocol):
+    """A chat this process serves."""
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """Endpoints the chat needs on the web server (Slack's HTTP mode); usually none."""
+        ...
+
+    async def wait(self) -> None:
+        """Return when the chat has ended (the console at EOF); most chats run until cancelled."""
+
+    async def stop(self) -> None:
+        """Take no more requests and finish those already acknowledged; the app is still up."""
+
+
+class Web(enum.Enum):
+    NONE = "none"
+    # The OAuth pages (and the chats' endpoints) when accounts can be linked here; the chats'
+    # endpoints alone when they cannot (no vault secret).
+    IF_LINKING = "if-linking"
+    REQUIRED = "required"
+
+
+@dataclass
+class Runtime:
+    app: App
+    chats: list[Chat] = field(default_factory=list)
+    reporters: list[Reporter] = field(default_factory=list)
+    scheduler: bool = True
+    web: Web = Web.NONE
+    server: WebServer | None = None
+    _started: list[Chat] = field(default_factory=list)
+
+    async def start(self) -> None:
+        for part in [*self.reporters, *self.chats]:
+            self.app.notifier.register(part.kind, part.notifier())
+        for reporter in self.reporters:
+            await reporter.start()
+        await self.app.warm()
+        if self.scheduler:
+            await self.app.start_scheduler()
+            log.info("scheduler started", extra={"worker": self.app.processor.worker_id})
+        await self._start_web()
+        for chat in self.chats:
+            await chat.start()
+            self._started.append(chat)
+
+    async def _start_web(self) -> None:
+        routes = [route for chat in self.chats for route in chat.routes()]
+        if self.web is Web.REQUIRED:
+            self.app.require_accounts()
+        linking = self.app.accounts is not None
+        if self.web is Web.NONE or (not linking and not routes):
+            return
+        if linking:
+            self.server = await start_web(self.app.postbot, extra_routes=routes)
+        else:
+            # Without the vault secret there are no OAuth pages: the chats' endpoints are served alone.
+            from starlette.applications import Starlette
+
+            web = self.app.settings.web
+            self.server = WebServer(web.host, web.port)
+            await self.server.start(Starlette(routes=routes))
+
+    async def wait(self) -> None:
+        """Until the first chat ends (or forever, for a worker)."""
+        waits = [asyncio.ensure_future(chat.wait()) for chat in self._started]
+        if not waits:
+            await asyncio.Event().wait()
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in waits:
+                task.cancel()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        for chat in reversed(self._started):
+            await chat.stop()
+        await self.app.close()
+        for part in [*reversed(self.chats), *self.reporters]:
+            try:
+                await part.close()
+            except Exception:
+                log.exception("closing a chat failed", extra={"chat": part.kind.value})
+        self._started.clear()
+
+    async def serve(self) -> None:
+        try:
+            await self.start()
+            await self.wait()
+        finally:
+            await self.stop()
+
+
+async def run(settings: Settings, make: Callable[[App], Runtime]) -> None:
+    app = await build_app(settings)
+    try:
+        runtime = make(app)
+    except BaseException:
+        await app.close()
+        raise
+    await runtime.serve()
+
+
+# -- each command's runtime -----------------------------------------------------------------------
+
+
+def _warn_without_linking(app: App) -> None:
+    if app.accounts is None:
+        log.warning("POSTBOT_SECRET_KEY is not set: /link, /unlink and /accounts are unavailable")
+
+
+def slack_chat(app: App, *, http_mode: bool) -> Chat:
+    """Slack in HTTP mode (``/slack/events`` on the web server) or Socket Mode."""
+    from adapters.slack.run import SlackChat
+
+    slack = app.settings.slack
+    bot_token = require(slack.bot_token, "slack.bot_token")
+    if http_mode:
+        secret = require(slack.signing_secret, "slack.signing_secret")
+        return SlackChat(app.postbot, app.http, bot_token=bot_token, signing_secret=secret)
+    app_token = require(slack.app_token, "slack.app_token")
+    if not app_token.startswith("xapp-"):
+        raise ConfigError(
+            "config error: slack.app_token must be an app-level token (xapp-…) with connections:write"
+        )
+    return SlackChat(app.postbot, app.http, bot_token=bot_token, app_token=app_token)
+
+
+def _slack_http_mode(settings: Settings) -> bool:
+    mode = settings.slack.mode.lower()
+    if mode not in ("http", "socket"):
+        raise ConfigError(f"config error: slack.mode must be 'socket' or 'http', not {settings.slack.mode!r}")
+    return mode == "http"
+
+
+async def run_slack(settings: Settings, *, scheduler: bool = True) -> None:
+    """`postbot slack`: the mode named in ``slack.mode``, the web server (OAuth pages; Slack's
+    endpoint in HTTP mode) and, unless ``scheduler`` is False, the scheduler."""
+    http_mode = _slack_http_mode(settings)
+    # Refused before anything is built: a missing token should cost no migration.
+    require(settings.slack.bot_token, "slack.bot_token")
+    if http_mode:
+        require(settings.slack.signing_secret, "slack.signing_secret")
+    else:
+        require(settings.slack.app_token, "slack.app_token")
+
+    def make(app: App) -> Runtime:
+        _warn_without_linking(app)
+        chat = slack_chat(app, http_mode=http_mode)
+        return Runtime(app, chats=[chat], scheduler=scheduler, web=Web.IF_LINKING)
+
+    await run(settings, make)
+
+
+def discord_chat(app: App, **client_options: object) -> Chat:
+    from adapters.discord.run import DiscordChat
+
+    token = require(app.settings.discord.token, "discord.token")
+    return DiscordChat(app.postbot, app.http, token=token, **client_options)
+
+
+async def run_discord(settings: Settings, *, scheduler: bool = True) -> None:
+    """`postbot discord`: the bot and, unless told otherwise, the scheduler."""
+    require(settings.discord.token, "discord.token")
+
+    def make(app: App) -> Runtime:
+        _warn_without_linking(app)
+        return Runtime(app, chats=[discord_chat(app)], scheduler=scheduler)
+
+    await run(settings, make)
+
+
+async def run_console(settings: Settings) -> None:
+    from adapters.console.repl import ConsoleChat
+
+    await run(settings, lambda app: Runtime(app, chats=[ConsoleChat(app.postbot)]))
+
+
+def reporters(app: App) -> list[Reporter]:
+    """A REST-only notifier for every configured chat, so a worker reports every post."""
+    found: list[Reporter] = []
+    if app.settings.slack.bot_token is not None:
+        from adapters.slack.run import SlackReporter
+
+        token = require(app.settings.slack.bot_token, "slack.bot_token")
+        found.append(SlackReporter(token, app.settings.slack.api_base_url))
+    if app.settings.discord.token is not None:
+        from adapters.discord.run import DiscordReporter
+
+        token = require(app.settings.discord.token, "discord.token")
+        found.append(DiscordReporter(token, app.settings.discord.api_base_url))
+    return found
+
+
+async def run_worker(settings: Settings) -> None:
+    """The scheduler alone: for teams that run the bot and the workers as separate processes."""
+    await run(settings, lambda app: Runtime(app, reporters=reporters(app)))
+
+
+async def run_web(settings: Settings) -> None:
+    """OAuth pages, /health and /metrics; with Slack configured, also Slack's side of the bot."""
+    if settings.slack.bot_token is not None:
+        await run_slack(settings, scheduler=False)
+        return
+    await run(settings, lambda app: Runtime(app, scheduler=False, web=Web.REQUIRED))
