@@ -40,9 +40,9 @@ from core.errors import MediaError, PermissionDenied, UserError, ValidationFaile
 from core.media import recent, validation
 from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
-from core.queue import posts as queue
-from core.queue.identity import ensure_team_user
 from core.scheduler import wakeups
+from core.store import posts
+from core.store.teams import ensure_team_user
 from core.timeparse import ParsedWhen, parse_command, parse_when, preview
 from core.zones import resolve_zone
 from core.zones import zone_choices as _zone_choices
@@ -391,7 +391,7 @@ class Postbot:
         if problems:
             raise ValidationFailed(problems)
         new = [
-            queue.NewPost(
+            posts.NewPost(
                 platform=p,
                 caption=caption,
                 title=title,
@@ -400,7 +400,7 @@ class Postbot:
             )
             for p in platforms
         ]
-        rows, duplicate = await queue.schedule_post(
+        views, duplicate = await posts.queue_posts(
             session,
             team=team,
             author=user,
@@ -409,10 +409,10 @@ class Postbot:
             channel=ctx.channel_id,
             thread=ctx.thread_id,
             request_id=ctx.request_id,
+            tz=tz,
         )
         if not duplicate:
             await wakeups.announce(session, run_at)
-        views = [queue.to_view(row, tz=tz) for row in rows]
         return ScheduleOutcome(posts=views, tz=tz, notes=notes, duplicate=duplicate)
 
     async def _accounts(
@@ -440,38 +440,35 @@ class Postbot:
         async with self.sessions.begin() as session:
             team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
             tz = self._tz(ctx, team, user)
-            rows = await queue.list_queue(session, team.id, channel=ctx.channel_id if channel_only else None)
-            return [queue.to_view(row, tz=tz) for row in rows]
+            channel = ctx.channel_id if channel_only else None
+            return await posts.list_queue(session, team.id, tz=tz, channel=channel)
 
     async def cancel(self, ctx: ChatContext, post_id: int) -> PostView:
         async with self.sessions.begin() as session:
             team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            post = await queue.get_post(session, team.id, post_id)
-            self._check_owner(ctx, post.author.external_id, post_id, "cancel")
-            post = await queue.cancel(session, team.id, post_id)
-            return queue.to_view(post, tz=self._tz(ctx, team, user))
+            tz = self._tz(ctx, team, user)
+            post = await posts.get(session, team.id, post_id, tz=tz)
+            self._check_owner(ctx, post.author_id, post_id, "cancel")
+            return await posts.cancel(session, team.id, post_id, tz=tz)
 
     async def reschedule(self, ctx: ChatContext, post_id: int, when_text: str) -> PostView:
         now = self.clock()
         async with self.sessions.begin() as session:
             team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
             tz = self._tz(ctx, team, user)
-            post = await queue.get_post(session, team.id, post_id)
-            self._check_owner(ctx, post.author.external_id, post_id, "move")
+            post = await posts.get(session, team.id, post_id, tz=tz)
+            self._check_owner(ctx, post.author_id, post_id, "move")
             when = parse_when(when_text, tz, now, horizon=self.horizon)
             if when.instant is None:
-                run_at, _ = await self._best_slot(
-                    session, team, (Platform(post.platform),), now, tz, moving=(post.id,)
-                )
+                run_at, _ = await self._best_slot(session, team, (post.platform,), now, tz, moving=(post.id,))
             elif when.date_only:
                 run_at, _ = await self._slot_on_day(
-                    session, team, (Platform(post.platform),), now, when, moving=(post.id,)
+                    session, team, (post.platform,), now, when, moving=(post.id,)
                 )
             else:
                 run_at = when.instant
-            post = await queue.reschedule(session, team.id, post_id, run_at)
+            view = await posts.reschedule(session, team.id, post_id, run_at, tz=tz)
             await wakeups.announce(session, run_at)
-            view = queue.to_view(post, tz=tz)
         if self._wake is not None:
             self._wake(view.run_at)
         return view

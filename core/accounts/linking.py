@@ -46,7 +46,7 @@ from core.errors import (
 from core.notify import NotifierRouter
 from core.oauth import OAuthClients, OAuthError, ProviderUnavailable
 from core.oauth.pkce import make_verifier, s256_challenge
-from core.queue.identity import ensure_team_user
+from core.store.teams import ensure_team_user
 
 log = logging.getLogger(__name__)
 

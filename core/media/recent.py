@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.db.models import RecentFile, Team
 from core.domain import ChatContext, SharedFile, looks_like_video
 from core.errors import MediaError
-from core.queue.identity import ensure_team
+from core.store.teams import ensure_team
 
 # Rows older than this help nobody (the window is minutes); dropping them keeps the table small.
 _KEEP = timedelta(days=2)

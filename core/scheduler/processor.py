@@ -37,13 +37,13 @@ from core.publishers.base import (
     TokenSource,
     TransientError,
 )
-from core.queue.posts import to_view
 from core.scheduler import claim
 from core.scheduler.breaker import Breakers, CircuitBreaker
 from core.scheduler.claim import ClaimedPost
 from core.scheduler.limits import Limits
 from core.scheduler.outcomes import Deferred, Failed, Notified, OutcomeWriter, Published, Retry
 from core.scheduler.retry import RetryPolicy
+from core.store.posts import to_view
 
 log = logging.getLogger(__name__)
 

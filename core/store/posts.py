@@ -1,4 +1,5 @@
-"""Queue operations on scheduled posts: create, list, cancel, reschedule.
+"""Posts as the facade sees them: queue, list, look up, cancel, move. Rows go in and come out as
+``PostView``s in the reader's zone; the ORM stays in here.
 
 Every state change is a conditional UPDATE on the current status, so a post a worker has already
 claimed cannot be cancelled or moved underneath it.
@@ -54,7 +55,7 @@ async def add_media(session: AsyncSession, team: Team, media: MediaInfo) -> Medi
     return asset
 
 
-async def schedule_post(
+async def queue_posts(
     session: AsyncSession,
     *,
     team: Team,
@@ -63,12 +64,37 @@ async def schedule_post(
     posts: Sequence[NewPost],
     channel: str | None,
     thread: str | None,
-    request_id: str | None = None,
-) -> tuple[list[ScheduledPost], bool]:
-    """Queue one row per platform. Returns the rows and whether the request had been seen before.
+    request_id: str | None,
+    tz: str,
+) -> tuple[list[PostView], bool]:
+    """Queue one post per platform. Returns them and whether the request had been seen before.
 
     A redelivered chat request (same request id) returns the posts it created the first time.
     """
+    rows, duplicate = await _queue_rows(
+        session,
+        team=team,
+        author=author,
+        media=media,
+        posts=posts,
+        channel=channel,
+        thread=thread,
+        request_id=request_id,
+    )
+    return [to_view(row, tz=tz) for row in rows], duplicate
+
+
+async def _queue_rows(
+    session: AsyncSession,
+    *,
+    team: Team,
+    author: User,
+    media: MediaInfo,
+    posts: Sequence[NewPost],
+    channel: str | None,
+    thread: str | None,
+    request_id: str | None,
+) -> tuple[list[ScheduledPost], bool]:
     keys = [idempotency_key(team.chat, team.external_id, request_id, p.platform) for p in posts]
     if request_id is not None:
         existing = (
@@ -119,7 +145,11 @@ def _with_relations(query: Select[Any]) -> Select[Any]:
     )
 
 
-async def get_post(session: AsyncSession, team_id: int, post_id: int) -> ScheduledPost:
+async def get(session: AsyncSession, team_id: int, post_id: int, *, tz: str) -> PostView:
+    return to_view(await _get_row(session, team_id, post_id), tz=tz)
+
+
+async def _get_row(session: AsyncSession, team_id: int, post_id: int) -> ScheduledPost:
     query = _with_relations(select(ScheduledPost)).where(
         ScheduledPost.id == post_id, ScheduledPost.team_id == team_id
     )
@@ -130,8 +160,9 @@ async def get_post(session: AsyncSession, team_id: int, post_id: int) -> Schedul
 
 
 async def list_queue(
-    session: AsyncSession, team_id: int, *, channel: str | None = None, limit: int = 50
-) -> list[ScheduledPost]:
+    session: AsyncSession, team_id: int, *, tz: str, channel: str | None = None, limit: int = 50
+) -> list[PostView]:
+    """What is still to be published (queued or running), soonest first."""
     query = (
         _with_relations(select(ScheduledPost))
         .where(
@@ -143,11 +174,11 @@ async def list_queue(
     )
     if channel is not None:
         query = query.where(ScheduledPost.origin_channel == channel)
-    return list((await session.execute(query)).scalars().all())
+    return [to_view(row, tz=tz) for row in (await session.execute(query)).scalars()]
 
 
-async def cancel(session: AsyncSession, team_id: int, post_id: int) -> ScheduledPost:
-    post = await get_post(session, team_id, post_id)
+async def cancel(session: AsyncSession, team_id: int, post_id: int, *, tz: str) -> PostView:
+    post = await _get_row(session, team_id, post_id)
     result = await session.execute(
         update(ScheduledPost)
         .where(ScheduledPost.id == post_id, ScheduledPost.status == PostStatus.QUEUED.value)
@@ -157,11 +188,13 @@ async def cancel(session: AsyncSession, team_id: int, post_id: int) -> Scheduled
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise UserError(_not_changeable(post, "cancelled"))
     await session.refresh(post)
-    return post
+    return to_view(post, tz=tz)
 
 
-async def reschedule(session: AsyncSession, team_id: int, post_id: int, run_at: datetime) -> ScheduledPost:
-    post = await get_post(session, team_id, post_id)
+async def reschedule(
+    session: AsyncSession, team_id: int, post_id: int, run_at: datetime, *, tz: str
+) -> PostView:
+    post = await _get_row(session, team_id, post_id)
     result = await session.execute(
         update(ScheduledPost)
         .where(ScheduledPost.id == post_id, ScheduledPost.status == PostStatus.QUEUED.value)
@@ -171,7 +204,7 @@ async def reschedule(session: AsyncSession, team_id: int, post_id: int, run_at: 
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise UserError(_not_changeable(post, "moved"))
     await session.refresh(post)
-    return post
+    return to_view(post, tz=tz)
 
 
 def _not_changeable(post: ScheduledPost, verb: str) -> str:
