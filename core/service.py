@@ -19,11 +19,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
-from core.db.models import SocialAccount, Team, User
+from core.db.models import Team, User
 from core.domain import (
     AccountStatus,
     AccountView,
@@ -41,7 +41,7 @@ from core.media import recent, validation
 from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
 from core.scheduler import wakeups
-from core.store import posts
+from core.store import accounts, posts, teams
 from core.store.teams import ensure_team_user
 from core.timeparse import ParsedWhen, parse_command, parse_when, preview
 from core.zones import resolve_zone
@@ -155,16 +155,8 @@ class Postbot:
         """The zone ``ctx``'s times are read in. Only reads: nothing is stored for a look-up."""
         if ctx.user_tz:
             return ctx.user_tz
-        user_row = and_(User.team_id == Team.id, User.external_id == ctx.user_id)
-        query = (
-            select(User.timezone, Team.timezone)
-            .select_from(Team)
-            .outerjoin(User, user_row)
-            .where(Team.chat == ctx.chat.value, Team.external_id == ctx.team_id)
-        )
         async with self.sessions() as session:
-            row = (await session.execute(query)).first()
-        user_tz, team_tz = row if row is not None else (None, None)
+            user_tz, team_tz = await teams.stored_zones(session, ctx)
         return user_tz or team_tz or self.settings.default_timezone
 
     def _tz(self, ctx: ChatContext, team: Team, user: User) -> str:
@@ -251,7 +243,7 @@ class Postbot:
             if text.strip():
                 platforms = parse_command(text, tz, now, require_when=False).platforms
             else:
-                platforms = tuple(await self._linked_platforms(session, team))
+                platforms = tuple(await accounts.linked_platforms(session, team.id))
             if not platforms:
                 raise UserError(
                     "No platform named and none linked yet.", hint="Try `/suggest youtube,instagram`."
@@ -273,13 +265,6 @@ class Postbot:
         return await slots.suggest(
             session, team.id, platforms, now, tz, n, audience_timezones=self.settings.audience_timezones
         )
-
-    async def _linked_platforms(self, session: AsyncSession, team: Team) -> list[Platform]:
-        query = select(SocialAccount.platform).where(
-            SocialAccount.team_id == team.id, SocialAccount.status == AccountStatus.ACTIVE.value
-        )
-        names = {row[0] for row in await session.execute(query)}
-        return [p for p in Platform if p.value in names]
 
     async def post_now(
         self, ctx: ChatContext, text: str, media: MediaInfo | MediaSource | None
@@ -382,9 +367,9 @@ class Postbot:
         problems = await asyncio.to_thread(
             validation.validate, media, platforms, caption=caption, title=title
         )
-        accounts = await self._accounts(session, team, platforms)
+        linked = await accounts.active_account_ids(session, team.id, platforms)
         for platform in platforms:
-            if registry.spec(platform).linkable and platform not in accounts:
+            if registry.spec(platform).linkable and platform not in linked:
                 problems.setdefault(platform.value, []).append(
                     f"no {platform.label} account linked: an admin can link it with /link {platform.value}."
                 )
@@ -396,7 +381,7 @@ class Postbot:
                 caption=caption,
                 title=title,
                 run_at=run_at,
-                account_id=accounts[p].id if p in accounts else None,
+                account_id=linked.get(p),
             )
             for p in platforms
         ]
@@ -414,23 +399,6 @@ class Postbot:
         if not duplicate:
             await wakeups.announce(session, run_at)
         return ScheduleOutcome(posts=views, tz=tz, notes=notes, duplicate=duplicate)
-
-    async def _accounts(
-        self, session: AsyncSession, team: Team, platforms: tuple[Platform, ...]
-    ) -> dict[Platform, SocialAccount]:
-        query = (
-            select(SocialAccount)
-            .where(
-                SocialAccount.team_id == team.id,
-                SocialAccount.platform.in_([p.value for p in platforms]),
-                SocialAccount.status == AccountStatus.ACTIVE.value,
-            )
-            .order_by(SocialAccount.updated_at.desc())
-        )
-        found: dict[Platform, SocialAccount] = {}
-        for account in (await session.execute(query)).scalars():
-            found.setdefault(Platform(account.platform), account)
-        return found
 
     def _notify_wake(self, outcome: ScheduleOutcome) -> None:
         if self._wake is not None and outcome.posts and not outcome.duplicate:

@@ -1,8 +1,8 @@
-"""Turning a chat context into team and user rows (created on first sight)."""
+"""Turning a chat context into team and user rows (created on first sight), and reading them."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,3 +51,16 @@ async def ensure_team_user(session: AsyncSession, ctx: ChatContext, default_tz: 
     user = await ensure_user(session, team, ctx)
     await session.flush()
     return team, user
+
+
+async def stored_zones(session: AsyncSession, ctx: ChatContext) -> tuple[str | None, str | None]:
+    """The zones stored for ``ctx``'s user and team (None where unknown), read without creating rows."""
+    user_row = and_(User.team_id == Team.id, User.external_id == ctx.user_id)
+    query = (
+        select(User.timezone, Team.timezone)
+        .select_from(Team)
+        .outerjoin(User, user_row)
+        .where(Team.chat == ctx.chat.value, Team.external_id == ctx.team_id)
+    )
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row is not None else (None, None)
