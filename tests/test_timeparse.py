@@ -260,6 +260,7 @@ BERLIN_TUESDAY = datetime(2026, 12, 1, 13, 20, tzinfo=UTC)  # Tue 1 Dec 2026, 14
         ("thrusday 3pm", "12-03 15:00", "read 'thrusday' as 'thursday'"),
         ("ten to twelve tonight", "12-01 23:50", None),  # twelve tonight is midnight, not noon
         ("the last day of the month 5pm", "12-31 17:00", None),
+        ("5 to 6pm", "12-01 17:55", "read as 5 minutes before 6pm, not a range"),
     ],
 )
 def test_every_word_is_read(text: str, wall: str, note: str | None) -> None:

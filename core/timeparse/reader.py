@@ -376,6 +376,9 @@ def _spoken_shift_at(toks: list[str], i: int, st: _State) -> int:
         raise _Unread
     st.set(clock_shift=_SHIFT_WORDS[word] * minutes)
     st.cue = True
+    if word in {"to", "till"} and tok.isdigit() and minutes <= 12:
+        # "5 to 6pm" may be meant as a range from 5 to 6: say which reading was taken.
+        st.notes.append(f"'{tok} {word} {nxt}' read as {minutes} minutes before {nxt}, not a range")
     return used + 1
 
 
