@@ -136,6 +136,15 @@ class SharedFile:
 
 
 @dataclass(frozen=True)
+class PostingAccount:
+    """The linked account a claimed post goes out as: enough to get its tokens, nothing more."""
+
+    id: int
+    platform: Platform
+    remote_account_id: str
+
+
+@dataclass(frozen=True)
 class AccountView:
     """A linked platform account as /accounts shows it."""
 

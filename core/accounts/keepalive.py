@@ -16,6 +16,7 @@ from core.accounts.tokens import TokenSources
 from core.db.models import SocialAccount
 from core.domain import AccountStatus
 from core.publishers.base import PublishError
+from core.store.accounts import posting_account
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ async def refresh_expiring(sources: TokenSources, *, within: timedelta = timedel
     refreshed = 0
     for account in accounts:
         try:
-            await sources(account).refresh()
+            await sources(posting_account(account)).refresh()
         except PublishError as exc:
             log.warning(
                 "keep-alive refresh failed",

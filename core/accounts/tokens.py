@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.accounts.store import load_tokens, save_tokens
 from core.crypto import Vault, VaultError
 from core.db.models import SocialAccount
-from core.domain import AccountStatus, Platform
+from core.domain import AccountStatus, Platform, PostingAccount
 from core.oauth import InvalidGrant, OAuthClients, OAuthError, OAuthProvider, ProviderUnavailable
 from core.oauth.models import TokenSet
 from core.publishers.base import AuthError, PermanentError, PublishError, TransientError
@@ -57,7 +57,7 @@ class AccountLocks:
 
 
 class TokenSources:
-    """The scheduler's token factory: ``sources(account_row)`` → a TokenSource for one publish."""
+    """The scheduler's token factory: ``sources(account)`` → a TokenSource for one publish."""
 
     def __init__(
         self,
@@ -75,7 +75,7 @@ class TokenSources:
         self.clock = clock
         self.locks = AccountLocks()
 
-    def __call__(self, account: SocialAccount) -> StoredTokenSource:
+    def __call__(self, account: PostingAccount) -> StoredTokenSource:
         return StoredTokenSource(
             row_id=account.id,
             platform=Platform(account.platform),

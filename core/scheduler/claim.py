@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.db.models import MediaAsset, ScheduledPost, SocialAccount, Team, User
-from core.domain import ChatKind, MediaInfo, Platform, PostStatus, PostView
+from core.domain import ChatKind, MediaInfo, Platform, PostingAccount, PostStatus, PostView
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
@@ -52,8 +52,8 @@ class ClaimedPost:
     origin_channel: str | None
     origin_thread: str | None
     batch_id: str
-    # The linked account row (detached), read with the claim so a publish needn't fetch it.
-    account: SocialAccount | None = None
+    # The linked account, read with the claim so a publish needn't fetch it.
+    account: PostingAccount | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def view(
@@ -214,11 +214,12 @@ async def claim_batch(
     posts = await load_claimed(session, ids)
     account_ids = {p.account_id for p in posts if p.account_id is not None}
     if account_ids:
+        query = select(SocialAccount.id, SocialAccount.platform, SocialAccount.remote_account_id).where(
+            SocialAccount.id.in_(account_ids)
+        )
         accounts = {
-            a.id: a
-            for a in (
-                await session.execute(select(SocialAccount).where(SocialAccount.id.in_(account_ids)))
-            ).scalars()
+            row_id: PostingAccount(row_id, Platform(platform), remote_id)
+            for row_id, platform, remote_id in await session.execute(query)
         }
         for post in posts:
             post.account = accounts.get(post.account_id) if post.account_id is not None else None

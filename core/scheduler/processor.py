@@ -25,8 +25,8 @@ from sqlalchemy.orm import selectinload
 
 from core import metrics
 from core.config import PlatformsSettings, SchedulerSettings
-from core.db.models import ScheduledPost, SocialAccount
-from core.domain import Platform, PostStatus, PostView
+from core.db.models import ScheduledPost
+from core.domain import Platform, PostingAccount, PostStatus, PostView
 from core.notify import NoNotifier, ResultNotifier
 from core.publishers.base import (
     PermanentError,
@@ -47,7 +47,7 @@ from core.store.posts import to_view
 
 log = logging.getLogger(__name__)
 
-TokenFactory = Callable[[SocialAccount], TokenSource]
+TokenFactory = Callable[[PostingAccount], TokenSource]
 
 
 class PublisherLookup(Protocol):

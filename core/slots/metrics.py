@@ -19,6 +19,7 @@ from core.domain import Platform, PostStatus
 from core.platforms.results import Metrics, MetricsReader
 from core.publishers.base import PublishError
 from core.scheduler.processor import TokenFactory
+from core.store.accounts import posting_account
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ async def collect_due_metrics(
     for account, posts in by_account.values():
         reader = readers[Platform(account.platform)]
         try:
-            found = await reader.read(tokens_for(account), [remote for _, remote in posts])
+            found = await reader.read(tokens_for(posting_account(account)), [remote for _, remote in posts])
         except PublishError as exc:
             # Left for the next run; the message is the platform's, never a token.
             log.warning("metrics for account %s not read: %s", account.id, exc)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import SocialAccount
-from core.domain import AccountStatus, Platform
+from core.domain import AccountStatus, Platform, PostingAccount
 
 
 async def linked_platforms(session: AsyncSession, team_id: int) -> list[Platform]:
@@ -35,3 +35,8 @@ async def active_account_ids(
     for platform, account_id in await session.execute(query):
         found.setdefault(Platform(platform), account_id)
     return found
+
+
+def posting_account(row: SocialAccount) -> PostingAccount:
+    """A social_accounts row as the token sources take it."""
+    return PostingAccount(row.id, Platform(row.platform), row.remote_account_id)
