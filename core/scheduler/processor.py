@@ -19,9 +19,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import selectinload
 
 from core import metrics
 from core.config import PlatformsSettings, SchedulerSettings
@@ -43,7 +42,7 @@ from core.scheduler.claim import ClaimedPost
 from core.scheduler.limits import Limits
 from core.scheduler.outcomes import Deferred, Failed, Notified, OutcomeWriter, Published, Retry
 from core.scheduler.retry import RetryPolicy
-from core.store.posts import to_view
+from core.store import posts as post_store
 
 log = logging.getLogger(__name__)
 
@@ -426,29 +425,8 @@ class PostProcessor:
         ``grace`` leaves alone outcomes so fresh that their worker may still be telling chat.
         """
         now = self.clock()
-        since = now - within
         async with self.sessions() as session:
-            posts = (
-                (
-                    await session.execute(
-                        select(ScheduledPost)
-                        .options(
-                            selectinload(ScheduledPost.team),
-                            selectinload(ScheduledPost.author),
-                            selectinload(ScheduledPost.media),
-                        )
-                        .where(
-                            ScheduledPost.status.in_([PostStatus.PUBLISHED.value, PostStatus.FAILED.value]),
-                            ScheduledPost.notified_at.is_(None),
-                            ScheduledPost.updated_at >= since,
-                            ScheduledPost.updated_at <= now - grace,
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            views = [to_view(p) for p in posts]
+            views = await post_store.unannounced(session, since=now - within, until=now - grace)
         for view in views:
             await self._notify(view, failed=view.status == PostStatus.FAILED)
         return len(views)

@@ -240,3 +240,15 @@ def to_view(post: ScheduledPost, *, tz: str | None = None) -> PostView:
         tz=tz or author.timezone or team.timezone,
         extra=extra,
     )
+
+
+async def unannounced(session: AsyncSession, *, since: datetime, until: datetime) -> list[PostView]:
+    """Posts that ended (published or failed) between ``since`` and ``until`` and whose outcome no
+    chat has been told yet."""
+    query = _with_relations(select(ScheduledPost)).where(
+        ScheduledPost.status.in_([PostStatus.PUBLISHED.value, PostStatus.FAILED.value]),
+        ScheduledPost.notified_at.is_(None),
+        ScheduledPost.updated_at >= since,
+        ScheduledPost.updated_at <= until,
+    )
+    return [to_view(row) for row in (await session.execute(query)).scalars()]
