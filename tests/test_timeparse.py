@@ -291,6 +291,17 @@ def test_words_that_cannot_be_read_are_refused_by_name(text: str, fragment: str)
     assert info.value.hint
 
 
+@pytest.mark.parametrize(
+    "text", ["christmas eve 6pm", "easter sunday 10am", "north 5pm", "tomorrow 7 wake", "midway 3pm tomorrow"]
+)
+def test_words_that_merely_name_a_tz_database_zone_are_not_read_as_one(text: str) -> None:
+    # Christmas Island, Easter Island, Wake, Midway and Australia's legacy "North" are zones, but in chat
+    # these are holidays and ordinary words: "christmas eve 6pm" once came back as tomorrow 18:00
+    # Indian/Christmas with no note. Refused is right; a wrong zone is the worst answer there is.
+    with pytest.raises(TimeParseError):
+        parse_when(text, BERLIN, BERLIN_TUESDAY)
+
+
 def test_a_city_names_its_zone_and_an_impossible_month_day_order_is_turned_round() -> None:
     london = parse_when("tomorrow 9am london time", BERLIN, BERLIN_TUESDAY)
     assert london.tz == "Europe/London" and f"{local(london):%m-%d %H:%M}" == "12-02 09:00"

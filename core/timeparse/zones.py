@@ -143,14 +143,60 @@ def resolve_abbreviation(abbr: str, user_tz: str) -> tuple[str, bool]:
     return candidates[0], ambiguous
 
 
+# The tz database's areas; the legacy country folders (Brazil/, Canada/, Chile/, Mexico/) hold aliases named
+# after directions and regions ("East", "Central", "Pacific"), which in chat are ordinary words.
+_CITY_AREAS = (
+    "Africa/",
+    "America/",
+    "Antarctica/",
+    "Arctic/",
+    "Asia/",
+    "Atlantic/",
+    "Australia/",
+    "Europe/",
+    "Indian/",
+    "Pacific/",
+)
+# Zone names that people type as ordinary words, holidays or surnames: "christmas eve 6pm" is not 18:00 on
+# Christmas Island, and "north"/"south"/"act" are Australian legacy aliases. Such a word is left unread, so
+# the command is refused naming it instead of posting at a silently wrong time.
+_NOT_CITIES = frozenset(
+    {
+        "act",
+        "casey",
+        "center",
+        "christmas",
+        "currie",
+        "davis",
+        "easter",
+        "knox",
+        "knox in",
+        "lindeman",
+        "midway",
+        "north",
+        "oral",
+        "palmer",
+        "regina",
+        "reunion",
+        "south",
+        "stanley",
+        "troll",
+        "victoria",
+        "virgin",
+        "wake",
+        "yancowinna",
+    }
+)
+
+
 @lru_cache(maxsize=1)
 def _zones_by_city() -> dict[str, str]:
     """ "london" → Europe/London, "new york" → America/New_York: a city that names one zone only."""
     seen: dict[str, list[str]] = {}
     for name in available_timezones():
-        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/")):
+        if name.startswith(_CITY_AREAS):
             seen.setdefault(name.rsplit("/", 1)[1].replace("_", " ").lower(), []).append(name)
-    return {city: names[0] for city, names in seen.items() if len(names) == 1}
+    return {city: names[0] for city, names in seen.items() if len(names) == 1 and city not in _NOT_CITIES}
 
 
 def city_zone(words: str) -> str | None:
