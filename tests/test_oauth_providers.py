@@ -116,7 +116,24 @@ async def test_user_pressing_cancel_comes_back_as_access_denied(
     assert back["error"] == ["access_denied"]
 
 
-@pytest.mark.parametrize("platform", ["x", "tiktok"])
+async def test_tiktok_web_flow_sends_no_pkce_and_revokes_the_access_token(http: httpx.AsyncClient) -> None:
+    """TikTok's web Login Kit takes no code_challenge, and its desktop one a hex challenge the fake
+    checks; revoke takes the access token, so sending the refresh token left the app connected."""
+    async with FakeOAuthProvider("tiktok") as fake:
+        provider = client_for(fake, http)
+        code, verifier, _ = await consent(provider, http)
+        assert code and verifier is None
+        assert "code_challenge" not in fake.authorize_requests[-1]
+        tokens = await provider.exchange_code(
+            code=code, redirect_uri=REDIRECT.format(p="tiktok"), code_verifier=None
+        )
+        assert tokens.refresh_token
+        assert await provider.revoke(tokens) is True
+        assert fake.account_for(tokens.access_token) is None
+        assert fake.protocol_errors == []
+
+
+@pytest.mark.parametrize("platform", ["x"])
 async def test_pkce_verifier_is_checked(platform: str, http: httpx.AsyncClient) -> None:
     async with FakeOAuthProvider(platform) as fake:
         provider = client_for(fake, http)

@@ -165,7 +165,7 @@ async def test_full_link_flow(site: Site) -> None:
     assert site.fake.account_for(await source.refresh()) == site.fake.account.account_id
 
 
-@pytest.mark.parametrize("site", ["x", "tiktok"], indirect=True)
+@pytest.mark.parametrize("site", ["x"], indirect=True)
 async def test_pkce_challenge_matches_the_stored_verifier_and_the_fake_checks_it(site: Site) -> None:
     link = await site.linker.start_link(ADMIN, Platform(site.fake.platform))
     callback = await site.provider_redirect(link)

@@ -13,9 +13,10 @@ One ``FakeOAuthProvider(platform)`` serves that platform's endpoints at their re
   issued with ``offline.access``; a dead refresh token is ``400 invalid_request`` as X answers it.
 - linkedin: ``GET /oauth/v2/authorization``, ``POST /oauth/v2/accessToken`` (id/secret in the form),
   ``POST /oauth/v2/revoke``, ``GET /v2/userinfo`` (OpenID ``sub``, ``name``).
-- tiktok: ``GET /v2/auth/authorize/`` (``client_key``, comma-separated scopes, PKCE S256),
+- tiktok: ``GET /v2/auth/authorize/`` (``client_key``, comma-separated scopes; the web flow takes
+  no PKCE, and a challenge, where one is sent, is TikTok's hex SHA-256, not RFC 7636's base64url),
   ``POST /v2/oauth/token/`` → ``open_id``, ``refresh_expires_in``...; errors
-  ``{"error", "error_description", "log_id"}``; ``POST /v2/oauth/revoke/``;
+  ``{"error", "error_description", "log_id"}``; ``POST /v2/oauth/revoke/`` takes the access token;
   ``GET /v2/user/info/?fields=...`` → ``{"data": {"user": {...}}, "error": {"code": "ok"}}``.
 - instagram (Business Login): ``GET /oauth/authorize``, ``POST /oauth/access_token`` →
   ``{"data": [{"access_token", "user_id", "permissions"}]}`` (a one-hour token),
@@ -42,6 +43,7 @@ import argparse
 import asyncio
 import base64
 import hashlib
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -58,7 +60,8 @@ if TYPE_CHECKING:
     from core.crypto import Vault
 
 CODE_TTL_S = 600
-PKCE_PLATFORMS = {"x", "tiktok"}
+_TIKTOK_HEX_CHALLENGE = re.compile(r"[0-9a-f]{64}")
+PKCE_PLATFORMS = {"x"}
 ACCESS_TTL = {"youtube": 3599, "x": 7200, "linkedin": 5_184_000, "tiktok": 86_400, "instagram": 3600}
 IG_LONG_TTL = 5_183_944
 
@@ -288,6 +291,17 @@ class FakeOAuthProvider(LoopbackFake):
         if not q.get("state"):
             return self._reject("state is required")
         challenge = q.get("code_challenge")
+        if (
+            self.platform == "tiktok"
+            and challenge is not None
+            and not _TIKTOK_HEX_CHALLENGE.fullmatch(challenge)
+        ):
+            # TikTok's challenge is the SHA-256 of the verifier in hex (Login Kit for Desktop,
+            # https://developers.tiktok.com/doc/login-kit-desktop); a base64url (RFC 7636) one is
+            # refused as "Code verifier or code challenge is invalid". The web flow postbot uses
+            # takes no challenge at all (https://developers.tiktok.com/doc/login-kit-web).
+            self.protocol_errors.append("TikTok code_challenge is not hex SHA-256")
+            return self._reject("Code verifier or code challenge is invalid.")
         if self.platform in PKCE_PLATFORMS:
             if not challenge or q.get("code_challenge_method") != "S256":
                 return self._reject("code_challenge with code_challenge_method=S256 is required")
@@ -378,7 +392,15 @@ class FakeOAuthProvider(LoopbackFake):
         if form.get("redirect_uri") != code.redirect_uri:
             self.protocol_errors.append("redirect_uri differs from the authorize request")
             return self._oauth_error(400, "invalid_grant", "redirect_uri does not match.")
-        if code.challenge is not None:
+        if code.challenge is not None and self.platform == "tiktok":
+            # code_verifier is "required for mobile and desktop app only", hashed to hex
+            # (https://developers.tiktok.com/doc/oauth-user-access-token-management).
+            if hashlib.sha256(form.get("code_verifier", "").encode()).hexdigest() != code.challenge:
+                self.protocol_errors.append("code_verifier does not match the code_challenge")
+                return self._oauth_error(
+                    400, "invalid_request", "Code verifier or code challenge is invalid."
+                )
+        elif code.challenge is not None:
             verifier = form.get("code_verifier")
             if not verifier:
                 self.protocol_errors.append("code_verifier missing")
@@ -522,6 +544,12 @@ class FakeOAuthProvider(LoopbackFake):
         if self.platform != "youtube" and not self._client_ok(request, form):
             return self._oauth_error(401, "invalid_client", "Client authentication failed.")
         token = form.get("token", "")
+        if self.platform == "tiktok" and any(token == g.refresh_token for g in self.grants):
+            # TikTok's revoke takes the user ACCESS token
+            # (https://developers.tiktok.com/doc/oauth-revoke-a-user-access-token): a refresh token
+            # is not one, so nothing is revoked and the app stays connected.
+            self.protocol_errors.append("TikTok revoke was sent a refresh token")
+            return self._oauth_error(400, "invalid_request", "The access token is invalid or not found.")
         grant = next(
             (g for g in self.grants if token and (token == g.refresh_token or token in g.access_tokens)), None
         )

@@ -1,4 +1,12 @@
-"""TikTok Login Kit (OAuth v2): ``client_key`` instead of client_id, comma-separated scopes, PKCE."""
+"""TikTok Login Kit for Web (OAuth v2): ``client_key`` instead of client_id, comma-separated scopes.
+
+postbot links accounts through a web redirect, which is Login Kit for Web: its authorize request has
+no code_challenge (https://developers.tiktok.com/doc/login-kit-web) and the token request's
+code_verifier is "required for mobile and desktop app only"
+(https://developers.tiktok.com/doc/oauth-user-access-token-management). The desktop flow's challenge
+is a hex SHA-256, not RFC 7636's base64url, and TikTok refuses the latter, so sending RFC PKCE here
+broke linking. The state parameter and the single-use link keep the flow bound to one browser.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +30,7 @@ class TikTokOAuth(OAuthProvider):
     )
     default_scopes = ("user.info.basic", "video.upload", "video.publish")
     scope_separator = ","
-    uses_pkce = True
+    uses_pkce = False
     client_id_param = "client_key"
 
     def parse_token(self, payload: Mapping[str, Any]) -> TokenSet:
@@ -34,6 +42,20 @@ class TikTokOAuth(OAuthProvider):
             refresh_expires_at=_after(self.clock(), payload.get("refresh_expires_in")),
             scope=base.scope,
             account_hint=str(payload["open_id"]) if payload.get("open_id") else None,
+        )
+
+    async def revoke(self, tokens: TokenSet) -> bool:
+        # TikTok revokes with the user ACCESS token and disconnects the app; it has no refresh-token
+        # revocation (https://developers.tiktok.com/doc/oauth-revoke-a-user-access-token). An
+        # expired access token is refreshed first so that the revoke still reaches the grant.
+        usable = tokens
+        if tokens.expires_at is not None and tokens.expires_at <= self.clock() and tokens.refresh_token:
+            try:
+                usable = await self.refresh(tokens)
+            except OAuthError:
+                usable = tokens
+        return await super().revoke(
+            TokenSet(access_token=usable.access_token, refresh_token=None, expires_at=usable.expires_at)
         )
 
     def revoke_form(self, token: str, hint: str) -> dict[str, str]:
