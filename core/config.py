@@ -63,7 +63,7 @@ class PlatformSettings(BaseModel):
     base_url: str | None = None
     upload_base_url: str | None = None
     auth_base_url: str | None = None
-    # LinkedIn-Version (YYYYMM) for LinkedIn; Instagram's Graph version is part of its base URLs.
+    # LinkedIn-Version (YYYYMM) for LinkedIn; the Graph API version ("v21.0") for Instagram.
     api_version: str | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from core.config import PlatformSettings
 from core.domain import Platform
 from core.oauth.endpoints import Endpoints
 from core.oauth.errors import InvalidGrant, OAuthError, ProviderUnavailable
@@ -53,6 +54,12 @@ class OAuthProvider:
         self.http = http
         self.scopes = tuple(scopes) if scopes else self.default_scopes
         self.clock = clock
+
+    @classmethod
+    def defaults_for(cls, settings: PlatformSettings) -> Endpoints:
+        """The documented endpoints for these settings (a provider whose URLs carry a configurable
+        API version builds them here)."""
+        return cls.defaults
 
     @property
     def has_revoke(self) -> bool:

@@ -51,7 +51,7 @@ class OAuthClients:
         return cls(
             client_id=conf.client_id,
             client_secret=secret,
-            endpoints=resolve(cls.defaults, conf),
+            endpoints=resolve(cls.defaults_for(conf), conf),
             http=self.http,
             scopes=conf.oauth.scopes,
         )

@@ -9,8 +9,10 @@ Instagram's settings to withdraw the grant.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from core.config import PlatformSettings
 from core.domain import Platform
 from core.oauth.base import OAuthProvider
 from core.oauth.endpoints import Endpoints
@@ -18,6 +20,7 @@ from core.oauth.errors import OAuthError
 from core.oauth.models import Profile, TokenSet
 
 GRAPH = "https://graph.instagram.com"
+GRAPH_VERSION = "v21.0"
 # Graph API error codes for an access token that is expired, revoked or otherwise dead.
 _DEAD_TOKEN_CODES = {190, 102, 463, 467}
 
@@ -28,10 +31,16 @@ class InstagramOAuth(OAuthProvider):
         authorize="https://www.instagram.com/oauth/authorize",
         token="https://api.instagram.com/oauth/access_token",
         revoke=None,
-        profile=f"{GRAPH}/v21.0/me",
+        profile=f"{GRAPH}/{GRAPH_VERSION}/me",
     )
     default_scopes = ("instagram_business_basic", "instagram_business_content_publish")
     scope_separator = ","
+
+    @classmethod
+    def defaults_for(cls, settings: PlatformSettings) -> Endpoints:
+        # The profile call is versioned like the publisher's (platforms.instagram.api_version).
+        version = settings.api_version or GRAPH_VERSION
+        return replace(cls.defaults, profile=f"{GRAPH}/{version}/me")
 
     @property
     def _graph(self) -> str:

@@ -41,11 +41,15 @@ from core.publishers.http import retry_transient, send_authorized
 
 log = logging.getLogger(__name__)
 
-# Both carry the Graph API version; keep them on the same one.
+# Both carry the Graph API version (platforms.instagram.api_version; Meta retires each version about
+# two years after its release: https://developers.facebook.com/docs/graph-api/changelog/versions).
 # Accounts are linked with Instagram Login (core/platforms/instagram/oauth.py), whose tokens are
 # accepted by graph.instagram.com only; graph.facebook.com wants Facebook Login page tokens.
-DEFAULT_GRAPH_URL = "https://graph.instagram.com/v21.0"
-DEFAULT_UPLOAD_URL = "https://rupload.facebook.com/ig-api-upload/v21.0"
+GRAPH_VERSION = "v21.0"
+GRAPH_HOST = "https://graph.instagram.com"
+UPLOAD_HOST = "https://rupload.facebook.com/ig-api-upload"
+DEFAULT_GRAPH_URL = f"{GRAPH_HOST}/{GRAPH_VERSION}"
+DEFAULT_UPLOAD_URL = f"{UPLOAD_HOST}/{GRAPH_VERSION}"
 READ_SIZE = 1024 * 1024
 # Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
 INVALID_TOKEN = {102, 190}
@@ -95,8 +99,9 @@ class InstagramPublisher:
     def from_settings(cls, conf: PlatformSettings, http: httpx.AsyncClient) -> InstagramPublisher:
         return cls(
             http,
-            graph_base_url=conf.base_url or DEFAULT_GRAPH_URL,
-            upload_base_url=conf.upload_base_url or DEFAULT_UPLOAD_URL,
+            # An explicit base URL carries its own version; the defaults take api_version.
+            graph_base_url=conf.base_url or f"{GRAPH_HOST}/{conf.api_version or GRAPH_VERSION}",
+            upload_base_url=conf.upload_base_url or f"{UPLOAD_HOST}/{conf.api_version or GRAPH_VERSION}",
             chunk_size=conf.chunk_size_bytes,
         )
 

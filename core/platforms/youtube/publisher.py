@@ -112,8 +112,11 @@ class YouTubePublisher:
         retry_backoff_s: float = 1.0,
     ) -> None:
         self.http = http
-        # videos.insert and thumbnails.set both live under the upload host's /upload/youtube/v3.
-        self.upload = (upload_base_url or base_url).rstrip("/") + "/upload/youtube/v3"
+        # videos.insert and thumbnails.set both live under the upload host's /upload/youtube/v3
+        # (https://developers.google.com/youtube/v3/docs/videos/insert); a base written with the
+        # /upload path already on it (as the example config once showed) must not double it.
+        upload_root = (upload_base_url or base_url).rstrip("/").removesuffix("/upload")
+        self.upload = upload_root + "/upload/youtube/v3"
         # Google requires every chunk but the last to be a multiple of 256 KiB.
         self.chunk_size = max(CHUNK_UNIT, chunk_size - chunk_size % CHUNK_UNIT)
         self.max_chunk_attempts = max_chunk_attempts
