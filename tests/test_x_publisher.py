@@ -359,3 +359,19 @@ async def test_duplicate_text_is_a_caption_problem_not_an_access_problem(
     assert "duplicate content" in failed.value.message
     assert failed.value.hint is not None and "change the caption" in failed.value.hint
     assert len(fake.tweets) == 1
+
+
+@pytest.mark.parametrize("which", ["user", "app"])
+async def test_spent_24_hour_cap_waits_for_its_reset_not_the_15_minute_window(
+    fake: FakeX, http: httpx.AsyncClient, video: Path, which: str
+) -> None:
+    """A 429 from the daily post cap carries x-{user,app}-limit-24hour-reset; the 15-minute window's
+    x-rate-limit-reset is minutes away and retrying then would only be refused again."""
+    fake.spend_daily_cap(which, reset_in=5 * 3600)
+    saved: list[dict[str, Any]] = []
+    with pytest.raises(RateLimited) as limited:
+        await publisher(fake, http).publish(make_job(video, saved))
+    assert limited.value.retry_after is not None
+    assert 5 * 3600 - 5 <= limited.value.retry_after <= 5 * 3600 + 2
+    assert not fake.tweets
+    assert "24" in (limited.value.hint or "")

@@ -18,7 +18,10 @@ Implemented as https://docs.x.com/x-api/media describes the current (dedicated-e
 Errors are X's problem details (``application/problem+json``: ``title``, ``detail``, ``type``,
 ``status``) or ``{"errors": [...], "title": "Invalid Request", ...}`` for bad parameters. Every
 response carries ``x-rate-limit-limit/remaining/reset``; an injected 429 has ``remaining: 0`` and the
-epoch second of the reset. Media bytes are hashed as they stream in, never kept.
+epoch second of the reset. ``POST /2/tweets`` also counts against a 24-hour cap per user and per app
+and says so in ``x-user-limit-24hour-*`` / ``x-app-limit-24hour-*``; a post over a spent cap is a 429
+whose 15-minute window still has room (https://docs.x.com/x-api/fundamentals/rate-limits).
+Media bytes are hashed as they stream in, never kept.
 
 Run on its own: ``python -m tests.fakes.x_api --port 8791 --token tok``.
 """
@@ -49,6 +52,10 @@ VIDEO_TYPES = {"video/mp4", "video/quicktime", "video/webm"}
 MAX_TWEET_CHARS = 280
 EXPIRES_AFTER_S = 86_400
 RATE_LIMIT = 50
+# POST /2/tweets per 24 hours on the Basic tier, per user and per app
+# (https://docs.x.com/x-api/fundamentals/rate-limits).
+DAILY_USER_POSTS = 100
+DAILY_APP_POSTS = 1667
 ENDPOINTS = ("initialize", "append", "finalize", "status", "tweet", "timeline")
 
 
@@ -142,6 +149,11 @@ class FakeX(LoopbackFake):
         self.peak_segment_bytes = 0
         self.lost_answers = 0
         self.lost_append_answers = 0
+        # 24-hour caps on POST /2/tweets: (limit, posts in the window, epoch second it resets).
+        self.daily: dict[str, list[float]] = {
+            "user": [DAILY_USER_POSTS, 0, time.time() + 86_400],
+            "app": [DAILY_APP_POSTS, 0, time.time() + 86_400],
+        }
         self._next_id = int(time.time() * 1000) << 22
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -168,6 +180,33 @@ class FakeX(LoopbackFake):
 
     def rate_limit(self, endpoint: str, count: int = 1, *, reset_in: float = 900, after: int = 0) -> None:
         self.injected[endpoint].append(Injected(count, 429, reset_in, after=after))
+
+    def spend_daily_cap(self, which: str = "user", *, reset_in: float = 6 * 3600) -> None:
+        """The ``which`` ("user" or "app") 24-hour post cap is used up and reopens in ``reset_in`` s."""
+        cap = self.daily[which]
+        cap[1], cap[2] = cap[0], time.time() + reset_in
+
+    def _daily_headers(self) -> dict[str, str]:
+        return {
+            f"x-{which}-limit-24hour-{name}": str(int(value))
+            for which, (limit, used, reset) in self.daily.items()
+            for name, value in (("limit", limit), ("remaining", max(0, limit - used)), ("reset", reset))
+        }
+
+    def _spend_daily(self) -> web.Response | None:
+        """Count a post against both 24-hour caps, or the 429 X answers when one is spent."""
+        now = time.time()
+        for cap in self.daily.values():
+            if cap[2] <= now:
+                cap[1], cap[2] = 0, now + 86_400
+        if any(used >= limit for limit, used, _ in self.daily.values()):
+            response = problem(429, "Too Many Requests", "Too Many Requests")
+            # The 15-minute window is not what ran out: its headers show room and an early reset.
+            response.headers.update(self._headers() | self._daily_headers())
+            return response
+        for cap in self.daily.values():
+            cap[1] += 1
+        return None
 
     def lose_answers(self, count: int = 1) -> None:
         """The next ``count`` posts are created, then the answer is lost (a 503 comes back instead)."""
@@ -447,6 +486,9 @@ class FakeX(LoopbackFake):
                         {"media.media_ids": [str(media_id)]},
                     )
                 keys.append(upload.media_key)
+            spent = self._spend_daily()
+            if spent is not None:
+                raise Rejected(spent)
             if any(t.author_id == user and t.text == text and text for t in self.tweets.values()):
                 raise Rejected(
                     problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.")
@@ -459,7 +501,7 @@ class FakeX(LoopbackFake):
                 self.lost_answers -= 1
                 return problem(503, "Service Unavailable", "Service Unavailable")
             data = {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}
-            return web.json_response({"data": data}, status=201)
+            return web.json_response({"data": data}, status=201, headers=self._daily_headers())
 
         return await self._handle(request, "tweet", work)
 

@@ -31,10 +31,11 @@ from core.publishers.base import (
     PermanentError,
     PublishJob,
     PublishResult,
+    RateLimited,
     TokenSource,
     TransientError,
 )
-from core.publishers.http import error_for_response, retry_transient, send_authorized
+from core.publishers.http import error_for_response, reset_epoch_to_delay, retry_transient, send_authorized
 
 DEFAULT_BASE_URL = "https://api.x.com"
 # X accepts at most 5 MB per APPEND; a power of two below it keeps disk reads aligned.
@@ -45,6 +46,19 @@ READ_SIZE = 1024 * 1024
 EXPIRY_MARGIN_S = 120.0
 
 _VIDEO_TYPES = {"video/mp4", "video/quicktime", "video/webm"}
+
+
+def daily_cap_reset(response: httpx.Response) -> float | None:
+    """Seconds until a spent 24-hour cap reopens, from a 429's ``x-user-limit-24hour-*`` or
+    ``x-app-limit-24hour-*`` headers (https://docs.x.com/x-api/fundamentals/rate-limits); None when
+    neither cap is spent and the 15-minute ``x-rate-limit-reset`` is what counts."""
+    waits = [
+        delay
+        for which in ("user", "app")
+        if response.headers.get(f"x-{which}-limit-24hour-remaining", "").strip() == "0"
+        and (delay := reset_epoch_to_delay(response.headers.get(f"x-{which}-limit-24hour-reset"))) is not None
+    ]
+    return max(waits) if waits else None
 
 
 class XPublisher:
@@ -130,6 +144,16 @@ class XPublisher:
                 status_code=403,
                 hint="X does not take the same text twice from one account: change the caption.",
             )
+        if response.status_code == 429:
+            daily = daily_cap_reset(response)
+            if daily is not None:
+                raise RateLimited(
+                    message,
+                    status_code=429,
+                    retry_after=daily,
+                    hint="The account's (or the app's) 24-hour X posting cap is used up; "
+                    "the post goes out when it reopens.",
+                )
         raise error_for_response(response, message)
 
     async def _step(self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any) -> Any:
