@@ -89,7 +89,9 @@ def scheduled_summary(posts: list[PostView], now: datetime) -> str:
 def result_text(post: PostView) -> str:
     if post.status == PostStatus.PUBLISHED:
         link = post.remote_url or post.remote_id or ""
-        return f"Published #{post.id} on {post.platform.label}: {link}".rstrip()
+        text = f"Published #{post.id} on {post.platform.label}: {link}".rstrip()
+        note = post.extra.get("note")
+        return f"{text}\n{note}" if note else text
     reason = post.last_error or "unknown error"
     return f"#{post.id} on {post.platform.label} failed after {post.attempts} attempt(s): {reason}"
 

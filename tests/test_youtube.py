@@ -218,14 +218,46 @@ async def test_insert_429_and_quota(fake: FakeYouTube, http: httpx.AsyncClient, 
     assert fake.videos == {}
 
 
-async def test_upload_limit_fails_with_a_clear_message(
+async def test_upload_limit_defers_the_post_a_day_instead_of_failing_it(
     fake: FakeYouTube, http: httpx.AsyncClient, video: Path
 ) -> None:
+    """uploadLimitExceeded is the channel's daily upload cap: the post waits 24 hours, it is not lost."""
     fake.upload_limit_reached = True
-    with pytest.raises(PermanentError) as caught:
+    with pytest.raises(RateLimited) as caught:
         await _publisher(http, fake).publish(_job(video))
     assert "exceeded the number of videos" in caught.value.message
-    assert caught.value.hint is not None and "tomorrow" in caught.value.hint
+    assert caught.value.retry_after == 24 * 3600
+    assert caught.value.hint is not None and "24 hours" in caught.value.hint
+    assert fake.videos == {}
+
+
+async def test_a_308_with_location_moves_the_session(
+    fake: FakeYouTube, http: httpx.AsyncClient, video: Path
+) -> None:
+    """Google may answer a chunk with a new session URI; the old one is gone from then on."""
+    fake.move_session(skip=1)
+    job = _job(video)
+    result = await _publisher(http, fake).publish(job)
+    assert list(fake.videos) == [result.remote_id]
+    assert fake.videos[result.remote_id].sha256 == _sha(video)
+    # One session, never a second upload of the same file, and the new URI was saved for a resume.
+    assert [r.method for r in fake.requests].count("POST") == 1
+    assert all(r.status != 404 for r in fake.requests)
+    sessions = [s["session_uri"] for s in job.saved if s.get("session_uri")]  # type: ignore[attr-defined]
+    assert len(set(sessions)) == 2
+
+
+async def test_unverified_project_lock_to_private_is_said_in_the_result(
+    fake: FakeYouTube, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.unverified_project = True
+    result = await _publisher(http, fake).publish(_job(video, privacy="public"))
+    assert fake.videos[result.remote_id].resource["status"]["privacyStatus"] == "private"
+    assert result.note is not None and "private" in result.note and "audit" in result.note
+    # Asked for private, private is no news.
+    fake.videos.clear()
+    quiet = await _publisher(http, fake).publish(_job(video, privacy="private"))
+    assert quiet.note is None
 
 
 async def test_rejected_token_fails_as_auth_error(

@@ -46,6 +46,7 @@ from core.errors import (
 from core.notify import NotifierRouter
 from core.oauth import OAuthClients, OAuthError, ProviderUnavailable
 from core.oauth.pkce import make_verifier, s256_challenge
+from core.platforms.registry import spec
 from core.store.teams import ensure_team_user
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,9 @@ class AccountLinker:
             relinked=existing is not None,
         )
         log.info("account linked", extra={"platform": platform.value, "account": account_row_id})
-        await self._dm(chat, team_ext, user_ext, f"{platform.label} linked as {profile.handle}.")
+        note = spec(platform).link_note
+        text = f"{platform.label} linked as {profile.handle}."
+        await self._dm(chat, team_ext, user_ext, f"{text} {note}" if note else text)
         return outcome
 
     async def _dm(self, chat: str, team_id: str, user_id: str, text: str) -> None:

@@ -42,6 +42,8 @@ class PlatformSpec:
     settings: Callable[[], PlatformSettings]
     # Where its API is documented (docs/platforms.md has the full table).
     docs: str
+    # Told to the admin who links an account, when the platform has a catch worth knowing.
+    link_note: str | None
 
     @property
     def name(self) -> str:

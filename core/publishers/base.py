@@ -107,6 +107,8 @@ class PublishJob:
 class PublishResult:
     remote_id: str
     url: str | None = None
+    # Something the author should know about the published post (e.g. YouTube locked it private).
+    note: str | None = None
 
 
 class Publisher(Protocol):

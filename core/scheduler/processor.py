@@ -363,6 +363,8 @@ class PostProcessor:
         now = self.clock()
         state = dict(post.upload_state)
         state.update(remote_id=result.remote_id, remote_url=result.url)
+        if result.note:
+            state["result_note"] = result.note
         ours = await self.outcomes.write(Published(post.id, result.remote_id, result.url, now, state))
         if not ours:
             log.warning("post was taken over before its outcome was stored", extra={"post_id": post.id})
@@ -379,6 +381,8 @@ class PostProcessor:
         view = post.view(
             PostStatus.PUBLISHED, remote_id=result.remote_id, remote_url=result.url, published_at=now
         )
+        if result.note:
+            view.extra["note"] = result.note
         await self._notify(view, failed=False)
 
     async def _fail(self, post: ClaimedPost, exc: PublishError) -> None:

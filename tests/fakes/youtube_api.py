@@ -18,7 +18,9 @@ Errors use Google's JSON error body ``{"error": {"code", "message", "errors": [{
 
 Tests inject failures: ``fail_chunks`` (5xx, optionally after storing part of the chunk),
 ``rate_limit_chunks`` / ``rate_limit_inserts`` (429 + Retry-After), ``quota_exceeded``,
-``drop_chunks`` (the connection is cut mid-body) and token revocation. Run it on its own with
+``drop_chunks`` (the connection is cut mid-body), ``move_session`` (a 308 that carries a new session
+URI in ``Location``; the old URI is then gone), ``unverified_project`` (uploads locked private, as for
+an API project that has not passed YouTube's audit) and token revocation. Run it on its own with
 ``python -m tests.fakes.youtube_api --port 8790 --token tok``.
 """
 
@@ -112,6 +114,13 @@ class FakeYouTube(LoopbackFake):
         self.insert_rate_limits: list[Injected] = []
         self.insert_quota: list[Injected] = []
         self.upload_limit_reached = False
+        # Google may move a resumable session: a 308 whose Location names the URI to use from then on
+        # (google-api-python-client's MediaUpload follows it: googleapiclient/http.py, next_chunk).
+        self.moves: list[Injected] = []
+        # "All videos uploaded via the videos.insert endpoint from unverified API projects created
+        # after 28 July 2020 will be restricted to private viewing mode"
+        # (https://developers.google.com/youtube/v3/docs/videos/insert).
+        self.unverified_project = False
         self.thumbnails_forbidden = False
         self.protocol_errors: list[str] = []
         self.peak_chunk_bytes = 0
@@ -140,6 +149,10 @@ class FakeYouTube(LoopbackFake):
 
     def drop_chunks(self, count: int = 1, *, after_bytes: int = CHUNK_UNIT, skip: int = 0) -> None:
         self.chunk_drops.append(Injected(count, after_bytes=after_bytes, after=skip))
+
+    def move_session(self, count: int = 1, *, skip: int = 0) -> None:
+        """After ``skip`` stored chunks, ``count`` 308 answers move the session to a new URI."""
+        self.moves.append(Injected(count, after=skip))
 
     def rate_limit_inserts(self, count: int = 1, *, retry_after: float = 30) -> None:
         self.insert_rate_limits.append(Injected(count, status=429, retry_after=retry_after))
@@ -385,7 +398,15 @@ class FakeYouTube(LoopbackFake):
             self._finish(session)
             return self._done(request, session, status=201, length=seen)
         self._record(request, 308, seen)
-        return web.Response(status=308, headers={"Range": f"bytes=0-{session.received - 1}"})
+        headers = {"Range": f"bytes=0-{session.received - 1}"}
+        if take(self.moves) is not None:
+            old = request.query["upload_id"]
+            new = secrets.token_urlsafe(24)
+            self.sessions[new] = self.sessions.pop(old)
+            headers["Location"] = (
+                f"{self.base_url}/upload/youtube/v3/videos?uploadType=resumable&upload_id={new}"
+            )
+        return web.Response(status=308, headers=headers)
 
     def _status(self, request: web.Request, session: Session) -> web.StreamResponse:
         if session.video_id is not None:
@@ -401,7 +422,9 @@ class FakeYouTube(LoopbackFake):
         snippet.setdefault("categoryId", "22")
         status = {
             "uploadStatus": "uploaded",
-            "privacyStatus": (session.resource.get("status") or {}).get("privacyStatus", "public"),
+            "privacyStatus": "private"
+            if self.unverified_project
+            else (session.resource.get("status") or {}).get("privacyStatus", "public"),
             "license": "youtube",
             "embeddable": True,
             "publicStatsViewable": True,

@@ -32,5 +32,6 @@ SPEC = PlatformSpec(
     cadence=slots.CADENCE,
     results=None,
     settings=default_settings,
+    link_note=None,
     docs="https://developers.facebook.com/docs/instagram-platform/content-publishing",
 )

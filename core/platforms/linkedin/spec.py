@@ -32,5 +32,6 @@ SPEC = PlatformSpec(
     cadence=slots.CADENCE,
     results=None,
     settings=default_settings,
+    link_note=None,
     docs="https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api",
 )

@@ -31,5 +31,6 @@ SPEC = PlatformSpec(
     cadence=slots.CADENCE,
     results=None,
     settings=default_settings,
+    link_note=None,
     docs="docs/platforms.md#sandbox",
 )

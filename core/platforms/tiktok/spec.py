@@ -34,5 +34,6 @@ SPEC = PlatformSpec(
     cadence=slots.CADENCE,
     results=None,
     settings=default_settings,
+    link_note=None,
     docs="https://developers.tiktok.com/doc/content-posting-api-reference-direct-post",
 )

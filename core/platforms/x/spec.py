@@ -32,5 +32,6 @@ SPEC = PlatformSpec(
     cadence=slots.CADENCE,
     results=None,
     settings=default_settings,
+    link_note=None,
     docs="https://docs.x.com/x-api/media/quickstart/media-upload-chunked",
 )

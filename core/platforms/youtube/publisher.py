@@ -43,6 +43,14 @@ _RANGE = re.compile(r"bytes=0-(\d+)")
 # YouTube's daily quota resets at midnight Pacific time.
 _PACIFIC = ZoneInfo("America/Los_Angeles")
 _RELINK = "Re-link the YouTube account with /link youtube."
+UPLOAD_LIMIT_WAIT_S = 24 * 3600.0
+# Uploads from API projects that have not passed YouTube's audit are locked private
+# (https://developers.google.com/youtube/v3/docs/videos/insert, first note; the audit:
+# https://support.google.com/youtube/contact/yt_api_form).
+PRIVATE_LOCK_NOTE = (
+    "YouTube made this video private: uploads from an API project that has not passed YouTube's "
+    "API audit are locked private. The operator can request the audit for the bot's Google project."
+)
 
 
 class _SessionGone(Exception):
@@ -78,10 +86,14 @@ def google_error(response: httpx.Response, doing: str) -> PublishError:
         delay = parse_retry_after(response.headers.get("retry-after"))
         return RateLimited(text, status_code=status, retry_after=delay if delay is not None else 60.0)
     if "uploadLimitExceeded" in reasons:
-        return PermanentError(
+        # The channel's own daily upload cap ("The user has exceeded the number of videos they may
+        # upload", https://developers.google.com/youtube/v3/docs/videos/insert#errors): it lifts
+        # within a day, so the post waits 24 hours instead of failing.
+        return RateLimited(
             text,
             status_code=status,
-            hint="This channel reached YouTube's upload limit; schedule the post again tomorrow.",
+            retry_after=UPLOAD_LIMIT_WAIT_S,
+            hint="This channel reached YouTube's daily upload limit; postbot tries again in 24 hours.",
         )
     if status == 401 or "authError" in reasons:
         return AuthError(text, status_code=status, hint=_RELINK)
@@ -141,7 +153,8 @@ class YouTubePublisher:
                 except _SessionGone as exc:
                     raise TransientError("YouTube dropped the upload session twice in a row.") from exc
         await self._set_thumbnail(job, tokens, video_id)
-        return PublishResult(remote_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}")
+        note = PRIVATE_LOCK_NOTE if job.upload_state.get("locked_private") else None
+        return PublishResult(remote_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}", note=note)
 
     # --- the resumable upload ----------------------------------------------------------------
 
@@ -163,7 +176,10 @@ class YouTubePublisher:
         if isinstance(progress, int):
             progress = await self._send_chunks(job, tokens, session, progress, size, mime)
         video_id = str(progress["id"])
-        await job.checkpoint(video_id=video_id, offset=size, session_uri=None)
+        wanted = str(job.options.get("privacy", "public"))
+        got = (progress.get("status") or {}).get("privacyStatus")
+        locked = wanted != "private" and got == "private"
+        await job.checkpoint(video_id=video_id, offset=size, session_uri=None, locked_private=locked)
         return video_id
 
     async def _start_session(self, job: PublishJob, tokens: TokenSource, size: int, mime: str) -> str:
@@ -247,7 +263,9 @@ class YouTubePublisher:
             end = min(offset + self.chunk_size, size)
             start = offset
 
-            async def send(token: str, start: int = start, end: int = end) -> httpx.Response:
+            async def send(
+                token: str, start: int = start, end: int = end, session: str = session
+            ) -> httpx.Response:
                 return await self.http.put(
                     session,
                     content=stream_range(job.media.path, start, end, piece=STREAM_PIECE),
@@ -281,7 +299,14 @@ class YouTubePublisher:
                     raise TransientError("YouTube accepted a chunk but stored none of it.")
                 offset = held
                 failures = 0
-                await job.checkpoint(offset=offset)
+                moved = response.headers.get("location")
+                if moved and moved != session:
+                    # The session moved: later chunks, and a resume after a crash, go to the new URI
+                    # (google-api-python-client follows a 308's Location the same way).
+                    session = moved
+                    await job.checkpoint(offset=offset, session_uri=session)
+                else:
+                    await job.checkpoint(offset=offset)
                 continue
             if status in (404, 410):
                 raise _SessionGone

@@ -40,5 +40,12 @@ SPEC = PlatformSpec(
     cadence=slots.CADENCE,
     results=YouTubeMetrics.from_settings,
     settings=default_settings,
+    # https://developers.google.com/youtube/v3/docs/videos/insert (first note): until the operator's
+    # Google project passes the API audit, every upload is locked private.
+    link_note=(
+        "If this bot's Google API project has not passed YouTube's API audit, YouTube keeps the "
+        "videos it uploads private; the operator requests the audit at "
+        "https://support.google.com/youtube/contact/yt_api_form."
+    ),
     docs="https://developers.google.com/youtube/v3/docs/videos/insert",
 )
