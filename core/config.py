@@ -73,6 +73,9 @@ class PlatformSettings(BaseModel):
     rate_per_s: float | None = None
     burst: int | None = None
     max_concurrency: int | None = None
+    # LinkedIn: the app holds r_member_social (approved partners only), so a lost create-post answer
+    # can be resolved by listing the member's posts instead of ending as "may have been published".
+    can_list_posts: bool = False
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 
 

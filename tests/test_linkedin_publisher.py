@@ -14,7 +14,7 @@ import pytest
 from core.config import PlatformSettings
 from core.domain import Platform
 from core.platforms.linkedin.publisher import LinkedInPublisher, seconds_to_utc_midnight
-from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
+from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
 from tests.fakes.linkedin_api import FakeLinkedIn, encoded
 from tests.fakes.mp4 import write_mp4
 from tests.publishing_support import StaticTokens, video_job
@@ -151,12 +151,35 @@ async def test_expired_upload_urls_start_a_new_upload(
     assert post.body["content"]["media"]["id"] != first
 
 
-async def test_lost_answer_to_the_post_is_found_not_reposted(
+async def test_lost_answer_without_r_member_social_is_reported_uncertain_never_reposted(
     fake: FakeLinkedIn, http: httpx.AsyncClient, video: Path
 ) -> None:
+    """Listing the author's posts needs r_member_social, which postbot does not get: the retry must
+    neither post again (it may post twice) nor call the account revoked."""
     fake.lose_post_answers(1)
     saved: list[dict[str, Any]] = []
     pub = publisher(fake, http)
+    with pytest.raises(TransientError):
+        await pub.publish(make_job(video, saved))
+    assert len(fake.posts) == 1
+
+    with pytest.raises(PermanentError) as caught:
+        await pub.publish(retry_of(video, saved))
+    assert not isinstance(caught.value, AuthError)
+    assert "may have published" in caught.value.message
+    assert caught.value.hint is not None and "linkedin.com" in caught.value.hint
+    assert len(fake.posts) == 1
+    assert [r.path for r in fake.requests].count("/rest/posts") == 1
+    assert not any("q=author" in r.path for r in fake.requests), "no lookup it has no permission for"
+
+
+async def test_lost_answer_is_found_when_the_app_may_list_posts(
+    fake: FakeLinkedIn, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.grant_member_social(MEMBER)
+    fake.lose_post_answers(1)
+    saved: list[dict[str, Any]] = []
+    pub = publisher(fake, http, can_list_posts=True)
     with pytest.raises(TransientError):
         await pub.publish(make_job(video, saved))
     assert len(fake.posts) == 1
@@ -166,6 +189,20 @@ async def test_lost_answer_to_the_post_is_found_not_reposted(
     assert list(fake.posts) == [result.remote_id]
     assert [r.path for r in fake.requests].count("/rest/posts") == 1
     assert fake.uploaded_parts() == [0, 1, 2, 3, 4]
+
+
+async def test_fake_refuses_listing_posts_without_r_member_social(
+    fake: FakeLinkedIn, http: httpx.AsyncClient
+) -> None:
+    response = await http.get(
+        f"{fake.base_url}/rest/posts?q=author&author=urn%3Ali%3Aperson%3A782bbtaQ",
+        headers={
+            "Authorization": f"Bearer {TOKEN}",
+            "LinkedIn-Version": "202510",
+            "X-Restli-Protocol-Version": "2.0.0",
+        },
+    )
+    assert response.status_code == 403
 
 
 async def test_recorded_post_returns_without_calling_linkedin(

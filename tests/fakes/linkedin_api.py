@@ -17,7 +17,9 @@ Implemented after learn.microsoft.com/linkedin/marketing/community-management/sh
   ``PROCESSING_FAILED``).
 - ``POST /rest/posts`` (author, commentary, visibility, distribution, content.media.id,
   lifecycleState) → ``201`` with the post URN in ``x-restli-id``; the video must be the author's
-  and ``AVAILABLE``. ``GET /rest/posts?q=author&author=`` lists the author's posts, newest first.
+  and ``AVAILABLE``. ``GET /rest/posts?q=author&author=`` lists the author's posts, newest first, and
+  only for a member whose token carries ``r_member_social`` (``grant_member_social``), a restricted
+  permission most apps never get: everyone else is answered 403 ACCESS_DENIED.
 
 Errors are LinkedIn's ``{"status", "serviceErrorCode", "code", "message"}``; an invalid token is 401
 ``INVALID_ACCESS_TOKEN`` (serviceErrorCode 65600); throttling is 429 ``TOO_MANY_REQUESTS``, with no
@@ -134,10 +136,19 @@ class FakeLinkedIn(LoopbackFake):
         self.injected: dict[str, list[Injected]] = {name: [] for name in ENDPOINTS}
         self.processing_fails = False
         self.lost_answers = 0
+        # Members whose token carries r_member_social: "Find Posts by Authors" needs it
+        # (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/posts-api
+        # #find-posts-by-authors), and LinkedIn grants it only to approved partners
+        # (https://learn.microsoft.com/en-us/linkedin/shared/authentication/getting-access).
+        self.member_social_readers: set[str] = set()
         self.secret = secrets.token_bytes(16)
         self._seq = 7_100_000_000_000_000_000
 
     # --- lifecycle -----------------------------------------------------------------------------
+
+    def grant_member_social(self, member: str) -> None:
+        """``member``'s tokens carry r_member_social (the app is an approved partner)."""
+        self.member_social_readers.add(member)
 
     def make_app(self) -> web.Application:
         app = web.Application(client_max_size=1024 * 1024)
@@ -427,6 +438,12 @@ class FakeLinkedIn(LoopbackFake):
                 raise reject(400, "The author URN must be URL-encoded (Rest.li 2.0)", code="ILLEGAL_ARGUMENT")
             if request.query.get("author") != member:
                 raise reject(403, "Not enough permissions to read this author's posts", code="ACCESS_DENIED")
+            if member not in self.member_social_readers:
+                raise reject(
+                    403,
+                    "Not enough permissions to access: partnerApiPostsExternal.FINDER-author.20251001",
+                    code="ACCESS_DENIED",
+                )
             count = int(request.query.get("count", "10"))
             mine = [p for p in self.posts.values() if p.body.get("author") == member][::-1][:count]
             elements = [{"id": p.urn, **p.body, "createdAt": int(p.created * 1000)} for p in mine]

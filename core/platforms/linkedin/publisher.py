@@ -9,8 +9,11 @@ post, whose URN comes back in ``x-restli-id``. Every REST call carries ``LinkedI
 ``X-Restli-Protocol-Version: 2.0.0``.
 
 Resuming: the upload URLs stay valid until ``uploadUrlsExpireAt``, so a retry PUTs only the parts it
-has no ETag for. The post is marked as attempted before it is sent; a retry after a lost answer
-looks for a post of this video among the author's posts before posting again.
+has no ETag for. The post is marked as attempted before it is sent. A retry after a lost answer
+never posts blindly: listing the author's posts (``q=author``) needs ``r_member_social``, which
+LinkedIn grants only to approved partners, so it is used only when ``platforms.linkedin.
+can_list_posts`` says the app has it; otherwise the post ends as "may have been published" and the
+author is told where to look.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class LinkedInPublisher:
         max_inline_wait_s: float = 30.0,
         step_attempts: int = 3,
         retry_base_s: float = 0.5,
+        can_list_posts: bool = False,
     ) -> None:
         self.http = http
         self.api = base_url.rstrip("/") + "/rest"
@@ -97,6 +101,7 @@ class LinkedInPublisher:
         self.max_inline_wait_s = max_inline_wait_s
         self.step_attempts = step_attempts
         self.retry_base_s = retry_base_s
+        self.can_list_posts = can_list_posts
 
     @classmethod
     def from_settings(cls, conf: PlatformSettings, http: httpx.AsyncClient) -> LinkedInPublisher:
@@ -106,6 +111,7 @@ class LinkedInPublisher:
             api_version=conf.api_version or DEFAULT_API_VERSION,
             # Parts are sized by LinkedIn (4 MiB); this is only how much of one is read at a time.
             chunk_size=min(conf.chunk_size_bytes, 1024 * 1024),
+            can_list_posts=conf.can_list_posts,
         )
 
     async def publish(self, job: PublishJob) -> PublishResult:
@@ -276,6 +282,14 @@ class LinkedInPublisher:
     async def _post(self, job: PublishJob, tokens: TokenSource, video: str) -> PublishResult:
         state = job.upload_state
         if state.get("li_post_attempted"):
+            if not self.can_list_posts:
+                raise PermanentError(
+                    "LinkedIn may have published this post: its answer to the create call was lost, "
+                    "and posting again could publish it twice.",
+                    hint="Look for it on the account's recent activity "
+                    "(https://www.linkedin.com/in/me/recent-activity/all/); schedule it again only if "
+                    "it is not there.",
+                )
             found = await self._find_post(tokens, video)
             if found:
                 await job.checkpoint(li_post_urn=found, remote_id=found, remote_url=_url(found))
@@ -295,7 +309,13 @@ class LinkedInPublisher:
             "isReshareDisabledByAuthor": False,
         }
         # Not retried in place: a lost answer may hide a created post; the next attempt looks first.
-        response = await self._rest(tokens, "POST", "/posts", "create the post", json=payload)
+        try:
+            response = await self._rest(tokens, "POST", "/posts", "create the post", json=payload)
+        except PublishError as exc:
+            if exc.status_code is not None and 400 <= exc.status_code < 500:
+                # A 4xx (429 included) is a refusal: nothing was created, so a retry may post.
+                await job.checkpoint(li_post_attempted=False)
+            raise
         urn = response.headers.get("x-restli-id")
         if not urn:
             raise TransientError("LinkedIn did not return the new post's id")
