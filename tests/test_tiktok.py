@@ -355,3 +355,30 @@ async def test_an_unknown_unfinished_publish_id_starts_a_new_upload(
     result = await _publisher(http, fake).publish(_job(video, state=stale))
     assert result.remote_id == str(fake.published[0].post_id)
     assert fake.sha256_of(fake.published[0].publish_id) == _sha(video)
+
+
+async def test_post_id_that_comes_after_moderation_is_waited_for(
+    fake: FakeTikTok, http: httpx.AsyncClient, video: Path
+) -> None:
+    """PUBLISH_COMPLETE can come before moderation gives the post id: keep looking, a bounded while."""
+    fake.moderation_polls = 3
+    result = await _publisher(http, fake).publish(_job(video))
+    [upload] = fake.published
+    assert result.remote_id == str(upload.post_id)
+    assert result.url == f"https://www.tiktok.com/@postbot_team/video/{upload.post_id}"
+    assert result.note is None
+
+
+async def test_moderation_longer_than_the_wait_says_so_and_keeps_the_publish_id(
+    fake: FakeTikTok, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.moderation_polls = 1_000
+    publisher = _publisher(http, fake, post_id_wait_s=0.2)
+    job = _job(video)
+    result = await publisher.publish(job)
+    [upload] = fake.published
+    assert upload.post_id is None and result.remote_id == job.upload_state["publish_id"]
+    assert result.url is None
+    assert result.note is not None and "moderat" in result.note
+    polls = [r for r in fake.requests if r.path.endswith("/status/fetch/")]
+    assert len(polls) < 60, "bounded: TikTok allows 30 status calls a minute"

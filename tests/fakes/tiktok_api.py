@@ -15,7 +15,11 @@ Implemented (developers.tiktok.com: Direct Post reference, Media Transfer Guide,
   ``400`` for bad headers, ``404`` for an unknown or expired upload URL.
 - ``POST /v2/post/publish/status/fetch/``: ``PROCESSING_UPLOAD`` (with ``uploaded_bytes``) until the
   file is complete, then ``PUBLISH_COMPLETE`` (``publicaly_available_post_id``, TikTok's spelling) or
-  ``FAILED`` with ``fail_reason``. 30 requests per minute per token.
+  ``FAILED`` with ``fail_reason``. A public post's id is empty until moderation is done
+  (``moderation_polls``): "developers are not provided with the post_id until this process is
+  complete ... In some cases, moderation may take a few hours"
+  (https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status).
+  30 requests per minute per token.
 
 Every JSON answer carries TikTok's envelope ``{"data": ..., "error": {"code", "message", "log_id"}}``.
 Chunk bodies are streamed and hashed, never kept. Run it alone with
@@ -87,6 +91,7 @@ class Upload:
     status: str = "PROCESSING_UPLOAD"
     fail_reason: str | None = None
     post_id: int | None = None
+    moderation_polls: int = 0
 
     def chunk_bounds(self, index: int) -> tuple[int, int]:
         """``[first, last]`` byte of chunk ``index``: the last chunk also carries the trailing bytes."""
@@ -117,6 +122,8 @@ class FakeTikTok(LoopbackFake):
         self.audited = True
         # Status polls that answer PROCESSING after the upload completed.
         self.processing_polls = 1
+        # Status polls that answer PUBLISH_COMPLETE with no post id yet (moderation still running).
+        self.moderation_polls = 0
         self.uploads: dict[str, Upload] = {}
         self.requests: list[Recorded] = []
         self.protocol_errors: list[str] = []
@@ -445,9 +452,15 @@ class FakeTikTok(LoopbackFake):
                     upload.status = "FAILED"
                 else:
                     upload.status = "PUBLISH_COMPLETE"
-                    if upload.post_info.get("privacy_level") == "PUBLIC_TO_EVERYONE":
-                        upload.post_id = 7_300_000_000_000_000_000 + secrets.randbelow(10**17)
             upload.status_polls += 1
+        if (
+            upload.status == "PUBLISH_COMPLETE"
+            and upload.post_id is None
+            and upload.post_info.get("privacy_level") == "PUBLIC_TO_EVERYONE"
+        ):
+            if upload.moderation_polls >= self.moderation_polls:
+                upload.post_id = 7_300_000_000_000_000_000 + secrets.randbelow(10**17)
+            upload.moderation_polls += 1
         data: dict[str, Any] = {"status": upload.status, "uploaded_bytes": upload.received}
         if upload.status == "FAILED":
             data["fail_reason"] = upload.fail_reason

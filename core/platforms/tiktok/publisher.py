@@ -152,6 +152,7 @@ class TikTokPublisher:
         retry_backoff_s: float = 1.0,
         poll_interval_s: float = 5.0,
         poll_timeout_s: float = 600.0,
+        post_id_wait_s: float = 180.0,
     ) -> None:
         self.http = http
         self.api = base_url.rstrip("/") + "/v2/post/publish"
@@ -161,6 +162,10 @@ class TikTokPublisher:
         self.retry_backoff_s = retry_backoff_s
         self.poll_interval_s = poll_interval_s
         self.poll_timeout_s = poll_timeout_s
+        # A public post's id comes only after moderation, "usually within one minute", sometimes
+        # hours (https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status):
+        # wait this long for it, then publish with the publish id and say the link is pending.
+        self.post_id_wait_s = post_id_wait_s
 
     async def publish(self, job: PublishJob) -> PublishResult:
         tokens = job.require_tokens()
@@ -236,6 +241,7 @@ class TikTokPublisher:
             sha256=job.media.sha256,
             uploaded=False,
             username=creator.get("creator_username"),
+            privacy_level=privacy,
         )
         try:
             await self._upload(job, plan, upload_url, 0)
@@ -352,6 +358,7 @@ class TikTokPublisher:
     async def _poll(self, job: PublishJob, tokens: TokenSource, publish_id: str) -> PublishResult:
         deadline = time.monotonic() + self.poll_timeout_s
         delay = self.poll_interval_s
+        id_deadline: float | None = None
         while True:
             try:
                 status = await self._fetch_status(tokens, publish_id)
@@ -364,11 +371,27 @@ class TikTokPublisher:
             state = status.get("status")
             if state in ("PUBLISH_COMPLETE", "SEND_TO_USER_INBOX"):
                 ids = status.get("publicaly_available_post_id") or []
+                public = job.upload_state.get("privacy_level") == "PUBLIC_TO_EVERYONE"
+                if not ids and public and state == "PUBLISH_COMPLETE":
+                    now = time.monotonic()
+                    id_deadline = id_deadline if id_deadline is not None else now + self.post_id_wait_s
+                    if now + delay <= id_deadline:
+                        # Published, but moderation has not released the post id yet: keep looking.
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 1.5, 30.0)
+                        continue
                 remote_id = str(ids[0]) if ids else publish_id
                 username = job.upload_state.get("username")
                 url = f"https://www.tiktok.com/@{username}/video/{ids[0]}" if ids and username else None
+                note = None
+                if not ids and public and state == "PUBLISH_COMPLETE":
+                    where = f" on @{username}'s profile" if username else ""
+                    note = (
+                        "TikTok is still moderating the video; it appears"
+                        f"{where} once approved (this can take a few hours)."
+                    )
                 await job.checkpoint(remote_id=remote_id, url=url)
-                return PublishResult(remote_id=remote_id, url=url)
+                return PublishResult(remote_id=remote_id, url=url, note=note)
             if state == "FAILED":
                 reason = str(status.get("fail_reason") or "unknown")
                 # A failed publish id is finished: the next attempt has to start a new upload.
