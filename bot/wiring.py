@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core import timeparse
-from core.accounts.keepalive import refresh_expiring
+from core.accounts.keepalive import refresh_expiring, remind_expiring
 from core.accounts.service import Accounts
 from core.config import Settings
 from core.db.engine import make_engine, migrate, session_factory
@@ -72,6 +72,7 @@ class App:
     async def _keep_tokens_alive(self) -> None:
         assert self.accounts is not None
         await refresh_expiring(self.accounts.tokens)
+        await remind_expiring(self.accounts.linker)
 
     def require_accounts(self) -> Accounts:
         if self.accounts is None:

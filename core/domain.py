@@ -157,6 +157,8 @@ class AccountView:
     last_error: str | None
     linked_at: datetime
     updated_at: datetime
+    # False when only a new link renews access (LinkedIn without a refresh token).
+    renewable: bool = True
 
 
 @dataclass(frozen=True)

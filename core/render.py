@@ -149,7 +149,13 @@ def accounts_text(views: list[AccountView], *, now: datetime | None = None) -> s
     lines = ["Linked accounts:"]
     for v in views:
         name = v.display_name or v.remote_account_id
-        if v.status is AccountStatus.ACTIVE:
+        if v.status is AccountStatus.ACTIVE and not v.renewable:
+            health = (
+                f"ok; expires {_when(v.token_expires_at, current)} and can't be renewed without a new "
+                f"link: an admin runs /link {v.platform.value} before then (reminders come 7 days and "
+                "1 day ahead)"
+            )
+        elif v.status is AccountStatus.ACTIVE:
             health = (
                 f"ok, token renews automatically (access token expires {_when(v.token_expires_at, current)}"
             )

@@ -17,7 +17,7 @@ from core.config import PlatformSettings, PlatformsSettings, Settings
 from core.crypto import Vault, derive_key
 from core.crypto.keys import MIN_ITERATIONS
 from core.db.engine import make_engine, migrate, session_factory
-from core.db.models import SocialAccount
+from core.db.models import SocialAccount, Team, User
 from core.domain import AccountStatus
 from core.oauth import OAuthClients
 from core.publishers.base import AuthError, TransientError
@@ -225,3 +225,90 @@ async def test_keepalive_refreshes_only_tokens_about_to_lapse(db: Database, sett
         await soon.http.aclose()
         await soon.fake.stop()
         await soon.engine.dispose()
+
+
+async def _linkedin_without_refresh_token(db: Database, settings: Settings, *, expires_in: int) -> World:
+    """LinkedIn as most apps get it: a 60-day access token and no refresh token."""
+    w = await build(db, settings, "linkedin", expires_in=expires_in)
+    w.fake.partner = False
+    async with w.sessions.begin() as session:
+        account = await session.get(SocialAccount, w.seeded.account_row_id)
+        assert account is not None
+        account.refresh_token_enc = None
+        team = await session.get(Team, account.team_id)
+        assert team is not None
+        admin = User(team_id=team.id, external_id="U-admin", is_admin=True)
+        session.add(admin)
+        await session.flush()
+        account.linked_by = admin.id
+    return w
+
+
+async def test_linkedin_token_without_refresh_token_expires_it_is_not_revoked(
+    db: Database, settings: Settings
+) -> None:
+    """Before: keep-alive 'refreshed' it 7 days early, failed for want of a refresh token and
+    marked the account revoked."""
+    from core.accounts.keepalive import refresh_expiring
+
+    w = await _linkedin_without_refresh_token(db, settings, expires_in=3 * 86400)
+    try:
+        assert await refresh_expiring(w.sources, within=timedelta(days=7)) == 0
+        assert (await w.row()).status == AccountStatus.ACTIVE.value
+        # Still good for three days: used as it is.
+        assert await (await source_for(w)).access_token() == w.seeded.access_token
+        assert w.fake.refresh_count == 0
+        # Once it has run out, the account has expired; nobody revoked anything.
+        async with w.sessions.begin() as session:
+            account = await session.get(SocialAccount, w.seeded.account_row_id)
+            assert account is not None
+            account.token_expires_at = w.sources.clock() - timedelta(minutes=1)
+        with pytest.raises(AuthError) as caught:
+            await (await source_for(w)).access_token()
+        row = await w.row()
+        assert row.status == AccountStatus.EXPIRED.value
+        assert "revoked" not in caught.value.message and "expired" in caught.value.message
+    finally:
+        await w.http.aclose()
+        await w.fake.stop()
+        await w.engine.dispose()
+
+
+async def test_admins_get_a_fresh_link_7_days_and_1_day_before_expiry_and_accounts_says_when(
+    db: Database, settings: Settings
+) -> None:
+    from core.accounts.keepalive import remind_expiring
+    from core.accounts.linking import AccountLinker
+    from core.domain import ChatContext, ChatKind
+    from core.render import accounts_text
+
+    class Dms:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, str]] = []
+
+        async def dm(self, chat: ChatKind, team_id: str, user_id: str, text: str) -> None:
+            self.sent.append((user_id, text))
+
+    w = await _linkedin_without_refresh_token(db, settings, expires_in=int(6.5 * 86400))
+    dms = Dms()
+    try:
+        linker = AccountLinker(settings, w.sessions, VAULT, w.sources.oauth, dms)  # type: ignore[arg-type]
+        now = w.sources.clock()
+        assert await remind_expiring(linker, now=now) == 1
+        [(user, text)] = dms.sent
+        assert user == "U-admin"
+        assert "expires in 6 days" in text and "/oauth/linkedin/start?state=" in text
+        # Not twice for the same stage, in this run or another process's.
+        assert await remind_expiring(linker, now=now + timedelta(hours=6)) == 0
+        # The 1-day stage.
+        assert await remind_expiring(linker, now=now + timedelta(days=5, hours=13)) == 1
+        assert "expires in 1 day," in dms.sent[-1][1]
+
+        ctx = ChatContext(chat=ChatKind.CONSOLE, team_id="T-test", user_id="U-admin", is_admin=True)
+        listing = accounts_text(await linker.list_accounts(ctx), now=now)
+        assert "expires in 6 days" in listing and "/link linkedin" in listing
+        assert "renews automatically" not in listing
+    finally:
+        await w.http.aclose()
+        await w.fake.stop()
+        await w.engine.dispose()

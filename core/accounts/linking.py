@@ -259,6 +259,42 @@ class AccountLinker:
         await self._dm(chat, team_ext, user_ext, f"{text} {note}" if note else text)
         return outcome
 
+    async def remind_relink(self, account: SocialAccount, *, since: datetime, now: datetime) -> bool:
+        """DM the admin who linked ``account`` a fresh link before its unrenewable token runs out,
+        unless a link for it was already made for them since ``since``. True when a DM went out."""
+        platform = Platform(account.platform)
+        async with self.sessions() as session:
+            team = await session.get(Team, account.team_id)
+            user = await session.get(User, account.linked_by) if account.linked_by is not None else None
+            if team is None or user is None:
+                log.warning("expiring account has no admin to remind", extra={"account": account.id})
+                return False
+            already = (
+                await session.execute(
+                    select(OAuthState.id).where(
+                        OAuthState.team_id == team.id,
+                        OAuthState.user_id == user.id,
+                        OAuthState.platform == platform.value,
+                        OAuthState.created_at >= since,
+                    )
+                )
+            ).first()
+        if already is not None:
+            return False
+        ctx = ChatContext(
+            chat=ChatKind(team.chat), team_id=team.external_id, user_id=user.external_id, is_admin=True
+        )
+        url = await self.start_link(ctx, platform)
+        assert account.token_expires_at is not None
+        days = max(1, round((account.token_expires_at - now).total_seconds() / 86400))
+        name = account.display_name or account.remote_account_id
+        text = (
+            f"{platform.label} access for {name} expires in {days} day{'s' if days != 1 else ''}, and "
+            f"{platform.label} gives this app no way to renew it. Link it again to keep posting: {url}"
+        )
+        await self._dm(team.chat, team.external_id, user.external_id, text)
+        return True
+
     async def _dm(self, chat: str, team_id: str, user_id: str, text: str) -> None:
         if self.notifier is None:
             return
@@ -327,6 +363,7 @@ class AccountLinker:
                     last_error=r.last_error,
                     linked_at=r.created_at,
                     updated_at=r.updated_at,
+                    renewable=_renewable(r),
                 )
                 for r in rows
             ]
@@ -393,3 +430,9 @@ class AccountLinker:
                 f"{platform.label} did not confirm the revocation; "
                 "remove postbot under its connected apps settings."
             )
+
+
+def _renewable(account: SocialAccount) -> bool:
+    from core.accounts.tokens import renewable
+
+    return renewable(account)

@@ -89,6 +89,15 @@ class TokenSources:
         )
 
 
+def renewable(account: SocialAccount) -> bool:
+    """Whether postbot can renew this account's access without a new link: it holds a refresh token,
+    or its platform extends access tokens themselves (Instagram)."""
+    from core.platforms.registry import spec
+
+    provider = spec(Platform(account.platform)).oauth
+    return account.refresh_token_enc is not None or (provider is not None and provider.refreshes_access_token)
+
+
 class StoredTokenSource:
     """core.publishers.base.TokenSource over one social_accounts row."""
 
@@ -154,34 +163,45 @@ class StoredTokenSource:
                     self._last = current
                     return current.access_token
                 relink = relink_message(self.platform)
-                try:
-                    fresh = await self._provider().refresh(current)
-                except InvalidGrant:
-                    name = account.display_name or self._remote_id
-                    message = f"{self.platform.label} access for {name} was revoked or has expired: {relink}"
-                    account.status = AccountStatus.REVOKED.value
-                    account.last_error = message
-                    failure = AuthError(message, hint=f"An admin can {relink}.")
-                    REFRESHES.labels(self.platform.value, "revoked").inc()
-                except ProviderUnavailable as exc:
-                    REFRESHES.labels(self.platform.value, "unavailable").inc()
-                    raise TransientError(
-                        f"could not refresh the {self.platform.label} token: {exc.message}"
-                    ) from None
-                except OAuthError as exc:
-                    REFRESHES.labels(self.platform.value, "refused").inc()
-                    account.last_error = exc.message
-                    failure = PermanentError(
-                        f"could not refresh the {self.platform.label} token: {exc.message}",
-                        hint=f"Check the bot's {self.platform.label} app credentials, or {relink}.",
-                    )
+                provider = self._provider()
+                if not provider.can_refresh(current):
+                    # Nothing to renew with (LinkedIn without partner refresh tokens): the token is
+                    # used until it runs out, and then the account has expired; nobody revoked it.
+                    if self._not_expired(current):
+                        self._last = current
+                        return current.access_token
+                    failure = self._expired(account, relink)
                 else:
-                    save_tokens(account, fresh, self.vault)
-                    self._last = fresh
-                    REFRESHES.labels(self.platform.value, "ok").inc()
-                    log.info(
-                        "token refreshed", extra={"platform": self.platform.value, "account": self.row_id}
-                    )
+                    try:
+                        fresh = await provider.refresh(current)
+                    except InvalidGrant:
+                        name = account.display_name or self._remote_id
+                        message = (
+                            f"{self.platform.label} access for {name} was revoked or has expired: {relink}"
+                        )
+                        account.status = AccountStatus.REVOKED.value
+                        account.last_error = message
+                        failure = AuthError(message, hint=f"An admin can {relink}.")
+                        REFRESHES.labels(self.platform.value, "revoked").inc()
+                    except ProviderUnavailable as exc:
+                        REFRESHES.labels(self.platform.value, "unavailable").inc()
+                        raise TransientError(
+                            f"could not refresh the {self.platform.label} token: {exc.message}"
+                        ) from None
+                    except OAuthError as exc:
+                        REFRESHES.labels(self.platform.value, "refused").inc()
+                        account.last_error = exc.message
+                        failure = PermanentError(
+                            f"could not refresh the {self.platform.label} token: {exc.message}",
+                            hint=f"Check the bot's {self.platform.label} app credentials, or {relink}.",
+                        )
+                    else:
+                        save_tokens(account, fresh, self.vault)
+                        self._last = fresh
+                        REFRESHES.labels(self.platform.value, "ok").inc()
+                        log.info(
+                            "token refreshed", extra={"platform": self.platform.value, "account": self.row_id}
+                        )
             if failure is not None:
                 log.warning(
                     "token refresh failed",
@@ -189,6 +209,17 @@ class StoredTokenSource:
                 )
                 raise failure
             return fresh.access_token
+
+    def _expired(self, account: SocialAccount, relink: str) -> PublishError:
+        name = account.display_name or self._remote_id
+        message = (
+            f"{self.platform.label} access for {name} expired and {self.platform.label} gives this app "
+            f"no way to renew it: {relink}"
+        )
+        account.status = AccountStatus.EXPIRED.value
+        account.last_error = message
+        REFRESHES.labels(self.platform.value, "expired").inc()
+        return AuthError(message, hint=f"An admin can {relink}.")
 
     def _not_expired(self, tokens: TokenSet) -> bool:
         return tokens.expires_at is None or tokens.expires_at > self.clock()

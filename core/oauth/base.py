@@ -35,6 +35,9 @@ class OAuthProvider:
     # "basic": HTTP Basic with id:secret (RFC 6749 §2.3.1); "body": both in the form.
     client_auth: ClassVar[str] = "body"
     extra_authorize_params: ClassVar[Mapping[str, str]] = {}
+    # True where the provider extends the access token itself (Instagram's ig_refresh_token), so an
+    # account renews without a refresh token.
+    refreshes_access_token: ClassVar[bool] = False
     # OAuth error codes that mean the grant itself is dead (re-link needed), not a transient fault.
     dead_grant_errors: ClassVar[frozenset[str]] = frozenset({"invalid_grant"})
 
@@ -95,6 +98,11 @@ class OAuthProvider:
                 raise ValueError(f"{self.platform.label} needs the PKCE code verifier")
             form["code_verifier"] = code_verifier
         return await self._token_request(form)
+
+    def can_refresh(self, tokens: TokenSet) -> bool:
+        """Whether these tokens can be renewed at all. LinkedIn, for one, issues refresh tokens only
+        to approved partners; without one the access token simply runs out and needs a new link."""
+        return self.refreshes_access_token or tokens.refresh_token is not None
 
     async def refresh(self, tokens: TokenSet) -> TokenSet:
         """A refresh_token grant. Keeps the old refresh token when the provider does not rotate it."""

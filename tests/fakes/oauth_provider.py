@@ -12,7 +12,9 @@ One ``FakeOAuthProvider(platform)`` serves that platform's endpoints at their re
   ``{"data": {"id", "name", "username"}}``. Refresh tokens rotate (the old one dies) and are only
   issued with ``offline.access``; a dead refresh token is ``400 invalid_request`` as X answers it.
 - linkedin: ``GET /oauth/v2/authorization``, ``POST /oauth/v2/accessToken`` (id/secret in the form),
-  ``POST /oauth/v2/revoke``, ``GET /v2/userinfo`` (OpenID ``sub``, ``name``).
+  ``POST /oauth/v2/revoke``, ``GET /v2/userinfo`` (OpenID ``sub``, ``name``). Refresh tokens only
+  while ``partner`` is set: LinkedIn issues them to approved partners alone
+  (https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens).
 - tiktok: ``GET /v2/auth/authorize/`` (``client_key``, comma-separated scopes; the web flow takes
   no PKCE, and a challenge, where one is sent, is TikTok's hex SHA-256, not RFC 7636's base64url),
   ``POST /v2/oauth/token/`` → ``open_id``, ``refresh_expires_in``...; errors
@@ -132,6 +134,8 @@ class FakeOAuthProvider(LoopbackFake):
         self.codes: dict[str, PendingCode] = {}
         self.grants: list[Grant] = []
         self.token_calls: list[TokenCall] = []
+        # LinkedIn: the app is an approved partner, so refresh tokens are issued (see the docstring).
+        self.partner = True
         self.revoked_tokens: list[str] = []
         self.authorize_requests: list[dict[str, str]] = []
         self.protocol_errors: list[str] = []
@@ -247,7 +251,7 @@ class FakeOAuthProvider(LoopbackFake):
     def _new_grant(self, scope: str, *, offline: bool) -> Grant:
         grant = Grant(scope=scope)
         grant.access_tokens.add(self._new_token("access"))
-        if offline and self.platform != "instagram":
+        if offline and self.platform != "instagram" and (self.platform != "linkedin" or self.partner):
             grant.refresh_token = self._new_token("refresh")
         self.grants.append(grant)
         return grant

@@ -35,6 +35,7 @@ class InstagramOAuth(OAuthProvider):
     )
     default_scopes = ("instagram_business_basic", "instagram_business_content_publish")
     scope_separator = ","
+    refreshes_access_token = True
 
     @classmethod
     def defaults_for(cls, settings: PlatformSettings) -> Endpoints:

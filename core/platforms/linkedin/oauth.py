@@ -12,6 +12,9 @@ from core.oauth.models import Profile, TokenSet
 
 
 class LinkedInOAuth(OAuthProvider):
+    # Refresh tokens go to approved partners only
+    # (https://learn.microsoft.com/en-us/linkedin/shared/authentication/programmatic-refresh-tokens);
+    # other apps get a 60-day access token and no refresh token, which is expiry, not revocation.
     platform = Platform.LINKEDIN
     defaults = Endpoints(
         authorize="https://www.linkedin.com/oauth/v2/authorization",
