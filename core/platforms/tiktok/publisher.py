@@ -29,7 +29,7 @@ from core.publishers.base import (
     TokenSource,
     TransientError,
 )
-from core.publishers.http import error_for_response, parse_retry_after, send_authorized
+from core.publishers.http import error_for_response, parse_retry_after, retry_transient, send_authorized
 
 log = logging.getLogger(__name__)
 
@@ -293,15 +293,23 @@ class TikTokPublisher:
     # --- chunks --------------------------------------------------------------------------------
 
     async def _upload(self, job: PublishJob, plan: ChunkPlan, url: str, held: int) -> None:
-        """Send the chunks after the ``held`` bytes TikTok already has, in order."""
+        """Send the chunks after the ``held`` bytes TikTok already has, in order. Each chunk goes
+        through the retry every publisher uses (``retry_transient``); a chunk after a failure first
+        asks TikTok how much it holds, since the answer to the failed one may have been lost."""
         if held % plan.chunk_size and held != plan.video_size:
             # Chunks are all-or-nothing; a partial count means this upload cannot be continued.
             raise _UploadGone
-        index = min(held // plan.chunk_size, plan.total_chunk_count)
-        failures = 0
         mime = job.media.mime or "video/mp4"
-        while index < plan.total_chunk_count:
+        position = _Position(min(held // plan.chunk_size, plan.total_chunk_count))
+
+        async def step() -> None:
+            if position.ask:
+                position.index, position.ask = await self._resync(job, plan, position.index), False
+                if position.index >= plan.total_chunk_count:
+                    return
+            index = position.index
             start, end = plan.bounds(index)
+            position.ask = True  # until this chunk is acknowledged
             try:
                 response = await self.http.put(
                     url,
@@ -313,29 +321,23 @@ class TikTokPublisher:
                     },
                 )
             except httpx.TransportError as exc:
-                failures += 1
-                if failures >= self.max_chunk_attempts:
-                    raise TransientError(f"network error uploading to TikTok ({type(exc).__name__})") from exc
-                await asyncio.sleep(self._backoff(failures))
-                index = await self._resync(job, plan, index)
-                continue
+                raise TransientError(f"network error uploading to TikTok ({type(exc).__name__})") from exc
             status = response.status_code
             if status in (201, 206):
-                index += 1
-                failures = 0
-                await job.checkpoint(chunks_sent=index, uploaded=index == plan.total_chunk_count)
-                continue
+                position.index, position.ask = index + 1, False
+                await job.checkpoint(chunks_sent=index + 1, uploaded=index + 1 == plan.total_chunk_count)
+                return
             if status in (403, 404):
                 raise _UploadGone
-            error = tiktok_error(response, "uploading a chunk")
-            if not error.transient:
-                raise error
-            failures += 1
-            wait = error.retry_after if error.retry_after is not None else self._backoff(failures)
-            if failures >= self.max_chunk_attempts or wait > self.max_wait_s:
-                raise error
-            await asyncio.sleep(wait)
-            index = await self._resync(job, plan, index)
+            raise tiktok_error(response, "uploading a chunk")
+
+        while position.index < plan.total_chunk_count:
+            await retry_transient(
+                step,
+                attempts=self.max_chunk_attempts,
+                base_s=self.retry_backoff_s,
+                max_wait_s=self.max_wait_s,
+            )
         if not job.upload_state.get("uploaded"):
             await job.checkpoint(uploaded=True)
 
@@ -346,9 +348,6 @@ class TikTokPublisher:
         status = await self._fetch_status(tokens, str(job.upload_state["publish_id"]))
         held = int(status.get("uploaded_bytes") or 0)
         return max(index, min(held // plan.chunk_size, plan.total_chunk_count))
-
-    def _backoff(self, failures: int) -> float:
-        return float(min(self.max_wait_s, self.retry_backoff_s * 2 ** (failures - 1)))
 
     # --- status --------------------------------------------------------------------------------
 
@@ -406,6 +405,14 @@ class TikTokPublisher:
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 30.0)
+
+
+@dataclass
+class _Position:
+    """The next chunk to send, and whether TikTok must be asked first (after a failed chunk)."""
+
+    index: int
+    ask: bool = False
 
 
 class _UploadGone(Exception):

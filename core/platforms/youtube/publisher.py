@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from core.publishers.base import (
     TokenSource,
     TransientError,
 )
-from core.publishers.http import error_for_response, parse_retry_after, send_authorized
+from core.publishers.http import error_for_response, parse_retry_after, retry_transient, send_authorized
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,16 @@ PRIVATE_LOCK_NOTE = (
     "YouTube made this video private: uploads from an API project that has not passed YouTube's "
     "API audit are locked private. The operator can request the audit for the bot's Google project."
 )
+
+
+@dataclass
+class _Progress:
+    """Where a chunk loop stands: the session URI (it can move), the bytes the server holds, and
+    whether the server must be asked before the next chunk (after a failed or unanswered one)."""
+
+    session: str
+    offset: int
+    ask: bool = False
 
 
 class _SessionGone(Exception):
@@ -247,86 +258,74 @@ class YouTubePublisher:
     async def _send_chunks(
         self, job: PublishJob, tokens: TokenSource, session: str, offset: int, size: int, mime: str
     ) -> dict[str, Any]:
-        failures = 0
-        while True:
-            if offset >= size:
+        """Send the bytes after ``offset``, one chunk per step. Each step goes through the retry
+        every publisher uses (``retry_transient``); a step after a failure first asks the session how
+        much it holds, since a failed chunk may still have been partly stored."""
+        progress = _Progress(session=session, offset=offset)
+
+        async def step() -> dict[str, Any] | None:
+            if progress.ask:
+                held = await self._query(progress.session, size, tokens)
+                if isinstance(held, dict):
+                    return held
+                progress.offset, progress.ask = held, False
+                await job.checkpoint(offset=held)
+            if progress.offset >= size:
                 # The server holds every byte but has not answered with the video yet: ask again.
-                result = await self._query(session, size, tokens)
-                if isinstance(result, dict):
-                    return result
-                failures += 1
-                if failures >= self.max_chunk_attempts:
-                    raise TransientError("YouTube holds the whole file but did not finish the upload.")
-                await asyncio.sleep(self._backoff(failures))
-                offset = result
-                continue
-            end = min(offset + self.chunk_size, size)
-            start = offset
-
-            async def send(
-                token: str, start: int = start, end: int = end, session: str = session
-            ) -> httpx.Response:
-                return await self.http.put(
-                    session,
-                    content=stream_range(job.media.path, start, end, piece=STREAM_PIECE),
-                    headers={
-                        "Authorization": f"Bearer {token}",
-                        "Content-Type": mime,
-                        "Content-Length": str(end - start),
-                        "Content-Range": f"bytes {start}-{end - 1}/{size}",
-                    },
-                )
-
-            try:
-                response = await send_authorized(tokens, send)
-            except TransientError:
-                failures += 1
-                if failures >= self.max_chunk_attempts:
-                    raise
-                await asyncio.sleep(self._backoff(failures))
-                resumed = await self._query(session, size, tokens)
-                if isinstance(resumed, dict):
-                    return resumed
-                offset = resumed
-                continue
+                progress.ask = True
+                raise TransientError("YouTube holds the whole file but did not finish the upload.")
+            progress.ask = True  # until this chunk is acknowledged
+            response = await self._put_chunk(job, tokens, progress.session, progress.offset, size, mime)
             status = response.status_code
             if status in (200, 201):
                 video: dict[str, Any] = response.json()
                 return video
             if status == 308:
                 held = _range_end(response)
-                if held <= start:
+                if held <= progress.offset:
                     raise TransientError("YouTube accepted a chunk but stored none of it.")
-                offset = held
-                failures = 0
+                progress.offset, progress.ask = held, False
                 moved = response.headers.get("location")
-                if moved and moved != session:
+                if moved and moved != progress.session:
                     # The session moved: later chunks, and a resume after a crash, go to the new URI
                     # (google-api-python-client follows a 308's Location the same way).
-                    session = moved
-                    await job.checkpoint(offset=offset, session_uri=session)
+                    progress.session = moved
+                    await job.checkpoint(offset=held, session_uri=moved)
                 else:
-                    await job.checkpoint(offset=offset)
-                continue
+                    await job.checkpoint(offset=held)
+                return None
             if status in (404, 410):
                 raise _SessionGone
-            error = google_error(response, "uploading")
-            if not error.transient:
-                raise error
-            failures += 1
-            wait = error.retry_after if error.retry_after is not None else self._backoff(failures)
-            if failures >= self.max_chunk_attempts or wait > self.max_wait_s:
-                raise error
-            await asyncio.sleep(wait)
-            # A failed chunk may still have been partly stored; only the session knows how much.
-            resumed = await self._query(session, size, tokens)
-            if isinstance(resumed, dict):
-                return resumed
-            offset = resumed
-            await job.checkpoint(offset=offset)
+            raise google_error(response, "uploading")
 
-    def _backoff(self, failures: int) -> float:
-        return float(min(self.max_wait_s, self.retry_backoff_s * 2 ** (failures - 1)))
+        while True:
+            done = await retry_transient(
+                step,
+                attempts=self.max_chunk_attempts,
+                base_s=self.retry_backoff_s,
+                max_wait_s=self.max_wait_s,
+            )
+            if done is not None:
+                return done
+
+    async def _put_chunk(
+        self, job: PublishJob, tokens: TokenSource, session: str, start: int, size: int, mime: str
+    ) -> httpx.Response:
+        end = min(start + self.chunk_size, size)
+
+        async def send(token: str) -> httpx.Response:
+            return await self.http.put(
+                session,
+                content=stream_range(job.media.path, start, end, piece=STREAM_PIECE),
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": mime,
+                    "Content-Length": str(end - start),
+                    "Content-Range": f"bytes {start}-{end - 1}/{size}",
+                },
+            )
+
+        return await send_authorized(tokens, send)
 
     # --- thumbnails.set ------------------------------------------------------------------------
 
