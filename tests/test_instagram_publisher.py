@@ -324,3 +324,17 @@ async def test_piece_stored_but_answer_lost_is_sent_again_at_the_same_offset(
     assert pieces[:2] == [(0, 503), (0, 200)], "the re-send replaced the stored piece; no offset error"
     assert_received_intact(fake, video)
     assert len(fake.media) == 1
+
+
+async def test_container_status_is_polled_at_metas_rate(
+    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+) -> None:
+    """Meta asks for one status query a minute, for at most five minutes; the publisher polled every
+    5 s for 10 minutes. The fake records polls closer than its interval (scaled down here)."""
+    assert InstagramPublisher.from_settings(PlatformSettings(), http).poll_interval_s == 60
+    assert InstagramPublisher.from_settings(PlatformSettings(), http).max_processing_s == 300
+    fake.status_interval_s = 0.05
+    fake.processing_polls = 3
+    pub = publisher(fake, http, poll_interval_s=0.05)
+    await pub.publish(make_job(video, []))
+    assert fake.too_fast_polls == []

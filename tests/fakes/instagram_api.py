@@ -86,6 +86,7 @@ class Container:
     pieces: dict[int, tuple[int, str]] = field(default_factory=dict)
     status_code: str = "IN_PROGRESS"
     polls: int = 0
+    last_poll: float | None = None
     error: str | None = None
     media_id: str | None = None
 
@@ -126,6 +127,12 @@ class FakeInstagram(LoopbackFake):
         self.token_check: Callable[[str], str | None] | None = None
         self.version = version
         self.processing_polls = processing_polls
+        # Meta: "We recommend querying a container's status once per minute, for no more than 5
+        # minutes" (https://developers.facebook.com/docs/instagram-platform/content-publishing
+        # #troubleshooting). Polls closer together than this are recorded in too_fast_polls; tests
+        # scale the minute down and give the publisher the same scale.
+        self.status_interval_s = 0.0
+        self.too_fast_polls: list[str] = []
         self.quota_total = QUOTA_TOTAL
         self.containers: dict[str, Container] = {}
         self.media: dict[str, Media] = {}
@@ -342,6 +349,10 @@ class FakeInstagram(LoopbackFake):
             if plan is not None:
                 return self._graph_failure(plan)
             container = self._container(user, node)
+            now = time.monotonic()
+            if container.last_poll is not None and now - container.last_poll < self.status_interval_s * 0.9:
+                self.too_fast_polls.append(container.id)
+            container.last_poll = now
             if container.status_code == "IN_PROGRESS" and container.file_size == container.received:
                 container.polls += 1
                 if container.polls >= self.processing_polls:

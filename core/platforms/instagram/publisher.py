@@ -57,6 +57,8 @@ THROTTLED = {4, 17, 32, 613, 80002}
 PERMISSION = {10, *range(200, 300)}
 TRANSIENT = {1, 2}
 PUBLISH_LIMIT_SUBCODE = 2207042
+CONTAINER_POLL_S = 60.0
+CONTAINER_POLL_FOR_S = 300.0
 # Containers not published within 24 hours expire; start a new one a little before that.
 CONTAINER_TTL_S = 23 * 3600
 # The publishing limit is a moving 24-hour window whose oldest post we cannot see: check hourly.
@@ -76,8 +78,10 @@ class InstagramPublisher:
         upload_base_url: str = DEFAULT_UPLOAD_URL,
         chunk_size: int = 8 * 1024 * 1024,
         share_to_feed: bool = True,
-        poll_interval_s: float = 5.0,
-        max_processing_s: float = 600.0,
+        # "We recommend querying a container's status once per minute, for no more than 5 minutes"
+        # (https://developers.facebook.com/docs/instagram-platform/content-publishing#troubleshooting).
+        poll_interval_s: float = CONTAINER_POLL_S,
+        max_processing_s: float = CONTAINER_POLL_FOR_S,
         max_inline_wait_s: float = 30.0,
         step_attempts: int = 3,
         retry_base_s: float = 0.5,
