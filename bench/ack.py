@@ -76,6 +76,8 @@ async def _serve(api_base_url: str, workdir: Path) -> None:
             signing_secret=SecretStr(SECRET),
             mode="http",
             api_base_url=api_base_url,
+            # The fake serves the files too: trust its host as Slack's file host (slack.file_origins).
+            file_origins=[api_base_url.removesuffix("/").removesuffix("/api")],
         ),
     )
     app = await build_app(settings, worker_id="bench")
