@@ -114,6 +114,9 @@ class SlackSettings(BaseModel):
     # The bot token is sent only to Slack's file hosts over HTTPS; origins listed here
     # ("scheme://host:port") are trusted with it too (a test fake, a corporate proxy in front of Slack).
     file_origins: list[str] = Field(default_factory=list)
+    # HTTP mode: /slack/events refuses bodies larger than this (413) or slower than this (408).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=16 * 1024)
+    body_timeout_s: float = Field(default=10.0, gt=0)
     # /schedule without a file uses the user's most recent upload in the channel within this window.
     recent_file_window_s: int = 900
     admin_user_ids: list[str] = Field(default_factory=list)

@@ -64,7 +64,16 @@ class SlackChat:
             logger=logging.getLogger("slack_bolt"),
         )
         self.handlers.register(self.bolt)
-        self.endpoint = AckFirstEndpoint(self.bolt, signing_secret, COMMAND_ACKS) if signing_secret else None
+        slack = postbot.settings.slack
+        self.endpoint: AckFirstEndpoint | None = None
+        if signing_secret:
+            self.endpoint = AckFirstEndpoint(
+                self.bolt,
+                signing_secret,
+                COMMAND_ACKS,
+                max_body_bytes=slack.max_body_bytes,
+                body_timeout_s=slack.body_timeout_s,
+            )
         self._socket: AsyncSocketModeHandler | None = None
 
     def notifier(self) -> SlackNotifier:
