@@ -60,7 +60,8 @@ async def listener() -> Any:
 async def test_a_remote_file_is_refused_and_gets_no_token(harness: Harness, listener: Listener) -> None:
     h = harness
     remote = h.slack.add_remote_file(ANA, CHANNEL, f"{listener.base_url}/internal/admin.mp4")
-    await h.shared(ANA, CHANNEL, remote)
+    # The message event alone carries the whole file object (no file_shared event to race with it).
+    await h.shared(ANA, CHANNEL, remote, file_shared=False)
     await h.sender.command("/schedule", "tomorrow 6pm sandbox Remote", user=ANA, channel=CHANNEL)
     hook = await h.hook("stored outside Slack")
     assert "upload it into this channel" in hook["text"]
