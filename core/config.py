@@ -147,6 +147,21 @@ class WebSettings(BaseModel):
     public_url: str = "http://127.0.0.1:8080"
 
 
+class LinkSettings(BaseModel):
+    """Videos fetched from a link (core/media/links.py)."""
+
+    # Networks a link may reach besides the public internet. Empty in production; a test that plays
+    # "the internet" on loopback adds 127.0.0.0/8 here. Private, loopback, link-local and other
+    # non-global addresses are refused otherwise, at every redirect and at connect time.
+    allow_networks: list[str] = Field(default_factory=list)
+    # Extra CA bundle to trust (a test's own CA, a TLS-inspecting proxy's); the public roots otherwise.
+    ca_file: Path | None = None
+    max_redirects: int = 5
+    # Cap when no chosen platform has a size limit (the sandbox): a link must not fill the disk.
+    max_bytes: int = 8 * 1024**3
+    timeout_s: float = 30.0
+
+
 SECRET_PATHS = {
     ("secret_key",),
     ("vault", "previous_secret_keys"),
@@ -181,6 +196,7 @@ class Settings(BaseSettings):
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
+    links: LinkSettings = Field(default_factory=LinkSettings)
 
     @field_validator("audience_timezones")
     @classmethod

@@ -37,7 +37,7 @@ from core.domain import (
     UnlinkOutcome,
 )
 from core.errors import MediaError, PermissionDenied, UserError, ValidationFailed
-from core.media import recent, validation
+from core.media import links, recent, validation
 from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
 from core.scheduler import wakeups
@@ -116,6 +116,16 @@ def parse_post_id(text: str) -> int:
     return int(match.group(1))
 
 
+def split_url_flag(text: str) -> tuple[str, str | None]:
+    """A command's ``--url <link>`` taken out: (the rest of the command, the link or None)."""
+    return links.split_url_flag(text)
+
+
+def first_link(text: str) -> str | None:
+    """The first http(s) link in a chat message, where a video may be shared instead of attached."""
+    return links.first_link(text)
+
+
 def platform_infos() -> tuple[PlatformInfo, ...]:
     """Every platform postbot knows, in display order (help texts, pickers, web pages)."""
     return registry.infos()
@@ -135,6 +145,8 @@ class Postbot:
         self.settings = settings
         self.sessions = sessions
         self.media = media if media is not None else MediaStore(settings.media_dir)
+        # Videos shared as links (too big to attach), fetched under core/media/links.py's rules.
+        self.links = links.LinkFetcher(settings.links)
         # None until a vault secret is configured: the bot still schedules, and says why it can't link.
         self.linker = linker
         self._wake = wake
@@ -179,6 +191,11 @@ class Postbot:
                 hint="Attach a video (or share it in this channel first), then run the command again.",
             )
         return media if isinstance(media, MediaInfo) else await media(platforms)
+
+    async def fetch_link(self, link: str, platforms: tuple[Platform, ...]) -> MediaInfo:
+        """The video behind a share link or https URL, streamed into the media store and capped by
+        ``platforms``' size limits; a ``MediaError`` says why not (private address, sign-in, …)."""
+        return await self.links.fetch(self.media, link, platforms)
 
     async def schedule(
         self, ctx: ChatContext, text: str, media: MediaInfo | MediaSource | None

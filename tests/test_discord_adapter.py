@@ -24,12 +24,20 @@ from sqlalchemy import select
 from adapters.discord import DiscordChat, DiscordReporter
 from adapters.discord.attachments import check_size
 from bot.wiring import App, build_app
-from core.config import DiscordSettings, PlatformSettings, PlatformsSettings, Settings, VaultSettings
+from core.config import (
+    DiscordSettings,
+    LinkSettings,
+    PlatformSettings,
+    PlatformsSettings,
+    Settings,
+    VaultSettings,
+)
 from core.db.models import MediaAsset, OAuthState, SocialAccount, Team
 from core.domain import ChatContext, ChatKind, Platform, PostStatus
 from core.errors import MediaError
 from tests.conftest import Database
 from tests.fakes.discord_api import EPHEMERAL, LOADING, FakeDiscord, FakeGuild, FakeUser, Interaction
+from tests.fakes.web_host import WebHost
 
 MANAGE_GUILD = 1 << 5
 SEND_MESSAGES = 1 << 11
@@ -120,7 +128,9 @@ async def test_connects_with_minimal_intents_and_syncs_commands(world: World, ru
     commands = {c["name"]: c for c in fake.guild_commands[world.guild.id]}
     assert {"schedule", "post", "queue", "cancel", "reschedule", "help"} <= set(commands)
     options = {o["name"]: o for o in commands["schedule"]["options"]}
-    assert options["video"]["type"] == 11 and options["video"]["required"]
+    # A video is attached (type 11) or, when too big to attach, linked (a string).
+    assert options["video"]["type"] == 11 and not options["video"].get("required")
+    assert options["url"]["type"] == 3 and not options["url"].get("required")
     assert options["when"]["autocomplete"] and options["platforms"]["autocomplete"]
     assert fake.rejections == []
 
@@ -628,3 +638,74 @@ def test_platform_size_limits_are_checked_from_the_declared_size() -> None:
         )
     assert "X takes at most" in caught.value.message and "YouTube" not in caught.value.message
     check_size(600 * 1000 * 1000, discord_limit=1024**3, platforms=(Platform.YOUTUBE,), name="a.mp4")
+
+
+@pytest.fixture
+async def web_host(world: World) -> AsyncIterator[WebHost]:
+    """ "The internet" for videos shared by link: https on loopback, which only tests may reach."""
+    async with WebHost() as host:
+        world.settings.links = LinkSettings(allow_networks=["127.0.0.0/8"], ca_file=host.ca_pem)
+        yield host
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_a_300_mb_video_is_scheduled_from_a_link(world: World, web_host: WebHost, clip: Path) -> None:
+    """Far over the 10 MiB a bot may receive as an attachment: the link is fetched instead, streamed
+    from a server that generates the bytes as it sends them, into the media store."""
+    size = 300 * 1024 * 1024
+    url = web_host.add_generated("launch-cut.mp4", clip.read_bytes(), size)
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        payload = world.fake.command_interaction(
+            "schedule",
+            {"when": "tomorrow 6pm", "platforms": "sandbox", "url": url, "caption": "Launch cut"},
+            user=world.alice,
+            guild=world.guild,
+            permissions=SEND_MESSAGES,
+        )
+        record = await world.fake.send_interaction(payload)
+        await world.fake.wait_for(lambda: record.followups, timeout=180)
+        message = world.fake.original(record) or world.fake.followup_messages(record)[0]
+        assert message["embeds"][0]["title"] == "Scheduled for Sandbox", message
+        [post] = await app.postbot.list_queue(world.ctx(world.alice))
+        assert post.media_name == "launch-cut.mp4"
+        async with app.sessions() as session:
+            [asset] = (await session.scalars(select(MediaAsset))).all()
+        assert asset.size_bytes == size and Path(asset.path).stat().st_size == size
+        assert world.fake.cdn_requests == []
+        assert web_host.sent_bytes == size
+    finally:
+        await runtime.close()
+        await app.close()
+
+
+async def test_a_link_to_a_private_address_is_refused(world: World, running: App) -> None:
+    """The production policy (no extra networks): loopback, private ranges and the cloud metadata
+    address are refused before any connection, and the user is told why."""
+    for url in ("https://127.0.0.1:8443/v.mp4", "https://192.168.1.20/v.mp4", "https://169.254.169.254/"):
+        payload = world.fake.command_interaction(
+            "schedule",
+            {"when": "tomorrow 6pm", "platforms": "sandbox", "url": url},
+            user=world.alice,
+            guild=world.guild,
+            permissions=SEND_MESSAGES,
+        )
+        record = await world.run(payload)
+        [error] = world.fake.followup_messages(record)
+        assert error["flags"] & EPHEMERAL
+        assert "not a public internet address" in error["content"]
+    assert await running.postbot.list_queue(world.ctx(world.alice)) == []
+
+
+async def test_schedule_needs_a_video_or_a_link(world: World, running: App) -> None:
+    payload = world.fake.command_interaction(
+        "schedule",
+        {"when": "tomorrow 6pm", "platforms": "sandbox"},
+        user=world.alice,
+        guild=world.guild,
+        permissions=SEND_MESSAGES,
+    )
+    record = await world.run(payload)
+    [error] = world.fake.followup_messages(record)
+    assert error["flags"] & EPHEMERAL and "Which video?" in error["content"]

@@ -34,6 +34,7 @@ _EXAMPLE = platform_example(platform_infos())
 
 HELP = f"""**postbot** schedules video posts from this server.
 • `/schedule when platforms video [caption]`: e.g. when `tomorrow 6pm`, platforms `{_EXAMPLE}`
+• Too big to attach? Give `url` instead of `video`: a Google Drive, Dropbox, OneDrive or https link
 • `/post platforms video [caption]`: publish now
 • `/queue`: upcoming posts · `/cancel post` · `/reschedule post when`
 • `/suggest [platforms]`: good times to post
@@ -156,7 +157,8 @@ async def _video_command(
     interaction: discord.Interaction,
     when: str | None,
     platforms: str,
-    video: discord.Attachment,
+    video: discord.Attachment | None,
+    url: str | None,
     caption: str | None,
     *,
     now: bool,
@@ -165,11 +167,23 @@ async def _video_command(
 
     async def work() -> Reply:
         ctx = chat_context(interaction)
+        if video is not None and url:
+            raise UserError("Attach a video or give a link to one, not both.")
+        if video is None and not url:
+            raise UserError(
+                "Which video?",
+                hint="Attach it as `video`, or give a link as `url` (Google Drive, Dropbox, OneDrive or "
+                "any https link) when it is too big to attach.",
+            )
         postbot = _client(interaction).postbot
         submit = postbot.post_now if now else postbot.schedule
 
         async def fetch(named: tuple[Platform, ...]) -> MediaInfo:
             # Called by the core once it has read the command: a typo costs no download.
+            if url:
+                # Over the attachment limit (10 MiB for most servers), a link is how a video gets here.
+                return await postbot.fetch_link(url.strip(), named)
+            assert video is not None
             return await _media(interaction, video, named)
 
         outcome = await submit(ctx, command_text(when, platforms, caption), fetch)
@@ -182,7 +196,8 @@ async def _video_command(
 @app_commands.describe(
     when="When to post: 'tomorrow 6pm', 'in 2 hours', 'best'",
     platforms=f"Where: {linkable_names(platform_infos())} (comma-separated)",
-    video="The video to post",
+    video="The video to post (or give url instead)",
+    url="A link to the video, for files too big to attach: Google Drive, Dropbox, OneDrive, https",
     caption="Caption (the first line is the title where a platform has one)",
 )
 @app_commands.autocomplete(when=when_autocomplete, platforms=platforms_autocomplete)
@@ -191,22 +206,30 @@ async def schedule(
     interaction: discord.Interaction,
     when: str,
     platforms: str,
-    video: discord.Attachment,
+    video: discord.Attachment | None = None,
+    url: str | None = None,
     caption: str | None = None,
 ) -> None:
-    await _video_command(interaction, when, platforms, video, caption, now=False)
+    await _video_command(interaction, when, platforms, video, url, caption, now=False)
 
 
 @app_commands.command(name="post", description="Publish a video now")
 @app_commands.describe(
-    platforms=f"Where: {linkable_names(platform_infos())}", video="The video", caption="Caption"
+    platforms=f"Where: {linkable_names(platform_infos())}",
+    video="The video (or give url instead)",
+    url="A link to the video, for files too big to attach",
+    caption="Caption",
 )
 @app_commands.autocomplete(platforms=platforms_autocomplete)
 @app_commands.guild_only()
 async def post(
-    interaction: discord.Interaction, platforms: str, video: discord.Attachment, caption: str | None = None
+    interaction: discord.Interaction,
+    platforms: str,
+    video: discord.Attachment | None = None,
+    url: str | None = None,
+    caption: str | None = None,
 ) -> None:
-    await _video_command(interaction, None, platforms, video, caption, now=True)
+    await _video_command(interaction, None, platforms, video, url, caption, now=True)
 
 
 @app_commands.command(name="queue", description="Upcoming posts")

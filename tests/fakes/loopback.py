@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 from collections.abc import Callable
 from typing import Self
 
@@ -28,6 +29,8 @@ class Rejected(Exception):
 class LoopbackFake:
     # Fakes hit by thousands of requests in benchmarks turn the access log off; the chat fakes keep it.
     access_log = False
+    # Set before start() to serve https (a fake of a public web host); plain http otherwise.
+    ssl_context: ssl.SSLContext | None = None
 
     def __init__(self) -> None:
         self.port = 0
@@ -42,7 +45,7 @@ class LoopbackFake:
         else:
             self._runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, port)
+        site = web.TCPSite(self._runner, HOST, port, ssl_context=self.ssl_context)
         await site.start()
         server = site._server
         assert server is not None and server.sockets  # type: ignore[attr-defined]
@@ -62,7 +65,8 @@ class LoopbackFake:
 
     @property
     def base_url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{HOST}:{self.port}"
 
 
 async def serve_forever(fake: LoopbackFake, port: int, banner: Callable[[], str]) -> None:

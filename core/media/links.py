@@ -1,0 +1,332 @@
+"""Videos shared as links: too big to attach in chat (Discord gives a bot 10 MiB unless the server is
+boosted), so people paste a Google Drive, Dropbox or OneDrive share link, or a direct https URL.
+
+A link is untrusted input that makes this process open a connection, so the fetch is held to:
+- https only, no user name or password in the URL, no cookies or tokens of ours sent;
+- public addresses only: every address the host resolves to must be global, checked when the
+  connection is opened (so a name that resolves to a public address for a check and to 127.0.0.1 a
+  moment later, DNS rebinding, still cannot reach loopback or a private range) and again for every
+  redirect, which is followed by hand, at most ``max_redirects`` times;
+- the size capped by the chosen platforms: refused from ``Content-Length`` before a byte is read,
+  and cut off while streaming if the server sends more;
+- the content checked as video: an HTML answer is a sign-in or preview page (refused saying the
+  link needs a sign-in), anything else must start like a video container; the media store then
+  probes the whole file as it does for every upload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import re
+import socket
+import ssl
+from collections.abc import Iterable
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
+
+import certifi
+import httpcore
+import httpx
+
+from core.config import LinkSettings
+from core.domain import MediaInfo, Platform
+from core.errors import MediaError
+from core.media import validation
+from core.media.store import MediaStore
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_CHUNK = 1024 * 1024
+# `--url <link>` in a command; Slack may send a pasted link as <https://…> or <https://…|label>.
+_URL_FLAG = re.compile(r"(?:^|\s)--url\s+<?(\S+?)(?:\|[^>\s]*)?>?(?=\s|$)")
+_LINK = re.compile(r"<?(https?://[^\s<>|]+)(?:\|[^>]*)?>?")
+# Where the drives send a visitor who has to sign in first: a redirect there means "not public".
+_SIGN_IN_HOSTS = (
+    "accounts.google.com",
+    "login.microsoftonline.com",
+    "login.live.com",
+)
+_SIGN_IN_PATHS = {"www.dropbox.com": ("/login",)}
+
+
+class LinkRefused(MediaError):
+    """A link postbot will not fetch (scheme, address, credentials): says why, never fetches."""
+
+
+def split_url_flag(text: str) -> tuple[str, str | None]:
+    """``tomorrow 6pm yt,ig --url https://… Launch`` → (``tomorrow 6pm yt,ig Launch``, the link)."""
+    match = _URL_FLAG.search(text)
+    if match is None:
+        return text, None
+    rest = (text[: match.start()] + " " + text[match.end() :]).split()
+    return " ".join(rest), match.group(1)
+
+
+def first_link(text: str) -> str | None:
+    """The first http(s) link in a chat message (Slack wraps links in <…>, with an optional |label)."""
+    match = _LINK.search(text or "")
+    return match.group(1) if match else None
+
+
+def _onedrive_share_token(url: str) -> str:
+    # https://learn.microsoft.com/en-us/onedrive/developer/rest-api/api/shares_get#encoding-sharing-urls
+    # "u!" + the sharing URL in unpadded base64url.
+    return "u!" + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+
+
+def direct_download_url(url: str) -> str:
+    """A drive's share link turned into the URL that answers with the file's bytes; other links as
+    they are. Every result is fetched under the same rules, so a rewrite can't widen what's reached."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    query = parse_qs(parts.query)
+    if host in ("drive.google.com", "docs.google.com"):
+        # Share links look like /file/d/<id>/view or /open?id=<id> or /uc?id=<id>; the bytes come from
+        # drive.usercontent.google.com, where confirm=t skips the "can't scan large files" page that
+        # Drive shows instead of files over 100 MB (https://support.google.com/drive/answer/2423485).
+        found = re.search(r"/file/d/([A-Za-z0-9_-]+)", parts.path)
+        file_id = found.group(1) if found else next(iter(query.get("id") or []), None)
+        if file_id:
+            params = urlencode({"id": file_id, "export": "download", "confirm": "t"})
+            return f"https://drive.usercontent.google.com/download?{params}"
+    if host in ("www.dropbox.com", "dropbox.com"):
+        # dl=1 makes a shared link download instead of showing a preview page:
+        # https://help.dropbox.com/share/force-download
+        query["dl"] = ["1"]
+        return urlunsplit(("https", "www.dropbox.com", parts.path, urlencode(query, doseq=True), ""))
+    if host == "1drv.ms" or host == "onedrive.live.com":
+        # The shares API resolves any OneDrive sharing link to its item; /root/content redirects to a
+        # pre-authenticated download URL:
+        # https://learn.microsoft.com/en-us/onedrive/developer/rest-api/api/shares_get
+        return f"https://api.onedrive.com/v1.0/shares/{_onedrive_share_token(url.strip())}/root/content"
+    if host.endswith(".sharepoint.com"):
+        # OneDrive for work or school and SharePoint links download with download=1:
+        # https://learn.microsoft.com/en-us/sharepoint/dev/spfx/web-parts/guidance/download-files
+        query["download"] = ["1"]
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, doseq=True), ""))
+    return url.strip()
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses a link may reach: global unicast ones, plus ``allowed`` (tests only)."""
+
+    allowed: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: LinkSettings) -> AddressPolicy:
+        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in settings.allow_networks))
+
+    def permits(self, address: IPAddress) -> bool:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        if any(address in network for network in self.allowed):
+            return True
+        return address.is_global and not address.is_multicast
+
+
+def _refused_address(host: str) -> LinkRefused:
+    return LinkRefused(
+        f"The link points to {host}, which is not a public internet address.",
+        hint="Share a link anyone on the internet can open (Google Drive, Dropbox, OneDrive, or https).",
+    )
+
+
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """Resolves the host itself and connects only to addresses the policy permits, so what was
+    checked is what is connected to (no second lookup for an attacker's DNS to answer differently)."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self._policy = policy
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos))
+        # All of them, not the first: a name with one public and one private address is refused.
+        if not addresses or not all(self._policy.permits(a) for a in addresses):
+            raise _refused_address(host)
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                error = exc
+        assert error is not None
+        raise error
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise _refused_address(path)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _checked_transport(policy: AddressPolicy, ssl_context: ssl.SSLContext) -> httpx.AsyncHTTPTransport:
+    transport = httpx.AsyncHTTPTransport(verify=ssl_context, retries=0)
+    # httpx has no public hook for the network backend; its transport is a thin wrapper over this pool.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=ssl_context, max_connections=4, retries=0, network_backend=_CheckedBackend(policy)
+    )
+    return transport
+
+
+def _check_url(url: httpx.URL, policy: AddressPolicy) -> None:
+    if url.scheme != "https":
+        raise LinkRefused(
+            "Only https links can be used for a video.", hint="Share the video with an https:// link."
+        )
+    if url.userinfo:
+        raise LinkRefused("Links with a user name or password in them are not fetched.")
+    host = url.host
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return  # a name: its addresses are checked when the connection is opened
+    if not policy.permits(literal):
+        raise _refused_address(host)
+
+
+def _needs_sign_in(url: httpx.URL) -> bool:
+    host = url.host.lower()
+    return host in _SIGN_IN_HOSTS or any(url.path.startswith(p) for p in _SIGN_IN_PATHS.get(host, ()))
+
+
+def _sign_in_error(original: str) -> MediaError:
+    return MediaError(
+        f"That link needs a sign-in: {_shown(original)} is not shared publicly.",
+        hint="Share it as “anyone with the link can view”, then try again.",
+    )
+
+
+def _shown(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'the link'}{parts.path[:60]}"
+
+
+def looks_like_video_bytes(head: bytes) -> bool:
+    """MP4/MOV (ISO-BMFF boxes), Matroska/WebM (EBML), AVI (RIFF…AVI)."""
+    if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"):
+        return True
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return True
+    return head[:4] == b"RIFF" and head[8:12] == b"AVI "
+
+
+def _filename(response: httpx.Response) -> str:
+    disposition = response.headers.get("content-disposition")
+    if disposition:
+        message = Message()
+        message["content-disposition"] = disposition
+        name = message.get_filename()
+        if name:
+            return PurePosixPath(name.replace("\\", "/")).name[:200] or "video"
+    return PurePosixPath(unquote(response.url.path)).name[:200] or "video"
+
+
+class LinkFetcher:
+    def __init__(self, settings: LinkSettings) -> None:
+        self.settings = settings
+        self.policy = AddressPolicy.from_settings(settings)
+        self._ssl = ssl.create_default_context(cafile=certifi.where())
+        if settings.ca_file is not None:
+            self._ssl.load_verify_locations(cafile=str(settings.ca_file))
+
+    def _client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=_checked_transport(self.policy, self._ssl),
+            # No proxy from the environment (it would connect for us, past the address check).
+            trust_env=False,
+            follow_redirects=False,
+            timeout=httpx.Timeout(self.settings.timeout_s),
+            headers={"User-Agent": "postbot (video link fetch)", "Accept": "video/*, */*;q=0.5"},
+        )
+
+    def limit_for(self, platforms: tuple[Platform, ...]) -> int:
+        caps = [validation.max_upload_bytes(platforms), self.settings.max_bytes]
+        return min(c for c in caps if c is not None)
+
+    async def fetch(self, store: MediaStore, link: str, platforms: tuple[Platform, ...]) -> MediaInfo:
+        """Stream the video behind ``link`` into ``store``; a ``MediaError`` says why not."""
+        url = httpx.URL(direct_download_url(link))
+        async with self._client() as client:
+            for _ in range(self.settings.max_redirects + 1):
+                _check_url(url, self.policy)
+                # Cookies a site set on an earlier hop are not ours to send on.
+                client.cookies.clear()
+                try:
+                    async with client.stream("GET", url) as response:
+                        if response.is_redirect:
+                            location = response.headers.get("location", "")
+                            url = response.url.join(location)
+                            if _needs_sign_in(url):
+                                raise _sign_in_error(link)
+                            continue
+                        return await self._receive(store, link, response, platforms)
+                except httpx.HTTPError as exc:
+                    raise MediaError(
+                        f"I couldn't download {_shown(link)} ({type(exc).__name__}).",
+                        hint="Check that the link opens in a private browser window, then try again.",
+                    ) from exc
+        raise MediaError(f"{_shown(link)} redirects too many times.", hint="Share a direct link to the file.")
+
+    async def _receive(
+        self, store: MediaStore, link: str, response: httpx.Response, platforms: tuple[Platform, ...]
+    ) -> MediaInfo:
+        if response.status_code in (401, 403):
+            raise _sign_in_error(link)
+        if response.status_code in (404, 410):
+            raise MediaError(f"There is no file at {_shown(link)} (HTTP {response.status_code}).")
+        if response.status_code != 200:
+            raise MediaError(
+                f"{_shown(link)} answered HTTP {response.status_code} instead of the video.",
+                hint="Try again later, or share it from another place.",
+            )
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type in ("text/html", "application/xhtml+xml"):
+            # A share page, a sign-in form or a "request access" page: not the file.
+            raise _sign_in_error(link)
+        length = response.headers.get("content-length")
+        if length is not None and length.isdigit():
+            problem = validation.oversize_message(int(length), platforms)
+            if problem is not None:
+                raise MediaError(problem)
+        limit = self.limit_for(platforms)
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise MediaError(
+                f"The video is larger than the {limit // 1024**3} GiB postbot takes from a link."
+            )
+        name = _filename(response)
+        async with store.receive(name, max_bytes=limit) as sink:
+            head = b""
+            async for chunk in response.aiter_bytes(_CHUNK):
+                if len(head) < 12:
+                    head += chunk[:12]
+                    if len(head) >= 12 and not looks_like_video_bytes(head):
+                        raise MediaError(
+                            f"{_shown(link)} is not a video (it starts like a {content_type or 'file'}).",
+                            hint="Link to the video file itself (MP4 or MOV).",
+                        )
+                await sink.write(chunk)
+        assert sink.info is not None
+        return sink.info

@@ -1,0 +1,215 @@
+"""A stand-in for "somewhere on the internet" that serves videos shared by link, over real TLS.
+
+It runs on 127.0.0.1 with a certificate from a throwaway test CA (``ca_pem`` is what the fetcher is
+told to trust), so the link fetcher's https-only rule is exercised as in production. Routes:
+
+- ``/files/{name}``: a file registered with :meth:`WebHost.add_file` (streamed from disk);
+- ``/generated/{name}``: a video of ``size`` bytes generated while it is sent (a real clip's bytes, then
+  an ISO-BMFF ``free`` box of zeros, which every MP4 reader skips), so a 300 MB download costs
+  neither memory nor disk on the serving side;
+- ``/redirect``: 302 to ``?to=``, as share links do on their way to the bytes;
+- ``/page``: an HTML page (what a share link that needs a sign-in answers with);
+- ``/forbidden``: 403.
+
+Every request is recorded with its headers, so a test can check that no credentials were sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import ssl
+import struct
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.fakes.loopback import LoopbackFake
+
+_PIECE = 1024 * 1024
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """(CA certificate, server certificate, server key) for 127.0.0.1 and localhost, as PEM files."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("postbot test CA"))
+        .issuer_name(_name("postbot test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("127.0.0.1"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path, cert_path, key_path = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return ca_path, cert_path, key_path
+
+
+@dataclass
+class Generated:
+    head: bytes
+    size: int
+
+
+@dataclass
+class WebHost(LoopbackFake):
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="postbot-webhost-")))
+    files: dict[str, tuple[Path, str]] = field(default_factory=dict)
+    generated: dict[str, Generated] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    sent_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        self.ca_pem, cert, key = make_certificates(self.folder)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        self.ssl_context = context
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/files/{name}", self._file)
+        app.router.add_get("/generated/{name}", self._generated)
+        app.router.add_get("/redirect", self._redirect)
+        app.router.add_get("/page", self._page)
+        app.router.add_get("/forbidden", self._forbidden)
+        return app
+
+    def add_file(self, path: Path, content_type: str = "video/mp4") -> str:
+        self.files[path.name] = (path, content_type)
+        return f"{self.base_url}/files/{path.name}"
+
+    def add_generated(self, name: str, head: bytes, size: int) -> str:
+        """A video of exactly ``size`` bytes: ``head`` (a complete small MP4), then a ``free`` box."""
+        if size < len(head) + 16:
+            raise ValueError("size must leave room for the free box header")
+        self.generated[name] = Generated(head, size)
+        return f"{self.base_url}/generated/{name}"
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def _record(self, request: web.Request) -> None:
+        self.requests.append({"path": request.path_qs, "headers": dict(request.headers)})
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        self._record(request)
+        entry = self.files.get(request.match_info["name"])
+        if entry is None:
+            raise web.HTTPNotFound()
+        path, content_type = entry
+        response = web.StreamResponse(
+            headers={"Content-Type": content_type, "Content-Length": str(path.stat().st_size)}
+        )
+        await response.prepare(request)
+        with path.open("rb") as fh:
+            while piece := fh.read(_PIECE):
+                await response.write(piece)
+                self.sent_bytes += len(piece)
+        await response.write_eof()
+        return response
+
+    async def _generated(self, request: web.Request) -> web.StreamResponse:
+        self._record(request)
+        name = request.match_info["name"]
+        entry = self.generated.get(name)
+        if entry is None:
+            raise web.HTTPNotFound()
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(entry.size),
+                "Content-Disposition": f'attachment; filename="{name}"',
+            }
+        )
+        await response.prepare(request)
+        async for piece in _generate(entry):
+            await response.write(piece)
+            self.sent_bytes += len(piece)
+        await response.write_eof()
+        return response
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        self._record(request)
+        raise web.HTTPFound(request.query["to"])
+
+    async def _page(self, request: web.Request) -> web.Response:
+        self._record(request)
+        return web.Response(text="<!doctype html><title>Sign in</title>", content_type="text/html")
+
+    async def _forbidden(self, request: web.Request) -> web.Response:
+        self._record(request)
+        return web.Response(status=403, text="Forbidden")
+
+
+async def _generate(entry: Generated) -> AsyncIterator[bytes]:
+    yield entry.head
+    padding = entry.size - len(entry.head)
+    # A 64-bit-size free box: 1, "free", then the whole box size (header included).
+    yield struct.pack(">I4sQ", 1, b"free", padding)
+    left = padding - 16
+    zeros = bytes(_PIECE)
+    while left > 0:
+        n = min(_PIECE, left)
+        yield zeros if n == _PIECE else zeros[:n]
+        left -= n

@@ -1,0 +1,156 @@
+"""Videos from links: share links rewritten to their download form, and the fetch's safety rules,
+against a local https host that plays the public internet (tests/fakes/web_host.py)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.config import LinkSettings
+from core.domain import Platform
+from core.errors import MediaError
+from core.media.links import (
+    LinkFetcher,
+    LinkRefused,
+    direct_download_url,
+    first_link,
+    split_url_flag,
+)
+from core.media.store import MediaStore
+from tests.fakes.web_host import WebHost
+
+LOOPBACK = ["127.0.0.0/8"]
+
+
+@pytest.fixture
+async def host() -> AsyncIterator[WebHost]:
+    async with WebHost() as web_host:
+        yield web_host
+
+
+def fetcher(host: WebHost, allow: list[str] | None = None) -> LinkFetcher:
+    return LinkFetcher(LinkSettings(allow_networks=LOOPBACK if allow is None else allow, ca_file=host.ca_pem))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MediaStore:
+    return MediaStore(tmp_path / "media")
+
+
+def test_share_links_become_download_links() -> None:
+    drive = direct_download_url("https://drive.google.com/file/d/1AbC-d_E/view?usp=sharing")
+    assert drive == "https://drive.usercontent.google.com/download?id=1AbC-d_E&export=download&confirm=t"
+    assert direct_download_url("https://drive.google.com/open?id=XyZ").endswith(
+        "id=XyZ&export=download&confirm=t"
+    )
+    dropbox = direct_download_url("https://www.dropbox.com/scl/fi/abc/launch.mp4?rlkey=k1&dl=0")
+    assert dropbox == "https://www.dropbox.com/scl/fi/abc/launch.mp4?rlkey=k1&dl=1"
+    share = "https://1drv.ms/v/s!AkR2b3c"
+    token = "u!" + base64.urlsafe_b64encode(share.encode()).decode().rstrip("=")
+    assert direct_download_url(share) == f"https://api.onedrive.com/v1.0/shares/{token}/root/content"
+    sharepoint = direct_download_url("https://acme-my.sharepoint.com/:v:/g/personal/a/EAbc?e=x1")
+    assert sharepoint.endswith("?e=x1&download=1")
+    assert direct_download_url("https://cdn.example.com/v.mp4") == "https://cdn.example.com/v.mp4"
+
+
+def test_url_flag_and_links_in_text() -> None:
+    assert split_url_flag("tomorrow 6pm yt,ig --url https://x.test/v.mp4 Launch day") == (
+        "tomorrow 6pm yt,ig Launch day",
+        "https://x.test/v.mp4",
+    )
+    # Slack sends a pasted link wrapped: <https://…> or <https://…|label>.
+    assert split_url_flag("friday 9am yt --url <https://x.test/a.mp4|a.mp4>")[1] == "https://x.test/a.mp4"
+    assert split_url_flag("friday 9am yt Launch") == ("friday 9am yt Launch", None)
+    assert first_link("cut: <https://www.dropbox.com/s/x/v.mp4?dl=0> ready") == (
+        "https://www.dropbox.com/s/x/v.mp4?dl=0"
+    )
+    assert first_link("no link here") is None
+
+
+async def test_a_video_link_is_fetched_without_credentials(
+    host: WebHost, store: MediaStore, clip: Path
+) -> None:
+    url = host.add_file(clip)
+    media = await fetcher(host).fetch(store, url, (Platform.YOUTUBE,))
+    assert media.size_bytes == clip.stat().st_size
+    assert Path(media.path).read_bytes() == clip.read_bytes()
+    [request] = host.requests
+    sent = {k.lower() for k in request["headers"]}
+    assert "authorization" not in sent and "cookie" not in sent
+
+
+async def test_redirects_are_followed_and_each_hop_is_checked(
+    host: WebHost, store: MediaStore, clip: Path
+) -> None:
+    url = host.add_file(clip)
+    hop = host.url(f"/redirect?to={url}")
+    media = await fetcher(host).fetch(store, hop, (Platform.SANDBOX,))
+    assert media.size_bytes == clip.stat().st_size
+
+    # The host itself is allowed, but the redirect points at another loopback address: refused there.
+    host.requests.clear()
+    elsewhere = url.replace("127.0.0.1", "127.0.0.2")
+    with pytest.raises(LinkRefused, match="not a public internet address"):
+        await fetcher(host, ["127.0.0.1/32"]).fetch(store, host.url(f"/redirect?to={elsewhere}"), ())
+    assert [r["path"] for r in host.requests] == [f"/redirect?to={elsewhere}"]
+
+
+async def test_private_addresses_are_refused_by_default(host: WebHost, store: MediaStore, clip: Path) -> None:
+    url = host.add_file(clip)
+    # The production policy: nothing but global addresses.
+    with pytest.raises(LinkRefused, match="not a public internet address"):
+        await fetcher(host, []).fetch(store, url, ())
+    for private in ("https://10.1.2.3/v.mp4", "https://[::1]/v.mp4", "https://169.254.169.254/latest"):
+        with pytest.raises(LinkRefused):
+            await fetcher(host, []).fetch(store, private, ())
+    assert host.requests == []
+
+
+async def test_a_name_is_checked_at_connect_time(host: WebHost, store: MediaStore, clip: Path) -> None:
+    """`localhost` passes the URL check (it is a name); what it resolves to is refused when connecting,
+    which is what keeps a rebinding DNS answer from reaching loopback."""
+    url = host.add_file(clip).replace("127.0.0.1", "localhost")
+    with pytest.raises(LinkRefused, match="localhost"):
+        await fetcher(host, ["127.0.0.2/32"]).fetch(store, url, ())
+    assert host.requests == []
+
+
+async def test_plain_http_is_refused(host: WebHost, store: MediaStore) -> None:
+    with pytest.raises(LinkRefused, match="Only https"):
+        await fetcher(host).fetch(store, "http://127.0.0.1:9/v.mp4", ())
+    with pytest.raises(LinkRefused, match="user name or password"):
+        await fetcher(host).fetch(store, "https://ana:pw@127.0.0.1:9/v.mp4", ())
+
+
+async def test_a_link_that_needs_a_sign_in_says_so(host: WebHost, store: MediaStore) -> None:
+    for path in ("/page", "/forbidden"):
+        with pytest.raises(MediaError, match="needs a sign-in"):
+            await fetcher(host).fetch(store, host.url(path), ())
+    # Drive sends a visitor without access to Google's sign-in: refused before following it.
+    login = "https://accounts.google.com/ServiceLogin?continue=x"
+    with pytest.raises(MediaError, match="needs a sign-in"):
+        await fetcher(host).fetch(store, host.url(f"/redirect?to={login}"), ())
+
+
+async def test_oversize_is_refused_from_the_declared_length(
+    host: WebHost, store: MediaStore, clip: Path
+) -> None:
+    url = host.add_generated("big.mp4", clip.read_bytes(), 301 * 1000 * 1000)
+    with pytest.raises(MediaError, match="Instagram takes at most 300"):
+        await fetcher(host).fetch(store, url, (Platform.INSTAGRAM,))
+    # Refused from the headers: the body was not read (at most what sat in socket buffers).
+    assert host.sent_bytes < 32 * 1024 * 1024
+    assert not list((store.root / "incoming").glob("*"))
+
+
+async def test_content_that_is_not_a_video_is_refused(
+    host: WebHost, store: MediaStore, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("just some text pretending to be a video\n" * 100)
+    url = host.add_file(notes, content_type="application/octet-stream")
+    with pytest.raises(MediaError, match="is not a video"):
+        await fetcher(host).fetch(store, url, ())
