@@ -70,5 +70,11 @@ class LinkProviderFailed(LinkError):
     title = "Linking failed"
 
 
+class ChannelUnreachable(Exception):
+    """The chat refused a post's result for good: the bot was removed from the channel, lost the
+    permission to see or write in it, or the channel is archived or gone. Retrying can't help, so
+    the author is told by direct message instead (and a failure always is)."""
+
+
 class ConfigError(Exception):
     """A missing or invalid setting; the CLI prints it on one line."""

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -20,12 +21,13 @@ from sqlalchemy import Connection, event, select
 
 from adapters.slack.run import EVENTS_PATH, SlackChat, SlackReporter
 from bot.wiring import App, build_app
-from core.config import PlatformSettings, Settings, SlackSettings, VaultSettings
+from core.config import LinkSettings, PlatformSettings, Settings, SlackSettings, VaultSettings
 from core.db.models import MediaAsset, RecentFile, ScheduledPost
 from core.domain import ChatKind
 from tests.conftest import Database
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.slack_api import FakeFile, FakeSlack, LoopbackServer, SlackSender, sign
+from tests.fakes.web_host import WebHost
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 # For tests whose subject is not storage: one database is enough (the rest run on both).
@@ -555,8 +557,8 @@ async def test_shortcut_on_a_message_without_a_video(harness: Harness, tmp_path:
         "schedule_this_post", user=ANA, channel=CHANNEL, message=message
     )
     assert response.status_code == 200
-    [note] = await h.slack.wait_for(lambda: h.slack.ephemerals)
-    assert note["user"] == ANA and "no video" in note["text"]
+    note = await _seen(h, ANA, "no video")
+    assert note["user"] == ANA
     assert h.slack.views == {} and h.slack.calls_to("views.open") == []
 
 
@@ -571,3 +573,214 @@ async def test_a_file_slack_will_not_hand_over_is_reported(harness: Harness, cli
     assert "files:read" in hook["text"] and h.slack.bot_token not in hook["text"]
     assert h.slack.downloads == [{"file": h.slack.downloads[0]["file"], "authorized": True}]
     assert await h.posts() == []
+
+
+@pytest.fixture
+async def web_host(settings: Settings) -> AsyncIterator[WebHost]:
+    """Videos shared by link come from here: https on loopback, reachable because the test says so.
+    Requested before ``harness`` so the app is built with these link settings."""
+    async with WebHost() as host:
+        settings.links = LinkSettings(allow_networks=["127.0.0.0/8"], ca_file=host.ca_pem)
+        yield host
+
+
+async def _seen(h: Harness, user: str, contains: str) -> dict[str, Any]:
+    """An ephemeral the user can actually see (Slack hides one aimed at a thread that doesn't exist)."""
+    found: dict[str, Any] = await h.slack.wait_for(
+        lambda: next((e for e in h.slack.shown_ephemerals(user) if contains in e["text"]), None)
+    )
+    return found
+
+
+@sqlite_only
+async def test_errors_reach_the_user_in_the_mention_shortcut_and_modal_flows(
+    harness: Harness, clip: Path
+) -> None:
+    h = harness
+    # @mention on a message without a video: said in the channel, where Ana sees it.
+    await h.sender.mention(ANA, CHANNEL, "tomorrow 6pm sandbox No video here")
+    await _seen(h, ANA, "has no video")
+    # @mention with an unreadable time.
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    await h.sender.mention(ANA, CHANNEL, "someday sandbox Hi", [upload])
+    await _seen(h, ANA, "couldn't read")
+
+    # The shortcut on a message without a video.
+    plain = h.sender.user_message(BEN, CHANNEL, "just words")
+    await h.sender.message_shortcut("schedule_this_post", user=BEN, channel=CHANNEL, message=plain)
+    await _seen(h, BEN, "has no video")
+
+    # A modal submitted for a file Slack won't hand over: the failed download is reported too.
+    video = h.sender.user_message(BEN, CHANNEL, "teaser", [h.slack.add_file(BEN, CHANNEL, clip)])
+    await h.sender.message_shortcut("schedule_this_post", user=BEN, channel=CHANNEL, message=video)
+    [view] = (await h.slack.wait_for(lambda: h.slack.views)).values()
+    h.slack.scopes.discard("files:read")
+    values = {
+        "when": {"when_text": {"type": "plain_text_input", "value": "tomorrow 9am"}},
+        "platforms": {
+            "platforms_selected": {
+                "type": "checkboxes",
+                "selected_options": [{"text": {"type": "plain_text", "text": "sandbox"}, "value": "sandbox"}],
+            }
+        },
+        "caption": {"caption_text": {"type": "plain_text_input", "value": "x"}},
+    }
+    await h.sender.submit_view(view["id"], user=BEN, values=values)
+    await _seen(h, BEN, "did not hand over")
+    assert await h.posts() == []
+    # Nothing was aimed at a thread that doesn't exist.
+    assert all(e["shown"] for e in h.slack.ephemerals)
+
+
+@sqlite_only
+async def test_an_error_in_a_thread_stays_in_that_thread(harness: Harness) -> None:
+    h = harness
+    root = h.sender.user_message(ANA, CHANNEL, "launch plans")
+    h.sender.user_message(BEN, CHANNEL, "sounds good", thread_ts=root["ts"])
+    await h.sender.mention(ANA, CHANNEL, "tomorrow 6pm sandbox", thread_ts=root["ts"])
+    note = await _seen(h, ANA, "has no video")
+    assert note["thread_ts"] == root["ts"]
+
+
+@sqlite_only
+async def test_the_shortcut_in_a_channel_without_the_bot_answers_by_dm(harness: Harness) -> None:
+    h = harness
+    h.slack.add_channel("C0NOBOT", "elsewhere", bot_member=False)
+    plain = h.sender.user_message(ANA, "C0NOBOT", "no video")
+    await h.sender.message_shortcut("schedule_this_post", user=ANA, channel="C0NOBOT", message=plain)
+    dm = await h.slack.wait_for(lambda: h.slack.posted(h.slack.ims.get(ANA, "-")))
+    assert "has no video" in dm[0]["text"]
+
+
+@sqlite_only
+async def test_cancel_on_the_private_queue_keeps_the_rest_of_the_listing(
+    harness: Harness, clip: Path
+) -> None:
+    h = harness
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    await h.sender.command("/schedule", "tomorrow 9am sandbox First", user=ANA, channel=CHANNEL)
+    await h.reply()
+    await h.sender.command("/schedule", "tomorrow 10am sandbox Second", user=ANA, channel=CHANNEL)
+    await h.slack.wait_for(lambda: len(h.bot_messages()) >= 2)
+    await h.sender.command("/queue", "", user=ANA, channel=CHANNEL)
+    listing = await h.hook("Upcoming")
+    assert {"postbot_cancel:1", "postbot_cancel:2"} <= set(_buttons(listing))
+
+    # Slack sends no copy of an ephemeral message with the click.
+    shown = {**listing, "ts": h.slack.new_ts()}
+    await h.sender.click("postbot_cancel:1", user=ANA, channel=CHANNEL, message=shown, ephemeral=True)
+    assert "message" not in h.sender.sent[-1]
+    replaced = await h.slack.wait_for(
+        lambda: next((x for x in h.slack.hooks if x.get("replace_original")), None)
+    )
+    assert _buttons(replaced) == ["postbot_cancel:2"]
+    assert "Second" in _block_text(replaced) and "cancelled by <@U0ANA>" in _block_text(replaced)
+
+
+@sqlite_only
+async def test_slack_connect_files_are_looked_up_with_files_info(harness: Harness, clip: Path) -> None:
+    h = harness
+    upload = h.slack.add_file(ANA, CHANNEL, clip, connect=True)
+    shared = await h.shared(ANA, CHANNEL, upload, file_shared=False)
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Agency cut", user=ANA, channel=CHANNEL)
+    reply = await h.reply()
+    assert reply["thread_ts"] == shared["ts"]
+    [post] = await h.posts()
+    assert post.caption == "Agency cut"
+    assert any(c.args.get("file") == upload.id for c in h.slack.calls_to("files.info"))
+
+    # The shortcut on such a message finds it the same way.
+    message = h.sender.user_message(ANA, CHANNEL, "again", [upload])
+    await h.sender.message_shortcut("schedule_this_post", user=ANA, channel=CHANNEL, message=message)
+    [view] = (await h.slack.wait_for(lambda: h.slack.views)).values()
+    assert clip.name in json.dumps(view["blocks"])
+
+
+@sqlite_only
+async def test_a_mention_uses_its_own_message_whatever_the_events_say(harness: Harness, clip: Path) -> None:
+    h = harness
+    # An older upload of Ana's is in the window: the mention must not take it for the new message.
+    older = h.slack.add_file(ANA, CHANNEL, clip, name="older.mp4")
+    await h.shared(ANA, CHANNEL, older)
+    fresh = h.slack.add_file(ANA, CHANNEL, clip, name="fresh.mp4")
+    message = await h.sender.mention(
+        ANA,
+        CHANNEL,
+        "in 3 hours sandbox Fresh one",
+        [fresh],
+        files_in_app_mention=False,
+        app_mention_first=True,
+    )
+    reply = await h.reply()
+    assert reply["thread_ts"] == message["ts"] and "fresh.mp4" in _block_text(reply)
+    assert len(await h.posts()) == 1
+    assert h.slack.downloads[-1]["file"] == fresh.id
+
+    # A mention on a message with no video says so instead of picking up the latest upload.
+    await h.sender.mention(ANA, CHANNEL, "in 4 hours sandbox Nothing attached", files_in_app_mention=False)
+    await _seen(h, ANA, "has no video")
+    assert len(await h.posts()) == 1
+
+
+@sqlite_only
+async def test_schedule_from_a_link(web_host: WebHost, harness: Harness, clip: Path) -> None:
+    h = harness
+    url = web_host.add_file(clip)
+    await h.sender.command(
+        "/schedule", f"tomorrow 6pm sandbox --url {url} From a link", user=ANA, channel=CHANNEL
+    )
+    reply = await h.reply()
+    # No message carried the video: the answer goes to the channel itself.
+    assert "thread_ts" not in reply
+    [post] = await h.posts()
+    assert post.caption == "From a link" and post.origin_thread is None
+    assert h.slack.downloads == []
+
+    # A link in the message a mention is about works the same way (Slack wraps it in <…>).
+    await h.sender.mention(ANA, CHANNEL, f"in 2 hours sandbox Mentioned <{url}>")
+    await h.slack.wait_for(lambda: len(h.bot_messages()) >= 2)
+    assert len(await h.posts()) == 2
+
+
+@sqlite_only
+async def test_a_link_to_a_private_address_is_refused_on_slack(harness: Harness) -> None:
+    h = harness
+    await h.sender.command(
+        "/schedule", "tomorrow 6pm sandbox --url https://10.0.0.5/v.mp4 Nope", user=ANA, channel=CHANNEL
+    )
+    refusal = await h.hook("not a public internet address")
+    assert refusal["text"].startswith("✗ ")
+    assert await h.posts() == []
+
+
+@sqlite_only
+async def test_a_failure_in_a_channel_the_bot_left_still_reaches_the_author(
+    harness: Harness, clip: Path
+) -> None:
+    h = harness
+    h.settings.sandbox_dir.parent.mkdir(parents=True, exist_ok=True)
+    h.settings.sandbox_dir.write_text("not a folder")
+    h.settings.platforms.sandbox = PlatformSettings(max_attempts=1)
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    await h.sender.command("/schedule", "in 1 hour sandbox Orphan", user=ANA, channel=CHANNEL)
+    await h.reply()
+    h.slack.remove_bot(CHANNEL)
+    async with h.app.sessions() as session:
+        post = (await session.execute(select(ScheduledPost))).scalar_one()
+        # Due now: the bot was removed while the post waited.
+        post.run_at = post.due_at = datetime.now(UTC)
+        await session.commit()
+    await h.app.start_scheduler()
+
+    dm_channel = await h.slack.wait_for(lambda: h.slack.ims.get(ANA))
+    dm = await h.slack.wait_for(lambda: h.slack.posted(dm_channel))
+    assert "Your post #1 to Sandbox could not be published." in dm[0]["text"]
+    assert [c.response.get("error") for c in h.slack.calls_to("chat.postMessage")][-2] == "not_in_channel"
+    # Told once and done: the outcome is marked as delivered, so nothing retries it for a day.
+    async with asyncio.timeout(10):
+        while True:
+            [row] = await h.posts()
+            if row.notified_at is not None:
+                break
+            await asyncio.sleep(0.05)
+    assert row.status == "failed"

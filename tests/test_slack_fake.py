@@ -118,3 +118,63 @@ async def test_private_files_need_the_bot_token(slack: FakeSlack, clip: Path) ->
         authorized = await http.get(url, headers={"Authorization": f"Bearer {slack.bot_token}"})
         assert authorized.status_code == 200 and authorized.content == clip.read_bytes()
     assert slack.downloads[-1] == {"file": file.id, "authorized": True}
+
+
+async def test_ephemerals_in_a_thread_that_does_not_exist_are_not_shown(slack: FakeSlack) -> None:
+    web = client(slack)
+    parent = (await web.chat_postMessage(channel="C0GEN", text="a video"))["ts"]
+    # Slack answers ok either way; only a thread with a reply shows the ephemeral.
+    assert (await web.chat_postEphemeral(channel="C0GEN", user="U0ANA", text="hidden", thread_ts=parent))[
+        "ok"
+    ]
+    await web.chat_postMessage(channel="C0GEN", text="a reply", thread_ts=parent)
+    await web.chat_postEphemeral(channel="C0GEN", user="U0ANA", text="seen", thread_ts=parent)
+    await web.chat_postEphemeral(channel="C0GEN", user="U0ANA", text="in channel")
+    assert [e["text"] for e in slack.shown_ephemerals("U0ANA")] == ["seen", "in channel"]
+
+
+async def test_a_bot_outside_the_channel_gets_not_in_channel(slack: FakeSlack) -> None:
+    slack.remove_bot("C0GEN")
+    for call in (
+        client(slack).chat_postMessage(channel="C0GEN", text="hi"),
+        client(slack).chat_postEphemeral(channel="C0GEN", user="U0ANA", text="hi"),
+        client(slack).conversations_history(channel="C0GEN"),
+    ):
+        assert (await _error(call)).response["error"] == "not_in_channel"
+
+
+async def test_history_needs_the_scope_of_the_conversation_kind(slack: FakeSlack) -> None:
+    slack.add_channel("G0SECRET", "secret")
+    slack.scopes.discard("groups:history")
+    assert (await client(slack).conversations_history(channel="C0GEN", limit=1))["ok"]
+    refused = await _error(client(slack).conversations_history(channel="G0SECRET"))
+    assert refused.response["error"] == "missing_scope" and refused.response["needed"] == "groups:history"
+
+
+async def test_slack_connect_files_arrive_as_stubs_to_look_up(slack: FakeSlack, clip: Path) -> None:
+    from tests.fakes.slack_api import SlackSender
+
+    async with httpx.AsyncClient() as http:
+        sender = SlackSender(slack, "http://127.0.0.1:9/unused", "secret", http)
+        upload = slack.add_file("U0ANA", "C0GEN", clip, connect=True)
+        message = sender.user_message("U0ANA", "C0GEN", "from our agency", [upload])
+    [stub] = message["files"]
+    assert stub == {
+        "id": upload.id,
+        "mode": "file_access",
+        "file_access": "check_file_info",
+        "created": 0,
+        "timestamp": 0,
+        "user": "",
+    }
+    info = (await client(slack).files_info(file=upload.id))["file"]
+    assert info["mimetype"] == "video/mp4" and info["url_private_download"]
+
+
+async def test_a_response_url_takes_five_uses(slack: FakeSlack) -> None:
+    url = slack.response_url("commands")
+    async with httpx.AsyncClient() as http:
+        statuses = [(await http.post(url, json={"text": f"#{i}"})).status_code for i in range(6)]
+        last = await http.post(url, json={"text": "again"})
+    assert statuses == [200] * 5 + [404] and last.text == "used_url"
+    assert len(slack.hooks) == 5

@@ -8,13 +8,17 @@ import discord
 
 from adapters.discord.embeds import result_embed
 from core.domain import PostView
-from core.errors import UserError
+from core.errors import ChannelUnreachable, UserError
 from core.render import failure_dm_text
 
 log = logging.getLogger(__name__)
 
 # "Cannot send messages to this user": the member closed DMs from server members or blocked the bot.
 CANNOT_MESSAGE_USER = 50007
+# https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes
+# 10003 Unknown Channel (deleted), 50001 Missing Access (no View Channel), 50013 Missing Permissions
+# (no Send Messages / Embed Links): the result can't be posted there, however often it is retried.
+_UNREACHABLE = {10003, 50001, 50013}
 _MENTION_AUTHOR_ONLY = discord.AllowedMentions(everyone=False, roles=False, users=True)
 
 
@@ -30,9 +34,14 @@ class DiscordNotifier:
         if not post.channel_id:
             log.warning("post has no origin channel", extra={"post_id": post.id})
             return
-        await self._channel(post.channel_id).send(
-            embed=result_embed(post), allowed_mentions=_MENTION_AUTHOR_ONLY
-        )
+        try:
+            await self._channel(post.channel_id).send(
+                embed=result_embed(post), allowed_mentions=_MENTION_AUTHOR_ONLY
+            )
+        except (discord.Forbidden, discord.NotFound) as exc:
+            if exc.code in _UNREACHABLE:
+                raise ChannelUnreachable(f"Discord: {exc.code} {exc.text}") from exc
+            raise
 
     async def dm_failure(self, post: PostView) -> None:
         text = failure_dm_text(post)

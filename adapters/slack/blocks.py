@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain import Platform, PostStatus, PostView, SharedFile, Slot
+from core.domain import Platform, PostStatus, PostView, Slot
 from core.render import local_time, post_line, relative, result_text, scheduled_summary
 
 CANCEL_ACTION = "postbot_cancel"
@@ -224,16 +224,24 @@ def message_blocks(text: str) -> Blocks:
     return [{"type": "section", "text": _mrkdwn(escape(text))}]
 
 
-def schedule_modal(file: SharedFile, caption: str, metadata: dict[str, Any]) -> dict[str, Any]:
+# views.open refuses private_metadata over 3,000 characters:
+# https://api.slack.com/reference/surfaces/views (private_metadata)
+PRIVATE_METADATA_MAX = 3000
+
+
+def schedule_modal(video_name: str, caption: str, metadata: dict[str, Any]) -> dict[str, Any]:
     """The "Schedule this post" modal: a free-text time, platform checkboxes, the caption prefilled."""
-    name = escape(file.name or file.file_id)
+    name = escape(video_name)
+    private = json.dumps(metadata, separators=(",", ":"))
+    if len(private) > PRIVATE_METADATA_MAX:
+        raise ValueError("the modal's private_metadata is over Slack's 3,000 characters")
     return {
         "type": "modal",
         "callback_id": MODAL_CALLBACK,
         "title": _plain("Schedule this post", 24),
         "submit": _plain("Schedule", 24),
         "close": _plain("Cancel", 24),
-        "private_metadata": json.dumps(metadata, separators=(",", ":")),
+        "private_metadata": private,
         "blocks": [
             {"type": "section", "block_id": "video", "text": _mrkdwn(f":movie_camera: *{name}*")},
             {

@@ -115,13 +115,37 @@ def thread_root(message: dict[str, Any]) -> str | None:
     return str(root) if root else None
 
 
-def videos_in(message: dict[str, Any], *, channel_id: str, user_id: str) -> list[SharedFile]:
-    files = [f for f in message.get("files") or [] if isinstance(f, dict) and f.get("id")]
-    return [
-        shared_file(f, channel_id=channel_id, user_id=user_id, message_ts=thread_root(message))
-        for f in files
-        if f.get("mode") != "tombstone" and looks_like_video(f.get("mimetype"), f.get("name"))
-    ]
+def existing_thread(message: dict[str, Any]) -> str | None:
+    """The thread a message is in or heads, if there is one. Ephemeral messages go there and nowhere
+    else: Slack shows an ephemeral in a thread "only if there is already an active thread"
+    (https://api.slack.com/methods/chat.postEphemeral), so one aimed at a thread that doesn't exist
+    yet is accepted and never seen."""
+    root = message.get("thread_ts")
+    return str(root) if root else None
+
+
+def _needs_lookup(entry: dict[str, Any]) -> bool:
+    # Slack Connect: a file from another organisation arrives as a stub, {"mode": "file_access",
+    # "file_access": "check_file_info"}, to be looked up with files.info
+    # (https://docs.slack.dev/reference/events/message/file_share, "Slack Connect files").
+    return entry.get("file_access") == "check_file_info" or entry.get("mode") == "file_access"
+
+
+async def videos_in_message(
+    client: AsyncWebClient, message: dict[str, Any], *, channel_id: str, user_id: str
+) -> list[SharedFile]:
+    """The videos a message carries, Slack Connect stubs included (each looked up with files.info)."""
+    found: list[SharedFile] = []
+    for entry in message.get("files") or []:
+        if not isinstance(entry, dict) or not entry.get("id") or entry.get("mode") == "tombstone":
+            continue
+        if _needs_lookup(entry):
+            entry = (await client.files_info(file=entry["id"]))["file"]
+        if looks_like_video(entry.get("mimetype"), entry.get("name")):
+            found.append(
+                shared_file(entry, channel_id=channel_id, user_id=user_id, message_ts=thread_root(message))
+            )
+    return found
 
 
 async def complete(client: AsyncWebClient, file: SharedFile) -> SharedFile:

@@ -20,7 +20,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
 from adapters.slack.context import Directory
-from adapters.slack.files import FileHosts, complete, download, thread_root, videos_in
+from adapters.slack.files import (
+    FileHosts,
+    complete,
+    download,
+    existing_thread,
+    thread_root,
+    videos_in_message,
+)
 from core.domain import ChatContext, ChatKind, MediaInfo, Platform, SharedFile, platform_from_alias
 from core.errors import TimeParseError, UserError
 from core.render import (
@@ -31,7 +38,15 @@ from core.render import (
     platform_words,
     unlink_text,
 )
-from core.service import Postbot, ScheduleOutcome, parse_post_id, platform_infos
+from core.service import (
+    MediaSource,
+    Postbot,
+    ScheduleOutcome,
+    first_link,
+    parse_post_id,
+    platform_infos,
+    split_url_flag,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +60,9 @@ HELP = f"""*postbot* schedules video posts from Slack.
 • `/post <platforms> [caption]`: publish your latest video now
 • Or mention me in the message with the video: `@postbot friday 9am yt,ig Launch day`
 • Or use the message shortcut *Schedule this post* on any message with a video
+• Too big to upload? `/schedule tomorrow 6pm yt,ig --url <link>` (Google Drive, Dropbox, OneDrive or
+  https), or a message with the link, then the shortcut or a mention
+• Slash commands can't be typed in a thread: use them in the channel, or the shortcut
 • `/queue`: this channel's upcoming posts · `/cancel <id>` · `/reschedule <id> <when>`
 • `/suggest <platforms>`: good times to post
 • `/accounts`: linked accounts · `/link <platform>` and `/unlink <platform>` (admins)
@@ -75,6 +93,12 @@ INTERNAL_ERROR = (
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 Tell = Callable[[str], Awaitable[None]]
+# Where a video comes from: a file shared in Slack, or a link to fetch.
+Source = SharedFile | str
+NO_VIDEO = UserError(
+    "This message has no video I can post.",
+    hint="Use it on a message with an MP4 or MOV attached, or with a link to one.",
+)
 
 
 def strip_mentions(text: str) -> str:
@@ -163,10 +187,20 @@ class SlackHandlers:
         return tell
 
     def _ephemeral_tell(self, channel: str, user: str, thread_ts: str | None = None) -> Tell:
+        """Tell one user privately in a channel: in ``thread_ts`` only when that thread exists (see
+        files.existing_thread), and by direct message when Slack refuses the ephemeral (the bot is
+        not in the channel the shortcut was used in, or it was archived)."""
+
         async def tell(text: str) -> None:
-            await self.client.chat_postEphemeral(
-                channel=channel, user=user, text=text, blocks=blocks.message_blocks(text), thread_ts=thread_ts
-            )
+            layout = blocks.message_blocks(text)
+            try:
+                await self.client.chat_postEphemeral(
+                    channel=channel, user=user, text=text, blocks=layout, thread_ts=thread_ts
+                )
+            except SlackApiError as exc:
+                log.warning("ephemeral refused, telling by DM", extra={"error": exc.response.get("error")})
+                opened = await self.client.conversations_open(users=user)
+                await self.client.chat_postMessage(channel=opened["channel"]["id"], text=text, blocks=layout)
 
         return tell
 
@@ -184,8 +218,13 @@ class SlackHandlers:
         return await self.postbot.latest_video(ctx, window=self.window)
 
     async def _queue_posts(
-        self, ctx: ChatContext, text: str, file: SharedFile, *, now_post: bool
+        self, ctx: ChatContext, text: str, source: Source, *, now_post: bool
     ) -> ScheduleOutcome:
+        submit = self.postbot.post_now if now_post else self.postbot.schedule
+        if isinstance(source, str):
+            return await submit(ctx, text, self._from_link(source))
+        file = source
+
         async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
             # Called by the core once it has read the command: a typo costs no download.
             full = await complete(self.client, file)
@@ -198,8 +237,13 @@ class SlackHandlers:
                 hosts=self.file_hosts,
             )
 
-        submit = self.postbot.post_now if now_post else self.postbot.schedule
         return await submit(ctx, text, fetch)
+
+    def _from_link(self, link: str) -> MediaSource:
+        async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
+            return await self.postbot.fetch_link(link, platforms)
+
+        return fetch
 
     async def _reply_outcome(self, ctx: ChatContext, outcome: ScheduleOutcome, tell: Tell) -> None:
         text, layout = blocks.outcome_blocks(
@@ -225,13 +269,13 @@ class SlackHandlers:
         self,
         ctx: ChatContext,
         text: str,
-        file: SharedFile,
+        source: Source,
         tell: Tell,
         *,
         now_post: bool = False,
         quiet_duplicate: bool = False,
     ) -> None:
-        outcome = await self._queue_posts(ctx, text, file, now_post=now_post)
+        outcome = await self._queue_posts(ctx, text, source, now_post=now_post)
         if outcome.duplicate and quiet_duplicate:
             return
         await self._reply_outcome(ctx, outcome, tell)
@@ -258,7 +302,12 @@ class SlackHandlers:
                     "What should I post, where and when?",
                     hint=f"e.g. /schedule tomorrow 6pm {platform_example(platform_infos())} Launch day",
                 )
+            text, link = split_url_flag(text)
             ctx = await self._command_ctx(command)
+            if link is not None:
+                # No message to thread under: the reply goes to the channel.
+                await self._schedule_from(ctx, text, link, tell, now_post=now_post)
+                return
             file = await self._latest_file(ctx)
             ctx = replace(ctx, thread_id=file.message_ts)
             await self._schedule_from(ctx, text, file, tell, now_post=now_post)
@@ -347,7 +396,12 @@ class SlackHandlers:
         channel, user = event.get("channel"), event.get("user")
         if not channel or not user:
             return
-        for file in videos_in(event, channel_id=channel, user_id=user):
+        try:
+            videos = await videos_in_message(self.client, event, channel_id=channel, user_id=user)
+        except SlackApiError as exc:
+            log.warning("files.info failed", extra={"error": exc.response.get("error")})
+            return
+        for file in videos:
             await self._remember(body["team_id"], file)
 
     async def on_file_shared(self, event: dict[str, Any], body: dict[str, Any]) -> None:
@@ -379,7 +433,7 @@ class SlackHandlers:
         """`@postbot tomorrow 6pm yt,ig Launch day` in the message that carries the video."""
         channel, user = event["channel"], event["user"]
         thread = thread_root(event)
-        tell = self._ephemeral_tell(channel, user, thread)
+        tell = self._ephemeral_tell(channel, user, existing_thread(event))
 
         async def work() -> None:
             text = strip_mentions(event.get("text", ""))
@@ -394,11 +448,37 @@ class SlackHandlers:
                 # The message itself is the request: an event Slack redelivers maps onto the same posts.
                 request_id=f"slack-message:{channel}:{event['ts']}",
             )
-            videos = videos_in(event, channel_id=channel, user_id=user)
-            file = videos[0] if videos else await self._latest_file(ctx)
-            await self._schedule_from(ctx, text, file, tell, quiet_duplicate=True)
+            message = event if "files" in event else await self._message(channel, event)
+            source = await self._source_in(message, channel, user)
+            await self._schedule_from(ctx, text, source, tell, quiet_duplicate=True)
 
         await self._guard(work, tell, "app_mention")
+
+    async def _message(self, channel: str, event: dict[str, Any]) -> dict[str, Any]:
+        """The message an app_mention is about, as Slack stored it. app_mention has been delivered
+        without the upload's ``files``, and before or after the ``message`` event that has them; the
+        stored message has them whatever the order, so the mention needs neither the other event nor
+        a guess at "the latest upload"."""
+        ts, root = event["ts"], event.get("thread_ts")
+        window = {"latest": ts, "oldest": ts, "inclusive": True, "limit": 1}
+        if root and root != ts:
+            found = await self.client.conversations_replies(channel=channel, ts=root, **window)
+        else:
+            found = await self.client.conversations_history(channel=channel, **window)
+        messages = [m for m in found.get("messages") or [] if m.get("ts") == ts]
+        return messages[0] if messages else event
+
+    async def _source_in(self, message: dict[str, Any], channel: str, user: str) -> Source:
+        """The video a message carries (an upload, or else a link in its text)."""
+        videos = await videos_in_message(
+            self.client, message, channel_id=channel, user_id=message.get("user") or user
+        )
+        if videos:
+            return videos[0]
+        link = first_link(message.get("text", ""))
+        if link is not None:
+            return link
+        raise NO_VIDEO
 
     # ------------------------------------------------------------------ shortcut and modal
 
@@ -406,26 +486,32 @@ class SlackHandlers:
         await ack()
         channel, user = shortcut["channel"]["id"], shortcut["user"]["id"]
         message = shortcut.get("message") or {}
-        tell = self._ephemeral_tell(channel, user, thread_root(message))
+        tell = self._ephemeral_tell(channel, user, existing_thread(message))
 
         async def work() -> None:
-            videos = videos_in(message, channel_id=channel, user_id=message.get("user") or user)
-            if not videos:
-                raise UserError(
-                    "This message has no video I can post.",
-                    hint="Use “Schedule this post” on a message with an MP4 or MOV attached.",
-                )
-            file = videos[0]
-            metadata = {
+            # The trigger expires 3 s after the click: only a Slack Connect file costs a lookup first.
+            source = await self._source_in(message, channel, user)
+            metadata: dict[str, Any] = {
                 "channel": channel,
                 "thread": thread_root(message),
-                "file": {k: v for k, v in file.__dict__.items() if k != "shared_at"},
+                "in_thread": existing_thread(message),
             }
+            if isinstance(source, str):
+                metadata["link"] = source
+                name = source
+            else:
+                metadata["file"] = {k: v for k, v in source.__dict__.items() if k != "shared_at"}
+                name = source.name or source.file_id
             caption = strip_mentions(message.get("text", ""))
-            # The trigger expires 3 s after the click: open the modal before anything else.
-            await self.client.views_open(
-                trigger_id=shortcut["trigger_id"], view=blocks.schedule_modal(file, caption, metadata)
-            )
+            if isinstance(source, str):
+                caption = " ".join(caption.replace(f"<{source}>", " ").split())
+            try:
+                view = blocks.schedule_modal(name, caption, metadata)
+            except ValueError:
+                raise UserError(
+                    "That link is too long for me to keep.", hint="Share a shorter link to the video."
+                ) from None
+            await self.client.views_open(trigger_id=shortcut["trigger_id"], view=view)
             # Warm the users.info cache so the submission can check the time in the user's zone at once.
             await self.directory.user(user)
 
@@ -456,10 +542,14 @@ class SlackHandlers:
             await ack(response_action="errors", errors={"when": str(exc)[:150]})
             return
         await ack()
-        file = SharedFile(**metadata["file"], shared_at=datetime.now(UTC))
+        source: Source = (
+            metadata["link"]
+            if metadata.get("link")
+            else SharedFile(**metadata["file"], shared_at=datetime.now(UTC))
+        )
         text = " ".join(part for part in (when, ",".join(o["value"] for o in chosen), caption) if part)
-        tell = self._ephemeral_tell(metadata["channel"], user, metadata.get("thread"))
-        await self._guard(lambda: self._schedule_from(ctx, text, file, tell), tell, "modal")
+        tell = self._ephemeral_tell(metadata["channel"], user, metadata.get("in_thread"))
+        await self._guard(lambda: self._schedule_from(ctx, text, source, tell), tell, "modal")
 
     # ------------------------------------------------------------------ buttons
 
@@ -475,8 +565,8 @@ class SlackHandlers:
     ) -> None:
         message = body.get("message") or {}
         text = message.get("text") or "postbot"
-        if (body.get("container") or {}).get("is_ephemeral"):
-            await respond(text=text, blocks=layout, replace_original=True)
+        if (body.get("container") or {}).get("is_ephemeral") or not message:
+            await respond(text=text, blocks=layout, replace_original=bool(message))
             return
         await self.client.chat_update(
             channel=body["channel"]["id"], ts=message["ts"], text=text, blocks=layout
@@ -489,6 +579,15 @@ class SlackHandlers:
             ctx = await self._button_ctx(body)
             view = await self.postbot.cancel(ctx, int(action["value"]))
             note = f"#{view.id} {view.platform.label} cancelled by <@{ctx.user_id}>."
+            if "message" not in body and (body.get("container") or {}).get("is_ephemeral"):
+                # A click on an ephemeral message (the /queue listing) carries no copy of it
+                # (https://api.slack.com/reference/interaction-payloads/block-actions): the listing is
+                # drawn again from the queue, so it keeps every other post and their buttons.
+                posts = await self.postbot.list_queue(ctx, channel_only=True)
+                text, layout = blocks.queue_blocks(posts, datetime.now(UTC))
+                note_block = {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]}
+                await respond(text=text, blocks=[*layout[:49], note_block], replace_original=True)
+                return
             layout = blocks.retire_buttons(
                 (body.get("message") or {}).get("blocks") or [], view.id, note, keep_cancel=False
             )

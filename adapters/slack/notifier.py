@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import logging
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import message_blocks, result_blocks
 from core.domain import PostView
+from core.errors import ChannelUnreachable
 from core.render import failure_dm_text
 
 log = logging.getLogger(__name__)
+
+# chat.postMessage errors that no retry fixes (https://api.slack.com/methods/chat.postMessage#errors):
+# the bot is not a member (it was removed), the channel is gone or archived.
+_UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 
 
 class SlackNotifier:
@@ -23,13 +29,19 @@ class SlackNotifier:
             log.warning("post has no origin channel", extra={"post_id": post.id})
             return
         text, blocks = result_blocks(post)
-        await self.client.chat_postMessage(
-            channel=post.channel_id,
-            thread_ts=post.thread_id,
-            text=text,
-            blocks=blocks,
-            unfurl_links=False,
-        )
+        try:
+            await self.client.chat_postMessage(
+                channel=post.channel_id,
+                thread_ts=post.thread_id,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in _UNREACHABLE:
+                raise ChannelUnreachable(f"Slack: {error}") from exc
+            raise
 
     async def dm_failure(self, post: PostView) -> None:
         await self.dm(post.team_id, post.author_id, failure_dm_text(post))

@@ -26,6 +26,7 @@ from core import metrics
 from core.config import PlatformsSettings, SchedulerSettings
 from core.db.models import ScheduledPost
 from core.domain import Platform, PostingAccount, PostStatus, PostView
+from core.errors import ChannelUnreachable
 from core.notify import NoNotifier, ResultNotifier
 from core.publishers.base import (
     PermanentError,
@@ -407,9 +408,17 @@ class PostProcessor:
             await self._notify(view, failed=True)
 
     async def _notify(self, view: PostView, *, failed: bool) -> None:
-        """Tell chat after the outcome is stored; a notifier outage is retried by ``renotify``."""
+        """Tell chat after the outcome is stored; a notifier outage is retried by ``renotify``.
+
+        A channel that can't take the result any more (the bot was removed, lost access) is not an
+        outage: the author still gets the failure DM, and the outcome counts as delivered."""
         try:
-            await self.notifier.post_result(view)
+            try:
+                await self.notifier.post_result(view)
+            except ChannelUnreachable as exc:
+                log.warning(
+                    "result not postable in its channel", extra={"post_id": view.id, "reason": str(exc)}
+                )
             if failed:
                 await self.notifier.dm_failure(view)
         except NoNotifier as exc:

@@ -47,21 +47,19 @@ from aiohttp import web
 
 from tests.fakes.loopback import LoopbackFake, serve_forever
 
-# Scope each Web API method needs (api.slack.com/methods, "Required scopes"); None: any token.
-METHOD_SCOPES: dict[str, str | None] = {
-    "auth.test": None,
-    # Checked against the app-level token's scope (connections:write), not the bot's.
-    "apps.connections.open": None,
-    "chat.postMessage": "chat:write",
-    "chat.postEphemeral": "chat:write",
-    "chat.update": "chat:write",
-    "chat.delete": "chat:write",
-    "users.info": "users:read",
-    "conversations.open": "im:write",
-    "views.open": None,
-    "files.info": "files:read",
-}
+# The scopes each Web API method needs, as its reference page lists them (tests/data/slack_methods.json
+# cites each page); the manifest test reads the same file, so the fake can't drift into agreeing with
+# a manifest that Slack would refuse.
+DOCUMENTED_METHODS: dict[str, dict[str, Any]] = json.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "slack_methods.json").read_text()
+)["methods"]
+# Conversation kind by ID prefix (C public channel, G private, D direct message).
+_KIND = {"C": "channel", "G": "group", "D": "im"}
 TRIGGER_TTL_S = 3.0
+# "You can use a response_url up to 5 times within 30 minutes":
+# https://api.slack.com/interactivity/handling#message_responses
+RESPONSE_URL_USES = 5
+RESPONSE_URL_TTL_S = 30 * 60
 MESSAGE_BLOCKS_MAX = 50
 MODAL_BLOCKS_MAX = 100
 DOWNLOAD_CHUNK = 256 * 1024
@@ -96,6 +94,23 @@ class FakeFile:
     ts: str | None = None
     # A remote file: its bytes live at this URL, outside Slack.
     external_url: str | None = None
+    # Shared into a Slack Connect channel from another organisation: see ``entry``.
+    connect: bool = False
+
+    def entry(self, team_id: str, base_url: str) -> dict[str, Any]:
+        """The file as a message event (or a shortcut's message, or conversations.history) carries it.
+        In Slack Connect channels that is only a stub to look up with files.info:
+        https://docs.slack.dev/reference/events/message/file_share (Slack Connect files)."""
+        if self.connect:
+            return {
+                "id": self.id,
+                "mode": "file_access",
+                "file_access": "check_file_info",
+                "created": 0,
+                "timestamp": 0,
+                "user": "",
+            }
+        return self.payload(team_id, base_url)
 
     def payload(self, team_id: str, base_url: str) -> dict[str, Any]:
         """A file object as files.info and message events carry it."""
@@ -200,13 +215,18 @@ class FakeSlack(LoopbackFake):
         super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
-        self.scopes = set(scopes) if scopes is not None else {s for s in METHOD_SCOPES.values() if s}
+        self.scopes = set(scopes) if scopes is not None else documented_bot_scopes()
         self.team_id = team_id
         self.team_domain = team_domain
         self.bot_user_id = bot_user_id
         self.app_id = app_id
         self.users: dict[str, dict[str, Any]] = {}
         self.channels: dict[str, str] = {}
+        # Channels the bot is a member of. Without chat:write.public a bot posts only where it is
+        # a member, else `not_in_channel`: https://api.slack.com/methods/chat.postMessage#errors
+        self.bot_channels: set[str] = set()
+        # response_url → (uses, first use deadline): see RESPONSE_URL_USES.
+        self._response_urls: dict[str, tuple[int, float]] = {}
         self.ims: dict[str, str] = {}
         self.files: dict[str, FakeFile] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
@@ -291,9 +311,25 @@ class FakeSlack(LoopbackFake):
         self.users[user_id] = user
         return user
 
-    def add_channel(self, channel_id: str, name: str) -> None:
+    def add_channel(self, channel_id: str, name: str, *, bot_member: bool = True) -> None:
         self.channels[channel_id] = name
         self.messages.setdefault(channel_id, [])
+        if bot_member:
+            self.bot_channels.add(channel_id)
+
+    def remove_bot(self, channel_id: str) -> None:
+        """Someone removed the bot from the channel (/remove @postbot)."""
+        self.bot_channels.discard(channel_id)
+
+    def thread_is_active(self, channel: str, thread_ts: str) -> bool:
+        """A thread exists once a message has a reply under it."""
+        return any(
+            m.get("thread_ts") == thread_ts and m["ts"] != thread_ts for m in self.messages.get(channel, [])
+        )
+
+    def shown_ephemerals(self, user: str | None = None) -> list[dict[str, Any]]:
+        """The ephemeral messages a user actually gets to see (see chat.postEphemeral below)."""
+        return [e for e in self.ephemerals if e["shown"] and (user is None or e["user"] == user)]
 
     def add_file(
         self,
@@ -304,6 +340,7 @@ class FakeSlack(LoopbackFake):
         name: str | None = None,
         mimetype: str = "video/mp4",
         filetype: str = "mp4",
+        connect: bool = False,
     ) -> FakeFile:
         """A file as uploaded by ``user`` into ``channel`` (served from ``path``, which may be sparse)."""
         fake = FakeFile(
@@ -316,6 +353,7 @@ class FakeSlack(LoopbackFake):
             size=path.stat().st_size,
             created=int(time.time()),
             channel=channel,
+            connect=connect,
         )
         self.files[fake.id] = fake
         return fake
@@ -400,10 +438,13 @@ class FakeSlack(LoopbackFake):
                 raise SlackError("not_allowed_token_type")
             elif not hmac.compare_digest(token, self.bot_token):
                 raise SlackError("invalid_auth")
-            needed = METHOD_SCOPES[method]
-            headers["X-Accepted-OAuth-Scopes"] = needed or ""
-            if needed and needed not in self.scopes:
-                raise SlackError("missing_scope", needed=needed, provided=",".join(sorted(self.scopes)))
+            needed = needed_scopes(method, args)
+            headers["X-Accepted-OAuth-Scopes"] = ",".join(needed)
+            missing = [s for s in needed if s not in self.scopes]
+            if missing:
+                raise SlackError(
+                    "missing_scope", needed=",".join(missing), provided=",".join(sorted(self.scopes))
+                )
             fault = self._next_fault(method)
             if fault is not None and fault.retry_after is not None:
                 status = 429
@@ -478,6 +519,15 @@ class FakeSlack(LoopbackFake):
             return channel
         raise SlackError("channel_not_found")
 
+    def _member_channel(self, channel: str) -> str:
+        """A channel the bot may write or read in: `not_in_channel` where it is not a member
+        (https://api.slack.com/methods/chat.postMessage#errors,
+        https://api.slack.com/methods/conversations.history#errors)."""
+        channel = self._channel(channel)
+        if channel in self.channels and channel not in self.bot_channels:
+            raise SlackError("not_in_channel")
+        return channel
+
     def _message_content(self, args: dict[str, Any]) -> dict[str, Any]:
         text = args.get("text")
         blocks = args.get("blocks")
@@ -489,7 +539,7 @@ class FakeSlack(LoopbackFake):
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         self._require(args, "channel")
-        channel = self._channel(args["channel"])
+        channel = self._member_channel(args["channel"])
         message = {
             "type": "message",
             "user": self.bot_user_id,
@@ -507,19 +557,23 @@ class FakeSlack(LoopbackFake):
         return {"channel": channel, "ts": message["ts"], "message": message}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://api.slack.com/methods/chat.postEphemeral
         self._require(args, "channel", "user")
-        channel = self._channel(args["channel"])
+        channel = self._member_channel(args["channel"])
         if args["user"] not in self.users:
             raise SlackError("user_not_in_channel")
-        message = {"channel": channel, "user": args["user"], **self._message_content(args)}
+        message = {"channel": channel, "user": args["user"], **self._message_content(args), "shown": True}
         if args.get("thread_ts"):
             message["thread_ts"] = args["thread_ts"]
+            # "Ephemeral messages in threads are only shown if there is already an active thread."
+            # Slack still answers ok: the user simply never sees it.
+            message["shown"] = self.thread_is_active(channel, args["thread_ts"])
         self.ephemerals.append(message)
         return {"message_ts": self.new_ts()}
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         self._require(args, "channel", "ts")
-        channel = self._channel(args["channel"])
+        channel = self._member_channel(args["channel"])
         for message in self.messages[channel]:
             if message["ts"] == args["ts"]:
                 if message.get("user") != self.bot_user_id:
@@ -588,11 +642,51 @@ class FakeSlack(LoopbackFake):
         return {"view": opened}
 
     def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://api.slack.com/methods/files.info: the full file object, also for a Slack Connect
+        # file whose message entry said only `file_access: check_file_info`.
         self._require(args, "file")
         file = self.files.get(args["file"])
         if file is None:
             raise SlackError("file_not_found")
         return {"file": self.file_payload(file), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _window(self, messages: list[dict[str, Any]], args: dict[str, Any]) -> list[dict[str, Any]]:
+        """``oldest``/``latest`` bound the ts range, exclusive unless ``inclusive`` is true."""
+        inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or "inf")
+
+        def inside(ts: float) -> bool:
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        limit = int(args.get("limit") or 100)
+        return [m for m in messages if inside(float(m["ts"]))][:limit]
+
+    def _stored(self, message: dict[str, Any]) -> dict[str, Any]:
+        # A message read back carries full file objects, or check_file_info stubs in Slack Connect.
+        return {k: v for k, v in message.items() if not k.startswith("_")}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://api.slack.com/methods/conversations.history: newest first, top-level messages
+        # (a thread's replies are read with conversations.replies).
+        self._require(args, "channel")
+        channel = self._member_channel(args["channel"])
+        top = [m for m in self.messages[channel] if m.get("thread_ts") in (None, m["ts"])]
+        found = self._window(sorted(top, key=lambda m: float(m["ts"]), reverse=True), args)
+        return {"messages": [self._stored(m) for m in found], "has_more": False}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://api.slack.com/methods/conversations.replies: the parent, then its replies, oldest first.
+        self._require(args, "channel", "ts")
+        channel = self._member_channel(args["channel"])
+        thread = [
+            m for m in self.messages[channel] if m["ts"] == args["ts"] or m.get("thread_ts") == args["ts"]
+        ]
+        if not thread:
+            raise SlackError("thread_not_found")
+        found = self._window(sorted(thread, key=lambda m: float(m["ts"])), args)
+        return {"messages": [self._stored(m) for m in found], "has_more": False}
 
     # ----------------------------------------------------------------- files and hooks
 
@@ -683,16 +777,56 @@ class FakeSlack(LoopbackFake):
         )
 
     async def _hook(self, request: web.Request) -> web.Response:
+        # "You can use a response_url up to 5 times within 30 minutes"
+        # (https://api.slack.com/interactivity/handling#message_responses). Which error Slack answers
+        # past that is not documented (https://github.com/slackapi/node-slack-sdk/issues/828); the
+        # fake answers 404 used_url / expired_url, so a sixth use fails loudly instead of vanishing.
+        url = str(request.url)
+        uses, deadline = self._response_urls.get(url, (0, time.monotonic() + RESPONSE_URL_TTL_S))
+        if time.monotonic() > deadline:
+            return web.Response(status=404, text="expired_url")
+        if uses >= RESPONSE_URL_USES:
+            return web.Response(status=404, text="used_url")
+        self._response_urls[url] = (uses + 1, deadline)
         try:
             body = await request.json()
         except ValueError:
             return web.Response(status=400, text="invalid_payload")
-        self.hooks.append({"url": str(request.url), **body})
+        self.hooks.append({"url": url, **body})
         await self._notify()
         return web.Response(text="ok")
 
     def response_url(self, kind: str = "commands") -> str:
         return f"{self.base_url}/hooks/{kind}/{self.team_id}/{next(self._ids)}/{secrets.token_hex(12)}"
+
+
+# --------------------------------------------------------------------- scopes
+
+
+def documented_bot_scopes() -> set[str]:
+    """Every bot scope the documented methods postbot calls need (for the conversation kinds it uses)."""
+    scopes: set[str] = set()
+    for doc in DOCUMENTED_METHODS.values():
+        scopes.update(doc["scopes"])
+        uses = doc.get("postbot_uses")
+        kinds = [uses] if isinstance(uses, str) else uses or []
+        scopes.update(doc["any_of"][k] for k in kinds)
+    return scopes
+
+
+def needed_scopes(method: str, args: dict[str, Any]) -> list[str]:
+    """The bot scopes a call needs: the method's own, or for conversation methods the one that goes
+    with the conversation's kind (channels:history for C…, groups:history for G…)."""
+    doc = DOCUMENTED_METHODS[method]
+    if method == "apps.connections.open":
+        return []  # the app-level token's connections:write, checked by token kind above
+    needed = list(doc["scopes"])
+    any_of = doc.get("any_of")
+    if any_of:
+        channel = str(args.get("channel") or "")
+        kind = "im" if method == "conversations.open" else _KIND.get(channel[:1], "channel")
+        needed.append(any_of[kind])
+    return needed
 
 
 # --------------------------------------------------------------------- Block Kit limits
@@ -918,7 +1052,7 @@ class SlackSender:
             message["display_as_bot"] = False
             for f in files:
                 f.ts = ts
-            message["files"] = [self.slack.file_payload(f) for f in files]
+            message["files"] = [f.entry(self.slack.team_id, self.slack.base_url) for f in files]
         if thread_ts:
             message["thread_ts"] = thread_ts
         self.slack.messages.setdefault(channel, []).append(message)
@@ -948,16 +1082,32 @@ class SlackSender:
         return message
 
     async def mention(
-        self, user: str, channel: str, text: str, files: list[FakeFile] | None = None
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        files: list[FakeFile] | None = None,
+        *,
+        thread_ts: str | None = None,
+        files_in_app_mention: bool = True,
+        app_mention_first: bool = False,
     ) -> dict[str, Any]:
-        """A message that @-mentions the bot: Slack sends both the message and the app_mention event."""
+        """A message that @-mentions the bot: Slack sends both the message and the app_mention event.
+
+        Each is its own delivery, in no promised order (https://api.slack.com/apis/events-api: events
+        are retried and delivered independently), and an app_mention for a message with an upload
+        has been seen without its ``files`` (https://api.slack.com/events/app_mention lists no
+        ``files`` field): ``files_in_app_mention=False`` and ``app_mention_first=True`` play those."""
         full = f"<@{self.slack.bot_user_id}> {text}"
-        message = self.user_message(user, channel, full, files)
+        message = self.user_message(user, channel, full, files, thread_ts=thread_ts)
         event = {**message, "channel": channel, "event_ts": message["ts"]}
-        await self.event({**event, "channel_type": "channel"})
         app_mention = {k: v for k, v in event.items() if k not in ("subtype", "upload", "display_as_bot")}
-        response = await self.event({**app_mention, "type": "app_mention"})
-        assert response.status_code == 200, response.text
+        if not files_in_app_mention:
+            app_mention.pop("files", None)
+        deliveries = [{**event, "channel_type": "channel"}, {**app_mention, "type": "app_mention"}]
+        for delivery in reversed(deliveries) if app_mention_first else deliveries:
+            response = await self.event(delivery)
+            assert response.status_code == 200, response.text
         return message
 
     async def message_shortcut(
@@ -1018,6 +1168,8 @@ class SlackSender:
         **kw: Any,
     ) -> httpx.Response:
         block_id, button = button_in(message, action_id)
+        # A click on an ephemeral message carries no ``message`` (Slack keeps no copy of it), only the
+        # container: https://api.slack.com/reference/interaction-payloads/block-actions
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": self._user(user),
@@ -1034,7 +1186,6 @@ class SlackSender:
             "enterprise": None,
             "is_enterprise_install": False,
             "channel": {"id": channel, "name": self.slack.channels.get(channel, "")},
-            "message": message,
             "state": {"values": {}},
             "response_url": self.slack.response_url("actions"),
             "actions": [
@@ -1049,6 +1200,8 @@ class SlackSender:
                 }
             ],
         }
+        if not ephemeral:
+            payload["message"] = message
         return await self.interaction(payload, **kw)
 
 
