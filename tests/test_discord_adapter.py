@@ -32,7 +32,7 @@ from core.config import (
     Settings,
     VaultSettings,
 )
-from core.db.models import MediaAsset, OAuthState, SocialAccount, Team
+from core.db.models import MediaAsset, OAuthState, ScheduledPost, SocialAccount, Team
 from core.domain import ChatContext, ChatKind, Platform, PostStatus
 from core.errors import MediaError
 from tests.conftest import Database
@@ -709,3 +709,64 @@ async def test_schedule_needs_a_video_or_a_link(world: World, running: App) -> N
     record = await world.run(payload)
     [error] = world.fake.followup_messages(record)
     assert error["flags"] & EPHEMERAL and "Which video?" in error["content"]
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_a_failure_in_a_channel_the_bot_cannot_see_still_reaches_the_author(
+    world: World, clip: Path
+) -> None:
+    """The bot lost View Channel while the post waited: the result can't go to the channel, the
+    failure DM still goes to the author, and the outcome is not retried for a day."""
+    fake = world.fake
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        world.settings.sandbox_dir.parent.mkdir(parents=True, exist_ok=True)
+        world.settings.sandbox_dir.write_text("not a folder")
+        world.settings.platforms.sandbox = PlatformSettings(max_attempts=1)
+        await world.run(_schedule(world, clip, "in 1 hour"))
+        world.guild.hidden_from_bot.add(world.channel_id)
+        async with app.sessions() as session:
+            post = (await session.scalars(select(ScheduledPost))).one()
+            post.run_at = post.due_at = datetime.now(UTC)
+            await session.commit()
+        await app.start_scheduler()
+        dm = await fake.wait_for(lambda: fake.dm_messages(world.alice.id), timeout=20)
+        assert "could not be published" in dm[0]["content"]
+        assert any(code == 50001 for *_, code in fake.rejections)
+        async with asyncio.timeout(10):
+            while True:
+                async with app.sessions() as session:
+                    row = (await session.scalars(select(ScheduledPost))).one()
+                if row.notified_at is not None:
+                    break
+                await asyncio.sleep(0.05)
+        assert row.status == "failed"
+    finally:
+        await runtime.close()
+        await app.close()
+
+
+def test_the_documented_invite_permissions_cover_what_the_bot_does() -> None:
+    """docs/discord.md's permissions integer: seeing the channel, posting results there and in
+    threads (buttons reply in threads), embeds."""
+    import re
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "discord.md").read_text()
+    match = re.search(r"permissions integer `(\d+)`", doc)
+    assert match is not None
+    granted = discord.Permissions(int(match.group(1)))
+    assert granted.view_channel and granted.send_messages and granted.send_messages_in_threads
+    assert granted.embed_links and granted.read_message_history
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_a_bot_with_no_servers_to_sync_says_so(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    world.settings.discord.guild_ids = []
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        assert any("no Discord commands registered" in r.getMessage() for r in caplog.records)
+    finally:
+        await runtime.close()
+        await app.close()

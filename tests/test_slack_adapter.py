@@ -272,6 +272,8 @@ async def test_cancel_button_cancels_and_updates_the_message(harness: Harness, c
     updated = h.bot_messages()[0]
     assert "postbot_cancel:1" not in _buttons(updated)
     assert "cancelled by <@U0ANA>" in _block_text(updated)
+    # Every changed block came with a new block_id, so Slack clients redraw it.
+    assert h.slack.reused_block_ids == []
 
 
 async def test_queue_lists_channel_posts_with_cancel_buttons(harness: Harness, clip: Path) -> None:
@@ -459,6 +461,7 @@ async def test_a_suggested_slot_button_moves_the_post(harness: Harness, clip: Pa
     assert not any(a.startswith("postbot_slot:1:") for a in _buttons(updated))
     assert "postbot_cancel:1" in _buttons(updated)
     assert "moved to" in _block_text(updated)
+    assert h.slack.reused_block_ids == []
 
 
 @sqlite_only
@@ -784,3 +787,28 @@ async def test_a_failure_in_a_channel_the_bot_left_still_reaches_the_author(
                 break
             await asyncio.sleep(0.05)
     assert row.status == "failed"
+
+
+def test_an_updated_message_gets_new_block_ids() -> None:
+    """Cancel one post of two: the actions block keeps the other's button, under a new block_id
+    (Slack asks for one per iteration of a message; the fake lists reuses, see chat.update)."""
+    from adapters.slack.blocks import retire_buttons
+
+    def button(post_id: int) -> dict[str, Any]:
+        label = {"type": "plain_text", "text": f"Cancel {post_id}"}
+        return {
+            "type": "button",
+            "action_id": f"postbot_cancel:{post_id}",
+            "text": label,
+            "value": str(post_id),
+        }
+
+    first = [
+        {"type": "section", "block_id": "summary", "text": {"type": "mrkdwn", "text": "Scheduled"}},
+        {"type": "actions", "block_id": "cancel_0", "elements": [button(1), button(2)]},
+    ]
+    second = retire_buttons(first, 1, "#1 cancelled", keep_cancel=False)
+    assert [b.get("block_id") for b in second] == ["summary~1", "cancel_0~1", None]
+    assert [e["action_id"] for e in second[1]["elements"]] == ["postbot_cancel:2"]
+    third = retire_buttons(second, 2, "#2 cancelled", keep_cancel=False)
+    assert [b.get("block_id") for b in third] == ["summary~2", None, None]

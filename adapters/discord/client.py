@@ -73,3 +73,10 @@ class PostbotClient(discord.AutoShardedClient):
         if self.settings.sync_global:
             synced = await self.tree.sync()
             log.info("synced global commands", extra={"count": len(synced)})
+        if not self.settings.guild_ids and not self.settings.sync_global:
+            # Nothing registers the commands then, and Discord shows none: say so instead of
+            # running a bot nobody can talk to.
+            log.warning(
+                "no Discord commands registered: set discord.guild_ids (servers to sync at start) or "
+                "discord.sync_global = true, or the slash commands won't appear"
+            )

@@ -176,6 +176,18 @@ def suggestion_blocks(suggestions: dict[Platform, list[Slot]], tz: str) -> tuple
     return "Suggested times:\n" + "\n".join(lines), layout
 
 
+def _base_id(block: dict[str, Any]) -> str:
+    return str(block.get("block_id") or "").split("~", 1)[0]
+
+
+def _next_iteration(block_id: str) -> str:
+    """A new block_id for an updated message: Slack asks for block_ids unique "for each message and
+    each iteration of a message" (https://api.slack.com/reference/block-kit/blocks), or clients may
+    keep showing the old block."""
+    base, _, n = block_id.partition("~")
+    return f"{base}~{int(n) + 1 if n.isdigit() else 1}"
+
+
 def retire_buttons(blocks: Blocks, post_id: int, note: str, *, keep_cancel: bool) -> Blocks:
     """The message after a button on it did its job: that post's buttons gone (its Cancel kept when
     the post was only moved) and a line saying what happened."""
@@ -189,6 +201,8 @@ def retire_buttons(blocks: Blocks, post_id: int, note: str, *, keep_cancel: bool
     out: Blocks = []
     for block in blocks:
         block = dict(block)
+        if block.get("block_id"):
+            block["block_id"] = _next_iteration(str(block["block_id"]))
         if block.get("type") == "actions":
             block["elements"] = [e for e in block.get("elements", []) if not gone(e)]
             if not block["elements"]:
@@ -202,7 +216,7 @@ def retire_buttons(blocks: Blocks, post_id: int, note: str, *, keep_cancel: bool
         and any(str(e.get("action_id", "")).startswith(SLOT_ACTION) for e in b["elements"])
         for b in out
     ):
-        out = [b for b in out if b.get("block_id") != "slots_head"]
+        out = [b for b in out if _base_id(b) != "slots_head"]
     out.append({"type": "context", "elements": [_mrkdwn(note, 2000)]})
     return out[-_MAX_BLOCKS:]
 

@@ -115,6 +115,9 @@ class FakeGuild:
     name: str
     owner_id: str
     channels: dict[str, str] = field(default_factory=dict)
+    # Channels where the bot's role lacks View Channel: posting there answers 403 Missing Access
+    # (50001; https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes).
+    hidden_from_bot: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -1138,6 +1141,8 @@ class FakeDiscord(LoopbackFake):
         self._validate_message(body, allow_ephemeral=False)
         if guild is None and not self.users[self.dm_channels[cid]].dms_open:
             raise DiscordError(403, 50007, "Cannot send messages to this user")
+        if guild is not None and cid in guild.hidden_from_bot:
+            raise DiscordError(403, 50001, "Missing Access")
         return json_response(self._store_message(cid, body, author=dict(self.bot_user)))
 
     # ----------------------------------------------------------------- CDN

@@ -231,6 +231,7 @@ class FakeSlack(LoopbackFake):
         self.files: dict[str, FakeFile] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.ephemerals: list[dict[str, Any]] = []
+        self.reused_block_ids: list[str] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.hooks: list[dict[str, Any]] = []
         self.calls: list[Call] = []
@@ -578,7 +579,17 @@ class FakeSlack(LoopbackFake):
             if message["ts"] == args["ts"]:
                 if message.get("user") != self.bot_user_id:
                     raise SlackError("cant_update_message")
-                message.update(self._message_content(args))
+                content = self._message_content(args)
+                # block_ids must be unique "for each message and each iteration of a message"
+                # (https://api.slack.com/reference/block-kit/blocks): Slack accepts a reused one, but
+                # clients may keep the old block, so the fake keeps a list for tests to check.
+                before = {b.get("block_id"): b for b in message.get("blocks") or [] if b.get("block_id")}
+                self.reused_block_ids.extend(
+                    b["block_id"]
+                    for b in content["blocks"]
+                    if b.get("block_id") in before and before[b["block_id"]] != b
+                )
+                message.update(content)
                 message["edited"] = {"user": self.bot_user_id, "ts": self.new_ts()}
                 return {"channel": channel, "ts": message["ts"], "text": message["text"]}
         raise SlackError("message_not_found")
