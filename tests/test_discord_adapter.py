@@ -72,7 +72,8 @@ class World:
 
     async def run(self, payload: dict[str, Any], followups: int = 1) -> Interaction:
         record = await self.fake.send_interaction(payload)
-        await self.fake.wait_for(lambda: len(record.followups) >= followups)
+        # Answered: the deferred message edited into the answer, and/or follow-ups (errors).
+        await self.fake.wait_for(lambda: len(record.followups) + len(record.answers) >= followups)
         return record
 
 
@@ -161,6 +162,9 @@ async def test_schedule_with_attachment_replies_with_embed_and_buttons(
     # The video came from the CDN link in the interaction, exactly once, byte for byte.
     [attachment] = payload["data"]["resolved"]["attachments"].values()
     assert world.fake.cdn_requests == [attachment["id"]]
+    # The answer replaced "thinking…" by editing @original, not through a follow-up.
+    assert record.answers == [record.original_id] and record.followups == []
+    assert world.fake.loading_replaced_by_followup == []
     async with running.sessions() as session:
         [asset] = (await session.scalars(select(MediaAsset))).all()
     assert asset.sha256 == hashlib.sha256(clip.read_bytes()).hexdigest()
@@ -356,13 +360,13 @@ async def test_post_now_publishes_and_reports_in_the_channel(world: World, clip:
         await app.close()
 
 
-async def test_rate_limited_follow_up_is_retried(world: World, running: App, clip: Path) -> None:
+async def test_rate_limited_answer_is_retried(world: World, running: App, clip: Path) -> None:
     fake = world.fake
-    fake.inject_failure("POST", r"^/api/v10/webhooks/", status=429, retry_after=0.3)
+    fake.inject_failure("PATCH", r"^/api/v10/webhooks/", status=429, retry_after=0.3)
     record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
     assert fake.original(record)["embeds"][0]["title"] == "Scheduled for Sandbox"  # type: ignore[index]
-    webhook_posts = [r for r in fake.requests if r[0] == "POST" and r[1].startswith("/api/v10/webhooks/")]
-    assert len(webhook_posts) == 2
+    edits = [r for r in fake.requests if r[0] == "PATCH" and r[1].startswith("/api/v10/webhooks/")]
+    assert len(edits) == 2
 
 
 async def test_resumes_the_gateway_session_after_a_drop(world: World, running: App) -> None:
@@ -665,7 +669,7 @@ async def test_a_300_mb_video_is_scheduled_from_a_link(world: World, web_host: W
             permissions=SEND_MESSAGES,
         )
         record = await world.fake.send_interaction(payload)
-        await world.fake.wait_for(lambda: record.followups, timeout=180)
+        await world.fake.wait_for(lambda: record.answers or record.followups, timeout=180)
         message = world.fake.original(record) or world.fake.followup_messages(record)[0]
         assert message["embeds"][0]["title"] == "Scheduled for Sandbox", message
         [post] = await app.postbot.list_queue(world.ctx(world.alice))

@@ -1,4 +1,5 @@
-"""Replying to an interaction: defer at once, then one follow-up, errors visible only to the user."""
+"""Replying to an interaction: defer at once, then the answer in place of "thinking…", errors visible
+only to the user."""
 
 from __future__ import annotations
 
@@ -58,7 +59,10 @@ async def deferred(
         log.exception("discord command failed", extra={"command": _command_name(interaction)})
         await _private_error(interaction, _INTERNAL_ERROR, ephemeral)
         return
-    await interaction.followup.send(**reply.kwargs())
+    # The deferred "thinking…" message is the answer's place: edited, not a follow-up (a first
+    # follow-up that replaces it is the deprecated way:
+    # https://discord.com/developers/docs/interactions/receiving-and-responding#create-followup-message).
+    await interaction.edit_original_response(**reply.kwargs())
 
 
 async def _private_error(interaction: discord.Interaction, text: str, ephemeral: bool) -> None:

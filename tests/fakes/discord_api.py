@@ -132,6 +132,8 @@ class Interaction:
     # The message the interaction's @original refers to: the response, or the component's message.
     original_id: str | None = None
     followups: list[str] = field(default_factory=list)
+    # @original edits that turned the deferred "thinking…" message into the answer.
+    answers: list[str] = field(default_factory=list)
     rejected_callbacks: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -195,6 +197,7 @@ class FakeDiscord(LoopbackFake):
         self.interactions: dict[str, Interaction] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self.deleted_messages: list[dict[str, Any]] = []
+        self.loading_replaced_by_followup: list[str] = []
         self.dm_channels: dict[str, str] = {}  # channel id → recipient id
         self.attachments: dict[str, Attachment] = {}
         self.cdn_requests: list[str] = []
@@ -1070,8 +1073,11 @@ class FakeDiscord(LoopbackFake):
         original = self.original(record)
         if original is not None and original["flags"] & LOADING and record.type == APPLICATION_COMMAND:
             # The first follow-up after a deferred response replaces the "thinking..." message and
-            # keeps its visibility.
+            # keeps its visibility. Discord still does this but documents editing @original as the
+            # way (https://discord.com/developers/docs/interactions/receiving-and-responding
+            # #create-followup-message): the fake notes it so a test can hold the bot to that.
             self._edit_message(original, body)
+            self.loading_replaced_by_followup.append(original["id"])
             message = original
         else:
             message = self._store_message(
@@ -1101,7 +1107,11 @@ class FakeDiscord(LoopbackFake):
         if request.method == "GET":
             return json_response(message)
         if request.method == "PATCH":
-            return json_response(self._edit_message(message, await self._json(request)))
+            loading = bool(int(message.get("flags") or 0) & LOADING)
+            edited = self._edit_message(message, await self._json(request))
+            if loading:
+                record.answers.append(mid)
+            return json_response(edited)
         if request.method == "DELETE":
             self.deleted_messages.append(self.messages.pop(mid))
             return web.Response(status=204)
