@@ -812,3 +812,36 @@ def test_an_updated_message_gets_new_block_ids() -> None:
     assert [e["action_id"] for e in second[1]["elements"]] == ["postbot_cancel:2"]
     third = retire_buttons(second, 2, "#2 cancelled", keep_cancel=False)
     assert [b.get("block_id") for b in third] == ["summary~2", None, None]
+
+
+@sqlite_only
+async def test_the_shortcut_on_a_message_with_a_link(web_host: WebHost, harness: Harness, clip: Path) -> None:
+    h = harness
+    url = web_host.add_file(clip)
+    message = h.sender.user_message(BEN, CHANNEL, f"Final cut: <{url}>")
+    await h.sender.message_shortcut("schedule_this_post", user=BEN, channel=CHANNEL, message=message)
+    [view] = (await h.slack.wait_for(lambda: h.slack.views)).values()
+    caption = next(b for b in view["blocks"] if b.get("block_id") == "caption")
+    assert caption["element"]["initial_value"] == "Final cut:"
+    values = {
+        "when": {"when_text": {"type": "plain_text_input", "value": "friday 9am"}},
+        "platforms": {
+            "platforms_selected": {
+                "type": "checkboxes",
+                "selected_options": [{"text": {"type": "plain_text", "text": "sandbox"}, "value": "sandbox"}],
+            }
+        },
+        "caption": {"caption_text": {"type": "plain_text_input", "value": "Final cut"}},
+    }
+    await h.sender.submit_view(view["id"], user=BEN, values=values)
+    reply = await h.reply()
+    assert reply["thread_ts"] == message["ts"] and clip.name in _block_text(reply)
+    [post] = await h.posts()
+    assert post.caption == "Final cut"
+
+    # A link too long to carry in the modal's private_metadata (3,000 characters) is refused aloud.
+    long_link = f"{url}?{'x' * 3100}"
+    too_long = h.sender.user_message(BEN, CHANNEL, f"<{long_link}>")
+    await h.sender.message_shortcut("schedule_this_post", user=BEN, channel=CHANNEL, message=too_long)
+    await _seen(h, BEN, "too long")
+    assert len(h.slack.views) == 1

@@ -154,3 +154,14 @@ async def test_content_that_is_not_a_video_is_refused(
     url = host.add_file(notes, content_type="application/octet-stream")
     with pytest.raises(MediaError, match="is not a video"):
         await fetcher(host).fetch(store, url, ())
+
+
+async def test_an_undeclared_size_is_capped_while_streaming(
+    host: WebHost, store: MediaStore, clip: Path
+) -> None:
+    """No Content-Length to refuse from: the fetch stops once the cap is passed."""
+    url = host.add_generated("long.mp4", clip.read_bytes(), 20 * 1024 * 1024, declared=False)
+    small = LinkFetcher(LinkSettings(allow_networks=LOOPBACK, ca_file=host.ca_pem, max_bytes=2 * 1024 * 1024))
+    with pytest.raises(MediaError, match="larger than 2 MB"):
+        await small.fetch(store, url, (Platform.SANDBOX,))
+    assert not list((store.root / "incoming").glob("*"))

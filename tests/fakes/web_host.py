@@ -109,6 +109,8 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
 class Generated:
     head: bytes
     size: int
+    # Announce the size (Content-Length) or send it chunked, as a server that doesn't know it would.
+    declared: bool = True
 
 
 @dataclass
@@ -139,11 +141,11 @@ class WebHost(LoopbackFake):
         self.files[path.name] = (path, content_type)
         return f"{self.base_url}/files/{path.name}"
 
-    def add_generated(self, name: str, head: bytes, size: int) -> str:
+    def add_generated(self, name: str, head: bytes, size: int, *, declared: bool = True) -> str:
         """A video of exactly ``size`` bytes: ``head`` (a complete small MP4), then a ``free`` box."""
         if size < len(head) + 16:
             raise ValueError("size must leave room for the free box header")
-        self.generated[name] = Generated(head, size)
+        self.generated[name] = Generated(head, size, declared)
         return f"{self.base_url}/generated/{name}"
 
     def url(self, path: str) -> str:
@@ -175,17 +177,22 @@ class WebHost(LoopbackFake):
         entry = self.generated.get(name)
         if entry is None:
             raise web.HTTPNotFound()
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "application/octet-stream",
-                "Content-Length": str(entry.size),
-                "Content-Disposition": f'attachment; filename="{name}"',
-            }
-        )
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        }
+        if entry.declared:
+            headers["Content-Length"] = str(entry.size)
+        response = web.StreamResponse(headers=headers)
+        if not entry.declared:
+            response.enable_chunked_encoding()
         await response.prepare(request)
-        async for piece in _generate(entry):
-            await response.write(piece)
-            self.sent_bytes += len(piece)
+        try:
+            async for piece in _generate(entry):
+                await response.write(piece)
+                self.sent_bytes += len(piece)
+        except ConnectionError:
+            return response  # the client hung up (a fetch that stopped at its size cap)
         await response.write_eof()
         return response
 
