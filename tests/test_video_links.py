@@ -165,3 +165,9 @@ async def test_an_undeclared_size_is_capped_while_streaming(
     with pytest.raises(MediaError, match="larger than 2 MB"):
         await small.fetch(store, url, (Platform.SANDBOX,))
     assert not list((store.root / "incoming").glob("*"))
+
+
+async def test_a_name_that_does_not_resolve_is_reported(host: WebHost, store: MediaStore) -> None:
+    # .invalid never resolves (RFC 2606): the user hears that the download failed, not a crash.
+    with pytest.raises(MediaError, match=r"couldn.t download no-such-host\.invalid"):
+        await fetcher(host, []).fetch(store, "https://no-such-host.invalid/v.mp4", ())

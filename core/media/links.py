@@ -154,7 +154,10 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:  # an unknown name: reported like any other connection failure
+            raise httpcore.ConnectError(f"{host}: {exc}") from exc
         addresses = list(dict.fromkeys(ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos))
         # All of them, not the first: a name with one public and one private address is refused.
         if not addresses or not all(self._policy.permits(a) for a in addresses):
