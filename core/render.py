@@ -36,6 +36,12 @@ def platform_example(infos: Sequence[PlatformInfo]) -> str:
     return ",".join([info.name for info in infos if info.linkable][:2])
 
 
+def _registry_infos() -> Sequence[PlatformInfo]:
+    from core.platforms.registry import infos
+
+    return infos()
+
+
 def linkable_labels(infos: Sequence[PlatformInfo]) -> str:
     """``YouTube, Instagram, X, LinkedIn and TikTok``."""
     labels = [info.label for info in infos if info.linkable]
@@ -141,10 +147,11 @@ def _when(moment: datetime | None, now: datetime) -> str:
 
 def accounts_text(views: list[AccountView], *, now: datetime | None = None) -> str:
     if not views:
+        first, *others = linkable_names(_registry_infos()).split(", ")
         return (
-            "No accounts are linked yet. "
-            "An admin can link one with /link youtube (or instagram, x, linkedin, tiktok)."
+            f"No accounts are linked yet. An admin can link one with /link {first} (or {', '.join(others)})."
         )
+
     current = now or datetime.now(UTC)
     lines = ["Linked accounts:"]
     for v in views:

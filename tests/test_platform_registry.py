@@ -120,3 +120,12 @@ def test_adapters_and_bot_name_no_platform() -> None:
         for hit in _named_platforms(p)
     ]
     assert found == []
+
+
+def test_slack_manifest_names_every_linkable_platform() -> None:
+    """The manifest is static YAML Slack reads, so a test holds it to the registry."""
+    manifest = (ROOT / "adapters" / "slack" / "manifest.yml").read_text()
+    description = next(line for line in manifest.splitlines() if line.strip().startswith("description:"))
+    for s in SPECS:
+        if s.linkable:
+            assert s.label in description, f"{s.label} missing from the Slack app description"

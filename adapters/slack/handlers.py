@@ -53,12 +53,14 @@ log = logging.getLogger(__name__)
 _LINKABLE = linkable_names(platform_infos()).split(", ")
 # "youtube (or instagram, x, linkedin, tiktok)"
 _LINK_EXAMPLE = f"{_LINKABLE[0]} (or {', '.join(_LINKABLE[1:])})"
+# "yt,ig": the same two platforms as the other example, by their short names.
+_SHORT_EXAMPLE = ",".join([i.aliases[1] for i in platform_infos() if i.linkable][:2])
 
 HELP = f"""*postbot* schedules video posts from Slack.
 • Upload a video here, then `/schedule <when> <platforms> [caption]`,
   e.g. `/schedule tomorrow 6pm {platform_example(platform_infos())} Launch day #launch`
 • `/post <platforms> [caption]`: publish your latest video now
-• Or mention me in the message with the video: `@postbot friday 9am yt,ig Launch day`
+• Or mention me in the message with the video: `@postbot friday 9am {_SHORT_EXAMPLE} Launch day`
 • Or use the message shortcut *Schedule this post* on any message with a video
 • Too big to upload? `/schedule tomorrow 6pm yt,ig --url <link>` (Google Drive, Dropbox, OneDrive or
   https), or a message with the link, then the shortcut or a mention

@@ -46,7 +46,7 @@ from core.errors import (
 from core.notify import NotifierRouter
 from core.oauth import OAuthClients, OAuthError, ProviderUnavailable
 from core.oauth.pkce import make_verifier, s256_challenge
-from core.platforms.registry import spec
+from core.platforms.registry import SPECS, spec
 from core.store.teams import ensure_team_user
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class AccountLinker:
         if platform is None:
             raise PlatformParseError(
                 f"I don't know the platform {platform_word.strip()!r}.",
-                hint="Use one of: youtube, instagram, x, linkedin, tiktok.",
+                hint=f"Use one of: {', '.join(s.name for s in SPECS if s.linkable)}.",
             )
         url = await self.start_link(ctx, platform)
         if self.notifier is None:
