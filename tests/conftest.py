@@ -67,12 +67,11 @@ def settings(db: Database, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def clip(tmp_path: Path) -> Path:
-    """A small valid MP4 (vertical, 12 s) that every platform accepts."""
-    from tests.fakes.mp4 import write_mp4
+    """A small real MP4 (H.264/AAC, vertical, 12 s, index in front) that every platform accepts,
+    encoded with PyAV once per session (tests/clips.py)."""
+    from tests.clips import clip_file
 
-    path = tmp_path / "clip.mp4"
-    write_mp4(path, duration_s=12, width=1080, height=1920, size_bytes=200_000)
-    return path
+    return clip_file(tmp_path / "clip.mp4")
 
 
 @pytest.fixture
