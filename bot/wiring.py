@@ -15,6 +15,7 @@ from core.accounts.service import Accounts
 from core.config import Settings
 from core.db.engine import make_engine, migrate, session_factory
 from core.errors import ConfigError
+from core.media.conversions import Converter
 from core.media.store import MediaStore
 from core.notify import NotifierRouter
 from core.platforms.publishers import PublisherRegistry
@@ -40,6 +41,7 @@ class App:
     runner: SchedulerRunner
     # None until a vault secret is configured: without one no account can be linked.
     accounts: Accounts | None = None
+    converter: Converter | None = None
     _listener: WakeListener | None = None
 
     async def start_scheduler(self) -> None:
@@ -87,6 +89,8 @@ class App:
             await self._listener.stop()
         if self.runner is not None:
             await self.runner.stop()
+        if self.converter is not None:
+            await self.converter.close()
         await self.http.aclose()
         await self.engine.dispose()
 
@@ -111,8 +115,18 @@ async def build_app(
     notifier = NotifierRouter()
     accounts = Accounts.build(settings, sessions, http, notifier) if settings.secret_key else None
     publishers = PublisherRegistry(settings, http)
+    # One pool for the whole process: the facade starts conversions, the scheduler waits for them.
+    converter = Converter(
+        settings.converted_dir,
+        workers=settings.media.convert_workers,
+        niceness=settings.media.convert_niceness,
+    )
     postbot = Postbot(
-        settings, sessions, media=media, linker=accounts.linker if accounts is not None else None
+        settings,
+        sessions,
+        media=media,
+        linker=accounts.linker if accounts is not None else None,
+        converter=converter,
     )
     processor = PostProcessor(
         sessions,
@@ -122,6 +136,7 @@ async def build_app(
         platforms=settings.platforms,
         tokens_for=accounts.tokens if accounts is not None else None,
         worker_id=worker_id,
+        converter=converter,
     )
     runner = SchedulerRunner(processor, sessions, poll_interval_s=settings.scheduler.poll_interval_s)
     return App(
@@ -136,4 +151,5 @@ async def build_app(
         processor=processor,
         runner=runner,
         accounts=accounts,
+        converter=converter,
     )

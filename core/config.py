@@ -140,6 +140,17 @@ class VaultSettings(BaseModel):
     refresh_skew_s: float = 300.0
 
 
+class MediaSettings(BaseModel):
+    # Convert a file a platform would refuse for its wrapping or encoding (remux, or transcode to
+    # H.264/AAC) instead of refusing it. Off: refuse, as `/schedule ... --no-convert` does per post.
+    convert: bool = True
+    # Processes that transcode at once. Each keeps a core busy for roughly the video's length
+    # (1080p), so leave room for the bot and the uploads.
+    convert_workers: int = Field(default=1, ge=1)
+    # How far below the bot the conversions run (os.nice increment, 0-19).
+    convert_niceness: int = Field(default=10, ge=0, le=19)
+
+
 class WebSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -195,6 +206,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
     vault: VaultSettings = Field(default_factory=VaultSettings)
     links: LinkSettings = Field(default_factory=LinkSettings)
 
@@ -224,6 +236,10 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def converted_dir(self) -> Path:
+        return self.media_dir / "converted"
 
     @property
     def sandbox_dir(self) -> Path:

@@ -38,6 +38,9 @@ from core.domain import (
 )
 from core.errors import MediaError, PermissionDenied, UserError, ValidationFailed
 from core.media import links, recent, validation
+from core.media.conversions import Conversion, Converter, estimate_seconds
+from core.media.convert import Target, output_rate, scaled_size
+from core.media.probe import MediaProbe
 from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
 from core.scheduler import wakeups
@@ -76,6 +79,8 @@ class ScheduleOutcome:
     # True when the same chat request was delivered twice and nothing new was queued.
     duplicate: bool = False
     suggestions: dict[Platform, list[Slot]] = field(default_factory=dict)
+    # Files converted for some platforms (already started), each with its rough duration.
+    conversions: list[Conversion] = field(default_factory=list)
 
     @property
     def run_at(self) -> datetime:
@@ -141,9 +146,12 @@ class Postbot:
         linker: AccountLinker | None = None,
         wake: Waker | None = None,
         clock: Callable[[], datetime] = utcnow,
+        converter: Converter | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        # None: files are taken or refused as they are (no conversion), whatever the settings say.
+        self.converter = converter
         self.media = media if media is not None else MediaStore(settings.media_dir)
         # Videos shared as links (too big to attach), fetched under core/media/links.py's rules.
         self.links = links.LinkFetcher(settings.links)
@@ -200,9 +208,10 @@ class Postbot:
     async def schedule(
         self, ctx: ChatContext, text: str, media: MediaInfo | MediaSource | None
     ) -> ScheduleOutcome:
-        """`/schedule <when> <platforms> [caption]` with a video: stored already, or fetched by
-        ``media`` once the command has been read (so a typo costs no download)."""
+        """`/schedule <when> <platforms> [caption] [--no-convert]` with a video: stored already, or
+        fetched by ``media`` once the command has been read (so a typo costs no download)."""
         now = self.clock()
+        text, convert = _take_no_convert(text)
         tz = await self.timezone_for(ctx)
         command = parse_command(text, tz, now, horizon=self.horizon)
         assert command.when is not None
@@ -218,7 +227,17 @@ class Postbot:
             else:
                 run_at = command.when.instant
             outcome = await self._queue(
-                session, ctx, team, user, tz, command.platforms, command.caption, run_at, stored, notes
+                session,
+                ctx,
+                team,
+                user,
+                tz,
+                command.platforms,
+                command.caption,
+                run_at,
+                stored,
+                notes,
+                convert=convert,
             )
             team_row_id = team.id
         self._notify_wake(outcome)
@@ -286,7 +305,9 @@ class Postbot:
     async def post_now(
         self, ctx: ChatContext, text: str, media: MediaInfo | MediaSource | None
     ) -> ScheduleOutcome:
-        """`/post <platforms> [caption]`: queued as due now, so the scheduler publishes it at once."""
+        """`/post <platforms> [caption] [--no-convert]`: queued as due now, so the scheduler publishes
+        it at once (after its conversion, if it needs one)."""
+        text, convert = _take_no_convert(text)
         tz = await self.timezone_for(ctx)
         command = parse_command(text, tz, self.clock(), require_when=False)
         stored = await self._media(media, command.platforms)
@@ -294,7 +315,17 @@ class Postbot:
         async with self.sessions.begin() as session:
             team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
             outcome = await self._queue(
-                session, ctx, team, user, tz, command.platforms, command.caption, now, stored, []
+                session,
+                ctx,
+                team,
+                user,
+                tz,
+                command.platforms,
+                command.caption,
+                now,
+                stored,
+                [],
+                convert=convert,
             )
         self._notify_wake(outcome)
         return outcome
@@ -378,12 +409,16 @@ class Postbot:
         run_at: datetime,
         media: MediaInfo,
         notes: list[str],
+        *,
+        convert: bool = True,
     ) -> ScheduleOutcome:
         title = caption.strip().split("\n", 1)[0][:100] or None
+        convert = convert and self.converter is not None and self.settings.media.convert
         # Probing reads the file header from disk: keep it off the event loop.
-        problems = await asyncio.to_thread(
-            validation.validate, media, platforms, caption=caption, title=title
+        checked = await asyncio.to_thread(
+            validation.plan, media, platforms, caption=caption, title=title, convert=convert
         )
+        problems = dict(checked.problems)
         linked = await accounts.active_account_ids(session, team.id, platforms)
         for platform in platforms:
             if registry.spec(platform).linkable and platform not in linked:
@@ -415,7 +450,39 @@ class Postbot:
         )
         if not duplicate:
             await wakeups.announce(session, run_at)
-        return ScheduleOutcome(posts=views, tz=tz, notes=notes, duplicate=duplicate)
+        conversions = self._start_conversions(media, checked)
+        notes = [*notes, conversion_note(conversions)] if conversions else notes
+        return ScheduleOutcome(posts=views, tz=tz, notes=notes, duplicate=duplicate, conversions=conversions)
+
+    def _start_conversions(self, media: MediaInfo, checked: validation.Plan) -> list[Conversion]:
+        """Start each distinct conversion now (platforms needing the same one share it), so it is
+        usually done long before the posts fall due."""
+        if self.converter is None or not checked.targets:
+            return []
+        by_key: dict[str, list[Platform]] = {}
+        targets: dict[str, Target] = {}
+        for platform, target in checked.targets.items():
+            by_key.setdefault(target.key, []).append(platform)
+            targets[target.key] = target
+        facts = checked.media
+        out = []
+        for key, platforms in by_key.items():
+            target = targets[key]
+            self.converter.start(media, target)
+            out.append(
+                Conversion(
+                    target=target,
+                    platforms=tuple(p.value for p in platforms),
+                    estimate_s=estimate_seconds(
+                        target,
+                        size_bytes=facts.size_bytes,
+                        duration_s=facts.duration_s,
+                        pixel_rate=_pixel_rate(facts, target),
+                    ),
+                    reasons=tuple(r for p in platforms for r in checked.reasons.get(p, ())),
+                )
+            )
+        return out
 
     def _notify_wake(self, outcome: ScheduleOutcome) -> None:
         if self._wake is not None and outcome.posts and not outcome.duplicate:
@@ -574,3 +641,37 @@ class Postbot:
         """Raise when the database does not answer (``/health``)."""
         async with self.sessions() as session:
             await session.execute(text("SELECT 1"))
+
+
+_NO_CONVERT = re.compile(r"(?:^|\s)--no-convert(?=\s|$)")
+
+
+def _take_no_convert(text: str) -> tuple[str, bool]:
+    """Remove ``--no-convert`` from a command; False when it was there (refuse, don't convert)."""
+    stripped, found = _NO_CONVERT.subn(" ", text)
+    return (stripped.strip(), False) if found else (text, True)
+
+
+def _pixel_rate(facts: MediaProbe, target: Target) -> float:
+    width, height = scaled_size(facts.width or 1920, facts.height or 1080, target)
+    return width * height * float(output_rate(facts.frame_rate, target))
+
+
+def _about(seconds: float) -> str:
+    if seconds < 60:
+        return f"about {max(5, round(seconds / 5) * 5)} s"
+    return f"about {round(seconds / 60)} min"
+
+
+def conversion_note(conversions: list[Conversion]) -> str:
+    """One line for the scheduling reply: what gets converted, for whom, why and roughly how long."""
+    parts = []
+    for c in conversions:
+        labels = " and ".join(Platform(p).label for p in c.platforms)
+        why = "; ".join(dict.fromkeys(c.reasons))
+        parts.append(f"{c.target.describe()} for {labels} ({why}), {_about(c.estimate_s)}")
+    return (
+        "The video will be "
+        + "; ".join(parts)
+        + ". Converting has started; a post due before it is done waits for it."
+    )

@@ -99,7 +99,7 @@ def test_not_a_video_is_named(tmp_path: Path) -> None:
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
     problems = validate(probe_file(png), [Platform.YOUTUBE, Platform.SANDBOX], caption="c", title="t")
     assert problems["youtube"] == [
-        "the file is a PNG image, not a video YouTube accepts: send an MKV, MOV, MP4 or WebM video."
+        "the file is a PNG image, not a video: send a video file (MP4 works everywhere)."
     ]
     assert "PNG image" in problems["sandbox"][0]
 

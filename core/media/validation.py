@@ -3,7 +3,8 @@
 Every problem is collected, for every chosen platform, and each one says what to change, so the user
 fixes the file and caption once instead of learning the rules one rejection at a time. The limits are
 the platforms' published ones for their posting APIs, kept as data in each platform's package
-(core/platforms/<name>/media.py); this module only applies them.
+(core/platforms/<name>/media.py); this module only applies them, and decides which mismatches a
+conversion fixes (core/media/convert.py) and which must be refused.
 """
 
 from __future__ import annotations
@@ -11,14 +12,26 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from core.domain import MediaInfo, Platform
 from core.errors import ValidationFailed
+from core.media.convert import MP4_AUDIO_CODECS, MP4_VIDEO_CODECS, REMUX, Target
 from core.media.probe import MediaProbe, probe_file
 from core.platforms.media import GB, KB, MB, Rules
 from core.platforms.registry import media_rules
 
-_CONTAINER_NAMES = {"mp4": "MP4", "mov": "MOV", "webm": "WebM", "mkv": "MKV"}
+_CONTAINER_NAMES = {
+    "mp4": "MP4",
+    "mov": "MOV",
+    "webm": "WebM",
+    "mkv": "MKV",
+    "avi": "AVI",
+    "flv": "FLV",
+    "mpg": "MPEG-PS",
+    "wmv": "WMV",
+    "ts": "MPEG-TS",
+}
 _CODEC_NAMES = {
     "h264": "H.264",
     "hevc": "HEVC (H.265)",
@@ -29,6 +42,19 @@ _CODEC_NAMES = {
     "prores": "ProRes",
     "mjpeg": "Motion JPEG",
     "encrypted": "encrypted (DRM)",
+}
+
+_AUDIO_NAMES = {
+    "aac": "AAC",
+    "opus": "Opus",
+    "vorbis": "Vorbis",
+    "mp3": "MP3",
+    "ac3": "AC-3",
+    "eac3": "E-AC-3",
+    "flac": "FLAC",
+    "alac": "ALAC",
+    "pcm_s16le": "PCM",
+    "pcm_s24le": "PCM",
 }
 
 _HASHTAG = re.compile(r"(?<![\w#])#\w+")
@@ -104,35 +130,43 @@ def _names(values: Iterable[str], names: dict[str, str]) -> str:
     return ordered[0] if len(ordered) == 1 else ", ".join(ordered[:-1]) + " or " + ordered[-1]
 
 
-def media_problems(rules: Rules, label: str, media: MediaProbe) -> list[str]:
-    """What is wrong with the file for one platform, each with what to change."""
+@dataclass(frozen=True)
+class Assessment:
+    """What one platform makes of a file: what cannot be fixed, and what a conversion would fix."""
+
+    # Problems the user must fix (every one, when conversion is off).
+    problems: list[str]
+    # The conversion that makes the file acceptable (None: taken as it is, or refused anyway).
+    target: Target | None = None
+    # Why it is converted, in the user's words ("X takes H.264 only").
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass
+class _Needs:
+    """Fixable mismatches, each with the message shown when conversion is off."""
+
+    rewrap: list[tuple[str, str]] = field(default_factory=list)
+    encode: list[tuple[str, str]] = field(default_factory=list)
+    max_long_side: int | None = None
+    min_short_side: int | None = None
+    fps: float | None = None
+
+
+def _unfixable(rules: Rules, label: str, media: MediaProbe, transcoding: bool) -> list[str]:
     problems: list[str] = []
-    if media.container is None:
-        accepted = _names(rules.containers, _CONTAINER_NAMES)
-        return [f"the file is a {media.kind}, not a video {label} accepts: send an {accepted} video."]
-    if media.problem:
-        problems.append(f"{media.problem}; re-export or re-send the video.")
-    if media.container not in rules.containers:
-        accepted = _names(rules.containers, _CONTAINER_NAMES)
-        problems.append(f"{label} does not take {media.kind}s: export it as {accepted} (H.264).")
-    codec = media.video_codec
-    if codec is None and media.problem is None:
-        problems.append("the file has no video track: send a video, not an audio file.")
-    elif codec is not None and rules.video_codecs and codec not in rules.video_codecs:
-        accepted = _names(rules.video_codecs, _CODEC_NAMES)
-        problems.append(
-            f"the video is encoded as {_CODEC_NAMES.get(codec, codec)}; {label} takes {accepted}: "
-            "re-export it with H.264."
-        )
-    if rules.max_bytes is not None and media.size_bytes > rules.max_bytes:
-        problems.append(
-            f"the file is {_mb(media.size_bytes)}; {label} takes at most {_mb(rules.max_bytes)}: "
-            "compress it or shorten it."
-        )
-    if media.size_bytes < rules.min_bytes:
-        problems.append(
-            f"the file is {_mb(media.size_bytes)}; {label} needs at least {_mb(rules.min_bytes)}."
-        )
+    # A transcode writes a new file whose size nobody knows yet; the source's size limits only
+    # bind a file that goes out as it is (or merely rewrapped, which keeps its size).
+    if not transcoding:
+        if rules.max_bytes is not None and media.size_bytes > rules.max_bytes:
+            problems.append(
+                f"the file is {_mb(media.size_bytes)}; {label} takes at most {_mb(rules.max_bytes)}: "
+                "compress it or shorten it."
+            )
+        if media.size_bytes < rules.min_bytes:
+            problems.append(
+                f"the file is {_mb(media.size_bytes)}; {label} needs at least {_mb(rules.min_bytes)}."
+            )
     if media.duration_s is not None:
         if rules.max_duration_s is not None and media.duration_s > rules.max_duration_s:
             over = media.duration_s - rules.max_duration_s
@@ -146,24 +180,99 @@ def media_problems(rules: Rules, label: str, media: MediaProbe) -> list[str]:
                 f"{_duration(rules.min_duration_s)}."
             )
     if media.width and media.height:
-        dims = f"{media.width}x{media.height}"
         aspect = media.width / media.height
         low, high = rules.min_aspect, rules.max_aspect
         if (low is not None and aspect < low * 0.995) or (high is not None and aspect > high * 1.005):
             span = f"{_ratio(low or 0.01)} to {_ratio(high or 100)}"
             problems.append(
-                f"the aspect ratio is {_ratio(aspect)} ({dims}); {label} takes {span}: crop or pad the video."
+                f"the aspect ratio is {_ratio(aspect)} ({media.width}x{media.height}); {label} takes "
+                f"{span}: crop or pad the video."
             )
+    return problems
+
+
+def _needs(rules: Rules, label: str, media: MediaProbe) -> _Needs:
+    needs = _Needs()
+    if media.container not in rules.containers:
+        accepted = _names(rules.containers, _CONTAINER_NAMES)
+        needs.rewrap.append(
+            (
+                f"{label} takes {accepted}",
+                f"{label} does not take {media.kind}s: export it as {accepted} (H.264).",
+            )
+        )
+    if rules.needs_moov_first and media.moov_first is False:
+        needs.rewrap.append(
+            (
+                f"{label} needs the index at the front",
+                f"the video's index (moov atom) is at the end of the file; {label} needs it at the front: "
+                're-export with "fast start" / "optimize for web" (ffmpeg -movflags +faststart).',
+            )
+        )
+    if media.fragmented and not rules.fragmented_ok:
+        needs.rewrap.append(
+            (
+                f"{label} does not take fragmented MP4",
+                f"the video is a fragmented MP4 (as live encoders write); {label} needs a plain one: "
+                're-export it with "fast start".',
+            )
+        )
+    codec = media.video_codec or ""
+    if rules.video_codecs and codec not in rules.video_codecs:
+        accepted = _names(rules.video_codecs, _CODEC_NAMES)
+        name = _CODEC_NAMES.get(codec, codec)
+        needs.encode.append(
+            (
+                f"{label} takes {accepted}, not {name}",
+                f"the video is encoded as {name}; {label} takes {accepted}: re-export it with H.264.",
+            )
+        )
+    if rules.max_bit_depth is not None and (media.bit_depth or 8) > rules.max_bit_depth:
+        needs.encode.append(
+            (
+                f"{label} takes {rules.max_bit_depth}-bit video only",
+                f"the video is {media.bit_depth}-bit; {label} takes {rules.max_bit_depth}-bit: "
+                "re-export it as 8-bit H.264 (SDR).",
+            )
+        )
+    if rules.needs_420 and media.pix_fmt and not media.pix_fmt.startswith(("yuv420p", "yuvj420p", "nv12")):
+        needs.encode.append(
+            (
+                f"{label} takes 4:2:0 video only",
+                f"the video's colour is stored as {media.pix_fmt}; {label} takes 4:2:0: "
+                "re-export it as H.264.",
+            )
+        )
+    audio = media.audio_codec
+    if audio is not None and rules.audio_codecs is not None and audio not in rules.audio_codecs:
+        accepted = _names(rules.audio_codecs, _AUDIO_NAMES)
+        name = _AUDIO_NAMES.get(audio, audio)
+        needs.encode.append(
+            (
+                f"{label} takes {accepted} sound, not {name}",
+                f"the sound is encoded as {name}; {label} takes {accepted}: re-export it with AAC audio.",
+            )
+        )
+    if media.width and media.height:
+        dims = f"{media.width}x{media.height}"
         short, long = min(media.width, media.height), max(media.width, media.height)
         if rules.min_side_px is not None and short < rules.min_side_px:
-            problems.append(
-                f"the video is {dims}; {label} needs at least {rules.min_side_px} px on each side: "
-                "export it at a higher resolution."
+            needs.min_short_side = rules.min_side_px
+            needs.encode.append(
+                (
+                    f"{label} needs {rules.min_side_px} px a side",
+                    f"the video is {dims}; {label} needs at least {rules.min_side_px} px on each side: "
+                    "export it at a higher resolution.",
+                )
             )
         if rules.max_side_px is not None and long > rules.max_side_px:
-            problems.append(
-                f"the video is {dims}; {label} takes at most {rules.max_side_px} px on a side: "
-                "scale it down (for example to 1080x1920)."
+            needs.max_long_side = rules.max_side_px
+            needs.encode.append(
+                (
+                    f"{label} takes at most {rules.max_side_px} px a side",
+                    f"the video is {dims}; {label} takes at most {rules.max_side_px} px on a side: "
+                    "scale it down (for example to 1080x1920).",
+                )
             )
     fps = media.frame_rate
     if fps is not None:
@@ -176,13 +285,52 @@ def media_problems(rules: Rules, label: str, media: MediaProbe) -> list[str]:
                 if rules.min_fps is not None and rules.max_fps is not None
                 else f"at most {rules.max_fps:g} fps"
             )
-            problems.append(f"the video runs at {fps:.3g} fps; {label} takes {span}: re-export it at 30 fps.")
-    if rules.needs_moov_first and media.moov_first is False:
-        problems.append(
-            f"the video's index (moov atom) is at the end of the file; {label} needs it at the front: "
-            're-export with "fast start" / "optimize for web" (ffmpeg -movflags +faststart).'
+            needs.fps = 30.0 if too_slow or (rules.max_fps or 60) < 30 else float(rules.max_fps or 30)
+            needs.encode.append(
+                (
+                    f"{label} takes {span}",
+                    f"the video runs at {fps:.3g} fps; {label} takes {span}: re-export it at 30 fps.",
+                )
+            )
+    if needs.rewrap and not needs.encode:
+        # Rewrapping copies the codecs into an MP4: only those an MP4 can carry.
+        copyable = media.video_codec in MP4_VIDEO_CODECS and (
+            media.audio_codec is None or media.audio_codec in MP4_AUDIO_CODECS
         )
-    return problems
+        if not copyable:
+            needs.encode.extend(needs.rewrap)
+            needs.rewrap = []
+    return needs
+
+
+def assess(rules: Rules, label: str, media: MediaProbe, *, convert: bool = True) -> Assessment:
+    """What ``label`` makes of the file: problems to refuse it for, or the conversion that fixes it."""
+    if media.container is None:
+        return Assessment(
+            [f"the file is a {media.kind}, not a video: send a video file (MP4 works everywhere)."]
+        )
+    if media.problem:
+        return Assessment([f"{media.problem}; re-export or re-send the video."])
+    if media.video_codec is None:
+        return Assessment(["the file has no video track: send a video, not an audio file."])
+    needs = _needs(rules, label, media)
+    transcoding = convert and bool(needs.encode)
+    problems = _unfixable(rules, label, media, transcoding)
+    if not convert:
+        return Assessment(problems + [message for _, message in needs.rewrap + needs.encode])
+    if needs.encode:
+        target = Target("h264", needs.max_long_side, needs.min_short_side, needs.fps)
+        reasons = tuple(reason for reason, _ in needs.encode + needs.rewrap)
+    elif needs.rewrap:
+        target, reasons = REMUX, tuple(reason for reason, _ in needs.rewrap)
+    else:
+        target, reasons = None, ()
+    return Assessment(problems, None if problems else target, () if problems else reasons)
+
+
+def media_problems(rules: Rules, label: str, media: MediaProbe) -> list[str]:
+    """What is wrong with the file for one platform as it is, each with what to change."""
+    return assess(rules, label, media, convert=False).problems
 
 
 def text_problems(rules: Rules, label: str, caption: str, title: str | None) -> list[str]:
@@ -228,18 +376,67 @@ def text_problems(rules: Rules, label: str, caption: str, title: str | None) -> 
 
 
 def check(
-    media: MediaProbe, platforms: Iterable[Platform], *, caption: str, title: str | None
+    media: MediaProbe,
+    platforms: Iterable[Platform],
+    *,
+    caption: str,
+    title: str | None,
+    convert: bool = False,
 ) -> dict[Platform, list[str]]:
-    """Every problem per platform; platforms with none are left out."""
+    """Every problem per platform; platforms with none are left out. With ``convert``, what a
+    conversion fixes is not a problem (``plan`` says which conversion)."""
     out: dict[Platform, list[str]] = {}
     for platform in dict.fromkeys(platforms):
         rules = media_rules(platform)
-        found = media_problems(rules, platform.label, media) + text_problems(
+        found = assess(rules, platform.label, media, convert=convert).problems + text_problems(
             rules, platform.label, caption, title
         )
         if found:
             out[platform] = found
     return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A file checked for every chosen platform, with the conversions it needs."""
+
+    media: MediaProbe
+    # Problems keyed by platform value ("youtube"), ready for ValidationFailed; empty: all good.
+    problems: dict[str, list[str]]
+    # Platforms that get a converted file, and why.
+    targets: dict[Platform, Target]
+    reasons: dict[Platform, tuple[str, ...]]
+
+
+def plan(
+    media: MediaInfo | MediaProbe,
+    platforms: Iterable[Platform],
+    *,
+    caption: str,
+    title: str | None = None,
+    convert: bool = True,
+) -> Plan:
+    """Check the post for every platform; with ``convert`` (the default), a file a platform would
+    refuse only for its wrapping or encoding is planned for conversion instead of refused."""
+    facts = _as_probe(media)
+    problems: dict[str, list[str]] = {}
+    targets: dict[Platform, Target] = {}
+    reasons: dict[Platform, tuple[str, ...]] = {}
+    for platform in dict.fromkeys(platforms):
+        rules = media_rules(platform)
+        verdict = assess(rules, platform.label, facts, convert=convert)
+        found = verdict.problems + text_problems(rules, platform.label, caption, title)
+        if found:
+            problems[platform.value] = found
+        elif verdict.target is not None:
+            targets[platform] = verdict.target
+            reasons[platform] = verdict.reasons
+    return Plan(facts, problems, targets, reasons)
+
+
+def target_for(media: MediaProbe, platform: Platform) -> Target | None:
+    """The conversion a queued post's file needs before it goes to ``platform`` (None: none)."""
+    return assess(media_rules(platform), platform.label, media, convert=True).target
 
 
 def _as_probe(media: MediaInfo | MediaProbe) -> MediaProbe:

@@ -24,6 +24,13 @@ class Rules:
     min_side_px: int | None = None
     max_side_px: int | None = None
     needs_moov_first: bool = False
+    # Whether a fragmented MP4 (moof boxes, as live encoders write) is taken as it is.
+    fragmented_ok: bool = False
+    # Audio codecs taken (None: whatever the container carries).
+    audio_codecs: frozenset[str] | None = None
+    # 8: only 8-bit pictures; None: any depth. And whether only 4:2:0 chroma is taken.
+    max_bit_depth: int | None = None
+    needs_420: bool = False
     min_fps: float | None = None
     max_fps: float | None = None
     caption_max: int | None = None

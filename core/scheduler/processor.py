@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -26,7 +27,10 @@ from core import metrics
 from core.config import PlatformsSettings, SchedulerSettings
 from core.db.models import ScheduledPost
 from core.domain import Platform, PostingAccount, PostStatus, PostView
-from core.errors import ChannelUnreachable
+from core.errors import ChannelUnreachable, MediaError
+from core.media import validation
+from core.media.conversions import Converter
+from core.media.probe import probe
 from core.notify import NoNotifier, ResultNotifier
 from core.publishers.base import (
     PermanentError,
@@ -87,8 +91,11 @@ class PostProcessor:
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        converter: Converter | None = None,
     ) -> None:
         self.sessions = sessions
+        # Turns a queued file into the one its platform takes (None: files go out as they are).
+        self.converter = converter
         self.publishers = publishers
         self.notifier = notifier
         self.settings = settings
@@ -235,6 +242,12 @@ class PostProcessor:
             result = PublishResult(remote_id=str(state["remote_id"]), url=state.get("remote_url"))
             await self._succeed(post, result)
             return
+        try:
+            post = await self._media_for(post)
+        except MediaError as exc:
+            self._finishing.add(post.id)
+            await self._fail(post, PermanentError(exc.message, hint=exc.hint))
+            return
         breaker = self.breakers.get((platform, post.account_id))
         try:
             result = await self._admit_and_publish(post, breaker)
@@ -248,6 +261,19 @@ class PostProcessor:
             await self._fail(post, exc)
             return
         await self._succeed(post, result)
+
+    async def _media_for(self, post: ClaimedPost) -> ClaimedPost:
+        """The post with the file its platform takes. A conversion still running (it began when the
+        post was queued) is waited for, one never begun is run now: the post goes out late rather
+        than from a file the platform refuses, and never from a half-written one."""
+        if self.converter is None:
+            return post
+        facts = await probe(post.media.path)
+        target = validation.target_for(facts, post.platform)
+        if target is None:
+            return post
+        converted = await self.converter.ensure(post.media, target)
+        return dataclasses.replace(post, media=converted)
 
     async def _admit_and_publish(self, post: ClaimedPost, breaker: CircuitBreaker) -> PublishResult:
         admission = breaker.admit()

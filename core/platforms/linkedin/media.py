@@ -5,7 +5,8 @@ from __future__ import annotations
 from core.platforms.media import KB, MB, Rules
 
 # LinkedIn Videos API: MP4, 75 KB to 500 MB, 3 s to 30 min, aspect 1:2.4 to 2.4:1, 10-60 fps;
-# post commentary up to 3000 characters.
+# post commentary up to 3000 characters
+# (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api).
 MEDIA = Rules(
     containers=frozenset({"mp4"}),
     video_codecs=frozenset({"h264", "hevc", "vp8", "vp9", "mpeg4"}),

@@ -6,7 +6,8 @@ from core.platforms.media import Rules
 
 # Writes into a local folder: any video postbot can read.
 MEDIA = Rules(
-    containers=frozenset({"mp4", "mov", "webm", "mkv"}),
+    containers=frozenset({"mp4", "mov", "webm", "mkv", "avi", "flv", "mpg", "wmv", "ts"}),
     video_codecs=frozenset(),
+    fragmented_ok=True,
     max_bytes=None,
 )
