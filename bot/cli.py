@@ -72,12 +72,36 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], Coroutine[Any, Any, None]]]]
 }
 
 
+def _sample_video(args: argparse.Namespace) -> int:
+    """Write a short real clip (H.264/AAC MP4 that every platform takes): a newcomer's first video."""
+    from core.media.sample import ClipSpec, encode_clip
+
+    try:
+        width, height = (int(n) for n in args.size.lower().split("x", 1))
+    except ValueError:
+        print(f"postbot: --size wants WIDTHxHEIGHT, like 1080x1920, not {args.size!r}", file=sys.stderr)
+        return 2
+    if not (2 <= width <= 4096 and 2 <= height <= 4096 and 0.5 <= args.seconds <= 600):
+        print("postbot: sizes go up to 4096x4096 and lengths from 0.5 s to 600 s", file=sys.stderr)
+        return 2
+    spec = ClipSpec(duration_s=args.seconds, width=width - width % 2, height=height - height % 2)
+    path = encode_clip(args.path, spec)
+    print(f"wrote {path} ({spec.width}x{spec.height}, {spec.duration_s:g} s, H.264/AAC MP4)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="postbot", description="Schedule video posts from chat.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, _) in COMMANDS.items():
         sub.add_parser(name, help=help_text)
+    sample = sub.add_parser("sample-video", help="write a short real video to try postbot with")
+    sample.add_argument("path", help="where to write it, e.g. clip.mp4")
+    sample.add_argument("--seconds", type=float, default=5.0, help="length (default 5)")
+    sample.add_argument("--size", default="1080x1920", help="WIDTHxHEIGHT (default 1080x1920, vertical)")
     args = parser.parse_args(argv)
+    if args.command == "sample-video":
+        return _sample_video(args)
     try:
         settings = load_settings()
         quiet = args.command == "console"
