@@ -1,11 +1,12 @@
 """What a video file is, read with PyAV (FFmpeg's demuxers and decoders, inside the ``av`` wheel).
 
 The container comes from the file's contents, never from its name or the MIME type a chat sent.
-FFmpeg reads the header (for an MP4 whose index sits at the end it seeks there), and the first video
-frame is decoded: that is where the rotation (display matrix) shows, and a file whose first frames do
-not decode is damaged whatever its header says. A few 8-16 byte reads of the top-level boxes tell
-where an MP4's index sits, whether it is fragmented and whether the file was cut short. Nothing reads
-the media payload, so a multi-GiB file costs a few milliseconds and a few KiB of Python memory.
+FFmpeg reads the header (for an MP4 whose index sits at the end it seeks there). A few 8-16 byte
+reads of the top-level boxes tell where an MP4's index sits, whether it is fragmented and whether the
+file was cut short, and its track header gives the rotation (display matrix). By default the first
+pictures are decoded too: a file whose first frames do not decode is damaged whatever its header
+says (and outside MP4/MOV the rotation only shows there). Nothing reads the media payload beyond
+that, so a multi-GiB file costs milliseconds and a few KiB of Python memory.
 
 ``probe_file`` never raises for a file that is merely not a video or is damaged: it describes what it
 found (``kind``, ``problem``) so validation can tell the user every problem at once. It raises
@@ -15,6 +16,7 @@ found (``kind``, ``problem``) so validation can tell the user every problem at o
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import struct
 from dataclasses import dataclass, replace
@@ -143,6 +145,44 @@ class _IsoLayout:
     fragmented: bool
     # Where the last top-level box claims to end, when that is past the end of the file.
     cut_at: int | None
+    # The video track's display rotation (tkhd matrix), None when no track header was read.
+    rotation: int | None = None
+
+
+# The movie box (moov) is read whole for the track headers; past this size it is not worth it.
+_MAX_MOOV = 64 << 20
+_CONTAINER_BOXES = {b"trak", b"mdia", b"minf", b"edts"}
+
+
+def _rotation_from_matrix(a: int, b: int) -> int:
+    # tkhd stores [a b; c d] in 16.16 fixed point; FFmpeg's display rotation turns the other way.
+    degrees = round(math.degrees(math.atan2(-b, a))) % 360
+    # Only quarter turns change which side is the width.
+    return min((0, 90, 180, 270, 360), key=lambda q: abs(q - degrees)) % 360
+
+
+def _video_rotation(moov: bytes) -> int | None:
+    """The rotation of the first track header with a picture size (audio tracks have none)."""
+    stack = [(0, len(moov))]
+    while stack:
+        pos, end = stack.pop(0)
+        while pos + 8 <= end:
+            size, kind = struct.unpack_from(">I4s", moov, pos)
+            if size < 8 or pos + size > end:
+                return None
+            if kind == b"trak":
+                stack.append((pos + 8, pos + size))
+            elif kind == b"tkhd" and size >= 92:
+                body = pos + 8
+                version = moov[body]
+                base = body + 4 + (32 if version == 1 else 20) + 8 + 8
+                if base + 44 <= pos + size:
+                    a, b = struct.unpack_from(">ii", moov, base)
+                    width, height = struct.unpack_from(">II", moov, base + 36)
+                    if width and height:
+                        return _rotation_from_matrix(a, b)
+            pos += size
+    return None
 
 
 def _iso_layout(fh: BinaryIO, size: int) -> _IsoLayout:
@@ -151,6 +191,7 @@ def _iso_layout(fh: BinaryIO, size: int) -> _IsoLayout:
     pos = 0
     moov_at = mdat_at = None
     fragmented = False
+    rotation: int | None = None
     for _ in range(_MAX_TOP_BOXES):
         if pos + 8 > size:
             break
@@ -167,14 +208,18 @@ def _iso_layout(fh: BinaryIO, size: int) -> _IsoLayout:
             break
         if kind == b"moov" and moov_at is None:
             moov_at = pos
+            header_len = 16 if struct.unpack(">I", header[:4])[0] == 1 else 8
+            if box_size <= _MAX_MOOV and pos + box_size <= size:
+                fh.seek(pos + header_len)
+                rotation = _video_rotation(fh.read(box_size - header_len))
         elif kind == b"mdat" and mdat_at is None:
             mdat_at = pos
         elif kind == b"moof":
             fragmented = True
         if pos + box_size > size:
-            return _IsoLayout(_first(moov_at, mdat_at), fragmented, pos + box_size)
+            return _IsoLayout(_first(moov_at, mdat_at), fragmented, pos + box_size, rotation)
         pos += box_size
-    return _IsoLayout(_first(moov_at, mdat_at), fragmented, None)
+    return _IsoLayout(_first(moov_at, mdat_at), fragmented, None, rotation)
 
 
 def _first(moov_at: int | None, mdat_at: int | None) -> bool | None:
@@ -216,8 +261,12 @@ def _container_name(format_name: str, head: bytes) -> tuple[str, str, str]:
     return first, f"{first.upper()} file", "application/octet-stream"
 
 
-def probe_file(path: str | Path) -> MediaProbe:
-    """Describe ``path`` from its header and first frame. Blocking: call ``probe`` from async code."""
+def probe_file(path: str | Path, *, decode: bool = True) -> MediaProbe:
+    """Describe ``path``. Blocking: call ``probe`` from async code.
+
+    ``decode`` (the default, for a file just received) also decodes the first pictures: a damaged
+    file fails there whatever its header says. ``decode=False`` reads headers only, for a file
+    already checked (the scheduler working out a queued post's conversion)."""
     p = Path(path)
     try:
         fh = p.open("rb")
@@ -238,7 +287,8 @@ def probe_file(path: str | Path) -> MediaProbe:
             # FFmpeg reads through our handle: one open file, and the path never goes through a
             # URL parser (a name with ':' or '?' is just a name).
             with av.open(fh, "r") as container:
-                facts = _read(container, head, size)
+                known = layout.rotation if layout is not None else None
+                facts = _read(container, head, size, rotation=known, decode=decode)
         except av.FFmpegError as exc:
             if iso:
                 kind, mime = _ISO_KINDS["mov" if head[8:12] == b"qt  " else "mp4"]
@@ -280,7 +330,14 @@ class _Sound:
     channels: int | None
 
 
-def _read(container: av.container.InputContainer, head: bytes, size: int) -> MediaProbe:
+def _read(
+    container: av.container.InputContainer,
+    head: bytes,
+    size: int,
+    *,
+    rotation: int | None,
+    decode: bool,
+) -> MediaProbe:
     name, kind, mime = _container_name(container.format.name, head)
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     audios = list(container.streams.audio)
@@ -306,7 +363,11 @@ def _read(container: av.container.InputContainer, head: bytes, size: int) -> Med
         )
     video = videos[0]
     cc = video.codec_context
-    rotation, problem = _first_frame(container, video)
+    problem = None
+    if decode or rotation is None:
+        # Outside MP4/MOV the rotation is only on the decoded picture.
+        seen, problem = _first_frame(container, video)
+        rotation = seen if rotation is None else rotation
     width, height = cc.width or None, cc.height or None
     if rotation % 180 == 90 and width and height:
         width, height = height, width
@@ -358,6 +419,6 @@ def _first_frame(container: av.container.InputContainer, video: av.VideoStream) 
     return 0, "the video is damaged: none of its first frames decode"
 
 
-async def probe(path: str | Path) -> MediaProbe:
+async def probe(path: str | Path, *, decode: bool = True) -> MediaProbe:
     """``probe_file`` in a worker thread so the event loop keeps serving while the disk seeks."""
-    return await asyncio.to_thread(probe_file, path)
+    return await asyncio.to_thread(probe_file, path, decode=decode)

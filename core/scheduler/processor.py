@@ -268,7 +268,8 @@ class PostProcessor:
         than from a file the platform refuses, and never from a half-written one."""
         if self.converter is None:
             return post
-        facts = await probe(post.media.path)
+        # Checked when it was queued: the headers are enough to work out the same target again.
+        facts = await probe(post.media.path, decode=False)
         target = validation.target_for(facts, post.platform)
         if target is None:
             return post
