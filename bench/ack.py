@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.fakes.mp4 import write_mp4
+from tests.clips import clip_file
 from tests.fakes.slack_api import FakeSlack, SlackSender, sign
 
 SLACK_LIMIT_MS = 3000.0
@@ -158,7 +158,7 @@ async def _burst(
 async def run(n: int, rounds: int) -> int:
     with tempfile.TemporaryDirectory(prefix="postbot-bench-ack-") as tmp:
         workdir = Path(tmp)
-        clip = write_mp4(workdir / "clip.mp4", duration_s=12, width=1080, height=1920, size_bytes=200_000)
+        clip = clip_file(workdir / "clip.mp4")
         async with FakeSlack() as slack:
             slack.add_channel(CHANNEL, "bench")
             users = [f"U{i:07d}" for i in range(n)]

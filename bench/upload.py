@@ -290,11 +290,14 @@ def main() -> None:
         child_main(args)
         return
 
-    from tests.fakes.mp4 import write_mp4
+    from tests.clips import sized_clip
 
     with tempfile.TemporaryDirectory(prefix="postbot-bench-") as tmp:
-        path = str(write_mp4(Path(tmp) / "big.mp4", size_bytes=args.size_mib * MiB, fill="sparse"))
-        print(f"file: {args.size_mib} MiB sparse MP4, chunk {args.chunk_mib} MiB, best of {args.rounds}")
+        path = str(sized_clip(Path(tmp) / "big.mp4", size_bytes=args.size_mib * MiB, fill="sparse"))
+        print(
+            f"file: {args.size_mib} MiB MP4 (a real clip, then a sparse free box), "
+            f"chunk {args.chunk_mib} MiB, best of {args.rounds}"
+        )
         _warm(path)
         fakes = {
             "youtube": _start_fake("tests.fakes.youtube_api", tuned=not args.plain_fakes),

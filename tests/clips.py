@@ -9,6 +9,7 @@ every demuxer skips it, so the file stays a valid video of that size.
 from __future__ import annotations
 
 import atexit
+import random
 import shutil
 import struct
 import tempfile
@@ -46,10 +47,12 @@ def clip_file(
     spec: ClipSpec = EVERYDAY,
     *,
     size_bytes: int | None = None,
-    fill: str = "zeros",
+    fill: str = "random",
+    seed: int = 0,
 ) -> Path:
-    """A real clip at ``path``, padded to exactly ``size_bytes`` when given (``fill="sparse"``
-    leaves the padding as a hole, for multi-GiB files that cost no disk)."""
+    """A real clip at ``path``, padded to exactly ``size_bytes`` when given. The padding is random
+    bytes (so upload tests that compare pieces see distinct ones), zeros, or with ``fill="sparse"``
+    a hole, for multi-GiB files that cost no disk."""
     out = Path(path)
     source = encoded(spec, out.suffix or ".mp4")
     shutil.copyfile(source, out)
@@ -69,9 +72,35 @@ def clip_file(
         if fill == "sparse":
             fh.truncate(size_bytes)
         else:
+            rng = random.Random(seed)
             remaining = pad - len(header)
-            block = b"\0" * (1 << 20)
             while remaining > 0:
-                fh.write(block[: min(len(block), remaining)])
-                remaining -= len(block)
+                n = min(1 << 20, remaining)
+                fh.write(rng.randbytes(n) if fill == "random" else bytes(n))
+                remaining -= n
     return out
+
+
+def sized_clip(
+    path: str | Path,
+    *,
+    size_bytes: int | None = None,
+    duration_s: float = 10.0,
+    width: int = 1080,
+    height: int = 1920,
+    fill: str = "random",
+    seed: int = 0,
+) -> Path:
+    """A real H.264/AAC clip of ``duration_s`` padded to ``size_bytes``, for upload tests that need a
+    file of an exact size. The picture is encoded small (its shorter side 180 px, the aspect of
+    ``width`` x ``height`` kept): these tests move bytes, and a small picture keeps the suite fast."""
+    scale = 180 / min(width, height)
+    spec = ClipSpec(
+        duration_s=duration_s,
+        width=max(2, round(width * scale / 2) * 2),
+        height=max(2, round(height * scale / 2) * 2),
+        fps=24,
+        # A thin sound track too: an 8 s clip must fit the 150 KB some upload tests ask for.
+        audio_bitrate=32_000,
+    )
+    return clip_file(path, spec, size_bytes=size_bytes, fill=fill, seed=seed)

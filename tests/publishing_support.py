@@ -22,7 +22,7 @@ from core.db.models import SocialAccount
 from core.domain import MediaInfo, Platform
 from core.oauth import OAuthClients
 from core.publishers.base import PublishJob, TokenSource
-from tests.fakes.mp4 import write_mp4
+from tests.clips import sized_clip
 from tests.fakes.oauth_provider import FakeOAuthProvider, SeededAccount, seed_linked_account
 
 VAULT = Vault(derive_key("publisher tests", iterations=MIN_ITERATIONS))
@@ -138,7 +138,7 @@ class Linked(Generic[Api]):
 
     async def clip_job(self, tmp_path: Path) -> PublishJob:
         """A short clip posted to the linked platform with the account's stored tokens."""
-        return await self.job_for(write_mp4(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000))
+        return await self.job_for(sized_clip(tmp_path / "clip.mp4", duration_s=8, size_bytes=150_000))
 
 
 @asynccontextmanager

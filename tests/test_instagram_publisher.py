@@ -14,8 +14,8 @@ from core.config import PlatformSettings
 from core.domain import Platform
 from core.platforms.instagram.publisher import InstagramPublisher
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
+from tests.clips import sized_clip
 from tests.fakes.instagram_api import FakeInstagram
-from tests.fakes.mp4 import write_mp4
 from tests.publishing_support import StaticTokens, video_job
 
 IG_USER = "17841400000000001"
@@ -33,7 +33,7 @@ async def fake() -> AsyncIterator[FakeInstagram]:
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
     size = 4 * PIECE + 4321
-    return write_mp4(tmp_path / "reel.mp4", duration_s=12, width=1080, height=1920, size_bytes=size)
+    return sized_clip(tmp_path / "reel.mp4", duration_s=12, width=1080, height=1920, size_bytes=size)
 
 
 def publisher(fake: FakeInstagram, http: httpx.AsyncClient, **kwargs: Any) -> InstagramPublisher:

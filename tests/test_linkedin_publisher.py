@@ -15,8 +15,8 @@ from core.config import PlatformSettings
 from core.domain import Platform
 from core.platforms.linkedin.publisher import LinkedInPublisher, seconds_to_utc_midnight
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
+from tests.clips import sized_clip
 from tests.fakes.linkedin_api import FakeLinkedIn, encoded
-from tests.fakes.mp4 import write_mp4
 from tests.publishing_support import StaticTokens, video_job
 
 MEMBER = "urn:li:person:782bbtaQ"
@@ -34,7 +34,7 @@ async def fake() -> AsyncIterator[FakeLinkedIn]:
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
     size = 4 * PART + 777
-    return write_mp4(tmp_path / "clip.mp4", duration_s=20, width=1920, height=1080, size_bytes=size)
+    return sized_clip(tmp_path / "clip.mp4", duration_s=20, width=1920, height=1080, size_bytes=size)
 
 
 def publisher(fake: FakeLinkedIn, http: httpx.AsyncClient, **kwargs: Any) -> LinkedInPublisher:

@@ -24,8 +24,8 @@ from bot.wiring import App, build_app
 from core.config import LinkSettings, PlatformSettings, Settings, SlackSettings, VaultSettings
 from core.db.models import MediaAsset, RecentFile, ScheduledPost
 from core.domain import ChatKind
+from tests.clips import sized_clip
 from tests.conftest import Database
-from tests.fakes.mp4 import write_mp4
 from tests.fakes.slack_api import FakeFile, FakeSlack, LoopbackServer, SlackSender, sign
 from tests.fakes.web_host import WebHost
 
@@ -378,7 +378,7 @@ async def test_a_video_too_large_for_a_platform_is_refused_before_download(
     harness: Harness, tmp_path: Path
 ) -> None:
     h = harness
-    big = write_mp4(tmp_path / "big.mp4", size_bytes=301 * 1000 * 1000, fill="sparse")
+    big = sized_clip(tmp_path / "big.mp4", size_bytes=301 * 1000 * 1000, fill="sparse")
     await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, big))
     await h.sender.command("/schedule", "tomorrow 6pm instagram,sandbox Too big", user=ANA, channel=CHANNEL)
     hook = await h.hook("Instagram takes at most 300")

@@ -15,7 +15,7 @@ import pytest
 from core.domain import MediaInfo, Platform
 from core.platforms.tiktok.publisher import MAX_CHUNKS, ChunkPlan, TikTokPublisher, plan_chunks
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
-from tests.fakes.mp4 import write_mp4
+from tests.clips import sized_clip
 from tests.fakes.tiktok_api import FakeTikTok
 from tests.publishing_support import StaticTokens
 
@@ -33,7 +33,7 @@ async def fake() -> AsyncIterator[FakeTikTok]:
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
     # Three chunks of 5 MiB; the last one carries the 2 MiB + 77 trailing bytes.
-    return write_mp4(tmp_path / "clip.mp4", duration_s=20, size_bytes=17 * MiB + 77)
+    return sized_clip(tmp_path / "clip.mp4", duration_s=20, size_bytes=17 * MiB + 77)
 
 
 def _sha(path: Path) -> str:
@@ -207,7 +207,7 @@ async def test_init_rate_limit_surfaces_a_retry_after(
     fake: FakeTikTok, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     # TikTok allows 6 init requests per minute per token; the 7th post has to come back later.
-    small = write_mp4(tmp_path / "small.mp4", duration_s=5, size_bytes=300_000)
+    small = sized_clip(tmp_path / "small.mp4", duration_s=5, size_bytes=300_000)
     publisher = _publisher(http, fake)
     for _ in range(6):
         await publisher.publish(_job(small))
@@ -321,7 +321,7 @@ async def test_the_fake_rejects_protocol_violations(fake: FakeTikTok, http: http
 async def test_memory_does_not_grow_with_the_file(
     fake: FakeTikTok, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    big = write_mp4(tmp_path / "big.mp4", size_bytes=96 * MiB, fill="sparse")
+    big = sized_clip(tmp_path / "big.mp4", size_bytes=96 * MiB, fill="sparse")
     job = _job(big)
     tracemalloc.start()
     try:

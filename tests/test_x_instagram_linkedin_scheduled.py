@@ -33,10 +33,10 @@ from core.platforms.publishers import PublisherRegistry
 from core.platforms.x.publisher import XPublisher
 from core.publishers.base import Publisher
 from core.scheduler.processor import PostProcessor
+from tests.clips import sized_clip
 from tests.conftest import Database
 from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.linkedin_api import FakeLinkedIn
-from tests.fakes.mp4 import write_mp4
 from tests.fakes.oauth_provider import FakeOAuthProvider, seed_linked_account
 from tests.fakes.x_api import FakeX
 from tests.scheduler_support import RecordingNotifier
@@ -123,7 +123,7 @@ async def world(db: Database, settings: Settings, tmp_path: Path, platform: str)
         platforms = PlatformsSettings(**{platform: PlatformSettings(**oauth.platform_settings())})
         conf = settings.model_copy(update={"platforms": platforms})
         seeded = await seed_linked_account(sessions, VAULT, oauth)
-        video = write_mp4(tmp_path / "clip.mp4", duration_s=15, width=1080, height=1920, size_bytes=SIZE)
+        video = sized_clip(tmp_path / "clip.mp4", duration_s=15, width=1080, height=1920, size_bytes=SIZE)
         async with sessions.begin() as session:
             team = (await session.execute(select(Team))).scalar_one()
             user = User(team_id=team.id, external_id="U1", display_name="Ada")

@@ -19,9 +19,9 @@ from core.platforms.instagram.publisher import InstagramPublisher
 from core.platforms.linkedin.publisher import LinkedInPublisher
 from core.platforms.x.publisher import XPublisher
 from core.publishers.base import PublishJob, PublishResult
+from tests.clips import sized_clip
 from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.linkedin_api import FakeLinkedIn
-from tests.fakes.mp4 import write_mp4
 from tests.fakes.x_api import FakeX
 from tests.publishing_support import StaticTokens
 
@@ -34,7 +34,7 @@ BOUND = 6 * CHUNK
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("big") / "big.mp4"
-    return write_mp4(path, duration_s=60, size_bytes=FILE_SIZE, fill="sparse")
+    return sized_clip(path, duration_s=60, size_bytes=FILE_SIZE, fill="sparse")
 
 
 def job(platform: Platform, video: Path, account: str) -> PublishJob:

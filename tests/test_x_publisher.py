@@ -15,7 +15,7 @@ from core.config import PlatformSettings
 from core.domain import Platform
 from core.platforms.x.publisher import XPublisher
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
-from tests.fakes.mp4 import write_mp4
+from tests.clips import sized_clip
 from tests.fakes.x_api import FakeX
 from tests.publishing_support import StaticTokens, video_job
 
@@ -34,7 +34,7 @@ async def fake() -> AsyncIterator[FakeX]:
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
     # 4 segments of 64 KiB and a short fifth one, random bytes so misplaced segments change digests.
-    return write_mp4(
+    return sized_clip(
         tmp_path / "clip.mp4", duration_s=10, width=1080, height=1920, size_bytes=4 * SEGMENT + 999
     )
 

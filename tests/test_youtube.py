@@ -15,7 +15,7 @@ import pytest
 from core.domain import MediaInfo, Platform
 from core.platforms.youtube.publisher import YouTubePublisher
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
-from tests.fakes.mp4 import write_mp4
+from tests.clips import sized_clip
 from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
 from tests.publishing_support import StaticTokens
 
@@ -72,7 +72,7 @@ def _publisher(http: httpx.AsyncClient, fake: FakeYouTube, **kw: Any) -> YouTube
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
     # 5 chunks of 512 KiB and a short last one.
-    return write_mp4(tmp_path / "clip.mp4", size_bytes=5 * 2 * CHUNK_UNIT + 12_345)
+    return sized_clip(tmp_path / "clip.mp4", size_bytes=5 * 2 * CHUNK_UNIT + 12_345)
 
 
 async def test_happy_path_uploads_every_byte_in_order(
@@ -355,7 +355,7 @@ async def test_the_fake_rejects_protocol_violations(fake: FakeYouTube, http: htt
 async def test_memory_does_not_grow_with_the_file(
     fake: FakeYouTube, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    big = write_mp4(tmp_path / "big.mp4", size_bytes=96 * 1024 * 1024, fill="sparse")
+    big = sized_clip(tmp_path / "big.mp4", size_bytes=96 * 1024 * 1024, fill="sparse")
     media = MediaInfo(path=str(big), sha256="sparse", size_bytes=big.stat().st_size, mime="video/mp4")
     job = _job(big)
     job.media = media

@@ -16,7 +16,7 @@ import pytest
 from core.domain import AccountStatus, Platform
 from core.platforms.youtube.publisher import YouTubePublisher
 from core.publishers.base import AuthError
-from tests.fakes.mp4 import write_mp4
+from tests.clips import sized_clip
 from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
 from tests.publishing_support import Linked, linked_account
 
@@ -32,7 +32,7 @@ async def linked(tmp_path: Path) -> AsyncIterator[Linked[FakeYouTube]]:
 
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
-    return write_mp4(tmp_path / "clip.mp4", duration_s=12, size_bytes=6 * CHUNK_UNIT + 999)
+    return sized_clip(tmp_path / "clip.mp4", duration_s=12, size_bytes=6 * CHUNK_UNIT + 999)
 
 
 def publisher_for(linked: Linked[FakeYouTube]) -> YouTubePublisher:

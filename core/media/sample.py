@@ -48,6 +48,8 @@ class ClipSpec:
     container: str | None = None
     # None: no audio track at all (a silent video). "none" video: an audio-only file.
     audio_codec: str | None = "aac"
+    # Bits per second of the compressed audio.
+    audio_bitrate: int = 128_000
     pix_fmt: str = "yuv420p"
     # Degrees, counter-clockwise, as a phone's display matrix records it.
     rotation: int = 0
@@ -86,6 +88,8 @@ def encode_clip(path: str | Path, spec: ClipSpec | None = None) -> Path:
             encoder = _AUDIO_ENCODERS.get(spec.audio_codec, spec.audio_codec)
             sound = output.add_stream(encoder, rate=_AUDIO_RATE, layout="stereo")
             assert isinstance(sound, av.AudioStream)
+            if encoder in ("aac", "libopus", "libmp3lame"):
+                sound.bit_rate = spec.audio_bitrate
             audio = sound
         if video is not None:
             _write_video(output, video, spec)

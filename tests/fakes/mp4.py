@@ -1,4 +1,6 @@
-"""Small, structurally valid video files with chosen duration, size and dimensions, for tests.
+"""Hand-assembled MP4/WebM boxes, for the tests that need a malformed file (a truncated header, a box
+size that lies); every other test uses real encoder output (tests/clips.py). Nothing in these files
+decodes: the probe reports them as damaged.
 
 ``write_mp4`` builds an ISO-BMFF file (ftyp, moov with a video track and optionally an audio track,
 then an mdat padded so the file has exactly ``size_bytes``). The header is what a probe or a platform
