@@ -27,10 +27,11 @@ from core.media.convert import Target, convert
 
 log = logging.getLogger(__name__)
 
-# Seconds of work per second of video, per worker, measured by bench/media.py on this project's
-# 2-core machine (x264 veryfast, 1080p30); scaled by pixels per second for other sizes. A remux
-# moves bytes at roughly disk speed. Estimates for the scheduling reply, not promises.
-_TRANSCODE_S_PER_1080P_S = 0.9
+# Seconds of work per second of 1080p30 video for one worker: bench/media.py measured 57 s for a 60 s
+# clip (x264 veryfast, 10-bit in, 8-bit out) on this project's 2-core machine under a load average of
+# 7; other sizes scale by pixels per second. A remux moves bytes at roughly disk speed (219 MiB/s in
+# the same run). Estimates for the scheduling reply, not promises.
+_TRANSCODE_S_PER_1080P_S = 1.0
 _REMUX_BYTES_PER_S = 200e6
 _PIXELS_1080P30 = 1920 * 1080 * 30
 
