@@ -774,3 +774,19 @@ async def test_a_bot_with_no_servers_to_sync_says_so(world: World, caplog: pytes
     finally:
         await runtime.close()
         await app.close()
+
+
+def test_the_discord_py_floor_has_the_api_the_adapter_uses() -> None:
+    """adapters/discord reads Interaction.filesize_limit, new in discord.py 2.6
+    (https://discordpy.readthedocs.io/en/stable/interactions/api.html#discord.Interaction.filesize_limit):
+    an install allowed by pyproject.toml must have it."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    [spec] = [d for d in project["project"]["dependencies"] if d.startswith("discord.py")]
+    floor = re.search(r">=\s*(\d+)\.(\d+)", spec)
+    assert floor is not None, spec
+    assert (int(floor.group(1)), int(floor.group(2))) >= (2, 6), spec
+    source = (Path(__file__).resolve().parents[1] / "adapters" / "discord" / "commands.py").read_text()
+    assert "filesize_limit" in source
