@@ -845,3 +845,22 @@ async def test_the_shortcut_on_a_message_with_a_link(web_host: WebHost, harness:
     await h.sender.message_shortcut("schedule_this_post", user=BEN, channel=CHANNEL, message=too_long)
     await _seen(h, BEN, "too long")
     assert len(h.slack.views) == 1
+
+
+@sqlite_only
+async def test_a_remote_file_with_its_link_in_the_message_is_fetched_as_a_link(
+    web_host: WebHost, harness: Harness, clip: Path
+) -> None:
+    """An app attached the Drive file as a remote file and the message has its link: the link is
+    fetched under the link rules (public address, no bot token), the remote entry is not downloaded."""
+    h = harness
+    url = web_host.add_file(clip)
+    remote = h.slack.add_remote_file(ANA, CHANNEL, url, name=clip.name)
+    await h.sender.mention(ANA, CHANNEL, f"in 2 hours sandbox Drive cut <{url}>", [remote])
+    reply = await h.reply()
+    assert "Drive cut" in _block_text(reply) or clip.name in _block_text(reply)
+    [post] = await h.posts()
+    assert post.status == "queued"
+    [request] = web_host.requests
+    assert "authorization" not in {k.lower() for k in request["headers"]}
+    assert h.slack.downloads == []

@@ -471,15 +471,20 @@ class SlackHandlers:
         return messages[0] if messages else event
 
     async def _source_in(self, message: dict[str, Any], channel: str, user: str) -> Source:
-        """The video a message carries (an upload, or else a link in its text)."""
+        """The video a message carries: an upload, or else a link in its text. A remote file (a
+        Drive or Dropbox file an app attached) is only an entry pointing elsewhere: the link in the
+        text is fetched instead, under the link rules and without the bot token."""
         videos = await videos_in_message(
             self.client, message, channel_id=channel, user_id=message.get("user") or user
         )
-        if videos:
-            return videos[0]
+        uploads = [v for v in videos if not v.external]
+        if uploads:
+            return uploads[0]
         link = first_link(message.get("text", ""))
         if link is not None:
             return link
+        if videos:
+            return videos[0]  # remote only: the download says why it can't be used
         raise NO_VIDEO
 
     # ------------------------------------------------------------------ shortcut and modal
