@@ -23,7 +23,7 @@ from core.config import LinkSettings
 from core.domain import Platform
 from core.media.links import LinkFetcher
 from core.media.store import MediaStore
-from tests.fakes.mp4 import write_mp4
+from tests.clips import encoded
 from tests.fakes.web_host import WebHost
 
 MIB = 1024 * 1024
@@ -36,7 +36,7 @@ def _peak_rss_mib() -> float:
 async def run(mib: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="postbot-bench-links-") as folder:
         root = Path(folder)
-        head = write_mp4(root / "head.mp4", duration_s=60, size_bytes=200_000).read_bytes()
+        head = encoded().read_bytes()  # a real encoded clip; the host pads it with a free box
         async with WebHost(folder=root) as host:
             url = host.add_generated("bench.mp4", head, mib * MIB)
             fetcher = LinkFetcher(LinkSettings(allow_networks=["127.0.0.0/8"], ca_file=host.ca_pem))
