@@ -156,6 +156,11 @@ class WebSettings(BaseModel):
     port: int = 8080
     # The public address providers redirect back to (OAuth callbacks, Slack HTTP endpoint).
     public_url: str = "http://127.0.0.1:8080"
+    # /metrics is not on the public port unless a scraper presents this bearer token (env
+    # POSTBOT_WEB__METRICS_TOKEN only). With metrics_port set, it is served there instead, alone.
+    metrics_token: SecretStr | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
 
 class LinkSettings(BaseModel):
@@ -179,6 +184,7 @@ SECRET_PATHS = {
     ("slack", "bot_token"),
     ("slack", "app_token"),
     ("slack", "signing_secret"),
+    ("web", "metrics_token"),
     ("discord", "token"),
     *((("platforms", p, "client_secret")) for p in PlatformsSettings.model_fields),
 }

@@ -53,6 +53,9 @@ class Clock:
         return self.now
 
 
+METRICS_TOKEN = "scrape-token-0123456789"
+
+
 @dataclass
 class Site:
     fake: FakeOAuthProvider
@@ -114,6 +117,7 @@ async def open_site(db: Database, tmp_settings: Settings, platform: str) -> Site
         build_web_app(
             Postbot(settings, sessions, linker=linker),
             extra_routes=[Route("/slack/events", slack_events, methods=["POST"])],
+            metrics_token=METRICS_TOKEN,
         )
     )
     browser = httpx.AsyncClient(timeout=10, follow_redirects=True)
@@ -295,7 +299,11 @@ async def test_accounts_and_unlink(site: Site) -> None:
 async def test_health_metrics_and_mounted_routes(site: Site) -> None:
     assert (await site.browser.get(f"{site.server.url}/health")).json() == {"status": "ok"}
     await site.browser.get(f"{site.server.url}/oauth/youtube/callback?state=nope")
-    metrics = await site.browser.get(f"{site.server.url}/metrics")
+    assert (await site.browser.get(f"{site.server.url}/metrics")).status_code == 401
+    wrong = {"Authorization": "Bearer not-the-token"}
+    assert (await site.browser.get(f"{site.server.url}/metrics", headers=wrong)).status_code == 401
+    scraper = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    metrics = await site.browser.get(f"{site.server.url}/metrics", headers=scraper)
     assert metrics.status_code == 200
     assert 'postbot_oauth_links_total{outcome="forged",platform="youtube"}' in metrics.text
     slack = await site.browser.post(f"{site.server.url}/slack/events")
@@ -403,6 +411,22 @@ async def test_start_web_health_checks_the_database(db: Database, settings: Sett
         server = await start_web(postbot)
         try:
             assert (await http.get(f"{server.url}/health")).json() == {"status": "ok"}
+            # No token and no private address: /metrics is not served at all.
+            assert (await http.get(f"{server.url}/metrics")).status_code == 404
+        finally:
+            await server.stop()
+
+        # A private metrics address: /metrics there (no token needed), and not on the public port.
+        postbot.settings.web = WebSettings(
+            host="127.0.0.1", port=0, metrics_host="127.0.0.1", metrics_port=0, metrics_token=SecretStr("t")
+        )
+        server = await start_web(postbot)
+        try:
+            [private] = server.also
+            assert private.port != server.port
+            assert (await http.get(f"{private.url}/metrics")).status_code == 200
+            public = await http.get(f"{server.url}/metrics", headers={"Authorization": "Bearer t"})
+            assert public.status_code == 404
         finally:
             await server.stop()
 

@@ -6,6 +6,7 @@ Adapters that need HTTP in the same process (Slack in HTTP mode) pass their rout
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -54,7 +55,11 @@ def build_web_app(
     extra_routes: Sequence[BaseRoute] = (),
     health_check: HealthCheck | None = None,
     registry: CollectorRegistry = REGISTRY,
+    metrics_token: str | None = None,
 ) -> Starlette:
+    """The public app. /metrics is on it only behind ``metrics_token`` (a bearer token): operational
+    figures (posts per team and platform, failures) are nobody else's business."""
+
     async def start(request: Request) -> Response:
         platform = _platform(request)
         if platform is None:
@@ -105,13 +110,26 @@ def build_web_app(
         return JSONResponse({"status": "ok"})
 
     async def metrics(request: Request) -> Response:
+        assert metrics_token is not None
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {metrics_token}".encode()):
+            return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     routes: list[BaseRoute] = [
         Route("/oauth/{platform}/start", start, methods=["GET"]),
         Route("/oauth/{platform}/callback", callback, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        *([Route("/metrics", metrics, methods=["GET"])] if metrics_token else []),
         *extra_routes,
     ]
     return Starlette(routes=routes)
+
+
+def build_metrics_app(registry: CollectorRegistry = REGISTRY) -> Starlette:
+    """/metrics alone, for a private address (``web.metrics_host:web.metrics_port``)."""
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])

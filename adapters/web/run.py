@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from starlette.routing import BaseRoute
 
-from adapters.web.app import build_web_app
+from adapters.web.app import build_metrics_app, build_web_app
 from adapters.web.server import WebServer
 from core.service import Postbot
 
@@ -15,8 +15,19 @@ async def start_web(postbot: Postbot, *, extra_routes: Sequence[BaseRoute] = ())
     """Serve OAuth pages, /health (which checks the database) and /metrics on ``web.host:web.port``,
     with a chat's own endpoints beside them; stop with ``.stop()``."""
     web = postbot.settings.web
+    token = web.metrics_token.get_secret_value() if web.metrics_token else None
     server = WebServer(web.host, web.port)
     await server.start(
-        build_web_app(postbot, extra_routes=extra_routes, health_check=postbot.database_answers)
+        build_web_app(
+            postbot,
+            extra_routes=extra_routes,
+            health_check=postbot.database_answers,
+            # With a private metrics address, the public port has no /metrics at all.
+            metrics_token=None if web.metrics_port is not None else token,
+        )
     )
+    if web.metrics_port is not None:
+        metrics = WebServer(web.metrics_host, web.metrics_port)
+        await metrics.start(build_metrics_app())
+        server.also.append(metrics)
     return server

@@ -20,6 +20,8 @@ class WebServer:
         self.port: int = self.sock.getsockname()[1]
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+        # Servers that live and stop with this one (the private /metrics listener).
+        self.also: list[WebServer] = []
 
     @property
     def url(self) -> str:
@@ -37,6 +39,9 @@ class WebServer:
             await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
+        for other in self.also:
+            await other.stop()
+        self.also = []
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
