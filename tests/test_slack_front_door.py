@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from adapters.slack.ingress import RecentRequests
 from adapters.slack.run import EVENTS_PATH, SlackChat
 from bot.wiring import build_app
 from core.config import PlatformSettings, Settings, SlackSettings, VaultSettings
+from core.logs import JsonFormatter, RedactingFormatter, setup_logging
 from tests.conftest import Database
 from tests.fakes.slack_api import FakeSlack, LoopbackServer, SlackSender, sign
 from tests.test_slack_adapter import ANA, BEN, CHANNEL, SECRET, Harness, sqlite_only
@@ -235,3 +237,42 @@ def test_recent_requests_forget_after_the_window_and_stay_bounded() -> None:
     for key in "bcde":
         assert seen.first_time(key, now=302)
     assert len(seen) <= 3
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """The bot's own logging setup at DEBUG (slack_sdk and bolt print bodies and URLs there)."""
+    root = logging.getLogger()
+    names = ("httpx", "httpcore", "apscheduler")
+    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in names})
+    setup_logging("DEBUG", json_output=True)
+    root.addHandler(caplog.handler)
+    caplog.handler.setLevel(logging.DEBUG)
+    try:
+        yield caplog
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for name, level in saved[2].items():
+            logging.getLogger(name).setLevel(level)
+
+
+@sqlite_only
+@pytest.mark.parametrize("json_output", [True, False])
+async def test_debug_logs_carry_no_link_state_and_no_response_url(
+    front: Harness, debug_logs: pytest.LogCaptureFixture, json_output: bool
+) -> None:
+    h = front
+    await h.sender.command("/link", "youtube", user=BEN, channel=CHANNEL)
+    [dm] = await h.slack.wait_for(lambda: h.slack.posted(h.slack.ims.get(BEN, "-")))
+    state = parse_qs(urlsplit(dm["text"].split("/oauth/youtube/start", 1)[1].split()[0]).query)["state"][0]
+    ack = await h.hook("direct message")
+    await asyncio.sleep(0.2)
+    formatter = JsonFormatter() if json_output else RedactingFormatter("%(name)s %(message)s")
+    # The fake Slack's own access log is Slack's side, not postbot's.
+    ours = [r for r in debug_logs.records if not r.name.startswith("aiohttp.access")]
+    logged = "\n".join(formatter.format(r) for r in ours)
+    assert "chat.postMessage" in logged  # slack_sdk's DEBUG lines were there to leak from
+    response_url = ack["url"]
+    assert state not in logged
+    assert urlsplit(response_url).path not in logged and response_url.rsplit("/", 1)[1] not in logged
