@@ -127,3 +127,13 @@ async def test_no_convert_refuses_as_before(world: World) -> None:
     with pytest.raises(ValidationFailed) as refused:
         await world.postbot.post_now(CTX, "x Launch day --no-convert", world.media)
     assert any("HEVC" in p and "H.264" in p for p in refused.value.problems["x"])
+
+
+async def test_the_team_setting_refuses_as_before(world: World) -> None:
+    conf = world.postbot.settings.model_copy(
+        update={"media": world.postbot.settings.media.model_copy(update={"convert": False})}
+    )
+    strict = Postbot(conf, world.postbot.sessions, converter=world.postbot.converter)
+    with pytest.raises(ValidationFailed) as refused:
+        await strict.post_now(CTX, "x Launch day", world.media)
+    assert any("HEVC" in p and "H.264" in p for p in refused.value.problems["x"])
