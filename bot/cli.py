@@ -11,7 +11,7 @@ from typing import Any
 
 from core.config import Settings, load_settings
 from core.errors import ConfigError
-from core.logs import setup_logging
+from core.logs import log_file, setup_logging
 
 log = logging.getLogger("postbot")
 
@@ -105,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         quiet = args.command == "console"
-        setup_logging("WARNING" if quiet else settings.log_level, json_output=settings.log_json)
+        setup_logging(
+            "WARNING" if quiet else settings.log_level,
+            json_output=settings.log_json,
+            file=log_file(settings.log_file),
+        )
         asyncio.run(COMMANDS[args.command][1](settings))
     except ConfigError as exc:
         print(f"postbot: {exc}", file=sys.stderr)

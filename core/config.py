@@ -151,6 +151,18 @@ class MediaSettings(BaseModel):
     convert_niceness: int = Field(default=10, ge=0, le=19)
 
 
+class LogFileSettings(BaseModel):
+    """An optional log file beside stderr, always JSON lines, rotated (core/logs.py)."""
+
+    path: Path | None = None
+    # Rotate when the file would grow past this many bytes (0: never by size) ...
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    # ... or at a time instead: "midnight", "H" (hourly), "W0" (Mondays); UTC.
+    when: str | None = None
+    # Rotated files kept beside the current one.
+    backup_count: int = Field(default=7, ge=0)
+
+
 class WebSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -203,7 +215,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     max_schedule_horizon_days: int = 365
     log_level: str = "INFO"
-    log_json: bool = True
+    # JSON lines when true, plain text when false; unset: JSON unless stderr is a terminal.
+    log_json: bool | None = None
+    log_file: LogFileSettings = Field(default_factory=LogFileSettings)
     # Vault secret from which the AES-256-GCM key is derived (env POSTBOT_SECRET_KEY only).
     secret_key: SecretStr | None = None
 

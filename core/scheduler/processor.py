@@ -28,6 +28,7 @@ from core.config import PlatformsSettings, SchedulerSettings
 from core.db.models import ScheduledPost
 from core.domain import Platform, PostingAccount, PostStatus, PostView
 from core.errors import ChannelUnreachable, MediaError
+from core.logs import post_context
 from core.media import validation
 from core.media.conversions import Converter
 from core.media.probe import probe
@@ -68,6 +69,16 @@ def default_worker_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _log_fields(post: ClaimedPost) -> dict[str, Any]:
+    """What every log record about ``post`` carries (core.logs.post_context)."""
+    return {
+        "post_id": post.id,
+        "platform": post.platform.value,
+        "team": post.team_external_id,
+        "attempt": post.attempts,
+    }
 
 
 class _Defer(Exception):
@@ -112,6 +123,7 @@ class PostProcessor:
         # Publishing tasks by post id; ``_finishing`` are past the publish and only record/notify.
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._finishing: set[int] = set()
+        self._claimed: dict[int, ClaimedPost] = {}
         self._slot_freed = asyncio.Event()
         # Posts whose processing ended (any outcome) since this processor started.
         self.completed = 0
@@ -161,11 +173,13 @@ class PostProcessor:
     def _start(self, post: ClaimedPost) -> None:
         task = asyncio.create_task(self.process(post), name=f"publish-{post.id}")
         self._tasks[post.id] = task
+        self._claimed[post.id] = post
         metrics.IN_FLIGHT.inc()
         task.add_done_callback(functools.partial(self._done, post.id))
 
     def _done(self, post_id: int, _task: asyncio.Task[None]) -> None:
         self._tasks.pop(post_id, None)
+        self._claimed.pop(post_id, None)
         self._finishing.discard(post_id)
         metrics.IN_FLIGHT.dec()
         self.completed += 1
@@ -220,19 +234,25 @@ class PostProcessor:
             for pid in ids:
                 task = self._tasks.get(pid)
                 if pid not in kept and task is not None and pid not in self._finishing:
-                    log.warning("lease lost, stopping upload", extra={"post_id": pid})
+                    post = self._claimed.get(pid)
+                    with post_context(**_log_fields(post)) if post else contextlib.nullcontext():
+                        log.warning("lease lost, stopping upload", extra={"post_id": pid})
                     task.cancel()
 
     # -- one post ------------------------------------------------------------------------------
 
     async def process(self, post: ClaimedPost) -> None:
+        # Every record logged below (publisher and HTTP client included) says which post it is about.
+        context = post_context(**_log_fields(post))
         try:
-            await self._process(post)
+            with context:
+                await self._process(post)
         except asyncio.CancelledError:
             raise
         except Exception:
             # A bug must not kill the worker loop; the lease makes the post come back.
-            log.exception("processing failed", extra={"post_id": post.id})
+            with context:
+                log.exception("processing failed")
 
     async def _process(self, post: ClaimedPost) -> None:
         platform = post.platform.value
@@ -468,5 +488,9 @@ class PostProcessor:
         async with self.sessions() as session:
             views = await post_store.unannounced(session, since=now - within, until=now - grace)
         for view in views:
-            await self._notify(view, failed=view.status == PostStatus.FAILED)
+            context = post_context(
+                post_id=view.id, platform=view.platform.value, team=view.team_id, attempt=view.attempts
+            )
+            with context:
+                await self._notify(view, failed=view.status == PostStatus.FAILED)
         return len(views)
