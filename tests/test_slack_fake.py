@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,10 +76,32 @@ async def test_block_kit_limits(slack: FakeSlack) -> None:
         )
     )
     assert error.response["error"] == "invalid_blocks"
-    assert (await _error(client(slack).chat_postMessage(channel="C0GEN"))).response["error"] == "no_text"
+    with pytest.warns(UserWarning, match="top-level `text` argument is missing"):
+        nothing = await _error(client(slack).chat_postMessage(channel="C0GEN"))
+    assert nothing.response["error"] == "no_text"
     assert (await _error(client(slack).chat_postMessage(channel="C0NOPE", text="t"))).response[
         "error"
     ] == "channel_not_found"
+
+
+@pytest.mark.parametrize("method", ["chat_postMessage", "chat_postEphemeral", "chat_update"])
+async def test_blocks_without_a_top_level_text_are_refused(slack: FakeSlack, method: str) -> None:
+    """postbot's rule, stricter than Slack's (see FakeSlack._message_content): every message carries
+    the fallback text that notifications and screen readers show."""
+    web = client(slack)
+    posted = await web.chat_postMessage(channel="C0GEN", text="first")
+    args: dict[str, Any] = {
+        "channel": "C0GEN",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}],
+    }
+    if method == "chat_postEphemeral":
+        args["user"] = next(iter(slack.users))
+    if method == "chat_update":
+        args["ts"] = posted["ts"]
+    with pytest.warns(UserWarning, match="top-level `text` argument is missing"):
+        error = await _error(getattr(web, method)(**args, text=" "))
+    assert error.response["error"] == "no_text"
+    await getattr(web, method)(**args, text="hi")
 
 
 async def test_triggers_are_single_use_and_expire(slack: FakeSlack) -> None:

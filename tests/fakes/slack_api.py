@@ -534,6 +534,14 @@ class FakeSlack(LoopbackFake):
         blocks = args.get("blocks")
         if not text and not blocks and not args.get("attachments"):
             raise SlackError("no_text")
+        if blocks and not str(text or "").strip():
+            # Stricter than Slack, on purpose: Slack accepts blocks without a top-level text, but
+            # documents that text is then what notifications and screen readers show ("The text
+            # field is not enforced as required when using blocks ... we highly recommend that you
+            # include text to provide a fallback", https://api.slack.com/methods/chat.postMessage#arg_text,
+            # likewise chat.postEphemeral and chat.update). postbot always sends one, so a message
+            # without it is refused here with the error Slack gives a message with no content.
+            raise SlackError("no_text", response_metadata={"messages": ["[ERROR] missing top-level text"]})
         if blocks is not None:
             validate_blocks(blocks, limit=MESSAGE_BLOCKS_MAX)
         return {"text": text or "", "blocks": blocks or []}
