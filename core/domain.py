@@ -203,3 +203,19 @@ class PostView:
     published_at: datetime | None = None
     tz: str = "UTC"
     extra: dict[str, str] = field(default_factory=dict)
+    # Queued, but its team has paused this platform (/pause): it waits for /resume.
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class PauseView:
+    """What /pause and /resume changed, and what is held now."""
+
+    # The platforms the command named (None: all of them).
+    named: Platform | None
+    # False when nothing changed (already paused / not paused).
+    changed: bool
+    # The team's pauses after the command: None means everything is paused.
+    paused: frozenset[Platform] | None
+    # /pause: queued posts due by now that the pause holds back; /resume: those it lets go.
+    held_due: int

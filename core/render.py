@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from core.domain import (
     AccountStatus,
     AccountView,
+    PauseView,
     Platform,
     PlatformInfo,
     PostStatus,
@@ -71,7 +72,9 @@ def post_line(post: PostView, now: datetime) -> str:
     when = local_time(post.run_at, post.tz)
     caption = post.caption if len(post.caption) <= 60 else post.caption[:57] + "..."
     base = f"#{post.id} {post.platform.label} · {when}"
-    if post.status == PostStatus.QUEUED:
+    if post.paused:
+        base += f" ({relative(post.run_at, now)}) · paused"
+    elif post.status == PostStatus.QUEUED:
         base += f" ({relative(post.run_at, now)})"
     else:
         base += f" · {post.status.value}"
@@ -185,3 +188,25 @@ def unlink_text(outcome: UnlinkOutcome) -> str:
     elif outcome.note:
         text += f" {outcome.note}"
     return text
+
+
+def _paused_names(paused: frozenset[Platform] | None) -> str:
+    if paused is None:
+        return "all platforms"
+    return ", ".join(p.label for p in sorted(paused, key=lambda p: p.value)) or "nothing"
+
+
+def pause_text(view: PauseView) -> str:
+    what = view.named.label if view.named is not None else "all platforms"
+    head = f"Publishing to {what} is paused." if view.changed else f"Publishing to {what} was already paused."
+    held = f" {view.held_due} due post(s) are waiting." if view.held_due else ""
+    return f"{head}{held} Due posts stay queued (not failed) until /resume."
+
+
+def resume_text(view: PauseView) -> str:
+    what = view.named.label if view.named is not None else "all platforms"
+    if not view.changed:
+        return f"Publishing to {what} was not paused."
+    still = "" if view.paused == frozenset() else f" Still paused: {_paused_names(view.paused)}."
+    started = f" {view.held_due} due post(s) start now." if view.held_due else ""
+    return f"Publishing to {what} resumed.{started}{still}"

@@ -29,12 +29,15 @@ from core.domain import (
     AccountView,
     ChatContext,
     MediaInfo,
+    PauseView,
     Platform,
     PlatformInfo,
+    PostStatus,
     PostView,
     SharedFile,
     Slot,
     UnlinkOutcome,
+    platform_from_alias,
 )
 from core.errors import MediaError, PermissionDenied, UserError, ValidationFailed
 from core.media import links, recent, validation
@@ -44,7 +47,7 @@ from core.media.probe import MediaProbe
 from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
 from core.scheduler import wakeups
-from core.store import accounts, posts, teams
+from core.store import accounts, pauses, posts, teams
 from core.store.teams import ensure_team_user
 from core.timeparse import ParsedWhen, parse_command, parse_when, preview
 from core.zones import resolve_zone
@@ -493,7 +496,92 @@ class Postbot:
             team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
             tz = self._tz(ctx, team, user)
             channel = ctx.channel_id if channel_only else None
-            return await posts.list_queue(session, team.id, tz=tz, channel=channel)
+            views = await posts.list_queue(session, team.id, tz=tz, channel=channel)
+            held = await pauses.paused(session, team.id)
+        return [
+            replace(v, paused=True)
+            if v.status is PostStatus.QUEUED and (held is None or v.platform in held)
+            else v
+            for v in views
+        ]
+
+    # -- operating the team's publishing (admins) --------------------------------------------------
+
+    @staticmethod
+    def _check_admin(ctx: ChatContext, what: str) -> None:
+        if not ctx.is_admin:
+            raise PermissionDenied(f"Only an admin can {what}.")
+
+    @staticmethod
+    def _platform_word(text: str) -> Platform | None:
+        word = text.strip()
+        if not word or word.lower() in ("all", "everything"):
+            return None
+        platform = platform_from_alias(word)
+        if platform is None:
+            raise UserError(
+                f"I don't know the platform {word!r}.", hint="e.g. /pause youtube, or /pause for all of them"
+            )
+        return platform
+
+    async def pause(self, ctx: ChatContext, text: str = "") -> PauseView:
+        """`/pause [platform]`: the team's due posts (on that platform) wait, queued, until /resume."""
+        self._check_admin(ctx, "pause publishing")
+        platform = self._platform_word(text)
+        async with self.sessions.begin() as session:
+            team, _ = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            changed = await pauses.pause(session, team.id, platform, by=ctx.user_id, at=self.clock())
+            return await self._pause_view(session, team.id, platform, changed)
+
+    async def resume(self, ctx: ChatContext, text: str = "") -> PauseView:
+        """`/resume [platform]`: lift the pause; the scheduler starts the held posts at once."""
+        self._check_admin(ctx, "resume publishing")
+        platform = self._platform_word(text)
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            team, _ = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            if platform is not None and await pauses.paused(session, team.id) is None:
+                raise UserError(
+                    "Every platform is paused, not one by one.", hint="/resume lifts the pause on all."
+                )
+            before = await pauses.paused(session, team.id)
+            lifted = await pauses.resume(session, team.id, platform)
+            if lifted:
+                await wakeups.announce(session, now)
+            view = await self._pause_view(
+                session, team.id, platform, bool(lifted), resuming=True, before=before
+            )
+        if lifted and self._wake is not None:
+            self._wake(now)
+        return view
+
+    async def _pause_view(
+        self,
+        session: AsyncSession,
+        team_id: int,
+        named: Platform | None,
+        changed: bool,
+        *,
+        resuming: bool = False,
+        before: set[Platform] | None = None,
+    ) -> PauseView:
+        """Counts the due posts the pauses now hold, or (``resuming``) those the lift let go."""
+        held = await pauses.paused(session, team_id)
+        due = await posts.due_queued(session, team_id, self.clock())
+
+        def holds(pause: set[Platform] | None, platform: Platform) -> bool:
+            return pause is None or platform in pause
+
+        if resuming:
+            count = sum(n for p, n in due.items() if holds(before, p) and not holds(held, p))
+        else:
+            count = sum(n for p, n in due.items() if holds(held, p))
+        return PauseView(
+            named=named,
+            changed=changed,
+            paused=None if held is None else frozenset(held),
+            held_due=count,
+        )
 
     async def cancel(self, ctx: ChatContext, post_id: int) -> PostView:
         async with self.sessions.begin() as session:

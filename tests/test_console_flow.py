@@ -171,3 +171,53 @@ async def test_a_post_id_that_is_not_plain_digits_gets_a_message(settings: Setti
         assert "not a post id" not in await console.handle("/cancel #4")
     finally:
         await app.close()
+
+
+async def test_pause_holds_due_posts_queued_and_resume_publishes_them(
+    settings: Settings, db: Database, clip: Path
+) -> None:
+    out: list[str] = []
+    app = await _app(settings, db, out)
+    try:
+        await app.start_scheduler()
+        console = ConsoleAdapter(app.postbot, user="ana")
+        paused = await console.handle("/pause sandbox")
+        assert paused.startswith("Publishing to Sandbox is paused."), paused
+        reply = await console.handle(f"/post sandbox Held back --file {clip}")
+        assert "#1 Sandbox" in reply
+        # Due at once, and several scheduler rounds (wake-up and polls) pass over it.
+        await app.runner.tick()
+        await asyncio.sleep(0.5)
+        await app.runner.tick()
+        async with app.sessions() as session:
+            post = (await session.execute(select(ScheduledPost))).scalar_one()
+        assert (post.status, post.attempts, post.last_error) == ("queued", 0, None)
+        assert out == [] and _sandbox_records(settings) == []
+        assert "#1 Sandbox" in (queue := await console.handle("/queue")) and "paused" in queue, queue
+        # The pause holds the team's publishing, not the scheduler's wake-ups: none is pending for it.
+        assert app.runner.next_wake is None
+
+        assert "was already paused" in await console.handle("/pause sandbox")
+        resumed = await console.handle("/resume")
+        assert resumed == "Publishing to all platforms resumed. 1 due post(s) start now.", resumed
+        await _wait_for(lambda: any(line.startswith("Published #1") for line in out))
+        assert len(_sandbox_records(settings)) == 1
+        assert "was not paused" in await console.handle("/resume")
+    finally:
+        await app.close()
+
+
+async def test_pause_and_resume_are_for_admins(settings: Settings, db: Database) -> None:
+    from dataclasses import replace
+
+    app = await _app(settings, db, [])
+    try:
+        console = ConsoleAdapter(app.postbot, user="ana")
+        console.ctx = replace(console.ctx, is_admin=False)
+        assert (await console.handle("/pause")).startswith("✗ Only an admin can pause publishing.")
+        assert (await console.handle("/resume")).startswith("✗ Only an admin can resume publishing.")
+        console.ctx = replace(console.ctx, is_admin=True)
+        assert (await console.handle("/pause tiktok")).startswith("Publishing to TikTok is paused.")
+        assert (await console.handle("/pause myspace")).startswith("✗ I don't know the platform 'myspace'.")
+    finally:
+        await app.close()

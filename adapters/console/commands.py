@@ -11,9 +11,11 @@ from core.domain import ChatContext, ChatKind, MediaInfo, PostView
 from core.errors import UserError
 from core.render import (
     failure_dm_text,
+    pause_text,
     platform_words,
     queue_text,
     result_text,
+    resume_text,
     scheduled_summary,
     suggestions_text,
 )
@@ -28,6 +30,7 @@ HELP = f"""Commands:
   /reschedule <id> <when>                       move a queued post
   /suggest [platforms]                          the best free slots per platform
   /timezone <zone>                              the zone your times are read in, e.g. Europe/Berlin
+  /pause [platform], /resume [platform]         hold publishing (due posts wait), then start it again
   /help, /quit
 Platforms: {platform_words(platform_infos())}."""
 
@@ -112,6 +115,10 @@ class ConsoleAdapter:
         if command == "/suggest":
             found = await self.postbot.suggest(self.ctx, rest)
             return suggestions_text(found.suggestions, found.tz) or "No free slot in the coming week."
+        if command == "/pause":
+            return pause_text(await self.postbot.pause(self.ctx, rest))
+        if command == "/resume":
+            return resume_text(await self.postbot.resume(self.ctx, rest))
         if command == "/timezone":
             return f"Times are now read and shown in {await self.postbot.set_timezone(self.ctx, rest)}."
         raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")

@@ -169,6 +169,25 @@ class ScheduledPost(Base):
     media: Mapped[MediaAsset] = relationship()
 
 
+ALL_PLATFORMS = "*"
+
+
+class PublishingPause(Base):
+    """A team's publishing held by an admin (/pause): its due posts stay queued until /resume.
+
+    ``platform`` is one platform's name, or ``*`` for all of them.
+    """
+
+    __tablename__ = "publishing_pauses"
+    __table_args__ = (UniqueConstraint("team_id", "platform", name="uq_pauses_team_platform"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    paused_by: Mapped[str] = mapped_column(String(64))
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class RecentFile(Base):
     """Files users shared in chat, so a later /schedule (which carries no file) can find its video."""
 

@@ -14,17 +14,34 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, and_, func, or_, select, update
+from sqlalchemy import Update, and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.db.models import MediaAsset, ScheduledPost, SocialAccount, Team, User
+from core.db.models import (
+    ALL_PLATFORMS,
+    MediaAsset,
+    PublishingPause,
+    ScheduledPost,
+    SocialAccount,
+    Team,
+    User,
+)
 from core.domain import ChatKind, MediaInfo, Platform, PostingAccount, PostStatus, PostView
+
+
+def not_paused() -> ColumnElement[bool]:
+    """The post's team has not paused its platform (or all of them) with /pause."""
+    return ~exists().where(
+        PublishingPause.team_id == ScheduledPost.team_id,
+        PublishingPause.platform.in_([ScheduledPost.platform, ALL_PLATFORMS]),
+    )
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
-        and_(ScheduledPost.status == PostStatus.QUEUED.value, ScheduledPost.due_at <= now),
+        # A paused post stays queued, untouched, until /resume (a post already running finishes).
+        and_(ScheduledPost.status == PostStatus.QUEUED.value, ScheduledPost.due_at <= now, not_paused()),
         # A running post whose lease ran out belongs to a worker that died: take it over.
         and_(ScheduledPost.status == PostStatus.RUNNING.value, ScheduledPost.lease_until < now),
     )
@@ -271,8 +288,11 @@ async def release_claims(session: AsyncSession, *, worker_id: str) -> int:
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
+    # Paused posts are left out, or a past due time would wake the scheduler again at once, forever.
     queued = await session.scalar(
-        select(func.min(ScheduledPost.due_at)).where(ScheduledPost.status == PostStatus.QUEUED.value)
+        select(func.min(ScheduledPost.due_at)).where(
+            ScheduledPost.status == PostStatus.QUEUED.value, not_paused()
+        )
     )
     leased = await session.scalar(
         select(func.min(ScheduledPost.lease_until)).where(ScheduledPost.status == PostStatus.RUNNING.value)

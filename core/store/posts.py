@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -175,6 +175,20 @@ async def list_queue(
     if channel is not None:
         query = query.where(ScheduledPost.origin_channel == channel)
     return [to_view(row, tz=tz) for row in (await session.execute(query)).scalars()]
+
+
+async def due_queued(session: AsyncSession, team_id: int, now: datetime) -> dict[Platform, int]:
+    """How many of the team's queued posts are due by ``now``, per platform."""
+    query = (
+        select(ScheduledPost.platform, func.count())
+        .where(
+            ScheduledPost.team_id == team_id,
+            ScheduledPost.status == PostStatus.QUEUED.value,
+            ScheduledPost.due_at <= now,
+        )
+        .group_by(ScheduledPost.platform)
+    )
+    return {Platform(p): int(n) for p, n in (await session.execute(query)).all()}
 
 
 async def cancel(session: AsyncSession, team_id: int, post_id: int, *, tz: str) -> PostView:
