@@ -15,6 +15,7 @@ from bot.wiring import App, build_app
 from core.config import Settings
 from core.db.models import ScheduledPost
 from core.domain import ChatKind
+from core.scheduler.claim import next_due_at
 from tests.conftest import Database
 
 
@@ -194,8 +195,9 @@ async def test_pause_holds_due_posts_queued_and_resume_publishes_them(
         assert (post.status, post.attempts, post.last_error) == ("queued", 0, None)
         assert out == [] and _sandbox_records(settings) == []
         assert "#1 Sandbox" in (queue := await console.handle("/queue")) and "paused" in queue, queue
-        # The pause holds the team's publishing, not the scheduler's wake-ups: none is pending for it.
-        assert app.runner.next_wake is None
+        # The scheduler is not woken for a held post (a past due time would wake it again at once).
+        async with app.sessions() as session:
+            assert await next_due_at(session) is None
 
         assert "was already paused" in await console.handle("/pause sandbox")
         resumed = await console.handle("/resume")

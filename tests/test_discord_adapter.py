@@ -790,3 +790,54 @@ def test_the_discord_py_floor_has_the_api_the_adapter_uses() -> None:
     assert (int(floor.group(1)), int(floor.group(2))) >= (2, 6), spec
     source = (Path(__file__).resolve().parents[1] / "adapters" / "discord" / "commands.py").read_text()
     assert "filesize_limit" in source
+
+
+def _answer(fake: FakeDiscord, record: Interaction) -> str:
+    """A public command's answer: its deferred message, edited."""
+    message = fake.original(record)
+    assert message is not None
+    return str(message["content"])
+
+
+async def test_pause_holds_posts_and_resume_publishes_them(world: World, running: App, clip: Path) -> None:
+    fake = world.fake
+    [pause] = [c for c in fake.guild_commands[world.guild.id] if c["name"] == "pause"]
+    assert pause["default_member_permissions"] == str(MANAGE_GUILD)
+    refused = await fake.send_interaction(
+        fake.command_interaction("pause", {}, user=world.alice, guild=world.guild, permissions=SEND_MESSAGES)
+    )
+    await fake.wait_for(lambda: any("Only an admin" in f["content"] for f in fake.followup_messages(refused)))
+
+    held = await world.run(
+        fake.command_interaction(
+            "pause", {"platform": "sandbox"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+        )
+    )
+    assert _answer(fake, held).startswith("Publishing to Sandbox is paused.")
+    await running.start_scheduler()
+    att = fake.upload_attachment(world.channel_id, clip.name, clip.read_bytes())
+    await world.run(
+        fake.command_interaction(
+            "post", {"platforms": "sandbox", "video": att}, user=world.alice, guild=world.guild
+        )
+    )
+    await running.runner.tick()
+    [post] = await running.postbot.list_queue(world.ctx(world.alice))
+    assert (post.status, post.paused) == (PostStatus.QUEUED, True)
+    listing = await fake.send_interaction(
+        fake.command_interaction("queue", {}, user=world.alice, guild=world.guild)
+    )
+    await fake.wait_for(lambda: (m := fake.original(listing)) is not None and "paused" in m["content"])
+
+    resumed = await world.run(
+        fake.command_interaction("resume", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD)
+    )
+    said = _answer(fake, resumed)
+    assert said == "Publishing to all platforms resumed. 1 due post(s) start now."
+    await fake.wait_for(
+        lambda: any(
+            m["embeds"] and m["embeds"][0]["title"].startswith("Published")
+            for m in fake.channel_messages(world.channel_id)
+        ),
+        timeout=20,
+    )

@@ -864,3 +864,34 @@ async def test_a_remote_file_with_its_link_in_the_message_is_fetched_as_a_link(
     [request] = web_host.requests
     assert "authorization" not in {k.lower() for k in request["headers"]}
     assert h.slack.downloads == []
+
+
+@sqlite_only
+async def test_postbot_pause_holds_posts_which_queue_shows_and_resume_publishes(
+    harness: Harness, clip: Path
+) -> None:
+    h = harness
+    await h.sender.command("/postbot", "pause sandbox", user=ANA, channel=CHANNEL)
+    await h.hook("Only an admin can pause publishing")
+    await h.sender.command("/postbot", "pause sandbox", user=BEN, channel=CHANNEL)
+    await h.hook("Publishing to Sandbox is paused.")
+
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/post", "sandbox Held", user=ANA, channel=CHANNEL)
+    await h.reply(lambda m: "Scheduled" in m["text"])
+    await h.app.start_scheduler()
+    await h.app.runner.tick()
+    [post] = await h.posts()
+    assert (post.status, post.attempts) == ("queued", 0)
+    await h.sender.command("/queue", "", user=ANA, channel=CHANNEL)
+    listing = await h.hook("Upcoming")
+    assert "#1 Sandbox" in listing["text"] and "paused" in listing["text"]
+
+    await h.sender.command("/postbot", "resume", user=BEN, channel=CHANNEL)
+    await h.hook("Publishing to all platforms resumed. 1 due post(s) start now.")
+    await h.reply(lambda m: "Published" in m["text"])
+    [post] = await h.posts()
+    assert post.status == "published"
+    await h.sender.command("/postbot", "frobnicate", user=BEN, channel=CHANNEL)
+    await h.hook("I don't know `/postbot frobnicate`")

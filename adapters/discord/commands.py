@@ -20,9 +20,11 @@ from core.render import (
     accounts_text,
     linkable_names,
     local_time,
+    pause_text,
     platform_example,
     platform_words,
     queue_text,
+    resume_text,
     unlink_text,
 )
 from core.service import ScheduleOutcome, SuggestOutcome, parse_post_id, platform_infos, zone_choices
@@ -40,6 +42,7 @@ HELP = f"""**postbot** schedules video posts from this server.
 • `/suggest [platforms]`: good times to post
 • `/accounts`: linked platform accounts · `/link platform` and `/unlink platform` (Manage Server)
 • `/timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
+• `/pause [platform]` and `/resume [platform]`: hold publishing, then start it again (Manage Server)
 Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
@@ -349,6 +352,40 @@ async def timezone(interaction: discord.Interaction, zone: str, server: bool = F
     await deferred(interaction, work, ephemeral=True)
 
 
+_PAUSABLE = [app_commands.Choice(name=p.label, value=p.name) for p in platform_infos()]
+
+
+@app_commands.command(name="pause", description="Hold publishing: due posts wait, queued (admins)")
+@app_commands.describe(platform="Only this platform (default: all)")
+@app_commands.choices(platform=_PAUSABLE)
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+async def pause(interaction: discord.Interaction, platform: app_commands.Choice[str] | None = None) -> None:
+    async def work() -> Reply:
+        # The core checks ctx.is_admin again: the default permission only hides the command.
+        view = await _client(interaction).postbot.pause(
+            chat_context(interaction), platform.value if platform else ""
+        )
+        return Reply(content=pause_text(view))
+
+    await deferred(interaction, work)
+
+
+@app_commands.command(name="resume", description="Start publishing again after /pause (admins)")
+@app_commands.describe(platform="Only this platform (default: all)")
+@app_commands.choices(platform=_PAUSABLE)
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+async def resume(interaction: discord.Interaction, platform: app_commands.Choice[str] | None = None) -> None:
+    async def work() -> Reply:
+        view = await _client(interaction).postbot.resume(
+            chat_context(interaction), platform.value if platform else ""
+        )
+        return Reply(content=resume_text(view))
+
+    await deferred(interaction, work)
+
+
 @app_commands.command(name="help", description="What postbot can do")
 async def help_command(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(HELP, ephemeral=True)
@@ -365,5 +402,7 @@ COMMANDS: list[app_commands.Command[Any, Any, None]] = [
     unlink,
     accounts,
     timezone,
+    pause,
+    resume,
     help_command,
 ]

@@ -34,8 +34,10 @@ from core.render import (
     accounts_text,
     linkable_names,
     local_time,
+    pause_text,
     platform_example,
     platform_words,
+    resume_text,
     unlink_text,
 )
 from core.service import (
@@ -68,6 +70,7 @@ HELP = f"""*postbot* schedules video posts from Slack.
 • `/queue`: this channel's upcoming posts · `/cancel <id>` · `/reschedule <id> <when>`
 • `/suggest <platforms>`: good times to post
 • `/accounts`: linked accounts · `/link <platform>` and `/unlink <platform>` (admins)
+• `/postbot pause [platform]` and `/postbot resume [platform]`: hold publishing, then start it again (admins)
 Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
@@ -84,6 +87,7 @@ COMMAND_ACKS: dict[str, str] = {
     "/unlink": "",
     "/accounts": "",
     "/help": HELP,
+    "/postbot": "",
 }
 # Work after the ack that runs at once; more waits its turn, so a burst of commands neither starves
 # the acks of later requests nor opens hundreds of downloads and database transactions together.
@@ -139,6 +143,7 @@ class SlackHandlers:
         app.command("/unlink")(self.on_unlink)
         app.command("/accounts")(self.on_accounts)
         app.command("/help")(self.on_help)
+        app.command("/postbot")(self.on_postbot)
         app.event("message")(self.on_message)
         app.event("file_shared")(self.on_file_shared)
         app.event("app_mention")(self.on_mention)
@@ -385,6 +390,25 @@ class SlackHandlers:
             await tell(accounts_text(await self.postbot.accounts(ctx)))
 
         await self._acked(ack, respond, work, "/accounts")
+
+    async def on_postbot(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        """`/postbot <subcommand> ...`: the operator's commands under one name that collides with no
+        other app's (Slack itself has a built-in /status)."""
+
+        async def work(tell: Tell) -> None:
+            sub, _, rest = command.get("text", "").strip().partition(" ")
+            ctx = await self._command_ctx(command)
+            if sub.lower() == "pause":
+                await tell(pause_text(await self.postbot.pause(ctx, rest)))
+            elif sub.lower() == "resume":
+                await tell(resume_text(await self.postbot.resume(ctx, rest)))
+            else:
+                raise UserError(
+                    f"I don't know `/postbot {sub}`." if sub else "Which postbot command?",
+                    hint="/postbot pause [platform] · /postbot resume [platform]",
+                )
+
+        await self._acked(ack, respond, work, "/postbot")
 
     async def on_help(self, ack: Any) -> None:
         await ack(text=COMMAND_ACKS["/help"])
