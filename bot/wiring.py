@@ -14,6 +14,7 @@ from core.accounts.keepalive import refresh_expiring, remind_expiring
 from core.accounts.service import Accounts
 from core.config import Settings
 from core.db.engine import make_engine, migrate, session_factory
+from core.domain import Platform
 from core.errors import ConfigError
 from core.media.conversions import Converter
 from core.media.store import MediaStore
@@ -47,6 +48,8 @@ class App:
     async def start_scheduler(self) -> None:
         await self.runner.start()
         self.postbot.set_waker(self.runner.wake)
+        breakers = self.processor.breakers
+        self.postbot.set_breaker_states(lambda: {Platform(p): s for p, s in breakers.states().items()})
         if self.engine.dialect.name == "postgresql":
             # Posts queued by other processes (a separate bot, another worker) wake us at once.
             self._listener = WakeListener(self.settings.database_url, self.runner.wake)

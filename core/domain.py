@@ -219,3 +219,34 @@ class PauseView:
     paused: frozenset[Platform] | None
     # /pause: queued posts due by now that the pause holds back; /resume: those it lets go.
     held_due: int
+
+
+@dataclass(frozen=True)
+class PlatformStatus:
+    """One platform's line of /status, for the asking team."""
+
+    platform: Platform
+    queued: int
+    running: int
+    paused: bool
+    next_due: datetime | None
+    published_24h: int
+    failed_24h: int
+    # "closed", "open" or "half-open" in this process's worker; None when it runs no worker.
+    breaker: str | None = None
+
+    @property
+    def success_rate_24h(self) -> float | None:
+        done = self.published_24h + self.failed_24h
+        return self.published_24h / done if done else None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    """/status: per platform, and the team's most recent failures."""
+
+    platforms: list[PlatformStatus]
+    last_errors: list[PostView]
+    tz: str
+    # The team's pauses: None means every platform is paused.
+    paused: set[Platform] | None = field(default_factory=set)

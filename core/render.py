@@ -12,9 +12,11 @@ from core.domain import (
     PauseView,
     Platform,
     PlatformInfo,
+    PlatformStatus,
     PostStatus,
     PostView,
     Slot,
+    StatusView,
     UnlinkOutcome,
 )
 
@@ -210,3 +212,32 @@ def resume_text(view: PauseView) -> str:
     still = "" if view.paused == frozenset() else f" Still paused: {_paused_names(view.paused)}."
     started = f" {view.held_due} due post(s) start now." if view.held_due else ""
     return f"Publishing to {what} resumed.{started}{still}"
+
+
+def platform_status_line(row: PlatformStatus, tz: str, now: datetime) -> str:
+    parts = [f"{row.queued} queued", f"{row.running} in flight"]
+    if row.next_due is not None:
+        parts.append(f"next {local_time(row.next_due, tz)} ({relative(row.next_due, now)})")
+    rate = row.success_rate_24h
+    done = row.published_24h + row.failed_24h
+    parts.append(f"24 h: {rate:.0%} of {done} succeeded" if rate is not None else "24 h: nothing finished")
+    if row.breaker is not None:
+        parts.append(f"breaker {row.breaker}")
+    if row.paused:
+        parts.append("PAUSED")
+    return f"{row.platform.label}: " + " · ".join(parts)
+
+
+def status_text(view: StatusView, now: datetime) -> str:
+    lines = ["postbot status"]
+    if view.paused is None:
+        lines.append("Publishing is paused for all platforms (/resume to start it again).")
+    lines += [platform_status_line(row, view.tz, now) for row in view.platforms]
+    if not view.platforms:
+        lines.append("Nothing queued, running or finished in the last 24 h.")
+    if view.last_errors:
+        lines.append("Last errors:")
+        for post in view.last_errors:
+            when = local_time(post.run_at, post.tz)
+            lines.append(f"  #{post.id} {post.platform.label} ({when}): {post.last_error or 'failed'}")
+    return "\n".join(lines)

@@ -32,10 +32,12 @@ from core.domain import (
     PauseView,
     Platform,
     PlatformInfo,
+    PlatformStatus,
     PostStatus,
     PostView,
     SharedFile,
     Slot,
+    StatusView,
     UnlinkOutcome,
     platform_from_alias,
 )
@@ -162,6 +164,7 @@ class Postbot:
         self.linker = linker
         self._wake = wake
         self.clock = clock
+        self._breaker_states: Callable[[], dict[Platform, str]] | None = None
 
     def set_waker(self, wake: Waker | None) -> None:
         """The scheduler in this process wants to hear of new due times (others find them by polling)."""
@@ -554,6 +557,42 @@ class Postbot:
         if lifted and self._wake is not None:
             self._wake(now)
         return view
+
+    async def status(self, ctx: ChatContext) -> StatusView:
+        """`/status` (admins): per platform the queue, what runs, what is next, the last day's
+        success rate and the breaker; then the team's latest failures."""
+        self._check_admin(ctx, "see postbot's status")
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            tz = self._tz(ctx, team, user)
+            counts = await posts.platform_counts(session, team.id, since=now - timedelta(days=1))
+            held = await pauses.paused(session, team.id)
+            failures = await posts.recent_failures(session, team.id, tz=tz)
+        breakers = self._breaker_states() if self._breaker_states is not None else {}
+        rows = []
+        for info in platform_infos():
+            c = counts.get(info.platform, posts.PlatformCounts())
+            breaker = breakers.get(info.platform)
+            if not (c.queued or c.running or c.published or c.failed or breaker not in (None, "closed")):
+                continue
+            rows.append(
+                PlatformStatus(
+                    platform=info.platform,
+                    queued=c.queued,
+                    running=c.running,
+                    paused=held is None or info.platform in held,
+                    next_due=c.next_due,
+                    published_24h=c.published,
+                    failed_24h=c.failed,
+                    breaker=breaker if self._breaker_states is not None else None,
+                )
+            )
+        return StatusView(platforms=rows, last_errors=failures, tz=tz, paused=held)
+
+    def set_breaker_states(self, states: Callable[[], dict[Platform, str]] | None) -> None:
+        """The circuit breakers of the worker in this process, for /status (and None without one)."""
+        self._breaker_states = states
 
     async def _pause_view(
         self,

@@ -223,3 +223,43 @@ async def test_pause_and_resume_are_for_admins(settings: Settings, db: Database)
         assert (await console.handle("/pause myspace")).startswith("✗ I don't know the platform 'myspace'.")
     finally:
         await app.close()
+
+
+async def test_status_shows_each_platform_queue_success_rate_breaker_and_last_errors(
+    settings: Settings, db: Database, clip: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    app = await _app(settings, db, [])
+    try:
+        await app.start_scheduler()
+        console = ConsoleAdapter(app.postbot, user="ana")
+        assert "Nothing queued" in await console.handle("/status")
+        for when in ("tomorrow 6pm", "in 2 days", "in 3 days", "in 4 days"):
+            await console.handle(f"/schedule {when} sandbox Launch --file {clip}")
+        # Two of them ended in the last day (one published, one failed), one long ago.
+        async with app.sessions.begin() as session:
+            now = datetime.now(UTC)
+            ended = {2: ("published", None, now), 3: ("failed", "Sandbox folder is full", now)}
+            ended[4] = ("failed", "an old failure", now - timedelta(days=2))
+            for post_id, (status, error, at) in ended.items():
+                await session.execute(
+                    update(ScheduledPost)
+                    .where(ScheduledPost.id == post_id)
+                    .values(status=status, last_error=error, updated_at=at)
+                )
+        breaker = app.processor.breakers.get(("sandbox", None))
+        for _ in range(settings.scheduler.breaker_threshold):
+            breaker.record_failure()
+        await console.handle("/pause sandbox")
+        text = await console.handle("/status")
+        [line] = [x for x in text.splitlines() if x.startswith("Sandbox:")]
+        assert "1 queued · 0 in flight · next " in line, line
+        assert "24 h: 50% of 2 succeeded" in line and "breaker open" in line and "PAUSED" in line
+        assert "Last errors:" in text
+        assert "#3 Sandbox" in text and "Sandbox folder is full" in text
+        assert text.index("#3 Sandbox") < text.index("#4 Sandbox")
+    finally:
+        await app.close()

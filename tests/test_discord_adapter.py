@@ -841,3 +841,17 @@ async def test_pause_holds_posts_and_resume_publishes_them(world: World, running
         ),
         timeout=20,
     )
+
+
+async def test_status_is_private_and_for_admins(world: World, running: App, clip: Path) -> None:
+    fake = world.fake
+    await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    [command] = [c for c in fake.guild_commands[world.guild.id] if c["name"] == "status"]
+    assert command["default_member_permissions"] == str(MANAGE_GUILD)
+    record = await fake.send_interaction(
+        fake.command_interaction("status", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD)
+    )
+    await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
+    reply = fake.original(record)
+    assert reply is not None and reply["flags"] & EPHEMERAL
+    assert reply["content"].startswith("postbot status") and "Sandbox: 1 queued" in reply["content"]

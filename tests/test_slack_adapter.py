@@ -895,3 +895,19 @@ async def test_postbot_pause_holds_posts_which_queue_shows_and_resume_publishes(
     assert post.status == "published"
     await h.sender.command("/postbot", "frobnicate", user=BEN, channel=CHANNEL)
     await h.hook("I don't know `/postbot frobnicate`")
+
+
+@sqlite_only
+async def test_postbot_status_is_for_admins(harness: Harness, clip: Path) -> None:
+    h = harness
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/schedule", "tomorrow 9am sandbox First", user=ANA, channel=CHANNEL)
+    await h.reply()
+    await h.sender.command("/postbot", "status", user=ANA, channel=CHANNEL)
+    await h.hook("Only an admin can see postbot's status")
+    await h.sender.command("/postbot", "status", user=BEN, channel=CHANNEL)
+    status = await h.hook("postbot status")
+    assert "Sandbox: 1 queued · 0 in flight · next " in status["text"]
+    # A response_url message without response_type is ephemeral (Slack's default).
+    assert status.get("response_type", "ephemeral") == "ephemeral"

@@ -17,6 +17,7 @@ from core.render import (
     result_text,
     resume_text,
     scheduled_summary,
+    status_text,
     suggestions_text,
 )
 from core.service import Postbot, ScheduleOutcome, parse_post_id, platform_infos
@@ -31,6 +32,7 @@ HELP = f"""Commands:
   /suggest [platforms]                          the best free slots per platform
   /timezone <zone>                              the zone your times are read in, e.g. Europe/Berlin
   /pause [platform], /resume [platform]         hold publishing (due posts wait), then start it again
+  /status                                       per platform: queue, in flight, next due, 24 h success
   /help, /quit
 Platforms: {platform_words(platform_infos())}."""
 
@@ -119,6 +121,8 @@ class ConsoleAdapter:
             return pause_text(await self.postbot.pause(self.ctx, rest))
         if command == "/resume":
             return resume_text(await self.postbot.resume(self.ctx, rest))
+        if command == "/status":
+            return status_text(await self.postbot.status(self.ctx), self.clock())
         if command == "/timezone":
             return f"Times are now read and shown in {await self.postbot.set_timezone(self.ctx, rest)}."
         raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")

@@ -25,6 +25,7 @@ from core.render import (
     platform_words,
     queue_text,
     resume_text,
+    status_text,
     unlink_text,
 )
 from core.service import ScheduleOutcome, SuggestOutcome, parse_post_id, platform_infos, zone_choices
@@ -43,6 +44,7 @@ HELP = f"""**postbot** schedules video posts from this server.
 • `/accounts`: linked platform accounts · `/link platform` and `/unlink platform` (Manage Server)
 • `/timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
 • `/pause [platform]` and `/resume [platform]`: hold publishing, then start it again (Manage Server)
+• `/status`: queues, success rates, breakers and the last errors (Manage Server)
 Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
@@ -386,6 +388,17 @@ async def resume(interaction: discord.Interaction, platform: app_commands.Choice
     await deferred(interaction, work)
 
 
+@app_commands.command(name="status", description="Queues, success rates, breakers, last errors (admins)")
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+async def status(interaction: discord.Interaction) -> None:
+    async def work() -> Reply:
+        view = await _client(interaction).postbot.status(chat_context(interaction))
+        return Reply(content=status_text(view, datetime.now(UTC))[:2000])
+
+    await deferred(interaction, work, ephemeral=True)
+
+
 @app_commands.command(name="help", description="What postbot can do")
 async def help_command(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(HELP, ephemeral=True)
@@ -404,5 +417,6 @@ COMMANDS: list[app_commands.Command[Any, Any, None]] = [
     timezone,
     pause,
     resume,
+    status,
     help_command,
 ]

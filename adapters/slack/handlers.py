@@ -38,6 +38,7 @@ from core.render import (
     platform_example,
     platform_words,
     resume_text,
+    status_text,
     unlink_text,
 )
 from core.service import (
@@ -70,6 +71,7 @@ HELP = f"""*postbot* schedules video posts from Slack.
 • `/queue`: this channel's upcoming posts · `/cancel <id>` · `/reschedule <id> <when>`
 • `/suggest <platforms>`: good times to post
 • `/accounts`: linked accounts · `/link <platform>` and `/unlink <platform>` (admins)
+• `/postbot status`: queues, success rates, breakers and the last errors (admins)
 • `/postbot pause [platform]` and `/postbot resume [platform]`: hold publishing, then start it again (admins)
 Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
@@ -402,10 +404,12 @@ class SlackHandlers:
                 await tell(pause_text(await self.postbot.pause(ctx, rest)))
             elif sub.lower() == "resume":
                 await tell(resume_text(await self.postbot.resume(ctx, rest)))
+            elif sub.lower() == "status":
+                await tell(status_text(await self.postbot.status(ctx), datetime.now(UTC)))
             else:
                 raise UserError(
                     f"I don't know `/postbot {sub}`." if sub else "Which postbot command?",
-                    hint="/postbot pause [platform] · /postbot resume [platform]",
+                    hint="/postbot status · /postbot pause [platform] · /postbot resume [platform]",
                 )
 
         await self._acked(ack, respond, work, "/postbot")

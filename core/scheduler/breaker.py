@@ -106,3 +106,15 @@ class Breakers:
             breaker = CircuitBreaker(key, threshold=self.threshold, open_s=self.open_s, clock=self.clock)
             self._by_key[key] = breaker
         return breaker
+
+    def states(self) -> dict[str, str]:
+        """Per platform, the worst state among its accounts' breakers ("open", "half-open", "closed")."""
+        worst: dict[str, BreakerState] = {}
+        rank = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
+        for (platform, _), breaker in self._by_key.items():
+            state = breaker.state
+            if state is BreakerState.OPEN and self.clock() >= breaker.opened_until:
+                state = BreakerState.HALF_OPEN  # its next post goes through as the probe
+            if platform not in worst or rank[state] > rank[worst[platform]]:
+                worst[platform] = state
+        return {p: s.name.lower().replace("_", "-") for p, s in worst.items()}

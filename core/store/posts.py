@@ -191,6 +191,66 @@ async def due_queued(session: AsyncSession, team_id: int, now: datetime) -> dict
     return {Platform(p): int(n) for p, n in (await session.execute(query)).all()}
 
 
+@dataclass(frozen=True)
+class PlatformCounts:
+    queued: int = 0
+    running: int = 0
+    next_due: datetime | None = None
+    published: int = 0
+    failed: int = 0
+
+
+async def platform_counts(
+    session: AsyncSession, team_id: int, *, since: datetime
+) -> dict[Platform, PlatformCounts]:
+    """Per platform: queued and running posts, the next due time, and outcomes since ``since``."""
+    from core.scheduler.claim import _as_utc
+
+    live = (
+        select(
+            ScheduledPost.platform,
+            ScheduledPost.status,
+            func.count(),
+            func.min(ScheduledPost.due_at),
+        )
+        .where(
+            ScheduledPost.team_id == team_id,
+            ScheduledPost.status.in_([PostStatus.QUEUED.value, PostStatus.RUNNING.value]),
+        )
+        .group_by(ScheduledPost.platform, ScheduledPost.status)
+    )
+    ended = (
+        select(ScheduledPost.platform, ScheduledPost.status, func.count())
+        .where(
+            ScheduledPost.team_id == team_id,
+            ScheduledPost.status.in_([PostStatus.PUBLISHED.value, PostStatus.FAILED.value]),
+            ScheduledPost.updated_at >= since,
+        )
+        .group_by(ScheduledPost.platform, ScheduledPost.status)
+    )
+    found: dict[Platform, dict[str, Any]] = {}
+    for platform, status, count, due in (await session.execute(live)).all():
+        entry = found.setdefault(Platform(platform), {})
+        if status == PostStatus.QUEUED.value:
+            entry.update(queued=int(count), next_due=_as_utc(due) if due is not None else None)
+        else:
+            entry["running"] = int(count)
+    for platform, status, count in (await session.execute(ended)).all():
+        key = "published" if status == PostStatus.PUBLISHED.value else "failed"
+        found.setdefault(Platform(platform), {})[key] = int(count)
+    return {p: PlatformCounts(**v) for p, v in found.items()}
+
+
+async def recent_failures(session: AsyncSession, team_id: int, *, tz: str, limit: int = 5) -> list[PostView]:
+    query = (
+        _with_relations(select(ScheduledPost))
+        .where(ScheduledPost.team_id == team_id, ScheduledPost.status == PostStatus.FAILED.value)
+        .order_by(ScheduledPost.updated_at.desc(), ScheduledPost.id.desc())
+        .limit(limit)
+    )
+    return [to_view(row, tz=tz) for row in (await session.execute(query)).scalars()]
+
+
 async def cancel(session: AsyncSession, team_id: int, post_id: int, *, tz: str) -> PostView:
     post = await _get_row(session, team_id, post_id)
     result = await session.execute(
