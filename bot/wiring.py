@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core import timeparse
 from core.accounts.keepalive import refresh_expiring, remind_expiring
 from core.accounts.service import Accounts
+from core.alerts import Alerter
 from core.config import Settings
 from core.db.engine import make_engine, migrate, session_factory
-from core.domain import Platform
+from core.domain import ChatKind, Platform
 from core.errors import ConfigError
 from core.media.conversions import Converter
 from core.media.store import MediaStore
@@ -131,6 +132,20 @@ async def build_app(
         linker=accounts.linker if accounts is not None else None,
         converter=converter,
     )
+    alerter = Alerter(
+        settings.alerts,
+        notifier,
+        # The console has one channel: its own screen.
+        channels={
+            ChatKind.SLACK: settings.alerts.slack_channel,
+            ChatKind.DISCORD: settings.alerts.discord_channel,
+            ChatKind.CONSOLE: "console",
+        },
+        admins={
+            ChatKind.SLACK: list(settings.slack.admin_user_ids),
+            ChatKind.DISCORD: list(settings.discord.admin_user_ids),
+        },
+    )
     processor = PostProcessor(
         sessions,
         publishers,
@@ -140,6 +155,7 @@ async def build_app(
         tokens_for=accounts.tokens if accounts is not None else None,
         worker_id=worker_id,
         converter=converter,
+        alerter=alerter,
     )
     runner = SchedulerRunner(processor, sessions, poll_interval_s=settings.scheduler.poll_interval_s)
     return App(

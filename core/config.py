@@ -127,6 +127,8 @@ class DiscordSettings(BaseModel):
     application_id: str | None = None
     api_base_url: str = "https://discord.com/api/v10"
     guild_ids: list[str] = Field(default_factory=list)
+    # Discord user ids (snowflakes) that hear alerts by DM when no alerts.discord_channel is set.
+    admin_user_ids: list[str] = Field(default_factory=list)
     sync_global: bool = False
 
 
@@ -149,6 +151,23 @@ class MediaSettings(BaseModel):
     convert_workers: int = Field(default=1, ge=1)
     # How far below the bot the conversions run (os.nice increment, 0-19).
     convert_niceness: int = Field(default=10, ge=0, le=19)
+
+
+class AlertSettings(BaseModel):
+    """Alerts to the team's operators when a platform keeps failing (core/alerts.py)."""
+
+    enabled: bool = True
+    # Where alerts go in each chat; unset: DMs to the chat's admins (slack.admin_user_ids,
+    # discord.admin_user_ids).
+    slack_channel: str | None = None
+    discord_channel: str | None = None
+    # A platform is failing when at least this share of the attempts in the window failed ...
+    failure_rate: float = Field(default=0.5, ge=0.0, le=1.0)
+    window_s: float = 900.0
+    # ... and the window holds at least this many attempts.
+    min_attempts: int = Field(default=3, ge=1)
+    # No second alert for the same platform sooner than this after the last one.
+    repeat_s: float = 3600.0
 
 
 class LogFileSettings(BaseModel):
@@ -218,6 +237,7 @@ class Settings(BaseSettings):
     # JSON lines when true, plain text when false; unset: JSON unless stderr is a terminal.
     log_json: bool | None = None
     log_file: LogFileSettings = Field(default_factory=LogFileSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     # Vault secret from which the AES-256-GCM key is derived (env POSTBOT_SECRET_KEY only).
     secret_key: SecretStr | None = None
 

@@ -23,6 +23,9 @@ class Notifier(ResultNotifier, Protocol):
     async def dm(self, team_id: str, user_id: str, text: str) -> None:
         """A direct message to one user (OAuth links, 'linked as @name')."""
 
+    async def say(self, team_id: str, channel_id: str, text: str) -> None:
+        """A message in a channel (alerts to the ops channel)."""
+
 
 class NoNotifier(LookupError):
     pass
@@ -53,3 +56,6 @@ class NotifierRouter:
 
     async def dm(self, chat: ChatKind, team_id: str, user_id: str, text: str) -> None:
         await self._for(chat).dm(team_id, user_id, text)
+
+    async def say(self, chat: ChatKind, team_id: str, channel_id: str, text: str) -> None:
+        await self._for(chat).say(team_id, channel_id, text)

@@ -31,6 +31,8 @@ class _Notifier:
 
     async def dm(self, team_id: str, user_id: str, text: str) -> None: ...
 
+    async def say(self, team_id: str, channel_id: str, text: str) -> None: ...
+
 
 @dataclass
 class RecordingChat:

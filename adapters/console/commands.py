@@ -64,6 +64,9 @@ class ConsoleNotifier:
     async def dm(self, team_id: str, user_id: str, text: str) -> None:
         self.out("[DM] " + text)
 
+    async def say(self, team_id: str, channel_id: str, text: str) -> None:
+        self.out(text)
+
 
 class ConsoleAdapter:
     def __init__(

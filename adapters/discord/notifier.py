@@ -68,6 +68,9 @@ class DiscordNotifier:
                 ) from exc
             raise
 
+    async def say(self, team_id: str, channel_id: str, text: str) -> None:
+        await self._channel(channel_id).send(text[:2000], allowed_mentions=discord.AllowedMentions.none())
+
     async def _send_dm(self, user_id: str, text: str) -> None:
         channel = await self.client.create_dm(discord.Object(int(user_id)))
         await channel.send(text[:2000])

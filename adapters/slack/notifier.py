@@ -50,3 +50,6 @@ class SlackNotifier:
         opened = await self.client.conversations_open(users=user_id)
         channel = opened["channel"]["id"]
         await self.client.chat_postMessage(channel=channel, text=text, blocks=message_blocks(text))
+
+    async def say(self, team_id: str, channel_id: str, text: str) -> None:
+        await self.client.chat_postMessage(channel=channel_id, text=text, blocks=message_blocks(text))

@@ -24,6 +24,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import metrics
+from core.alerts import Alerter
 from core.config import PlatformsSettings, SchedulerSettings
 from core.db.models import ScheduledPost
 from core.domain import Platform, PostingAccount, PostStatus, PostView
@@ -43,7 +44,7 @@ from core.publishers.base import (
     TransientError,
 )
 from core.scheduler import claim
-from core.scheduler.breaker import Breakers, CircuitBreaker
+from core.scheduler.breaker import Breakers, BreakerState, CircuitBreaker
 from core.scheduler.claim import ClaimedPost
 from core.scheduler.limits import Limits
 from core.scheduler.outcomes import Deferred, Failed, Notified, OutcomeWriter, Published, Retry
@@ -103,10 +104,12 @@ class PostProcessor:
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         converter: Converter | None = None,
+        alerter: Alerter | None = None,
     ) -> None:
         self.sessions = sessions
         # Turns a queued file into the one its platform takes (None: files go out as they are).
         self.converter = converter
+        self.alerter = alerter
         self.publishers = publishers
         self.notifier = notifier
         self.settings = settings
@@ -272,14 +275,18 @@ class PostProcessor:
         try:
             result = await self._admit_and_publish(post, breaker)
         except _Defer as deferral:
+            self._observe(post, None, breaker)
             self._finishing.add(post.id)
             await self.outcomes.write(Deferred(post.id, deferral.due_at, max(0, post.attempts - 1)))
             metrics.for_platform(platform).deferred.inc()
             return
         except PublishError as exc:
+            # A permanent error (a refused video, a revoked token) says nothing about the platform.
+            self._observe(post, False if exc.transient else None, breaker)
             self._finishing.add(post.id)
             await self._fail(post, exc)
             return
+        self._observe(post, True, breaker)
         await self._succeed(post, result)
 
     async def _media_for(self, post: ClaimedPost) -> ClaimedPost:
@@ -295,6 +302,16 @@ class PostProcessor:
             return post
         converted = await self.converter.ensure(post.media, target)
         return dataclasses.replace(post, media=converted)
+
+    def _observe(self, post: ClaimedPost, ok: bool | None, breaker: CircuitBreaker) -> None:
+        if self.alerter is not None:
+            self.alerter.observe(
+                post.chat,
+                post.team_external_id,
+                post.platform,
+                ok=ok,
+                breaker_open=breaker.state is BreakerState.OPEN,
+            )
 
     async def _admit_and_publish(self, post: ClaimedPost, breaker: CircuitBreaker) -> PublishResult:
         admission = breaker.admit()

@@ -1,0 +1,98 @@
+"""Alerts about a failing platform, through the real processor, the real slack_sdk and the fake Slack."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.notifier import SlackNotifier
+from core.alerts import Alerter
+from core.config import AlertSettings, SchedulerSettings, Settings
+from core.domain import ChatKind
+from core.notify import NotifierRouter
+from tests.conftest import Database
+from tests.fakes.bench_platform import FakePlatform, Scripted, seed_posts
+from tests.fakes.slack_api import FakeSlack
+from tests.scheduler_support import rows, worker
+
+OPS, ADMIN = "C0OPS", "U0ADMIN"
+# Three transient failures open the breaker for a moment; enough attempts that a post never fails.
+SCHEDULER = SchedulerSettings(
+    lease_s=5,
+    batch_size=10,
+    max_in_flight=1,
+    max_attempts=20,
+    backoff_base_s=0.02,
+    backoff_max_s=0.05,
+    breaker_threshold=3,
+    breaker_open_s=0.3,
+)
+
+
+async def _publish_all(w, fake: FakePlatform) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(20):
+        while any(r.status != "published" for r in await rows(w.sessions)):
+            await w.processor.run_due()
+            await asyncio.sleep(0.02)
+
+
+async def test_a_failing_platform_raises_one_alert_and_one_recovery(db: Database, settings: Settings) -> None:
+    fake = FakePlatform()
+    url = await fake.start()
+    # Down for five requests: three open the breaker, a probe fails and reopens it, one more fails.
+    fake.script("youtube", *[Scripted(503, "backend_error", "Backend Error") for _ in range(5)])
+    async with FakeSlack() as slack:
+        slack.add_channel(OPS, "ops")
+        router = NotifierRouter()
+        web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url)
+        router.register(ChatKind.SLACK, SlackNotifier(web))
+        alerter = Alerter(
+            AlertSettings(slack_channel=OPS, min_attempts=3, failure_rate=0.5),
+            router,
+            channels={ChatKind.SLACK: OPS},
+            admins={},
+        )
+        try:
+            async with worker(db, settings, url, worker_id="w", scheduler=SCHEDULER) as w:
+                w.processor.alerter = alerter
+                await seed_posts(
+                    w.sessions, count=4, run_at=datetime.now(UTC), platforms=("youtube",), chat="slack"
+                )
+                await _publish_all(w, fake)
+                await alerter.drain()
+        finally:
+            await fake.stop()
+        said = [m["text"] for m in slack.posted(OPS)]
+    assert len(said) == 2, said
+    alert, recovery = said
+    assert alert.startswith(":warning: YouTube is failing: 3 of the last 3 attempts failed")
+    assert "circuit breaker is open" in alert
+    assert recovery == ":white_check_mark: YouTube works again: posts are going out."
+    assert fake.stats()["created"] == 4
+
+
+async def test_alerts_go_to_the_admins_by_dm_without_an_ops_channel(db: Database, settings: Settings) -> None:
+    fake = FakePlatform()
+    url = await fake.start()
+    fake.script("x", *[Scripted(502, "bad_gateway", "upstream unavailable") for _ in range(3)])
+    async with FakeSlack() as slack:
+        slack.add_user(ADMIN, "ops-admin")
+        router = NotifierRouter()
+        web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url)
+        router.register(ChatKind.SLACK, SlackNotifier(web))
+        alerter = Alerter(AlertSettings(), router, channels={}, admins={ChatKind.SLACK: [ADMIN]})
+        try:
+            async with worker(db, settings, url, worker_id="w", scheduler=SCHEDULER) as w:
+                w.processor.alerter = alerter
+                await seed_posts(
+                    w.sessions, count=2, run_at=datetime.now(UTC), platforms=("x",), chat="slack"
+                )
+                await _publish_all(w, fake)
+                await alerter.drain()
+        finally:
+            await fake.stop()
+        dms = [m["text"] for m in slack.posted(slack.ims[ADMIN])]
+    assert [d.split(":")[1] for d in dms] == ["warning", "white_check_mark"], dms
+    assert dms[0].startswith(":warning: X is failing")
