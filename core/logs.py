@@ -45,12 +45,26 @@ class JsonFormatter(_LibraryJsonFormatter):
         # Exception texts quote URLs and response bodies: scrubbed like the message.
         return scrub(str(super().formatException(ei)))
 
+    def format(self, record: logging.LogRecord) -> str:
+        # Last line of defence: whatever a field held, the written line is scrubbed once more.
+        return scrub(super().format(record))
+
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         log_data["level"] = str(log_data.get("level", "")).lower()
         return log_data
 
 
-class TextFormatter(logging.Formatter):
+class RedactingFormatter(logging.Formatter):
+    """A plain ``logging.Formatter`` whose lines (traceback included) are scrubbed of secrets."""
+
+    def formatException(self, ei: Any) -> str:
+        return scrub(super().formatException(ei))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
+class TextFormatter(RedactingFormatter):
     """``12:00:01 WARNING core.scheduler.processor publish failed [post_id=12 platform=x …]``."""
 
     _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -62,9 +76,6 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s", datefmt="%H:%M:%S")
 
-    def formatException(self, ei: Any) -> str:
-        return scrub(super().formatException(ei))
-
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         extra = {
@@ -74,7 +85,7 @@ class TextFormatter(logging.Formatter):
             return line
         head, _, tail = line.partition("\n")
         fields = " ".join(f"{k}={v}" for k, v in extra.items())
-        return f"{head} [{fields}]" + (f"\n{tail}" if tail else "")
+        return scrub(f"{head} [{fields}]" + (f"\n{tail}" if tail else ""))
 
 
 # -- the post a record is about --------------------------------------------------------------------
@@ -120,27 +131,43 @@ class PostContextFilter(logging.Filter):
 REDACTED = "[redacted]"
 # An ``extra`` key named like one of these holds a secret whatever its value looks like.
 _SECRET_KEY = re.compile(r"token|secret|password|authorization|cookie|api_key|apikey|signature", re.I)
-# Each pattern's first group (if any) is kept; the rest of the match is the secret.
+_R = rf"\1{REDACTED}"
 _SECRET_VALUES = (
     # Authorization headers as printed by clients.
-    re.compile(r"(?i)\b((?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), _R),
+    (re.compile(r"\b(Basic\s+)[A-Za-z0-9+/=]{12,}"), _R),
     # Slack tokens: https://api.slack.com/authentication/token-types
-    re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]{8,}"),
-    # OAuth parameters in URLs and form bodies (RFC 6749 sections 4.1.2, 5.1, 6) and signed URLs.
-    re.compile(
-        r"(?i)([?&#](?:access_token|refresh_token|id_token|client_secret|code|state|code_verifier|"
-        r"oauth_token|oauth_verifier|signature|sig|x-amz-signature|x-amz-credential)=)[^&\s\"'#]+"
+    (re.compile(r"\bx(?:ox[abposr]|app)-[A-Za-z0-9-]{8,}"), REDACTED),
+    # OAuth parameters in URLs and form bodies (RFC 6749 sections 4.1.2, 5.1, 6) and signed URLs; the
+    # single-use link states are bearer credentials until used. ``&amp;``: as HTML or Slack escape it.
+    (
+        re.compile(
+            r"(?i)([?&#](?:amp;)?(?:access_token|refresh_token|id_token|client_secret|code|state|"
+            r"code_verifier|oauth_token|oauth_verifier|signature|sig|x-amz-signature|x-amz-credential)=)"
+            r"[^&\s'\"\\<>#]+"
+        ),
+        _R,
     ),
     # The same fields in a JSON body.
-    re.compile(r'(?i)("(?:access_token|refresh_token|id_token|client_secret)"\s*:\s*")[^"]+'),
+    (re.compile(r'(?i)("(?:access_token|refresh_token|id_token|client_secret)"\s*:\s*")[^"]+'), _R),
+    # Slack response URLs (https://hooks.slack.com/commands/T…/…/…, /actions/…): each lets anyone
+    # post into the channel for 30 minutes.
+    (
+        re.compile(r"(https?://[^\s'\"/]+(?:/hooks)?)/(?:commands|actions)/[^\s'\"\\<>,}]+"),
+        rf"\1/{REDACTED}",
+    ),
 )
 
 
 def scrub(text: str) -> str:
     """``text`` with every secret-looking value replaced by ``[redacted]``."""
-    for pattern in _SECRET_VALUES:
-        text = pattern.sub(lambda m: (m.group(1) if m.re.groups else "") + REDACTED, text)
+    for pattern, replacement in _SECRET_VALUES:
+        text = pattern.sub(replacement, text)
     return text
+
+
+# The name issue 11's log redaction gave it.
+redact = scrub
 
 
 class Redactor(logging.Filter):

@@ -100,6 +100,8 @@ SECRETS = {
     "refresh token": "1//0refresh-secret",
     "client secret": "GOCSPX-client-secret",
     "signed url": "a1b2c3d4e5f6signature",
+    "slack response url": "T0TEAM/1234567890/AbCdEfGhIjKlMnOpQrStUvWx",
+    "escaped link state": "st8-escaped-0123",
 }
 
 
@@ -119,6 +121,11 @@ def _log_secrets() -> None:
         extra={"body": f'{{"refresh_token": "{SECRETS["refresh token"]}", "expires_in": 3599}}'},
     )
     log.info("form", extra={"sent": f"grant_type=refresh_token&client_secret={SECRETS['client secret']}"})
+    log.debug(
+        "POST https://hooks.slack.com/commands/%s body=<https://bot/oauth/youtube/start?x=1&amp;state=%s>",
+        SECRETS["slack response url"],
+        SECRETS["escaped link state"],
+    )
     try:
         raise RuntimeError(f"upload to https://s3.example/v?X-Amz-Signature={SECRETS['signed url']} failed")
     except RuntimeError:
