@@ -20,6 +20,7 @@ from typing import Protocol
 
 from core.config import AlertSettings
 from core.domain import ChatKind, Platform
+from core.notify import NoNotifier
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,8 @@ class Alerter:
                 log.warning("alert with no ops channel or admin to send it to", extra={"alert": text})
             for user in admins:
                 await self.sink.dm(chat, team_id, user, text)
+        except NoNotifier:
+            log.info("no chat to send the alert to in this process", extra={"alert": text})
         except Exception:
             log.exception("sending an alert failed", extra={"alert": text})
 
