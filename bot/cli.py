@@ -61,6 +61,28 @@ async def _rotate_key(settings: Settings) -> None:
     await run_rotate_key(settings)
 
 
+async def _media_gc(settings: Settings) -> None:
+    """Delete stored videos past retention now, instead of waiting for the periodic job."""
+    from bot.wiring import build_app
+
+    app = await build_app(settings)
+    try:
+        done = await app.collect_media()
+        left = await app.blobs.stored_bytes()
+    finally:
+        await app.close()
+    print(
+        f"deleted {len(done.keys)} video(s), {done.bytes_freed / 1e6:.1f} MB freed; "
+        f"{left / 1e6:.1f} MB stored (retention {settings.media.retention_days:g} days)"
+        + (f"; {done.errors} could not be deleted (see the log), retried next time" if done.errors else "")
+    )
+
+
+MEDIA_ACTIONS: dict[str, tuple[str, Callable[[Settings], Coroutine[Any, Any, None]]]] = {
+    "gc": ("delete stored videos whose posts all finished more than media.retention_days ago", _media_gc),
+}
+
+
 COMMANDS: dict[str, tuple[str, Callable[[Settings], Coroutine[Any, Any, None]]]] = {
     "console": ("chat with postbot at a local prompt, scheduler included", _console),
     "worker": ("run the scheduler that publishes due posts", _worker),
@@ -99,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     sample.add_argument("path", help="where to write it, e.g. clip.mp4")
     sample.add_argument("--seconds", type=float, default=5.0, help="length (default 5)")
     sample.add_argument("--size", default="1080x1920", help="WIDTHxHEIGHT (default 1080x1920, vertical)")
+    media = sub.add_parser("media", help="manage stored videos").add_subparsers(dest="action", required=True)
+    for name, (help_text, _) in MEDIA_ACTIONS.items():
+        media.add_parser(name, help=help_text)
     args = parser.parse_args(argv)
     if args.command == "sample-video":
         return _sample_video(args)
@@ -110,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             json_output=settings.log_json,
             file=log_file(settings.log_file),
         )
-        asyncio.run(COMMANDS[args.command][1](settings))
+        run = MEDIA_ACTIONS[args.action][1] if args.command == "media" else COMMANDS[args.command][1]
+        asyncio.run(run(settings))
     except ConfigError as exc:
         print(f"postbot: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,6 +18,8 @@ from core.db.engine import make_engine, migrate, session_factory
 from core.domain import ChatKind, Platform
 from core.errors import ConfigError
 from core.media.conversions import Converter
+from core.media.retention import Collected, MediaBlobs
+from core.media.storage import MediaStorage, build_storage
 from core.media.store import MediaStore
 from core.notify import NotifierRouter
 from core.platforms.publishers import PublisherRegistry
@@ -36,6 +38,8 @@ class App:
     sessions: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
     media: MediaStore
+    storage: MediaStorage
+    blobs: MediaBlobs
     notifier: NotifierRouter
     publishers: PublisherRegistry
     postbot: Postbot
@@ -60,6 +64,16 @@ class App:
             self.runner.add_periodic(self._keep_tokens_alive, hours=6)
             # The team's own results feed the slot suggestions.
             self.runner.add_periodic(self._collect_results, hours=0.25)
+        # Every scheduler process collects expired videos; collecting twice is harmless.
+        self.runner.add_periodic(self.collect_media, hours=self.settings.media.gc_interval_h)
+
+    async def collect_media(self) -> Collected:
+        """Delete videos past retention (`postbot media gc` and the periodic job)."""
+        media = self.settings.media
+        done = await self.blobs.collect(self.storage, retention=timedelta(days=media.retention_days))
+        # This machine's cached copies of bucket objects are only needed while a command validates.
+        await self.media.trim_cache(older_than_s=24 * 3600)
+        return done
 
     async def _collect_results(self) -> None:
         assert self.accounts is not None
@@ -115,7 +129,9 @@ async def build_app(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
     )
-    media = MediaStore(settings.media_dir)
+    storage = build_storage(settings)
+    blobs = MediaBlobs(sessions)
+    media = MediaStore(settings.media_dir, storage, blobs)
     notifier = NotifierRouter()
     accounts = Accounts.build(settings, sessions, http, notifier) if settings.secret_key else None
     publishers = PublisherRegistry(settings, http)
@@ -156,6 +172,7 @@ async def build_app(
         worker_id=worker_id,
         converter=converter,
         alerter=alerter,
+        storage=storage,
     )
     runner = SchedulerRunner(processor, sessions, poll_interval_s=settings.scheduler.poll_interval_s)
     return App(
@@ -164,6 +181,8 @@ async def build_app(
         sessions=sessions,
         http=http,
         media=media,
+        storage=storage,
+        blobs=blobs,
         notifier=notifier,
         publishers=publishers,
         postbot=postbot,

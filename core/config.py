@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -142,17 +142,6 @@ class VaultSettings(BaseModel):
     refresh_skew_s: float = 300.0
 
 
-class MediaSettings(BaseModel):
-    # Convert a file a platform would refuse for its wrapping or encoding (remux, or transcode to
-    # H.264/AAC) instead of refusing it. Off: refuse, as `/schedule ... --no-convert` does per post.
-    convert: bool = True
-    # Processes that transcode at once. Each keeps a core busy for roughly the video's length
-    # (1080p), so leave room for the bot and the uploads.
-    convert_workers: int = Field(default=1, ge=1)
-    # How far below the bot the conversions run (os.nice increment, 0-19).
-    convert_niceness: int = Field(default=10, ge=0, le=19)
-
-
 class AlertSettings(BaseModel):
     """Alerts to the team's operators when a platform keeps failing (core/alerts.py)."""
 
@@ -209,6 +198,46 @@ class LinkSettings(BaseModel):
     timeout_s: float = 30.0
 
 
+class S3Settings(BaseModel):
+    """An S3-compatible bucket (AWS S3, Cloudflare R2, MinIO, GCS interoperability)."""
+
+    bucket: str = ""
+    # Unset for AWS itself; e.g. "https://<account>.r2.cloudflarestorage.com" or "http://minio:9000".
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    # Env POSTBOT_MEDIA__S3__SECRET_ACCESS_KEY only.
+    secret_access_key: SecretStr | None = None
+    # Keys are stored under this prefix ("postbot/ab/abcd….mp4"), so a bucket can be shared.
+    prefix: str = "postbot"
+    # Path-style URLs (bucket in the path) work with AWS, R2, MinIO and moto alike.
+    virtual_hosted_style: bool = False
+    # Multipart upload part size (S3 needs at least 5 MiB) and parts sent at once.
+    part_size_bytes: int = 16 * MIB
+    upload_concurrency: int = 4
+
+
+class MediaSettings(BaseModel):
+    # "local": data_dir/media on this machine (one machine). "s3": a bucket every process shares.
+    backend: Literal["local", "s3"] = "local"
+    # A video is deleted once every post using it has finished (published or cancelled) this many
+    # days ago; a failed post keeps its video for a retry, a queued one always does.
+    retention_days: float = 30.0
+    # How often each scheduler process collects expired videos (postbot media gc does it at once).
+    gc_interval_h: float = 6.0
+    # Lifetime of the URL handed to platforms that fetch the video themselves.
+    url_expiry_s: float = 3600.0
+    s3: S3Settings = Field(default_factory=S3Settings)
+    # Convert a file a platform would refuse for its wrapping or encoding (remux, or transcode to
+    # H.264/AAC) instead of refusing it. Off: refuse, as `/schedule ... --no-convert` does per post.
+    convert: bool = True
+    # Processes that transcode at once. Each keeps a core busy for roughly the video's length
+    # (1080p), so leave room for the bot and the uploads.
+    convert_workers: int = Field(default=1, ge=1)
+    # How far below the bot the conversions run (os.nice increment, 0-19).
+    convert_niceness: int = Field(default=10, ge=0, le=19)
+
+
 SECRET_PATHS = {
     ("secret_key",),
     ("vault", "previous_secret_keys"),
@@ -217,6 +246,7 @@ SECRET_PATHS = {
     ("slack", "signing_secret"),
     ("web", "metrics_token"),
     ("discord", "token"),
+    ("media", "s3", "secret_access_key"),
     *((("platforms", p, "client_secret")) for p in PlatformsSettings.model_fields),
 }
 
@@ -276,6 +306,13 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @field_validator("media")
+    @classmethod
+    def _bucket_named(cls, value: MediaSettings) -> MediaSettings:
+        if value.backend == "s3" and not value.s3.bucket:
+            raise ValueError("media.backend is s3 but media.s3.bucket is not set")
+        return value
 
     @property
     def converted_dir(self) -> Path:

@@ -94,7 +94,11 @@ class ChatContext:
 
 @dataclass(frozen=True)
 class MediaInfo:
-    """What postbot knows about a stored media file."""
+    """What postbot knows about a stored media file.
+
+    ``path`` is a copy on this machine (the chat side's, for validation); ``key`` names the video in
+    the media storage, which is what a worker publishes from. Without a key, ``path`` is the video.
+    """
 
     path: str
     sha256: str
@@ -104,6 +108,11 @@ class MediaInfo:
     duration_s: float | None = None
     width: int | None = None
     height: int | None = None
+    key: str | None = None
+
+    @property
+    def storage_key(self) -> str:
+        return self.key or self.path
 
 
 _VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".3gp"}

@@ -37,6 +37,16 @@ BREAKER_STATE = Gauge(
     ["platform", "account"],
 )
 
+MEDIA_STORED_BYTES = Gauge(
+    "postbot_media_stored_bytes",
+    "Bytes of video in the media store (all processes; read from the database when scraped).",
+)
+
+WORKERS_ALIVE = Gauge(
+    "postbot_workers_alive",
+    "Scheduler processes whose heartbeat is recent (read from the database when scraped).",
+)
+
 
 @dataclass(frozen=True)
 class PlatformMetrics:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core import metrics
 from core.config import Settings
 from core.db.models import Team, User
 from core.domain import (
@@ -46,6 +47,7 @@ from core.media import links, recent, validation
 from core.media.conversions import Conversion, Converter, estimate_seconds
 from core.media.convert import Target, output_rate, scaled_size
 from core.media.probe import MediaProbe
+from core.media.storage import StoredMedia, url_signer
 from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
 from core.scheduler import wakeups
@@ -165,6 +167,8 @@ class Postbot:
         self._wake = wake
         self.clock = clock
         self._breaker_states: Callable[[], dict[Platform, str]] | None = None
+        # Signs and checks postbot's own /media/ links (None without a vault secret).
+        self._signer = url_signer(settings)
 
     def set_waker(self, wake: Waker | None) -> None:
         """The scheduler in this process wants to hear of new due times (others find them by polling)."""
@@ -763,6 +767,18 @@ class Postbot:
         return await self._linker().complete_link(
             platform, state, code=code, error=error, error_description=error_description
         )
+
+    def open_video(self, key: str, expires: str | None, sig: str | None) -> StoredMedia | None:
+        """The stored video behind one of postbot's signed ``/media/<key>`` links (handed to platforms
+        that fetch the video by URL); None when the link is forged, altered or expired."""
+        if self._signer is None or not self._signer.check(key, expires, sig):
+            return None
+        return StoredMedia(self.media.storage, key)
+
+    async def refresh_fleet_metrics(self) -> None:
+        """Gauges that describe every process, read from the database when /metrics is scraped."""
+        if self.media.blobs is not None:
+            metrics.MEDIA_STORED_BYTES.set(await self.media.blobs.stored_bytes())
 
     async def database_answers(self) -> None:
         """Raise when the database does not answer (``/health``)."""

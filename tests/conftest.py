@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.config import SchedulerSettings, Settings
 
+# The S3 endpoint (moto's server) fixtures: moto_endpoint, s3.
+pytest_plugins = ["tests.s3_support"]
+
 PG_URL = os.environ.get("POSTBOT_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 

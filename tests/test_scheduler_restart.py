@@ -117,6 +117,7 @@ async def test_post_of_a_vanished_worker_is_reclaimed_after_its_lease_and_publis
                 path=media.path, sha256=media.sha256, size_bytes=media.size_bytes, mime=media.mime
             ),
             tokens=None,
+            storage=app.storage,
         )
         await SandboxPublisher(settings.sandbox_dir).publish(job)
 

@@ -167,7 +167,9 @@ async def test_schedule_uses_the_video_the_user_just_shared(harness: Harness, cl
     assert h.slack.downloads == [{"file": upload.id, "authorized": True}]
     async with h.app.sessions() as session:
         asset = await session.get(MediaAsset, post.media_id)
-        assert asset is not None and Path(asset.path).read_bytes() == clip.read_bytes()
+        assert asset is not None
+        stored = h.app.storage.local_path(asset.path)
+        assert stored is not None and stored.read_bytes() == clip.read_bytes()
     assert h.slack.calls_to("users.info")[0].args["user"] == ANA
 
 

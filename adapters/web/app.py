@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from adapters.web.pages import page
@@ -114,22 +114,77 @@ def build_web_app(
         given = request.headers.get("authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {metrics_token}".encode()):
             return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        await _refresh(postbot.refresh_fleet_metrics)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def stored_video(request: Request) -> Response:
+        """A stored video behind postbot's own signed, expiring link (platforms that pull by URL)."""
+        key = request.path_params["key"]
+        video = postbot.open_video(key, request.query_params.get("expires"), request.query_params.get("sig"))
+        if video is None:
+            return Response("link expired or invalid\n", status_code=403, media_type="text/plain")
+        try:
+            size = await video.size()
+        except FileNotFoundError:
+            return Response("not found\n", status_code=404, media_type="text/plain")
+        span = _byte_range(request.headers.get("range"), size)
+        if span is None:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+        start, end = span
+        headers = {"Accept-Ranges": "bytes", "Content-Length": str(end - start), "Cache-Control": "no-store"}
+        status = 200
+        if request.headers.get("range"):
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+        return StreamingResponse(
+            video.stream(start, end), status_code=status, headers=headers, media_type="video/mp4"
+        )
 
     routes: list[BaseRoute] = [
         Route("/oauth/{platform}/start", start, methods=["GET"]),
         Route("/oauth/{platform}/callback", callback, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         *([Route("/metrics", metrics, methods=["GET"])] if metrics_token else []),
+        Route("/media/{key:path}", stored_video, methods=["GET", "HEAD"]),
         *extra_routes,
     ]
     return Starlette(routes=routes)
 
 
-def build_metrics_app(registry: CollectorRegistry = REGISTRY) -> Starlette:
-    """/metrics alone, for a private address (``web.metrics_host:web.metrics_port``)."""
+def build_metrics_app(
+    registry: CollectorRegistry = REGISTRY, *, refresh: Callable[[], Awaitable[None]] | None = None
+) -> Starlette:
+    """/metrics alone, for a private address (``web.metrics_host:web.metrics_port``); ``refresh``
+    brings the fleet-wide gauges up to date first (``Postbot.refresh_fleet_metrics``)."""
 
     async def metrics(request: Request) -> Response:
+        if refresh is not None:
+            await _refresh(refresh)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return Starlette(routes=[Route("/metrics", metrics, methods=["GET"])])
+
+
+async def _refresh(refresh: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await refresh()
+    except Exception as exc:
+        # Serve the process's own metrics anyway; the fleet gauges keep their last value.
+        log.warning("refreshing fleet metrics failed", extra={"error": type(exc).__name__})
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``[start, end)`` for one ``Range: bytes=a-b`` (RFC 9110 14.2), the whole file without one;
+    None when unsatisfiable. Several ranges at once are answered with the whole file."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return 0, size
+    first, _, last = header[len("bytes=") :].strip().partition("-")
+    try:
+        if first == "":
+            start, end = max(0, size - int(last)), size
+        else:
+            start = int(first)
+            end = min(size, int(last) + 1) if last else size
+    except ValueError:
+        return 0, size
+    return (start, end) if start < end else None

@@ -28,6 +28,6 @@ async def start_web(postbot: Postbot, *, extra_routes: Sequence[BaseRoute] = ())
     )
     if web.metrics_port is not None:
         metrics = WebServer(web.metrics_host, web.metrics_port)
-        await metrics.start(build_metrics_app())
+        await metrics.start(build_metrics_app(refresh=postbot.refresh_fleet_metrics))
         server.also.append(metrics)
     return server

@@ -108,7 +108,9 @@ class MediaAsset(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
-    path: Mapped[str] = mapped_column(Text)
+    # The storage key (core/media/storage): relative, "ab/abcd….mp4"; rows older than the storage
+    # interface hold an absolute path, which the local backend still reads.
+    path: Mapped[str] = mapped_column(Text, index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     mime: Mapped[str] = mapped_column(String(100))
@@ -208,3 +210,57 @@ class RecentFile(Base):
     download_url: Mapped[str | None] = mapped_column(Text)
     message_ts: Mapped[str | None] = mapped_column(String(64))
     shared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MediaBlob(Base):
+    """One stored object (a video under its content key), whatever number of posts share it.
+
+    ``referenced_at`` is bumped before a chat side stores or reuses the object, in its own committed
+    transaction, so retention (core/media/retention.py) never takes an object a new post is about
+    to point at.
+    """
+
+    __tablename__ = "media_blobs"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    referenced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WorkerHeartbeat(Base):
+    """When each scheduler process was last alive; /health reads these."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RateBucket(Base):
+    """A per-(platform, account) token bucket shared by every worker (core/scheduler/shared.py).
+
+    ``updated`` is the database server's clock (epoch seconds), so workers on machines whose
+    clocks differ still refill one bucket at one rate.
+    """
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+
+
+class BreakerRecord(Base):
+    """A circuit breaker shared by every worker: open until ``open_until`` (server epoch seconds)."""
+
+    __tablename__ = "breaker_states"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    open_until: Mapped[float] = mapped_column(Float, default=0.0)
+    # Set while one worker's probe is out after the open interval (half-open), until this time.
+    probe_until: Mapped[float] = mapped_column(Float, default=0.0)

@@ -1,15 +1,17 @@
-"""Where media lives once a chat side hands it over: content-addressed files under data/media.
+"""Where media lives once a chat side hands it over: the media storage, under content keys.
 
-Bytes are streamed in and hashed as they arrive, so a 1 GiB upload never sits in memory, and the
-same video shared twice is stored once.
+Bytes are streamed into a scratch file on this machine and hashed as they arrive, so a 1 GiB upload
+never sits in memory; the file is probed there, then handed to the storage backend (moved into the
+local folder, or sent to the bucket as a multipart upload). The same video shared twice is stored
+once. With a bucket the scratch copy stays in this process's folder as a cache for the validation
+that follows (``MediaInfo.path``); ``trim_cache`` removes old copies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +20,8 @@ from pathlib import Path
 from core.domain import MediaInfo
 from core.errors import MediaError
 from core.media.probe import probe_file
+from core.media.retention import MediaBlobs
+from core.media.storage import LocalStorage, MediaStorage
 
 
 class MediaSink:
@@ -48,8 +52,13 @@ class MediaSink:
 
 
 class MediaStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, storage: MediaStorage | None = None, blobs: MediaBlobs | None = None
+    ) -> None:
+        # This machine's folder: scratch files, and the videos themselves with the local backend.
         self.root = root
+        self.storage: MediaStorage = storage if storage is not None else LocalStorage(root)
+        self.blobs = blobs
 
     @asynccontextmanager
     async def receive(
@@ -62,7 +71,7 @@ class MediaStore:
         try:
             yield sink
             sink.close()
-            sink.info = await asyncio.to_thread(self._finish, tmp, sink.sha256, sink.size, original_name)
+            sink.info = await self._finish(tmp, sink.sha256, sink.size, original_name)
         finally:
             sink.close()
             if tmp.exists():
@@ -80,23 +89,32 @@ class MediaStore:
         assert sink.info is not None
         return sink.info
 
-    def _finish(self, tmp: Path, digest: str, size: int, original_name: str | None) -> MediaInfo:
+    async def _finish(self, tmp: Path, digest: str, size: int, original_name: str | None) -> MediaInfo:
         if size == 0:
             raise MediaError("The file is empty.")
-        facts = probe_file(tmp)
+        facts = await asyncio.to_thread(probe_file, tmp)
         if facts.container is None:
             raise MediaError(
                 f"{original_name or 'The file'} is not a video postbot can publish (it is a {facts.kind}).",
                 hint="Use an MP4 (H.264/AAC) or MOV file.",
             )
-        target = self.root / digest[:2] / f"{digest}.{facts.container}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            tmp.unlink()
+        key = f"{digest[:2]}/{digest}.{facts.container}"
+        if self.blobs is not None:
+            # Before looking for the object: retention must see this key as wanted from here on.
+            await self.blobs.reference(key, size)
+        local = self.storage.local_path(key)
+        if local is None:
+            # A bucket: upload unless it already holds these bytes, and keep the scratch file as
+            # this machine's cached copy (validation reads it next).
+            if not await self.storage.exists(key):
+                await self.storage.put_file(key, tmp)
+            local = self.root / "cache" / key
+            await asyncio.to_thread(_keep, tmp, local)
         else:
-            os.replace(tmp, target)
+            await self.storage.put_file(key, tmp)
         return MediaInfo(
-            path=str(target),
+            path=str(local),
+            key=key,
             sha256=digest,
             size_bytes=size,
             mime=facts.mime,
@@ -106,5 +124,22 @@ class MediaStore:
             height=facts.height,
         )
 
-    def copy_out(self, media: MediaInfo, dest: Path) -> None:
-        shutil.copyfile(media.path, dest)
+    async def trim_cache(self, older_than_s: float) -> int:
+        """Remove cached copies of bucket objects not touched for ``older_than_s``; returns how many."""
+        return await asyncio.to_thread(_trim, self.root / "cache", time.time() - older_than_s)
+
+
+def _keep(tmp: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp.replace(target)
+
+
+def _trim(folder: Path, before: float) -> int:
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for path in folder.rglob("*"):
+        if path.is_file() and path.stat().st_mtime < before:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

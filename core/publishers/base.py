@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from core.domain import MediaInfo, Platform
+from core.media.storage import LocalStorage, MediaStorage, StoredMedia
 
 
 class PublishError(Exception):
@@ -86,6 +88,15 @@ class PublishJob:
     save_state: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     scheduled_for: datetime | None = None
+    # Where the video's bytes are read from; None: the file at ``media.path`` on this machine.
+    storage: MediaStorage | None = None
+
+    @property
+    def source(self) -> StoredMedia:
+        """The video in the media storage, read in ranges (no full copy on this machine)."""
+        if self.storage is None or self.media.key is None:
+            return StoredMedia(LocalStorage(Path("/")), str(Path(self.media.path).absolute()))
+        return StoredMedia(self.storage, self.media.storage_key)
 
     def require_tokens(self) -> TokenSource:
         """The linked account's tokens; every platform but the sandbox needs them."""

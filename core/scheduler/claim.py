@@ -203,6 +203,7 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
                 upload_state=dict(state or {}),
                 media=MediaInfo(
                     path=path,
+                    key=path,
                     sha256=sha,
                     size_bytes=size,
                     mime=mime,

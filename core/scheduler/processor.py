@@ -18,6 +18,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import update
@@ -27,12 +28,13 @@ from core import metrics
 from core.alerts import Alerter
 from core.config import PlatformsSettings, SchedulerSettings
 from core.db.models import ScheduledPost
-from core.domain import Platform, PostingAccount, PostStatus, PostView
+from core.domain import MediaInfo, Platform, PostingAccount, PostStatus, PostView
 from core.errors import ChannelUnreachable, MediaError
 from core.logs import post_context
 from core.media import validation
 from core.media.conversions import Converter
 from core.media.probe import probe
+from core.media.storage import MediaStorage, StoredMedia
 from core.notify import NoNotifier, ResultNotifier
 from core.publishers.base import (
     PermanentError,
@@ -105,11 +107,14 @@ class PostProcessor:
         monotonic: Callable[[], float] = time.monotonic,
         converter: Converter | None = None,
         alerter: Alerter | None = None,
+        storage: MediaStorage | None = None,
     ) -> None:
         self.sessions = sessions
         # Turns a queued file into the one its platform takes (None: files go out as they are).
         self.converter = converter
         self.alerter = alerter
+        # Where publishers read videos from; None reads ``media.path`` as a local file (tests).
+        self.storage = storage
         self.publishers = publishers
         self.notifier = notifier
         self.settings = settings
@@ -295,12 +300,14 @@ class PostProcessor:
         than from a file the platform refuses, and never from a half-written one."""
         if self.converter is None:
             return post
+        local = await self._local_media(post.media, self.converter.root.parent / "cache")
         # Checked when it was queued: the headers are enough to work out the same target again.
-        facts = await probe(post.media.path, decode=False)
+        facts = await probe(local.path, decode=False)
         target = validation.target_for(facts, post.platform)
         if target is None:
             return post
-        converted = await self.converter.ensure(post.media, target)
+        # The converted file is this machine's: published from that file, not from the store.
+        converted = await self.converter.ensure(dataclasses.replace(local, key=None), target)
         return dataclasses.replace(post, media=converted)
 
     def _observe(self, post: ClaimedPost, ok: bool | None, breaker: CircuitBreaker) -> None:
@@ -312,6 +319,23 @@ class PostProcessor:
                 ok=ok,
                 breaker_open=breaker.state is BreakerState.OPEN,
             )
+
+    async def _local_media(self, media: MediaInfo, cache: Path) -> MediaInfo:
+        """The video as a file on this machine, for the probe and the converter (both read files).
+
+        With a bucket this is a cached download: conversions are per machine for now, so a worker
+        that may have to convert needs the bytes locally (publishing itself reads ranges)."""
+        if self.storage is None or media.key is None:
+            return media
+        local = self.storage.local_path(media.key)
+        if local is None:
+            local = cache / media.key
+            if not await asyncio.to_thread(local.is_file):
+                await asyncio.to_thread(local.parent.mkdir, parents=True, exist_ok=True)
+                part = local.with_name(f"{local.name}.{os.getpid()}.part")
+                await StoredMedia(self.storage, media.key).copy_to(part)
+                await asyncio.to_thread(os.replace, part, local)
+        return dataclasses.replace(media, path=str(local))
 
     async def _admit_and_publish(self, post: ClaimedPost, breaker: CircuitBreaker) -> PublishResult:
         admission = breaker.admit()
@@ -385,6 +409,7 @@ class PostProcessor:
                 upload_state=dict(post.upload_state),
                 save_state=self._state_saver(post.id),
                 scheduled_for=post.run_at,
+                storage=self.storage,
             )
             started = time.perf_counter()
             try:

@@ -57,7 +57,7 @@ class SchedulerRunner:
             misfire_grace_time=None,
         )
 
-    def add_periodic(self, func: Callable[[], Awaitable[None]], *, hours: float) -> None:
+    def add_periodic(self, func: Callable[[], Awaitable[object]], *, hours: float) -> None:
         """Housekeeping that runs beside publishing (token keep-alive and the like)."""
         self._scheduler.add_job(
             func, "interval", hours=hours, max_instances=1, coalesce=True, misfire_grace_time=None

@@ -41,7 +41,7 @@ def idempotency_key(chat: str, team: str, request_id: str | None, platform: Plat
 async def add_media(session: AsyncSession, team: Team, media: MediaInfo) -> MediaAsset:
     asset = MediaAsset(
         team_id=team.id,
-        path=media.path,
+        path=media.storage_key,
         sha256=media.sha256,
         size_bytes=media.size_bytes,
         mime=media.mime,

@@ -26,7 +26,6 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.media.chunks import stream_range
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -207,7 +206,7 @@ class InstagramPublisher:
                     }
                     # Streamed: a bytes body would stay referenced by httpx's request and response
                     # objects until the garbage collector runs, and chunks would pile up.
-                    body = stream_range(job.media.path, start, end, piece=self.read_size)
+                    body = job.source.stream(start, end, piece=self.read_size)
                     return await self.http.post(url, headers=headers, content=body)
 
                 response = await send_authorized(tokens, send, token_rejected=_rupload_token_rejected)

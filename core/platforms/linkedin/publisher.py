@@ -30,7 +30,6 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.media.chunks import stream_range
 from core.publishers.base import (
     PermanentError,
     PublishError,
@@ -235,7 +234,7 @@ class LinkedInPublisher:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(last - first + 1)}
         # The URL is pre-signed for this part; the bearer token is not sent to the upload host.
         try:
-            body = stream_range(job.media.path, first, last + 1, piece=self.chunk_size)
+            body = job.source.stream(first, last + 1, piece=self.chunk_size)
             response = await self.http.put(part["url"], content=body, headers=headers)
         except httpx.TransportError as exc:
             raise transport_error(exc) from exc

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,22 +24,24 @@ class SandboxPublisher:
         self.root = root
 
     async def publish(self, job: PublishJob) -> PublishResult:
-        return await asyncio.to_thread(self._publish, job)
-
-    def _publish(self, job: PublishJob) -> PublishResult:
         folder = self.root / job.idempotency_key
         record = folder / "post.json"
-        if record.exists():
-            data = json.loads(record.read_text())
+        if await asyncio.to_thread(record.exists):
+            data = json.loads(await asyncio.to_thread(record.read_text))
             return PublishResult(remote_id=data["remote_id"], url=data["url"])
-        folder.mkdir(parents=True, exist_ok=True)
-        name = job.media.original_name or Path(job.media.path).name
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        name = job.media.original_name or Path(job.media.storage_key).name
         video = folder / Path(name).name
-        shutil.copyfile(job.media.path, video)
+        # Read from the media storage like any publisher: the worker may hold no copy of its own.
+        await job.source.copy_to(video)
+        return await asyncio.to_thread(self._record, job, folder, record, video)
+
+    def _record(self, job: PublishJob, folder: Path, record: Path, video: Path) -> PublishResult:
         remote_id = f"sandbox-{job.post_id}"
+        url = record.resolve().as_uri()
         data = {
             "remote_id": remote_id,
-            "url": record.resolve().as_uri(),
+            "url": url,
             "post_id": job.post_id,
             "caption": job.caption,
             "title": job.title,
@@ -52,4 +53,4 @@ class SandboxPublisher:
         tmp = folder / "post.json.tmp"
         tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, record)
-        return PublishResult(remote_id=remote_id, url=data["url"])
+        return PublishResult(remote_id=remote_id, url=url)

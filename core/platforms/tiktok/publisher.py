@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import httpx
 
 from core.domain import Platform
-from core.media.chunks import STREAM_PIECE, stream_range
+from core.media.chunks import STREAM_PIECE
 from core.media.probe import probe_file
 from core.publishers.base import (
     AuthError,
@@ -172,7 +171,7 @@ class TikTokPublisher:
         state = job.upload_state
         if state.get("remote_id"):
             return PublishResult(remote_id=str(state["remote_id"]), url=state.get("url"))
-        size = await asyncio.to_thread(lambda: os.stat(job.media.path).st_size)
+        size = await job.source.size()
         resumable = (
             state.get("publish_id")
             and state.get("upload_url")
@@ -251,8 +250,9 @@ class TikTokPublisher:
     async def _check_duration(self, job: PublishJob, creator: dict[str, Any]) -> None:
         limit = creator.get("max_video_post_duration_sec")
         duration = job.media.duration_s
-        if duration is None:
-            duration = (await asyncio.to_thread(probe_file, job.media.path)).duration_s
+        local = job.source.local_path()
+        if duration is None and local is not None:
+            duration = (await asyncio.to_thread(probe_file, local)).duration_s
         if isinstance(limit, int | float) and duration is not None and duration > limit:
             raise PermanentError(
                 f"This TikTok account can post videos of up to {int(limit)} s; this one is {duration:.0f} s.",
@@ -313,7 +313,7 @@ class TikTokPublisher:
             try:
                 response = await self.http.put(
                     url,
-                    content=stream_range(job.media.path, start, end, piece=STREAM_PIECE),
+                    content=job.source.stream(start, end, piece=STREAM_PIECE),
                     headers={
                         "Content-Type": mime,
                         "Content-Length": str(end - start),

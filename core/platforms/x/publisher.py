@@ -26,7 +26,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.media.chunks import stream_range
+from core.media.storage import StoredMedia
 from core.publishers.base import (
     PermanentError,
     PublishJob,
@@ -193,7 +193,7 @@ class XPublisher:
                 "POST",
                 f"/media/upload/{media_id}/append",
                 f"accept video segment {index}",
-                body=functools.partial(_segment_form, job.media.path, index, start, end, self.read_size),
+                body=functools.partial(_segment_form, job.source, index, start, end, self.read_size),
             )
             done.add(index)
             await job.checkpoint(x_segments=sorted(done))
@@ -284,7 +284,7 @@ class XPublisher:
 
 
 def _segment_form(
-    path: str, index: int, start: int, end: int, piece: int
+    source: StoredMedia, index: int, start: int, end: int, piece: int
 ) -> tuple[dict[str, str], AsyncIterator[bytes]]:
     """APPEND's multipart/form-data body (``segment_index`` and ``media``), streamed from disk.
 
@@ -301,7 +301,7 @@ def _segment_form(
 
     async def content() -> AsyncIterator[bytes]:
         yield head
-        async for data in stream_range(path, start, end, piece=piece):
+        async for data in source.stream(start, end, piece=piece):
             yield data
         yield tail
 

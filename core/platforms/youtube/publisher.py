@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from core.domain import Platform
-from core.media.chunks import STREAM_PIECE, stream_range
+from core.media.chunks import STREAM_PIECE
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -170,8 +169,7 @@ class YouTubePublisher:
     # --- the resumable upload ----------------------------------------------------------------
 
     async def _upload_video(self, job: PublishJob, tokens: TokenSource) -> str:
-        path = job.media.path
-        size = await asyncio.to_thread(lambda: os.stat(path).st_size)
+        size = await job.source.size()
         mime = job.media.mime or "application/octet-stream"
         state = job.upload_state
         session: str | None = state.get("session_uri")
@@ -316,7 +314,7 @@ class YouTubePublisher:
         async def send(token: str) -> httpx.Response:
             return await self.http.put(
                 session,
-                content=stream_range(job.media.path, start, end, piece=STREAM_PIECE),
+                content=job.source.stream(start, end, piece=STREAM_PIECE),
                 headers={
                     "Authorization": f"Bearer {token}",
                     "Content-Type": mime,
