@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,11 +26,14 @@ from core.media.store import MediaStore
 from core.notify import NotifierRouter
 from core.platforms.publishers import PublisherRegistry
 from core.platforms.registry import SPECS
+from core.scheduler.heartbeat import Heartbeats
 from core.scheduler.processor import PostProcessor
 from core.scheduler.runner import SchedulerRunner
 from core.scheduler.wakeups import WakeListener
 from core.service import Postbot
 from core.slots.metrics import collect_due_metrics
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +45,7 @@ class App:
     media: MediaStore
     storage: MediaStorage
     blobs: MediaBlobs
+    heartbeats: Heartbeats
     notifier: NotifierRouter
     publishers: PublisherRegistry
     postbot: Postbot
@@ -64,8 +70,20 @@ class App:
             self.runner.add_periodic(self._keep_tokens_alive, hours=6)
             # The team's own results feed the slot suggestions.
             self.runner.add_periodic(self._collect_results, hours=0.25)
+        sched = self.settings.scheduler
+        self.runner.add_periodic(self._beat, seconds=sched.heartbeat_interval_s, now=True)
         # Every scheduler process collects expired videos; collecting twice is harmless.
         self.runner.add_periodic(self.collect_media, hours=self.settings.media.gc_interval_h)
+
+    async def _beat(self) -> None:
+        processor = self.processor
+        try:
+            await self.heartbeats.beat(
+                processor.worker_id, in_flight=processor.in_flight, completed=processor.completed
+            )
+        except Exception:
+            # A missed beat only makes /health pessimistic; the next one corrects it.
+            log.warning("recording the heartbeat failed", exc_info=True)
 
     async def collect_media(self) -> Collected:
         """Delete videos past retention (`postbot media gc` and the periodic job)."""
@@ -106,7 +124,11 @@ class App:
         if self._listener is not None:
             await self._listener.stop()
         if self.runner is not None:
+            was_running = self.runner.running
             await self.runner.stop()
+            if was_running:
+                with contextlib.suppress(Exception):
+                    await self.heartbeats.forget(self.processor.worker_id)
         if self.converter is not None:
             await self.converter.close()
         await self.http.aclose()
@@ -183,6 +205,7 @@ async def build_app(
         media=media,
         storage=storage,
         blobs=blobs,
+        heartbeats=Heartbeats(sessions),
         notifier=notifier,
         publishers=publishers,
         postbot=postbot,

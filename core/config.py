@@ -44,6 +44,10 @@ class SchedulerSettings(BaseModel):
     # A post that would wait longer than this for its platform's rate limit goes back to the queue
     # (due when a token frees) instead of holding an in-flight slot.
     max_rate_wait_s: float = 2.0
+    # Each scheduler records that it is alive this often; /health answers 503 when no scheduler has
+    # been seen for heartbeat_stale_s.
+    heartbeat_interval_s: float = 15.0
+    heartbeat_stale_s: float = 60.0
 
 
 class OAuthSettings(BaseModel):

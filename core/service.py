@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -51,6 +51,7 @@ from core.media.storage import StoredMedia, url_signer
 from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
 from core.scheduler import wakeups
+from core.scheduler.heartbeat import Heartbeats
 from core.store import accounts, pauses, posts, teams
 from core.store.teams import ensure_team_user
 from core.timeparse import ParsedWhen, parse_command, parse_when, preview
@@ -779,6 +780,31 @@ class Postbot:
         """Gauges that describe every process, read from the database when /metrics is scraped."""
         if self.media.blobs is not None:
             metrics.MEDIA_STORED_BYTES.set(await self.media.blobs.stored_bytes())
+        stale = timedelta(seconds=self.settings.scheduler.heartbeat_stale_s)
+        metrics.WORKERS_ALIVE.set(len(await Heartbeats(self.sessions).seen(within=stale)))
+
+    async def health(self) -> dict[str, Any]:
+        """``/health``: the database answers (or this raises) and some scheduler, in any process,
+        recorded a heartbeat lately; ``status`` is "unavailable" when none did."""
+        now = self.clock()
+        stale = timedelta(seconds=self.settings.scheduler.heartbeat_stale_s)
+        workers = await Heartbeats(self.sessions).seen(within=stale, now=now)
+        report: dict[str, Any] = {
+            "status": "ok",
+            "workers": [
+                {
+                    "id": w.worker_id,
+                    "seen_s_ago": round((now - w.seen_at).total_seconds(), 1),
+                    "in_flight": w.in_flight,
+                    "completed": w.completed,
+                }
+                for w in workers
+            ],
+        }
+        if not workers:
+            report["status"] = "unavailable"
+            report["error"] = f"no scheduler seen in the last {stale.total_seconds():g} s"
+        return report
 
     async def database_answers(self) -> None:
         """Raise when the database does not answer (``/health``)."""

@@ -36,6 +36,7 @@ from core.notify import NotifierRouter
 from core.oauth import OAuthClients
 from core.oauth.pkce import s256_challenge
 from core.render import accounts_text, unlink_text
+from core.scheduler.heartbeat import Heartbeats
 from core.service import Postbot
 from tests.conftest import Database
 from tests.fakes.oauth_provider import FakeOAuthProvider
@@ -409,8 +410,10 @@ async def test_start_web_health_checks_the_database(db: Database, settings: Sett
         accounts = Accounts.build(wired, session_factory(engine), http, NotifierRouter())
         postbot = Postbot(wired, session_factory(engine), linker=accounts.linker)
         server = await start_web(postbot)
+        # Healthy also means some scheduler is alive (tests/test_health_heartbeats.py).
+        await Heartbeats(session_factory(engine)).beat("w1", in_flight=0, completed=0)
         try:
-            assert (await http.get(f"{server.url}/health")).json() == {"status": "ok"}
+            assert (await http.get(f"{server.url}/health")).json()["status"] == "ok"
             # No token and no private address: /metrics is not served at all.
             assert (await http.get(f"{server.url}/metrics")).status_code == 404
         finally:

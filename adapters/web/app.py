@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
@@ -28,7 +29,9 @@ LINKS = Counter(
     "postbot_oauth_links_total", "OAuth link callbacks by platform and outcome", ["platform", "outcome"]
 )
 
-HealthCheck = Callable[[], Awaitable[None]]
+# Raises when the process can't serve; may return details for the body, with "status":
+# "unavailable" in them when the fleet can't do its job (no scheduler alive): both answer 503.
+HealthCheck = Callable[[], Awaitable[dict[str, Any] | None]]
 
 _LINKABLE = frozenset(p.platform for p in platform_infos() if p.linkable)
 _UNKNOWN = f"postbot links {linkable_labels(platform_infos())}."
@@ -101,13 +104,14 @@ def build_web_app(
         )
 
     async def health(request: Request) -> Response:
+        report: dict[str, Any] = {"status": "ok"}
         if health_check is not None:
             try:
-                await health_check()
+                report.update(await health_check() or {})
             except Exception as exc:
                 log.warning("health check failed", extra={"error": type(exc).__name__})
                 return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, status_code=503)
-        return JSONResponse({"status": "ok"})
+        return JSONResponse(report, status_code=503 if report["status"] == "unavailable" else 200)
 
     async def metrics(request: Request) -> Response:
         assert metrics_token is not None

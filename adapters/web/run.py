@@ -12,8 +12,9 @@ from core.service import Postbot
 
 
 async def start_web(postbot: Postbot, *, extra_routes: Sequence[BaseRoute] = ()) -> WebServer:
-    """Serve OAuth pages, /health (which checks the database) and /metrics on ``web.host:web.port``,
-    with a chat's own endpoints beside them; stop with ``.stop()``."""
+    """Serve OAuth pages, /health (the database and the schedulers' heartbeats), /metrics and signed
+    /media/ links on ``web.host:web.port``, with a chat's own endpoints beside them; stop with
+    ``.stop()``."""
     web = postbot.settings.web
     token = web.metrics_token.get_secret_value() if web.metrics_token else None
     server = WebServer(web.host, web.port)
@@ -21,7 +22,7 @@ async def start_web(postbot: Postbot, *, extra_routes: Sequence[BaseRoute] = ())
         build_web_app(
             postbot,
             extra_routes=extra_routes,
-            health_check=postbot.database_answers,
+            health_check=postbot.health,
             # With a private metrics address, the public port has no /metrics at all.
             metrics_token=None if web.metrics_port is not None else token,
         )

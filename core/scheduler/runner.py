@@ -57,11 +57,30 @@ class SchedulerRunner:
             misfire_grace_time=None,
         )
 
-    def add_periodic(self, func: Callable[[], Awaitable[object]], *, hours: float) -> None:
-        """Housekeeping that runs beside publishing (token keep-alive and the like)."""
+    def add_periodic(
+        self,
+        func: Callable[[], Awaitable[object]],
+        *,
+        hours: float = 0,
+        seconds: float = 0,
+        now: bool = False,
+    ) -> None:
+        """Housekeeping that runs beside publishing (token keep-alive and the like); ``now`` runs it
+        once at once too."""
         self._scheduler.add_job(
-            func, "interval", hours=hours, max_instances=1, coalesce=True, misfire_grace_time=None
+            func,
+            "interval",
+            hours=hours,
+            seconds=seconds,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            **({"next_run_time": datetime.now(UTC)} if now else {}),
         )
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
 
     async def stop(self) -> None:
         if not self._scheduler.running:
