@@ -29,6 +29,7 @@ from core.platforms.registry import SPECS
 from core.scheduler.heartbeat import Heartbeats
 from core.scheduler.processor import PostProcessor
 from core.scheduler.runner import SchedulerRunner
+from core.scheduler.shared import SharedBuckets
 from core.scheduler.wakeups import WakeListener
 from core.service import Postbot
 from core.slots.metrics import collect_due_metrics
@@ -184,6 +185,7 @@ async def build_app(
             ChatKind.DISCORD: list(settings.discord.admin_user_ids),
         },
     )
+    shared = SharedBuckets(sessions, engine.dialect.name) if settings.scheduler.shared_limits else None
     processor = PostProcessor(
         sessions,
         publishers,
@@ -195,6 +197,7 @@ async def build_app(
         converter=converter,
         alerter=alerter,
         storage=storage,
+        shared_buckets=shared,
     )
     runner = SchedulerRunner(processor, sessions, poll_interval_s=settings.scheduler.poll_interval_s)
     return App(

@@ -46,6 +46,9 @@ class SchedulerSettings(BaseModel):
     max_rate_wait_s: float = 2.0
     # Each scheduler records that it is alive this often; /health answers 503 when no scheduler has
     # been seen for heartbeat_stale_s.
+    # Rate limits (platforms.<name>.rate_per_s, burst) hold for the whole fleet: the buckets live in
+    # the database. False: each worker keeps its own (then set them to 1/N of the allowance).
+    shared_limits: bool = True
     heartbeat_interval_s: float = 15.0
     heartbeat_stale_s: float = 60.0
 

@@ -51,6 +51,7 @@ from core.scheduler.claim import ClaimedPost
 from core.scheduler.limits import Limits
 from core.scheduler.outcomes import Deferred, Failed, Notified, OutcomeWriter, Published, Retry
 from core.scheduler.retry import RetryPolicy
+from core.scheduler.shared import SharedBuckets
 from core.store import posts as post_store
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class PostProcessor:
         converter: Converter | None = None,
         alerter: Alerter | None = None,
         storage: MediaStorage | None = None,
+        shared_buckets: SharedBuckets | None = None,
     ) -> None:
         self.sessions = sessions
         # Turns a queued file into the one its platform takes (None: files go out as they are).
@@ -115,6 +117,8 @@ class PostProcessor:
         self.alerter = alerter
         # Where publishers read videos from; None reads ``media.path`` as a local file (tests).
         self.storage = storage
+        # Rate limits kept in the database for every worker at once; None: this worker's own buckets.
+        self.shared_buckets = shared_buckets
         self.publishers = publishers
         self.notifier = notifier
         self.settings = settings
@@ -370,7 +374,19 @@ class PostProcessor:
             if limits.slots.locked() and limits.waiting >= limits.max_concurrency:
                 # Enough posts already queue behind this account; don't let it eat every slot.
                 raise _Defer(self.clock() + timedelta(seconds=random.uniform(0.5, 1.5)), "concurrency")
-        if limits.bucket is not None:
+        if limits.bucket is not None and self.shared_buckets is not None:
+            # One allowance for the whole fleet: the bucket's row in the database.
+            bucket = limits.bucket
+            wait, kept = await self.shared_buckets.reserve(
+                f"{post.platform.value}:{post.account_id or ''}",
+                rate=bucket.rate,
+                burst=bucket.burst,
+                max_wait_s=self.settings.max_rate_wait_s,
+            )
+            if not kept:
+                raise _Defer(self.clock() + timedelta(seconds=wait), "rate limit")
+            await asyncio.sleep(wait)
+        elif limits.bucket is not None:
             wait = limits.bucket.wait_for_next()
             if wait > self.settings.max_rate_wait_s:
                 raise _Defer(self.clock() + timedelta(seconds=wait), "rate limit")

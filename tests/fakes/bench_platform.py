@@ -58,8 +58,14 @@ class Scripted:
 
 
 class FakePlatform:
-    def __init__(self, *, latency_s: float = 0.0) -> None:
+    def __init__(self, *, latency_s: float = 0.0, allow_per_s: float | None = None, burst: int = 1) -> None:
         self.latency_s = latency_s
+        # An allowance per platform, enforced like the platforms do: past it, 429 Too Many Requests
+        # with Retry-After (https://www.rfc-editor.org/rfc/rfc6585#section-4), nothing created.
+        self.allow_per_s = allow_per_s
+        self.burst = burst
+        self._allowance: dict[str, tuple[float, float]] = {}
+        self.rejected = 0
         self.posts: dict[str, dict[str, Any]] = {}
         self.requests = 0
         self.replays = 0
@@ -137,12 +143,29 @@ class FakePlatform:
         self.requests += 1
         self.requests_by_key[key] += 1
         self.arrivals[platform].append(time.monotonic())
+        retry_after = self._over_allowance(platform)
+        if retry_after is not None:
+            self.rejected += 1
+            return _error(429, "rate_limited", "Too many requests", {"Retry-After": str(retry_after)})
         self.active[platform] += 1
         self.peak_active[platform] = max(self.peak_active[platform], self.active[platform])
         try:
             return await self._answer(platform, key, body)
         finally:
             self.active[platform] -= 1
+
+    def _over_allowance(self, platform: str) -> int | None:
+        """A token bucket of ``allow_per_s`` (``burst`` deep) per platform; seconds to wait when empty."""
+        if self.allow_per_s is None:
+            return None
+        now = time.monotonic()
+        tokens, updated = self._allowance.get(platform, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - updated) * self.allow_per_s)
+        if tokens < 1.0:
+            self._allowance[platform] = (tokens, now)
+            return max(1, int((1.0 - tokens) / self.allow_per_s + 0.999))
+        self._allowance[platform] = (tokens - 1.0, now)
+        return None
 
     async def _answer(self, platform: str, key: str, body: dict[str, Any]) -> web.Response:
         scripted = self.scripts[platform].popleft() if self.scripts[platform] else None
