@@ -194,7 +194,8 @@ async def build_app(
         platforms=settings.platforms,
         tokens_for=accounts.tokens if accounts is not None else None,
         worker_id=worker_id,
-        converter=converter,
+        # With conversions off every queued file was accepted as it is: nothing to check at publish.
+        converter=converter if settings.media.convert else None,
         alerter=alerter,
         storage=storage,
         shared_buckets=shared,

@@ -16,8 +16,8 @@ from core import metrics
 from core.config import MediaSettings, Settings
 from core.db.models import MediaBlob, ScheduledPost
 from core.domain import ChatContext, ChatKind, MediaInfo, PostStatus
+from tests.clips import clip_file
 from tests.conftest import Database
-from tests.fakes.mp4 import write_mp4
 
 CTX = ChatContext(chat=ChatKind.CONSOLE, team_id="t1", user_id="ana")
 RETENTION = timedelta(days=30)
@@ -32,7 +32,7 @@ async def app(settings: Settings, db: Database) -> AsyncIterator[App]:
 
 def _clip(tmp_path: Path, name: str, size: int) -> Path:
     # Different sizes, different content: each clip is its own stored video.
-    return write_mp4(tmp_path / f"{name}.mp4", duration_s=12, width=1080, height=1920, size_bytes=size)
+    return clip_file(tmp_path / f"{name}.mp4", size_bytes=size)
 
 
 async def _queue(app: App, media: MediaInfo, caption: str = "Launch") -> int:
@@ -61,7 +61,7 @@ def _stored(app: App, media: MediaInfo) -> bool:
 async def test_a_video_goes_when_its_posts_finished_long_enough_ago(app: App, tmp_path: Path) -> None:
     now = datetime.now(UTC)
     videos = {
-        name: await app.media.import_file(_clip(tmp_path, name, 200_000 + i * 1000))
+        name: await app.media.import_file(_clip(tmp_path, name, 500_000 + i * 1000))
         for i, name in enumerate(["published", "cancelled", "failed", "queued", "shared"])
     }
     posts = {name: await _queue(app, media) for name, media in videos.items()}
@@ -173,7 +173,8 @@ async def test_postbot_media_gc_deletes_at_once_and_says_what_it_freed(
     assert await asyncio.to_thread(main, ["media", "gc"]) == 0
 
     out = capsys.readouterr().out
-    assert out.startswith("deleted 1 video(s), 0.2 MB freed; 0.0 MB stored (retention 2 days)"), out
+    freed = f"{media.size_bytes / 1e6:.1f} MB freed"
+    assert out.startswith(f"deleted 1 video(s), {freed}; 0.0 MB stored (retention 2 days)"), out
     assert not (settings.media_dir / media.storage_key).exists()
 
 
@@ -196,16 +197,21 @@ async def test_stored_bytes_appear_in_metrics(settings: Settings, db: Database, 
     try:
         async with httpx.AsyncClient(timeout=10) as http:
             text = (await http.get(f"{server.url}/metrics")).text
-            assert f"postbot_media_stored_bytes {float(media.size_bytes)}" in text
+            assert _gauge(text, "postbot_media_stored_bytes") == media.size_bytes
             # Another process stores a second video: this web process reports it on the next scrape.
             elsewhere = settings.model_copy(update={"data_dir": settings.data_dir / "other"})
             other = await build_app(elsewhere, schema=db.schema)
             try:
-                second = await other.media.import_file(write_mp4(clip.with_name("b.mp4"), size_bytes=300_000))
+                second = await other.media.import_file(clip_file(clip.with_name("b.mp4"), size_bytes=600_000))
             finally:
                 await other.close()
             text = (await http.get(f"{server.url}/metrics")).text
-            assert f"postbot_media_stored_bytes {float(media.size_bytes + second.size_bytes)}" in text
+            assert _gauge(text, "postbot_media_stored_bytes") == media.size_bytes + second.size_bytes
     finally:
         await server.stop()
         await web.close()
+
+
+def _gauge(exposition: str, name: str) -> float:
+    [line] = [line for line in exposition.splitlines() if line.startswith(f"{name} ")]
+    return float(line.split()[1])

@@ -23,8 +23,8 @@ from core.media.storage.s3 import MIN_PART, S3Storage
 from core.media.store import MediaStore
 from core.platforms.youtube.publisher import YouTubePublisher
 from core.publishers.base import PublishJob
+from tests.clips import clip_file
 from tests.conftest import Database
-from tests.fakes.mp4 import write_mp4
 from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
 from tests.publishing_support import StaticTokens
 from tests.s3_support import S3Server
@@ -95,7 +95,7 @@ async def youtube() -> AsyncIterator[FakeYouTube]:
 async def test_youtube_uploads_from_the_bucket_with_no_copy_on_the_workers_disk(
     s3: S3Server, youtube: FakeYouTube, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    clip = write_mp4(tmp_path / "clip.mp4", size_bytes=5 * 2 * CHUNK_UNIT + 12_345)
+    clip = clip_file(tmp_path / "clip.mp4", size_bytes=5 * 2 * CHUNK_UNIT + 12_345)
     storage = S3Storage(s3.settings(part_size_bytes=MIN_PART))
     chat_side = MediaStore(tmp_path / "chat", storage)
     media = await chat_side.import_file(clip)
@@ -121,7 +121,7 @@ async def test_youtube_uploads_from_the_bucket_with_no_copy_on_the_workers_disk(
 
 
 async def test_the_same_video_twice_is_uploaded_once(s3: S3Server, tmp_path: Path) -> None:
-    clip = write_mp4(tmp_path / "clip.mp4", size_bytes=300_000)
+    clip = clip_file(tmp_path / "clip.mp4", size_bytes=600_000)
     storage = S3Storage(s3.settings())
     first = await MediaStore(tmp_path / "one", storage).import_file(clip)
     s3.client.put_object_tagging(

@@ -53,6 +53,9 @@ async def test_a_worker_on_another_machine_publishes_the_video_the_chat_side_sto
         POSTBOT_DATABASE_URL=settings.database_url,
         POSTBOT_LOG_LEVEL="WARNING",
         POSTBOT_SCHEDULER__POLL_INTERVAL_S="0.2",
+        # Conversions are per machine for now: a worker that may convert downloads a cached copy to
+        # probe (core/scheduler/processor.py _local_media). Publishing itself reads ranges, shown here.
+        POSTBOT_MEDIA__CONVERT="false",
         PYTHONPATH=str(ROOT),
     )
     chat_dir, worker_dir = tmp_path / "chat-machine", tmp_path / "worker-machine"

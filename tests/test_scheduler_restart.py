@@ -114,7 +114,11 @@ async def test_post_of_a_vanished_worker_is_reclaimed_after_its_lease_and_publis
             caption=post.caption,
             title=post.title,
             media=MediaInfo(
-                path=media.path, sha256=media.sha256, size_bytes=media.size_bytes, mime=media.mime
+                path=media.path,
+                key=media.path,  # the row holds the storage key
+                sha256=media.sha256,
+                size_bytes=media.size_bytes,
+                mime=media.mime,
             ),
             tokens=None,
             storage=app.storage,
