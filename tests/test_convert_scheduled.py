@@ -68,7 +68,8 @@ async def world(db: Database, settings: Settings, tmp_path: Path) -> AsyncIterat
         platforms = PlatformsSettings(x=PlatformSettings(**oauth.platform_settings()))
         conf = settings.model_copy(update={"platforms": platforms})
         await seed_linked_account(sessions, VAULT, oauth)
-        media = await MediaStore(conf.media_dir).import_file(clip_file(tmp_path / "IMG_0042.MOV", IPHONE))
+        store = MediaStore(conf.media_dir)
+        media = await store.import_file(clip_file(tmp_path / "IMG_0042.MOV", IPHONE))
         # The bot and the worker are separate processes in production: separate converters over one
         # folder, so the worker's wait goes through the cache and its lock, not a shared future.
         bot_side = Converter(conf.converted_dir)
@@ -87,6 +88,8 @@ async def world(db: Database, settings: Settings, tmp_path: Path) -> AsyncIterat
             tokens_for=tokens,
             worker_id="w1",
             converter=worker_side,
+            # Rows hold the video's storage key; the worker reads it from the same folder.
+            storage=store.storage,
         )
         yield World(Postbot(conf, sessions, converter=bot_side), processor, x, media, sessions)
     await engine.dispose()
