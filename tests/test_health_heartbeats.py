@@ -23,7 +23,7 @@ def wired(settings: Settings) -> Settings:
         update={
             "secret_key": SecretStr("a vault secret"),
             "vault": VaultSettings(iterations=MIN_ITERATIONS),
-            "web": WebSettings(host="127.0.0.1", port=0),
+            "web": WebSettings(host="127.0.0.1", port=0, metrics_token=SecretStr("scrape")),
             "scheduler": SchedulerSettings(
                 poll_interval_s=0.5, heartbeat_interval_s=0.2, heartbeat_stale_s=5
             ),
@@ -69,7 +69,7 @@ async def test_health_is_503_until_a_worker_beats_and_again_after_it_stops(
         assert up.status_code == 200
         [seen] = up.json()["workers"]
         assert seen["id"] == "worker-7" and 0 <= seen["seen_s_ago"] < 5 and seen["in_flight"] == 0
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with httpx.AsyncClient(timeout=10, headers={"Authorization": "Bearer scrape"}) as http:
             assert "postbot_workers_alive 1.0" in (await http.get(f"{server.url}/metrics")).text
     finally:
         await worker.close()

@@ -21,6 +21,7 @@ from tests.conftest import Database
 
 CTX = ChatContext(chat=ChatKind.CONSOLE, team_id="t1", user_id="ana")
 RETENTION = timedelta(days=30)
+SCRAPE = {"Authorization": "Bearer scrape"}
 
 
 @pytest.fixture
@@ -185,18 +186,22 @@ def test_retention_days_default_and_override() -> None:
 
 async def test_stored_bytes_appear_in_metrics(settings: Settings, db: Database, clip: Path) -> None:
     import httpx
+    from pydantic import SecretStr
 
     from adapters.web.run import start_web
     from core.config import WebSettings
 
     web = await build_app(
-        settings.model_copy(update={"web": WebSettings(host="127.0.0.1", port=0)}), schema=db.schema
+        settings.model_copy(
+            update={"web": WebSettings(host="127.0.0.1", port=0, metrics_token=SecretStr("scrape"))}
+        ),
+        schema=db.schema,
     )
     media = await web.media.import_file(clip)
     server = await start_web(web.postbot)
     try:
         async with httpx.AsyncClient(timeout=10) as http:
-            text = (await http.get(f"{server.url}/metrics")).text
+            text = (await http.get(f"{server.url}/metrics", headers=SCRAPE)).text
             assert _gauge(text, "postbot_media_stored_bytes") == media.size_bytes
             # Another process stores a second video: this web process reports it on the next scrape.
             elsewhere = settings.model_copy(update={"data_dir": settings.data_dir / "other"})
@@ -205,7 +210,7 @@ async def test_stored_bytes_appear_in_metrics(settings: Settings, db: Database, 
                 second = await other.media.import_file(clip_file(clip.with_name("b.mp4"), size_bytes=600_000))
             finally:
                 await other.close()
-            text = (await http.get(f"{server.url}/metrics")).text
+            text = (await http.get(f"{server.url}/metrics", headers=SCRAPE)).text
             assert _gauge(text, "postbot_media_stored_bytes") == media.size_bytes + second.size_bytes
     finally:
         await server.stop()
