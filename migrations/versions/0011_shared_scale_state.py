@@ -1,7 +1,7 @@
 """media blobs for retention, worker heartbeats, limits shared by workers
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0011_scale
+Revises: 0010_pauses
 Create Date: 2026-12-01 22:50:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0011_scale"
+down_revision: str | None = "0010_pauses"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
