@@ -199,6 +199,7 @@ async def build_app(
         alerter=alerter,
         storage=storage,
         shared_buckets=shared,
+        media_links=postbot.post_links,
     )
     runner = SchedulerRunner(processor, sessions, poll_interval_s=settings.scheduler.poll_interval_s)
     return App(

@@ -48,6 +48,7 @@ from core.media.conversions import Conversion, Converter, estimate_seconds
 from core.media.convert import Target, output_rate, scaled_size
 from core.media.probe import MediaProbe
 from core.media.storage import StoredMedia, url_signer
+from core.media.storage.post_links import PostMediaLinks
 from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
 from core.scheduler import wakeups
@@ -170,6 +171,12 @@ class Postbot:
         self._breaker_states: Callable[[], dict[Platform, str]] | None = None
         # Signs and checks postbot's own /media/ links (None without a vault secret).
         self._signer = url_signer(settings)
+        # The same links bound to one post, dead once it is over (Instagram's video_url).
+        self.post_links = (
+            PostMediaLinks(self._signer, self.media.storage, self._post_unfinished)
+            if self._signer is not None
+            else None
+        )
 
     def set_waker(self, wake: Waker | None) -> None:
         """The scheduler in this process wants to hear of new due times (others find them by polling)."""
@@ -769,12 +776,21 @@ class Postbot:
             platform, state, code=code, error=error, error_description=error_description
         )
 
-    def open_video(self, key: str, expires: str | None, sig: str | None) -> StoredMedia | None:
+    async def open_video(
+        self, key: str, expires: str | None, sig: str | None, post: str | None = None
+    ) -> StoredMedia | None:
         """The stored video behind one of postbot's signed ``/media/<key>`` links (handed to platforms
-        that fetch the video by URL); None when the link is forged, altered or expired."""
+        that fetch the video by URL); None when the link is forged, altered or expired, or when it
+        belongs to a post that is over."""
+        if post is not None:
+            return await self.post_links.open(key, expires, sig, post) if self.post_links else None
         if self._signer is None or not self._signer.check(key, expires, sig):
             return None
         return StoredMedia(self.media.storage, key)
+
+    async def _post_unfinished(self, post_id: int) -> bool:
+        async with self.sessions() as session:
+            return await posts.is_unfinished(session, post_id)
 
     async def refresh_fleet_metrics(self) -> None:
         """Gauges that describe every process, read from the database when /metrics is scraped."""

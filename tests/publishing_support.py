@@ -5,14 +5,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
 
+from adapters.web.app import media_route
+from adapters.web.server import WebServer
 from core.accounts.tokens import StoredTokenSource, TokenSources
 from core.config import PlatformSettings, PlatformsSettings, Settings
 from core.crypto import Vault, derive_key
@@ -20,6 +23,8 @@ from core.crypto.keys import MIN_ITERATIONS
 from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import SocialAccount
 from core.domain import MediaInfo, Platform
+from core.media.storage import LocalStorage, UrlSigner
+from core.media.storage.post_links import PostMediaLinks
 from core.oauth import OAuthClients
 from core.publishers.base import PublishJob, TokenSource
 from tests.clips import sized_clip
@@ -162,3 +167,44 @@ async def linked_account(
         seeded = await seed_linked_account(sessions, VAULT, oauth)
         yield Linked(oauth, api, sessions, sources, seeded, http)
     await engine.dispose()
+
+
+class VideoHost:
+    """postbot's own ``/media/`` route (adapters/web/app.py ``media_route``) on a loopback server, as
+    ``web.public_url`` is in production: platforms that fetch the video by URL (Instagram) download it
+    from here through each post's link (core/media/storage/post_links.py). The test says which posts
+    are over (``finish``); their links then answer 403, as the database's post status makes them do."""
+
+    def __init__(self) -> None:
+        self.server = WebServer()
+        self.storage = LocalStorage(Path("/"))
+        self.finished: set[int] = set()
+        self.links: PostMediaLinks | None = None
+
+    async def __aenter__(self) -> Self:
+        async def open_video(key: str, expires: str | None, sig: str | None, post: str | None) -> Any:
+            assert self.links is not None
+            return await self.links.open(key, expires, sig, post)
+
+        async def unfinished(post_id: int) -> bool:
+            return post_id not in self.finished
+
+        await self.server.start(Starlette(routes=[media_route(open_video)]))
+        signer = UrlSigner(self.server.url, b"video host secret")
+        self.links = PostMediaLinks(signer, self.storage, unfinished)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.server.stop()
+
+    def finish(self, post_id: int) -> None:
+        self.finished.add(post_id)
+
+    def attach(self, job: PublishJob) -> PublishJob:
+        """Serve ``job``'s video from here: the job reads it from this storage and links to it."""
+        assert self.links is not None
+        key = str(Path(job.media.path).absolute()).lstrip("/")
+        job.media = replace(job.media, key=key)
+        job.storage = self.storage
+        job.media_link = self.links.for_post(job.post_id, key)
+        return job

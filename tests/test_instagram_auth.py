@@ -1,7 +1,8 @@
 """Instagram with a real linked account: a token Graph rejects (code 190) is refreshed; a revoked one says so.
 
 The token source is the real StoredTokenSource over an encrypted social_accounts row; the tokens are
-issued by the fake OAuth provider, which also tells the fake Graph API and rupload which tokens are live.
+issued by the fake OAuth provider, which also tells the fake Graph API which tokens are live. The fake
+downloads each reel's video from postbot's /media/ route (tests/publishing_support.py VideoHost).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from core.domain import AccountStatus, Platform
 from core.platforms.instagram.publisher import InstagramPublisher
 from core.publishers.base import AuthError
 from tests.fakes.instagram_api import FakeInstagram
-from tests.publishing_support import Linked, linked_account
+from tests.publishing_support import Linked, VideoHost, linked_account
 
 
 @pytest.fixture
@@ -24,29 +25,30 @@ async def linked(tmp_path: Path) -> AsyncIterator[Linked[FakeInstagram]]:
         yield linked
 
 
+@pytest.fixture
+async def host() -> AsyncIterator[VideoHost]:
+    async with VideoHost() as served:
+        yield served
+
+
 def publisher(linked: Linked[FakeInstagram]) -> InstagramPublisher:
-    return InstagramPublisher(
-        linked.http,
-        graph_base_url=linked.api.graph_base_url,
-        upload_base_url=linked.api.upload_base_url,
-        chunk_size=64 * 1024,
-        poll_interval_s=0.01,
-    )
+    return InstagramPublisher(linked.http, graph_base_url=linked.api.graph_base_url, poll_interval_s=0.01)
 
 
 async def test_rejected_token_is_refreshed_once_and_the_reel_goes_out(
-    linked: Linked[FakeInstagram], tmp_path: Path
+    linked: Linked[FakeInstagram], host: VideoHost, tmp_path: Path
 ) -> None:
     linked.oauth.expire_access_tokens()
 
-    result = await publisher(linked).publish(await linked.clip_job(tmp_path))
+    result = await publisher(linked).publish(host.attach(await linked.clip_job(tmp_path)))
 
-    assert linked.oauth.refresh_count == 1, "one refresh, reused for the upload and the publish"
+    assert linked.oauth.refresh_count == 1, "one refresh, reused for every later call"
     (media,) = linked.api.media.values()
     assert result.remote_id == media.id and media.owner == linked.seeded.remote_account_id
     # Graph answers a dead token with HTTP 400 and code 190, not a 401.
     assert linked.api.requests[0].status == 400
-    assert len(linked.api.uploaded_pieces()) == 3
+    (container,) = linked.api.containers.values()
+    assert container.fetch_error is None and container.fetched_bytes == 150_000
     # The refreshed token was written back: a new source reads it and Instagram accepts it.
     fresh = await (await linked.tokens()).access_token()
     assert fresh != linked.seeded.access_token
@@ -54,12 +56,12 @@ async def test_rejected_token_is_refreshed_once_and_the_reel_goes_out(
 
 
 async def test_revoked_access_fails_clearly_and_marks_the_account(
-    linked: Linked[FakeInstagram], tmp_path: Path
+    linked: Linked[FakeInstagram], host: VideoHost, tmp_path: Path
 ) -> None:
     linked.oauth.revoke_grants()
 
     with pytest.raises(AuthError) as failed:
-        await publisher(linked).publish(await linked.clip_job(tmp_path))
+        await publisher(linked).publish(host.attach(await linked.clip_job(tmp_path)))
 
     assert failed.value.message == (
         "Instagram access for acme.ig was revoked or has expired: re-link with /link instagram"
@@ -70,22 +72,21 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(
     assert (await linked.row()).status == AccountStatus.REVOKED.value
 
 
-async def test_token_rejected_by_rupload_mid_upload_is_refreshed_and_the_upload_continues(
-    linked: Linked[FakeInstagram], tmp_path: Path
+async def test_token_rejected_while_polling_is_refreshed_and_the_same_container_goes_out(
+    linked: Linked[FakeInstagram], host: VideoHost, tmp_path: Path
 ) -> None:
-    def expire_at_second_piece(token: str) -> str | None:
-        pieces = [r for r in linked.api.requests if "/ig-api-upload/" in r.path]
-        if len(pieces) == 2 and not linked.oauth.refresh_count:
+    def expire_at_first_poll(token: str) -> str | None:
+        polls = [r for r in linked.api.requests if r.path.count("/") == 2 and r.method == "GET"]
+        if len(polls) == 1 and not linked.oauth.refresh_count:
             linked.oauth.expire_access_tokens()
         return linked.oauth.account_for(token)
 
-    linked.api.token_check = expire_at_second_piece
+    linked.api.token_check = expire_at_first_poll
 
-    await publisher(linked).publish(await linked.clip_job(tmp_path))
+    await publisher(linked).publish(host.attach(await linked.clip_job(tmp_path)))
 
     assert linked.oauth.refresh_count == 1
-    pieces = [r.status for r in linked.api.requests if "/ig-api-upload/" in r.path]
-    # rupload answers a dead token with 400 NotAuthorizedError; the piece is re-sent after the refresh.
-    assert pieces == [200, 400, 200, 200]
-    assert linked.api.uploaded_pieces() == [0, 64 * 1024, 128 * 1024]
-    assert len(linked.api.media) == 1
+    # Graph answers a dead token with 400 and code 190; the poll is repeated after the refresh.
+    polls = [r.status for r in linked.api.requests if r.path.count("/") == 2 and r.method == "GET"]
+    assert polls[:2] == [400, 200]
+    assert len(linked.api.containers) == 1 and len(linked.api.media) == 1

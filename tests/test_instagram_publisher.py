@@ -1,26 +1,31 @@
-"""The Instagram publisher against the fake Graph API + rupload: reels, resume, limits, failures."""
+"""The Instagram publisher against the fake Graph API: reels from a ``video_url`` that the fake really
+downloads from postbot's own /media/ route, limits, failures, and the link dying with the post."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from aiohttp import web
 
 from core.config import PlatformSettings
 from core.domain import Platform
 from core.platforms.instagram.publisher import InstagramPublisher
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
 from tests.clips import sized_clip
-from tests.fakes.instagram_api import FakeInstagram
-from tests.publishing_support import StaticTokens, video_job
+from tests.fakes.instagram_api import FETCH_PIECE, FakeInstagram
+from tests.fakes.loopback import LoopbackFake
+from tests.publishing_support import StaticTokens, VideoHost, video_job
 
 IG_USER = "17841400000000001"
 TOKEN = "ig-access-1"
-PIECE = 64 * 1024
+POST_ID = 7
 CAPTION = "Launch day #launch #reels"
 
 
@@ -31,23 +36,28 @@ async def fake() -> AsyncIterator[FakeInstagram]:
 
 
 @pytest.fixture
+async def host() -> AsyncIterator[VideoHost]:
+    async with VideoHost() as served:
+        yield served
+
+
+@pytest.fixture
 def video(tmp_path: Path) -> Path:
-    size = 4 * PIECE + 4321
+    # More than two of the fake downloader's range requests, the last one short.
+    size = 2 * FETCH_PIECE + 4321
     return sized_clip(tmp_path / "reel.mp4", duration_s=12, width=1080, height=1920, size_bytes=size)
 
 
 def publisher(fake: FakeInstagram, http: httpx.AsyncClient, **kwargs: Any) -> InstagramPublisher:
-    options: dict[str, Any] = {"chunk_size": PIECE, "poll_interval_s": 0.01, "retry_base_s": 0.01} | kwargs
-    return InstagramPublisher(
-        http, graph_base_url=fake.graph_base_url, upload_base_url=fake.upload_base_url, **options
-    )
+    options: dict[str, Any] = {"poll_interval_s": 0.01, "retry_base_s": 0.01} | kwargs
+    return InstagramPublisher(http, graph_base_url=fake.graph_base_url, **options)
 
 
-def make_job(video: Path, saved: list[dict[str, Any]], caption: str = CAPTION) -> PublishJob:
+def plain_job(video: Path, saved: list[dict[str, Any]], caption: str = CAPTION) -> PublishJob:
     return video_job(
         video,
         saved,
-        post_id=7,
+        post_id=POST_ID,
         platform=Platform.INSTAGRAM,
         caption=caption,
         title=None,
@@ -55,9 +65,14 @@ def make_job(video: Path, saved: list[dict[str, Any]], caption: str = CAPTION) -
     )
 
 
-def retry_of(video: Path, saved: list[dict[str, Any]]) -> PublishJob:
+def make_job(host: VideoHost, video: Path, saved: list[dict[str, Any]], caption: str = CAPTION) -> PublishJob:
+    """A job whose video Instagram fetches from postbot's /media/ route, through the post's link."""
+    return host.attach(plain_job(video, saved, caption))
+
+
+def retry_of(host: VideoHost, video: Path, saved: list[dict[str, Any]]) -> PublishJob:
     """What the scheduler builds for the next attempt: a new job over the stored state."""
-    job = make_job(video, saved)
+    job = make_job(host, video, saved)
     job.upload_state = dict(saved[-1])
     return job
 
@@ -65,85 +80,139 @@ def retry_of(video: Path, saved: list[dict[str, Any]]) -> PublishJob:
 def assert_received_intact(fake: FakeInstagram, video: Path) -> None:
     (container,) = fake.containers.values()
     data = video.read_bytes()
-    expected = {
-        o: (len(data[o : o + PIECE]), hashlib.sha256(data[o : o + PIECE]).hexdigest())
-        for o in range(0, len(data), PIECE)
-    }
-    assert container.pieces == expected
-    assert container.file_size == len(data)
+    assert container.fetch_error is None
+    assert (container.fetched_bytes, container.fetched_sha256) == (
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
 
 
-async def test_happy_path_creates_uploads_waits_and_publishes(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+async def test_reel_is_created_from_postbots_link_fetched_in_ranges_and_published(
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
     fake.processing_polls = 3
     saved: list[dict[str, Any]] = []
 
-    result = await publisher(fake, http).publish(make_job(video, saved))
+    result = await publisher(fake, http).publish(make_job(host, video, saved))
 
     (container,) = fake.containers.values()
     assert container.params["media_type"] == "REELS"
-    assert container.params["upload_type"] == "resumable"
+    assert "upload_type" not in container.params, "resumable upload is for Facebook Login for Business"
     assert container.params["caption"] == CAPTION
-    assert fake.uploaded_pieces() == [0, PIECE, 2 * PIECE, 3 * PIECE, 4 * PIECE]
+    link = urlsplit(container.params["video_url"])
+    assert f"{link.scheme}://{link.netloc}" == host.server.url and link.path.startswith("/media/")
+    assert parse_qs(link.query)["post"] == [str(POST_ID)]
     assert_received_intact(fake, video)
+    size = video.stat().st_size
+    assert [(f.method, f.range, f.status) for f in fake.fetches] == [
+        ("HEAD", None, 200),
+        ("GET", f"bytes=0-{FETCH_PIECE - 1}", 206),
+        ("GET", f"bytes={FETCH_PIECE}-{2 * FETCH_PIECE - 1}", 206),
+        ("GET", f"bytes={2 * FETCH_PIECE}-{size - 1}", 206),
+    ]
     (media,) = fake.media.values()
-    assert result.remote_id == media.id
-    assert result.url == media.permalink
+    assert result.remote_id == media.id and result.url == media.permalink
     assert container.status_code == "PUBLISHED"
     assert saved[-1]["remote_id"] == media.id and saved[-1]["remote_url"] == media.permalink
-    assert fake.peak_piece_bytes == PIECE
     paths = [r.path for r in fake.requests]
-    assert paths[0].endswith("/content_publishing_limit"), "the daily limit is checked before uploading"
+    assert paths[0].endswith("/content_publishing_limit"), "the daily limit is checked before creating"
     assert paths.index(f"/{fake.version}/{IG_USER}/media_publish") > paths.index(
         f"/{fake.version}/{container.id}"
     )
+    assert not [r for r in fake.requests if "/ig-api-upload/" in r.path], "nothing sent to rupload"
 
 
-async def test_5xx_mid_upload_is_retried_in_place(
+async def test_the_link_serves_only_this_video_and_dies_with_the_post_or_its_expiry(
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
+) -> None:
+    job = make_job(host, video, [])
+    await publisher(fake, http).publish(job)
+    (container,) = fake.containers.values()
+    url = container.params["video_url"]
+    assert (await http.get(url, headers={"Range": "bytes=0-99"})).content == video.read_bytes()[:100]
+
+    other_post = url.replace(f"post={POST_ID}", "post=8")
+    other_video = url.replace("reel.mp4", "other.mp4")
+    unbound = url.split("&post=")[0]
+    assert job.media_link is not None
+    expired = await job.media_link(timedelta(seconds=-1))
+    for bad in (other_post, other_video, unbound, expired, url.split("?")[0]):
+        assert (await http.get(bad)).status_code == 403, bad
+
+    host.finish(POST_ID)
+    assert (await http.get(url)).status_code == 403, "the post is over: the link is useless"
+    assert (await http.head(url)).status_code == 403
+
+
+async def test_a_link_meta_cannot_download_fails_the_post_with_instagrams_reason(
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
+) -> None:
+    job = make_job(host, video, [])
+    host.finish(POST_ID)  # The link is refused, as for a post that is already over.
+
+    with pytest.raises(PermanentError) as failed:
+        await publisher(fake, http).publish(job)
+
+    assert "Media download has failed" in failed.value.message
+    assert failed.value.hint is not None and "web.public_url" in failed.value.hint
+    assert [(f.method, f.status) for f in fake.fetches] == [("HEAD", 403)]
+    assert not fake.media
+
+
+async def test_without_a_link_and_with_a_folder_store_the_post_says_what_to_configure(
     fake: FakeInstagram, http: httpx.AsyncClient, video: Path
 ) -> None:
-    fake.fail("upload", count=2, status=503, after=2)
+    job = plain_job(video, [])  # no media link and a local storage without a signing secret
 
-    await publisher(fake, http).publish(make_job(video, []))
+    with pytest.raises(PermanentError) as failed:
+        await publisher(fake, http).publish(job)
 
-    assert fake.uploaded_pieces() == [0, PIECE, 2 * PIECE, 3 * PIECE, 4 * PIECE]
+    assert failed.value.hint is not None and "web.public_url" in failed.value.hint
+    assert not fake.containers
+
+
+async def test_5xx_creating_the_container_is_retried_in_place(
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.fail("create", count=2, status=503)
+
+    await publisher(fake, http).publish(make_job(host, video, []))
+
     assert_received_intact(fake, video)
     assert len(fake.media) == 1
 
 
-async def test_outage_mid_upload_resumes_from_the_acknowledged_offset(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+async def test_status_outage_resumes_with_the_same_container(
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
-    fake.fail("upload", count=3, status=503, after=2)
+    fake.fail("status", count=3, status=503)
     saved: list[dict[str, Any]] = []
     pub = publisher(fake, http)
 
     with pytest.raises(TransientError) as failed:
-        await pub.publish(make_job(video, saved))
+        await pub.publish(make_job(host, video, saved))
     assert failed.value.status_code == 503
-    assert saved[-1]["ig_uploaded"] == 2 * PIECE
     assert not fake.media
 
-    await pub.publish(retry_of(video, saved))
+    await pub.publish(retry_of(host, video, saved))
 
     assert len(fake.containers) == 1, "the same container was resumed"
-    assert fake.uploaded_pieces() == [0, PIECE, 2 * PIECE, 3 * PIECE, 4 * PIECE], "nothing sent twice"
+    assert sum(f.method == "HEAD" for f in fake.fetches) == 1, "Meta downloaded the video once"
     assert_received_intact(fake, video)
     assert len(fake.media) == 1
 
 
 async def test_lost_publish_answer_finds_the_reel_instead_of_publishing_again(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
     fake.lose_publish_answers(1)
     saved: list[dict[str, Any]] = []
     pub = publisher(fake, http)
     with pytest.raises(TransientError):
-        await pub.publish(make_job(video, saved))
+        await pub.publish(make_job(host, video, saved))
     assert fake.published_count(IG_USER) == 1, "Instagram published; only the answer was lost"
 
-    result = await pub.publish(retry_of(video, saved))
+    result = await pub.publish(retry_of(host, video, saved))
 
     (media,) = fake.media.values()
     assert result.remote_id == media.id and result.url == media.permalink
@@ -152,159 +221,100 @@ async def test_lost_publish_answer_finds_the_reel_instead_of_publishing_again(
 
 
 async def test_recorded_media_id_returns_without_calling_instagram(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
-    job = make_job(video, [])
+    job = make_job(host, video, [])
     job.upload_state = {"ig_media_id": "999", "remote_url": "https://www.instagram.com/reel/999/"}
     result = await publisher(fake, http).publish(job)
     assert (result.remote_id, result.url) == ("999", "https://www.instagram.com/reel/999/")
     assert fake.requests == []
 
 
-async def test_throttling_surfaces_metas_regain_time_and_the_retry_does_not_reupload(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+async def test_throttling_surfaces_metas_regain_time_and_the_retry_keeps_the_container(
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
     fake.throttle("status", count=1, code=4, regain_minutes=2)
     saved: list[dict[str, Any]] = []
     pub = publisher(fake, http)
 
     with pytest.raises(RateLimited) as limited:
-        await pub.publish(make_job(video, saved))
+        await pub.publish(make_job(host, video, saved))
     assert limited.value.retry_after == 120.0
     assert "Application request limit reached" in limited.value.message
 
-    await pub.publish(retry_of(video, saved))
-    assert len(fake.uploaded_pieces()) == 5 and len(fake.media) == 1
+    await pub.publish(retry_of(host, video, saved))
+    assert len(fake.containers) == 1 and len(fake.media) == 1
 
 
-async def test_content_publishing_limit_defers_before_uploading(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+async def test_content_publishing_limit_defers_before_creating(
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
     fake.quota_total = 0
     with pytest.raises(RateLimited) as limited:
-        await publisher(fake, http).publish(make_job(video, []))
+        await publisher(fake, http).publish(make_job(host, video, []))
     assert limited.value.retry_after == 3600.0
-    assert not fake.containers and not fake.uploaded_pieces()
+    assert not fake.containers and not fake.fetches
 
 
 async def test_processing_error_is_permanent_with_instagrams_reason(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
     fake.processing_error = "ERROR: The video codec is not supported"
     with pytest.raises(PermanentError) as failed:
-        await publisher(fake, http).publish(make_job(video, []))
+        await publisher(fake, http).publish(make_job(host, video, []))
     assert "video codec is not supported" in failed.value.message
     assert not fake.media
 
 
 async def test_validation_error_is_permanent_and_quotes_instagram(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
     caption = " ".join(f"#tag{i}" for i in range(31))
     with pytest.raises(PermanentError) as failed:
-        await publisher(fake, http).publish(make_job(video, [], caption=caption))
+        await publisher(fake, http).publish(make_job(host, video, [], caption=caption))
     assert "more than 30 hashtags" in failed.value.message
     assert not fake.containers
 
 
 async def test_expired_container_is_replaced(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
-    fake.fail("upload", count=3, after=1)
+    fake.fail("status", count=3)
     saved: list[dict[str, Any]] = []
     pub = publisher(fake, http)
     with pytest.raises(TransientError):
-        await pub.publish(make_job(video, saved))
+        await pub.publish(make_job(host, video, saved))
     (first,) = fake.containers
     fake.expire(first)
 
     # The next attempt learns the container expired and says it starts over; the one after publishes.
     with pytest.raises(TransientError, match="expired"):
-        await pub.publish(retry_of(video, saved))
-    await pub.publish(retry_of(video, saved))
+        await pub.publish(retry_of(host, video, saved))
+    await pub.publish(retry_of(host, video, saved))
 
     assert len(fake.containers) == 2
     assert fake.containers[first].status_code == "EXPIRED"
     assert len(fake.media) == 1
 
 
-# --- the fake enforces the protocol ------------------------------------------------------------
-
-
-async def test_fake_rejects_protocol_violations(fake: FakeInstagram, http: httpx.AsyncClient) -> None:
-    bearer = {"Authorization": f"Bearer {TOKEN}"}
-    created = await http.post(
-        f"{fake.graph_base_url}/{IG_USER}/media",
-        headers=bearer,
-        data={"media_type": "REELS", "upload_type": "resumable", "caption": "hi"},
-    )
-    container = created.json()["id"]
-    assert created.json()["uri"] == f"{fake.upload_base_url}/{container}"
-    upload = f"{fake.upload_base_url}/{container}"
-    oauth = {"Authorization": f"OAuth {TOKEN}"}
-
-    no_headers = await http.post(upload, headers=oauth, content=b"abc")
-    assert (
-        no_headers.status_code == 400 and "offset and file_size" in no_headers.json()["debug_info"]["message"]
-    )
-
-    gap = await http.post(upload, headers=oauth | {"offset": "5", "file_size": "10"}, content=b"abc")
-    assert gap.status_code == 400 and gap.json()["debug_info"]["type"] == "InvalidOffset"
-
-    bearer_on_rupload = await http.post(
-        upload, headers=bearer | {"offset": "0", "file_size": "10"}, content=b"a"
-    )
-    assert bearer_on_rupload.json()["debug_info"]["type"] == "NotAuthorizedError"
-
-    assert (
-        await http.post(upload, headers=oauth | {"offset": "0", "file_size": "10"}, content=b"01234")
-    ).is_success
-    resized = await http.post(upload, headers=oauth | {"offset": "5", "file_size": "11"}, content=b"56789")
-    assert resized.status_code == 400
-
-    early = await http.post(
-        f"{fake.graph_base_url}/{IG_USER}/media_publish", headers=bearer, data={"creation_id": container}
-    )
-    assert early.status_code == 400
-    assert early.json()["error"]["code"] == 9007 and early.json()["error"]["error_subcode"] == 2207027
-
-    bad_token = await http.get(f"{fake.graph_base_url}/{container}", headers={"Authorization": "Bearer nope"})
-    error = bad_token.json()["error"]
-    assert bad_token.status_code == 400 and error["code"] == 190 and error["type"] == "OAuthException"
-    assert "fbtrace_id" in error
-
-    wrong_version = await http.get(f"{fake.base_url}/v1.0/{container}", headers=bearer)
-    assert wrong_version.json()["error"]["code"] == 2635
-
-    not_a_reel = await http.post(
-        f"{fake.graph_base_url}/{IG_USER}/media", headers=bearer, data={"media_type": "IMAGE"}
-    )
-    assert not_a_reel.status_code == 400 and not_a_reel.json()["error"]["code"] == 100
-
-    someone_else = await http.post(
-        f"{fake.graph_base_url}/17840000000000000/media",
-        headers=bearer,
-        data={"media_type": "REELS", "upload_type": "resumable"},
-    )
-    assert someone_else.status_code == 400
-
-
-async def test_built_from_settings(fake: FakeInstagram, http: httpx.AsyncClient, video: Path) -> None:
-    conf = PlatformSettings(base_url=fake.graph_base_url, upload_base_url=fake.upload_base_url)
-    await InstagramPublisher.from_settings(conf, http).publish(make_job(video, []))
-    assert fake.uploaded_pieces() == [0] and len(fake.media) == 1
+async def test_built_from_settings(
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
+) -> None:
+    conf = PlatformSettings(base_url=fake.graph_base_url)
+    await InstagramPublisher.from_settings(conf, http).publish(make_job(host, video, []))
+    assert len(fake.media) == 1
 
 
 async def test_lost_publish_answer_is_found_even_when_the_container_is_old(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
     fake.lose_publish_answers(1)
     saved: list[dict[str, Any]] = []
     pub = publisher(fake, http)
     with pytest.raises(TransientError):
-        await pub.publish(make_job(video, saved))
+        await pub.publish(make_job(host, video, saved))
 
-    retry = make_job(video, saved)
+    retry = make_job(host, video, saved)
     retry.upload_state = dict(saved[-1], ig_container_at=saved[-1]["ig_container_at"] - 23.5 * 3600)
     result = await pub.publish(retry)
 
@@ -313,21 +323,8 @@ async def test_lost_publish_answer_is_found_even_when_the_container_is_old(
     assert len(fake.containers) == 1, "no new container for a reel that was published"
 
 
-async def test_piece_stored_but_answer_lost_is_sent_again_at_the_same_offset(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
-) -> None:
-    fake.lose_piece_answers(1)
-
-    await publisher(fake, http).publish(make_job(video, []))
-
-    pieces = [(r.offset, r.status) for r in fake.requests if "/ig-api-upload/" in r.path]
-    assert pieces[:2] == [(0, 503), (0, 200)], "the re-send replaced the stored piece; no offset error"
-    assert_received_intact(fake, video)
-    assert len(fake.media) == 1
-
-
 async def test_container_status_is_polled_at_metas_rate(
-    fake: FakeInstagram, http: httpx.AsyncClient, video: Path
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
     """Meta asks for one status query a minute, for at most five minutes; the publisher polled every
     5 s for 10 minutes. The fake records polls closer than its interval (scaled down here)."""
@@ -336,5 +333,78 @@ async def test_container_status_is_polled_at_metas_rate(
     fake.status_interval_s = 0.05
     fake.processing_polls = 3
     pub = publisher(fake, http, poll_interval_s=0.05)
-    await pub.publish(make_job(video, []))
+    await pub.publish(make_job(host, video, []))
     assert fake.too_fast_polls == []
+
+
+# --- the fake enforces what Meta documents -----------------------------------------------------
+
+
+async def test_fake_refuses_resumable_upload_with_an_instagram_login_token(
+    fake: FakeInstagram, http: httpx.AsyncClient
+) -> None:
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    resumable = await http.post(
+        f"{fake.graph_base_url}/{IG_USER}/media",
+        headers=bearer,
+        data={"media_type": "REELS", "upload_type": "resumable", "caption": "hi"},
+    )
+    assert resumable.status_code == 400 and resumable.json()["error"]["code"] == 100
+    assert "Facebook Login for Business" in resumable.json()["error"]["message"]
+    assert not fake.containers
+
+    rupload = await http.post(
+        f"{fake.upload_base_url}/123",
+        headers={"Authorization": f"OAuth {TOKEN}", "offset": "0", "file_size": "3"},
+        content=b"abc",
+    )
+    assert rupload.status_code == 400 and rupload.json()["debug_info"]["type"] == "NotAuthorizedError"
+
+    no_url = await http.post(
+        f"{fake.graph_base_url}/{IG_USER}/media", headers=bearer, data={"media_type": "REELS"}
+    )
+    assert no_url.status_code == 400 and "video_url" in no_url.json()["error"]["message"]
+
+
+class CarelessHost(LoopbackFake):
+    """A web server that answers a video the wrong way: whole file for a Range, or not as a video."""
+
+    def __init__(self, data: bytes, content_type: str = "video/mp4", ranges: bool = True) -> None:
+        super().__init__()
+        self.data, self.content_type, self.ranges = data, content_type, ranges
+
+    def make_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/v.mp4", self._get)
+        return app
+
+    async def _get(self, request: web.Request) -> web.Response:
+        if self.ranges and request.http_range.start is not None:
+            part = self.data[request.http_range]
+            start = request.http_range.start
+            headers = {"Content-Range": f"bytes {start}-{start + len(part) - 1}/{len(self.data)}"}
+            return web.Response(body=part, status=206, headers=headers, content_type=self.content_type)
+        return web.Response(body=self.data, content_type=self.content_type)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "ranges", "reason"),
+    [("text/html", True, "not a video"), ("video/mp4", False, "answered 200")],
+)
+async def test_fake_downloader_fails_a_link_served_wrongly(
+    fake: FakeInstagram, http: httpx.AsyncClient, content_type: str, ranges: bool, reason: str
+) -> None:
+    async with CarelessHost(b"x" * 5000, content_type, ranges) as careless:
+        created = await http.post(
+            f"{fake.graph_base_url}/{IG_USER}/media",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            data={"media_type": "REELS", "video_url": f"{careless.base_url}/v.mp4"},
+        )
+        await fake.downloads_done()
+    status = await http.get(
+        f"{fake.graph_base_url}/{created.json()['id']}",
+        params={"fields": "status_code,status"},
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert status.json()["status_code"] == "ERROR"
+    assert "Media download has failed" in status.json()["status"] and reason in status.json()["status"]

@@ -47,6 +47,5 @@ async def test_instagram_graph_version_is_a_setting(http: httpx.AsyncClient) -> 
     publisher = PublisherRegistry(settings, http).get(Platform.INSTAGRAM)
     assert isinstance(publisher, InstagramPublisher)
     assert publisher.graph == "https://graph.instagram.com/v23.0"
-    assert publisher.upload.endswith("/ig-api-upload/v23.0")
     oauth = OAuthClients(settings, http).get(Platform.INSTAGRAM)
     assert oauth.endpoints.profile == "https://graph.instagram.com/v23.0/me"

@@ -3,6 +3,8 @@
 The processor builds each attempt's job from the row's stored upload_state, so this checks the whole
 loop the unit tests imitate: checkpoints reach the database (SQLite and PostgreSQL JSON), the next
 attempt resumes from them, every chunk reaches the platform once and exactly one post is created.
+Instagram downloads the video itself from the post's link on postbot's /media/ route, which asks the
+database whether the post is still unfinished: once it is published the link is refused.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from starlette.applications import Starlette
 
+from adapters.web.app import media_route
+from adapters.web.server import WebServer
 from core.accounts.tokens import TokenSources
 from core.config import PlatformSettings, PlatformsSettings, SchedulerSettings, Settings
 from core.crypto import Vault, derive_key
 from core.crypto.keys import MIN_ITERATIONS
 from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import MediaAsset, ScheduledPost, Team, User
+from core.media.storage import LocalStorage, UrlSigner
+from core.media.storage.post_links import PostMediaLinks
 from core.oauth import OAuthClients
 from core.platforms.instagram.publisher import InstagramPublisher
 from core.platforms.linkedin.publisher import LinkedInPublisher
@@ -33,6 +40,7 @@ from core.platforms.publishers import PublisherRegistry
 from core.platforms.x.publisher import XPublisher
 from core.publishers.base import Publisher
 from core.scheduler.processor import PostProcessor
+from core.store import posts
 from tests.clips import sized_clip
 from tests.conftest import Database
 from tests.fakes.instagram_api import FakeInstagram
@@ -53,6 +61,7 @@ class Case:
 
     api: Any
     publisher: Publisher
+    # Chunk numbers the platform received (X, LinkedIn), or downloaded (Instagram, in CHUNK ranges).
     chunks_received: Callable[[], list[int]]
     remote_posts: Callable[[], list[str]]
     outage_answers: Callable[[], int]
@@ -70,19 +79,18 @@ async def x_case(stack: AsyncExitStack, oauth: FakeOAuthProvider, http: httpx.As
 async def instagram_case(stack: AsyncExitStack, oauth: FakeOAuthProvider, http: httpx.AsyncClient) -> Case:
     api = await stack.enter_async_context(FakeInstagram())
     api.token_check = oauth.account_for
-    api.fail("upload", count=3, status=503, after=2)
-    pub = InstagramPublisher(
-        http,
-        graph_base_url=api.graph_base_url,
-        upload_base_url=api.upload_base_url,
-        chunk_size=CHUNK,
-        poll_interval_s=0.01,
-        retry_base_s=0.01,
-    )
-    failed = lambda: sum(r.status == 503 for r in api.requests if "/ig-api-upload/" in r.path)  # noqa: E731
-    return Case(
-        api, pub, lambda: [o // CHUNK for o in api.uploaded_pieces()], lambda: list(api.media), failed
-    )
+    # Meta downloads the video while the container is IN_PROGRESS; the outage hits the status polls.
+    api.fail("status", count=3, status=503)
+    pub = InstagramPublisher(http, graph_base_url=api.graph_base_url, poll_interval_s=0.01, retry_base_s=0.01)
+
+    def downloaded() -> list[int]:
+        ranges = [f.range for f in api.fetches if f.method == "GET" and f.status == 206]
+        sizes = [c.fetched_bytes for c in api.containers.values()]
+        # One download of the whole video: as many CHUNKs as it spans, so every byte arrived once.
+        return list(range(-(-SIZE // CHUNK))) if len(ranges) == 1 and sizes == [SIZE] else []
+
+    failed = lambda: sum(r.status == 503 for r in api.requests if r.path.count("/") == 2)  # noqa: E731
+    return Case(api, pub, downloaded, lambda: list(api.media), failed)
 
 
 async def linkedin_case(stack: AsyncExitStack, oauth: FakeOAuthProvider, http: httpx.AsyncClient) -> Case:
@@ -154,8 +162,28 @@ async def world(db: Database, settings: Settings, tmp_path: Path, platform: str)
         registry.register(case.publisher)
         notifier = RecordingNotifier()
         tokens = TokenSources(sessions, VAULT, OAuthClients(conf, http), skew=timedelta(seconds=60))
+        # postbot's /media/ route as web.public_url serves it, deciding by the post's row in the database.
+        web_server = WebServer()
+        storage = LocalStorage(Path("/"))
+
+        async def unfinished(post: int) -> bool:
+            async with sessions() as session:
+                return await posts.is_unfinished(session, post)
+
+        links = PostMediaLinks(UrlSigner("http://unset", b"secret"), storage, unfinished)
+        await web_server.start(Starlette(routes=[media_route(links.open)]))
+        stack.push_async_callback(web_server.stop)
+        links.signer = UrlSigner(web_server.url, b"secret")
         processor = PostProcessor(
-            sessions, registry, notifier, FAST, platforms=platforms, tokens_for=tokens, worker_id="w1"
+            sessions,
+            registry,
+            notifier,
+            FAST,
+            platforms=platforms,
+            tokens_for=tokens,
+            worker_id="w1",
+            storage=storage,
+            media_links=links,
         )
         yield World(processor, notifier, sessions, case, post_id)
     await engine.dispose()
@@ -183,3 +211,8 @@ async def test_outage_mid_upload_is_resumed_by_the_scheduler_and_posted_once(wor
     assert final.remote_url
     assert [v.status.value for v in world.notifier.results] == ["published"]
     assert world.notifier.dms == []
+    if isinstance(world.case.api, FakeInstagram):
+        (container,) = world.case.api.containers.values()
+        async with httpx.AsyncClient() as http:
+            after = await http.get(container.params["video_url"])
+        assert after.status_code == 403, "the post is published: its video link is useless"

@@ -1,4 +1,5 @@
-"""Uploading a file many times the chunk size keeps memory at a few chunks (Instagram, X, LinkedIn).
+"""Moving a file many times the chunk size keeps memory at a few chunks: X and LinkedIn upload it,
+Instagram downloads it from postbot's /media/ route (both ends run in this process).
 
 tracemalloc counts every Python allocation in the process, the fake server's included, so the bound
 below covers both ends of the connection; it would be blown by any code path reading the whole file.
@@ -9,7 +10,6 @@ from __future__ import annotations
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +23,7 @@ from tests.clips import sized_clip
 from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.linkedin_api import FakeLinkedIn
 from tests.fakes.x_api import FakeX
-from tests.publishing_support import StaticTokens
+from tests.publishing_support import StaticTokens, VideoHost
 
 FILE_SIZE = 40 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -60,14 +60,16 @@ async def test_x_upload_memory_is_bounded(big: Path) -> None:
     assert peak < BOUND, f"peak {peak / 2**20:.1f} MiB"
 
 
-async def test_instagram_upload_memory_is_bounded(big: Path) -> None:
-    async with FakeInstagram(tokens={"tok": "9"}) as fake, httpx.AsyncClient(timeout=30) as http:
-        options: dict[str, Any] = {"chunk_size": CHUNK, "poll_interval_s": 0.01}
-        pub = InstagramPublisher(
-            http, graph_base_url=fake.graph_base_url, upload_base_url=fake.upload_base_url, **options
-        )
-        peak = await peak_during(lambda: pub.publish(job(Platform.INSTAGRAM, big, "9")))
-        assert len(fake.uploaded_pieces()) == FILE_SIZE // CHUNK
+async def test_instagram_download_memory_is_bounded(big: Path) -> None:
+    async with (
+        FakeInstagram(tokens={"tok": "9"}) as fake,
+        VideoHost() as host,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        pub = InstagramPublisher(http, graph_base_url=fake.graph_base_url, poll_interval_s=0.01)
+        peak = await peak_during(lambda: pub.publish(host.attach(job(Platform.INSTAGRAM, big, "9"))))
+        (container,) = fake.containers.values()
+        assert container.fetched_bytes == FILE_SIZE
     assert peak < BOUND, f"peak {peak / 2**20:.1f} MiB"
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+import mimetypes
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
@@ -32,6 +33,18 @@ LINKS = Counter(
 # Raises when the process can't serve; may return details for the body, with "status":
 # "unavailable" in them when the fleet can't do its job (no scheduler alive): both answer 503.
 HealthCheck = Callable[[], Awaitable[dict[str, Any] | None]]
+
+
+class Video(Protocol):
+    """A stored video as the /media/ route reads it (core.media.storage.StoredMedia)."""
+
+    async def size(self) -> int: ...
+
+    def stream(self, start: int, end: int) -> AsyncIterator[bytes]: ...
+
+
+# key, expires, sig, post → the video, or None for a link that must not serve (Postbot.open_video).
+OpenVideo = Callable[[str, str | None, str | None, str | None], Awaitable[Video | None]]
 
 _LINKABLE = frozenset(p.platform for p in platform_infos() if p.linkable)
 _UNKNOWN = f"postbot links {linkable_labels(platform_infos())}."
@@ -121,10 +134,26 @@ def build_web_app(
         await _refresh(postbot.refresh_fleet_metrics)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    routes: list[BaseRoute] = [
+        Route("/oauth/{platform}/start", start, methods=["GET"]),
+        Route("/oauth/{platform}/callback", callback, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        *([Route("/metrics", metrics, methods=["GET"])] if metrics_token else []),
+        media_route(postbot.open_video),
+        *extra_routes,
+    ]
+    return Starlette(routes=routes)
+
+
+def media_route(open_video: OpenVideo) -> Route:
+    """``GET/HEAD /media/{key}``: a stored video behind postbot's own signed, expiring link, for
+    platforms that pull the video by URL (Instagram's ``video_url``). One video per link, ranges
+    supported, nothing else under the path reachable."""
+
     async def stored_video(request: Request) -> Response:
-        """A stored video behind postbot's own signed, expiring link (platforms that pull by URL)."""
         key = request.path_params["key"]
-        video = postbot.open_video(key, request.query_params.get("expires"), request.query_params.get("sig"))
+        query = request.query_params
+        video = await open_video(key, query.get("expires"), query.get("sig"), query.get("post"))
         if video is None:
             return Response("link expired or invalid\n", status_code=403, media_type="text/plain")
         try:
@@ -141,18 +170,16 @@ def build_web_app(
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         return StreamingResponse(
-            video.stream(start, end), status_code=status, headers=headers, media_type="video/mp4"
+            video.stream(start, end), status_code=status, headers=headers, media_type=_video_type(key)
         )
 
-    routes: list[BaseRoute] = [
-        Route("/oauth/{platform}/start", start, methods=["GET"]),
-        Route("/oauth/{platform}/callback", callback, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-        *([Route("/metrics", metrics, methods=["GET"])] if metrics_token else []),
-        Route("/media/{key:path}", stored_video, methods=["GET", "HEAD"]),
-        *extra_routes,
-    ]
-    return Starlette(routes=routes)
+    return Route("/media/{key:path}", stored_video, methods=["GET", "HEAD"])
+
+
+def _video_type(key: str) -> str:
+    # Meta takes MP4 and MOV for Reels; a .mov served as video/mp4 would misdescribe it.
+    guessed = mimetypes.guess_type(key)[0]
+    return guessed if guessed and guessed.startswith("video/") else "video/mp4"
 
 
 def build_metrics_app(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -90,6 +90,15 @@ class PublishJob:
     scheduled_for: datetime | None = None
     # Where the video's bytes are read from; None: the file at ``media.path`` on this machine.
     storage: MediaStorage | None = None
+    # This post's own link to its video (core/media/storage/post_links.py), for platforms that
+    # fetch the video themselves; None: the storage's plain expiring URL.
+    media_link: Callable[[timedelta], Awaitable[str]] | None = None
+
+    async def video_url(self, *, expires: timedelta) -> str:
+        """A URL a platform can fetch the video from until ``expires`` or the post is over."""
+        if self.media_link is not None:
+            return await self.media_link(expires)
+        return await self.source.url(expires=expires)
 
     @property
     def source(self) -> StoredMedia:

@@ -35,6 +35,7 @@ from core.media import validation
 from core.media.conversions import Converter
 from core.media.probe import probe
 from core.media.storage import MediaStorage, StoredMedia
+from core.media.storage.post_links import PostMediaLinks
 from core.notify import NoNotifier, ResultNotifier
 from core.publishers.base import (
     PermanentError,
@@ -110,6 +111,7 @@ class PostProcessor:
         alerter: Alerter | None = None,
         storage: MediaStorage | None = None,
         shared_buckets: SharedBuckets | None = None,
+        media_links: PostMediaLinks | None = None,
     ) -> None:
         self.sessions = sessions
         # Turns a queued file into the one its platform takes (None: files go out as they are).
@@ -119,6 +121,8 @@ class PostProcessor:
         self.storage = storage
         # Rate limits kept in the database for every worker at once; None: this worker's own buckets.
         self.shared_buckets = shared_buckets
+        # Each post's own link to its video, for platforms that fetch it (None: no signing secret).
+        self.media_links = media_links
         self.publishers = publishers
         self.notifier = notifier
         self.settings = settings
@@ -426,6 +430,9 @@ class PostProcessor:
                 save_state=self._state_saver(post.id),
                 scheduled_for=post.run_at,
                 storage=self.storage,
+                media_link=(
+                    self.media_links.for_post(post.id, post.media.storage_key) if self.media_links else None
+                ),
             )
             started = time.perf_counter()
             try:

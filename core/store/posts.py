@@ -326,3 +326,9 @@ async def unannounced(session: AsyncSession, *, since: datetime, until: datetime
         ScheduledPost.updated_at <= until,
     )
     return [to_view(row) for row in (await session.execute(query)).scalars()]
+
+
+async def is_unfinished(session: AsyncSession, post_id: int) -> bool:
+    """Queued or being published: a platform fetching the post's video by link may still need it."""
+    status = await session.scalar(select(ScheduledPost.status).where(ScheduledPost.id == post_id))
+    return status in (PostStatus.QUEUED.value, PostStatus.RUNNING.value)

@@ -1,19 +1,24 @@
-"""A local fake of the Instagram Graph API content-publishing surface for Reels, with rupload.
+"""A local fake of the Instagram Graph API content-publishing surface for Reels (Instagram Login).
 
-Implemented after https://developers.facebook.com/docs/instagram-platform/content-publishing (and its
-resumable-uploads page), for one server playing both hosts:
+Implemented after https://developers.facebook.com/docs/instagram-platform/content-publishing, for
+the host graph.instagram.com that Instagram Login tokens are good for:
 
-- graph.facebook.com: ``POST /{version}/{ig-user-id}/media`` (``media_type=REELS``,
-  ``upload_type=resumable``, ``caption``...) → ``{"id", "uri"}``; ``GET /{version}/{container-id}
-  ?fields=status_code,status`` → ``IN_PROGRESS | FINISHED | ERROR | EXPIRED | PUBLISHED``;
-  ``POST /{version}/{ig-user-id}/media_publish`` (``creation_id``) → ``{"id"}``, refused unless the
-  container is FINISHED; ``GET /{version}/{ig-user-id}/content_publishing_limit``;
+- ``POST /{version}/{ig-user-id}/media`` (``media_type=REELS``, ``video_url``, ``caption``...) →
+  ``{"id"}``. Meta then downloads the video from ``video_url`` ("We cURL media used in publishing
+  attempts so the media must be hosted on a publicly accessible server at the time of the attempt",
+  same page): this fake really fetches it over HTTP, in the background like Meta, and checks what a
+  careful downloader checks (status, ``Content-Type`` a video, ``Content-Length``, byte ranges
+  answered 206 with a matching ``Content-Range``). A fetch that fails leaves the container in
+  ``ERROR`` with Meta's "Media download has failed" text, so a broken link fails the test.
+- ``upload_type=resumable`` is refused: resumable upload "is available only for apps that have
+  implemented Facebook Login for Business"
+  (https://developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads), and
+  every token here is an Instagram Login one. rupload.facebook.com refuses them the same way.
+- ``GET /{version}/{container-id}?fields=status_code,status`` → ``IN_PROGRESS | FINISHED | ERROR |
+  EXPIRED | PUBLISHED``; ``POST /{version}/{ig-user-id}/media_publish`` (``creation_id``) → ``{"id"}``,
+  refused unless the container is FINISHED; ``GET /{version}/{ig-user-id}/content_publishing_limit``;
   ``GET /{version}/{ig-user-id}/media`` and ``GET /{version}/{media-id}`` (permalink...).
   Parameters may come in the query string, a form body or JSON, as Graph accepts.
-- rupload.facebook.com: ``POST /ig-api-upload/{version}/{container-id}`` with ``Authorization: OAuth
-  <token>``, ``offset`` and ``file_size`` headers and the bytes from ``offset`` on. A piece must start
-  where the stored bytes end (or at an earlier piece boundary, replacing what follows: a re-send) and
-  ``file_size`` may not change. When every byte is in, processing starts.
 
 Graph errors use Meta's envelope ``{"error": {"message", "type", "code", "error_subcode",
 "fbtrace_id", ...}}``: an invalid token is code 190 (HTTP 400, as Graph answers), throttling codes
@@ -32,10 +37,11 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from tests.fakes.injected import take
@@ -46,7 +52,12 @@ MAX_CAPTION = 2200
 MAX_HASHTAGS = 30
 CONTAINER_TTL_S = 24 * 3600
 QUOTA_TOTAL = 100
-ENDPOINTS = ("create", "upload", "status", "publish", "limit", "media")
+ENDPOINTS = ("create", "status", "publish", "limit", "media")
+# Meta accepts MOV or MP4 for Reels (https://developers.facebook.com/docs/instagram-platform/reference/
+# instagram-media#reels-specifications); anything else served at the URL is not a video to it.
+VIDEO_TYPES = ("video/mp4", "video/quicktime")
+FETCH_PIECE = 1024 * 1024
+DOWNLOAD_FAILED = "Error: Media download has failed. The media URI doesn't meet our requirements."
 
 
 def graph_error(
@@ -81,9 +92,10 @@ class Container:
     owner: str
     params: dict[str, str]
     created: float
-    file_size: int | None = None
-    # offset → (length, sha256) of each piece, so a re-sent piece replaces the old one.
-    pieces: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # Set when Meta's download of video_url ended: the bytes' size and sha256, or why it failed.
+    fetched_bytes: int | None = None
+    fetched_sha256: str | None = None
+    fetch_error: str | None = None
     status_code: str = "IN_PROGRESS"
     polls: int = 0
     last_poll: float | None = None
@@ -91,8 +103,8 @@ class Container:
     media_id: str | None = None
 
     @property
-    def received(self) -> int:
-        return sum(length for length, _ in self.pieces.values())
+    def fetched(self) -> bool:
+        return self.fetched_bytes is not None or self.fetch_error is not None
 
 
 @dataclass
@@ -113,8 +125,16 @@ class Recorded:
     method: str
     path: str
     status: int
-    offset: int | None = None
-    length: int = 0
+
+
+@dataclass
+class Fetch:
+    """One request Meta's downloader made to a video_url."""
+
+    method: str
+    url: str
+    range: str | None
+    status: int
 
 
 class FakeInstagram(LoopbackFake):
@@ -140,8 +160,9 @@ class FakeInstagram(LoopbackFake):
         self.injected: dict[str, list[Injected]] = {name: [] for name in ENDPOINTS}
         self.processing_error: str | None = None
         self.lost_answers = 0
-        self.lost_piece_answers = 0
-        self.peak_piece_bytes = 0
+        self.fetches: list[Fetch] = []
+        self._downloads: set[asyncio.Task[None]] = set()
+        self._client: aiohttp.ClientSession | None = None
         self._seq = 17_900_000_000_000_000
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -166,6 +187,15 @@ class FakeInstagram(LoopbackFake):
         """``https://rupload.facebook.com/ig-api-upload/v21.0`` in production."""
         return f"{self.base_url}/ig-api-upload/{self.version}"
 
+    async def stop(self) -> None:
+        for task in list(self._downloads):
+            task.cancel()
+        await asyncio.gather(*self._downloads, return_exceptions=True)
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        await super().stop()
+
     # --- test controls -------------------------------------------------------------------------
 
     def fail(self, endpoint: str, count: int = 1, *, status: int = 500, after: int = 0) -> None:
@@ -180,10 +210,6 @@ class FakeInstagram(LoopbackFake):
         """The next ``count`` media_publish calls publish, then the answer is lost (a 500 instead)."""
         self.lost_answers += count
 
-    def lose_piece_answers(self, count: int = 1) -> None:
-        """The next ``count`` rupload pieces are stored, then the answer is lost (a 503 instead)."""
-        self.lost_piece_answers += count
-
     def expire(self, container_id: str) -> None:
         self.containers[container_id].created = time.time() - CONTAINER_TTL_S - 1
 
@@ -193,13 +219,9 @@ class FakeInstagram(LoopbackFake):
     def published_count(self, owner: str) -> int:
         return sum(1 for m in self.media.values() if m.owner == owner)
 
-    def uploaded_pieces(self) -> list[int]:
-        """Offsets of every rupload piece the server accepted, in order."""
-        return [
-            r.offset
-            for r in self.requests
-            if r.offset is not None and r.status == 200 and "ig-api-upload" in r.path
-        ]
+    async def downloads_done(self) -> None:
+        """Wait for every video_url download started so far."""
+        await asyncio.gather(*list(self._downloads), return_exceptions=True)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -324,18 +346,32 @@ class FakeInstagram(LoopbackFake):
             self._own_node(request, user)
             if params.get("media_type") != "REELS":
                 raise Rejected(graph_error(400, 100, "(#100) media_type must be REELS for a reel."))
-            if params.get("upload_type") != "resumable" and not params.get("video_url"):
+            if params.get("upload_type") == "resumable":
+                # "This is available only for apps that have implemented Facebook Login for Business"
+                # (https://developers.facebook.com/docs/instagram-platform/content-publishing/
+                # resumable-uploads); graph.instagram.com serves Instagram Login tokens only.
                 raise Rejected(
-                    graph_error(400, 100, "(#100) Either video_url or upload_type=resumable is required.")
+                    graph_error(
+                        400,
+                        100,
+                        "(#100) upload_type=resumable is only available to apps using Facebook Login "
+                        "for Business; with Instagram Login, create the container from a video_url.",
+                    )
                 )
+            if not params.get("video_url", "").startswith(("http://", "https://")):
+                raise Rejected(graph_error(400, 100, "(#100) The parameter video_url is required."))
             caption = params.get("caption", "")
             if len(caption) > MAX_CAPTION:
                 raise Rejected(graph_error(400, 100, "(#100) The caption is longer than 2200 characters."))
             if sum(1 for word in caption.split() if word.startswith("#")) > MAX_HASHTAGS:
                 raise Rejected(graph_error(400, 100, "(#100) The caption has more than 30 hashtags."))
             cid = self._id()
-            self.containers[cid] = Container(cid, user, params, time.time())
-            return web.json_response({"id": cid, "uri": f"{self.upload_base_url}/{cid}"})
+            container = Container(cid, user, params, time.time())
+            self.containers[cid] = container
+            task = asyncio.create_task(self._download(container))
+            self._downloads.add(task)
+            task.add_done_callback(self._downloads.discard)
+            return web.json_response({"id": cid})
 
         return await self._graph(request, "create", work)
 
@@ -353,7 +389,9 @@ class FakeInstagram(LoopbackFake):
             if container.last_poll is not None and now - container.last_poll < self.status_interval_s * 0.9:
                 self.too_fast_polls.append(container.id)
             container.last_poll = now
-            if container.status_code == "IN_PROGRESS" and container.file_size == container.received:
+            if container.status_code == "IN_PROGRESS" and container.fetch_error:
+                container.status_code, container.error = "ERROR", container.fetch_error
+            elif container.status_code == "IN_PROGRESS" and container.fetched:
                 container.polls += 1
                 if container.polls >= self.processing_polls:
                     if self.processing_error:
@@ -441,79 +479,61 @@ class FakeInstagram(LoopbackFake):
         }
         return {"id": media.id} | {f: values[f] for f in fields if f in values}
 
+    # --- Meta's downloader ---------------------------------------------------------------------
+
+    async def _download(self, container: Container) -> None:
+        url = container.params["video_url"]
+        try:
+            size, digest = await self._fetch(url)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            container.fetch_error = f"{DOWNLOAD_FAILED} ({exc})"
+            return
+        container.fetched_bytes, container.fetched_sha256 = size, digest
+
+    async def _fetch(self, url: str) -> tuple[int, str]:
+        """HEAD for the size and type, then the bytes in ranges, each checked against its headers."""
+        if self._client is None:
+            self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        async with self._client.head(url, allow_redirects=False) as head:
+            self.fetches.append(Fetch("HEAD", url, None, head.status))
+            if head.status != 200:
+                raise ValueError(f"HEAD answered {head.status}")
+            kind = head.headers.get("Content-Type", "").split(";")[0].strip()
+            if kind not in VIDEO_TYPES:
+                raise ValueError(f"Content-Type {kind!r} is not a video")
+            size = int(head.headers.get("Content-Length", "-1"))
+            if size <= 0:
+                raise ValueError("no Content-Length")
+        digest = hashlib.sha256()
+        for start in range(0, size, FETCH_PIECE):
+            end = min(start + FETCH_PIECE, size) - 1
+            wanted = f"bytes={start}-{end}"
+            async with self._client.get(url, headers={"Range": wanted}, allow_redirects=False) as part:
+                self.fetches.append(Fetch("GET", url, wanted, part.status))
+                if part.status != 206:
+                    raise ValueError(f"Range {wanted} answered {part.status}")
+                if part.headers.get("Content-Range") != f"bytes {start}-{end}/{size}":
+                    raise ValueError(f"Content-Range {part.headers.get('Content-Range')!r} for {wanted}")
+                length = 0
+                async for data in part.content.iter_chunked(256 * 1024):
+                    digest.update(data)
+                    length += len(data)
+                if length != end - start + 1 or int(part.headers.get("Content-Length", "-1")) != length:
+                    raise ValueError(f"{length} bytes for {wanted}")
+        return size, digest.hexdigest()
+
     # --- rupload -------------------------------------------------------------------------------
 
     async def _rupload(self, request: web.Request) -> web.StreamResponse:
-        record = Recorded(request.method, request.path, 0)
-        self.requests.append(record)
-        try:
-            response = await self._rupload_work(request, record)
-        except Rejected as exc:
-            response = exc.response
-        record.status = response.status
-        return response
-
-    async def _rupload_work(self, request: web.Request, record: Recorded) -> web.Response:
-        if request.match_info["version"] != self.version:
-            raise Rejected(rupload_error(400, "InvalidRequest", "Unsupported version"))
-        header = request.headers.get("Authorization", "")
-        user = self._lookup_token(header[len("OAuth ") :]) if header.startswith("OAuth ") else None
-        if user is None:
-            raise Rejected(
-                rupload_error(400, "NotAuthorizedError", "User not authorized to perform this request")
-            )
-        try:
-            offset = int(request.headers["offset"])
-            file_size = int(request.headers["file_size"])
-        except (KeyError, ValueError):
-            raise Rejected(
-                rupload_error(400, "InvalidRequest", "offset and file_size headers are required")
-            ) from None
-        record.offset = offset
-        container = self.containers.get(request.match_info["container"])
-        if container is None or container.owner != user:
-            raise Rejected(rupload_error(400, "InvalidRequest", "Invalid container id"))
-        if container.params.get("upload_type") != "resumable":
-            raise Rejected(
-                rupload_error(400, "InvalidRequest", "Container was not created for a resumable upload")
-            )
-        if container.file_size is not None and file_size != container.file_size:
-            raise Rejected(
-                rupload_error(400, "InvalidRequest", f"file_size changed from {container.file_size}")
-            )
-        if container.received == container.file_size:
-            raise Rejected(rupload_error(400, "InvalidRequest", "The upload is already complete"))
-        if offset != container.received and offset not in container.pieces:
-            raise Rejected(
-                rupload_error(
-                    400,
-                    "InvalidOffset",
-                    f"offset {offset} does not match {container.received} bytes received",
-                )
-            )
-        plan = take(self.injected["upload"])
-        if plan is not None:
-            await request.read()
-            return rupload_error(plan.status, "ServiceUnavailable", "Upload service busy", retriable=True)
-        digest = hashlib.sha256()
-        length = 0
-        while chunk := await request.content.read(256 * 1024):
-            digest.update(chunk)
-            length += len(chunk)
-        if length == 0 or offset + length > file_size:
-            raise Rejected(
-                rupload_error(400, "InvalidRequest", f"{length} bytes at {offset} do not fit {file_size}")
-            )
-        container.file_size = file_size
-        # A re-send from an earlier boundary replaces everything from there on.
-        container.pieces = {o: p for o, p in container.pieces.items() if o < offset}
-        container.pieces[offset] = (length, digest.hexdigest())
-        record.length = length
-        self.peak_piece_bytes = max(self.peak_piece_bytes, length)
-        if self.lost_piece_answers > 0:
-            self.lost_piece_answers -= 1
-            return rupload_error(503, "ServiceUnavailable", "Upload service busy", retriable=True)
-        return web.json_response({"success": True, "message": "Upload successful."})
+        """rupload.facebook.com takes Facebook Login for Business tokens only ("available only for
+        apps that have implemented Facebook Login for Business",
+        https://developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads):
+        every token this fake knows is an Instagram Login one, so every upload is refused."""
+        self.requests.append(Recorded(request.method, request.path, 400))
+        await request.read()
+        return rupload_error(
+            400, "NotAuthorizedError", "User not authorized to perform this request (Instagram Login token)"
+        )
 
 
 async def _serve(port: int, tokens: list[str]) -> None:
@@ -521,7 +541,7 @@ async def _serve(port: int, tokens: list[str]) -> None:
     await serve_forever(
         fake,
         port,
-        lambda: f"fake Instagram Graph API on {fake.graph_base_url}, rupload on {fake.upload_base_url}",
+        lambda: f"fake Instagram Graph API on {fake.graph_base_url}",
     )
 
 

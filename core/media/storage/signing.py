@@ -22,18 +22,30 @@ class UrlSigner:
         # A key of its own, so a media link can never be replayed as anything else postbot signs.
         self._key = hmac.new(secret, b"postbot media url v1", hashlib.sha256).digest()
 
-    def _sig(self, key: str, expires: int) -> str:
-        return hmac.new(self._key, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+    def _sig(self, key: str, expires: int, post: int | None) -> str:
+        # A link bound to a post signs its id too, so it cannot be re-aimed at another post's life.
+        message = f"{key}\n{expires}" if post is None else f"{key}\n{expires}\npost {post}"
+        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
 
-    def url(self, key: str, *, expires: timedelta, now: float | None = None) -> str:
+    def url(self, key: str, *, expires: timedelta, now: float | None = None, post: int | None = None) -> str:
         until = int((time.time() if now is None else now) + expires.total_seconds())
-        query = urlencode({"expires": until, "sig": self._sig(key, until)})
-        return f"{self.base}{PREFIX}{quote(key)}?{query}"
+        fields: dict[str, str | int] = {"expires": until, "sig": self._sig(key, until, post)}
+        if post is not None:
+            fields["post"] = post
+        return f"{self.base}{PREFIX}{quote(key)}?{urlencode(fields)}"
 
-    def check(self, key: str, expires: str | None, sig: str | None, *, now: float | None = None) -> bool:
-        """True for a link this signer made whose time has not run out."""
+    def check(
+        self,
+        key: str,
+        expires: str | None,
+        sig: str | None,
+        *,
+        now: float | None = None,
+        post: int | None = None,
+    ) -> bool:
+        """True for a link this signer made (for ``post``, when given) whose time has not run out."""
         if not expires or not sig or not expires.isdigit():
             return False
         if int(expires) < (time.time() if now is None else now):
             return False
-        return hmac.compare_digest(self._sig(key, int(expires)), sig)
+        return hmac.compare_digest(self._sig(key, int(expires), post), sig)

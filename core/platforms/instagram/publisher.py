@@ -1,16 +1,28 @@
-"""Instagram Reels through the Instagram Graph API's resumable upload.
+"""Instagram Reels through the Instagram Graph API, from a ``video_url`` that Meta fetches.
 
-Protocol (developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads):
-``POST /{ig-user-id}/media`` with ``media_type=REELS&upload_type=resumable`` creates a container;
-the bytes go to ``rupload.facebook.com/ig-api-upload/{version}/{container-id}`` with
-``Authorization: OAuth <token>``, ``offset`` and ``file_size`` headers; ``GET /{container-id}
+postbot links accounts with Instagram Login (core/platforms/instagram/oauth.py), so it publishes the
+way "Instagram API with Instagram Login" documents
+(https://developers.facebook.com/docs/instagram-platform/content-publishing#reels): ``POST
+/{ig-user-id}/media`` with ``media_type=REELS&video_url=…`` creates a container and Meta downloads
+the video from that URL ("We cURL media used in publishing attempts so the media must be hosted on a
+publicly accessible server at the time of the attempt", same page); ``GET /{container-id}
 ?fields=status_code`` is polled until ``FINISHED``; ``POST /{ig-user-id}/media_publish`` with
 ``creation_id`` publishes; the permalink comes from ``GET /{media-id}?fields=permalink``.
 
-The file goes up in pieces, each sent with its ``offset``, and the acknowledged offset is
-checkpointed, so an interrupted upload continues from there. The container id is checkpointed as
-soon as it exists and the publish is marked as attempted before it is sent: a retry that finds the
-container ``PUBLISHED`` looks the media up instead of publishing it again.
+Resumable upload (``upload_type=resumable`` + rupload.facebook.com) is not used: Meta documents it as
+"available only for apps that have implemented Facebook Login for Business"
+(https://developers.facebook.com/docs/instagram-platform/content-publishing/resumable-uploads), and
+an Instagram Login token is refused there. Independent clients that publish with Instagram Login do
+the same (Postiz, libraries/nestjs-libraries/src/integrations/social/instagram.standalone.provider.ts:
+a REELS container from ``video_url`` on graph.instagram.com, then status polling and media_publish).
+
+The URL is this post's own link to its video on postbot's web server (``web.public_url``, see
+core/media/storage/post_links.py): signed for this key and this post, expiring, answering ranges,
+and refused once the post is published, failed or cancelled.
+
+The container id is checkpointed as soon as it exists and the publish is marked as attempted before
+it is sent: a retry that finds the container ``PUBLISHED`` looks the media up instead of publishing
+it again.
 """
 
 from __future__ import annotations
@@ -19,13 +31,14 @@ import asyncio
 import json
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
+from core.errors import ConfigError
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -46,10 +59,7 @@ log = logging.getLogger(__name__)
 # accepted by graph.instagram.com only; graph.facebook.com wants Facebook Login page tokens.
 GRAPH_VERSION = "v21.0"
 GRAPH_HOST = "https://graph.instagram.com"
-UPLOAD_HOST = "https://rupload.facebook.com/ig-api-upload"
 DEFAULT_GRAPH_URL = f"{GRAPH_HOST}/{GRAPH_VERSION}"
-DEFAULT_UPLOAD_URL = f"{UPLOAD_HOST}/{GRAPH_VERSION}"
-READ_SIZE = 1024 * 1024
 # Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
 INVALID_TOKEN = {102, 190}
 THROTTLED = {4, 17, 32, 613, 80002}
@@ -60,6 +70,10 @@ CONTAINER_POLL_S = 60.0
 CONTAINER_POLL_FOR_S = 300.0
 # Containers not published within 24 hours expire; start a new one a little before that.
 CONTAINER_TTL_S = 23 * 3600
+# How long Meta may fetch the video for: it downloads while the container is IN_PROGRESS, which the
+# status polling allows five minutes inline and later retries some more. The link dies sooner anyway
+# once the post is over.
+VIDEO_URL_TTL = timedelta(hours=2)
 # The publishing limit is a moving 24-hour window whose oldest post we cannot see: check hourly.
 PUBLISH_LIMIT_RETRY_S = 3600.0
 _RELINK = "Re-link the Instagram account with /link instagram."
@@ -74,8 +88,6 @@ class InstagramPublisher:
         http: httpx.AsyncClient,
         *,
         graph_base_url: str = DEFAULT_GRAPH_URL,
-        upload_base_url: str = DEFAULT_UPLOAD_URL,
-        chunk_size: int = 8 * 1024 * 1024,
         share_to_feed: bool = True,
         # "We recommend querying a container's status once per minute, for no more than 5 minutes"
         # (https://developers.facebook.com/docs/instagram-platform/content-publishing#troubleshooting).
@@ -87,10 +99,6 @@ class InstagramPublisher:
     ) -> None:
         self.http = http
         self.graph = graph_base_url.rstrip("/")
-        self.upload = upload_base_url.rstrip("/")
-        self.chunk_size = max(1, chunk_size)
-        # Each piece is streamed from disk in reads of this size, so memory stays small and flat.
-        self.read_size = min(self.chunk_size, READ_SIZE)
         self.share_to_feed = share_to_feed
         self.poll_interval_s = poll_interval_s
         self.max_processing_s = max_processing_s
@@ -104,8 +112,6 @@ class InstagramPublisher:
             http,
             # An explicit base URL carries its own version; the defaults take api_version.
             graph_base_url=conf.base_url or f"{GRAPH_HOST}/{conf.api_version or GRAPH_VERSION}",
-            upload_base_url=conf.upload_base_url or f"{UPLOAD_HOST}/{conf.api_version or GRAPH_VERSION}",
-            chunk_size=conf.chunk_size_bytes,
         )
 
     async def publish(self, job: PublishJob) -> PublishResult:
@@ -119,7 +125,6 @@ class InstagramPublisher:
         old = time.time() - float(state.get("ig_container_at", 0)) > CONTAINER_TTL_S
         if not container or (old and not state.get("ig_publish_attempted")):
             container = await self._create_container(job, tokens)
-        await self._upload(job, tokens, container)
         status = await self._wait_finished(job, tokens, container)
         if status == "PUBLISHED":
             media_id = await self._find_published(job, tokens)
@@ -172,9 +177,16 @@ class InstagramPublisher:
                 retry_after=PUBLISH_LIMIT_RETRY_S,
                 hint="Instagram allows a fixed number of API posts per day; it will be retried later.",
             )
+        try:
+            video_url = await job.video_url(expires=VIDEO_URL_TTL)
+        except ConfigError as exc:
+            raise PermanentError(
+                "Instagram fetches the video from postbot, and postbot has no link to give it",
+                hint=str(exc),
+            ) from exc
         params = {
             "media_type": "REELS",
-            "upload_type": "resumable",
+            "video_url": video_url,
             "caption": job.caption,
             "share_to_feed": "true" if self.share_to_feed else "false",
         }
@@ -182,45 +194,9 @@ class InstagramPublisher:
         container = str(body.get("id") or "")
         if not container:
             raise TransientError("Instagram did not return a container id")
-        # A new container starts from byte 0 and has never been published.
-        await job.checkpoint(
-            ig_container=container, ig_container_at=time.time(), ig_uploaded=0, ig_publish_attempted=False
-        )
+        # A new container has never been published.
+        await job.checkpoint(ig_container=container, ig_container_at=time.time(), ig_publish_attempted=False)
         return container
-
-    async def _upload(self, job: PublishJob, tokens: TokenSource, container: str) -> None:
-        size = job.media.size_bytes
-        offset = int(job.upload_state.get("ig_uploaded") or 0)
-        url = f"{self.upload}/{container}"
-        while offset < size:
-            start, end = offset, min(offset + self.chunk_size, size)
-
-            async def send_piece(start: int = start, end: int = end) -> None:
-                async def send(token: str) -> httpx.Response:
-                    headers = {
-                        "Authorization": f"OAuth {token}",
-                        "offset": str(start),
-                        "file_size": str(size),
-                        "Content-Type": "application/octet-stream",
-                        "Content-Length": str(end - start),
-                    }
-                    # Streamed: a bytes body would stay referenced by httpx's request and response
-                    # objects until the garbage collector runs, and chunks would pile up.
-                    body = job.source.stream(start, end, piece=self.read_size)
-                    return await self.http.post(url, headers=headers, content=body)
-
-                response = await send_authorized(tokens, send, token_rejected=_rupload_token_rejected)
-                if not response.is_success:
-                    raise _rupload_error(response)
-
-            await retry_transient(
-                send_piece,
-                attempts=self.step_attempts,
-                base_s=self.retry_base_s,
-                max_wait_s=self.max_inline_wait_s,
-            )
-            offset = end
-            await job.checkpoint(ig_uploaded=offset)
 
     async def _wait_finished(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
         deadline = time.monotonic() + self.max_processing_s
@@ -234,10 +210,13 @@ class InstagramPublisher:
             if status == "ERROR":
                 raise PermanentError(
                     f"Instagram could not process the video: {body.get('status') or 'unknown error'}",
-                    hint="Reels need an MP4/MOV with H.264 or HEVC video and AAC audio, 3 s to 15 min.",
+                    hint=(
+                        "Reels need an MP4/MOV with H.264 or HEVC video and AAC audio, 3 s to 15 min; "
+                        "Instagram downloads it from postbot's web.public_url, which must be public."
+                    ),
                 )
             if status == "EXPIRED":
-                await job.checkpoint(ig_container=None, ig_uploaded=0)
+                await job.checkpoint(ig_container=None)
                 raise TransientError("the Instagram upload expired before it was published; starting over")
             if time.monotonic() + self.poll_interval_s > deadline:
                 raise TransientError(
@@ -308,16 +287,6 @@ def _token_rejected(response: httpx.Response) -> bool:
     return response.status_code in (400, 401) and _error_body(response).get("code") in INVALID_TOKEN
 
 
-def _rupload_token_rejected(response: httpx.Response) -> bool:
-    if response.status_code == 401:
-        return True
-    try:
-        info = response.json().get("debug_info") or {}
-    except (ValueError, AttributeError):
-        return False
-    return response.status_code == 400 and info.get("type") == "NotAuthorizedError"
-
-
 def _regain_after(response: httpx.Response) -> float | None:
     """Seconds until Meta lifts throttling, from the usage headers (given there in minutes)."""
     raw = response.headers.get("x-business-use-case-usage")
@@ -353,22 +322,6 @@ def _graph_error(response: httpx.Response, what: str) -> PublishError:
     if subcode == PUBLISH_LIMIT_SUBCODE:
         return RateLimited(message, status_code=status, retry_after=PUBLISH_LIMIT_RETRY_S)
     if error.get("is_transient") or code in TRANSIENT or status >= 500:
-        return TransientError(message, status_code=status)
-    return PermanentError(message, status_code=status)
-
-
-def _rupload_error(response: httpx.Response) -> PublishError:
-    try:
-        info = response.json().get("debug_info") or {}
-    except (ValueError, AttributeError):
-        info = {}
-    message = f"Instagram refused the video upload: {info.get('message') or f'HTTP {response.status_code}'}"
-    status = response.status_code
-    if status == 429:
-        return RateLimited(message, status_code=status, retry_after=60.0)
-    if info.get("type") == "NotAuthorizedError" or status == 401:
-        return AuthError(message, status_code=status, hint=_RELINK)
-    if info.get("retriable") or status >= 500:
         return TransientError(message, status_code=status)
     return PermanentError(message, status_code=status)
 
