@@ -156,6 +156,8 @@ class ScheduledPost(Base):
     origin_thread: Mapped[str | None] = mapped_column(String(64))
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Bumped by every claim: the fencing token a worker's writes must still match (core/scheduler/fencing.py).
+    lease_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set once the outcome reached the chat, so a notifier outage is retried, not forgotten.
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -28,6 +28,7 @@ from core.db.models import (
     User,
 )
 from core.domain import ChatKind, MediaInfo, Platform, PostingAccount, PostStatus, PostView
+from core.scheduler.fencing import Lease
 
 
 def not_paused() -> ColumnElement[bool]:
@@ -69,9 +70,14 @@ class ClaimedPost:
     origin_channel: str | None
     origin_thread: str | None
     batch_id: str
+    # The claim's fencing version (core/scheduler/fencing.py); 0 for a post never claimed.
+    lease_version: int = 0
     # The linked account, read with the claim so a publish needn't fetch it.
     account: PostingAccount | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def lease(self, worker_id: str) -> Lease:
+        return Lease(self.id, worker_id, self.lease_version)
 
     def view(
         self,
@@ -129,6 +135,8 @@ def claim_statement(*, worker_id: str, now: datetime, lease: timedelta, limit: i
             claimed_by=worker_id,
             lease_until=now + lease,
             attempts=ScheduledPost.attempts + 1,
+            # The new fencing token: every write of an earlier claimant now matches no row.
+            lease_version=ScheduledPost.lease_version + 1,
         )
         .returning(ScheduledPost.id)
         .execution_options(synchronize_session=False)
@@ -156,6 +164,7 @@ _SNAPSHOT = (
     ScheduledPost.origin_channel,
     ScheduledPost.origin_thread,
     ScheduledPost.batch_id,
+    ScheduledPost.lease_version,
     MediaAsset.path,
     MediaAsset.sha256,
     MediaAsset.size_bytes,
@@ -187,9 +196,9 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
     posts = []
     for row in await session.execute(query):
         pid, platform, account_id, key, caption, title, run_at, attempts, state = row[:9]
-        channel, thread, batch = row[9:12]
-        path, sha, size, mime, name, duration, width, height = row[12:20]
-        chat, team_ext, team_tz, author_ext, author_tz = row[20:]
+        channel, thread, batch, lease_version = row[9:13]
+        path, sha, size, mime, name, duration, width, height = row[13:21]
+        chat, team_ext, team_tz, author_ext, author_tz = row[21:]
         posts.append(
             ClaimedPost(
                 id=pid,
@@ -219,6 +228,7 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
                 origin_channel=channel,
                 origin_thread=thread,
                 batch_id=batch,
+                lease_version=lease_version,
             )
         )
     return posts
@@ -242,31 +252,6 @@ async def claim_batch(
         for post in posts:
             post.account = accounts.get(post.account_id) if post.account_id is not None else None
     return posts
-
-
-async def extend_lease(session: AsyncSession, *, post_id: int, worker_id: str, until: datetime) -> bool:
-    """Keep a long upload's claim alive; False means another worker took the post over."""
-    return post_id in await renew_leases(session, post_ids=[post_id], worker_id=worker_id, until=until)
-
-
-async def renew_leases(
-    session: AsyncSession, *, post_ids: Collection[int], worker_id: str, until: datetime
-) -> set[int]:
-    """Renew every in-flight post of this worker in one statement; returns the ids still ours."""
-    if not post_ids:
-        return set()
-    result = await session.execute(
-        update(ScheduledPost)
-        .where(
-            ScheduledPost.id.in_(list(post_ids)),
-            ScheduledPost.claimed_by == worker_id,
-            ScheduledPost.status == PostStatus.RUNNING.value,
-        )
-        .values(lease_until=until)
-        .returning(ScheduledPost.id)
-        .execution_options(synchronize_session=False)
-    )
-    return set(result.scalars().all())
 
 
 async def release_claims(session: AsyncSession, *, worker_id: str) -> int:

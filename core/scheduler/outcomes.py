@@ -2,9 +2,10 @@
 
 Outcomes that finish while a write is in progress wait and go together in the next one (group
 commit), so a busy worker spends one transaction per few dozen posts rather than one per post, while
-a single outcome on a quiet worker is written at once. Each write is guarded by ``claimed_by``: a
-worker whose lease was taken over cannot overwrite the new owner's row. ``write`` resolves to whether
-the row was ours, checked by the ``updated_at`` stamp the write set.
+a single outcome on a quiet worker is written at once. Each write is fenced by ``claimed_by`` and the
+claim's ``lease_version`` (core/scheduler/fencing.py): a worker whose lease was taken over cannot
+overwrite the new owner's row. ``write`` resolves to whether the row was ours, checked by the
+``updated_at`` stamp the write set.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Published:
     remote_url: str | None
     published_at: datetime
     upload_state: dict[str, Any]
+    lease_version: int
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Failed:
     post_id: int
     message: str
     hint: str | None
+    lease_version: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Retry:
     due_at: datetime
     message: str
     hint: str | None
+    lease_version: int
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Deferred:
     post_id: int
     due_at: datetime
     attempts: int
+    lease_version: int
 
 
 @dataclass(frozen=True)
@@ -206,7 +211,11 @@ class OutcomeWriter:
                 values.update(claimed_by=None, lease_until=None, updated_at=stamp)
                 await conn.execute(
                     update(_posts)
-                    .where(_posts.c.id == bindparam("b_id"), _posts.c.claimed_by == self.worker_id)
+                    .where(
+                        _posts.c.id == bindparam("b_id"),
+                        _posts.c.claimed_by == self.worker_id,
+                        _posts.c.lease_version == bindparam("b_lease_version"),
+                    )
                     .values(**values),
                     [_params(o) for o in items],
                 )

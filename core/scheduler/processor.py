@@ -21,13 +21,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import metrics
 from core.alerts import Alerter
 from core.config import PlatformsSettings, SchedulerSettings
-from core.db.models import ScheduledPost
 from core.domain import MediaInfo, Platform, PostingAccount, PostStatus, PostView
 from core.errors import ChannelUnreachable, MediaError
 from core.logs import post_context
@@ -46,9 +44,10 @@ from core.publishers.base import (
     TokenSource,
     TransientError,
 )
-from core.scheduler import claim
+from core.scheduler import claim, fencing
 from core.scheduler.breaker import Breakers, BreakerState, CircuitBreaker
 from core.scheduler.claim import ClaimedPost
+from core.scheduler.fencing import Lease, LeaseLost
 from core.scheduler.limits import Limits
 from core.scheduler.outcomes import Deferred, Failed, Notified, OutcomeWriter, Published, Retry
 from core.scheduler.retry import RetryPolicy
@@ -138,6 +137,7 @@ class PostProcessor:
         self.outcomes = OutcomeWriter(sessions, self.worker_id)
         # Publishing tasks by post id; ``_finishing`` are past the publish and only record/notify.
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._leases: dict[int, Lease] = {}
         self._finishing: set[int] = set()
         self._claimed: dict[int, ClaimedPost] = {}
         self._slot_freed = asyncio.Event()
@@ -190,12 +190,14 @@ class PostProcessor:
         task = asyncio.create_task(self.process(post), name=f"publish-{post.id}")
         self._tasks[post.id] = task
         self._claimed[post.id] = post
+        self._leases[post.id] = post.lease(self.worker_id)
         metrics.IN_FLIGHT.inc()
         task.add_done_callback(functools.partial(self._done, post.id))
 
     def _done(self, post_id: int, _task: asyncio.Task[None]) -> None:
         self._tasks.pop(post_id, None)
         self._claimed.pop(post_id, None)
+        self._leases.pop(post_id, None)
         self._finishing.discard(post_id)
         metrics.IN_FLIGHT.dec()
         self.completed += 1
@@ -236,13 +238,13 @@ class PostProcessor:
         interval = max(0.05, self.settings.lease_s / 3)
         while True:
             await asyncio.sleep(interval)
-            ids = [pid for pid in self._tasks if pid not in self._finishing]
+            ids = [pid for pid in self._tasks if pid not in self._finishing and pid in self._leases]
             if not ids:
                 continue
             try:
                 async with self.sessions.begin() as session:
-                    kept = await claim.renew_leases(
-                        session, post_ids=ids, worker_id=self.worker_id, until=self.clock() + self.lease
+                    kept = await fencing.renew(
+                        session, [self._leases[pid] for pid in ids], until=self.clock() + self.lease
                     )
             except Exception:
                 log.exception("renewing leases failed")
@@ -265,6 +267,9 @@ class PostProcessor:
                 await self._process(post)
         except asyncio.CancelledError:
             raise
+        except LeaseLost:
+            # Another worker owns the post now: it publishes it and reports it; we only step aside.
+            log.warning("lease lost, stopping upload", extra={"post_id": post.id})
         except Exception:
             # A bug must not kill the worker loop; the lease makes the post come back.
             with context:
@@ -290,7 +295,9 @@ class PostProcessor:
         except _Defer as deferral:
             self._observe(post, None, breaker)
             self._finishing.add(post.id)
-            await self.outcomes.write(Deferred(post.id, deferral.due_at, max(0, post.attempts - 1)))
+            await self.outcomes.write(
+                Deferred(post.id, deferral.due_at, max(0, post.attempts - 1), post.lease_version)
+            )
             metrics.for_platform(platform).deferred.inc()
             return
         except PublishError as exc:
@@ -427,7 +434,7 @@ class PostProcessor:
                 media=post.media,
                 tokens=tokens,
                 upload_state=dict(post.upload_state),
-                save_state=self._state_saver(post.id),
+                save_state=self._state_saver(post.lease(self.worker_id)),
                 scheduled_for=post.run_at,
                 storage=self.storage,
                 media_link=(
@@ -441,7 +448,7 @@ class PostProcessor:
                 metrics.for_platform(platform.value).publish_seconds.observe(time.perf_counter() - started)
             post.upload_state = job.upload_state
             return result
-        except (PublishError, asyncio.CancelledError):
+        except (PublishError, LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:
             log.exception("publisher crashed", extra={"post_id": post.id, "platform": platform.value})
@@ -458,16 +465,12 @@ class PostProcessor:
             )
         return self.tokens_for(account)
 
-    def _state_saver(self, post_id: int) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    def _state_saver(self, lease: Lease) -> Callable[[dict[str, Any]], Awaitable[None]]:
         async def save(state: dict[str, Any]) -> None:
             # Progress checkpoints must be durable before the publisher goes on: written directly.
+            # One that matches no row raises LeaseLost through the publisher: the upload stops here.
             async with self.sessions.begin() as session:
-                await session.execute(
-                    update(ScheduledPost)
-                    .where(ScheduledPost.id == post_id, ScheduledPost.claimed_by == self.worker_id)
-                    .values(upload_state=state)
-                    .execution_options(synchronize_session=False)
-                )
+                await fencing.save_checkpoint(session, lease, state)
 
         return save
 
@@ -478,7 +481,9 @@ class PostProcessor:
         state.update(remote_id=result.remote_id, remote_url=result.url)
         if result.note:
             state["result_note"] = result.note
-        ours = await self.outcomes.write(Published(post.id, result.remote_id, result.url, now, state))
+        ours = await self.outcomes.write(
+            Published(post.id, result.remote_id, result.url, now, state, post.lease_version)
+        )
         if not ours:
             log.warning("post was taken over before its outcome was stored", extra={"post_id": post.id})
             return
@@ -504,10 +509,10 @@ class PostProcessor:
         platform = post.platform.value
         if retry:
             due = self.clock() + timedelta(seconds=policy.delay(post.attempts, exc.retry_after))
-            await self.outcomes.write(Retry(post.id, due, exc.message, exc.hint))
+            await self.outcomes.write(Retry(post.id, due, exc.message, exc.hint, post.lease_version))
             metrics.for_platform(platform).retried.inc()
         else:
-            ours = await self.outcomes.write(Failed(post.id, exc.message, exc.hint))
+            ours = await self.outcomes.write(Failed(post.id, exc.message, exc.hint, post.lease_version))
             if not ours:
                 return
             metrics.for_platform(platform).failed.inc()
