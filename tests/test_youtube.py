@@ -391,3 +391,48 @@ async def test_stream_range_yields_the_exact_bytes_and_closes_its_file(tmp_path:
     with pytest.raises(OSError, match="changed during upload"):
         async for _ in stream_range(path, 0, len(data) + 10, piece=1 << 20):
             pass
+
+
+async def test_a_session_moved_on_by_another_uploader_is_resumed_from_its_range(
+    fake: FakeYouTube, http: httpx.AsyncClient, video: Path
+) -> None:
+    # Issue 11 point 5: after a takeover two workers may hold the same session. Here the "other
+    # worker" sends the next chunk itself right after our first checkpoint; our next chunk then
+    # starts where the session no longer stands, and the 400 must not fail the post.
+    size = video.stat().st_size
+    step = 2 * CHUNK_UNIT
+    job = _job(video)
+    plain_save = job.save_state
+    assert plain_save is not None
+    interfered: list[int] = []
+
+    async def save(state: dict[str, Any]) -> None:
+        await plain_save(state)
+        if state.get("offset") == step and not interfered:
+            interfered.append(step)
+            chunk = video.read_bytes()[step : 2 * step]
+            other = await http.put(
+                state["session_uri"],
+                content=chunk,
+                headers={
+                    "Authorization": f"Bearer {TOKEN}",
+                    "Content-Type": "video/mp4",
+                    "Content-Range": f"bytes {step}-{2 * step - 1}/{size}",
+                },
+            )
+            assert other.status_code == 308
+
+    job.save_state = save
+    result = await _publisher(http, fake).publish(job)
+
+    assert interfered == [step]
+    puts = [(r.content_range, r.status) for r in fake.requests if r.method == "PUT"]
+    # Ours was refused (the session held 2 chunks), we asked, and went on from the session's Range.
+    assert puts[2:5] == [
+        (f"bytes {step}-{2 * step - 1}/{size}", 400),
+        (f"bytes */{size}", 308),
+        (f"bytes {2 * step}-{3 * step - 1}/{size}", 308),
+    ]
+    assert fake.videos[result.remote_id].sha256 == _sha(video)
+    assert len(fake.videos) == 1
+    assert job.upload_state["video_id"] == result.remote_id

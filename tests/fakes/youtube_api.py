@@ -20,7 +20,9 @@ Tests inject failures: ``fail_chunks`` (5xx, optionally after storing part of th
 ``rate_limit_chunks`` / ``rate_limit_inserts`` (429 + Retry-After), ``quota_exceeded``,
 ``drop_chunks`` (the connection is cut mid-body), ``move_session`` (a 308 that carries a new session
 URI in ``Location``; the old URI is then gone), ``unverified_project`` (uploads locked private, as for
-an API project that has not passed YouTube's audit) and token revocation. Run it on its own with
+an API project that has not passed YouTube's audit) and token revocation; ``hold`` delays the answer
+to a chunk or a status query (computed when the request arrived) until the test releases it, as a
+slow network or a stalled client would. Run it on its own with
 ``python -m tests.fakes.youtube_api --port 8790 --token tok``.
 """
 
@@ -77,6 +79,16 @@ class Injected:
 
 
 @dataclass
+class Hold:
+    """The answer to the matching request after ``after`` others is kept back until ``release``."""
+
+    kind: str
+    after: int = 0
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class Session:
     id: str
     channel_id: str
@@ -123,6 +135,7 @@ class FakeYouTube(LoopbackFake):
         self.unverified_project = False
         self.thumbnails_forbidden = False
         self.protocol_errors: list[str] = []
+        self.holds: list[Hold] = []
         self.peak_chunk_bytes = 0
         # Off only for throughput benchmarks, where the fake then counts bytes instead of hashing.
         self.hash_bodies = True
@@ -159,6 +172,24 @@ class FakeYouTube(LoopbackFake):
 
     def quota_exceeded(self, count: int = 1) -> None:
         self.insert_quota.append(Injected(count, status=403))
+
+    def hold(self, kind: str, *, after: int = 0) -> Hold:
+        """Keep back the answer to a ``"chunk"`` (stored, 308) or a status ``"query"``, or stop reading
+        a chunk's ``"body"`` once its headers are in."""
+        held = Hold(kind, after)
+        self.holds.append(held)
+        return held
+
+    async def _maybe_hold(self, kind: str) -> None:
+        for held in self.holds:
+            if held.kind != kind or held.arrived.is_set():
+                continue
+            if held.after:
+                held.after -= 1
+                return
+            held.arrived.set()
+            await held.release.wait()
+            return
 
     def revoke(self, token: str) -> None:
         self.tokens.pop(token, None)
@@ -326,7 +357,9 @@ class FakeYouTube(LoopbackFake):
         if match.group(1) is None:
             if request.content_length not in (None, 0):
                 raise self._reject(request, "badContent", "A status query (bytes */total) carries no body.")
-            return self._status(request, session)
+            answer = self._status(request, session)
+            await self._maybe_hold("query")
+            return answer
         if session.video_id is not None:
             return self._done(request, session)
         start, end = int(match.group(1)), int(match.group(2))
@@ -358,6 +391,7 @@ class FakeYouTube(LoopbackFake):
         if not request.headers.get("Content-Type"):
             raise self._reject(request, "badContent", "Content-Type is required on an upload chunk.")
 
+        await self._maybe_hold("body")
         drop = take(self.chunk_drops)
         limit = take(self.chunk_rate_limits)
         failure = take(self.chunk_failures)
@@ -380,6 +414,15 @@ class FakeYouTube(LoopbackFake):
         if seen != length:
             raise self._reject(
                 request, "badContent", f"The body had {seen} bytes, Content-Range said {length}."
+            )
+        if start != session.received:
+            # Another upload to this session finished while this body streamed in (two clients on
+            # one session); the chunk no longer starts where the session stands.
+            raise self._reject(
+                request,
+                "badContent",
+                f"Content-Range starts at {start} but the server holds {session.received} bytes: "
+                "query the session and resume from its Range.",
             )
         if limit is not None:
             self._record(request, 429, seen)
@@ -406,7 +449,9 @@ class FakeYouTube(LoopbackFake):
             headers["Location"] = (
                 f"{self.base_url}/upload/youtube/v3/videos?uploadType=resumable&upload_id={new}"
             )
-        return web.Response(status=308, headers=headers)
+        answer = web.Response(status=308, headers=headers)
+        await self._maybe_hold("chunk")
+        return answer
 
     def _status(self, request: web.Request, session: Session) -> web.StreamResponse:
         if session.video_id is not None:

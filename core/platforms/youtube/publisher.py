@@ -61,6 +61,8 @@ class _Progress:
     session: str
     offset: int
     ask: bool = False
+    # Chunks refused because the session moved on without us (two uploaders after a takeover).
+    overtaken: int = 0
 
 
 class _SessionGone(Exception):
@@ -294,7 +296,22 @@ class YouTubePublisher:
                 return None
             if status in (404, 410):
                 raise _SessionGone
-            raise google_error(response, "uploading")
+            error = google_error(response, "uploading")
+            if status == 400 and not error.transient and progress.overtaken < self.max_chunk_attempts:
+                # A 400 to a well-formed chunk is how the session refuses a Content-Range that does
+                # not start where it stands: someone else uploaded to it meanwhile (a worker that
+                # stalled past its lease and woke, or the one that took the post over from us). The
+                # session's Range is the truth; resume from it as the protocol says for any
+                # interruption: https://developers.google.com/youtube/v3/guides/using_resumable_upload_protocol
+                held = await self._query(progress.session, size, tokens)
+                if isinstance(held, dict):
+                    return held
+                if held != progress.offset:
+                    progress.offset, progress.ask = held, False
+                    progress.overtaken += 1
+                    await job.checkpoint(offset=held)
+                    return None
+            raise error
 
         while True:
             done = await retry_transient(
