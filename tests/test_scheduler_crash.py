@@ -25,7 +25,10 @@ async def test_worker_killed_mid_request_is_taken_over_after_the_lease_and_posts
     # The platform receives the first request and sits on it: the worker dies while waiting.
     fake.script("youtube", Scripted(hold=True))
     try:
-        async with worker(db, settings, url, worker_id="doomed", scheduler=LEASE) as doomed:
+        # A long lease for the dead worker, so "not taken early" holds however loaded the machine is;
+        # the survivor's clock is then moved past it instead of the test sleeping through it.
+        long_lease = LEASE.model_copy(update={"lease_s": 30.0})
+        async with worker(db, settings, url, worker_id="doomed", scheduler=long_lease) as doomed:
             [post_id] = await seed_posts(
                 doomed.sessions, count=1, run_at=datetime.now(UTC), platforms=("youtube",)
             )
@@ -44,7 +47,9 @@ async def test_worker_killed_mid_request_is_taken_over_after_the_lease_and_posts
             [left] = await rows(survivor.sessions)
             assert (left.status, left.claimed_by, left.attempts) == ("running", "doomed", 1)
             assert await survivor.processor.run_due() == 0  # still leased: not taken early
-            await asyncio.sleep(1.1)
+            assert left.lease_until is not None
+            expired = left.lease_until + timedelta(seconds=0.1)
+            survivor.processor.clock = lambda: max(datetime.now(UTC), expired)
             assert await survivor.processor.run_due() == 1
             [final] = await rows(survivor.sessions)
             announced = survivor.notifier.results
