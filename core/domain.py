@@ -171,6 +171,18 @@ class AccountView:
 
 
 @dataclass(frozen=True)
+class LinkPreview:
+    """What the link's confirmation page shows before the browser goes to the provider."""
+
+    platform: Platform
+    team: str
+    chat: str
+    requested_by: str
+    # A fresh signed cookie value for the first browser to open the link; None when it has it already.
+    cookie: str | None
+
+
+@dataclass(frozen=True)
 class UnlinkOutcome:
     platform: Platform
     names: list[str]

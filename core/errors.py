@@ -70,6 +70,12 @@ class LinkProviderFailed(LinkError):
     title = "Linking failed"
 
 
+class LinkOpenedElsewhere(LinkError):
+    """The link (or its callback) came from a browser other than the first one that opened it."""
+
+    title = "This link belongs to another browser"
+
+
 class ChannelUnreachable(Exception):
     """The chat refused a post's result for good: the bot was removed from the channel, lost the
     permission to see or write in it, or the channel is archived or gone. Retrying can't help, so

@@ -29,6 +29,7 @@ from core.domain import (
     AccountStatus,
     AccountView,
     ChatContext,
+    LinkPreview,
     MediaInfo,
     PauseView,
     Platform,
@@ -758,22 +759,27 @@ class Postbot:
         ready = {i.platform for i in platform_infos() if not i.requires_account}
         return {a.platform for a in accounts if a.status is AccountStatus.ACTIVE} | ready
 
-    async def authorize_url(self, platform: Platform, state: str) -> str:
-        """Where the browser that opened a /link URL goes: the platform's consent page."""
-        return await self._linker().authorize_url(platform, state)
+    async def open_link(self, platform: Platform, state: str, cookie: str | None) -> LinkPreview:
+        """A /link URL opened in a browser: which team and chat it links to; binds the browser."""
+        return await self._linker().open_link(platform, state, cookie)
+
+    async def authorize_url(self, platform: Platform, state: str, cookie: str | None) -> str:
+        """Where the confirmed link goes: the platform's consent page (the binding browser only)."""
+        return await self._linker().authorize_url(platform, state, cookie)
 
     async def complete_link(
         self,
         platform: Platform,
         state: str | None,
         *,
+        cookie: str | None,
         code: str | None,
         error: str | None,
         error_description: str | None,
     ) -> LinkOutcome:
         """The OAuth callback: store the account's tokens (or raise a LinkError saying why not)."""
         return await self._linker().complete_link(
-            platform, state, code=code, error=error, error_description=error_description
+            platform, state, cookie=cookie, code=code, error=error, error_description=error_description
         )
 
     async def open_video(

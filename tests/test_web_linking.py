@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -79,15 +79,32 @@ class Site:
         async with self.sessions() as session:
             return list((await session.execute(select(OAuthState))).scalars())
 
+    async def open_link(self, link: str, browser: httpx.AsyncClient | None = None) -> httpx.Response:
+        """What a person does: open the DMed link, read the confirmation, press the button."""
+        browser = browser or self.browser
+        confirmation = await browser.get(link)
+        if confirmation.status_code != 200:
+            return confirmation
+        assert '<form method="post"' in confirmation.text
+        return await browser.post(link.split("?", 1)[0], data={"state": _state(link)})
+
     async def provider_redirect(self, link: str) -> str:
         """Follow the link to the provider and back, stopping before our callback is called."""
-        start = await self.browser.get(link, follow_redirects=False)
-        assert start.status_code == 302, start.text
+        confirmation = await self.browser.get(link)
+        assert confirmation.status_code == 200, confirmation.text
+        start = await self.browser.post(
+            link.split("?", 1)[0], data={"state": _state(link)}, follow_redirects=False
+        )
+        assert start.status_code == 303, start.text
         at_provider = await self.browser.get(start.headers["location"], follow_redirects=False)
         assert at_provider.status_code == 302, at_provider.text
         callback: str = at_provider.headers["location"]
         assert callback.startswith(f"{self.server.url}/oauth/{self.fake.platform}/callback")
         return callback
+
+
+def _state(link: str) -> str:
+    return parse_qs(urlsplit(link).query)["state"][0]
 
 
 async def open_site(db: Database, tmp_settings: Settings, platform: str) -> Site:
@@ -145,10 +162,10 @@ async def test_full_link_flow(site: Site) -> None:
     link = await site.linker.start_link(ADMIN, Platform(site.fake.platform))
     assert link.startswith(f"{site.server.url}/oauth/{site.fake.platform}/start?state=")
 
-    page = await site.browser.get(link)
+    page = await site.open_link(link)
 
     assert page.status_code == 200, page.text
-    assert "linked" in page.text
+    assert "linked" in page.text and "for T1, the local console" in page.text
     [account] = await site.accounts()
     assert account.status == AccountStatus.ACTIVE.value
     expected_id = site.fake.account.account_id
@@ -162,7 +179,7 @@ async def test_full_link_flow(site: Site) -> None:
     assert site.fake.protocol_errors == []
     handle = account.display_name
     assert handle and handle in page.text
-    linked = f"[DM] {Platform(site.fake.platform).label} linked as {handle}."
+    linked = f"[DM] {Platform(site.fake.platform).label} linked as {handle} for T1 (local console)."
     if site.fake.platform == "youtube":
         # Said once, when linking: an unaudited Google project's uploads are locked private.
         [dm] = site.dms
@@ -255,7 +272,7 @@ async def test_forged_or_altered_state_is_refused(site: Site) -> None:
 async def test_access_denied_at_the_provider_stores_nothing_and_burns_the_link(site: Site) -> None:
     site.fake.deny_next()
     link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
-    page = await site.browser.get(link)
+    page = await site.open_link(link)
     assert page.status_code == 200
     assert "Linking cancelled" in page.text and "declined" in page.text
     assert await site.accounts() == []
@@ -267,14 +284,14 @@ async def test_access_denied_at_the_provider_stores_nothing_and_burns_the_link(s
 async def test_relinking_updates_the_same_account(site: Site) -> None:
     for _ in range(2):
         link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
-        assert (await site.browser.get(link)).status_code == 200
+        assert (await site.open_link(link)).status_code == 200
     assert len(await site.accounts()) == 1
 
 
 @pytest.mark.parametrize("site", ["x", "instagram"], indirect=True)
 async def test_accounts_and_unlink(site: Site) -> None:
     platform = Platform(site.fake.platform)
-    assert (await site.browser.get(await site.linker.start_link(ADMIN, platform))).status_code == 200
+    assert (await site.open_link(await site.linker.start_link(ADMIN, platform))).status_code == 200
     [account] = await site.accounts()
     token = load_tokens(account, site.vault).access_token
     views = await site.linker.list_accounts(MEMBER)
@@ -448,7 +465,8 @@ async def test_start_web_health_checks_the_database(db: Database, settings: Sett
 
 async def test_provider_errors_at_the_callback_store_nothing(site: Site) -> None:
     link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
-    state = parse_qs(urlsplit(link).query)["state"][0]
+    state = _state(link)
+    assert (await site.browser.get(link)).status_code == 200  # opened: this browser holds the link
     other = await site.browser.get(
         f"{site.server.url}/oauth/youtube/callback?state={state}&error=server_error&error_description=Try+later"
     )
@@ -462,3 +480,80 @@ async def test_provider_errors_at_the_callback_store_nothing(site: Site) -> None
     assert "could not reach YouTube" in down.text and "Nothing was linked" in down.text
     assert await site.accounts() == []
     assert site.dms == []
+
+
+async def test_the_link_is_bound_to_the_first_browser_that_opens_it(site: Site) -> None:
+    """Issue 11 point 3: a forwarded or phished link, or a callback URL carried into another browser,
+    links nothing; the admin's own browser still can."""
+    link = await site.linker.start_link(replace(ADMIN, team_name="Acme"), Platform.YOUTUBE)
+    confirmation = await site.browser.get(link)
+    assert confirmation.status_code == 200
+    # Before anything goes to the provider the page says which team and chat get the account.
+    assert "Link YouTube to Acme (T1)?" in confirmation.text
+    assert "ada asked to link a YouTube account to Acme (T1), the local console" in confirmation.text
+    assert site.fake.authorize_requests == []
+    cookie = confirmation.headers["set-cookie"]
+    assert cookie.startswith("postbot_link=")
+    attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=lax", "path=/oauth/youtube/", "max-age=600"} <= attributes
+    assert "secure" not in attributes  # http://127.0.0.1 here; see the https test below
+
+    async with httpx.AsyncClient(timeout=10, follow_redirects=True) as other:
+        forwarded = await other.get(link)
+        assert forwarded.status_code == 403 and "another one" in forwarded.text
+        assert "set-cookie" not in forwarded.headers
+        posted = await other.post(link.split("?", 1)[0], data={"state": _state(link)})
+        assert posted.status_code == 403
+        # The admin's callback URL (code and state) opened elsewhere: refused, and the link not spent.
+        callback = await site.provider_redirect(link)
+        carried = await other.get(callback)
+        assert carried.status_code == 403
+        assert site.fake.token_calls == []
+        # A cookie forged for this state does not pass either.
+        other.cookies.set("postbot_link", "nonce.0000", path="/oauth/youtube/")
+        assert (await other.get(callback)).status_code == 403
+
+    page = await site.browser.get(callback)
+    assert page.status_code == 200 and "for Acme (T1), the local console" in page.text
+    assert len(await site.accounts()) == 1
+    assert "for Acme (T1) (local console)." in site.dms[-1]
+
+
+async def test_a_victim_cannot_be_made_to_complete_an_attackers_link(site: Site) -> None:
+    """Login CSRF: the attacker runs the flow to the provider in their browser and sends the callback
+    URL to the admin. Without the attacker's cookie the admin's browser links nothing."""
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    callback = await site.provider_redirect(link)  # site.browser plays the attacker here
+    async with httpx.AsyncClient(timeout=10) as victim:
+        page = await victim.get(callback)
+        assert page.status_code == 403
+        assert (await victim.get(link)).status_code == 403  # nor can it open the link itself
+    assert await site.accounts() == [] and site.fake.token_calls == []
+
+
+async def test_link_pages_cannot_be_framed_and_cookie_is_secure_over_https(site: Site) -> None:
+    """Issue 11 point 8: no OAuth page may be framed (clickjacking the confirmation button)."""
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    responses = [
+        await site.browser.get(link),
+        await site.browser.get(f"{site.server.url}/oauth/youtube/start?state=forged"),
+        await site.browser.get(f"{site.server.url}/oauth/youtube/callback?state=forged&code=x"),
+        await site.browser.post(f"{site.server.url}/oauth/youtube/start", data={"state": "forged"}),
+        await site.browser.get(f"{site.server.url}/oauth/myspace/start?state=x"),
+    ]
+    for response in responses:
+        assert response.headers["x-frame-options"] == "DENY", response.url
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], response.url
+
+    https = site.settings.model_copy(update={"web": WebSettings(public_url="https://postbot.example")})
+    linker = AccountLinker(https, site.sessions, site.vault, OAuthClients(https, site.http), clock=site.clock)
+    server = WebServer("127.0.0.1", 0)
+    await server.start(build_web_app(linker))
+    try:
+        secure_link = await linker.start_link(ADMIN, Platform.YOUTUBE)
+        path = secure_link.removeprefix("https://postbot.example")
+        page = await site.http.get(f"{server.url}{path}")
+        assert page.status_code == 200
+        assert "secure" in {p.strip().lower() for p in page.headers["set-cookie"].split(";")}
+    finally:
+        await server.stop()

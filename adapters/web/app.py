@@ -10,7 +10,9 @@ import hmac
 import logging
 import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
@@ -18,9 +20,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from adapters.web.pages import page
+from adapters.web.pages import HEADERS, confirm_page, page
 from core.domain import Platform
-from core.errors import LinkDenied, LinkError, LinkStateExpired, LinkStateInvalid, LinkStateUsed, UserError
+from core.errors import (
+    LinkDenied,
+    LinkError,
+    LinkOpenedElsewhere,
+    LinkStateExpired,
+    LinkStateInvalid,
+    LinkStateUsed,
+    UserError,
+)
 from core.render import linkable_labels
 from core.service import Postbot, platform_infos
 
@@ -46,6 +56,12 @@ class Video(Protocol):
 # key, expires, sig, post → the video, or None for a link that must not serve (Postbot.open_video).
 OpenVideo = Callable[[str, str | None, str | None, str | None], Awaitable[Video | None]]
 
+# The browser-binding cookie (core/accounts/binding.py); it lives as long as a link does.
+COOKIE = "postbot_link"
+COOKIE_TTL = timedelta(minutes=10)
+# The confirmation form carries only the link's state.
+_MAX_FORM = 4096
+
 _LINKABLE = frozenset(p.platform for p in platform_infos() if p.linkable)
 _UNKNOWN = f"postbot links {linkable_labels(platform_infos())}."
 
@@ -54,6 +70,7 @@ _OUTCOMES: dict[type[LinkError], tuple[str, int]] = {
     LinkStateExpired: ("expired", 410),
     LinkStateUsed: ("replayed", 409),
     LinkDenied: ("denied", 200),
+    LinkOpenedElsewhere: ("other_browser", 403),
 }
 
 
@@ -63,6 +80,20 @@ def _platform(request: Request) -> Platform | None:
     except ValueError:
         return None
     return platform if platform in _LINKABLE else None
+
+
+async def _form_state(request: Request) -> str:
+    """The ``state`` field of the confirmation form (urlencoded, a few hundred bytes at most)."""
+    body = b""
+    async for piece in request.stream():
+        body += piece
+        if len(body) > _MAX_FORM:
+            return ""
+    try:
+        values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4).get("state", [""])
+    except ValueError:
+        return ""
+    return values[0]
 
 
 def build_web_app(
@@ -75,20 +106,59 @@ def build_web_app(
 ) -> Starlette:
     """The public app. /metrics is on it only behind ``metrics_token`` (a bearer token): operational
     figures (posts per team and platform, failures) are nobody else's business."""
+    secure_cookie = postbot.settings.web.public_url.startswith("https://")
 
     async def start(request: Request) -> Response:
+        """GET: say which team and chat the account would be linked to, and bind this browser."""
         platform = _platform(request)
         if platform is None:
             return page("Unknown platform", _UNKNOWN, status=404)
+        state = request.query_params.get("state", "")
         try:
-            url = await postbot.authorize_url(platform, request.query_params.get("state", ""))
+            preview = await postbot.open_link(platform, state, request.cookies.get(COOKIE))
         except LinkError as exc:
             outcome, status = _OUTCOMES.get(type(exc), ("failed", 400))
             LINKS.labels(platform.value, outcome).inc()
             return page(exc.title, exc.message, status=status)
         except UserError as exc:
             return page("Linking isn't available", str(exc), status=503)
-        return RedirectResponse(url, status_code=302, headers={"Cache-Control": "no-store"})
+        response = confirm_page(
+            f"Link {platform.label} to {preview.team}?",
+            f"{preview.requested_by} asked to link a {platform.label} account to {preview.team}, "
+            f"the {preview.chat}. Everyone who can post there will be able to publish as that "
+            "account. If you did not ask for this in chat, close this tab.",
+            action=f"/oauth/{platform.value}/start",
+            state=state,
+            button=f"Continue to {platform.label}",
+        )
+        if preview.cookie is not None:
+            response.set_cookie(
+                COOKIE,
+                preview.cookie,
+                max_age=int(COOKIE_TTL.total_seconds()),
+                path=f"/oauth/{platform.value}/",
+                httponly=True,
+                samesite="lax",
+                secure=secure_cookie,
+            )
+        return response
+
+    async def confirm(request: Request) -> Response:
+        """POST from the confirmation page: off to the provider, from the browser bound to the link."""
+        platform = _platform(request)
+        if platform is None:
+            return page("Unknown platform", _UNKNOWN, status=404)
+        try:
+            state = await _form_state(request)
+            url = await postbot.authorize_url(platform, state, request.cookies.get(COOKIE))
+        except LinkError as exc:
+            outcome, status = _OUTCOMES.get(type(exc), ("failed", 400))
+            LINKS.labels(platform.value, outcome).inc()
+            return page(exc.title, exc.message, status=status)
+        except UserError as exc:
+            return page("Linking isn't available", str(exc), status=503)
+        # 303: the provider's authorize endpoint is fetched with GET.
+        return RedirectResponse(url, status_code=303, headers=HEADERS)
 
     async def callback(request: Request) -> Response:
         platform = _platform(request)
@@ -99,6 +169,7 @@ def build_web_app(
             outcome = await postbot.complete_link(
                 platform,
                 q.get("state"),
+                cookie=request.cookies.get(COOKIE),
                 code=q.get("code"),
                 error=q.get("error"),
                 error_description=q.get("error_description"),
@@ -113,7 +184,8 @@ def build_web_app(
         LINKS.labels(platform.value, "linked").inc()
         return page(
             f"{platform.label} linked",
-            f"postbot can now post as {outcome.handle}. You can close this tab and go back to chat.",
+            f"postbot can now post as {outcome.handle} for {outcome.team}, the {outcome.chat}. "
+            "You can close this tab and go back to chat.",
         )
 
     async def health(request: Request) -> Response:
@@ -136,6 +208,7 @@ def build_web_app(
 
     routes: list[BaseRoute] = [
         Route("/oauth/{platform}/start", start, methods=["GET"]),
+        Route("/oauth/{platform}/start", confirm, methods=["POST"]),
         Route("/oauth/{platform}/callback", callback, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         *([Route("/metrics", metrics, methods=["GET"])] if metrics_token else []),

@@ -4,7 +4,9 @@ The link's state is 32 random bytes, bound to team, user and platform, valid for
 good for one callback. Only its SHA-256 is stored, so a leaked database row cannot be replayed as a
 link; for PKCE platforms the verifier is stored encrypted, bound to that state. The state is burnt
 by an atomic conditional UPDATE before the code is exchanged, so two callbacks racing with the same
-state (a replay, a double click) cannot both get through.
+state (a replay, a double click) cannot both get through. The link is also bound to the first
+browser that opens it (core/accounts/binding.py), which is shown the team and chat the account will
+be linked to before it is sent to the provider.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import urlencode
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.accounts.binding import BrowserBinding
 from core.accounts.store import load_tokens, save_tokens
 from core.config import Settings
 from core.crypto import Vault, VaultError, state_aad
@@ -29,12 +32,14 @@ from core.domain import (
     AccountView,
     ChatContext,
     ChatKind,
+    LinkPreview,
     Platform,
     UnlinkOutcome,
     platform_from_alias,
 )
 from core.errors import (
     LinkDenied,
+    LinkOpenedElsewhere,
     LinkProviderFailed,
     LinkStateExpired,
     LinkStateInvalid,
@@ -70,6 +75,12 @@ class LinkOutcome:
     display_name: str
     handle: str
     relinked: bool
+    # Whose team and which chat the account now posts for, named on the success page and in the DM.
+    team: str = ""
+    chat: str = ""
+
+
+_CHAT_NAMES = {"slack": "Slack workspace", "discord": "Discord server", "console": "local console"}
 
 
 class AccountLinker:
@@ -89,6 +100,10 @@ class AccountLinker:
         self.oauth = oauth
         self.notifier = notifier
         self.clock = clock
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+        if not secret:
+            raise UserError("Linking accounts needs POSTBOT_SECRET_KEY.")
+        self.binding = BrowserBinding(secret)
 
     def redirect_uri(self, platform: Platform) -> str:
         return f"{self.settings.web.public_url.rstrip('/')}/oauth/{platform.value}/callback"
@@ -148,11 +163,41 @@ class AccountLinker:
         query = urlencode({"state": state})
         return f"{self.settings.web.public_url.rstrip('/')}/oauth/{platform.value}/start?{query}"
 
-    async def authorize_url(self, platform: Platform, state: str) -> str:
-        """Where /oauth/{platform}/start sends the browser. Checks the state without burning it."""
+    async def open_link(self, platform: Platform, state: str, cookie: str | None) -> LinkPreview:
+        """What GET /oauth/{platform}/start shows: whose team this links to. Binds the link to this
+        browser if it is the first to open it; refuses any other browser."""
+        async with self.sessions.begin() as session:
+            row = await self._state_row(session, platform, state)
+            self._check_usable(row)
+            held = self.binding.verify(cookie, row.state_hash)
+            fresh: str | None = None
+            if held is None or held != row.browser_hash:
+                binding = self.binding.issue(row.state_hash)
+                claimed = await session.execute(
+                    update(OAuthState)
+                    .where(OAuthState.id == row.id, OAuthState.browser_hash.is_(None))
+                    .values(browser_hash=binding.nonce_hash)
+                )
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    raise self._elsewhere(platform)
+                fresh = binding.cookie
+            team = await session.get(Team, row.team_id)
+            user = await session.get(User, row.user_id)
+            assert team is not None and user is not None
+            return LinkPreview(
+                platform=platform,
+                team=_team_label(team),
+                chat=_CHAT_NAMES.get(team.chat, team.chat),
+                requested_by=user.display_name or user.external_id,
+                cookie=fresh,
+            )
+
+    async def authorize_url(self, platform: Platform, state: str, cookie: str | None) -> str:
+        """Where the confirmed start sends the browser. Checks state and browser without burning."""
         async with self.sessions() as session:
             row = await self._state_row(session, platform, state)
             self._check_usable(row)
+            self._check_browser(platform, row, cookie)
             verifier = self._verifier(row)
         provider = self.oauth.get(platform)
         challenge = s256_challenge(verifier) if verifier else None
@@ -167,6 +212,7 @@ class AccountLinker:
         platform: Platform,
         state: str | None,
         *,
+        cookie: str | None = None,
         code: str | None = None,
         error: str | None = None,
         error_description: str | None = None,
@@ -176,6 +222,8 @@ class AccountLinker:
         now = self.clock()
         async with self.sessions.begin() as session:
             row = await self._state_row(session, platform, state)
+            # Before burning: a callback carried into another browser must not spend the admin's link.
+            self._check_browser(platform, row, cookie)
             burnt = await session.execute(
                 update(OAuthState)
                 .where(OAuthState.id == row.id, OAuthState.used_at.is_(None), OAuthState.expires_at > now)
@@ -243,6 +291,7 @@ class AccountLinker:
             user = await session.get(User, user_id)
             assert team is not None and user is not None
             chat, team_ext, user_ext = team.chat, team.external_id, user.external_id
+            team_label, chat_label = _team_label(team), _CHAT_NAMES.get(team.chat, team.chat)
             account_row_id = account.id
 
         outcome = LinkOutcome(
@@ -252,10 +301,13 @@ class AccountLinker:
             display_name=profile.display_name,
             handle=profile.handle,
             relinked=existing is not None,
+            team=team_label,
+            chat=chat_label,
         )
         log.info("account linked", extra={"platform": platform.value, "account": account_row_id})
         note = spec(platform).link_note
-        text = f"{platform.label} linked as {profile.handle}."
+        # Naming the team lets an admin notice a link completed by someone else, or for another team.
+        text = f"{platform.label} linked as {profile.handle} for {team_label} ({chat_label})."
         await self._dm(chat, team_ext, user_ext, f"{text} {note}" if note else text)
         return outcome
 
@@ -314,6 +366,18 @@ class AccountLinker:
                 f"Run /link {platform.value} in chat for a new one."
             )
         return row
+
+    def _check_browser(self, platform: Platform, row: OAuthState, cookie: str | None) -> None:
+        held = self.binding.verify(cookie, row.state_hash)
+        if row.browser_hash is None or held is None or not secrets.compare_digest(held, row.browser_hash):
+            raise self._elsewhere(platform)
+
+    @staticmethod
+    def _elsewhere(platform: Platform) -> LinkOpenedElsewhere:
+        return LinkOpenedElsewhere(
+            "Each link works only in the browser that opened it first, and that was another one. "
+            f"If that wasn't you, tell your admins. Run /link {platform.value} in chat for a new link."
+        )
 
     def _check_usable(self, row: OAuthState) -> None:
         if row.used_at is not None:
@@ -436,3 +500,7 @@ def _renewable(account: SocialAccount) -> bool:
     from core.accounts.tokens import renewable
 
     return renewable(account)
+
+
+def _team_label(team: Team) -> str:
+    return f"{team.name} ({team.external_id})" if team.name else team.external_id

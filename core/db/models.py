@@ -98,6 +98,8 @@ class OAuthState(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     platform: Mapped[str] = mapped_column(String(16))
     pkce_verifier_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # SHA-256 of the nonce in the cookie of the first browser that opened the link (core/accounts/binding.py).
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
