@@ -164,9 +164,10 @@ async def test_authorize_urls_carry_each_providers_parameters(http: httpx.AsyncC
             k: v[0] for k, v in parse_qs(parts.query).items()
         }
 
-    base, q = query(Platform.YOUTUBE)
+    base, q = query(Platform.YOUTUBE, "c" * 43)
     assert base == "https://accounts.google.com/o/oauth2/v2/auth"
     assert q["access_type"] == "offline" and "youtube.upload" in q["scope"]
+    assert q["code_challenge"] == "c" * 43 and q["code_challenge_method"] == "S256"
     base, q = query(Platform.X, "c" * 43)
     assert base == "https://x.com/i/oauth2/authorize"
     assert "offline.access" in q["scope"].split(" ") and q["code_challenge_method"] == "S256"

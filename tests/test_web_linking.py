@@ -193,7 +193,7 @@ async def test_full_link_flow(site: Site) -> None:
     assert site.fake.account_for(await source.refresh()) == site.fake.account.account_id
 
 
-@pytest.mark.parametrize("site", ["x"], indirect=True)
+@pytest.mark.parametrize("site", ["youtube", "x"], indirect=True)
 async def test_pkce_challenge_matches_the_stored_verifier_and_the_fake_checks_it(site: Site) -> None:
     link = await site.linker.start_link(ADMIN, Platform(site.fake.platform))
     callback = await site.provider_redirect(link)
@@ -557,3 +557,22 @@ async def test_link_pages_cannot_be_framed_and_cookie_is_secure_over_https(site:
         assert "secure" in {p.strip().lower() for p in page.headers["set-cookie"].split(";")}
     finally:
         await server.stop()
+
+
+async def test_a_victims_code_pasted_into_another_teams_callback_links_nothing(site: Site) -> None:
+    """Issue 11 point 4: the attacker, admin of their own team, opens their own link in their own
+    browser, then redeems the code Google issued to the victim's flow at their own callback. PKCE
+    ties the code to the victim's verifier, so the exchange fails and no channel is linked."""
+    attacker = ChatContext(chat=ChatKind.CONSOLE, team_id="T-evil", user_id="U-evil", is_admin=True)
+    evil_link = await site.linker.start_link(attacker, Platform.YOUTUBE)
+    async with httpx.AsyncClient(timeout=10) as evil_browser:
+        assert (await evil_browser.get(evil_link)).status_code == 200  # bound to the attacker's browser
+        victim_callback = await site.provider_redirect(await site.linker.start_link(ADMIN, Platform.YOUTUBE))
+        code = parse_qs(urlsplit(victim_callback).query)["code"][0]
+        pasted = await evil_browser.get(
+            f"{site.server.url}/oauth/youtube/callback?state={_state(evil_link)}&code={code}"
+        )
+    assert pasted.status_code == 502 and "Nothing was linked" in pasted.text
+    assert [(c.grant_type, c.status) for c in site.fake.token_calls] == [("authorization_code", 400)]
+    assert site.fake.protocol_errors == ["code_verifier does not match the code_challenge"]
+    assert await site.accounts() == []

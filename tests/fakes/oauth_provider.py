@@ -63,6 +63,10 @@ if TYPE_CHECKING:
 
 CODE_TTL_S = 600
 _TIKTOK_HEX_CHALLENGE = re.compile(r"[0-9a-f]{64}")
+# Where the authorize request must carry an S256 challenge. Google (youtube) accepts one without
+# requiring it (https://developers.google.com/identity/protocols/oauth2/web-server); like every
+# provider here, once a code was issued for a challenge its exchange needs the matching verifier
+# (RFC 7636 §4.6), which is what makes a stolen code useless in another flow.
 PKCE_PLATFORMS = {"x"}
 ACCESS_TTL = {"youtube": 3599, "x": 7200, "linkedin": 5_184_000, "tiktok": 86_400, "instagram": 3600}
 IG_LONG_TTL = 5_183_944

@@ -23,6 +23,12 @@ class YouTubeOAuth(OAuthProvider):
         "https://www.googleapis.com/auth/youtube.upload",
         "https://www.googleapis.com/auth/youtube.readonly",
     )
+    # PKCE for a confidential web client too: Google accepts code_challenge/code_challenge_method on
+    # the authorize request of web server apps and then requires the matching code_verifier at the
+    # token endpoint (https://developers.google.com/identity/protocols/oauth2/web-server,
+    # RFC 7636 §4). It stops a victim's code, pasted into another flow's callback, from being redeemed
+    # there (issue 11 point 4).
+    uses_pkce = True
     # offline + consent: Google only returns a refresh token when both are asked for.
     extra_authorize_params: ClassVar[dict[str, str]] = {
         "access_type": "offline",
