@@ -401,6 +401,8 @@ class AccountLinker:
     # -- /accounts and /unlink ---------------------------------------------------------------------
 
     async def list_accounts(self, ctx: ChatContext) -> list[AccountView]:
+        """Every member may list (names and token health, never token material); linking and
+        unlinking are for admins. README and each chat's /help say the same."""
         async with self.sessions() as session:
             team = (
                 await session.execute(
