@@ -701,9 +701,12 @@ class Postbot:
         return validation.max_upload_bytes(platforms)
 
     @asynccontextmanager
-    async def receive(self, name: str, *, max_bytes: int | None) -> AsyncIterator[MediaSink]:
-        """Stream a video into the media store; ``sink.info`` describes it once the block ends."""
-        async with self.media.receive(name, max_bytes=max_bytes) as sink:
+    async def receive(
+        self, name: str, *, max_bytes: int | None, declared_bytes: int | None = None
+    ) -> AsyncIterator[MediaSink]:
+        """Stream a video into the media store; ``sink.info`` describes it once the block ends. A
+        stream longer than the chat's ``declared_bytes`` is cut there, whatever ``max_bytes`` allows."""
+        async with self.media.receive(name, max_bytes=max_bytes, declared_bytes=declared_bytes) as sink:
             yield sink
 
     async def import_file(self, path: str | Path) -> MediaInfo:

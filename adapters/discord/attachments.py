@@ -42,8 +42,8 @@ async def download_attachment(
     platforms: tuple[Platform, ...],
 ) -> MediaInfo:
     check_size(size, discord_limit=discord_limit, platforms=platforms, name=filename)
-    caps = [size, discord_limit, postbot.upload_limit(platforms)]
-    limit = min(c for c in caps if c is not None)
+    caps = [discord_limit, postbot.upload_limit(platforms)]
+    limit = min((c for c in caps if c is not None), default=None)
     async with http.stream("GET", url) as response:
         if response.status_code != 200:
             # Attachment links are signed and expire: an old interaction's link is gone for good.
@@ -51,7 +51,7 @@ async def download_attachment(
                 f"Discord no longer serves {filename} (HTTP {response.status_code}).",
                 hint="Attach the video again.",
             )
-        async with postbot.receive(filename, max_bytes=limit) as sink:
+        async with postbot.receive(filename, max_bytes=limit, declared_bytes=size) as sink:
             async for chunk in response.aiter_bytes(_CHUNK):
                 await sink.write(chunk)
     assert sink.info is not None

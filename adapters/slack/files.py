@@ -198,8 +198,7 @@ async def download(
         postbot.check_size(file.size_bytes, platforms)
     if not file.download_url:
         raise MediaError(f"Slack gave no download link for {name}.", hint="Upload the video again.")
-    caps = [file.size_bytes, postbot.upload_limit(platforms)]
-    limit = min((c for c in caps if c is not None), default=None)
+    limit = postbot.upload_limit(platforms)
     # An unauthorized request ends on the HTML sign-in page (a redirect on Slack's hosts), caught below.
     response = await _open(http, file.download_url, name=name, bot_token=bot_token, hosts=hosts)
     try:
@@ -210,7 +209,7 @@ async def download(
                 hint="Check that postbot is in this channel and has the files:read scope "
                 "(reinstall the app from its manifest), then try again.",
             )
-        async with postbot.receive(name, max_bytes=limit) as sink:
+        async with postbot.receive(name, max_bytes=limit, declared_bytes=file.size_bytes) as sink:
             async for chunk in response.aiter_bytes(_CHUNK):
                 await sink.write(chunk)
     finally:

@@ -22,24 +22,37 @@ from core.errors import MediaError
 from core.media.probe import probe_file
 from core.media.retention import MediaBlobs
 from core.media.storage import LocalStorage, MediaStorage
+from core.media.validation import size_text
 
 
 class MediaSink:
     """Receives the bytes of one file; ``info`` is set when the ``receive`` block exits cleanly."""
 
-    def __init__(self, path: Path, max_bytes: int | None) -> None:
+    def __init__(
+        self, path: Path, max_bytes: int | None, *, declared_bytes: int | None = None, name: str | None = None
+    ) -> None:
         self._path = path
         self._fh = path.open("wb")
         self._hash = hashlib.sha256()
         self._max = max_bytes
+        # What the chat announced: a stream that runs past it is cut there, whatever the platforms allow.
+        self._declared = declared_bytes
+        self._name = name or "The file"
         self.size = 0
         self.info: MediaInfo | None = None
 
     async def write(self, chunk: bytes) -> None:
         self.size += len(chunk)
+        if self._declared is not None and self.size > self._declared:
+            raise MediaError(
+                f"{self._name} is larger than the {size_text(self._declared)} it was announced as, "
+                "so postbot stopped reading it.",
+                hint="Upload the video again.",
+            )
         if self._max is not None and self.size > self._max:
-            limit_mb = self._max // (1024 * 1024)
-            raise MediaError(f"The file is larger than {limit_mb} MB, the most the chosen platforms accept.")
+            raise MediaError(
+                f"The file is larger than {size_text(self._max)}, the most the chosen platforms accept."
+            )
         self._hash.update(chunk)
         await asyncio.to_thread(self._fh.write, chunk)
 
@@ -62,12 +75,16 @@ class MediaStore:
 
     @asynccontextmanager
     async def receive(
-        self, original_name: str | None = None, *, max_bytes: int | None = None
+        self,
+        original_name: str | None = None,
+        *,
+        max_bytes: int | None = None,
+        declared_bytes: int | None = None,
     ) -> AsyncIterator[MediaSink]:
         tmp_dir = self.root / "incoming"
         await asyncio.to_thread(tmp_dir.mkdir, parents=True, exist_ok=True)
         tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
-        sink = MediaSink(tmp, max_bytes)
+        sink = MediaSink(tmp, max_bytes, declared_bytes=declared_bytes, name=original_name)
         try:
             yield sink
             sink.close()

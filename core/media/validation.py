@@ -106,6 +106,11 @@ def _mb(n: int) -> str:
     return f"{max(1, round(n / KB))} KB"
 
 
+def size_text(n: int) -> str:
+    """A byte count as chat messages show it (KB, MB, GB), never rounded down to "0 MB"."""
+    return _mb(n)
+
+
 def _duration(seconds: float) -> str:
     if seconds < 10:
         return f"{seconds:.1f} s"
