@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.domain import MediaInfo
 from core.errors import MediaError
+from core.media.names import safe_filename
 from core.media.probe import probe_file
 from core.media.retention import MediaBlobs
 from core.media.storage import LocalStorage, MediaStorage
@@ -84,6 +85,8 @@ class MediaStore:
         tmp_dir = self.root / "incoming"
         await asyncio.to_thread(tmp_dir.mkdir, parents=True, exist_ok=True)
         tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
+        # Stored and shown, and a path component later (the sandbox's copy): never the raw chat name.
+        original_name = safe_filename(original_name) if original_name else None
         sink = MediaSink(tmp, max_bytes, declared_bytes=declared_bytes, name=original_name)
         try:
             yield sink
@@ -96,9 +99,14 @@ class MediaStore:
 
     async def import_file(self, path: str | Path, *, max_bytes: int | None = None) -> MediaInfo:
         """Copy a local file into the store (the console's --file)."""
-        source = Path(path).expanduser()
-        if not await asyncio.to_thread(source.is_file):
-            raise MediaError(f"No file at {source}.", hint="Check the path given with --file.")
+        try:
+            source = Path(path).expanduser()
+            found = await asyncio.to_thread(source.is_file)
+        except (OSError, ValueError):  # a NUL in the name, a name too long for the file system
+            found = False
+        if not found:
+            shown = "".join(ch if ch.isprintable() else "?" for ch in str(path)[:80])
+            raise MediaError(f"No file at {shown}.", hint="Check the path given with --file.")
         async with self.receive(source.name, max_bytes=max_bytes) as sink:
             with source.open("rb") as fh:
                 while chunk := await asyncio.to_thread(fh.read, 1024 * 1024):

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.domain import Platform
+from core.media.names import safe_filename
 from core.publishers.base import PublishJob, PublishResult
 
 
@@ -30,8 +31,8 @@ class SandboxPublisher:
             data = json.loads(await asyncio.to_thread(record.read_text))
             return PublishResult(remote_id=data["remote_id"], url=data["url"])
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-        name = job.media.original_name or Path(job.media.storage_key).name
-        video = folder / Path(name).name
+        # The name came from chat: ".." or "/" would make the copy target a directory (issue 11 point 11).
+        video = folder / safe_filename(job.media.original_name or Path(job.media.storage_key).name)
         # Read from the media storage like any publisher: the worker may hold no copy of its own.
         await job.source.copy_to(video)
         return await asyncio.to_thread(self._record, job, folder, record, video)
