@@ -7,6 +7,16 @@ import mimetypes
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.errors import NotFound
+
+# Post ids are SQL integers: nothing above a signed 64-bit value can name a post (SQLite's INTEGER
+# overflows on it), so such an id is read as "no such post" before it reaches the database.
+MAX_POST_ID = 2**63 - 1
+
+
+def no_such_post(post_id: int | str) -> NotFound:
+    return NotFound(f"There is no post #{post_id} in this workspace.", hint="See /queue for the ids.")
+
 
 class Platform(enum.StrEnum):
     YOUTUBE = "youtube"

@@ -26,6 +26,7 @@ from core import metrics
 from core.config import Settings
 from core.db.models import Team, User
 from core.domain import (
+    MAX_POST_ID,
     AccountStatus,
     AccountView,
     ChatContext,
@@ -41,6 +42,7 @@ from core.domain import (
     Slot,
     StatusView,
     UnlinkOutcome,
+    no_such_post,
     platform_from_alias,
 )
 from core.errors import MediaError, PermissionDenied, UserError, ValidationFailed
@@ -124,11 +126,17 @@ _POST_ID = re.compile(r"#?([0-9]+)", re.ASCII)
 
 
 def parse_post_id(text: str) -> int:
-    """A post id as people type it in any chat: ``12`` or ``#12``."""
+    """A post id as people type it in any chat: ``12`` or ``#12``. An id beyond 64 bits is "no such
+    post", not an overflow in the database driver (issue 11 point 15)."""
     match = _POST_ID.fullmatch(text.strip())
     if match is None:
-        raise UserError(f"'{text}' is not a post id.", hint="Use the number shown by /queue, e.g. 12.")
-    return int(match.group(1))
+        raise UserError(
+            f"'{text.strip()[:40]}' is not a post id.", hint="Use the number shown by /queue, e.g. 12."
+        )
+    digits = match.group(1).lstrip("0") or "0"
+    if len(digits) > 19 or not 0 < int(digits) <= MAX_POST_ID:
+        raise no_such_post(digits if len(digits) <= 40 else digits[:40] + "…")
+    return int(digits)
 
 
 def split_url_flag(text: str) -> tuple[str, str | None]:

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.db.models import MediaAsset, ScheduledPost, Team, User
-from core.domain import ChatKind, MediaInfo, Platform, PostStatus, PostView
-from core.errors import NotFound, UserError
+from core.domain import MAX_POST_ID, ChatKind, MediaInfo, Platform, PostStatus, PostView, no_such_post
+from core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -150,12 +150,14 @@ async def get(session: AsyncSession, team_id: int, post_id: int, *, tz: str) -> 
 
 
 async def _get_row(session: AsyncSession, team_id: int, post_id: int) -> ScheduledPost:
+    if not 0 < post_id <= MAX_POST_ID:
+        raise no_such_post(post_id)  # out of SQL's range: no row can have it, and asking would overflow
     query = _with_relations(select(ScheduledPost)).where(
         ScheduledPost.id == post_id, ScheduledPost.team_id == team_id
     )
     post = (await session.execute(query)).scalar_one_or_none()
     if post is None:
-        raise NotFound(f"There is no post #{post_id} in this workspace.", hint="See /queue for the ids.")
+        raise no_such_post(post_id)
     return post
 
 

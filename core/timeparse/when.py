@@ -46,12 +46,16 @@ def place_text(text: str, tz: str, now: datetime) -> Placed | None:
 def _place(text: str, tz: str, now: datetime) -> tuple[Placed | None, str | None]:
     """(placed, the word to name when nothing could read the text). A range is refused before
     dateparser may try: it would drop the word ("tomorrow before noon" → 11:00)."""
-    scanned = scan(text.strip().lower(), tz)
-    if scanned.reading is not None:
-        return place(scanned.reading, tz, now), None
-    if scanned.stuck in _RANGE_WORDS:
-        raise TimeParseError(f"'{text}' is a range; postbot needs one time.", hint=EXAMPLE)
-    return fallback.parse(text, tz, now), scanned.stuck if scanned.read_before else None
+    try:
+        scanned = scan(text.strip().lower(), tz)
+        if scanned.reading is not None:
+            return place(scanned.reading, tz, now), None
+        if scanned.stuck in _RANGE_WORDS:
+            raise TimeParseError(f"'{text}' is a range; postbot needs one time.", hint=EXAMPLE)
+        return fallback.parse(text, tz, now), scanned.stuck if scanned.read_before else None
+    except OverflowError:
+        # "in 999…9 years": more than a date can hold, so far beyond any horizon (issue 11 point 15).
+        raise TimeParseError(f"'{text[:60]}' is too far away to be a time.", hint=EXAMPLE) from None
 
 
 def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timedelta(days=365)) -> ParsedWhen:
