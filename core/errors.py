@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class UserError(Exception):
     """Bad input. The message is shown to the user as it is, so it says what to change."""
@@ -84,3 +86,30 @@ class ChannelUnreachable(Exception):
 
 class ConfigError(Exception):
     """A missing or invalid setting; the CLI prints it on one line."""
+
+
+DISK_FULL = "postbot's disk is full, so that was not saved."
+DISK_FULL_HINT = "The operator has to free space on postbot's data disk; then try again."
+# SQLite's result code for "database or disk is full" (https://sqlite.org/rescode.html#full).
+_SQLITE_FULL = 13
+
+
+class DiskFull(UserError):
+    def __init__(self) -> None:
+        super().__init__(DISK_FULL, hint=DISK_FULL_HINT)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC or EDQUOT from the OS, or SQLite's SQLITE_FULL, anywhere in ``exc``'s chain (a driver
+    error wraps the database's, which may wrap the OS's)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else (current.__cause__ or current.__context__)
+    return False

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from core.domain import ChatContext, ChatKind, MediaInfo, PostView
-from core.errors import UserError
+from core.errors import DiskFull, UserError, is_disk_full
 from core.render import (
     failure_dm_text,
     pause_text,
@@ -98,6 +98,12 @@ class ConsoleAdapter:
             return await self._dispatch(command.lower(), rest.strip())
         except UserError as exc:
             return f"✗ {exc}"
+        except Exception as exc:
+            # A full disk (the media store or SQLite) is a state of the machine, not a bug: say so and
+            # keep the prompt (issue 11 point 13). Anything else is a bug and still surfaces.
+            if is_disk_full(exc):
+                return f"✗ {DiskFull()}"
+            raise
 
     async def _dispatch(self, command: str, rest: str) -> str:
         if command in ("/help", "help", "?"):

@@ -27,7 +27,7 @@ from core import metrics
 from core.alerts import Alerter
 from core.config import PlatformsSettings, SchedulerSettings
 from core.domain import MediaInfo, Platform, PostingAccount, PostStatus, PostView
-from core.errors import ChannelUnreachable, MediaError
+from core.errors import DISK_FULL, DISK_FULL_HINT, ChannelUnreachable, MediaError, is_disk_full
 from core.logs import post_context
 from core.media import validation
 from core.media.conversions import Converter
@@ -451,6 +451,12 @@ class PostProcessor:
         except (PublishError, LeaseLost, asyncio.CancelledError):
             raise
         except Exception as exc:
+            if is_disk_full(exc):
+                # Transient: once space is freed the retry goes through (issue 11 point 13).
+                log.error(
+                    "disk full while publishing", extra={"post_id": post.id, "platform": platform.value}
+                )
+                raise TransientError(DISK_FULL, hint=DISK_FULL_HINT) from exc
             log.exception("publisher crashed", extra={"post_id": post.id, "platform": platform.value})
             raise TransientError(f"internal error while publishing ({type(exc).__name__})") from exc
 

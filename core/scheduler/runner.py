@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.errors import DISK_FULL, DISK_FULL_HINT, is_disk_full
 from core.scheduler import claim
 from core.scheduler.processor import PostProcessor
 
@@ -142,8 +143,12 @@ class SchedulerRunner:
             self._wake_at = None
             if next_due is not None:
                 self.wake(next_due)
-        except Exception:
-            log.exception("scheduler tick failed")
+        except Exception as exc:
+            if is_disk_full(exc):
+                # Not a bug to trace on every poll: the operator has to free space; the next tick retries.
+                log.error(f"scheduler tick failed: {DISK_FULL} {DISK_FULL_HINT}")
+            else:
+                log.exception("scheduler tick failed")
         finally:
             self._busy = False
 
