@@ -100,9 +100,9 @@ class AccountLinker:
         self.oauth = oauth
         self.notifier = notifier
         self.clock = clock
-        secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
-        if not secret:
-            raise UserError("Linking accounts needs POSTBOT_SECRET_KEY.")
+        # The vault secret signs the browser-binding cookies, so every web process verifies them. A
+        # linker built without it (a worker sending reminders) never binds a browser: a random key.
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else secrets.token_hex(32)
         self.binding = BrowserBinding(secret)
 
     def redirect_uri(self, platform: Platform) -> str:
