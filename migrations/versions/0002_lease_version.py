@@ -1,7 +1,7 @@
 """scheduled_posts.lease_version: a fencing token for worker leases
 
 Revision ID: 0002
-Revises: 0010_pauses
+Revises: 0011_scale
 Create Date: 2026-12-01 22:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
-down_revision: str | None = "0010_pauses"
+down_revision: str | None = "0011_scale"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
