@@ -548,7 +548,7 @@ async def test_link_pages_cannot_be_framed_and_cookie_is_secure_over_https(site:
     https = site.settings.model_copy(update={"web": WebSettings(public_url="https://postbot.example")})
     linker = AccountLinker(https, site.sessions, site.vault, OAuthClients(https, site.http), clock=site.clock)
     server = WebServer("127.0.0.1", 0)
-    await server.start(build_web_app(linker))
+    await server.start(build_web_app(Postbot(https, site.sessions, linker=linker)))
     try:
         secure_link = await linker.start_link(ADMIN, Platform.YOUTUBE)
         path = secure_link.removeprefix("https://postbot.example")
