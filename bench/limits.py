@@ -35,7 +35,7 @@ from core.db.models import ScheduledPost  # noqa: E402
 from core.domain import Platform, PostView  # noqa: E402
 from core.platforms.publishers import PublisherRegistry  # noqa: E402
 from core.scheduler.processor import PostProcessor  # noqa: E402
-from core.scheduler.shared import SharedBuckets  # noqa: E402
+from core.store.buckets import SharedBuckets  # noqa: E402
 from tests.fakes.bench_platform import BenchPublisher, FakePlatform, seed_posts  # noqa: E402
 
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

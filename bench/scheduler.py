@@ -124,7 +124,7 @@ async def run_worker(args: argparse.Namespace) -> None:
             registry.register(BenchPublisher(Platform(name), args.platform_url, client))
     notifier = CountingNotifier()
     processor = PostProcessor(sessions, registry, notifier, sched, worker_id=args.worker_id)
-    runner = SchedulerRunner(processor, sessions, poll_interval_s=args.poll)
+    runner = SchedulerRunner(processor, poll_interval_s=args.poll)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)

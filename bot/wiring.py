@@ -26,13 +26,13 @@ from core.media.store import MediaStore
 from core.notify import NotifierRouter
 from core.platforms.publishers import PublisherRegistry
 from core.platforms.registry import SPECS
-from core.scheduler.heartbeat import Heartbeats
 from core.scheduler.processor import PostProcessor
 from core.scheduler.runner import SchedulerRunner
-from core.scheduler.shared import SharedBuckets
-from core.scheduler.wakeups import WakeListener
 from core.service import Postbot
 from core.slots.metrics import collect_due_metrics
+from core.store.buckets import SharedBuckets
+from core.store.heartbeats import Heartbeats
+from core.store.wakeups import WakeListener
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ async def build_app(
         shared_buckets=shared,
         media_links=postbot.post_links,
     )
-    runner = SchedulerRunner(processor, sessions, poll_interval_s=settings.scheduler.poll_interval_s)
+    runner = SchedulerRunner(processor, poll_interval_s=settings.scheduler.poll_interval_s)
     return App(
         settings=settings,
         engine=engine,

@@ -54,9 +54,8 @@ from core.media.storage import StoredMedia, url_signer
 from core.media.storage.post_links import PostMediaLinks
 from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
-from core.scheduler import wakeups
-from core.scheduler.heartbeat import Heartbeats
-from core.store import accounts, pauses, posts, teams
+from core.store import accounts, pauses, posts, teams, wakeups
+from core.store.heartbeats import Heartbeats
 from core.store.teams import ensure_team_user
 from core.timeparse import ParsedWhen, parse_command, parse_when, preview
 from core.zones import resolve_zone

@@ -15,7 +15,7 @@ from bot.wiring import App, build_app
 from core.config import Settings
 from core.db.models import ScheduledPost
 from core.domain import ChatKind
-from core.scheduler.claim import next_due_at
+from core.store.queue import next_due_at
 from tests.conftest import Database
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from core.config import SchedulerSettings, Settings
 from core.db.engine import make_engine, migrate, session_factory
-from core.scheduler import claim
+from core.store import queue
 from tests.conftest import Database
 from tests.fakes.bench_platform import FakePlatform, seed_posts
 from tests.scheduler_support import rows, worker
@@ -69,12 +69,12 @@ async def test_claim_skips_rows_another_transaction_holds_instead_of_waiting(
         await seed_posts(sessions, count=30, run_at=now - timedelta(seconds=5))
         lease = timedelta(seconds=30)
         async with sessions.begin() as holder:
-            first = await claim.claim_due(holder, worker_id="a", now=now, lease=lease, limit=10)
+            first = await queue.claim_due(holder, worker_id="a", now=now, lease=lease, limit=10)
             # The holder's transaction is open: its 10 rows are locked. A second claimer must get
             # the next 10 at once, not block on the locks nor take the same rows.
             async with asyncio.timeout(3), sessions.begin() as other:
-                second = await claim.claim_due(other, worker_id="b", now=now, lease=lease, limit=10)
-                statement = claim.claim_statement(worker_id="c", now=now, lease=lease, limit=10)
+                second = await queue.claim_due(other, worker_id="b", now=now, lease=lease, limit=10)
+                statement = queue.claim_statement(worker_id="c", now=now, lease=lease, limit=10)
                 sql = statement.compile(
                     dialect=(await other.connection()).dialect, compile_kwargs={"literal_binds": True}
                 )
@@ -102,16 +102,16 @@ async def test_claim_takes_due_and_expired_leases_only(db: Database, settings: S
         await seed_posts(sessions, count=2, run_at=now + timedelta(minutes=5))
         lease = timedelta(seconds=10)
         async with sessions.begin() as session:
-            assert await claim.claim_due(session, worker_id="a", now=now, lease=lease, limit=100) == due
+            assert await queue.claim_due(session, worker_id="a", now=now, lease=lease, limit=100) == due
         async with sessions.begin() as session:
             # Leased and not yet expired: nobody else may take them.
-            assert await claim.claim_due(session, worker_id="b", now=now, lease=lease, limit=100) == []
+            assert await queue.claim_due(session, worker_id="b", now=now, lease=lease, limit=100) == []
         later = now + timedelta(seconds=11)
         async with sessions.begin() as session:
-            taken = await claim.claim_batch(session, worker_id="b", now=later, lease=lease, limit=100)
+            taken = await queue.claim_batch(session, worker_id="b", now=later, lease=lease, limit=100)
         assert [p.id for p in taken] == due
         assert {p.attempts for p in taken} == {2}
         async with sessions() as session:
-            assert await claim.next_due_at(session) == later + lease
+            assert await queue.next_due_at(session) == later + lease
     finally:
         await engine.dispose()

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from core.config import SchedulerSettings, Settings
 from core.db.models import ScheduledPost
-from core.scheduler.claim import claim_due
+from core.store.queue import claim_due
 from tests.conftest import Database
 from tests.fakes.bench_platform import FakePlatform, Scripted, seed_posts
 from tests.scheduler_support import rows, worker

@@ -17,7 +17,7 @@ from core.db.models import ScheduledPost
 from core.domain import ChatKind, MediaInfo, Platform
 from core.platforms.sandbox.publisher import SandboxPublisher
 from core.publishers.base import PublishJob
-from core.scheduler.claim import claim_due
+from core.store.queue import claim_due
 from tests.conftest import Database
 
 

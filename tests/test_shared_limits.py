@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from core.db.engine import make_engine, migrate, session_factory
-from core.scheduler.shared import SharedBuckets
+from core.store.buckets import SharedBuckets
 from tests.conftest import Database
 
 

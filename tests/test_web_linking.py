@@ -36,8 +36,8 @@ from core.notify import NotifierRouter
 from core.oauth import OAuthClients
 from core.oauth.pkce import s256_challenge
 from core.render import accounts_text, unlink_text
-from core.scheduler.heartbeat import Heartbeats
 from core.service import Postbot
+from core.store.heartbeats import Heartbeats
 from tests.conftest import Database
 from tests.fakes.oauth_provider import FakeOAuthProvider
 

@@ -158,7 +158,7 @@ class ScheduledPost(Base):
     origin_thread: Mapped[str | None] = mapped_column(String(64))
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Bumped by every claim: the fencing token a worker's writes must still match (core/scheduler/fencing.py).
+    # Bumped by every claim: the fencing token a worker's writes must still match (core/store/queue.py).
     lease_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set once the outcome reached the chat, so a notifier outage is retried, not forgotten.
@@ -245,7 +245,7 @@ class WorkerHeartbeat(Base):
 
 
 class RateBucket(Base):
-    """A per-(platform, account) token bucket shared by every worker (core/scheduler/shared.py).
+    """A per-(platform, account) token bucket shared by every worker (core/store/buckets.py).
 
     ``updated`` is the database server's clock (epoch seconds), so workers on machines whose
     clocks differ still refill one bucket at one rate.

@@ -37,3 +37,11 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         result: datetime = value.astimezone(UTC)
         return result
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """An aggregate's instant as an aware UTC datetime: aggregates bypass the column type, so SQLite
+    hands back a naive string."""
+    result = UTCDateTime().process_result_value(value, None)  # type: ignore[arg-type]
+    assert result is not None
+    return result

@@ -21,8 +21,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from core import metrics
 from core.alerts import Alerter
 from core.config import PlatformsSettings, SchedulerSettings
@@ -44,15 +42,23 @@ from core.publishers.base import (
     TokenSource,
     TransientError,
 )
-from core.scheduler import claim, fencing
 from core.scheduler.breaker import Breakers, BreakerState, CircuitBreaker
-from core.scheduler.claim import ClaimedPost
-from core.scheduler.fencing import Lease, LeaseLost
 from core.scheduler.limits import Limits
-from core.scheduler.outcomes import Deferred, Failed, Notified, OutcomeWriter, Published, Retry
+from core.scheduler.outcomes import OutcomeWriter
 from core.scheduler.retry import RetryPolicy
-from core.scheduler.shared import SharedBuckets
-from core.store import posts as post_store
+from core.store.buckets import SharedBuckets
+from core.store.queue import (
+    ClaimedPost,
+    Deferred,
+    Failed,
+    Lease,
+    LeaseLost,
+    Notified,
+    PostQueue,
+    Published,
+    Retry,
+    Sessions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +102,7 @@ class _Defer(Exception):
 class PostProcessor:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         publishers: PublisherLookup,
         notifier: ResultNotifier,
         settings: SchedulerSettings,
@@ -112,7 +118,6 @@ class PostProcessor:
         shared_buckets: SharedBuckets | None = None,
         media_links: PostMediaLinks | None = None,
     ) -> None:
-        self.sessions = sessions
         # Turns a queued file into the one its platform takes (None: files go out as they are).
         self.converter = converter
         self.alerter = alerter
@@ -134,7 +139,9 @@ class PostProcessor:
             threshold=settings.breaker_threshold, open_s=settings.breaker_open_s, clock=monotonic
         )
         self.limits = Limits(platforms, monotonic)
-        self.outcomes = OutcomeWriter(sessions, self.worker_id)
+        # Every read and write on the queue: the scheduler itself holds no SQL.
+        self.queue = PostQueue(sessions, self.worker_id)
+        self.outcomes = OutcomeWriter(self.queue)
         # Publishing tasks by post id; ``_finishing`` are past the publish and only record/notify.
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._leases: dict[int, Lease] = {}
@@ -151,10 +158,7 @@ class PostProcessor:
         return len(self._tasks)
 
     async def claim(self, limit: int) -> list[ClaimedPost]:
-        async with self.sessions.begin() as session:
-            return await claim.claim_batch(
-                session, worker_id=self.worker_id, now=self.clock(), lease=self.lease, limit=limit
-            )
+        return await self.queue.claim(now=self.clock(), lease=self.lease, limit=limit)
 
     async def run_due(self) -> int:
         """Publish everything due now, keeping at most ``max_in_flight`` uploads going.
@@ -222,8 +226,7 @@ class PostProcessor:
                 await self._keeper
             self._keeper = None
         await self.outcomes.close()
-        async with self.sessions.begin() as session:
-            released = await claim.release_claims(session, worker_id=self.worker_id)
+        released = await self.queue.release()
         if released:
             log.info("released claims", extra={"count": released, "worker": self.worker_id})
 
@@ -242,10 +245,9 @@ class PostProcessor:
             if not ids:
                 continue
             try:
-                async with self.sessions.begin() as session:
-                    kept = await fencing.renew(
-                        session, [self._leases[pid] for pid in ids], until=self.clock() + self.lease
-                    )
+                kept = await self.queue.renew(
+                    [self._leases[pid] for pid in ids], until=self.clock() + self.lease
+                )
             except Exception:
                 log.exception("renewing leases failed")
                 continue
@@ -475,8 +477,7 @@ class PostProcessor:
         async def save(state: dict[str, Any]) -> None:
             # Progress checkpoints must be durable before the publisher goes on: written directly.
             # One that matches no row raises LeaseLost through the publisher: the upload stops here.
-            async with self.sessions.begin() as session:
-                await fencing.save_checkpoint(session, lease, state)
+            await self.queue.save_checkpoint(lease, state)
 
         return save
 
@@ -561,8 +562,7 @@ class PostProcessor:
         ``grace`` leaves alone outcomes so fresh that their worker may still be telling chat.
         """
         now = self.clock()
-        async with self.sessions() as session:
-            views = await post_store.unannounced(session, since=now - within, until=now - grace)
+        views = await self.queue.unannounced(since=now - within, until=now - grace)
         for view in views:
             context = post_context(
                 post_id=view.id, platform=view.platform.value, team=view.team_id, attempt=view.attempts

@@ -14,10 +14,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import DISK_FULL, DISK_FULL_HINT, is_disk_full
-from core.scheduler import claim
 from core.scheduler.processor import PostProcessor
 
 log = logging.getLogger(__name__)
@@ -31,12 +29,10 @@ class SchedulerRunner:
     def __init__(
         self,
         processor: PostProcessor,
-        sessions: async_sessionmaker[AsyncSession],
         *,
         poll_interval_s: float,
     ) -> None:
         self.processor = processor
-        self.sessions = sessions
         self.poll_interval_s = poll_interval_s
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._busy = False
@@ -138,8 +134,7 @@ class SchedulerRunner:
                 # Pending notifications are retried on a slow beat, not on every round.
                 self._renotified = time.monotonic()
                 await self.processor.renotify()
-            async with self.sessions() as session:
-                next_due = await claim.next_due_at(session)
+            next_due = await self.processor.queue.next_due_at()
             self._wake_at = None
             if next_due is not None:
                 self.wake(next_due)

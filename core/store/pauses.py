@@ -1,6 +1,6 @@
 """Publishing pauses (/pause, /resume): which of a team's platforms are held.
 
-The scheduler's claim (core/scheduler/claim.py) leaves a paused team's due posts queued; lifting
+The scheduler's claim (core/store/queue.py) leaves a paused team's due posts queued; lifting
 the pause is all it takes for the next round to pick them up.
 """
 

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.db.models import MediaAsset, ScheduledPost, Team, User
+from core.db.types import as_utc
 from core.domain import MAX_POST_ID, ChatKind, MediaInfo, Platform, PostStatus, PostView, no_such_post
 from core.errors import UserError
 
@@ -206,8 +207,6 @@ async def platform_counts(
     session: AsyncSession, team_id: int, *, since: datetime
 ) -> dict[Platform, PlatformCounts]:
     """Per platform: queued and running posts, the next due time, and outcomes since ``since``."""
-    from core.scheduler.claim import _as_utc
-
     live = (
         select(
             ScheduledPost.platform,
@@ -234,7 +233,7 @@ async def platform_counts(
     for platform, status, count, due in (await session.execute(live)).all():
         entry = found.setdefault(Platform(platform), {})
         if status == PostStatus.QUEUED.value:
-            entry.update(queued=int(count), next_due=_as_utc(due) if due is not None else None)
+            entry.update(queued=int(count), next_due=as_utc(due) if due is not None else None)
         else:
             entry["running"] = int(count)
     for platform, status, count in (await session.execute(ended)).all():
