@@ -212,10 +212,6 @@ class Postbot:
         """How a typed time reads for ``ctx`` ("tomorrow 6pm → Wed 25 Nov, 18:00 Europe/Berlin")."""
         return preview(text, await self.timezone_for(ctx), self.clock())
 
-    async def check_when(self, ctx: ChatContext, when_text: str) -> None:
-        """Raise the TimeParseError ``when_text`` would meet, for a form that shows it under the field."""
-        parse_when(when_text, await self.timezone_for(ctx), self.clock(), horizon=self.horizon)
-
     async def _media(
         self, media: MediaInfo | MediaSource | None, platforms: tuple[Platform, ...]
     ) -> MediaInfo:

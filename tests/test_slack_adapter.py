@@ -430,6 +430,50 @@ async def test_one_command_is_one_write_transaction(harness: Harness, clip: Path
     assert [p.caption for p in await h.posts()] == ["One write"]
 
 
+async def test_the_modal_reads_the_time_once_and_refuses_a_bad_one_before_the_download(
+    harness: Harness, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "Schedule this post" form is one facade call, like /schedule: the time is read once (it
+    used to be checked alone, then read again with the command), and a bad one is shown under the
+    field before anything is downloaded."""
+    import core.service
+    import core.timeparse.command
+
+    h = harness
+    reads: list[str] = []
+    real = core.timeparse.command.parse_when
+
+    def counted(text: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(text)
+        return real(text, *args, **kwargs)
+
+    # Observed, not replaced: both places the facade can read a time from.
+    monkeypatch.setattr(core.timeparse.command, "parse_when", counted)
+    monkeypatch.setattr(core.service, "parse_when", counted)
+    upload = h.slack.add_file(BEN, CHANNEL, clip, name="teaser.mp4")
+    message = h.sender.user_message(BEN, CHANNEL, "Teaser", [upload])
+    await h.sender.message_shortcut("schedule_this_post", user=BEN, channel=CHANNEL, message=message)
+    [view] = (await h.slack.wait_for(lambda: h.slack.views)).values()
+
+    def values(when: str) -> dict[str, Any]:
+        option = {"text": {"type": "plain_text", "text": "sandbox"}, "value": "sandbox"}
+        return {
+            "when": {"when_text": {"type": "plain_text_input", "value": when}},
+            "platforms": {"platforms_selected": {"type": "checkboxes", "selected_options": [option]}},
+            "caption": {"caption_text": {"type": "plain_text_input", "value": "Teaser"}},
+        }
+
+    bad = await h.sender.submit_view(view["id"], user=BEN, values=values("yesterday 9am"))
+    assert bad.json()["response_action"] == "errors" and "past" in bad.json()["errors"]["when"]
+    assert reads == ["yesterday 9am"] and h.slack.downloads == []
+    reads.clear()
+    ok = await h.sender.submit_view(view["id"], user=BEN, values=values("friday 9am"))
+    assert ok.status_code == 200 and ok.content == b""
+    await h.reply()
+    assert reads == ["friday 9am"]
+    assert [p.caption for p in await h.posts()] == ["Teaser"]
+
+
 @sqlite_only
 async def test_a_bad_time_is_refused_before_the_download(harness: Harness, clip: Path) -> None:
     h = harness

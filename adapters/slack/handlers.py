@@ -5,6 +5,7 @@ after ``ack()``, so Slack's 3-second limit is never at stake."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -227,15 +228,24 @@ class SlackHandlers:
         return await self.postbot.latest_video(ctx, window=self.window)
 
     async def _queue_posts(
-        self, ctx: ChatContext, text: str, source: Source, *, now_post: bool
+        self,
+        ctx: ChatContext,
+        text: str,
+        source: Source,
+        *,
+        now_post: bool,
+        read: Callable[[], Awaitable[None]] | None = None,
     ) -> ScheduleOutcome:
+        """One facade call: it reads the command, then (``read`` first, when given) fetches the video."""
         submit = self.postbot.post_now if now_post else self.postbot.schedule
         if isinstance(source, str):
-            return await submit(ctx, text, self._from_link(source))
+            return await submit(ctx, text, self._from_link(source, read))
         file = source
 
         async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
             # Called by the core once it has read the command: a typo costs no download.
+            if read is not None:
+                await read()
             full = await complete(self.client, file)
             return await download(
                 self.http,
@@ -248,8 +258,10 @@ class SlackHandlers:
 
         return await submit(ctx, text, fetch)
 
-    def _from_link(self, link: str) -> MediaSource:
+    def _from_link(self, link: str, read: Callable[[], Awaitable[None]] | None = None) -> MediaSource:
         async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
+            if read is not None:
+                await read()
             return await self.postbot.fetch_link(link, platforms)
 
         return fetch
@@ -570,13 +582,6 @@ class SlackHandlers:
             thread_ts=metadata.get("thread"),
             request_id=f"slack-view:{view['id']}",
         )
-        try:
-            await self.postbot.check_when(ctx, when)
-        except TimeParseError as exc:
-            # Shown under the field, so the user fixes it without losing what they typed.
-            await ack(response_action="errors", errors={"when": str(exc)[:150]})
-            return
-        await ack()
         source: Source = (
             metadata["link"]
             if metadata.get("link")
@@ -584,7 +589,41 @@ class SlackHandlers:
         )
         text = " ".join(part for part in (when, ",".join(o["value"] for o in chosen), caption) if part)
         tell = self._ephemeral_tell(metadata["channel"], user, metadata.get("in_thread"))
-        await self._guard(lambda: self._schedule_from(ctx, text, source, tell), tell, "modal")
+        acked = False
+        slot = contextlib.AsyncExitStack()
+
+        async def close_form() -> None:
+            nonlocal acked
+            if not acked:
+                acked = True
+                await ack()
+
+        async def read() -> None:
+            # The facade has read the command: close the form now (Slack waits 3 s for the answer),
+            # then download and queue in a work slot like every other command.
+            await close_form()
+            await slot.enter_async_context(self._work_slots)
+
+        async def work() -> None:
+            nonlocal acked
+            try:
+                # One parse and one transaction, as for /schedule; the form's answer waits only for
+                # the parse, which is why the time is not checked on its own first.
+                outcome = await self._queue_posts(ctx, text, source, now_post=False, read=read)
+            except TimeParseError as exc:
+                if acked:
+                    raise
+                acked = True
+                # Shown under the field, so the user fixes it without losing what they typed.
+                await ack(response_action="errors", errors={"when": str(exc)[:150]})
+                return
+            except BaseException:
+                await close_form()
+                raise
+            await self._reply_outcome(ctx, outcome, tell)
+
+        async with slot:
+            await self._guard(work, tell, "modal", queued=False)
 
     # ------------------------------------------------------------------ buttons
 
