@@ -30,6 +30,7 @@ from core.scheduler.processor import PostProcessor
 from core.scheduler.runner import SchedulerRunner
 from core.service import Postbot
 from core.slots.metrics import collect_due_metrics
+from core.store.alerts import AlertGates
 from core.store.buckets import SharedBuckets
 from core.store.heartbeats import Heartbeats
 from core.store.wakeups import WakeListener
@@ -60,8 +61,6 @@ class App:
     async def start_scheduler(self) -> None:
         await self.runner.start()
         self.postbot.set_waker(self.runner.wake)
-        breakers = self.processor.breakers
-        self.postbot.set_breaker_states(lambda: {Platform(p): s for p, s in breakers.states().items()})
         if self.engine.dialect.name == "postgresql":
             # Posts queued by other processes (a separate bot, another worker) wake us at once.
             self._listener = WakeListener(self.settings.database_url, self.runner.wake)
@@ -184,6 +183,8 @@ async def build_app(
             ChatKind.SLACK: list(settings.slack.admin_user_ids),
             ChatKind.DISCORD: list(settings.discord.admin_user_ids),
         },
+        # Every worker watches; the database decides which one announces (once for the fleet).
+        gate=AlertGates(sessions),
     )
     shared = SharedBuckets(sessions, engine.dialect.name) if settings.scheduler.shared_limits else None
     processor = PostProcessor(
@@ -201,6 +202,13 @@ async def build_app(
         shared_buckets=shared,
         media_links=postbot.post_links,
     )
+    breakers = processor.breakers
+
+    async def breaker_states() -> dict[Platform, str]:
+        # Read from the database: a chat process with no scheduler of its own shows the fleet's.
+        return {Platform(p): s for p, s in (await breakers.states()).items()}
+
+    postbot.set_breaker_states(breaker_states)
     runner = SchedulerRunner(processor, poll_interval_s=settings.scheduler.poll_interval_s)
     return App(
         settings=settings,

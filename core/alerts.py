@@ -6,6 +6,10 @@ failure rate over the last ``window_s`` (with at least ``min_attempts`` attempts
 ``failure_rate``. Entering trouble sends one alert, leaving it one recovery message; a new alert for
 the same platform waits ``repeat_s`` after the last one, so a flapping platform cannot flood the
 channel. Messages go to the chat's configured ops channel, or else to its admins by DM.
+
+Each worker watches its own attempts, so several may find the same platform in trouble at once. An
+:class:`AlertGate` decides who speaks: in a fleet it is the database's (core/store/alerts.py), so an
+outage is announced once and its end once, whichever workers saw it; the default is this process's.
 """
 
 from __future__ import annotations
@@ -23,6 +27,38 @@ from core.domain import ChatKind, Platform
 from core.notify import NoNotifier
 
 log = logging.getLogger(__name__)
+
+
+class AlertGate(Protocol):
+    """Who announces a (chat, team, platform)'s trouble and its end: one caller per change."""
+
+    async def open(self, key: str, *, repeat_s: float) -> bool: ...
+
+    async def close(self, key: str) -> bool: ...
+
+
+class LocalGate:
+    """The gate of a process that is the only one watching (embedded, tests)."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.monotonic = monotonic
+        self._last: dict[str, float] = {}
+        self._alerting: set[str] = set()
+
+    async def open(self, key: str, *, repeat_s: float) -> bool:
+        now = self.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < repeat_s:
+            return False
+        self._last[key] = now
+        self._alerting.add(key)
+        return True
+
+    async def close(self, key: str) -> bool:
+        if key not in self._alerting:
+            return False
+        self._alerting.discard(key)
+        return True
 
 
 class AlertSink(Protocol):
@@ -53,8 +89,13 @@ class Alerter:
         channels: dict[ChatKind, str | None],
         admins: dict[ChatKind, list[str]],
         monotonic: Callable[[], float] = time.monotonic,
+        gate: AlertGate | None = None,
     ) -> None:
         self.settings = settings
+        self.gate = gate if gate is not None else LocalGate(monotonic)
+        # One change at a time per key, in the order observed: an alert's gate is flipped before the
+        # recovery that follows it tries to flip it back.
+        self._order: dict[str, asyncio.Lock] = {}
         self.sink = sink
         self.channels = channels
         self.admins = admins
@@ -94,21 +135,40 @@ class Alerter:
                 f":warning: {platform.label} is failing: {'; '.join(why)}. "
                 "I'll say when it works again. (/status for details)"
             )
-            self._send(chat, team_id, text)
+            self._send(chat, team_id, platform, text, opening=True)
         elif watch.alerting and ok and not breaker_open:
             # A publish went through with the breaker closed: it works. The failures before it
             # are history now, or they would keep the rate high and the next alert would be stale.
             watch.alerting = False
             watch.outcomes.clear()
-            self._send(
-                chat, team_id, f":white_check_mark: {platform.label} works again: posts are going out."
-            )
+            text = f":white_check_mark: {platform.label} works again: posts are going out."
+            self._send(chat, team_id, platform, text, opening=False)
 
-    def _send(self, chat: ChatKind, team_id: str, text: str) -> None:
-        # Off the publishing path: a slow chat API must not hold up the post that tripped the alert.
-        task = asyncio.create_task(self._deliver(chat, team_id, text), name="postbot-alert")
+    def _send(self, chat: ChatKind, team_id: str, platform: Platform, text: str, *, opening: bool) -> None:
+        # Off the publishing path: a slow chat API (or gate) must not hold up the post that tripped it.
+        task = asyncio.create_task(self._gated(chat, team_id, platform, text, opening), name="postbot-alert")
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
+
+    async def _gated(
+        self, chat: ChatKind, team_id: str, platform: Platform, text: str, opening: bool
+    ) -> None:
+        key = f"{chat.value}:{team_id}:{platform.value}"
+        async with self._order.setdefault(key, asyncio.Lock()):
+            try:
+                ours = (
+                    await self.gate.open(key, repeat_s=self.settings.repeat_s)
+                    if opening
+                    else await self.gate.close(key)
+                )
+            except Exception:
+                # Better the same alert twice than an outage nobody hears of.
+                log.warning("the alert gate is unreachable; speaking anyway", exc_info=True)
+                ours = True
+            if not ours:
+                log.info("another worker speaks for this platform", extra={"alert": text})
+                return
+            await self._deliver(chat, team_id, text)
 
     async def _deliver(self, chat: ChatKind, team_id: str, text: str) -> None:
         channel = self.channels.get(chat)

@@ -41,6 +41,8 @@ class SchedulerSettings(BaseModel):
     # long it stays open before one probe post is let through.
     breaker_threshold: int = 5
     breaker_open_s: float = 60.0
+    # How stale this worker's copy of the fleet's breakers may be (one read of them per interval).
+    breaker_cache_s: float = 1.0
     # A post that would wait longer than this for its platform's rate limit goes back to the queue
     # (due when a token frees) instead of holding an in-flight slot.
     max_rate_wait_s: float = 2.0

@@ -176,7 +176,7 @@ class Postbot:
         self.linker = linker
         self._wake = wake
         self.clock = clock
-        self._breaker_states: Callable[[], dict[Platform, str]] | None = None
+        self._breaker_states: Callable[[], Awaitable[dict[Platform, str]]] | None = None
         # Signs and checks postbot's own /media/ links (None without a vault secret).
         self._signer = url_signer(settings)
         # The same links bound to one post, dead once it is over (Instagram's video_url).
@@ -585,7 +585,7 @@ class Postbot:
             counts = await posts.platform_counts(session, team.id, since=now - timedelta(days=1))
             held = await pauses.paused(session, team.id)
             failures = await posts.recent_failures(session, team.id, tz=tz)
-        breakers = self._breaker_states() if self._breaker_states is not None else {}
+        breakers = await self._breaker_states() if self._breaker_states is not None else {}
         rows = []
         for info in platform_infos():
             c = counts.get(info.platform, posts.PlatformCounts())
@@ -606,8 +606,8 @@ class Postbot:
             )
         return StatusView(platforms=rows, last_errors=failures, tz=tz, paused=held)
 
-    def set_breaker_states(self, states: Callable[[], dict[Platform, str]] | None) -> None:
-        """The circuit breakers of the worker in this process, for /status (and None without one)."""
+    def set_breaker_states(self, states: Callable[[], Awaitable[dict[Platform, str]]] | None) -> None:
+        """The fleet's circuit breakers as the database holds them, for /status (None: not shown)."""
         self._breaker_states = states
 
     async def _pause_view(

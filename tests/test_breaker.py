@@ -1,72 +1,139 @@
-"""The circuit breaker: opens after N transient failures, holds posts back, probes, closes."""
+"""The circuit breaker, shared by the fleet through the database: opens after N transient failures
+(on any worker), holds posts back everywhere, lets one worker probe, closes for all."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from prometheus_client import REGISTRY
 
 from core.config import SchedulerSettings, Settings
-from core.scheduler.breaker import BreakerState, CircuitBreaker
+from core.db.engine import make_engine, migrate, session_factory
+from core.scheduler.breaker import Breakers, BreakerState
+from core.store.breakers import BreakerChange, BreakerRow, BreakerStore
 from tests.conftest import Database
 from tests.fakes.bench_platform import FakePlatform, Scripted, seed_posts
 from tests.scheduler_support import rows, worker
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+OPEN_S = 0.6
 
 
 def _state(platform: str, account: str = "") -> float | None:
     return REGISTRY.get_sample_value("postbot_breaker_state", {"platform": platform, "account": account})
 
 
-def test_opens_after_threshold_holds_half_opens_and_closes() -> None:
-    clock = Clock()
-    breaker = CircuitBreaker(("youtube", 7), threshold=3, open_s=60, clock=clock)
-    for _ in range(2):
-        assert breaker.admit().allowed
-        breaker.record_failure()
-    assert breaker.state is BreakerState.CLOSED
-    breaker.record_success()  # a success resets the count: only consecutive failures open it
-    for _ in range(3):
-        assert breaker.admit().allowed
-        breaker.record_failure()
-    assert breaker.state is BreakerState.OPEN
-    assert _state("youtube", "7") == 1
-
-    clock.now += 59
-    held = breaker.admit()
-    assert not held.allowed and held.retry_at == 1060.0
-
-    clock.now += 1
-    probe = breaker.admit()
-    assert probe.allowed and probe.probe
-    assert breaker.state is BreakerState.HALF_OPEN and _state("youtube", "7") == 2
-    # Only one probe at a time.
-    assert not breaker.admit().allowed
-    breaker.record_success()
-    assert breaker.state is BreakerState.CLOSED and _state("youtube", "7") == 0
-    assert breaker.admit().allowed and not breaker.admit().probe
+@asynccontextmanager
+async def _breakers(db: Database, count: int, **kw: float) -> AsyncIterator[list[Breakers]]:
+    """``count`` workers' breakers on one database, each with its own engine (its own connections)."""
+    engines = [make_engine(db.url, schema=db.schema) for _ in range(count)]
+    await migrate(engines[0])
+    options = {"threshold": 3, "open_s": OPEN_S, "cache_s": 0.0} | kw
+    try:
+        yield [
+            Breakers(
+                BreakerStore(session_factory(e)),
+                threshold=int(options["threshold"]),
+                open_s=options["open_s"],
+                cache_s=options["cache_s"],
+            )
+            for e in engines
+        ]
+    finally:
+        for engine in engines:
+            await engine.dispose()
 
 
-def test_failed_probe_reopens_and_abandoned_probe_frees_the_slot() -> None:
-    clock = Clock()
-    breaker = CircuitBreaker(("x", None), threshold=1, open_s=10, clock=clock)
-    breaker.record_failure()
-    clock.now += 10
-    assert breaker.admit().probe
-    breaker.record_failure()
-    assert breaker.state is BreakerState.OPEN and breaker.opened_until == clock.now + 10
-    clock.now += 10
-    assert breaker.admit().probe
-    breaker.abandon_probe()
-    assert breaker.admit().probe
+async def test_opens_after_threshold_holds_half_opens_and_closes(db: Database) -> None:
+    key = ("youtube", 7)
+    async with _breakers(db, 2) as (breaker, other):
+        for _ in range(2):
+            assert (await breaker.admit(key)).allowed
+            assert await breaker.record_failure(key) is None
+        assert breaker.state(key) is BreakerState.CLOSED
+        # A success resets the count: only consecutive failures open it.
+        assert await breaker.record_success(key) is None
+        for _ in range(2):
+            assert (await breaker.admit(key)).allowed
+            await breaker.record_failure(key)
+        assert (await breaker.admit(key)).allowed
+        assert await breaker.record_failure(key) is BreakerChange.OPENED
+        assert breaker.state(key) is BreakerState.OPEN
+        assert _state("youtube", "7") == 1
+
+        # Held back on every worker, until the open interval has passed.
+        for b in (breaker, other):
+            held = await b.admit(key)
+            assert not held.allowed and 0 < held.retry_at - time.monotonic() <= OPEN_S
+        await asyncio.sleep(OPEN_S + 0.05)
+        probe = await other.admit(key)
+        assert probe.allowed and probe.probe
+        # One probe for the fleet: neither worker gets a second one.
+        assert not (await breaker.admit(key)).allowed
+        assert not (await other.admit(key)).allowed
+        assert await other.record_success(key) is BreakerChange.CLOSED
+        assert other.state(key) is BreakerState.CLOSED and _state("youtube", "7") == 0
+        # Closed for the whole fleet: the first worker sees it on its next read.
+        admitted = await breaker.admit(key)
+        assert admitted.allowed and not admitted.probe
+        assert breaker.state(key) is BreakerState.CLOSED
+
+
+async def test_failed_probe_reopens_and_abandoned_probe_frees_the_slot(db: Database) -> None:
+    key = ("x", None)
+    async with _breakers(db, 2, threshold=1) as (breaker, other):
+        assert await breaker.record_failure(key) is BreakerChange.OPENED
+        await asyncio.sleep(OPEN_S + 0.05)
+        assert (await breaker.admit(key)).probe
+        # The probe failed: open again (the same outage, so not a new OPENED).
+        assert await breaker.record_failure(key) is BreakerChange.REOPENED
+        assert breaker.state(key) is BreakerState.OPEN
+        assert not (await other.admit(key)).allowed
+        await asyncio.sleep(OPEN_S + 0.05)
+        assert (await breaker.admit(key)).probe
+        await breaker.abandon_probe(key)
+        assert (await other.admit(key)).probe
+
+
+async def test_a_streak_spans_workers_and_only_one_opens_or_probes(db: Database) -> None:
+    key = ("tiktok", 3)
+    async with _breakers(db, 4, threshold=5) as workers:
+        # Two failures here, two there, one more anywhere: the fleet's fifth opens it.
+        for b in workers[:2]:
+            for _ in range(2):
+                assert await b.record_failure(key) is None
+        changes = await asyncio.gather(*(b.record_failure(key) for b in workers))
+        assert changes.count(BreakerChange.OPENED) == 1, changes
+        assert not any([(await b.admit(key)).allowed for b in workers])
+        await asyncio.sleep(OPEN_S + 0.05)
+        # Every worker asks for the probe at once: exactly one conditional UPDATE matches.
+        admissions = await asyncio.gather(*(b.admit(key) for b in workers for _ in range(3)))
+        assert [a.probe for a in admissions].count(True) == 1
+        assert sum(a.allowed for a in admissions) == 1
+        winner = workers[[a.probe for a in admissions].index(True) // 3]
+        closes = await asyncio.gather(winner.record_success(key), *(b.record_success(key) for b in workers))
+        assert closes.count(BreakerChange.CLOSED) == 1, closes
+
+
+async def test_a_cached_read_costs_one_statement_per_interval(db: Database) -> None:
+    key = ("linkedin", 1)
+    async with _breakers(db, 1, cache_s=60.0) as (breaker,):
+        reads = 0
+        real = breaker.store.read
+
+        async def counted() -> tuple[float, dict[str, BreakerRow]]:
+            nonlocal reads
+            reads += 1
+            return await real()
+
+        breaker.store.read = counted  # type: ignore[method-assign]
+        admissions = [await breaker.admit(key) for _ in range(200)]
+        assert all(a.allowed for a in admissions) and reads == 1
+        # Successes on a healthy platform write nothing either.
+        assert [await breaker.record_success(key) for _ in range(50)] == [None] * 50
 
 
 async def test_open_breaker_reschedules_posts_without_spending_attempts(

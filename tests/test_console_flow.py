@@ -250,9 +250,8 @@ async def test_status_shows_each_platform_queue_success_rate_breaker_and_last_er
                     .where(ScheduledPost.id == post_id)
                     .values(status=status, last_error=error, updated_at=at)
                 )
-        breaker = app.processor.breakers.get(("sandbox", None))
         for _ in range(settings.scheduler.breaker_threshold):
-            breaker.record_failure()
+            await app.processor.breakers.record_failure(("sandbox", None))
         await console.handle("/pause sandbox")
         text = await console.handle("/status")
         [line] = [x for x in text.splitlines() if x.startswith("Sandbox:")]

@@ -268,3 +268,15 @@ class BreakerRecord(Base):
     open_until: Mapped[float] = mapped_column(Float, default=0.0)
     # Set while one worker's probe is out after the open interval (half-open), until this time.
     probe_until: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class AlertGate(Base):
+    """Whether the fleet has alerted about a (chat, team, platform), and when it last did
+    (core/store/alerts.py): the worker whose conditional write flips it is the one that speaks."""
+
+    __tablename__ = "alert_gates"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    alerting: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The database server's clock, epoch seconds.
+    last_alert: Mapped[float] = mapped_column(Float, default=0.0)

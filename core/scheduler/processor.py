@@ -42,10 +42,11 @@ from core.publishers.base import (
     TokenSource,
     TransientError,
 )
-from core.scheduler.breaker import Breakers, BreakerState, CircuitBreaker
+from core.scheduler.breaker import BreakerKey, Breakers, BreakerState
 from core.scheduler.limits import Limits
 from core.scheduler.outcomes import OutcomeWriter
 from core.scheduler.retry import RetryPolicy
+from core.store.breakers import BreakerChange, BreakerStore
 from core.store.buckets import SharedBuckets
 from core.store.queue import (
     ClaimedPost,
@@ -135,8 +136,15 @@ class PostProcessor:
         self.clock = clock
         self.monotonic = monotonic
         self.lease = timedelta(seconds=settings.lease_s)
+        # Shared by the fleet through the database; read through a short cache, not per post.
         self.breakers = Breakers(
-            threshold=settings.breaker_threshold, open_s=settings.breaker_open_s, clock=monotonic
+            BreakerStore(sessions),
+            threshold=settings.breaker_threshold,
+            open_s=settings.breaker_open_s,
+            cache_s=settings.breaker_cache_s,
+            # A probe that runs this long without an answer lets another worker probe: its worker died.
+            probe_s=max(settings.breaker_open_s, settings.lease_s),
+            clock=monotonic,
         )
         self.limits = Limits(platforms, monotonic)
         # Every read and write on the queue: the scheduler itself holds no SQL.
@@ -291,7 +299,7 @@ class PostProcessor:
             self._finishing.add(post.id)
             await self._fail(post, PermanentError(exc.message, hint=exc.hint))
             return
-        breaker = self.breakers.get((platform, post.account_id))
+        breaker = (platform, post.account_id)
         try:
             result = await self._admit_and_publish(post, breaker)
         except _Defer as deferral:
@@ -327,14 +335,14 @@ class PostProcessor:
         converted = await self.converter.ensure(dataclasses.replace(local, key=None), target)
         return dataclasses.replace(post, media=converted)
 
-    def _observe(self, post: ClaimedPost, ok: bool | None, breaker: CircuitBreaker) -> None:
+    def _observe(self, post: ClaimedPost, ok: bool | None, breaker: BreakerKey) -> None:
         if self.alerter is not None:
             self.alerter.observe(
                 post.chat,
                 post.team_external_id,
                 post.platform,
                 ok=ok,
-                breaker_open=breaker.state is BreakerState.OPEN,
+                breaker_open=self.breakers.state(breaker) is BreakerState.OPEN,
             )
 
     async def _local_media(self, media: MediaInfo, cache: Path) -> MediaInfo:
@@ -354,8 +362,8 @@ class PostProcessor:
                 await asyncio.to_thread(os.replace, part, local)
         return dataclasses.replace(media, path=str(local))
 
-    async def _admit_and_publish(self, post: ClaimedPost, breaker: CircuitBreaker) -> PublishResult:
-        admission = breaker.admit()
+    async def _admit_and_publish(self, post: ClaimedPost, breaker: BreakerKey) -> PublishResult:
+        admission = await self.breakers.admit(breaker)
         if not admission.allowed:
             wait = admission.retry_at - self.monotonic()
             # Spread the held-back posts so they don't all return in the same instant.
@@ -366,19 +374,31 @@ class PostProcessor:
             async with self._limited(post):
                 result = await self._publish(post)
             answered = True
-            breaker.record_success()
+            self._breaker_changed(post, await self.breakers.record_success(breaker))
             return result
         except PublishError as exc:
             answered = True
             if exc.transient:
-                breaker.record_failure()
+                self._breaker_changed(post, await self.breakers.record_failure(breaker))
             else:
                 # The platform answered (a validation or auth error): it is up.
-                breaker.record_success()
+                self._breaker_changed(post, await self.breakers.record_success(breaker))
             raise
         finally:
             if admission.probe and not answered:
-                breaker.abandon_probe()
+                await self.breakers.abandon_probe(breaker)
+
+    @staticmethod
+    def _breaker_changed(post: ClaimedPost, change: BreakerChange | None) -> None:
+        # Logged by the one worker whose write made the change, so once for the fleet.
+        if change is BreakerChange.OPENED:
+            log.warning(
+                "circuit breaker opened", extra={"platform": post.platform.value, "account": post.account_id}
+            )
+        elif change is BreakerChange.CLOSED:
+            log.info(
+                "circuit breaker closed", extra={"platform": post.platform.value, "account": post.account_id}
+            )
 
     @contextlib.asynccontextmanager
     async def _limited(self, post: ClaimedPost) -> AsyncIterator[None]:

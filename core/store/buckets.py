@@ -18,6 +18,12 @@ _NOW = {
     "sqlite": "((julianday('now') - 2440587.5) * 86400.0)",
 }
 
+
+def db_now(dialect: str) -> str:
+    """SQL for the database server's clock, in epoch seconds (a float)."""
+    return _NOW[dialect]
+
+
 _RESERVE = """
 INSERT INTO rate_buckets (key, tokens, updated) VALUES (:key, :burst - 1, {now})
 ON CONFLICT (key) DO UPDATE SET
