@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import metrics
 from core.config import Settings
-from core.db.models import Team, User
 from core.domain import (
     MAX_POST_ID,
     AccountStatus,
@@ -56,7 +55,6 @@ from core.media.store import MediaSink, MediaStore
 from core.platforms import registry
 from core.store import accounts, pauses, posts, teams, wakeups
 from core.store.heartbeats import Heartbeats
-from core.store.teams import ensure_team_user
 from core.timeparse import ParsedWhen, parse_command, parse_when, preview
 from core.zones import resolve_zone
 from core.zones import zone_choices as _zone_choices
@@ -205,9 +203,6 @@ class Postbot:
             user_tz, team_tz = await teams.stored_zones(session, ctx)
         return user_tz or team_tz or self.settings.default_timezone
 
-    def _tz(self, ctx: ChatContext, team: Team, user: User) -> str:
-        return ctx.user_tz or user.timezone or team.timezone or self.settings.default_timezone
-
     async def preview_when(self, ctx: ChatContext, text: str) -> str:
         """How a typed time reads for ``ctx`` ("tomorrow 6pm → Wed 25 Nov, 18:00 Europe/Berlin")."""
         return preview(text, await self.timezone_for(ctx), self.clock())
@@ -239,20 +234,21 @@ class Postbot:
         assert command.when is not None
         stored = await self._media(media, command.platforms)
         async with self.sessions.begin() as session:
-            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            member = await teams.member(session, ctx, self.settings.default_timezone)
             notes = [command.when.note] if command.when.note else []
             if command.when.auto or command.when.instant is None:
-                run_at, note = await self._best_slot(session, team, command.platforms, now, tz)
+                run_at, note = await self._best_slot(session, member.team_id, command.platforms, now, tz)
                 notes.append(note)
             elif command.when.date_only:
-                run_at, notes = await self._slot_on_day(session, team, command.platforms, now, command.when)
+                run_at, notes = await self._slot_on_day(
+                    session, member.team_id, command.platforms, now, command.when
+                )
             else:
                 run_at = command.when.instant
             outcome = await self._queue(
                 session,
                 ctx,
-                team,
-                user,
+                member,
                 tz,
                 command.platforms,
                 command.caption,
@@ -261,7 +257,7 @@ class Postbot:
                 notes,
                 convert=convert,
             )
-            team_row_id = team.id
+            team_row_id = member.team_id
         self._notify_wake(outcome)
         if outcome.duplicate:
             return outcome
@@ -296,23 +292,23 @@ class Postbot:
         """`/suggest [platforms]`: the best free slots per platform (linked platforms when none named)."""
         now = self.clock()
         async with self.sessions.begin() as session:
-            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            tz = self._tz(ctx, team, user)
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            tz = member.zone
             if text.strip():
                 platforms = parse_command(text, tz, now, require_when=False).platforms
             else:
-                platforms = tuple(await accounts.linked_platforms(session, team.id))
+                platforms = tuple(await accounts.linked_platforms(session, member.team_id))
             if not platforms:
                 raise UserError(
                     "No platform named and none linked yet.", hint="Try `/suggest youtube,instagram`."
                 )
-            found = await self._suggestions(session, team, platforms, now, tz, n=n)
+            found = await self._suggestions(session, member.team_id, platforms, now, tz, n=n)
         return SuggestOutcome(tz=tz, suggestions=found)
 
     async def _suggestions(
         self,
         session: AsyncSession,
-        team: Team,
+        team_id: int,
         platforms: tuple[Platform, ...],
         now: datetime,
         tz: str,
@@ -321,7 +317,7 @@ class Postbot:
         from core import slots
 
         return await slots.suggest(
-            session, team.id, platforms, now, tz, n, audience_timezones=self.settings.audience_timezones
+            session, team_id, platforms, now, tz, n, audience_timezones=self.settings.audience_timezones
         )
 
     async def post_now(
@@ -335,12 +331,11 @@ class Postbot:
         stored = await self._media(media, command.platforms)
         now = self.clock()
         async with self.sessions.begin() as session:
-            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
+            member = await teams.member(session, ctx, self.settings.default_timezone)
             outcome = await self._queue(
                 session,
                 ctx,
-                team,
-                user,
+                member,
                 tz,
                 command.platforms,
                 command.caption,
@@ -355,7 +350,7 @@ class Postbot:
     async def _common_slot(
         self,
         session: AsyncSession,
-        team: Team,
+        team_id: int,
         platforms: tuple[Platform, ...],
         now: datetime,
         tz: str,
@@ -368,7 +363,7 @@ class Postbot:
 
         return await slots.best_common_slot(
             session,
-            team.id,
+            team_id,
             platforms,
             now,
             tz,
@@ -380,14 +375,14 @@ class Postbot:
     async def _best_slot(
         self,
         session: AsyncSession,
-        team: Team,
+        team_id: int,
         platforms: tuple[Platform, ...],
         now: datetime,
         tz: str,
         *,
         moving: tuple[int, ...] = (),
     ) -> tuple[datetime, str]:
-        chosen = await self._common_slot(session, team, platforms, now, tz, moving=moving)
+        chosen = await self._common_slot(session, team_id, platforms, now, tz, moving=moving)
         if chosen is None:
             raise UserError("No free slot was found in the coming days.", hint="Give a time, not 'best'.")
         return chosen.at, f"Picked the suggested slot: {chosen.reason}"
@@ -395,7 +390,7 @@ class Postbot:
     async def _slot_on_day(
         self,
         session: AsyncSession,
-        team: Team,
+        team_id: int,
         platforms: tuple[Platform, ...],
         now: datetime,
         when: ParsedWhen,
@@ -412,7 +407,7 @@ class Postbot:
         start = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
         chosen = await self._common_slot(
-            session, team, platforms, now, when.tz, moving=moving, between=(start, end)
+            session, team_id, platforms, now, when.tz, moving=moving, between=(start, end)
         )
         kept = [n for n in (when.note or "").split("; ") if n and not n.startswith("No time given")]
         if chosen is None:
@@ -423,8 +418,7 @@ class Postbot:
         self,
         session: AsyncSession,
         ctx: ChatContext,
-        team: Team,
-        user: User,
+        member: teams.Member,
         tz: str,
         platforms: tuple[Platform, ...],
         caption: str,
@@ -441,7 +435,7 @@ class Postbot:
             validation.plan, media, platforms, caption=caption, title=title, convert=convert
         )
         problems = dict(checked.problems)
-        linked = await accounts.active_account_ids(session, team.id, platforms)
+        linked = await accounts.active_account_ids(session, member.team_id, platforms)
         for platform in platforms:
             if registry.spec(platform).linkable and platform not in linked:
                 problems.setdefault(platform.value, []).append(
@@ -461,8 +455,7 @@ class Postbot:
         ]
         views, duplicate = await posts.queue_posts(
             session,
-            team=team,
-            author=user,
+            member=member,
             media=media,
             posts=new,
             channel=ctx.channel_id,
@@ -512,11 +505,11 @@ class Postbot:
 
     async def list_queue(self, ctx: ChatContext, *, channel_only: bool = False) -> list[PostView]:
         async with self.sessions.begin() as session:
-            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            tz = self._tz(ctx, team, user)
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            tz = member.zone
             channel = ctx.channel_id if channel_only else None
-            views = await posts.list_queue(session, team.id, tz=tz, channel=channel)
-            held = await pauses.paused(session, team.id)
+            views = await posts.list_queue(session, member.team_id, tz=tz, channel=channel)
+            held = await pauses.paused(session, member.team_id)
         return [
             replace(v, paused=True)
             if v.status is PostStatus.QUEUED and (held is None or v.platform in held)
@@ -548,9 +541,9 @@ class Postbot:
         self._check_admin(ctx, "pause publishing")
         platform = self._platform_word(text)
         async with self.sessions.begin() as session:
-            team, _ = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            changed = await pauses.pause(session, team.id, platform, by=ctx.user_id, at=self.clock())
-            return await self._pause_view(session, team.id, platform, changed)
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            changed = await pauses.pause(session, member.team_id, platform, by=ctx.user_id, at=self.clock())
+            return await self._pause_view(session, member.team_id, platform, changed)
 
     async def resume(self, ctx: ChatContext, text: str = "") -> PauseView:
         """`/resume [platform]`: lift the pause; the scheduler starts the held posts at once."""
@@ -558,17 +551,17 @@ class Postbot:
         platform = self._platform_word(text)
         now = self.clock()
         async with self.sessions.begin() as session:
-            team, _ = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            if platform is not None and await pauses.paused(session, team.id) is None:
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            if platform is not None and await pauses.paused(session, member.team_id) is None:
                 raise UserError(
                     "Every platform is paused, not one by one.", hint="/resume lifts the pause on all."
                 )
-            before = await pauses.paused(session, team.id)
-            lifted = await pauses.resume(session, team.id, platform)
+            before = await pauses.paused(session, member.team_id)
+            lifted = await pauses.resume(session, member.team_id, platform)
             if lifted:
                 await wakeups.announce(session, now)
             view = await self._pause_view(
-                session, team.id, platform, bool(lifted), resuming=True, before=before
+                session, member.team_id, platform, bool(lifted), resuming=True, before=before
             )
         if lifted and self._wake is not None:
             self._wake(now)
@@ -580,11 +573,11 @@ class Postbot:
         self._check_admin(ctx, "see postbot's status")
         now = self.clock()
         async with self.sessions.begin() as session:
-            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            tz = self._tz(ctx, team, user)
-            counts = await posts.platform_counts(session, team.id, since=now - timedelta(days=1))
-            held = await pauses.paused(session, team.id)
-            failures = await posts.recent_failures(session, team.id, tz=tz)
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            tz = member.zone
+            counts = await posts.platform_counts(session, member.team_id, since=now - timedelta(days=1))
+            held = await pauses.paused(session, member.team_id)
+            failures = await posts.recent_failures(session, member.team_id, tz=tz)
         breakers = await self._breaker_states() if self._breaker_states is not None else {}
         rows = []
         for info in platform_infos():
@@ -640,29 +633,31 @@ class Postbot:
 
     async def cancel(self, ctx: ChatContext, post_id: int) -> PostView:
         async with self.sessions.begin() as session:
-            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            tz = self._tz(ctx, team, user)
-            post = await posts.get(session, team.id, post_id, tz=tz)
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            tz = member.zone
+            post = await posts.get(session, member.team_id, post_id, tz=tz)
             self._check_owner(ctx, post.author_id, post_id, "cancel")
-            return await posts.cancel(session, team.id, post_id, tz=tz)
+            return await posts.cancel(session, member.team_id, post_id, tz=tz)
 
     async def reschedule(self, ctx: ChatContext, post_id: int, when_text: str) -> PostView:
         now = self.clock()
         async with self.sessions.begin() as session:
-            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            tz = self._tz(ctx, team, user)
-            post = await posts.get(session, team.id, post_id, tz=tz)
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            tz = member.zone
+            post = await posts.get(session, member.team_id, post_id, tz=tz)
             self._check_owner(ctx, post.author_id, post_id, "move")
             when = parse_when(when_text, tz, now, horizon=self.horizon)
             if when.instant is None:
-                run_at, _ = await self._best_slot(session, team, (post.platform,), now, tz, moving=(post.id,))
+                run_at, _ = await self._best_slot(
+                    session, member.team_id, (post.platform,), now, tz, moving=(post.id,)
+                )
             elif when.date_only:
                 run_at, _ = await self._slot_on_day(
-                    session, team, (post.platform,), now, when, moving=(post.id,)
+                    session, member.team_id, (post.platform,), now, when, moving=(post.id,)
                 )
             else:
                 run_at = when.instant
-            view = await posts.reschedule(session, team.id, post_id, run_at, tz=tz)
+            view = await posts.reschedule(session, member.team_id, post_id, run_at, tz=tz)
             await wakeups.announce(session, run_at)
         if self._wake is not None:
             self._wake(view.run_at)
@@ -674,14 +669,12 @@ class Postbot:
         ``team_wide`` sets the team's default instead (admins only). Returns the IANA name.
         """
         zone = resolve_zone(text)
+        if team_wide and not ctx.is_admin:
+            raise PermissionDenied("Only an admin can set the server's time zone.")
         async with self.sessions.begin() as session:
-            team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
-            if team_wide:
-                if not ctx.is_admin:
-                    raise PermissionDenied("Only an admin can set the server's time zone.")
-                team.timezone = zone
-            else:
-                user.timezone = zone
+            await teams.set_zone(
+                session, ctx, zone, team_wide=team_wide, default_tz=self.settings.default_timezone
+            )
         return zone
 
     @staticmethod

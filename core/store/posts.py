@@ -22,6 +22,7 @@ from core.db.models import MediaAsset, ScheduledPost, Team, User
 from core.db.types import as_utc
 from core.domain import MAX_POST_ID, ChatKind, MediaInfo, Platform, PostStatus, PostView, no_such_post
 from core.errors import UserError
+from core.store.teams import Member
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,7 @@ async def add_media(session: AsyncSession, team: Team, media: MediaInfo) -> Medi
 async def queue_posts(
     session: AsyncSession,
     *,
-    team: Team,
-    author: User,
+    member: Member,
     media: MediaInfo,
     posts: Sequence[NewPost],
     channel: str | None,
@@ -72,6 +72,9 @@ async def queue_posts(
 
     A redelivered chat request (same request id) returns the posts it created the first time.
     """
+    # Loaded in this session by teams.member already: the identity map answers, no query.
+    team = await session.get_one(Team, member.team_id)
+    author = await session.get_one(User, member.user_id)
     rows, duplicate = await _queue_rows(
         session,
         team=team,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,3 +66,30 @@ async def stored_zones(session: AsyncSession, ctx: ChatContext) -> tuple[str | N
     )
     row = (await session.execute(query)).first()
     return (row[0], row[1]) if row is not None else (None, None)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A chat context as stored: the row ids the other stores key on, and the zone its times are read
+    and shown in (the chat's own say, else the user's, else the team's, else the default)."""
+
+    team_id: int
+    user_id: int
+    zone: str
+
+
+async def member(session: AsyncSession, ctx: ChatContext, default_tz: str) -> Member:
+    """``ctx``'s team and user, created on first sight and refreshed from the chat."""
+    team, user = await ensure_team_user(session, ctx, default_tz)
+    return Member(team.id, user.id, ctx.user_tz or user.timezone or team.timezone or default_tz)
+
+
+async def set_zone(
+    session: AsyncSession, ctx: ChatContext, zone: str, *, team_wide: bool, default_tz: str
+) -> None:
+    """Store ``zone`` as ``ctx``'s user's own zone, or (``team_wide``) the team's default."""
+    team, user = await ensure_team_user(session, ctx, default_tz)
+    if team_wide:
+        team.timezone = zone
+    else:
+        user.timezone = zone
