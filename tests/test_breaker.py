@@ -124,7 +124,7 @@ async def test_a_cached_read_costs_one_statement_per_interval(db: Database) -> N
         reads = 0
         real = breaker.store.read
 
-        async def counted() -> tuple[float, dict[str, BreakerRow]]:
+        async def counted() -> dict[str, BreakerRow]:
             nonlocal reads
             reads += 1
             return await real()

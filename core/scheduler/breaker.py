@@ -95,7 +95,7 @@ class Breakers:
     # -- the publishing path ------------------------------------------------------------------------
 
     async def admit(self, key: BreakerKey) -> Admission:
-        name = self._name(key)
+        name = storage_key(key)
         await self._fresh()
         now = self.clock()
         view = self._views.get(name, _View())
@@ -123,7 +123,7 @@ class Breakers:
 
     async def record_success(self, key: BreakerKey) -> BreakerChange | None:
         """The platform answered (a publish, or a permanent error that proves it is up)."""
-        name = self._name(key)
+        name = storage_key(key)
         self._probes.pop(name, None)
         view = self._views.get(name)
         if view is None or (view.failures == 0 and view.open_until == 0):
@@ -132,7 +132,7 @@ class Breakers:
 
     async def record_failure(self, key: BreakerKey) -> BreakerChange | None:
         """A transient failure: timeout, 5xx, 429."""
-        name = self._name(key)
+        name = storage_key(key)
         self._probes.pop(name, None)
         recorded = await self._write(self.store.failure(name, threshold=self.threshold, open_s=self.open_s))
         if recorded is None:
@@ -146,7 +146,7 @@ class Breakers:
 
     async def abandon_probe(self, key: BreakerKey) -> None:
         """The probe ended without an answer (worker stopping, lease lost): let another one try."""
-        name = self._name(key)
+        name = storage_key(key)
         mine = self._probes.pop(name, None)
         if mine is None:
             return
@@ -160,7 +160,7 @@ class Breakers:
 
     def state(self, key: BreakerKey) -> BreakerState:
         """As this worker last saw it."""
-        view = self._views.get(self._name(key), _View())
+        view = self._views.get(storage_key(key), _View())
         return view.state(self.clock())
 
     # -- /status --------------------------------------------------------------------------------------
@@ -199,7 +199,7 @@ class Breakers:
 
     async def _refresh(self) -> None:
         started = self.clock()
-        _, rows = await self.store.read()
+        rows = await self.store.read()
         for name, row in rows.items():
             self._remember(name, row, at=started)
         for name in set(self._views) - set(rows):
@@ -236,7 +236,3 @@ class Breakers:
         platform, _, account = name.partition(":")
         state = view.state(self.clock())
         metrics.BREAKER_STATE.labels(platform=platform, account=account).set(int(state))
-
-    @staticmethod
-    def _name(key: BreakerKey) -> str:
-        return storage_key(key)

@@ -56,11 +56,7 @@ class Recorded:
 
 _COLUMNS = "failures, open_until, probe_until, {now}"
 
-# The clock comes back even while the table is empty.
-_READ = """
-SELECT n.now, b.key, b.failures, b.open_until, b.probe_until
-FROM (SELECT {now} AS now) AS n LEFT JOIN breaker_states AS b ON 1 = 1
-"""
+_READ = f"SELECT key, {_COLUMNS} FROM breaker_states"
 
 _FAILURE = f"""
 INSERT INTO breaker_states (key, failures, open_until, probe_until) VALUES (:key, 1, 0, 0)
@@ -120,16 +116,11 @@ class BreakerStore:
         self._release_probe = text(_RELEASE_PROBE)
         self._one = text(_ONE.format(now=now))
 
-    async def read(self) -> tuple[float, dict[str, BreakerRow]]:
-        """Every breaker (one small table, one statement) and the database's clock."""
+    async def read(self) -> dict[str, BreakerRow]:
+        """Every breaker: one small table, one statement."""
         async with self.sessions() as session:
             rows = (await session.execute(self._read)).all()
-        now = float(rows[0][0])
-        return now, {
-            key: BreakerRow(int(failures), float(open_until), float(probe_until), now)
-            for _, key, failures, open_until, probe_until in rows
-            if key is not None
-        }
+        return {key: _row(values) for key, *values in rows}
 
     async def failure(self, key: str, *, threshold: int, open_s: float) -> Recorded:
         """Count a transient failure; open the breaker if this one completes the streak."""
