@@ -39,6 +39,7 @@ async def _breakers(db: Database, count: int, **kw: float) -> AsyncIterator[list
                 threshold=int(options["threshold"]),
                 open_s=options["open_s"],
                 cache_s=options["cache_s"],
+                probe_s=options.get("probe_s"),
             )
             for e in engines
         ]
@@ -96,6 +97,20 @@ async def test_failed_probe_reopens_and_abandoned_probe_frees_the_slot(db: Datab
         assert (await breaker.admit(key)).probe
         await breaker.abandon_probe(key)
         assert (await other.admit(key)).probe
+
+
+async def test_a_probe_whose_worker_died_frees_itself_after_probe_s(db: Database) -> None:
+    key = ("youtube", 9)
+    async with _breakers(db, 2, threshold=1, probe_s=0.4) as (dead, alive):
+        await dead.record_failure(key)
+        await asyncio.sleep(OPEN_S + 0.05)
+        assert (await dead.admit(key)).probe
+        # Its worker is gone (killed mid-upload): no answer, no abandon_probe. The fleet waits ...
+        assert not (await alive.admit(key)).allowed
+        # ... only until the probe's time is up (and this worker's own hold-off, min(open_s, 5) s);
+        # then another worker probes.
+        await asyncio.sleep(OPEN_S + 0.05)
+        assert (await alive.admit(key)).probe
 
 
 async def test_a_streak_spans_workers_and_only_one_opens_or_probes(db: Database) -> None:
