@@ -1,6 +1,8 @@
 """Scheduler benchmark: N posts due at once across 5 platforms, published over real HTTP on loopback.
 
-    python -m bench.scheduler                  # 10,000 posts: PostgreSQL 1 worker, 2 workers; SQLite 1
+    python -m bench.scheduler                  # 10,000 posts: PostgreSQL 1 worker (and its no-HTTP
+                                               # floor), 2 workers; SQLite 1
+    python -m bench.scheduler --only pg1 floor # the HTTP client's cost per post, and nothing else
     python -m bench.scheduler --posts 2000 --only pg1 --profile /tmp/w.prof
 
 The fake platform (tests/fakes/bench_platform.py) runs in its own process and answers each create
@@ -14,11 +16,15 @@ latency included. With every post due at the same instant, lateness of the last 
 backlog divided by throughput, so the backlog's p99 measures throughput; the --paced run (posts due
 evenly over time below capacity) measures the scheduler's own lateness.
 
---transport picks how the bench publisher talks to the fake: httpx (the project's client, default),
-aiohttp (the same httpx API over httpx-aiohttp's transport), or none (no HTTP at all: the publisher
-just waits out the latency, which isolates the scheduler's and the database's own cost). The CPU
-line splits the scenario's CPU seconds between workers, the fake platform and PostgreSQL, and shows
-how busy the whole (shared) machine was.
+--transport picks how the bench publisher talks to the fake: httpx (the project's client, as
+bot/wiring.py builds it: httpx over core.publishers.transport; the default), httpx-pool (httpx's stock
+transport and httpcore's connection pool, for comparison), aiohttp (the same httpx API over
+httpx-aiohttp's transport), or none (no HTTP at all: the publisher just waits out the latency, which
+isolates the scheduler's and the database's own cost). Every run also runs the one-worker PostgreSQL
+scenario with no HTTP ("floor") and prints the two rates, their ratio and the worker CPU per post of
+each, so the HTTP client's cost per post is measured beside its floor. The CPU line splits the
+scenario's CPU seconds between workers, the fake platform and PostgreSQL, and shows how busy the
+whole (shared) machine was.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from core.db.models import ScheduledPost  # noqa: E402
 from core.domain import Platform, PostView  # noqa: E402
 from core.platforms.publishers import PublisherRegistry  # noqa: E402
 from core.publishers.base import PublishJob, PublishResult  # noqa: E402
+from core.publishers.transport import make_client  # noqa: E402
 from core.scheduler.processor import PostProcessor  # noqa: E402
 from core.scheduler.runner import SchedulerRunner  # noqa: E402
 from tests.fakes.bench_platform import PLATFORMS, BenchPublisher, seed_posts  # noqa: E402
@@ -77,12 +84,16 @@ class CountingNotifier:
 
 
 def _client(transport: str, limits: httpx.Limits) -> httpx.AsyncClient:
+    if transport == "httpx":
+        # What the app's publishers use (bot/wiring.py): httpx over core.publishers.transport.
+        return make_client(limits=limits, timeout=30.0)
     if transport == "aiohttp":
         # The same httpx API over aiohttp's connection pool (httpx-aiohttp): httpcore's pool scans
         # every connection on each request, which costs more CPU than the scheduler at this rate.
         from httpx_aiohttp import AiohttpTransport
 
         return httpx.AsyncClient(timeout=30.0, transport=AiohttpTransport(limits=limits))
+    # httpx-pool: httpx's stock transport (httpcore's connection pool), for comparison.
     return httpx.AsyncClient(timeout=30.0, limits=limits)
 
 
@@ -223,6 +234,11 @@ class Result:
     def rate(self) -> float:
         return self.published / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_per_post_ms(self) -> float:
+        cpu = sum(w.get("cpu_s", 0) for w in self.worker_stats)
+        return 1000 * cpu / self.published if self.published else float("nan")
+
     def pct(self, q: float) -> float:
         if not self.lateness:
             return float("nan")
@@ -288,7 +304,9 @@ async def _drop(url: str, schema: str | None) -> None:
     await admin.dispose()
 
 
-def _spawn(url: str, schema: str | None, server: FakeServer, wid: str, args: argparse.Namespace) -> Any:
+def _spawn(
+    url: str, schema: str | None, server: FakeServer, wid: str, args: argparse.Namespace, transport: str
+) -> Any:
     cmd = [
         sys.executable,
         "-m",
@@ -309,7 +327,7 @@ def _spawn(url: str, schema: str | None, server: FakeServer, wid: str, args: arg
         "--poll",
         str(args.poll),
         "--transport",
-        args.transport,
+        transport,
         "--connections",
         str(args.connections),
         "--latency",
@@ -321,13 +339,21 @@ def _spawn(url: str, schema: str | None, server: FakeServer, wid: str, args: arg
 
 
 async def scenario(
-    name: str, kind: str, workers: int, server: FakeServer, args: argparse.Namespace, *, paced_rate: float = 0
+    name: str,
+    kind: str,
+    workers: int,
+    server: FakeServer,
+    args: argparse.Namespace,
+    *,
+    paced_rate: float = 0,
+    transport: str | None = None,
 ) -> Result:
+    transport = transport or args.transport
     url, schema = await _database(kind)
     engine = make_engine(url, schema=schema)
     await migrate(engine)
     sessions = session_factory(engine)
-    procs = [_spawn(url, schema, server, f"{name}-w{i + 1}", args) for i in range(workers)]
+    procs = [_spawn(url, schema, server, f"{name}-w{i + 1}", args, transport) for i in range(workers)]
     try:
         for proc in procs:
             ready = await asyncio.to_thread(proc.stdout.readline)
@@ -394,7 +420,7 @@ async def scenario(
     lateness = [(p - r).total_seconds() for r, p in done]
     last = max((p for _, p in done), default=start)
     first_due = min((r for r, _ in done), default=start)
-    if args.transport == "none":
+    if transport == "none":
         # No platform to count at: a post handled twice would be announced twice.
         duplicates = sum(w.get("notified", 0) for w in stats) - len(done)
     else:
@@ -427,12 +453,22 @@ async def orchestrate(args: argparse.Namespace) -> None:
         flush=True,
     )
     results: dict[str, Result] = {}
-    plan = [("pg1", "postgres", 1), ("pg2", "postgres", 2), ("sqlite1", "sqlite", 1)]
+    # "floor": the same worker with HTTP taken out (--transport none), run here so that the HTTP
+    # client's share of a worker's cost is measured on the same machine in the same minute.
+    plan = [
+        ("pg1", "postgres", 1, args.transport),
+        ("floor", "postgres", 1, "none"),
+        ("pg2", "postgres", 2, args.transport),
+        ("sqlite1", "sqlite", 1, args.transport),
+    ]
     try:
-        for key, kind, workers in plan:
+        for key, kind, workers, transport in plan:
             if args.only and key not in args.only:
                 continue
-            result = await scenario(f"{kind} x{workers} backlog", kind, workers, server, args)
+            if key == "floor" and args.transport == "none":
+                continue
+            label = f"{kind} x{workers} backlog" + (" no-HTTP" if transport == "none" else "")
+            result = await scenario(label, kind, workers, server, args, transport=transport)
             results[key] = result
             print(result.line(), flush=True)
             for w in result.worker_stats:
@@ -449,10 +485,23 @@ async def orchestrate(args: argparse.Namespace) -> None:
     if "pg1" in results and "pg2" in results and results["pg1"].rate:
         ratio = results["pg2"].rate / results["pg1"].rate
         print(f"2-worker/1-worker ratio (PostgreSQL): {ratio:.2f}x")
+    http_ratio = None
+    if "pg1" in results and "floor" in results and results["floor"].rate:
+        pg1, floor = results["pg1"], results["floor"]
+        http_ratio = pg1.rate / floor.rate
+        through, bare = pg1.cpu_per_post_ms, floor.cpu_per_post_ms
+        print(
+            f"cost per post, one worker (PostgreSQL): {pg1.rate:.0f} posts/s through {args.transport}, "
+            f"{floor.rate:.0f} posts/s with no HTTP: ratio {http_ratio:.2f}; worker CPU "
+            f"{through:.2f} ms/post vs {bare:.2f} ms/post (HTTP client "
+            f"{max(0.0, through - bare) / through:.0%} of it)"
+        )
     print("targets:")
     if "pg1" in results:
         rate = results["pg1"].rate
         print(f"  >= 500 posts/s on one worker (PostgreSQL): {rate:.0f} {_ok(rate >= 500)}")
+    if http_ratio is not None:
+        print(f"  through HTTP >= 0.5x the no-HTTP floor: {http_ratio:.2f}x {_ok(http_ratio >= 0.5)}")
     if "paced" in results:
         p99 = results["paced"].pct(0.99)
         print(f"  lateness p99 < 1 s (paced {args.paced:.0f}/s): {p99:.3f}s {_ok(p99 < 1)}")
@@ -492,10 +541,13 @@ def main() -> None:
         p.add_argument("--paced", type=float, default=0.0, help="also: 1 worker, posts due at this rate")
         p.add_argument("--connections", type=int, default=0, help="per platform client (0: auto)")
         p.add_argument("--dump", default="", help="write run_at,published_at per post to PREFIX.<run>.csv")
-        p.add_argument("--only", nargs="*", default=[], help="pg1 pg2 sqlite1 paced")
+        p.add_argument("--only", nargs="*", default=[], help="pg1 floor pg2 sqlite1 paced")
         p.add_argument("--profile", default="", help="cProfile each worker into PREFIX.<worker>")
         p.add_argument(
-            "--transport", choices=["httpx", "aiohttp", "none"], default="httpx", help="publisher transport"
+            "--transport",
+            choices=["httpx", "httpx-pool", "aiohttp", "none"],
+            default="httpx",
+            help="publisher transport",
         )
     args = parser.parse_args()
     if args.mode == "worker":

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.config import SchedulerSettings, Settings
+from core.publishers.transport import make_client
 
 # The S3 endpoint (moto's server) fixtures: moto_endpoint, s3.
 pytest_plugins = ["tests.s3_support"]
@@ -81,5 +82,5 @@ def clip(tmp_path: Path) -> Path:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client for talking to the fakes. The timeout is per operation, not total, and roomy:
     multi-MiB uploads share two cores with the rest of the suite."""
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with make_client(timeout=30) as client:
         yield client

@@ -27,6 +27,7 @@ from core.media.storage import LocalStorage, UrlSigner
 from core.media.storage.post_links import PostMediaLinks
 from core.oauth import OAuthClients
 from core.publishers.base import PublishJob, TokenSource
+from core.publishers.transport import make_client
 from tests.clips import sized_clip
 from tests.fakes.oauth_provider import FakeOAuthProvider, SeededAccount, seed_linked_account
 
@@ -158,7 +159,7 @@ async def linked_account(
     async with (
         FakeOAuthProvider(platform.value) as oauth,
         api,
-        httpx.AsyncClient(timeout=http_timeout) as http,
+        make_client(timeout=http_timeout) as http,
     ):
         api.token_check = oauth.account_for
         platforms = PlatformsSettings(**{platform.value: PlatformSettings(**oauth.platform_settings())})

@@ -15,6 +15,7 @@ from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import ScheduledPost
 from core.domain import Platform, PostView
 from core.platforms.publishers import PublisherRegistry
+from core.publishers.transport import make_client
 from core.scheduler.processor import PostProcessor
 from tests.conftest import Database
 from tests.fakes.bench_platform import PLATFORMS, BenchPublisher
@@ -60,7 +61,7 @@ async def worker(
     # One client per platform, as each platform is its own host: httpcore's pool scans all of its
     # connections on every request, so one big shared pool costs more CPU than five small ones.
     clients = [
-        httpx.AsyncClient(timeout=http_timeout, limits=httpx.Limits(max_connections=sched.max_in_flight))
+        make_client(timeout=http_timeout, limits=httpx.Limits(max_connections=sched.max_in_flight))
         for _ in PLATFORMS
     ]
     if platforms is not None:

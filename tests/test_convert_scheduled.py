@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from core.accounts.tokens import TokenSources
@@ -30,6 +29,7 @@ from core.media.store import MediaStore
 from core.oauth import OAuthClients
 from core.platforms.publishers import PublisherRegistry
 from core.platforms.x.publisher import XPublisher
+from core.publishers.transport import make_client
 from core.scheduler.processor import PostProcessor
 from core.service import Postbot
 from tests.clips import clip_file
@@ -62,7 +62,7 @@ async def world(db: Database, settings: Settings, tmp_path: Path) -> AsyncIterat
     sessions = session_factory(engine)
     async with AsyncExitStack() as stack:
         oauth = await stack.enter_async_context(FakeOAuthProvider("x"))
-        http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
+        http = await stack.enter_async_context(make_client(timeout=30))
         x = await stack.enter_async_context(FakeX())
         x.token_check, x.check_after_secs = oauth.account_for, 0
         platforms = PlatformsSettings(x=PlatformSettings(**oauth.platform_settings()))

@@ -39,6 +39,7 @@ from core.platforms.linkedin.publisher import LinkedInPublisher
 from core.platforms.publishers import PublisherRegistry
 from core.platforms.x.publisher import XPublisher
 from core.publishers.base import Publisher
+from core.publishers.transport import make_client
 from core.scheduler.processor import PostProcessor
 from core.store import posts
 from tests.clips import sized_clip
@@ -126,7 +127,7 @@ async def world(db: Database, settings: Settings, tmp_path: Path, platform: str)
     sessions = session_factory(engine)
     async with AsyncExitStack() as stack:
         oauth = await stack.enter_async_context(FakeOAuthProvider(platform))
-        http = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+        http = await stack.enter_async_context(make_client(timeout=10))
         case = await CASES[platform](stack, oauth, http)
         platforms = PlatformsSettings(**{platform: PlatformSettings(**oauth.platform_settings())})
         conf = settings.model_copy(update={"platforms": platforms})

@@ -11,7 +11,6 @@ import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import httpx
 import pytest
 
 from core.domain import MediaInfo, Platform
@@ -19,6 +18,7 @@ from core.platforms.instagram.publisher import InstagramPublisher
 from core.platforms.linkedin.publisher import LinkedInPublisher
 from core.platforms.x.publisher import XPublisher
 from core.publishers.base import PublishJob, PublishResult
+from core.publishers.transport import make_client
 from tests.clips import sized_clip
 from tests.fakes.instagram_api import FakeInstagram
 from tests.fakes.linkedin_api import FakeLinkedIn
@@ -52,7 +52,7 @@ async def peak_during(publish: Callable[[], Awaitable[PublishResult]]) -> int:
 
 
 async def test_x_upload_memory_is_bounded(big: Path) -> None:
-    async with FakeX(tokens={"tok": "1"}) as fake, httpx.AsyncClient(timeout=30) as http:
+    async with FakeX(tokens={"tok": "1"}) as fake, make_client(timeout=30) as http:
         fake.check_after_secs = 0
         pub = XPublisher(http, base_url=fake.base_url, chunk_size=CHUNK)
         peak = await peak_during(lambda: pub.publish(job(Platform.X, big, "1")))
@@ -64,7 +64,7 @@ async def test_instagram_download_memory_is_bounded(big: Path) -> None:
     async with (
         FakeInstagram(tokens={"tok": "9"}) as fake,
         VideoHost() as host,
-        httpx.AsyncClient(timeout=30) as http,
+        make_client(timeout=30) as http,
     ):
         pub = InstagramPublisher(http, graph_base_url=fake.graph_base_url, poll_interval_s=0.01)
         peak = await peak_during(lambda: pub.publish(host.attach(job(Platform.INSTAGRAM, big, "9"))))
@@ -76,7 +76,7 @@ async def test_instagram_download_memory_is_bounded(big: Path) -> None:
 async def test_linkedin_upload_memory_is_bounded(big: Path) -> None:
     member = "urn:li:person:m"
     # LinkedIn's own 4 MiB parts, each streamed from disk in 1 MiB reads.
-    async with FakeLinkedIn(tokens={"tok": member}) as fake, httpx.AsyncClient(timeout=30) as http:
+    async with FakeLinkedIn(tokens={"tok": member}) as fake, make_client(timeout=30) as http:
         pub = LinkedInPublisher(http, base_url=fake.base_url, chunk_size=CHUNK, poll_interval_s=0.01)
         peak = await peak_during(lambda: pub.publish(job(Platform.LINKEDIN, big, member)))
         assert len(fake.uploaded_parts()) == FILE_SIZE // (4 * 1024 * 1024)
