@@ -165,6 +165,8 @@ async def build_app(
         settings.converted_dir,
         workers=settings.media.convert_workers,
         niceness=settings.media.convert_niceness,
+        storage=storage,
+        blobs=blobs,
     )
     postbot = Postbot(
         settings,

@@ -1,10 +1,15 @@
 """Conversions run in a small pool of low-priority processes, each output made once and shared.
 
-An output lives at ``<media>/converted/<aa>/<source sha256>.<target key>.mp4``: the same source
-converted to the same target is one file, whichever platform asked for it first and in whichever
-process (the bot that queued the post, or the worker that publishes it; a lock file keeps two
-processes from doing the work twice). A file at that name is always complete, since it is renamed
-into place only when written, so a post can never be published from half a conversion.
+An output is stored in the media storage under ``converted/<aa>/<source sha256>.<target key>.mp4``
+(``converted_key``), beside its source: in the local folder that is ``<media>/converted/…``, with a
+bucket it is an object every worker on every machine reads. The same source converted to the same
+target is one output, whichever platform asked for it first and in whichever process (the chat side
+that queued the post, or the worker that publishes it): a process that finds it in the store uses it,
+one that does not converts on its machine (a lock file keeps two processes there from doing the work
+twice) and puts the result in the store. A file at the output's name is always complete, since it is
+renamed into place only when written, so a post can never be published from half a conversion.
+
+Retention (core/media/retention.py) deletes a source's outputs together with the source.
 
 ``start`` begins a conversion right after a post is queued; ``ensure`` waits for it (starting it if
 nothing did, after a restart say) when the post falls due.
@@ -24,6 +29,9 @@ from pathlib import Path
 
 from core.domain import MediaInfo
 from core.media.convert import Target, convert
+from core.media.names import converted_key
+from core.media.retention import MediaBlobs
+from core.media.storage import LocalStorage, MediaStorage
 
 log = logging.getLogger(__name__)
 
@@ -73,26 +81,43 @@ class Conversion:
 
 
 class Converter:
-    def __init__(self, root: Path, *, workers: int = 1, niceness: int = 10) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        workers: int = 1,
+        niceness: int = 10,
+        storage: MediaStorage | None = None,
+        blobs: MediaBlobs | None = None,
+    ) -> None:
+        # This machine's folder for outputs being made (and, with a bucket, the copies it made).
         self.root = root
+        # Where outputs are shared; None: the folder ``root`` sits in (``root`` is ``<media>/converted``).
+        self.storage: MediaStorage = storage if storage is not None else LocalStorage(root.parent)
+        self.blobs = blobs
         self._workers = max(1, workers)
         self._niceness = niceness
         self._pool: ProcessPoolExecutor | None = None
-        self._running: dict[Path, asyncio.Future[str]] = {}
+        self._running: dict[Path, asyncio.Future[int]] = {}
         self._background: set[asyncio.Task[MediaInfo]] = set()
 
-    def output_path(self, media: MediaInfo, target: Target) -> Path:
-        return self.root / media.sha256[:2] / f"{media.sha256}.{target.key}.mp4"
+    def output_key(self, media: MediaInfo, target: Target) -> str:
+        return converted_key(media.sha256, target.key)
 
-    def converted(self, media: MediaInfo, target: Target) -> MediaInfo:
-        path = self.output_path(media, target)
+    def output_path(self, media: MediaInfo, target: Target) -> Path:
+        """Where this machine writes the output (with a local store: where it is stored)."""
+        local = self.storage.local_path(self.output_key(media, target))
+        return local if local is not None else self.root.parent / self.output_key(media, target)
+
+    def converted(self, media: MediaInfo, target: Target, size: int) -> MediaInfo:
         # A stable identity for the output (resumable uploads compare it): the source and the target.
         digest = hashlib.sha256(f"{media.sha256}:{target.key}".encode()).hexdigest()
         stem = Path(media.original_name).stem if media.original_name else media.sha256[:12]
         return MediaInfo(
-            path=str(path),
+            path=str(self.output_path(media, target)),
+            key=self.output_key(media, target),
             sha256=digest,
-            size_bytes=path.stat().st_size,
+            size_bytes=size,
             mime="video/mp4",
             original_name=f"{stem}.mp4",
             duration_s=media.duration_s,
@@ -100,8 +125,8 @@ class Converter:
             height=media.height,
         )
 
-    def ready(self, media: MediaInfo, target: Target) -> bool:
-        return self.output_path(media, target).exists()
+    async def ready(self, media: MediaInfo, target: Target) -> bool:
+        return await self.storage.exists(self.output_key(media, target))
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -116,23 +141,37 @@ class Converter:
         return self._pool
 
     async def ensure(self, media: MediaInfo, target: Target) -> MediaInfo:
-        """The converted file, once it exists: converts now, or waits for the conversion running."""
+        """The converted output, once it is in the store: found there (made by any process on any
+        machine), or converted here now (or waited for, if already running here) and stored.
+
+        ``media.path`` must be the source as a file on this machine when a conversion is needed."""
+        key = self.output_key(media, target)
         out = self.output_path(media, target)
-        if out.exists():
-            return self.converted(media, target)
+        if await self.storage.exists(key):
+            return self.converted(media, target, await self.storage.size(key))
         running = self._running.get(out)
         if running is None:
-            loop = asyncio.get_running_loop()
-            running = asyncio.ensure_future(
-                loop.run_in_executor(self._executor(), _convert_once, media.path, str(out), target)
-            )
+            running = asyncio.ensure_future(self._convert_and_store(media, target, key, out))
             self._running[out] = running
             running.add_done_callback(self._forget)
         # Shielded: one caller giving up (a worker stopping) must not cancel the others' wait.
-        await asyncio.shield(running)
-        return self.converted(media, target)
+        size = await asyncio.shield(running)
+        return self.converted(media, target, size)
 
-    def _forget(self, done: asyncio.Future[str]) -> None:
+    async def _convert_and_store(self, media: MediaInfo, target: Target, key: str, out: Path) -> int:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor(), _convert_once, media.path, str(out), target)
+        size = (await asyncio.to_thread(out.stat)).st_size
+        if self.blobs is not None:
+            # Counted in the stored bytes from now on; collected with its source, never alone.
+            await self.blobs.reference(key, size)
+        if self.storage.local_path(key) != out and not await self.storage.exists(key):
+            # A bucket: the output goes up for every machine (this one keeps its copy in ``root``,
+            # which MediaStore.trim_cache clears like the other cached copies).
+            await self.storage.put_file(key, out)
+        return size
+
+    def _forget(self, done: asyncio.Future[int]) -> None:
         for key, future in list(self._running.items()):
             if future is done:
                 del self._running[key]

@@ -33,3 +33,21 @@ def safe_filename(name: str | None, fallback: str = "video.mp4") -> str:
         stem = (stem if ext else base).encode()[:room].decode("utf-8", "ignore")
         base = f"{stem}.{ext}" if ext else stem
     return base
+
+
+# Converted outputs (core/media/conversions.py) are stored under this folder, named after the source.
+CONVERTED = "converted"
+
+
+def converted_key(source_sha256: str, target_key: str) -> str:
+    """The storage key of ``source_sha256``'s output for ``target_key``."""
+    return f"{CONVERTED}/{source_sha256[:2]}/{source_sha256}.{target_key}.mp4"
+
+
+def converted_prefix(source_key: str) -> str:
+    """What every converted output of the video stored at ``source_key`` starts with.
+
+    Stored videos are named ``<aa>/<sha256>.<container>`` (core/media/store.py); rows from before
+    keys were relative hold an absolute path ending the same way."""
+    sha256 = source_key.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+    return f"{CONVERTED}/{sha256[:2]}/{sha256}."

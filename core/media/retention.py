@@ -3,7 +3,8 @@
 A video (one object in the store, shared by every post of the same content) is deleted when every
 post using it has finished (published or cancelled) at least ``media.retention_days`` ago and no
 chat side has referenced it since. A queued or running post keeps its video always; a failed post
-keeps it too, so it can be retried.
+keeps it too, so it can be retried. The video's converted outputs (``converted/…``, see
+core/media/conversions.py) are deleted with it, in the same transaction, and never on their own.
 
 The race with a new post reusing the same content is closed by the order of writes: a chat side
 bumps the blob's ``referenced_at`` in its own committed transaction *before* it checks whether the
@@ -28,6 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core import metrics
 from core.db.models import MediaAsset, MediaBlob, ScheduledPost
 from core.domain import PostStatus
+from core.media.names import CONVERTED, converted_prefix
 from core.media.storage import MediaStorage
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,9 @@ class MediaBlobs:
                 ~and_(ScheduledPost.status.in_(FINISHED), ScheduledPost.updated_at < cutoff),
             )
         )
-        return and_(MediaBlob.referenced_at < cutoff, ~still_needed)
+        # Converted outputs go with their source (``collect_key``), never on their own.
+        derived = MediaBlob.key.startswith(f"{CONVERTED}/", autoescape=True)
+        return and_(MediaBlob.referenced_at < cutoff, ~derived, ~still_needed)
 
     async def candidates(self, *, retention: timedelta, now: datetime | None = None) -> list[str]:
         cutoff = (now or utcnow()) - retention
@@ -128,6 +132,16 @@ class MediaBlobs:
             ).scalar_one_or_none()
             if size is None:
                 return None
-            # Still inside the transaction: if this raises, the row comes back with the rollback.
+            derived = (
+                await session.execute(
+                    delete(MediaBlob)
+                    .where(MediaBlob.key.startswith(converted_prefix(key), autoescape=True))
+                    .returning(MediaBlob.key, MediaBlob.size_bytes)
+                    .execution_options(synchronize_session=False)
+                )
+            ).all()
+            # Still inside the transaction: if this raises, the rows come back with the rollback.
             await storage.delete(key)
-        return int(size)
+            for output, _ in derived:
+                await storage.delete(output)
+        return int(size) + sum(int(s) for _, s in derived)

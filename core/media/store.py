@@ -19,7 +19,7 @@ from pathlib import Path
 
 from core.domain import MediaInfo
 from core.errors import MediaError
-from core.media.names import safe_filename
+from core.media.names import CONVERTED, safe_filename
 from core.media.probe import probe_file
 from core.media.retention import MediaBlobs
 from core.media.storage import LocalStorage, MediaStorage
@@ -150,8 +150,15 @@ class MediaStore:
         )
 
     async def trim_cache(self, older_than_s: float) -> int:
-        """Remove cached copies of bucket objects not touched for ``older_than_s``; returns how many."""
-        return await asyncio.to_thread(_trim, self.root / "cache", time.time() - older_than_s)
+        """Remove cached copies of bucket objects not touched for ``older_than_s``; returns how many.
+
+        With a bucket, the conversions this machine made (``converted/``) are copies too: the store
+        holds each output."""
+        before = time.time() - older_than_s
+        removed = await asyncio.to_thread(_trim, self.root / "cache", before)
+        if self.storage.local_path(CONVERTED) is None:
+            removed += await asyncio.to_thread(_trim, self.root / CONVERTED, before)
+        return removed
 
 
 def _keep(tmp: Path, target: Path) -> None:

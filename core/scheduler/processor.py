@@ -331,8 +331,8 @@ class PostProcessor:
         target = validation.target_for(facts, post.platform)
         if target is None:
             return post
-        # The converted file is this machine's: published from that file, not from the store.
-        converted = await self.converter.ensure(dataclasses.replace(local, key=None), target)
+        # Published from the store like any video: another worker may have made it.
+        converted = await self.converter.ensure(local, target)
         return dataclasses.replace(post, media=converted)
 
     def _observe(self, post: ClaimedPost, ok: bool | None, breaker: BreakerKey) -> None:
@@ -348,8 +348,8 @@ class PostProcessor:
     async def _local_media(self, media: MediaInfo, cache: Path) -> MediaInfo:
         """The video as a file on this machine, for the probe and the converter (both read files).
 
-        With a bucket this is a cached download: conversions are per machine for now, so a worker
-        that may have to convert needs the bytes locally (publishing itself reads ranges)."""
+        With a bucket this is a cached download: the probe, and a conversion no process has
+        stored yet, read a file (publishing itself reads ranges from the store)."""
         if self.storage is None or media.key is None:
             return media
         local = self.storage.local_path(media.key)
