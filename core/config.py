@@ -85,6 +85,10 @@ class PlatformSettings(BaseModel):
     # LinkedIn: the app holds r_member_social (approved partners only), so a lost create-post answer
     # can be resolved by listing the member's posts instead of ending as "may have been published".
     can_list_posts: bool = False
+    # TikTok: URL prefixes (https://host/path/) whose ownership postbot's TikTok app has verified in
+    # the developer portal. A video whose link (the bucket's presigned URL, or postbot's /media/ link)
+    # lies under one is pulled by TikTok (PULL_FROM_URL) instead of uploaded in chunks.
+    pull_from_url_prefixes: list[str] = Field(default_factory=list)
     oauth: OAuthSettings = Field(default_factory=OAuthSettings)
 
 

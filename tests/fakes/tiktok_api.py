@@ -1,4 +1,4 @@
-"""A local fake of TikTok's Content Posting API (Direct Post, FILE_UPLOAD), in TikTok's wire format.
+"""A local fake of TikTok's Content Posting API (Direct Post), in TikTok's wire format.
 
 Implemented (developers.tiktok.com: Direct Post reference, Media Transfer Guide, Get Post Status):
 
@@ -9,6 +9,16 @@ Implemented (developers.tiktok.com: Direct Post reference, Media Transfer Guide,
   chunks of 5-64 MB (the final one may hold the trailing bytes, up to 128 MB), files under 5 MB in one
   chunk, files over 64 MB in several, 1-1000 chunks, ``total_chunk_count = floor(video_size /
   chunk_size)``. Answers ``publish_id`` and an ``upload_url``. 6 requests per minute per token.
+  With ``PULL_FROM_URL`` and ``video_url`` instead, TikTok downloads the video itself, and only from a
+  URL under a prefix (or domain) whose ownership the app verified (``verified_prefixes``); any other
+  URL is refused with ``403 url_ownership_unverified``
+  (https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide/#pull_from_url, and the
+  error table of https://developers.tiktok.com/doc/content-posting-api-reference-direct-post). The
+  fake then really GETs the URL (a presigned S3 URL from moto, say), hashing what it receives, while
+  ``status/fetch`` answers ``PROCESSING_DOWNLOAD`` with ``downloaded_bytes``; a download that fails
+  ends ``FAILED`` with ``fail_reason: video_pull_failed``
+  (https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status). The chunk
+  fields are for FILE_UPLOAD only ("true for FILE_UPLOAD" in the reference) and are ignored here.
 - ``PUT {upload_url}`` with ``Content-Type`` (video/mp4, video/quicktime, video/webm),
   ``Content-Length`` and ``Content-Range: bytes first-last/total``; chunks in order and on the declared
   boundaries: ``206`` per chunk, ``201`` after the last; ``416`` for a range that is not the next chunk,
@@ -39,7 +49,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, large_socket_reads, serve_forever, token_args
@@ -92,6 +104,12 @@ class Upload:
     fail_reason: str | None = None
     post_id: int | None = None
     moderation_polls: int = 0
+    # PULL_FROM_URL: the URL TikTok downloads from, what the download saw, and its task.
+    source: str = "FILE_UPLOAD"
+    video_url: str | None = None
+    downloaded: int = 0
+    download_status: int | None = None
+    download: asyncio.Task[None] | None = None
 
     def chunk_bounds(self, index: int) -> tuple[int, int]:
         """``[first, last]`` byte of chunk ``index``: the last chunk also carries the trailing bytes."""
@@ -137,6 +155,10 @@ class FakeTikTok(LoopbackFake):
         self.status_limit_per_min = 30
         # Off only for throughput benchmarks, where the fake then counts bytes instead of hashing.
         self.hash_bodies = True
+        # URL prefixes (or bare https://host origins) the app verified for PULL_FROM_URL.
+        self.verified_prefixes: list[str] = []
+        # Seconds TikTok waits after init before it starts downloading a pulled video.
+        self.pull_delay_s = 0.0
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -147,6 +169,12 @@ class FakeTikTok(LoopbackFake):
         app.router.add_post("/v2/post/publish/status/fetch/", self._status)
         app.router.add_put("/upload/", self._put)
         return app
+
+    async def stop(self) -> None:
+        for upload in self.uploads.values():
+            if upload.download is not None:
+                upload.download.cancel()
+        await super().stop()
 
     # --- test controls -------------------------------------------------------------------------
 
@@ -262,8 +290,12 @@ class FakeTikTok(LoopbackFake):
         source = body.get("source_info")
         if not isinstance(post_info, dict) or not isinstance(source, dict):
             raise self._reject(request, 400, "invalid_params", "post_info and source_info are required.")
-        if source.get("source") != "FILE_UPLOAD":
+        if source.get("source") not in ("FILE_UPLOAD", "PULL_FROM_URL"):
             raise self._reject(request, 400, "invalid_params", "source must be FILE_UPLOAD or PULL_FROM_URL.")
+        pulled = source.get("source") == "PULL_FROM_URL"
+        video_url = source.get("video_url")
+        if pulled and (not isinstance(video_url, str) or not video_url):
+            raise self._reject(request, 400, "invalid_params", "video_url is required for PULL_FROM_URL.")
         title = post_info.get("title", "")
         if not isinstance(title, str) or len(title.encode("utf-16-le")) // 2 > 2200:
             raise self._reject(request, 400, "invalid_params", "title must be at most 2200 UTF-16 runes.")
@@ -288,6 +320,9 @@ class FakeTikTok(LoopbackFake):
             raise self._reject(
                 request, 400, "invalid_params", "The creator disabled comments: disable_comment must be true."
             )
+        if pulled:
+            assert isinstance(video_url, str)
+            return self._start_pull(request, token, open_id, post_info, video_url)
         self._check_chunks(request, source)
         upload = Upload(
             publish_id=f"v_pub_file~v2-1.{secrets.randbelow(10**18)}",
@@ -305,6 +340,69 @@ class FakeTikTok(LoopbackFake):
             f"{self.base_url}/upload/?upload_id={upload.upload_id}&upload_token={secrets.token_hex(16)}"
         )
         return envelope({"publish_id": upload.publish_id, "upload_url": upload_url})
+
+    def _verified(self, url: str) -> bool:
+        for prefix in self.verified_prefixes:
+            rest = url[len(prefix) :] if url.startswith(prefix) else None
+            if rest is not None and (prefix.endswith("/") or not rest or rest[0] in "/?"):
+                return True
+        return False
+
+    def _start_pull(
+        self, request: web.Request, token: str, open_id: str, post_info: dict[str, Any], url: str
+    ) -> web.StreamResponse:
+        if not self._verified(url):
+            self._record(request, 403)
+            raise Rejected(
+                envelope(
+                    code="url_ownership_unverified",
+                    message="Please review our URL ownership verification rules.",
+                    status=403,
+                )
+            )
+        upload = Upload(
+            publish_id=f"v_pub_url~v2-1.{secrets.randbelow(10**18)}",
+            upload_id="",
+            token=token,
+            open_id=open_id,
+            post_info=post_info,
+            video_size=0,
+            chunk_size=0,
+            total_chunk_count=0,
+            source="PULL_FROM_URL",
+            video_url=url,
+            status="PROCESSING_DOWNLOAD",
+        )
+        self.uploads[upload.publish_id] = upload
+        upload.download = asyncio.create_task(self._pull(upload))
+        self._record(request, 200)
+        return envelope({"publish_id": upload.publish_id})
+
+    async def _pull(self, upload: Upload) -> None:
+        """Download the video as TikTok would: one GET of the URL as given, no credentials."""
+        assert upload.video_url is not None
+        await asyncio.sleep(self.pull_delay_s)
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                # The URL exactly as sent: a presigned signature covers its encoding.
+                session.get(URL(upload.video_url, encoded=True), allow_redirects=False) as resp,
+            ):
+                upload.download_status = resp.status
+                if resp.status != 200:
+                    upload.status, upload.fail_reason = "FAILED", "video_pull_failed"
+                    return
+                async for piece in resp.content.iter_any():
+                    upload.digest.update(piece)
+                    if len(upload.head) < 16:
+                        upload.head += piece[: 16 - len(upload.head)]
+                    upload.downloaded += len(piece)
+        except aiohttp.ClientError:
+            upload.status, upload.fail_reason = "FAILED", "video_pull_failed"
+            return
+        upload.video_size = upload.downloaded
+        upload.status = "PROCESSING_UPLOAD"
+        self._processed(upload)
 
     def _check_chunks(self, request: web.Request, source: dict[str, Any]) -> None:
         size, chunk, count = (
@@ -461,7 +559,11 @@ class FakeTikTok(LoopbackFake):
             if upload.moderation_polls >= self.moderation_polls:
                 upload.post_id = 7_300_000_000_000_000_000 + secrets.randbelow(10**17)
             upload.moderation_polls += 1
-        data: dict[str, Any] = {"status": upload.status, "uploaded_bytes": upload.received}
+        data: dict[str, Any] = {"status": upload.status}
+        if upload.source == "PULL_FROM_URL":
+            data["downloaded_bytes"] = upload.downloaded
+        else:
+            data["uploaded_bytes"] = upload.received
         if upload.status == "FAILED":
             data["fail_reason"] = upload.fail_reason
         if upload.status == "PUBLISH_COMPLETE":

@@ -1,8 +1,20 @@
-"""TikTok: Content Posting API Direct Post with FILE_UPLOAD, chunked PUTs, then status polling.
+"""TikTok: Content Posting API Direct Post, the video pulled by TikTok from a link or sent in chunks.
 
-The publish id and upload URL are checkpointed before the first chunk goes out. A retried post asks
-``status/fetch`` how many bytes TikTok holds (``uploaded_bytes``) and sends only the chunks after them;
-once every chunk is in it only polls, so an interrupted post is neither uploaded nor published twice.
+PULL_FROM_URL: when ``[platforms.tiktok] pull_from_url_prefixes`` lists URL prefixes verified for
+postbot's TikTok app, and the video's link (the bucket's presigned URL, or postbot's own ``/media/``
+link) starts with one of them, ``video/init`` names the link and TikTok downloads the video itself:
+no byte of it passes through the worker. TikTok only pulls from URL prefixes or domains whose
+ownership the app has verified; any other URL is refused with ``url_ownership_unverified``
+(https://developers.tiktok.com/doc/content-posting-api-media-transfer-guide/#pull_from_url,
+https://developers.tiktok.com/doc/content-posting-api-reference-direct-post). A refusal, or a pull
+that fails (``fail_reason: video_pull_failed``,
+https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status), makes the post
+fall back to FILE_UPLOAD, said in the log: the video still goes out.
+
+FILE_UPLOAD: the publish id and upload URL are checkpointed before the first chunk goes out. A
+retried post asks ``status/fetch`` how many bytes TikTok holds (``uploaded_bytes``) and sends only
+the chunks after them; once every chunk is in it only polls, so an interrupted post is neither
+uploaded nor published twice. A retried pull only polls its publish id, for the same reason.
 """
 
 from __future__ import annotations
@@ -10,12 +22,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from core.domain import Platform
+from core.errors import ConfigError
 from core.media.chunks import STREAM_PIECE
 from core.media.probe import probe_file
 from core.publishers.base import (
@@ -57,7 +72,10 @@ _FAIL_REASONS = {
     "spam_risk": "TikTok flagged the post as spam.",
     "publish_cancelled": "The post was cancelled on TikTok.",
     "auth_removed": f"The account removed postbot's access. {_RELINK}",
+    "video_pull_failed": "TikTok could not download the video from postbot's link.",
 }
+PULL = "PULL_FROM_URL"
+FILE = "FILE_UPLOAD"
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,13 @@ def tiktok_error(response: httpx.Response, doing: str) -> PublishError:
             status_code=status,
             hint="Until postbot's TikTok app passes TikTok's audit it can only post privately.",
         )
+    if code == "url_ownership_unverified":
+        return UrlNotVerified(
+            text,
+            status_code=status,
+            hint="Verify the link's URL prefix for postbot's app in the TikTok developer portal, "
+            "or remove it from [platforms.tiktok] pull_from_url_prefixes.",
+        )
     if code == "privacy_level_option_mismatch":
         return PermanentError(
             text, status_code=status, hint="Choose a privacy level this TikTok account offers."
@@ -129,6 +154,21 @@ def tiktok_error(response: httpx.Response, doing: str) -> PublishError:
     if status == 403:
         return PermanentError(text, status_code=status)
     return error_for_response(response, text)
+
+
+class UrlNotVerified(PermanentError):
+    """TikTok refused to pull from a URL outside the app's verified prefixes and domains."""
+
+
+def under_prefix(url: str, prefixes: Sequence[str]) -> bool:
+    """Whether ``url`` lies under one of the URL prefixes (a bare origin covers its whole site)."""
+    for prefix in prefixes:
+        if not url.startswith(prefix):
+            continue
+        rest = url[len(prefix) :]
+        if prefix.endswith("/") or not rest or rest[0] in "/?":
+            return True
+    return False
 
 
 def _token_rejected(response: httpx.Response) -> bool:
@@ -152,6 +192,8 @@ class TikTokPublisher:
         poll_interval_s: float = 5.0,
         poll_timeout_s: float = 600.0,
         post_id_wait_s: float = 180.0,
+        pull_from_url_prefixes: Sequence[str] = (),
+        pull_url_expires_s: float = 3600.0,
     ) -> None:
         self.http = http
         self.api = base_url.rstrip("/") + "/v2/post/publish"
@@ -165,12 +207,34 @@ class TikTokPublisher:
         # hours (https://developers.tiktok.com/doc/content-posting-api-reference-get-video-status):
         # wait this long for it, then publish with the publish id and say the link is pending.
         self.post_id_wait_s = post_id_wait_s
+        # URL prefixes verified for the app in TikTok's developer portal (empty: never pull).
+        self.pull_prefixes = tuple(pull_from_url_prefixes)
+        # How long the link handed to TikTok stays valid: the pull starts at once, but a large video
+        # takes a while and TikTok may retry it.
+        self.pull_url_expires = timedelta(seconds=pull_url_expires_s)
 
     async def publish(self, job: PublishJob) -> PublishResult:
         tokens = job.require_tokens()
         state = job.upload_state
         if state.get("remote_id"):
             return PublishResult(remote_id=str(state["remote_id"]), url=state.get("url"))
+        if state.get("source") == PULL and state.get("publish_id"):
+            # A pull was started: TikTok fetches on its own, so a retry only waits for the outcome.
+            if await self._still_known(tokens, str(state["publish_id"])):
+                return await self._poll(job, tokens, str(state["publish_id"]))
+        url = await self._pull_url(job)
+        if url is not None:
+            try:
+                await self._start_pull(job, tokens, url)
+            except UrlNotVerified as exc:
+                log.warning(
+                    "TikTok refused to pull from the link (url_ownership_unverified): uploading the "
+                    "file instead; check [platforms.tiktok] pull_from_url_prefixes",
+                    extra={"detail": exc.message},
+                )
+                await job.checkpoint(pull_failed="url_ownership_unverified")
+            else:
+                return await self._poll(job, tokens, str(job.upload_state["publish_id"]))
         size = await job.source.size()
         resumable = (
             state.get("publish_id")
@@ -202,26 +266,81 @@ class TikTokPublisher:
 
     # --- init ----------------------------------------------------------------------------------
 
+    async def _still_known(self, tokens: TokenSource, publish_id: str) -> bool:
+        """Whether TikTok still knows a publish id and it has not failed (else: start anew)."""
+        try:
+            status = await self._fetch_status(tokens, publish_id)
+        except PermanentError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            return False
+        return status.get("status") != "FAILED"
+
+    async def _pull_url(self, job: PublishJob) -> str | None:
+        """The video's link under a verified prefix, or None (then the file is uploaded)."""
+        if not self.pull_prefixes or job.upload_state.get("pull_failed"):
+            return None
+        links: list[str] = []
+        if job.storage is not None and job.media.key is not None:
+            # The store's own expiring URL: presigned by the bucket, or postbot's signed link.
+            try:
+                links.append(await job.source.url(expires=self.pull_url_expires))
+            except ConfigError:
+                pass
+        if job.media_link is not None:
+            links.append(await job.media_link(self.pull_url_expires))
+        for link in links:
+            if under_prefix(link, self.pull_prefixes):
+                return link
+        log.warning(
+            "no link to the video lies under [platforms.tiktok] pull_from_url_prefixes: uploading it",
+            extra={"hosts": sorted({link.split("?", 1)[0].rsplit("/", 1)[0] for link in links})},
+        )
+        return None
+
+    def _post_info(self, job: PublishJob, creator: dict[str, Any], privacy: str) -> dict[str, Any]:
+        return {
+            "title": job.caption,
+            "privacy_level": privacy,
+            "disable_duet": bool(job.options.get("disable_duet", creator.get("duet_disabled", False))),
+            "disable_comment": bool(
+                job.options.get("disable_comment", creator.get("comment_disabled", False))
+            ),
+            "disable_stitch": bool(job.options.get("disable_stitch", creator.get("stitch_disabled", False))),
+            "video_cover_timestamp_ms": int(job.options.get("cover_timestamp_ms", 1000)),
+        }
+
+    async def _start_pull(self, job: PublishJob, tokens: TokenSource, url: str) -> None:
+        creator = await self._post(tokens, "creator_info/query/", {}, "reading the account's settings")
+        await self._check_duration(job, creator)
+        privacy = self._privacy(job, creator)
+        body = {
+            "post_info": self._post_info(job, creator, privacy),
+            "source_info": {"source": PULL, "video_url": url},
+        }
+        data = await self._post(tokens, "video/init/", body, "starting the upload")
+        publish_id = data.get("publish_id")
+        if not publish_id:
+            raise TransientError("TikTok accepted the video's link but sent no publish_id.")
+        await job.checkpoint(
+            source=PULL,
+            publish_id=publish_id,
+            upload_url=None,
+            sha256=job.media.sha256,
+            uploaded=True,
+            username=creator.get("creator_username"),
+            privacy_level=privacy,
+        )
+
     async def _start(self, job: PublishJob, tokens: TokenSource, size: int) -> None:
         creator = await self._post(tokens, "creator_info/query/", {}, "reading the account's settings")
         await self._check_duration(job, creator)
         privacy = self._privacy(job, creator)
         plan = plan_chunks(size, self.chunk_size)
         body = {
-            "post_info": {
-                "title": job.caption,
-                "privacy_level": privacy,
-                "disable_duet": bool(job.options.get("disable_duet", creator.get("duet_disabled", False))),
-                "disable_comment": bool(
-                    job.options.get("disable_comment", creator.get("comment_disabled", False))
-                ),
-                "disable_stitch": bool(
-                    job.options.get("disable_stitch", creator.get("stitch_disabled", False))
-                ),
-                "video_cover_timestamp_ms": int(job.options.get("cover_timestamp_ms", 1000)),
-            },
+            "post_info": self._post_info(job, creator, privacy),
             "source_info": {
-                "source": "FILE_UPLOAD",
+                "source": FILE,
                 "video_size": plan.video_size,
                 "chunk_size": plan.chunk_size,
                 "total_chunk_count": plan.total_chunk_count,
@@ -232,6 +351,7 @@ class TikTokPublisher:
         if not publish_id or not upload_url:
             raise TransientError("TikTok started an upload but sent no publish_id or upload_url.")
         await job.checkpoint(
+            source=FILE,
             publish_id=publish_id,
             upload_url=upload_url,
             video_size=plan.video_size,
@@ -393,6 +513,14 @@ class TikTokPublisher:
                 return PublishResult(remote_id=remote_id, url=url, note=note)
             if state == "FAILED":
                 reason = str(status.get("fail_reason") or "unknown")
+                if reason == "video_pull_failed":
+                    # The link did not work for TikTok (expired, unreachable): the next attempt
+                    # sends the file itself.
+                    await job.checkpoint(publish_id=None, upload_url=None, uploaded=False, pull_failed=reason)
+                    raise TransientError(
+                        "TikTok could not download the video from its link; it will be uploaded instead.",
+                        retry_after=self.poll_interval_s,
+                    )
                 # A failed publish id is finished: the next attempt has to start a new upload.
                 await job.checkpoint(publish_id=None, upload_url=None, uploaded=False, failed_reason=reason)
                 raise PermanentError(

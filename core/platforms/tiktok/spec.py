@@ -15,7 +15,12 @@ from core.publishers.base import Publisher
 
 def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
     conf = settings.platforms.tiktok
-    return TikTokPublisher(http, base_url=conf.base_url or DEFAULT_BASE_URL, chunk_size=conf.chunk_size_bytes)
+    return TikTokPublisher(
+        http,
+        base_url=conf.base_url or DEFAULT_BASE_URL,
+        chunk_size=conf.chunk_size_bytes,
+        pull_from_url_prefixes=conf.pull_from_url_prefixes,
+    )
 
 
 def default_settings() -> PlatformSettings:
