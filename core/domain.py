@@ -6,6 +6,7 @@ import enum
 import mimetypes
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from core.errors import NotFound
 
@@ -43,6 +44,22 @@ def platform_from_alias(word: str) -> Platform | None:
 
 
 @dataclass(frozen=True)
+class OptionInfo:
+    """An option a platform's posts take, as a chat form shows it (core/platforms/options.py)."""
+
+    # The word after ``--`` ("kids"); a form sends it back as ``<platform>-<flag>``.
+    flag: str
+    label: str
+    # "choice", "flag" (yes/no), "tags", "number", "text" or "image".
+    kind: str
+    # (word, label) per allowed value; a flag's are ("yes", "Yes"), ("no", "No").
+    choices: tuple[tuple[str, str], ...]
+    # The platform's default, as typed ("public", "yes"); None: none (the platform's own setting).
+    default: str | None
+    help: str
+
+
+@dataclass(frozen=True)
 class PlatformInfo:
     """What a chat adapter or a web page shows about a platform (from core/platforms/registry.py)."""
 
@@ -55,6 +72,13 @@ class PlatformInfo:
     linkable: bool
     # Posts need a linked account.
     requires_account: bool
+    # What a post may set beyond its caption, in form order.
+    options: tuple[OptionInfo, ...] = ()
+    # The flag of the option ``<platform>:<value>`` sets ("privacy"); None: none.
+    short_option: str | None = None
+
+    def option(self, flag: str) -> OptionInfo | None:
+        return next((o for o in self.options if o.flag == flag), None)
 
     @property
     def short(self) -> str:
@@ -155,6 +179,15 @@ class SharedFile:
 
 
 @dataclass(frozen=True)
+class AttachedImage:
+    """An image the author attached beside the video (a YouTube thumbnail), read whole: the only
+    platform that takes one caps it at 2 MB, and a chat refuses a bigger one before fetching it."""
+
+    name: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
 class PostingAccount:
     """The linked account a claimed post goes out as: enough to get its tokens, nothing more."""
 
@@ -178,6 +211,15 @@ class AccountView:
     updated_at: datetime
     # False when only a new link renews access (LinkedIn without a refresh token).
     renewable: bool = True
+    # The account row's id (to match it with the channel's defaults).
+    row_id: int = 0
+    # Posts from the asking channel go to this one when the command names no account.
+    default_here: bool = False
+
+    @property
+    def handle(self) -> str:
+        """What ``platform@handle`` calls it."""
+        return (self.display_name or self.remote_account_id).lstrip("@")
 
 
 @dataclass(frozen=True)
@@ -236,6 +278,10 @@ class PostView:
     extra: dict[str, str] = field(default_factory=dict)
     # Queued, but its team has paused this platform (/pause): it waits for /resume.
     paused: bool = False
+    # What the author set beyond the caption (privacy, tags, ...): {key: value}, only those given.
+    options: dict[str, Any] = field(default_factory=dict)
+    # The account it goes out as, when the platform has more than one linked ("@brand").
+    account: str | None = None
 
 
 @dataclass(frozen=True)

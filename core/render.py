@@ -70,6 +70,16 @@ def relative(instant: datetime, now: datetime) -> str:
     return f"in {hours / 24:.0f} days"
 
 
+def options_text(post: PostView) -> str:
+    """``@brand, privacy unlisted, tags launch,demo``: the account when one was picked, and the
+    options that differ from what the platform does by default (empty: nothing to say)."""
+    from core.platforms.chosen import describe
+
+    parts = [f"@{post.account.lstrip('@')}"] if post.account else []
+    described = describe(post.platform, post.options)
+    return ", ".join([*parts, described] if described else parts)
+
+
 def post_line(post: PostView, now: datetime) -> str:
     when = local_time(post.run_at, post.tz)
     caption = post.caption if len(post.caption) <= 60 else post.caption[:57] + "..."
@@ -80,6 +90,8 @@ def post_line(post: PostView, now: datetime) -> str:
         base += f" ({relative(post.run_at, now)})"
     else:
         base += f" · {post.status.value}"
+    if settings := options_text(post):
+        base += f" · {settings}"
     if caption:
         base += f" · “{caption}”"
     return base
@@ -93,7 +105,10 @@ def scheduled_summary(posts: list[PostView], now: datetime) -> str:
     media = f" {first.media_name}" if first.media_name else ""
     when = f"{local_time(first.run_at, first.tz)} ({relative(first.run_at, now)})"
     head = f"Scheduled{media} for {platforms} at {when}."
-    ids = ", ".join(f"#{p.id} {p.platform.label}" for p in posts)
+    ids = ", ".join(
+        f"#{p.id} {p.platform.label}" + (f" ({settings})" if (settings := options_text(p)) else "")
+        for p in posts
+    )
     return f"{head}\nPosts: {ids}. Cancel with /cancel <id>."
 
 
@@ -176,10 +191,24 @@ def accounts_text(views: list[AccountView], *, now: datetime | None = None) -> s
             health += ")"
         else:
             health = f"{v.status.value}: {v.last_error or 'needs re-linking'}"
-        lines.append(f"• {v.platform.label}: {name} — {health}")
+        several = sum(1 for o in views if o.platform is v.platform) > 1
+        mark = f" (default here: {v.platform.value}@{v.handle})" if several and v.default_here else ""
+        lines.append(f"• {v.platform.label}: {name}{mark} — {health}")
         if v.status is AccountStatus.ACTIVE and v.last_error:
             lines.append(f"  last error: {v.last_error}")
+    if any(sum(1 for o in views if o.platform is v.platform) > 1 for v in views):
+        lines.append(
+            "Name the account in a command with platform@handle (youtube@brand); an admin sets this "
+            "channel's default with /postbot default <platform>@<handle>."
+        )
     return "\n".join(lines)
+
+
+def default_text(view: AccountView) -> str:
+    return (
+        f"{view.platform.label} posts from this channel now go to {view.platform.value}@{view.handle} "
+        f"unless a command names another account."
+    )
 
 
 def unlink_text(outcome: UnlinkOutcome) -> str:

@@ -28,6 +28,7 @@ from core.domain import (
     MAX_POST_ID,
     AccountStatus,
     AccountView,
+    AttachedImage,
     ChatContext,
     LinkPreview,
     MediaInfo,
@@ -52,10 +53,12 @@ from core.media.probe import MediaProbe
 from core.media.storage import StoredMedia, url_signer
 from core.media.storage.post_links import PostMediaLinks
 from core.media.store import MediaSink, MediaStore
-from core.platforms import registry
+from core.platforms import chosen, registry
+from core.platforms.options import Kind, Option, sniff_image
 from core.store import accounts, pauses, posts, teams, wakeups
 from core.store.heartbeats import Heartbeats
 from core.timeparse import ParsedWhen, parse_command, parse_when, preview
+from core.timeparse.command import Flags, ParsedCommand, take_flags
 from core.zones import resolve_zone
 from core.zones import zone_choices as _zone_choices
 
@@ -66,12 +69,17 @@ log = logging.getLogger(__name__)
 
 # The settings type adapters see through ``Postbot.settings`` (which keys a chat reads: its own table).
 __all__ = [
+    "AttachedImage",
+    "Form",
     "Postbot",
     "ScheduleOutcome",
     "Settings",
     "SuggestOutcome",
+    "image_read_cap",
+    "option_help",
     "parse_post_id",
     "platform_infos",
+    "read_image",
     "zone_choices",
 ]
 
@@ -146,6 +154,40 @@ def first_link(text: str) -> str | None:
     return links.first_link(text)
 
 
+def option_help() -> str:
+    """``--privacy (YouTube, TikTok), --kids (YouTube), …``: every option a command takes."""
+    return chosen.flags_help()
+
+
+# Read a little past the largest image any platform takes, so a bigger one is measured, not loaded.
+_IMAGE_READ_CAP = max(
+    (o.maximum or 0 for s in registry.SPECS for o in s.options if o.kind is Kind.IMAGE), default=0
+)
+
+
+def image_read_cap() -> int:
+    """Bytes a chat needs to read of an attached image: one more than any platform takes, so an
+    oversized one is measured (and refused saying its size) without loading all of it."""
+    return _IMAGE_READ_CAP + 1
+
+
+async def read_image(path: str) -> AttachedImage:
+    """An image file on this machine (the console's ``--thumbnail``), read up to a byte past the
+    largest size a platform takes, so an oversized one is refused without loading all of it."""
+    source = Path(path).expanduser()
+
+    def read() -> bytes:
+        with source.open("rb") as fh:
+            return fh.read(_IMAGE_READ_CAP + 1)
+
+    try:
+        data = await asyncio.to_thread(read)
+    except (OSError, ValueError):
+        shown = "".join(ch if ch.isprintable() else "?" for ch in path[:80])
+        raise MediaError(f"No image at {shown}.", hint="Check the path given with --thumbnail.") from None
+    return AttachedImage(name=source.name, data=data)
+
+
 def platform_infos() -> tuple[PlatformInfo, ...]:
     """Every platform postbot knows, in display order (help texts, pickers, web pages)."""
     return registry.infos()
@@ -207,6 +249,12 @@ class Postbot:
         """How a typed time reads for ``ctx`` ("tomorrow 6pm → Wed 25 Nov, 18:00 Europe/Berlin")."""
         return preview(text, await self.timezone_for(ctx), self.clock())
 
+    @staticmethod
+    def form_problems(options: tuple[tuple[str, str], ...]) -> dict[str, str]:
+        """What is wrong with a form's option fields (``<platform>-<flag>`` → message), to show
+        under each field; the same checks /schedule makes."""
+        return chosen.field_problems(options)
+
     async def _media(
         self, media: MediaInfo | MediaSource | None, platforms: tuple[Platform, ...]
     ) -> MediaInfo:
@@ -223,16 +271,28 @@ class Postbot:
         return await self.links.fetch(self.media, link, platforms)
 
     async def schedule(
-        self, ctx: ChatContext, text: str, media: MediaInfo | MediaSource | None
+        self,
+        ctx: ChatContext,
+        text: str,
+        media: MediaInfo | MediaSource | None,
+        *,
+        thumbnail: AttachedImage | None = None,
+        form: Form | None = None,
     ) -> ScheduleOutcome:
-        """`/schedule <when> <platforms> [caption] [--no-convert]` with a video: stored already, or
-        fetched by ``media`` once the command has been read (so a typo costs no download)."""
+        """`/schedule <when> <platforms> [caption] [--name value ...] [--no-convert]` with a video:
+        stored already, or fetched by ``media`` once the command has been read (so a typo costs no
+        download). Options (``youtube:unlisted``, ``--tags a,b``) are read with the command and
+        checked with the video, before anything is queued. A chat form gives its caption and option
+        fields in ``form`` (``text`` then holds the time and platforms only)."""
         now = self.clock()
         text, convert = _take_no_convert(text)
+        flags = _with_form(take_flags(text), form)
         tz = await self.timezone_for(ctx)
-        command = parse_command(text, tz, now, horizon=self.horizon)
+        command = _with_caption(parse_command(flags.text, tz, now, horizon=self.horizon), form)
         assert command.when is not None
+        picked = _read_options(command, flags.pairs)
         stored = await self._media(media, command.platforms)
+        request = _Request(command, picked, convert, thumbnail)
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
             notes = [command.when.note] if command.when.note else []
@@ -245,18 +305,7 @@ class Postbot:
                 )
             else:
                 run_at = command.when.instant
-            outcome = await self._queue(
-                session,
-                ctx,
-                member,
-                tz,
-                command.platforms,
-                command.caption,
-                run_at,
-                stored,
-                notes,
-                convert=convert,
-            )
+            outcome = await self._queue(session, ctx, member, tz, request, run_at, stored, notes)
             team_row_id = member.team_id
         self._notify_wake(outcome)
         if outcome.duplicate:
@@ -321,29 +370,27 @@ class Postbot:
         )
 
     async def post_now(
-        self, ctx: ChatContext, text: str, media: MediaInfo | MediaSource | None
+        self,
+        ctx: ChatContext,
+        text: str,
+        media: MediaInfo | MediaSource | None,
+        *,
+        thumbnail: AttachedImage | None = None,
+        form: Form | None = None,
     ) -> ScheduleOutcome:
-        """`/post <platforms> [caption] [--no-convert]`: queued as due now, so the scheduler publishes
-        it at once (after its conversion, if it needs one)."""
+        """`/post <platforms> [caption] [--name value ...] [--no-convert]`: queued as due now, so the
+        scheduler publishes it at once (after its conversion, if it needs one)."""
         text, convert = _take_no_convert(text)
+        flags = _with_form(take_flags(text), form)
         tz = await self.timezone_for(ctx)
-        command = parse_command(text, tz, self.clock(), require_when=False)
+        command = _with_caption(parse_command(flags.text, tz, self.clock(), require_when=False), form)
+        picked = _read_options(command, flags.pairs)
         stored = await self._media(media, command.platforms)
+        request = _Request(command, picked, convert, thumbnail)
         now = self.clock()
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
-            outcome = await self._queue(
-                session,
-                ctx,
-                member,
-                tz,
-                command.platforms,
-                command.caption,
-                now,
-                stored,
-                [],
-                convert=convert,
-            )
+            outcome = await self._queue(session, ctx, member, tz, request, now, stored, [])
         self._notify_wake(outcome)
         return outcome
 
@@ -420,36 +467,50 @@ class Postbot:
         ctx: ChatContext,
         member: teams.Member,
         tz: str,
-        platforms: tuple[Platform, ...],
-        caption: str,
+        request: _Request,
         run_at: datetime,
         media: MediaInfo,
         notes: list[str],
-        *,
-        convert: bool = True,
     ) -> ScheduleOutcome:
-        title = caption.strip().split("\n", 1)[0][:100] or None
-        convert = convert and self.converter is not None and self.settings.media.convert
+        platforms, caption = request.command.platforms, request.command.caption
+        picked = request.picked
+        texts = {p: (c, _title(c)) for p, c in picked.captions.items()}
+        title = _title(caption)
+        convert = request.convert and self.converter is not None and self.settings.media.convert
         # Probing reads the file header from disk: keep it off the event loop.
         checked = await asyncio.to_thread(
-            validation.plan, media, platforms, caption=caption, title=title, convert=convert
+            validation.plan, media, platforms, caption=caption, title=title, convert=convert, texts=texts
         )
-        problems = dict(checked.problems)
-        linked = await accounts.active_account_ids(session, member.team_id, platforms)
+        problems = _merge(checked.problems, chosen.frame_problems(picked, media.duration_s))
+        linked, account_problems = await accounts.choose_accounts(
+            session, member.team_id, platforms, picked.handles, ctx.channel_id
+        )
+        problems = _merge(problems, account_problems)
         for platform in platforms:
-            if registry.spec(platform).linkable and platform not in linked:
+            if (
+                registry.spec(platform).linkable
+                and platform not in linked
+                and platform.value not in account_problems
+            ):
                 problems.setdefault(platform.value, []).append(
                     f"no {platform.label} account linked: an admin can link it with /link {platform.value}."
                 )
+        images = _image_options(platforms, request.thumbnail, problems)
         if problems:
             raise ValidationFailed(problems)
+        options = {p: dict(picked.options.get(p, {})) for p in platforms}
+        if images and request.thumbnail is not None:
+            key = await self.media.store_image(request.thumbnail.data, images[0][2])
+            for platform, option, _ in images:
+                options[platform][option.key] = key
         new = [
             posts.NewPost(
                 platform=p,
-                caption=caption,
-                title=title,
+                caption=texts.get(p, (caption, title))[0],
+                title=texts.get(p, (caption, title))[1],
                 run_at=run_at,
                 account_id=linked.get(p),
+                options=options[p],
             )
             for p in platforms
         ]
@@ -743,11 +804,34 @@ class Postbot:
         """`/link <platform>`: DM the admin a single-use link; returns the in-channel acknowledgement."""
         return await self._linker().request_link(ctx, platform_word)
 
-    async def unlink(self, ctx: ChatContext, platform: Platform) -> UnlinkOutcome:
-        return await self._linker().unlink(ctx, platform)
+    async def unlink(self, ctx: ChatContext, platform: Platform, handle: str | None = None) -> UnlinkOutcome:
+        """`/unlink youtube` (every YouTube account) or `/unlink youtube@brand` (that one)."""
+        return await self._linker().unlink(ctx, platform, handle.lstrip("@") if handle else None)
 
     async def accounts(self, ctx: ChatContext) -> list[AccountView]:
-        return await self._linker().list_accounts(ctx)
+        """`/accounts`: every linked account, the one each platform's posts from this channel go to
+        (when none is named) marked."""
+        views = await self._linker().list_accounts(ctx)
+        async with self.sessions() as session:
+            team_id = await teams.find(session, ctx)
+            usual = await accounts.usual_accounts(session, team_id, ctx.channel_id) if team_id else set()
+        return [replace(v, default_here=v.row_id in usual) for v in views]
+
+    async def set_default_account(self, ctx: ChatContext, text: str) -> AccountView:
+        """`/postbot default youtube@brand` (admins): the account this channel's YouTube posts go to
+        when a command names none."""
+        self._check_admin(ctx, "choose the channel's default account")
+        platform, handle = _platform_and_handle(text)
+        if ctx.channel_id is None:
+            raise UserError("A default account is set in a channel.", hint="Run it in the channel it is for.")
+        async with self.sessions.begin() as session:
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            row = await accounts.set_default(
+                session, member.team_id, ctx.channel_id, platform, handle, by=ctx.user_id, at=self.clock()
+            )
+            from core.accounts.linking import account_view
+
+            return account_view(row, default_here=True)
 
     async def linked_platforms(self, ctx: ChatContext) -> set[Platform] | None:
         """Platforms ready to post to (the sandbox always is); None when linking is not set up here."""
@@ -831,6 +915,122 @@ class Postbot:
         """Raise when the database does not answer (``/health``)."""
         async with self.sessions() as session:
             await session.execute(text("SELECT 1"))
+
+
+@dataclass(frozen=True)
+class Form:
+    """What a chat's form (the Slack modal, Discord's command options) gives beside the command's
+    time and platforms: the caption as typed, never read for options, and option fields as
+    (``<platform>-<name>``, value) pairs, checked exactly like ``--<platform>-<name> value``."""
+
+    caption: str = ""
+    options: tuple[tuple[str, str], ...] = ()
+    # Options typed in one field as ``--name value`` pairs (Discord's ``options``).
+    flags: str = ""
+
+
+def _with_form(flags: Flags, form: Form | None) -> Flags:
+    if form is None:
+        return flags
+    typed = take_flags(form.flags) if form.flags.strip() else Flags(text="")
+    if typed.text:
+        raise UserError(
+            f"'{typed.text[:40]}' is not an option.",
+            hint="The options field takes --name value pairs, e.g. --tags launch,demo --kids no.",
+        )
+    return Flags(text=flags.text, pairs=(*flags.pairs, *form.options, *typed.pairs))
+
+
+def _with_caption(command: ParsedCommand, form: Form | None) -> ParsedCommand:
+    if form is None or not form.caption:
+        return command
+    joined = f"{command.caption}\n{form.caption}" if command.caption else form.caption
+    return replace(command, caption=joined.strip())
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A schedule or post-now command as read, before anything is written."""
+
+    command: ParsedCommand
+    picked: chosen.Chosen
+    convert: bool
+    thumbnail: AttachedImage | None
+
+
+_DEFAULT_HELP = "e.g. /postbot default youtube@brand (the handles are in /accounts)"
+
+
+def _platform_and_handle(text: str) -> tuple[Platform, str]:
+    """``youtube@brand``, ``youtube @brand`` or ``yt brand``."""
+    words = text.replace("@", " @", 1).split()
+    platform = platform_from_alias(words[0]) if words else None
+    if platform is None:
+        raise UserError(
+            f"Which platform? '{(words or [''])[0][:40]}' is not one."
+            if words
+            else "Which platform and account?",
+            hint=_DEFAULT_HELP,
+        )
+    if len(words) != 2 or not words[1].lstrip("@"):
+        raise UserError(f"Which {platform.label} account?", hint=_DEFAULT_HELP)
+    return platform, words[1].lstrip("@")
+
+
+def _read_options(command: ParsedCommand, pairs: tuple[tuple[str, str], ...]) -> chosen.Chosen:
+    """The command's options, read once; a mistyped one is refused before the video is fetched (a
+    typo costs no download). What needs the video (a cover frame past its end) is checked with it."""
+    found = chosen.resolve(command.platforms, command.picks, pairs)
+    if found.problems:
+        raise ValidationFailed(found.problems)
+    return found
+
+
+def _title(caption: str) -> str | None:
+    """A post's title (YouTube's): its caption's first line."""
+    return caption.strip().split("\n", 1)[0][:100] or None
+
+
+def _merge(*groups: dict[str, list[str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for group in groups:
+        for platform, found in group.items():
+            out.setdefault(platform, []).extend(found)
+    return out
+
+
+def _image_options(
+    platforms: tuple[Platform, ...], image: AttachedImage | None, problems: dict[str, list[str]]
+) -> list[tuple[Platform, Option, str]]:
+    """The chosen platforms that take the attached image (YouTube's thumbnail) and its type; a
+    wrong type or size is added to ``problems`` with what the platform takes."""
+    if image is None:
+        return []
+    found = []
+    for platform in platforms:
+        option = next((o for o in registry.spec(platform).options if o.kind is Kind.IMAGE), None)
+        if option is None:
+            continue
+        mime = sniff_image(image.data[:16])
+        if mime not in option.mimes:
+            problems.setdefault(platform.value, []).append(
+                f"the {option.label.lower()} must be {option.allowed()}; "
+                f"{image.name or 'the attached file'} is not a JPEG or PNG."
+            )
+        elif option.maximum is not None and len(image.data) > option.maximum:
+            problems.setdefault(platform.value, []).append(
+                f"the {option.label.lower()} is {len(image.data) / 1e6:.1f} MB; {platform.label} takes "
+                f"{option.allowed()}."
+            )
+        else:
+            found.append((platform, option, mime))
+    if not found and not any(problems.get(p.value) for p in platforms):
+        takers = [s.label for s in registry.SPECS if any(o.kind is Kind.IMAGE for o in s.options)]
+        raise UserError(
+            "None of this post's platforms takes an attached image.",
+            hint=f"{' and '.join(takers)} takes one as a thumbnail.",
+        )
+    return found
 
 
 _NO_CONVERT = re.compile(r"(?:^|\s)--no-convert(?=\s|$)")

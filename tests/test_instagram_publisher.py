@@ -408,3 +408,20 @@ async def test_fake_downloader_fails_a_link_served_wrongly(
     )
     assert status.json()["status_code"] == "ERROR"
     assert "Media download has failed" in status.json()["status"] and reason in status.json()["status"]
+
+
+async def test_share_to_feed_and_the_cover_frame_reach_the_container(
+    fake: FakeInstagram, host: VideoHost, http: httpx.AsyncClient, video: Path
+) -> None:
+    saved: list[dict[str, Any]] = []
+    job = make_job(host, video, saved)
+    job.options = {"share_to_feed": False, "thumb_offset": 1500}
+    await publisher(fake, http).publish(job)
+    (container,) = fake.containers.values()
+    assert container.params["share_to_feed"] == "false"
+    assert container.params["thumb_offset"] == "1500"
+    # Without options: Meta's documented default for a reel's feed sharing, no cover offset sent.
+    fake.containers.clear()
+    await publisher(fake, http).publish(make_job(host, video, [], caption="Another reel"))
+    (container,) = fake.containers.values()
+    assert container.params["share_to_feed"] == "true" and "thumb_offset" not in container.params

@@ -7,9 +7,11 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from core.domain import ChatContext, ChatKind, MediaInfo, PostView
+from core.domain import AttachedImage, ChatContext, ChatKind, MediaInfo, PostView
 from core.errors import DiskFull, UserError, is_disk_full
 from core.render import (
+    accounts_text,
+    default_text,
     failure_dm_text,
     pause_text,
     platform_words,
@@ -20,28 +22,34 @@ from core.render import (
     status_text,
     suggestions_text,
 )
-from core.service import Postbot, ScheduleOutcome, parse_post_id, platform_infos
+from core.service import Postbot, ScheduleOutcome, option_help, parse_post_id, platform_infos, read_image
 
 HELP = f"""Commands:
-  /schedule <when> <platforms> [caption] --file <video>
-      e.g. /schedule tomorrow 6pm yt,ig Launch day --file clip.mp4
-  /post <platforms> [caption] --file <video>    publish now
+  /schedule <when> <platforms> [caption] [--option value ...] --file <video> [--thumbnail <image>]
+      e.g. /schedule tomorrow 6pm yt:unlisted,ig Launch day --tags launch,demo --file clip.mp4
+  /post <platforms> [caption] [--option value ...] --file <video>    publish now
+      Options: platform:value in the list (youtube:unlisted, tiktok:friends, linkedin:connections),
+      platform@account (youtube@brand), and --name value at the start or end: {option_help()}
   /queue                                        upcoming posts
   /cancel <id>                                  cancel a queued post
   /reschedule <id> <when>                       move a queued post
   /suggest [platforms]                          the best free slots per platform
   /timezone <zone>                              the zone your times are read in, e.g. Europe/Berlin
   /pause [platform], /resume [platform]         hold publishing (due posts wait), then start it again
+  /accounts                                     linked accounts (with linking set up)
+  /default <platform>@<handle>                  the account posts go to when a command names none
   /status                                       per platform: queue, in flight, next due, 24 h success
   /help, /quit
 Platforms: {platform_words(platform_infos())}."""
 
-_FILE_OPTION = re.compile(r"""\s--file\s+("[^"]+"|'[^']+'|\S+)""")
+_FILE_OPTIONS = {
+    name: re.compile(rf"""\s--{name}\s+("[^"]+"|'[^']+'|\S+)""") for name in ("file", "thumbnail")
+}
 
 
-def split_file_option(text: str) -> tuple[str, str | None]:
-    """Take ``--file PATH`` (quotes allowed) out of a command's text."""
-    match = _FILE_OPTION.search(" " + text)
+def split_file_option(text: str, name: str = "file") -> tuple[str, str | None]:
+    """Take ``--file PATH`` (or ``--thumbnail PATH``; quotes allowed) out of a command's text."""
+    match = _FILE_OPTIONS[name].search(" " + text)
     if match is None:
         return text.strip(), None
     path = match.group(1).strip("\"'")
@@ -110,10 +118,14 @@ class ConsoleAdapter:
             return HELP
         if command == "/schedule":
             text, path = split_file_option(rest)
-            return self._outcome(await self.postbot.schedule(self.ctx, text, await self._media(path)))
+            text, image = await self._thumbnail(text)
+            media = await self._media(path)
+            return self._outcome(await self.postbot.schedule(self.ctx, text, media, thumbnail=image))
         if command == "/post":
             text, path = split_file_option(rest)
-            return self._outcome(await self.postbot.post_now(self.ctx, text, await self._media(path)))
+            text, image = await self._thumbnail(text)
+            media = await self._media(path)
+            return self._outcome(await self.postbot.post_now(self.ctx, text, media, thumbnail=image))
         if command == "/queue":
             return queue_text(await self.postbot.list_queue(self.ctx), self.clock())
         if command == "/cancel":
@@ -130,11 +142,21 @@ class ConsoleAdapter:
             return pause_text(await self.postbot.pause(self.ctx, rest))
         if command == "/resume":
             return resume_text(await self.postbot.resume(self.ctx, rest))
+        if command == "/accounts":
+            return accounts_text(await self.postbot.accounts(self.ctx))
+        if command == "/default":
+            return default_text(await self.postbot.set_default_account(self.ctx, rest))
         if command == "/status":
             return status_text(await self.postbot.status(self.ctx), self.clock())
         if command == "/timezone":
             return f"Times are now read and shown in {await self.postbot.set_timezone(self.ctx, rest)}."
         raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")
+
+    async def _thumbnail(self, text: str) -> tuple[str, AttachedImage | None]:
+        text, path = split_file_option(text, "thumbnail")
+        if path is None:
+            return text, None
+        return text, await read_image(path)
 
     async def _media(self, path: str | None) -> MediaInfo | None:
         if path is None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import httpx
 
-from core.domain import MediaInfo, Platform
+from core.domain import AttachedImage, MediaInfo, Platform
 from core.errors import MediaError
-from core.service import Postbot
+from core.service import Postbot, image_read_cap
 
 _CHUNK = 1024 * 1024
 
@@ -56,3 +56,21 @@ async def download_attachment(
                 await sink.write(chunk)
     assert sink.info is not None
     return sink.info
+
+
+async def download_image(http: httpx.AsyncClient, *, url: str, filename: str) -> AttachedImage:
+    """An attached image (a YouTube thumbnail), read up to a byte past the largest a platform takes:
+    the core checks its type and size and says what is wrong."""
+    cap = image_read_cap()
+    data = bytearray()
+    async with http.stream("GET", url) as response:
+        if response.status_code != 200:
+            raise MediaError(
+                f"Discord no longer serves {filename} (HTTP {response.status_code}).",
+                hint="Attach the image again.",
+            )
+        async for chunk in response.aiter_bytes(_CHUNK):
+            data.extend(chunk[: cap - len(data)])
+            if len(data) >= cap:
+                break
+    return AttachedImage(name=filename, data=bytes(data))

@@ -9,15 +9,16 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 from discord import app_commands
 
-from adapters.discord.attachments import download_attachment
+from adapters.discord.attachments import download_attachment, download_image
 from adapters.discord.context import chat_context
 from adapters.discord.embeds import schedule_embed, suggest_embed
 from adapters.discord.replies import Reply, deferred
 from adapters.discord.views import scheduling_view
-from core.domain import MediaInfo, Platform, platform_from_alias
+from core.domain import MediaInfo, OptionInfo, Platform, PlatformInfo, platform_from_alias
 from core.errors import UserError
 from core.render import (
     accounts_text,
+    default_text,
     linkable_names,
     local_time,
     pause_text,
@@ -28,7 +29,14 @@ from core.render import (
     status_text,
     unlink_text,
 )
-from core.service import ScheduleOutcome, SuggestOutcome, parse_post_id, platform_infos, zone_choices
+from core.service import (
+    Form,
+    ScheduleOutcome,
+    SuggestOutcome,
+    parse_post_id,
+    platform_infos,
+    zone_choices,
+)
 
 if TYPE_CHECKING:
     from adapters.discord.client import PostbotClient
@@ -42,6 +50,8 @@ HELP = f"""**postbot** schedules video posts from this server.
 • `/queue`: upcoming posts · `/cancel post` · `/reschedule post when`
 • `/suggest [platforms]`: good times to post
 • `/accounts`: linked platform accounts · `/link platform` and `/unlink platform` (Manage Server)
+• `/default account`: the account this channel posts to when a platform has several (Manage Server)
+• Options on `/schedule` and `/post`: `privacy`, `account`, `options` (`--tags a,b --kids no`), `thumbnail`
 • `/timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
 • `/pause [platform]` and `/resume [platform]`: hold publishing, then start it again (Manage Server)
 • `/status`: queues, success rates, breakers and the last errors (Manage Server)
@@ -49,6 +59,11 @@ Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
 _SPLIT = re.compile(r"[\s,]+")
+# Discord caps an option's description at 100 characters.
+_PRIVACY_HELP = "Who sees it, per platform: youtube:unlisted, tiktok:friends, linkedin:connections"
+_ACCOUNT_HELP = "Which linked account, when a platform has several: youtube@brand"
+_OPTIONS_HELP = "More options as --name value: --tags a,b --kids no --comments off"
+_THUMBNAIL_HELP = "A YouTube thumbnail: a JPEG or PNG of at most 2 MB"
 _WHEN_EXAMPLES = ("in 1 hour", "tomorrow 9am", "tomorrow 6pm", "friday 12pm", "best")
 
 
@@ -67,6 +82,54 @@ def platforms_arg(text: str) -> str:
 
 def command_text(when: str | None, platforms: str, caption: str | None) -> str:
     return " ".join(part for part in (when, platforms_arg(platforms), caption) if part)
+
+
+def _entries(text: str | None) -> list[str]:
+    return [t for t in re.split(r"[\s,]+", (text or "").strip()) if t]
+
+
+def with_picks(platforms: str, privacy: str | None, account: str | None) -> str:
+    """The platform list in the core's short form: ``privacy`` ("youtube:unlisted, tiktok:friends",
+    or one word for every chosen platform) and ``account`` ("youtube@brand") folded into it, so
+    they are read and checked exactly as a typed ``youtube@brand:unlisted`` is."""
+    names = platform_tokens(platforms)
+    chosen = {p: n for n in names if (p := platform_from_alias(n)) is not None}
+    values: dict[Platform, str] = {}
+    for entry in _entries(privacy):
+        name, sep, value = entry.partition(":")
+        platform = platform_from_alias(name) if sep else None
+        if not sep:
+            # One word for all: each chosen platform with a short option gets it (and refuses it
+            # if it is not one of its values).
+            values.update({p: entry for p in chosen if _short(p)})
+        elif platform is None or platform not in chosen:
+            raise UserError(f"privacy '{entry[:40]}' names no platform this post goes to.")
+        else:
+            values[platform] = value
+    handles: dict[Platform, str] = {}
+    for entry in _entries(account):
+        name, sep, handle = entry.partition("@")
+        platform = platform_from_alias(name)
+        if not sep or platform is None or platform not in chosen:
+            raise UserError(
+                f"account '{entry[:40]}' names no platform this post goes to.", hint="e.g. youtube@brand"
+            )
+        handles[platform] = handle
+    out = []
+    for name in names:
+        platform = platform_from_alias(name)
+        token = name
+        if platform is not None and platform in handles:
+            token += f"@{handles[platform]}"
+        if platform is not None and platform in values:
+            token += f":{values[platform]}"
+        out.append(token)
+    return ",".join(out)
+
+
+def _short(platform: Platform) -> str | None:
+    info = next((i for i in platform_infos() if i.platform is platform), None)
+    return info.short_option if info else None
 
 
 def _choice(name: str, value: str) -> app_commands.Choice[str]:
@@ -120,9 +183,7 @@ async def platforms_autocomplete(
 
 
 def platform_choices(current: str, linked: set[Platform] | None) -> list[app_commands.Choice[str]]:
-    tokens = platform_tokens(current)
-    ends_open = bool(current) and not current.rstrip().endswith(",") and not current.endswith(" ")
-    done, partial = (tokens[:-1], tokens[-1]) if tokens and ends_open else (tokens, "")
+    done, partial = _complete_list(current.lower())
     chosen = [p for p in (platform_from_alias(t) for t in done) if p is not None]
     known = linked or set()
     infos = platform_infos()
@@ -141,6 +202,97 @@ def platform_choices(current: str, linked: set[Platform] | None) -> list[app_com
         elif linked is not None:
             label += " (linked)" if platform in linked else " (not linked)"
         choices.append(_choice(label, value))
+    return choices[:25]
+
+
+def _chosen(interaction: discord.Interaction) -> list[PlatformInfo]:
+    named = {platform_from_alias(t) for t in platform_tokens(str(interaction.namespace.platforms or ""))}
+    return [i for i in platform_infos() if i.platform in named]
+
+
+def _complete_list(current: str) -> tuple[list[str], str]:
+    """The entries typed so far, and the one being typed (empty after a comma or space)."""
+    entries = _entries(current)
+    ends_open = bool(current) and not current.rstrip().endswith(",") and not current.endswith(" ")
+    return (entries[:-1], entries[-1]) if entries and ends_open else (entries, "")
+
+
+async def privacy_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Each chosen platform's short option ("YouTube: Unlisted"), completing the last entry."""
+    return privacy_choices(_chosen(interaction), current)
+
+
+def privacy_choices(chosen: list[PlatformInfo], current: str) -> list[app_commands.Choice[str]]:
+    done, partial = _complete_list(current)
+    taken = {platform_from_alias(e.partition(":")[0]) for e in done}
+    choices = []
+    for info in chosen:
+        option = info.option(info.short_option) if info.short_option else None
+        if option is None or info.platform in taken:
+            continue
+        for word, label in option.choices:
+            entry = f"{info.name}:{word}"
+            if partial and not entry.startswith(partial.lower()) and not word.startswith(partial.lower()):
+                continue
+            shown = f"{info.label}: {label}" + (" (default)" if word == option.default else "")
+            choices.append(_choice(", ".join([*done, shown]), ",".join([*done, entry])))
+    return choices[:25]
+
+
+async def account_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """The linked accounts of the chosen platforms, this channel's default marked."""
+    postbot = _client(interaction).postbot
+    if not postbot.can_link:
+        return []
+    chosen = {i.platform for i in _chosen(interaction)}
+    done, partial = _complete_list(current)
+    views = [v for v in await postbot.accounts(chat_context(interaction)) if v.platform in chosen]
+    choices = []
+    for view in views:
+        entry = f"{view.platform.value}@{view.handle}"
+        if partial and partial.lower().lstrip("@") not in entry.lower():
+            continue
+        shown = f"{view.platform.label} @{view.handle}" + (" (default here)" if view.default_here else "")
+        choices.append(_choice(", ".join([*done, shown]), ",".join([*done, entry])))
+    return choices[:25]
+
+
+async def options_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """``--name value`` pairs for the chosen platforms: the names, then each name's values."""
+    return option_choices(_chosen(interaction), current)
+
+
+def option_choices(chosen: list[PlatformInfo], current: str) -> list[app_commands.Choice[str]]:
+    options: dict[str, OptionInfo] = {}
+    for info in chosen:
+        for option in info.options:
+            if option.kind != "image" and option.flag != info.short_option:
+                options.setdefault(option.flag, option)
+    words = current.split()
+    typing = bool(current) and not current.endswith(" ")
+    head = current if not typing else current[: len(current) - len(words[-1])]
+    last = words[-1] if words and typing else ""
+    before = words[:-1] if typing else words
+    pending = before[-1][2:] if before and before[-1].startswith("--") else None
+    choices = []
+    if pending is not None and pending in options:
+        # A name was given: its values (free values are typed, with an example shown).
+        option = options[pending]
+        for word, label in option.choices or ((option.default or "", option.help),):
+            if word and word.startswith(last):
+                choices.append(_choice(f"{head}{word}  ({label})", f"{head}{word}"))
+        return choices[:25]
+    used = {w[2:] for w in words if w.startswith("--")}
+    for flag, option in options.items():
+        if flag in used or not f"--{flag}".startswith(last or "--"):
+            continue
+        choices.append(_choice(f"{head}--{flag}  ({option.help})", f"{head}--{flag} "))
     return choices[:25]
 
 
@@ -167,8 +319,13 @@ async def _video_command(
     caption: str | None,
     *,
     now: bool,
+    privacy: str | None = None,
+    account: str | None = None,
+    options: str | None = None,
+    thumbnail: discord.Attachment | None = None,
 ) -> None:
-    """/schedule and /post: the same text and video, queued for ``when`` or as due now."""
+    """/schedule and /post: the same text and video, queued for ``when`` or as due now. The caption
+    and options travel as a form: a caption is never read for options."""
 
     async def work() -> Reply:
         ctx = chat_context(interaction)
@@ -191,7 +348,16 @@ async def _video_command(
             assert video is not None
             return await _media(interaction, video, named)
 
-        outcome = await submit(ctx, command_text(when, platforms, caption), fetch)
+        image = (
+            await download_image(
+                _client(interaction).http_client, url=thumbnail.url, filename=thumbnail.filename
+            )
+            if thumbnail is not None
+            else None
+        )
+        text = command_text(when, with_picks(platforms, privacy, account), None)
+        form = Form(caption=caption or "", flags=options or "")
+        outcome = await submit(ctx, text, fetch, thumbnail=image, form=form)
         return await _outcome_reply(interaction, outcome)
 
     await deferred(interaction, work)
@@ -204,8 +370,18 @@ async def _video_command(
     video="The video to post (or give url instead)",
     url="A link to the video, for files too big to attach: Google Drive, Dropbox, OneDrive, https",
     caption="Caption (the first line is the title where a platform has one)",
+    privacy=_PRIVACY_HELP,
+    account=_ACCOUNT_HELP,
+    options=_OPTIONS_HELP,
+    thumbnail=_THUMBNAIL_HELP,
 )
-@app_commands.autocomplete(when=when_autocomplete, platforms=platforms_autocomplete)
+@app_commands.autocomplete(
+    when=when_autocomplete,
+    platforms=platforms_autocomplete,
+    privacy=privacy_autocomplete,
+    account=account_autocomplete,
+    options=options_autocomplete,
+)
 @app_commands.guild_only()
 async def schedule(
     interaction: discord.Interaction,
@@ -214,8 +390,24 @@ async def schedule(
     video: discord.Attachment | None = None,
     url: str | None = None,
     caption: str | None = None,
+    privacy: str | None = None,
+    account: str | None = None,
+    options: str | None = None,
+    thumbnail: discord.Attachment | None = None,
 ) -> None:
-    await _video_command(interaction, when, platforms, video, url, caption, now=False)
+    await _video_command(
+        interaction,
+        when,
+        platforms,
+        video,
+        url,
+        caption,
+        now=False,
+        privacy=privacy,
+        account=account,
+        options=options,
+        thumbnail=thumbnail,
+    )
 
 
 @app_commands.command(name="post", description="Publish a video now")
@@ -224,8 +416,17 @@ async def schedule(
     video="The video (or give url instead)",
     url="A link to the video, for files too big to attach",
     caption="Caption",
+    privacy=_PRIVACY_HELP,
+    account=_ACCOUNT_HELP,
+    options=_OPTIONS_HELP,
+    thumbnail=_THUMBNAIL_HELP,
 )
-@app_commands.autocomplete(platforms=platforms_autocomplete)
+@app_commands.autocomplete(
+    platforms=platforms_autocomplete,
+    privacy=privacy_autocomplete,
+    account=account_autocomplete,
+    options=options_autocomplete,
+)
 @app_commands.guild_only()
 async def post(
     interaction: discord.Interaction,
@@ -233,8 +434,24 @@ async def post(
     video: discord.Attachment | None = None,
     url: str | None = None,
     caption: str | None = None,
+    privacy: str | None = None,
+    account: str | None = None,
+    options: str | None = None,
+    thumbnail: discord.Attachment | None = None,
 ) -> None:
-    await _video_command(interaction, None, platforms, video, url, caption, now=True)
+    await _video_command(
+        interaction,
+        None,
+        platforms,
+        video,
+        url,
+        caption,
+        now=True,
+        privacy=privacy,
+        account=account,
+        options=options,
+        thumbnail=thumbnail,
+    )
 
 
 @app_commands.command(name="queue", description="Upcoming posts")
@@ -306,15 +523,37 @@ async def link(interaction: discord.Interaction, platform: app_commands.Choice[s
     await deferred(interaction, work, ephemeral=True)
 
 
+async def handle_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Every linked account as platform@handle, this channel's defaults marked."""
+    postbot = _client(interaction).postbot
+    if not postbot.can_link:
+        return []
+    choices = []
+    for view in await postbot.accounts(chat_context(interaction)):
+        entry = f"{view.platform.value}@{view.handle}"
+        if current.strip().lower().lstrip("@") in entry.lower():
+            shown = f"{view.platform.label} @{view.handle}" + (" (default here)" if view.default_here else "")
+            choices.append(_choice(shown, entry))
+    return choices[:25]
+
+
 @app_commands.command(name="unlink", description="Unlink a platform account (admins)")
-@app_commands.describe(platform="The platform to unlink")
+@app_commands.describe(
+    platform="The platform to unlink", account="Only this account (platform@handle); default: all of them"
+)
 @app_commands.choices(platform=_LINKABLE)
+@app_commands.autocomplete(account=handle_autocomplete)
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
-async def unlink(interaction: discord.Interaction, platform: app_commands.Choice[str]) -> None:
+async def unlink(
+    interaction: discord.Interaction, platform: app_commands.Choice[str], account: str | None = None
+) -> None:
     async def work() -> Reply:
+        handle = account.partition("@")[2] if account and "@" in account else account
         outcome = await _client(interaction).postbot.unlink(
-            chat_context(interaction), Platform(platform.value)
+            chat_context(interaction), Platform(platform.value), handle
         )
         return Reply(content=unlink_text(outcome))
 
@@ -399,6 +638,20 @@ async def status(interaction: discord.Interaction) -> None:
     await deferred(interaction, work, ephemeral=True)
 
 
+@app_commands.command(name="default", description="The account this channel posts to on a platform (admins)")
+@app_commands.describe(account="platform@handle, e.g. youtube@brand (see /accounts)")
+@app_commands.autocomplete(account=handle_autocomplete)
+@app_commands.default_permissions(manage_guild=True)
+@app_commands.guild_only()
+async def default_account(interaction: discord.Interaction, account: str) -> None:
+    async def work() -> Reply:
+        # The core checks ctx.is_admin again: the default permission only hides the command.
+        view = await _client(interaction).postbot.set_default_account(chat_context(interaction), account)
+        return Reply(content=default_text(view))
+
+    await deferred(interaction, work)
+
+
 @app_commands.command(name="help", description="What postbot can do")
 async def help_command(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(HELP, ephemeral=True)
@@ -414,6 +667,7 @@ COMMANDS: list[app_commands.Command[Any, Any, None]] = [
     link,
     unlink,
     accounts,
+    default_account,
     timezone,
     pause,
     resume,

@@ -7,7 +7,7 @@ from datetime import datetime
 import discord
 
 from core.domain import PostStatus, PostView
-from core.render import local_time, relative, result_text
+from core.render import local_time, options_text, relative, result_text
 from core.service import SuggestOutcome
 
 _QUEUED = discord.Colour.blurple()
@@ -39,7 +39,11 @@ def schedule_embed(
     for post in posts[:20]:
         embed.add_field(
             name=f"#{post.id} {post.platform.label}",
-            value=f"{local_time(post.run_at, post.tz)} · {post.status.value}",
+            value=_clip(
+                f"{local_time(post.run_at, post.tz)} · {post.status.value}"
+                + (f"\n{settings}" if (settings := options_text(post)) else ""),
+                1024,
+            ),
             inline=True,
         )
     footer = list(notes)

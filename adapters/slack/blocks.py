@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain import Platform, PostStatus, PostView, Slot
-from core.render import local_time, post_line, relative, result_text, scheduled_summary
+from core.domain import OptionInfo, Platform, PlatformInfo, PostStatus, PostView, Slot
+from core.render import local_time, options_text, post_line, relative, result_text, scheduled_summary
 
 CANCEL_ACTION = "postbot_cancel"
 SLOT_ACTION = "postbot_slot"
@@ -104,7 +105,9 @@ def outcome_blocks(
     ]
     fields = [
         _mrkdwn(
-            f"*#{p.id} {p.platform.label}*\n{local_time(p.run_at, p.tz)} ({relative(p.run_at, now)})", 2000
+            f"*#{p.id} {p.platform.label}*\n{local_time(p.run_at, p.tz)} ({relative(p.run_at, now)})"
+            + (f"\n{escape(settings)}" if (settings := options_text(p)) else ""),
+            2000,
         )
         for p in posts
     ]
@@ -243,12 +246,90 @@ def message_blocks(text: str) -> Blocks:
 PRIVATE_METADATA_MAX = 3000
 
 
-def schedule_modal(video_name: str, caption: str, metadata: dict[str, Any]) -> dict[str, Any]:
-    """The "Schedule this post" modal: a free-text time, platform checkboxes, the caption prefilled."""
+def schedule_modal(
+    video_name: str,
+    caption: str,
+    metadata: dict[str, Any],
+    platforms: Sequence[PlatformInfo],
+    linked: set[Platform] | None,
+) -> dict[str, Any]:
+    """The "Schedule this post" modal: the time typed or picked (date and time pickers), platform
+    checkboxes saying which are linked, the caption prefilled, and each linked platform's options
+    (https://api.slack.com/reference/block-kit/block-elements#datepicker, #timepicker,
+    #checkboxes, #static_select)."""
     name = escape(video_name)
     private = json.dumps(metadata, separators=(",", ":"))
     if len(private) > PRIVATE_METADATA_MAX:
         raise ValueError("the modal's private_metadata is over Slack's 3,000 characters")
+    shown = list(platforms)
+    layout: Blocks = [
+        {"type": "section", "block_id": "video", "text": _mrkdwn(f":movie_camera: *{name}*")},
+        {
+            "type": "input",
+            "block_id": "when",
+            "optional": True,
+            "label": _plain("When", 2000),
+            "hint": _plain(
+                "e.g. tomorrow 6pm, in 2 hours, friday 9am, or best for the suggested slot; "
+                "or pick a day and a time below",
+                2000,
+            ),
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "when_text",
+                "placeholder": _plain("tomorrow 6pm", 150),
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "when_date",
+            "optional": True,
+            "label": _plain("Day", 2000),
+            "element": {"type": "datepicker", "action_id": "date", "placeholder": _plain("Pick a day", 150)},
+        },
+        {
+            "type": "input",
+            "block_id": "when_time",
+            "optional": True,
+            "label": _plain("Time (your time zone)", 2000),
+            "hint": _plain("A day without a time takes that day's best slot.", 2000),
+            "element": {"type": "timepicker", "action_id": "time", "placeholder": _plain("Pick a time", 150)},
+        },
+        {
+            "type": "input",
+            "block_id": "platforms",
+            "label": _plain("Where", 2000),
+            "element": {
+                "type": "checkboxes",
+                "action_id": "platforms_selected",
+                "options": [
+                    {"text": _plain(p.label), "value": p.name, "description": _plain(_link_state(p, linked))}
+                    for p in shown
+                ][:10],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "caption",
+            "optional": True,
+            "label": _plain("Caption", 2000),
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "caption_text",
+                "multiline": True,
+                "max_length": 3000,
+                **({"initial_value": caption[:3000]} if caption else {}),
+            },
+        },
+    ]
+    for platform in shown:
+        fields = [o for o in platform.options if o.kind != "image"]
+        if not fields or (platform.linkable and linked is not None and platform.platform not in linked):
+            continue
+        layout.append(
+            {"type": "context", "elements": [_mrkdwn(f"*{escape(platform.label)}* (used when ticked above)")]}
+        )
+        layout.extend(_option_input(platform, option) for option in fields)
     return {
         "type": "modal",
         "callback_id": MODAL_CALLBACK,
@@ -256,43 +337,75 @@ def schedule_modal(video_name: str, caption: str, metadata: dict[str, Any]) -> d
         "submit": _plain("Schedule", 24),
         "close": _plain("Cancel", 24),
         "private_metadata": private,
-        "blocks": [
-            {"type": "section", "block_id": "video", "text": _mrkdwn(f":movie_camera: *{name}*")},
-            {
-                "type": "input",
-                "block_id": "when",
-                "label": _plain("When", 2000),
-                "hint": _plain(
-                    "e.g. tomorrow 6pm, in 2 hours, friday 9am, or best for the suggested slot", 2000
-                ),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "when_text",
-                    "placeholder": _plain("tomorrow 6pm", 150),
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "platforms",
-                "label": _plain("Where", 2000),
-                "element": {
-                    "type": "checkboxes",
-                    "action_id": "platforms_selected",
-                    "options": [{"text": _plain(p.label), "value": p.value} for p in Platform],
-                },
-            },
-            {
-                "type": "input",
-                "block_id": "caption",
-                "optional": True,
-                "label": _plain("Caption", 2000),
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": "caption_text",
-                    "multiline": True,
-                    "max_length": 3000,
-                    **({"initial_value": caption[:3000]} if caption else {}),
-                },
-            },
-        ],
+        "blocks": layout[:MODAL_BLOCKS_MAX],
     }
+
+
+# A modal holds at most 100 blocks (https://api.slack.com/reference/surfaces/views).
+MODAL_BLOCKS_MAX = 100
+OPTION_BLOCK = "opt:"
+
+
+def _link_state(platform: PlatformInfo, linked: set[Platform] | None) -> str:
+    if not platform.requires_account:
+        return "needs no account"
+    if linked is None:
+        return "linking is not set up on this bot"
+    if platform.platform in linked:
+        return "linked"
+    return f"not linked: an admin runs /link {platform.name}"
+
+
+def option_block_id(platform: str, flag: str) -> str:
+    return f"{OPTION_BLOCK}{platform}-{flag}"
+
+
+def _option_input(platform: PlatformInfo, option: OptionInfo) -> dict[str, Any]:
+    label = _plain(f"{platform.label}: {option.label}", 2000)
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": option_block_id(platform.name, option.flag),
+        "optional": True,
+        "label": label,
+        "hint": _plain(option.help, 2000),
+    }
+    if option.choices:
+        choices = [{"text": _plain(text), "value": word} for word, text in option.choices][:100]
+        element: dict[str, Any] = {
+            "type": "static_select",
+            "action_id": block["block_id"],
+            "options": choices,
+        }
+        initial = next((c for c in choices if c["value"] == option.default), None)
+        if initial is not None:
+            element["initial_option"] = initial
+        else:
+            element["placeholder"] = _plain("Not set", 150)
+    else:
+        element = {"type": "plain_text_input", "action_id": block["block_id"], "max_length": 500}
+        if option.default is not None:
+            element["placeholder"] = _plain(f"default: {option.default}", 150)
+    block["element"] = element
+    return block
+
+
+def modal_options(values: dict[str, Any], chosen: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """The option fields of a submitted modal, for the ticked platforms only, as
+    (``<platform>-<flag>``, value) pairs (a field left empty is not sent)."""
+    found = []
+    for block_id, actions in values.items():
+        if not block_id.startswith(OPTION_BLOCK):
+            continue
+        name = block_id[len(OPTION_BLOCK) :]
+        if name.split("-", 1)[0] not in chosen:
+            continue
+        # Each field's action_id is its block_id (unique in the view, as Slack asks of action ids).
+        state = actions.get(block_id) or {}
+        raw = (
+            (state.get("selected_option") or {}).get("value")
+            if "selected_option" in state
+            else state.get("value")
+        )
+        if raw:
+            found.append((name, str(raw)))
+    return tuple(found)

@@ -33,6 +33,7 @@ from core.domain import ChatContext, ChatKind, MediaInfo, Platform, SharedFile, 
 from core.errors import TimeParseError, UserError
 from core.render import (
     accounts_text,
+    default_text,
     linkable_names,
     local_time,
     pause_text,
@@ -43,10 +44,12 @@ from core.render import (
     unlink_text,
 )
 from core.service import (
+    Form,
     MediaSource,
     Postbot,
     ScheduleOutcome,
     first_link,
+    option_help,
     parse_post_id,
     platform_infos,
     split_url_flag,
@@ -74,6 +77,9 @@ HELP = f"""*postbot* schedules video posts from Slack.
 • `/accounts`: linked accounts · `/link <platform>` and `/unlink <platform>` (admins)
 • `/postbot status`: queues, success rates, breakers and the last errors (admins)
 • `/postbot pause [platform]` and `/postbot resume [platform]`: hold publishing, then start it again (admins)
+• `/postbot default <platform>@<handle>`: the account this channel posts to when a command names none (admins)
+• Options: `youtube:unlisted`, `tiktok:friends`, `youtube@brand` in the platform list, and
+  `--name value` at the start or end: {option_help()}
 Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
@@ -235,11 +241,12 @@ class SlackHandlers:
         *,
         now_post: bool,
         read: Callable[[], Awaitable[None]] | None = None,
+        form: Form | None = None,
     ) -> ScheduleOutcome:
         """One facade call: it reads the command, then (``read`` first, when given) fetches the video."""
         submit = self.postbot.post_now if now_post else self.postbot.schedule
         if isinstance(source, str):
-            return await submit(ctx, text, self._from_link(source, read))
+            return await submit(ctx, text, self._from_link(source, read), form=form)
         file = source
 
         async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
@@ -256,7 +263,7 @@ class SlackHandlers:
                 hosts=self.file_hosts,
             )
 
-        return await submit(ctx, text, fetch)
+        return await submit(ctx, text, fetch, form=form)
 
     def _from_link(self, link: str, read: Callable[[], Awaitable[None]] | None = None) -> MediaSource:
         async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
@@ -295,8 +302,9 @@ class SlackHandlers:
         *,
         now_post: bool = False,
         quiet_duplicate: bool = False,
+        form: Form | None = None,
     ) -> None:
-        outcome = await self._queue_posts(ctx, text, source, now_post=now_post)
+        outcome = await self._queue_posts(ctx, text, source, now_post=now_post, form=form)
         if outcome.duplicate and quiet_duplicate:
             return
         await self._reply_outcome(ctx, outcome, tell)
@@ -385,7 +393,8 @@ class SlackHandlers:
 
     async def on_unlink(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
         async def work(tell: Tell) -> None:
-            word = command.get("text", "").strip()
+            # "youtube" unlinks every YouTube account, "youtube@brand" (or "youtube @brand") that one.
+            word, _, handle = command.get("text", "").strip().replace(" @", "@", 1).partition("@")
             platform = platform_from_alias(word) if word else None
             if platform is None:
                 raise UserError(
@@ -393,7 +402,7 @@ class SlackHandlers:
                     hint=f"e.g. /unlink {_LINK_EXAMPLE}",
                 )
             ctx = await self._command_ctx(command)
-            outcome = await self.postbot.unlink(ctx, platform)
+            outcome = await self.postbot.unlink(ctx, platform, handle.strip() or None)
             await tell(unlink_text(outcome))
 
         await self._acked(ack, respond, work, "/unlink")
@@ -418,10 +427,13 @@ class SlackHandlers:
                 await tell(resume_text(await self.postbot.resume(ctx, rest)))
             elif sub.lower() == "status":
                 await tell(status_text(await self.postbot.status(ctx), datetime.now(UTC)))
+            elif sub.lower() == "default":
+                await tell(default_text(await self.postbot.set_default_account(ctx, rest)))
             else:
                 raise UserError(
                     f"I don't know `/postbot {sub}`." if sub else "Which postbot command?",
-                    hint="/postbot status · /postbot pause [platform] · /postbot resume [platform]",
+                    hint="/postbot status · /postbot pause [platform] · /postbot resume [platform] · "
+                    "/postbot default <platform>@<handle>",
                 )
 
         await self._acked(ack, respond, work, "/postbot")
@@ -552,8 +564,12 @@ class SlackHandlers:
             caption = strip_mentions(message.get("text", ""))
             if isinstance(source, str):
                 caption = " ".join(caption.replace(f"<{source}>", " ").split())
+            # Which platforms are linked, for the checkboxes: one read, no users.info (the trigger
+            # expires 3 s after the click).
+            team = (shortcut.get("team") or {}).get("id") or ""
+            linked = await self.postbot.linked_platforms(ChatContext(ChatKind.SLACK, team, user))
             try:
-                view = blocks.schedule_modal(name, caption, metadata)
+                view = blocks.schedule_modal(name, caption, metadata, self.postbot.platforms(), linked)
             except ValueError:
                 raise UserError(
                     "That link is too long for me to keep.", hint="Share a shorter link to the video."
@@ -567,14 +583,29 @@ class SlackHandlers:
 
     async def on_modal(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view["state"]["values"]
-        when = (values.get("when", {}).get("when_text", {}).get("value") or "").strip()
+        typed = (values.get("when", {}).get("when_text", {}).get("value") or "").strip()
+        day = values.get("when_date", {}).get("date", {}).get("selected_date") or ""
+        hour = values.get("when_time", {}).get("time", {}).get("selected_time") or ""
         chosen = values.get("platforms", {}).get("platforms_selected", {}).get("selected_options") or []
         caption = (values.get("caption", {}).get("caption_text", {}).get("value") or "").strip()
         metadata = json.loads(view.get("private_metadata") or "{}")
         user = body["user"]["id"]
+        names = [o["value"] for o in chosen]
+        options = blocks.modal_options(values, names)
+        errors: dict[str, str] = {}
         if not chosen:
-            await ack(response_action="errors", errors={"platforms": "Pick at least one platform."})
+            errors["platforms"] = "Pick at least one platform."
+        if typed and (day or hour):
+            errors["when"] = "Type the time or pick it below, not both."
+        elif not typed and not day:
+            errors["when" if not hour else "when_date"] = "When should it go out? Type it, or pick a day."
+        for name, problem in self.postbot.form_problems(options).items():
+            errors[blocks.option_block_id(*name.split("-", 1))] = problem[:150]
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
+        # The pickers' values are ISO (YYYY-MM-DD, HH:mm), read in the user's zone like typed times.
+        when = typed or f"{day} {hour}".strip()
         ctx = await self.directory.context(
             team_id=view.get("team_id") or body["team"]["id"],
             user_id=user,
@@ -587,7 +618,10 @@ class SlackHandlers:
             if metadata.get("link")
             else SharedFile(**metadata["file"], shared_at=datetime.now(UTC))
         )
-        text = " ".join(part for part in (when, ",".join(o["value"] for o in chosen), caption) if part)
+        # The caption goes in as typed, beside the command: a caption ending in "--word value" is
+        # still caption here, and the option fields arrive as they were picked.
+        text = f"{when} {','.join(names)}"
+        form = Form(caption=caption, options=options)
         tell = self._ephemeral_tell(metadata["channel"], user, metadata.get("in_thread"))
         acked = False
         slot = contextlib.AsyncExitStack()
@@ -609,13 +643,13 @@ class SlackHandlers:
             try:
                 # One parse and one transaction, as for /schedule; the form's answer waits only for
                 # the parse, which is why the time is not checked on its own first.
-                outcome = await self._queue_posts(ctx, text, source, now_post=False, read=read)
+                outcome = await self._queue_posts(ctx, text, source, now_post=False, read=read, form=form)
             except TimeParseError as exc:
                 if acked:
                     raise
                 acked = True
                 # Shown under the field, so the user fixes it without losing what they typed.
-                await ack(response_action="errors", errors={"when": str(exc)[:150]})
+                await ack(response_action="errors", errors={"when" if typed else "when_date": str(exc)[:150]})
                 return
             except BaseException:
                 await close_form()

@@ -52,6 +52,7 @@ from core.notify import NotifierRouter
 from core.oauth import OAuthClients, OAuthError, ProviderUnavailable
 from core.oauth.pkce import make_verifier, s256_challenge
 from core.platforms.registry import SPECS, spec
+from core.store.accounts import handle_matches, handle_of
 from core.store.teams import ensure_team_user
 
 log = logging.getLogger(__name__)
@@ -418,24 +419,11 @@ class AccountLinker:
                     .order_by(SocialAccount.platform, SocialAccount.id)
                 )
             ).scalars()
-            return [
-                AccountView(
-                    platform=Platform(r.platform),
-                    display_name=r.display_name,
-                    remote_account_id=r.remote_account_id,
-                    status=AccountStatus(r.status),
-                    token_expires_at=r.token_expires_at,
-                    refresh_expires_at=r.refresh_expires_at,
-                    last_error=r.last_error,
-                    linked_at=r.created_at,
-                    updated_at=r.updated_at,
-                    renewable=_renewable(r),
-                )
-                for r in rows
-            ]
+            return [account_view(r) for r in rows]
 
-    async def unlink(self, ctx: ChatContext, platform: Platform) -> UnlinkOutcome:
-        """Revoke at the provider where it can, then delete the tokens and the account row."""
+    async def unlink(self, ctx: ChatContext, platform: Platform, handle: str | None = None) -> UnlinkOutcome:
+        """Revoke at the provider where it can, then delete the tokens and the account row: every
+        account of ``platform``, or the one ``handle`` names when the team linked several."""
         if not ctx.is_admin:
             raise PermissionDenied(
                 f"Only admins can unlink accounts. Ask a workspace admin to run /unlink {platform.value}."
@@ -461,6 +449,14 @@ class AccountLinker:
             )
         if not rows:
             raise UserError(f"No {platform.label} account is linked.")
+        if handle is not None:
+            named = [r for r in rows if handle_matches(handle, r)]
+            if not named:
+                linked = ", ".join(f"{platform.value}@{handle_of(r)}" for r in rows)
+                raise UserError(
+                    f"No {platform.label} account @{handle.lstrip('@')} is linked (linked: {linked})."
+                )
+            rows = named
         revoked_all = True
         note: str | None = None
         for row in rows:
@@ -502,6 +498,24 @@ def _renewable(account: SocialAccount) -> bool:
     from core.accounts.tokens import renewable
 
     return renewable(account)
+
+
+def account_view(r: SocialAccount, *, default_here: bool = False) -> AccountView:
+    """A social_accounts row as /accounts shows it (never token material)."""
+    return AccountView(
+        platform=Platform(r.platform),
+        display_name=r.display_name,
+        remote_account_id=r.remote_account_id,
+        status=AccountStatus(r.status),
+        token_expires_at=r.token_expires_at,
+        refresh_expires_at=r.refresh_expires_at,
+        last_error=r.last_error,
+        linked_at=r.created_at,
+        updated_at=r.updated_at,
+        renewable=_renewable(r),
+        row_id=r.id,
+        default_here=default_here,
+    )
 
 
 def _team_label(team: Team) -> str:

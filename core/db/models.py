@@ -86,6 +86,24 @@ class SocialAccount(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class AccountDefault(Base):
+    """The account a channel's posts go out as on a platform where the team linked several (set by
+    an admin; without one, the most recently linked active account)."""
+
+    __tablename__ = "account_defaults"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "platform", name="uq_account_defaults_channel_platform"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int] = mapped_column(ForeignKey("social_accounts.id", ondelete="CASCADE"))
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class OAuthState(Base):
     """A single-use, expiring link an admin was DMed to connect an account."""
 
@@ -154,6 +172,9 @@ class ScheduledPost(Base):
     remote_url: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     upload_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What the author set for this platform beyond the caption (core/platforms/options.py):
+    # {key: value}, only the options given; the publisher reads it as ``PublishJob.options``.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     origin_channel: Mapped[str | None] = mapped_column(String(64))
     origin_thread: Mapped[str | None] = mapped_column(String(64))
     claimed_by: Mapped[str | None] = mapped_column(String(100))
@@ -173,6 +194,7 @@ class ScheduledPost(Base):
     team: Mapped[Team] = relationship()
     author: Mapped[User] = relationship()
     media: Mapped[MediaAsset] = relationship()
+    account: Mapped[SocialAccount | None] = relationship()
 
 
 ALL_PLATFORMS = "*"

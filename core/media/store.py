@@ -114,6 +114,24 @@ class MediaStore:
         assert sink.info is not None
         return sink.info
 
+    async def store_image(self, data: bytes, mime: str) -> str:
+        """Keep a small image (a YouTube thumbnail, checked by the caller) in the media storage where
+        every worker reads it; returns its key. Images are not media_blobs: retention never takes one
+        (a thumbnail is at most 2 MB and may wait for a post scheduled months ahead)."""
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"images/{digest[:2]}/{digest}.{'png' if mime == 'image/png' else 'jpg'}"
+        tmp_dir = self.root / "incoming"
+        await asyncio.to_thread(tmp_dir.mkdir, parents=True, exist_ok=True)
+        tmp = tmp_dir / f"{uuid.uuid4().hex}.part"
+        try:
+            await asyncio.to_thread(tmp.write_bytes, data)
+            if not await self.storage.exists(key):
+                await self.storage.put_file(key, tmp)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return key
+
     async def _finish(self, tmp: Path, digest: str, size: int, original_name: str | None) -> MediaInfo:
         if size == 0:
             raise MediaError("The file is empty.")

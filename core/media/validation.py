@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from core.domain import MediaInfo, Platform
@@ -420,9 +420,11 @@ def plan(
     caption: str,
     title: str | None = None,
     convert: bool = True,
+    texts: Mapping[Platform, tuple[str, str | None]] | None = None,
 ) -> Plan:
     """Check the post for every platform; with ``convert`` (the default), a file a platform would
-    refuse only for its wrapping or encoding is planned for conversion instead of refused."""
+    refuse only for its wrapping or encoding is planned for conversion instead of refused.
+    ``texts`` gives a platform its own (caption, title) when it differs from the command's."""
     facts = _as_probe(media)
     problems: dict[str, list[str]] = {}
     targets: dict[Platform, Target] = {}
@@ -430,7 +432,8 @@ def plan(
     for platform in dict.fromkeys(platforms):
         rules = media_rules(platform)
         verdict = assess(rules, platform.label, facts, convert=convert)
-        found = verdict.problems + text_problems(rules, platform.label, caption, title)
+        own_caption, own_title = (texts or {}).get(platform, (caption, title))
+        found = verdict.problems + text_problems(rules, platform.label, own_caption, own_title)
         if found:
             problems[platform.value] = found
         elif verdict.target is not None:

@@ -10,6 +10,7 @@ tests/test_platform_registry.py fails until every part is there.
 from __future__ import annotations
 
 from core.domain import Platform, PlatformInfo
+from core.platforms import options
 from core.platforms.instagram.spec import SPEC as INSTAGRAM
 from core.platforms.linkedin.spec import SPEC as LINKEDIN
 from core.platforms.media import Rules
@@ -50,6 +51,8 @@ def infos() -> tuple[PlatformInfo, ...]:
             aliases=s.aliases,
             linkable=s.linkable,
             requires_account=s.linkable,
+            options=tuple(options.info(o) for o in s.options),
+            short_option=short.flag if s.short_option and (short := s.option(s.short_option)) else None,
         )
         for s in SPECS
     )

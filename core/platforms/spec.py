@@ -16,6 +16,7 @@ from core.config import PlatformSettings, Settings
 from core.domain import Platform
 from core.oauth.base import OAuthProvider
 from core.platforms.media import Rules
+from core.platforms.options import Option
 from core.platforms.results import MetricsReader
 from core.platforms.slots import Cadence, Window
 from core.publishers.base import Publisher
@@ -44,6 +45,10 @@ class PlatformSpec:
     docs: str
     # Told to the admin who links an account, when the platform has a catch worth knowing.
     link_note: str | None
+    # What a post may say beyond its caption (core/platforms/options.py), in the order forms show them.
+    options: tuple[Option, ...]
+    # The key of the option ``<platform>:<value>`` sets in a command (``youtube:unlisted``); None: none.
+    short_option: str | None
 
     @property
     def name(self) -> str:
@@ -52,3 +57,9 @@ class PlatformSpec:
     @property
     def linkable(self) -> bool:
         return self.oauth is not None
+
+    def option(self, key: str) -> Option | None:
+        return next((o for o in self.options if o.key == key), None)
+
+    def option_by_flag(self, flag: str) -> Option | None:
+        return next((o for o in self.options if o.flag == flag), None)

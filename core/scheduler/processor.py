@@ -457,6 +457,7 @@ class PostProcessor:
                 tokens=tokens,
                 upload_state=dict(post.upload_state),
                 save_state=self._state_saver(post.lease(self.worker_id)),
+                options=dict(post.options),
                 scheduled_for=post.run_at,
                 storage=self.storage,
                 media_link=(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from core.db.models import MediaAsset, ScheduledPost, Team, User
+from core.db.models import MediaAsset, ScheduledPost, SocialAccount, Team, User
 from core.db.types import as_utc
 from core.domain import MAX_POST_ID, ChatKind, MediaInfo, Platform, PostStatus, PostView, no_such_post
 from core.errors import UserError
@@ -32,6 +32,7 @@ class NewPost:
     title: str | None
     run_at: datetime
     account_id: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def idempotency_key(chat: str, team: str, request_id: str | None, platform: Platform) -> str:
@@ -131,13 +132,25 @@ async def _queue_rows(
             origin_channel=channel,
             origin_thread=thread,
             upload_state={},
+            options=dict(p.options) or None,
         )
         for p, key in zip(posts, keys, strict=True)
     ]
     session.add_all(rows)
     await session.flush()
+    accounts = {
+        a.id: a
+        for a in (
+            await session.execute(
+                select(SocialAccount).where(
+                    SocialAccount.id.in_({p.account_id for p in posts if p.account_id})
+                )
+            )
+        ).scalars()
+    }
     for row in rows:
         row.team, row.author, row.media = team, author, asset
+        row.account = accounts.get(row.account_id) if row.account_id else None
     return rows, False
 
 
@@ -146,6 +159,7 @@ def _with_relations(query: Select[Any]) -> Select[Any]:
         selectinload(ScheduledPost.team),
         selectinload(ScheduledPost.author),
         selectinload(ScheduledPost.media),
+        selectinload(ScheduledPost.account),
     )
 
 
@@ -317,6 +331,8 @@ def to_view(post: ScheduledPost, *, tz: str | None = None) -> PostView:
         published_at=post.published_at,
         tz=tz or author.timezone or team.timezone,
         extra=extra,
+        options=dict(post.options or {}),
+        account=post.account.display_name or post.account.remote_account_id if post.account else None,
     )
 
 

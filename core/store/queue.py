@@ -168,6 +168,8 @@ class ClaimedPost:
     # The linked account, read with the claim so a publish needn't fetch it.
     account: PostingAccount | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the author set for this platform (core/platforms/options.py), handed to the publisher.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def lease(self, worker_id: str) -> Lease:
         return Lease(self.id, worker_id, self.lease_version)
@@ -258,6 +260,7 @@ _SNAPSHOT = (
     ScheduledPost.origin_thread,
     ScheduledPost.batch_id,
     ScheduledPost.lease_version,
+    ScheduledPost.options,
     MediaAsset.path,
     MediaAsset.sha256,
     MediaAsset.size_bytes,
@@ -289,9 +292,9 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
     posts = []
     for row in await session.execute(query):
         pid, platform, account_id, key, caption, title, run_at, attempts, state = row[:9]
-        channel, thread, batch, lease_version = row[9:13]
-        path, sha, size, mime, name, duration, width, height = row[13:21]
-        chat, team_ext, team_tz, author_ext, author_tz = row[21:]
+        channel, thread, batch, lease_version, options = row[9:14]
+        path, sha, size, mime, name, duration, width, height = row[14:22]
+        chat, team_ext, team_tz, author_ext, author_tz = row[22:]
         posts.append(
             ClaimedPost(
                 id=pid,
@@ -322,6 +325,7 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
                 origin_thread=thread,
                 batch_id=batch,
                 lease_version=lease_version,
+                options=dict(options or {}),
             )
         )
     return posts

@@ -93,3 +93,9 @@ async def set_zone(
         team.timezone = zone
     else:
         user.timezone = zone
+
+
+async def find(session: AsyncSession, ctx: ChatContext) -> int | None:
+    """The id of ``ctx``'s team if it has one here, read without creating it."""
+    query = select(Team.id).where(Team.chat == ctx.chat.value, Team.external_id == ctx.team_id)
+    return (await session.execute(query)).scalar_one_or_none()

@@ -53,6 +53,21 @@ MAX_HASHTAGS = 30
 CONTAINER_TTL_S = 24 * 3600
 QUOTA_TOTAL = 100
 ENDPOINTS = ("create", "status", "publish", "limit", "media")
+# What POST /{ig-user-id}/media takes for a reel (same reference page); anything else is refused.
+CONTAINER_PARAMS = {
+    "media_type",
+    "video_url",
+    "upload_type",
+    "caption",
+    "share_to_feed",
+    "thumb_offset",
+    "cover_url",
+    "audio_name",
+    "collaborators",
+    "location_id",
+    "user_tags",
+    "access_token",
+}
 # Meta accepts MOV or MP4 for Reels (https://developers.facebook.com/docs/instagram-platform/reference/
 # instagram-media#reels-specifications); anything else served at the URL is not a video to it.
 VIDEO_TYPES = ("video/mp4", "video/quicktime")
@@ -360,6 +375,18 @@ class FakeInstagram(LoopbackFake):
                 )
             if not params.get("video_url", "").startswith(("http://", "https://")):
                 raise Rejected(graph_error(400, 100, "(#100) The parameter video_url is required."))
+            # Reels parameters (https://developers.facebook.com/docs/instagram-platform/instagram-graph-api/
+            # reference/ig-user/media#creating): share_to_feed is a boolean, thumb_offset the cover
+            # frame's position "in milliseconds" (an integer); the Graph API refuses other values.
+            feed = params.get("share_to_feed")
+            if feed is not None and feed not in ("true", "false"):
+                raise Rejected(graph_error(400, 100, "(#100) Param share_to_feed must be a boolean"))
+            offset = params.get("thumb_offset")
+            if offset is not None and not offset.isdigit():
+                raise Rejected(graph_error(400, 100, "(#100) Param thumb_offset must be an integer"))
+            for name in params:
+                if name not in CONTAINER_PARAMS:
+                    raise Rejected(graph_error(400, 100, f"(#100) Unknown parameter: {name}"))
             caption = params.get("caption", "")
             if len(caption) > MAX_CAPTION:
                 raise Rejected(graph_error(400, 100, "(#100) The caption is longer than 2200 characters."))

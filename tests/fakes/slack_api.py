@@ -34,6 +34,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import re
 import secrets
 import time
 from collections import deque
@@ -858,6 +859,22 @@ def _text_len(obj: Any, limit: int, where: str) -> None:
         raise SlackError("invalid_blocks", errors=[f"{where}: text must be 1-{limit} characters"])
 
 
+def _option(option: Any, where: str, *, plain_only: bool = False) -> None:
+    """An option object (https://api.slack.com/reference/block-kit/composition-objects#option): text
+    ≤75 characters (plain_text in a select), value ≤150, description plain_text ≤75."""
+    if not isinstance(option, dict):
+        raise SlackError("invalid_blocks", errors=[f"{where}: must be an option object"])
+    _text_len(option.get("text"), 75, f"{where}.text")
+    if plain_only and option["text"]["type"] != "plain_text":
+        raise SlackError("invalid_blocks", errors=[f"{where}.text: must be plain_text"])
+    if not isinstance(option.get("value"), str) or not 1 <= len(option["value"]) <= 150:
+        raise SlackError("invalid_blocks", errors=[f"{where}.value: 1-150 characters"])
+    if "description" in option:
+        _text_len(option["description"], 75, f"{where}.description")
+        if option["description"]["type"] != "plain_text":
+            raise SlackError("invalid_blocks", errors=[f"{where}.description: must be plain_text"])
+
+
 def _element(el: dict[str, Any], where: str, seen: set[str]) -> None:
     action_id = el.get("action_id")
     if action_id is not None:
@@ -872,13 +889,40 @@ def _element(el: dict[str, Any], where: str, seen: set[str]) -> None:
         if len(el.get("value", "")) > 2000 or el.get("style") not in (None, "primary", "danger"):
             raise SlackError("invalid_blocks", errors=[f"{where}: bad value or style"])
     elif kind == "checkboxes":
+        # https://api.slack.com/reference/block-kit/block-elements#checkboxes: 1-10 options.
         options = el.get("options") or []
         if not 1 <= len(options) <= 10:
             raise SlackError("invalid_blocks", errors=[f"{where}: checkboxes need 1-10 options"])
+        for j, option in enumerate(options):
+            _option(option, f"{where}.options[{j}]")
+    elif kind == "static_select":
+        # https://api.slack.com/reference/block-kit/block-elements#static_select: at most 100
+        # options; initial_option must exactly match one of them.
+        options = el.get("options") or []
+        if not 1 <= len(options) <= 100:
+            raise SlackError("invalid_blocks", errors=[f"{where}: static_select needs 1-100 options"])
+        for j, option in enumerate(options):
+            _option(option, f"{where}.options[{j}]", plain_only=True)
+        if "initial_option" in el and el["initial_option"] not in options:
+            raise SlackError("invalid_blocks", errors=[f"{where}.initial_option: must be one of the options"])
+        if "placeholder" in el:
+            _text_len(el["placeholder"], 150, f"{where}.placeholder")
+    elif kind in ("datepicker", "timepicker"):
+        # https://api.slack.com/reference/block-kit/block-elements#datepicker: initial_date is
+        # YYYY-MM-DD; #timepicker: initial_time is HH:mm (24-hour); placeholders ≤150 characters.
+        initial, pattern = (
+            ("initial_date", r"\d{4}-\d{2}-\d{2}")
+            if kind == "datepicker"
+            else ("initial_time", r"\d{2}:\d{2}")
+        )
+        if initial in el and not re.fullmatch(pattern, str(el[initial])):
+            raise SlackError("invalid_blocks", errors=[f"{where}.{initial}: bad format"])
+        if "placeholder" in el:
+            _text_len(el["placeholder"], 150, f"{where}.placeholder")
     elif kind == "plain_text_input":
         if len(el.get("initial_value", "")) > el.get("max_length", 3000):
             raise SlackError("invalid_blocks", errors=[f"{where}: initial_value too long"])
-    elif kind not in ("image", "overflow", "static_select", "datetimepicker"):
+    elif kind not in ("image", "overflow", "datetimepicker"):
         raise SlackError("invalid_blocks", errors=[f"{where}: unknown element {kind}"])
 
 
@@ -921,7 +965,10 @@ def validate_blocks(blocks: Any, *, limit: int) -> None:
         elif kind == "header":
             _text_len(block.get("text"), 150, f"{where}.text")
         elif kind == "input":
+            # https://api.slack.com/reference/block-kit/blocks#input: label and hint ≤2000.
             _text_len(block.get("label"), 2000, f"{where}.label")
+            if "hint" in block:
+                _text_len(block["hint"], 2000, f"{where}.hint")
             _element(block.get("element") or {}, f"{where}.element", action_ids)
         elif kind != "divider":
             raise SlackError("invalid_blocks", errors=[f"{where}: unknown block type {kind}"])
@@ -954,6 +1001,23 @@ def button_in(message: dict[str, Any], action_id: str) -> tuple[str, dict[str, A
             if el.get("type") == "button" and el.get("action_id") == action_id:
                 return block.get("block_id", ""), el
     raise AssertionError(f"no button {action_id} on message {message.get('ts')}")
+
+
+def _check_state(element: dict[str, Any], value: dict[str, Any]) -> None:
+    """A submitted value is one the element can produce (view_submission state values:
+    https://api.slack.com/reference/interaction-payloads/views#view_submission)."""
+    offered = [o["value"] for o in element.get("options") or []]
+    if "selected_option" in value and value["selected_option"]["value"] not in offered:
+        raise AssertionError(
+            f"{value['selected_option']['value']!r} is not an option of {element['action_id']}"
+        )
+    for picked in value.get("selected_options") or []:
+        if picked["value"] not in offered:
+            raise AssertionError(f"{picked['value']!r} is not an option of {element['action_id']}")
+    if "selected_date" in value and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value["selected_date"]):
+        raise AssertionError("a datepicker sends YYYY-MM-DD")
+    if "selected_time" in value and not re.fullmatch(r"\d{2}:\d{2}", value["selected_time"]):
+        raise AssertionError("a timepicker sends HH:mm")
 
 
 @dataclass
@@ -1158,11 +1222,17 @@ class SlackSender:
             for b in view.get("blocks", [])
             if b.get("type") == "input"
         }
+        elements = {
+            (b.get("block_id"), b["element"].get("action_id")): b["element"]
+            for b in view.get("blocks", [])
+            if b.get("type") == "input"
+        }
         for block_id, actions in values.items():
             for action_id, value in actions.items():
                 kind = inputs.get((block_id, action_id))
                 if kind is None or value.get("type") != kind:
                     raise AssertionError(f"modal {view_id} has no {kind or 'input'} {block_id}/{action_id}")
+                _check_state(elements[(block_id, action_id)], value)
         payload = {
             "type": "view_submission",
             "team": self._team(),

@@ -74,6 +74,20 @@ def envelope(data: Any = None, *, code: str = "ok", message: str = "", status: i
     return web.json_response(body, status=status)
 
 
+# The post_info fields the Direct Post reference documents, with their JSON types.
+POST_INFO_FIELDS: dict[str, type] = {
+    "title": str,
+    "privacy_level": str,
+    "disable_duet": bool,
+    "disable_stitch": bool,
+    "disable_comment": bool,
+    "video_cover_timestamp_ms": int,
+    "brand_content_toggle": bool,
+    "brand_organic_toggle": bool,
+    "is_aigc": bool,
+}
+
+
 @dataclass
 class Injected:
     count: int
@@ -296,6 +310,14 @@ class FakeTikTok(LoopbackFake):
         video_url = source.get("video_url")
         if pulled and (not isinstance(video_url, str) or not video_url):
             raise self._reject(request, 400, "invalid_params", "video_url is required for PULL_FROM_URL.")
+        # post_info's fields and types (https://developers.tiktok.com/doc/content-posting-api-reference-direct-post,
+        # "Request body"): an unknown or mistyped field is refused, so a misspelt option cannot pass.
+        for name, value in post_info.items():
+            kind = POST_INFO_FIELDS.get(name)
+            if kind is None:
+                raise self._reject(request, 400, "invalid_params", f"post_info.{name} is not a known field.")
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise self._reject(request, 400, "invalid_params", f"post_info.{name} has the wrong type.")
         title = post_info.get("title", "")
         if not isinstance(title, str) or len(title.encode("utf-16-le")) // 2 > 2200:
             raise self._reject(request, 400, "invalid_params", "title must be at most 2200 UTF-16 runes.")

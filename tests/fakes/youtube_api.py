@@ -49,6 +49,17 @@ MAX_THUMBNAIL = 2 * 1024 * 1024
 PRIVACY = {"public", "private", "unlisted"}
 # A few of YouTube's assignable video categories (videoCategories.list for US).
 CATEGORIES = {"1", "2", "10", "15", "17", "19", "20", "22", "23", "24", "25", "26", "27", "28", "29"}
+# The writable properties of the parts videos.insert takes here (videos#resource).
+SNIPPET_FIELDS = {"title", "description", "tags", "categoryId", "defaultLanguage", "defaultAudioLanguage"}
+STATUS_FIELDS = {
+    "privacyStatus",
+    "publishAt",
+    "license",
+    "embeddable",
+    "publicStatsViewable",
+    "selfDeclaredMadeForKids",
+    "containsSyntheticMedia",
+}
 _RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+)$")
 
 
@@ -318,6 +329,35 @@ class FakeYouTube(LoopbackFake):
         privacy = status.get("privacyStatus")
         if privacy is not None and privacy not in PRIVACY:
             raise self._reject(request, "invalidVideoMetadata", f"privacyStatus {privacy!r} is not valid.")
+        # Only the properties the video resource documents
+        # (https://developers.google.com/youtube/v3/docs/videos#resource); Google's JSON front end
+        # refuses a name it does not know ("Invalid JSON payload received. Unknown name"), so a
+        # misspelt field fails here instead of being silently dropped.
+        for part, known in (("snippet", SNIPPET_FIELDS), ("status", STATUS_FIELDS)):
+            unknown = sorted(set(resource.get(part) or {}) - known)
+            if unknown:
+                raise self._reject(
+                    request,
+                    "badRequest",
+                    f'Invalid JSON payload received. Unknown name "{unknown[0]}" at {part}.',
+                )
+        kids = status.get("selfDeclaredMadeForKids")
+        if kids is not None and not isinstance(kids, bool):
+            raise self._reject(
+                request, "invalidVideoMetadata", "status.selfDeclaredMadeForKids must be a boolean."
+            )
+        tags = snippet.get("tags")
+        if tags is not None:
+            # snippet.tags[]: "The property value has a maximum length of 500 characters. Note that the
+            # character limit includes commas between items and quotation marks around a tag that
+            # contains a space" (same page).
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise self._reject(request, "invalidTags", "snippet.tags must be a list of strings.")
+            length = sum(len(t) + (2 if " " in t else 0) for t in tags) + max(0, len(tags) - 1)
+            if length > 500:
+                raise self._reject(
+                    request, "invalidTags", "The request metadata specifies invalid video keywords."
+                )
 
     # --- upload chunks and status queries ------------------------------------------------------
 
@@ -474,6 +514,11 @@ class FakeYouTube(LoopbackFake):
             "embeddable": True,
             "publicStatsViewable": True,
         }
+        declared = (session.resource.get("status") or {}).get("selfDeclaredMadeForKids")
+        if declared is not None:
+            # Returned to the owner as set, with YouTube's own verdict beside it (videos#resource).
+            status["selfDeclaredMadeForKids"] = declared
+            status["madeForKids"] = declared
         resource = {
             "kind": "youtube#video",
             "etag": secrets.token_hex(8),

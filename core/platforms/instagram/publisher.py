@@ -188,8 +188,10 @@ class InstagramPublisher:
             "media_type": "REELS",
             "video_url": video_url,
             "caption": job.caption,
-            "share_to_feed": "true" if self.share_to_feed else "false",
+            "share_to_feed": "true" if job.options.get("share_to_feed", self.share_to_feed) else "false",
         }
+        if "thumb_offset" in job.options:
+            params["thumb_offset"] = str(int(job.options["thumb_offset"]))
         body = await self._step(tokens, "POST", f"{user}/media", "create the reel", data=params)
         container = str(body.get("id") or "")
         if not container:

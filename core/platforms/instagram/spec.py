@@ -6,7 +6,7 @@ import httpx
 
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
-from core.platforms.instagram import media, slots
+from core.platforms.instagram import media, options, slots
 from core.platforms.instagram.oauth import InstagramOAuth
 from core.platforms.instagram.publisher import InstagramPublisher
 from core.platforms.spec import PlatformSpec
@@ -34,4 +34,6 @@ SPEC = PlatformSpec(
     settings=default_settings,
     link_note=None,
     docs="https://developers.facebook.com/docs/instagram-platform/content-publishing",
+    options=options.OPTIONS,
+    short_option=None,
 )

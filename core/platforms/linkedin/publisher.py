@@ -297,7 +297,7 @@ class LinkedInPublisher:
         payload = {
             "author": tokens.account_id,
             "commentary": little_text(job.caption),
-            "visibility": self.visibility,
+            "visibility": str(job.options.get("visibility") or self.visibility).upper(),
             "distribution": {
                 "feedDistribution": "MAIN_FEED",
                 "targetEntities": [],

@@ -6,7 +6,7 @@ import httpx
 
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
-from core.platforms.linkedin import media, slots
+from core.platforms.linkedin import media, options, slots
 from core.platforms.linkedin.oauth import LinkedInOAuth
 from core.platforms.linkedin.publisher import LinkedInPublisher
 from core.platforms.spec import PlatformSpec
@@ -34,4 +34,6 @@ SPEC = PlatformSpec(
     settings=default_settings,
     link_note=None,
     docs="https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api",
+    options=options.OPTIONS,
+    short_option="visibility",
 )

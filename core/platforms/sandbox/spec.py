@@ -33,4 +33,6 @@ SPEC = PlatformSpec(
     settings=default_settings,
     link_note=None,
     docs="docs/platforms.md#sandbox",
+    options=(),
+    short_option=None,
 )

@@ -33,6 +33,7 @@ from core.domain import Platform
 from core.errors import ConfigError
 from core.media.chunks import STREAM_PIECE
 from core.media.probe import probe_file
+from core.platforms.tiktok.options import PRIVACY_LEVELS
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -54,12 +55,7 @@ MAX_CHUNK = 64 * MiB
 MAX_CHUNKS = 1000
 DEFAULT_CHUNK = 32 * MiB
 _RELINK = "Re-link the TikTok account with /link tiktok."
-_PRIVACY = {
-    "public": "PUBLIC_TO_EVERYONE",
-    "friends": "MUTUAL_FOLLOW_FRIENDS",
-    "followers": "FOLLOWER_OF_CREATOR",
-    "private": "SELF_ONLY",
-}
+_PRIVACY = PRIVACY_LEVELS
 # fail_reason values TikTok documents, in words the user can act on.
 _FAIL_REASONS = {
     "file_format_check_failed": "TikTok could not read the file as a video: send an MP4 (H.264).",

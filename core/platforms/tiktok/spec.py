@@ -7,7 +7,7 @@ import httpx
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
 from core.platforms.spec import PlatformSpec
-from core.platforms.tiktok import media, slots
+from core.platforms.tiktok import media, options, slots
 from core.platforms.tiktok.oauth import TikTokOAuth
 from core.platforms.tiktok.publisher import DEFAULT_BASE_URL, TikTokPublisher
 from core.publishers.base import Publisher
@@ -41,4 +41,6 @@ SPEC = PlatformSpec(
     settings=default_settings,
     link_note=None,
     docs="https://developers.tiktok.com/doc/content-posting-api-reference-direct-post",
+    options=options.OPTIONS,
+    short_option="privacy",
 )

@@ -34,4 +34,6 @@ SPEC = PlatformSpec(
     settings=default_settings,
     link_note=None,
     docs="https://docs.x.com/x-api/media/quickstart/media-upload-chunked",
+    options=(),
+    short_option=None,
 )

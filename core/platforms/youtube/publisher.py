@@ -21,6 +21,8 @@ import httpx
 
 from core.domain import Platform
 from core.media.chunks import STREAM_PIECE
+from core.media.storage import StoredMedia
+from core.platforms.options import sniff_image
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -202,14 +204,14 @@ class YouTubePublisher:
         status: dict[str, Any] = {"privacyStatus": privacy}
         if "made_for_kids" in job.options:
             status["selfDeclaredMadeForKids"] = bool(job.options["made_for_kids"])
-        body = {
-            "snippet": {
-                "title": (job.title or "").strip(),
-                "description": job.caption,
-                "categoryId": str(job.options.get("category_id", "22")),
-            },
-            "status": status,
+        snippet: dict[str, Any] = {
+            "title": (job.title or "").strip(),
+            "description": job.caption,
+            "categoryId": str(job.options.get("category_id", "22")),
         }
+        if job.options.get("tags"):
+            snippet["tags"] = [str(t) for t in job.options["tags"]]
+        body = {"snippet": snippet, "status": status}
 
         async def send(token: str) -> httpx.Response:
             return await self.http.post(
@@ -345,11 +347,17 @@ class YouTubePublisher:
     # --- thumbnails.set ------------------------------------------------------------------------
 
     async def _set_thumbnail(self, job: PublishJob, tokens: TokenSource, video_id: str) -> None:
-        path = job.options.get("thumbnail_path")
-        if not path or job.upload_state.get("thumbnail_done") or job.upload_state.get("thumbnail_error"):
+        # A storage key (core/media/store.py's store_image) when queued from chat; a local path when
+        # a caller hands one over directly.
+        key = job.options.get("thumbnail") or job.options.get("thumbnail_path")
+        if not key or job.upload_state.get("thumbnail_done") or job.upload_state.get("thumbnail_error"):
             return
-        data = await asyncio.to_thread(Path(str(path)).read_bytes)
-        mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+        if job.storage is not None and "thumbnail" in job.options:
+            image = StoredMedia(job.storage, str(key))
+            data = await image.read(0, await image.size())
+        else:
+            data = await asyncio.to_thread(Path(str(key)).read_bytes)
+        mime = sniff_image(data[:16]) or "image/jpeg"
 
         async def send(token: str) -> httpx.Response:
             return await self.http.post(

@@ -7,7 +7,7 @@ import httpx
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
 from core.platforms.spec import PlatformSpec
-from core.platforms.youtube import media, slots
+from core.platforms.youtube import media, options, slots
 from core.platforms.youtube.oauth import YouTubeOAuth
 from core.platforms.youtube.publisher import DEFAULT_BASE_URL, YouTubePublisher
 from core.platforms.youtube.results import YouTubeMetrics
@@ -48,4 +48,6 @@ SPEC = PlatformSpec(
         "https://support.google.com/youtube/contact/yt_api_form."
     ),
     docs="https://developers.google.com/youtube/v3/docs/videos/insert",
+    options=options.OPTIONS,
+    short_option="privacy",
 )
