@@ -244,17 +244,27 @@ def privacy_choices(chosen: list[PlatformInfo], current: str) -> list[app_comman
 async def account_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
-    """The linked accounts of the chosen platforms, this channel's default marked."""
+    """The linked accounts of the chosen platforms, this channel's default marked; several may be
+    listed, one per platform."""
+    chosen = {i.platform for i in _chosen(interaction)}
+    return await _account_choices(interaction, current, chosen, listing=True)
+
+
+async def _account_choices(
+    interaction: discord.Interaction, current: str, platforms: set[Platform] | None, *, listing: bool
+) -> list[app_commands.Choice[str]]:
+    """Linked accounts as platform@handle (of ``platforms``, or all), this channel's defaults marked;
+    ``listing`` completes the last of a comma-separated list."""
     postbot = _client(interaction).postbot
     if not postbot.can_link:
         return []
-    chosen = {i.platform for i in _chosen(interaction)}
-    done, partial = _complete_list(current)
-    views = [v for v in await postbot.accounts(chat_context(interaction)) if v.platform in chosen]
+    done, partial = _complete_list(current) if listing else ([], current.strip())
     choices = []
-    for view in views:
+    for view in await postbot.accounts(chat_context(interaction)):
         entry = f"{view.platform.value}@{view.handle}"
-        if partial and partial.lower().lstrip("@") not in entry.lower():
+        if (platforms is not None and view.platform not in platforms) or (
+            partial and partial.lower().lstrip("@") not in entry.lower()
+        ):
             continue
         shown = f"{view.platform.label} @{view.handle}" + (" (default here)" if view.default_here else "")
         choices.append(_choice(", ".join([*done, shown]), ",".join([*done, entry])))
@@ -527,16 +537,7 @@ async def handle_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
     """Every linked account as platform@handle, this channel's defaults marked."""
-    postbot = _client(interaction).postbot
-    if not postbot.can_link:
-        return []
-    choices = []
-    for view in await postbot.accounts(chat_context(interaction)):
-        entry = f"{view.platform.value}@{view.handle}"
-        if current.strip().lower().lstrip("@") in entry.lower():
-            shown = f"{view.platform.label} @{view.handle}" + (" (default here)" if view.default_here else "")
-            choices.append(_choice(shown, entry))
-    return choices[:25]
+    return await _account_choices(interaction, current, None, listing=False)
 
 
 @app_commands.command(name="unlink", description="Unlink a platform account (admins)")
