@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core import metrics
@@ -889,32 +888,13 @@ class Postbot:
         metrics.WORKERS_ALIVE.set(len(await Heartbeats(self.sessions).seen(within=stale)))
 
     async def health(self) -> dict[str, Any]:
-        """``/health``: the database answers (or this raises) and some scheduler, in any process,
-        recorded a heartbeat lately; ``status`` is "unavailable" when none did."""
-        now = self.clock()
-        stale = timedelta(seconds=self.settings.scheduler.heartbeat_stale_s)
-        workers = await Heartbeats(self.sessions).seen(within=stale, now=now)
-        report: dict[str, Any] = {
-            "status": "ok",
-            "workers": [
-                {
-                    "id": w.worker_id,
-                    "seen_s_ago": round((now - w.seen_at).total_seconds(), 1),
-                    "in_flight": w.in_flight,
-                    "completed": w.completed,
-                }
-                for w in workers
-            ],
-        }
-        if not workers:
-            report["status"] = "unavailable"
-            report["error"] = f"no scheduler seen in the last {stale.total_seconds():g} s"
-        return report
+        """``/health``: the database answers, its schema is at the migrations' head, the media store
+        takes videos and some scheduler, in any process, recorded a heartbeat lately; ``status`` is
+        "unavailable" and ``failed`` names the checks when one does not (core/health.py)."""
+        from core import health
 
-    async def database_answers(self) -> None:
-        """Raise when the database does not answer (``/health``)."""
-        async with self.sessions() as session:
-            await session.execute(text("SELECT 1"))
+        stale = timedelta(seconds=self.settings.scheduler.heartbeat_stale_s)
+        return await health.report(self.sessions, self.media.storage, stale=stale, now=self.clock())
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Worker heartbeats in the database, and /health reporting them: 503 when no scheduler is alive."""
+"""Worker heartbeats in the database, and /health reporting them: 503 when no scheduler is alive.
+(The other checks of /health: tests/test_health_checks.py.)"""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from adapters.web.server import WebServer
 from bot.wiring import App, build_app
 from core.config import SchedulerSettings, Settings, VaultSettings, WebSettings
 from core.crypto.keys import MIN_ITERATIONS
+from core.db.engine import script_heads
 from tests.conftest import Database
 
 
@@ -52,11 +54,14 @@ async def test_health_is_503_until_a_worker_beats_and_again_after_it_stops(
     _, server = web
     down = await _health(server)
     assert down.status_code == 503
-    assert down.json() == {
-        "status": "unavailable",
-        "workers": [],
-        "error": "no scheduler seen in the last 5 s",
-    }
+    body = down.json()
+    assert body["status"] == "unavailable" and body["failed"] == ["workers"]
+    assert body["workers"] == [] and body["error"] == "workers: no scheduler seen in the last 5 s"
+    assert body["checks"]["workers"] == {"ok": False, "error": "no scheduler seen in the last 5 s"}
+    # The rest of the process is well: the body says so, check by check.
+    assert body["checks"]["database"] == {"ok": True}
+    assert body["checks"]["media"] == {"ok": True, "backend": "local"}
+    assert body["checks"]["schema"]["ok"] and body["checks"]["schema"]["current"] == [script_heads()[0]]
 
     worker = await build_app(wired, schema=db.schema, worker_id="worker-7")
     await worker.start_scheduler()

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 import migrations
 
@@ -72,3 +80,37 @@ async def migrate(engine: AsyncEngine) -> None:
 
             await conn.execute(text("SELECT pg_advisory_xact_lock(724501)"))
         await conn.run_sync(_upgrade)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Where the database's schema is against the migrations this code ships (``/health``)."""
+
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+
+    @property
+    def at_head(self) -> bool:
+        return set(self.current) == set(self.heads)
+
+
+@cache
+def script_heads() -> tuple[str, ...]:
+    """The newest revision(s) in migrations/versions: what this code expects to run against."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    return tuple(sorted(ScriptDirectory.from_config(cfg).get_heads()))
+
+
+async def schema_state(conn: AsyncConnection) -> SchemaState:
+    """The revision(s) in the database's ``alembic_version`` table (none when it was never
+    migrated) beside the script directory's head(s)."""
+    from alembic.runtime.migration import MigrationContext
+
+    def current(sync: Connection) -> tuple[str, ...]:
+        return tuple(sorted(MigrationContext.configure(sync).get_current_heads()))
+
+    return SchemaState(await conn.run_sync(current), script_heads())

@@ -48,6 +48,10 @@ class MediaStorage(Protocol):
         """The file on this machine, when the backend is a local folder."""
         ...
 
+    async def check(self) -> None:
+        """Raise when videos could not be stored now (``/health``): one cheap call, no video moved."""
+        ...
+
 
 @dataclass(frozen=True)
 class StoredMedia:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -64,6 +65,18 @@ class LocalStorage:
                 'POSTBOT_SECRET_KEY (postbot signs /media/ links with it), or media.backend = "s3"'
             )
         return self.signer.url(key, expires=expires)
+
+    async def check(self) -> None:
+        await asyncio.to_thread(self._check)
+
+    def _check(self) -> None:
+        # Writable, not merely present: a read-only remount or a full disk fails here, not in a post.
+        self.root.mkdir(parents=True, exist_ok=True)
+        probe = self.root / f".health-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            probe.write_bytes(b"ok")
+        finally:
+            probe.unlink(missing_ok=True)
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.path(key).unlink, missing_ok=True)

@@ -87,6 +87,13 @@ class S3Storage:
         # https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html
         return await obstore.sign_async(self._store, "GET", self._path(key), min(expires, timedelta(days=7)))
 
+    async def check(self) -> None:
+        # The first ListObjectsV2 page under the prefix: a missing bucket (NoSuchBucket), wrong
+        # credentials or an unreachable endpoint raise. A HEAD on some key could not tell a missing
+        # bucket from a missing key (both are a 404 without a body).
+        stream = obstore.list(self._store, self.prefix or None, chunk_size=1)
+        await anext(aiter(stream), None)
+
     async def delete(self, key: str) -> None:
         # DeleteObject on a missing key succeeds (204), so a repeated collection is harmless.
         await obstore.delete_async(self._store, self._path(key))
