@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -19,6 +20,33 @@ from core.domain import (
     StatusView,
     UnlinkOutcome,
 )
+
+# In Slack and Discord every command but the headline ones (/schedule, /post) is a subcommand of
+# /postbot, so it collides with no other app's and with no built-in (Slack has its own /status);
+# the console keeps the short forms. One list, read by both adapters, their help and the manifest test.
+SUBCOMMANDS: tuple[str, ...] = (
+    "queue",
+    "cancel",
+    "reschedule",
+    "suggest",
+    "accounts",
+    "link",
+    "unlink",
+    "timezone",
+    "status",
+    "pause",
+    "resume",
+    "default",
+    "help",
+)
+NAMESPACE = "postbot"
+_SHORT_COMMAND = re.compile(r"(?<![\w/.:-])/(" + "|".join(SUBCOMMANDS) + r")\b")
+
+
+def namespaced(text: str) -> str:
+    """The core's messages name commands as the console types them (``/cancel 12``, ``/link
+    youtube``); in a chat where they live under /postbot they read ``/postbot cancel 12``."""
+    return _SHORT_COMMAND.sub(rf"/{NAMESPACE} \1", text)
 
 
 def platform_words(infos: Sequence[PlatformInfo], *, last: str = ",") -> str:

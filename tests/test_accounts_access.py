@@ -28,7 +28,7 @@ def test_readme_opens_accounts_to_everyone_and_keeps_link_and_unlink_for_admins(
 
 def test_chat_help_marks_only_link_and_unlink_as_admin_commands() -> None:
     for help_text, admin_word in ((SLACK_HELP, "(admins)"), (DISCORD_HELP, "(Manage Server)")):
-        [line] = [line for line in help_text.splitlines() if "/accounts" in line]
+        [line] = [line for line in help_text.splitlines() if "/postbot accounts" in line]
         listing, _, admin_part = line.partition("·")
-        assert "/accounts" in listing and admin_word not in listing
-        assert re.search(r"/link.*/unlink.*" + re.escape(admin_word), admin_part)
+        assert "/postbot accounts" in listing and admin_word not in listing
+        assert re.search(r"/postbot link.*/postbot unlink.*" + re.escape(admin_word), admin_part)

@@ -127,7 +127,11 @@ async def test_connects_with_minimal_intents_and_syncs_commands(world: World, ru
     assert identify["shard"] == [0, 1]
     await fake.wait_for(lambda: fake.live_connection().heartbeats >= 1)
     commands = {c["name"]: c for c in fake.guild_commands[world.guild.id]}
-    assert {"schedule", "post", "queue", "cancel", "reschedule", "help"} <= set(commands)
+    # Two headline commands; everything else is a subcommand of /postbot, nothing else at the top.
+    assert set(commands) == {"schedule", "post", "postbot"}
+    subcommands = {o["name"]: o for o in commands["postbot"]["options"]}
+    assert {o["type"] for o in subcommands.values()} == {1}  # SUB_COMMAND
+    assert {"queue", "cancel", "reschedule", "suggest", "link", "status", "pause", "help"} <= set(subcommands)
     options = {o["name"]: o for o in commands["schedule"]["options"]}
     # A video is attached (type 11) or, when too big to attach, linked (a string).
     assert options["video"]["type"] == 11 and not options["video"].get("required")
@@ -377,7 +381,7 @@ async def test_resumes_the_gateway_session_after_a_drop(world: World, running: A
     await fake.wait_for(lambda: fake.resumes, timeout=20)
     assert fake.resumes[-1]["session_id"] == session_id and fake.resumes[-1]["seq"] >= 1
     assert len(fake.identifies) == 1
-    payload = fake.command_interaction("help", {}, user=world.alice, guild=world.guild)
+    payload = fake.command_interaction("postbot help", {}, user=world.alice, guild=world.guild)
     record = await fake.send_interaction(payload)
     await fake.wait_for(lambda: record.callback)
     assert record.callback is not None and record.callback["type"] == 4
@@ -398,7 +402,7 @@ async def test_bot_heartbeats_at_the_interval_the_gateway_asks_for(world: World,
 
 
 async def test_help_is_ephemeral(world: World, running: App) -> None:
-    payload = world.fake.command_interaction("help", {}, user=world.alice, guild=world.guild)
+    payload = world.fake.command_interaction("postbot help", {}, user=world.alice, guild=world.guild)
     record = await world.fake.send_interaction(payload)
     await world.fake.wait_for(lambda: record.callback)
     assert record.callback is not None and record.callback["type"] == 4
@@ -462,12 +466,14 @@ async def _oauth_states(app: App) -> int:
 
 async def test_link_is_admin_only_and_checked_again_by_the_bot(world: World, linking: App) -> None:
     fake = world.fake
-    [link] = [c for c in fake.guild_commands[world.guild.id] if c["name"] == "link"]
-    # Discord hides /link from members without Manage Server...
-    assert link["default_member_permissions"] == str(MANAGE_GUILD)
-    # ...but a server can grant it to anyone in its Integrations settings, so the bot checks too.
+    # /postbot link is a subcommand, and Discord takes default_member_permissions on top-level
+    # commands only: every member sees it, so the bot checks.
     payload = fake.command_interaction(
-        "link", {"platform": "youtube"}, user=world.alice, guild=world.guild, permissions=SEND_MESSAGES
+        "postbot link",
+        {"platform": "youtube"},
+        user=world.alice,
+        guild=world.guild,
+        permissions=SEND_MESSAGES,
     )
     record = await fake.send_interaction(payload)
     await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
@@ -480,7 +486,7 @@ async def test_link_is_admin_only_and_checked_again_by_the_bot(world: World, lin
 async def test_admin_link_sends_the_single_use_link_by_dm(world: World, linking: App) -> None:
     fake = world.fake
     payload = fake.command_interaction(
-        "link", {"platform": "youtube"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+        "postbot link", {"platform": "youtube"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
     )
     record = await fake.send_interaction(payload)
     await fake.wait_for(lambda: fake.dm_messages(world.admin.id))
@@ -499,7 +505,7 @@ async def test_link_with_closed_dms_says_so_privately(world: World, linking: App
     fake = world.fake
     world.admin.dms_open = False
     payload = fake.command_interaction(
-        "link", {"platform": "youtube"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+        "postbot link", {"platform": "youtube"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
     )
     record = await fake.send_interaction(payload)
     await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
@@ -512,14 +518,16 @@ async def test_link_with_closed_dms_says_so_privately(world: World, linking: App
 async def test_accounts_and_suggest(world: World, linking: App) -> None:
     fake = world.fake
     record = await fake.send_interaction(
-        fake.command_interaction("accounts", {}, user=world.alice, guild=world.guild)
+        fake.command_interaction("postbot accounts", {}, user=world.alice, guild=world.guild)
     )
     await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
     reply = fake.original(record)
     assert reply is not None and reply["content"].startswith("No accounts are linked yet.")
 
     record = await fake.send_interaction(
-        fake.command_interaction("suggest", {"platforms": "sandbox"}, user=world.alice, guild=world.guild)
+        fake.command_interaction(
+            "postbot suggest", {"platforms": "sandbox"}, user=world.alice, guild=world.guild
+        )
     )
     await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
     reply = fake.original(record)
@@ -534,7 +542,7 @@ async def test_timezone_command_sets_how_times_are_read(world: World, running: A
     fake = world.fake
     complete = await fake.send_interaction(
         fake.autocomplete_interaction(
-            "timezone", {"zone": "new y"}, "zone", user=world.alice, guild=world.guild
+            "postbot timezone", {"zone": "new y"}, "zone", user=world.alice, guild=world.guild
         )
     )
     await fake.wait_for(lambda: complete.callback)
@@ -544,7 +552,7 @@ async def test_timezone_command_sets_how_times_are_read(world: World, running: A
     async def reply_to(values: dict[str, Any], permissions: int = SEND_MESSAGES) -> dict[str, Any]:
         record = await fake.send_interaction(
             fake.command_interaction(
-                "timezone", values, user=world.alice, guild=world.guild, permissions=permissions
+                "postbot timezone", values, user=world.alice, guild=world.guild, permissions=permissions
             )
         )
         await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
@@ -573,7 +581,7 @@ async def test_run_discord_serves_until_cancelled(world: World) -> None:
     try:
         await fake.wait_connected()
         record = await fake.send_interaction(
-            fake.command_interaction("help", {}, user=world.alice, guild=world.guild)
+            fake.command_interaction("postbot help", {}, user=world.alice, guild=world.guild)
         )
         await fake.wait_for(lambda: record.callback)
         assert record.callback is not None and record.callback["type"] == 4
@@ -589,7 +597,7 @@ async def test_queue_lists_upcoming_posts_privately(world: World, running: App, 
     await world.run(_schedule(world, clip, "tomorrow 6pm"))
     [post] = await running.postbot.list_queue(world.ctx(world.alice))
     record = await fake.send_interaction(
-        fake.command_interaction("queue", {}, user=world.admin, guild=world.guild)
+        fake.command_interaction("postbot queue", {}, user=world.admin, guild=world.guild)
     )
     await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
     reply = fake.original(record)
@@ -606,7 +614,7 @@ async def test_commands_can_be_synced_globally(world: World) -> None:
     try:
         assert world.fake.guild_commands == {}
         names = {c["name"] for c in world.fake.global_commands}
-        assert {"schedule", "link", "help"} <= names
+        assert names == {"schedule", "post", "postbot"}
         # Guild-only commands say so to Discord, which then keeps them out of DMs.
         schedule = next(c for c in world.fake.global_commands if c["name"] == "schedule")
         assert schedule["contexts"] == [0]
@@ -802,16 +810,20 @@ def _answer(fake: FakeDiscord, record: Interaction) -> str:
 
 async def test_pause_holds_posts_and_resume_publishes_them(world: World, running: App, clip: Path) -> None:
     fake = world.fake
-    [pause] = [c for c in fake.guild_commands[world.guild.id] if c["name"] == "pause"]
-    assert pause["default_member_permissions"] == str(MANAGE_GUILD)
     refused = await fake.send_interaction(
-        fake.command_interaction("pause", {}, user=world.alice, guild=world.guild, permissions=SEND_MESSAGES)
+        fake.command_interaction(
+            "postbot pause", {}, user=world.alice, guild=world.guild, permissions=SEND_MESSAGES
+        )
     )
     await fake.wait_for(lambda: any("Only an admin" in f["content"] for f in fake.followup_messages(refused)))
 
     held = await world.run(
         fake.command_interaction(
-            "pause", {"platform": "sandbox"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+            "postbot pause",
+            {"platform": "sandbox"},
+            user=world.admin,
+            guild=world.guild,
+            permissions=MANAGE_GUILD,
         )
     )
     assert _answer(fake, held).startswith("Publishing to Sandbox is paused.")
@@ -826,12 +838,14 @@ async def test_pause_holds_posts_and_resume_publishes_them(world: World, running
     [post] = await running.postbot.list_queue(world.ctx(world.alice))
     assert (post.status, post.paused) == (PostStatus.QUEUED, True)
     listing = await fake.send_interaction(
-        fake.command_interaction("queue", {}, user=world.alice, guild=world.guild)
+        fake.command_interaction("postbot queue", {}, user=world.alice, guild=world.guild)
     )
     await fake.wait_for(lambda: (m := fake.original(listing)) is not None and "paused" in m["content"])
 
     resumed = await world.run(
-        fake.command_interaction("resume", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD)
+        fake.command_interaction(
+            "postbot resume", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+        )
     )
     said = _answer(fake, resumed)
     assert said == "Publishing to all platforms resumed. 1 due post(s) start now."
@@ -847,10 +861,10 @@ async def test_pause_holds_posts_and_resume_publishes_them(world: World, running
 async def test_status_is_private_and_for_admins(world: World, running: App, clip: Path) -> None:
     fake = world.fake
     await world.run(_schedule(world, clip, "tomorrow 6pm"))
-    [command] = [c for c in fake.guild_commands[world.guild.id] if c["name"] == "status"]
-    assert command["default_member_permissions"] == str(MANAGE_GUILD)
     record = await fake.send_interaction(
-        fake.command_interaction("status", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD)
+        fake.command_interaction(
+            "postbot status", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+        )
     )
     await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
     reply = fake.original(record)

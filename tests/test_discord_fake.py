@@ -192,3 +192,59 @@ async def test_gateway_closes_a_connection_that_stops_heartbeating(http: aiohttp
         while msg.type == aiohttp.WSMsgType.TEXT:
             msg = await asyncio.wait_for(ws.receive(), 5)
         assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 4009
+
+
+async def test_subcommands_nest_as_discord_documents(fake: FakeDiscord, http: aiohttp.ClientSession) -> None:
+    """https://discord.com/developers/docs/interactions/application-commands#subcommands-and-subcommand-groups"""
+    guild, user = fake.add_guild("g"), fake.add_user("u")
+    url = f"{fake.api_base_url}/applications/{fake.application_id}/guilds/{guild.id}/commands"
+    sub = {"name": "get", "description": "g", "type": 1}
+    invalid = (
+        # a subcommand beside a plain option: the base command would be unusable and usable at once
+        [sub, {"name": "x", "description": "x", "type": 3}],
+        # a subcommand that holds a group, a group that holds a group
+        [{**sub, "options": [{"name": "grp", "description": "g", "type": 2, "options": [sub]}]}],
+        [
+            {
+                "name": "g1",
+                "description": "g",
+                "type": 2,
+                "options": [{"name": "g2", "description": "g", "type": 2}],
+            }
+        ],
+    )
+    for options in invalid:
+        async with http.put(url, json=[{"name": "perm", "description": "d", "options": options}]) as resp:
+            body = await resp.json()
+        assert resp.status == 400 and "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID" in json.dumps(body), options
+
+    valid = [
+        {
+            "name": "perm",
+            "description": "d",
+            "options": [
+                {
+                    **sub,
+                    "options": [{"name": "who", "description": "w", "type": 3, "required": True}],
+                },
+                {"name": "role", "description": "r", "type": 2, "options": [{**sub, "name": "edit"}]},
+            ],
+        }
+    ]
+    async with http.put(url, json=valid) as resp:
+        assert resp.status == 200
+
+    # The interaction nests the values inside one option per level, named and typed, with no value.
+    data = fake.command_interaction("perm get", {"who": "ana"}, user=user, guild=guild)["data"]
+    assert data["name"] == "perm"
+    assert data["options"] == [
+        {"name": "get", "type": 1, "options": [{"name": "who", "type": 3, "value": "ana"}]}
+    ]
+    grouped = fake.command_interaction("perm role edit", {}, user=user, guild=guild)["data"]["options"]
+    assert grouped == [{"name": "role", "type": 2, "options": [{"name": "edit", "type": 1, "options": []}]}]
+    # "Using subcommands or subcommand groups will make your base command unusable"
+    for unusable in ("perm", "perm role", "perm nope"):
+        with pytest.raises(LookupError):
+            fake.command_interaction(unusable, {}, user=user, guild=guild)
+    with pytest.raises(LookupError):  # a required option of the subcommand is still required
+        fake.command_interaction("perm get", {}, user=user, guild=guild)

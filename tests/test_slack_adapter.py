@@ -284,7 +284,7 @@ async def test_queue_lists_channel_posts_with_cancel_buttons(harness: Harness, c
     await h.shared(ANA, CHANNEL, upload)
     await h.sender.command("/schedule", "tomorrow 9am sandbox First", user=ANA, channel=CHANNEL)
     await h.reply()
-    await h.sender.command("/queue", "", user=ANA, channel=CHANNEL)
+    await h.sender.command("/postbot", "queue", user=ANA, channel=CHANNEL)
     listing = await h.slack.wait_for(
         lambda: next((x for x in h.slack.hooks if "Upcoming" in x["text"]), None)
     )
@@ -518,7 +518,7 @@ async def test_a_suggested_slot_button_moves_the_post(harness: Harness, clip: Pa
 @sqlite_only
 async def test_suggest_lists_times_in_the_users_zone(harness: Harness) -> None:
     h = harness
-    await h.sender.command("/suggest", "youtube,instagram", user=BEN, channel=CHANNEL)
+    await h.sender.command("/postbot", "suggest youtube,instagram", user=BEN, channel=CHANNEL)
     hook = await h.hook("Suggested times")
     assert "YouTube:" in hook["text"] and "Instagram:" in hook["text"]
     assert "Europe/Berlin" in hook["text"]
@@ -527,12 +527,12 @@ async def test_suggest_lists_times_in_the_users_zone(harness: Harness) -> None:
 @sqlite_only
 async def test_link_is_for_admins_and_goes_by_dm(harness: Harness) -> None:
     h = harness
-    await h.sender.command("/link", "youtube", user=ANA, channel=CHANNEL)
+    await h.sender.command("/postbot", "link youtube", user=ANA, channel=CHANNEL)
     refusal = await h.hook("Only admins")
-    assert "/link youtube" in refusal["text"]
+    assert "/postbot link youtube" in refusal["text"]
     assert h.slack.ims == {}
 
-    await h.sender.command("/link", "yt", user=BEN, channel=CHANNEL)
+    await h.sender.command("/postbot", "link yt", user=BEN, channel=CHANNEL)
     await h.hook("I've sent you a direct message")
     dm = await h.slack.wait_for(lambda: h.slack.posted(h.slack.ims.get(BEN, "-")))
     assert "/oauth/youtube/start?state=" in dm[0]["text"]
@@ -544,11 +544,11 @@ async def test_link_is_for_admins_and_goes_by_dm(harness: Harness) -> None:
 @sqlite_only
 async def test_accounts_and_unlink_answer_from_the_core(harness: Harness) -> None:
     h = harness
-    await h.sender.command("/accounts", "", user=ANA, channel=CHANNEL)
+    await h.sender.command("/postbot", "accounts", user=ANA, channel=CHANNEL)
     await h.hook("No accounts are linked yet")
-    await h.sender.command("/unlink", "youtube", user=ANA, channel=CHANNEL)
+    await h.sender.command("/postbot", "unlink youtube", user=ANA, channel=CHANNEL)
     await h.hook("Only admins can unlink")
-    await h.sender.command("/unlink", "youtube", user=BEN, channel=CHANNEL)
+    await h.sender.command("/postbot", "unlink youtube", user=BEN, channel=CHANNEL)
     await h.hook("No YouTube account is linked")
 
 
@@ -716,7 +716,7 @@ async def test_cancel_on_the_private_queue_keeps_the_rest_of_the_listing(
     await h.reply()
     await h.sender.command("/schedule", "tomorrow 10am sandbox Second", user=ANA, channel=CHANNEL)
     await h.slack.wait_for(lambda: len(h.bot_messages()) >= 2)
-    await h.sender.command("/queue", "", user=ANA, channel=CHANNEL)
+    await h.sender.command("/postbot", "queue", user=ANA, channel=CHANNEL)
     listing = await h.hook("Upcoming")
     assert {"postbot_cancel:1", "postbot_cancel:2"} <= set(_buttons(listing))
 
@@ -935,7 +935,7 @@ async def test_postbot_pause_holds_posts_which_queue_shows_and_resume_publishes(
     await h.app.runner.tick()
     [post] = await h.posts()
     assert (post.status, post.attempts) == ("queued", 0)
-    await h.sender.command("/queue", "", user=ANA, channel=CHANNEL)
+    await h.sender.command("/postbot", "queue", user=ANA, channel=CHANNEL)
     listing = await h.hook("Upcoming")
     assert "#1 Sandbox" in listing["text"] and "paused" in listing["text"]
 
@@ -962,3 +962,38 @@ async def test_postbot_status_is_for_admins(harness: Harness, clip: Path) -> Non
     assert "Sandbox: 1 queued · 0 in flight · next " in status["text"]
     # A response_url message without response_type is ephemeral (Slack's default).
     assert status.get("response_type", "ephemeral") == "ephemeral"
+
+
+@sqlite_only
+async def test_old_top_level_names_still_answer_and_point_to_postbot(harness: Harness, clip: Path) -> None:
+    """A workspace that installed the old manifest keeps sending /queue, /help, ... until an admin
+    updates the app: each runs as its /postbot subcommand and says what it is called now."""
+    h = harness
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/schedule", "tomorrow 9am sandbox First", user=ANA, channel=CHANNEL)
+    await h.reply()
+
+    await h.sender.command("/queue", "", user=ANA, channel=CHANNEL)
+    listing = await h.hook("Upcoming")
+    assert "#1 Sandbox" in listing["text"]
+    await h.hook("`/queue` is now `/postbot queue`")
+
+    await h.sender.command("/help", "", user=ANA, channel=CHANNEL)
+    await h.hook("Everything else is under `/postbot`")
+    await h.hook("`/help` is now `/postbot help`")
+
+    # A failing old command still says the new name, after the reason.
+    await h.sender.command("/cancel", "#99", user=ANA, channel=CHANNEL)
+    await h.hook("There is no post #99")
+    await h.hook("`/cancel` is now `/postbot cancel`")
+    # The core's own hints name the namespaced commands.
+    missing = next(x for x in h.slack.hooks if "There is no post #99" in x["text"])
+    assert "/postbot queue" in missing["text"]
+
+    # /postbot alone is its help; an unknown word after it says how to find the list.
+    await h.sender.command("/postbot", "", user=ANA, channel=CHANNEL)
+    helps = await h.slack.wait_for(
+        lambda: [x for x in h.slack.hooks if x["text"].startswith("*postbot* schedules")][1:] or None
+    )
+    assert "/postbot status" in helps[0]["text"]

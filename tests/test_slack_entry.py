@@ -13,13 +13,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from adapters.slack.handlers import HELP
+from adapters.slack.handlers import COMMAND_ACKS
 from adapters.slack.run import EVENTS_PATH
 from bot.runtime import run_slack
 from core.config import Settings, SlackSettings, VaultSettings, WebSettings
 from tests.conftest import Database
 from tests.fakes.slack_api import FakeSlack, SlackSender
 from tests.test_slack_adapter import ANA, CHANNEL, SECRET
+
+SCHEDULING = COMMAND_ACKS["/schedule"]
 
 
 def _free_port() -> int:
@@ -62,13 +64,13 @@ async def test_http_mode_serves_slack_on_the_web_server(
                 while True:
                     assert not task.done(), task
                     try:
-                        response = await sender.command("/help", "", user=ANA, channel=CHANNEL)
+                        response = await sender.command("/schedule", "", user=ANA, channel=CHANNEL)
                         break
                     except httpx.ConnectError:
                         await asyncio.sleep(0.05)
-            assert response.status_code == 200 and response.text == HELP
+            assert response.status_code == 200 and response.text == SCHEDULING
             forged = await sender.post(
-                b"command=%2Fhelp", "application/x-www-form-urlencoded", signature="v0=00"
+                b"command=%2Fschedule", "application/x-www-form-urlencoded", signature="v0=00"
             )
             assert forged.status_code == 401
             health = await http.get(f"http://127.0.0.1:{port}/health")
@@ -101,9 +103,9 @@ async def test_socket_mode_connects_and_keeps_the_oauth_pages_up(settings: Setti
             assert not task.done(), task
             sender = SlackSender(slack, "http://127.0.0.1:9/unused", "", http)
             ack = await slack.socket_request(
-                "slash_commands", sender.command_fields("/help", "", user=ANA, channel=CHANNEL)
+                "slash_commands", sender.command_fields("/schedule", "", user=ANA, channel=CHANNEL)
             )
-            assert ack["payload"]["text"] == HELP
+            assert ack["payload"]["text"] == SCHEDULING
             # The links /link DMs point at this server: it must be up in Socket Mode too.
             assert (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200
         finally:

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from adapters.slack.handlers import HELP
+from adapters.slack.handlers import COMMAND_ACKS, HELP
 from adapters.slack.ingress import RecentRequests
 from adapters.slack.run import EVENTS_PATH, SlackChat
 from bot.wiring import build_app
@@ -34,6 +34,8 @@ from tests.test_slack_adapter import ANA, BEN, CHANNEL, SECRET, Harness, sqlite_
 
 MAX_BODY = 64 * 1024
 BODY_TIMEOUT_S = 1.0
+
+SCHEDULING = COMMAND_ACKS["/schedule"]
 
 
 @pytest.fixture
@@ -188,7 +190,7 @@ async def test_malformed_requests_get_4xx_never_a_traceback(
 @sqlite_only
 async def test_a_replayed_signed_command_runs_once(front: Harness) -> None:
     h = front
-    body = h.sender.command_body("/link", "youtube", user=BEN, channel=CHANNEL)
+    body = h.sender.command_body("/postbot", "link youtube", user=BEN, channel=CHANNEL)
     now = int(time.time())
     first = await h.sender.post(body, "application/x-www-form-urlencoded", timestamp=now)
     replay = await h.sender.post(body, "application/x-www-form-urlencoded", timestamp=now)
@@ -218,7 +220,7 @@ async def test_a_retried_event_runs_once(front: Harness) -> None:
 async def test_requests_still_work_after_the_checks(front: Harness) -> None:
     """Every kind Slack sends passes: a command, an interaction payload, URL verification."""
     h = front
-    assert (await h.sender.command("/help", "", user=ANA, channel=CHANNEL)).text == HELP
+    assert (await h.sender.command("/schedule", "", user=ANA, channel=CHANNEL)).text == SCHEDULING
     challenge = json.dumps({"token": "t", "challenge": "c-123", "type": "url_verification"}).encode()
     assert (await h.sender.post(challenge, "application/json")).json() == {"challenge": "c-123"}
     message = h.sender.user_message(ANA, CHANNEL, "no video here")
@@ -263,7 +265,7 @@ async def test_debug_logs_carry_no_link_state_and_no_response_url(
     front: Harness, debug_logs: pytest.LogCaptureFixture, json_output: bool
 ) -> None:
     h = front
-    await h.sender.command("/link", "youtube", user=BEN, channel=CHANNEL)
+    await h.sender.command("/postbot", "link youtube", user=BEN, channel=CHANNEL)
     [dm] = await h.slack.wait_for(lambda: h.slack.posted(h.slack.ims.get(BEN, "-")))
     state = parse_qs(urlsplit(dm["text"].split("/oauth/youtube/start", 1)[1].split()[0]).query)["state"][0]
     ack = await h.hook("direct message")

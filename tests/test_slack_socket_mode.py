@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from adapters.slack.handlers import HELP
+from adapters.slack.handlers import COMMAND_ACKS
 from adapters.slack.run import SlackChat
 from bot.wiring import App, build_app
 from core.config import Settings, SlackSettings
@@ -20,6 +20,8 @@ from core.db.models import RecentFile
 from tests.conftest import Database
 from tests.fakes.slack_api import FakeSlack, SlackSender
 from tests.test_slack_adapter import ANA, CHANNEL, manifest_scopes
+
+SCHEDULING = COMMAND_ACKS["/schedule"]
 
 
 async def _remembered(app: App, file_id: str) -> None:
@@ -56,9 +58,9 @@ async def test_socket_mode_acks_over_the_socket_and_schedules(
             assert slack.calls_to("apps.connections.open")[0].token == slack.app_token
 
             ack = await slack.socket_request(
-                "slash_commands", sender.command_fields("/help", "", user=ANA, channel=CHANNEL)
+                "slash_commands", sender.command_fields("/schedule", "", user=ANA, channel=CHANNEL)
             )
-            assert ack["payload"]["text"] == HELP
+            assert ack["payload"]["text"] == SCHEDULING
 
             upload = slack.add_file(ANA, CHANNEL, clip)
             message = sender.user_message(ANA, CHANNEL, "the cut", [upload])

@@ -17,6 +17,7 @@ from adapters.discord.views import scheduling_view
 from core.domain import MediaInfo, OptionInfo, Platform, PlatformInfo, platform_from_alias
 from core.errors import UserError
 from core.render import (
+    NAMESPACE,
     accounts_text,
     default_text,
     linkable_names,
@@ -47,14 +48,16 @@ HELP = f"""**postbot** schedules video posts from this server.
 • `/schedule when platforms video [caption]`: e.g. when `tomorrow 6pm`, platforms `{_EXAMPLE}`
 • Too big to attach? Give `url` instead of `video`: a Google Drive, Dropbox, OneDrive or https link
 • `/post platforms video [caption]`: publish now
-• `/queue`: upcoming posts · `/cancel post` · `/reschedule post when`
-• `/suggest [platforms]`: good times to post
-• `/accounts`: linked platform accounts · `/link platform` and `/unlink platform` (Manage Server)
-• `/default account`: the account this channel posts to when a platform has several (Manage Server)
+Everything else is under `/postbot`:
+• `/postbot queue`: upcoming posts · `/postbot cancel post` · `/postbot reschedule post when`
+• `/postbot suggest [platforms]`: good times to post
+• `/postbot accounts`: linked accounts · `/postbot link platform`, `/postbot unlink platform` (Manage Server)
+• `/postbot default account`: the account this channel posts to when a platform has several (Manage Server)
 • Options on `/schedule` and `/post`: `privacy`, `account`, `options` (`--tags a,b --kids no`), `thumbnail`
-• `/timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
-• `/pause [platform]` and `/resume [platform]`: hold publishing, then start it again (Manage Server)
-• `/status`: queues, success rates, breakers and the last errors (Manage Server)
+• `/postbot timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
+• `/postbot pause [platform]`, `/postbot resume [platform]`: hold publishing, start it again (Manage Server)
+• `/postbot status`: queues, quota, workers, success rates, breakers and the last errors (Manage Server)
+• `/postbot help`: this message
 Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
@@ -464,8 +467,19 @@ async def post(
     )
 
 
-@app_commands.command(name="queue", description="Upcoming posts")
-@app_commands.guild_only()
+# Every command but /schedule and /post is a subcommand of /postbot (type 1 SUB_COMMAND options of
+# one command, https://discord.com/developers/docs/interactions/application-commands#subcommands-and-subcommand-groups),
+# so no name collides with another app's. Discord takes default_member_permissions on top-level
+# commands only, so the group is visible to everyone: the core refuses what needs an admin (Manage
+# Server), as it did before behind the hidden commands.
+group = app_commands.Group(
+    name=NAMESPACE,
+    description="postbot: queue, cancel, reschedule, suggest, accounts, link, status, pause, help…",
+    guild_only=True,
+)
+
+
+@group.command(name="queue", description="Upcoming posts")
 async def queue(interaction: discord.Interaction) -> None:
     async def work() -> Reply:
         posts = await _client(interaction).postbot.list_queue(chat_context(interaction))
@@ -474,10 +488,9 @@ async def queue(interaction: discord.Interaction) -> None:
     await deferred(interaction, work, ephemeral=True)
 
 
-@app_commands.command(name="cancel", description="Cancel a queued post")
+@group.command(name="cancel", description="Cancel a queued post")
 @app_commands.describe(post="The post id shown by /queue")
 @app_commands.autocomplete(post=post_autocomplete)
-@app_commands.guild_only()
 async def cancel(interaction: discord.Interaction, post: str) -> None:
     async def work() -> Reply:
         view = await _client(interaction).postbot.cancel(chat_context(interaction), parse_post_id(post))
@@ -486,10 +499,9 @@ async def cancel(interaction: discord.Interaction, post: str) -> None:
     await deferred(interaction, work)
 
 
-@app_commands.command(name="reschedule", description="Move a queued post to another time")
+@group.command(name="reschedule", description="Move a queued post to another time")
 @app_commands.describe(post="The post id shown by /queue", when="The new time")
 @app_commands.autocomplete(post=post_autocomplete, when=when_autocomplete)
-@app_commands.guild_only()
 async def reschedule(interaction: discord.Interaction, post: str, when: str) -> None:
     async def work() -> Reply:
         view = await _client(interaction).postbot.reschedule(
@@ -502,10 +514,9 @@ async def reschedule(interaction: discord.Interaction, post: str, when: str) -> 
     await deferred(interaction, work)
 
 
-@app_commands.command(name="suggest", description="Good times to post")
+@group.command(name="suggest", description="Good times to post")
 @app_commands.describe(platforms="Platforms to suggest for (default: the linked ones)")
 @app_commands.autocomplete(platforms=platforms_autocomplete)
-@app_commands.guild_only()
 async def suggest(interaction: discord.Interaction, platforms: str | None = None) -> None:
     async def work() -> Reply:
         outcome: SuggestOutcome = await _client(interaction).postbot.suggest(
@@ -519,11 +530,9 @@ async def suggest(interaction: discord.Interaction, platforms: str | None = None
 _LINKABLE = [app_commands.Choice(name=p.label, value=p.name) for p in platform_infos() if p.linkable]
 
 
-@app_commands.command(name="link", description="Link a platform account for this server (admins)")
+@group.command(name="link", description="Link a platform account for this server (admins)")
 @app_commands.describe(platform="The platform to link")
 @app_commands.choices(platform=_LINKABLE)
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.guild_only()
 async def link(interaction: discord.Interaction, platform: app_commands.Choice[str]) -> None:
     async def work() -> Reply:
         # The core checks ctx.is_admin again: the default permission only hides the command.
@@ -540,14 +549,12 @@ async def handle_autocomplete(
     return await _account_choices(interaction, current, None, listing=False)
 
 
-@app_commands.command(name="unlink", description="Unlink a platform account (admins)")
+@group.command(name="unlink", description="Unlink a platform account (admins)")
 @app_commands.describe(
     platform="The platform to unlink", account="Only this account (platform@handle); default: all of them"
 )
 @app_commands.choices(platform=_LINKABLE)
 @app_commands.autocomplete(account=handle_autocomplete)
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.guild_only()
 async def unlink(
     interaction: discord.Interaction, platform: app_commands.Choice[str], account: str | None = None
 ) -> None:
@@ -561,8 +568,7 @@ async def unlink(
     await deferred(interaction, work)
 
 
-@app_commands.command(name="accounts", description="Linked platform accounts")
-@app_commands.guild_only()
+@group.command(name="accounts", description="Linked platform accounts")
 async def accounts(interaction: discord.Interaction) -> None:
     async def work() -> Reply:
         views = await _client(interaction).postbot.accounts(chat_context(interaction))
@@ -575,13 +581,12 @@ async def zone_autocomplete(interaction: discord.Interaction, current: str) -> l
     return [app_commands.Choice(name=zone, value=zone) for zone in zone_choices(current)]
 
 
-@app_commands.command(name="timezone", description="The time zone your times are read and shown in")
+@group.command(name="timezone", description="The time zone your times are read and shown in")
 @app_commands.describe(
     zone="A city or IANA zone, e.g. Berlin or America/New_York",
     server="Set the server's default instead (Manage Server)",
 )
 @app_commands.autocomplete(zone=zone_autocomplete)
-@app_commands.guild_only()
 async def timezone(interaction: discord.Interaction, zone: str, server: bool = False) -> None:
     # Discord tells bots no user's time zone, so without this every time is read in the server's.
     async def work() -> Reply:
@@ -597,11 +602,9 @@ async def timezone(interaction: discord.Interaction, zone: str, server: bool = F
 _PAUSABLE = [app_commands.Choice(name=p.label, value=p.name) for p in platform_infos()]
 
 
-@app_commands.command(name="pause", description="Hold publishing: due posts wait, queued (admins)")
+@group.command(name="pause", description="Hold publishing: due posts wait, queued (admins)")
 @app_commands.describe(platform="Only this platform (default: all)")
 @app_commands.choices(platform=_PAUSABLE)
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.guild_only()
 async def pause(interaction: discord.Interaction, platform: app_commands.Choice[str] | None = None) -> None:
     async def work() -> Reply:
         # The core checks ctx.is_admin again: the default permission only hides the command.
@@ -613,11 +616,9 @@ async def pause(interaction: discord.Interaction, platform: app_commands.Choice[
     await deferred(interaction, work)
 
 
-@app_commands.command(name="resume", description="Start publishing again after /pause (admins)")
+@group.command(name="resume", description="Start publishing again after /postbot pause (admins)")
 @app_commands.describe(platform="Only this platform (default: all)")
 @app_commands.choices(platform=_PAUSABLE)
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.guild_only()
 async def resume(interaction: discord.Interaction, platform: app_commands.Choice[str] | None = None) -> None:
     async def work() -> Reply:
         view = await _client(interaction).postbot.resume(
@@ -628,9 +629,7 @@ async def resume(interaction: discord.Interaction, platform: app_commands.Choice
     await deferred(interaction, work)
 
 
-@app_commands.command(name="status", description="Queues, success rates, breakers, last errors (admins)")
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.guild_only()
+@group.command(name="status", description="Queues, success rates, breakers, last errors (admins)")
 async def status(interaction: discord.Interaction) -> None:
     async def work() -> Reply:
         view = await _client(interaction).postbot.status(chat_context(interaction))
@@ -639,39 +638,21 @@ async def status(interaction: discord.Interaction) -> None:
     await deferred(interaction, work, ephemeral=True)
 
 
-@app_commands.command(name="default", description="The account this channel posts to on a platform (admins)")
-@app_commands.describe(account="platform@handle, e.g. youtube@brand (see /accounts)")
+@group.command(name="default", description="The account this channel posts to on a platform (admins)")
+@app_commands.describe(account="platform@handle, e.g. youtube@brand (see /postbot accounts)")
 @app_commands.autocomplete(account=handle_autocomplete)
-@app_commands.default_permissions(manage_guild=True)
-@app_commands.guild_only()
 async def default_account(interaction: discord.Interaction, account: str) -> None:
     async def work() -> Reply:
-        # The core checks ctx.is_admin again: the default permission only hides the command.
+        # The core checks ctx.is_admin: a subcommand carries no default permission of its own.
         view = await _client(interaction).postbot.set_default_account(chat_context(interaction), account)
         return Reply(content=default_text(view))
 
     await deferred(interaction, work)
 
 
-@app_commands.command(name="help", description="What postbot can do")
+@group.command(name="help", description="What postbot can do")
 async def help_command(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(HELP, ephemeral=True)
 
 
-COMMANDS: list[app_commands.Command[Any, Any, None]] = [
-    schedule,
-    post,
-    queue,
-    cancel,
-    reschedule,
-    suggest,
-    link,
-    unlink,
-    accounts,
-    default_account,
-    timezone,
-    pause,
-    resume,
-    status,
-    help_command,
-]
+COMMANDS: list[app_commands.Command[Any, Any, None] | app_commands.Group] = [schedule, post, group]

@@ -9,7 +9,7 @@ import discord
 from adapters.discord.embeds import result_embed
 from core.domain import PostView
 from core.errors import ChannelUnreachable, UserError
-from core.render import failure_dm_text
+from core.render import failure_dm_text, namespaced
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class DiscordNotifier:
             raise
 
     async def dm_failure(self, post: PostView) -> None:
-        text = failure_dm_text(post)
+        text = namespaced(failure_dm_text(post))
         try:
             await self._send_dm(post.author_id, text)
         except discord.Forbidden as exc:

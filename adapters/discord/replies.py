@@ -11,6 +11,7 @@ from typing import Any
 import discord
 
 from core.errors import UserError
+from core.render import namespaced
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ class Reply:
     def kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.extra)
         if self.content is not None:
-            out["content"] = self.content
+            # The core names commands as the console types them; here they live under /postbot.
+            out["content"] = namespaced(self.content)
         if self.embed is not None:
             out["embed"] = self.embed
         if self.view is not None:
@@ -38,7 +40,7 @@ class Reply:
 
 
 def user_message(exc: UserError) -> str:
-    return f"✗ {exc}"
+    return namespaced(f"✗ {exc}")
 
 
 async def deferred(

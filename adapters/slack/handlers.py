@@ -32,10 +32,12 @@ from adapters.slack.files import (
 from core.domain import ChatContext, ChatKind, MediaInfo, Platform, SharedFile, platform_from_alias
 from core.errors import TimeParseError, UserError
 from core.render import (
+    NAMESPACE,
     accounts_text,
     default_text,
     linkable_names,
     local_time,
+    namespaced,
     pause_text,
     platform_example,
     platform_words,
@@ -72,32 +74,34 @@ HELP = f"""*postbot* schedules video posts from Slack.
 • Too big to upload? `/schedule tomorrow 6pm yt,ig --url <link>` (Google Drive, Dropbox, OneDrive or
   https), or a message with the link, then the shortcut or a mention
 • Slash commands can't be typed in a thread: use them in the channel, or the shortcut
-• `/queue`: this channel's upcoming posts · `/cancel <id>` · `/reschedule <id> <when>`
-• `/suggest <platforms>`: good times to post
-• `/accounts`: linked accounts · `/link <platform>` and `/unlink <platform>` (admins)
-• `/postbot status`: queues, success rates, breakers and the last errors (admins)
+Everything else is under `/postbot`:
+• `/postbot queue`: this channel's upcoming posts · `/postbot cancel <id>` · `/postbot reschedule <id> <when>`
+• `/postbot suggest <platforms>`: good times to post
+• `/postbot accounts`: linked accounts · `/postbot link <platform>` and `/postbot unlink <platform>` (admins)
+• `/postbot status`: queues, quota, workers, success rates, breakers and the last errors (admins)
 • `/postbot pause [platform]` and `/postbot resume [platform]`: hold publishing, then start it again (admins)
 • `/postbot default <platform>@<handle>`: the account this channel posts to when a command names none (admins)
 • Options: `youtube:unlisted`, `tiktok:friends`, `youtube@brand` in the platform list, and
   `--name value` at the start or end: {option_help()}
+• `/postbot help`: this message. The app's Home tab shows the week ahead.
 Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
 # What a slash command is acknowledged with (shown only to the person who typed it). The HTTP front door
 # answers with these before bolt runs the listener, so they are fixed texts, the same in both places.
+# These are the manifest's commands (tests/test_slack_manifest.py).
 COMMAND_ACKS: dict[str, str] = {
     "/schedule": "Scheduling… I'll reply in the thread of your video.",
     "/post": "Publishing… I'll reply in the thread of your video.",
-    "/queue": "",
-    "/cancel": "",
-    "/reschedule": "",
-    "/suggest": "",
-    "/link": "",
-    "/unlink": "",
-    "/accounts": "",
-    "/help": HELP,
-    "/postbot": "",
+    f"/{NAMESPACE}": "",
 }
+# The top-level names postbot had before /postbot, each answered as its subcommand with a note (see
+# SlackHandlers.on_legacy); not in the manifest, so a workspace that installed it anew never has them.
+LEGACY_COMMANDS: dict[str, str] = {
+    f"/{sub}": sub
+    for sub in ("queue", "cancel", "reschedule", "suggest", "link", "unlink", "accounts", "help")
+}
+LEGACY_ACKS: dict[str, str] = dict.fromkeys(LEGACY_COMMANDS, "")
 # Work after the ack that runs at once; more waits its turn, so a burst of commands neither starves
 # the acks of later requests nor opens hundreds of downloads and database transactions together.
 MAX_CONCURRENT_WORK = 16
@@ -108,6 +112,8 @@ INTERNAL_ERROR = (
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 
 Tell = Callable[[str], Awaitable[None]]
+# One /postbot subcommand: the slash command's payload, the text after the subcommand's name.
+Subcommand = Callable[[dict[str, Any], str, AsyncRespond, Tell], Awaitable[None]]
 # Where a video comes from: a file shared in Slack, or a link to fetch.
 Source = SharedFile | str
 NO_VIDEO = UserError(
@@ -144,15 +150,9 @@ class SlackHandlers:
     def register(self, app: AsyncApp) -> None:
         app.command("/schedule")(self.on_schedule)
         app.command("/post")(self.on_post)
-        app.command("/queue")(self.on_queue)
-        app.command("/cancel")(self.on_cancel_command)
-        app.command("/reschedule")(self.on_reschedule)
-        app.command("/suggest")(self.on_suggest)
-        app.command("/link")(self.on_link)
-        app.command("/unlink")(self.on_unlink)
-        app.command("/accounts")(self.on_accounts)
-        app.command("/help")(self.on_help)
-        app.command("/postbot")(self.on_postbot)
+        app.command(f"/{NAMESPACE}")(self.on_postbot)
+        for old in LEGACY_COMMANDS:
+            app.command(old)(self.on_legacy)
         app.event("message")(self.on_message)
         app.event("file_shared")(self.on_file_shared)
         app.event("app_mention")(self.on_mention)
@@ -198,6 +198,7 @@ class SlackHandlers:
     @staticmethod
     def _respond_tell(respond: AsyncRespond) -> Tell:
         async def tell(text: str) -> None:
+            text = namespaced(text)
             await respond(text=text, blocks=blocks.message_blocks(text), replace_original=False)
 
         return tell
@@ -208,6 +209,7 @@ class SlackHandlers:
         not in the channel the shortcut was used in, or it was archived)."""
 
         async def tell(text: str) -> None:
+            text = namespaced(text)
             layout = blocks.message_blocks(text)
             try:
                 await self.client.chat_postEphemeral(
@@ -343,103 +345,129 @@ class SlackHandlers:
 
         await self._guard(work, tell, command.get("command", "command"))
 
-    async def on_queue(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        async def work(tell: Tell) -> None:
-            ctx = await self._command_ctx(command)
-            posts = await self.postbot.list_queue(ctx, channel_only=True)
-            text, layout = blocks.queue_blocks(posts, datetime.now(UTC))
-            await respond(text=text, blocks=layout, response_type="ephemeral")
-
-        await self._acked(ack, respond, work, "/queue")
-
-    async def on_cancel_command(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        async def work(tell: Tell) -> None:
-            ctx = await self._command_ctx(command)
-            view = await self.postbot.cancel(ctx, parse_post_id(command.get("text", "")))
-            await tell(f"Cancelled #{view.id} ({view.platform.label}).")
-
-        await self._acked(ack, respond, work, "/cancel")
-
-    async def on_reschedule(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        async def work(tell: Tell) -> None:
-            parts = command.get("text", "").split(maxsplit=1)
-            if len(parts) < 2:
-                raise UserError("Which post, and when?", hint="e.g. /reschedule 12 tomorrow 9am")
-            ctx = await self._command_ctx(command)
-            view = await self.postbot.reschedule(ctx, parse_post_id(parts[0]), parts[1])
-            await tell(f"Moved #{view.id} ({view.platform.label}) to {local_time(view.run_at, view.tz)}.")
-
-        await self._acked(ack, respond, work, "/reschedule")
-
-    async def on_suggest(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        async def work(tell: Tell) -> None:
-            ctx = await self._command_ctx(command)
-            outcome = await self.postbot.suggest(ctx, command.get("text", ""))
-            text, layout = blocks.suggestion_blocks(outcome.suggestions, outcome.tz)
-            await respond(text=text, blocks=layout, response_type="ephemeral")
-
-        await self._acked(ack, respond, work, "/suggest")
-
-    async def on_link(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        async def work(tell: Tell) -> None:
-            word = command.get("text", "").strip()
-            if not word:
-                raise UserError("Which platform?", hint=f"e.g. /link {_LINK_EXAMPLE}")
-            ctx = await self._command_ctx(command)
-            # The core refuses non-admins and sends the single-use link by DM, never into the channel.
-            await tell(await self.postbot.link(ctx, word))
-
-        await self._acked(ack, respond, work, "/link")
-
-    async def on_unlink(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        async def work(tell: Tell) -> None:
-            # "youtube" unlinks every YouTube account, "youtube@brand" (or "youtube @brand") that one.
-            word, _, handle = command.get("text", "").strip().replace(" @", "@", 1).partition("@")
-            platform = platform_from_alias(word) if word else None
-            if platform is None:
-                raise UserError(
-                    f"I don't know the platform {word!r}." if word else "Which platform?",
-                    hint=f"e.g. /unlink {_LINK_EXAMPLE}",
-                )
-            ctx = await self._command_ctx(command)
-            outcome = await self.postbot.unlink(ctx, platform, handle.strip() or None)
-            await tell(unlink_text(outcome))
-
-        await self._acked(ack, respond, work, "/unlink")
-
-    async def on_accounts(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        async def work(tell: Tell) -> None:
-            ctx = await self._command_ctx(command)
-            await tell(accounts_text(await self.postbot.accounts(ctx)))
-
-        await self._acked(ack, respond, work, "/accounts")
-
     async def on_postbot(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
-        """`/postbot <subcommand> ...`: the operator's commands under one name that collides with no
-        other app's (Slack itself has a built-in /status)."""
+        """`/postbot <subcommand> ...`: every command but /schedule and /post, under one name that
+        collides with no other app's (and not with Slack's built-in /status)."""
+        sub, _, rest = command.get("text", "").strip().partition(" ")
+        await self._acked(
+            ack,
+            respond,
+            lambda tell: self._run(sub.lower() or "help", command, rest, respond, tell),
+            "/postbot",
+        )
+
+    async def on_legacy(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
+        """A top-level name from before /postbot (``/queue``): a workspace keeps sending them until
+        an admin updates the app from the new manifest, and Slack shows "dispatch_failed" for a
+        command nobody answers. It runs as ``/postbot queue`` and says so."""
+        old = command.get("command", "")
+        sub = LEGACY_COMMANDS[old]
 
         async def work(tell: Tell) -> None:
-            sub, _, rest = command.get("text", "").strip().partition(" ")
-            ctx = await self._command_ctx(command)
-            if sub.lower() == "pause":
-                await tell(pause_text(await self.postbot.pause(ctx, rest)))
-            elif sub.lower() == "resume":
-                await tell(resume_text(await self.postbot.resume(ctx, rest)))
-            elif sub.lower() == "status":
-                await tell(status_text(await self.postbot.status(ctx), datetime.now(UTC)))
-            elif sub.lower() == "default":
-                await tell(default_text(await self.postbot.set_default_account(ctx, rest)))
-            else:
-                raise UserError(
-                    f"I don't know `/postbot {sub}`." if sub else "Which postbot command?",
-                    hint="/postbot status · /postbot pause [platform] · /postbot resume [platform] · "
-                    "/postbot default <platform>@<handle>",
-                )
+            note = (
+                f"`{old}` is now `/{NAMESPACE} {sub}`; the old name goes away when an admin updates "
+                "the app from postbot's new manifest."
+            )
+            try:
+                await self._run(sub, command, command.get("text", "").strip(), respond, tell)
+            finally:
+                # Not through ``tell``: it would turn the old name in the note into the new one.
+                await respond(text=note, blocks=blocks.message_blocks(note), replace_original=False)
 
-        await self._acked(ack, respond, work, "/postbot")
+        await self._acked(ack, respond, work, old)
 
-    async def on_help(self, ack: Any) -> None:
-        await ack(text=COMMAND_ACKS["/help"])
+    async def _run(
+        self, sub: str, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell
+    ) -> None:
+        run = self._subcommands().get(sub)
+        if run is None:
+            raise UserError(f"I don't know `/{NAMESPACE} {sub[:40]}`.", hint=f"/{NAMESPACE} help lists them.")
+        await run(command, rest.strip(), respond, tell)
+
+    def _subcommands(self) -> dict[str, Subcommand]:
+        return {
+            "queue": self._queue,
+            "cancel": self._cancel,
+            "reschedule": self._reschedule,
+            "suggest": self._suggest,
+            "accounts": self._accounts,
+            "link": self._link,
+            "unlink": self._unlink,
+            "status": self._status,
+            "pause": self._pause,
+            "resume": self._resume,
+            "default": self._default,
+            "help": self._help,
+        }
+
+    async def _queue(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        posts = await self.postbot.list_queue(ctx, channel_only=True)
+        text, layout = blocks.queue_blocks(posts, datetime.now(UTC))
+        await respond(text=text, blocks=layout, response_type="ephemeral")
+
+    async def _cancel(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        view = await self.postbot.cancel(ctx, parse_post_id(rest))
+        await tell(f"Cancelled #{view.id} ({view.platform.label}).")
+
+    async def _reschedule(
+        self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell
+    ) -> None:
+        parts = rest.split(maxsplit=1)
+        if len(parts) < 2:
+            raise UserError("Which post, and when?", hint=f"e.g. /{NAMESPACE} reschedule 12 tomorrow 9am")
+        ctx = await self._command_ctx(command)
+        view = await self.postbot.reschedule(ctx, parse_post_id(parts[0]), parts[1])
+        await tell(f"Moved #{view.id} ({view.platform.label}) to {local_time(view.run_at, view.tz)}.")
+
+    async def _suggest(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        outcome = await self.postbot.suggest(ctx, rest)
+        text, layout = blocks.suggestion_blocks(outcome.suggestions, outcome.tz)
+        await respond(text=text, blocks=layout, response_type="ephemeral")
+
+    async def _link(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        if not rest:
+            raise UserError("Which platform?", hint=f"e.g. /{NAMESPACE} link {_LINK_EXAMPLE}")
+        ctx = await self._command_ctx(command)
+        # The core refuses non-admins and sends the single-use link by DM, never into the channel.
+        await tell(await self.postbot.link(ctx, rest))
+
+    async def _unlink(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        # "youtube" unlinks every YouTube account, "youtube@brand" (or "youtube @brand") that one.
+        word, _, handle = rest.replace(" @", "@", 1).partition("@")
+        platform = platform_from_alias(word) if word else None
+        if platform is None:
+            raise UserError(
+                f"I don't know the platform {word!r}." if word else "Which platform?",
+                hint=f"e.g. /{NAMESPACE} unlink {_LINK_EXAMPLE}",
+            )
+        ctx = await self._command_ctx(command)
+        await tell(unlink_text(await self.postbot.unlink(ctx, platform, handle.strip() or None)))
+
+    async def _accounts(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        await tell(accounts_text(await self.postbot.accounts(ctx)))
+
+    async def _status(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        await tell(status_text(await self.postbot.status(ctx), datetime.now(UTC)))
+
+    async def _pause(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        await tell(pause_text(await self.postbot.pause(ctx, rest)))
+
+    async def _resume(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        await tell(resume_text(await self.postbot.resume(ctx, rest)))
+
+    async def _default(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        await tell(default_text(await self.postbot.set_default_account(ctx, rest)))
+
+    async def _help(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        await tell(HELP)
 
     # ------------------------------------------------------------------ events
 

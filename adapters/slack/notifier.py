@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.blocks import message_blocks, result_blocks
 from core.domain import PostView
 from core.errors import ChannelUnreachable
-from core.render import failure_dm_text
+from core.render import failure_dm_text, namespaced
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class SlackNotifier:
             raise
 
     async def dm_failure(self, post: PostView) -> None:
-        await self.dm(post.team_id, post.author_id, failure_dm_text(post))
+        await self.dm(post.team_id, post.author_id, namespaced(failure_dm_text(post)))
 
     async def dm(self, team_id: str, user_id: str, text: str) -> None:
         opened = await self.client.conversations_open(users=user_id)

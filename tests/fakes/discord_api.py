@@ -55,6 +55,13 @@ ALLOWED_CALLBACKS = {
     MODAL_SUBMIT: {4, 5, 6, 7},
 }
 OPTION_STRING, OPTION_INTEGER, OPTION_BOOLEAN, OPTION_ATTACHMENT, OPTION_NUMBER = 3, 4, 5, 11, 10
+# https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type
+OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP = 1, 2
+# "Subcommands and Subcommand Groups"
+# (https://discord.com/developers/docs/interactions/application-commands#subcommands-and-subcommand-groups):
+# a command's subcommands (type 1) may sit in groups (type 2) one level deep, "That is the only kind of
+# nesting supported", and "Using subcommands or subcommand groups will make your base command unusable".
+_NESTING = (OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP)
 _NAME_RE = re.compile(r"^[-_\w]{1,32}$")
 
 
@@ -463,6 +470,35 @@ class FakeDiscord(LoopbackFake):
                 )
         return options, resolved
 
+    def _invoked(
+        self, name: str, guild_id: str
+    ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+        """``"postbot status"`` → (the registered command, the subcommand's declaration, the path of
+        SUB_COMMAND(_GROUP) options leading to it); a command without subcommands is its own leaf."""
+        words = name.split()
+        cmd = self.command(words[0], guild_id)
+        leaf, path = cmd, []
+        for word in words[1:]:
+            nested = [o for o in leaf.get("options") or [] if o.get("type") in _NESTING]
+            found = next((o for o in nested if o["name"] == word), None)
+            if found is None:
+                raise LookupError(f"/{name}: /{words[0]} has no subcommand {word!r}")
+            leaf = found
+            path.append(found)
+        if any(o.get("type") in _NESTING for o in leaf.get("options") or []):
+            # "Using subcommands or subcommand groups will make your base command unusable".
+            raise LookupError(f"/{name} has subcommands: the Discord client cannot send it alone")
+        return cmd, leaf, path
+
+    @staticmethod
+    def _nest(path: list[dict[str, Any]], options: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The options as Discord sends them for a subcommand: inside one option per level, each
+        with the level's name and type and no value
+        (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-application-command-interaction-data-option-structure)."""
+        for level in reversed(path):
+            options = [{"name": level["name"], "type": level["type"], "options": options}]
+        return options
+
     def command_interaction(
         self,
         name: str,
@@ -473,15 +509,16 @@ class FakeDiscord(LoopbackFake):
         channel_id: str | None = None,
         permissions: int = 0,
     ) -> dict[str, Any]:
-        """INTERACTION_CREATE for a slash command, checked against what the bot registered."""
-        cmd = self.command(name, guild.id)
-        options, resolved = self._option_values(cmd, values, None)
+        """INTERACTION_CREATE for a slash command (``"postbot status"`` for a subcommand), checked
+        against what the bot registered."""
+        cmd, leaf, path = self._invoked(name, guild.id)
+        options, resolved = self._option_values(leaf, values, None)
         data: dict[str, Any] = {
             "id": cmd["id"],
-            "name": name,
+            "name": cmd["name"],
             "type": 1,
             "guild_id": guild.id,
-            "options": options,
+            "options": self._nest(path, options),
         }
         if resolved:
             data["resolved"] = resolved
@@ -500,12 +537,18 @@ class FakeDiscord(LoopbackFake):
         channel_id: str | None = None,
         permissions: int = 0,
     ) -> dict[str, Any]:
-        cmd = self.command(name, guild.id)
-        opt = next((o for o in cmd.get("options", []) if o["name"] == focused), None)
+        cmd, leaf, path = self._invoked(name, guild.id)
+        opt = next((o for o in leaf.get("options", []) if o["name"] == focused), None)
         if opt is None or not opt.get("autocomplete"):
             raise LookupError(f"/{name} {focused} is not an autocomplete option")
-        options, _ = self._option_values(cmd, values, focused)
-        data = {"id": cmd["id"], "name": name, "type": 1, "guild_id": guild.id, "options": options}
+        options, _ = self._option_values(leaf, values, focused)
+        data = {
+            "id": cmd["id"],
+            "name": cmd["name"],
+            "type": 1,
+            "guild_id": guild.id,
+            "options": self._nest(path, options),
+        }
         return self._base_interaction(
             AUTOCOMPLETE, data, user, guild, channel_id or next(iter(guild.channels)), permissions
         )
@@ -767,9 +810,27 @@ class FakeDiscord(LoopbackFake):
             out.append(stored)
         return out
 
-    def _validate_options(self, path: str, options: list[dict[str, Any]]) -> None:
+    def _validate_options(
+        self, path: str, options: list[dict[str, Any]], *, within: int | None = None
+    ) -> None:
+        """``within``: the type of the option these are nested in (None: the command itself)."""
         if len(options) > 25:
             raise invalid_form(path, "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+        kinds = {o.get("type") for o in options}
+        nesting = kinds & set(_NESTING)
+        # Subcommands make the base unusable: they can't sit beside plain options (the API answers
+        # APPLICATION_COMMAND_OPTIONS_TYPE_INVALID), a group holds subcommands only, and a
+        # subcommand holds no subcommand or group (#subcommands-and-subcommand-groups above).
+        if (
+            (nesting and kinds - set(_NESTING))
+            or (within == OPTION_SUB_COMMAND_GROUP and kinds - {OPTION_SUB_COMMAND})
+            or (within == OPTION_SUB_COMMAND and nesting)
+        ):
+            raise invalid_form(
+                path,
+                "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                "Sub-command options must be nested correctly",
+            )
         seen_optional = False
         for j, opt in enumerate(options):
             where = f"{path}.{j}"
@@ -808,6 +869,8 @@ class FakeDiscord(LoopbackFake):
                     "AUTOCOMPLETE_INVALID_TYPE",
                     "Autocomplete is only valid for string, integer and number",
                 )
+            if opt["type"] in _NESTING:
+                self._validate_options(f"{where}.options", opt.get("options") or [], within=opt["type"])
 
     async def _put_global_commands(self, request: web.Request) -> web.Response:
         self._check_app(request)
