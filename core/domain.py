@@ -319,11 +319,37 @@ class PlatformStatus:
 
 
 @dataclass(frozen=True)
+class WorkerView:
+    """A scheduler process that recorded a heartbeat lately (any machine of the deployment)."""
+
+    worker_id: str
+    seen_s_ago: float
+    in_flight: int
+
+
+@dataclass(frozen=True)
+class QuotaView:
+    """A platform allowance that the whole deployment shares, as spent today."""
+
+    platform: Platform
+    used: int
+    limit: int
+    unit: str
+    # When the day turns over for the platform ("midnight Pacific").
+    resets: str
+
+
+@dataclass(frozen=True)
 class StatusView:
     """/status: per platform, and the team's most recent failures."""
 
     platforms: list[PlatformStatus]
+    # The team's latest failures, newest first within each platform, at most a few per platform.
     last_errors: list[PostView]
     tz: str
     # The team's pauses: None means every platform is paused.
     paused: set[Platform] | None = field(default_factory=set)
+    # Schedulers seen within ``workers_within_s`` (an empty list: none; nothing is publishing).
+    workers: list[WorkerView] = field(default_factory=list)
+    workers_within_s: float = 60.0
+    quotas: list[QuotaView] = field(default_factory=list)

@@ -16,6 +16,7 @@ from core.domain import (
     PlatformStatus,
     PostStatus,
     PostView,
+    QuotaView,
     Slot,
     StatusView,
     UnlinkOutcome,
@@ -289,12 +290,38 @@ def status_text(view: StatusView, now: datetime) -> str:
     lines = ["postbot status"]
     if view.paused is None:
         lines.append("Publishing is paused for all platforms (/resume to start it again).")
+    lines.append(workers_line(view))
+    lines += [quota_line(q) for q in view.quotas]
     lines += [platform_status_line(row, view.tz, now) for row in view.platforms]
     if not view.platforms:
         lines.append("Nothing queued, running or finished in the last 24 h.")
     if view.last_errors:
         lines.append("Last errors:")
+        shown: Platform | None = None
         for post in view.last_errors:
+            if post.platform is not shown:
+                shown = post.platform
+                lines.append(f"  {post.platform.label}:")
             when = local_time(post.run_at, post.tz)
-            lines.append(f"  #{post.id} {post.platform.label} ({when}): {post.last_error or 'failed'}")
+            lines.append(f"    #{post.id} {post.platform.label} ({when}): {post.last_error or 'failed'}")
     return "\n".join(lines)
+
+
+def workers_line(view: StatusView) -> str:
+    if not view.workers:
+        return (
+            f"Workers: none seen in the last {view.workers_within_s:g} s, so nothing is publishing "
+            "(start `postbot worker`, or a bot process with its scheduler)."
+        )
+    busy = sum(w.in_flight for w in view.workers)
+    names = ", ".join(f"{w.worker_id} ({w.seen_s_ago:g} s ago)" for w in view.workers[:5])
+    more = f" and {len(view.workers) - 5} more" if len(view.workers) > 5 else ""
+    return f"Workers: {len(view.workers)} alive, {busy} post(s) in flight: {names}{more}"
+
+
+def quota_line(quota: QuotaView) -> str:
+    share = quota.used / quota.limit if quota.limit else 0
+    return (
+        f"{quota.platform.label} quota today: {quota.used:,} of {quota.limit:,} {quota.unit} "
+        f"({share:.0%}; resets at {quota.resets}, shared by every team of this postbot)"
+    )

@@ -37,10 +37,12 @@ from core.domain import (
     PlatformStatus,
     PostStatus,
     PostView,
+    QuotaView,
     SharedFile,
     Slot,
     StatusView,
     UnlinkOutcome,
+    WorkerView,
     no_such_post,
     platform_from_alias,
 )
@@ -629,15 +631,22 @@ class Postbot:
 
     async def status(self, ctx: ChatContext) -> StatusView:
         """`/status` (admins): per platform the queue, what runs, what is next, the last day's
-        success rate and the breaker; then the team's latest failures."""
+        success rate and the breaker; the workers alive, the YouTube quota the deployment spent
+        today, then the team's latest failures per platform."""
+        from core.platforms.youtube.slots import DAILY_UNITS, UPLOAD_UNITS
+        from core.slots.occupancy import youtube_uploads_today
+
         self._check_admin(ctx, "see postbot's status")
         now = self.clock()
+        stale = timedelta(seconds=self.settings.scheduler.heartbeat_stale_s)
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
             tz = member.zone
             counts = await posts.platform_counts(session, member.team_id, since=now - timedelta(days=1))
             held = await pauses.paused(session, member.team_id)
-            failures = await posts.recent_failures(session, member.team_id, tz=tz)
+            failures = await posts.recent_failures(session, member.team_id, tz=tz, limit=50)
+            uploads = await youtube_uploads_today(session, now)
+        seen = await Heartbeats(self.sessions).seen(within=stale, now=now)
         breakers = await self._breaker_states() if self._breaker_states is not None else {}
         rows = []
         for info in platform_infos():
@@ -657,7 +666,22 @@ class Postbot:
                     breaker=breaker if self._breaker_states is not None else None,
                 )
             )
-        return StatusView(platforms=rows, last_errors=failures, tz=tz, paused=held)
+        return StatusView(
+            platforms=rows,
+            last_errors=_latest_per_platform(failures, LAST_ERRORS_PER_PLATFORM),
+            tz=tz,
+            paused=held,
+            workers=[
+                WorkerView(w.worker_id, round((now - w.seen_at).total_seconds(), 1), w.in_flight)
+                for w in seen
+            ],
+            workers_within_s=stale.total_seconds(),
+            quotas=[
+                QuotaView(
+                    Platform.YOUTUBE, uploads * UPLOAD_UNITS, DAILY_UNITS, "units", "midnight Pacific time"
+                )
+            ],
+        )
 
     def set_breaker_states(self, states: Callable[[], Awaitable[dict[Platform, str]]] | None) -> None:
         """The fleet's circuit breakers as the database holds them, for /status (None: not shown)."""
@@ -1011,6 +1035,21 @@ def _image_options(
             hint=f"{' and '.join(takers)} takes one as a thumbnail.",
         )
     return found
+
+
+# /status shows the newest few failures of each platform, newest first.
+LAST_ERRORS_PER_PLATFORM = 3
+
+
+def _latest_per_platform(failures: list[PostView], n: int) -> list[PostView]:
+    """``failures`` (newest first) cut to ``n`` per platform, grouped in display order."""
+    order = {info.platform: i for i, info in enumerate(platform_infos())}
+    kept: dict[Platform, list[PostView]] = {}
+    for post in failures:
+        group = kept.setdefault(post.platform, [])
+        if len(group) < n:
+            group.append(post)
+    return [post for platform in sorted(kept, key=order.__getitem__) for post in kept[platform]]
 
 
 _NO_CONVERT = re.compile(r"(?:^|\s)--no-convert(?=\s|$)")

@@ -259,6 +259,42 @@ async def test_status_shows_each_platform_queue_success_rate_breaker_and_last_er
         assert "24 h: 50% of 2 succeeded" in line and "breaker open" in line and "PAUSED" in line
         assert "Last errors:" in text
         assert "#3 Sandbox" in text and "Sandbox folder is full" in text
-        assert text.index("#3 Sandbox") < text.index("#4 Sandbox")
+        assert text.index("  Sandbox:") < text.index("#3 Sandbox") < text.index("#4 Sandbox")
+        # This process's scheduler beats: one worker alive. No YouTube upload yet today.
+        assert "Workers: 1 alive, 0 post(s) in flight: " in text
+        assert "YouTube quota today: 0 of 10,000 units (0%; resets at midnight Pacific time" in text
+
+        # An upload that reached YouTube today costs 1,600 units, whichever team made it; a failure
+        # before any attempt costs nothing. The failure is listed under its own platform.
+        async with app.sessions.begin() as session:
+            await session.execute(
+                update(ScheduledPost)
+                .where(ScheduledPost.id == 2)
+                .values(platform="youtube", published_at=now, run_at=now - timedelta(minutes=1))
+            )
+            await session.execute(
+                update(ScheduledPost)
+                .where(ScheduledPost.id == 4)
+                .values(platform="youtube", updated_at=now, attempts=0, run_at=now - timedelta(minutes=1))
+            )
+        text = await console.handle("/status")
+        assert "YouTube quota today: 1,600 of 10,000 units (16%" in text
+        errors = text[text.index("Last errors:") :].splitlines()
+        assert (
+            errors[1:]
+            == [
+                "  YouTube:",
+                errors[2],
+                "  Sandbox:",
+                errors[4],
+            ]
+            and "#4 YouTube" in errors[2]
+            and "#3 Sandbox" in errors[4]
+        )
+
+        # With no scheduler anywhere, status says nothing is publishing.
+        await app.heartbeats.forget(app.processor.worker_id)
+        await app.runner.stop()
+        assert "Workers: none seen in the last" in await console.handle("/status")
     finally:
         await app.close()

@@ -128,3 +128,25 @@ async def _youtube_uploads(
     for run_at, published_at in rows:
         days[(published_at or run_at).astimezone(_PACIFIC).date()] += 1
     return days
+
+
+async def youtube_uploads_today(session: AsyncSession, now: datetime) -> int:
+    """Uploads that reached YouTube on the current Pacific-time quota day, across *all* teams (one
+    API project): published, running, or failed after an attempt (YouTube charges those too)."""
+    day = now.astimezone(_PACIFIC).date()
+    start = datetime.combine(day, datetime.min.time(), _PACIFIC)
+    rows = await session.execute(
+        select(ScheduledPost.run_at, ScheduledPost.published_at).where(
+            ScheduledPost.platform == Platform.YOUTUBE.value,
+            or_(
+                ScheduledPost.status.in_((PostStatus.RUNNING.value, PostStatus.PUBLISHED.value)),
+                (ScheduledPost.status == PostStatus.FAILED.value) & (ScheduledPost.attempts > 0),
+            ),
+            # A post published today may have been due yesterday (retries, a pause, a backlog).
+            ScheduledPost.run_at >= start - timedelta(days=2),
+            ScheduledPost.run_at <= now,
+        )
+    )
+    return sum(
+        1 for run_at, published_at in rows if (published_at or run_at).astimezone(_PACIFIC).date() == day
+    )
