@@ -133,6 +133,8 @@ class SlackSettings(BaseModel):
     # /schedule without a file uses the user's most recent upload in the channel within this window.
     recent_file_window_s: int = 900
     admin_user_ids: list[str] = Field(default_factory=list)
+    # The Home tab is re-published at most this often per workspace when its posts change.
+    home_refresh_s: float = Field(default=10.0, ge=0)
 
 
 class DiscordSettings(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import mimetypes
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from core.errors import NotFound
@@ -353,3 +353,25 @@ class StatusView:
     workers: list[WorkerView] = field(default_factory=list)
     workers_within_s: float = 60.0
     quotas: list[QuotaView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HomeDay:
+    """One day of the week ahead, in the viewer's zone."""
+
+    day: date
+    posts: list[PostView]
+
+
+@dataclass(frozen=True)
+class HomeView:
+    """What a chat's home page shows one member (Slack's Home tab): the team's week ahead day by
+    day, its linked accounts and their health, and the latest results."""
+
+    tz: str
+    week: list[HomeDay]
+    # None when account linking is not set up on this bot.
+    accounts: list[AccountView] | None
+    recent: list[PostView]
+    # The team's pauses: None means every platform is paused.
+    paused: set[Platform] | None = field(default_factory=set)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,6 +30,8 @@ from core.domain import (
     AccountView,
     AttachedImage,
     ChatContext,
+    HomeDay,
+    HomeView,
     LinkPreview,
     MediaInfo,
     PauseView,
@@ -682,6 +685,30 @@ class Postbot:
                 )
             ],
         )
+
+    async def home(self, ctx: ChatContext, *, days: int = 7) -> HomeView:
+        """The member's home page (Slack's Home tab): the team's queued posts for the next ``days``
+        days, by day in the member's zone; the linked accounts; the latest results."""
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            tz = member.zone
+            queued = await posts.list_queue(session, member.team_id, tz=tz, limit=200)
+            recent = await posts.recent_results(session, member.team_id, tz=tz)
+            held = await pauses.paused(session, member.team_id)
+        zone = ZoneInfo(tz)
+        today = now.astimezone(zone).date()
+        week = [HomeDay(today + timedelta(days=i), []) for i in range(days)]
+        for post in queued:
+            offset = (post.run_at.astimezone(zone).date() - today).days
+            if offset >= days:
+                continue
+            if post.status is PostStatus.QUEUED:
+                post = replace(post, paused=held is None or post.platform in held)
+            # Overdue (held by a pause, or waiting for a worker): shown today.
+            week[max(offset, 0)].posts.append(post)
+        accounts = await self.linker.list_accounts(ctx) if self.linker is not None else None
+        return HomeView(tz=tz, week=week, accounts=accounts, recent=recent, paused=held)
 
     def set_breaker_states(self, states: Callable[[], Awaitable[dict[Platform, str]]] | None) -> None:
         """The fleet's circuit breakers as the database holds them, for /status (None: not shown)."""

@@ -29,6 +29,7 @@ from adapters.slack.files import (
     thread_root,
     videos_in_message,
 )
+from adapters.slack.home import HomeTabs
 from core.domain import ChatContext, ChatKind, MediaInfo, Platform, SharedFile, platform_from_alias
 from core.errors import TimeParseError, UserError
 from core.render import (
@@ -144,6 +145,12 @@ class SlackHandlers:
         self.directory = Directory(client, set(slack.admin_user_ids))
         self.window = timedelta(seconds=slack.recent_file_window_s)
         self._work_slots = asyncio.Semaphore(MAX_CONCURRENT_WORK)
+        self.homes = HomeTabs(
+            client,
+            postbot.home,
+            lambda team, user: self.directory.context(team_id=team, user_id=user, channel_id=None),
+            min_interval_s=slack.home_refresh_s,
+        )
 
     # ------------------------------------------------------------------ registration
 
@@ -156,6 +163,7 @@ class SlackHandlers:
         app.event("message")(self.on_message)
         app.event("file_shared")(self.on_file_shared)
         app.event("app_mention")(self.on_mention)
+        app.event("app_home_opened")(self.on_home_opened)
         app.shortcut(blocks.SHORTCUT_CALLBACK)(self.on_shortcut)
         app.view(blocks.MODAL_CALLBACK)(self.on_modal)
         app.action(blocks.CANCEL_PATTERN)(self.on_cancel_button)
@@ -307,6 +315,8 @@ class SlackHandlers:
         form: Form | None = None,
     ) -> None:
         outcome = await self._queue_posts(ctx, text, source, now_post=now_post, form=form)
+        if not outcome.duplicate:
+            self.homes.changed(ctx.team_id)
         if outcome.duplicate and quiet_duplicate:
             return
         await self._reply_outcome(ctx, outcome, tell)
@@ -409,6 +419,7 @@ class SlackHandlers:
     async def _cancel(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         ctx = await self._command_ctx(command)
         view = await self.postbot.cancel(ctx, parse_post_id(rest))
+        self.homes.changed(ctx.team_id)
         await tell(f"Cancelled #{view.id} ({view.platform.label}).")
 
     async def _reschedule(
@@ -419,6 +430,7 @@ class SlackHandlers:
             raise UserError("Which post, and when?", hint=f"e.g. /{NAMESPACE} reschedule 12 tomorrow 9am")
         ctx = await self._command_ctx(command)
         view = await self.postbot.reschedule(ctx, parse_post_id(parts[0]), parts[1])
+        self.homes.changed(ctx.team_id)
         await tell(f"Moved #{view.id} ({view.platform.label}) to {local_time(view.run_at, view.tz)}.")
 
     async def _suggest(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
@@ -457,10 +469,12 @@ class SlackHandlers:
     async def _pause(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         ctx = await self._command_ctx(command)
         await tell(pause_text(await self.postbot.pause(ctx, rest)))
+        self.homes.changed(ctx.team_id)
 
     async def _resume(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         ctx = await self._command_ctx(command)
         await tell(resume_text(await self.postbot.resume(ctx, rest)))
+        self.homes.changed(ctx.team_id)
 
     async def _default(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         ctx = await self._command_ctx(command)
@@ -504,6 +518,13 @@ class SlackHandlers:
             log.warning("files.info failed", extra={"error": exc.response.get("error"), "file": file.file_id})
             return
         await self._remember(body["team_id"], file)
+
+    async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """A member opened postbot's App Home; the Home tab is drawn for them each time (the event
+        also comes for the Messages tab: ``tab`` says which, https://api.slack.com/events/app_home_opened)."""
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        await self.homes.opened(body["team_id"], event["user"])
 
     async def _remember(self, team_id: str, file: SharedFile) -> None:
         ctx = ChatContext(
@@ -714,6 +735,7 @@ class SlackHandlers:
         async def work(tell: Tell) -> None:
             ctx = await self._button_ctx(body)
             view = await self.postbot.cancel(ctx, int(action["value"]))
+            self.homes.changed(ctx.team_id)
             note = f"#{view.id} {view.platform.label} cancelled by <@{ctx.user_id}>."
             if "message" not in body and (body.get("container") or {}).get("is_ephemeral"):
                 # A click on an ephemeral message (the /queue listing) carries no copy of it
@@ -740,6 +762,7 @@ class SlackHandlers:
             at = datetime.fromtimestamp(int(stamp), UTC)
             # An absolute ISO instant reads back exactly, whatever the user's zone.
             view = await self.postbot.reschedule(ctx, int(raw_id), at.isoformat())
+            self.homes.changed(ctx.team_id)
             when = local_time(view.run_at, view.tz)
             note = f"#{view.id} {view.platform.label} moved to {when} by <@{ctx.user_id}>."
             layout = blocks.retire_buttons(

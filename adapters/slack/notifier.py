@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import message_blocks, result_blocks
+from adapters.slack.home import HomeTabs
 from core.domain import PostView
 from core.errors import ChannelUnreachable
 from core.render import failure_dm_text, namespaced
@@ -21,10 +22,14 @@ _UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricte
 
 
 class SlackNotifier:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, homes: HomeTabs | None = None) -> None:
         self.client = client
+        # The Home tabs this process publishes: a result changes the workspace's "latest results".
+        self.homes = homes
 
     async def post_result(self, post: PostView) -> None:
+        if self.homes is not None:
+            self.homes.changed(post.team_id)
         if not post.channel_id:
             log.warning("post has no origin channel", extra={"post_id": post.id})
             return

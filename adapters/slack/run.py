@@ -77,7 +77,7 @@ class SlackChat:
         self._socket: AsyncSocketModeHandler | None = None
 
     def notifier(self) -> SlackNotifier:
-        return SlackNotifier(self.client)
+        return SlackNotifier(self.client, self.handlers.homes)
 
     def routes(self) -> list[BaseRoute]:
         """The Slack endpoint, for the shared web server (OAuth callbacks, health, metrics)."""
@@ -108,6 +108,7 @@ class SlackChat:
             self._socket = None
         if self.endpoint is not None:
             await self.endpoint.close()
+        await self.handlers.homes.close()
 
     async def close(self) -> None:
         """Release the Web API connections; after the core (whose scheduler notifies) stopped."""

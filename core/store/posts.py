@@ -197,6 +197,20 @@ async def list_queue(
     return [to_view(row, tz=tz) for row in (await session.execute(query)).scalars()]
 
 
+async def recent_results(session: AsyncSession, team_id: int, *, tz: str, limit: int = 8) -> list[PostView]:
+    """The team's latest finished posts (published or failed), newest first (the Slack Home tab)."""
+    query = (
+        _with_relations(select(ScheduledPost))
+        .where(
+            ScheduledPost.team_id == team_id,
+            ScheduledPost.status.in_([PostStatus.PUBLISHED.value, PostStatus.FAILED.value]),
+        )
+        .order_by(ScheduledPost.updated_at.desc(), ScheduledPost.id.desc())
+        .limit(limit)
+    )
+    return [to_view(row, tz=tz) for row in (await session.execute(query)).scalars()]
+
+
 async def due_queued(session: AsyncSession, team_id: int, now: datetime) -> dict[Platform, int]:
     """How many of the team's queued posts are due by ``now``, per platform."""
     query = (

@@ -63,6 +63,8 @@ RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL_S = 30 * 60
 MESSAGE_BLOCKS_MAX = 50
 MODAL_BLOCKS_MAX = 100
+# "Max of 100 blocks": https://docs.slack.dev/reference/views/home-tab-views
+HOME_BLOCKS_MAX = 100
 DOWNLOAD_CHUNK = 256 * 1024
 
 
@@ -212,8 +214,13 @@ class FakeSlack(LoopbackFake):
         team_domain: str = "postbot-hq",
         bot_user_id: str = "U0BOT",
         app_id: str = "A0POSTBOT",
+        home_tab_enabled: bool = False,
     ) -> None:
         super().__init__()
+        # The app's features.app_home.home_tab_enabled (tests pass the manifest's).
+        self.home_tab_enabled = home_tab_enabled
+        # user id → the Home tab view last published for them.
+        self.home_views: dict[str, dict[str, Any]] = {}
         self.bot_token = bot_token
         self.app_token = app_token
         self.scopes = set(scopes) if scopes is not None else documented_bot_scopes()
@@ -661,6 +668,33 @@ class FakeSlack(LoopbackFake):
         self.views[opened["id"]] = opened
         return {"view": opened}
 
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://api.slack.com/methods/views.publish: user_id and view are required ("invalid
+        # `user_id`" is an invalid_arguments error); `not_enabled` when a home view is published but
+        # the Home tab isn't enabled for the app; `view_too_large` over 250 kB.
+        self._require(args, "user_id", "view")
+        if args["user_id"] not in self.users:
+            raise SlackError("invalid_arguments", response_metadata={"messages": ["invalid `user_id`"]})
+        view = args["view"]
+        if len(json.dumps(view)) > 250_000:
+            raise SlackError("view_too_large")
+        validate_home(view)
+        if not self.home_tab_enabled:
+            raise SlackError("not_enabled")
+        published = {
+            **view,
+            "id": self.home_views.get(args["user_id"], {}).get("id") or self._id("V"),
+            "team_id": self.team_id,
+            "app_id": self.app_id,
+            "bot_id": "B0POSTBOT",
+            "hash": secrets.token_hex(8),
+            "state": {"values": {}},
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+        }
+        self.home_views[args["user_id"]] = published
+        return {"view": published}
+
     def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
         # https://api.slack.com/methods/files.info: the full file object, also for a Slack Connect
         # file whose message entry said only `file_access: check_file_info`.
@@ -982,6 +1016,18 @@ def validate_modal(view: dict[str, Any]) -> None:
     validate_blocks(blocks, limit=MODAL_BLOCKS_MAX)
     if any(b.get("type") == "input" for b in blocks) and "submit" not in view:
         raise SlackError("invalid_arguments", response_metadata={"messages": ["inputs need a submit button"]})
+    if len(view.get("private_metadata", "")) > 3000 or len(view.get("callback_id", "")) > 255:
+        raise SlackError("invalid_arguments", response_metadata={"messages": ["metadata too long"]})
+
+
+def validate_home(view: dict[str, Any]) -> None:
+    """https://docs.slack.dev/reference/views/home-tab-views: ``type`` "home", ``blocks`` required
+    with at most 100, private_metadata at most 3000 characters, callback_id at most 255."""
+    if view.get("type") != "home":
+        raise SlackError("invalid_arguments", response_metadata={"messages": ["view.type must be home"]})
+    if "blocks" not in view:
+        raise SlackError("invalid_arguments", response_metadata={"messages": ["view.blocks is required"]})
+    validate_blocks(view["blocks"], limit=HOME_BLOCKS_MAX)
     if len(view.get("private_metadata", "")) > 3000 or len(view.get("callback_id", "")) > 255:
         raise SlackError("invalid_arguments", response_metadata={"messages": ["metadata too long"]})
 

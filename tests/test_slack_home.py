@@ -1,0 +1,164 @@
+"""The Slack Home tab through slack-bolt and slack_sdk against the fake: drawn on app_home_opened,
+re-published (throttled) when the workspace's posts change, within what views.publish accepts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.home import MAX_HOME_BLOCKS
+from adapters.slack.run import EVENTS_PATH, SlackChat
+from bot.wiring import build_app
+from core.config import Settings, SlackSettings, VaultSettings
+from tests.conftest import Database
+from tests.fakes.slack_api import FakeSlack, LoopbackServer, SlackSender
+from tests.test_slack_adapter import ANA, BEN, CHANNEL, MANIFEST, SECRET, Harness, manifest_scopes
+
+sqlite_only = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+HOME_TAB = yaml.safe_load(MANIFEST.read_text())["features"]["app_home"]["home_tab_enabled"]
+REFRESH_S = 1.5
+
+
+@pytest.fixture
+async def home(settings: Settings, db: Database, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with FakeSlack(scopes=manifest_scopes(), home_tab_enabled=HOME_TAB) as slack:
+        slack.add_user(ANA, "ana", tz="America/New_York")
+        slack.add_user(BEN, "ben", tz="Europe/Berlin", is_admin=True)
+        slack.add_channel(CHANNEL, "launch")
+        settings.slack = SlackSettings(
+            bot_token=SecretStr(slack.bot_token),
+            signing_secret=SecretStr(SECRET),
+            mode="http",
+            api_base_url=slack.api_base_url,
+            file_origins=[slack.base_url],
+            home_refresh_s=REFRESH_S,
+        )
+        settings.secret_key = SecretStr("test-vault-secret-with-enough-entropy-0123456789")
+        settings.vault = VaultSettings(iterations=100_000)
+        app = await build_app(settings, schema=db.schema, worker_id="w1")
+        chat = SlackChat(app.postbot, app.http, bot_token=slack.bot_token, signing_secret=SECRET)
+        app.notifier.register(chat.kind, chat.notifier())
+        try:
+            async with LoopbackServer(chat.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
+                yield Harness(
+                    slack, SlackSender(slack, server.url + EVENTS_PATH, SECRET, http), app, settings
+                )
+        finally:
+            await chat.stop()
+            await app.close()
+            await chat.close()
+
+
+def _opened(user: str, tab: str = "home") -> dict[str, Any]:
+    """app_home_opened as Slack sends it (https://api.slack.com/events/app_home_opened)."""
+    return {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": "D0HOME",
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+
+
+def _text(view: dict[str, Any]) -> str:
+    parts = []
+    for block in view["blocks"]:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        parts += [e.get("text", "") for e in block.get("elements", [])]
+    return "\n".join(parts)
+
+
+def _home_with(slack: FakeSlack, user: str, needle: str) -> dict[str, Any] | None:
+    view = slack.home_views.get(user)
+    return view if view is not None and needle in _text(view) else None
+
+
+def _publishes(slack: FakeSlack, user: str) -> int:
+    return len([c for c in slack.calls if c.method == "views.publish" and c.args.get("user_id") == user])
+
+
+@sqlite_only
+async def test_home_tab_shows_the_week_accounts_and_results_and_follows_changes(
+    home: Harness, clip: Path
+) -> None:
+    h = home
+    await h.sender.event(_opened(ANA, tab="messages"))  # the Messages tab: nothing to draw
+    await h.sender.event(_opened(ANA))
+    view = await h.slack.wait_for(lambda: h.slack.home_views.get(ANA))
+    text = _text(view)
+    assert view["type"] == "home" and len(view["blocks"]) <= MAX_HOME_BLOCKS
+    assert "The week ahead" in text and "Today," in text and "_nothing scheduled_" in text
+    assert "Linked accounts" in text and "No accounts are linked yet" in text and "/postbot link" in text
+    assert "Latest results" in text and "Times in America/New_York" in text
+    assert _publishes(h.slack, ANA) == 1
+
+    # A post queued from a channel shows on the day it runs, in the viewer's zone.
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/schedule", "tomorrow 9am sandbox Launch <day>", user=ANA, channel=CHANNEL)
+    await h.reply()
+    view = await h.slack.wait_for(lambda: _home_with(h.slack, ANA, "#1 Sandbox"))
+    tomorrow = next(
+        b["text"]["text"] for b in view["blocks"] if "#1 Sandbox" in b.get("text", {}).get("text", "")
+    )
+    assert tomorrow.startswith("*") and "09:00 · #1 Sandbox · Launch &lt;day&gt;" in tomorrow
+    assert "Today," not in tomorrow
+
+    # A burst of changes is one refresh per interval, not one per change.
+    before = _publishes(h.slack, ANA)
+    started = time.monotonic()
+    for _ in range(4):
+        await h.sender.command("/postbot", "pause sandbox", user=BEN, channel=CHANNEL)
+    await h.slack.wait_for(lambda: len([x for x in h.slack.hooks if "paused. Due" in x["text"]]) >= 4 or None)
+    elapsed = time.monotonic() - started
+    paused = await h.slack.wait_for(lambda: _home_with(h.slack, ANA, "⏸ Paused: Sandbox"))
+    assert "#1 Sandbox · Launch &lt;day&gt; · *paused*" in _text(paused)
+    await asyncio.sleep(REFRESH_S * 1.5)
+    # Four changes within about `elapsed`: one refresh at once, then at most one per interval.
+    assert 1 <= _publishes(h.slack, ANA) - before <= 2 + int(elapsed / REFRESH_S)
+    await h.sender.command("/postbot", "resume", user=BEN, channel=CHANNEL)
+    await h.hook("resumed")
+
+    # Published by the scheduler in this process: the result appears among the latest results.
+    await h.app.start_scheduler()
+    await h.sender.command("/postbot", "cancel 1", user=ANA, channel=CHANNEL)
+    await h.sender.command("/post", "sandbox Now", user=ANA, channel=CHANNEL)
+    view = await h.slack.wait_for(lambda: _home_with(h.slack, ANA, "✅ #2 Sandbox"), timeout=20)
+    assert "#1 Sandbox" not in _text(view)  # cancelled: gone from the week
+
+
+async def test_views_publish_is_held_to_slacks_rules() -> None:
+    """https://api.slack.com/methods/views.publish and https://docs.slack.dev/reference/views/home-tab-views"""
+    async with FakeSlack(home_tab_enabled=True) as slack:
+        slack.add_user(ANA, "ana")
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url)
+        ok = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]}
+        assert (await client.views_publish(user_id=ANA, view=ok))["view"]["type"] == "home"
+        bad: list[tuple[dict[str, Any], str]] = [
+            ({"user_id": "", "view": ok}, "invalid_arguments"),
+            ({"user_id": "U0NOBODY", "view": ok}, "invalid_arguments"),
+            ({"user_id": ANA, "view": {**ok, "type": "modal"}}, "invalid_arguments"),
+            ({"user_id": ANA, "view": {"type": "home"}}, "invalid_arguments"),
+            ({"user_id": ANA, "view": {"type": "home", "blocks": ok["blocks"] * 101}}, "invalid_blocks"),
+        ]
+        for kwargs, error in bad:
+            with pytest.raises(SlackApiError) as info:
+                await client.views_publish(**kwargs)
+            assert info.value.response["error"] == error, kwargs
+    async with FakeSlack(home_tab_enabled=False) as slack:
+        slack.add_user(ANA, "ana")
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url)
+        with pytest.raises(SlackApiError) as info:
+            await client.views_publish(user_id=ANA, view=ok)
+        assert info.value.response["error"] == "not_enabled"
