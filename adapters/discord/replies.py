@@ -31,7 +31,8 @@ class Reply:
         out: dict[str, Any] = dict(self.extra)
         if self.content is not None:
             # The core names commands as the console types them; here they live under /postbot.
-            out["content"] = namespaced(self.content)
+            # Discord's 2000-character limit holds after the longer names.
+            out["content"] = namespaced(self.content)[:2000]
         if self.embed is not None:
             out["embed"] = self.embed
         if self.view is not None:

@@ -654,9 +654,15 @@ class FakeSlack(LoopbackFake):
             raise SlackError("expired_trigger_id")
         view = args["view"]
         validate_modal(view)
-        opened = {
+        opened = self._stored_view(view, self._id("V"))
+        self.views[opened["id"]] = opened
+        return {"view": opened}
+
+    def _stored_view(self, view: dict[str, Any], view_id: str) -> dict[str, Any]:
+        """A view as Slack answers with it: the app's payload plus the ids and state Slack adds."""
+        return {
             **view,
-            "id": self._id("V"),
+            "id": view_id,
             "team_id": self.team_id,
             "app_id": self.app_id,
             "bot_id": "B0POSTBOT",
@@ -665,8 +671,6 @@ class FakeSlack(LoopbackFake):
             "private_metadata": view.get("private_metadata", ""),
             "callback_id": view.get("callback_id", ""),
         }
-        self.views[opened["id"]] = opened
-        return {"view": opened}
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         # https://api.slack.com/methods/views.publish: user_id and view are required ("invalid
@@ -681,17 +685,10 @@ class FakeSlack(LoopbackFake):
         validate_home(view)
         if not self.home_tab_enabled:
             raise SlackError("not_enabled")
-        published = {
-            **view,
-            "id": self.home_views.get(args["user_id"], {}).get("id") or self._id("V"),
-            "team_id": self.team_id,
-            "app_id": self.app_id,
-            "bot_id": "B0POSTBOT",
-            "hash": secrets.token_hex(8),
-            "state": {"values": {}},
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-        }
+        # One Home view per member: publishing again replaces it under the same id.
+        published = self._stored_view(
+            view, self.home_views.get(args["user_id"], {}).get("id") or self._id("V")
+        )
         self.home_views[args["user_id"]] = published
         return {"view": published}
 
