@@ -284,6 +284,9 @@ class SlackHandlers:
         return fetch
 
     async def _reply_outcome(self, ctx: ChatContext, outcome: ScheduleOutcome, tell: Tell) -> None:
+        if not outcome.duplicate:
+            # Every way of queueing (command, mention, form) answers here: the Home tab follows.
+            self.homes.changed(ctx.team_id)
         text, layout = blocks.outcome_blocks(
             outcome.posts, outcome.notes, outcome.suggestions, datetime.now(UTC), duplicate=outcome.duplicate
         )
@@ -315,8 +318,6 @@ class SlackHandlers:
         form: Form | None = None,
     ) -> None:
         outcome = await self._queue_posts(ctx, text, source, now_post=now_post, form=form)
-        if not outcome.duplicate:
-            self.homes.changed(ctx.team_id)
         if outcome.duplicate and quiet_duplicate:
             return
         await self._reply_outcome(ctx, outcome, tell)
