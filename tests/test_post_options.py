@@ -503,7 +503,7 @@ async def test_slack_admin_sets_the_channel_default_and_accounts_shows_it(
     await w.hook("Only an admin can choose the channel's default account")
     await w.sender.command("/postbot", "default youtube@brand", user=BEN, channel=CHANNEL)
     await w.hook("YouTube posts from this channel now go to youtube@brand")
-    await w.sender.command("/accounts", "", user=ANA, channel=CHANNEL)
+    await w.sender.command("/postbot", "accounts", user=ANA, channel=CHANNEL)
     listing = await w.hook("Linked accounts")
     assert "@brand (default here: youtube@brand)" in listing["text"]
     await w.shared_clip(ANA, clip)
@@ -773,11 +773,13 @@ async def test_the_fakes_refuse_a_misspelt_field(http: httpx.AsyncClient) -> Non
 async def test_discord_default_sets_the_channels_account(discord_world: DiscordWorld, clip: Path) -> None:
     w = discord_world
     manage_guild = 1 << 5
-    member = w.fake.command_interaction("default", {"account": "youtube@brand"}, user=w.alice, guild=w.guild)
+    member = w.fake.command_interaction(
+        "postbot default", {"account": "youtube@brand"}, user=w.alice, guild=w.guild
+    )
     [refused] = w.fake.followup_messages(await w.run(member))
     assert "Only an admin can choose the channel's default account" in refused["content"]
     admin = w.fake.command_interaction(
-        "default", {"account": "youtube@brand"}, user=w.alice, guild=w.guild, permissions=manage_guild
+        "postbot default", {"account": "youtube@brand"}, user=w.alice, guild=w.guild, permissions=manage_guild
     )
     record = await w.run(admin)
     message = w.fake.original(record)
@@ -786,7 +788,7 @@ async def test_discord_default_sets_the_channels_account(discord_world: DiscordW
         and "YouTube posts from this channel now go to youtube@brand" in message["content"]
     )
     payload = w.fake.autocomplete_interaction(
-        "default", {"account": "you"}, "account", user=w.alice, guild=w.guild
+        "postbot default", {"account": "you"}, "account", user=w.alice, guild=w.guild
     )
     sent = await w.fake.send_interaction(payload)
     await w.fake.wait_for(lambda: sent.callback)
