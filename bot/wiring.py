@@ -26,6 +26,7 @@ from core.media.store import MediaStore
 from core.notify import NotifierRouter
 from core.platforms.publishers import PublisherRegistry
 from core.platforms.registry import SPECS
+from core.progress import ProgressRelay
 from core.publishers.transport import make_client
 from core.scheduler.processor import PostProcessor
 from core.scheduler.runner import SchedulerRunner
@@ -192,6 +193,11 @@ async def build_app(
         gate=AlertGates(sessions),
     )
     shared = SharedBuckets(sessions, engine.dialect.name) if settings.scheduler.shared_limits else None
+    progress = (
+        ProgressRelay(notifier, replies=postbot.reply_to, interval_s=settings.scheduler.progress_interval_s)
+        if settings.scheduler.progress_interval_s > 0
+        else None
+    )
     processor = PostProcessor(
         sessions,
         publishers,
@@ -206,6 +212,7 @@ async def build_app(
         storage=storage,
         shared_buckets=shared,
         media_links=postbot.post_links,
+        progress=progress,
     )
     breakers = processor.breakers
 

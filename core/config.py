@@ -53,6 +53,8 @@ class SchedulerSettings(BaseModel):
     shared_limits: bool = True
     heartbeat_interval_s: float = 15.0
     heartbeat_stale_s: float = 60.0
+    # An upload's chat message is edited with its progress at most this often (0: no live progress).
+    progress_interval_s: float = Field(default=5.0, ge=0.0)
 
 
 class OAuthSettings(BaseModel):

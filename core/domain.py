@@ -285,6 +285,14 @@ class PostView:
 
 
 @dataclass(frozen=True)
+class MessageRef:
+    """One chat message the bot sent: Slack channel + ts, Discord channel id + message id."""
+
+    channel_id: str
+    message_id: str
+
+
+@dataclass(frozen=True)
 class PauseView:
     """What /pause and /resume changed, and what is held now."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from core.domain import ChatKind, PostView
+from core.domain import ChatKind, MessageRef, PostView
 
 
 class ResultNotifier(Protocol):
@@ -25,6 +25,13 @@ class Notifier(ResultNotifier, Protocol):
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
         """A message in a channel (alerts to the ops channel)."""
+
+    async def progress(
+        self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
+    ) -> MessageRef | None:
+        """Show an upload's progress: edit ``message`` with ``text``, or with no message yet, post
+        one under ``reply`` (the answer to the command that queued the post) or in the post's
+        channel. Returns the message to edit next time (None: nothing to edit)."""
 
 
 class NoNotifier(LookupError):
@@ -59,3 +66,8 @@ class NotifierRouter:
 
     async def say(self, chat: ChatKind, team_id: str, channel_id: str, text: str) -> None:
         await self._for(chat).say(team_id, channel_id, text)
+
+    async def progress(
+        self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
+    ) -> MessageRef | None:
+        return await self._for(post.chat).progress(post, text, message, reply)

@@ -34,6 +34,7 @@ from core.domain import (
     HomeView,
     LinkPreview,
     MediaInfo,
+    MessageRef,
     PauseView,
     Platform,
     PlatformInfo,
@@ -59,7 +60,7 @@ from core.media.storage.post_links import PostMediaLinks
 from core.media.store import MediaSink, MediaStore
 from core.platforms import chosen, registry
 from core.platforms.options import Kind, Option, sniff_image
-from core.store import accounts, pauses, posts, teams, wakeups
+from core.store import accounts, pauses, posts, replies, teams, wakeups
 from core.store.heartbeats import Heartbeats
 from core.timeparse import ParsedWhen, parse_command, parse_when, preview
 from core.timeparse.command import Flags, ParsedCommand, take_flags
@@ -815,6 +816,20 @@ class Postbot:
         stream longer than the chat's ``declared_bytes`` is cut there, whatever ``max_bytes`` allows."""
         async with self.media.receive(name, max_bytes=max_bytes, declared_bytes=declared_bytes) as sink:
             yield sink
+
+    async def remember_reply(self, ctx: ChatContext, post_ids: list[int], reply: MessageRef) -> None:
+        """Record the message that answered the command which queued ``post_ids``: their uploads
+        show live progress under it."""
+        if not post_ids:
+            return
+        async with self.sessions.begin() as session:
+            member = await teams.member(session, ctx, self.settings.default_timezone)
+            await replies.remember(session, member.team_id, post_ids, reply)
+
+    async def reply_to(self, post_id: int) -> MessageRef | None:
+        """The message that answered the command which queued ``post_id`` (see remember_reply)."""
+        async with self.sessions() as session:
+            return await replies.reply_to(session, post_id)
 
     async def import_file(self, path: str | Path) -> MediaInfo:
         """A local file into the media store (the console's ``--file``)."""

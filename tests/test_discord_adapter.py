@@ -175,6 +175,17 @@ async def test_schedule_with_attachment_replies_with_embed_and_buttons(
     assert asset.original_name == post.media_name == clip.name
     assert world.fake.rejections == []
 
+    # The answer is recorded with the post: its upload's live progress is sent as a reply to it.
+    async def recorded() -> tuple[str | None, str | None]:
+        async with running.sessions() as session:
+            row = await session.get(ScheduledPost, post.id)
+            assert row is not None
+            return row.reply_channel, row.reply_message
+
+    async with asyncio.timeout(5):
+        while await recorded() != (message["channel_id"], message["id"]):
+            await asyncio.sleep(0.02)
+
 
 async def test_when_autocomplete_previews_the_parsed_time(world: World, running: App) -> None:
     fake = world.fake

@@ -163,6 +163,11 @@ async def test_schedule_uses_the_video_the_user_just_shared(harness: Harness, cl
     [post] = await h.posts()
     assert post.status == "queued" and post.caption == "Launch day #launch"
     assert post.origin_channel == CHANNEL and post.origin_thread == shared["ts"]
+    # The answer is recorded with the post (right after it is sent): the upload's live progress
+    # goes in its thread.
+    async with asyncio.timeout(5):
+        while ((p := (await h.posts())[0]).reply_channel, p.reply_message) != (CHANNEL, reply["ts"]):
+            await asyncio.sleep(0.02)
     # Downloaded once, with the bot token, and stored byte for byte.
     assert h.slack.downloads == [{"file": upload.id, "authorized": True}]
     async with h.app.sessions() as session:

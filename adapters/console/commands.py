@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from core.domain import AttachedImage, ChatContext, ChatKind, MediaInfo, PostView
+from core.domain import AttachedImage, ChatContext, ChatKind, MediaInfo, MessageRef, PostView
 from core.errors import DiskFull, UserError, is_disk_full
 from core.render import (
     accounts_text,
@@ -74,6 +74,13 @@ class ConsoleNotifier:
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
         self.out(text)
+
+    async def progress(
+        self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
+    ) -> MessageRef | None:
+        # A terminal can't edit a line already scrolled past: each stage is a line of its own.
+        self.out(text)
+        return message or MessageRef("console", str(post.id))
 
 
 class ConsoleAdapter:

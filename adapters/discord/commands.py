@@ -14,7 +14,7 @@ from adapters.discord.context import chat_context
 from adapters.discord.embeds import schedule_embed, suggest_embed
 from adapters.discord.replies import Reply, deferred
 from adapters.discord.views import scheduling_view
-from core.domain import MediaInfo, OptionInfo, Platform, PlatformInfo, platform_from_alias
+from core.domain import MediaInfo, MessageRef, OptionInfo, Platform, PlatformInfo, platform_from_alias
 from core.errors import UserError
 from core.render import (
     NAMESPACE,
@@ -157,7 +157,15 @@ async def _media(
 async def _outcome_reply(interaction: discord.Interaction, outcome: ScheduleOutcome) -> Reply:
     now = datetime.now(UTC)
     embed = schedule_embed(outcome.posts, outcome.notes, now, duplicate=outcome.duplicate)
-    return Reply(embed=embed, view=scheduling_view(outcome.posts, outcome.suggestions))
+    postbot = _client(interaction).postbot
+    ctx = chat_context(interaction)
+
+    async def remember(message: discord.Message) -> None:
+        # The uploads' live progress is sent as replies to this answer.
+        reply = MessageRef(str(message.channel.id), str(message.id))
+        await postbot.remember_reply(ctx, [p.id for p in outcome.posts], reply)
+
+    return Reply(embed=embed, view=scheduling_view(outcome.posts, outcome.suggestions), sent=remember)
 
 
 # --------------------------------------------------------------------------- autocomplete

@@ -7,7 +7,7 @@ import logging
 import discord
 
 from adapters.discord.embeds import result_embed
-from core.domain import PostView
+from core.domain import MessageRef, PostView
 from core.errors import ChannelUnreachable, UserError
 from core.render import failure_dm_text, namespaced
 
@@ -70,6 +70,32 @@ class DiscordNotifier:
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
         await self._channel(channel_id).send(text[:2000], allowed_mentions=discord.AllowedMentions.none())
+
+    async def progress(
+        self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
+    ) -> MessageRef | None:
+        """Edit the post's progress message (PATCH /channels/{id}/messages/{id}, which only the
+        author may do: https://discord.com/developers/docs/resources/message#edit-message), or send
+        it as a reply to the scheduling answer."""
+        content = text[:2000]
+        if message is not None:
+            partial = self._channel(message.channel_id).get_partial_message(int(message.message_id))
+            await partial.edit(content=content, allowed_mentions=discord.AllowedMentions.none())
+            return message
+        channel = post.channel_id or (reply.channel_id if reply else None)
+        if not channel:
+            return None
+        target = self._channel(channel)
+        quiet = discord.AllowedMentions.none()
+        if reply is not None and reply.channel_id == channel:
+            # A deleted scheduling answer must not stop the progress message from being sent.
+            reference = discord.MessageReference(
+                message_id=int(reply.message_id), channel_id=int(channel), fail_if_not_exists=False
+            )
+            sent = await target.send(content, reference=reference, allowed_mentions=quiet)
+        else:
+            sent = await target.send(content, allowed_mentions=quiet)
+        return MessageRef(channel, str(sent.id))
 
     async def _send_dm(self, user_id: str, text: str) -> None:
         channel = await self.client.create_dm(discord.Object(int(user_id)))

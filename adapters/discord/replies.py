@@ -26,6 +26,8 @@ class Reply:
     embed: discord.Embed | None = None
     view: discord.ui.View | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Told the message the answer became (the scheduling answer: uploads show progress under it).
+    sent: Callable[[discord.Message], Awaitable[None]] | None = None
 
     def kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.extra)
@@ -65,7 +67,12 @@ async def deferred(
     # The deferred "thinking…" message is the answer's place: edited, not a follow-up (a first
     # follow-up that replaces it is the deprecated way:
     # https://discord.com/developers/docs/interactions/receiving-and-responding#create-followup-message).
-    await interaction.edit_original_response(**reply.kwargs())
+    message = await interaction.edit_original_response(**reply.kwargs())
+    if reply.sent is not None:
+        try:
+            await reply.sent(message)
+        except Exception:
+            log.exception("after-reply step failed", extra={"command": _command_name(interaction)})
 
 
 async def _private_error(interaction: discord.Interaction, text: str, ephemeral: bool) -> None:

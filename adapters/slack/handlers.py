@@ -30,7 +30,15 @@ from adapters.slack.files import (
     videos_in_message,
 )
 from adapters.slack.home import HomeTabs
-from core.domain import ChatContext, ChatKind, MediaInfo, Platform, SharedFile, platform_from_alias
+from core.domain import (
+    ChatContext,
+    ChatKind,
+    MediaInfo,
+    MessageRef,
+    Platform,
+    SharedFile,
+    platform_from_alias,
+)
 from core.errors import TimeParseError, UserError
 from core.render import (
     NAMESPACE,
@@ -292,7 +300,7 @@ class SlackHandlers:
         )
         assert ctx.channel_id is not None
         try:
-            await self.client.chat_postMessage(
+            sent = await self.client.chat_postMessage(
                 channel=ctx.channel_id, thread_ts=ctx.thread_id, text=text, blocks=layout, unfurl_links=False
             )
         except SlackApiError as exc:
@@ -305,6 +313,15 @@ class SlackHandlers:
             else:
                 why = f"I couldn't post this in the channel (Slack said {error})."
             await tell(f"{text}\n({why})")
+            return
+        await self._remember_reply(ctx, outcome, MessageRef(str(sent["channel"]), str(sent["ts"])))
+
+    async def _remember_reply(self, ctx: ChatContext, outcome: ScheduleOutcome, reply: MessageRef) -> None:
+        """The uploads' live progress goes under this reply; without it they only lose that."""
+        try:
+            await self.postbot.remember_reply(ctx, [p.id for p in outcome.posts], reply)
+        except Exception:
+            log.exception("could not record the scheduling reply")
 
     async def _schedule_from(
         self,

@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import message_blocks, result_blocks
 from adapters.slack.home import HomeTabs
-from core.domain import PostView
+from core.domain import MessageRef, PostView
 from core.errors import ChannelUnreachable
 from core.render import failure_dm_text, namespaced
 
@@ -26,6 +26,15 @@ class SlackNotifier:
         self.client = client
         # The Home tabs this process publishes: a result changes the workspace's "latest results".
         self.homes = homes
+        # Progress edits go through a client that does not wait out a 429: a dropped progress edit
+        # costs nothing (the next one or the final state replaces it), a delayed one only piles up.
+        self._progress_client = AsyncWebClient(
+            token=client.token,
+            base_url=client.base_url,
+            timeout=client.timeout,
+            session=client.session,
+            retry_handlers=[],
+        )
 
     async def post_result(self, post: PostView) -> None:
         if self.homes is not None:
@@ -58,3 +67,24 @@ class SlackNotifier:
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
         await self.client.chat_postMessage(channel=channel_id, text=text, blocks=message_blocks(text))
+
+    async def progress(
+        self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
+    ) -> MessageRef | None:
+        """Edit the post's progress message (``chat.update`` names it by channel and ts,
+        https://api.slack.com/methods/chat.update), or post it in the thread of the scheduling reply."""
+        layout = message_blocks(text)
+        if message is not None:
+            await self._progress_client.chat_update(
+                channel=message.channel_id, ts=message.message_id, text=text, blocks=layout
+            )
+            return message
+        channel = post.channel_id or (reply.channel_id if reply else None)
+        if not channel:
+            return None
+        # Threads are one level deep: a reply that is itself in a thread is answered in that thread.
+        thread = post.thread_id or (reply.message_id if reply and reply.channel_id == channel else None)
+        sent = await self._progress_client.chat_postMessage(
+            channel=channel, thread_ts=thread, text=text, blocks=layout, unfurl_links=False
+        )
+        return MessageRef(str(sent["channel"]), str(sent["ts"]))

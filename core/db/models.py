@@ -177,6 +177,10 @@ class ScheduledPost(Base):
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     origin_channel: Mapped[str | None] = mapped_column(String(64))
     origin_thread: Mapped[str | None] = mapped_column(String(64))
+    # The bot's reply to the command that queued the post (Slack channel + ts, Discord channel +
+    # message id): live upload progress is shown under it (core/progress.py).
+    reply_channel: Mapped[str | None] = mapped_column(String(64))
+    reply_message: Mapped[str | None] = mapped_column(String(64))
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Bumped by every claim: the fencing token a worker's writes must still match (core/store/queue.py).

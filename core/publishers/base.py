@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from core.domain import MediaInfo, Platform
 from core.media.storage import LocalStorage, MediaStorage, StoredMedia
+from core.progress import Progress, ProgressCallback, Stage
 
 
 class PublishError(Exception):
@@ -93,6 +94,18 @@ class PublishJob:
     # This post's own link to its video (core/media/storage/post_links.py), for platforms that
     # fetch the video themselves; None: the storage's plain expiring URL.
     media_link: Callable[[timedelta], Awaitable[str]] | None = None
+    # Live progress for chat (core/progress.py): a plain call that never waits, never raises.
+    progress: ProgressCallback | None = None
+
+    def uploaded(self, sent: int, total: int) -> None:
+        """``sent`` of ``total`` bytes are with the platform (acknowledged, not merely written)."""
+        if self.progress is not None:
+            self.progress(Progress(Stage.UPLOADING, sent=sent, total=total))
+
+    def processing(self, detail: str | None = None) -> None:
+        """The bytes are in; the platform is processing the video (or fetching it itself)."""
+        if self.progress is not None:
+            self.progress(Progress(Stage.PROCESSING, detail=detail))
 
     async def video_url(self, *, expires: timedelta) -> str:
         """A URL a platform can fetch the video from until ``expires`` or the post is over."""

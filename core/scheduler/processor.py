@@ -33,6 +33,7 @@ from core.media.probe import probe
 from core.media.storage import MediaStorage, StoredMedia
 from core.media.storage.post_links import PostMediaLinks
 from core.notify import NoNotifier, ResultNotifier
+from core.progress import Progress, ProgressRelay, Stage
 from core.publishers.base import (
     PermanentError,
     Publisher,
@@ -118,7 +119,10 @@ class PostProcessor:
         storage: MediaStorage | None = None,
         shared_buckets: SharedBuckets | None = None,
         media_links: PostMediaLinks | None = None,
+        progress: ProgressRelay | None = None,
     ) -> None:
+        # Live upload progress in chat (None: none shown).
+        self.progress = progress
         # Turns a queued file into the one its platform takes (None: files go out as they are).
         self.converter = converter
         self.alerter = alerter
@@ -211,6 +215,8 @@ class PostProcessor:
         self._claimed.pop(post_id, None)
         self._leases.pop(post_id, None)
         self._finishing.discard(post_id)
+        if self.progress is not None:
+            self.progress.forget(post_id)
         metrics.IN_FLIGHT.dec()
         self.completed += 1
         self._slot_freed.set()
@@ -234,6 +240,8 @@ class PostProcessor:
                 await self._keeper
             self._keeper = None
         await self.outcomes.close()
+        if self.progress is not None:
+            await self.progress.drain()  # the final states: each chat call has its own timeout
         released = await self.queue.release()
         if released:
             log.info("released claims", extra={"count": released, "worker": self.worker_id})
@@ -463,6 +471,7 @@ class PostProcessor:
                 media_link=(
                     self.media_links.for_post(post.id, post.media.storage_key) if self.media_links else None
                 ),
+                progress=self.progress.reporter(post.view(PostStatus.RUNNING)) if self.progress else None,
             )
             started = time.perf_counter()
             try:
@@ -529,6 +538,7 @@ class PostProcessor:
         )
         if result.note:
             view.extra["note"] = result.note
+        self._progress_end(post.id, Progress(Stage.PUBLISHED, url=result.url))
         await self._notify(view, failed=False)
 
     async def _fail(self, post: ClaimedPost, exc: PublishError) -> None:
@@ -548,9 +558,14 @@ class PostProcessor:
             "publish failed",
             extra={"post_id": post.id, "platform": platform, "retry": retry, "error": exc.message},
         )
+        self._progress_end(post.id, Progress(Stage.RETRYING if retry else Stage.FAILED, detail=exc.message))
         if not retry:
             view = post.view(PostStatus.FAILED, last_error=exc.message, hint=exc.hint)
             await self._notify(view, failed=True)
+
+    def _progress_end(self, post_id: int, progress: Progress) -> None:
+        if self.progress is not None:
+            self.progress.finish(post_id, progress)
 
     async def _notify(self, view: PostView, *, failed: bool) -> None:
         """Tell chat after the outcome is stored; a notifier outage is retried by ``renotify``.

@@ -9,7 +9,9 @@ It follows Discord's developer documentation for the parts postbot uses, so a re
 - ``POST /interactions/{id}/{token}/callback`` (types 4, 5, 6, 7, 8 checked against the interaction type,
   once only, within the 3 s window)
 - ``POST /webhooks/{app}/{token}`` (follow-ups) and ``GET/PATCH/DELETE .../messages/@original|{id}``
-- ``POST /users/@me/channels`` (DM) and ``POST /channels/{id}/messages`` (50007 when DMs are closed)
+- ``POST /users/@me/channels`` (DM) and ``POST /channels/{id}/messages`` (50007 when DMs are closed;
+  ``message_reference`` replies) and ``PATCH /channels/{id}/messages/{id}`` (edits, by the author
+  only, under a per-channel rate limit reported in the ``X-RateLimit-*`` headers)
 - ``GET /attachments/{channel}/{id}/{name}?ex&is&hm`` (signed, expiring CDN links)
 
 Requests that break the protocol get Discord's error bodies (``{"code", "message", "errors"}``).
@@ -176,8 +178,20 @@ class FakeDiscord(LoopbackFake):
         heartbeat_interval_ms: int = 41250,
         ack_deadline_s: float = 3.0,
         attachment_size_limit: int = DEFAULT_ATTACHMENT_LIMIT,
+        edit_limit: int = 5,
+        edit_window_s: float = 5.0,
     ) -> None:
         super().__init__()
+        # Message edits per channel per window. Discord documents no fixed numbers ("rate limits
+        # should not be hard coded", https://discord.com/developers/docs/topics/rate-limits), only
+        # that limits are per route and top-level resource (the channel id here), announced in the
+        # X-RateLimit-* headers and answered with a 429 past them: the fake holds the bot to that.
+        self.edit_limit = edit_limit
+        self.edit_window_s = edit_window_s
+        self._edits: dict[str, list[float]] = {}
+        self.edit_rate_limited: list[str] = []
+        # Every accepted edit of a channel message: (message id, request body).
+        self.channel_edits: list[tuple[str, dict[str, Any]]] = []
         self._counter = 0
         self.token = token
         self.application_id = application_id or self.snowflake()
@@ -240,6 +254,7 @@ class FakeDiscord(LoopbackFake):
         r.add_route("*", f"{p}/webhooks/{{app}}/{{token}}/messages/{{mid}}", self._webhook_message)
         r.add_post(f"{p}/users/@me/channels", self._create_dm)
         r.add_post(f"{p}/channels/{{cid}}/messages", self._channel_message)
+        r.add_patch(f"{p}/channels/{{cid}}/messages/{{mid}}", self._edit_channel_message)
         r.add_get(f"{p}/channels/{{cid}}", self._get_channel)
         r.add_get("/attachments/{cid}/{aid}/{name}", self._cdn)
         r.add_get("/gateway-ws", self._gateway)
@@ -659,15 +674,15 @@ class FakeDiscord(LoopbackFake):
             bucket = hashlib.sha1(
                 f"{request.method}{request.match_info.route.resource}".encode()
             ).hexdigest()[:16]
-            response.headers.update(
-                {
-                    "X-RateLimit-Limit": "5",
-                    "X-RateLimit-Remaining": "4",
-                    "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
-                    "X-RateLimit-Reset-After": "1.000",
-                    "X-RateLimit-Bucket": bucket,
-                }
-            )
+            defaults = {
+                "X-RateLimit-Limit": "5",
+                "X-RateLimit-Remaining": "4",
+                "X-RateLimit-Reset": f"{time.time() + 1:.3f}",
+                "X-RateLimit-Reset-After": "1.000",
+                "X-RateLimit-Bucket": bucket,
+            }
+            for name, value in defaults.items():
+                response.headers.setdefault(name, value)
         if path.startswith(API_PREFIX):
             await self._notify()
         return response
@@ -1216,7 +1231,78 @@ class FakeDiscord(LoopbackFake):
             raise DiscordError(403, 50007, "Cannot send messages to this user")
         if guild is not None and cid in guild.hidden_from_bot:
             raise DiscordError(403, 50001, "Missing Access")
-        return json_response(self._store_message(cid, body, author=dict(self.bot_user)))
+        reference = body.get("message_reference")
+        mtype = 0
+        if reference is not None:
+            # A reply (https://discord.com/developers/docs/resources/message#message-reference-structure):
+            # a referenced message that does not exist fails the send unless fail_if_not_exists is
+            # false, in which case the message goes out as a plain one.
+            target = self.messages.get(str(reference.get("message_id")))
+            in_channel = target is not None and target["channel_id"] == str(
+                reference.get("channel_id") or cid
+            )
+            if not in_channel:
+                if reference.get("fail_if_not_exists", True):
+                    raise invalid_form(
+                        "message_reference", "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
+                    )
+                reference = None
+            else:
+                mtype = 19
+        message = self._store_message(cid, body, author=dict(self.bot_user), mtype=mtype)
+        if reference is not None:
+            message["message_reference"] = {
+                "type": 0,
+                "message_id": str(reference["message_id"]),
+                "channel_id": cid,
+            }
+        return json_response(message)
+
+    async def _edit_channel_message(self, request: web.Request) -> web.Response:
+        """https://discord.com/developers/docs/resources/message#edit-message: only the author
+        edits content (50005 otherwise); an unknown message is 10008."""
+        _guild, cid = self._find_channel(request.match_info["cid"])
+        now = time.monotonic()
+        window = [t for t in self._edits.get(cid, []) if t > now - self.edit_window_s]
+        self._edits[cid] = window
+        reset_after = (window[0] + self.edit_window_s - now) if window else self.edit_window_s
+        limit_headers = {
+            "X-RateLimit-Limit": str(self.edit_limit),
+            "X-RateLimit-Bucket": f"edit-{cid}",
+        }
+        if len(window) >= self.edit_limit:
+            self.edit_rate_limited.append(request.match_info["mid"])
+            body = {
+                "message": "You are being rate limited.",
+                "retry_after": round(reset_after, 3),
+                "global": False,
+            }
+            headers = {
+                **limit_headers,
+                "Retry-After": str(max(1, round(reset_after))),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+                "X-RateLimit-Scope": "user",
+                "Via": "1.1 google",
+            }
+            return json_response(body, status=429, headers=headers)
+        message = self.messages.get(request.match_info["mid"])
+        if message is None or message["channel_id"] != cid:
+            raise DiscordError(404, 10008, "Unknown Message")
+        if message["author"]["id"] != self.bot_user["id"]:
+            raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
+        body = await self._json(request)
+        edited = self._edit_message(message, body)
+        self.channel_edits.append((message["id"], body))
+        window.append(now)
+        headers = {
+            **limit_headers,
+            "X-RateLimit-Remaining": str(self.edit_limit - len(window)),
+            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
+            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+        }
+        return json_response(edited, headers=headers)
 
     # ----------------------------------------------------------------- CDN
 

@@ -215,12 +215,18 @@ class FakeSlack(LoopbackFake):
         bot_user_id: str = "U0BOT",
         app_id: str = "A0POSTBOT",
         home_tab_enabled: bool = False,
+        update_limit_per_minute: int = 50,
     ) -> None:
         super().__init__()
         # The app's features.app_home.home_tab_enabled (tests pass the manifest's).
         self.home_tab_enabled = home_tab_enabled
         # user id → the Home tab view last published for them.
         self.home_views: dict[str, dict[str, Any]] = {}
+        # chat.update is a Tier 3 method, "50+ per minute" per workspace
+        # (https://api.slack.com/methods/chat.update, https://api.slack.com/docs/rate-limits#tiers):
+        # past that Slack answers HTTP 429 with Retry-After. The fake holds to the documented floor.
+        self.update_limit_per_minute = update_limit_per_minute
+        self._updates: deque[float] = deque()
         self.bot_token = bot_token
         self.app_token = app_token
         self.scopes = set(scopes) if scopes is not None else documented_bot_scopes()
@@ -455,6 +461,8 @@ class FakeSlack(LoopbackFake):
                     "missing_scope", needed=",".join(missing), provided=",".join(sorted(self.scopes))
                 )
             fault = self._next_fault(method)
+            if fault is None and method == "chat.update":
+                fault = self._tier3_fault()
             if fault is not None and fault.retry_after is not None:
                 status = 429
                 headers["Retry-After"] = str(fault.retry_after)
@@ -467,6 +475,15 @@ class FakeSlack(LoopbackFake):
         self.calls.append(Call(method, args, token, status, body))
         await self._notify()
         return _json(body, status=status, headers=headers)
+
+    def _tier3_fault(self) -> Fault | None:
+        now = time.monotonic()
+        while self._updates and self._updates[0] <= now - 60:
+            self._updates.popleft()
+        if len(self._updates) >= self.update_limit_per_minute:
+            return Fault(retry_after=max(1, round(self._updates[0] + 60 - now)))
+        self._updates.append(now)
+        return None
 
     def _next_fault(self, method: str) -> Fault | None:
         queue = self._faults.get(method)
@@ -589,6 +606,9 @@ class FakeSlack(LoopbackFake):
         return {"message_ts": self.new_ts()}
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://api.slack.com/methods/chat.update: channel and ts are required and name the message;
+        # only the bot's own messages can be updated (cant_update_message), an unknown ts is
+        # message_not_found, and a message that lost its blocks needs a top-level text.
         self._require(args, "channel", "ts")
         channel = self._member_channel(args["channel"])
         for message in self.messages[channel]:

@@ -201,6 +201,8 @@ class InstagramPublisher:
         return container
 
     async def _wait_finished(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
+        # Instagram fetches the video from postbot's link itself: there are no bytes of ours to count.
+        job.processing("Instagram is fetching the video")
         deadline = time.monotonic() + self.max_processing_s
         while True:
             body = await self._step(

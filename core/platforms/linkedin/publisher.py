@@ -119,6 +119,7 @@ class LinkedInPublisher:
         if state.get("li_post_urn"):
             return _result(str(state["li_post_urn"]))
         video = await self._upload(job, tokens)
+        job.processing()
         await self._wait_available(tokens, video)
         return await self._post(job, tokens, video)
 
@@ -161,11 +162,20 @@ class LinkedInPublisher:
             return video
         etags: dict[str, str] = dict(state.get("li_etags") or {})
         instructions: list[dict[str, Any]] = state["li_instructions"]
+        size = job.media.size_bytes
+
+        def held() -> int:
+            return sum(
+                int(p["last"]) - int(p["first"]) + 1 for i, p in enumerate(instructions) if str(i) in etags
+            )
+
+        job.uploaded(held(), size)
         for index, part in enumerate(instructions):
             if str(index) in etags:
                 continue
             etags[str(index)] = await self._retried(functools.partial(self._put_part, job, index, part))
             await job.checkpoint(li_etags=etags)
+            job.uploaded(held(), size)
         payload = {
             "finalizeUploadRequest": {
                 "video": video,

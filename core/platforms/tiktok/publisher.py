@@ -442,6 +442,7 @@ class TikTokPublisher:
             if status in (201, 206):
                 position.index, position.ask = index + 1, False
                 await job.checkpoint(chunks_sent=index + 1, uploaded=index + 1 == plan.total_chunk_count)
+                job.uploaded(end, plan.video_size)
                 return
             if status in (403, 404):
                 raise _UploadGone
@@ -474,6 +475,7 @@ class TikTokPublisher:
         deadline = time.monotonic() + self.poll_timeout_s
         delay = self.poll_interval_s
         id_deadline: float | None = None
+        job.processing()
         while True:
             try:
                 status = await self._fetch_status(tokens, publish_id)

@@ -184,6 +184,7 @@ class XPublisher:
             return media_id
         chunk = int(state["x_chunk"])
         done = {int(i) for i in state.get("x_segments", [])}
+        job.uploaded(_bytes_in(done, chunk, size), size)
         for index in range(math.ceil(size / chunk)):
             if index in done:
                 continue
@@ -197,6 +198,7 @@ class XPublisher:
             )
             done.add(index)
             await job.checkpoint(x_segments=sorted(done))
+            job.uploaded(_bytes_in(done, chunk, size), size)
         body = await self._step(tokens, "POST", f"/media/upload/{media_id}/finalize", "finalize the upload")
         await job.checkpoint(x_finalized=True, x_processing=_processing(body))
         return media_id
@@ -232,6 +234,7 @@ class XPublisher:
 
     async def _wait_processed(self, job: PublishJob, tokens: TokenSource, media_id: str) -> None:
         info = job.upload_state.get("x_processing")
+        job.processing()
         deadline = time.monotonic() + self.max_processing_s
         while info is not None and info.get("state") != "succeeded":
             if info.get("state") == "failed":
@@ -340,3 +343,8 @@ def _url(tweet_id: str) -> str:
 
 def _result(tweet_id: str) -> PublishResult:
     return PublishResult(remote_id=tweet_id, url=_url(tweet_id))
+
+
+def _bytes_in(segments: set[int], chunk: int, size: int) -> int:
+    """Bytes held by X in the acknowledged ``segments`` (the last one may be short)."""
+    return sum(min((i + 1) * chunk, size) - i * chunk for i in segments)

@@ -166,6 +166,8 @@ class YouTubePublisher:
                     video_id = await self._upload_video(job, tokens)
                 except _SessionGone as exc:
                     raise TransientError("YouTube dropped the upload session twice in a row.") from exc
+        # YouTube processes the video after the upload; the thumbnail is set meanwhile.
+        job.processing()
         await self._set_thumbnail(job, tokens, video_id)
         note = PRIVATE_LOCK_NOTE if job.upload_state.get("locked_private") else None
         return PublishResult(remote_id=video_id, url=f"https://www.youtube.com/watch?v={video_id}", note=note)
@@ -187,7 +189,9 @@ class YouTubePublisher:
             await job.checkpoint(session_uri=session, total=size, sha256=job.media.sha256, offset=0)
             progress = 0
         if isinstance(progress, int):
+            job.uploaded(progress, size)
             progress = await self._send_chunks(job, tokens, session, progress, size, mime)
+        job.uploaded(size, size)
         video_id = str(progress["id"])
         wanted = str(job.options.get("privacy", "public"))
         got = (progress.get("status") or {}).get("privacyStatus")
@@ -287,6 +291,7 @@ class YouTubePublisher:
                 if held <= progress.offset:
                     raise TransientError("YouTube accepted a chunk but stored none of it.")
                 progress.offset, progress.ask = held, False
+                job.uploaded(held, size)
                 moved = response.headers.get("location")
                 if moved and moved != progress.session:
                     # The session moved: later chunks, and a resume after a crash, go to the new URI

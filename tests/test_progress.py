@@ -1,0 +1,365 @@
+"""Live upload progress in chat, through the real scheduler, the real YouTube publisher (resumable
+upload in 256 KiB chunks) against the fake Data API, and the real slack_sdk / discord.py against the
+fake Slack and Discord.
+
+The relay's clock is the test's: every chunk the fake platform receives moves it 2 s, so a 10-chunk
+upload "takes" 20 s and the 5 s throttle shows without sleeping. The percentage in each message says
+after which chunk it was written, hence when on that clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.console.commands import ConsoleAdapter, ConsoleNotifier
+from adapters.discord import DiscordReporter
+from adapters.slack.notifier import SlackNotifier
+from bot.wiring import build_app
+from core.config import SchedulerSettings, Settings
+from core.db.engine import make_engine, migrate, session_factory
+from core.db.models import MediaAsset, ScheduledPost, SocialAccount, Team, User
+from core.domain import ChatKind, MessageRef
+from core.notify import NotifierRouter
+from core.platforms.publishers import PublisherRegistry
+from core.platforms.youtube.publisher import YouTubePublisher
+from core.progress import ProgressRelay
+from core.scheduler.processor import PostProcessor
+from core.store import replies
+from tests.clips import sized_clip
+from tests.conftest import Database
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
+from tests.publishing_support import StaticTokens
+
+TOKEN = "ya29.progress-token"
+CHANNEL = "UCprogress0000000000000000"
+CHUNKS = 10
+SIZE = CHUNKS * CHUNK_UNIT
+SECONDS_PER_CHUNK = 2.0
+FAST = SchedulerSettings(lease_s=30, batch_size=5, max_in_flight=5, backoff_base_s=0.05, backoff_max_s=0.2)
+_UPLOADING = re.compile(r"^YouTube #\d+: uploading (\d+) %$")
+
+
+class Clock:
+    """The relay's monotonic clock, moved by the fake platform receiving chunks."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Upload:
+    processor: PostProcessor
+    relay: ProgressRelay
+    sessions: async_sessionmaker[AsyncSession]
+    post_id: int
+
+    async def row(self) -> ScheduledPost:
+        async with self.sessions() as session:
+            post = await session.get(ScheduledPost, self.post_id)
+            assert post is not None
+            return post
+
+    async def publish(self) -> ScheduledPost:
+        async with asyncio.timeout(20):
+            while (post := await self.row()).status != "published":
+                await self.processor.run_due()
+                await asyncio.sleep(0.02)
+        await self.relay.drain()
+        return post
+
+
+@asynccontextmanager
+async def youtube_upload(
+    db: Database,
+    settings: Settings,
+    tmp_path: Path,
+    router: NotifierRouter,
+    *,
+    chat: ChatKind,
+    channel: str,
+    reply: MessageRef | None,
+    timeout_s: float = 10.0,
+) -> AsyncIterator[Upload]:
+    """One YouTube post, due now, queued from ``channel`` and answered by ``reply``."""
+    clock = Clock()
+
+    async def tick(request: httpx.Request) -> None:
+        # A chunk, not a "how much do you hold" query (Content-Range: bytes */size).
+        if request.method == "PUT" and "*/" not in request.headers.get("content-range", "*/"):
+            clock.now += SECONDS_PER_CHUNK
+
+    engine = make_engine(db.url, schema=db.schema)
+    await migrate(engine)
+    sessions = session_factory(engine)
+    video = sized_clip(tmp_path / "launch.mp4", size_bytes=SIZE)
+    try:
+        async with (
+            FakeYouTube(tokens={TOKEN: CHANNEL}) as youtube,
+            httpx.AsyncClient(timeout=30, event_hooks={"request": [tick]}) as http,
+        ):
+            registry = PublisherRegistry(settings, http)
+            registry.register(
+                YouTubePublisher(http, base_url=youtube.base_url, chunk_size=CHUNK_UNIT, retry_backoff_s=0)
+            )
+            async with sessions.begin() as session:
+                team = Team(chat=chat.value, external_id="T1", name="Launch team")
+                session.add(team)
+                await session.flush()
+                user = User(team_id=team.id, external_id="U1", display_name="Ada")
+                account = SocialAccount(
+                    team_id=team.id, platform="youtube", remote_account_id=CHANNEL, status="active"
+                )
+                media = MediaAsset(
+                    team_id=team.id,
+                    path=str(video),
+                    sha256=hashlib.sha256(video.read_bytes()).hexdigest(),
+                    size_bytes=SIZE,
+                    mime="video/mp4",
+                    original_name="launch.mp4",
+                )
+                session.add_all([user, account, media])
+                await session.flush()
+                now = datetime.now(UTC)
+                post = ScheduledPost(
+                    team_id=team.id,
+                    author_id=user.id,
+                    account_id=account.id,
+                    media_id=media.id,
+                    batch_id=uuid.uuid4().hex,
+                    platform="youtube",
+                    caption="Launch day #launch",
+                    title="Launch day",
+                    run_at=now,
+                    due_at=now,
+                    idempotency_key=uuid.uuid4().hex,
+                    upload_state={},
+                    origin_channel=channel,
+                )
+                session.add(post)
+                await session.flush()
+                post_id = post.id
+                if reply is not None:
+                    assert await replies.remember(session, team.id, [post_id], reply) == 1
+
+            async def reply_to(pid: int) -> MessageRef | None:
+                async with sessions() as session:
+                    return await replies.reply_to(session, pid)
+
+            relay = ProgressRelay(router, replies=reply_to, monotonic=clock, timeout_s=timeout_s)
+            processor = PostProcessor(
+                sessions,
+                registry,
+                router,
+                FAST,
+                tokens_for=lambda _account: StaticTokens(TOKEN, CHANNEL),
+                worker_id="w1",
+                progress=relay,
+            )
+            yield Upload(processor, relay, sessions, post_id)
+    finally:
+        await engine.dispose()
+
+
+def check_throttled(texts: list[str], post: ScheduledPost) -> None:
+    """The messages a post's progress went through: a few uploading steps, at least 5 s apart on the
+    relay's clock (chunk k is acknowledged at k * 2 s), then the published link."""
+    assert texts[-1] == f"YouTube #{post.id}: published: {post.remote_url}", texts
+    assert post.remote_url and post.remote_url.startswith("https://www.youtube.com/watch?v=")
+    steps = [int(m.group(1)) * CHUNKS // 100 for t in texts if (m := _UPLOADING.match(t))]
+    assert steps[0] == 0, texts
+    assert len(steps) >= 3, texts
+    times = [k * SECONDS_PER_CHUNK for k in steps]
+    assert all(b - a >= 5.0 for a, b in itertools.pairwise(times)), texts
+    # The throttle held most of the eleven reports back; every message is a new state.
+    assert len(texts) < CHUNKS, texts
+    assert len(set(texts)) == len(texts), texts
+
+
+async def test_slack_message_follows_the_upload_and_ends_with_the_link(
+    db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    async with FakeSlack() as slack:
+        slack.add_channel("C0LAUNCH", "launches")
+        web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url)
+        answer = await web.chat_postMessage(channel="C0LAUNCH", text="Scheduled #1 on YouTube")
+        reply = MessageRef("C0LAUNCH", answer["ts"])
+        router = NotifierRouter({ChatKind.SLACK: SlackNotifier(web)})
+        async with youtube_upload(
+            db, settings, tmp_path, router, chat=ChatKind.SLACK, channel="C0LAUNCH", reply=reply
+        ) as upload:
+            post = await upload.publish()
+
+        # The progress message is a thread reply to the scheduling answer, then only edited.
+        (started,) = [
+            c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == reply.message_id
+        ]
+        progress_ts = started.response["ts"]
+        updates = slack.calls_to("chat.update")
+        assert updates and all(c.status == 200 and c.response["ok"] for c in updates)
+        assert {(c.args["channel"], c.args["ts"]) for c in updates} == {("C0LAUNCH", progress_ts)}
+        assert all(c.args["text"] for c in updates), "every edit carries a top-level text"
+        texts = [started.args["text"], *(c.args["text"] for c in updates)]
+        check_throttled(texts, post)
+        (shown,) = [m for m in slack.messages["C0LAUNCH"] if m["ts"] == progress_ts]
+        assert shown["text"] == texts[-1] and shown["thread_ts"] == reply.message_id
+        # The result message still goes out as before.
+        assert any(
+            f"#{post.id}" in m["text"] and m["ts"] != progress_ts for m in slack.posted("C0LAUNCH")[2:]
+        )
+
+
+async def test_slack_edits_that_fail_are_dropped_and_the_upload_goes_on(
+    db: Database, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with FakeSlack() as slack:
+        slack.add_channel("C0LAUNCH", "launches")
+        # The first edit is rate limited for 30 s, the next finds the message deleted.
+        slack.rate_limit("chat.update", retry_after=30)
+        slack.fail("chat.update", "message_not_found")
+        web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url)
+        answer = await web.chat_postMessage(channel="C0LAUNCH", text="Scheduled #1 on YouTube")
+        router = NotifierRouter({ChatKind.SLACK: SlackNotifier(web)})
+        caplog.set_level(logging.WARNING, logger="core.progress")
+        async with youtube_upload(
+            db,
+            settings,
+            tmp_path,
+            router,
+            chat=ChatKind.SLACK,
+            channel="C0LAUNCH",
+            reply=MessageRef("C0LAUNCH", answer["ts"]),
+        ) as upload:
+            # Well inside the 30 s Slack asked for: the edit was dropped, not waited out.
+            post = await upload.publish()
+        assert post.status == "published" and post.attempts == 1
+        updates = slack.calls_to("chat.update")
+        assert [c.response.get("error") for c in updates[:2]] == ["ratelimited", "message_not_found"]
+        assert updates[0].status == 429
+        dropped = [r for r in caplog.records if r.getMessage() == "progress message dropped"]
+        assert len(dropped) == 2
+        assert updates[-1].response["ok"] and updates[-1].args["text"].endswith(post.remote_url or "?")
+
+
+@pytest.fixture
+async def discord_fake() -> AsyncIterator[FakeDiscord]:
+    import discord
+
+    original = discord.http.Route.BASE
+    async with FakeDiscord() as fake:
+        yield fake
+    discord.http.Route.BASE = original
+
+
+async def _discord(fake: FakeDiscord) -> tuple[DiscordReporter, str, MessageRef]:
+    guild = fake.add_guild("Launch", channels=("launches",))
+    channel = next(iter(guild.channels))
+    rest = DiscordReporter(fake.token, fake.api_base_url)
+    await rest.start()
+    answer = await rest.client.get_partial_messageable(int(channel)).send("Scheduled #1 on YouTube")
+    return rest, channel, MessageRef(channel, str(answer.id))
+
+
+async def test_discord_message_follows_the_upload_and_ends_with_the_link(
+    db: Database, settings: Settings, tmp_path: Path, discord_fake: FakeDiscord
+) -> None:
+    rest, channel, reply = await _discord(discord_fake)
+    try:
+        router = NotifierRouter({ChatKind.DISCORD: rest.notifier()})
+        async with youtube_upload(
+            db, settings, tmp_path, router, chat=ChatKind.DISCORD, channel=channel, reply=reply
+        ) as upload:
+            post = await upload.publish()
+    finally:
+        await rest.close()
+    (progress,) = [m for m in discord_fake.channel_messages(channel) if m.get("message_reference")]
+    assert progress["type"] == 19
+    assert progress["message_reference"]["message_id"] == reply.message_id
+    edits = [body for mid, body in discord_fake.channel_edits if mid == progress["id"]]
+    assert edits and {mid for mid, _ in discord_fake.channel_edits} == {progress["id"]}
+    # The message was created with the first state, then edited (PATCH) through the others.
+    first = discord_fake.messages[progress["id"]]
+    texts = [f"YouTube #{post.id}: uploading 0 %", *(b["content"] for b in edits)]
+    check_throttled(texts, post)
+    assert first["content"] == texts[-1] and first["edited_timestamp"]
+
+
+async def test_discord_rate_limited_edits_are_dropped(
+    db: Database, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import discord
+
+    original = discord.http.Route.BASE
+    # One edit per minute in the channel: Discord's 429 (or discord.py waiting out the bucket its
+    # headers announced) must not hold the upload, and the edits behind it are dropped.
+    async with FakeDiscord(edit_limit=1, edit_window_s=60) as fake:
+        rest, channel, reply = await _discord(fake)
+        caplog.set_level(logging.WARNING, logger="core.progress")
+        try:
+            router = NotifierRouter({ChatKind.DISCORD: rest.notifier()})
+            async with youtube_upload(
+                db,
+                settings,
+                tmp_path,
+                router,
+                chat=ChatKind.DISCORD,
+                channel=channel,
+                reply=reply,
+                timeout_s=0.5,
+            ) as upload:
+                post = await upload.publish()
+        finally:
+            await rest.close()
+    discord.http.Route.BASE = original
+    assert post.status == "published" and post.attempts == 1
+    assert len(fake.channel_edits) == 1, "no more edits than the channel's limit"
+    assert [r for r in caplog.records if r.getMessage() == "progress message dropped"]
+    # The result message went out all the same.
+    assert any(m.get("embeds") for m in fake.channel_messages(channel))
+
+
+async def test_console_prints_the_stages(settings: Settings, db: Database, clip: Path) -> None:
+    app = await build_app(settings, schema=db.schema, worker_id="w")
+    out: list[str] = []
+    try:
+        app.notifier.register(ChatKind.CONSOLE, ConsoleNotifier(out.append))
+        console = ConsoleAdapter(app.postbot, user="ana")
+        await console.handle(f"/post sandbox Hello --file {clip}")
+        await app.start_scheduler()
+        async with asyncio.timeout(15):
+            while True:
+                async with app.sessions() as session:
+                    post = (await session.execute(select(ScheduledPost))).scalar_one()
+                if post.status == "published":
+                    break
+                await asyncio.sleep(0.05)
+        assert app.processor.progress is not None
+        await app.processor.progress.drain()
+    finally:
+        await app.close()
+    stages = [line for line in out if line.startswith(f"Sandbox #{post.id}:")]
+    assert stages == [
+        f"Sandbox #{post.id}: uploading 0 %",
+        f"Sandbox #{post.id}: published: {post.remote_url}",
+    ], out
+    assert f"Published #{post.id} on Sandbox: {post.remote_url}" in out
