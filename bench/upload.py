@@ -48,6 +48,9 @@ class _Tokens:
     async def refresh(self) -> str:
         return TOKEN
 
+    async def rejected(self) -> None:
+        raise RuntimeError("the bench platform refused its own token")
+
     @property
     def account_id(self) -> str:
         return "bench"

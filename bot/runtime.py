@@ -84,6 +84,10 @@ class Runtime:
         for reporter in self.reporters:
             await reporter.start()
         await self.app.warm()
+        if self.chats or self.reporters:
+            # Whichever processes reach a chat check accounts and workers; the database makes sure
+            # only one of them speaks.
+            self.app.start_watch()
         if self.scheduler:
             await self.app.start_scheduler()
             log.info("scheduler started", extra={"worker": self.app.processor.worker_id})

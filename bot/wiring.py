@@ -36,6 +36,7 @@ from core.store.alerts import AlertGates
 from core.store.buckets import SharedBuckets
 from core.store.heartbeats import Heartbeats
 from core.store.wakeups import WakeListener
+from core.watch import OpsWatch
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,14 @@ class App:
     # None until a vault secret is configured: without one no account can be linked.
     accounts: Accounts | None = None
     converter: Converter | None = None
+    watch: OpsWatch | None = None
     _listener: WakeListener | None = None
+    _watching: asyncio.Task[None] | None = None
+
+    def start_watch(self) -> None:
+        """Check accounts and workers periodically (core/watch.py): in every process with a chat."""
+        if self.watch is not None and self._watching is None:
+            self._watching = asyncio.create_task(self.watch.run(), name="postbot-watch")
 
     async def start_scheduler(self) -> None:
         await self.runner.start()
@@ -123,6 +131,11 @@ class App:
 
     async def close(self) -> None:
         self.postbot.set_waker(None)
+        if self._watching is not None:
+            self._watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watching
+            self._watching = None
         if self._listener is not None:
             await self._listener.stop()
         if self.runner is not None:
@@ -222,6 +235,8 @@ async def build_app(
 
     postbot.set_breaker_states(breaker_states)
     runner = SchedulerRunner(processor, poll_interval_s=settings.scheduler.poll_interval_s)
+    heartbeats = Heartbeats(sessions)
+    watch = OpsWatch(sessions, heartbeats, alerter, settings.alerts, reaches=notifier.reaches)
     return App(
         settings=settings,
         engine=engine,
@@ -230,7 +245,7 @@ async def build_app(
         media=media,
         storage=storage,
         blobs=blobs,
-        heartbeats=Heartbeats(sessions),
+        heartbeats=heartbeats,
         notifier=notifier,
         publishers=publishers,
         postbot=postbot,
@@ -238,4 +253,5 @@ async def build_app(
         runner=runner,
         accounts=accounts,
         converter=converter,
+        watch=watch,
     )

@@ -168,9 +168,10 @@ class Alerter:
             if not ours:
                 log.info("another worker speaks for this platform", extra={"alert": text})
                 return
-            await self._deliver(chat, team_id, text)
+            await self.deliver(chat, team_id, text)
 
-    async def _deliver(self, chat: ChatKind, team_id: str, text: str) -> None:
+    async def deliver(self, chat: ChatKind, team_id: str, text: str) -> None:
+        """Send ``text`` to the chat's ops channel, or its admins by DM; failures are logged."""
         channel = self.channels.get(chat)
         try:
             if channel:

@@ -174,6 +174,12 @@ class AlertSettings(BaseModel):
     min_attempts: int = Field(default=3, ge=1)
     # No second alert for the same platform sooner than this after the last one.
     repeat_s: float = 3600.0
+    # How often a process with a chat checks linked accounts and workers (core/watch.py) ...
+    check_interval_s: float = Field(default=60.0, gt=0)
+    # ... alerting when no worker has been seen for this long ...
+    workers_missing_s: float = Field(default=300.0, gt=0)
+    # ... and when an account's access ends within this many days with no way to renew it.
+    token_warn_days: float = Field(default=3.0, ge=0)
 
 
 class LogFileSettings(BaseModel):

@@ -47,6 +47,10 @@ class NotifierRouter:
     def register(self, chat: ChatKind, notifier: Notifier) -> None:
         self._by_chat[chat] = notifier
 
+    def reaches(self, chat: ChatKind) -> bool:
+        """Whether this process can send to ``chat``."""
+        return chat in self._by_chat
+
     def _for(self, chat: ChatKind) -> Notifier:
         notifier = self._by_chat.get(chat)
         if notifier is None:

@@ -45,6 +45,7 @@ class StaticTokens:
         self.account = account
         self.refreshed = refreshed or token
         self.refreshes = 0
+        self.rejections = 0
 
     async def access_token(self) -> str:
         return self.token
@@ -53,6 +54,9 @@ class StaticTokens:
         self.refreshes += 1
         self.token = self.refreshed
         return self.token
+
+    async def rejected(self) -> None:
+        self.rejections += 1
 
     @property
     def account_id(self) -> str:

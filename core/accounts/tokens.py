@@ -148,6 +148,22 @@ class StoredTokenSource:
     async def refresh(self) -> str:
         return await self._refresh(seen=self._last.access_token if self._last else None, force=True)
 
+    async def rejected(self) -> None:
+        relink = relink_message(self.platform)
+        async with self.sessions.begin() as session:
+            account = await session.get(SocialAccount, self.row_id)
+            if account is None or account.status != AccountStatus.ACTIVE.value:
+                return
+            name = account.display_name or self._remote_id
+            account.status = AccountStatus.REVOKED.value
+            account.last_error = (
+                f"{self.platform.label} refused a freshly refreshed token for {name}: {relink}"
+            )
+        REFRESHES.labels(self.platform.value, "rejected").inc()
+        log.warning(
+            "token refused after a refresh", extra={"platform": self.platform.value, "account": self.row_id}
+        )
+
     def _fresh(self, tokens: TokenSet) -> bool:
         return tokens.expires_at is None or tokens.expires_at - self.skew > self.clock()
 

@@ -68,6 +68,11 @@ class TokenSource(Protocol):
 
     async def refresh(self) -> str: ...
 
+    async def rejected(self) -> None:
+        """The platform refused a token just refreshed: the grant itself is gone. The account is
+        marked revoked, which is what tells the admins to link it again (core/watch.py)."""
+        ...
+
     @property
     def account_id(self) -> str:
         """The platform's id of the linked account (channel id, ig-user-id, person URN, open_id...)."""

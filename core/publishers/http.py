@@ -103,6 +103,8 @@ async def send_authorized(
         response = await send(await tokens.access_token())
         if token_rejected(response):
             response = await send(await tokens.refresh())
+            if token_rejected(response):
+                await tokens.rejected()
     except httpx.TransportError as exc:
         raise transport_error(exc) from exc
     return response

@@ -1,0 +1,187 @@
+"""Periodic operations checks from any process with a chat: accounts to relink, workers gone.
+
+Every ``alerts.check_interval_s`` each such process looks at the database:
+
+- **Accounts.** Per team and platform, when no linked account can post (it was revoked: a refresh
+  answered ``invalid_grant``, or a fresh token was still refused with a 401; it expired; or its access
+  ends within ``alerts.token_warn_days`` and postbot has no way to renew it, which the OAuth exchange
+  told us: the access token's expiry without a refresh token, or the refresh token's own expiry), the
+  team's ops channel (or its admins) hears which account and how to relink it, once; and once more
+  when an account for that platform works again.
+- **Workers.** When no scheduler has recorded a heartbeat for ``alerts.workers_missing_s``, due posts
+  are not going out: every chat this process reaches hears it once, and once when a worker is back.
+
+Which process speaks is settled by the alerter's gate, in a fleet the database's alert gates
+(core/store/alerts.py): of several processes checking at once, exactly one sends each alert and each
+recovery. While a condition lasts it is said again every ``alerts.repeat_s``, not sooner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.accounts.tokens import renewable
+from core.alerts import Alerter
+from core.config import AlertSettings
+from core.db.models import SocialAccount, Team
+from core.domain import AccountStatus, ChatKind, Platform
+from core.store.heartbeats import Heartbeats
+
+log = logging.getLogger(__name__)
+
+WORKERS = "workers:"
+ACCOUNTS = "account:"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _Trouble:
+    account: SocialAccount
+    why: str
+
+
+class OpsWatch:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        heartbeats: Heartbeats,
+        alerter: Alerter,
+        settings: AlertSettings,
+        *,
+        reaches: Callable[[ChatKind], bool],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.heartbeats = heartbeats
+        self.alerter = alerter
+        self.settings = settings
+        self.reaches = reaches
+        self.clock = clock
+
+    async def run(self) -> None:
+        """Check every ``check_interval_s``, the first time one interval after start: processes
+        restarted together should not find each other missing."""
+        while True:
+            await asyncio.sleep(self.settings.check_interval_s)
+            try:
+                await self.check()
+            except Exception:
+                log.exception("operations check failed")
+
+    async def check(self) -> None:
+        if not self.settings.enabled:
+            return
+        await self.check_workers()
+        await self.check_accounts()
+
+    # -- workers --------------------------------------------------------------------------------
+
+    async def check_workers(self) -> None:
+        now = self.clock()
+        missing = timedelta(seconds=self.settings.workers_missing_s)
+        alive = await self.heartbeats.seen(within=missing, now=now)
+        for chat in ChatKind:
+            if not self.reaches(chat):
+                continue
+            key = f"{WORKERS}{chat.value}"
+            if alive:
+                if await self._clear(key):
+                    await self.alerter.deliver(
+                        chat,
+                        "",
+                        ":white_check_mark: A postbot worker is running again: due posts are going out.",
+                    )
+            elif await self._raise(key):
+                minutes = round(self.settings.workers_missing_s / 60)
+                await self.alerter.deliver(
+                    chat,
+                    "",
+                    f":warning: No postbot worker has been seen for {minutes} min: due posts are not going "
+                    "out (they wait, nothing is lost). Start one (`postbot worker`, or the bot with its "
+                    "scheduler). I'll say when one is back.",
+                )
+
+    # -- accounts -------------------------------------------------------------------------------
+
+    async def check_accounts(self) -> None:
+        now = self.clock()
+        async with self.sessions() as session:
+            rows = (await session.execute(select(SocialAccount, Team).join(Team))).all()
+        groups: dict[tuple[int, str], list[tuple[SocialAccount, Team]]] = {}
+        for account, team in rows:
+            groups.setdefault((team.id, account.platform), []).append((account, team))
+        for (team_id, platform_name), members in groups.items():
+            key = f"{ACCOUNTS}{team_id}:{platform_name}"
+            team = members[0][1]
+            chat = ChatKind(team.chat)
+            if not self.reaches(chat):
+                continue
+            platform = Platform(platform_name)
+            troubles = [t for a, _ in members if (t := self._trouble(a, now)) is not None]
+            if len(troubles) < len(members):
+                if await self._clear(key):
+                    good = next(a for a, _ in members if self._trouble(a, now) is None)
+                    await self.alerter.deliver(
+                        chat,
+                        team.external_id,
+                        f":white_check_mark: {platform.label} account {_name(good)} is linked and working: "
+                        f"{platform.label} posts can go out again.",
+                    )
+                continue
+            if await self._raise(key):
+                await self.alerter.deliver(chat, team.external_id, _account_alert(platform, troubles[0]))
+
+    def _trouble(self, account: SocialAccount, now: datetime) -> _Trouble | None:
+        if account.status == AccountStatus.REVOKED.value:
+            return _Trouble(account, "its access was revoked")
+        if account.status == AccountStatus.EXPIRED.value:
+            return _Trouble(account, "its access expired")
+        if account.status != AccountStatus.ACTIVE.value:
+            return _Trouble(account, account.last_error or "it stopped working")
+        horizon = now + timedelta(days=self.settings.token_warn_days)
+        ends: datetime | None = None
+        if account.refresh_expires_at is not None and account.refresh_expires_at <= horizon:
+            ends = account.refresh_expires_at
+        elif not renewable(account) and account.token_expires_at is not None:
+            if account.token_expires_at <= horizon:
+                ends = account.token_expires_at
+        if ends is None:
+            return None
+        if ends <= now:
+            return _Trouble(account, "its access has run out")
+        return _Trouble(account, f"its access ends in {_span(ends - now)} and cannot be renewed without you")
+
+    async def _raise(self, key: str) -> bool:
+        return await self.alerter.gate.open(key, repeat_s=self.settings.repeat_s)
+
+    async def _clear(self, key: str) -> bool:
+        return await self.alerter.gate.close(key)
+
+
+def _name(account: SocialAccount) -> str:
+    return account.display_name or account.remote_account_id
+
+
+def _span(left: timedelta) -> str:
+    hours = left.total_seconds() / 3600
+    if hours < 48:
+        return f"{max(1, round(hours))} h"
+    return f"{round(hours / 24)} days"
+
+
+def _account_alert(platform: Platform, trouble: _Trouble) -> str:
+    return (
+        f":warning: {platform.label} account {_name(trouble.account)} needs relinking: {trouble.why}. "
+        f"An admin can relink it with `/link {platform.value}`; until then {platform.label} posts fail. "
+        "I'll say when it works again."
+    )
