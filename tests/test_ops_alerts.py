@@ -125,7 +125,7 @@ async def test_a_revoked_account_is_said_once_and_its_relink_once(
         said = [m["text"] for m in slack.posted(OPS)]
         assert len(said) == 1, said
         assert said[0].startswith(":warning: YouTube account")
-        assert oauth.account.name in said[0] and "/link youtube" in said[0] and "revoked" in said[0]
+        assert oauth.account.name in said[0] and "/postbot link youtube" in said[0] and "revoked" in said[0]
 
         # An admin links it again (what the OAuth callback stores): one recovery, once.
         minted = oauth.mint()
@@ -185,7 +185,7 @@ async def test_a_token_refused_after_a_refresh_marks_the_account_for_relinking(
         await watch.check()
         await watch.check()
         said = [m["text"] for m in slack.posted(OPS)]
-        assert len(said) == 1 and "/link youtube" in said[0], said
+        assert len(said) == 1 and "/postbot link youtube" in said[0], said
 
 
 @pytest.fixture
@@ -238,7 +238,7 @@ async def test_an_account_that_cannot_be_renewed_is_flagged_days_ahead_to_the_ad
         dms = [m["content"] for m in discord_fake.dm_messages(admin.id)]
         assert len(dms) == 1, dms
         assert dms[0].startswith(":warning: LinkedIn account") and "ends in 2 days" in dms[0]
-        assert "/link linkedin" in dms[0]
+        assert "/postbot link linkedin" in dms[0]
         # Relinked: a fresh 60-day token.
         async with sessions.begin() as session:
             row = await session.get(SocialAccount, seeded.account_row_id)

@@ -58,8 +58,9 @@ class DiscordNotifier:
 
     async def dm(self, team_id: str, user_id: str, text: str) -> None:
         # No channel fallback here: these DMs carry single-use account links meant for one person.
+        # Core texts name commands as the console types them; here they live under /postbot.
         try:
-            await self._send_dm(user_id, text)
+            await self._send_dm(user_id, namespaced(text))
         except discord.Forbidden as exc:
             if exc.code == CANNOT_MESSAGE_USER:
                 raise UserError(
@@ -69,7 +70,9 @@ class DiscordNotifier:
             raise
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
-        await self._channel(channel_id).send(text[:2000], allowed_mentions=discord.AllowedMentions.none())
+        await self._channel(channel_id).send(
+            namespaced(text)[:2000], allowed_mentions=discord.AllowedMentions.none()
+        )
 
     async def progress(
         self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None

@@ -58,14 +58,18 @@ class SlackNotifier:
             raise
 
     async def dm_failure(self, post: PostView) -> None:
-        await self.dm(post.team_id, post.author_id, namespaced(failure_dm_text(post)))
+        await self.dm(post.team_id, post.author_id, failure_dm_text(post))
 
     async def dm(self, team_id: str, user_id: str, text: str) -> None:
+        # Core texts (alerts, link hints) name commands as the console types them; here they live
+        # under /postbot.
+        text = namespaced(text)
         opened = await self.client.conversations_open(users=user_id)
         channel = opened["channel"]["id"]
         await self.client.chat_postMessage(channel=channel, text=text, blocks=message_blocks(text))
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
+        text = namespaced(text)
         await self.client.chat_postMessage(channel=channel_id, text=text, blocks=message_blocks(text))
 
     async def progress(
