@@ -782,6 +782,51 @@ async def test_a_mention_uses_its_own_message_whatever_the_events_say(harness: H
 
 
 @sqlite_only
+async def test_a_mention_in_the_thread_of_a_video_uses_only_what_a_bot_token_may_read(
+    harness: Harness, clip: Path
+) -> None:
+    """A bot token may not call conversations.replies on channels (the fake refuses it as Slack's
+    reference says): a reply that mentions the bot is read from its own event, else the thread's
+    parent is read with conversations.history."""
+    h = harness
+    upload = h.slack.add_file(ANA, CHANNEL, clip, name="parent.mp4")
+    root = h.sender.user_message(ANA, CHANNEL, "launch cut", [upload])
+    await h.sender.mention(BEN, CHANNEL, "in 3 hours sandbox From the thread", thread_ts=root["ts"])
+    reply = await h.reply()
+    assert reply["thread_ts"] == root["ts"] and "parent.mp4" in _block_text(reply)
+    [post] = await h.posts()
+    assert post.caption == "From the thread" and h.slack.downloads[-1]["file"] == upload.id
+    assert h.slack.calls_to("conversations.replies") == []
+
+    # A reply carrying its own video posts that one, not the parent's, even when Slack delivers the
+    # app_mention first.
+    own = h.slack.add_file(BEN, CHANNEL, clip, name="reply.mp4")
+    await h.sender.mention(
+        BEN, CHANNEL, "in 4 hours sandbox Its own", [own], thread_ts=root["ts"], app_mention_first=True
+    )
+    await h.slack.wait_for(lambda: len(h.bot_messages()) >= 2)
+    assert "reply.mp4" in _block_text(h.bot_messages()[-1])
+    assert h.slack.downloads[-1]["file"] == own.id
+    assert [p.caption for p in await h.posts()] == ["From the thread", "Its own"]
+
+    # The same when the app_mention comes without the reply's files: its message event has them.
+    late = h.slack.add_file(BEN, CHANNEL, clip, name="late.mp4")
+    await h.sender.mention(
+        BEN,
+        CHANNEL,
+        "in 5 hours sandbox Late files",
+        [late],
+        thread_ts=root["ts"],
+        files_in_app_mention=False,
+        app_mention_first=True,
+    )
+    await h.slack.wait_for(lambda: len(h.bot_messages()) >= 3)
+    assert "late.mp4" in _block_text(h.bot_messages()[-1])
+    assert h.slack.downloads[-1]["file"] == late.id
+    assert all(c.response["ok"] for c in h.slack.calls)
+
+
+@sqlite_only
 async def test_schedule_from_a_link(web_host: WebHost, harness: Harness, clip: Path) -> None:
     h = harness
     url = web_host.add_file(clip)

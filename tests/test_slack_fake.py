@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeSlack, documented_bot_scopes
 
 
 @pytest.fixture
@@ -201,3 +201,37 @@ async def test_a_response_url_takes_five_uses(slack: FakeSlack) -> None:
         last = await http.post(url, json={"text": "again"})
     assert statuses == [200] * 5 + [404] and last.text == "used_url"
     assert len(slack.hooks) == 5
+
+
+async def test_conversations_replies_follows_the_reference_for_bot_tokens() -> None:
+    """https://docs.slack.dev/reference/methods/conversations.replies: bot tokens may read threads in
+    DMs and group DMs only, and the parent comes first ("a message plus all the messages in reply")."""
+    async with FakeSlack(scopes=documented_bot_scopes() | {"im:history"}) as slack:
+        slack.add_user("U0ANA", "ana")
+        slack.add_channel("C0GEN", "general")
+        await _thread_reads(slack)
+
+
+async def _thread_reads(slack: FakeSlack) -> None:
+    root = {"type": "message", "user": "U0ANA", "text": "parent", "ts": slack.new_ts()}
+    reply = {
+        "type": "message",
+        "user": "U0ANA",
+        "text": "reply",
+        "ts": slack.new_ts(),
+        "thread_ts": root["ts"],
+    }
+    slack.messages["C0GEN"] += [root, reply]
+    refused = await _error(client(slack).conversations_replies(channel="C0GEN", ts=root["ts"]))
+    assert refused.response["error"] == "not_allowed_token_type"
+
+    dm = (await client(slack).conversations_open(users="U0ANA"))["channel"]["id"]
+    root = {**root, "ts": slack.new_ts()}
+    later = {**reply, "ts": slack.new_ts(), "thread_ts": root["ts"]}
+    slack.messages[dm] += [root, later]
+    # Asked for the reply's moment with limit=1, Slack still answers the parent.
+    window = {"latest": later["ts"], "oldest": later["ts"], "inclusive": True, "limit": 1}
+    found = await client(slack).conversations_replies(channel=dm, ts=root["ts"], **window)
+    assert [m["text"] for m in found["messages"]] == ["parent"]
+    found = await client(slack).conversations_replies(channel=dm, ts=later["ts"], limit=10)
+    assert [m["text"] for m in found["messages"]] == ["parent", "reply"]

@@ -17,6 +17,7 @@ followed by hand, each hop checked the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -216,3 +217,35 @@ async def download(
         await response.aclose()
     assert sink.info is not None
     return sink.info
+
+
+class SeenReplies:
+    """Thread replies as their ``message`` events carried them, kept briefly for an ``app_mention`` of
+    the same reply that came without its ``files``: a bot token can't read a reply in a channel back
+    (conversations.replies is for DMs only, https://docs.slack.dev/reference/methods/conversations.replies),
+    and the two events come in no promised order (https://docs.slack.dev/apis/events-api/)."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.keep = keep
+        self._seen: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+
+    def _slot(self, channel: str, ts: str) -> asyncio.Future[dict[str, Any]]:
+        key = (channel, ts)
+        slot = self._seen.get(key)
+        if slot is None:
+            slot = self._seen[key] = asyncio.get_running_loop().create_future()
+            while len(self._seen) > self.keep:
+                del self._seen[next(iter(self._seen))]
+        return slot
+
+    def saw(self, channel: str, message: dict[str, Any]) -> None:
+        slot = self._slot(channel, str(message["ts"]))
+        if not slot.done():
+            slot.set_result(message)
+
+    async def wait(self, channel: str, ts: str, timeout_s: float) -> dict[str, Any] | None:
+        slot = self._slot(channel, ts)
+        try:
+            return await asyncio.wait_for(asyncio.shield(slot), timeout_s)
+        except TimeoutError:
+            return None

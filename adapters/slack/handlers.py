@@ -23,6 +23,7 @@ from adapters.slack import blocks
 from adapters.slack.context import Directory
 from adapters.slack.files import (
     FileHosts,
+    SeenReplies,
     complete,
     download,
     existing_thread,
@@ -114,6 +115,9 @@ LEGACY_ACKS: dict[str, str] = dict.fromkeys(LEGACY_COMMANDS, "")
 # Work after the ack that runs at once; more waits its turn, so a burst of commands neither starves
 # the acks of later requests nor opens hundreds of downloads and database transactions together.
 MAX_CONCURRENT_WORK = 16
+# How long a mention in a thread waits for its reply's own ``message`` event (see SeenReplies): the
+# two are sent together, so a reply with an upload is not mistaken for one about the parent's video.
+REPLY_EVENT_WAIT_S = 3.0
 
 INTERNAL_ERROR = (
     "Something went wrong on postbot's side and it has been logged. Please try again in a minute."
@@ -153,6 +157,7 @@ class SlackHandlers:
         self.directory = Directory(client, set(slack.admin_user_ids))
         self.window = timedelta(seconds=slack.recent_file_window_s)
         self._work_slots = asyncio.Semaphore(MAX_CONCURRENT_WORK)
+        self.replies = SeenReplies()
         self.homes = HomeTabs(
             client,
             postbot.home,
@@ -510,6 +515,8 @@ class SlackHandlers:
         channel, user = event.get("channel"), event.get("user")
         if not channel or not user:
             return
+        if event.get("thread_ts") not in (None, event.get("ts")):
+            self.replies.saw(channel, event)
         try:
             videos = await videos_in_message(self.client, event, channel_id=channel, user_id=user)
         except SlackApiError as exc:
@@ -576,18 +583,37 @@ class SlackHandlers:
         await self._guard(work, tell, "app_mention")
 
     async def _message(self, channel: str, event: dict[str, Any]) -> dict[str, Any]:
-        """The message an app_mention is about, as Slack stored it. app_mention has been delivered
-        without the upload's ``files``, and before or after the ``message`` event that has them; the
-        stored message has them whatever the order, so the mention needs neither the other event nor
-        a guess at "the latest upload"."""
+        """The message an app_mention is about, read only in ways a bot token may. app_mention has
+        been delivered without the upload's ``files``, and before or after the ``message`` event that
+        has them: when the event has its files, they are used as they are (a Slack Connect stub is
+        looked up with files.info); a top-level message is read back with conversations.history,
+        whatever the order of the events, so the mention needs neither the other event nor a guess at
+        "the latest upload".
+
+        A reply in a thread cannot be read back: conversations.history returns top-level messages
+        only, and "Bot user tokens may use [conversations.replies] for direct message and multi-party
+        direct message conversations, but lack sufficient permissions to use this method on public
+        and private channels" (https://docs.slack.dev/reference/methods/conversations.replies, usage
+        info). So a reply's files come from its ``message`` event (waited for a moment when the
+        app_mention came first), and a reply that brings neither a video nor a link is about the
+        thread it is in: the thread's parent, a top-level message, is read with conversations.history."""
+        if "files" in event:
+            return event
         ts, root = event["ts"], event.get("thread_ts")
-        window = {"latest": ts, "oldest": ts, "inclusive": True, "limit": 1}
         if root and root != ts:
-            found = await self.client.conversations_replies(channel=channel, ts=root, **window)
-        else:
-            found = await self.client.conversations_history(channel=channel, **window)
-        messages = [m for m in found.get("messages") or [] if m.get("ts") == ts]
-        return messages[0] if messages else event
+            if first_link(event.get("text", "")) is not None:
+                return event
+            reply = await self.replies.wait(channel, ts, REPLY_EVENT_WAIT_S)
+            if reply is not None and reply.get("files"):
+                return reply
+            return await self._top_level(channel, str(root)) or event
+        return await self._top_level(channel, ts) or event
+
+    async def _top_level(self, channel: str, ts: str) -> dict[str, Any] | None:
+        found = await self.client.conversations_history(
+            channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+        )
+        return next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
 
     async def _source_in(self, message: dict[str, Any], channel: str, user: str) -> Source:
         """The video a message carries: an upload, or else a link in its text. A remote file (a

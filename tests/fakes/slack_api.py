@@ -748,15 +748,29 @@ class FakeSlack(LoopbackFake):
         return {"messages": [self._stored(m) for m in found], "has_more": False}
 
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
-        # https://api.slack.com/methods/conversations.replies: the parent, then its replies, oldest first.
+        # https://docs.slack.dev/reference/methods/conversations.replies (usage info): "Bot user tokens
+        # may use this method for direct message and multi-party direct message conversations, but lack
+        # sufficient permissions to use this method on public and private channels." The fake only has
+        # the bot token, so a channel (C…, G…) is refused with Slack's error for a token of the wrong
+        # kind ("not_allowed_token_type", https://docs.slack.dev/reference/methods/conversations.replies#errors).
         self._require(args, "channel", "ts")
         channel = self._member_channel(args["channel"])
-        thread = [
-            m for m in self.messages[channel] if m["ts"] == args["ts"] or m.get("thread_ts") == args["ts"]
-        ]
-        if not thread:
+        if channel in self.channels:
+            raise SlackError("not_allowed_token_type")
+        root = next((m for m in self.messages[channel] if m["ts"] == args["ts"]), None)
+        if root is None:
             raise SlackError("thread_not_found")
-        found = self._window(sorted(thread, key=lambda m: float(m["ts"])), args)
+        root_ts = root.get("thread_ts") or root["ts"]
+        parent = next(m for m in self.messages[channel] if m["ts"] == root_ts)
+        replies = sorted(
+            (m for m in self.messages[channel] if m.get("thread_ts") == root_ts and m["ts"] != root_ts),
+            key=lambda m: float(m["ts"]),
+        )
+        # "returns an entire thread (a message plus all the messages in reply to it)": the parent comes
+        # first, whatever oldest/latest say, and the window and limit apply to the replies after it
+        # (the reference's example response: the parent, then the replies oldest first).
+        room = int(args.get("limit") or 100) - 1
+        found = [parent, *(self._window(replies, {**args, "limit": room}) if room > 0 else [])]
         return {"messages": [self._stored(m) for m in found], "has_more": False}
 
     # ----------------------------------------------------------------- files and hooks
