@@ -826,6 +826,60 @@ async def test_a_mention_in_the_thread_of_a_video_uses_only_what_a_bot_token_may
     assert all(c.response["ok"] for c in h.slack.calls)
 
 
+def _form(when: str) -> dict[str, Any]:
+    option = {"text": {"type": "plain_text", "text": "sandbox"}, "value": "sandbox"}
+    return {
+        "when": {"when_text": {"type": "plain_text_input", "value": when}},
+        "platforms": {"platforms_selected": {"type": "checkboxes", "selected_options": [option]}},
+        "caption": {"caption_text": {"type": "plain_text_input", "value": "Teaser"}},
+    }
+
+
+@sqlite_only
+async def test_the_form_is_answered_within_slacks_3_seconds_when_users_info_is_slow(
+    harness: Harness, clip: Path
+) -> None:
+    """Slack allows 3 s to answer a view submission: a rate-limited users.info (the client waits out
+    Retry-After) must not hold the answer; the post is queued after it, and a time that turns out
+    unreadable is said privately with what was typed."""
+    h = harness
+    upload = h.slack.add_file(BEN, CHANNEL, clip, name="teaser.mp4")
+    message = h.sender.user_message(BEN, CHANNEL, "Teaser", [upload])
+    h.slack.rate_limit("users.info", retry_after=4)
+    await h.sender.message_shortcut("schedule_this_post", user=BEN, channel=CHANNEL, message=message)
+    [view] = (await h.slack.wait_for(lambda: h.slack.views)).values()
+    started = time.monotonic()
+    ok = await h.sender.submit_view(view["id"], user=BEN, values=_form("friday 9am"))
+    assert ok.status_code == 200 and ok.content == b""
+    assert time.monotonic() - started < 3.0
+    reply = await h.reply()
+    assert "09:00 Europe/Berlin" in _block_text(reply) and "teaser.mp4" in _block_text(reply)
+
+    again = h.sender.user_message(ANA, CHANNEL, "Second cut", [h.slack.add_file(ANA, CHANNEL, clip)])
+    h.slack.rate_limit("users.info", retry_after=4)
+    await h.sender.message_shortcut("schedule_this_post", user=ANA, channel=CHANNEL, message=again)
+    await h.slack.wait_for(lambda: len(h.slack.views) == 2)
+    second = list(h.slack.views.values())[-1]
+    started = time.monotonic()
+    late = await h.sender.submit_view(second["id"], user=ANA, values=_form("someday sandbox"))
+    assert late.status_code == 200 and time.monotonic() - started < 3.0
+    note = await _seen(h, ANA, "someday")
+    assert "Schedule this post" in note["text"] and "Something went wrong" not in note["text"]
+    assert len(await h.posts()) == 1
+
+
+@sqlite_only
+async def test_an_expired_trigger_says_to_try_again(harness: Harness, clip: Path) -> None:
+    h = harness
+    message = h.sender.user_message(BEN, CHANNEL, "Teaser", [h.slack.add_file(BEN, CHANNEL, clip)])
+    await h.sender.message_shortcut(
+        "schedule_this_post", user=BEN, channel=CHANNEL, message=message, trigger_ttl_s=0
+    )
+    note = await _seen(h, BEN, "again")
+    assert "Schedule this post" in note["text"] and "Something went wrong" not in note["text"]
+    assert h.slack.calls_to("views.open")[-1].response["error"] == "expired_trigger_id"
+
+
 @sqlite_only
 async def test_schedule_from_a_link(web_host: WebHost, harness: Harness, clip: Path) -> None:
     h = harness

@@ -118,6 +118,9 @@ MAX_CONCURRENT_WORK = 16
 # How long a mention in a thread waits for its reply's own ``message`` event (see SeenReplies): the
 # two are sent together, so a reply with an upload is not mistaken for one about the parent's video.
 REPLY_EVENT_WAIT_S = 3.0
+# A modal submission is answered within this, whatever users.info, the database and the parse take
+# (Slack allows 3 s; see SlackHandlers.on_modal).
+MODAL_ACK_BUDGET_S = 1.5
 
 INTERNAL_ERROR = (
     "Something went wrong on postbot's side and it has been logged. Please try again in a minute."
@@ -667,7 +670,18 @@ class SlackHandlers:
                 raise UserError(
                     "That link is too long for me to keep.", hint="Share a shorter link to the video."
                 ) from None
-            await self.client.views_open(trigger_id=shortcut["trigger_id"], view=view)
+            try:
+                await self.client.views_open(trigger_id=shortcut["trigger_id"], view=view)
+            except SlackApiError as exc:
+                # A trigger_id is good for 3 seconds after the click
+                # (https://docs.slack.dev/reference/methods/views.open#errors: expired_trigger_id): the
+                # user only has to click again, nothing went wrong.
+                if exc.response.get("error") not in ("expired_trigger_id", "invalid_trigger_id"):
+                    raise
+                raise UserError(
+                    "Slack closed the window for opening the form before I could.",
+                    hint="Use Schedule this post on the message again.",
+                ) from None
             # Warm the users.info cache so the submission can check the time in the user's zone at once.
             await self.directory.user(user)
 
@@ -699,13 +713,6 @@ class SlackHandlers:
             return
         # The pickers' values are ISO (YYYY-MM-DD, HH:mm), read in the user's zone like typed times.
         when = typed or f"{day} {hour}".strip()
-        ctx = await self.directory.context(
-            team_id=view.get("team_id") or body["team"]["id"],
-            user_id=user,
-            channel_id=metadata["channel"],
-            thread_ts=metadata.get("thread"),
-            request_id=f"slack-view:{view['id']}",
-        )
         source: Source = (
             metadata["link"]
             if metadata.get("link")
@@ -726,20 +733,30 @@ class SlackHandlers:
                 await ack()
 
         async def read() -> None:
-            # The facade has read the command: close the form now (Slack waits 3 s for the answer),
-            # then download and queue in a work slot like every other command.
+            # The facade has read the command: close the form now, then download and queue in a work
+            # slot like every other command.
             await close_form()
             await slot.enter_async_context(self._work_slots)
 
         async def work() -> None:
             nonlocal acked
             try:
-                # One parse and one transaction, as for /schedule; the form's answer waits only for
-                # the parse, which is why the time is not checked on its own first.
+                # users.info (the zone), then one parse and one transaction, as for /schedule. A time
+                # it can't read is shown under the field when that is known within the ack budget.
+                ctx = await self.directory.context(
+                    team_id=view.get("team_id") or body["team"]["id"],
+                    user_id=user,
+                    channel_id=metadata["channel"],
+                    thread_ts=metadata.get("thread"),
+                    request_id=f"slack-view:{view['id']}",
+                )
                 outcome = await self._queue_posts(ctx, text, source, now_post=False, read=read, form=form)
             except TimeParseError as exc:
                 if acked:
-                    raise
+                    # The form closed already: say what was typed, so nothing has to be remembered.
+                    raise UserError(
+                        f"{exc} (you typed “{when}”)", hint="Use Schedule this post on the message again."
+                    ) from None
                 acked = True
                 # Shown under the field, so the user fixes it without losing what they typed.
                 await ack(response_action="errors", errors={"when" if typed else "when_date": str(exc)[:150]})
@@ -749,8 +766,19 @@ class SlackHandlers:
                 raise
             await self._reply_outcome(ctx, outcome, tell)
 
-        async with slot:
-            await self._guard(work, tell, "modal", queued=False)
+        async def ack_in_time() -> None:
+            # Slack shows the user an error unless a view submission is answered within 3 seconds
+            # (https://docs.slack.dev/tools/bolt-python/concepts/acknowledge): a slow or rate-limited
+            # users.info, a busy database or a slow parse closes the form here instead of missing it.
+            await asyncio.sleep(MODAL_ACK_BUDGET_S)
+            await close_form()
+
+        deadline = asyncio.create_task(ack_in_time())
+        try:
+            async with slot:
+                await self._guard(work, tell, "modal", queued=False)
+        finally:
+            deadline.cancel()
 
     # ------------------------------------------------------------------ buttons
 

@@ -1271,7 +1271,14 @@ class SlackSender:
         return message
 
     async def message_shortcut(
-        self, callback_id: str, *, user: str, channel: str, message: dict[str, Any], **kw: Any
+        self,
+        callback_id: str,
+        *,
+        user: str,
+        channel: str,
+        message: dict[str, Any],
+        trigger_ttl_s: float = TRIGGER_TTL_S,
+        **kw: Any,
     ) -> httpx.Response:
         payload: dict[str, Any] = {
             "type": "message_action",
@@ -1282,7 +1289,7 @@ class SlackSender:
             "channel": {"id": channel, "name": self.slack.channels.get(channel, "")},
             "is_enterprise_install": False,
             "callback_id": callback_id,
-            "trigger_id": self.slack.new_trigger(),
+            "trigger_id": self.slack.new_trigger(trigger_ttl_s),
             "response_url": self.slack.response_url("actions"),
             "message_ts": message["ts"],
             "message": message,
