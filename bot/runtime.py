@@ -66,6 +66,9 @@ class Web(enum.Enum):
     # endpoints alone when they cannot (no vault secret).
     IF_LINKING = "if-linking"
     REQUIRED = "required"
+    # The console's: the OAuth pages on this machine when linking is set up, so a loopback redirect
+    # comes back here; a port already in use costs only linking, said once, not the console.
+    LOCAL = "local"
 
 
 @dataclass
@@ -103,7 +106,16 @@ class Runtime:
         linking = self.app.accounts is not None
         if self.web is Web.NONE or (not linking and not routes):
             return
-        if linking:
+        if linking and self.web is Web.LOCAL:
+            web = self.app.settings.web
+            try:
+                self.server = await start_web(self.app.postbot, extra_routes=routes)
+            except OSError as exc:
+                log.warning(
+                    f"can't listen on {web.host}:{web.port} ({exc.strerror}): /link can't receive its "
+                    "callback here; set POSTBOT_WEB__PORT to a free port and web.public_url to match"
+                )
+        elif linking:
             self.server = await start_web(self.app.postbot, extra_routes=routes)
         else:
             # Without the vault secret there are no OAuth pages: the chats' endpoints are served alone.
@@ -227,10 +239,19 @@ async def run_discord(settings: Settings, *, scheduler: bool = True) -> None:
     await run(settings, make)
 
 
+# How often the console's status line may show a new upload percentage: a terminal redraw costs
+# nothing, unlike a chat message edit (scheduler.progress_interval_s, 5 s, is for those).
+CONSOLE_PROGRESS_S = 0.25
+
+
 async def run_console(settings: Settings) -> None:
     from adapters.console.repl import ConsoleChat
 
-    await run(settings, lambda app: Runtime(app, chats=[ConsoleChat(app.postbot)]))
+    interval = settings.scheduler.progress_interval_s
+    if interval > CONSOLE_PROGRESS_S:
+        scheduler = settings.scheduler.model_copy(update={"progress_interval_s": CONSOLE_PROGRESS_S})
+        settings = settings.model_copy(update={"scheduler": scheduler})
+    await run(settings, lambda app: Runtime(app, chats=[ConsoleChat(app.postbot)], web=Web.LOCAL))
 
 
 def reporters(app: App) -> list[Reporter]:

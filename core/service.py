@@ -865,9 +865,10 @@ class Postbot:
             raise NO_LINKING
         return self.linker
 
-    async def link(self, ctx: ChatContext, platform_word: str) -> str:
-        """`/link <platform>`: DM the admin a single-use link; returns the in-channel acknowledgement."""
-        return await self._linker().request_link(ctx, platform_word)
+    async def link(self, ctx: ChatContext, platform_word: str, *, loopback: bool = False) -> str:
+        """`/link <platform>`: DM the admin a single-use link; returns the in-channel acknowledgement.
+        ``loopback``: the OAuth callback comes back to this machine (the console's own web server)."""
+        return await self._linker().request_link(ctx, platform_word, loopback=loopback)
 
     async def unlink(self, ctx: ChatContext, platform: Platform, handle: str | None = None) -> UnlinkOutcome:
         """`/unlink youtube` (every YouTube account) or `/unlink youtube@brand` (that one)."""

@@ -338,11 +338,16 @@ async def test_discord_rate_limited_edits_are_dropped(
     assert any(m.get("embeds") for m in fake.channel_messages(channel))
 
 
-async def test_console_prints_the_stages(settings: Settings, db: Database, clip: Path) -> None:
+async def test_console_shows_the_stages_in_its_status_line_and_the_result_once(
+    settings: Settings, db: Database, clip: Path
+) -> None:
     app = await build_app(settings, schema=db.schema, worker_id="w")
     out: list[str] = []
+    live: list[tuple[int, str | None]] = []
     try:
-        app.notifier.register(ChatKind.CONSOLE, ConsoleNotifier(out.append))
+        app.notifier.register(
+            ChatKind.CONSOLE, ConsoleNotifier(out.append, live=lambda i, t: live.append((i, t)))
+        )
         console = ConsoleAdapter(app.postbot, user="ana")
         await console.handle(f"/post sandbox Hello --file {clip}")
         await app.start_scheduler()
@@ -357,9 +362,10 @@ async def test_console_prints_the_stages(settings: Settings, db: Database, clip:
         await app.processor.progress.drain()
     finally:
         await app.close()
-    stages = [line for line in out if line.startswith(f"Sandbox #{post.id}:")]
-    assert stages == [
-        f"Sandbox #{post.id}: uploading 0 %",
-        f"Sandbox #{post.id}: published: {post.remote_url}",
-    ], out
-    assert f"Published #{post.id} on Sandbox: {post.remote_url}" in out
+    # A terminal can't edit a printed line: progress lives in the status line under the prompt and
+    # is cleared when the result is printed, once (issue 23: every publish was announced twice).
+    assert live[0] == (post.id, f"Sandbox #{post.id}: uploading 0 %"), live
+    assert (post.id, None) in live
+    after = live[live.index((post.id, None)) + 1 :]
+    assert all(text is None for _, text in after), live
+    assert out == [f"Published #{post.id} on Sandbox: {post.remote_url}"], out

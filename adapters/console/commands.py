@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import getpass
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from core.domain import AttachedImage, ChatContext, ChatKind, MediaInfo, MessageRef, PostView
+from core.domain import (
+    AttachedImage,
+    ChatContext,
+    ChatKind,
+    MediaInfo,
+    MessageRef,
+    Platform,
+    PostStatus,
+    PostView,
+    platform_from_alias,
+)
 from core.errors import DiskFull, UserError, is_disk_full
 from core.render import (
     accounts_text,
@@ -21,12 +32,23 @@ from core.render import (
     scheduled_summary,
     status_text,
     suggestions_text,
+    unlink_text,
 )
-from core.service import Postbot, ScheduleOutcome, option_help, parse_post_id, platform_infos, read_image
+from core.service import (
+    MediaSource,
+    Postbot,
+    ScheduleOutcome,
+    option_help,
+    parse_post_id,
+    platform_infos,
+    read_image,
+    split_url_flag,
+)
 
-HELP = f"""Commands:
+_COMMANDS = f"""Commands:
   /schedule <when> <platforms> [caption] [--option value ...] --file <video> [--thumbnail <image>]
       e.g. /schedule tomorrow 6pm yt:unlisted,ig Launch day --tags launch,demo --file clip.mp4
+      --url <link> instead of --file: a public https link to the video (Drive, Dropbox, OneDrive, …)
   /post <platforms> [caption] [--option value ...] --file <video>    publish now
       Options: platform:value in the list (youtube:unlisted, tiktok:friends, linkedin:connections),
       platform@account (youtube@brand), and --name value at the start or end: {option_help()}
@@ -36,11 +58,27 @@ HELP = f"""Commands:
   /suggest [platforms]                          the best free slots per platform
   /timezone <zone>                              the zone your times are read in, e.g. Europe/Berlin
   /pause [platform], /resume [platform]         hold publishing (due posts wait), then start it again
-  /accounts                                     linked accounts (with linking set up)
+"""
+_ACCOUNTS = """  /link <platform>                              connect an account: open the link printed here
+  /unlink <platform>[@handle]                   disconnect it
+  /accounts                                     linked accounts and their health
   /default <platform>@<handle>                  the account posts go to when a command names none
+"""
+_NO_ACCOUNTS = """\
+  /link, /unlink, /accounts, /default           need POSTBOT_SECRET_KEY (postbot init makes one)
+"""
+_END = f"""\
   /status                                       per platform: queue, in flight, next due, 24 h success
-  /help, /quit
+  /help, /quit (or Ctrl-D, Ctrl-C)
 Platforms: {platform_words(platform_infos())}."""
+
+
+def help_text(*, linking: bool) -> str:
+    """What this console supports: the account commands only where linking is set up."""
+    return _COMMANDS + (_ACCOUNTS if linking else _NO_ACCOUNTS) + _END
+
+
+HELP = help_text(linking=True)
 
 _FILE_OPTIONS = {
     name: re.compile(rf"""\s--{name}\s+("[^"]+"|'[^']+'|\S+)""") for name in ("file", "thumbnail")
@@ -58,16 +96,37 @@ def split_file_option(text: str, name: str = "file") -> tuple[str, str | None]:
 
 
 class ConsoleNotifier:
-    """Prints outcomes where the console user sees them."""
+    """Prints outcomes where the console user sees them, each once.
 
-    def __init__(self, out: Callable[[str], None]) -> None:
+    ``live(post_id, text)`` shows an upload's progress in a line the terminal edits in place (the
+    prompt's status line); ``live(post_id, None)`` clears it. Without it (piped output) progress is
+    not printed: a pipe can't edit a line, and the result line says how it ended."""
+
+    def __init__(
+        self, out: Callable[[str], None], *, live: Callable[[int, str | None], None] | None = None
+    ) -> None:
         self.out = out
+        self.live = live
+        # Posts whose outcome was printed: the relay's final progress may arrive after it, and must
+        # not bring the finished upload back into the status line.
+        self._ended: OrderedDict[int, None] = OrderedDict()
+
+    def _end(self, post_id: int) -> None:
+        self._ended[post_id] = None
+        while len(self._ended) > 1000:
+            self._ended.popitem(last=False)
+        if self.live is not None:
+            self.live(post_id, None)
 
     async def post_result(self, post: PostView) -> None:
-        self.out(result_text(post))
+        self._end(post.id)
+        # A failure is said once, by dm_failure, which always follows it and also says what to do.
+        if post.status is PostStatus.PUBLISHED:
+            self.out(result_text(post))
 
     async def dm_failure(self, post: PostView) -> None:
-        self.out("[DM] " + failure_dm_text(post))
+        self._end(post.id)
+        self.out(failure_dm_text(post))
 
     async def dm(self, team_id: str, user_id: str, text: str) -> None:
         self.out("[DM] " + text)
@@ -78,8 +137,8 @@ class ConsoleNotifier:
     async def progress(
         self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
     ) -> MessageRef | None:
-        # A terminal can't edit a line already scrolled past: each stage is a line of its own.
-        self.out(text)
+        if self.live is not None and post.id not in self._ended:
+            self.live(post.id, text)
         return message or MessageRef("console", str(post.id))
 
 
@@ -122,17 +181,16 @@ class ConsoleAdapter:
 
     async def _dispatch(self, command: str, rest: str) -> str:
         if command in ("/help", "help", "?"):
-            return HELP
-        if command == "/schedule":
-            text, path = split_file_option(rest)
-            text, image = await self._thumbnail(text)
-            media = await self._media(path)
-            return self._outcome(await self.postbot.schedule(self.ctx, text, media, thumbnail=image))
-        if command == "/post":
-            text, path = split_file_option(rest)
-            text, image = await self._thumbnail(text)
-            media = await self._media(path)
+            return help_text(linking=self.postbot.can_link)
+        if command in ("/schedule", "/post"):
+            text, media, image = await self._video(rest)
+            if command == "/schedule":
+                return self._outcome(await self.postbot.schedule(self.ctx, text, media, thumbnail=image))
             return self._outcome(await self.postbot.post_now(self.ctx, text, media, thumbnail=image))
+        if command == "/link":
+            return await self._link(rest)
+        if command == "/unlink":
+            return await self._unlink(rest)
         if command == "/queue":
             return queue_text(await self.postbot.list_queue(self.ctx), self.clock())
         if command == "/cancel":
@@ -165,10 +223,45 @@ class ConsoleAdapter:
             return text, None
         return text, await read_image(path)
 
-    async def _media(self, path: str | None) -> MediaInfo | None:
-        if path is None:
-            return None
-        return await self.postbot.import_file(path)
+    async def _video(self, rest: str) -> tuple[str, MediaInfo | MediaSource | None, AttachedImage | None]:
+        """The command's text without its ``--file``, ``--url`` and ``--thumbnail``, and the video: a
+        local file imported now, or a link fetched once the command has been read (a typo costs no
+        download)."""
+        text, path = split_file_option(rest)
+        text, link = split_url_flag(text)
+        text, image = await self._thumbnail(text)
+        if path is not None and link is not None:
+            raise UserError("Give the video as --file or as --url, not both.")
+        if link is not None:
+            url = link
+
+            async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
+                return await self.postbot.fetch_link(url, platforms)
+
+            return text, fetch, image
+        return text, (await self.postbot.import_file(path) if path is not None else None), image
+
+    async def _link(self, rest: str) -> str:
+        if not rest:
+            raise UserError("Which platform?", hint="e.g. /link youtube")
+        # The link is printed here (the console's "DM"); its callback comes back to this process's
+        # own web server at web.public_url.
+        await self.postbot.link(self.ctx, rest, loopback=True)
+        return (
+            "Open that link in a browser on this machine. When the platform sends you back, "
+            "this console stores the account and says so here."
+        )
+
+    async def _unlink(self, rest: str) -> str:
+        # "youtube" unlinks every YouTube account, "youtube@brand" (or "youtube @brand") that one.
+        word, _, handle = rest.replace(" @", "@", 1).partition("@")
+        platform = platform_from_alias(word.strip()) if word.strip() else None
+        if platform is None:
+            raise UserError(
+                f"I don't know the platform {word.strip()!r}." if word.strip() else "Which platform?",
+                hint="e.g. /unlink youtube",
+            )
+        return unlink_text(await self.postbot.unlink(self.ctx, platform, handle.strip() or None))
 
     def _outcome(self, outcome: ScheduleOutcome) -> str:
         lines = [scheduled_summary(outcome.posts, self.clock())]

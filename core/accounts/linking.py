@@ -109,12 +109,30 @@ class AccountLinker:
     def redirect_uri(self, platform: Platform) -> str:
         return f"{self.settings.web.public_url.rstrip('/')}/oauth/{platform.value}/callback"
 
+    def check_loopback(self, platform: Platform) -> None:
+        """Refuse, saying what to do, a link whose plain-http redirect the platform won't accept."""
+        redirect = self.redirect_uri(platform)
+        if redirect.startswith("https://") or not self.oauth.linkable(platform):
+            return
+        if self.oauth.provider_class(platform).loopback_redirect:
+            return
+        raise UserError(
+            f"{platform.label} accepts only https redirect addresses, and this postbot's is {redirect}.",
+            hint=(
+                f"Link {platform.label} through a postbot whose web.public_url is a public https address "
+                "(postbot web behind an https proxy, or a tunnel to this machine) on the same database; "
+                f"the account is then usable here. See docs/setup/{platform.value}.md."
+            ),
+        )
+
     # -- /link -------------------------------------------------------------------------------------
 
-    async def request_link(self, ctx: ChatContext, platform_word: str) -> str:
+    async def request_link(self, ctx: ChatContext, platform_word: str, *, loopback: bool = False) -> str:
         """What /link does: DM the admin a fresh link and return the in-channel acknowledgement.
 
         The link only ever goes by DM: whoever opens it links *their* account to this team.
+        ``loopback``: the callback is served on this machine (the console), so a platform that takes
+        only https redirects is refused up front, with what to do, unless web.public_url is https.
         """
         from core.accounts.views import link_ack_text, link_dm_text
 
@@ -124,6 +142,8 @@ class AccountLinker:
                 f"I don't know the platform {platform_word.strip()!r}.",
                 hint=f"Use one of: {', '.join(s.name for s in SPECS if s.linkable)}.",
             )
+        if loopback:
+            self.check_loopback(platform)
         url = await self.start_link(ctx, platform)
         if self.notifier is None:
             raise UserError("I can't send direct messages from here, so I can't send you a link.")

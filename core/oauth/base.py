@@ -38,6 +38,10 @@ class OAuthProvider:
     # True where the provider extends the access token itself (Instagram's ig_refresh_token), so an
     # account renews without a refresh token.
     refreshes_access_token: ClassVar[bool] = False
+    # Whether the provider takes a plain-http loopback redirect (http://127.0.0.1:<port>/...), so an
+    # account can be linked from `postbot console` on a laptop, its callback served by the console's
+    # own web server. False where the provider insists on https; each True cites its documentation.
+    loopback_redirect: ClassVar[bool] = False
     # OAuth error codes that mean the grant itself is dead (re-link needed), not a transient fault.
     dead_grant_errors: ClassVar[frozenset[str]] = frozenset({"invalid_grant"})
 

@@ -30,6 +30,13 @@ class OAuthClients:
     def linkable(self, platform: Platform) -> bool:
         return _provider(platform) is not None
 
+    def provider_class(self, platform: Platform) -> type[OAuthProvider]:
+        """The platform's provider class (its documented rules), without building a client."""
+        cls = _provider(platform)
+        if cls is None:
+            raise KeyError(platform)
+        return cls
+
     def get(self, platform: Platform) -> OAuthProvider:
         client = self._built.get(platform)
         if client is None:

@@ -8,7 +8,7 @@ an expiring URL from the store: presigned for S3, postbot's own signed ``/media/
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -75,11 +75,16 @@ class StoredMedia:
     def local_path(self) -> Path | None:
         return self.storage.local_path(self.key)
 
-    async def copy_to(self, dest: Path) -> None:
-        """Write the whole video to ``dest`` (the sandbox's "publish")."""
+    async def copy_to(self, dest: Path, progress: Callable[[int, int], None] | None = None) -> None:
+        """Write the whole video to ``dest`` (the sandbox's "publish"), telling ``progress`` the bytes
+        written so far and the size after each piece."""
         import asyncio
 
         size = await self.size()
+        written = 0
         with dest.open("wb") as fh:
             async for data in self.stream(0, size):
                 await asyncio.to_thread(fh.write, data)
+                written += len(data)
+                if progress is not None:
+                    progress(written, size)

@@ -36,6 +36,10 @@ class InstagramOAuth(OAuthProvider):
     default_scopes = ("instagram_business_basic", "instagram_business_content_publish")
     scope_separator = ","
     refreshes_access_token = True
+    # Business Login's redirect must exactly match a "Valid OAuth Redirect URI" of the app
+    # (https://developers.facebook.com/docs/instagram-platform/reference/oauth-authorize), and Meta's
+    # examples and app settings use https addresses only: no loopback is documented.
+    loopback_redirect = False
 
     @classmethod
     def defaults_for(cls, settings: PlatformSettings) -> Endpoints:

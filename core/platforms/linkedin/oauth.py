@@ -23,6 +23,10 @@ class LinkedInOAuth(OAuthProvider):
         profile="https://api.linkedin.com/v2/userinfo",
     )
     default_scopes = ("openid", "profile", "w_member_social")
+    # The redirect must be one of the app's "Authorized redirect URLs"
+    # (https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow), whose
+    # examples are all https; plain-http loopback is not documented, so postbot does not rely on it.
+    loopback_redirect = False
 
     def parse_token(self, payload: Mapping[str, Any]) -> TokenSet:
         base = super().parse_token(payload)

@@ -35,8 +35,7 @@ class SandboxPublisher:
         video = folder / safe_filename(job.media.original_name or Path(job.media.storage_key).name)
         # Read from the media storage like any publisher: the worker may hold no copy of its own.
         job.uploaded(0, job.media.size_bytes)
-        await job.source.copy_to(video)
-        job.uploaded(job.media.size_bytes, job.media.size_bytes)
+        await job.source.copy_to(video, job.uploaded)
         return await asyncio.to_thread(self._record, job, folder, record, video)
 
     def _record(self, job: PublishJob, folder: Path, record: Path, video: Path) -> PublishResult:

@@ -32,6 +32,10 @@ class TikTokOAuth(OAuthProvider):
     scope_separator = ","
     uses_pkce = False
     client_id_param = "client_key"
+    # Login Kit for Web: "URIs must be absolute and begin with https"
+    # (https://developers.tiktok.com/doc/login-kit-web, Configure redirect URI). Only Login Kit for
+    # Desktop takes loopback hosts, and postbot speaks the web flow.
+    loopback_redirect = False
 
     def parse_token(self, payload: Mapping[str, Any]) -> TokenSet:
         base = super().parse_token(payload)

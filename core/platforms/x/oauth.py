@@ -20,6 +20,9 @@ class XOAuth(OAuthProvider):
     default_scopes = ("tweet.read", "tweet.write", "users.read", "media.write", "offline.access")
     uses_pkce = True
     client_auth = "basic"
+    # "Don't use localhost as a callback URL. Instead of using localhost, please use a custom host
+    # locally or http(s)://127.0.0.1" (https://docs.x.com/resources/fundamentals/developer-apps).
+    loopback_redirect = True
 
     def is_dead_grant(self, error: str | None, *, grant: str, status: int) -> bool:
         # X answers a used, rotated-away or revoked refresh token with invalid_request, not invalid_grant.

@@ -29,6 +29,10 @@ class YouTubeOAuth(OAuthProvider):
     # RFC 7636 §4). It stops a victim's code, pasted into another flow's callback, from being redeemed
     # there (issue 11 point 4).
     uses_pkce = True
+    # "Redirect URIs must use the HTTPS scheme, not plain HTTP. Localhost URIs (including localhost
+    # IP address URIs) are exempt from this rule."
+    # (https://developers.google.com/identity/protocols/oauth2/web-server#uri-validation)
+    loopback_redirect = True
     # offline + consent: Google only returns a refresh token when both are asked for.
     extra_authorize_params: ClassVar[dict[str, str]] = {
         "access_type": "offline",

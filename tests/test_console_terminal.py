@@ -1,0 +1,241 @@
+"""`postbot console` in a real terminal: the process runs on a pseudo-terminal (pexpect) and is typed
+at as a person would, keys and escape sequences included (issue 23)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import re
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pexpect
+import pytest
+
+from tests.fakes.oauth_provider import FakeOAuthProvider
+
+ROOT = Path(__file__).resolve().parents[1]
+# prompt_toolkit draws "postbot>" and moves the cursor past the space rather than printing it.
+PROMPT = "postbot>"
+# Whatever a terminal program may put between two visible characters: escape sequences, spaces.
+_DRAWING = r"(?:\x1b\[[0-9;?]*[A-Za-z]|\s)*"
+UP = "\x1b[A"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Console:
+    """One `postbot console` on a pseudo-terminal, with everything it printed kept in ``seen``."""
+
+    def __init__(self, folder: Path, **env: str) -> None:
+        port = _free_port()
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("POSTBOT_")}
+        environ.update(
+            PYTHONPATH=str(ROOT),
+            TERM="xterm",
+            # A pexpect terminal never answers prompt_toolkit's cursor-position request.
+            PROMPT_TOOLKIT_NO_CPR="1",
+            POSTBOT_DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'postbot.db'}",
+            POSTBOT_DATA_DIR=str(folder / "data"),
+            POSTBOT_DEFAULT_TIMEZONE="Europe/Berlin",
+            POSTBOT_SCHEDULER__POLL_INTERVAL_S="0.5",
+            POSTBOT_WEB__PORT=str(port),
+            POSTBOT_WEB__PUBLIC_URL=f"http://127.0.0.1:{port}",
+        )
+        environ.update(env)
+        self.port = port
+        self.log = io.StringIO()
+        self.child = pexpect.spawn(
+            sys.executable,
+            ["-m", "bot.cli", "console"],
+            cwd=str(folder),
+            env=environ,
+            encoding="utf-8",
+            timeout=30,
+            dimensions=(50, 200),
+        )
+        self.child.logfile_read = self.log
+
+    @property
+    def seen(self) -> str:
+        return self.log.getvalue()
+
+    def expect(self, pattern: str) -> str:
+        self.child.expect(pattern)
+        return str(self.child.after)
+
+    def prompt(self) -> None:
+        self.child.expect_exact(PROMPT)
+
+    def line(self, text: str) -> None:
+        self.child.send(text + "\r")
+
+    def finish(self) -> int:
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        return int(self.child.exitstatus if self.child.exitstatus is not None else -1)
+
+    def kill(self) -> None:
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[Console]:
+    started = Console(tmp_path)
+    yield started
+    started.kill()
+
+
+def test_ctrl_c_at_the_prompt_stops_and_says_what_stays_queued(console: Console, clip: Path) -> None:
+    console.prompt()
+    console.line(f"/schedule tomorrow 6pm sandbox Launch day --file {clip}")
+    console.expect("Scheduled clip.mp4 for Sandbox")
+    console.prompt()
+    console.child.send("\x03")
+    console.expect(r"Stopped\. 1 post stays queued; due ones go out the next time postbot runs")
+    assert console.finish() == 0
+
+
+def test_ctrl_d_stops_the_same_way(console: Console) -> None:
+    console.prompt()
+    console.child.send("\x04")
+    console.expect(r"Stopped\. Nothing is queued\.")
+    assert console.finish() == 0
+
+
+def test_the_up_arrow_brings_back_the_last_line_even_after_a_restart(tmp_path: Path) -> None:
+    first = Console(tmp_path)
+    try:
+        first.prompt()
+        first.line("/timezone America/New_York")
+        first.expect("Times are now read and shown in America/New_York")
+        first.prompt()
+        first.line("/queue")
+        first.expect("The queue is empty")
+        first.prompt()
+        # Up twice: the /timezone line, run again as it was.
+        first.child.send(UP + UP + "\r")
+        first.expect("Times are now read and shown in America/New_York")
+        assert "^[[A" not in first.seen
+        first.prompt()
+        first.line("/quit")
+        assert first.finish() == 0
+    finally:
+        first.kill()
+    assert (tmp_path / "data" / "console_history").read_text().count("/queue") == 1
+    second = Console(tmp_path)
+    try:
+        second.prompt()
+        # The last line was /quit; the one before it, the /timezone line.
+        second.child.send(UP + UP + "\r")
+        second.expect("Times are now read and shown in America/New_York")
+    finally:
+        second.kill()
+
+
+def test_a_line_longer_than_the_terminal_line_discipline_takes_arrives_whole(console: Console) -> None:
+    # A cooked terminal hands a program at most 4095 bytes of one line: input() got a cut line.
+    word = "a" * 5000
+    console.prompt()
+    console.line(f"/{word}")
+    found = console.expect(r"Unknown command /(a+)\.")
+    assert console.child.match is not None
+    assert len(console.child.match.group(1)) == len(word), found[:40]
+
+
+def test_a_post_published_while_typing_appears_above_the_line_once(console: Console, clip: Path) -> None:
+    console.prompt()
+    console.line(f"/schedule in 3 seconds sandbox Hello --file {clip}")
+    console.expect("Scheduled clip.mp4 for Sandbox")
+    console.prompt()
+    console.child.send("/que")
+    console.expect(r"Published #1 on Sandbox: file://\S+")
+    # The half-typed line is drawn again under the message, and still holds what was typed.
+    console.expect(re.escape(PROMPT) + _DRAWING + "/que")
+    console.child.send("ue\r")
+    console.expect("The queue is empty")
+    console.prompt()
+    console.line("/quit")
+    assert console.finish() == 0
+    assert console.seen.count("Published #1") == 1
+    assert "Sandbox #1: published" not in console.seen
+
+
+def test_help_lists_what_the_console_supports(console: Console) -> None:
+    console.prompt()
+    console.line("/help")
+    console.expect(r"Platforms: .*\.")
+    help_text = console.seen
+    # No secret key here: the account commands say what they need instead of failing when typed.
+    assert "need POSTBOT_SECRET_KEY" in help_text
+    assert "--url <link>" in help_text
+    assert "Ctrl-D" in help_text
+    for word in ("channel", "workspace"):
+        assert word not in help_text.split("/help", 1)[1].lower(), word
+
+
+async def test_link_youtube_completes_through_the_consoles_own_callback(tmp_path: Path) -> None:
+    fake = await FakeOAuthProvider("youtube").start()
+    conf = fake.platform_settings()
+    console = Console(
+        tmp_path,
+        POSTBOT_SECRET_KEY="a long random console secret for this test only",
+        POSTBOT_VAULT__ITERATIONS="100000",
+        POSTBOT_PLATFORMS__YOUTUBE__AUTH_BASE_URL=conf["auth_base_url"],
+        POSTBOT_PLATFORMS__YOUTUBE__CLIENT_ID=conf["client_id"],
+        POSTBOT_PLATFORMS__YOUTUBE__CLIENT_SECRET=conf["client_secret"],
+    )
+    try:
+        await asyncio.to_thread(console.prompt)
+        console.line("/link youtube")
+        link = await asyncio.to_thread(
+            console.expect, r"http://127\.0\.0\.1:\d+/oauth/youtube/start\?state=\S+"
+        )
+        assert link.startswith(f"http://127.0.0.1:{console.port}/")
+        async with httpx.AsyncClient(timeout=15, follow_redirects=True) as browser:
+            confirmation = await browser.get(link)
+            assert confirmation.status_code == 200, confirmation.text
+            state = parse_qs(urlsplit(link).query)["state"][0]
+            page = await browser.post(link.split("?", 1)[0], data={"state": state})
+        assert page.status_code == 200, page.text
+        assert str(page.url).startswith(f"http://127.0.0.1:{console.port}/oauth/youtube/callback")
+        assert "linked" in page.text
+        handle = fake.account.username
+        await asyncio.to_thread(console.expect, rf"YouTube linked as @?{re.escape(handle)}")
+        await asyncio.to_thread(console.prompt)
+        console.line("/accounts")
+        await asyncio.to_thread(console.expect, re.escape(handle))
+        assert fake.protocol_errors == []
+        [sent] = fake.authorize_requests
+        assert sent["redirect_uri"] == f"http://127.0.0.1:{console.port}/oauth/youtube/callback"
+    finally:
+        console.kill()
+        await fake.stop()
+
+
+async def test_link_to_a_platform_that_wants_https_says_so_and_what_to_do(tmp_path: Path) -> None:
+    console = Console(
+        tmp_path,
+        POSTBOT_SECRET_KEY="a long random console secret for this test only",
+        POSTBOT_VAULT__ITERATIONS="100000",
+        POSTBOT_PLATFORMS__TIKTOK__CLIENT_ID="key",
+        POSTBOT_PLATFORMS__TIKTOK__CLIENT_SECRET="secret",
+    )
+    try:
+        await asyncio.to_thread(console.prompt)
+        console.line("/link tiktok")
+        await asyncio.to_thread(console.expect, r"TikTok accepts only https redirect addresses")
+        await asyncio.to_thread(console.expect, r"docs/setup/tiktok\.md")
+        assert "/oauth/tiktok/start" not in console.seen
+    finally:
+        console.kill()
