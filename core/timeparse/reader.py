@@ -25,6 +25,7 @@ from core.timeparse.vocab import (
     NUMBER_WORDS,
     ORDINAL_TENS,
     ORDINAL_WORDS,
+    QUALIFIED_PARTS,
     SPELLINGS,
     TENS,
     TODAY_WORDS,
@@ -36,6 +37,9 @@ from core.timeparse.vocab import (
 from core.timeparse.zones import UTC_WORDS, city_zone, iana_name, is_abbreviation, parse_offset
 
 _CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?(am|pm|a|p)?$")
+_CLOCK_SECONDS = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})(am|pm|a|p)?$")  # "14:05:30", "9:01:10am"
+# "18.15h", "18:15h": the h only says it is the 24-hour clock.
+_CLOCK_H_SUFFIX = re.compile(r"^\d{1,2}[.:]\d{2}h$")
 # "445pm", "0930am", "845": hours and minutes run together.
 _COMPACT_CLOCK = re.compile(r"^(\d{1,2})(\d{2})(am|pm|a|p)?$")
 _HHMM = re.compile(r"^([01]\d|2[0-3])([0-5]\d)$")
@@ -55,6 +59,7 @@ _COMPACT_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?[a-z]+)+$")
 _HM_DURATION = re.compile(r"^(\d{1,2})h(\d{1,2})$")  # "in 2h30"
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _FRACTION = re.compile(r"^(\d+)/(\d+)$")
+_FRACTION_UNIT = re.compile(r"^(\d+)/(\d+)([a-z]+)$")  # "in 1/2h"
 
 _MAX_UNITS = {"minutes": 60 * 24 * 3660, "days": 3660, "months": 120}
 _MERIDIEM_WORDS = {"am": "am", "pm": "pm", "a": "am", "p": "pm"}
@@ -65,6 +70,17 @@ _PARTS_AFTER_CLOCK = frozenset({"tonight", "night", "morning", "afternoon", "eve
 _NTH = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
 _NTH_DIGITS = {"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5}
 _IN_HEDGES = frozenset({"around", "like", "just", "only"})
+# "3 days hence", "15 minutes out", "2 hours later": elapsed from now.
+_AND_A_PART: dict[tuple[str, ...], float] = {("a", "half"): 0.5, ("a", "quarter"): 0.25}
+_FROM_NOW_TAILS = frozenset({"later", "hence", "out"})
+# "next business day": the words after "next" that name the next Monday-to-Friday day.
+_BUSINESS_DAY = (["weekday"], ["workday"], ["business", "day"], ["working", "day"], ["work", "day"])
+_MERIDIEM_DOTS = re.compile(r"\b([ap])\.m\b\.?")
+# "2½ hours", "in ½h": the fraction characters as the fractions the reader knows.
+_VULGAR = {"\u00bd": " 1/2", "\u00bc": " 1/4", "\u00be": " 3/4"}
+# After a 24-hour clock time, "hrs" / "hours" / "h" / "uhr" only say what it is ("18.15 hrs").
+_CLOCK_SUFFIXES = (["h"], ["hrs"], ["hours"], ["uhr"])
+_MIDDAY_SPLIT = re.compile(r"\bmid\s+(day|night)\b")  # "mid day" is midday
 
 
 def _split(token: str) -> list[str]:
@@ -75,6 +91,10 @@ def _split(token: str) -> list[str]:
     if not token:
         return []
     token = SPELLINGS.get(token, token)
+    if token.startswith("now+") and len(token) > 4:
+        return ["now", *_split(token[3:])]  # "now+25min"
+    if _CLOCK_H_SUFFIX.match(token):
+        return [token[:-1]]
     if "-" in token[1:] and not _ISO.match(token) and not token.startswith(("utc", "gmt")):
         parts = token.split("-")
         if all(parts) and parts[-1] == "ish":
@@ -89,9 +109,14 @@ def _split(token: str) -> list[str]:
 
 
 def _tokens(text: str) -> list[str]:
-    text = text.lower().replace("a.m.", "am").replace("p.m.", "pm")
+    text = text.lower()
+    if ".m" in text:
+        text = _MERIDIEM_DOTS.sub(r"\1m", text)  # "p.m.", "p.m", "a.m."
+    text = "".join(_VULGAR.get(c, c) for c in text) if not text.isascii() else text
     text = text.replace("o'clock", " oclock").replace("o\u2019clock", " oclock").replace("o clock", "oclock")
     text = text.replace("@", " at ").replace("~", " around ").translate(_PUNCTUATION)
+    if "mid " in text:
+        text = _MIDDAY_SPLIT.sub(r"mid\1", text)
     return [word for tok in text.split() for word in _split(tok)]
 
 
@@ -220,8 +245,9 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
     while j < len(toks):
         tok = toks[j]
         if found and tok == "and":
-            if toks[j + 1 : j + 3] == ["a", "half"] and last_unit:
-                add(0.5, last_unit)  # "an hour and a half"
+            part = _AND_A_PART.get(tuple(toks[j + 1 : j + 3]))
+            if part is not None and last_unit:
+                add(part, last_unit)  # "an hour and a half", "an hour and a quarter"
                 j += 3
                 continue
             j += 1
@@ -230,6 +256,11 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
             add(int(hm.group(1)), "h")
             add(int(hm.group(2)), "m")
             found, last_unit, j = True, "m", j + 1
+            continue
+        fu = _FRACTION_UNIT.match(tok)
+        if fu is not None and fu.group(3) in UNITS and int(fu.group(2)):
+            add(int(fu.group(1)) / int(fu.group(2)), fu.group(3))
+            found, last_unit, j = True, fu.group(3), j + 1
             continue
         if _COMPACT_WHOLE.match(tok) and not _NUMBER.match(tok):
             parts = _COMPACT_DURATION.findall(tok)
@@ -252,8 +283,8 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
             and toks[k + 1] in {*UNITS, "an", "a"}
         ):
             k += 1
-        if toks[k : k + 3] == ["and", "a", "half"]:
-            amount, k = amount + 0.5, k + 3  # "2 and a half hours"
+        if toks[k : k + 1] == ["and"] and (part := _AND_A_PART.get(tuple(toks[k + 1 : k + 3]))) is not None:
+            amount, k = amount + part, k + 3  # "3 and a half hours"
         if k >= len(toks) or toks[k] not in UNITS:
             break
         add(amount, toks[k])
@@ -268,7 +299,23 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
 
 def _relative_at(toks: list[str], i: int, st: _State) -> int:
     tok = toks[i]
-    if tok == "in" or tok.startswith("+"):
+    if tok == "now" or (tok == "next" and toks[i + 1 : i + 2] == ["hour"]):
+        if tok == "next":
+            # The top of the next hour, or an hour from now? Either is a fair reading: say which.
+            elapsed, days, months, used = timedelta(hours=1), 0, 0, 2
+            st.notes.append("'next hour' read as in 1 hour")
+        else:
+            # "now + 25 minutes", "now plus 2h", "now +25min"
+            sign = toks[i + 1] if i + 1 < len(toks) else ""
+            skip = 2 if sign in {"+", "plus"} else 1
+            if sign not in {"+", "plus"} and not (sign.startswith("+") and len(sign) > 1):
+                return 0
+            rest = [*toks[: i + skip], *(t.removeprefix("+") for t in toks[i + skip :])]
+            elapsed, days, months, n = _duration(rest, i + skip)
+            if n == 0:
+                return 0
+            used = skip + n
+    elif tok == "in" or tok.startswith("+"):
         start = i + 1 if tok == "in" else i
         if tok.startswith("+"):
             toks = [*toks[:i], tok[1:], *toks[i + 1 :]]
@@ -283,8 +330,8 @@ def _relative_at(toks: list[str], i: int, st: _State) -> int:
         used = start - i + n
         if toks[i + used : i + used + 2] == ["from", "now"]:
             used += 2  # "in 5 hours from now"
-        elif toks[i + used : i + used + 1] == ["time"] and (days or months):
-            used += 1  # "in 2 days time"
+        elif toks[i + used : i + used + 1] == ["time"]:
+            used += 1  # "in 2 days time", "in 15 minutes' time"
     else:
         got = _amount(toks, i)
         if got is not None and got[0] == int(got[0]) and i + got[1] < len(toks):
@@ -302,7 +349,7 @@ def _relative_at(toks: list[str], i: int, st: _State) -> int:
         tail = toks[i + n : i + n + 2]
         if tail == ["from", "now"] or tail == ["from", "today"]:
             used = n + 2
-        elif tail[:1] == ["later"]:
+        elif tail[:1] and tail[0] in _FROM_NOW_TAILS:
             used = n + 1
         elif tail[:1] and tail[0] in _SHIFT_WORDS:
             return _shift(tail[0], elapsed, days, months, st) and n + 1
@@ -350,7 +397,8 @@ def _shift(word: str, elapsed: timedelta, days: int, months: int, st: _State) ->
 
 def _spoken_shift_at(toks: list[str], i: int, st: _State) -> int:
     """ "ten to noon", "quarter past 9", "20 past seven", "half past four"; British "half nine"."""
-    tok = toks[i]
+    lead = 1 if toks[i] == "a" and toks[i + 1 : i + 2] == ["quarter"] else 0  # "a quarter past 2pm"
+    tok = toks[i + lead]
     if tok == "half" and i + 1 < len(toks) and toks[i + 1] not in _SHIFT_WORDS:
         hour = _hour_number(toks[i + 1])
         if hour is None:
@@ -358,7 +406,7 @@ def _spoken_shift_at(toks: list[str], i: int, st: _State) -> int:
         st.set(clock=Clock(hour, 30, None, bare=True))
         return 2
     if tok in {"quarter", "half"}:
-        minutes, used = (15 if tok == "quarter" else 30), 1
+        minutes, used = (15 if tok == "quarter" else 30), 1 + lead
     else:
         got = _amount(toks, i)
         if got is None or toks[i] in {"a", "an"}:
@@ -392,7 +440,7 @@ def _minute_words(toks: list[str], k: int) -> tuple[int, int] | None:
     """Minutes said in words after an hour word: "fifteen", "thirty", "forty five", "oh five"."""
     tok = toks[k] if k < len(toks) else ""
     nxt = toks[k + 1] if k + 1 < len(toks) else ""
-    if tok == "oh" and HOUR_WORDS.get(nxt, 10) < 10:
+    if tok in {"oh", "o"} and HOUR_WORDS.get(nxt, 10) < 10:
         return HOUR_WORDS[nxt], 2
     if tok in TENS:
         unit = HOUR_WORDS.get(nxt, 10)
@@ -427,6 +475,7 @@ def _finish_clock(
     minute: int | None,
     meridiem: str | None,
     shown: str,
+    second: int = 0,
 ) -> int:
     """Set the clock read at toks[i:i+used], taking a following "pm" / "o'clock" / "in the morning"."""
     if meridiem is None and i + used < len(toks) and toks[i + used] in {"am", "pm"}:
@@ -435,6 +484,8 @@ def _finish_clock(
         # A bare number is only a time when something says so: "at 6", "6 o'clock", "8 tonight".
         if toks[i + used : i + used + 1] == ["oclock"]:
             used += 1
+            if toks[i + used : i + used + 1] in (["am"], ["pm"]):  # "six o'clock pm"
+                meridiem, used = toks[i + used], used + 1
         elif not (st.after_at or _clock_context(toks, i + used, st)):
             return 0
     m = minute or 0
@@ -447,6 +498,8 @@ def _finish_clock(
             return 0  # "25" may be a day of the month
         raise _NotATime(shown)
     bare = minute is None and meridiem is None and 1 <= hour <= 11
+    if minute is not None and meridiem is None and toks[i + used : i + used + 1] in _CLOCK_SUFFIXES:
+        used += 1  # "18.15 hrs", "1730 hours"
     # "6 in the evening", "9 in the morning", "11 at night"
     rest = toks[i + used : i + used + 3]
     part: str | None = None
@@ -458,7 +511,7 @@ def _finish_clock(
         if meridiem is None and part != "morning" and 1 <= hour <= 11:
             hour += 12
         meridiem, bare = ("am" if part == "morning" else "pm"), False
-    st.set(clock=Clock(hour, m, meridiem, bare))
+    st.set(clock=Clock(hour, m, meridiem, bare, second))
     return used
 
 
@@ -469,6 +522,12 @@ def _clock_at(toks: list[str], i: int, st: _State) -> int:
         if minutes is not None:
             return _finish_clock(toks, i, 1 + minutes[1], st, HOUR_WORDS[tok], minutes[0], None, tok)
         return _finish_clock(toks, i, 1, st, HOUR_WORDS[tok], None, None, tok)
+    s = _CLOCK_SECONDS.match(tok)
+    if s is not None:
+        if int(s.group(3)) > 59:
+            raise _NotATime(tok)
+        meridiem = _MERIDIEM_WORDS.get(s.group(4) or "")
+        return _finish_clock(toks, i, 1, st, int(s.group(1)), int(s.group(2)), meridiem, tok, int(s.group(3)))
     m = _CLOCK.match(tok)
     if m is not None:
         if "." in tok and m.group(3) is None and int(m.group(1)) > 23:
@@ -525,6 +584,9 @@ _WEEK_PHRASES: dict[tuple[str, ...], str] = {
     ("of", "the", "week", "after", "next"): "week_after_next",
     ("the", "week", "after", "next"): "week_after_next",
     ("week", "after", "next"): "week_after_next",
+    ("following", "week"): "next_week",
+    ("the", "following", "week"): "next_week",
+    ("of", "the", "following", "week"): "next_week",
 }
 
 
@@ -546,11 +608,20 @@ def _day_at(toks: list[str], i: int, st: _State) -> int:
     if tok in {"following", "next"} and nxt == "day":
         st.set(day_offset=1)
         return 2
+    said = next((w for w in _BUSINESS_DAY if toks[i + 1 : i + 1 + len(w)] == w), None)
+    if tok == "next" and said is not None:
+        if st.r.business_day:
+            raise _Unread
+        st.set(business_day=True)
+        return 1 + len(said)
+    if tok == "following" and nxt in WEEKDAYS:
+        st.set(weekday=WEEKDAYS[nxt], weekday_mode="following")
+        return 2
     if tok == "tonight":
         st.set(day_offset=0, part="tonight")
         return 1
-    if tok in {"next", "this"} and nxt == "month":
-        st.set(month_shift=1 if tok == "next" else 0)
+    if tok in {"next", "this", "following"} and nxt == "month":
+        st.set(month_shift=0 if tok == "this" else 1)
         return 2
     if tok == "next" and nxt == "week" and i + 2 < len(toks) and toks[i + 2] in WEEKDAYS:
         st.set(weekday=WEEKDAYS[toks[i + 2]], weekday_mode="next_week")
@@ -598,6 +669,26 @@ def _ordinal(toks: list[str], k: int) -> tuple[int, int, bool] | None:
     return None
 
 
+_DAY_HINT = "Name one day, e.g. `the fourth last day of june 5pm` or `next weekday 9am`."
+
+
+def _from_last(toks: list[str], i: int) -> tuple[int, int] | None:
+    """ "last" (1), "second last" / "2nd to last" / "penultimate" / "next to last" (2), ... at toks[i]:
+    (n, tokens up to and including "last")."""
+    tok = toks[i]
+    if tok == "last":
+        return 1, 1
+    if tok == "penultimate":
+        return 2, 1
+    if tok == "next" and toks[i + 1 : i + 3] == ["to", "last"]:
+        return 2, 3
+    got = _ordinal(toks, i)
+    if got is None or not got[2] or not 2 <= got[0] <= 31:
+        return None
+    k = i + got[1] + (1 if toks[i + got[1] : i + got[1] + 1] == ["to"] else 0)
+    return (got[0], k + 1 - i) if toks[k : k + 1] == ["last"] else None
+
+
 def _month_spec(toks: list[str], k: int) -> tuple[int | None, int | None, int] | None:
     """After "of"/"in": a month name (with a year?), "the month", "this month", "next month".
 
@@ -632,18 +723,31 @@ def _calendar_at(toks: list[str], i: int, st: _State, user_tz: str) -> int:
             used += 1
         st.set(date=(year, MONTHS[tok], got[0]))
         return used
-    if tok == "last" and rest[:1] == ["day"]:
-        # "the last day of april", "last day of the month"
-        spec = _month_spec(toks, i + 2)
+    back = _from_last(toks, i) if tok == "penultimate" or "last" in toks[i : i + 3] else None
+    if back is not None and toks[i + back[1] : i + back[1] + 1] == ["day"]:
+        # "the last day of april", "last day of the month", "the fourth last day of june"
+        spec = _month_spec(toks, i + back[1] + 1)
+        if spec is None or st.r.last_day:
+            return 0
+        month, shift, n = spec
+        used = back[1] + 1 + n
+        st.set(last_day=True, days_before_last=back[0] - 1)
+        if month is None:
+            st.set(month_shift=shift)
+            return used
+        year = _year(toks[i + used]) if i + used < len(toks) else None
+        st.set(date=(year, month, 0))
+        return used + (year is not None)
+    if back is not None and back[0] > 1 and i + back[1] < len(toks) and toks[i + back[1]] in WEEKDAYS:
+        # "the second last friday of june": counted back from the month's last Friday
+        spec = _month_spec(toks, i + back[1] + 1)
         if spec is None:
             return 0
         month, shift, n = spec
-        st.set(last_day=True)
-        if month is not None:
-            st.set(date=(None, month, 0))
-        else:
+        st.set(nth_weekday=(-back[0], WEEKDAYS[toks[i + back[1]]], month))
+        if shift is not None:
             st.set(month_shift=shift)
-        return 2 + n
+        return back[1] + 1 + n
     nth = _NTH.get(tok) or _NTH_DIGITS.get(tok)
     if nth is not None and rest and rest[0] in WEEKDAYS:
         # "second monday in may", "last thursday of the month", "the 3rd friday of next month"
@@ -658,6 +762,19 @@ def _calendar_at(toks: list[str], i: int, st: _State, user_tz: str) -> int:
     got = _ordinal(toks, i)
     if got is not None and 1 <= got[0] <= 31:
         day, n, said_ordinal = got
+        if said_ordinal and toks[i + n : i + n + 1] == ["day"]:
+            # "the second day of march", "the first day of next month"
+            spec = _month_spec(toks, i + n + 1)
+            if spec is None:
+                return 0
+            month, shift, spec_used = spec
+            used = n + 1 + spec_used
+            if month is None:
+                st.set(day_of_month=day, month_shift=shift)
+                return used
+            year = _year(toks[i + used]) if i + used < len(toks) else None
+            st.set(date=(year, month, day))
+            return used + (year is not None)
         k = i + n + (1 if toks[i + n : i + n + 1] == ["of"] else 0)
         if k < len(toks) and toks[k] in MONTHS:
             # "3 dec", "3rd of december 2026", "the third of january"
@@ -667,10 +784,11 @@ def _calendar_at(toks: list[str], i: int, st: _State, user_tz: str) -> int:
                 used += 1
             st.set(date=(year, MONTHS[toks[k]], day))
             return used
-        if said_ordinal and not (k < len(toks) and toks[k] in WEEKDAYS):
-            # "the 3rd", "on the twelfth", "the 5th of next month"
+        spec = _month_spec(toks, i + n)
+        this_or_next = spec is not None and spec[0] is None
+        if (said_ordinal and not (k < len(toks) and toks[k] in WEEKDAYS)) or this_or_next:
+            # "the 3rd", "on the twelfth", "the 5th of next month", "14 of this month"
             st.set(day_of_month=day)
-            spec = _month_spec(toks, i + n)
             if spec is not None and spec[0] is None:
                 st.set(month_shift=spec[1])
                 return n + spec[2]
@@ -708,7 +826,7 @@ def _calendar_at(toks: list[str], i: int, st: _State, user_tz: str) -> int:
     if m is not None:
         st.set(date=(int(m.group(1)), int(m.group(2)), int(m.group(3))))
         if m.group(4) is not None:
-            st.set(clock=Clock(int(m.group(4)), int(m.group(5))))
+            st.set(clock=Clock(int(m.group(4)), int(m.group(5)), second=int(m.group(6) or 0)))
         zone = m.group(7)
         if zone == "z":
             st.set(zone="UTC")
@@ -748,6 +866,8 @@ def _zone_at(toks: list[str], i: int, st: _State) -> int:
 
 def _part_at(toks: list[str], i: int, st: _State) -> int:
     tok = toks[i]
+    if tok in {"12", "twelve"} and toks[i + 1 : i + 2] in (["noon"], ["midday"], ["midnight"]):
+        return _part_at(toks, i + 1, st) and 2  # "twelve noon", "12 midnight": the 12 only repeats it
     if tok == "midnight":
         if st.r.midnight:
             raise _Unread
@@ -755,6 +875,13 @@ def _part_at(toks: list[str], i: int, st: _State) -> int:
         return 1
     if tok == "same" and toks[i + 1 : i + 2] == ["time"]:
         st.set(same_time=True)
+        return 2
+    qualified = f"{tok} {toks[i + 1]}" if tok in {"early", "late"} and i + 1 < len(toks) else ""
+    if qualified in QUALIFIED_PARTS:
+        # "late evening", "early morning"; "late evening @ 9" is then 21:00 (see resolve.py)
+        if st.r.part is not None:
+            raise _Unread
+        st.set(part=qualified)
         return 2
     if tok in WORD_TIMES:
         if st.r.part is not None:
@@ -839,6 +966,11 @@ def scan(text: str, user_tz: str) -> Scan:
         return Scan(None)  # "3 days after" what?
     if r.clock_shift and not (r.clock is not None or r.part is not None or r.midnight):
         return Scan(None)
+    if r.day_of_month is not None and (r.last_day or r.nth_weekday is not None):
+        # "the 3rd, the last day of june": two days of the month; reading either would be a guess.
+        raise TimeParseError(f"'{text}' names two different days of the month.", hint=_DAY_HINT)
+    if r.business_day and (r.day_offset is not None or r.weekday is not None or r.date is not None):
+        raise TimeParseError(f"'{text}' names the next weekday and another day.", hint=_DAY_HINT)
     if r.month_shift is not None and r.day_of_month is None and r.nth_weekday is None and not r.last_day:
         return Scan(None)  # "next month" names a month, not a day
     return Scan(r, None)

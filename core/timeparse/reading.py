@@ -12,6 +12,7 @@ class Clock:
     minute: int
     meridiem: str | None = None  # "am" / "pm" when the user wrote one
     bare: bool = False  # "at 6": an hour with neither minutes nor am/pm
+    second: int = 0  # "14:05:30": kept, so the post goes out at the moment written
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,13 @@ class Reading:
     # once ("fri 4 dec", "today 3 dec"): they must then name the same day.
     day_offset: int | None = None
     weekday: int | None = None
-    # "" (next one not in the past), "this", "next", "this_week", "next_week", "week_after_next"
+    # "" (next one not in the past), "this", "next", "following" (as "next", and said so),
+    # "this_week", "next_week", "week_after_next"
     weekday_mode: str = ""
     date: tuple[int | None, int, int] | None = None
     date_note: str | None = None
     day_of_month: int | None = None
-    # (n, weekday, month or None): n is 1..5, or -1 for "last".
+    # (n, weekday, month or None): n is 1..5, or -n for "nth last" ("second last friday" is -2).
     nth_weekday: tuple[int, int, int | None] | None = None
     # "this month" (0) / "next month" (1): the month of a day_of_month or nth_weekday without a name.
     month_shift: int | None = None
@@ -44,6 +46,10 @@ class Reading:
     same_time: bool = False  # "same time tomorrow": the clock time it is now
     # "the last day of april" (date day 0 = the month's last) / "of the month" (with month_shift)
     last_day: bool = False
+    # "the fourth last day of june": that many days before the month's last (3 here).
+    days_before_last: int = 0
+    # "next weekday", "next business day": the first Monday-to-Friday day after today.
+    business_day: bool = False
     # Time of day.
     clock: Clock | None = None
     part: str | None = None  # morning / evening / ... (see vocab.WORD_TIMES)
@@ -64,6 +70,7 @@ class Reading:
             or self.day_of_month is not None
             or self.nth_weekday is not None
             or self.last_day
+            or self.business_day
         )
 
     @property

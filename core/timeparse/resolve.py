@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 
 from core.errors import TimeParseError
 from core.timeparse.reading import Reading
-from core.timeparse.vocab import DEFAULT_TIME, PM_PARTS, WORD_TIMES
+from core.timeparse.vocab import DEFAULT_TIME, NIGHT_PARTS, PM_PARTS, QUALIFIED_PARTS, WORD_TIMES
 from core.timeparse.zones import resolve_abbreviation, season_mismatch
 
 _DATE_HINT = "Check the date, e.g. `dec 3 9:30am` or `2026-12-01 18:00`."
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
 _WEEKS_AHEAD = {"this_week": 0, "next_week": 1, "week_after_next": 2}
+_NEXT_MODES = {"next": "next", "following": "the following"}  # mode → the words the note repeats
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,13 @@ def _time_of_day(r: Reading, notes: list[str], local_now: datetime) -> tuple[tim
     if r.same_time:
         return time(local_now.hour, local_now.minute), 0
     if r.clock is not None:
-        hour = r.clock.hour
-        if hour == 12 and r.clock.meridiem is None and r.part in {"tonight", "night"}:
-            return time(0, r.clock.minute), 1  # "twelve tonight" is midnight, at the end of the day
+        hour, minute, second = r.clock.hour, r.clock.minute, r.clock.second
+        if hour == 12 and r.clock.meridiem is None and r.part in NIGHT_PARTS:
+            return time(0, minute, second), 1  # "twelve tonight" is midnight, at the end of the day
+        if r.clock.meridiem is None and r.part in NIGHT_PARTS and 1 <= hour <= 4:
+            # "tonight at 1" is after midnight: 13:00 is no part of a night.
+            notes.append(f"{r.part} at {hour} read as {hour:02d}:{minute:02d} after midnight")
+            return time(hour, minute, second), 1
         if r.clock.meridiem is None and r.part in PM_PARTS and 1 <= hour <= 11:
             hour += 12
         elif r.clock.bare and r.part is None:
@@ -85,9 +90,11 @@ def _time_of_day(r: Reading, notes: list[str], local_now: datetime) -> tuple[tim
                 f"{hour}:{r.clock.minute:02d} read as {hour:02d}:{r.clock.minute:02d} (24-hour clock): "
                 f"write {hour}pm for the evening"
             )
-        return time(hour, r.clock.minute), 0
+        return time(hour, minute, second), 0
     if r.part is not None:
         h, m = WORD_TIMES[r.part]
+        if r.part in QUALIFIED_PARTS:
+            notes.append(f"{r.part} read as {h:02d}:{m:02d}")
         return time(h, m), 0
     return None
 
@@ -100,7 +107,8 @@ def _shift_month(today: date, months: int) -> tuple[int, int]:
 def _nth_weekday(year: int, month: int, n: int, weekday: int) -> date | None:
     if n < 0:
         last = date(year, month, calendar.monthrange(year, month)[1])
-        return last - timedelta(days=(last.weekday() - weekday) % 7)
+        found = last - timedelta(days=(last.weekday() - weekday) % 7 + 7 * (-n - 1))
+        return found if found.month == month else None
     first = date(year, month, 1)
     found = first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
     return found if found.month == month else None
@@ -120,12 +128,17 @@ def _on_calendar(year: int, month: int, day: int) -> date:
 def _named_date(r: Reading, today: date) -> date | None:
     """The day a date, a day of the month or an nth weekday names; None when none was said."""
     if r.last_day:
+
+        def counted_back(year: int, month: int) -> date:
+            # "the fourth last day of june" is the 27th: three days before the last.
+            return date(year, month, calendar.monthrange(year, month)[1]) - timedelta(days=r.days_before_last)
+
+        if r.date is not None and r.date[0] is not None:  # "the last day of april 2027"
+            return counted_back(r.date[0], r.date[1])
         if r.date is not None:  # "the last day of april": this year's, else next year's
-            last_month = r.date[1]
-            last_year = today.year + (today.month > last_month)
-        else:
-            last_year, last_month = _shift_month(today, r.month_shift or 0)
-        return date(last_year, last_month, calendar.monthrange(last_year, last_month)[1])
+            this_year = counted_back(today.year, r.date[1])
+            return this_year if this_year >= today else counted_back(today.year + 1, r.date[1])
+        return counted_back(*_shift_month(today, r.month_shift or 0))
     if r.date is not None:
         year, month, day = r.date
         if year is not None:
@@ -152,12 +165,14 @@ def _named_date(r: Reading, today: date) -> date | None:
         else:
             year, month = today.year, named_month
             found = _nth_weekday(year, month, n, weekday)
-            if found is not None and found < today:
+            if found is None or found < today:
+                # This year's has passed, or this year's month has none ("fifth friday of may").
                 year += 1
                 found = _nth_weekday(year, month, n, weekday)
         if found is None:
+            nth = _ORDINALS[n] if n > -2 else f"{_ORDINALS[-n]} last"
             raise TimeParseError(
-                f"There is no {_ORDINALS[n]} {_DAY_NAMES[weekday]} in {calendar.month_name[month]} {year}.",
+                f"There is no {nth} {_DAY_NAMES[weekday]} in {calendar.month_name[month]} {year}.",
                 hint=_DATE_HINT,
             )
         return found
@@ -181,12 +196,17 @@ def _days(r: Reading, today: date) -> tuple[list[date], bool]:
             )
     elif r.day_offset is not None:
         days, strict = [today + timedelta(days=r.day_offset)], True
+    elif r.business_day:
+        # "next weekday": tomorrow, or Monday after a Friday or a weekend. Public holidays are not
+        # known here, which the reply says.
+        ahead = 1 if today.weekday() < 4 else 7 - today.weekday()
+        days, strict = [today + timedelta(days=ahead)], True
     elif r.weekday is not None:
         ahead = (r.weekday - today.weekday()) % 7
         monday = today - timedelta(days=today.weekday())
         if r.weekday_mode == "this":
             days, strict = [today + timedelta(days=ahead)], True
-        elif r.weekday_mode == "next":
+        elif r.weekday_mode in _NEXT_MODES:
             days, strict = [today + timedelta(days=ahead or 7)], True
         elif r.weekday_mode in _WEEKS_AHEAD:
             days, strict = [monday + timedelta(days=7 * _WEEKS_AHEAD[r.weekday_mode] + r.weekday)], True
@@ -255,12 +275,16 @@ def place(r: Reading, user_tz: str, now: datetime) -> Placed:
     assert chosen is not None
     if dst_note:
         notes.append(dst_note)
-    if r.weekday_mode == "next" and r.weekday is not None:
+    if r.weekday_mode in _NEXT_MODES and r.weekday is not None:
         # "next fri" said on a Monday: the coming Friday or the one after? Say which was used.
         today = local_now.date()
         target = chosen.astimezone(zone).date()
         if target.isocalendar()[:2] == today.isocalendar()[:2]:
-            notes.append(f"next {_DAY_NAMES[r.weekday]} read as the coming one, {target.day} {target:%b}")
+            said = _NEXT_MODES[r.weekday_mode]
+            notes.append(f"{said} {_DAY_NAMES[r.weekday]} read as the coming one, {target.day} {target:%b}")
+    if r.business_day:
+        shown = _show(chosen.astimezone(zone).date())
+        notes.append(f"next weekday read as {shown} (public holidays not counted)")
     if r.abbreviation is not None and isinstance(zone, ZoneInfo):
         in_effect = season_mismatch(r.abbreviation, zone_name, chosen.astimezone(zone).date())
         if in_effect is not None:

@@ -5,6 +5,18 @@ These are documented for users in docs/times.md: change them there too.
 
 from __future__ import annotations
 
+# "late evening", "early morning": a part of the day narrowed. Alone they name no agreed time, so the
+# reply says which was used; with an hour ("late evening @ 9") they only say which side of noon it is.
+QUALIFIED_PARTS: dict[str, tuple[int, int]] = {
+    "early morning": (7, 0),
+    "late morning": (11, 0),
+    "early afternoon": (13, 0),
+    "late afternoon": (16, 0),
+    "early evening": (18, 0),
+    "late evening": (21, 0),
+    "late night": (23, 0),
+}
+
 # Part-of-day words → (hour, minute). "midnight" is special-cased by the reader: it is the *end* of
 # the named day (24:00), because "Friday midnight" almost always means the night after Friday.
 WORD_TIMES: dict[str, tuple[int, int]] = {
@@ -17,10 +29,17 @@ WORD_TIMES: dict[str, tuple[int, int]] = {
     "midday": (12, 0),
     "eod": (17, 0),
     "cob": (17, 0),
+    **QUALIFIED_PARTS,
 }
 
+
 # Words after which a bare hour ("tomorrow evening at 7") is read on the afternoon side of the clock.
-PM_PARTS = frozenset({"afternoon", "evening", "night", "tonight"})
+PM_PARTS = frozenset(
+    {"afternoon", "evening", "night", "tonight", "early afternoon", "late afternoon", "early evening"}
+    | {"late evening", "late night"}
+)
+# Parts of the day that run past midnight: "tonight at 1" is 01:00 after midnight, not 13:00.
+NIGHT_PARTS = frozenset({"night", "tonight", "late night"})
 
 # A date given without a time ("friday", "dec 3") is scheduled at this local time, and the reply
 # says so: the user sees the assumption instead of it being made silently.
