@@ -19,6 +19,7 @@ from core.config import Settings
 from core.db.engine import make_engine, migrate, session_factory
 from core.domain import ChatKind, Platform
 from core.errors import ConfigError
+from core.media.cache import MediaCache
 from core.media.conversions import Converter
 from core.media.retention import Collected, MediaBlobs
 from core.media.storage import MediaStorage, build_storage
@@ -99,7 +100,8 @@ class App:
         """Delete videos past retention (`postbot media gc` and the periodic job)."""
         media = self.settings.media
         done = await self.blobs.collect(self.storage, retention=timedelta(days=media.retention_days))
-        # This machine's cached copies of bucket objects are only needed while a command validates.
+        # This machine's copies go with the videos, and any left unused for a day go too.
+        await self.media.forget_copies(done.keys)
         await self.media.trim_cache(older_than_s=24 * 3600)
         return done
 
@@ -170,7 +172,9 @@ async def build_app(
     )
     storage = build_storage(settings)
     blobs = MediaBlobs(sessions)
-    media = MediaStore(settings.media_dir, storage, blobs)
+    # One folder of video copies for the chat side and the scheduler (with a bucket; core/media/cache.py).
+    cache = MediaCache(settings.media_dir / "cache", max_bytes=int(settings.media.cache_max_mb * 1e6))
+    media = MediaStore(settings.media_dir, storage, blobs, cache=cache)
     notifier = NotifierRouter()
     accounts = Accounts.build(settings, sessions, http, notifier) if settings.secret_key else None
     publishers = PublisherRegistry(settings, http)
@@ -226,6 +230,7 @@ async def build_app(
         shared_buckets=shared,
         media_links=postbot.post_links,
         progress=progress,
+        cache=cache,
     )
     breakers = processor.breakers
 

@@ -259,6 +259,10 @@ class MediaSettings(BaseModel):
     convert_workers: int = Field(default=1, ge=1)
     # How far below the bot the conversions run (os.nice increment, 0-19).
     convert_niceness: int = Field(default=10, ge=0, le=19)
+    # With a bucket: the most disk this machine's copies of videos (data_dir/media/cache) take, for
+    # the probe and the converter of videos a platform takes only converted. Least recently used
+    # copies go first; copies used in the last minute stay, whatever the size.
+    cache_max_mb: float = Field(default=4096.0, ge=0)
 
 
 SECRET_PATHS = {

@@ -42,6 +42,11 @@ MEDIA_STORED_BYTES = Gauge(
     "Bytes of video in the media store (all processes; read from the database when scraped).",
 )
 
+MEDIA_CACHE_DOWNLOADS = Counter(
+    "postbot_media_cache_downloads_total",
+    "Whole videos this process copied from the bucket to its machine's cache (to probe and convert).",
+)
+
 WORKERS_ALIVE = Gauge(
     "postbot_workers_alive",
     "Scheduler processes whose heartbeat is recent (read from the database when scraped).",

@@ -185,7 +185,7 @@ async def test_a_queued_post_keeps_the_output_and_a_worker_that_converts_shares_
     outcome = await fleet.chat.schedule(CTX, "tomorrow 6pm x Later", fleet.media)
     [post] = outcome.posts
     await fleet.chat_converter.close()
-    local = await fleet.worker._local_media(fleet.media, fleet.worker_dir / "cache")
+    local = await fleet.worker._local_media(fleet.media)
     made = await asyncio.wait_for(fleet.worker_converter.ensure(local, REMUX), 60)
     assert made.key is not None and f"postbot/{made.key}" in s3.keys()
     assert await fleet.chat_converter.ready(fleet.media, REMUX)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from core.domain import MediaInfo
 from core.errors import MediaError
-from core.media.names import CONVERTED, safe_filename
+from core.media.cache import MediaCache
+from core.media.names import CONVERTED, converted_prefix, safe_filename
 from core.media.probe import probe_file
 from core.media.retention import MediaBlobs
 from core.media.storage import LocalStorage, MediaStorage
@@ -67,12 +68,19 @@ class MediaSink:
 
 class MediaStore:
     def __init__(
-        self, root: Path, storage: MediaStorage | None = None, blobs: MediaBlobs | None = None
+        self,
+        root: Path,
+        storage: MediaStorage | None = None,
+        blobs: MediaBlobs | None = None,
+        *,
+        cache: MediaCache | None = None,
     ) -> None:
         # This machine's folder: scratch files, and the videos themselves with the local backend.
         self.root = root
         self.storage: MediaStorage = storage if storage is not None else LocalStorage(root)
         self.blobs = blobs
+        # With a bucket, this machine's copies of videos (core/media/cache.py), shared with the worker.
+        self.cache = cache if cache is not None else MediaCache(root / "cache")
 
     @asynccontextmanager
     async def receive(
@@ -151,8 +159,8 @@ class MediaStore:
             # this machine's cached copy (validation reads it next).
             if not await self.storage.exists(key):
                 await self.storage.put_file(key, tmp)
-            local = self.root / "cache" / key
-            await asyncio.to_thread(_keep, tmp, local)
+            local = await asyncio.to_thread(self.cache.keep, key, tmp)
+            await self.cache.evict(keep=local)
         else:
             await self.storage.put_file(key, tmp)
         return MediaInfo(
@@ -173,15 +181,27 @@ class MediaStore:
         With a bucket, the conversions this machine made (``converted/``) are copies too: the store
         holds each output."""
         before = time.time() - older_than_s
-        removed = await asyncio.to_thread(_trim, self.root / "cache", before)
+        removed = await asyncio.to_thread(_trim, self.cache.root, before)
         if self.storage.local_path(CONVERTED) is None:
             removed += await asyncio.to_thread(_trim, self.root / CONVERTED, before)
         return removed
 
+    async def forget_copies(self, keys: list[str]) -> int:
+        """Remove this machine's copies of videos retention deleted, their conversions included."""
+        if not keys or self.storage.local_path(keys[0]) is not None:
+            return 0  # a local store: retention deleted the files themselves
+        removed = await self.cache.forget(keys)
 
-def _keep(tmp: Path, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp.replace(target)
+        def outputs() -> int:
+            count = 0
+            for key in keys:
+                prefix = self.root / converted_prefix(key)
+                for path in prefix.parent.glob(f"{prefix.name}*"):
+                    path.unlink(missing_ok=True)
+                    count += 1
+            return count
+
+        return removed + await asyncio.to_thread(outputs)
 
 
 def _trim(folder: Path, before: float) -> int:

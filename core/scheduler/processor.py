@@ -18,7 +18,6 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
 
 from core import metrics
@@ -28,9 +27,10 @@ from core.domain import MediaInfo, Platform, PostingAccount, PostStatus, PostVie
 from core.errors import DISK_FULL, DISK_FULL_HINT, ChannelUnreachable, MediaError, is_disk_full
 from core.logs import post_context
 from core.media import validation
+from core.media.cache import MediaCache
 from core.media.conversions import Converter
 from core.media.probe import probe
-from core.media.storage import MediaStorage, StoredMedia
+from core.media.storage import MediaStorage
 from core.media.storage.post_links import PostMediaLinks
 from core.notify import NoNotifier, ResultNotifier
 from core.progress import Progress, ProgressRelay, Stage
@@ -120,11 +120,16 @@ class PostProcessor:
         shared_buckets: SharedBuckets | None = None,
         media_links: PostMediaLinks | None = None,
         progress: ProgressRelay | None = None,
+        cache: MediaCache | None = None,
     ) -> None:
         # Live upload progress in chat (None: none shown).
         self.progress = progress
         # Turns a queued file into the one its platform takes (None: files go out as they are).
         self.converter = converter
+        # This machine's copies of bucket videos for the probe and the converter (core/media/cache.py).
+        if cache is None and converter is not None:
+            cache = MediaCache(converter.root.parent / "cache")
+        self.cache = cache
         self.alerter = alerter
         # Where publishers read videos from; None reads ``media.path`` as a local file (tests).
         self.storage = storage
@@ -159,6 +164,9 @@ class PostProcessor:
         self._leases: dict[int, Lease] = {}
         self._finishing: set[int] = set()
         self._claimed: dict[int, ClaimedPost] = {}
+        # What the platform answered, kept until the outcome is stored: a failure after the publish
+        # must record the publish, never a retry that would post twice.
+        self._results: dict[int, PublishResult] = {}
         self._slot_freed = asyncio.Event()
         # Posts whose processing ended (any outcome) since this processor started.
         self.completed = 0
@@ -214,6 +222,7 @@ class PostProcessor:
         self._tasks.pop(post_id, None)
         self._claimed.pop(post_id, None)
         self._leases.pop(post_id, None)
+        self._results.pop(post_id, None)
         self._finishing.discard(post_id)
         if self.progress is not None:
             self.progress.forget(post_id)
@@ -279,19 +288,35 @@ class PostProcessor:
 
     async def process(self, post: ClaimedPost) -> None:
         # Every record logged below (publisher and HTTP client included) says which post it is about.
-        context = post_context(**_log_fields(post))
         try:
-            with context:
+            with post_context(**_log_fields(post)):
                 await self._process(post)
         except asyncio.CancelledError:
             raise
         except LeaseLost:
             # Another worker owns the post now: it publishes it and reports it; we only step aside.
             log.warning("lease lost, stopping upload", extra={"post_id": post.id})
-        except Exception:
-            # A bug must not kill the worker loop; the lease makes the post come back.
-            with context:
+        except Exception as exc:
+            # A bug must not kill the worker loop, nor leave the post running until its lease ends.
+            with post_context(**_log_fields(post)):
                 log.exception("processing failed")
+                await self._record_crash(post, exc)
+
+    async def _record_crash(self, post: ClaimedPost, exc: Exception) -> None:
+        """Store an outcome for a post whose processing raised: what was published is recorded as
+        published; anything else is retried like a transient error (and fails once retries run out)."""
+        self._finishing.add(post.id)
+        try:
+            result = self._results.get(post.id)
+            if result is not None:
+                await self._succeed(post, result)
+            elif is_disk_full(exc):
+                await self._fail(post, TransientError(DISK_FULL, hint=DISK_FULL_HINT))
+            else:
+                await self._fail(post, TransientError(f"internal error ({type(exc).__name__})"))
+        except Exception:
+            # The database itself is failing: nothing can be stored; the lease hands the post back.
+            log.exception("recording the outcome failed; the post returns when its lease ends")
 
     async def _process(self, post: ClaimedPost) -> None:
         platform = post.platform.value
@@ -306,6 +331,20 @@ class PostProcessor:
         except MediaError as exc:
             self._finishing.add(post.id)
             await self._fail(post, PermanentError(exc.message, hint=exc.hint))
+            return
+        except (LeaseLost, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            # The bucket or the converter failing now (a dropped connection, a full disk) says
+            # nothing about the video: try again later.
+            log.warning("preparing the video failed", exc_info=True)
+            self._finishing.add(post.id)
+            failure = (
+                TransientError(DISK_FULL, hint=DISK_FULL_HINT)
+                if is_disk_full(exc)
+                else TransientError(f"preparing the video failed ({type(exc).__name__})")
+            )
+            await self._fail(post, failure)
             return
         breaker = (platform, post.account_id)
         try:
@@ -333,7 +372,7 @@ class PostProcessor:
         than from a file the platform refuses, and never from a half-written one."""
         if self.converter is None:
             return post
-        local = await self._local_media(post.media, self.converter.root.parent / "cache")
+        local = await self._local_media(post.media)
         # Checked when it was queued: the headers are enough to work out the same target again.
         facts = await probe(local.path, decode=False)
         target = validation.target_for(facts, post.platform)
@@ -353,21 +392,23 @@ class PostProcessor:
                 breaker_open=self.breakers.state(breaker) is BreakerState.OPEN,
             )
 
-    async def _local_media(self, media: MediaInfo, cache: Path) -> MediaInfo:
+    async def _local_media(self, media: MediaInfo) -> MediaInfo:
         """The video as a file on this machine, for the probe and the converter (both read files).
 
-        With a bucket this is a cached download: the probe, and a conversion no process has
-        stored yet, read a file (publishing itself reads ranges from the store)."""
+        With a bucket this is the machine's cached copy (core/media/cache.py), downloaded once for
+        every post of the video; publishing itself reads ranges from the store."""
         if self.storage is None or media.key is None:
             return media
         local = self.storage.local_path(media.key)
         if local is None:
-            local = cache / media.key
-            if not await asyncio.to_thread(local.is_file):
-                await asyncio.to_thread(local.parent.mkdir, parents=True, exist_ok=True)
-                part = local.with_name(f"{local.name}.{os.getpid()}.part")
-                await StoredMedia(self.storage, media.key).copy_to(part)
-                await asyncio.to_thread(os.replace, part, local)
+            assert self.cache is not None
+            try:
+                local = await self.cache.fetch(self.storage, media.key)
+            except FileNotFoundError as exc:
+                raise MediaError(
+                    "The video is no longer in the media store (it was deleted or expired).",
+                    hint="Schedule the post again with the video.",
+                ) from exc
         return dataclasses.replace(media, path=str(local))
 
     async def _admit_and_publish(self, post: ClaimedPost, breaker: BreakerKey) -> PublishResult:
@@ -379,22 +420,33 @@ class PostProcessor:
             raise _Defer(self.clock() + timedelta(seconds=wait + spread), "breaker open")
         answered = False
         try:
-            async with self._limited(post):
-                result = await self._publish(post)
+            try:
+                async with self._limited(post):
+                    result = await self._publish(post)
+            except PublishError as exc:
+                answered = True
+                # A permanent error (a validation or auth error) is an answer: the platform is up.
+                await self._record_breaker(post, breaker, up=not exc.transient)
+                raise
             answered = True
-            self._breaker_changed(post, await self.breakers.record_success(breaker))
+            self._results[post.id] = result
+            await self._record_breaker(post, breaker, up=True)
             return result
-        except PublishError as exc:
-            answered = True
-            if exc.transient:
-                self._breaker_changed(post, await self.breakers.record_failure(breaker))
-            else:
-                # The platform answered (a validation or auth error): it is up.
-                self._breaker_changed(post, await self.breakers.record_success(breaker))
-            raise
         finally:
             if admission.probe and not answered:
                 await self.breakers.abandon_probe(breaker)
+
+    async def _record_breaker(self, post: ClaimedPost, breaker: BreakerKey, *, up: bool) -> None:
+        try:
+            if up:
+                change = await self.breakers.record_success(breaker)
+            else:
+                change = await self.breakers.record_failure(breaker)
+        except Exception:
+            # One result the breaker missed costs less than a publish recorded as a failure.
+            log.warning("recording the result in the circuit breaker failed", exc_info=True)
+            return
+        self._breaker_changed(post, change)
 
     @staticmethod
     def _breaker_changed(post: ClaimedPost, change: BreakerChange | None) -> None:
