@@ -124,6 +124,17 @@ class ChatContext:
     # A stable id of the chat request (Slack trigger/event id, Discord interaction id) so that a
     # redelivered command maps onto the posts it already created instead of queueing twice.
     request_id: str | None = None
+    # Other channels the chat says this user is in (Slack users.conversations, Discord's channel
+    # permissions); only listings read it, through ``visible_channels``.
+    channels: frozenset[str] = frozenset()
+
+    @property
+    def visible_channels(self) -> frozenset[str]:
+        """Whose posts a listing may show this user (the queue, the Home tab, autocomplete): those
+        queued from the channel they ask in, or from one the chat says they are in; their own posts
+        are always theirs to see (core/store/posts.seen_by). Never a channel they are not in: a
+        caption or an error from a private channel is that channel's."""
+        return self.channels | ({self.channel_id} if self.channel_id else frozenset())
 
 
 @dataclass(frozen=True)

@@ -570,11 +570,13 @@ class Postbot:
             self._wake(min(p.run_at for p in outcome.posts))
 
     async def list_queue(self, ctx: ChatContext, *, channel_only: bool = False) -> list[PostView]:
+        """The upcoming posts ``ctx``'s user may see (``ChatContext.visible_channels``)."""
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
             tz = member.zone
             channel = ctx.channel_id if channel_only else None
-            views = await posts.list_queue(session, member.team_id, tz=tz, channel=channel)
+            viewer = posts.Viewer(member.user_id, ctx.visible_channels)
+            views = await posts.list_queue(session, member.team_id, tz=tz, channel=channel, viewer=viewer)
             held = await pauses.paused(session, member.team_id)
         return [
             replace(v, paused=True)
@@ -689,13 +691,15 @@ class Postbot:
 
     async def home(self, ctx: ChatContext, *, days: int = 7) -> HomeView:
         """The member's home page (Slack's Home tab): the team's queued posts for the next ``days``
-        days, by day in the member's zone; the linked accounts; the latest results."""
+        days, by day in the member's zone; the linked accounts; the latest results. Posts only from
+        channels the member is in, and their own (``ChatContext.visible_channels``)."""
         now = self.clock()
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
             tz = member.zone
-            queued = await posts.list_queue(session, member.team_id, tz=tz, limit=200)
-            recent = await posts.recent_results(session, member.team_id, tz=tz)
+            viewer = posts.Viewer(member.user_id, ctx.visible_channels)
+            queued = await posts.list_queue(session, member.team_id, tz=tz, limit=200, viewer=viewer)
+            recent = await posts.recent_results(session, member.team_id, tz=tz, viewer=viewer)
             held = await pauses.paused(session, member.team_id)
         zone = ZoneInfo(tz)
         today = now.astimezone(zone).date()

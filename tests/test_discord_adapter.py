@@ -883,3 +883,55 @@ async def test_status_is_private_and_for_admins(world: World, running: App, clip
     assert reply["content"].startswith("postbot status") and "Sandbox: 1 queued" in reply["content"]
     assert "YouTube quota today: 0 of 10,000 units" in reply["content"]
     assert "Workers: " in reply["content"]
+
+
+async def test_listings_show_only_channels_the_member_can_view(world: World, clip: Path) -> None:
+    """A private channel's captions are for those who can view it: /postbot queue and the post
+    autocomplete list posts from the channels the member may view (roles and overwrites, as Discord
+    computes them), and their own."""
+    fake = world.fake
+    secret = fake.snowflake()
+    world.guild.channels[secret] = "secret-launch"
+    world.guild.private[secret] = {world.admin.id}
+    app = await world.build_app()
+    runtime = await world.start_bot(app)
+    try:
+        att = fake.upload_attachment(secret, clip.name, clip.read_bytes())
+        values = {"when": "tomorrow 9am", "platforms": "sandbox", "video": att, "caption": "Secret launch"}
+        await world.run(
+            fake.command_interaction(
+                "schedule",
+                values,
+                user=world.admin,
+                guild=world.guild,
+                channel_id=secret,
+                permissions=SEND_MESSAGES,
+            )
+        )
+        await world.run(_schedule(world, clip, "tomorrow 6pm"))
+
+        async def queue_for(user: FakeUser) -> str:
+            record = await fake.send_interaction(
+                fake.command_interaction("postbot queue", {}, user=user, guild=world.guild)
+            )
+            await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
+            reply = fake.original(record)
+            assert reply is not None
+            return str(reply["content"])
+
+        alice = await queue_for(world.alice)
+        assert "Launch day" in alice and "Secret launch" not in alice
+        assert "Secret launch" in await queue_for(world.admin)
+
+        record = await fake.send_interaction(
+            fake.autocomplete_interaction(
+                "postbot cancel", {"post": ""}, "post", user=world.alice, guild=world.guild
+            )
+        )
+        await fake.wait_for(lambda: record.callback)
+        assert record.callback is not None
+        names = [c["name"] for c in record.callback["data"]["choices"]]
+        assert any("Launch day" in n for n in names) and not any("Secret" in n for n in names)
+    finally:
+        await runtime.close()
+        await app.close()

@@ -162,3 +162,26 @@ async def test_views_publish_is_held_to_slacks_rules() -> None:
         with pytest.raises(SlackApiError) as info:
             await client.views_publish(user_id=ANA, view=ok)
         assert info.value.response["error"] == "not_enabled"
+
+
+@sqlite_only
+async def test_home_tab_shows_only_channels_the_viewer_is_in(home: Harness, clip: Path) -> None:
+    """A private channel's captions and results are for its members: the Home tab lists posts from
+    the channels a member shares with postbot (users.conversations), and their own."""
+    h = home
+    secret = "G0SECRET"
+    h.slack.add_channel(secret, "secret-launch", private=True, members={BEN})
+    await h.shared(BEN, secret, h.slack.add_file(BEN, secret, clip))
+    await h.sender.command("/schedule", "tomorrow 9am sandbox Secret launch", user=BEN, channel=secret)
+    await h.reply(channel=secret)
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    await h.sender.command("/schedule", "tomorrow 10am sandbox Open launch", user=ANA, channel=CHANNEL)
+    await h.reply()
+
+    await h.sender.event(_opened(ANA))
+    ana = await h.slack.wait_for(lambda: _home_with(h.slack, ANA, "Open launch"))
+    assert "Secret launch" not in _text(ana)
+    await h.sender.event(_opened(BEN))
+    ben = await h.slack.wait_for(lambda: _home_with(h.slack, BEN, "Open launch"))
+    assert "Secret launch" in _text(ben)
+    assert {c.args.get("user") for c in h.slack.calls_to("users.conversations")} == {ANA, BEN}

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 
 from adapters.discord.attachments import download_attachment, download_image
-from adapters.discord.context import chat_context
+from adapters.discord.context import chat_context, viewer_context
 from adapters.discord.embeds import schedule_embed, suggest_embed
 from adapters.discord.replies import Reply, deferred
 from adapters.discord.views import scheduling_view
@@ -319,7 +319,7 @@ def option_choices(chosen: list[PlatformInfo], current: str) -> list[app_command
 
 async def post_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     client = _client(interaction)
-    posts = await client.postbot.list_queue(chat_context(interaction))
+    posts = await client.postbot.list_queue(viewer_context(interaction))
     choices = []
     for post in posts:
         label = f"#{post.id} {post.platform.label} · {local_time(post.run_at, post.tz)} · {post.caption}"
@@ -490,7 +490,7 @@ group = app_commands.Group(
 @group.command(name="queue", description="Upcoming posts")
 async def queue(interaction: discord.Interaction) -> None:
     async def work() -> Reply:
-        posts = await _client(interaction).postbot.list_queue(chat_context(interaction))
+        posts = await _client(interaction).postbot.list_queue(viewer_context(interaction))
         return Reply(content=queue_text(posts, datetime.now(UTC))[:2000])
 
     await deferred(interaction, work, ephemeral=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import discord
 
 from core.domain import ChatContext, ChatKind
@@ -30,3 +32,19 @@ def chat_context(interaction: discord.Interaction) -> ChatContext:
         is_admin=is_server_admin(interaction),
         request_id=f"discord:{interaction.id}",
     )
+
+
+def visible_channels(interaction: discord.Interaction) -> frozenset[str]:
+    """The server's channels this member may view: discord.py computes each from the cached roles and
+    permission overwrites (https://discord.com/developers/docs/topics/permissions#permission-overwrites),
+    as Discord does. Listings show posts from these channels (ChatContext.visible_channels)."""
+    guild, member = interaction.guild, interaction.user
+    if guild is None or not isinstance(member, discord.Member):
+        return frozenset()
+    return frozenset(str(c.id) for c in guild.channels if c.permissions_for(member).view_channel)
+
+
+def viewer_context(interaction: discord.Interaction) -> ChatContext:
+    """``chat_context`` for a listing (the queue, the post autocomplete): with the channels the member
+    may view, so nothing from a channel hidden from them is shown."""
+    return replace(chat_context(interaction), channels=visible_channels(interaction))

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core.domain import ChatContext, ChatKind
+
+log = logging.getLogger(__name__)
+# 200 a page, as Slack recommends: a member in more than 2,000 channels sees the first 2,000's posts.
+_MAX_PAGES = 10
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,7 @@ class Directory:
         self.admin_ids = admin_ids
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, SlackUser]] = {}
+        self._channels: dict[str, tuple[float, frozenset[str]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def user(self, user_id: str) -> SlackUser:
@@ -52,6 +59,37 @@ class Directory:
             )
             self._cache[user_id] = (time.monotonic() + self.ttl_s, user)
             return user
+
+    async def channels(self, user_id: str) -> frozenset[str]:
+        """The channels postbot and ``user_id`` are both in: with a bot token, users.conversations
+        "filters to conversations your bot shares with that user", private channels included
+        (https://docs.slack.dev/reference/methods/users.conversations, token support; channels:read
+        and groups:read). An app installed before those scopes gets ``missing_scope``: then none,
+        and listings show the user only their own posts. Kept as long as users.info answers (Tier 3)."""
+        cached = self._channels.get(user_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        found: set[str] = set()
+        cursor = ""
+        try:
+            for _ in range(_MAX_PAGES):
+                page = await self.client.users_conversations(
+                    user=user_id,
+                    types="public_channel,private_channel",
+                    exclude_archived=True,
+                    limit=200,
+                    cursor=cursor or None,
+                )
+                found |= {str(c["id"]) for c in page.get("channels") or []}
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            log.warning("users.conversations failed", extra={"error": exc.response.get("error")})
+            return frozenset()
+        channels = frozenset(found)
+        self._channels[user_id] = (time.monotonic() + self.ttl_s, channels)
+        return channels
 
     async def context(
         self,

@@ -164,9 +164,15 @@ class SlackHandlers:
         self.homes = HomeTabs(
             client,
             postbot.home,
-            lambda team, user: self.directory.context(team_id=team, user_id=user, channel_id=None),
+            self._home_context,
             min_interval_s=slack.home_refresh_s,
         )
+
+    async def _home_context(self, team_id: str, user_id: str) -> ChatContext:
+        """A member looking at the Home tab: no channel of their own there, so what it lists comes
+        from the channels they share with postbot (ChatContext.visible_channels)."""
+        ctx = await self.directory.context(team_id=team_id, user_id=user_id, channel_id=None)
+        return replace(ctx, channels=await self.directory.channels(user_id))
 
     # ------------------------------------------------------------------ registration
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -179,10 +179,34 @@ async def _get_row(session: AsyncSession, team_id: int, post_id: int) -> Schedul
     return post
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who a listing is for: their user row and the channels they may see (ChatContext.visible_channels)."""
+
+    user_id: int
+    channels: frozenset[str]
+
+
+def seen_by(viewer: Viewer) -> ColumnElement[bool]:
+    """The one rule for what a listing shows a member: posts queued from a channel they are in, and
+    their own. In SQL, so a limit counts only what they may see."""
+    return or_(
+        ScheduledPost.author_id == viewer.user_id,
+        ScheduledPost.origin_channel.in_(sorted(viewer.channels)),
+    )
+
+
 async def list_queue(
-    session: AsyncSession, team_id: int, *, tz: str, channel: str | None = None, limit: int = 50
+    session: AsyncSession,
+    team_id: int,
+    *,
+    tz: str,
+    channel: str | None = None,
+    limit: int = 50,
+    viewer: Viewer | None = None,
 ) -> list[PostView]:
-    """What is still to be published (queued or running), soonest first."""
+    """What is still to be published (queued or running), soonest first; for ``viewer``, only what
+    they may see (:func:`seen_by`)."""
     query = (
         _with_relations(select(ScheduledPost))
         .where(
@@ -194,11 +218,16 @@ async def list_queue(
     )
     if channel is not None:
         query = query.where(ScheduledPost.origin_channel == channel)
+    if viewer is not None:
+        query = query.where(seen_by(viewer))
     return [to_view(row, tz=tz) for row in (await session.execute(query)).scalars()]
 
 
-async def recent_results(session: AsyncSession, team_id: int, *, tz: str, limit: int = 8) -> list[PostView]:
-    """The team's latest finished posts (published or failed), newest first (the Slack Home tab)."""
+async def recent_results(
+    session: AsyncSession, team_id: int, *, tz: str, limit: int = 8, viewer: Viewer | None = None
+) -> list[PostView]:
+    """The team's latest finished posts (published or failed), newest first (the Slack Home tab);
+    for ``viewer``, only what they may see (:func:`seen_by`)."""
     query = (
         _with_relations(select(ScheduledPost))
         .where(
@@ -208,6 +237,8 @@ async def recent_results(session: AsyncSession, team_id: int, *, tz: str, limit:
         .order_by(ScheduledPost.updated_at.desc(), ScheduledPost.id.desc())
         .limit(limit)
     )
+    if viewer is not None:
+        query = query.where(seen_by(viewer))
     return [to_view(row, tz=tz) for row in (await session.execute(query)).scalars()]
 
 

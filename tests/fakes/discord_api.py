@@ -44,6 +44,8 @@ DISCORD_EPOCH_MS = 1420070400000
 API_PREFIX = "/api/v10"
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
+# https://discord.com/developers/docs/topics/permissions#permissions-bitwise-permission-flags
+VIEW_CHANNEL = 1 << 10
 # Flags a bot may set when creating a channel message (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS).
 CHANNEL_MESSAGE_FLAGS = (1 << 2) | (1 << 12)
 DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
@@ -127,6 +129,10 @@ class FakeGuild:
     # Channels where the bot's role lacks View Channel: posting there answers 403 Missing Access
     # (50001; https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes).
     hidden_from_bot: set[str] = field(default_factory=set)
+    # Private channels → the members who may view them: @everyone is denied View Channel there and
+    # each member allowed by a member overwrite, as the Discord client sets up a private channel
+    # (https://discord.com/developers/docs/topics/permissions#permission-overwrites).
+    private: dict[str, set[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -299,7 +305,7 @@ class FakeDiscord(LoopbackFake):
             "guild_id": guild.id,
             "name": guild.channels[channel_id],
             "position": 0,
-            "permission_overwrites": [],
+            "permission_overwrites": self._overwrites(guild, channel_id),
             "nsfw": False,
             "parent_id": None,
             "topic": None,
@@ -307,6 +313,19 @@ class FakeDiscord(LoopbackFake):
             "rate_limit_per_user": 0,
             "flags": 0,
         }
+
+    @staticmethod
+    def _overwrites(guild: FakeGuild, channel_id: str) -> list[dict[str, Any]]:
+        # Overwrite objects: type 0 a role (@everyone's id is the guild's), 1 a member; allow/deny are
+        # permission bit sets as strings (https://discord.com/developers/docs/resources/channel#overwrite-object).
+        members = guild.private.get(channel_id)
+        if members is None:
+            return []
+        view = str(VIEW_CHANNEL)
+        return [
+            {"id": guild.id, "type": 0, "allow": "0", "deny": view},
+            *({"id": uid, "type": 1, "allow": view, "deny": "0"} for uid in sorted(members)),
+        ]
 
     def guild_create_payload(self, guild_id: str) -> dict[str, Any]:
         guild = self.guilds[guild_id]
@@ -327,7 +346,9 @@ class FakeDiscord(LoopbackFake):
                     "color": 0,
                     "hoist": False,
                     "position": 0,
-                    "permissions": str(1 << 11 | 1 << 31),
+                    # View Channel, Send Messages, Use Application Commands: @everyone's defaults
+                    # that matter here (https://discord.com/developers/docs/topics/permissions).
+                    "permissions": str(VIEW_CHANNEL | 1 << 11 | 1 << 31),
                     "managed": False,
                     "mentionable": False,
                     "flags": 0,

@@ -239,6 +239,11 @@ class FakeSlack(LoopbackFake):
         # Channels the bot is a member of. Without chat:write.public a bot posts only where it is
         # a member, else `not_in_channel`: https://api.slack.com/methods/chat.postMessage#errors
         self.bot_channels: set[str] = set()
+        # Channel → its members (None: everyone), and which channels are private.
+        self.channel_members: dict[str, set[str] | None] = {}
+        self.private_channels: set[str] = set()
+        # Per method, the calls answered in the last minute (see _tier_fault).
+        self._recent_calls: dict[str, deque[float]] = {}
         # response_url → (uses, first use deadline): see RESPONSE_URL_USES.
         self._response_urls: dict[str, tuple[int, float]] = {}
         self.ims: dict[str, str] = {}
@@ -326,11 +331,27 @@ class FakeSlack(LoopbackFake):
         self.users[user_id] = user
         return user
 
-    def add_channel(self, channel_id: str, name: str, *, bot_member: bool = True) -> None:
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        bot_member: bool = True,
+        private: bool = False,
+        members: set[str] | None = None,
+    ) -> None:
+        """A channel; ``members`` are its people (None: everyone in the workspace, now and later)."""
         self.channels[channel_id] = name
         self.messages.setdefault(channel_id, [])
+        self.channel_members[channel_id] = None if members is None else set(members)
+        if private:
+            self.private_channels.add(channel_id)
         if bot_member:
             self.bot_channels.add(channel_id)
+
+    def is_member(self, user: str, channel: str) -> bool:
+        members = self.channel_members.get(channel)
+        return user in self.users if members is None else user in members
 
     def remove_bot(self, channel_id: str) -> None:
         """Someone removed the bot from the channel (/remove @postbot)."""
@@ -648,6 +669,30 @@ class FakeSlack(LoopbackFake):
             raise SlackError("user_not_found")
         return {"user": user}
 
+    def _m_users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/methods/users.conversations: "Using a bot user token, this
+        # method returns the channels and conversations your bot is party to. Specifying a user
+        # parameter filters to conversations your bot shares with that user." types defaults to
+        # public_channel; cursor pagination with limit (at most 999) and response_metadata.next_cursor.
+        types = set(str(args.get("types") or "public_channel").split(","))
+        user = args.get("user")
+        if user is not None and user not in self.users:
+            raise SlackError("user_not_found")
+        limit = int(args.get("limit") or 100)
+        if not 0 < limit <= 999:
+            raise SlackError("invalid_limit")
+        shared = [
+            {"id": c, "name": name, "is_channel": True, "is_private": c in self.private_channels}
+            for c, name in sorted(self.channels.items())
+            if c in self.bot_channels
+            and ("private_channel" if c in self.private_channels else "public_channel") in types
+            and (user is None or self.is_member(user, c))
+        ]
+        start = int(args.get("cursor") or 0)
+        page = shared[start : start + limit]
+        more = start + limit < len(shared)
+        return {"channels": page, "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
     def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         users = [u for u in str(args.get("users") or "").split(",") if u]
         if len(users) != 1:
@@ -907,6 +952,11 @@ def needed_scopes(method: str, args: dict[str, Any]) -> list[str]:
         return []  # the app-level token's connections:write, checked by token kind above
     needed = list(doc["scopes"])
     any_of = doc.get("any_of")
+    if method == "users.conversations":
+        # One scope per conversation type listed: channels:read for public, groups:read for private.
+        kinds = {"public_channel": "channel", "private_channel": "group", "im": "im", "mpim": "mpim"}
+        types = str(args.get("types") or "public_channel").split(",")
+        return needed + [any_of[kinds[t]] for t in types if t in kinds]
     if any_of:
         channel = str(args.get("channel") or "")
         kind = "im" if method == "conversations.open" else _KIND.get(channel[:1], "channel")
