@@ -241,7 +241,9 @@ async def build_app(
     postbot.set_breaker_states(breaker_states)
     runner = SchedulerRunner(processor, poll_interval_s=settings.scheduler.poll_interval_s)
     heartbeats = Heartbeats(sessions)
-    watch = OpsWatch(sessions, heartbeats, alerter, settings.alerts, reaches=notifier.reaches)
+    watch = OpsWatch(
+        sessions, heartbeats, alerter, settings.alerts, reaches=notifier.reaches, platforms=settings.platforms
+    )
     return App(
         settings=settings,
         engine=engine,

@@ -74,7 +74,8 @@ class PlatformSettings(BaseModel):
     base_url: str | None = None
     upload_base_url: str | None = None
     auth_base_url: str | None = None
-    # LinkedIn-Version (YYYYMM) for LinkedIn; the Graph API version ("v21.0") for Instagram.
+    # LinkedIn-Version (YYYYMM) for LinkedIn; the Graph API version ("v25.0") for Instagram. Unset:
+    # the platform's default in core/platforms/<name>/versions.py.
     api_version: str | None = None
     client_id: str | None = None
     client_secret: SecretStr | None = None
@@ -180,6 +181,9 @@ class AlertSettings(BaseModel):
     workers_missing_s: float = Field(default=300.0, gt=0)
     # ... and when an account's access ends within this many days with no way to renew it.
     token_warn_days: float = Field(default=3.0, ge=0)
+    # ... and when a platform API version it sends is sunset within this many days
+    # (core/platforms/versions.py).
+    api_version_warn_days: int = Field(default=30, ge=0)
 
 
 class LogFileSettings(BaseModel):

@@ -8,6 +8,10 @@ Every ``alerts.check_interval_s`` each such process looks at the database:
   told us: the access token's expiry without a refresh token, or the refresh token's own expiry), the
   team's ops channel (or its admins) hears which account and how to relink it, once; and once more
   when an account for that platform works again.
+- **API versions.** When a platform API version this deployment sends (LinkedIn-Version, Instagram's
+  Graph version) is sunset within ``alerts.api_version_warn_days``, or already was, every chat this
+  process reaches hears which, when, and the setting to change, once per version and state; and
+  once when it is fixed (core/platforms/versions.py holds the dates).
 - **Workers.** When no scheduler has recorded a heartbeat for ``alerts.workers_missing_s``, due posts
   are not going out: every chat this process reaches hears it once, and once when a worker is back.
 
@@ -29,15 +33,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.accounts.tokens import renewable
 from core.alerts import Alerter
-from core.config import AlertSettings
+from core.config import AlertSettings, PlatformsSettings
 from core.db.models import SocialAccount, Team
 from core.domain import AccountStatus, ChatKind, Platform
+from core.platforms.versions import VersionState, check_versions
 from core.store.heartbeats import Heartbeats
 
 log = logging.getLogger(__name__)
 
 WORKERS = "workers:"
 ACCOUNTS = "account:"
+VERSIONS = "api-version:"
+# A version that is only nearing its sunset is said again at most weekly.
+VERSION_REMINDER_S = 7 * 24 * 3600.0
 
 
 def utcnow() -> datetime:
@@ -60,6 +68,7 @@ class OpsWatch:
         *,
         reaches: Callable[[ChatKind], bool],
         clock: Callable[[], datetime] = utcnow,
+        platforms: PlatformsSettings | None = None,
     ) -> None:
         self.sessions = sessions
         self.heartbeats = heartbeats
@@ -67,6 +76,8 @@ class OpsWatch:
         self.settings = settings
         self.reaches = reaches
         self.clock = clock
+        # None: API versions are not watched (a process built without the platforms' settings).
+        self.platforms = platforms
 
     async def run(self) -> None:
         """Check every ``check_interval_s``, the first time one interval after start: processes
@@ -83,6 +94,7 @@ class OpsWatch:
             return
         await self.check_workers()
         await self.check_accounts()
+        await self.check_api_versions()
 
     # -- workers --------------------------------------------------------------------------------
 
@@ -110,6 +122,39 @@ class OpsWatch:
                     "out (they wait, nothing is lost). Start one (`postbot worker`, or the bot with its "
                     "scheduler). I'll say when one is back.",
                 )
+
+    # -- API versions ---------------------------------------------------------------------------
+
+    async def check_api_versions(self) -> None:
+        if self.platforms is None:
+            return
+        checks = check_versions(
+            self.platforms, self.clock().date(), warn_days=self.settings.api_version_warn_days
+        )
+        for found in checks:
+            if not found.in_use:
+                continue
+            for chat in ChatKind:
+                if not self.reaches(chat):
+                    continue
+                # One key per state: "ending" and then "past" are each said once (again after a
+                # week while it only nears, after alerts.repeat_s once it is past), and a supported
+                # version clears both with one "fixed" line.
+                prefix = f"{VERSIONS}{chat.value}:{found.platform.value}:"
+                bad = found.state in (VersionState.ENDING, VersionState.PAST)
+                cleared = False
+                for state in (VersionState.ENDING, VersionState.PAST):
+                    if state is not found.state:
+                        cleared = await self._clear(f"{prefix}{state.value}") or cleared
+                if bad:
+                    repeat_s = self.settings.repeat_s
+                    if found.state is VersionState.ENDING:
+                        repeat_s = max(repeat_s, VERSION_REMINDER_S)
+                    key = f"{prefix}{found.state.value}"
+                    if await self.alerter.gate.open(key, repeat_s=repeat_s):
+                        await self.alerter.deliver(chat, "", f":warning: {found.message()}")
+                elif cleared and found.state is VersionState.SUPPORTED:
+                    await self.alerter.deliver(chat, "", f":white_check_mark: {found.message()}")
 
     # -- accounts -------------------------------------------------------------------------------
 

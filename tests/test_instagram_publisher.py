@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +16,7 @@ from aiohttp import web
 
 from core.config import PlatformSettings
 from core.domain import Platform
+from core.platforms.instagram import versions
 from core.platforms.instagram.publisher import CONTAINER_POLL_S, InstagramPublisher
 from core.publishers.base import PermanentError, PublishJob, RateLimited, TransientError
 from tests.clips import sized_clip
@@ -430,3 +431,24 @@ async def test_share_to_feed_and_the_cover_frame_reach_the_container(
     await publisher(fake, http).publish(make_job(host, video, [], caption="Another reel"))
     (container,) = fake.containers.values()
     assert container.params["share_to_feed"] == "true" and "thumb_offset" not in container.params
+
+
+async def test_an_expired_graph_version_is_served_by_another_silently(
+    http: httpx.AsyncClient, host: VideoHost, video: Path
+) -> None:
+    """Meta does not refuse an expired version: it answers with the oldest available one. Nothing
+    fails, which is why postbot warns before the date (core/platforms/versions.py, core/watch.py)."""
+    async with FakeInstagram(tokens={TOKEN: IG_USER}, version="v21.0") as fake:
+        fake.today = lambda: date(2027, 1, 21)
+        await publisher(fake, http).publish(make_job(host, video, []))
+        assert len(fake.media) == 1
+        assert fake.upgraded and set(fake.upgraded) == {("v21.0", "v22.0")}
+
+
+async def test_the_default_graph_version_is_served_as_itself(
+    fake: FakeInstagram, http: httpx.AsyncClient, host: VideoHost, video: Path
+) -> None:
+    conf = PlatformSettings(base_url=fake.graph_base_url)
+    assert fake.version == versions.DEFAULT
+    await InstagramPublisher.from_settings(conf, http).publish(make_job(host, video, []))
+    assert len(fake.media) == 1 and fake.upgraded == []

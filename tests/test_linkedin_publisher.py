@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 
 from core.config import PlatformSettings
 from core.domain import Platform
+from core.platforms.linkedin import versions
 from core.platforms.linkedin.publisher import LinkedInPublisher, seconds_to_utc_midnight
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
 from tests.clips import sized_clip
@@ -39,7 +40,7 @@ def video(tmp_path: Path) -> Path:
 
 def publisher(fake: FakeLinkedIn, http: httpx.AsyncClient, **kwargs: Any) -> LinkedInPublisher:
     options: dict[str, Any] = {
-        "api_version": "202510",
+        "api_version": versions.DEFAULT,
         "chunk_size": 16 * 1024,
         "poll_interval_s": 0.01,
         "retry_base_s": 0.01,
@@ -92,7 +93,7 @@ async def test_happy_path_uploads_parts_finalizes_and_posts(
     assert post.body["author"] == MEMBER and post.body["visibility"] == "PUBLIC"
     assert post.shown_text == CAPTION, "reserved characters were escaped, so LinkedIn shows it all"
     rest = [r for r in fake.requests if r.path.startswith("/rest")]
-    assert rest and all(r.version == "202510" for r in rest)
+    assert rest and all(r.version == versions.DEFAULT for r in rest)
     parts = [r for r in fake.requests if r.part is not None]
     assert all("Authorization" not in r.headers for r in parts), "no token sent to the upload host"
     assert saved[-1]["remote_id"] == post.urn
@@ -198,7 +199,7 @@ async def test_fake_refuses_listing_posts_without_r_member_social(
         f"{fake.base_url}/rest/posts?q=author&author=urn%3Ali%3Aperson%3A782bbtaQ",
         headers={
             "Authorization": f"Bearer {TOKEN}",
-            "LinkedIn-Version": "202510",
+            "LinkedIn-Version": versions.DEFAULT,
             "X-Restli-Protocol-Version": "2.0.0",
         },
     )
@@ -255,6 +256,30 @@ async def test_retired_api_version_fails_with_a_hint(
     assert failed.value.hint is not None and "api_version" in failed.value.hint
 
 
+async def test_the_default_version_is_served_today(
+    fake: FakeLinkedIn, http: httpx.AsyncClient, video: Path
+) -> None:
+    """202510 was the default after LinkedIn sunset it (15 Oct 2026): every call answered 426."""
+    await LinkedInPublisher.from_settings(PlatformSettings(base_url=fake.base_url), http).publish(
+        make_job(video, [])
+    )
+    assert len(fake.posts) == 1
+
+
+async def test_a_version_past_its_sunset_is_refused_on_that_day_with_the_fix(
+    fake: FakeLinkedIn, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.today = lambda: date(2027, 3, 15)
+    await publisher(fake, http, api_version="202603").publish(make_job(video, []))
+    fake.today = lambda: date(2027, 3, 16)
+    with pytest.raises(PermanentError) as failed:
+        await publisher(fake, http, api_version="202603").publish(make_job(video, []))
+    assert failed.value.status_code == 426
+    assert "Requested version 202603 is not active" in failed.value.message
+    assert failed.value.hint is not None
+    assert "platforms.linkedin.api_version" in failed.value.hint and versions.SOURCE in failed.value.hint
+
+
 async def test_validation_error_is_permanent_and_quotes_linkedin(
     fake: FakeLinkedIn, http: httpx.AsyncClient, video: Path
 ) -> None:
@@ -270,7 +295,7 @@ async def test_validation_error_is_permanent_and_quotes_linkedin(
 async def test_fake_rejects_protocol_violations(fake: FakeLinkedIn, http: httpx.AsyncClient) -> None:
     good = {
         "Authorization": f"Bearer {TOKEN}",
-        "LinkedIn-Version": "202510",
+        "LinkedIn-Version": versions.DEFAULT,
         "X-Restli-Protocol-Version": "2.0.0",
     }
     init = {"initializeUploadRequest": {"owner": MEMBER, "fileSizeBytes": PART + 10}}
@@ -361,7 +386,8 @@ async def test_fake_rejects_protocol_violations(fake: FakeLinkedIn, http: httpx.
 
 
 async def test_built_from_settings(fake: FakeLinkedIn, http: httpx.AsyncClient, video: Path) -> None:
-    conf = PlatformSettings(base_url=fake.base_url, api_version="202509")
+    fake.today = lambda: date(2027, 1, 20)
+    conf = PlatformSettings(base_url=fake.base_url, api_version="202602")
     await LinkedInPublisher.from_settings(conf, http).publish(make_job(video, []))
-    assert {r.version for r in fake.requests if r.path.startswith("/rest")} == {"202509"}
+    assert {r.version for r in fake.requests if r.path.startswith("/rest")} == {"202602"}
     assert len(fake.posts) == 1

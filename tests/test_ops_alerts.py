@@ -65,7 +65,12 @@ async def sessions(db: Database) -> AsyncIterator[Sessions]:
 
 
 def _slack_watchers(
-    slack: FakeSlack, sessions: Sessions, clock: Clock, settings: AlertSettings, count: int = 2
+    slack: FakeSlack,
+    sessions: Sessions,
+    clock: Clock,
+    settings: AlertSettings,
+    count: int = 2,
+    platforms: PlatformsSettings | None = None,
 ) -> list[OpsWatch]:
     """``count`` processes, each with its own Slack client, alerter and watch over one database."""
     out = []
@@ -82,7 +87,15 @@ def _slack_watchers(
             gate=AlertGates(sessions),
         )
         out.append(
-            OpsWatch(sessions, Heartbeats(sessions), alerter, settings, reaches=router.reaches, clock=clock)
+            OpsWatch(
+                sessions,
+                Heartbeats(sessions),
+                alerter,
+                settings,
+                reaches=router.reaches,
+                clock=clock,
+                platforms=platforms,
+            )
         )
     return out
 
@@ -316,3 +329,50 @@ async def test_the_bot_checks_by_itself_from_its_chat_process(settings: Settings
     assert len(said) == 1 and "No postbot worker" in said[0]["text"]
     async with app.sessions() as session:
         assert (await session.execute(select(SocialAccount))).first() is None
+
+
+async def test_an_api_version_nearing_its_sunset_is_said_once_with_its_fix(sessions: Sessions) -> None:
+    """LinkedIn's 202510 went past its sunset with nobody told: every LinkedIn post then failed."""
+    clock = Clock()
+    clock.now = datetime(2026, 12, 10, 9, tzinfo=UTC)
+    async with FakeSlack() as slack:
+        slack.add_channel(OPS, "ops")
+        await Heartbeats(sessions).beat("w1", in_flight=0, completed=0, now=clock.now)
+        conf = AlertSettings(slack_channel=OPS, api_version_warn_days=30)
+        platforms = PlatformsSettings(linkedin=PlatformSettings(client_id="li", api_version="202601"))
+        watchers = _slack_watchers(slack, sessions, clock, conf, platforms=platforms)
+        await _check_all(watchers)
+        assert slack.posted(OPS) == [], "36 days before the sunset is outside the 30-day window"
+
+        clock.now = datetime(2026, 12, 20, 9, tzinfo=UTC)
+        await Heartbeats(sessions).beat("w1", in_flight=0, completed=0, now=clock.now)
+        await _check_all(watchers)
+        clock.now += timedelta(hours=2)
+        await Heartbeats(sessions).beat("w1", in_flight=0, completed=0, now=clock.now)
+        await _check_all(watchers)
+        said = [m["text"] for m in slack.posted(OPS)]
+        assert len(said) == 1, said
+        assert said[0].startswith(":warning: LinkedIn API version 202601 is sunset on 15 Jan 2027")
+        assert 'platforms.linkedin.api_version = "202603"' in said[0]
+
+        # The operator moves to a supported version: said once that it is fine.
+        fixed = PlatformsSettings(linkedin=PlatformSettings(client_id="li", api_version="202603"))
+        for watcher in watchers:
+            watcher.platforms = fixed
+        await _check_all(watchers)
+        await _check_all(watchers)
+        said = [m["text"] for m in slack.posted(OPS)]
+        assert len(said) == 2, said
+        assert said[1].startswith(":white_check_mark: LinkedIn API version 202603 is supported")
+
+
+async def test_an_unused_platform_s_version_is_not_news(sessions: Sessions) -> None:
+    clock = Clock()
+    clock.now = datetime(2027, 3, 20, 9, tzinfo=UTC)
+    async with FakeSlack() as slack:
+        slack.add_channel(OPS, "ops")
+        await Heartbeats(sessions).beat("w1", in_flight=0, completed=0, now=clock.now)
+        conf = AlertSettings(slack_channel=OPS)
+        watchers = _slack_watchers(slack, sessions, clock, conf, platforms=PlatformsSettings())
+        await _check_all(watchers)
+        assert slack.posted(OPS) == [], "no LinkedIn app configured: its default's sunset is no alert"

@@ -38,7 +38,7 @@ async def test_example_config_urls_uncommented_give_the_documented_endpoints(
         assert youtube.upload == "https://www.googleapis.com/upload/youtube/v3"
         instagram = publishers.get(Platform.INSTAGRAM)
         assert isinstance(instagram, InstagramPublisher)
-        assert instagram.graph == "https://graph.instagram.com/v21.0"
+        assert instagram.graph == "https://graph.instagram.com/v25.0"
 
 
 async def test_instagram_graph_version_is_a_setting(http: httpx.AsyncClient) -> None:

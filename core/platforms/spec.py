@@ -19,6 +19,7 @@ from core.platforms.media import Rules
 from core.platforms.options import Option
 from core.platforms.results import MetricsReader
 from core.platforms.slots import Cadence, Window
+from core.platforms.versions import ApiVersions
 from core.publishers.base import Publisher
 
 PublisherFactory = Callable[[Settings, httpx.AsyncClient], Publisher]
@@ -49,6 +50,9 @@ class PlatformSpec:
     options: tuple[Option, ...]
     # The key of the option ``<platform>:<value>`` sets in a command (``youtube:unlisted``); None: none.
     short_option: str | None
+    # The API versions postbot may send and their sunset dates (core/platforms/versions.py); None:
+    # the platform's API is not versioned by the caller with a sunset (a fixed path such as /v3).
+    api_versions: ApiVersions | None
 
     @property
     def name(self) -> str:

@@ -38,7 +38,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import aiohttp
@@ -47,7 +47,23 @@ from aiohttp import web
 from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
-VERSION = "v21.0"
+VERSION = "v25.0"
+# Graph API versions and the day each stops being available: "Available Graph API versions"
+# (https://developers.facebook.com/docs/graph-api/changelog/versions, read 6 Dec 2026; None: "TBD").
+# An expired version is not refused: "calls made to that version number may fail or be upgraded to
+# the next available version" (https://developers.facebook.com/docs/marketing-api/overview/versioning),
+# and in practice Graph serves them with the oldest available version and says so in the
+# ``facebook-api-version`` response header (https://developers.facebook.com/docs/graph-api/guides/
+# versioning). The fake does the same, so an expired version changes behaviour rather than failing.
+EXPIRES: dict[str, date | None] = {
+    "v20.0": date(2026, 9, 24),
+    "v21.0": date(2027, 1, 21),
+    "v22.0": date(2027, 5, 20),
+    "v23.0": date(2027, 10, 8),
+    "v24.0": date(2028, 2, 18),
+    "v25.0": date(2028, 7, 29),
+    "v26.0": None,
+}
 MAX_CAPTION = 2200
 MAX_HASHTAGS = 30
 CONTAINER_TTL_S = 24 * 3600
@@ -161,6 +177,10 @@ class FakeInstagram(LoopbackFake):
         self.tokens: dict[str, str] = dict(tokens or {})
         self.token_check: Callable[[str], str | None] | None = None
         self.version = version
+        # The day the fake lives in, for version expiry; tests move it.
+        self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
+        # (version asked, version that served it) for every call made to an expired version.
+        self.upgraded: list[tuple[str, str]] = []
         self.processing_polls = processing_polls
         # Meta: "We recommend querying a container's status once per minute, for no more than 5
         # minutes" (https://developers.facebook.com/docs/instagram-platform/content-publishing
@@ -194,12 +214,12 @@ class FakeInstagram(LoopbackFake):
 
     @property
     def graph_base_url(self) -> str:
-        """``https://graph.facebook.com/v21.0`` in production."""
+        """``https://graph.instagram.com/v25.0`` in production."""
         return f"{self.base_url}/{self.version}"
 
     @property
     def upload_base_url(self) -> str:
-        """``https://rupload.facebook.com/ig-api-upload/v21.0`` in production."""
+        """``https://rupload.facebook.com/ig-api-upload/v25.0`` in production."""
         return f"{self.base_url}/ig-api-upload/{self.version}"
 
     async def stop(self) -> None:
@@ -326,8 +346,22 @@ class FakeInstagram(LoopbackFake):
             response = self._graph_failure(plan) if plan else await work(user, params)
         except Rejected as exc:
             response = exc.response
+        served = self.serving_version(request.match_info["version"])
+        if served != request.match_info["version"]:
+            self.upgraded.append((request.match_info["version"], served))
+        response.headers["facebook-api-version"] = served
         record.status = response.status
         return response
+
+    def serving_version(self, asked: str) -> str:
+        """The version Graph answers a call to ``asked`` with on ``today()``: itself while available,
+        else the oldest one still available."""
+        today = self.today()
+        alive = [v for v, ends in EXPIRES.items() if ends is None or ends > today]
+        ends = EXPIRES.get(asked)
+        if ends is None or ends > today or not alive:
+            return asked
+        return min(alive, key=lambda v: float(v[1:]))
 
     def _container(self, user: str, container_id: str) -> Container:
         container = self.containers.get(container_id)

@@ -4,8 +4,10 @@ Implemented after learn.microsoft.com/linkedin/marketing/community-management/sh
 .../posts-api:
 
 - Every ``/rest`` call needs ``Authorization: Bearer``, ``LinkedIn-Version: YYYYMM`` (missing →
-  400 ``VERSION_MISSING``, not an active version → 426 ``NONEXISTENT_VERSION``) and
-  ``X-Restli-Protocol-Version: 2.0.0``.
+  400 ``VERSION_MISSING``; a version that does not exist, or is past its sunset on the fake's
+  ``today()`` → 426 ``NONEXISTENT_VERSION`` "Requested version ... is not active", the answer real
+  clients get after a sunset) and ``X-Restli-Protocol-Version: 2.0.0``. The sunset dates are
+  LinkedIn's "API Migration Status" table (``SUNSETS``).
 - ``POST /rest/videos?action=initializeUpload`` ``{"initializeUploadRequest": {"owner",
   "fileSizeBytes", "uploadCaptions", "uploadThumbnail"}}`` → ``{"value": {"video", "uploadToken",
   "uploadUrlsExpireAt", "uploadInstructions": [{"uploadUrl", "firstByte", "lastByte"}]}}``.
@@ -38,6 +40,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -48,7 +51,23 @@ from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_ar
 
 PART_SIZE = 4 * 1024 * 1024
 MAX_FILE = 5 * 1024**3
-ACTIVE_VERSIONS = {f"2025{m:02d}" for m in range(1, 13)} | {f"2026{m:02d}" for m in range(1, 12)}
+# The versions LinkedIn released and the day each is sunset, from "API Migration Status"
+# (https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations, read 6 Dec 2026):
+# "These API versions are supported and stable for a minimum of one year before sunset"
+# (https://learn.microsoft.com/en-us/linkedin/marketing/versioning). Versions before 202510 were
+# sunset in 2026 (the same table; their exact days matter to no test, mid-month stands in for
+# them); there was no 202512. 202604 to 202607 were released
+# (https://learn.microsoft.com/en-us/linkedin/marketing/integrations/recent-changes) but their
+# sunsets were not on the table yet: served here until one year after release, the guaranteed minimum.
+SUNSETS: dict[str, date] = {
+    **{f"2025{m:02d}": date(2026, m, 15) for m in range(1, 10)},
+    "202510": date(2026, 10, 15),
+    "202511": date(2026, 11, 16),
+    "202601": date(2027, 1, 15),
+    "202602": date(2027, 2, 15),
+    "202603": date(2027, 3, 16),
+    **{f"2026{m:02d}": date(2027, m, 15) for m in range(4, 8)},
+}
 URL_TTL_S = 3600
 MAX_COMMENTARY = 3000
 ENDPOINTS = ("initialize", "part", "finalize", "video", "post", "find")
@@ -129,7 +148,9 @@ class FakeLinkedIn(LoopbackFake):
         self.token_check: Callable[[str], str | None] | None = None
         self.part_size = part_size
         self.processing_polls = processing_polls
-        self.active_versions = set(ACTIVE_VERSIONS)
+        self.sunsets: dict[str, date] = dict(SUNSETS)
+        # The day the fake lives in, for version sunsets; tests move it.
+        self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
         self.videos: dict[str, Video] = {}
         self.posts: dict[str, Post] = {}
         self.requests: list[Recorded] = []
@@ -220,7 +241,8 @@ class FakeLinkedIn(LoopbackFake):
                 "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
                 code="VERSION_MISSING",
             )
-        if not _VERSION.match(version) or version[:6] not in self.active_versions:
+        sunset = self.sunsets.get(version[:6]) if _VERSION.match(version) else None
+        if sunset is None or sunset <= self.today():
             raise reject(426, f"Requested version {version} is not active", code="NONEXISTENT_VERSION")
         if request.headers.get("X-Restli-Protocol-Version") != "2.0.0":
             raise reject(400, "The header X-Restli-Protocol-Version must be 2.0.0 for this resource.")

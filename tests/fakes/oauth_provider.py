@@ -23,7 +23,7 @@ One ``FakeOAuthProvider(platform)`` serves that platform's endpoints at their re
 - instagram (Business Login): ``GET /oauth/authorize``, ``POST /oauth/access_token`` →
   ``{"data": [{"access_token", "user_id", "permissions"}]}`` (a one-hour token),
   ``GET /access_token?grant_type=ig_exchange_token`` → 60-day token,
-  ``GET /refresh_access_token?grant_type=ig_refresh_token``, ``GET /v21.0/me?fields=user_id,username``.
+  ``GET /refresh_access_token?grant_type=ig_refresh_token``, ``GET /{version}/me?fields=user_id,username``.
   No refresh tokens and no revoke endpoint, like Instagram. (The fake does not enforce the
   "at least 24 hours old" refresh rule, so tests can refresh at once.)
 
@@ -180,7 +180,7 @@ class FakeOAuthProvider(LoopbackFake):
                 ("POST", "/oauth/access_token", self._token),
                 ("GET", "/access_token", self._ig_exchange),
                 ("GET", "/refresh_access_token", self._ig_refresh),
-                ("GET", "/v21.0/me", self._profile),
+                ("GET", r"/{version:v\d+\.\d+}/me", self._profile),
             ],
         }[self.platform]
         for method, path, handler in routes:

@@ -18,9 +18,10 @@ from core.oauth.base import OAuthProvider
 from core.oauth.endpoints import Endpoints
 from core.oauth.errors import OAuthError
 from core.oauth.models import Profile, TokenSet
+from core.platforms.instagram import versions
 
 GRAPH = "https://graph.instagram.com"
-GRAPH_VERSION = "v21.0"
+GRAPH_VERSION = versions.DEFAULT
 # Graph API error codes for an access token that is expired, revoked or otherwise dead.
 _DEAD_TOKEN_CODES = {190, 102, 463, 467}
 

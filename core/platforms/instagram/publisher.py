@@ -39,6 +39,7 @@ import httpx
 from core.config import PlatformSettings
 from core.domain import Platform
 from core.errors import ConfigError
+from core.platforms.instagram import versions
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -53,11 +54,11 @@ from core.publishers.http import retry_transient, send_authorized
 
 log = logging.getLogger(__name__)
 
-# Both carry the Graph API version (platforms.instagram.api_version; Meta retires each version about
-# two years after its release: https://developers.facebook.com/docs/graph-api/changelog/versions).
+# Both carry the Graph API version (platforms.instagram.api_version; the versions and their expiry
+# dates are data: core/platforms/instagram/versions.py).
 # Accounts are linked with Instagram Login (core/platforms/instagram/oauth.py), whose tokens are
 # accepted by graph.instagram.com only; graph.facebook.com wants Facebook Login page tokens.
-GRAPH_VERSION = "v21.0"
+GRAPH_VERSION = versions.DEFAULT
 GRAPH_HOST = "https://graph.instagram.com"
 DEFAULT_GRAPH_URL = f"{GRAPH_HOST}/{GRAPH_VERSION}"
 # Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).

@@ -6,7 +6,7 @@ import httpx
 
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
-from core.platforms.instagram import media, options, slots
+from core.platforms.instagram import media, options, slots, versions
 from core.platforms.instagram.oauth import InstagramOAuth
 from core.platforms.instagram.publisher import InstagramPublisher
 from core.platforms.spec import PlatformSpec
@@ -35,5 +35,6 @@ SPEC = PlatformSpec(
     link_note=None,
     docs="https://developers.facebook.com/docs/instagram-platform/content-publishing",
     options=options.OPTIONS,
+    api_versions=versions.VERSIONS,
     short_option=None,
 )

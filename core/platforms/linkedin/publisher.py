@@ -30,6 +30,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
+from core.platforms.linkedin import versions
 from core.publishers.base import (
     PermanentError,
     PublishError,
@@ -44,8 +45,8 @@ from core.publishers.http import error_for_response, retry_transient, send_autho
 _T = TypeVar("_T")
 
 DEFAULT_BASE_URL = "https://api.linkedin.com"
-# LinkedIn serves each monthly version for about a year; move this forward with the API.
-DEFAULT_API_VERSION = "202510"
+# The versions and their sunsets are data (core/platforms/linkedin/versions.py).
+DEFAULT_API_VERSION = versions.DEFAULT
 
 # Upload URLs this close to expiry are not worth resuming with.
 URL_MARGIN_S = 300.0
@@ -357,8 +358,11 @@ def _error(response: httpx.Response, message: str) -> PublishError:
         # No Retry-After from LinkedIn: its limits are per day, so come back after the reset.
         error.retry_after = seconds_to_utc_midnight()
     if response.status_code == 426:
+        newest = versions.VERSIONS.newest_dated()
+        to = f' = "{newest.name}"' if newest else ""
         error.hint = (
-            "The configured LinkedIn-Version is no longer served: set platforms.linkedin.api_version."
+            "LinkedIn no longer serves the configured LinkedIn-Version (past its sunset, "
+            f"{versions.SOURCE}): set platforms.linkedin.api_version{to}, or upgrade postbot."
         )
     return error
 

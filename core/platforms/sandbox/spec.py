@@ -34,5 +34,6 @@ SPEC = PlatformSpec(
     link_note=None,
     docs="docs/platforms.md#sandbox",
     options=(),
+    api_versions=None,
     short_option=None,
 )

@@ -42,5 +42,6 @@ SPEC = PlatformSpec(
     link_note=None,
     docs="https://developers.tiktok.com/doc/content-posting-api-reference-direct-post",
     options=options.OPTIONS,
+    api_versions=None,
     short_option="privacy",
 )

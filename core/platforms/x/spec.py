@@ -35,5 +35,6 @@ SPEC = PlatformSpec(
     link_note=None,
     docs="https://docs.x.com/x-api/media/quickstart/media-upload-chunked",
     options=(),
+    api_versions=None,
     short_option=None,
 )

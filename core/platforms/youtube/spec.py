@@ -49,5 +49,6 @@ SPEC = PlatformSpec(
     ),
     docs="https://developers.google.com/youtube/v3/docs/videos/insert",
     options=options.OPTIONS,
+    api_versions=None,
     short_option="privacy",
 )
