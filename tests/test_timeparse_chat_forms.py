@@ -81,6 +81,9 @@ def test_spans_counted_from_now(text: str, wall: str, note: str | None) -> None:
         ("in 2½ hours", "Tue 01 Dec 16:50"),
         ("in an hour and a quarter", "Tue 01 Dec 15:35"),
         ("in 3 and a quarter hours", "Tue 01 Dec 17:35"),
+        ("in three quarters of an hour", "Tue 01 Dec 15:05"),
+        ("in three-quarters of an hour", "Tue 01 Dec 15:05"),
+        ("in 1 and 1/2 hours", "Tue 01 Dec 15:50"),
     ],
 )
 def test_fractions_and_words_in_durations(text: str, wall: str) -> None:
@@ -132,6 +135,10 @@ def test_days_of_the_month(text: str, wall: str, note: str | None) -> None:
         ("the 3rd the last day of june", "names two different days of the month"),
         ("next weekday friday", "names the next weekday and another day"),
         ("fifth last friday of february", "There is no fifth last Friday in February 2027"),
+        ("31st last day of february", "February 2027 has no 31st last day"),
+        # A span from now and a day that is not where it ends: was the span, the day dropped silently.
+        ("3 days hence tomorrow", "Counted from today that is Fri 4 Dec, not Wed 2 Dec"),
+        ("in 2 weeks friday", "Tue 15 Dec is a Tuesday, not a Friday"),
         ("14:05:61", "isn't a time of day"),
     ],
 )
@@ -198,10 +205,15 @@ def test_following_weekdays_and_midday(text: str, now: datetime, wall: str, note
         ("late afternoon @ 4", "Tue 01 Dec 16:00", None),
         # Alone, a narrowed part of the day names no agreed time: the reply says which was used.
         ("late evening", "Tue 01 Dec 21:00", "late evening read as 21:00"),
+        ("late in the evening", "Tue 01 Dec 21:00", "late evening read as 21:00"),
+        ("in the late evening @ 9", "Tue 01 Dec 21:00", None),
         ("friday early morning", "Fri 04 Dec 07:00", "early morning read as 07:00"),
         # A night runs past midnight: "tonight at 1" was 13:00, silently.
         ("tonight at 1", "Wed 02 Dec 01:00", "tonight at 1 read as 01:00 after midnight"),
         ("friday night @ 2", "Sat 05 Dec 02:00", "night at 2 read as 02:00 after midnight"),
+        # With "am" it was 01:00 this morning, refused as past.
+        ("tonight 1am", "Wed 02 Dec 01:00", "tonight at 1am read as 01:00 after midnight"),
+        ("tonight at 12am", "Wed 02 Dec 00:00", "tonight at 12am read as 00:00 after midnight"),
         ("late night @ 11", "Tue 01 Dec 23:00", None),
     ],
 )
@@ -222,6 +234,7 @@ def test_parts_of_the_day_with_an_hour(text: str, wall: str, note: str | None) -
         ("approximately 6.30 p.m.", NEW_YORK, "Tue 01 Dec 18:30"),
         ("at 18:15h", NEW_YORK, "Tue 01 Dec 18:15"),
         ("friday at 18.15 h", BERLIN, "Fri 04 Dec 18:15"),
+        ("in 3 days on friday", BERLIN, "Fri 04 Dec 14:20"),  # the day said is the day counted
     ],
 )
 def test_nearby_forms_already_read_stay_read(text: str, tz: str, wall: str) -> None:

@@ -200,6 +200,8 @@ def _amount(toks: list[str], k: int) -> tuple[float, int] | None:
         return None
     tok = toks[k]
     nxt = toks[k + 1] if k + 1 < len(toks) else ""
+    if nxt == "quarters" and tok in {"three", "3"}:
+        return 0.75, 2  # "in three quarters of an hour"
     if (f := _FRACTION.match(tok)) is not None:
         return (int(f.group(1)) / int(f.group(2)), 1) if int(f.group(2)) else None
     if _NUMBER.match(tok):
@@ -285,6 +287,10 @@ def _duration(toks: list[str], i: int) -> tuple[timedelta, int, int, int]:
             k += 1
         if toks[k : k + 1] == ["and"] and (part := _AND_A_PART.get(tuple(toks[k + 1 : k + 3]))) is not None:
             amount, k = amount + part, k + 3  # "3 and a half hours"
+        elif toks[k : k + 1] == ["and"] and (f := _FRACTION.match(toks[k + 1] if k + 1 < len(toks) else "")):
+            if not 0 < int(f.group(1)) < int(f.group(2)):
+                break
+            amount, k = amount + int(f.group(1)) / int(f.group(2)), k + 2  # "1 and 1/2 hours"
         if k >= len(toks) or toks[k] not in UNITS:
             break
         add(amount, toks[k])
@@ -877,12 +883,22 @@ def _part_at(toks: list[str], i: int, st: _State) -> int:
         st.set(same_time=True)
         return 2
     qualified = f"{tok} {toks[i + 1]}" if tok in {"early", "late"} and i + 1 < len(toks) else ""
+    used = 2
+    if tok in {"early", "late"} and toks[i + 1 : i + 3] == ["in", "the"] and i + 3 < len(toks):
+        qualified, used = f"{tok} {toks[i + 3]}", 4  # "late in the evening"
+    elif (
+        tok == "in"
+        and toks[i + 1 : i + 2] == ["the"]
+        and i + 3 < len(toks)
+        and toks[i + 2] in {"early", "late"}
+    ):
+        qualified, used = f"{toks[i + 2]} {toks[i + 3]}", 4  # "in the late evening"
     if qualified in QUALIFIED_PARTS:
         # "late evening", "early morning"; "late evening @ 9" is then 21:00 (see resolve.py)
         if st.r.part is not None:
             raise _Unread
         st.set(part=qualified)
-        return 2
+        return used
     if tok in WORD_TIMES:
         if st.r.part is not None:
             if st.r.part == "tonight" and tok in {"night", "evening"}:

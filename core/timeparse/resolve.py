@@ -79,9 +79,12 @@ def _time_of_day(r: Reading, notes: list[str], local_now: datetime) -> tuple[tim
         hour, minute, second = r.clock.hour, r.clock.minute, r.clock.second
         if hour == 12 and r.clock.meridiem is None and r.part in NIGHT_PARTS:
             return time(0, minute, second), 1  # "twelve tonight" is midnight, at the end of the day
-        if r.clock.meridiem is None and r.part in NIGHT_PARTS and 1 <= hour <= 4:
-            # "tonight at 1" is after midnight: 13:00 is no part of a night.
-            notes.append(f"{r.part} at {hour} read as {hour:02d}:{minute:02d} after midnight")
+        if r.part in NIGHT_PARTS and (
+            (r.clock.meridiem is None and 1 <= hour <= 4) or (r.clock.meridiem == "am" and hour <= 4)
+        ):
+            # "tonight at 1", "tonight 1am": after midnight; 13:00 is no part of a night.
+            said = f"{hour or 12}{r.clock.meridiem or ''}"
+            notes.append(f"{r.part} at {said} read as {hour:02d}:{minute:02d} after midnight")
             return time(hour, minute, second), 1
         if r.clock.meridiem is None and r.part in PM_PARTS and 1 <= hour <= 11:
             hour += 12
@@ -114,6 +117,14 @@ def _nth_weekday(year: int, month: int, n: int, weekday: int) -> date | None:
     return found if found.month == month else None
 
 
+def _counted_back(year: int, month: int, back: int, not_before: date | None) -> date | None:
+    """The day `back` days before the month's last; None when the month is shorter than that, or
+    the day is before `not_before`."""
+    length = calendar.monthrange(year, month)[1]
+    found = date(year, month, length) - timedelta(days=back) if back < length else None
+    return None if found is None or (not_before is not None and found < not_before) else found
+
+
 def _on_calendar(year: int, month: int, day: int) -> date:
     if not 1 <= month <= 12:
         raise TimeParseError(f"There is no month {month}.", hint=_DATE_HINT)
@@ -128,17 +139,21 @@ def _on_calendar(year: int, month: int, day: int) -> date:
 def _named_date(r: Reading, today: date) -> date | None:
     """The day a date, a day of the month or an nth weekday names; None when none was said."""
     if r.last_day:
-
-        def counted_back(year: int, month: int) -> date:
-            # "the fourth last day of june" is the 27th: three days before the last.
-            return date(year, month, calendar.monthrange(year, month)[1]) - timedelta(days=r.days_before_last)
-
-        if r.date is not None and r.date[0] is not None:  # "the last day of april 2027"
-            return counted_back(r.date[0], r.date[1])
-        if r.date is not None:  # "the last day of april": this year's, else next year's
-            this_year = counted_back(today.year, r.date[1])
-            return this_year if this_year >= today else counted_back(today.year + 1, r.date[1])
-        return counted_back(*_shift_month(today, r.month_shift or 0))
+        # "the fourth last day of june" is the 27th: three days before the last.
+        if r.date is None:
+            last_year, last_month = _shift_month(today, r.month_shift or 0)
+        else:  # "the last day of april [2027]": this year's, else next year's
+            last_year, last_month = r.date[0] or today.year, r.date[1]
+            if r.date[0] is None and _counted_back(last_year, last_month, r.days_before_last, today) is None:
+                last_year += 1
+        counted = _counted_back(last_year, last_month, r.days_before_last, None)
+        if counted is None:
+            n = r.days_before_last + 1
+            raise TimeParseError(
+                f"{calendar.month_name[last_month]} {last_year} has no {n}{_suffix(n)} last day.",
+                hint=_DATE_HINT,
+            )
+        return counted
     if r.date is not None:
         year, month, day = r.date
         if year is not None:
@@ -224,6 +239,26 @@ def _days(r: Reading, today: date) -> tuple[list[date], bool]:
     return days, strict
 
 
+def _agrees(r: Reading, counted: date, today: date) -> None:
+    """ "in 3 days on friday" said on a Tuesday is Friday; "in 2 weeks friday" is no day at all: the
+    day named must be the day counted, rather than one of them silently dropped."""
+    days, _ = _days(r, today)
+    if r.weekday is not None and len(days) > 1:  # a bare weekday: any week's
+        if counted.weekday() != r.weekday:
+            raise TimeParseError(
+                f"{_show(counted)} is a {_DAY_NAMES[counted.weekday()]}, not a {_DAY_NAMES[r.weekday]}.",
+                hint=_DATE_HINT,
+            )
+    elif counted != days[0]:
+        raise TimeParseError(
+            f"Counted from today that is {_show(counted)}, not {_show(days[0])}.", hint=_DATE_HINT
+        )
+
+
+def _suffix(n: int) -> str:
+    return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
 def _show(d: date) -> str:
     return f"{d:%a} {d.day} {d:%b}"
 
@@ -237,6 +272,8 @@ def place(r: Reading, user_tz: str, now: datetime) -> Placed:
         if not (r.days or r.months or r.has_time):
             return Placed(now.astimezone(UTC) + r.elapsed, zone_name, r.notes)
         wall = _add_months(local_now.replace(tzinfo=None), r.months) + timedelta(days=r.days)
+        if r.has_day:
+            _agrees(r, wall.date(), local_now.date())
         tod = _time_of_day(r, notes, local_now)
         if tod is not None:
             wall = datetime.combine(wall.date() + timedelta(days=tod[1]), tod[0])
