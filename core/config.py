@@ -138,6 +138,12 @@ class SlackSettings(BaseModel):
     admin_user_ids: list[str] = Field(default_factory=list)
     # The Home tab is re-published at most this often per workspace when its posts change.
     home_refresh_s: float = Field(default=10.0, ge=0)
+    # Members who opened the Home tab longer ago than this are not refreshed on changes (Slack never
+    # says when a tab is left); they get a fresh one when they open it again.
+    home_recent_s: float = Field(default=1800.0, gt=0)
+    # views.publish calls per minute per workspace: Slack's Tier 4, "100+ per minute"
+    # (https://docs.slack.dev/reference/methods/views.publish, read 2026-12-06).
+    home_publish_per_minute: int = Field(default=100, ge=1)
 
 
 class DiscordSettings(BaseModel):

@@ -185,3 +185,68 @@ async def test_home_tab_shows_only_channels_the_viewer_is_in(home: Harness, clip
     ben = await h.slack.wait_for(lambda: _home_with(h.slack, BEN, "Open launch"))
     assert "Secret launch" in _text(ben)
     assert {c.args.get("user") for c in h.slack.calls_to("users.conversations")} == {ANA, BEN}
+
+
+@pytest.fixture
+async def crowd(settings: Settings, db: Database) -> AsyncIterator[Harness]:
+    """A workspace whose views.publish allows 10 calls a minute (Slack's is 100, Tier 4: the same rule,
+    scaled down so a test sees it within seconds), and postbot told the same."""
+    async with FakeSlack(
+        scopes=manifest_scopes(), home_tab_enabled=HOME_TAB, publish_limit_per_minute=10
+    ) as slack:
+        slack.add_user(ANA, "ana", tz="America/New_York")
+        slack.add_user(BEN, "ben", tz="Europe/Berlin", is_admin=True)
+        for i in range(1, 7):
+            slack.add_user(f"U0V{i:02d}", f"viewer{i}")
+        slack.add_channel(CHANNEL, "launch")
+        settings.slack = SlackSettings(
+            bot_token=SecretStr(slack.bot_token),
+            signing_secret=SecretStr(SECRET),
+            mode="http",
+            api_base_url=slack.api_base_url,
+            file_origins=[slack.base_url],
+            home_refresh_s=0.5,
+            home_recent_s=2.0,
+            home_publish_per_minute=10,
+        )
+        settings.secret_key = SecretStr("test-vault-secret-with-enough-entropy-0123456789")
+        settings.vault = VaultSettings(iterations=100_000)
+        app = await build_app(settings, schema=db.schema, worker_id="w1")
+        chat = SlackChat(app.postbot, app.http, bot_token=slack.bot_token, signing_secret=SECRET)
+        try:
+            async with LoopbackServer(chat.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
+                yield Harness(
+                    slack, SlackSender(slack, server.url + EVENTS_PATH, SECRET, http), app, settings
+                )
+        finally:
+            await chat.stop()
+            await app.close()
+            await chat.close()
+
+
+@sqlite_only
+async def test_changes_refresh_only_recent_viewers_within_the_rate_limit(crowd: Harness, clip: Path) -> None:
+    h = crowd
+    gone, here = ["U0V01", "U0V02", "U0V03"], ["U0V04", "U0V05", "U0V06"]
+    for user in gone:
+        await h.sender.event(_opened(user))
+    await h.slack.wait_for(lambda: all(u in h.slack.home_views for u in gone))
+    await asyncio.sleep(2.2)  # past slack.home_recent_s: they have left the tab, as far as anyone knows
+    for user in here:
+        await h.sender.event(_opened(user))
+    await h.slack.wait_for(lambda: all(u in h.slack.home_views for u in here))
+
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    await h.sender.command("/schedule", "tomorrow 9am sandbox Launch", user=ANA, channel=CHANNEL)
+    await h.slack.wait_for(lambda: all(_publishes(h.slack, u) == 2 for u in here))
+    assert all(_publishes(h.slack, u) == 1 for u in gone)
+
+    # A burst of changes is one more refresh; it needs 3 calls and the minute has room for 1: the
+    # rest wait for the window instead of being refused.
+    for _ in range(4):
+        await h.sender.command("/postbot", "pause sandbox", user=BEN, channel=CHANNEL)
+    await h.slack.wait_for(lambda: len(h.slack.calls_to("views.publish")) >= 10)
+    await asyncio.sleep(1.5)
+    publishes = h.slack.calls_to("views.publish")
+    assert len(publishes) == 10 and all(c.status == 200 for c in publishes)
+    assert all(_publishes(h.slack, u) == 1 for u in gone)

@@ -166,6 +166,8 @@ class SlackHandlers:
             postbot.home,
             self._home_context,
             min_interval_s=slack.home_refresh_s,
+            recent_s=slack.home_recent_s,
+            per_minute=slack.home_publish_per_minute,
         )
 
     async def _home_context(self, team_id: str, user_id: str) -> ChatContext:

@@ -4,14 +4,16 @@ and again, at most once per ``slack.home_refresh_s`` per workspace, when a post 
 queued, moved, cancelled, published or fails while someone has the tab.
 
 Slack keeps one Home view per member and app (https://api.slack.com/surfaces/app-home): there is no
-"publish to everyone", so a change re-publishes it for each member who opened the tab since this
-process started; a member who opens it later gets a fresh one then.
+"publish to everyone", so a change re-publishes it for each member who opened the tab lately
+(``slack.home_recent_s``), one refresh at a time per workspace and within views.publish's rate
+limit; anyone else gets a fresh one when they open it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 MAX_HOME_BLOCKS = 100
 _SECTION_TEXT = 3000
 HOME_CALLBACK = "postbot_home"
+# views.publish is a Tier 4 method, "100+ per minute" per workspace
+# (https://docs.slack.dev/reference/methods/views.publish, https://docs.slack.dev/apis/web-api/rate-limits;
+# read 2026-12-06): postbot keeps to the documented floor.
+PUBLISH_PER_MINUTE = 100
 
 # (team id, user id) → that member's context (zone, admin) for the facade.
 ContextFor = Callable[[str, str], Awaitable[ChatContext]]
@@ -99,7 +105,9 @@ def home_view(view: HomeView, now: datetime) -> dict[str, Any]:
 
 
 class HomeTabs:
-    """Publishes Home tabs: at once when a member opens it, throttled per workspace on changes."""
+    """Publishes Home tabs: at once when a member opens it; on changes, one refresh at a time per
+    workspace, at most once per ``min_interval_s``, for the members who opened the tab within
+    ``recent_s`` only, and never faster than ``per_minute`` views.publish calls per workspace."""
 
     def __init__(
         self,
@@ -108,41 +116,82 @@ class HomeTabs:
         context_for: ContextFor,
         *,
         min_interval_s: float,
+        recent_s: float = 1800.0,
+        per_minute: int = PUBLISH_PER_MINUTE,
     ) -> None:
         self.client = client
         self.build = build
         self.context_for = context_for
         self.min_interval_s = min_interval_s
-        self._viewers: dict[str, set[str]] = {}
+        self.recent_s = recent_s
+        self.per_minute = per_minute
+        # team → {user: when they last opened the tab (loop time)}, most recent last.
+        self._viewers: dict[str, dict[str, float]] = {}
         self._last: dict[str, float] = {}
-        self._pending: dict[str, asyncio.Task[None]] = {}
+        self._dirty: set[str] = set()
+        self._runners: dict[str, asyncio.Task[None]] = {}
+        # team → the loop times of its views.publish calls in the last minute.
+        self._sent: dict[str, deque[float]] = {}
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    def recent_viewers(self, team_id: str) -> list[str]:
+        """Who opened the tab lately, most recent first. Slack says when a tab is opened, never when
+        it is left, so someone who opened it long ago is assumed gone: they get a fresh one when they
+        open it again."""
+        viewers = self._viewers.get(team_id, {})
+        since = self._now() - self.recent_s
+        for user in [u for u, at in viewers.items() if at < since]:
+            del viewers[user]
+        return list(reversed(viewers))
 
     async def opened(self, team_id: str, user_id: str) -> None:
-        self._viewers.setdefault(team_id, set()).add(user_id)
+        viewers = self._viewers.setdefault(team_id, {})
+        viewers.pop(user_id, None)
+        viewers[user_id] = self._now()
         await self._publish(team_id, user_id)
 
     def changed(self, team_id: str) -> None:
-        """Something the tab shows changed for ``team_id``: refresh its viewers, at most once per
-        ``min_interval_s``; changes in between share the next refresh."""
-        if not self._viewers.get(team_id) or team_id in self._pending:
+        """Something the tab shows changed for ``team_id``: refresh its recent viewers, at most once
+        per ``min_interval_s``; changes in between, or during a refresh, share the next one."""
+        if not self.recent_viewers(team_id):
             return
-        loop = asyncio.get_running_loop()
-        wait = max(0.0, self._last.get(team_id, -1e9) + self.min_interval_s - loop.time())
-        self._pending[team_id] = asyncio.create_task(self._refresh(team_id, wait))
+        self._dirty.add(team_id)
+        if team_id not in self._runners:
+            self._runners[team_id] = asyncio.create_task(self._refresh(team_id))
 
-    async def _refresh(self, team_id: str, wait: float) -> None:
+    async def _refresh(self, team_id: str) -> None:
         try:
-            await asyncio.sleep(wait)
+            while team_id in self._dirty:
+                wait = self._last.get(team_id, -1e9) + self.min_interval_s - self._now()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._dirty.discard(team_id)
+                self._last[team_id] = self._now()
+                for user_id in self.recent_viewers(team_id):
+                    await self._publish(team_id, user_id)
         finally:
-            self._pending.pop(team_id, None)
-        self._last[team_id] = asyncio.get_running_loop().time()
-        for user_id in sorted(self._viewers.get(team_id, ())):
-            await self._publish(team_id, user_id)
+            self._runners.pop(team_id, None)
+
+    async def _turn(self, team_id: str) -> None:
+        """Wait until a views.publish call fits this workspace's minute (Slack's limits are per
+        method, per workspace: https://docs.slack.dev/apis/web-api/rate-limits)."""
+        sent = self._sent.setdefault(team_id, deque())
+        while True:
+            now = self._now()
+            while sent and sent[0] <= now - 60:
+                sent.popleft()
+            if len(sent) < self.per_minute:
+                sent.append(now)
+                return
+            await asyncio.sleep(sent[0] + 60 - now)
 
     async def _publish(self, team_id: str, user_id: str) -> None:
         try:
             ctx = await self.context_for(team_id, user_id)
             view = home_view(await self.build(ctx), datetime.now(UTC))
+            await self._turn(team_id)
             await self.client.views_publish(user_id=user_id, view=view)
         except SlackApiError as exc:
             log.warning("publishing the Home tab failed", extra={"error": exc.response.get("error")})
@@ -150,7 +199,7 @@ class HomeTabs:
             log.exception("building the Home tab failed")
 
     async def close(self) -> None:
-        for task in list(self._pending.values()):
+        for task in list(self._runners.values()):
             task.cancel()
-        await asyncio.gather(*self._pending.values(), return_exceptions=True)
-        self._pending.clear()
+        await asyncio.gather(*self._runners.values(), return_exceptions=True)
+        self._runners.clear()

@@ -216,6 +216,7 @@ class FakeSlack(LoopbackFake):
         app_id: str = "A0POSTBOT",
         home_tab_enabled: bool = False,
         update_limit_per_minute: int = 50,
+        publish_limit_per_minute: int = 100,
     ) -> None:
         super().__init__()
         # The app's features.app_home.home_tab_enabled (tests pass the manifest's).
@@ -225,8 +226,9 @@ class FakeSlack(LoopbackFake):
         # chat.update is a Tier 3 method, "50+ per minute" per workspace
         # (https://api.slack.com/methods/chat.update, https://api.slack.com/docs/rate-limits#tiers):
         # past that Slack answers HTTP 429 with Retry-After. The fake holds to the documented floor.
-        self.update_limit_per_minute = update_limit_per_minute
-        self._updates: deque[float] = deque()
+        # views.publish is Tier 4, "100+ per minute" per workspace
+        # (https://docs.slack.dev/reference/methods/views.publish, https://docs.slack.dev/apis/web-api/rate-limits).
+        self.per_minute = {"chat.update": update_limit_per_minute, "views.publish": publish_limit_per_minute}
         self.bot_token = bot_token
         self.app_token = app_token
         self.scopes = set(scopes) if scopes is not None else documented_bot_scopes()
@@ -482,8 +484,8 @@ class FakeSlack(LoopbackFake):
                     "missing_scope", needed=",".join(missing), provided=",".join(sorted(self.scopes))
                 )
             fault = self._next_fault(method)
-            if fault is None and method == "chat.update":
-                fault = self._tier3_fault()
+            if fault is None and method in self.per_minute:
+                fault = self._tier_fault(method, self.per_minute[method])
             if fault is not None and fault.retry_after is not None:
                 status = 429
                 headers["Retry-After"] = str(fault.retry_after)
@@ -497,13 +499,16 @@ class FakeSlack(LoopbackFake):
         await self._notify()
         return _json(body, status=status, headers=headers)
 
-    def _tier3_fault(self) -> Fault | None:
+    def _tier_fault(self, method: str, limit: int) -> Fault | None:
+        """Slack's rate limits are per method and per workspace (https://docs.slack.dev/apis/web-api/rate-limits):
+        past ``limit`` calls in a minute, HTTP 429 with Retry-After."""
         now = time.monotonic()
-        while self._updates and self._updates[0] <= now - 60:
-            self._updates.popleft()
-        if len(self._updates) >= self.update_limit_per_minute:
-            return Fault(retry_after=max(1, round(self._updates[0] + 60 - now)))
-        self._updates.append(now)
+        recent = self._recent_calls.setdefault(method, deque())
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        if len(recent) >= limit:
+            return Fault(retry_after=max(1, round(recent[0] + 60 - now)))
+        recent.append(now)
         return None
 
     def _next_fault(self, method: str) -> Fault | None:
