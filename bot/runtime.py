@@ -277,6 +277,8 @@ async def run_worker(settings: Settings) -> None:
 
 async def run_web(settings: Settings) -> None:
     """OAuth pages, /health and /metrics; with Slack configured, also Slack's side of the bot."""
+    # Refused before anything is built: a missing secret should cost no migration.
+    require(settings.secret_key, "secret_key")
     if settings.slack.bot_token is not None:
         await run_slack(settings, scheduler=False)
         return

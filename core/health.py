@@ -83,6 +83,19 @@ async def _workers(
     return Check(True, details={"alive": len(seen)}), seen
 
 
+async def infrastructure(
+    sessions: async_sessionmaker[AsyncSession], storage: MediaStorage
+) -> tuple[Check, Check, Check]:
+    """The database, its schema and the media store, checked together, each within its time limit
+    (``/health`` and ``postbot doctor``)."""
+    database, schema, media = await asyncio.gather(
+        _bounded("database", _database(sessions), "the database did not answer"),
+        _bounded("schema", _schema(sessions), "the schema version could not be read"),
+        _bounded("media", _media(storage), f"the media store ({storage.name}) did not answer"),
+    )
+    return database, schema, media
+
+
 async def report(
     sessions: async_sessionmaker[AsyncSession],
     storage: MediaStorage,
@@ -99,10 +112,8 @@ async def report(
         check, workers = await _workers(sessions, stale, now)
         return check
 
-    database, schema, media, alive = await asyncio.gather(
-        _bounded("database", _database(sessions), "the database did not answer"),
-        _bounded("schema", _schema(sessions), "the schema version could not be read"),
-        _bounded("media", _media(storage), f"the media store ({storage.name}) did not answer"),
+    (database, schema, media), alive = await asyncio.gather(
+        infrastructure(sessions, storage),
         _bounded("workers", workers_check(), "the workers' heartbeats could not be read"),
     )
     checks = {"database": database, "schema": schema, "media": media, "workers": alive}

@@ -64,6 +64,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def redirect_uri(settings: Settings, platform: Platform) -> str:
+    """The address the platform sends the browser back to: register it in the platform's app."""
+    return f"{settings.web.public_url.rstrip('/')}/oauth/{platform.value}/callback"
+
+
 def hash_state(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
@@ -107,7 +112,7 @@ class AccountLinker:
         self.binding = BrowserBinding(secret)
 
     def redirect_uri(self, platform: Platform) -> str:
-        return f"{self.settings.web.public_url.rstrip('/')}/oauth/{platform.value}/callback"
+        return redirect_uri(self.settings, platform)
 
     def check_loopback(self, platform: Platform) -> None:
         """Refuse, saying what to do, a link whose plain-http redirect the platform won't accept."""
