@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -224,6 +225,29 @@ def _platforms(settings: Settings) -> list[Finding]:
     return found
 
 
+def _versions(settings: Settings, today: date) -> list[Finding]:
+    """Each API version this deployment would send, against its platform's published sunsets."""
+    from core.platforms.versions import VersionState, check_versions
+
+    found: list[Finding] = []
+    for checked in check_versions(settings.platforms, today, warn_days=settings.alerts.api_version_warn_days):
+        if not checked.in_use:
+            continue
+        name = f"{checked.platform.label} API version"
+        message = checked.message()
+        if checked.state in (VersionState.SUPPORTED, VersionState.ENDING):
+            # Ending soon still works today: said, but not counted as broken.
+            found.append(Finding(name, True, message))
+            continue
+        text, _, fix = message.partition(" Fix: ")
+        found.append(
+            Finding(
+                name, False, text, fix.rstrip(".") if fix else f"check {checked.setting} against the source"
+            )
+        )
+    return found
+
+
 async def _probe(name: str, call: Callable[[], Awaitable[Finding]]) -> Finding:
     try:
         return await call()
@@ -295,13 +319,14 @@ async def _online(settings: Settings, http: httpx.AsyncClient) -> list[Finding]:
 
 
 async def diagnose(
-    settings: Settings, *, online: bool, http: httpx.AsyncClient | None = None
+    settings: Settings, *, online: bool, http: httpx.AsyncClient | None = None, today: date | None = None
 ) -> list[Finding]:
     found = await _infrastructure(settings)
     found.append(_secret_key(settings))
     found.append(_public_url(settings))
     found += _chats(settings)
     found += _platforms(settings)
+    found += _versions(settings, today or datetime.now(UTC).date())
     if not online:
         found.append(
             Finding(

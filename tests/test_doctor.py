@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,12 @@ def _failed(found: list[Any]) -> set[str]:
 
 
 async def test_green_on_a_correct_configuration(world: World) -> None:
-    found = await diagnose(world.settings, online=True, http=world.http)
+    found = await diagnose(
+        world.settings.model_copy(update={"platforms": _with_linkedin_version(world.settings, "202603")}),
+        online=True,
+        http=world.http,
+        today=date(2026, 12, 6),
+    )
     lines = "\n".join(f.line() for f in found)
     assert _failed(found) == set(), lines
     named = {f.name for f in found if f.ok}
@@ -107,11 +113,17 @@ async def test_green_on_a_correct_configuration(world: World) -> None:
         "slack auth.test",
         "discord application",
         "public /health",
+        "LinkedIn API version",
     } <= named, lines
     youtube = next(f for f in found if f.name == "YouTube")
     assert f"{world.settings.web.public_url}/oauth/youtube/callback" in youtube.text
     assert "https://www.googleapis.com/auth/youtube.upload" in youtube.text
     assert "Postbot HQ" in next(f for f in found if f.name == "slack auth.test").text
+
+
+def _with_linkedin_version(settings: Settings, version: str) -> PlatformsSettings:
+    linkedin = settings.platforms.linkedin.model_copy(update={"api_version": version})
+    return settings.platforms.model_copy(update={"linkedin": linkedin})
 
 
 def _set(**changes: Any) -> Callable[[Settings, Path], Settings]:
@@ -168,6 +180,8 @@ BROKEN = [
     ("YouTube", _platform("youtube", client_secret=None), True),
     ("TikTok", _platform("tiktok", client_id="tt-key", client_secret=SecretStr("tt-secret")), True),
     ("public /health", _dead_public_url, True),
+    # Sunset on 15 Oct 2026 (core/platforms/linkedin/versions.py): LinkedIn answers 426 to every call.
+    ("LinkedIn API version", _platform("linkedin", api_version="202510"), True),
 ]
 
 
@@ -177,7 +191,9 @@ BROKEN = [
 async def test_each_broken_item_is_named_alone(
     world: World, tmp_path: Path, broken: str, change: Callable[[Settings, Path], Settings], online: bool
 ) -> None:
-    found = await diagnose(change(world.settings, tmp_path), online=online, http=world.http)
+    found = await diagnose(
+        change(world.settings, tmp_path), online=online, http=world.http, today=date(2026, 12, 6)
+    )
     lines = "\n".join(f.line() for f in found)
     assert _failed(found) == {broken}, lines
     [finding] = [f for f in found if f.name == broken]
