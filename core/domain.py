@@ -124,6 +124,10 @@ class ChatContext:
     # A stable id of the chat request (Slack trigger/event id, Discord interaction id) so that a
     # redelivered command maps onto the posts it already created instead of queueing twice.
     request_id: str | None = None
+    # Ids an earlier request that this one repeats may have carried: a command run again by hand
+    # because its answer never came (Discord's, when a long download outlived the interaction
+    # token). Posts queued under any of them answer this request as a duplicate.
+    repeats: tuple[str, ...] = ()
     # Other channels the chat says this user is in (Slack users.conversations, Discord's channel
     # permissions); only listings read it, through ``visible_channels``.
     channels: frozenset[str] = frozenset()

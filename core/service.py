@@ -528,6 +528,7 @@ class Postbot:
             thread=ctx.thread_id,
             request_id=ctx.request_id,
             tz=tz,
+            repeats=ctx.repeats,
         )
         if not duplicate:
             await wakeups.announce(session, run_at)

@@ -176,9 +176,15 @@ async def test_schedule_with_attachment_replies_with_embed_and_buttons(
     assert world.fake.rejections == []
 
     # The answer is recorded with the post: its upload's live progress is sent as a reply to it.
+    await _replies_under(running, post.id, message)
+
+
+async def _replies_under(app: App, post_id: int, message: dict[str, Any]) -> None:
+    """Waits until ``message`` is recorded as the answer the post's upload progress goes under."""
+
     async def recorded() -> tuple[str | None, str | None]:
-        async with running.sessions() as session:
-            row = await session.get(ScheduledPost, post.id)
+        async with app.sessions() as session:
+            row = await session.get(ScheduledPost, post_id)
             assert row is not None
             return row.reply_channel, row.reply_message
 
@@ -935,3 +941,66 @@ async def test_listings_show_only_channels_the_member_can_view(world: World, cli
     finally:
         await runtime.close()
         await app.close()
+
+
+# --------------------------------------------------------------------------- long commands
+
+
+def _bot_messages(fake: FakeDiscord, channel_id: str) -> list[dict[str, Any]]:
+    """Messages the bot posted in the channel itself, not through an interaction's webhook."""
+    return [m for m in fake.channel_messages(channel_id) if "webhook_id" not in m]
+
+
+async def test_an_answer_after_the_token_expired_comes_in_the_channel_and_a_retry_queues_nothing(
+    world: World, running: App, clip: Path
+) -> None:
+    """A download longer than the interaction token's life: Discord answers the late edit with
+    401 50027, so the answer goes to the channel as a bot message naming the member; the member
+    runs the same command again on the same file and gets the posts already queued."""
+    fake = world.fake
+    fake.token_lifetime_s = 1.0
+    fake.cdn_seconds = 1.5
+    first = await fake.send_interaction(_schedule(world, clip, "tomorrow 6pm"))
+    await fake.wait_for(lambda: _bot_messages(fake, world.channel_id), timeout=20)
+    [answer] = _bot_messages(fake, world.channel_id)
+    assert (
+        "PATCH",
+        f"/api/v10/webhooks/{fake.application_id}/{first.token}/messages/@original",
+        401,
+        50027,
+    ) in fake.rejections
+    assert answer["content"].startswith(f"<@{world.alice.id}>")
+    assert answer["embeds"][0]["title"] == "Scheduled for Sandbox"
+    [post] = await running.postbot.list_queue(world.ctx(world.alice))
+    assert _buttons(answer)[0]["custom_id"] == f"postbot:cancel:{post.id}"
+
+    # The upload's progress goes under this answer, as it would under the interaction's.
+    await _replies_under(running, post.id, answer)
+
+    # The same member, the same command, the same file attached again (a new attachment id).
+    await fake.send_interaction(_schedule(world, clip, "tomorrow 6pm"))
+    await fake.wait_for(lambda: len(_bot_messages(fake, world.channel_id)) == 2, timeout=20)
+    again = _bot_messages(fake, world.channel_id)[1]
+    assert again["embeds"][0]["title"] == "Already scheduled for Sandbox"
+    assert [p.id for p in await running.postbot.list_queue(world.ctx(world.alice))] == [post.id]
+
+    # Another time is another request.
+    fake.token_lifetime_s, fake.cdn_seconds = 15 * 60.0, 0.0
+    other = await world.run(_schedule(world, clip, "friday 9am"))
+    assert fake.original(other)["embeds"][0]["title"] == "Scheduled for Sandbox"  # type: ignore[index]
+    assert len(await running.postbot.list_queue(world.ctx(world.alice))) == 2
+
+
+async def test_a_retry_sent_while_the_first_still_downloads_queues_nothing_twice(
+    world: World, running: App, clip: Path
+) -> None:
+    """Both runs download at once and reach the queue close together: the second meets the
+    first's posts (in the queue, or at the insert) and answers with them."""
+    fake = world.fake
+    fake.cdn_seconds = 1.0
+    first = await fake.send_interaction(_schedule(world, clip, "tomorrow 6pm"))
+    second = await fake.send_interaction(_schedule(world, clip, "tomorrow 6pm"))
+    await fake.wait_for(lambda: first.answers and second.answers, timeout=20)
+    titles = sorted(fake.original(r)["embeds"][0]["title"] for r in (first, second))  # type: ignore[index]
+    assert titles == ["Already scheduled for Sandbox", "Scheduled for Sandbox"]
+    assert len(await running.postbot.list_queue(world.ctx(world.alice))) == 1

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
+from typing import Any
 
 import discord
 
 from core.domain import ChatContext, ChatKind
+
+# A command run again by the same member in the same channel, with the same options and a file of
+# the same name and size, within this window is the same request: its first answer was lost (an
+# interaction token lives 15 minutes, https://discord.com/developers/docs/interactions/receiving-and-responding#followup-messages,
+# and a long download outlives it), so it answers with the posts already queued. An hour covers the
+# first run's download plus the retry's; after it the same command queues again.
+REPEAT_WINDOW_S = 3600
 
 
 def is_server_admin(interaction: discord.Interaction) -> bool:
@@ -19,6 +29,8 @@ def is_server_admin(interaction: discord.Interaction) -> bool:
 
 def chat_context(interaction: discord.Interaction) -> ChatContext:
     guild = interaction.guild
+    command = _command_digest(interaction)
+    window = int(interaction.created_at.timestamp()) // REPEAT_WINDOW_S
     return ChatContext(
         chat=ChatKind.DISCORD,
         team_id=str(interaction.guild_id),
@@ -30,7 +42,8 @@ def chat_context(interaction: discord.Interaction) -> ChatContext:
         # then the server's.
         user_tz=None,
         is_admin=is_server_admin(interaction),
-        request_id=f"discord:{interaction.id}",
+        request_id=f"discord:{command}:{window}" if command else f"discord:{interaction.id}",
+        repeats=(f"discord:{command}:{window - 1}",) if command else (),
     )
 
 
@@ -48,3 +61,25 @@ def viewer_context(interaction: discord.Interaction) -> ChatContext:
     """``chat_context`` for a listing (the queue, the post autocomplete): with the channels the member
     may view, so nothing from a channel hidden from them is shown."""
     return replace(chat_context(interaction), channels=visible_channels(interaction))
+
+
+def _command_digest(interaction: discord.Interaction) -> str | None:
+    """What the member asked for, as Discord sent it: the command, its options and, for a file,
+    its name and size (a re-attached file gets a new attachment id and URL)."""
+    data: Any = interaction.data
+    if interaction.type != discord.InteractionType.application_command or not data:
+        return None
+    files = (data.get("resolved") or {}).get("attachments") or {}
+
+    def plain(options: list[dict[str, Any]]) -> list[Any]:
+        out: list[Any] = []
+        for option in sorted(options, key=lambda o: str(o.get("name"))):
+            value = option.get("value")
+            if option.get("type") == discord.AppCommandOptionType.attachment.value:
+                found = files.get(str(value)) or {}
+                value = [found.get("filename"), found.get("size")]
+            out.append([option.get("name"), value, plain(option.get("options") or [])])
+        return out
+
+    asked = [interaction.user.id, interaction.channel_id, data.get("name"), plain(data.get("options") or [])]
+    return hashlib.sha256(json.dumps(asked).encode()).hexdigest()[:32]

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -68,10 +69,12 @@ async def queue_posts(
     thread: str | None,
     request_id: str | None,
     tz: str,
+    repeats: Sequence[str] = (),
 ) -> tuple[list[PostView], bool]:
     """Queue one post per platform. Returns them and whether the request had been seen before.
 
-    A redelivered chat request (same request id) returns the posts it created the first time.
+    A redelivered chat request (same request id, or one of ``repeats``) returns the posts it created
+    the first time.
     """
     # Loaded in this session by teams.member already: the identity map answers, no query.
     team = await session.get_one(Team, member.team_id)
@@ -85,6 +88,7 @@ async def queue_posts(
         channel=channel,
         thread=thread,
         request_id=request_id,
+        repeats=repeats,
     )
     return [to_view(row, tz=tz) for row in rows], duplicate
 
@@ -99,20 +103,53 @@ async def _queue_rows(
     channel: str | None,
     thread: str | None,
     request_id: str | None,
+    repeats: Sequence[str] = (),
 ) -> tuple[list[ScheduledPost], bool]:
     keys = [idempotency_key(team.chat, team.external_id, request_id, p.platform) for p in posts]
-    if request_id is not None:
-        existing = (
-            (
-                await session.execute(
-                    _with_relations(select(ScheduledPost)).where(ScheduledPost.idempotency_key.in_(keys))
-                )
+    seen = [
+        idempotency_key(team.chat, team.external_id, rid, p.platform)
+        for rid in ([request_id, *repeats] if request_id is not None else [])
+        for p in posts
+    ]
+
+    async def earlier() -> list[ScheduledPost]:
+        query = _with_relations(select(ScheduledPost)).where(ScheduledPost.idempotency_key.in_(seen))
+        return sorted((await session.execute(query)).scalars().all(), key=lambda p: p.id)
+
+    if seen and (existing := await earlier()):
+        return existing, True
+    try:
+        # A repeated request may run alongside the first (both downloading the same video): the
+        # one that commits second meets the first's keys and answers as a duplicate.
+        async with session.begin_nested():
+            rows = await _insert_rows(
+                session,
+                team=team,
+                author=author,
+                media=media,
+                posts=posts,
+                keys=keys,
+                channel=channel,
+                thread=thread,
             )
-            .scalars()
-            .all()
-        )
-        if existing:
-            return sorted(existing, key=lambda p: p.id), True
+    except IntegrityError:
+        if not seen or not (existing := await earlier()):
+            raise
+        return existing, True
+    return rows, False
+
+
+async def _insert_rows(
+    session: AsyncSession,
+    *,
+    team: Team,
+    author: User,
+    media: MediaInfo,
+    posts: Sequence[NewPost],
+    keys: list[str],
+    channel: str | None,
+    thread: str | None,
+) -> list[ScheduledPost]:
     asset = await add_media(session, team, media)
     batch = uuid.uuid4().hex
     rows = [
@@ -151,7 +188,7 @@ async def _queue_rows(
     for row in rows:
         row.team, row.author, row.media = team, author, asset
         row.account = accounts.get(row.account_id) if row.account_id else None
-    return rows, False
+    return rows
 
 
 def _with_relations(query: Select[Any]) -> Select[Any]:

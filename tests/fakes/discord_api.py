@@ -188,6 +188,13 @@ class FakeDiscord(LoopbackFake):
         edit_window_s: float = 5.0,
     ) -> None:
         super().__init__()
+        # "Interaction tokens are valid for 15 minutes"
+        # (https://discord.com/developers/docs/interactions/receiving-and-responding#followup-messages);
+        # past that every webhook call with the token answers 401 50027 Invalid Webhook Token
+        # (https://github.com/discord/discord-api-docs/issues/6851). Tests shorten it.
+        self.token_lifetime_s = 15 * 60.0
+        # Seconds the CDN spreads each attachment over: a slow download.
+        self.cdn_seconds = 0.0
         # Message edits per channel per window. Discord documents no fixed numbers ("rate limits
         # should not be hard coded", https://discord.com/developers/docs/topics/rate-limits), only
         # that limits are per route and top-level resource (the channel id here), announced in the
@@ -1088,7 +1095,7 @@ class FakeDiscord(LoopbackFake):
         record = next((i for i in self.interactions.values() if i.token == token), None)
         if record is None or request.match_info.get("app", self.application_id) != self.application_id:
             raise DiscordError(404, 10015, "Unknown Webhook")
-        if time.monotonic() - record.created_at > 15 * 60:
+        if time.monotonic() - record.created_at > self.token_lifetime_s:
             raise DiscordError(401, 50027, "Invalid Webhook Token")
         return record
 
@@ -1353,7 +1360,10 @@ class FakeDiscord(LoopbackFake):
             headers={"Content-Type": att.content_type, "Content-Length": str(len(att.data))}
         )
         await response.prepare(request)
-        for start in range(0, len(att.data), 64 * 1024):
+        pieces = range(0, len(att.data), 64 * 1024)
+        for start in pieces:
+            if self.cdn_seconds:
+                await asyncio.sleep(self.cdn_seconds / len(pieces))
             await response.write(att.data[start : start + 64 * 1024])
         await response.write_eof()
         return response
