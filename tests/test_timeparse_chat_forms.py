@@ -139,10 +139,16 @@ def test_days_of_the_month(text: str, wall: str, note: str | None) -> None:
         # A span from now and a day that is not where it ends: was the span, the day dropped silently.
         ("3 days hence tomorrow", "Counted from today that is Fri 4 Dec, not Wed 2 Dec"),
         ("in 2 weeks friday", "Tue 15 Dec is a Tuesday, not a Friday"),
+        # A fraction of an hour with no "in": dateparser read 1 Feb, and two hours.
+        ("1/2h", "couldn't read '1/2h'"),
+        ("½h", "couldn't read '½h'"),
+        # An hour outside the part of the day said: was 13:00 and 21:00, silently.
+        ("evening at 1", "'evening at 1' would be 13:00, which is no evening time"),
+        ("tomorrow afternoon @ 9", "'afternoon at 9' would be 21:00, which is no afternoon time"),
         ("14:05:61", "isn't a time of day"),
     ],
 )
-def test_two_days_at_once_are_refused_by_name(text: str, message: str) -> None:
+def test_forms_that_would_be_guesses_are_refused_with_the_reason(text: str, message: str) -> None:
     with pytest.raises(TimeParseError) as info:
         parse_when(text, BERLIN, TUESDAY)
     assert message in info.value.message

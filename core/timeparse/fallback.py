@@ -27,6 +27,7 @@ from core.timeparse.vocab import DEFAULT_TIME, NUMBER_WORDS, WEEKDAYS
 
 _NTH = frozenset({"1st", "2nd", "3rd", "4th", "5th", "first", "second", "third", "fourth", "fifth"})
 _NUMBERS = re.compile(r"\d+")
+_FRACTIONS = re.compile(r"\d/\d+[a-z]|[\u00bc-\u00be]", re.IGNORECASE)
 
 # Words dateparser reads past without applying them ("3 days after tomorrow" → tomorrow).
 _DROPPED_RELATIONS = frozenset({"after", "to", "past", "from", "till", "of"})
@@ -60,6 +61,8 @@ def _accounted(text: str) -> bool:
     words = text.lower().replace(",", " ").split()
     if _DROPPED_RELATIONS.intersection(words):
         return False
+    if _FRACTIONS.search(text):
+        return False  # "1/2h" and "½h" are durations, not 1 Feb or two hours: the reader's to read
     if all(
         (w.isdigit() and len(w) <= 2) or w in NUMBER_WORDS or w in {"in", "at", "on", "the"} for w in words
     ):

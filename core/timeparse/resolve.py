@@ -16,6 +16,11 @@ _DATE_HINT = "Check the date, e.g. `dec 3 9:30am` or `2026-12-01 18:00`."
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
 _WEEKS_AHEAD = {"this_week": 0, "next_week": 1, "week_after_next": 2}
+# The hours a bare hour said with an afternoon or evening may stand for, once read after noon.
+_PM_PART_HOURS = {
+    **dict.fromkeys(("afternoon", "early afternoon", "late afternoon"), (12, 18)),
+    **dict.fromkeys(("evening", "early evening", "late evening"), (17, 23)),
+}
 _NEXT_MODES = {"next": "next", "following": "the following"}  # mode → the words the note repeats
 
 
@@ -88,6 +93,14 @@ def _time_of_day(r: Reading, notes: list[str], local_now: datetime) -> tuple[tim
             return time(hour, minute, second), 1
         if r.clock.meridiem is None and r.part in PM_PARTS and 1 <= hour <= 11:
             hour += 12
+            first, last = _PM_PART_HOURS.get(r.part, (0, 23))
+            if not first <= hour <= last:
+                # "evening at 1" as 13:00, "afternoon at 9" as 21:00: neither is what the words say.
+                said = f"'{r.part} at {r.clock.hour}'"
+                raise TimeParseError(
+                    f"{said} would be {hour:02d}:{minute:02d}, which is no {r.part} time.",
+                    hint=f"Write `{r.clock.hour}pm` or `{r.clock.hour}am`.",
+                )
         elif r.clock.bare and r.part is None:
             notes.append(
                 f"{hour}:{r.clock.minute:02d} read as {hour:02d}:{r.clock.minute:02d} (24-hour clock): "
