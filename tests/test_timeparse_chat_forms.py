@@ -162,6 +162,9 @@ def test_forms_that_would_be_guesses_are_refused_with_the_reason(text: str, mess
         ("18.15h", BERLIN, "Tue 01 Dec 18:15"),
         ("18.15 hrs", BERLIN, "Tue 01 Dec 18:15"),
         ("friday 1730 hrs", BERLIN, "Fri 04 Dec 17:30"),
+        # The h says clock time, so 12.05 is not the 12th of May here (that was refused as no Friday).
+        ("friday 12.05h", BERLIN, "Fri 04 Dec 12:05"),
+        ("at 10.10 hrs", BERLIN, "Wed 02 Dec 10:10"),
     ],
 )
 def test_hedged_and_european_clock_times(text: str, tz: str, wall: str) -> None:

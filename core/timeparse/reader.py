@@ -94,7 +94,7 @@ def _split(token: str) -> list[str]:
     if token.startswith("now+") and len(token) > 4:
         return ["now", *_split(token[3:])]  # "now+25min"
     if _CLOCK_H_SUFFIX.match(token):
-        return [token[:-1]]
+        return [token[:-1].replace(".", ":")]  # a clock, never a day.month ("12.05h")
     if "-" in token[1:] and not _ISO.match(token) and not token.startswith(("utc", "gmt")):
         parts = token.split("-")
         if all(parts) and parts[-1] == "ish":
@@ -823,8 +823,8 @@ def _calendar_at(toks: list[str], i: int, st: _State, user_tz: str) -> int:
     m = _DOT_PAIR.match(tok)
     if m is not None and not month_first and 1 <= int(m.group(2)) <= 12 and 1 <= int(m.group(1)) <= 31:
         # "12.05", "1.2": day.month, as written in Europe; "15.30" / "8.45" stay clock times.
-        if i + 1 < len(toks) and toks[i + 1] in {"am", "pm"}:
-            return 0
+        if toks[i + 1 : i + 2] in (["am"], ["pm"], *_CLOCK_SUFFIXES):
+            return 0  # "12.05 pm", "12.05 hrs": a clock time
         note = f"{tok} read as day.month" if int(m.group(1)) <= 23 and len(m.group(2)) == 2 else None
         st.set(date=(None, int(m.group(2)), int(m.group(1))), date_note=note)
         return 1
