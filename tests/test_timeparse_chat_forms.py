@@ -117,6 +117,7 @@ def test_clock_times_in_words(text: str, wall: str) -> None:
         ("the second last day of june 5pm", "Tue 29 Jun 17:00", None),
         ("second to last day of the month", "Wed 30 Dec 09:00", NO_TIME),
         ("penultimate day of june", "Tue 29 Jun 09:00", NO_TIME),
+        ("fourth from last day of june", "Sun 27 Jun 09:00", NO_TIME),
         ("the 4th last day of february 2027", "Thu 25 Feb 09:00", NO_TIME),
         ("last day of april 2027", "Fri 30 Apr 09:00", NO_TIME),
         # Counted back from the month's last Friday: was the 2nd/4th of this month, silently.

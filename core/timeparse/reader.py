@@ -679,8 +679,8 @@ _DAY_HINT = "Name one day, e.g. `the fourth last day of june 5pm` or `next weekd
 
 
 def _from_last(toks: list[str], i: int) -> tuple[int, int] | None:
-    """ "last" (1), "second last" / "2nd to last" / "penultimate" / "next to last" (2), ... at toks[i]:
-    (n, tokens up to and including "last")."""
+    """ "last" (1), "second last" / "2nd to last" / "penultimate" / "next to last" (2), "fourth from
+    last" (4) at toks[i]: (n, tokens up to and including "last")."""
     tok = toks[i]
     if tok == "last":
         return 1, 1
@@ -691,7 +691,7 @@ def _from_last(toks: list[str], i: int) -> tuple[int, int] | None:
     got = _ordinal(toks, i)
     if got is None or not got[2] or not 2 <= got[0] <= 31:
         return None
-    k = i + got[1] + (1 if toks[i + got[1] : i + got[1] + 1] == ["to"] else 0)
+    k = i + got[1] + (1 if toks[i + got[1] : i + got[1] + 1] in (["to"], ["from"]) else 0)
     return (got[0], k + 1 - i) if toks[k : k + 1] == ["last"] else None
 
 
