@@ -17,13 +17,14 @@ backlog divided by throughput, so the backlog's p99 measures throughput; the --p
 evenly over time below capacity) measures the scheduler's own lateness.
 
 --transport picks how the bench publisher talks to the fake: httpx (the project's client, as
-bot/wiring.py builds it: httpx over core.publishers.transport; the default), httpx-pool (httpx's stock
-transport and httpcore's connection pool, for comparison), aiohttp (the same httpx API over
-httpx-aiohttp's transport), or none (no HTTP at all: the publisher just waits out the latency, which
-isolates the scheduler's and the database's own cost). Every run also runs the one-worker PostgreSQL
-scenario with no HTTP ("floor") and prints the two rates, their ratio and the worker CPU per post of
-each, so the HTTP client's cost per post is measured beside its floor. The CPU line splits the
-scenario's CPU seconds between workers, the fake platform and PostgreSQL, and shows how busy the
+bot/wiring.py builds it: httpx over aiohttp's pool, core.publishers.transport; the default),
+httpx-aiohttp (httpx-aiohttp's stock transport, for comparison), httpx-pool (httpx's stock transport
+and httpcore's connection pool, for comparison), or none (no HTTP at all: the publisher just waits
+out the latency, which isolates the scheduler's and the database's own cost). Every run also runs
+the one-worker PostgreSQL scenario with no HTTP ("floor") and with each transport of --compare
+(default: the other two), and prints each one's rate, its ratio to the floor and the worker CPU per
+post, so every HTTP client's cost per post is measured beside the floor in the same run. The CPU line
+splits the scenario's CPU seconds between workers, the fake platform and PostgreSQL, and shows how busy the
 whole (shared) machine was.
 """
 
@@ -87,9 +88,9 @@ def _client(transport: str, limits: httpx.Limits) -> httpx.AsyncClient:
     if transport == "httpx":
         # What the app's publishers use (bot/wiring.py): httpx over core.publishers.transport.
         return make_client(limits=limits, timeout=30.0)
-    if transport == "aiohttp":
-        # The same httpx API over aiohttp's connection pool (httpx-aiohttp): httpcore's pool scans
-        # every connection on each request, which costs more CPU than the scheduler at this rate.
+    if transport == "httpx-aiohttp":
+        # httpx-aiohttp's own transport over the same aiohttp pool (it requotes URLs, which is why
+        # the app does not use it: core/publishers/transport.py).
         from httpx_aiohttp import AiohttpTransport
 
         return httpx.AsyncClient(timeout=30.0, transport=AiohttpTransport(limits=limits))
@@ -455,19 +456,21 @@ async def orchestrate(args: argparse.Namespace) -> None:
     results: dict[str, Result] = {}
     # "floor": the same worker with HTTP taken out (--transport none), run here so that the HTTP
     # client's share of a worker's cost is measured on the same machine in the same minute.
+    compare = [t for t in args.compare if t not in (args.transport, "none")]
     plan = [
         ("pg1", "postgres", 1, args.transport),
         ("floor", "postgres", 1, "none"),
+        *((f"pg1 {t}", "postgres", 1, t) for t in compare),
         ("pg2", "postgres", 2, args.transport),
         ("sqlite1", "sqlite", 1, args.transport),
     ]
     try:
         for key, kind, workers, transport in plan:
-            if args.only and key not in args.only:
+            if args.only and key.split()[0] not in args.only:
                 continue
             if key == "floor" and args.transport == "none":
                 continue
-            label = f"{kind} x{workers} backlog" + (" no-HTTP" if transport == "none" else "")
+            label = f"{kind} x{workers} backlog " + ("no-HTTP" if transport == "none" else transport)
             result = await scenario(label, kind, workers, server, args, transport=transport)
             results[key] = result
             print(result.line(), flush=True)
@@ -486,16 +489,21 @@ async def orchestrate(args: argparse.Namespace) -> None:
         ratio = results["pg2"].rate / results["pg1"].rate
         print(f"2-worker/1-worker ratio (PostgreSQL): {ratio:.2f}x")
     http_ratio = None
-    if "pg1" in results and "floor" in results and results["floor"].rate:
-        pg1, floor = results["pg1"], results["floor"]
-        http_ratio = pg1.rate / floor.rate
-        through, bare = pg1.cpu_per_post_ms, floor.cpu_per_post_ms
-        print(
-            f"cost per post, one worker (PostgreSQL): {pg1.rate:.0f} posts/s through {args.transport}, "
-            f"{floor.rate:.0f} posts/s with no HTTP: ratio {http_ratio:.2f}; worker CPU "
-            f"{through:.2f} ms/post vs {bare:.2f} ms/post (HTTP client "
-            f"{max(0.0, through - bare) / through:.0%} of it)"
-        )
+    if "floor" in results and results["floor"].rate:
+        floor = results["floor"]
+        print(f"cost per post, one worker (PostgreSQL), against {floor.rate:.0f} posts/s with no HTTP:")
+        for key, label in [("pg1", args.transport), *((f"pg1 {t}", t) for t in compare)]:
+            if key not in results:
+                continue
+            through = results[key]
+            ratio_to_floor = through.rate / floor.rate
+            if key == "pg1":
+                http_ratio = ratio_to_floor
+            cpu, bare = through.cpu_per_post_ms, floor.cpu_per_post_ms
+            print(
+                f"  {label:<14} {through.rate:6.0f} posts/s, ratio {ratio_to_floor:.2f}; worker CPU "
+                f"{cpu:.2f} ms/post vs {bare:.2f} (HTTP client {max(0.0, cpu - bare) / cpu:.0%} of it)"
+            )
     print("targets:")
     if "pg1" in results:
         rate = results["pg1"].rate
@@ -509,6 +517,9 @@ async def orchestrate(args: argparse.Namespace) -> None:
         print(f"  2 workers >= 1.8x one worker: {ratio:.2f}x {_ok(ratio >= 1.8)}")
     dups = sum(r.duplicates for r in results.values())
     print(f"  duplicates 0: {dups} {_ok(dups == 0)}")
+
+
+TRANSPORTS = ["httpx", "httpx-aiohttp", "httpx-pool", "none"]
 
 
 def _ok(met: bool) -> str:
@@ -545,9 +556,16 @@ def main() -> None:
         p.add_argument("--profile", default="", help="cProfile each worker into PREFIX.<worker>")
         p.add_argument(
             "--transport",
-            choices=["httpx", "httpx-pool", "aiohttp", "none"],
+            choices=TRANSPORTS,
             default="httpx",
             help="publisher transport",
+        )
+        p.add_argument(
+            "--compare",
+            nargs="*",
+            choices=TRANSPORTS,
+            default=["httpx-aiohttp", "httpx-pool"],
+            help="also run the one-worker PostgreSQL backlog through these (none: only --transport)",
         )
     args = parser.parse_args()
     if args.mode == "worker":

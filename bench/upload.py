@@ -56,13 +56,14 @@ class _Tokens:
         return "bench"
 
 
-async def _publish(platform: str, base_url: str, path: str, chunk: int) -> dict[str, Any]:
+async def _publish(platform: str, base_url: str, path: str, chunk: int, transport: str) -> dict[str, Any]:
     import httpx
 
     from core.domain import MediaInfo, Platform
     from core.platforms.tiktok.publisher import TikTokPublisher
     from core.platforms.youtube.publisher import YouTubePublisher
     from core.publishers.base import PublishJob
+    from core.publishers.transport import make_client
 
     size = os.stat(path).st_size
     media = MediaInfo(path=path, sha256="bench", size_bytes=size, mime="video/mp4", duration_s=10.0)
@@ -86,7 +87,10 @@ async def _publish(platform: str, base_url: str, path: str, chunk: int) -> dict[
         tokens=_Tokens(),
         save_state=save_state,
     )
-    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as http:
+    timeout = httpx.Timeout(60.0)
+    # httpx: the app's client (bot/wiring.py); httpx-pool: httpx's stock transport, for comparison.
+    client = make_client(timeout=timeout) if transport == "httpx" else httpx.AsyncClient(timeout=timeout)
+    async with client as http:
         publisher: YouTubePublisher | TikTokPublisher
         if platform == "youtube":
             publisher = YouTubePublisher(http, base_url=base_url, chunk_size=chunk)
@@ -138,7 +142,7 @@ def child_main(args: argparse.Namespace) -> None:
     if args.child == "raw":
         out = _child_raw(int(args.target), args.file)
     else:
-        out = asyncio.run(_publish(args.child, args.target, args.file, args.chunk_mib * MiB))
+        out = asyncio.run(_publish(args.child, args.target, args.file, args.chunk_mib * MiB, args.transport))
     out["peak_rss_mib"] = _peak_rss_mib()
     print(json.dumps(out), flush=True)
 
@@ -211,17 +215,17 @@ def _proc_cpu_s(pid: int) -> float:
 
 
 def _run_on_fake(
-    platform: str, proc: subprocess.Popen[str], base: str, path: str, chunk_mib: int
+    platform: str, proc: subprocess.Popen[str], base: str, path: str, chunk_mib: int, transport: str
 ) -> dict[str, Any]:
     before = _proc_cpu_s(proc.pid)
-    result = _run_child(platform, base, path, chunk_mib)
+    result = _run_child(platform, base, path, chunk_mib, transport)
     result["server_cpu_s"] = _proc_cpu_s(proc.pid) - before
     return result
 
 
-def _run_child(kind: str, target: str, path: str, chunk_mib: int) -> dict[str, Any]:
+def _run_child(kind: str, target: str, path: str, chunk_mib: int, transport: str = "httpx") -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", kind, "--target", target, "--file", path]
-    cmd += ["--chunk-mib", str(chunk_mib)]
+    cmd += ["--chunk-mib", str(chunk_mib), "--transport", transport]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{kind} upload failed:\n{out.stderr}")
@@ -281,6 +285,14 @@ def main() -> None:
         action="store_true",
         help="run the fake servers with glibc's default malloc thresholds (slower fakes)",
     )
+    parser.add_argument(
+        "--transports",
+        nargs="+",
+        choices=["httpx", "httpx-pool"],
+        default=["httpx"],
+        help="httpx: the app's client (core/publishers/transport.py); httpx-pool: httpx's stock one",
+    )
+    parser.add_argument("--transport", default="httpx", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
@@ -306,13 +318,17 @@ def main() -> None:
             "youtube": _start_fake("tests.fakes.youtube_api", tuned=not args.plain_fakes),
             "tiktok": _start_fake("tests.fakes.tiktok_api", tuned=not args.plain_fakes),
         }
-        runs: dict[str, list[dict[str, Any]]] = {"raw": [], "youtube": [], "tiktok": []}
+        kinds = [(p, t) for p in fakes for t in args.transports]
+        names = {(p, t): p if t == "httpx" else f"{p} {t}" for p, t in kinds}
+        runs: dict[str, list[dict[str, Any]]] = {"raw": [], **{names[k]: [] for k in kinds}}
         try:
             # Rounds interleave the three so that load from other processes hits them alike.
             for _ in range(args.rounds):
                 runs["raw"].append(_raw_copy(path))
-                for platform, (proc, base) in fakes.items():
-                    runs[platform].append(_run_on_fake(platform, proc, base, path, args.chunk_mib))
+                for platform, transport in kinds:
+                    proc, base = fakes[platform]
+                    run = _run_on_fake(platform, proc, base, path, args.chunk_mib, transport)
+                    runs[names[platform, transport]].append(run)
             fake_rss = {name: _fake_peak_rss_mib(proc.pid) for name, (proc, _) in fakes.items()}
         finally:
             for proc, _ in fakes.values():
@@ -326,13 +342,14 @@ def main() -> None:
             f"receiver {_cpu_per_gb(runs['raw'], 'server_cpu_s'):.2f})"
         )
         failed = False
-        for platform in ("youtube", "tiktok"):
+        for key in kinds:
+            platform = names[key]
             best = max(runs[platform], key=_mbps)
             peak = max(r["peak_rss_mib"] for r in runs[platform])
             ratio = _mbps(best) / _mbps(raw)
             ok = peak < RSS_TARGET_MIB and ratio >= RATIO_TARGET
             failed |= not ok
-            server = fake_rss[platform]
+            server = fake_rss[key[0]]
             fake_note = f"   fake server peak RSS {server:6.1f} MiB" if server is not None else ""
             cost = _cpu_per_gb(runs[platform])
             print(

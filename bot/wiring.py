@@ -164,8 +164,8 @@ async def build_app(
     # Room for every upload the scheduler runs at once, all kept alive: httpx's default keeps 20
     # connections and reconnects for the rest, which cost the scheduler benchmark half its rate.
     in_flight = settings.scheduler.max_in_flight
-    # The lean pool (core/publishers/transport.py): httpcore's own pool cost more CPU per post than
-    # the rest of the worker together.
+    # httpx over aiohttp's pool (core/publishers/transport.py): httpcore's own pool cost more CPU
+    # per post than the rest of the worker together.
     http = make_client(
         timeout=httpx.Timeout(30.0, connect=10.0),
         limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight),

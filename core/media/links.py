@@ -16,28 +16,27 @@ A link is untrusted input that makes this process open a connection, so the fetc
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import ipaddress
 import re
 import socket
 import ssl
-from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import PurePosixPath
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 import certifi
-import httpcore
 import httpx
+from aiohttp import ThreadedResolver
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from core.config import LinkSettings
 from core.domain import MediaInfo, Platform
 from core.errors import MediaError
 from core.media import validation
 from core.media.store import MediaStore
+from core.publishers.transport import AiohttpTransport
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -138,60 +137,38 @@ def _refused_address(host: str) -> LinkRefused:
     )
 
 
-class _CheckedBackend(httpcore.AsyncNetworkBackend):
-    """Resolves the host itself and connects only to addresses the policy permits, so what was
-    checked is what is connected to (no second lookup for an attacker's DNS to answer differently)."""
+class _CheckedResolver(AbstractResolver):
+    """Resolves the host and hands aiohttp's connector only addresses the policy permits: the
+    connector connects to exactly what was checked (no second lookup for an attacker's DNS to
+    answer differently)."""
 
     def __init__(self, policy: AddressPolicy) -> None:
         self._policy = policy
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = ThreadedResolver()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:  # an unknown name: reported like any other connection failure
-            raise httpcore.ConnectError(f"{host}: {exc}") from exc
-        addresses = list(dict.fromkeys(ipaddress.ip_address(str(i[4][0]).split("%")[0]) for i in infos))
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        # An unknown name raises OSError here: aiohttp reports it as a connection error.
+        found = await self._inner.resolve(host, port, family)
+        addresses = list(dict.fromkeys(ipaddress.ip_address(r["host"].split("%")[0]) for r in found))
         # All of them, not the first: a name with one public and one private address is refused.
         if not addresses or not all(self._policy.permits(a) for a in addresses):
             raise _refused_address(host)
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(
-                    str(address), port, timeout, local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None
-        raise error
+        return found
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise _refused_address(path)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        await self._inner.close()
 
 
-def _checked_transport(policy: AddressPolicy, ssl_context: ssl.SSLContext) -> httpx.AsyncHTTPTransport:
-    transport = httpx.AsyncHTTPTransport(verify=ssl_context, retries=0)
-    # httpx has no public hook for the network backend; its transport is a thin wrapper over this pool.
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=ssl_context, max_connections=4, retries=0, network_backend=_CheckedBackend(policy)
+def _checked_transport(policy: AddressPolicy, ssl_context: ssl.SSLContext) -> AiohttpTransport:
+    return AiohttpTransport(
+        verify=ssl_context,
+        # No proxy or netrc from the environment: a proxy would connect for us, past the check.
+        trust_env=False,
+        limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+        resolver=_CheckedResolver(policy),
     )
-    return transport
 
 
 def _check_url(url: httpx.URL, policy: AddressPolicy) -> None:

@@ -1,354 +1,263 @@
-"""The HTTP client every publisher uses: httpx, over a connection pool that costs O(1) per request.
+"""The HTTP client every publisher uses: httpx's API, over aiohttp's connection pool.
 
 Why not httpx's default transport: httpcore's ``AsyncConnectionPool`` re-walks every connection it
-holds on each request and on each response close, and asks each idle one whether its socket is
-readable (a ``select`` call behind anyio's typed-attribute lookup). With the 100+ keep-alive
-connections a worker keeps open to publish ``max_in_flight`` posts at once, that walk was most of the
-worker's CPU per post: bench/scheduler.py measured 193 posts/s through it against 623 posts/s with
-no HTTP at all (4.65 ms vs 0.9 ms of worker CPU per post). Through this pool, on the same shared
-2-core machine at load average 4 (2 December 2026, ``--posts 4000 --only pg1 floor``): 240 and 154
-posts/s against floors of 429 and 368 measured in the same runs (ratios 0.56 and 0.42), 2.1-2.8 ms
-of worker CPU per post against 0.9-1.0; httpx's stock pool in between: 120 vs 419 (0.29), 4.84 ms.
+holds on each request and asks each idle one whether its socket is readable; with the 100+
+keep-alive connections a worker keeps open to publish ``max_in_flight`` posts at once, that walk was
+most of the worker's CPU per post (bench/scheduler.py prints both, beside the no-HTTP floor).
+aiohttp's ``TCPConnector`` keeps idle connections per host and takes one in O(1); aiohttp is already
+a dependency (discord.py's), and it does TLS, keep-alive, stale-connection retries, happy eyeballs
+and the HTTP/1.1 parser (C) for us.
 
-``LeanPool`` keeps, per origin, a stack of idle HTTP/1.1 connections: a request takes the most
-recently used one (checking only that one for expiry or a server-side close) or opens a new one,
-and gives it back when its response is closed. Its streams are plain asyncio streams, not anyio's.
-Everything above the pool is httpx's own ``AsyncHTTPTransport``: the request it sends is built the
-same way (the URL's raw path goes out byte for byte), TLS uses the context httpx builds from
-``verify``/``cert``/``trust_env``, and httpcore's exceptions map to httpx's the usual way.
+Why not httpx-aiohttp's ``AiohttpTransport`` as it is: it hands aiohttp ``str(request.url)``, which
+aiohttp parses again with yarl's default *requoting*: ``%2F`` in a query becomes ``/``, ``%7e``
+becomes ``~``, escapes change case. Signed upload URLs (S3-style, platform CDNs) then fail their
+signature (https://github.com/aio-libs/aiohttp/issues/4307, /9721). This module gives aiohttp the
+URL as already encoded (``yarl.URL(..., encoded=True)``, aiohttp's documented way to send a URL
+as is: https://docs.aiohttp.org/en/stable/client_quickstart.html#passing-parameters-in-urls), and
+maps the rest between the two libraries' public APIs:
 
-HTTP/2 is not offered: no platform postbot publishes to needs it. Proxies from the environment still
-apply: ``make_client`` mounts this transport under ``all://``, and httpx puts any ``HTTP(S)_PROXY``
-mounts (more specific patterns) in front of it.
+- timeouts: ``connect`` and ``read`` are aiohttp's ``sock_connect`` and ``sock_read``; ``pool`` is
+  the wait for one of ``max_connections`` slots (``httpx.PoolTimeout``); ``write`` bounds each
+  piece of a streamed body (aiohttp has none: a platform that stops reading an upload would hold
+  the post forever).
+- errors: aiohttp's exceptions become httpx's ``TransportError`` subclasses, so publishers and
+  their retry policy see the same errors as with httpx's own transport.
+- cookies: none are kept (``DummyCookieJar``; see ``make_client`` for httpx's own jar).
+- proxies from the environment: ``make_client`` mounts this transport under ``all://`` and leaves
+  ``trust_env`` on, so httpx puts any ``HTTP(S)_PROXY``/``ALL_PROXY`` mount (more specific
+  patterns, ``NO_PROXY`` honoured) in front of it.
+
+HTTP/2 is not offered: no platform postbot publishes to needs it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import ssl
-import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
-import httpcore
+import aiohttp
 import httpx
-
-# One client's pool, for every platform: the scheduler runs up to ``max_in_flight`` uploads at once.
-# Writes are held back (see AsyncioStream) until a read or this many bytes, whichever comes first.
-_CORK_BYTES = 64 * 1024
+import yarl
+from aiohttp.abc import AbstractResolver
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0)
 
+# Headers aiohttp would add when httpx did not: httpx already sends its own Accept, Accept-Encoding
+# and User-Agent, and sends no Content-Type unless the caller set one (aiohttp would label raw bytes
+# application/octet-stream).
+_NOT_ADDED = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
+_RESPONSE_PIECE = 64 * 1024
 
-class AsyncioStream(httpcore.AsyncNetworkStream):
-    """A TCP (or TLS) connection as asyncio streams, in httpcore's network-stream interface."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-        # Bytes written but not yet sent: httpcore writes a request's head and body separately, and
-        # sending them as one segment saves a system call and a packet per request. Sent before
-        # any read (the request is whole by then) or once a body piece makes it large.
-        self._pending: list[bytes] = []
-        self._pending_size = 0
+class _Slots:
+    """At most ``max_connections`` requests in flight (so connections open at once), waited for
+    within the pool timeout, as httpx's own pool does."""
 
-    async def _flush(self, limit_s: float | None) -> None:
-        data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
-        self._pending.clear()
-        self._pending_size = 0
+    def __init__(self, limit: int | None) -> None:
+        self._free = asyncio.Semaphore(limit) if limit is not None else None
+
+    async def take(self, limit_s: float | None) -> None:
+        if self._free is None:
+            return
         try:
-            self._writer.write(data)
             async with asyncio.timeout(limit_s):
-                await self._writer.drain()
+                await self._free.acquire()
         except TimeoutError as exc:
-            raise httpcore.WriteTimeout(str(exc)) from exc
-        except (OSError, RuntimeError) as exc:
-            # RuntimeError: writing to a transport asyncio already closed.
-            raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
+            raise httpx.PoolTimeout("no connection became free in time") from exc
 
-    # ``timeout`` parameters: httpcore's network-stream interface passes them.
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        if self._pending:
-            await self._flush(timeout)
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
-        except TimeoutError as exc:
-            raise httpcore.ReadTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        if not buffer:
-            return
-        self._pending.append(buffer)
-        self._pending_size += len(buffer)
-        if self._pending_size >= _CORK_BYTES:
-            await self._flush(timeout)
-
-    async def aclose(self) -> None:
-        self._pending.clear()
-        self._writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await self._writer.wait_closed()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
-        except TimeoutError as exc:
-            await self.aclose()
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except (OSError, ssl.SSLError) as exc:
-            await self.aclose()
-            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-        return self
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "is_readable":
-            # asyncio reads ahead into the stream's buffer, so the socket itself never looks
-            # readable: an idle connection the server closed shows as end-of-stream (or an error).
-            return self._reader.at_eof() or self._reader.exception() is not None or self._writer.is_closing()
-        if info == "ssl_object":
-            return self._writer.get_extra_info("ssl_object")
-        if info == "client_addr":
-            return self._writer.get_extra_info("sockname")
-        if info == "server_addr":
-            return self._writer.get_extra_info("peername")
-        if info == "socket":
-            return self._writer.get_extra_info("socket")
-        return None
+    def give_back(self) -> None:
+        if self._free is not None:
+            self._free.release()
 
 
-async def connect_tcp(
-    host: str,
-    port: int,
-    *,
-    limit_s: float | None,
-    local_address: str | None = None,
-    socket_options: Iterable[Any] | None = None,
-) -> AsyncioStream:
-    try:
-        async with asyncio.timeout(limit_s):
-            reader, writer = await asyncio.open_connection(
-                host, port, local_addr=(local_address, 0) if local_address else None, limit=2**20
-            )
-    except TimeoutError as exc:
-        raise httpcore.ConnectTimeout(str(exc)) from exc
-    except OSError as exc:
-        raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
-    sock = writer.get_extra_info("socket")
-    if sock is not None:
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        # asyncio already sets TCP_NODELAY on TCP sockets; said again for transports that don't.
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return AsyncioStream(reader, writer)
+def _mapped(exc: BaseException, *, writing: bool) -> httpx.TransportError | None:
+    """httpx's exception for an aiohttp one (most specific first), or None for anything else."""
+    message = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return httpx.ConnectTimeout(message)
+    if isinstance(exc, aiohttp.ServerTimeoutError):
+        return httpx.ReadTimeout(message)
+    if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+        return httpx.ProxyError(message)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # Refused, unreachable, unknown name, TLS handshake or certificate refused.
+        return httpx.ConnectError(message)
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        return httpx.UnsupportedProtocol(message)
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+        # Closed before a whole response, or a response that is not valid HTTP.
+        return httpx.RemoteProtocolError(message)
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return httpx.ReadError(message)
+    if isinstance(exc, aiohttp.ClientConnectionError | OSError):
+        return httpx.WriteError(message) if writing else httpx.ReadError(message)
+    return None
 
 
-def _key(origin: httpcore.Origin) -> tuple[bytes, bytes, int]:
-    return (origin.scheme, origin.host, origin.port)
+class _Body:
+    """A streamed request body handed to aiohttp piece by piece, each piece sent within the write
+    timeout (the deadline moves on with every piece; it is lifted once the body is whole)."""
 
-
-class _Released:
-    """A response body that hands its connection back to the pool when it is closed."""
-
-    def __init__(self, pool: LeanPool, connection: httpcore.AsyncHTTP11Connection, stream: Any) -> None:
-        self._pool = pool
-        self._connection = connection
+    def __init__(
+        self, stream: httpx.AsyncByteStream, deadline: asyncio.Timeout, limit_s: float | None
+    ) -> None:
         self._stream = stream
-        self._done = False
+        self._deadline = deadline
+        self._limit_s = limit_s
+        self.writing = False
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for part in self._stream:
-            yield part
-
-    async def aclose(self) -> None:
-        if self._done:
-            return
-        self._done = True
+    async def pieces(self) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        self.writing = True
         try:
-            if hasattr(self._stream, "aclose"):
-                await self._stream.aclose()
+            async for piece in self._stream:
+                if self._limit_s is not None:
+                    # aiohttp writes (and drains) this piece before asking for the next one.
+                    self._deadline.reschedule(loop.time() + self._limit_s)
+                yield piece
         finally:
-            await self._pool._release(self._connection)
+            self.writing = False
+            if not self._deadline.expired():
+                self._deadline.reschedule(None)
+
+    def timed_out(self) -> bool:
+        return self._deadline.expired()
 
 
-class LeanPool(httpcore.AsyncConnectionPool):
-    """Idle HTTP/1.1 connections kept per origin, most recently used first (see the module doc).
-
-    ``max_connections`` bounds the requests in flight (so the connections busy at once); idle
-    connections above ``max_keepalive_connections`` are closed, as are those idle past
-    ``keepalive_expiry``."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        limit = self._max_connections
-        self._slots = asyncio.Semaphore(limit) if limit is not None else None
-        # By (scheme, host, port): httpcore's Origin is not hashable.
-        self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTP11Connection]] = {}
-        self._idle_count = 0
-        self._next_sweep = 0.0
+class _ResponseBody(httpx.AsyncByteStream):
+    def __init__(self, response: aiohttp.ClientResponse, slots: _Slots) -> None:
+        self._response = response
+        self._slots = slots
         self._closed = False
 
-    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        scheme = request.url.scheme
-        if scheme == b"":
-            raise httpcore.UnsupportedProtocol("Request URL is missing an 'http://' or 'https://' protocol.")
-        if scheme not in (b"http", b"https"):
-            raise httpcore.UnsupportedProtocol(
-                f"Request URL has an unsupported protocol '{scheme.decode()}://'."
-            )
-        if self._closed:
-            raise RuntimeError("the HTTP connection pool is closed")
-        timeouts = request.extensions.get("timeout", {})
-        if self._slots is not None:
-            try:
-                async with asyncio.timeout(timeouts.get("pool")):
-                    await self._slots.acquire()
-            except TimeoutError as exc:
-                raise httpcore.PoolTimeout("no connection became free in time") from exc
-        connection: httpcore.AsyncHTTP11Connection | None = None
+    async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            connection = await self._take(request.url.origin)
-            if connection is None:
-                connection = await self._open(request)
-            response = await connection.handle_async_request(request)
-        except BaseException:
-            if connection is not None:
-                await connection.aclose()
-            self._free_slot()
-            raise
-        return httpcore.Response(
-            status=response.status,
-            headers=response.headers,
-            content=_Released(self, connection, response.stream),
-            extensions=response.extensions,
-        )
-
-    async def _take(self, origin: httpcore.Origin) -> httpcore.AsyncHTTP11Connection | None:
-        idle = self._idle.get(_key(origin))
-        while idle:
-            connection = idle.pop()
-            self._idle_count -= 1
-            if connection.is_available() and not connection.has_expired():
-                return connection
-            await connection.aclose()
-        return None
-
-    async def _open(self, request: httpcore.Request) -> httpcore.AsyncHTTP11Connection:
-        origin = request.url.origin
-        timeouts = request.extensions.get("timeout", {})
-        timeout = timeouts.get("connect")
-        stream: httpcore.AsyncNetworkStream = await connect_tcp(
-            origin.host.decode("ascii"),
-            origin.port,
-            limit_s=timeout,
-            local_address=self._local_address,
-            socket_options=self._socket_options,
-        )
-        if origin.scheme == b"https":
-            context = self._ssl_context if self._ssl_context is not None else httpx.create_ssl_context()
-            sni = request.extensions.get("sni_hostname") or origin.host.decode("ascii")
-            stream = await stream.start_tls(context, server_hostname=sni, timeout=timeout)
-        connection = httpcore.AsyncHTTP11Connection(
-            origin=origin, stream=stream, keepalive_expiry=self._keepalive_expiry
-        )
-        # httpcore guards each connection's state with an anyio lock that yields to the event loop
-        # on every acquire (twice per request) even when nobody else holds it. One request at a
-        # time uses a connection from this pool, so the lock is never contended: the fast one
-        # (anyio's ``fast_acquire``) keeps the same exclusion without the extra loop turn.
-        lock = connection._state_lock
-        lock._backend = "asyncio"
-        lock._anyio_lock = anyio.Lock(fast_acquire=True)
-        return connection
-
-    def _free_slot(self) -> None:
-        if self._slots is not None:
-            self._slots.release()
-
-    async def _release(self, connection: httpcore.AsyncHTTP11Connection) -> None:
-        self._free_slot()
-        keep = self._max_keepalive_connections
-        if self._closed or not connection.is_idle() or (keep is not None and self._idle_count >= keep):
-            await connection.aclose()
-        else:
-            self._idle.setdefault(_key(connection._origin), []).append(connection)
-            self._idle_count += 1
-        await self._sweep()
-
-    async def _sweep(self) -> None:
-        """Now and then, close idle connections past their keep-alive (or closed by the server)."""
-        now = time.monotonic()
-        if now < self._next_sweep:
-            return
-        self._next_sweep = now + max(1.0, (self._keepalive_expiry or 5.0) / 2)
-        for origin, idle in list(self._idle.items()):
-            stale = [c for c in idle if c.has_expired() or not c.is_available()]
-            if not stale:
-                continue
-            self._idle[origin] = [c for c in idle if c not in stale]
-            self._idle_count -= len(stale)
-            for connection in stale:
-                await connection.aclose()
+            async for piece in self._response.content.iter_chunked(_RESPONSE_PIECE):
+                yield piece
+        except aiohttp.ClientError as exc:
+            raise (_mapped(exc, writing=False) or httpx.ReadError(str(exc))) from exc
 
     async def aclose(self) -> None:
+        if self._closed:
+            return
         self._closed = True
-        idle = [c for conns in self._idle.values() for c in conns]
-        self._idle.clear()
-        self._idle_count = 0
-        for connection in idle:
-            await connection.aclose()
+        # Back to aiohttp's pool when the body was read to its end; closed otherwise.
+        self._response.release()
+        self._slots.give_back()
 
 
-class LeanTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with ``LeanPool`` underneath (see the module doc)."""
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """httpx requests sent through one ``aiohttp.ClientSession`` (made on first use, in the loop
+    that uses it)."""
 
     def __init__(
         self,
         *,
         verify: ssl.SSLContext | str | bool = True,
-        cert: Any = None,
         trust_env: bool = True,
         limits: httpx.Limits = DEFAULT_LIMITS,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
+        resolver: AbstractResolver | None = None,
     ) -> None:
-        super().__init__(
-            verify=verify,
-            cert=cert,
-            trust_env=trust_env,
-            limits=limits,
-            local_address=local_address,
-            socket_options=socket_options,
+        # httpx's context: the same CA bundle (certifi, or SSL_CERT_FILE with trust_env) as httpx.
+        self._ssl_context = httpx.create_ssl_context(verify=verify, trust_env=trust_env)
+        self._limits = limits
+        self._slots = _Slots(limits.max_connections)
+        # Where host names are looked up (core/media/links.py checks every address it returns).
+        self._resolver = resolver
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(
+            ssl=self._ssl_context,
+            # The slots bound connections; aiohttp's own limit (0: none) would only queue twice.
+            limit=0,
+            keepalive_timeout=self._limits.keepalive_expiry or 0,
+            force_close=self._limits.keepalive_expiry == 0,
+            resolver=self._resolver,
         )
-        # httpx built the TLS context from verify/cert/trust_env; the lean pool uses the same one.
-        self._pool = LeanPool(
-            ssl_context=self._pool._ssl_context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            local_address=local_address,
-            socket_options=socket_options,
+        return aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=_NOT_ADDED,
+            auto_decompress=False,  # httpx decodes Content-Encoding itself
+            # Proxies are httpx's mounts (see the module doc); aiohttp's trust_env would also read
+            # ~/.netrc and look the environment up in a thread on every request.
+            trust_env=False,
         )
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        await self._slots.take(timeouts.get("pool"))
+        try:
+            response = await self._send(request, timeouts)
+        except BaseException:
+            self._slots.give_back()
+            raise
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.raw_headers,
+            stream=_ResponseBody(response, self._slots),
+            request=request,
+            extensions={
+                "http_version": f"HTTP/{response.version.major}.{response.version.minor}".encode()
+                if response.version
+                else b"HTTP/1.1",
+                "reason_phrase": (response.reason or "").encode(),
+            },
+        )
 
-class _NoCookies(httpx.Cookies):
-    """Publishers and OAuth calls carry no browser session: cookies an API sets are not kept, so
-    one platform's cookies never ride along on later calls, and no response pays for parsing them
-    (httpx's cookie jar builds urllib request objects for every response it sees)."""
+    async def _send(
+        self, request: httpx.Request, timeouts: dict[str, float | None]
+    ) -> aiohttp.ClientResponse:
+        if self._session is None:
+            self._session = self._open_session()
+        headers = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in request.headers.raw
+            # aiohttp frames the body itself (chunked when a stream has no Content-Length).
+            if k.lower() != b"transfer-encoding"
+        ]
+        url = yarl.URL(str(request.url), encoded=True)
+        body: _Body | None = None
+        try:
+            async with asyncio.timeout(None) as deadline:
+                data: Any
+                try:
+                    data = request.content or None
+                except httpx.RequestNotRead:
+                    body = _Body(request.stream, deadline, timeouts.get("write"))  # type: ignore[arg-type]
+                    data = body.pieces()
+                return await self._session.request(
+                    request.method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    allow_redirects=False,
+                    compress=None,
+                    timeout=aiohttp.ClientTimeout(
+                        total=None,
+                        connect=None,
+                        sock_connect=timeouts.get("connect"),
+                        sock_read=timeouts.get("read"),
+                    ),
+                    server_hostname=request.extensions.get("sni_hostname"),
+                )
+        except TimeoutError as exc:
+            if body is not None and body.timed_out():
+                raise httpx.WriteTimeout("a piece of the request body was not sent in time") from exc
+            raise (_mapped(exc, writing=False) or httpx.ReadTimeout(str(exc))) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            mapped = _mapped(exc, writing=body is not None and body.writing)
+            if mapped is None:
+                raise
+            raise mapped from exc
 
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 def make_client(
@@ -358,9 +267,15 @@ def make_client(
     verify: ssl.SSLContext | str | bool = True,
     **kwargs: Any,
 ) -> httpx.AsyncClient:
-    """The httpx client publishers get: ``LeanTransport`` for every URL no proxy setting claims."""
-    transport = LeanTransport(limits=limits, verify=verify)
+    """The httpx client publishers get: ``AiohttpTransport`` for every URL no proxy setting claims."""
+    transport = AiohttpTransport(limits=limits, verify=verify)
     client = httpx.AsyncClient(timeout=timeout, verify=verify, mounts={"all://": transport}, **kwargs)
-    # Set directly: the ``cookies`` setter would copy the jar into a plain ``httpx.Cookies``.
-    client._cookies = _NoCookies()
+
+    # Publishers and OAuth calls carry no browser session: a cookie one API sets is not kept, so it
+    # never rides along on a later call (another account's, or another platform's). httpx files
+    # cookies just before response hooks run, with no await between, so no request sees one.
+    async def forget_cookies(response: httpx.Response) -> None:
+        client.cookies.clear()
+
+    client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks["response"], forget_cookies]}
     return client
