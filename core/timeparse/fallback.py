@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
@@ -101,10 +101,12 @@ def parse(text: str, user_tz: str, now: datetime) -> Placed | None:
     }
     if any(int(n) not in shown for n in _NUMBERS.findall(text)):
         return None
-    said = {WEEKDAYS[w] for w in text.lower().replace(",", " ").replace(".", " ").split() if w in WEEKDAYS}
+    said = [WEEKDAYS[w] for w in text.lower().replace(",", " ").replace(".", " ").split() if w in WEEKDAYS]
     if said and found.weekday() not in said:
+        # Worded as the main reader words it (core/timeparse/resolve.py): the date, its day, the day said.
         raise TimeParseError(
-            f"'{text}': {found:%a} {found.day} {found:%b} is a {found:%A}.",
+            f"'{text}': {found:%a} {found.day} {found:%b} {found.year} is a {found:%A}, "
+            f"not a {date(2024, 1, 1 + said[0]):%A}.",
             hint="Check the day and date, e.g. `fri 4 dec 6pm`.",
         )
     if period in {"week", "month", "year"}:
