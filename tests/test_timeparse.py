@@ -291,6 +291,21 @@ def test_words_that_cannot_be_read_are_refused_by_name(text: str, fragment: str)
     assert info.value.hint
 
 
+def test_the_dateparser_fallback_checks_the_weekday_said() -> None:
+    """Mutation (issue 29): the weekday check in the dateparser fallback removed
+    (core/timeparse/fallback.py). "Fri, 27 Nov 2027" above is refused by the main reader before the
+    fallback is asked; a slashed date is a form only dateparser reads, so only the fallback's own
+    check stands between "Fri 2027/11/27 18:00" and a post on Saturday."""
+    with pytest.raises(TimeParseError) as info:
+        parse_when("Fri 2027/11/27 18:00", BERLIN, BERLIN_TUESDAY)
+    assert info.value.message == "'Fri 2027/11/27 18:00': Sat 27 Nov 2027 is a Saturday, not a Friday."
+    assert info.value.hint
+    # The day that agrees with the date is read, through the same path.
+    assert f"{local(parse_when('Sat 2027/11/27 18:00', BERLIN, BERLIN_TUESDAY)):%Y-%m-%d %H:%M}" == (
+        "2027-11-27 18:00"
+    )
+
+
 @pytest.mark.parametrize(
     "text", ["christmas eve 6pm", "easter sunday 10am", "north 5pm", "tomorrow 7 wake", "midway 3pm tomorrow"]
 )
