@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -21,9 +22,13 @@ from tests.conftest import Database
 KEY = "ab/reel.mp4"
 
 
+@pytest.mark.parametrize("final", ["published", "failed", "cancelled"])
 async def test_a_posts_link_serves_its_video_until_the_post_is_over(
-    settings: Settings, db: Database, http: httpx.AsyncClient
+    settings: Settings, db: Database, http: httpx.AsyncClient, final: str
 ) -> None:
+    """Whichever way a post ends, its link stops answering. Mutation (issue 29): the link refused
+    only for a published post (``status != "published"`` in core/store/posts.py is_unfinished), so a
+    failed or cancelled post's video stayed reachable for as long as its signature lasted."""
     app = await build_app(settings.model_copy(update={"secret_key": SecretStr("s3cret")}), schema=db.schema)
     data = os.urandom(300_000)
     (settings.media_dir / "ab").mkdir(parents=True)
@@ -69,11 +74,18 @@ async def test_a_posts_link_serves_its_video_until_the_post_is_over(
         part = await http.get(url, headers={"Range": "bytes=100-199"})
         assert part.status_code == 206 and part.content == data[100:200]
 
+        # Being published (a worker holds it): the platform is fetching it now.
         async with app.sessions.begin() as session:
             await session.execute(
-                update(ScheduledPost).where(ScheduledPost.id == post_id).values(status="published")
+                update(ScheduledPost).where(ScheduledPost.id == post_id).values(status="running")
             )
-        assert (await http.get(url)).status_code == 403, "published: the link is useless"
+        assert (await http.head(url)).status_code == 200
+
+        async with app.sessions.begin() as session:
+            await session.execute(
+                update(ScheduledPost).where(ScheduledPost.id == post_id).values(status=final)
+            )
+        assert (await http.get(url)).status_code == 403, f"{final}: the link is useless"
         assert (await http.head(url)).status_code == 403
     finally:
         await server.stop()
