@@ -495,6 +495,23 @@ async def test_slack_refuses_a_bad_option_with_the_allowed_values_before_downloa
 
 
 @sqlite_only
+async def test_slack_post_refuses_a_bad_option_before_downloading(slack_world: SlackWorld, clip: Path) -> None:
+    """`/post` reads its options before it fetches the video, as `/schedule` does. Mutation (issue 29):
+    Postbot.post_now fetching the video before reading its options passed every test, since only
+    `/schedule` was checked for downloads."""
+    w = slack_world
+    await w.shared_clip(ANA, clip)
+    await w.sender.command("/post", "youtube:friends Hi", user=ANA, channel=CHANNEL)
+    hook = await w.hook("is not a YouTube privacy")
+    assert "Use one of: public, unlisted, private." in hook["text"]
+    await w.sender.command("/post", "youtube Hi --loud yes", user=ANA, channel=CHANNEL)
+    hook = await w.hook("There is no option --loud")
+    assert w.slack.downloads == []
+    async with w.app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ScheduledPost)) == 0
+
+
+@sqlite_only
 async def test_slack_admin_sets_the_channel_default_and_accounts_shows_it(
     slack_world: SlackWorld, clip: Path
 ) -> None:
