@@ -495,7 +495,9 @@ async def test_slack_refuses_a_bad_option_with_the_allowed_values_before_downloa
 
 
 @sqlite_only
-async def test_slack_post_refuses_a_bad_option_before_downloading(slack_world: SlackWorld, clip: Path) -> None:
+async def test_slack_post_refuses_a_bad_option_before_downloading(
+    slack_world: SlackWorld, clip: Path
+) -> None:
     """`/post` reads its options before it fetches the video, as `/schedule` does. Mutation (issue 29):
     Postbot.post_now fetching the video before reading its options passed every test, since only
     `/schedule` was checked for downloads."""

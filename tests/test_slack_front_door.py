@@ -128,6 +128,41 @@ async def test_a_streamed_body_is_cut_at_the_cap(front: Harness) -> None:
     assert sent < 8 * 1024 * 1024, sent
 
 
+def _challenge(size: int, challenge: str) -> bytes:
+    """Slack's URL verification request, padded with JSON whitespace to exactly ``size`` bytes."""
+    body = json.dumps({"token": "t", "challenge": challenge, "type": "url_verification"}).encode()
+    return body + b" " * (size - len(body))
+
+
+@sqlite_only
+async def test_the_configured_cap_holds_to_the_byte_declared_or_streamed(front: Harness) -> None:
+    """Signed requests, so nothing but their size can refuse them: one byte over the configured
+    ``slack.max_body_bytes`` is refused whether its length is declared or it streams in chunks, and a
+    body of exactly the cap is served. Mutations (issue 29): the configured cap not reaching the
+    endpoint (its 1 MiB default in force), and the streaming count allowing 64 times the cap, both
+    passed the tests above, whose bodies are 256 MiB or measured to within 128 times the cap."""
+    h = front
+    sender = h.sender
+
+    async def streamed(body: bytes) -> httpx.Response:
+        async def pieces() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), 16 * 1024):
+                yield body[start : start + 16 * 1024]
+
+        ts = str(int(time.time()))
+        headers = {"Content-Type": "application/json", **_signed(body, ts)}
+        return await sender.http.post(sender.app_url, content=pieces(), headers=headers)
+
+    over = _challenge(MAX_BODY + 1, "c-over")
+    served = await sender.post(_challenge(MAX_BODY, "c-declared"), "application/json")
+    assert served.status_code == 200 and served.json() == {"challenge": "c-declared"}
+    assert (await sender.post(over, "application/json")).status_code == 413
+    chunked = await streamed(over)
+    assert chunked.status_code == 413 and chunked.request.headers.get("transfer-encoding") == "chunked"
+    served = await streamed(_challenge(MAX_BODY, "c-streamed"))
+    assert served.status_code == 200 and served.json() == {"challenge": "c-streamed"}
+
+
 @sqlite_only
 async def test_a_trickled_body_is_timed_out(front: Harness) -> None:
     url = front.sender.app_url
