@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 from adapters.console.commands import ConsoleNotifier
 from adapters.web import WebServer, build_web_app
-from core.accounts.linking import AccountLinker
+from core.accounts.binding import BrowserBinding
+from core.accounts.linking import AccountLinker, hash_state
 from core.accounts.store import load_tokens
 from core.accounts.tokens import TokenSources
 from core.config import PlatformSettings, PlatformsSettings, Settings, VaultSettings, WebSettings
@@ -517,6 +518,48 @@ async def test_the_link_is_bound_to_the_first_browser_that_opens_it(site: Site) 
     assert page.status_code == 200 and "for Acme (T1), the local console" in page.text
     assert len(await site.accounts()) == 1
     assert "for Acme (T1) (local console)." in site.dms[-1]
+
+
+async def test_the_confirmation_refuses_another_browser_before_the_provider(site: Site) -> None:
+    """The confirmation POST checks the browser itself: another browser is answered 403 there and is
+    never sent to the provider. Mutation (issue 29): the check in AccountLinker.authorize_url removed
+    passed, because the test above follows redirects and the callback's own check refused it later,
+    after the provider had been shown the link."""
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    assert (await site.browser.get(link)).status_code == 200  # the admin's browser holds the link
+    async with httpx.AsyncClient(timeout=10) as other:
+        posted = await other.post(link.split("?", 1)[0], data={"state": _state(link)}, follow_redirects=False)
+        assert posted.status_code == 403 and "another one" in posted.text
+        assert "location" not in posted.headers
+        # A cookie from this server, signed for another link, opens nothing here either.
+        other_link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+        assert (await other.get(other_link)).status_code == 200
+        assert other.cookies.get("postbot_link", path="/oauth/youtube/")
+        posted = await other.post(link.split("?", 1)[0], data={"state": _state(link)}, follow_redirects=False)
+        assert posted.status_code == 403
+    assert site.fake.authorize_requests == []
+    start = await site.browser.post(
+        link.split("?", 1)[0], data={"state": _state(link)}, follow_redirects=False
+    )
+    assert start.status_code == 303
+
+
+def test_a_binding_cookie_verifies_only_for_the_link_it_was_signed_for() -> None:
+    """Mutation (issue 29): the signature not covering the link (``_sign`` ignoring ``state_hash``)
+    passed, as no test showed a cookie correctly signed for another link. End to end the state row's
+    nonce hash refuses such a cookie as well (the test above), so the signature's own promise, one
+    cookie for one link from this deployment, is checked here on BrowserBinding itself."""
+    binding = BrowserBinding(SECRET)
+    first, second = hash_state("state-one"), hash_state("state-two")
+    issued = binding.issue(first)
+    assert binding.verify(issued.cookie, first) == issued.nonce_hash
+    assert binding.verify(issued.cookie, second) is None
+    # Signed with another deployment's secret, or with the signature cut or altered: refused.
+    assert BrowserBinding("another secret").verify(issued.cookie, first) is None
+    nonce, _, signature = issued.cookie.partition(".")
+    assert binding.verify(nonce, first) is None
+    assert binding.verify(f"{nonce}.{'0' * len(signature)}", first) is None
+    assert binding.verify(f"{nonce}x.{signature}", first) is None
 
 
 async def test_a_victim_cannot_be_made_to_complete_an_attackers_link(site: Site) -> None:
