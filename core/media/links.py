@@ -293,8 +293,10 @@ class LinkFetcher:
                 raise MediaError(problem)
         limit = self.limit_for(platforms)
         if length is not None and length.isdigit() and int(length) > limit:
+            # Sized as every size message is (decimal, never rounded down to "0 GiB" under a GiB).
             raise MediaError(
-                f"The video is larger than the {limit // 1024**3} GiB postbot takes from a link."
+                f"The video is {validation.size_text(int(length))}, more than the "
+                f"{validation.size_text(limit)} postbot takes from a link."
             )
         name = _filename(response)
         async with store.receive(name, max_bytes=limit) as sink:
