@@ -3,9 +3,13 @@ against a local https host that plays the public internet (tests/fakes/web_host.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -98,6 +102,50 @@ async def test_redirects_are_followed_and_each_hop_is_checked(
     assert [r["path"] for r in host.requests] == [f"/redirect?to={elsewhere}"]
 
 
+async def test_every_hop_is_held_to_https_and_no_credentials(
+    host: WebHost, store: MediaStore, clip: Path
+) -> None:
+    """A redirect may not lead where the link itself could not: to plain http, or to a URL carrying a
+    user name and password (which httpx would send as Basic auth). Mutation (issue 29): the URL rules
+    checked only before the first hop passed, since the redirect test above is refused at connect
+    time, which catches addresses but neither of these."""
+    url = host.add_file(clip)
+    for target, why in (
+        (url.replace("https://", "http://"), "Only https"),
+        (url.replace("https://", "https://ana:pw@"), "user name or password"),
+    ):
+        host.requests.clear()
+        hop = host.url(f"/redirect?to={quote(target, safe='')}")
+        with pytest.raises(LinkRefused, match=why):
+            await fetcher(host).fetch(store, hop, (Platform.SANDBOX,))
+        # Refused at the redirect: the file was never asked for, with or without credentials.
+        [request] = host.requests
+        assert request["path"].startswith("/redirect?")
+        assert "authorization" not in {k.lower() for k in request["headers"]}
+    assert not list((store.root / "incoming").glob("*"))
+
+
+async def test_a_name_with_one_private_address_is_refused(
+    host: WebHost, store: MediaStore, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every address a name resolves to must be allowed, not one of them: a name answering with a
+    public and a private address could reach the private one on a retry or the next connection.
+    Mutation (issue 29): ``any`` for ``all`` over the resolved addresses passed. DNS is the network
+    edge, so the resolver is what answers here, as a name with two A records would."""
+    url = host.add_file(clip).replace("127.0.0.1", "localhost")
+    loop = asyncio.get_running_loop()
+
+    async def two_records(host_name: str, port: int, *args: object, **kwargs: object) -> list[Any]:
+        tcp = (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+        return [(*tcp, ("127.0.0.1", port)), (*tcp, ("10.20.30.40", port))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", two_records)
+    # 127.0.0.1 alone is allowed (it plays the public address); 10.20.30.40 is not.
+    with pytest.raises(LinkRefused, match="localhost, which is not a public internet address"):
+        await fetcher(host, ["127.0.0.1/32"]).fetch(store, url, ())
+    assert host.requests == []
+
+
 async def test_private_addresses_are_refused_by_default(host: WebHost, store: MediaStore, clip: Path) -> None:
     url = host.add_file(clip)
     # The production policy: nothing but global addresses.
@@ -143,6 +191,20 @@ async def test_oversize_is_refused_from_the_declared_length(
         await fetcher(host).fetch(store, url, (Platform.INSTAGRAM,))
     # Refused from the headers: the body was not read (at most what sat in socket buffers).
     assert host.sent_bytes < 32 * 1024 * 1024
+    assert not list((store.root / "incoming").glob("*"))
+
+
+async def test_a_declared_length_over_the_link_cap_is_refused_before_reading(
+    host: WebHost, store: MediaStore, clip: Path
+) -> None:
+    """No platform limit applies (the sandbox): the link's own ``max_bytes`` refuses a declared
+    Content-Length above it before the body is read. Mutation (issue 29): that check removed passed,
+    the streaming cap refusing the same video later, after reading up to the cap."""
+    url = host.add_generated("long.mp4", clip.read_bytes(), 20 * 1000 * 1000)
+    small = LinkFetcher(LinkSettings(allow_networks=LOOPBACK, ca_file=host.ca_pem, max_bytes=2 * 1024 * 1024))
+    with pytest.raises(MediaError) as refused:
+        await small.fetch(store, url, (Platform.SANDBOX,))
+    assert refused.value.message == "The video is 20 MB, more than the 2.1 MB postbot takes from a link."
     assert not list((store.root / "incoming").glob("*"))
 
 
