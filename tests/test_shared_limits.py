@@ -48,3 +48,38 @@ async def test_a_wait_too_long_gives_the_token_back(db: Database) -> None:
         assert again <= wait
     finally:
         await engine.dispose()
+
+
+async def test_an_idle_bucket_holds_no_more_than_its_burst(db: Database) -> None:
+    """Mutation (issue 29): the burst cap removed from the refill (``LEAST``/``MIN`` in
+    core/store/buckets.py) passed, because every test took all its tokens at one instant. Idle for
+    a second at 5/s a bucket would refill 5 tokens; with a burst of 2 it holds 2, so the third of
+    three requests at once waits a fifth of a second."""
+    engine = make_engine(db.url, schema=db.schema)
+    try:
+        await migrate(engine)
+        bucket = SharedBuckets(session_factory(engine), engine.dialect.name)
+        assert (await bucket.reserve("x:1", rate=5.0, burst=2, max_wait_s=10))[0] == 0.0
+        await asyncio.sleep(1.0)
+        waits = [(await bucket.reserve("x:1", rate=5.0, burst=2, max_wait_s=10))[0] for _ in range(3)]
+        assert waits[0] == 0.0 and waits[1] == 0.0
+        # One token short: 1/5 s, less what the database's clock moved between the statements.
+        assert 0.05 < waits[2] <= 0.2, waits
+    finally:
+        await engine.dispose()
+
+
+async def test_an_empty_bucket_refills_at_its_rate(db: Database) -> None:
+    """Mutation (issue 29): the refill at three times the rate passed, since no test let time pass
+    between reservations. At 1/s a bucket emptied and left 0.3 s has refilled 0.3 of a token: the
+    next caller waits the other 0.7 s (less on a slow machine, never as little as a 3x refill's 0.1)."""
+    engine = make_engine(db.url, schema=db.schema)
+    try:
+        await migrate(engine)
+        bucket = SharedBuckets(session_factory(engine), engine.dialect.name)
+        assert (await bucket.reserve("x:1", rate=1.0, burst=1, max_wait_s=10))[0] == 0.0
+        await asyncio.sleep(0.3)
+        wait, kept = await bucket.reserve("x:1", rate=1.0, burst=1, max_wait_s=10)
+        assert kept and 0.15 < wait <= 0.7, wait
+    finally:
+        await engine.dispose()
