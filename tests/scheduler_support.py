@@ -17,6 +17,7 @@ from core.domain import Platform, PostView
 from core.platforms.publishers import PublisherRegistry
 from core.publishers.transport import make_client
 from core.scheduler.processor import PostProcessor
+from core.store.buckets import SharedBuckets
 from tests.conftest import Database
 from tests.fakes.bench_platform import PLATFORMS, BenchPublisher
 
@@ -52,6 +53,7 @@ async def worker(
     scheduler: SchedulerSettings | None = None,
     platforms: PlatformsSettings | None = None,
     http_timeout: float = 20.0,
+    shared_limits: bool = False,
 ) -> AsyncIterator[Worker]:
     """A processor with its own engine (its own connections, as a separate process would have)."""
     engine = make_engine(db.url, schema=db.schema)
@@ -77,6 +79,8 @@ async def worker(
         sched,
         platforms=settings.platforms,
         worker_id=worker_id,
+        # As bot/wiring.py builds it with scheduler.shared_limits: rate limits kept in the database.
+        shared_buckets=SharedBuckets(sessions, engine.dialect.name) if shared_limits else None,
     )
     try:
         yield Worker(processor, notifier, engine, sessions, clients)

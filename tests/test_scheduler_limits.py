@@ -66,3 +66,37 @@ async def test_token_bucket_spaces_requests_and_defers_long_waits(db: Database, 
     deferred = [p for p in first_round if p.status == "queued"]
     assert deferred and all(p.attempts == 0 and p.due_at > p.run_at for p in deferred)
     assert {p.attempts for p in final} == {1}
+
+
+async def test_two_workers_publish_within_one_shared_allowance(db: Database, settings: Settings) -> None:
+    """Two processors, each with its own connections, as the wiring builds them with
+    ``scheduler.shared_limits``: together they send no faster than one account's rate. Mutation
+    (issue 29): a processor that never uses the shared buckets (each worker its own in-memory
+    bucket) passed, since the limit tests above build one processor without them."""
+    fake = FakePlatform()
+    url = await fake.start()
+    platforms = PlatformsSettings(linkedin=PlatformSettings(rate_per_s=5, burst=1))
+    # Each claims half of the posts; none waits long enough to be put back.
+    sched = SCHED.model_copy(update={"batch_size": 4, "max_in_flight": 4, "max_rate_wait_s": 10})
+    try:
+        async with (
+            worker(
+                db, settings, url, worker_id="w1", scheduler=sched, platforms=platforms, shared_limits=True
+            ) as w1,
+            worker(
+                db, settings, url, worker_id="w2", scheduler=sched, platforms=platforms, shared_limits=True
+            ) as w2,
+        ):
+            await seed_posts(w1.sessions, count=8, run_at=datetime.now(UTC), platforms=("linkedin",))
+            claimed = await asyncio.gather(w1.processor.run_due(), w2.processor.run_due())
+            assert all(claimed), claimed  # both workers published some
+            await _publish_all(w1)
+    finally:
+        await fake.stop()
+    times = sorted(fake.arrivals["linkedin"])
+    assert len(times) == 8
+    # One bucket's promise across both workers: any run of requests fits within burst + rate * its
+    # duration (0.05 s slack for timer granularity). Two buckets would send a pair at once.
+    for i in range(len(times)):
+        for j in range(i + 1, len(times)):
+            assert j - i + 1 <= 1 + 5 * (times[j] - times[i] + 0.05), (i, j, times)
