@@ -95,8 +95,8 @@ async def test_two_workers_publish_within_one_shared_allowance(db: Database, set
         await fake.stop()
     times = sorted(fake.arrivals["linkedin"])
     assert len(times) == 8
-    # One bucket's promise across both workers: any run of requests fits within burst + rate * its
-    # duration (0.05 s slack for timer granularity). Two buckets would send a pair at once.
-    for i in range(len(times)):
-        for j in range(i + 1, len(times)):
-            assert j - i + 1 <= 1 + 5 * (times[j] - times[i] + 0.05), (i, j, times)
+    # One bucket across both workers: 8 requests at 5/s with a burst of 1 span 7/5 = 1.4 s, less
+    # what the first one's own delay takes off (each worker sleeps its wait from the database's
+    # answer, so a slow answer shifts one request, never brings two together). A bucket per worker
+    # sends them in 0.6 s (two at a time), a tripled rate in 0.5 s, a burst of 4 in 0.8 s.
+    assert times[-1] - times[0] >= 1.2, times
