@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.console.commands import ConsoleNotifier
 from adapters.slack.notifier import SlackNotifier
+from bot.wiring import build_app
 from core.alerts import Alerter
 from core.config import AlertSettings, SchedulerSettings, Settings
-from core.domain import ChatKind
+from core.domain import ChatKind, Platform
 from core.notify import NotifierRouter
 from tests.conftest import Database
 from tests.fakes.bench_platform import FakePlatform, Scripted, seed_posts
@@ -96,3 +98,30 @@ async def test_alerts_go_to_the_admins_by_dm_without_an_ops_channel(db: Database
         dms = [m["text"] for m in slack.posted(slack.ims[ADMIN])]
     assert [d.split(":")[1] for d in dms] == ["warning", "white_check_mark"], dms
     assert dms[0].startswith(":warning: X is failing")
+
+
+async def test_two_wired_processes_announce_an_outage_once(db: Database, settings: Settings) -> None:
+    """Two processes built by bot/wiring.py on one database both see YouTube fail: one alert and one
+    recovery between them, and each process's operations watch speaks through that same gated
+    alerter. Mutation (issue 29): the wiring giving the alerter a per-process gate (every worker
+    announcing) passed, because every other test hands the database's gates to an alerter itself."""
+    said: list[str] = []
+    apps = [await build_app(settings, schema=db.schema, worker_id=f"w{i}") for i in (1, 2)]
+    try:
+        alerters = []
+        for app in apps:
+            app.notifier.register(ChatKind.CONSOLE, ConsoleNotifier(said.append))
+            assert app.processor.alerter is not None and app.watch is not None
+            assert app.watch.alerter is app.processor.alerter
+            alerters.append(app.processor.alerter)
+        for alerter in alerters:
+            alerter.observe(ChatKind.CONSOLE, "T1", Platform.YOUTUBE, ok=False, breaker_open=True)
+        await asyncio.gather(*(a.drain() for a in alerters))
+        assert len(said) == 1 and said[0].startswith(":warning: YouTube is failing"), said
+        for alerter in alerters:
+            alerter.observe(ChatKind.CONSOLE, "T1", Platform.YOUTUBE, ok=True, breaker_open=False)
+        await asyncio.gather(*(a.drain() for a in alerters))
+        assert said[1:] == [":white_check_mark: YouTube works again: posts are going out."], said
+    finally:
+        for app in apps:
+            await app.close()
