@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import httpx
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
@@ -20,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from adapters.slack.client import make_web_client
 from adapters.slack.front import AckFirstEndpoint
 from adapters.slack.handlers import COMMAND_ACKS, SlackHandlers
+from adapters.slack.ingress import RecentRequests
 from adapters.slack.notifier import SlackNotifier
 from core.domain import ChatKind
 from core.errors import ConfigError
@@ -63,6 +67,14 @@ class SlackChat:
             process_before_response=False,
             logger=logging.getLogger("slack_bolt"),
         )
+        if app_token is not None:
+            # Slack redelivers an Events API event it got no ack for within 3 s over the socket too
+            # (a new envelope, the same event_id: https://github.com/slackapi/bolt-python/issues/1071),
+            # as the HTTP endpoint's replay check knows (adapters/slack/front.py). A retry reaching
+            # another process is still safe where it matters: a mention's posts are keyed by its
+            # message in the database. This keeps help and refusals from being said twice.
+            self._events_seen = RecentRequests()
+            self.bolt.middleware(self._first_delivery)
         self.handlers.register(self.bolt)
         slack = postbot.settings.slack
         self.endpoint: AckFirstEndpoint | None = None
@@ -75,6 +87,16 @@ class SlackChat:
                 body_timeout_s=slack.body_timeout_s,
             )
         self._socket: AsyncSocketModeHandler | None = None
+
+    async def _first_delivery(
+        self, body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if isinstance(event_id, str) and not self._events_seen.first_time(f"event:{event_id}"):
+            log.info("slack event redelivered over the socket: acknowledged, not run again")
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
 
     def notifier(self) -> SlackNotifier:
         return SlackNotifier(self.client, self.handlers.homes)
