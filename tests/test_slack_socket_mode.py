@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from adapters.slack.handlers import COMMAND_ACKS
+from adapters.slack.handlers import COMMAND_ACKS, HELP
 from adapters.slack.run import SlackChat
 from bot.wiring import App, build_app
 from core.config import Settings, SlackSettings
@@ -82,4 +82,49 @@ async def test_socket_mode_acks_over_the_socket_and_schedules(
             await app.close()
             await chat.close()
             # chat.start() froze the heap it started with (settle_heap): give the test process its GC back.
+            gc.unfreeze()
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_an_event_slack_redelivers_over_the_socket_runs_once(settings: Settings, db: Database) -> None:
+    """Slack retries an Events API event it has no ack for within 3 s over Socket Mode as over HTTP:
+    a new envelope, the same ``event_id`` (see the fake's socket_request). The HTTP endpoint answers
+    a retried event_id without running it again (tests/test_slack_front_door.py); over the socket
+    the retry is acked and not run again either, so a mention is answered once.
+
+    Before this, a redelivered mention ran twice: scheduling was already safe (the message is the
+    request id, deduplicated in the database whichever process gets the retry), but help and
+    refusals, which queue nothing, were said twice."""
+    async with FakeSlack(scopes=manifest_scopes()) as slack, httpx.AsyncClient() as http:
+        slack.add_user(ANA, "ana", tz="America/New_York")
+        slack.add_channel(CHANNEL, "launch")
+        settings.slack = SlackSettings(
+            bot_token=SecretStr(slack.bot_token),
+            app_token=SecretStr(slack.app_token),
+            mode="socket",
+            api_base_url=slack.api_base_url,
+            file_origins=[slack.base_url],
+        )
+        app = await build_app(settings, schema=db.schema)
+        chat = SlackChat(app.postbot, app.http, bot_token=slack.bot_token, app_token=slack.app_token)
+        sender = SlackSender(slack, "http://127.0.0.1:9/unused", "", http)
+        try:
+            await chat.start()
+            await slack.wait_for(lambda: slack.sockets)
+            message = sender.user_message(ANA, CHANNEL, f"<@{slack.bot_user_id}>")
+            event = {**message, "type": "app_mention", "channel": CHANNEL, "event_ts": message["ts"]}
+            envelope = sender.event_envelope(event)
+            first = await slack.socket_request("events_api", envelope)
+            await slack.wait_for(lambda: slack.ephemerals)
+            retried = await slack.socket_request("events_api", envelope, retry_attempt=1)
+            assert retried["envelope_id"] != first["envelope_id"]  # both acknowledged
+            # Another event from the same person is still answered.
+            await slack.socket_request("events_api", sender.event_envelope(event))
+            await slack.wait_for(lambda: len(slack.ephemerals) >= 2)
+            await asyncio.sleep(0.3)
+            assert [e["text"] for e in slack.ephemerals] == [HELP, HELP]
+        finally:
+            await chat.stop()
+            await app.close()
+            await chat.close()
             gc.unfreeze()

@@ -885,10 +885,16 @@ class FakeSlack(LoopbackFake):
         return ws
 
     async def socket_request(
-        self, kind: str, payload: dict[str, Any], *, timeout: float = 5.0
+        self, kind: str, payload: dict[str, Any], *, timeout: float = 5.0, retry_attempt: int = 0
     ) -> dict[str, Any]:
         """Deliver an envelope over the open socket and return the app's ack (``envelope_id`` and,
-        where the type allows one, ``payload``). ``kind``: slash_commands, events_api or interactive."""
+        where the type allows one, ``payload``). ``kind``: slash_commands, events_api or interactive.
+
+        ``retry_attempt`` > 0 plays Slack redelivering an Events API event it got no ack for: a new
+        envelope, the same payload (same ``event_id``). Socket Mode envelopes carry ``retry_attempt``
+        and ``retry_reason`` for events_api (slack_sdk.socket_mode.request.SocketModeRequest), and
+        Slack "does retries for Events API messages" over Socket Mode, to any of the app's open
+        connections (a Slack SDK maintainer: https://github.com/slackapi/bolt-python/issues/1071)."""
         if not self.sockets:
             raise AssertionError("no Socket Mode connection is open")
         envelope_id = secrets.token_hex(8)
@@ -900,8 +906,10 @@ class FakeSlack(LoopbackFake):
                 "type": kind,
                 "payload": payload,
                 "accepts_response_payload": kind != "events_api",
-                "retry_attempt": 0,
-                "retry_reason": "",
+                "retry_attempt": retry_attempt,
+                # The reason HTTP deliveries carry in X-Slack-Retry-Reason for a missing ack
+                # (https://api.slack.com/apis/events-api#retries).
+                "retry_reason": "http_timeout" if retry_attempt else "",
             }
         )
         return await asyncio.wait_for(future, timeout)
