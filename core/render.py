@@ -40,14 +40,24 @@ SUBCOMMANDS: tuple[str, ...] = (
     "default",
     "help",
 )
+# The ones only a server's admins may run. Discord sets who may see and use a command on top-level
+# commands only, so there they form a second top-level command (adapters/discord/commands.py);
+# Slack has no such setting and keeps them under /postbot, refused at run time as on Discord.
+ADMIN_SUBCOMMANDS: tuple[str, ...] = ("link", "unlink", "status", "pause", "resume", "default")
 NAMESPACE = "postbot"
 _SHORT_COMMAND = re.compile(r"(?<![\w/.:-])/(" + "|".join(SUBCOMMANDS) + r")\b")
 
 
-def namespaced(text: str) -> str:
+def namespaced(text: str, *, admin: str | None = None) -> str:
     """The core's messages name commands as the console types them (``/cancel 12``, ``/link
-    youtube``); in a chat where they live under /postbot they read ``/postbot cancel 12``."""
-    return _SHORT_COMMAND.sub(rf"/{NAMESPACE} \1", text)
+    youtube``); in a chat where they live under /postbot they read ``/postbot cancel 12``, and
+    under ``admin`` for the admin ones when the chat has a command of their own for them."""
+
+    def name(match: re.Match[str]) -> str:
+        sub = match[1]
+        return f"/{admin if admin and sub in ADMIN_SUBCOMMANDS else NAMESPACE} {sub}"
+
+    return _SHORT_COMMAND.sub(name, text)
 
 
 def platform_words(infos: Sequence[PlatformInfo], *, last: str = ",") -> str:

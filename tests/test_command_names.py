@@ -1,6 +1,7 @@
 """The commands each chat registers are the ones its manifest, docs and help name, and back: in Slack
-and Discord only /schedule, /post and /postbot are top-level, everything else is a /postbot
-subcommand; the console keeps the short forms."""
+only /schedule, /post and /postbot are top-level, everything else is a /postbot subcommand; Discord
+has the admin ones under /postbot-admin (who may use a command is set per top-level command there);
+the console keeps the short forms."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from discord import app_commands
 
 from adapters.discord.commands import COMMANDS
 from adapters.discord.commands import HELP as DISCORD_HELP
+from adapters.discord.replies import ADMIN
 from adapters.slack.handlers import COMMAND_ACKS, LEGACY_COMMANDS, SlackHandlers
 from adapters.slack.handlers import HELP as SLACK_HELP
-from core.render import NAMESPACE, SUBCOMMANDS
+from core.render import ADMIN_SUBCOMMANDS, NAMESPACE, SUBCOMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADLINE = {"schedule", "post"}
@@ -26,17 +28,17 @@ def _table_commands(doc: str) -> set[str]:
     for line in (ROOT / doc).read_text().splitlines():
         if line.startswith("| `/"):
             cell = line.split("|")[1]
-            for name in re.findall(r"`/([a-z]+(?: [a-z]+)?)", cell):
+            for name in re.findall(r"`/([a-z-]+(?: [a-z]+)?)", cell):
                 top, _, sub = name.partition(" ")
-                found.add(f"{top} {sub}" if top == NAMESPACE and sub else top)
+                found.add(f"{top} {sub}" if top in (NAMESPACE, ADMIN) and sub else top)
     return found
 
 
 def _help_commands(text: str) -> set[str]:
     found = set()
-    for top, sub in re.findall(r"`/([a-z]+)(?: ([a-z]+))?", text):
-        found.add(f"{top} {sub}" if top == NAMESPACE and sub else top)
-    return found - {NAMESPACE}
+    for top, sub in re.findall(r"`/([a-z-]+)(?: ([a-z]+))?", text):
+        found.add(f"{top} {sub}" if top in (NAMESPACE, ADMIN) and sub else top)
+    return found - {NAMESPACE, ADMIN}
 
 
 def slack_commands() -> set[str]:
@@ -71,14 +73,17 @@ def test_slack_docs_and_help_name_every_command_it_answers_and_no_other() -> Non
     assert _help_commands(SLACK_HELP) == commands
 
 
-def test_discord_registers_a_group_and_its_docs_and_help_agree() -> None:
+def test_discord_registers_two_groups_and_its_docs_and_help_agree() -> None:
     commands = discord_commands()
-    assert commands == HEADLINE | {f"{NAMESPACE} {s}" for s in SUBCOMMANDS}
+    members = {f"{NAMESPACE} {s}" for s in SUBCOMMANDS if s not in ADMIN_SUBCOMMANDS}
+    assert commands == HEADLINE | members | {f"{ADMIN} {s}" for s in ADMIN_SUBCOMMANDS}
     assert _table_commands("docs/discord.md") == commands
     assert _help_commands(DISCORD_HELP) == commands
     # Discord's own limits on a group: 25 subcommands, names of 1-32 lowercase characters.
-    [group] = [c for c in COMMANDS if isinstance(c, app_commands.Group)]
-    assert len(group.commands) <= 25 and all(re.fullmatch(r"[a-z]{1,32}", c.name) for c in group.commands)
+    groups = [c for c in COMMANDS if isinstance(c, app_commands.Group)]
+    assert {g.name for g in groups} == {NAMESPACE, ADMIN}
+    for group in groups:
+        assert len(group.commands) <= 25 and all(re.fullmatch(r"[a-z]{1,32}", c.name) for c in group.commands)
 
 
 def test_the_console_keeps_the_short_forms() -> None:

@@ -127,11 +127,14 @@ async def test_connects_with_minimal_intents_and_syncs_commands(world: World, ru
     assert identify["shard"] == [0, 1]
     await fake.wait_for(lambda: fake.live_connection().heartbeats >= 1)
     commands = {c["name"]: c for c in fake.guild_commands[world.guild.id]}
-    # Two headline commands; everything else is a subcommand of /postbot, nothing else at the top.
-    assert set(commands) == {"schedule", "post", "postbot"}
+    # Two headline commands; everything else is a subcommand of /postbot, or of /postbot-admin for
+    # what only admins may do.
+    assert set(commands) == {"schedule", "post", "postbot", "postbot-admin"}
     subcommands = {o["name"]: o for o in commands["postbot"]["options"]}
     assert {o["type"] for o in subcommands.values()} == {1}  # SUB_COMMAND
-    assert {"queue", "cancel", "reschedule", "suggest", "link", "status", "pause", "help"} <= set(subcommands)
+    assert {"queue", "cancel", "reschedule", "suggest", "accounts", "help"} <= set(subcommands)
+    admin = {o["name"] for o in commands["postbot-admin"]["options"]}
+    assert admin == {"link", "unlink", "default", "pause", "resume", "status"}
     options = {o["name"]: o for o in commands["schedule"]["options"]}
     # A video is attached (type 11) or, when too big to attach, linked (a string).
     assert options["video"]["type"] == 11 and not options["video"].get("required")
@@ -483,10 +486,15 @@ async def _oauth_states(app: App) -> int:
 
 async def test_link_is_admin_only_and_checked_again_by_the_bot(world: World, linking: App) -> None:
     fake = world.fake
-    # /postbot link is a subcommand, and Discord takes default_member_permissions on top-level
-    # commands only: every member sees it, so the bot checks.
+    # Discord offers /postbot-admin to members with Manage Server only; a server may grant it to
+    # everyone in Integrations, so the bot checks again.
+    with pytest.raises(LookupError, match="hidden from this member"):
+        fake.command_interaction(
+            "postbot-admin link", {"platform": "youtube"}, user=world.alice, guild=world.guild
+        )
+    world.guild.granted_commands.add("postbot-admin")
     payload = fake.command_interaction(
-        "postbot link",
+        "postbot-admin link",
         {"platform": "youtube"},
         user=world.alice,
         guild=world.guild,
@@ -503,7 +511,11 @@ async def test_link_is_admin_only_and_checked_again_by_the_bot(world: World, lin
 async def test_admin_link_sends_the_single_use_link_by_dm(world: World, linking: App) -> None:
     fake = world.fake
     payload = fake.command_interaction(
-        "postbot link", {"platform": "youtube"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+        "postbot-admin link",
+        {"platform": "youtube"},
+        user=world.admin,
+        guild=world.guild,
+        permissions=MANAGE_GUILD,
     )
     record = await fake.send_interaction(payload)
     await fake.wait_for(lambda: fake.dm_messages(world.admin.id))
@@ -522,7 +534,11 @@ async def test_link_with_closed_dms_says_so_privately(world: World, linking: App
     fake = world.fake
     world.admin.dms_open = False
     payload = fake.command_interaction(
-        "postbot link", {"platform": "youtube"}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+        "postbot-admin link",
+        {"platform": "youtube"},
+        user=world.admin,
+        guild=world.guild,
+        permissions=MANAGE_GUILD,
     )
     record = await fake.send_interaction(payload)
     await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)
@@ -629,12 +645,20 @@ async def test_commands_can_be_synced_globally(world: World) -> None:
     app = await world.build_app()
     runtime = await world.start_bot(app)
     try:
-        assert world.fake.guild_commands == {}
-        names = {c["name"] for c in world.fake.global_commands}
-        assert names == {"schedule", "post", "postbot"}
-        # Guild-only commands say so to Discord, which then keeps them out of DMs.
-        schedule = next(c for c in world.fake.global_commands if c["name"] == "schedule")
-        assert schedule["contexts"] == [0]
+        fake = world.fake
+        assert fake.guild_commands == {}
+        names = {c["name"] for c in fake.global_commands}
+        assert names == {"schedule", "post", "postbot", "postbot-admin"}
+        # Server-only commands say so with contexts (GUILD) and integration_types (GUILD_INSTALL),
+        # not the deprecated dm_permission; Discord then offers none of them in a DM.
+        assert all(c["contexts"] == [0] and c["integration_types"] == [0] for c in fake.global_commands)
+        assert fake.deprecated_fields == [] and fake.dm_commands() == set()
+        # The admins' command is shown to members with Manage Server (or Administrator) only.
+        [admin] = [c for c in fake.global_commands if c["name"] == "postbot-admin"]
+        assert admin["default_member_permissions"] == str(MANAGE_GUILD)
+        assert fake.visible_commands(world.guild, SEND_MESSAGES) == {"schedule", "post", "postbot"}
+        assert fake.visible_commands(world.guild, MANAGE_GUILD) == names
+        assert fake.visible_commands(world.guild, 1 << 3) == names  # Administrator
     finally:
         await runtime.close()
         await app.close()
@@ -827,16 +851,19 @@ def _answer(fake: FakeDiscord, record: Interaction) -> str:
 
 async def test_pause_holds_posts_and_resume_publishes_them(world: World, running: App, clip: Path) -> None:
     fake = world.fake
+    world.guild.granted_commands.add("postbot-admin")  # Integrations: everyone may run it
     refused = await fake.send_interaction(
         fake.command_interaction(
-            "postbot pause", {}, user=world.alice, guild=world.guild, permissions=SEND_MESSAGES
+            "postbot-admin pause", {}, user=world.alice, guild=world.guild, permissions=SEND_MESSAGES
         )
     )
-    await fake.wait_for(lambda: any("Only an admin" in f["content"] for f in fake.followup_messages(refused)))
+    # Refused privately, with no public "thinking…" before it: the member was no admin.
+    await fake.wait_for(lambda: "Only an admin" in (fake.original(refused) or {}).get("content", ""))
+    assert refused.callback == {"type": 5, "data": {"flags": EPHEMERAL}}
 
     held = await world.run(
         fake.command_interaction(
-            "postbot pause",
+            "postbot-admin pause",
             {"platform": "sandbox"},
             user=world.admin,
             guild=world.guild,
@@ -861,7 +888,7 @@ async def test_pause_holds_posts_and_resume_publishes_them(world: World, running
 
     resumed = await world.run(
         fake.command_interaction(
-            "postbot resume", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+            "postbot-admin resume", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
         )
     )
     said = _answer(fake, resumed)
@@ -880,7 +907,7 @@ async def test_status_is_private_and_for_admins(world: World, running: App, clip
     await world.run(_schedule(world, clip, "tomorrow 6pm"))
     record = await fake.send_interaction(
         fake.command_interaction(
-            "postbot status", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
+            "postbot-admin status", {}, user=world.admin, guild=world.guild, permissions=MANAGE_GUILD
         )
     )
     await fake.wait_for(lambda: (m := fake.original(record)) is not None and not m["flags"] & LOADING)

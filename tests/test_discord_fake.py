@@ -122,6 +122,14 @@ async def test_command_registration_is_validated(fake: FakeDiscord, http: aiohtt
         body = await resp.json()
     assert resp.status == 400 and body["code"] == 50035
     assert "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID" in json.dumps(body["errors"])
+    # contexts are interaction context types 0-2, integration_types installation contexts 0-1; the
+    # deprecated dm_permission is accepted, as Discord does, and noted.
+    async with http.put(url, json=[{"name": "ping", "description": "d", "contexts": [0, 7]}]) as resp:
+        body = await resp.json()
+    assert resp.status == 400 and "contexts" in body["errors"]["0"]
+    async with http.put(url, json=[{"name": "ping", "description": "d", "dm_permission": False}]) as resp:
+        assert resp.status == 200
+    assert fake.deprecated_fields == [("ping", "dm_permission")]
 
 
 async def test_interaction_callbacks_follow_the_protocol(

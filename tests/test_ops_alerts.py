@@ -251,7 +251,7 @@ async def test_an_account_that_cannot_be_renewed_is_flagged_days_ahead_to_the_ad
         dms = [m["content"] for m in discord_fake.dm_messages(admin.id)]
         assert len(dms) == 1, dms
         assert dms[0].startswith(":warning: LinkedIn account") and "ends in 2 days" in dms[0]
-        assert "/postbot link linkedin" in dms[0]
+        assert "/postbot-admin link linkedin" in dms[0]  # as Discord names it
         # Relinked: a fresh 60-day token.
         async with sessions.begin() as session:
             row = await session.get(SocialAccount, seeded.account_row_id)

@@ -792,13 +792,19 @@ async def test_the_fakes_refuse_a_misspelt_field(http: httpx.AsyncClient) -> Non
 async def test_discord_default_sets_the_channels_account(discord_world: DiscordWorld, clip: Path) -> None:
     w = discord_world
     manage_guild = 1 << 5
+    w.guild.granted_commands.add("postbot-admin")  # Integrations: everyone may run it
     member = w.fake.command_interaction(
-        "postbot default", {"account": "youtube@brand"}, user=w.alice, guild=w.guild
+        "postbot-admin default", {"account": "youtube@brand"}, user=w.alice, guild=w.guild
     )
-    [refused] = w.fake.followup_messages(await w.run(member))
+    refused = w.fake.original(await w.run(member))
+    assert refused is not None and refused["flags"] & (1 << 6)
     assert "Only an admin can choose the channel's default account" in refused["content"]
     admin = w.fake.command_interaction(
-        "postbot default", {"account": "youtube@brand"}, user=w.alice, guild=w.guild, permissions=manage_guild
+        "postbot-admin default",
+        {"account": "youtube@brand"},
+        user=w.alice,
+        guild=w.guild,
+        permissions=manage_guild,
     )
     record = await w.run(admin)
     message = w.fake.original(record)
@@ -807,7 +813,7 @@ async def test_discord_default_sets_the_channels_account(discord_world: DiscordW
         and "YouTube posts from this channel now go to youtube@brand" in message["content"]
     )
     payload = w.fake.autocomplete_interaction(
-        "postbot default", {"account": "you"}, "account", user=w.alice, guild=w.guild
+        "postbot-admin default", {"account": "you"}, "account", user=w.alice, guild=w.guild
     )
     sent = await w.fake.send_interaction(payload)
     await w.fake.wait_for(lambda: sent.callback)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -10,9 +11,9 @@ import discord
 from discord import app_commands
 
 from adapters.discord.attachments import download_attachment, download_image
-from adapters.discord.context import chat_context, viewer_context
+from adapters.discord.context import chat_context, is_server_admin, viewer_context
 from adapters.discord.embeds import schedule_embed, suggest_embed
-from adapters.discord.replies import Reply, deferred
+from adapters.discord.replies import ADMIN, Reply, deferred
 from adapters.discord.views import scheduling_view
 from core.domain import MediaInfo, MessageRef, OptionInfo, Platform, PlatformInfo, platform_from_alias
 from core.errors import UserError
@@ -48,16 +49,18 @@ HELP = f"""**postbot** schedules video posts from this server.
 • `/schedule when platforms video [caption]`: e.g. when `tomorrow 6pm`, platforms `{_EXAMPLE}`
 • Too big to attach? Give `url` instead of `video`: a Google Drive, Dropbox, OneDrive or https link
 • `/post platforms video [caption]`: publish now
+• Options on `/schedule` and `/post`: `privacy`, `account`, `options` (`--tags a,b --kids no`), `thumbnail`
 Everything else is under `/postbot`:
 • `/postbot queue`: upcoming posts · `/postbot cancel post` · `/postbot reschedule post when`
 • `/postbot suggest [platforms]`: good times to post
-• `/postbot accounts`: linked accounts · `/postbot link platform`, `/postbot unlink platform` (Manage Server)
-• `/postbot default account`: the account this channel posts to when a platform has several (Manage Server)
-• Options on `/schedule` and `/post`: `privacy`, `account`, `options` (`--tags a,b --kids no`), `thumbnail`
+• `/postbot accounts`: linked accounts
 • `/postbot timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
-• `/postbot pause [platform]`, `/postbot resume [platform]`: hold publishing, start it again (Manage Server)
-• `/postbot status`: queues, quota, workers, success rates, breakers and the last errors (Manage Server)
 • `/postbot help`: this message
+For the server's admins (Manage Server), under `/{ADMIN}`:
+• `/{ADMIN} link platform`, `/{ADMIN} unlink platform`: connect or disconnect an account
+• `/{ADMIN} default account`: the account this channel posts to when a platform has several
+• `/{ADMIN} pause [platform]`, `/{ADMIN} resume [platform]`: hold publishing, start it again
+• `/{ADMIN} status`: queues, quota, workers, success rates, breakers and the last errors
 Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
@@ -330,6 +333,29 @@ async def post_autocomplete(interaction: discord.Interaction, current: str) -> l
 
 # --------------------------------------------------------------------------- commands
 
+# Where the commands may be used: in servers (contexts [GUILD]), for the app installed to a server
+# (integration_types [GUILD_INSTALL]): the bot needs a server's channel to answer in and post results
+# to. discord.py still sends ``dm_permission`` beside ``contexts``; Discord marks it "Deprecated (use
+# contexts instead)"
+# (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-structure),
+# so it is left out.
+_IN_SERVERS = app_commands.AppCommandContext(guild=True)
+_SERVER_INSTALLS = app_commands.AppInstallationType(guild=True)
+
+
+class ServerCommand(app_commands.Command[Any, ..., None]):
+    def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
+        body = super().to_dict(tree)
+        body.pop("dm_permission", None)
+        return body
+
+
+class ServerGroup(app_commands.Group):
+    def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
+        body = super().to_dict(tree)
+        body.pop("dm_permission", None)
+        return body
+
 
 async def _video_command(
     interaction: discord.Interaction,
@@ -384,7 +410,6 @@ async def _video_command(
     await deferred(interaction, work)
 
 
-@app_commands.command(name="schedule", description="Schedule a video post")
 @app_commands.describe(
     when="When to post: 'tomorrow 6pm', 'in 2 hours', 'best'",
     platforms=f"Where: {linkable_names(platform_infos())} (comma-separated)",
@@ -403,8 +428,7 @@ async def _video_command(
     account=account_autocomplete,
     options=options_autocomplete,
 )
-@app_commands.guild_only()
-async def schedule(
+async def _schedule(
     interaction: discord.Interaction,
     when: str,
     platforms: str,
@@ -431,7 +455,15 @@ async def schedule(
     )
 
 
-@app_commands.command(name="post", description="Publish a video now")
+schedule = ServerCommand(
+    name="schedule",
+    description="Schedule a video post",
+    callback=_schedule,
+    allowed_contexts=_IN_SERVERS,
+    allowed_installs=_SERVER_INSTALLS,
+)
+
+
 @app_commands.describe(
     platforms=f"Where: {linkable_names(platform_infos())}",
     video="The video (or give url instead)",
@@ -448,8 +480,7 @@ async def schedule(
     account=account_autocomplete,
     options=options_autocomplete,
 )
-@app_commands.guild_only()
-async def post(
+async def _post(
     interaction: discord.Interaction,
     platforms: str,
     video: discord.Attachment | None = None,
@@ -475,16 +506,44 @@ async def post(
     )
 
 
-# Every command but /schedule and /post is a subcommand of /postbot (type 1 SUB_COMMAND options of
-# one command, https://discord.com/developers/docs/interactions/application-commands#subcommands-and-subcommand-groups),
-# so no name collides with another app's. Discord takes default_member_permissions on top-level
-# commands only, so the group is visible to everyone: the core refuses what needs an admin (Manage
-# Server), as it did before behind the hidden commands.
-group = app_commands.Group(
-    name=NAMESPACE,
-    description="postbot: queue, cancel, reschedule, suggest, accounts, link, status, pause, help…",
-    guild_only=True,
+post = ServerCommand(
+    name="post",
+    description="Publish a video now",
+    callback=_post,
+    allowed_contexts=_IN_SERVERS,
+    allowed_installs=_SERVER_INSTALLS,
 )
+
+# Every command but /schedule and /post is a subcommand of /postbot or, for admins, of /postbot-admin
+# (type 1 SUB_COMMAND options of one command,
+# https://discord.com/developers/docs/interactions/application-commands#subcommands-and-subcommand-groups),
+# so no name collides with another app's. Who may see and use a command is set per top-level command
+# (``default_member_permissions``; an option has no such field:
+# https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-structure),
+# hence the second command: Discord shows /postbot-admin to members with Manage Server only
+# ("Using Default Permissions", same page). A server may grant it to others in Server Settings →
+# Integrations, so the core still refuses a non-admin.
+group = ServerGroup(
+    name=NAMESPACE,
+    description="postbot: queue, cancel, reschedule, suggest, accounts, timezone, help",
+    allowed_contexts=_IN_SERVERS,
+    allowed_installs=_SERVER_INSTALLS,
+)
+admin_group = ServerGroup(
+    name=ADMIN,
+    description="postbot for admins: link, unlink, default account, pause, resume, status",
+    allowed_contexts=_IN_SERVERS,
+    allowed_installs=_SERVER_INSTALLS,
+    default_permissions=discord.Permissions(manage_guild=True),
+)
+
+
+async def admin_deferred(
+    interaction: discord.Interaction, work: Callable[[], Awaitable[Reply]], *, ephemeral: bool = False
+) -> None:
+    """``deferred`` for an admin command: a member who is not an admin (granted the command in
+    Integrations) sees no public "thinking…", only the core's private refusal."""
+    await deferred(interaction, work, ephemeral=ephemeral or not is_server_admin(interaction))
 
 
 @group.command(name="queue", description="Upcoming posts")
@@ -497,7 +556,7 @@ async def queue(interaction: discord.Interaction) -> None:
 
 
 @group.command(name="cancel", description="Cancel a queued post")
-@app_commands.describe(post="The post id shown by /queue")
+@app_commands.describe(post="The post id shown by /postbot queue")
 @app_commands.autocomplete(post=post_autocomplete)
 async def cancel(interaction: discord.Interaction, post: str) -> None:
     async def work() -> Reply:
@@ -508,7 +567,7 @@ async def cancel(interaction: discord.Interaction, post: str) -> None:
 
 
 @group.command(name="reschedule", description="Move a queued post to another time")
-@app_commands.describe(post="The post id shown by /queue", when="The new time")
+@app_commands.describe(post="The post id shown by /postbot queue", when="The new time")
 @app_commands.autocomplete(post=post_autocomplete, when=when_autocomplete)
 async def reschedule(interaction: discord.Interaction, post: str, when: str) -> None:
     async def work() -> Reply:
@@ -538,16 +597,16 @@ async def suggest(interaction: discord.Interaction, platforms: str | None = None
 _LINKABLE = [app_commands.Choice(name=p.label, value=p.name) for p in platform_infos() if p.linkable]
 
 
-@group.command(name="link", description="Link a platform account for this server (admins)")
+@admin_group.command(name="link", description="Link a platform account for this server")
 @app_commands.describe(platform="The platform to link")
 @app_commands.choices(platform=_LINKABLE)
 async def link(interaction: discord.Interaction, platform: app_commands.Choice[str]) -> None:
     async def work() -> Reply:
-        # The core checks ctx.is_admin again: the default permission only hides the command.
+        # The core checks ctx.is_admin again: a server may grant the command to anyone.
         ack = await _client(interaction).postbot.link(chat_context(interaction), platform.value)
         return Reply(content=ack)
 
-    await deferred(interaction, work, ephemeral=True)
+    await admin_deferred(interaction, work, ephemeral=True)
 
 
 async def handle_autocomplete(
@@ -557,7 +616,7 @@ async def handle_autocomplete(
     return await _account_choices(interaction, current, None, listing=False)
 
 
-@group.command(name="unlink", description="Unlink a platform account (admins)")
+@admin_group.command(name="unlink", description="Unlink a platform account")
 @app_commands.describe(
     platform="The platform to unlink", account="Only this account (platform@handle); default: all of them"
 )
@@ -573,7 +632,7 @@ async def unlink(
         )
         return Reply(content=unlink_text(outcome))
 
-    await deferred(interaction, work)
+    await admin_deferred(interaction, work)
 
 
 @group.command(name="accounts", description="Linked platform accounts")
@@ -610,21 +669,21 @@ async def timezone(interaction: discord.Interaction, zone: str, server: bool = F
 _PAUSABLE = [app_commands.Choice(name=p.label, value=p.name) for p in platform_infos()]
 
 
-@group.command(name="pause", description="Hold publishing: due posts wait, queued (admins)")
+@admin_group.command(name="pause", description="Hold publishing: due posts wait, queued")
 @app_commands.describe(platform="Only this platform (default: all)")
 @app_commands.choices(platform=_PAUSABLE)
 async def pause(interaction: discord.Interaction, platform: app_commands.Choice[str] | None = None) -> None:
     async def work() -> Reply:
-        # The core checks ctx.is_admin again: the default permission only hides the command.
+        # The core checks ctx.is_admin again: a server may grant the command to anyone.
         view = await _client(interaction).postbot.pause(
             chat_context(interaction), platform.value if platform else ""
         )
         return Reply(content=pause_text(view))
 
-    await deferred(interaction, work)
+    await admin_deferred(interaction, work)
 
 
-@group.command(name="resume", description="Start publishing again after /postbot pause (admins)")
+@admin_group.command(name="resume", description="Start publishing again after /postbot-admin pause")
 @app_commands.describe(platform="Only this platform (default: all)")
 @app_commands.choices(platform=_PAUSABLE)
 async def resume(interaction: discord.Interaction, platform: app_commands.Choice[str] | None = None) -> None:
@@ -634,28 +693,28 @@ async def resume(interaction: discord.Interaction, platform: app_commands.Choice
         )
         return Reply(content=resume_text(view))
 
-    await deferred(interaction, work)
+    await admin_deferred(interaction, work)
 
 
-@group.command(name="status", description="Queues, success rates, breakers, last errors (admins)")
+@admin_group.command(name="status", description="Queues, success rates, breakers, last errors")
 async def status(interaction: discord.Interaction) -> None:
     async def work() -> Reply:
         view = await _client(interaction).postbot.status(chat_context(interaction))
         return Reply(content=status_text(view, datetime.now(UTC))[:2000])
 
-    await deferred(interaction, work, ephemeral=True)
+    await admin_deferred(interaction, work, ephemeral=True)
 
 
-@group.command(name="default", description="The account this channel posts to on a platform (admins)")
+@admin_group.command(name="default", description="The account this channel posts to on a platform")
 @app_commands.describe(account="platform@handle, e.g. youtube@brand (see /postbot accounts)")
 @app_commands.autocomplete(account=handle_autocomplete)
 async def default_account(interaction: discord.Interaction, account: str) -> None:
     async def work() -> Reply:
-        # The core checks ctx.is_admin: a subcommand carries no default permission of its own.
+        # The core checks ctx.is_admin again: a server may grant the command to anyone.
         view = await _client(interaction).postbot.set_default_account(chat_context(interaction), account)
         return Reply(content=default_text(view))
 
-    await deferred(interaction, work)
+    await admin_deferred(interaction, work)
 
 
 @group.command(name="help", description="What postbot can do")
@@ -663,4 +722,9 @@ async def help_command(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(HELP, ephemeral=True)
 
 
-COMMANDS: list[app_commands.Command[Any, Any, None] | app_commands.Group] = [schedule, post, group]
+COMMANDS: list[app_commands.Command[Any, Any, None] | app_commands.Group] = [
+    schedule,
+    post,
+    group,
+    admin_group,
+]

@@ -22,7 +22,7 @@ REPEAT_WINDOW_S = 3600
 def is_server_admin(interaction: discord.Interaction) -> bool:
     # ``interaction.permissions`` is what Discord computed for the member in this channel and sent
     # with the interaction: it cannot be widened by the client, unlike a command's default permission
-    # (a server can hand /link to anyone through Integrations settings).
+    # (a server can hand /postbot-admin to anyone in Server Settings → Integrations).
     perms = interaction.permissions
     return bool(perms.manage_guild or perms.administrator)
 

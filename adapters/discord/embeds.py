@@ -6,6 +6,7 @@ from datetime import datetime
 
 import discord
 
+from adapters.discord.replies import named
 from core.domain import PostStatus, PostView
 from core.render import local_time, options_text, relative, result_text
 from core.service import SuggestOutcome
@@ -50,7 +51,7 @@ def schedule_embed(
     if duplicate:
         footer.append("This request was already queued; nothing new was added.")
     if footer:
-        embed.set_footer(text=_clip("\n".join(footer), 2048))
+        embed.set_footer(text=_clip(named("\n".join(footer)), 2048))
     return embed
 
 
@@ -58,7 +59,7 @@ def result_embed(post: PostView) -> discord.Embed:
     ok = post.status == PostStatus.PUBLISHED
     embed = discord.Embed(
         title=_clip(f"{'Published' if ok else 'Failed'}: #{post.id} on {post.platform.label}", 256),
-        description=_clip(result_text(post), 4096),
+        description=_clip(named(result_text(post)), 4096),
         colour=_DONE if ok else _FAILED,
     )
     if ok and post.remote_url and post.remote_url.startswith(("https://", "http://")):

@@ -7,9 +7,10 @@ import logging
 import discord
 
 from adapters.discord.embeds import result_embed
+from adapters.discord.replies import named
 from core.domain import MessageRef, PostView
 from core.errors import ChannelUnreachable, UserError
-from core.render import failure_dm_text, namespaced
+from core.render import failure_dm_text
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class DiscordNotifier:
             raise
 
     async def dm_failure(self, post: PostView) -> None:
-        text = namespaced(failure_dm_text(post))
+        text = named(failure_dm_text(post))
         try:
             await self._send_dm(post.author_id, text)
         except discord.Forbidden as exc:
@@ -58,9 +59,9 @@ class DiscordNotifier:
 
     async def dm(self, team_id: str, user_id: str, text: str) -> None:
         # No channel fallback here: these DMs carry single-use account links meant for one person.
-        # Core texts name commands as the console types them; here they live under /postbot.
+        # Core texts name commands as the console types them; named() says them as Discord has them.
         try:
-            await self._send_dm(user_id, namespaced(text))
+            await self._send_dm(user_id, named(text))
         except discord.Forbidden as exc:
             if exc.code == CANNOT_MESSAGE_USER:
                 raise UserError(
@@ -71,7 +72,7 @@ class DiscordNotifier:
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
         await self._channel(channel_id).send(
-            namespaced(text)[:2000], allowed_mentions=discord.AllowedMentions.none()
+            named(text)[:2000], allowed_mentions=discord.AllowedMentions.none()
         )
 
     async def progress(

@@ -15,6 +15,16 @@ from core.render import namespaced
 
 log = logging.getLogger(__name__)
 
+# The admins' top-level command (adapters/discord/commands.py says why there is one).
+ADMIN = "postbot-admin"
+
+
+def named(text: str) -> str:
+    """The core's wording with commands named as Discord has them: ``/postbot cancel 12``,
+    ``/postbot-admin link youtube``."""
+    return namespaced(text, admin=ADMIN)
+
+
 # Every call with an interaction token more than 15 minutes old
 # (https://discord.com/developers/docs/interactions/receiving-and-responding#followup-messages) answers
 # 401 50027 Invalid Webhook Token; 10015 Unknown Webhook is what a token Discord no longer knows gets
@@ -40,9 +50,10 @@ class Reply:
     def kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.extra)
         if self.content is not None:
-            # The core names commands as the console types them; here they live under /postbot.
+            # The core names commands as the console types them; here they live under /postbot
+            # and /postbot-admin.
             # Discord's 2000-character limit holds after the longer names.
-            out["content"] = namespaced(self.content)[:2000]
+            out["content"] = named(self.content)[:2000]
         if self.embed is not None:
             out["embed"] = self.embed
         if self.view is not None:
@@ -51,7 +62,7 @@ class Reply:
 
 
 def user_message(exc: UserError) -> str:
-    return namespaced(f"✗ {exc}")
+    return named(f"✗ {exc}")
 
 
 async def deferred(

@@ -67,6 +67,15 @@ OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP = 1, 2
 # nesting supported", and "Using subcommands or subcommand groups will make your base command unusable".
 _NESTING = (OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP)
 _NAME_RE = re.compile(r"^[-_\w]{1,32}$")
+# Interaction context types (receiving-and-responding#interaction-object-interaction-context-types)
+# and installation contexts (resources/application#application-object-application-integration-types).
+GUILD_CONTEXT, BOT_DM_CONTEXT, PRIVATE_CHANNEL_CONTEXT = 0, 1, 2
+GUILD_INSTALL, USER_INSTALL = 0, 1
+ADMINISTRATOR = 1 << 3
+# Fields a command may still carry that Discord's reference marks deprecated
+# (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-structure):
+# "dm_permission: Deprecated (use contexts instead)". Discord accepts them; the fake notes them.
+DEPRECATED_COMMAND_FIELDS = ("dm_permission", "default_permission")
 
 
 class DiscordError(Exception):
@@ -129,6 +138,9 @@ class FakeGuild:
     # Channels where the bot's role lacks View Channel: posting there answers 403 Missing Access
     # (50001; https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes).
     hidden_from_bot: set[str] = field(default_factory=set)
+    # Commands this server's admins granted to everyone in Server Settings → Integrations (command
+    # permission overwrites, application-commands#permissions), whatever their default permission.
+    granted_commands: set[str] = field(default_factory=set)
     # Private channels → the members who may view them: @everyone is denied View Channel there and
     # each member allowed by a member overwrite, as the Discord client sets up a private channel
     # (https://discord.com/developers/docs/topics/permissions#permission-overwrites).
@@ -228,6 +240,8 @@ class FakeDiscord(LoopbackFake):
         self.guilds: dict[str, FakeGuild] = {}
         self.guild_commands: dict[str, list[dict[str, Any]]] = {}
         self.global_commands: list[dict[str, Any]] = []
+        # (command name, field) for every deprecated field a registration carried.
+        self.deprecated_fields: list[tuple[str, str]] = []
         self.interactions: dict[str, Interaction] = {}
         self.messages: dict[str, dict[str, Any]] = {}
         self.deleted_messages: list[dict[str, Any]] = []
@@ -435,6 +449,34 @@ class FakeDiscord(LoopbackFake):
                 return cmd
         raise LookupError(f"/{name} is not registered for guild {guild_id}; the bot has not synced it")
 
+    def may_use(self, cmd: dict[str, Any], guild: FakeGuild, permissions: int) -> bool:
+        """Whether the client offers ``cmd`` to a member with ``permissions`` in ``guild``: they hold
+        every bit of its ``default_member_permissions`` ("0": admins only), or Administrator ("Members
+        with the Administrator permission can use all commands"), or the server granted it
+        (application-commands#application-command-permissions-object-using-default-permissions)."""
+        needed = cmd.get("default_member_permissions")
+        if needed is None or permissions & ADMINISTRATOR or cmd["name"] in guild.granted_commands:
+            return True
+        return int(needed) != 0 and permissions & int(needed) == int(needed)
+
+    def visible_commands(self, guild: FakeGuild, permissions: int) -> set[str]:
+        """The command names a member with ``permissions`` is offered in ``guild``."""
+        return {c["name"] for c in self.commands_for(guild.id) if self.may_use(c, guild, permissions)}
+
+    def dm_commands(self) -> set[str]:
+        """Global commands offered in a DM with the bot: ``contexts`` has BOT_DM (global commands
+        only; "Guild commands don't support the BOT_DM interaction context"), or, for a command
+        without contexts, its deprecated ``dm_permission`` is not false (interaction-contexts)."""
+        return {
+            c["name"]
+            for c in self.global_commands
+            if (
+                BOT_DM_CONTEXT in c["contexts"]
+                if c.get("contexts") is not None
+                else c.get("dm_permission", True)
+            )
+        }
+
     def _member(self, user: FakeUser, permissions: int) -> dict[str, Any]:
         return {
             "user": user.payload(),
@@ -514,12 +556,14 @@ class FakeDiscord(LoopbackFake):
         return options, resolved
 
     def _invoked(
-        self, name: str, guild_id: str
+        self, name: str, guild_id: str, permissions: int | None = None
     ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
         """``"postbot status"`` → (the registered command, the subcommand's declaration, the path of
         SUB_COMMAND(_GROUP) options leading to it); a command without subcommands is its own leaf."""
         words = name.split()
         cmd = self.command(words[0], guild_id)
+        if permissions is not None and not self.may_use(cmd, self._guild(guild_id), permissions):
+            raise LookupError(f"/{words[0]} is hidden from this member: the Discord client would not send it")
         leaf, path = cmd, []
         for word in words[1:]:
             nested = [o for o in leaf.get("options") or [] if o.get("type") in _NESTING]
@@ -554,7 +598,7 @@ class FakeDiscord(LoopbackFake):
     ) -> dict[str, Any]:
         """INTERACTION_CREATE for a slash command (``"postbot status"`` for a subcommand), checked
         against what the bot registered."""
-        cmd, leaf, path = self._invoked(name, guild.id)
+        cmd, leaf, path = self._invoked(name, guild.id, permissions)
         options, resolved = self._option_values(leaf, values, None)
         data: dict[str, Any] = {
             "id": cmd["id"],
@@ -580,7 +624,7 @@ class FakeDiscord(LoopbackFake):
         channel_id: str | None = None,
         permissions: int = 0,
     ) -> dict[str, Any]:
-        cmd, leaf, path = self._invoked(name, guild.id)
+        cmd, leaf, path = self._invoked(name, guild.id, permissions)
         opt = next((o for o in leaf.get("options", []) if o["name"] == focused), None)
         if opt is None or not opt.get("autocomplete"):
             raise LookupError(f"/{name} {focused} is not an autocomplete option")
@@ -834,6 +878,16 @@ class FakeDiscord(LoopbackFake):
                         f"{i}.default_member_permissions", "NUMBER_TYPE_COERCE", "Value is not int."
                     )
                 perms = str(perms)
+            for key, allowed in (
+                ("contexts", (GUILD_CONTEXT, BOT_DM_CONTEXT, PRIVATE_CHANNEL_CONTEXT)),
+                ("integration_types", (GUILD_INSTALL, USER_INSTALL)),
+            ):
+                values = cmd.get(key)
+                if values is not None and (
+                    not isinstance(values, list) or not values or any(v not in allowed for v in values)
+                ):
+                    raise invalid_form(f"{i}.{key}", "BASE_TYPE_CHOICES", f"Value must be one of {allowed}.")
+            self.deprecated_fields.extend((name, key) for key in DEPRECATED_COMMAND_FIELDS if key in cmd)
             self._validate_options(f"{i}.options", cmd.get("options") or [])
             stored = dict(cmd)
             prev = by_name.get(name)
