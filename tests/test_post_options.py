@@ -548,7 +548,8 @@ async def test_the_slack_modal_picks_day_time_platforms_and_options(
     assert by_id["when_time"]["element"]["type"] == "timepicker"
     where = {o["value"]: o["description"]["text"] for o in by_id["platforms"]["element"]["options"]}
     assert where["youtube"] == "linked" and where["sandbox"] == "needs no account"
-    assert where["tiktok"] == "not linked: an admin runs /link tiktok"
+    # The command as Slack has it: new installs have no /link, only /postbot link.
+    assert where["tiktok"] == "not linked: an admin runs /postbot link tiktok"
     # Option fields for the linked platform, with its defaults selected; none for unlinked ones.
     privacy = by_id["opt:youtube-privacy"]["element"]
     assert privacy["initial_option"]["value"] == "public"
@@ -584,9 +585,11 @@ async def test_the_slack_modal_picks_day_time_platforms_and_options(
         }
         return picked | extra
 
-    bad = await w.sender.submit_view(
-        view["id"], user=ANA, values=values(",".join(["x" * 60 + str(i) for i in range(9)]))
-    )
+    # Within the field's 500 characters (Slack refuses more before submitting), over YouTube's 500 as
+    # YouTube counts them: quotes around each tag that has a space.
+    spaced = ",".join(f"t {i:02d}" for i in range(90))
+    assert len(spaced) <= 500
+    bad = await w.sender.submit_view(view["id"], user=ANA, values=values(spaced))
     assert bad.json()["response_action"] == "errors"
     assert "YouTube takes 500" in bad.json()["errors"]["opt:youtube-tags"]
     both = values("a", when={"when_text": {"type": "plain_text_input", "value": "tomorrow"}})

@@ -521,6 +521,33 @@ async def test_a_suggested_slot_button_moves_the_post(harness: Harness, clip: Pa
 
 
 @sqlite_only
+async def test_the_top_level_text_is_escaped_current_and_names_todays_commands(
+    harness: Harness, clip: Path
+) -> None:
+    """The top-level text is what notifications and screen readers show: escaped as Slack's
+    formatting reference asks (the fake refuses raw &, < and >), naming /postbot cancel (new
+    installs have no /cancel), and saying what a button did once it did it."""
+    h = harness
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip, name="R&D final.mp4"))
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Slots", user=ANA, channel=CHANNEL)
+    reply = await h.reply()
+    assert "R&amp;D final.mp4" in reply["text"]
+    assert "Cancel with /postbot cancel &lt;id&gt;." in reply["text"] and "/cancel <" not in reply["text"]
+    old_time = reply["text"].split(" at ", 1)[1].split(" (", 1)[0]
+
+    slot = next(a for a in _buttons(reply) if a.startswith("postbot_slot:1:"))
+    await h.sender.click(slot, user=ANA, channel=CHANNEL, message=reply)
+    await h.slack.wait_for(lambda: h.slack.calls_to("chat.update"))
+    moved = h.bot_messages()[0]
+    assert "#1 Sandbox moved to" in moved["text"] and "by <@U0ANA>" in moved["text"]
+    assert old_time not in moved["text"]
+
+    await h.sender.click("postbot_cancel:1", user=ANA, channel=CHANNEL, message=moved)
+    await h.slack.wait_for(lambda: len(h.slack.calls_to("chat.update")) >= 2)
+    assert h.bot_messages()[0]["text"] == "#1 Sandbox cancelled by <@U0ANA>."
+
+
+@sqlite_only
 async def test_suggest_lists_times_in_the_users_zone(harness: Harness) -> None:
     h = harness
     await h.sender.command("/postbot", "suggest youtube,instagram", user=BEN, channel=CHANNEL)

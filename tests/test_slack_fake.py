@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack_api import FakeSlack, documented_bot_scopes
+from tests.fakes.slack_api import FakeSlack, SlackError, _check_state, check_escaped, documented_bot_scopes
 
 
 @pytest.fixture
@@ -235,3 +235,20 @@ async def _thread_reads(slack: FakeSlack) -> None:
     assert [m["text"] for m in found["messages"]] == ["parent"]
     found = await client(slack).conversations_replies(channel=dm, ts=later["ts"], limit=10)
     assert [m["text"] for m in found["messages"]] == ["parent", "reply"]
+
+
+def test_a_plain_text_input_refuses_more_than_its_max_length() -> None:
+    """https://api.slack.com/reference/block-kit/block-elements#input: past max_length the user gets
+    an error and the form is not submitted, so no submission carries a longer value."""
+    element = {"type": "plain_text_input", "action_id": "caption_text", "max_length": 5}
+    _check_state(element, {"type": "plain_text_input", "value": "12345"})
+    with pytest.raises(AssertionError, match="at most 5"):
+        _check_state(element, {"type": "plain_text_input", "value": "123456"})
+
+
+def test_top_level_text_must_be_escaped() -> None:
+    """https://api.slack.com/reference/surfaces/formatting#escaping"""
+    check_escaped("Launch &amp; &lt;id&gt; <@U0ANA> <https://example.com|site> <!here>")
+    for raw in ("Cancel with /cancel <id>", "R&D", "a > b"):
+        with pytest.raises(SlackError):
+            check_escaped(raw)

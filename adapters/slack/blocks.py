@@ -11,7 +11,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.domain import OptionInfo, Platform, PlatformInfo, PostStatus, PostView, Slot
-from core.render import local_time, options_text, post_line, relative, result_text, scheduled_summary
+from core.render import (
+    NAMESPACE,
+    local_time,
+    namespaced,
+    options_text,
+    post_line,
+    relative,
+    result_text,
+    scheduled_summary,
+)
 
 CANCEL_ACTION = "postbot_cancel"
 SLOT_ACTION = "postbot_slot"
@@ -40,8 +49,17 @@ def _plain(text: str, limit: int = 75) -> dict[str, Any]:
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters, so captions are shown, not interpreted."""
+    """Slack's three control characters, so captions are shown, not interpreted. Block texts and a
+    message's top-level ``text`` alike: "Slack uses &, <, and > as control characters for special
+    parsing ... they must be converted to HTML entities if they're not going to be used for their
+    parsing purpose" (https://api.slack.com/reference/surfaces/formatting#escaping)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def message(text: str) -> tuple[str, Blocks]:
+    """A plain message: its top-level ``text`` (what notifications and screen readers show) and its
+    blocks, both escaped."""
+    return escape(text), message_blocks(text)
 
 
 def cancel_button(post: PostView, label: str = "Cancel") -> dict[str, Any]:
@@ -90,7 +108,7 @@ def outcome_blocks(
 ) -> tuple[str, Blocks]:
     """The scheduling reply: what goes where and when (in the author's zone), the suggested slots as
     buttons, and a Cancel button per post."""
-    text = scheduled_summary(posts, now)
+    text = escape(namespaced(scheduled_summary(posts, now)))
     if not posts:
         return text, [{"type": "section", "text": _mrkdwn(text)}]
     first = posts[0]
@@ -161,7 +179,7 @@ def queue_blocks(posts: list[PostView], now: datetime) -> tuple[str, Blocks]:
     if len(posts) > len(shown):
         blocks.append({"type": "context", "elements": [_mrkdwn(f"…and {len(posts) - len(shown)} more.")]})
     text = "Upcoming posts:\n" + "\n".join(post_line(p, now) for p in posts)
-    return text, blocks
+    return escape(text), blocks
 
 
 def suggestion_blocks(suggestions: dict[Platform, list[Slot]], tz: str) -> tuple[str, Blocks]:
@@ -176,6 +194,7 @@ def suggestion_blocks(suggestions: dict[Platform, list[Slot]], tz: str) -> tuple
         body = "\n".join(rows) or "no free slot this week"
         lines.append(f"{platform.label}:\n{body}")
         layout.append({"type": "section", "text": _mrkdwn(f"*{platform.label}*\n{body}")})
+    # Each line is escaped already (the reasons are words, but never trusted to be).
     return "Suggested times:\n" + "\n".join(lines), layout
 
 
@@ -234,7 +253,7 @@ def result_blocks(post: PostView) -> tuple[str, Blocks]:
         body = f":white_check_mark: Published #{post.id} on {shown}"
     else:
         body = f":x: {escape(text)}"
-    return text, [{"type": "section", "text": _mrkdwn(body)}]
+    return escape(text), [{"type": "section", "text": _mrkdwn(body)}]
 
 
 def message_blocks(text: str) -> Blocks:
@@ -353,7 +372,7 @@ def _link_state(platform: PlatformInfo, linked: set[Platform] | None) -> str:
         return "linking is not set up on this bot"
     if platform.platform in linked:
         return "linked"
-    return f"not linked: an admin runs /link {platform.name}"
+    return f"not linked: an admin runs /{NAMESPACE} link {platform.name}"
 
 
 def option_block_id(platform: str, flag: str) -> str:

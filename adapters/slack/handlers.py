@@ -230,8 +230,8 @@ class SlackHandlers:
     @staticmethod
     def _respond_tell(respond: AsyncRespond) -> Tell:
         async def tell(text: str) -> None:
-            text = namespaced(text)
-            await respond(text=text, blocks=blocks.message_blocks(text), replace_original=False)
+            fallback, layout = blocks.message(namespaced(text))
+            await respond(text=fallback, blocks=layout, replace_original=False)
 
         return tell
 
@@ -241,8 +241,7 @@ class SlackHandlers:
         not in the channel the shortcut was used in, or it was archived)."""
 
         async def tell(text: str) -> None:
-            text = namespaced(text)
-            layout = blocks.message_blocks(text)
+            text, layout = blocks.message(namespaced(text))
             try:
                 await self.client.chat_postEphemeral(
                     channel=channel, user=user, text=text, blocks=layout, thread_ts=thread_ts
@@ -416,7 +415,8 @@ class SlackHandlers:
                 await self._run(sub, command, command.get("text", "").strip(), respond, tell)
             finally:
                 # Not through ``tell``: it would turn the old name in the note into the new one.
-                await respond(text=note, blocks=blocks.message_blocks(note), replace_original=False)
+                fallback, layout = blocks.message(note)
+                await respond(text=fallback, blocks=layout, replace_original=False)
 
         await self._acked(ack, respond, work, old)
 
@@ -798,10 +798,11 @@ class SlackHandlers:
         )
 
     async def _update_message(
-        self, body: dict[str, Any], respond: AsyncRespond, layout: blocks.Blocks
+        self, body: dict[str, Any], respond: AsyncRespond, layout: blocks.Blocks, text: str
     ) -> None:
+        """Replace the clicked message. ``text`` is its new top-level text, what notifications and
+        screen readers show: what the button did, not the time the post had before."""
         message = body.get("message") or {}
-        text = message.get("text") or "postbot"
         if (body.get("container") or {}).get("is_ephemeral") or not message:
             await respond(text=text, blocks=layout, replace_original=bool(message))
             return
@@ -816,7 +817,8 @@ class SlackHandlers:
             ctx = await self._button_ctx(body)
             view = await self.postbot.cancel(ctx, int(action["value"]))
             self.homes.changed(ctx.team_id)
-            note = f"#{view.id} {view.platform.label} cancelled by <@{ctx.user_id}>."
+            # <@U…> is a mention (a control sequence); the rest is escaped like any text.
+            note = f"#{view.id} {blocks.escape(view.platform.label)} cancelled by <@{ctx.user_id}>."
             if "message" not in body and (body.get("container") or {}).get("is_ephemeral"):
                 # A click on an ephemeral message (the /queue listing) carries no copy of it
                 # (https://api.slack.com/reference/interaction-payloads/block-actions): the listing is
@@ -829,7 +831,7 @@ class SlackHandlers:
             layout = blocks.retire_buttons(
                 (body.get("message") or {}).get("blocks") or [], view.id, note, keep_cancel=False
             )
-            await self._update_message(body, respond, layout)
+            await self._update_message(body, respond, layout, note)
 
         await self._acked(ack, respond, work, "cancel button")
 
@@ -843,11 +845,13 @@ class SlackHandlers:
             # An absolute ISO instant reads back exactly, whatever the user's zone.
             view = await self.postbot.reschedule(ctx, int(raw_id), at.isoformat())
             self.homes.changed(ctx.team_id)
-            when = local_time(view.run_at, view.tz)
-            note = f"#{view.id} {view.platform.label} moved to {when} by <@{ctx.user_id}>."
+            moved = blocks.escape(
+                f"#{view.id} {view.platform.label} moved to {local_time(view.run_at, view.tz)}"
+            )
+            note = f"{moved} by <@{ctx.user_id}>."
             layout = blocks.retire_buttons(
                 (body.get("message") or {}).get("blocks") or [], view.id, note, keep_cancel=True
             )
-            await self._update_message(body, respond, layout)
+            await self._update_message(body, respond, layout, note)
 
         await self._acked(ack, respond, work, "slot button")

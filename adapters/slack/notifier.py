@@ -8,7 +8,8 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import message_blocks, result_blocks
+from adapters.slack.blocks import message as message_layout
+from adapters.slack.blocks import result_blocks
 from adapters.slack.home import HomeTabs
 from core.domain import MessageRef, PostView
 from core.errors import ChannelUnreachable
@@ -63,21 +64,21 @@ class SlackNotifier:
     async def dm(self, team_id: str, user_id: str, text: str) -> None:
         # Core texts (alerts, link hints) name commands as the console types them; here they live
         # under /postbot.
-        text = namespaced(text)
+        text, layout = message_layout(namespaced(text))
         opened = await self.client.conversations_open(users=user_id)
         channel = opened["channel"]["id"]
-        await self.client.chat_postMessage(channel=channel, text=text, blocks=message_blocks(text))
+        await self.client.chat_postMessage(channel=channel, text=text, blocks=layout)
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
-        text = namespaced(text)
-        await self.client.chat_postMessage(channel=channel_id, text=text, blocks=message_blocks(text))
+        text, layout = message_layout(namespaced(text))
+        await self.client.chat_postMessage(channel=channel_id, text=text, blocks=layout)
 
     async def progress(
         self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
     ) -> MessageRef | None:
         """Edit the post's progress message (``chat.update`` names it by channel and ts,
         https://api.slack.com/methods/chat.update), or post it in the thread of the scheduling reply."""
-        layout = message_blocks(text)
+        text, layout = message_layout(text)
         if message is not None:
             await self._progress_client.chat_update(
                 channel=message.channel_id, ts=message.message_id, text=text, blocks=layout

@@ -45,6 +45,8 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from aiohttp import web
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 
 from tests.fakes.loopback import LoopbackFake, serve_forever
 
@@ -595,6 +597,7 @@ class FakeSlack(LoopbackFake):
             raise SlackError("no_text", response_metadata={"messages": ["[ERROR] missing top-level text"]})
         if blocks is not None:
             validate_blocks(blocks, limit=MESSAGE_BLOCKS_MAX)
+        check_escaped(str(text or ""))
         return {"text": text or "", "blocks": blocks or []}
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -935,6 +938,10 @@ class FakeSlack(LoopbackFake):
             body = await request.json()
         except ValueError:
             return web.Response(status=400, text="invalid_payload")
+        try:
+            check_escaped(str(body.get("text") or ""))
+        except SlackError as exc:
+            return web.Response(status=400, text=exc.error)
         self.hooks.append({"url": url, **body})
         await self._notify()
         return web.Response(text="ok")
@@ -1100,6 +1107,35 @@ def validate_blocks(blocks: Any, *, limit: int) -> None:
             _element(block.get("element") or {}, f"{where}.element", action_ids)
         elif kind != "divider":
             raise SlackError("invalid_blocks", errors=[f"{where}: unknown block type {kind}"])
+        _sdk_check(block, where)
+
+
+# Slack's control sequences: mentions <@U…>, channels <#C…>, special mentions <!here>, and links
+# <https://…|label>, <mailto:…> (https://api.slack.com/reference/surfaces/formatting).
+_CONTROL = re.compile(r"<(?:[@#!][^<>]*|(?:https?|mailto):[^<>]*)>")
+_BARE_AMP = re.compile(r"&(?!(?:amp|lt|gt);)")
+
+
+def check_escaped(text: str) -> None:
+    """Stricter than Slack, on purpose: Slack takes any text, but reads &, < and > as control
+    characters, so text not meant as a control sequence "must be converted to HTML entities"
+    (https://api.slack.com/reference/surfaces/formatting#escaping). A message whose top-level text
+    (what notifications and screen readers show) has them raw is refused here, so `<id>` can't
+    vanish from a notification unnoticed."""
+    rest = _CONTROL.sub("", text)
+    if "<" in rest or ">" in rest or _BARE_AMP.search(rest):
+        raise SlackError(
+            "invalid_arguments", response_metadata={"messages": [f"[ERROR] unescaped text: {text[:200]!r}"]}
+        )
+
+
+def _sdk_check(block: dict[str, Any], where: str) -> None:
+    """A second reading of Block Kit, independent of the fake's: Slack's own SDK models
+    (slack_sdk.models, written by Slack from the same reference) validate each block too."""
+    try:
+        Block.parse(block).validate_json()  # type: ignore[union-attr]
+    except SlackObjectFormationError as exc:
+        raise SlackError("invalid_blocks", errors=[f"{where}: {exc}"]) from exc
 
 
 def validate_modal(view: dict[str, Any]) -> None:
@@ -1158,6 +1194,18 @@ def _check_state(element: dict[str, Any], value: dict[str, Any]) -> None:
         raise AssertionError("a datepicker sends YYYY-MM-DD")
     if "selected_time" in value and not re.fullmatch(r"\d{2}:\d{2}", value["selected_time"]):
         raise AssertionError("a timepicker sends HH:mm")
+    # A plain-text input's max_length: "The maximum length of input that the user can provide. If the
+    # user provides more, they will receive an error" and the form is not submitted
+    # (https://api.slack.com/reference/block-kit/block-elements#input, plain-text input).
+    limit = element.get("max_length")
+    if (
+        element.get("type") == "plain_text_input"
+        and limit is not None
+        and len(value.get("value") or "") > limit
+    ):
+        raise AssertionError(
+            f"{element['action_id']} takes at most {limit} characters: Slack keeps the form open"
+        )
 
 
 @dataclass
