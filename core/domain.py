@@ -43,6 +43,16 @@ def platform_from_alias(word: str) -> Platform | None:
     return by_alias(word)
 
 
+def did_you_mean(word: str) -> str:
+    """ " Did you mean youtube?" for a near miss ("youtbe", "instagarm"), or "" when nothing is close."""
+    import difflib
+
+    from core.platforms.registry import ALIASES
+
+    close = difflib.get_close_matches(word.strip().lower(), list(ALIASES), n=1, cutoff=0.75)
+    return f" Did you mean {ALIASES[close[0]].value}?" if close else ""
+
+
 @dataclass(frozen=True)
 class OptionInfo:
     """An option a platform's posts take, as a chat form shows it (core/platforms/options.py)."""

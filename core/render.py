@@ -142,8 +142,19 @@ def scheduled_summary(posts: list[PostView], now: datetime) -> str:
     first = posts[0]
     platforms = ", ".join(p.platform.label for p in posts)
     media = f" {first.media_name}" if first.media_name else ""
-    when = f"{local_time(first.run_at, first.tz)} ({relative(first.run_at, now)})"
-    head = f"Scheduled{media} for {platforms} at {when}."
+    held = [p.platform.label for p in posts if p.paused]
+    if first.run_at <= now:
+        # /post: due at once. Saying "Scheduled … (in 0s)" left people wondering when it would go.
+        going = [p.platform.label for p in posts if not p.paused]
+        head = f"Publishing{media} to {', '.join(going)} now." if going else f"Queued{media} for {platforms}."
+    else:
+        when = f"{local_time(first.run_at, first.tz)} ({relative(first.run_at, now)})"
+        head = f"Scheduled{media} for {platforms} at {when}."
+    if held:
+        head += (
+            f" Publishing is paused for {', '.join(held)}: "
+            f"{'it waits' if len(held) == 1 else 'they wait'} until /resume."
+        )
     ids = ", ".join(
         f"#{p.id} {p.platform.label}" + (f" ({settings})" if (settings := options_text(p)) else "")
         for p in posts
@@ -204,7 +215,15 @@ def _when(moment: datetime | None, now: datetime) -> str:
     return f"in {delta.days} days"
 
 
-def accounts_text(views: list[AccountView], *, now: datetime | None = None) -> str:
+def accounts_text(
+    views: list[AccountView],
+    *,
+    now: datetime | None = None,
+    place: str = "this channel",
+    default_command: str = "/postbot default",
+) -> str:
+    """``place`` and ``default_command``: where a default account applies and the command that sets
+    it, as this chat names them (the console has no channels and no /postbot)."""
     if not views:
         first, *others = linkable_names(_registry_infos()).split(", ")
         return (
@@ -237,15 +256,15 @@ def accounts_text(views: list[AccountView], *, now: datetime | None = None) -> s
             lines.append(f"  last error: {v.last_error}")
     if any(sum(1 for o in views if o.platform is v.platform) > 1 for v in views):
         lines.append(
-            "Name the account in a command with platform@handle (youtube@brand); an admin sets this "
-            "channel's default with /postbot default <platform>@<handle>."
+            "Name the account in a command with platform@handle (youtube@brand); an admin sets "
+            f"{place}'s default with {default_command} <platform>@<handle>."
         )
     return "\n".join(lines)
 
 
-def default_text(view: AccountView) -> str:
+def default_text(view: AccountView, *, place: str = "this channel") -> str:
     return (
-        f"{view.platform.label} posts from this channel now go to {view.platform.value}@{view.handle} "
+        f"{view.platform.label} posts from {place} now go to {view.platform.value}@{view.handle} "
         f"unless a command names another account."
     )
 

@@ -47,6 +47,7 @@ from core.domain import (
     StatusView,
     UnlinkOutcome,
     WorkerView,
+    did_you_mean,
     no_such_post,
     platform_from_alias,
 )
@@ -396,8 +397,11 @@ class Postbot:
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
             outcome = await self._queue(session, ctx, member, tz, request, now, stored, [])
+            held = await pauses.paused(session, member.team_id)
         self._notify_wake(outcome)
-        return outcome
+        # A paused platform holds even a /post: the answer says so instead of "publishing now".
+        marked = [replace(v, paused=held is None or v.platform in held) for v in outcome.posts]
+        return replace(outcome, posts=marked)
 
     async def _common_slot(
         self,
@@ -512,7 +516,7 @@ class Postbot:
             posts.NewPost(
                 platform=p,
                 caption=texts.get(p, (caption, title))[0],
-                title=texts.get(p, (caption, title))[1],
+                title=(texts.get(p, (caption, title))[1] or "")[:_TITLE_COLUMN] or None,
                 run_at=run_at,
                 account_id=linked.get(p),
                 options=options[p],
@@ -601,7 +605,8 @@ class Postbot:
         platform = platform_from_alias(word)
         if platform is None:
             raise UserError(
-                f"I don't know the platform {word!r}.", hint="e.g. /pause youtube, or /pause for all of them"
+                f"I don't know the platform {word!r}.{did_you_mean(word)}",
+                hint="e.g. /pause youtube, or /pause for all of them",
             )
         return platform
 
@@ -1039,8 +1044,14 @@ def _read_options(command: ParsedCommand, pairs: tuple[tuple[str, str], ...]) ->
 
 
 def _title(caption: str) -> str | None:
-    """A post's title (YouTube's): its caption's first line."""
-    return caption.strip().split("\n", 1)[0][:100] or None
+    """A post's title (YouTube's): its caption's first line, whole, so a platform's title limit is
+    checked against what was written (YouTube's 100 characters are reported, not cut)."""
+    return caption.strip().split("\n", 1)[0] or None
+
+
+# scheduled_posts.title's width: a first line longer than this is only ever a title for platforms
+# without one (YouTube refuses it before anything is stored).
+_TITLE_COLUMN = 300
 
 
 def _merge(*groups: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -36,7 +36,12 @@ def resolve_zone(text: str) -> str:
     """The IANA name for ``text``, or a UserError saying what to type."""
     if not text.strip():
         raise UserError("Which time zone?", hint=_EXAMPLE)
-    zone = _by_key().get(_key(text))
+    # The abbreviations the time reader knows ("9:30am PST") name a zone here too, before the legacy
+    # fixed-offset IANA names "EST" and "MST", which would drop daylight saving time.
+    from core.timeparse.zones import ABBREVIATIONS
+
+    readings = ABBREVIATIONS.get(_key(text))
+    zone = readings[0] if readings else _by_key().get(_key(text))
     if zone is None:
         raise UserError(f"I don't know the time zone '{text.strip()}'.", hint=_EXAMPLE)
     try:

@@ -264,7 +264,7 @@ async def test_each_option_reaches_the_platform_and_the_post_goes_to_the_named_a
         f"--tags launch,demo --kids yes --category gaming --comments off --stitch off --duet off "
         f"--tiktok-caption 'Launch day on TikTok' --file {clip} --thumbnail {thumb}"
     )
-    assert reply.startswith("Scheduled clip.mp4 for YouTube, TikTok, LinkedIn"), reply
+    assert reply.startswith("Publishing clip.mp4 to YouTube, TikTok, LinkedIn now."), reply
     # The reply says what differs from each platform's defaults.
     assert "#1 YouTube (@brand, privacy unlisted, made for kids yes, tags launch,demo, category 20, " in reply
     assert "thumbnail attached)" in reply
@@ -354,7 +354,8 @@ async def test_an_admin_sets_the_channels_default_account_and_accounts_lists_the
     said = await w.console.handle("/default youtube @Brand")
     assert (
         said
-        == "YouTube posts from this channel now go to youtube@brand unless a command names another account."
+        # The console has no channels: its default is its own (issue 23).
+        == "YouTube posts from this console now go to youtube@brand unless a command names another account."
     )
     assert "• YouTube: @brand (default here: youtube@brand)" in await w.console.handle("/accounts")
     await w.console.handle(f"/schedule tomorrow 6pm youtube Hi --file {clip}")

@@ -17,6 +17,7 @@ from core.domain import (
     Platform,
     PostStatus,
     PostView,
+    did_you_mean,
     platform_from_alias,
 )
 from core.errors import DiskFull, UserError, is_disk_full
@@ -24,6 +25,7 @@ from core.render import (
     accounts_text,
     default_text,
     failure_dm_text,
+    local_time,
     pause_text,
     platform_words,
     queue_text,
@@ -199,7 +201,7 @@ class ConsoleAdapter:
         if command == "/reschedule":
             post_id, _, when = rest.partition(" ")
             post = await self.postbot.reschedule(self.ctx, parse_post_id(post_id), when)
-            return f"Moved #{post.id} to {post.run_at.astimezone().strftime('%a %d %b %H:%M %Z')}."
+            return f"Moved #{post.id} to {local_time(post.run_at, post.tz)}."
         if command == "/suggest":
             found = await self.postbot.suggest(self.ctx, rest)
             return suggestions_text(found.suggestions, found.tz) or "No free slot in the coming week."
@@ -208,9 +210,11 @@ class ConsoleAdapter:
         if command == "/resume":
             return resume_text(await self.postbot.resume(self.ctx, rest))
         if command == "/accounts":
-            return accounts_text(await self.postbot.accounts(self.ctx))
+            return accounts_text(
+                await self.postbot.accounts(self.ctx), place="this console", default_command="/default"
+            )
         if command == "/default":
-            return default_text(await self.postbot.set_default_account(self.ctx, rest))
+            return default_text(await self.postbot.set_default_account(self.ctx, rest), place="this console")
         if command == "/status":
             return status_text(await self.postbot.status(self.ctx), self.clock())
         if command == "/timezone":
@@ -258,7 +262,9 @@ class ConsoleAdapter:
         platform = platform_from_alias(word.strip()) if word.strip() else None
         if platform is None:
             raise UserError(
-                f"I don't know the platform {word.strip()!r}." if word.strip() else "Which platform?",
+                f"I don't know the platform {word.strip()!r}.{did_you_mean(word)}"
+                if word.strip()
+                else "Which platform?",
                 hint="e.g. /unlink youtube",
             )
         return unlink_text(await self.postbot.unlink(self.ctx, platform, handle.strip() or None))

@@ -35,6 +35,7 @@ from core.domain import (
     LinkPreview,
     Platform,
     UnlinkOutcome,
+    did_you_mean,
     platform_from_alias,
 )
 from core.errors import (
@@ -144,7 +145,7 @@ class AccountLinker:
         platform = platform_from_alias(platform_word)
         if platform is None:
             raise PlatformParseError(
-                f"I don't know the platform {platform_word.strip()!r}.",
+                f"I don't know the platform {platform_word.strip()!r}.{did_you_mean(platform_word)}",
                 hint=f"Use one of: {', '.join(s.name for s in SPECS if s.linkable)}.",
             )
         if loopback:

@@ -28,9 +28,24 @@ import av
 from core.errors import MediaError
 
 
+def with_article(phrase: str) -> str:
+    first = phrase.split(" ", 1)[0]
+    if len(first) > 1 and first.isupper():
+        # An acronym is spelled out: "an MP4", "an HEVC", but "a PNG".
+        vowel = first[0] in "AEFHILMNORSX"
+    else:
+        vowel = first[:1].lower() in ("a", "e", "i", "o", "u")
+    return f"{'an' if vowel else 'a'} {phrase}"
+
+
 @dataclass(frozen=True)
 class MediaProbe:
     """The facts a platform's rules are checked against. Sizes are as displayed (rotation applied)."""
+
+    @property
+    def a_kind(self) -> str:
+        """``kind`` with its article, as said aloud: "an unrecognised file", "an MP4 video", "a PNG image"."""
+        return with_article(self.kind)
 
     # "mp4", "mov", "webm", "mkv", "avi", ... when FFmpeg reads the file as a container; None otherwise.
     container: str | None

@@ -146,7 +146,7 @@ class MediaStore:
         facts = await asyncio.to_thread(probe_file, tmp)
         if facts.container is None:
             raise MediaError(
-                f"{original_name or 'The file'} is not a video postbot can publish (it is a {facts.kind}).",
+                f"{original_name or 'The file'} is not a video postbot can publish (it is {facts.a_kind}).",
                 hint="Use an MP4 (H.264/AAC) or MOV file.",
             )
         key = f"{digest[:2]}/{digest}.{facts.container}"

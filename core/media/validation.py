@@ -312,7 +312,7 @@ def assess(rules: Rules, label: str, media: MediaProbe, *, convert: bool = True)
     """What ``label`` makes of the file: problems to refuse it for, or the conversion that fixes it."""
     if media.container is None:
         return Assessment(
-            [f"the file is a {media.kind}, not a video: send a video file (MP4 works everywhere)."]
+            [f"the file is {media.a_kind}, not a video: send a video file (MP4 works everywhere)."]
         )
     if media.problem:
         return Assessment([f"{media.problem}; re-export or re-send the video."])

@@ -86,7 +86,8 @@ def _targets(name: str, platforms: Sequence[Platform]) -> list[tuple[Platform, O
         hint=(
             f"Options for {', '.join(p.label for p in platforms)}: {listed}. "
             if listed
-            else f"{' and '.join(p.label for p in platforms)} take no options. "
+            else f"{' and '.join(p.label for p in platforms)} {'takes' if len(platforms) == 1 else 'take'} "
+            "no options. "
         )
         + "Options go at the start or the end of the command as --name value.",
     )

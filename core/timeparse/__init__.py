@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 from core.timeparse.command import PLATFORM_HELP, ParsedCommand, parse_command
 from core.timeparse.fallback import warm
-from core.timeparse.when import EXAMPLE, ParsedWhen, describe, parse_when
+from core.timeparse.when import ParsedWhen, day_text, describe, example, parse_when
 
 __all__ = [
-    "EXAMPLE",
     "PLATFORM_HELP",
     "ParsedCommand",
     "ParsedWhen",
     "describe",
+    "example",
     "parse_command",
     "parse_when",
     "preview",
@@ -34,6 +34,7 @@ def preview(text: str, tz: str, now: datetime) -> str:
     if when.date_only and when.instant is not None:
         # The service puts a day without a time at that day's best free slot (see core/service.py).
         local = when.instant.astimezone(ZoneInfo(when.tz))
-        return f"{shown} → {local:%a} {local.day} {local:%b}, best free slot that day ({when.tz})"
-    line = f"{shown} → {describe(when)}"
+        day = day_text(local, now.astimezone(ZoneInfo(when.tz)))
+        return f"{shown} → {day}, best free slot that day ({when.tz})"
+    line = f"{shown} → {describe(when, now)}"
     return f"{line} ({when.note})" if when.note else line

@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from core.domain import Platform
+from core.domain import Platform, did_you_mean
 from core.errors import PlatformParseError, TimeParseError
 from core.platforms import registry
 from core.platforms.registry import ALIASES as PLATFORM_ALIASES
 from core.render import platform_words
-from core.timeparse.when import EXAMPLE, ParsedWhen, parse_when, place_text
+from core.timeparse.when import ParsedWhen, example, parse_when, place_text
 
 PLATFORM_HELP = f"Use {platform_words(registry.infos(), last='or')}."
 _JOINERS = frozenset({",", "&", "+", "and"})
@@ -90,7 +90,7 @@ def _platforms_at(tokens: list[str], i: int) -> tuple[tuple[Platform, ...], int,
                 continue
             break
         if (unknown := _unknown_in_list(tok)) is not None:
-            raise PlatformParseError(f"Unknown platform '{unknown}'.", hint=PLATFORM_HELP)
+            raise _unknown(unknown)
         if not _is_list(tok) or (names and not expect_more):
             break
         for part in _names(tok):
@@ -114,6 +114,10 @@ def _platforms_at(tokens: list[str], i: int) -> tuple[tuple[Platform, ...], int,
     return tuple(seen), j - i, picks
 
 
+def _unknown(word: str) -> PlatformParseError:
+    return PlatformParseError(f"Unknown platform '{word}'.{did_you_mean(word)}", hint=PLATFORM_HELP)
+
+
 def _entry_handle(part: str) -> str | None:
     match = _ENTRY.fullmatch(part.lower())
     if match is None or match.group(2) is None:
@@ -126,7 +130,7 @@ def _no_platforms(tokens: list[str], tz: str, now: datetime, require_when: bool)
     if not tokens:
         return PlatformParseError("Which platforms? None named.", hint=PLATFORM_HELP)
     if not require_when:
-        return PlatformParseError(f"Unknown platform '{tokens[0]}'.", hint=PLATFORM_HELP)
+        return _unknown(tokens[0])
     # The longest leading run of words that reads as a time; the word after it was meant as a platform.
     for k in range(min(len(tokens), 8), 0, -1):
         try:
@@ -136,7 +140,7 @@ def _no_platforms(tokens: list[str], tz: str, now: datetime, require_when: bool)
         if placed is not None:
             if k == len(tokens):
                 return PlatformParseError("Which platforms? None named.", hint=PLATFORM_HELP)
-            return PlatformParseError(f"Unknown platform '{tokens[k]}'.", hint=PLATFORM_HELP)
+            return _unknown(tokens[k])
     return PlatformParseError(
         "Which platforms? None named.",
         hint=f"Write `<when> <platforms> [caption]`, e.g. `tomorrow 6pm youtube,instagram Launch day`. "
@@ -166,7 +170,7 @@ def parse_command(
         if not require_when:
             return ParsedCommand(when=None, when_text="", platforms=platforms, caption=caption, picks=picks)
         if not when_text:
-            raise TimeParseError("When should this be posted? No time given.", hint=EXAMPLE)
+            raise TimeParseError("When should this be posted? No time given.", hint=example(now))
         return ParsedCommand(
             when=parse_when(when_text, tz, now, horizon=horizon),
             when_text=when_text,
