@@ -911,12 +911,13 @@ async def test_an_expired_trigger_says_to_try_again(harness: Harness, clip: Path
 async def test_schedule_from_a_link(web_host: WebHost, harness: Harness, clip: Path) -> None:
     h = harness
     url = web_host.add_file(clip)
-    await h.sender.command(
+    ack = await h.sender.command(
         "/schedule", f"tomorrow 6pm sandbox --url {url} From a link", user=ANA, channel=CHANNEL
     )
     reply = await h.reply()
-    # No message carried the video: the answer goes to the channel itself.
+    # No message carried the video: the answer goes to the channel itself, as the ack said it would.
     assert "thread_ts" not in reply
+    assert "in the channel for a --url link" in ack.text
     [post] = await h.posts()
     assert post.caption == "From a link" and post.origin_thread is None
     assert h.slack.downloads == []

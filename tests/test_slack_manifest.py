@@ -60,3 +60,26 @@ def test_shortcut_events_and_scopes() -> None:
     assert {"app_mentions:read", "channels:history", "groups:history", "files:read", "commands"} <= scopes
     assert MANIFEST["settings"]["socket_mode_enabled"] is True
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+
+
+_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+
+
+def test_the_docs_count_what_the_manifest_declares() -> None:
+    commands = len(MANIFEST["features"]["slash_commands"])
+    for doc in ("docs/slack.md", "docs/setup/slack.md"):
+        for word in re.findall(r"declares the (\w+) slash commands", (ROOT / doc).read_text()):
+            assert _NUMBERS.get(word) == commands, (
+                f"{doc} says {word} slash commands; the manifest has {commands}"
+            )
+    text = (ROOT / "adapters/slack/manifest.yml").read_text()
+    urls = len(re.findall(r"^\s*(?:url|request_url): https://postbot\.example\.com", text, re.M))
+    [word] = re.findall(r"in the (\w+) url fields", text)
+    assert _NUMBERS.get(word) == urls
+
+
+def test_the_messages_tab_takes_no_messages_nobody_reads() -> None:
+    """postbot has no listener for messages sent to it (no message.im event): the tab is read-only."""
+    home = MANIFEST["features"]["app_home"]
+    assert "message.im" not in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+    assert home["messages_tab_enabled"] is True and home["messages_tab_read_only_enabled"] is True

@@ -101,8 +101,10 @@ Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggest
 # answers with these before bolt runs the listener, so they are fixed texts, the same in both places.
 # These are the manifest's commands (tests/test_slack_manifest.py).
 COMMAND_ACKS: dict[str, str] = {
-    "/schedule": "Scheduling… I'll reply in the thread of your video.",
-    "/post": "Publishing… I'll reply in the thread of your video.",
+    # Fixed before the text is read, so true of both sources: an upload's reply goes in its thread, a
+    # --url link's in the channel (there is no message to thread under).
+    "/schedule": "Scheduling… I'll reply under your video, or in the channel for a --url link.",
+    "/post": "Publishing… I'll reply under your video, or in the channel for a --url link.",
     f"/{NAMESPACE}": "",
 }
 # The top-level names postbot had before /postbot, each answered as its subcommand with a note (see
