@@ -35,8 +35,17 @@ from core.config import (
 from core.db.models import MediaAsset, OAuthState, ScheduledPost, SocialAccount, Team
 from core.domain import ChatContext, ChatKind, Platform, PostStatus
 from core.errors import MediaError
+from tests.clips import clip_file
 from tests.conftest import Database
-from tests.fakes.discord_api import EPHEMERAL, LOADING, FakeDiscord, FakeGuild, FakeUser, Interaction
+from tests.fakes.discord_api import (
+    EPHEMERAL,
+    LOADING,
+    NITRO,
+    FakeDiscord,
+    FakeGuild,
+    FakeUser,
+    Interaction,
+)
 from tests.fakes.web_host import WebHost
 
 MANAGE_GUILD = 1 << 5
@@ -254,7 +263,7 @@ async def test_oversize_attachment_is_refused_before_download(world: World, runn
     world.fake.attachment_size_limit = clip.stat().st_size - 1
     record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
     [error] = world.fake.followup_messages(record)
-    assert error["flags"] & EPHEMERAL and "Discord accepts" in error["content"]
+    assert error["flags"] & EPHEMERAL and "Discord lets you attach here" in error["content"]
     assert world.fake.cdn_requests == []
     assert await running.postbot.list_queue(world.ctx(world.alice)) == []
 
@@ -1031,3 +1040,41 @@ async def test_a_retry_sent_while_the_first_still_downloads_queues_nothing_twice
     titles = sorted(fake.original(r)["embeds"][0]["title"] for r in (first, second))  # type: ignore[index]
     assert titles == ["Already scheduled for Sandbox", "Scheduled for Sandbox"]
     assert len(await running.postbot.list_queue(world.ctx(world.alice))) == 1
+
+
+# --------------------------------------------------------------------------- attachment limits
+
+
+async def test_a_nitro_member_attaches_past_the_default_limit_and_others_are_pointed_to_a_link(
+    world: World, running: App, tmp_path: Path
+) -> None:
+    """Discord's limit is the member's: the larger of their Nitro's and the server's boost tier's
+    (the interaction's attachment_size_limit). 12 MB is over the default 10 MiB of an unboosted
+    server: taken from a member with Nitro; from one without, refused before download with the way
+    that works, a link."""
+    fake = world.fake
+    video = clip_file(tmp_path / "launch.mp4", size_bytes=12 * 1000 * 1000)
+    nitro = fake.add_user("nina", dms_open=True)
+    nitro.premium_type = NITRO
+
+    def command(user: FakeUser) -> dict[str, Any]:
+        att = fake.upload_attachment(world.channel_id, video.name, video.read_bytes())
+        values = {"when": "tomorrow 6pm", "platforms": "sandbox", "video": att}
+        return fake.command_interaction(
+            "schedule", values, user=user, guild=world.guild, permissions=SEND_MESSAGES
+        )
+
+    taken = await world.run(command(nitro))
+    assert taken.payload["attachment_size_limit"] == 500 * 1000 * 1000
+    assert fake.original(taken)["embeds"][0]["title"] == "Scheduled for Sandbox"  # type: ignore[index]
+    [post] = await running.postbot.list_queue(world.ctx(nitro))
+    assert post.media_name == "launch.mp4"
+
+    downloads = len(fake.cdn_requests)
+    refused = await world.run(command(world.alice))
+    assert refused.payload["attachment_size_limit"] == 10 * 1024 * 1024
+    [error] = fake.followup_messages(refused)
+    assert error["flags"] & EPHEMERAL
+    assert "launch.mp4 is 12.0 MB, more than the 10.5 MB Discord lets you attach here" in error["content"]
+    assert "`url` instead of `video`" in error["content"]
+    assert len(fake.cdn_requests) == downloads

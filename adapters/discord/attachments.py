@@ -2,7 +2,10 @@
 
 The declared size is checked against Discord's limit for the interaction and against every chosen
 platform's limit before a byte is fetched; the store re-checks while streaming, in case the CDN
-serves more than was declared.
+serves more than was declared. Discord's limit is the member's own: the larger of their Nitro's and
+the server's boost tier's (``attachment_size_limit`` on the interaction, discord.py's
+``Interaction.filesize_limit``: https://discord.com/developers/docs/reference#uploading-files), so a
+member with Nitro attaches what a boosted server would take, and only a file over it needs a link.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ def _size(n: int) -> str:
 def check_size(size: int, *, discord_limit: int | None, platforms: tuple[Platform, ...], name: str) -> None:
     if discord_limit is not None and size > discord_limit:
         raise MediaError(
-            f"{name} is {_size(size)}, more than the {_size(discord_limit)} Discord accepts in this server.",
-            hint="Upload a smaller file.",
+            f"{name} is {_size(size)}, more than the {_size(discord_limit)} Discord lets you attach here.",
+            hint="Give a link to it as `url` instead of `video` (Google Drive, Dropbox, OneDrive or any "
+            "https link).",
         )
     Postbot.check_size(size, platforms)
 

@@ -390,7 +390,8 @@ async def _video_command(
         async def fetch(named: tuple[Platform, ...]) -> MediaInfo:
             # Called by the core once it has read the command: a typo costs no download.
             if url:
-                # Over the attachment limit (10 MiB for most servers), a link is how a video gets here.
+                # Over the member's attachment limit (10 MiB without Nitro or a boosted server), a
+                # link is how a video gets here.
                 return await postbot.fetch_link(url.strip(), named)
             assert video is not None
             return await _media(interaction, video, named)

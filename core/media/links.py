@@ -1,5 +1,5 @@
-"""Videos shared as links: too big to attach in chat (Discord gives a bot 10 MiB unless the server is
-boosted), so people paste a Google Drive, Dropbox or OneDrive share link, or a direct https URL.
+"""Videos shared as links: too big to attach in chat (on Discord 10 MiB unless the member has Nitro or
+the server is boosted), so people paste a Google Drive, Dropbox or OneDrive share link, or a direct https URL.
 
 A link is untrusted input that makes this process open a connection, so the fetch is held to:
 - https only, no user name or password in the URL, no cookies or tokens of ours sent;

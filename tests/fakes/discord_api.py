@@ -48,7 +48,18 @@ LOADING = 1 << 7
 VIEW_CHANNEL = 1 << 10
 # Flags a bot may set when creating a channel message (SUPPRESS_EMBEDS, SUPPRESS_NOTIFICATIONS).
 CHANNEL_MESSAGE_FLAGS = (1 << 2) | (1 << 12)
+# "The default limit is 10 MiB for all users, but may be higher for users depending on their Nitro
+# status or by the server's Boost Tier. The attachment_size_limit value provided when working with
+# interactions is calculated as the maximum of these values"
+# (https://discord.com/developers/docs/reference#uploading-files, read 2026-12-06). The reference
+# gives no figures past the default; these are an independent client's: discord.py's guild limits
+# per premium tier (Guild._PREMIUM_GUILD_LIMITS, 2.7.1: 50 MiB at tier 2, 100 MiB at tier 3) and
+# @sapphire/discord-utilities' MessageLimits (Nitro 500 MB, Nitro Basic 50 MB).
 DEFAULT_ATTACHMENT_LIMIT = 10 * 1024 * 1024
+BOOST_TIER_LIMITS = {2: 50 * 1024 * 1024, 3: 100 * 1024 * 1024}
+# User premium_type (resources/user#user-object-premium-types): 1 Nitro Classic, 2 Nitro, 3 Nitro Basic.
+NITRO_CLASSIC, NITRO, NITRO_BASIC = 1, 2, 3
+NITRO_LIMITS = {NITRO: 500 * 1000 * 1000, NITRO_BASIC: 50 * 1000 * 1000}
 
 # Interaction types and which callback types each accepts (receiving-and-responding).
 PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
@@ -116,6 +127,7 @@ class FakeUser:
     id: str
     username: str
     dms_open: bool = True
+    premium_type: int = 0
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -126,6 +138,7 @@ class FakeUser:
             "avatar": None,
             "bot": False,
             "public_flags": 0,
+            "premium_type": self.premium_type,
         }
 
 
@@ -135,6 +148,7 @@ class FakeGuild:
     name: str
     owner_id: str
     channels: dict[str, str] = field(default_factory=dict)
+    premium_tier: int = 0
     # Channels where the bot's role lacks View Channel: posting there answers 403 Missing Access
     # (50001; https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes).
     hidden_from_bot: set[str] = field(default_factory=set)
@@ -385,7 +399,7 @@ class FakeDiscord(LoopbackFake):
             "vanity_url_code": None,
             "description": None,
             "banner": None,
-            "premium_tier": 0,
+            "premium_tier": guild.premium_tier,
             "preferred_locale": "en-US",
             "public_updates_channel_id": None,
             "nsfw_level": 0,
@@ -448,6 +462,15 @@ class FakeDiscord(LoopbackFake):
             if cmd["name"] == name:
                 return cmd
         raise LookupError(f"/{name} is not registered for guild {guild_id}; the bot has not synced it")
+
+    def attachment_limit(self, user: FakeUser, guild: FakeGuild) -> int:
+        """What ``user`` may attach in ``guild``: the larger of their Nitro's and the server's boost
+        tier's limit, never below the default (DEFAULT_ATTACHMENT_LIMIT above)."""
+        return max(
+            self.attachment_size_limit,
+            NITRO_LIMITS.get(user.premium_type, 0),
+            BOOST_TIER_LIMITS.get(guild.premium_tier, 0),
+        )
 
     def may_use(self, cmd: dict[str, Any], guild: FakeGuild, permissions: int) -> bool:
         """Whether the client offers ``cmd`` to a member with ``permissions`` in ``guild``: they hold
@@ -520,7 +543,7 @@ class FakeDiscord(LoopbackFake):
             "entitlements": [],
             "authorizing_integration_owners": {"0": guild.id},
             "context": 0,
-            "attachment_size_limit": self.attachment_size_limit,
+            "attachment_size_limit": self.attachment_limit(user, guild),
         }
 
     def _option_values(
