@@ -158,10 +158,14 @@ async def test_an_upload_whose_lease_was_taken_over_stops_and_writes_nothing(
             run = asyncio.create_task(stale.processor.run_due())
             async with asyncio.timeout(5):
                 await fake.held.wait()
-            # Another worker owns the post now (as after a long stall of this one).
+            # Another worker owns the post now (as after a long stall of this one), with a lease of its
+            # own: were the old 0.6 s lease left to lapse on a loaded machine, the stale worker could
+            # lawfully claim the post again and the count below would say 2.
             async with stale.sessions.begin() as session:
                 await session.execute(
-                    update(ScheduledPost).where(ScheduledPost.id == post_id).values(claimed_by="new-owner")
+                    update(ScheduledPost)
+                    .where(ScheduledPost.id == post_id)
+                    .values(claimed_by="new-owner", lease_until=datetime.now(UTC) + timedelta(minutes=5))
                 )
             async with asyncio.timeout(5):
                 assert await run == 1  # the renewal noticed and stopped the upload
