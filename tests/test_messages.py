@@ -13,10 +13,11 @@ from sqlalchemy import func, select
 
 from adapters.console.commands import ConsoleAdapter, ConsoleNotifier
 from bot.wiring import App, build_app
-from core.config import Settings
+from core.config import LinkSettings, Settings
 from core.db.models import ScheduledPost
 from core.domain import ChatKind
 from tests.conftest import Database
+from tests.fakes.web_host import WebHost
 
 
 @pytest.fixture
@@ -95,3 +96,24 @@ async def test_grammar(console: ConsoleAdapter, clip: Path, tmp_path: Path) -> N
     notes.write_text("not a video at all, just some words\n" * 20)
     reply = await console.handle(f"/schedule tomorrow 6pm sandbox Hi --file {notes}")
     assert "it is an unrecognised file" in reply, reply
+
+
+async def test_the_console_takes_a_video_link_with_url(settings: Settings, db: Database, clip: Path) -> None:
+    # A local https host plays the public internet; loopback is allowed for it alone, as in
+    # tests/test_video_links.py.
+    async with WebHost() as host:
+        links = LinkSettings(allow_networks=["127.0.0.0/8"], ca_file=host.ca_pem)
+        built = await build_app(settings.model_copy(update={"links": links}), schema=db.schema, worker_id="w")
+        try:
+            console = ConsoleAdapter(built.postbot, user="ana")
+            typo = await console.handle(f"/schedule blorp 6pm sandbox Hi --url {host.add_file(clip)}")
+            assert "blorp" in typo and host.requests == []  # a typo costs no download
+            reply = await console.handle(
+                f"/schedule tomorrow 6pm sandbox From a link --url {host.add_file(clip)}"
+            )
+            assert reply.startswith("Scheduled clip.mp4 for Sandbox at "), reply
+            assert len(host.requests) == 1
+            both = await console.handle(f"/post sandbox Hi --file {clip} --url {host.add_file(clip)}")
+            assert both == "✗ Give the video as --file or as --url, not both."
+        finally:
+            await built.close()
