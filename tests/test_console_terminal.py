@@ -215,6 +215,15 @@ async def test_link_youtube_completes_through_the_consoles_own_callback(tmp_path
         await asyncio.to_thread(console.prompt)
         console.line("/accounts")
         await asyncio.to_thread(console.expect, re.escape(handle))
+        await asyncio.to_thread(console.prompt)
+        console.line("/unlink youtbe")
+        await asyncio.to_thread(console.expect, r"Did you mean youtube\?")
+        await asyncio.to_thread(console.prompt)
+        console.line("/unlink youtube")
+        await asyncio.to_thread(console.expect, r"Unlinked YouTube \(")
+        await asyncio.to_thread(console.prompt)
+        console.line("/accounts")
+        await asyncio.to_thread(console.expect, "No accounts are linked yet")
         assert fake.protocol_errors == []
         [sent] = fake.authorize_requests
         assert sent["redirect_uri"] == f"http://127.0.0.1:{console.port}/oauth/youtube/callback"
