@@ -8,14 +8,21 @@ Each chat (Slack over HTTP or a socket, Discord, the console) implements only it
            start the chats (connect, listen)
     stop:  stop the web server → stop the chats (hand acknowledged requests to their listeners) →
            stop the app (the scheduler, which may still notify) → close the chats' connections
+
+SIGTERM (what Procfile hosts, systemd and container runtimes send) and SIGINT start that stop: the
+scheduler claims nothing more, uploads in progress get ``scheduler.stop_grace_s`` to finish, and what
+is still going after it is handed back to the queue for another worker at once; the heartbeat is
+marked stopped. A second signal ends the grace at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -125,9 +132,11 @@ class Runtime:
             self.server = WebServer(web.host, web.port)
             await self.server.start(Starlette(routes=routes))
 
-    async def wait(self) -> None:
-        """Until the first chat ends (or forever, for a worker)."""
-        waits = [asyncio.ensure_future(chat.wait()) for chat in self._started]
+    async def wait(self, until: asyncio.Event | None = None) -> None:
+        """Until the first chat ends or ``until`` is set (or forever, for a worker without it)."""
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(chat.wait()) for chat in self._started]
+        if until is not None:
+            waits.append(asyncio.ensure_future(until.wait()))
         if not waits:
             await asyncio.Event().wait()
         try:
@@ -138,13 +147,14 @@ class Runtime:
             for task in waits:
                 task.cancel()
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop in order; uploads in progress get ``grace_s`` to finish (a signal's stop)."""
         if self.server is not None:
             await self.server.stop()
             self.server = None
         for chat in reversed(self._started):
             await chat.stop()
-        await self.app.close()
+        await self.app.close(grace_s)
         for part in [*reversed(self.chats), *self.reporters]:
             try:
                 await part.close()
@@ -153,11 +163,47 @@ class Runtime:
         self._started.clear()
 
     async def serve(self) -> None:
+        """Start, run until a chat ends or a signal comes, and stop (gracefully, after a signal)."""
+        signalled = asyncio.Event()
+        with _stop_signals(signalled, self._hurry):
+            try:
+                await self.start()
+                await self.wait(until=signalled)
+            finally:
+                grace = self.app.settings.scheduler.stop_grace_s if signalled.is_set() else 0.0
+                await self.stop(grace)
+
+    def _hurry(self) -> None:
+        self.app.processor.hurry()
+
+
+@contextlib.contextmanager
+def _stop_signals(signalled: asyncio.Event, hurry: Callable[[], None]) -> Iterator[None]:
+    """SIGTERM and SIGINT set ``signalled``; one more while stopping calls ``hurry``."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+
+    def received(sig: signal.Signals) -> None:
+        if signalled.is_set():
+            log.warning(
+                "second stop signal: handing back the uploads still going", extra={"signal": sig.name}
+            )
+            hurry()
+            return
+        log.info("stopping", extra={"signal": sig.name})
+        signalled.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
         try:
-            await self.start()
-            await self.wait()
-        finally:
-            await self.stop()
+            loop.add_signal_handler(sig, received, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread (a test running a runtime), or no signals on this platform
+        installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 async def run(settings: Settings, make: Callable[[App], Runtime]) -> None:

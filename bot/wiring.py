@@ -131,7 +131,8 @@ class App:
             )
         return self.accounts
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = 0.0) -> None:
+        """Stop everything; uploads in progress get ``grace_s`` to finish first (a signal's stop)."""
         self.postbot.set_waker(None)
         if self._watching is not None:
             self._watching.cancel()
@@ -142,10 +143,15 @@ class App:
             await self._listener.stop()
         if self.runner is not None:
             was_running = self.runner.running
-            await self.runner.stop()
+            await self.runner.stop(grace_s)
             if was_running:
-                with contextlib.suppress(Exception):
-                    await self.heartbeats.forget(self.processor.worker_id)
+                try:
+                    # Marked, not deleted: /health and the missing-worker alert know it left on purpose.
+                    await self.heartbeats.stopped(
+                        self.processor.worker_id, completed=self.processor.completed
+                    )
+                except Exception:
+                    log.warning("marking the heartbeat stopped failed", exc_info=True)
         if self.converter is not None:
             await self.converter.close()
         await self.http.aclose()

@@ -53,6 +53,11 @@ class SchedulerSettings(BaseModel):
     shared_limits: bool = True
     heartbeat_interval_s: float = 15.0
     heartbeat_stale_s: float = 60.0
+    # On SIGTERM or SIGINT a process stops claiming and gives the uploads it has started this long to
+    # finish; the rest are handed back to the queue at once. Under what process managers wait before
+    # SIGKILL: Heroku 30 s (devcenter.heroku.com/articles/dyno-shutdown-behavior), Kubernetes' default
+    # terminationGracePeriodSeconds 30 s, systemd's DefaultTimeoutStopSec 90 s (read 2026-12-06).
+    stop_grace_s: float = Field(default=20.0, ge=0.0)
     # An upload's chat message is edited with its progress at most this often (0: no live progress).
     progress_interval_s: float = Field(default=5.0, ge=0.0)
 

@@ -77,8 +77,14 @@ async def _media(storage: MediaStorage) -> Check:
 async def _workers(
     sessions: async_sessionmaker[AsyncSession], stale: timedelta, now: datetime
 ) -> tuple[Check, list[WorkerSeen]]:
-    seen = await Heartbeats(sessions).seen(within=stale, now=now)
+    recent = await Heartbeats(sessions).seen(within=stale, now=now, include_stopped=True)
+    seen = [w for w in recent if not w.stopped]
     if not seen:
+        left = next((w for w in recent if w.stopped), None)
+        if left is not None:
+            # Not a crash: the operator stopped it (a deploy, a restart); nothing publishes meanwhile.
+            ago = round((now - left.seen_at).total_seconds())
+            return Check(False, f"no scheduler running: the last one stopped on purpose {ago} s ago"), seen
         return Check(False, f"no scheduler seen in the last {stale.total_seconds():g} s"), seen
     return Check(True, details={"alive": len(seen)}), seen
 

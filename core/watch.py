@@ -37,7 +37,7 @@ from core.config import AlertSettings, PlatformsSettings
 from core.db.models import SocialAccount, Team
 from core.domain import AccountStatus, ChatKind, Platform
 from core.platforms.versions import VersionState, check_versions
-from core.store.heartbeats import Heartbeats
+from core.store.heartbeats import Heartbeats, WorkerSeen
 
 log = logging.getLogger(__name__)
 
@@ -101,27 +101,42 @@ class OpsWatch:
     async def check_workers(self) -> None:
         now = self.clock()
         missing = timedelta(seconds=self.settings.workers_missing_s)
-        alive = await self.heartbeats.seen(within=missing, now=now)
+        # A day back: the newest row says whether the last worker stopped on purpose or went silent.
+        rows = await self.heartbeats.seen(
+            within=max(missing, timedelta(days=1)), now=now, include_stopped=True
+        )
+        running = [w for w in rows if not w.stopped and now - w.seen_at <= missing]
+        # A worker stopped on purpose gets the same grace as one gone silent: a restart or a deploy
+        # (stop, start) is not an outage.
+        recent = [w for w in rows if now - w.seen_at <= missing]
         for chat in ChatKind:
             if not self.reaches(chat):
                 continue
             key = f"{WORKERS}{chat.value}"
-            if alive:
+            if running:
                 if await self._clear(key):
                     await self.alerter.deliver(
                         chat,
                         "",
                         ":white_check_mark: A postbot worker is running again: due posts are going out.",
                     )
-            elif await self._raise(key):
-                minutes = round(self.settings.workers_missing_s / 60)
-                await self.alerter.deliver(
-                    chat,
-                    "",
-                    f":warning: No postbot worker has been seen for {minutes} min: due posts are not going "
-                    "out (they wait, nothing is lost). Start one (`postbot worker`, or the bot with its "
-                    "scheduler). I'll say when one is back.",
-                )
+            elif not recent and await self._raise(key):
+                await self.alerter.deliver(chat, "", self._missing_text(rows[0] if rows else None, now))
+
+    def _missing_text(self, last: WorkerSeen | None, now: datetime) -> str:
+        minutes = round(self.settings.workers_missing_s / 60)
+        start = "Start one (`postbot worker`, or the bot with its scheduler). I'll say when one is back."
+        if last is not None and last.stopped:
+            ago = max(minutes, round((now - last.seen_at).total_seconds() / 60))
+            return (
+                f":warning: No postbot worker is running: the last one ({last.worker_id}) was stopped "
+                f"{ago} min ago and none has started since. Due posts are not going out (they wait, "
+                f"nothing is lost). {start}"
+            )
+        return (
+            f":warning: No postbot worker has been seen for {minutes} min: due posts are not going "
+            f"out (they wait, nothing is lost). {start}"
+        )
 
     # -- API versions ---------------------------------------------------------------------------
 

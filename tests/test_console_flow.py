@@ -293,7 +293,7 @@ async def test_status_shows_each_platform_queue_success_rate_breaker_and_last_er
         )
 
         # With no scheduler anywhere, status says nothing is publishing.
-        await app.heartbeats.forget(app.processor.worker_id)
+        await app.heartbeats.stopped(app.processor.worker_id, completed=0)
         await app.runner.stop()
         assert "Workers: none seen in the last" in await console.handle("/status")
     finally:

@@ -296,6 +296,34 @@ async def test_no_worker_seen_is_said_once_and_a_worker_back_once(sessions: Sess
         ), said
 
 
+async def test_a_worker_stopped_on_purpose_gets_the_grace_and_is_named_as_stopped(sessions: Sessions) -> None:
+    """Issue 30 item 4: a clean stop used to delete the heartbeat, so the alert fired at the next
+    check saying no worker had been seen for 5 minutes. A restart is not an outage."""
+    clock = Clock()
+    async with FakeSlack() as slack:
+        slack.add_channel(OPS, "ops")
+        conf = AlertSettings(slack_channel=OPS, workers_missing_s=300)
+        watchers = _slack_watchers(slack, sessions, clock, conf)
+        beats = Heartbeats(sessions)
+        await beats.beat("worker-1", in_flight=0, completed=0, now=clock.now)
+        clock.now += timedelta(seconds=10)
+        await beats.stopped("worker-1", completed=4, now=clock.now)
+        clock.now += timedelta(seconds=23)
+        await _check_all(watchers)
+        clock.now += timedelta(minutes=4)
+        await _check_all(watchers)
+        assert slack.posted(OPS) == [], "a worker stopped 4 minutes ago is within the grace"
+
+        clock.now += timedelta(minutes=2)
+        await _check_all(watchers)
+        said = [m["text"] for m in slack.posted(OPS)]
+        assert said == [
+            ":warning: No postbot worker is running: the last one (worker-1) was stopped 6 min ago and "
+            "none has started since. Due posts are not going out (they wait, nothing is lost). Start one "
+            "(`postbot worker`, or the bot with its scheduler). I'll say when one is back."
+        ]
+
+
 async def test_the_bot_checks_by_itself_from_its_chat_process(settings: Settings, db: Database) -> None:
     """Wired in: a chat-side process with no scheduler of its own notices that no worker runs."""
     from bot.runtime import Runtime

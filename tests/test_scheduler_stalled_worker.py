@@ -100,7 +100,10 @@ async def _seed(url: str, video: Path) -> int:
     return post_id
 
 
-async def _start_worker(url: str, fake: FakeYouTube, tmp_path: Path, name: str) -> asyncio.subprocess.Process:
+async def _start_worker(
+    url: str, fake: FakeYouTube, tmp_path: Path, name: str, **settings: str
+) -> asyncio.subprocess.Process:
+    """A real `postbot worker` process (this tree's code); ``settings`` override POSTBOT_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTBOT_")}
     env.update(
         POSTBOT_DATABASE_URL=url,
@@ -113,7 +116,9 @@ async def _start_worker(url: str, fake: FakeYouTube, tmp_path: Path, name: str) 
         POSTBOT_SCHEDULER__POLL_INTERVAL_S="0.2",
         POSTBOT_SCHEDULER__WORKER_ID=name,
         POSTBOT_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
     )
+    env.update(settings)
     log = (tmp_path / f"{name}.log").open("wb")
     try:
         return await asyncio.create_subprocess_exec(

@@ -268,6 +268,9 @@ class WorkerHeartbeat(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     in_flight: Mapped[int] = mapped_column(Integer, default=0)
     completed: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Set when the worker stopped on purpose (a signal, the end of the console): it left, it did
+    # not die; seen_at is then the time it stopped.
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class RateBucket(Base):

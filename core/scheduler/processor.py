@@ -172,6 +172,10 @@ class PostProcessor:
         self.completed = 0
         self._keeper: asyncio.Task[None] | None = None
         self._stopping = False
+        self._hurry = asyncio.Event()
+        # Cleared while a claim is in progress: a stop waits for it, so what it took is handed back.
+        self._not_claiming = asyncio.Event()
+        self._not_claiming.set()
 
     @property
     def in_flight(self) -> int:
@@ -196,7 +200,13 @@ class PostProcessor:
                 capacity = max_in_flight - len(self._tasks)
                 if capacity >= refill_at or (capacity > 0 and not self._tasks):
                     limit = min(capacity, self.settings.batch_size)
-                    posts = await self.claim(limit)
+                    self._not_claiming.clear()
+                    try:
+                        posts = await self.claim(limit)
+                    finally:
+                        self._not_claiming.set()
+                    if self._stopping:
+                        break  # claimed while stopping: stop() hands them back unstarted
                     for post in posts:
                         self._start(post)
                     if len(posts) == limit and len(self._tasks) < max_in_flight:
@@ -236,9 +246,28 @@ class PostProcessor:
         if self._keeper is not None:
             self._keeper.cancel()
 
-    async def stop(self) -> None:
-        """Cancel uploads in progress, let recorded outcomes finish, hand the rest back."""
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop claiming; give uploads in progress ``grace_s`` to finish (``hurry`` ends the wait
+        early), cancel the rest, let recorded outcomes finish and hand what is left back."""
         self._stopping = True
+        self._slot_freed.set()  # run_due sees the stop at once rather than at the next finished post
+        if grace_s > 0 and self._tasks:
+            log.info(
+                "stopping: waiting for uploads in progress",
+                extra={"count": len(self._tasks), "grace_s": grace_s, "worker": self.worker_id},
+            )
+            deadline = self.monotonic() + grace_s
+            hurried = asyncio.ensure_future(self._hurry.wait())
+            try:
+                while self._tasks and not self._hurry.is_set():
+                    left = deadline - self.monotonic()
+                    if left <= 0:
+                        break
+                    await asyncio.wait(
+                        {*self._tasks.values(), hurried}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                    )
+            finally:
+                hurried.cancel()
         for post_id, task in list(self._tasks.items()):
             if post_id not in self._finishing:
                 task.cancel()
@@ -251,9 +280,14 @@ class PostProcessor:
         await self.outcomes.close()
         if self.progress is not None:
             await self.progress.drain()  # the final states: each chat call has its own timeout
+        await self._not_claiming.wait()
         released = await self.queue.release()
         if released:
             log.info("released claims", extra={"count": released, "worker": self.worker_id})
+
+    def hurry(self) -> None:
+        """End ``stop``'s grace now: the uploads still going are handed back (a second signal)."""
+        self._hurry.set()
 
     # -- leases -------------------------------------------------------------------------------
 

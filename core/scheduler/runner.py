@@ -79,11 +79,12 @@ class SchedulerRunner:
     def running(self) -> bool:
         return bool(self._scheduler.running)
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = 0.0) -> None:
+        """Stop timing and claiming; uploads in progress get ``grace_s`` to finish (PostProcessor.stop)."""
         if not self._scheduler.running:
             return
         self._scheduler.shutdown(wait=False)
-        await self.processor.stop()
+        await self.processor.stop(grace_s)
         if self._round is not None:
             # The processor has stopped, so the round only has its bookkeeping left.
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
