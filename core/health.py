@@ -131,7 +131,8 @@ async def report(
         "workers": [
             {
                 "id": w.worker_id,
-                "seen_s_ago": round((now - w.seen_at).total_seconds(), 1),
+                # A beat written after this report took its time reads as now, not in the future.
+                "seen_s_ago": round(max(0.0, (now - w.seen_at).total_seconds()), 1),
                 "in_flight": w.in_flight,
                 "completed": w.completed,
             }
