@@ -17,6 +17,7 @@ from pathlib import Path
 import discord
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from core.accounts.linking import redirect_uri
 from core.config import SECRET_PATHS, PlatformSettings, Settings, SlackSettings, WebSettings
@@ -100,6 +101,16 @@ def test_guide_names_every_scope_postbot_asks_for(spec: PlatformSpec) -> None:
     assert set(listed) == set(spec.oauth.default_scopes)
     # The doctor line the guide shows is the one doctor prints (scopes space-separated, in order).
     assert "scopes: " + " ".join(spec.oauth.default_scopes) in text
+
+
+@pytest.mark.parametrize("spec", LINKABLE, ids=lambda s: s.name)
+def test_guide_shows_the_line_postbot_doctor_prints(spec: PlatformSpec) -> None:
+    from bot.doctor import _platforms
+
+    conf = PlatformSettings(client_id="id", client_secret=SecretStr("secret"))
+    settings = Settings(web=WebSettings(public_url=EXAMPLE_URL), platforms={spec.name: conf})
+    (line,) = [f.line() for f in _platforms(settings) if f.name == spec.label]
+    assert line in _guide(spec.name), f"{spec.name}: the guide's doctor line is not {line!r}"
 
 
 @pytest.mark.parametrize("spec", LINKABLE, ids=lambda s: s.name)
