@@ -20,7 +20,14 @@ import yaml
 from pydantic import SecretStr
 
 from core.accounts.linking import redirect_uri
-from core.config import SECRET_PATHS, PlatformSettings, Settings, SlackSettings, WebSettings
+from core.config import (
+    SECRET_PATHS,
+    PlatformSettings,
+    PlatformsSettings,
+    Settings,
+    SlackSettings,
+    WebSettings,
+)
 from core.domain import ChatKind
 from core.platforms.registry import SPECS
 from core.platforms.spec import PlatformSpec
@@ -108,7 +115,8 @@ def test_guide_shows_the_line_postbot_doctor_prints(spec: PlatformSpec) -> None:
     from bot.doctor import _platforms
 
     conf = PlatformSettings(client_id="id", client_secret=SecretStr("secret"))
-    settings = Settings(web=WebSettings(public_url=EXAMPLE_URL), platforms={spec.name: conf})
+    platforms = PlatformsSettings().model_copy(update={spec.name: conf})
+    settings = Settings(web=WebSettings(public_url=EXAMPLE_URL), platforms=platforms)
     (line,) = [f.line() for f in _platforms(settings) if f.name == spec.label]
     assert line in _guide(spec.name), f"{spec.name}: the guide's doctor line is not {line!r}"
 
