@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1078,3 +1079,59 @@ async def test_a_nitro_member_attaches_past_the_default_limit_and_others_are_poi
     assert "launch.mp4 is 12.0 MB, more than the 10.5 MB Discord lets you attach here" in error["content"]
     assert "`url` instead of `video`" in error["content"]
     assert len(fake.cdn_requests) == downloads
+
+
+# --------------------------------------------------------------------------- autocomplete limits
+
+
+async def test_autocomplete_never_offers_a_value_cut_to_fit(world: World, running: App) -> None:
+    """A picked choice's value replaces what was typed, and Discord takes at most 100 characters of
+    it: past that a choice would fill in a cut list, so none is offered; shorter, every choice
+    completes what was typed."""
+    fake = world.fake
+
+    async def complete(current: str) -> list[dict[str, Any]]:
+        payload = fake.autocomplete_interaction(
+            "schedule",
+            {"platforms": "youtube", "options": current},
+            "options",
+            user=world.alice,
+            guild=world.guild,
+        )
+        record = await fake.send_interaction(payload)
+        await fake.wait_for(lambda: record.callback)
+        assert record.callback is not None and record.callback["type"] == 8
+        return list(record.callback["data"]["choices"])
+
+    def whole(typed: str, choice: dict[str, Any]) -> bool:
+        """The value is what was typed with one whole option name after it."""
+        head = typed.removesuffix("--")
+        return choice["value"].startswith(head) and bool(
+            re.fullmatch(r"--[a-z_]+ ", choice["value"][len(head) :])
+        )
+
+    short = "--tags launch,demo --"
+    offered = await complete(short)
+    assert offered and all(whole(short, c) for c in offered)
+    assert any(c["value"] == "--tags launch,demo --kids " for c in offered)
+
+    long = "--tags " + ",".join(f"launch-{i}" for i in range(10)) + " --"
+    assert 90 < len(long) < 100
+    assert all(whole(long, c) for c in await complete(long))
+    assert fake.rejections == []
+
+
+async def test_schedule_where_the_bot_cannot_post_says_how_to_fix_it(
+    world: World, running: App, clip: Path
+) -> None:
+    """The results and the upload progress go to the channel: where the bot lacks View Channel
+    (the interaction's app_permissions say so), /schedule is refused at once, privately, saying
+    what to fix, before the video is fetched."""
+    fake = world.fake
+    world.guild.hidden_from_bot.add(world.channel_id)
+    record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    [error] = fake.followup_messages(record)
+    assert error["flags"] & EPHEMERAL
+    assert "I can't post in this channel (I lack View Channel, Send Messages here)" in error["content"]
+    assert "permissions in this channel's settings" in error["content"]
+    assert fake.cdn_requests == [] and await running.postbot.list_queue(world.ctx(world.alice)) == []

@@ -138,8 +138,20 @@ def _short(platform: Platform) -> str | None:
     return info.short_option if info else None
 
 
-def _choice(name: str, value: str) -> app_commands.Choice[str]:
-    return app_commands.Choice(name=name[:100], value=value[:100])
+# A choice's name is 1-100 characters and a string value at most 100
+# (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-choice-structure).
+# The value is what the field becomes when the choice is picked: cut, it would fill in a broken
+# list or a truncated time, so a choice whose value doesn't fit is not offered (the member keeps what
+# they typed). Posts are offered by id, which always fits; a long name is shortened with an ellipsis.
+CHOICE_MAX = 100
+
+
+def _add(choices: list[app_commands.Choice[str]], name: str, value: str) -> None:
+    if len(value) > CHOICE_MAX:
+        return
+    if len(name) > CHOICE_MAX:
+        name = name[: CHOICE_MAX - 1] + "…"
+    choices.append(app_commands.Choice(name=name or value, value=value))
 
 
 async def _media(
@@ -179,12 +191,12 @@ async def when_autocomplete(interaction: discord.Interaction, current: str) -> l
     postbot = _client(interaction).postbot
     ctx = chat_context(interaction)
     texts = [current] if current.strip() else list(_WHEN_EXAMPLES)
-    choices = []
+    choices: list[app_commands.Choice[str]] = []
     for text in texts:
         try:
-            choices.append(_choice(await postbot.preview_when(ctx, text), text))
+            _add(choices, await postbot.preview_when(ctx, text), text)
         except UserError as exc:
-            choices.append(_choice(f"✗ {exc.message}", text))
+            _add(choices, f"✗ {exc.message}", text)
     return choices
 
 
@@ -202,7 +214,7 @@ def platform_choices(current: str, linked: set[Platform] | None) -> list[app_com
     known = linked or set()
     infos = platform_infos()
     ordered = [i for i in infos if i.platform in known] + [i for i in infos if i.platform not in known]
-    choices = []
+    choices: list[app_commands.Choice[str]] = []
     for info in ordered:
         platform = info.platform
         if platform in chosen:
@@ -215,7 +227,7 @@ def platform_choices(current: str, linked: set[Platform] | None) -> list[app_com
             label += " (no account needed)"
         elif linked is not None:
             label += " (linked)" if platform in linked else " (not linked)"
-        choices.append(_choice(label, value))
+        _add(choices, label, value)
     return choices[:25]
 
 
@@ -241,7 +253,7 @@ async def privacy_autocomplete(
 def privacy_choices(chosen: list[PlatformInfo], current: str) -> list[app_commands.Choice[str]]:
     done, partial = _complete_list(current)
     taken = {platform_from_alias(e.partition(":")[0]) for e in done}
-    choices = []
+    choices: list[app_commands.Choice[str]] = []
     for info in chosen:
         option = info.option(info.short_option) if info.short_option else None
         if option is None or info.platform in taken:
@@ -251,7 +263,7 @@ def privacy_choices(chosen: list[PlatformInfo], current: str) -> list[app_comman
             if partial and not entry.startswith(partial.lower()) and not word.startswith(partial.lower()):
                 continue
             shown = f"{info.label}: {label}" + (" (default)" if word == option.default else "")
-            choices.append(_choice(", ".join([*done, shown]), ",".join([*done, entry])))
+            _add(choices, ", ".join([*done, shown]), ",".join([*done, entry]))
     return choices[:25]
 
 
@@ -273,7 +285,7 @@ async def _account_choices(
     if not postbot.can_link:
         return []
     done, partial = _complete_list(current) if listing else ([], current.strip())
-    choices = []
+    choices: list[app_commands.Choice[str]] = []
     for view in await postbot.accounts(chat_context(interaction)):
         entry = f"{view.platform.value}@{view.handle}"
         if (platforms is not None and view.platform not in platforms) or (
@@ -281,7 +293,7 @@ async def _account_choices(
         ):
             continue
         shown = f"{view.platform.label} @{view.handle}" + (" (default here)" if view.default_here else "")
-        choices.append(_choice(", ".join([*done, shown]), ",".join([*done, entry])))
+        _add(choices, ", ".join([*done, shown]), ",".join([*done, entry]))
     return choices[:25]
 
 
@@ -304,30 +316,30 @@ def option_choices(chosen: list[PlatformInfo], current: str) -> list[app_command
     last = words[-1] if words and typing else ""
     before = words[:-1] if typing else words
     pending = before[-1][2:] if before and before[-1].startswith("--") else None
-    choices = []
+    choices: list[app_commands.Choice[str]] = []
     if pending is not None and pending in options:
         # A name was given: its values (free values are typed, with an example shown).
         option = options[pending]
         for word, label in option.choices or ((option.default or "", option.help),):
             if word and word.startswith(last):
-                choices.append(_choice(f"{head}{word}  ({label})", f"{head}{word}"))
+                _add(choices, f"{head}{word}  ({label})", f"{head}{word}")
         return choices[:25]
     used = {w[2:] for w in words if w.startswith("--")}
     for flag, option in options.items():
         if flag in used or not f"--{flag}".startswith(last or "--"):
             continue
-        choices.append(_choice(f"{head}--{flag}  ({option.help})", f"{head}--{flag} "))
+        _add(choices, f"{head}--{flag}  ({option.help})", f"{head}--{flag} ")
     return choices[:25]
 
 
 async def post_autocomplete(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
     client = _client(interaction)
     posts = await client.postbot.list_queue(viewer_context(interaction))
-    choices = []
+    choices: list[app_commands.Choice[str]] = []
     for post in posts:
         label = f"#{post.id} {post.platform.label} · {local_time(post.run_at, post.tz)} · {post.caption}"
         if current.strip().lstrip("#") in str(post.id) or current.lower() in post.caption.lower():
-            choices.append(_choice(label, str(post.id)))
+            _add(choices, label, str(post.id))
     return choices[:25]
 
 
@@ -357,6 +369,35 @@ class ServerGroup(app_commands.Group):
         return body
 
 
+def can_post_here(interaction: discord.Interaction) -> None:
+    """A post's result, its upload progress and a late answer are bot messages in the channel it was
+    scheduled from: refuse up front where the bot can't post them. ``app_permissions`` is what the
+    app may do there, sent with the interaction
+    (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-structure)."""
+    if interaction.guild_id is None:
+        raise UserError(
+            "I can only schedule from a server channel I'm in.",
+            hint="Invite postbot to your server, then run the command in one of its channels.",
+        )
+    perms = interaction.app_permissions
+    thread = isinstance(interaction.channel, discord.Thread)
+    needed = {
+        "View Channel": perms.view_channel,
+        "Send Messages in Threads" if thread else "Send Messages": (
+            perms.send_messages_in_threads if thread else perms.send_messages
+        ),
+        "Embed Links": perms.embed_links,
+    }
+    missing = [name for name, granted in needed.items() if not granted]
+    if missing:
+        raise UserError(
+            f"I can't post in this channel (I lack {', '.join(missing)} here), and the results go here.",
+            hint="Ask an admin to give postbot those permissions in this channel's settings (or to add "
+            "the bot to the server, if only its commands were added), or schedule from a channel where "
+            "I can post.",
+        )
+
+
 async def _video_command(
     interaction: discord.Interaction,
     when: str | None,
@@ -375,6 +416,7 @@ async def _video_command(
     and options travel as a form: a caption is never read for options."""
 
     async def work() -> Reply:
+        can_post_here(interaction)
         ctx = chat_context(interaction)
         if video is not None and url:
             raise UserError("Attach a video or give a link to one, not both.")

@@ -83,6 +83,7 @@ _NAME_RE = re.compile(r"^[-_\w]{1,32}$")
 GUILD_CONTEXT, BOT_DM_CONTEXT, PRIVATE_CHANNEL_CONTEXT = 0, 1, 2
 GUILD_INSTALL, USER_INSTALL = 0, 1
 ADMINISTRATOR = 1 << 3
+VIEW_CHANNEL, SEND_MESSAGES, EMBED_LINKS, ATTACH_FILES = 1 << 10, 1 << 11, 1 << 14, 1 << 15
 # Fields a command may still carry that Discord's reference marks deprecated
 # (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-structure):
 # "dm_permission: Deprecated (use contexts instead)". Discord accepts them; the fake notes them.
@@ -463,6 +464,19 @@ class FakeDiscord(LoopbackFake):
                 return cmd
         raise LookupError(f"/{name} is not registered for guild {guild_id}; the bot has not synced it")
 
+    @staticmethod
+    def app_permissions(guild: FakeGuild, channel_id: str) -> int:
+        """What the app may do in the interaction's channel ("Bitwise set of permissions the app has in
+        the source location of the interaction",
+        https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-structure):
+        what the invite link grants (docs/discord.md), less View Channel and Send Messages where the
+        bot's role was denied View Channel (a denied View Channel denies sending too:
+        https://discord.com/developers/docs/topics/permissions#implicit-permissions)."""
+        granted = VIEW_CHANNEL | SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES
+        if channel_id in guild.hidden_from_bot:
+            granted &= ~(VIEW_CHANNEL | SEND_MESSAGES)
+        return granted
+
     def attachment_limit(self, user: FakeUser, guild: FakeGuild) -> int:
         """What ``user`` may attach in ``guild``: the larger of their Nitro's and the server's boost
         tier's limit, never below the default (DEFAULT_ATTACHMENT_LIMIT above)."""
@@ -537,7 +551,7 @@ class FakeDiscord(LoopbackFake):
             "member": self._member(user, permissions),
             "token": "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48),
             "version": 1,
-            "app_permissions": str((1 << 11) | (1 << 10) | (1 << 14) | (1 << 15)),
+            "app_permissions": str(self.app_permissions(guild, channel_id)),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
