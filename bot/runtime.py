@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import errno
 import logging
 import signal
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -258,6 +260,8 @@ async def run_slack(settings: Settings, *, scheduler: bool = True) -> None:
         require(settings.slack.signing_secret, "slack.signing_secret")
     else:
         require(settings.slack.app_token, "slack.app_token")
+    if http_mode or settings.secret_key is not None:
+        _check_port_free(settings)
 
     def make(app: App) -> Runtime:
         _warn_without_linking(app)
@@ -328,4 +332,29 @@ async def run_web(settings: Settings) -> None:
     if settings.slack.bot_token is not None:
         await run_slack(settings, scheduler=False)
         return
+    _check_port_free(settings)
     await run(settings, lambda app: Runtime(app, scheduler=False, web=Web.REQUIRED))
+
+
+def _check_port_free(settings: Settings) -> None:
+    """Refuse, before anything is built (no migration, no scheduler), to start a web server whose
+    port another process holds: `postbot web` and `postbot slack` side by side on one machine both
+    serve Slack's side and the OAuth pages."""
+    web = settings.web
+    if web.port == 0:
+        return  # any free port
+    probe = socket.socket(socket.AF_INET6 if ":" in web.host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # As uvicorn binds: a port in TIME_WAIT from our own last run is free, one listened on is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((web.host, web.port))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            return  # the server's own start reports anything else
+        raise ConfigError(
+            f"config error: web.port {web.port} on {web.host} is already in use: is `postbot web` or "
+            "`postbot slack` running on this machine? Only one of them may run per machine: `postbot "
+            "web` already serves Slack (either slack.mode); run `postbot worker` beside it."
+        ) from None
+    finally:
+        probe.close()
