@@ -643,10 +643,11 @@ class Postbot:
 
     async def status(self, ctx: ChatContext) -> StatusView:
         """`/status` (admins): per platform the queue, what runs, what is next, the last day's
-        success rate and the breaker; the workers alive, the YouTube quota the deployment spent
-        today, then the team's latest failures per platform."""
-        from core.platforms.youtube.slots import DAILY_UNITS, UPLOAD_UNITS
-        from core.slots.occupancy import youtube_uploads_today
+        success rate and the breaker; the workers alive, how much of each deployment-wide daily
+        publishing cap (core/platforms/<name>/caps.py: YouTube's uploads) today used, then the
+        team's latest failures per platform."""
+        from core.slots.occupancy import project_posts_today
+        from core.slots.rules import PROJECT_CAPS
 
         self._check_admin(ctx, "see postbot's status")
         now = self.clock()
@@ -657,7 +658,11 @@ class Postbot:
             counts = await posts.platform_counts(session, member.team_id, since=now - timedelta(days=1))
             held = await pauses.paused(session, member.team_id)
             failures = await posts.recent_failures(session, member.team_id, tz=tz, limit=50)
-            uploads = await youtube_uploads_today(session, now)
+            spent = {
+                platform: (cap, await project_posts_today(session, platform, cap, now))
+                for platform, cap in PROJECT_CAPS.items()
+                if cap is not None and cap.limit is not None
+            }
         seen = await Heartbeats(self.sessions).seen(within=stale, now=now)
         breakers = await self._breaker_states() if self._breaker_states is not None else {}
         rows = []
@@ -689,9 +694,8 @@ class Postbot:
             ],
             workers_within_s=stale.total_seconds(),
             quotas=[
-                QuotaView(
-                    Platform.YOUTUBE, uploads * UPLOAD_UNITS, DAILY_UNITS, "units", "midnight Pacific time"
-                )
+                QuotaView(platform, used, cap.limit or 0, cap.counts, cap.resets)
+                for platform, (cap, used) in spent.items()
             ],
         )
 

@@ -262,10 +262,11 @@ async def test_status_shows_each_platform_queue_success_rate_breaker_and_last_er
         assert text.index("  Sandbox:") < text.index("#3 Sandbox") < text.index("#4 Sandbox")
         # This process's scheduler beats: one worker alive. No YouTube upload yet today.
         assert "Workers: 1 alive, 0 post(s) in flight: " in text
-        assert "YouTube quota today: 0 of 10,000 units (0%; resets at midnight Pacific time" in text
+        assert "YouTube quota today: 0 of 100 uploads (0%; resets at midnight Pacific time" in text
 
-        # An upload that reached YouTube today costs 1,600 units, whichever team made it; a failure
-        # before any attempt costs nothing. The failure is listed under its own platform.
+        # An upload that reached YouTube today is one of the project's 100 videos.insert calls a day
+        # (their own bucket since Google's quota change), whichever team made it; a failure before
+        # any attempt costs nothing. The failure is listed under its own platform.
         async with app.sessions.begin() as session:
             await session.execute(
                 update(ScheduledPost)
@@ -278,7 +279,7 @@ async def test_status_shows_each_platform_queue_success_rate_breaker_and_last_er
                 .values(platform="youtube", updated_at=now, attempts=0, run_at=now - timedelta(minutes=1))
             )
         text = await console.handle("/status")
-        assert "YouTube quota today: 1,600 of 10,000 units (16%" in text
+        assert "YouTube quota today: 1 of 100 uploads (1%" in text
         errors = text[text.index("Last errors:") :].splitlines()
         assert (
             errors[1:]

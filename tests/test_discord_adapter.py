@@ -924,7 +924,7 @@ async def test_status_is_private_and_for_admins(world: World, running: App, clip
     reply = fake.original(record)
     assert reply is not None and reply["flags"] & EPHEMERAL
     assert reply["content"].startswith("postbot status") and "Sandbox: 1 queued" in reply["content"]
-    assert "YouTube quota today: 0 of 10,000 units" in reply["content"]
+    assert "YouTube quota today: 0 of 100 uploads" in reply["content"]
     assert "Workers: " in reply["content"]
 
 

@@ -1095,7 +1095,7 @@ async def test_postbot_status_is_for_admins(harness: Harness, clip: Path) -> Non
     assert "Sandbox: 1 queued · 0 in flight · next " in status["text"]
     # The same view as the console: workers (this harness runs no scheduler) and the shared quota.
     assert "Workers: none seen in the last" in status["text"]
-    assert "YouTube quota today: 0 of 10,000 units" in status["text"]
+    assert "YouTube quota today: 0 of 100 uploads" in status["text"]
     assert "start `postbot worker`" in status["text"]
     # A response_url message without response_type is ephemeral (Slack's default).
     assert status.get("response_type", "ephemeral") == "ephemeral"

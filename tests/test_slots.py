@@ -14,11 +14,13 @@ from core.db.engine import make_engine, migrate, session_factory
 from core.db.models import MediaAsset, ScheduledPost, Team, User
 from core.domain import Platform, PostStatus
 from core.errors import ConfigError
+from core.platforms.youtube.caps import QUOTA_ZONE as YOUTUBE_QUOTA_ZONE
+from core.platforms.youtube.caps import UPLOADS_PER_DAY
 from core.render import suggestions_text
 from core.slots import Slot, best_common_slot, suggest
 from core.slots.audience import parse_audience
 from core.slots.priors import prior
-from core.slots.rules import CADENCE, YOUTUBE_QUOTA_ZONE, youtube_uploads_per_day
+from core.slots.rules import CADENCE
 from tests.conftest import Database
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -160,15 +162,17 @@ def _pacific_days(slots: list[Slot]) -> list[object]:
 async def test_youtube_quota_is_shared_by_the_deployment_and_never_exceeded(teams: Teams) -> None:
     ours = await teams.team("ours")
     other = await teams.team("other")
-    cap = youtube_uploads_per_day()
-    assert cap == 6  # 10,000 units / 1,600 per videos.insert
+    cap = UPLOADS_PER_DAY
+    # videos.insert has its own bucket: 100 calls a day, 1 each
+    # (https://developers.google.com/youtube/v3/determine_quota_cost).
+    assert cap == 100
 
     before = (await teams.suggest(ours[0], [Platform.YOUTUBE], n=3))[Platform.YOUTUBE]
     busy_day = before[0].at.astimezone(PACIFIC).date()
     # Another team of this bot fills that Pacific quota day with uploads.
     start = datetime.combine(busy_day, datetime.min.time(), PACIFIC) + timedelta(hours=1)
     for i in range(cap):
-        await teams.post(other, Platform.YOUTUBE, (start + timedelta(hours=3 * i)).astimezone(UTC))
+        await teams.post(other, Platform.YOUTUBE, (start + timedelta(minutes=12 * i)).astimezone(UTC))
     after = (await teams.suggest(ours[0], [Platform.YOUTUBE], n=8))[Platform.YOUTUBE]
     assert after
     assert busy_day not in _pacific_days(after)
@@ -179,10 +183,10 @@ async def test_youtube_suggestions_with_queued_uploads_stay_within_quota(teams: 
     other = await teams.team("other")
     day = datetime(2026, 11, 26).date()  # Thursday, Pacific
     start = datetime.combine(day, datetime.min.time(), PACIFIC)
-    # Five uploads that day (failed ones that reached YouTube count: they spent quota too).
-    for i in range(3):
-        await teams.post(other, Platform.YOUTUBE, (start + timedelta(hours=1 + i)).astimezone(UTC))
-    at = (start + timedelta(hours=6)).astimezone(UTC)
+    # All but one of the day's uploads (failed ones that reached YouTube count: they spent quota too).
+    for i in range(UPLOADS_PER_DAY - 3):
+        await teams.post(other, Platform.YOUTUBE, (start + timedelta(minutes=60 + 12 * i)).astimezone(UTC))
+    at = (start + timedelta(hours=22)).astimezone(UTC)
     await teams.post(other, Platform.YOUTUBE, at, status=PostStatus.PUBLISHED)
     await teams.post(other, Platform.YOUTUBE, at, status=PostStatus.FAILED, attempts=1)
     # A post that failed before reaching YouTube spent nothing.
@@ -192,7 +196,7 @@ async def test_youtube_suggestions_with_queued_uploads_stay_within_quota(teams: 
     for d in _pacific_days(many):
         per_day[d] = per_day.get(d, 0) + 1
     assert per_day.get(day, 0) == 1
-    assert all(count <= youtube_uploads_per_day() for count in per_day.values())
+    assert all(count <= UPLOADS_PER_DAY for count in per_day.values())
 
 
 async def test_own_results_move_the_suggestions(teams: Teams) -> None:

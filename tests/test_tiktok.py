@@ -259,6 +259,29 @@ async def test_privacy_and_duration_rules_from_creator_info(
     assert result.remote_id.startswith("v_pub_file~") and result.url is None
 
 
+async def test_a_spent_daily_cap_waits_a_day_instead_of_failing_the_post(
+    fake: FakeTikTok, http: httpx.AsyncClient, video: Path
+) -> None:
+    """spam_risk_too_many_posts (the creator's daily cap) and reached_active_user_cap (an unaudited
+    client's 5 creators a day) are caps that reopen: the post waits, it is not failed."""
+    publisher = _publisher(http, fake)
+    fake.creator_daily_cap = 1
+    await publisher.publish(_job(video))
+    with pytest.raises(RateLimited) as capped:
+        await publisher.publish(_job(video))
+    assert capped.value.retry_after == 24 * 3600
+    assert capped.value.hint is not None and "daily post limit" in capped.value.hint
+
+    fake.creator_daily_cap = None
+    fake.audited = False
+    fake.posted_at.clear()  # this creator has not posted today; five others have
+    for n in range(5):
+        fake.posted_at[f"creator-{n}"].append(time.time())
+    with pytest.raises(RateLimited) as users:
+        await publisher.publish(_job(video, privacy="private"))
+    assert users.value.retry_after == 24 * 3600 and "5 accounts" in (users.value.hint or "")
+
+
 async def test_rejected_tokens(fake: FakeTikTok, http: httpx.AsyncClient, video: Path) -> None:
     tokens = StaticTokens("act.revoked", OPEN_ID, refreshed="act.still-revoked")
     with pytest.raises(AuthError) as caught:

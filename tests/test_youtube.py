@@ -13,10 +13,11 @@ import httpx
 import pytest
 
 from core.domain import MediaInfo, Platform
+from core.platforms.youtube.caps import UPLOADS_PER_DAY
 from core.platforms.youtube.publisher import YouTubePublisher
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
 from tests.clips import sized_clip
-from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
+from tests.fakes.youtube_api import CHUNK_UNIT, PACIFIC, FakeYouTube
 from tests.publishing_support import StaticTokens
 
 TOKEN = "ya29.test-token"
@@ -216,6 +217,23 @@ async def test_insert_429_and_quota(fake: FakeYouTube, http: httpx.AsyncClient, 
     assert quota.value.retry_after is not None and 0 < quota.value.retry_after <= 25 * 3600
     assert quota.value.hint is not None and "quota" in quota.value.hint
     assert fake.videos == {}
+
+
+async def test_the_hundred_and_first_upload_of_a_pacific_day_waits_for_midnight_pacific(
+    fake: FakeYouTube, http: httpx.AsyncClient, video: Path
+) -> None:
+    """videos.insert's own bucket: 100 calls a day per project, 1 each
+    (https://developers.google.com/youtube/v3/determine_quota_cost)."""
+    publisher = _publisher(http, fake)
+    day = fake.now().astimezone(PACIFIC).date()
+    fake.inserts[day] = UPLOADS_PER_DAY - 1
+    await publisher.publish(_job(video))
+    assert fake.inserts[day] == UPLOADS_PER_DAY and len(fake.videos) == 1
+    with pytest.raises(RateLimited) as quota:
+        await publisher.publish(_job(video))
+    assert "exceeded your quota" in quota.value.message
+    assert quota.value.retry_after is not None and 0 < quota.value.retry_after <= 25 * 3600
+    assert len(fake.videos) == 1
 
 
 async def test_upload_limit_defers_the_post_a_day_instead_of_failing_it(

@@ -15,6 +15,7 @@ import httpx
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
 from core.oauth.base import OAuthProvider
+from core.platforms.caps import PublishingCap
 from core.platforms.media import Rules
 from core.platforms.options import Option
 from core.platforms.results import MetricsReader
@@ -53,6 +54,9 @@ class PlatformSpec:
     # The API versions postbot may send and their sunset dates (core/platforms/versions.py); None:
     # the platform's API is not versioned by the caller with a sunset (a fixed path such as /v3).
     api_versions: ApiVersions | None
+    # How many posts the platform lets postbot publish, per project or account and window, each
+    # cited (core/platforms/caps.py); () when it documents none.
+    caps: tuple[PublishingCap, ...]
 
     @property
     def name(self) -> str:

@@ -14,18 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import ScheduledPost
 from core.domain import Platform, PostStatus
-from core.slots.rules import CADENCE, YOUTUBE_QUOTA_ZONE, youtube_uploads_per_day
+from core.platforms.caps import PublishingCap
+from core.slots.rules import CADENCE, PROJECT_CAPS
 
 # A failed post still spent quota if it reached the platform (YouTube charges invalid calls too).
 _LIVE = (PostStatus.QUEUED.value, PostStatus.RUNNING.value, PostStatus.PUBLISHED.value)
 
 
-_PACIFIC = ZoneInfo(YOUTUBE_QUOTA_ZONE)
-
-
 @dataclass
 class Occupancy:
-    """Taken times of one team's platform account, plus the deployment's YouTube uploads per PT day.
+    """Taken times of one team's platform account, plus the deployment's posts per day of the
+    platform's project-wide cap (YouTube's uploads per Pacific day), when it has one.
 
     Kept sorted with per-day counts, so checking a week of half hours against a long queue stays
     a few bisections per candidate.
@@ -34,9 +33,14 @@ class Occupancy:
     platform: Platform
     day_zone: ZoneInfo  # the audience's main zone: "a day" for the daily cap
     taken: list[datetime] = field(default_factory=list)
-    youtube_days: Counter[date] = field(default_factory=Counter)
-    youtube_cap: int = youtube_uploads_per_day()
+    # Posts of every team per day of ``project_cap`` (core/platforms/<name>/caps.py).
+    project_days: Counter[date] = field(default_factory=Counter)
+    project_cap: PublishingCap | None = None
     _per_day: Counter[date] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        if self.project_cap is None:
+            self.project_cap = PROJECT_CAPS[self.platform]
 
     def conflict(self, at: datetime) -> str | None:
         """Why `at` can't take another post, or None when it can."""
@@ -49,12 +53,12 @@ class Occupancy:
         same_day = self._per_day[at.astimezone(self.day_zone).date()]
         if same_day >= cadence.daily_cap:
             return f"{same_day} posts already that day (cap {cadence.daily_cap})"
-        if self.platform == Platform.YOUTUBE:
-            quota_day = at.astimezone(_PACIFIC).date()
-            if self.youtube_days[quota_day] >= self.youtube_cap:
+        cap = self.project_cap
+        if cap is not None and cap.limit is not None and (day := cap.period(at)) is not None:
+            if self.project_days[day] >= cap.limit:
                 return (
-                    f"YouTube API quota for {quota_day:%d %b} (Pacific) already spent on "
-                    f"{self.youtube_cap} uploads"
+                    f"{self.platform.label} API quota for {day:%d %b} ({cap.zone_label or cap.zone}) "
+                    f"already spent on {cap.limit} {cap.counts}"
                 )
         return None
 
@@ -66,8 +70,8 @@ class Occupancy:
     def take(self, at: datetime) -> None:
         """Reserve `at` for a suggestion: later ones keep clear of it and count it in the caps."""
         self.add_taken(at)
-        if self.platform == Platform.YOUTUBE:
-            self.youtube_days[at.astimezone(_PACIFIC).date()] += 1
+        if self.project_cap is not None and (day := self.project_cap.period(at)) is not None:
+            self.project_days[day] += 1
 
 
 def _span(gap: timedelta) -> str:
@@ -103,18 +107,26 @@ async def load(
     found = {p: Occupancy(p, day_zone) for p in platforms}
     for platform, run_at, published_at in rows:
         found[Platform(platform)].add_taken(published_at or run_at)
-    if Platform.YOUTUBE in found:
-        found[Platform.YOUTUBE].youtube_days = await _youtube_uploads(session, since, until, exclude)
+    for platform, occupancy in found.items():
+        if occupancy.project_cap is not None and occupancy.project_cap.zone is not None:
+            occupancy.project_days = await _project_posts(
+                session, platform, occupancy.project_cap, since, until, exclude
+            )
     return found
 
 
-async def _youtube_uploads(
-    session: AsyncSession, since: datetime, until: datetime, exclude: Collection[int]
+async def _project_posts(
+    session: AsyncSession,
+    platform: Platform,
+    cap: PublishingCap,
+    since: datetime,
+    until: datetime,
+    exclude: Collection[int],
 ) -> Counter[date]:
-    """Uploads per Pacific-time quota day across *all* teams: they share one API project."""
+    """Posts per day of ``cap`` across *all* teams: they share one API project."""
     rows = await session.execute(
         select(ScheduledPost.run_at, ScheduledPost.published_at).where(
-            ScheduledPost.platform == Platform.YOUTUBE.value,
+            ScheduledPost.platform == platform.value,
             or_(
                 ScheduledPost.status.in_(_LIVE),
                 (ScheduledPost.status == PostStatus.FAILED.value) & (ScheduledPost.attempts > 0),
@@ -126,18 +138,21 @@ async def _youtube_uploads(
     )
     days: Counter[date] = Counter()
     for run_at, published_at in rows:
-        days[(published_at or run_at).astimezone(_PACIFIC).date()] += 1
+        if (day := cap.period(published_at or run_at)) is not None:
+            days[day] += 1
     return days
 
 
-async def youtube_uploads_today(session: AsyncSession, now: datetime) -> int:
-    """Uploads that reached YouTube on the current Pacific-time quota day, across *all* teams (one
-    API project): published, running, or failed after an attempt (YouTube charges those too)."""
-    day = now.astimezone(_PACIFIC).date()
-    start = datetime.combine(day, datetime.min.time(), _PACIFIC)
+async def project_posts_today(
+    session: AsyncSession, platform: Platform, cap: PublishingCap, now: datetime
+) -> int:
+    """Posts that reached the platform in the day of ``cap`` that holds ``now``, across *all* teams
+    (one API project): published, running, or failed after an attempt (YouTube charges those too)."""
+    day = cap.period(now)
+    start = cap.day_start(now)
     rows = await session.execute(
         select(ScheduledPost.run_at, ScheduledPost.published_at).where(
-            ScheduledPost.platform == Platform.YOUTUBE.value,
+            ScheduledPost.platform == platform.value,
             or_(
                 ScheduledPost.status.in_((PostStatus.RUNNING.value, PostStatus.PUBLISHED.value)),
                 (ScheduledPost.status == PostStatus.FAILED.value) & (ScheduledPost.attempts > 0),
@@ -147,6 +162,4 @@ async def youtube_uploads_today(session: AsyncSession, now: datetime) -> int:
             ScheduledPost.run_at <= now,
         )
     )
-    return sum(
-        1 for run_at, published_at in rows if (published_at or run_at).astimezone(_PACIFIC).date() == day
-    )
+    return sum(1 for run_at, published_at in rows if cap.period(published_at or run_at) == day)

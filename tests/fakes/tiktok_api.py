@@ -74,6 +74,7 @@ def envelope(data: Any = None, *, code: str = "ok", message: str = "", status: i
     return web.json_response(body, status=status)
 
 
+UNAUDITED_ACTIVE_USERS = 5
 # The post_info fields the Direct Post reference documents, with their JSON types.
 POST_INFO_FIELDS: dict[str, type] = {
     "title": str,
@@ -166,6 +167,9 @@ class FakeTikTok(LoopbackFake):
         self.processing_failure: str | None = None
         self.rate_windows: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self.init_limit_per_min = 6
+        # Per creator: init times (the caps count posts started in a rolling 24 hours).
+        self.posted_at: dict[str, list[float]] = defaultdict(list)
+        self.creator_daily_cap: int | None = None
         self.status_limit_per_min = 30
         # Off only for throughput benchmarks, where the fake then counts bytes instead of hashing.
         self.hash_bodies = True
@@ -342,6 +346,7 @@ class FakeTikTok(LoopbackFake):
             raise self._reject(
                 request, 400, "invalid_params", "The creator disabled comments: disable_comment must be true."
             )
+        self._check_caps(request, open_id)
         if pulled:
             assert isinstance(video_url, str)
             return self._start_pull(request, token, open_id, post_info, video_url)
@@ -362,6 +367,30 @@ class FakeTikTok(LoopbackFake):
             f"{self.base_url}/upload/?upload_id={upload.upload_id}&upload_token={secrets.token_hex(16)}"
         )
         return envelope({"publish_id": upload.publish_id, "upload_url": upload_url})
+
+    def _check_caps(self, request: web.Request, open_id: str) -> None:
+        """Direct Post's caps (https://developers.tiktok.com/doc/content-posting-api-reference-direct-post,
+        error codes): ``spam_risk_too_many_posts`` "the daily post cap from the API is reached for the
+        current user" (TikTok publishes no number: ``creator_daily_cap`` is None until a test sets
+        it), and for an unaudited client ``reached_active_user_cap``: "Unaudited API Clients can allow
+        up to 5 users to post in a 24 hour window"
+        (https://developers.tiktok.com/doc/content-sharing-guidelines/)."""
+        now = time.time()
+        recent = {oid: [t for t in times if t > now - 86_400] for oid, times in self.posted_at.items()}
+        mine = recent.get(open_id, [])
+        if self.creator_daily_cap is not None and len(mine) >= self.creator_daily_cap:
+            raise self._reject(
+                request, 403, "spam_risk_too_many_posts", "The daily post cap from the API is reached."
+            )
+        active = {oid for oid, times in recent.items() if times}
+        if not self.audited and open_id not in active and len(active) >= UNAUDITED_ACTIVE_USERS:
+            raise self._reject(
+                request,
+                403,
+                "reached_active_user_cap",
+                "The daily quota for active publishing users is reached.",
+            )
+        self.posted_at[open_id].append(now)
 
     def _verified(self, url: str) -> bool:
         for prefix in self.verified_prefixes:

@@ -19,8 +19,10 @@ Errors are X's problem details (``application/problem+json``: ``title``, ``detai
 ``status``) or ``{"errors": [...], "title": "Invalid Request", ...}`` for bad parameters. Every
 response carries ``x-rate-limit-limit/remaining/reset``; an injected 429 has ``remaining: 0`` and the
 epoch second of the reset. ``POST /2/tweets`` also counts against a 24-hour cap per user and per app
-and says so in ``x-user-limit-24hour-*`` / ``x-app-limit-24hour-*``; a post over a spent cap is a 429
-whose 15-minute window still has room (https://docs.x.com/x-api/fundamentals/rate-limits).
+(the access tier's, https://docs.x.com/x-api/fundamentals/rate-limits) and says so in
+``x-user-limit-24hour-*`` / ``x-app-limit-24hour-*``, headers X sends but does not document (the
+rate-limit page lists only ``x-rate-limit-*``; their names are as X's responses carry them, e.g.
+twapi-v2's header list): a post over a spent cap is a 429 whose 15-minute window still has room.
 Media bytes are hashed as they stream in, never kept.
 
 Run on its own: ``python -m tests.fakes.x_api --port 8791 --token tok``.
@@ -52,8 +54,8 @@ VIDEO_TYPES = {"video/mp4", "video/quicktime", "video/webm"}
 MAX_TWEET_CHARS = 280
 EXPIRES_AFTER_S = 86_400
 RATE_LIMIT = 50
-# POST /2/tweets per 24 hours on the Basic tier, per user and per app
-# (https://docs.x.com/x-api/fundamentals/rate-limits).
+# POST /2/tweets per 24 hours on the Basic tier, per user and per app, as X's developer portal showed
+# them (tweepy discussion #2129); the rate-limit page leaves the 24-hour caps to the console.
 DAILY_USER_POSTS = 100
 DAILY_APP_POSTS = 1667
 ENDPOINTS = ("initialize", "append", "finalize", "status", "tweet", "timeline")

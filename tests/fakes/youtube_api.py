@@ -13,6 +13,11 @@ Implemented (https://developers.google.com/youtube/v3/guides/using_resumable_upl
 - ``POST /upload/youtube/v3/thumbnails/set?videoId=``: JPEG/PNG up to 2 MB.
 - ``GET /youtube/v3/videos?part=...&id=...``: what was created, to check nothing was published twice.
 
+Quota: ``videos.insert`` has its own bucket of 100 calls a day per project, 1 per call, invalid calls
+included, reset at midnight Pacific (https://developers.google.com/youtube/v3/determine_quota_cost);
+the 101st call of a Pacific day is ``403 quotaExceeded``. ``inserts_per_day`` and ``inserts`` (calls
+per Pacific day) let a test spend it.
+
 Errors use Google's JSON error body ``{"error": {"code", "message", "errors": [{"domain", "reason",
 "message"}]}}``. Bodies are streamed and hashed, never kept, so a 1 GiB upload costs no memory here.
 
@@ -33,10 +38,12 @@ import hashlib
 import json
 import re
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -44,6 +51,9 @@ from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, large_socket_reads, serve_forever, token_args
 from tests.fakes.ranged import Recorded
 
+# videos.insert calls per project per Pacific day (determine_quota_cost, read 6 Dec 2026).
+INSERTS_PER_DAY = 100
+PACIFIC = ZoneInfo("America/Los_Angeles")
 CHUNK_UNIT = 256 * 1024
 MAX_THUMBNAIL = 2 * 1024 * 1024
 PRIVACY = {"public", "private", "unlisted"}
@@ -136,6 +146,9 @@ class FakeYouTube(LoopbackFake):
         self.chunk_drops: list[Injected] = []
         self.insert_rate_limits: list[Injected] = []
         self.insert_quota: list[Injected] = []
+        self.inserts_per_day = INSERTS_PER_DAY
+        self.inserts: Counter[date] = Counter()
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.upload_limit_reached = False
         # Google may move a resumable session: a 308 whose Location names the URI to use from then on
         # (google-api-python-client's MediaUpload follows it: googleapiclient/http.py, next_chunk).
@@ -246,6 +259,16 @@ class FakeYouTube(LoopbackFake):
 
     async def _insert_checked(self, request: web.Request) -> web.StreamResponse:
         channel = self._channel(request)
+        day = self.now().astimezone(PACIFIC).date()
+        if self.inserts[day] >= self.inserts_per_day:
+            self._record(request, 403)
+            return google_error(
+                403,
+                "quotaExceeded",
+                "The request cannot be completed because you have exceeded your quota.",
+                domain="youtube.quota",
+            )
+        self.inserts[day] += 1
         q = request.query
         if q.get("uploadType") != "resumable":
             raise self._reject(request, "invalidParameter", "uploadType must be 'resumable' here.")

@@ -6,7 +6,7 @@ import httpx
 
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
-from core.platforms.instagram import media, options, slots, versions
+from core.platforms.instagram import caps, media, options, slots, versions
 from core.platforms.instagram.oauth import InstagramOAuth
 from core.platforms.instagram.publisher import InstagramPublisher
 from core.platforms.spec import PlatformSpec
@@ -36,5 +36,6 @@ SPEC = PlatformSpec(
     docs="https://developers.facebook.com/docs/instagram-platform/content-publishing",
     options=options.OPTIONS,
     api_versions=versions.VERSIONS,
+    caps=caps.CAPS,
     short_option=None,
 )

@@ -6,7 +6,7 @@ import httpx
 
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
-from core.platforms.linkedin import media, options, slots, versions
+from core.platforms.linkedin import caps, media, options, slots, versions
 from core.platforms.linkedin.oauth import LinkedInOAuth
 from core.platforms.linkedin.publisher import LinkedInPublisher
 from core.platforms.spec import PlatformSpec
@@ -36,5 +36,6 @@ SPEC = PlatformSpec(
     docs="https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api",
     options=options.OPTIONS,
     api_versions=versions.VERSIONS,
+    caps=caps.CAPS,
     short_option="visibility",
 )

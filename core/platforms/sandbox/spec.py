@@ -35,5 +35,6 @@ SPEC = PlatformSpec(
     docs="docs/platforms.md#sandbox",
     options=(),
     api_versions=None,
+    caps=(),
     short_option=None,
 )

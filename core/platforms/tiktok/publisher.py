@@ -70,6 +70,16 @@ _FAIL_REASONS = {
     "auth_removed": f"The account removed postbot's access. {_RELINK}",
     "video_pull_failed": "TikTok could not download the video from postbot's link.",
 }
+# Init errors for a spent 24-hour cap (Direct Post reference, error codes).
+_DAILY_CAPS = {
+    "spam_risk_too_many_posts": (
+        "This TikTok account reached TikTok's daily post limit: it is tried again in 24 hours."
+    ),
+    "reached_active_user_cap": (
+        "postbot's TikTok app is not audited yet and 5 accounts already posted through it today: "
+        "it is tried again in 24 hours."
+    ),
+}
 PULL = "PULL_FROM_URL"
 FILE = "FILE_UPLOAD"
 
@@ -128,6 +138,9 @@ def tiktok_error(response: httpx.Response, doing: str) -> PublishError:
         delay = parse_retry_after(response.headers.get("retry-after"))
         # TikTok's limits are per minute per token; without a Retry-After, a minute clears the window.
         return RateLimited(text, status_code=status, retry_after=delay if delay is not None else 60.0)
+    if code in _DAILY_CAPS:
+        # A spent daily cap (core/platforms/tiktok/caps.py): the post waits a day, it is not lost.
+        return RateLimited(text, status_code=status, retry_after=24 * 3600.0, hint=_DAILY_CAPS[code])
     if code == "unaudited_client_can_only_post_to_private_accounts":
         return PermanentError(
             text,

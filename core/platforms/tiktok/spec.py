@@ -7,7 +7,7 @@ import httpx
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
 from core.platforms.spec import PlatformSpec
-from core.platforms.tiktok import media, options, slots
+from core.platforms.tiktok import caps, media, options, slots
 from core.platforms.tiktok.oauth import TikTokOAuth
 from core.platforms.tiktok.publisher import DEFAULT_BASE_URL, TikTokPublisher
 from core.publishers.base import Publisher
@@ -43,5 +43,6 @@ SPEC = PlatformSpec(
     docs="https://developers.tiktok.com/doc/content-posting-api-reference-direct-post",
     options=options.OPTIONS,
     api_versions=None,
+    caps=caps.CAPS,
     short_option="privacy",
 )

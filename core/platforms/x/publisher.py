@@ -1,6 +1,8 @@
 """X (Twitter): chunked media upload through the v2 media endpoints, then a post with the media.
 
-Protocol (https://docs.x.com/x-api/media/quickstart/media-upload-chunked and the endpoint references):
+Protocol (the endpoint references: https://docs.x.com/x-api/media/initialize-media-upload, .../append-
+media-upload, .../finalize-media-upload, .../get-media-upload-status; the chunked quickstart still
+shows the deprecated ``command=INIT/APPEND/FINALIZE`` form on ``/2/media/upload``):
 ``POST /2/media/upload/initialize`` → media id; ``POST /2/media/upload/{id}/append`` one multipart
 segment at a time (``segment_index``, ``media``); ``POST /2/media/upload/{id}/finalize``; poll
 ``GET /2/media/upload?command=STATUS`` as ``processing_info.check_after_secs`` says until
@@ -50,8 +52,12 @@ _VIDEO_TYPES = {"video/mp4", "video/quicktime", "video/webm"}
 
 def daily_cap_reset(response: httpx.Response) -> float | None:
     """Seconds until a spent 24-hour cap reopens, from a 429's ``x-user-limit-24hour-*`` or
-    ``x-app-limit-24hour-*`` headers (https://docs.x.com/x-api/fundamentals/rate-limits); None when
-    neither cap is spent and the 15-minute ``x-rate-limit-reset`` is what counts."""
+    ``x-app-limit-24hour-*`` headers; None when neither cap is spent (or the headers are absent) and
+    the 15-minute ``x-rate-limit-reset`` is what counts.
+
+    Best effort: X sends these headers on ``POST /2/tweets`` but its rate-limit page documents only
+    ``x-rate-limit-*`` (https://docs.x.com/x-api/fundamentals/rate-limits, read 6 Dec 2026), so they
+    may change without notice; without them postbot falls back to the documented reset."""
     waits = [
         delay
         for which in ("user", "app")

@@ -7,7 +7,7 @@ import httpx
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
 from core.platforms.spec import PlatformSpec
-from core.platforms.x import media, slots
+from core.platforms.x import caps, media, slots
 from core.platforms.x.oauth import XOAuth
 from core.platforms.x.publisher import XPublisher
 from core.publishers.base import Publisher
@@ -33,8 +33,9 @@ SPEC = PlatformSpec(
     results=None,
     settings=default_settings,
     link_note=None,
-    docs="https://docs.x.com/x-api/media/quickstart/media-upload-chunked",
+    docs="https://docs.x.com/x-api/media/initialize-media-upload",
     options=(),
     api_versions=None,
+    caps=caps.CAPS,
     short_option=None,
 )

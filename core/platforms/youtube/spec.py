@@ -7,7 +7,7 @@ import httpx
 from core.config import PlatformSettings, Settings
 from core.domain import Platform
 from core.platforms.spec import PlatformSpec
-from core.platforms.youtube import media, options, slots
+from core.platforms.youtube import caps, media, options, slots
 from core.platforms.youtube.oauth import YouTubeOAuth
 from core.platforms.youtube.publisher import DEFAULT_BASE_URL, YouTubePublisher
 from core.platforms.youtube.results import YouTubeMetrics
@@ -50,5 +50,6 @@ SPEC = PlatformSpec(
     docs="https://developers.google.com/youtube/v3/docs/videos/insert",
     options=options.OPTIONS,
     api_versions=None,
+    caps=caps.CAPS,
     short_option="privacy",
 )
