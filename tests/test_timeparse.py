@@ -9,7 +9,7 @@ import pytest
 
 from core.domain import Platform
 from core.errors import PlatformParseError, TimeParseError, UserError
-from core.timeparse import ParsedWhen, parse_command, parse_when, preview
+from core.timeparse import ParsedWhen, fallback, parse_command, parse_when, preview
 
 BERLIN = "Europe/Berlin"
 YT, SANDBOX = Platform.YOUTUBE, Platform.SANDBOX
@@ -324,3 +324,77 @@ def test_a_city_names_its_zone_and_an_impossible_month_day_order_is_turned_round
     swapped = parse_when("26/4 10am", "America/Toronto", BERLIN_TUESDAY)
     assert f"{local(swapped):%m-%d %H:%M}" == "04-26 10:00"
     assert swapped.note is not None and "read as day/month" in swapped.note
+
+
+# What the dateparser fallback (core/timeparse/fallback.py) answers, asked directly: the forms only it
+# reads, so each of its rules is seen. `python -m tools.mutation time-refusals` found these rules
+# unguarded (a date-only answer, the number check's 12-hour clock and two-digit year, the zone
+# written in the text, a DST gap's note, the weekday after a comma or a dot, each refusal's hint).
+FALLBACK_NOW = datetime(2026, 12, 1, 13, 20, 0, 123456, tzinfo=UTC)  # Tue 14:20:00.123456 in Berlin
+
+
+@pytest.mark.parametrize(
+    ("text", "tz", "instant", "notes", "date_only"),
+    [
+        ("2026/12/12", BERLIN, "2026-12-12 08:00", ("No time given: using 09:00",), True),
+        (
+            "2026/12/12 EST",
+            BERLIN,
+            "2026-12-12 14:00",
+            ("No time given: using 09:00", "read as UTC-0500"),
+            True,
+        ),
+        ("2026/12/12 20:00 EST", BERLIN, "2026-12-13 01:00", ("read as UTC-0500",), False),
+        # Every number written shows in the answer: 12 in 12:30am (hour 0), 26 in a two-digit year.
+        ("2026/11/27 12:30am", BERLIN, "2026-11-26 23:30", (), False),
+        ("12/12/26 20:00", BERLIN, "2026-12-12 19:00", (), False),
+        ("2026/12/12 1pm", BERLIN, "2026-12-12 12:00", (), False),
+        # Relative to the wall clock in the user's zone, to the second (no microseconds carried).
+        ("in 1 hour", BERLIN, "2026-12-01 14:20", (), False),
+        # Slashed dates are day first, except in the Americas' zones.
+        ("12/11/2026 20:00", BERLIN, "2026-11-12 19:00", (), False),
+        ("12/11/2026 20:00", "America/New_York", "2026-12-12 01:00", (), False),
+        (
+            "2026/03/29 02:30",
+            BERLIN,
+            "2026-03-29 01:30",
+            ("02:30 doesn't exist on Sun 29 Mar (clocks go forward): using 03:30",),
+            False,
+        ),
+    ],
+)
+def test_the_dateparser_fallback_reads(
+    text: str, tz: str, instant: str, notes: tuple[str, ...], date_only: bool
+) -> None:
+    placed = fallback.parse(text, tz, FALLBACK_NOW)
+    assert placed is not None
+    assert placed.instant.tzinfo is UTC
+    assert f"{placed.instant:%Y-%m-%d %H:%M:%S.%f}" == f"{instant}:00.000000"
+    assert placed.notes == notes
+    assert placed.date_only is date_only
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "hint"),
+    [
+        (
+            "Fri, 2027/11/27 18:00",
+            "'Fri, 2027/11/27 18:00': Sat 27 Nov 2027 is a Saturday, not a Friday.",
+            "Check the day and date, e.g. `fri 4 dec 6pm`.",
+        ),
+        (
+            "Fri. 2027/11/27 18:00",
+            "'Fri. 2027/11/27 18:00': Sat 27 Nov 2027 is a Saturday, not a Friday.",
+            "Check the day and date, e.g. `fri 4 dec 6pm`.",
+        ),
+        (
+            "next month",
+            "'next month' names a month, not a day and time.",
+            "Say which day, e.g. `monday 10am` or `dec 3 9:30am`.",
+        ),
+    ],
+)
+def test_the_dateparser_fallback_refuses(text: str, message: str, hint: str) -> None:
+    with pytest.raises(TimeParseError) as info:
+        fallback.parse(text, BERLIN, FALLBACK_NOW)
+    assert (info.value.message, info.value.hint) == (message, hint)
