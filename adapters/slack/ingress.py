@@ -32,6 +32,7 @@ class Refused(Exception):
     """The request ends here with ``status``; ``reason`` goes to the log, never the body."""
 
     def __init__(self, status: int, reason: str) -> None:
+        # Equivalent mutant (tools/mutation.py): the message is never read; ``reason`` is.
         super().__init__(reason)
         self.status = status
         self.reason = reason
@@ -50,6 +51,7 @@ def check_headers(timestamp: str | None, signature: str | None, *, now: float | 
 def signed(secret: bytes, timestamp: str, signature: str, body: bytes) -> bool:
     """The v0 HMAC over the raw bytes, compared in constant time. (slack_sdk's SignatureVerifier
     decodes the body as UTF-8 first, so a body that is not UTF-8 raised instead of failing.)"""
+    # Equivalent mutant: encode("ASCII"), codec names are case-insensitive.
     base = b"v0:" + timestamp.encode("ascii") + b":" + body
     expected = "v0=" + hmac.new(secret, base, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, signature)
@@ -96,7 +98,9 @@ class RecentRequests:
         now = time.monotonic() if now is None else now
         while self._seen:
             key, expires = next(iter(self._seen.items()))
-            if expires > now and len(self._seen) < self.max_entries:
+            # Remembered through the window's last instant: check_headers accepts a timestamp exactly
+            # REPLAY_WINDOW_S old, so a replay then must still be known.
+            if expires >= now and len(self._seen) < self.max_entries:
                 break
             del self._seen[key]
         if any(key in self._seen for key in keys if key):
