@@ -27,6 +27,7 @@ from core.timeparse.vocab import DEFAULT_TIME, NUMBER_WORDS, WEEKDAYS
 
 _NTH = frozenset({"1st", "2nd", "3rd", "4th", "5th", "first", "second", "third", "fourth", "fifth"})
 _NUMBERS = re.compile(r"\d+")
+_YEAR_FIRST = re.compile(r"\b(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})\b")
 _FRACTIONS = re.compile(r"\d/\d+[a-z]|[\u00bc-\u00be]", re.IGNORECASE)
 
 # Words dateparser reads past without applying them ("3 days after tomorrow" → tomorrow).
@@ -100,6 +101,12 @@ def parse(text: str, user_tz: str, now: datetime) -> Placed | None:
         found.minute,
     }
     if any(int(n) not in shown for n in _NUMBERS.findall(text)):
+        return None
+    # A year-first date is unambiguous, and must be the answer's: "2026/12/12 noon" came back as
+    # today at noon (each number still showed somewhere: 12 as the month and as the hour). Refused
+    # ("couldn't read") rather than read as another day.
+    written = _YEAR_FIRST.search(text)
+    if written is not None and tuple(map(int, written.groups())) != (found.year, found.month, found.day):
         return None
     said = [WEEKDAYS[w] for w in text.lower().replace(",", " ").replace(".", " ").split() if w in WEEKDAYS]
     if said and found.weekday() not in said:
