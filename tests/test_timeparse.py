@@ -398,3 +398,12 @@ def test_the_dateparser_fallback_refuses(text: str, message: str, hint: str) -> 
     with pytest.raises(TimeParseError) as info:
         fallback.parse(text, BERLIN, FALLBACK_NOW)
     assert (info.value.message, info.value.hint) == (message, hint)
+
+
+def test_a_year_first_date_the_fallback_loses_is_refused_not_moved() -> None:
+    """dateparser answered "2026/12/12 noon" with today at noon, and every number still showed in
+    that answer (12 as the month, 12 as the hour), so the reply was "is in the past (Tue 1 Dec)"."""
+    assert fallback.parse("2026/12/12 noon", BERLIN, FALLBACK_NOW) is None
+    with pytest.raises(TimeParseError, match="couldn't read '2026/12/12 noon'"):
+        parse_when("2026/12/12 noon", BERLIN, FALLBACK_NOW)
+    assert f"{local(parse_when('2026/12/25 noon', BERLIN, FALLBACK_NOW)):%m-%d %H:%M}" == "12-25 12:00"
