@@ -908,6 +908,27 @@ async def test_an_expired_trigger_says_to_try_again(harness: Harness, clip: Path
 
 
 @sqlite_only
+async def test_schedule_where_postbot_is_not_says_to_invite_it(
+    web_host: WebHost, harness: Harness, clip: Path
+) -> None:
+    """Slash commands work everywhere, but postbot sees uploads only where it is a member."""
+    h = harness
+    h.slack.add_channel("C0NOBOT", "elsewhere", bot_member=False)
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Hi", user=ANA, channel="C0NOBOT")
+    said = await h.hook("not in this channel")
+    assert "/invite @postbot" in said["text"] and "no video you shared" not in said["text"]
+    # A DM between two people: the bot can't be invited there.
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Hi", user=ANA, channel="D0ANABEN")
+    said = await h.hook("direct messages")
+    assert "--url" in said["text"] and h.slack.calls_to("conversations.info")[-1].args["channel"] == "C0NOBOT"
+    # A link from that DM is queued; the reply says where the results will go instead.
+    url = web_host.add_file(clip)
+    await h.sender.command("/schedule", f"tomorrow 6pm sandbox --url {url} Hi", user=ANA, channel="D0ANABEN")
+    said = await h.hook("results will come to you by direct message")
+    assert "/invite" not in said["text"] and len(await h.posts()) == 1
+
+
+@sqlite_only
 async def test_schedule_from_a_link(web_host: WebHost, harness: Harness, clip: Path) -> None:
     h = harness
     url = web_host.add_file(clip)

@@ -40,7 +40,7 @@ from core.domain import (
     SharedFile,
     platform_from_alias,
 )
-from core.errors import TimeParseError, UserError
+from core.errors import MediaError, TimeParseError, UserError
 from core.render import (
     NAMESPACE,
     accounts_text,
@@ -325,7 +325,9 @@ class SlackHandlers:
             # replies in the channel, instead of an error that would make the user schedule twice.
             error = exc.response.get("error")
             log.warning("could not post the scheduling reply", extra={"error": error})
-            if error in ("not_in_channel", "channel_not_found", "is_archived"):
+            if error in ("not_in_channel", "channel_not_found") and ctx.channel_id.startswith("D"):
+                why = "I'm not in this conversation: the results will come to you by direct message."
+            elif error in ("not_in_channel", "channel_not_found", "is_archived"):
                 why = "I can't post in this channel: invite me with /invite @postbot to get updates here."
             else:
                 why = f"I couldn't post this in the channel (Slack said {error})."
@@ -384,11 +386,43 @@ class SlackHandlers:
                 # No message to thread under: the reply goes to the channel.
                 await self._schedule_from(ctx, text, link, tell, now_post=now_post)
                 return
-            file = await self._latest_file(ctx)
+            try:
+                file = await self._latest_file(ctx)
+            except MediaError:
+                await self._check_present(ctx.channel_id)
+                raise
             ctx = replace(ctx, thread_id=file.message_ts)
             await self._schedule_from(ctx, text, file, tell, now_post=now_post)
 
         await self._guard(work, tell, command.get("command", "command"))
+
+    async def _check_present(self, channel: str | None) -> None:
+        """Slack sends slash commands from anywhere, but postbot sees uploads only where it is a
+        member: in a DM between people, or a channel it wasn't invited to, "no video" would be the
+        wrong answer. conversations.info says ``is_member``, or ``channel_not_found`` for a private
+        channel the bot is not in (https://docs.slack.dev/reference/methods/conversations.info)."""
+        if not channel:
+            return
+        if channel.startswith("D"):
+            # postbot reads no direct messages (no im:history, no message.im in the manifest).
+            raise UserError(
+                "I don't see videos shared in direct messages.",
+                hint="Share the video in a channel I'm in (/invite @postbot there), or schedule a link "
+                "with --url.",
+            )
+        try:
+            info = await self.client.conversations_info(channel=channel)
+            present = bool((info.get("channel") or {}).get("is_member"))
+        except SlackApiError as exc:
+            if exc.response.get("error") != "channel_not_found":
+                return  # missing_scope on an old install, a hiccup: the usual answer stands
+            present = False
+        if present:
+            return
+        raise UserError(
+            "I'm not in this channel, so I don't see the videos shared here.",
+            hint="Invite me with /invite @postbot, share the video again, then run the command.",
+        )
 
     async def on_postbot(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
         """`/postbot <subcommand> ...`: every command but /schedule and /post, under one name that

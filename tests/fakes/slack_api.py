@@ -677,6 +677,28 @@ class FakeSlack(LoopbackFake):
             raise SlackError("user_not_found")
         return {"user": user}
 
+    def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/methods/conversations.info: the conversation object, with
+        # is_member for the calling bot; a private channel or DM the bot is not in is
+        # channel_not_found, as it can't see it.
+        self._require(args, "channel")
+        channel = args["channel"]
+        if channel in self.ims.values():
+            return {"channel": {"id": channel, "is_im": True, "is_member": True}}
+        if channel not in self.channels or (
+            channel in self.private_channels and channel not in self.bot_channels
+        ):
+            raise SlackError("channel_not_found")
+        return {
+            "channel": {
+                "id": channel,
+                "name": self.channels[channel],
+                "is_channel": True,
+                "is_private": channel in self.private_channels,
+                "is_member": channel in self.bot_channels,
+            }
+        }
+
     def _m_users_conversations(self, args: dict[str, Any]) -> dict[str, Any]:
         # https://docs.slack.dev/reference/methods/users.conversations: "Using a bot user token, this
         # method returns the channels and conversations your bot is party to. Specifying a user
