@@ -13,8 +13,10 @@ import pytest
 
 from core.config import PlatformSettings
 from core.domain import Platform
+from core.media.validation import oversize_message
 from core.platforms.linkedin import versions
 from core.platforms.linkedin.publisher import LinkedInPublisher, seconds_to_utc_midnight
+from core.platforms.media import MB
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
 from tests.clips import sized_clip
 from tests.fakes.linkedin_api import FakeLinkedIn, encoded
@@ -244,6 +246,28 @@ async def test_processing_failure_is_permanent(
         await publisher(fake, http).publish(make_job(video, []))
     assert "Video format is not supported" in failed.value.message
     assert not fake.posts
+
+
+async def test_one_size_limit_in_every_message(
+    fake: FakeLinkedIn, http: httpx.AsyncClient, video: Path
+) -> None:
+    """The hint once said "75 KB to 5 GB" while validation refused anything over 500 MB."""
+    fake.processing_fails = True
+    with pytest.raises(PermanentError) as failed:
+        await publisher(fake, http).publish(make_job(video, []))
+    assert failed.value.hint is not None and "75 KB to 500 MB" in failed.value.hint
+    refused = oversize_message(600 * MB, [Platform.LINKEDIN])
+    assert refused is not None and "LinkedIn takes at most 500 MB" in refused
+    too_big = await http.post(
+        f"{fake.api_url}/videos?action=initializeUpload",
+        json={"initializeUploadRequest": {"owner": MEMBER, "fileSizeBytes": 501 * MB}},
+        headers={
+            "Authorization": f"Bearer {TOKEN}",
+            "LinkedIn-Version": versions.DEFAULT,
+            "X-Restli-Protocol-Version": "2.0.0",
+        },
+    )
+    assert too_big.status_code == 400 and "500 MB" in too_big.json()["message"]
 
 
 async def test_retired_api_version_fails_with_a_hint(

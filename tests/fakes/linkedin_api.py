@@ -50,7 +50,9 @@ from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
 PART_SIZE = 4 * 1024 * 1024
-MAX_FILE = 5 * 1024**3
+# "File size: 75 KB - 500 MB" (Videos API, video specifications:
+# https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api#video-specifications).
+MAX_FILE = 500 * 1000**2
 # The versions LinkedIn released and the day each is sunset, from "API Migration Status"
 # (https://learn.microsoft.com/en-us/linkedin/marketing/integrations/migrations, read 6 Dec 2026):
 # "These API versions are supported and stable for a minimum of one year before sunset"
@@ -305,7 +307,7 @@ class FakeLinkedIn(LoopbackFake):
             )
         size = body.get("fileSizeBytes")
         if not isinstance(size, int) or not 0 < size <= MAX_FILE:
-            raise reject(400, "fileSizeBytes must be between 1 byte and 5 GB", code="ILLEGAL_ARGUMENT")
+            raise reject(400, "fileSizeBytes must be at most 500 MB", code="ILLEGAL_ARGUMENT")
         if body.get("uploadCaptions") or body.get("uploadThumbnail"):
             raise reject(400, "This fake takes no captions or thumbnail uploads", code="ILLEGAL_ARGUMENT")
         self._seq += 1 + secrets.randbelow(1000)

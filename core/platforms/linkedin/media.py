@@ -20,3 +20,9 @@ MEDIA = Rules(
     max_fps=60,
     caption_max=3000,
 )
+
+# The same limits in one sentence, for hints after LinkedIn refuses a video: one number everywhere.
+SUMMARY = (
+    f"LinkedIn takes MP4 of {MEDIA.min_duration_s:g} s to {(MEDIA.max_duration_s or 0) / 60:g} min and "
+    f"{MEDIA.min_bytes // KB} KB to {(MEDIA.max_bytes or 0) // MB} MB."
+)

@@ -30,7 +30,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.platforms.linkedin import versions
+from core.platforms.linkedin import media, versions
 from core.publishers.base import (
     PermanentError,
     PublishError,
@@ -279,7 +279,7 @@ class LinkedInPublisher:
                 reason = body.get("processingFailureReason") or "processing failed"
                 raise PermanentError(
                     f"LinkedIn could not process the video: {reason}",
-                    hint="LinkedIn takes MP4 between 3 s and 30 min, 75 KB to 5 GB.",
+                    hint=media.SUMMARY,
                 )
             if time.monotonic() + self.poll_interval_s > deadline:
                 raise TransientError(
