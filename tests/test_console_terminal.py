@@ -17,7 +17,9 @@ import httpx
 import pexpect
 import pytest
 
+from tests.clips import sized_clip
 from tests.fakes.oauth_provider import FakeOAuthProvider
+from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
 
 ROOT = Path(__file__).resolve().parents[1]
 # prompt_toolkit draws "postbot>" and moves the cursor past the space rather than printing it.
@@ -36,14 +38,12 @@ def _free_port() -> int:
 class Console:
     """One `postbot console` on a pseudo-terminal, with everything it printed kept in ``seen``."""
 
-    def __init__(self, folder: Path, **env: str) -> None:
+    def __init__(self, folder: Path, *, cpr: bool = False, **env: str) -> None:
         port = _free_port()
         environ = {k: v for k, v in os.environ.items() if not k.startswith("POSTBOT_")}
         environ.update(
             PYTHONPATH=str(ROOT),
             TERM="xterm",
-            # A pexpect terminal never answers prompt_toolkit's cursor-position request.
-            PROMPT_TOOLKIT_NO_CPR="1",
             POSTBOT_DATABASE_URL=f"sqlite+aiosqlite:///{folder / 'postbot.db'}",
             POSTBOT_DATA_DIR=str(folder / "data"),
             POSTBOT_DEFAULT_TIMEZONE="Europe/Berlin",
@@ -51,7 +51,12 @@ class Console:
             POSTBOT_WEB__PORT=str(port),
             POSTBOT_WEB__PUBLIC_URL=f"http://127.0.0.1:{port}",
         )
+        if not cpr:
+            # Unless told to (``cpr``), this terminal doesn't answer prompt_toolkit's cursor-position
+            # request; prompt_toolkit then draws no status line under the prompt.
+            environ["PROMPT_TOOLKIT_NO_CPR"] = "1"
         environ.update(env)
+        self.cpr = cpr
         self.port = port
         self.log = io.StringIO()
         self.child = pexpect.spawn(
@@ -70,11 +75,13 @@ class Console:
         return self.log.getvalue()
 
     def expect(self, pattern: str) -> str:
-        self.child.expect(pattern)
+        # A terminal answers "where is the cursor?" (ESC [ 6 n) with ESC [ row ; col R.
+        while self.child.expect([pattern, r"\x1b\[6n"]) == 1:
+            self.child.send("\x1b[1;1R")
         return str(self.child.after)
 
     def prompt(self) -> None:
-        self.child.expect_exact(PROMPT)
+        self.expect(re.escape(PROMPT))
 
     def line(self, text: str) -> None:
         self.child.send(text + "\r")
@@ -184,32 +191,40 @@ def test_help_lists_what_the_console_supports(console: Console) -> None:
         assert word not in help_text.split("/help", 1)[1].lower(), word
 
 
+async def _link(console: Console, platform: str) -> str:
+    """Type /link at the console and do what a person does in the browser; the page's text."""
+    await asyncio.to_thread(console.prompt)
+    console.line(f"/link {platform}")
+    link = await asyncio.to_thread(
+        console.expect, rf"http://127\.0\.0\.1:\d+/oauth/{platform}/start\?state=\S+"
+    )
+    assert link.startswith(f"http://127.0.0.1:{console.port}/")
+    async with httpx.AsyncClient(timeout=15, follow_redirects=True) as browser:
+        confirmation = await browser.get(link)
+        assert confirmation.status_code == 200, confirmation.text
+        state = parse_qs(urlsplit(link).query)["state"][0]
+        page = await browser.post(link.split("?", 1)[0], data={"state": state})
+    assert page.status_code == 200, page.text
+    assert str(page.url).startswith(f"http://127.0.0.1:{console.port}/oauth/{platform}/callback")
+    return page.text
+
+
+def _youtube_env(oauth: FakeOAuthProvider) -> dict[str, str]:
+    conf = oauth.platform_settings()
+    return {
+        "POSTBOT_SECRET_KEY": "a long random console secret for this test only",
+        "POSTBOT_VAULT__ITERATIONS": "100000",
+        "POSTBOT_PLATFORMS__YOUTUBE__AUTH_BASE_URL": conf["auth_base_url"],
+        "POSTBOT_PLATFORMS__YOUTUBE__CLIENT_ID": conf["client_id"],
+        "POSTBOT_PLATFORMS__YOUTUBE__CLIENT_SECRET": conf["client_secret"],
+    }
+
+
 async def test_link_youtube_completes_through_the_consoles_own_callback(tmp_path: Path) -> None:
     fake = await FakeOAuthProvider("youtube").start()
-    conf = fake.platform_settings()
-    console = Console(
-        tmp_path,
-        POSTBOT_SECRET_KEY="a long random console secret for this test only",
-        POSTBOT_VAULT__ITERATIONS="100000",
-        POSTBOT_PLATFORMS__YOUTUBE__AUTH_BASE_URL=conf["auth_base_url"],
-        POSTBOT_PLATFORMS__YOUTUBE__CLIENT_ID=conf["client_id"],
-        POSTBOT_PLATFORMS__YOUTUBE__CLIENT_SECRET=conf["client_secret"],
-    )
+    console = Console(tmp_path, **_youtube_env(fake))
     try:
-        await asyncio.to_thread(console.prompt)
-        console.line("/link youtube")
-        link = await asyncio.to_thread(
-            console.expect, r"http://127\.0\.0\.1:\d+/oauth/youtube/start\?state=\S+"
-        )
-        assert link.startswith(f"http://127.0.0.1:{console.port}/")
-        async with httpx.AsyncClient(timeout=15, follow_redirects=True) as browser:
-            confirmation = await browser.get(link)
-            assert confirmation.status_code == 200, confirmation.text
-            state = parse_qs(urlsplit(link).query)["state"][0]
-            page = await browser.post(link.split("?", 1)[0], data={"state": state})
-        assert page.status_code == 200, page.text
-        assert str(page.url).startswith(f"http://127.0.0.1:{console.port}/oauth/youtube/callback")
-        assert "linked" in page.text
+        assert "linked" in await _link(console, "youtube")
         handle = fake.account.username
         await asyncio.to_thread(console.expect, rf"YouTube linked as @?{re.escape(handle)}")
         await asyncio.to_thread(console.prompt)
@@ -248,3 +263,53 @@ async def test_link_to_a_platform_that_wants_https_says_so_and_what_to_do(tmp_pa
         assert "/oauth/tiktok/start" not in console.seen
     finally:
         console.kill()
+
+
+async def test_an_upload_shows_its_real_percentage_under_the_prompt(tmp_path: Path) -> None:
+    """A real YouTube upload in 256 KiB chunks against the fake, held after the first chunk: the
+    status line says how far it got, then the result is printed once."""
+    size = 4 * CHUNK_UNIT
+    video = sized_clip(tmp_path / "launch.mp4", size_bytes=size)
+    oauth = await FakeOAuthProvider("youtube").start()
+    youtube = await FakeYouTube().start()
+    youtube.token_check = oauth.account_for
+    # The first chunk's answer, then the second's, kept back until the test lets them go.
+    first = youtube.hold("chunk")
+    second = youtube.hold("chunk")
+    console = Console(
+        tmp_path,
+        # A terminal that answers the cursor-position request, as real ones do: prompt_toolkit
+        # then keeps a status line under the prompt.
+        cpr=True,
+        **_youtube_env(oauth),
+        POSTBOT_PLATFORMS__YOUTUBE__BASE_URL=youtube.base_url,
+        POSTBOT_PLATFORMS__YOUTUBE__CHUNK_SIZE_BYTES=str(CHUNK_UNIT),
+    )
+    try:
+        await _link(console, "youtube")
+        await asyncio.to_thread(console.prompt)
+        console.line(f"/post youtube:private Launch day --file {video}")
+        await asyncio.to_thread(console.expect, "Publishing launch.mp4 to YouTube now.")
+        async with asyncio.timeout(30):
+            await first.arrived.wait()
+        await asyncio.to_thread(console.expect, r"YouTube #1: uploading 0 %")
+        # Past the console's refresh interval (0.25 s), so the next report is shown at once.
+        await asyncio.sleep(0.6)
+        first.release.set()
+        async with asyncio.timeout(30):
+            await second.arrived.wait()
+        # One chunk of four acknowledged: the status line under the prompt says so, redrawn in place
+        # (prompt_toolkit rewrites only what changed: the cursor moves to the number).
+        await asyncio.to_thread(console.expect, r"(?:uploading |\x1b\[\d+C(?:\x1b\[0m)?)25 %")
+        second.release.set()
+        await asyncio.to_thread(console.expect, r"Published #1 on YouTube: \S+")
+        await asyncio.to_thread(console.prompt)
+        console.line("/quit")
+        assert await asyncio.to_thread(console.finish) == 0
+        assert console.seen.count("Published #1") == 1
+        [uploaded] = youtube.videos.values()
+        assert uploaded.resource["status"]["privacyStatus"] == "private"
+    finally:
+        console.kill()
+        await youtube.stop()
+        await oauth.stop()
