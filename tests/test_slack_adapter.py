@@ -1084,7 +1084,7 @@ async def test_postbot_pause_holds_posts_which_queue_shows_and_resume_publishes(
     await h.shared(ANA, CHANNEL, upload)
     await h.sender.command("/post", "sandbox Held", user=ANA, channel=CHANNEL)
     # /post says it will wait instead of "publishing now" (issue 23).
-    await h.reply(lambda m: "Publishing is paused for Sandbox: it waits until /resume." in m["text"])
+    await h.reply(lambda m: "Publishing is paused for Sandbox: it waits until /postbot resume." in m["text"])
     await h.app.start_scheduler()
     await h.app.runner.tick()
     [post] = await h.posts()
