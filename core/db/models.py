@@ -148,6 +148,10 @@ class ScheduledPost(Base):
     __table_args__ = (
         Index("ix_posts_due", "status", "due_at"),
         Index("ix_posts_team_status", "team_id", "status", "run_at"),
+        # Added by migration 0009 (why: its docstring; figures: bench/scale.py).
+        Index("ix_posts_team_status_updated", "team_id", "status", "updated_at"),
+        Index("ix_posts_platform_run", "platform", "run_at"),
+        Index("ix_posts_media", "media_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -251,6 +255,8 @@ class MediaBlob(Base):
     """
 
     __tablename__ = "media_blobs"
+    # Added by migration 0009: retention reads only the videos unused for its period.
+    __table_args__ = (Index("ix_media_blobs_referenced", "referenced_at"),)
 
     key: Mapped[str] = mapped_column(String(300), primary_key=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)

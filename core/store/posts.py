@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -265,17 +265,29 @@ async def recent_results(
 ) -> list[PostView]:
     """The team's latest finished posts (published or failed), newest first (the Slack Home tab);
     for ``viewer``, only what they may see (:func:`seen_by`)."""
+
+    def newest(status: PostStatus) -> Select[Any]:
+        # One status at a time: each reads the (team, status, updated_at) index backwards and stops
+        # after ``limit`` rows. Both at once (status IN ...) would sort the team's whole history.
+        query = (
+            select(ScheduledPost.id)
+            .where(ScheduledPost.team_id == team_id, ScheduledPost.status == status.value)
+            .order_by(ScheduledPost.updated_at.desc(), ScheduledPost.id.desc())
+            .limit(limit)
+        )
+        if viewer is not None:
+            query = query.where(seen_by(viewer))
+        # A subquery each: SQLite takes no ORDER BY or LIMIT on a UNION's parts.
+        part = query.subquery()
+        return select(part.c.id)
+
+    latest = union_all(newest(PostStatus.PUBLISHED), newest(PostStatus.FAILED)).subquery()
     query = (
         _with_relations(select(ScheduledPost))
-        .where(
-            ScheduledPost.team_id == team_id,
-            ScheduledPost.status.in_([PostStatus.PUBLISHED.value, PostStatus.FAILED.value]),
-        )
+        .where(ScheduledPost.id.in_(select(latest.c.id)))
         .order_by(ScheduledPost.updated_at.desc(), ScheduledPost.id.desc())
         .limit(limit)
     )
-    if viewer is not None:
-        query = query.where(seen_by(viewer))
     return [to_view(row, tz=tz) for row in (await session.execute(query)).scalars()]
 
 
