@@ -929,6 +929,18 @@ async def test_schedule_where_postbot_is_not_says_to_invite_it(
 
 
 @sqlite_only
+async def test_an_answer_after_the_response_url_expired_comes_by_dm(harness: Harness, clip: Path) -> None:
+    """A response_url takes 5 uses within 30 minutes (Slack refuses it after): work that outlived it
+    still reaches the person, by DM."""
+    h = harness
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    h.slack.response_url_ttl_s = 0  # as if the download had taken longer than 30 minutes
+    await h.sender.command("/schedule", "someday sandbox Hi", user=ANA, channel=CHANNEL)
+    dm = await h.slack.wait_for(lambda: h.slack.posted(h.slack.ims.get(ANA, "-")))
+    assert "couldn't read" in dm[0]["text"] and h.slack.hooks == []
+
+
+@sqlite_only
 async def test_schedule_from_a_link(web_host: WebHost, harness: Harness, clip: Path) -> None:
     h = harness
     url = web_host.add_file(clip)

@@ -215,11 +215,17 @@ class SlackHandlers:
             await self._safe_tell(tell, INTERNAL_ERROR)
 
     async def _acked(
-        self, ack: Any, respond: AsyncRespond, work: Callable[[Tell], Awaitable[None]], what: str
+        self,
+        ack: Any,
+        respond: AsyncRespond,
+        work: Callable[[Tell], Awaitable[None]],
+        what: str,
+        user: str | None = None,
     ) -> None:
-        """Ack at once, then run ``work`` under :meth:`_guard` with its replies going to ``respond``."""
+        """Ack at once, then run ``work`` under :meth:`_guard` with its replies going to ``respond``
+        (to ``user`` by DM once the response_url is spent)."""
         await ack()
-        tell = self._respond_tell(respond)
+        tell = self._respond_tell(respond, user)
         await self._guard(lambda: work(tell), tell, what)
 
     @staticmethod
@@ -229,13 +235,25 @@ class SlackHandlers:
         except Exception:
             log.exception("could not tell the user about an error")
 
-    @staticmethod
-    def _respond_tell(respond: AsyncRespond) -> Tell:
+    def _respond_tell(self, respond: AsyncRespond, user: str | None = None) -> Tell:
+        """Tell the person who ran a command, privately, through its response_url. Slack takes a
+        response_url "up to 5 times within 30 minutes" (https://api.slack.com/interactivity/handling#message_responses)
+        and refuses it after: a long download's outcome then reaches ``user`` by direct message
+        instead of only the log (bolt's respond returns the refusal, it does not raise)."""
+
         async def tell(text: str) -> None:
             fallback, layout = blocks.message(namespaced(text))
-            await respond(text=fallback, blocks=layout, replace_original=False)
+            sent = await respond(text=fallback, blocks=layout, replace_original=False)
+            if sent.status_code == 200 or user is None:
+                return
+            log.warning("response_url refused, telling by DM", extra={"status": sent.status_code})
+            await self._dm(user, fallback, layout)
 
         return tell
+
+    async def _dm(self, user: str, text: str, layout: blocks.Blocks) -> None:
+        opened = await self.client.conversations_open(users=user)
+        await self.client.chat_postMessage(channel=opened["channel"]["id"], text=text, blocks=layout)
 
     def _ephemeral_tell(self, channel: str, user: str, thread_ts: str | None = None) -> Tell:
         """Tell one user privately in a channel: in ``thread_ts`` only when that thread exists (see
@@ -250,8 +268,7 @@ class SlackHandlers:
                 )
             except SlackApiError as exc:
                 log.warning("ephemeral refused, telling by DM", extra={"error": exc.response.get("error")})
-                opened = await self.client.conversations_open(users=user)
-                await self.client.chat_postMessage(channel=opened["channel"]["id"], text=text, blocks=layout)
+                await self._dm(user, text, layout)
 
         return tell
 
@@ -371,7 +388,7 @@ class SlackHandlers:
     async def _command_with_file(
         self, command: dict[str, Any], respond: AsyncRespond, *, now_post: bool
     ) -> None:
-        tell = self._respond_tell(respond)
+        tell = self._respond_tell(respond, command.get("user_id"))
 
         async def work() -> None:
             text = command.get("text", "").strip()
@@ -433,6 +450,7 @@ class SlackHandlers:
             respond,
             lambda tell: self._run(sub.lower() or "help", command, rest, respond, tell),
             "/postbot",
+            command.get("user_id"),
         )
 
     async def on_legacy(self, ack: Any, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -454,7 +472,7 @@ class SlackHandlers:
                 fallback, layout = blocks.message(note)
                 await respond(text=fallback, blocks=layout, replace_original=False)
 
-        await self._acked(ack, respond, work, old)
+        await self._acked(ack, respond, work, old, command.get("user_id"))
 
     async def _run(
         self, sub: str, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell
@@ -869,7 +887,7 @@ class SlackHandlers:
             )
             await self._update_message(body, respond, layout, note)
 
-        await self._acked(ack, respond, work, "cancel button")
+        await self._acked(ack, respond, work, "cancel button", body["user"]["id"])
 
     async def on_slot_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
@@ -890,4 +908,4 @@ class SlackHandlers:
             )
             await self._update_message(body, respond, layout, note)
 
-        await self._acked(ack, respond, work, "slot button")
+        await self._acked(ack, respond, work, "slot button", body["user"]["id"])

@@ -248,7 +248,9 @@ class FakeSlack(LoopbackFake):
         self.private_channels: set[str] = set()
         # Per method, the calls answered in the last minute (see _tier_fault).
         self._recent_calls: dict[str, deque[float]] = {}
-        # response_url → (uses, first use deadline): see RESPONSE_URL_USES.
+        # response_url → (uses, first use deadline): see RESPONSE_URL_USES. A test lowers the lifetime
+        # to play a command whose work outlived it.
+        self.response_url_ttl_s = RESPONSE_URL_TTL_S
         self._response_urls: dict[str, tuple[int, float]] = {}
         self.ims: dict[str, str] = {}
         self.files: dict[str, FakeFile] = {}
@@ -950,7 +952,7 @@ class FakeSlack(LoopbackFake):
         # past that is not documented (https://github.com/slackapi/node-slack-sdk/issues/828); the
         # fake answers 404 used_url / expired_url, so a sixth use fails loudly instead of vanishing.
         url = str(request.url)
-        uses, deadline = self._response_urls.get(url, (0, time.monotonic() + RESPONSE_URL_TTL_S))
+        uses, deadline = self._response_urls.get(url, (0, time.monotonic() + self.response_url_ttl_s))
         if time.monotonic() > deadline:
             return web.Response(status=404, text="expired_url")
         if uses >= RESPONSE_URL_USES:
