@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.models import ScheduledPost, SocialAccount
 from core.domain import Platform, PostStatus
-from core.platforms.results import Metrics, MetricsReader
+from core.platforms.results import Metrics, MetricsReader, missing_scopes
 from core.publishers.base import PublishError
 from core.scheduler.processor import TokenFactory
 from core.store.accounts import posting_account
@@ -61,6 +61,10 @@ async def collect_due_metrics(
     settled = 0
     for account, posts in by_account.values():
         reader = readers[Platform(account.platform)]
+        if missing_scopes(reader, account.scopes):
+            # Linked before the reader needed these (or the app cannot get them): asking would only
+            # be refused. Its posts stay without results until the account is relinked.
+            continue
         try:
             found = await reader.read(tokens_for(posting_account(account)), [remote for _, remote in posts])
         except PublishError as exc:

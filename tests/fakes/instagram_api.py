@@ -37,7 +37,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -68,7 +68,24 @@ MAX_CAPTION = 2200
 MAX_HASHTAGS = 30
 CONTAINER_TTL_S = 24 * 3600
 QUOTA_TOTAL = 100
-ENDPOINTS = ("create", "status", "publish", "limit", "media")
+ENDPOINTS = ("create", "status", "publish", "limit", "media", "insights")
+# GET /{ig-media-id}/insights, media product type REELS: the metrics the reference lists for Reels,
+# and those it lists as deprecated for every version since 21 Apr 2025 (plays, clips_replays_count,
+# ig_reels_aggregated_all_plays_count, impressions; video_views before them), which are refused
+# (https://developers.facebook.com/docs/instagram-platform/reference/instagram-media/insights,
+# read 2026-12-06).
+REELS_METRICS = {
+    "comments",
+    "ig_reels_avg_watch_time",
+    "ig_reels_video_view_total_time",
+    "likes",
+    "reach",
+    "saved",
+    "shares",
+    "total_interactions",
+    "views",
+}
+INSIGHTS_PERMISSION = "instagram_business_manage_insights"
 # What POST /{ig-user-id}/media takes for a reel (same reference page); anything else is refused.
 CONTAINER_PARAMS = {
     "media_type",
@@ -145,6 +162,11 @@ class Media:
     container_id: str
     caption: str
     timestamp: str
+    # Lifetime values per metric name; a metric not here has no data yet and is left out of the
+    # answer ("the API returns an empty data set instead of 0", the insights reference).
+    insights: dict[str, int] = field(default_factory=dict)
+    # Fewer viewers than insights need: "(#10) Not enough viewers for the media to show insights".
+    too_few_viewers: bool = False
 
     @property
     def permalink(self) -> str:
@@ -194,6 +216,8 @@ class FakeInstagram(LoopbackFake):
         self.requests: list[Recorded] = []
         self.injected: dict[str, list[Injected]] = {name: [] for name in ENDPOINTS}
         self.processing_error: str | None = None
+        # Permissions no token here was granted (Instagram Login scopes).
+        self.scopes_missing: set[str] = set()
         self.lost_answers = 0
         self.fetches: list[Fetch] = []
         self._downloads: set[asyncio.Task[None]] = set()
@@ -209,6 +233,7 @@ class FakeInstagram(LoopbackFake):
         app.router.add_post("/{version}/{node}/media_publish", self._publish)
         app.router.add_get("/{version}/{node}/content_publishing_limit", self._limit)
         app.router.add_get("/{version}/{node}/media", self._list_media)
+        app.router.add_get("/{version}/{node}/insights", self._insights)
         app.router.add_get("/{version}/{node}", self._node)
         return app
 
@@ -527,6 +552,57 @@ class FakeInstagram(LoopbackFake):
             return web.json_response({"data": [self._media_fields(m, fields) for m in mine]})
 
         return await self._graph(request, "media", work)
+
+    async def _insights(self, request: web.Request) -> web.Response:
+        async def work(user: str, params: dict[str, str]) -> web.Response:
+            if INSIGHTS_PERMISSION in self.scopes_missing:
+                # The reference's Requirements: instagram_business_basic and
+                # instagram_business_manage_insights with Instagram Login.
+                raise Rejected(
+                    graph_error(403, 10, "(#10) Application does not have permission for this action")
+                )
+            media = self.media.get(request.match_info["node"])
+            if media is None or media.owner != user:
+                raise Rejected(
+                    graph_error(
+                        400,
+                        100,
+                        f"Unsupported get request. Object with ID '{request.match_info['node']}' does not "
+                        "exist, cannot be loaded due to missing permissions, or does not support this "
+                        "operation.",
+                        subcode=33,
+                    )
+                )
+            metrics = [m for m in params.get("metric", "").split(",") if m]
+            unknown = [m for m in metrics if m not in REELS_METRICS]
+            if not metrics or unknown:
+                raise Rejected(
+                    graph_error(
+                        400,
+                        100,
+                        "(#100) metric[0] must be one of the following values: "
+                        + ", ".join(sorted(REELS_METRICS)),
+                    )
+                )
+            if media.too_few_viewers:
+                raise Rejected(
+                    graph_error(400, 10, "(#10) Not enough viewers for the media to show insights")
+                )
+            data = [
+                {
+                    "name": name,
+                    "period": "lifetime",
+                    "values": [{"value": media.insights[name]}],
+                    "title": name.replace("_", " ").capitalize(),
+                    "description": "",
+                    "id": f"{media.id}/insights/{name}/lifetime",
+                }
+                for name in metrics
+                if name in media.insights
+            ]
+            return web.json_response({"data": data})
+
+        return await self._graph(request, "insights", work)
 
     @staticmethod
     def _media_fields(media: Media, fields: list[str]) -> dict[str, Any]:

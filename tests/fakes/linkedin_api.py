@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -72,7 +72,9 @@ SUNSETS: dict[str, date] = {
 }
 URL_TTL_S = 3600
 MAX_COMMENTARY = 3000
-ENDPOINTS = ("initialize", "part", "finalize", "video", "post", "find")
+ENDPOINTS = ("initialize", "part", "finalize", "video", "post", "find", "analytics")
+# Member Post Statistics metrics (the post-statistics page's "Metrics Definition" table).
+ANALYTICS_TYPES = ("IMPRESSION", "MEMBERS_REACHED", "RESHARE", "REACTION", "COMMENT")
 _VERSION = re.compile(r"^\d{6}(\.\d{2})?$")
 
 
@@ -123,6 +125,8 @@ class Post:
     urn: str
     body: dict[str, Any]
     created: float
+    # memberCreatorPostAnalytics totals by query type (IMPRESSION, REACTION, COMMENT, ...).
+    analytics: dict[str, int] = field(default_factory=dict)
 
     @property
     def shown_text(self) -> str:
@@ -164,6 +168,8 @@ class FakeLinkedIn(LoopbackFake):
         # #find-posts-by-authors), and LinkedIn grants it only to approved partners
         # (https://learn.microsoft.com/en-us/linkedin/shared/authentication/getting-access).
         self.member_social_readers: set[str] = set()
+        # Members whose tokens carry r_member_postAnalytics (the app has the Community Management API).
+        self.post_analytics_readers: set[str] = set()
         self.secret = secrets.token_bytes(16)
         self._seq = 7_100_000_000_000_000_000
 
@@ -179,6 +185,7 @@ class FakeLinkedIn(LoopbackFake):
         app.router.add_get("/rest/videos/{urn}", self._get_video)
         app.router.add_post("/rest/posts", self._create_post)
         app.router.add_get("/rest/posts", self._find_posts)
+        app.router.add_get("/rest/memberCreatorPostAnalytics", self._post_analytics)
         app.router.add_put("/dms-uploads/{video}/parts/{index}", self._put_part)
         return app
 
@@ -453,6 +460,56 @@ class FakeLinkedIn(LoopbackFake):
             return web.Response(status=201, headers={"x-restli-id": urn})
 
         return await self._rest(request, "post", work)
+
+    async def _post_analytics(self, request: web.Request) -> web.StreamResponse:
+        """Member Post Statistics, entity finder: one post, one ``queryType``, ``aggregation=TOTAL``;
+        permission ``r_member_postAnalytics``
+        (https://learn.microsoft.com/en-us/linkedin/marketing/community-management/members/post-statistics,
+        read 2026-12-06)."""
+
+        async def work(member: str) -> web.Response:
+            if member not in self.post_analytics_readers:
+                raise reject(
+                    403,
+                    "Not enough permissions to access: memberCreatorPostAnalytics.FINDER-entity",
+                    code="ACCESS_DENIED",
+                )
+            query = request.query
+            if query.get("q") != "entity":
+                raise reject(400, "q=entity is required", code="ILLEGAL_ARGUMENT")
+            if query.get("queryType") not in ANALYTICS_TYPES or query.get("aggregation") not in (
+                "TOTAL",
+                "DAILY",
+            ):
+                raise reject(400, "queryType and aggregation are required", code="ILLEGAL_ARGUMENT")
+            # Rest.li 2.0: entity=(share:urn%3Ali%3Ashare%3A123), the URN encoded inside the tuple.
+            raw = request.rel_url.raw_query_string
+            found = re.search(r"(?:^|&)entity=\((share|ugcPost):([^)&]+)\)", raw)
+            if found is None or ":" in found.group(2):
+                raise reject(
+                    400,
+                    "entity must be (share:{encoded urn}) or (ugcPost:{encoded urn})",
+                    code="ILLEGAL_ARGUMENT",
+                )
+            post = self.posts.get(unquote(found.group(2)))
+            if post is None:
+                raise reject(404, "Not found", code="NOT_FOUND")
+            if post.body.get("author") != member:
+                raise reject(
+                    403, "Not enough permissions to read this post's statistics", code="ACCESS_DENIED"
+                )
+            metric = str(query["queryType"])
+            element = {
+                "count": post.analytics.get(metric, 0),
+                "metricType": {
+                    "com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalyticsMetricTypeV1": metric
+                },
+            }
+            return web.json_response(
+                {"paging": {"start": 0, "count": 10, "links": []}, "elements": [element]}
+            )
+
+        return await self._rest(request, "analytics", work)
 
     async def _find_posts(self, request: web.Request) -> web.StreamResponse:
         async def work(member: str) -> web.Response:

@@ -67,6 +67,26 @@ PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CR
 _RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 
 
+# The video object's fields (https://developers.tiktok.com/doc/tiktok-api-v2-video-object).
+VIDEO_FIELDS = {
+    "id",
+    "create_time",
+    "cover_image_url",
+    "share_url",
+    "video_description",
+    "duration",
+    "height",
+    "width",
+    "title",
+    "embed_html",
+    "embed_link",
+    "like_count",
+    "comment_count",
+    "share_count",
+    "view_count",
+}
+
+
 def envelope(data: Any = None, *, code: str = "ok", message: str = "", status: int = 200) -> web.Response:
     body: dict[str, Any] = {"error": {"code": code, "message": message, "log_id": secrets.token_hex(16)}}
     if data is not None:
@@ -158,6 +178,11 @@ class FakeTikTok(LoopbackFake):
         # Status polls that answer PUBLISH_COMPLETE with no post id yet (moderation still running).
         self.moderation_polls = 0
         self.uploads: dict[str, Upload] = {}
+        # Counts per posted video id, as /v2/video/query/ reports them (view_count, like_count, ...).
+        self.counts: dict[str, dict[str, int]] = {}
+        # "/v2/video/query/: 600" requests per minute, over a one-minute sliding window
+        # (https://developers.tiktok.com/doc/tiktok-api-v2-rate-limit); tests lower it.
+        self.query_limit_per_min = 600
         self.requests: list[Recorded] = []
         self.protocol_errors: list[str] = []
         self.chunk_failures: list[Injected] = []
@@ -185,6 +210,7 @@ class FakeTikTok(LoopbackFake):
         app.router.add_post("/v2/post/publish/creator_info/query/", self._creator_info)
         app.router.add_post("/v2/post/publish/video/init/", self._init)
         app.router.add_post("/v2/post/publish/status/fetch/", self._status)
+        app.router.add_post("/v2/video/query/", self._query_videos)
         app.router.add_put("/upload/", self._put)
         return app
 
@@ -251,6 +277,41 @@ class FakeTikTok(LoopbackFake):
                 f"The user did not authorize the scope required: {scope}.",
             )
         return token, open_id
+
+    async def _query_videos(self, request: web.Request) -> web.Response:
+        """``POST /v2/video/query/?fields=...`` with ``{"filters": {"video_ids": [...]}}``: "check if
+        the videos belong to the requesting user and fetch the data of videos belonging to the
+        user"; at most 20 ids; scope ``video.list``
+        (https://developers.tiktok.com/doc/tiktok-api-v2-video-query)."""
+        try:
+            token, open_id = self._auth(request, "video.list")
+            window = self.rate_windows[("query", token)]
+            now = time.monotonic()
+            while window and now - window[0] > 60:
+                window.popleft()
+            if len(window) >= self.query_limit_per_min:
+                raise self._reject(request, 429, "rate_limit_exceeded", "Too many requests.")
+            window.append(now)
+            body = self._json_body(request, await request.read())
+            ids = (body.get("filters") or {}).get("video_ids")
+            if not isinstance(ids, list) or not ids or len(ids) > 20:
+                raise self._reject(request, 400, "invalid_params", "filters.video_ids takes 1 to 20 ids.")
+            fields = [f for f in request.query.get("fields", "").split(",") if f]
+            if not fields or any(f not in VIDEO_FIELDS for f in fields):
+                raise self._reject(
+                    request, 400, "invalid_params", "fields is missing or has an unknown field."
+                )
+        except Rejected as exc:
+            return exc.response
+        videos = []
+        for upload in self.uploads.values():
+            post_id = str(upload.post_id or "")
+            if upload.open_id != open_id or not post_id or post_id not in ids:
+                continue
+            video = {"id": post_id} | self.counts.get(post_id, {})
+            videos.append({f: video.get(f, 0) for f in fields})
+        self._record(request, 200)
+        return envelope({"videos": videos, "cursor": 0, "has_more": False})
 
     def _json_body(self, request: web.Request, raw: bytes) -> dict[str, Any]:
         if not request.headers.get("Content-Type", "").lower().startswith("application/json"):

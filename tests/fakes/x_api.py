@@ -58,7 +58,20 @@ RATE_LIMIT = 50
 # them (tweepy discussion #2129); the rate-limit page leaves the 24-hour caps to the console.
 DAILY_USER_POSTS = 100
 DAILY_APP_POSTS = 1667
-ENDPOINTS = ("initialize", "append", "finalize", "status", "tweet", "timeline")
+ENDPOINTS = ("initialize", "append", "finalize", "status", "tweet", "timeline", "lookup")
+# The Post object's public_metrics (https://docs.x.com/x-api/fundamentals/data-dictionary#tweet).
+PUBLIC_METRICS = (
+    "retweet_count",
+    "reply_count",
+    "like_count",
+    "quote_count",
+    "bookmark_count",
+    "impression_count",
+)
+# GET /2/tweets: "ids ... Up to 100 are allowed in a single request"; OAuth 2.0 scopes tweet.read and
+# users.read (https://docs.x.com/x-api/posts/get-posts-by-ids, read 2026-12-06).
+LOOKUP_IDS = 100
+LOOKUP_SCOPES = ("tweet.read", "users.read")
 
 
 def problem(status: int, title: str, detail: str, *, type_: str = "about:blank") -> web.Response:
@@ -125,6 +138,7 @@ class Tweet:
     media_ids: list[str]
     media_keys: list[str]
     created_at: str
+    public_metrics: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -150,6 +164,11 @@ class FakeX(LoopbackFake):
         self.injected: dict[str, list[Injected]] = {name: [] for name in ENDPOINTS}
         self.peak_segment_bytes = 0
         self.lost_answers = 0
+        # OAuth 2.0 scopes no token here was granted.
+        self.scopes_missing: set[str] = set()
+        # Posts returned by lookups: pay-per-use bills Post reads, with a monthly volume cap
+        # (https://docs.x.com/x-api/fundamentals/rate-limits).
+        self.posts_read = 0
         self.lost_append_answers = 0
         # 24-hour caps on POST /2/tweets: (limit, posts in the window, epoch second it resets).
         self.daily: dict[str, list[float]] = {
@@ -167,6 +186,7 @@ class FakeX(LoopbackFake):
         app.router.add_post("/2/media/upload/{id}/finalize", self._finalize)
         app.router.add_get("/2/media/upload", self._status)
         app.router.add_post("/2/tweets", self._create_tweet)
+        app.router.add_get("/2/tweets", self._lookup)
         app.router.add_get("/2/users/{id}/tweets", self._timeline)
         return app
 
@@ -209,6 +229,56 @@ class FakeX(LoopbackFake):
         for cap in self.daily.values():
             cap[1] += 1
         return None
+
+    async def _lookup(self, request: web.Request) -> web.StreamResponse:
+        async def work(user: str) -> web.Response:
+            missing = [s for s in LOOKUP_SCOPES if s in self.scopes_missing]
+            if missing:
+                # A user token without the endpoint's scopes is refused before anything is read.
+                raise Rejected(
+                    problem(
+                        403, "Forbidden", "Forbidden", type_="https://api.x.com/2/problems/client-forbidden"
+                    )
+                )
+            ids = [i for i in request.query.get("ids", "").split(",") if i]
+            if not ids or len(ids) > LOOKUP_IDS:
+                raise invalid_request(
+                    f"The `ids` query parameter value [{request.query.get('ids', '')}] "
+                    "is not between 1 and 100",
+                    {"ids": [request.query.get("ids", "")]},
+                )
+            fields = [f for f in request.query.get("tweet.fields", "").split(",") if f]
+            data, errors = [], []
+            for tweet_id in ids:
+                tweet = self.tweets.get(tweet_id)
+                if tweet is None:
+                    errors.append(
+                        {
+                            "value": tweet_id,
+                            "detail": f"Could not find tweet with ids: [{tweet_id}].",
+                            "title": "Not Found Error",
+                            "resource_type": "tweet",
+                            "parameter": "ids",
+                            "resource_id": tweet_id,
+                            "type": "https://api.twitter.com/2/problems/resource-not-found",
+                        }
+                    )
+                    continue
+                item: dict[str, Any] = {
+                    "id": tweet.id,
+                    "text": tweet.text,
+                    "edit_history_tweet_ids": [tweet.id],
+                }
+                if "public_metrics" in fields:
+                    item["public_metrics"] = {k: tweet.public_metrics.get(k, 0) for k in PUBLIC_METRICS}
+                data.append(item)
+            self.posts_read += len(data)
+            body: dict[str, Any] = {"data": data} if data else {}
+            if errors:
+                body["errors"] = errors
+            return web.json_response(body)
+
+        return await self._handle(request, "lookup", work)
 
     def lose_answers(self, count: int = 1) -> None:
         """The next ``count`` posts are created, then the answer is lost (a 503 comes back instead)."""

@@ -149,6 +149,13 @@ class FakeYouTube(LoopbackFake):
         self.inserts_per_day = INSERTS_PER_DAY
         self.inserts: Counter[date] = Counter()
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        # Quota units spent on videos.list: "A call to this method has a quota cost of 1 unit"
+        # (https://developers.google.com/youtube/v3/docs/videos/list#quota), whatever the id count.
+        self.list_units = 0
+        # Tokens granted without youtube.readonly (nor youtube / youtube.force-ssl): videos.list by
+        # id of one's own videos then answers 403 insufficientPermissions, per the method's
+        # Authorization section (https://developers.google.com/youtube/v3/docs/videos/list#auth).
+        self.no_readonly: set[str] = set()
         self.upload_limit_reached = False
         # Google may move a resumable session: a 308 whose Location names the URI to use from then on
         # (google-api-python-client's MediaUpload follows it: googleapiclient/http.py, next_chunk).
@@ -610,6 +617,21 @@ class FakeYouTube(LoopbackFake):
             self._channel(request)
         except Rejected as rejected:
             return rejected.response
+        self.list_units += 1
+        if request.headers.get("Authorization", "")[len("Bearer ") :] in self.no_readonly:
+            self._record(request, 403)
+            return google_error(
+                403,
+                "insufficientPermissions",
+                "Request had insufficient authentication scopes.",
+                domain="global",
+            )
+        ids = [i for i in request.query.get("id", "").split(",") if i]
+        if len(ids) > 50:
+            # "id ... a comma-separated list of the YouTube video ID(s)"; with more than 50 Google
+            # answers 400 (the limit of the list methods' id filter, same page).
+            self._record(request, 400)
+            return google_error(400, "invalidParameter", "Too many ids: at most 50.", domain="global")
         ids = [i for i in request.query.get("id", "").split(",") if i]
         items = [self.videos[i].resource for i in ids if i in self.videos]
         self._record(request, 200)

@@ -34,7 +34,12 @@ class InstagramOAuth(OAuthProvider):
         revoke=None,
         profile=f"{GRAPH}/{GRAPH_VERSION}/me",
     )
-    default_scopes = ("instagram_business_basic", "instagram_business_content_publish")
+    # manage_insights: results are read from the Reel's insights (core/platforms/instagram/results.py).
+    default_scopes = (
+        "instagram_business_basic",
+        "instagram_business_content_publish",
+        "instagram_business_manage_insights",
+    )
     scope_separator = ","
     refreshes_access_token = True
     # Business Login's redirect must exactly match a "Valid OAuth Redirect URI" of the app

@@ -9,6 +9,7 @@ from core.domain import Platform
 from core.platforms.instagram import caps, media, options, slots, versions
 from core.platforms.instagram.oauth import InstagramOAuth
 from core.platforms.instagram.publisher import InstagramPublisher
+from core.platforms.instagram.results import InstagramMetrics
 from core.platforms.spec import PlatformSpec
 from core.publishers.base import Publisher
 
@@ -30,7 +31,7 @@ SPEC = PlatformSpec(
     media=media.MEDIA,
     windows=slots.WINDOWS,
     cadence=slots.CADENCE,
-    results=None,
+    results=InstagramMetrics.from_settings,
     settings=default_settings,
     link_note=None,
     docs="https://developers.facebook.com/docs/instagram-platform/content-publishing",

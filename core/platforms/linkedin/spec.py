@@ -9,6 +9,7 @@ from core.domain import Platform
 from core.platforms.linkedin import caps, media, options, slots, versions
 from core.platforms.linkedin.oauth import LinkedInOAuth
 from core.platforms.linkedin.publisher import LinkedInPublisher
+from core.platforms.linkedin.results import LinkedInMetrics
 from core.platforms.spec import PlatformSpec
 from core.publishers.base import Publisher
 
@@ -30,7 +31,7 @@ SPEC = PlatformSpec(
     media=media.MEDIA,
     windows=slots.WINDOWS,
     cadence=slots.CADENCE,
-    results=None,
+    results=LinkedInMetrics.from_settings,
     settings=default_settings,
     link_note=None,
     docs="https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api",

@@ -28,7 +28,8 @@ class TikTokOAuth(OAuthProvider):
         revoke="https://open.tiktokapis.com/v2/oauth/revoke/",
         profile="https://open.tiktokapis.com/v2/user/info/",
     )
-    default_scopes = ("user.info.basic", "video.upload", "video.publish")
+    # video.list: results are read with /v2/video/query/ (core/platforms/tiktok/results.py).
+    default_scopes = ("user.info.basic", "video.upload", "video.publish", "video.list")
     scope_separator = ","
     uses_pkce = False
     client_id_param = "client_key"

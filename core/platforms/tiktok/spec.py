@@ -10,6 +10,7 @@ from core.platforms.spec import PlatformSpec
 from core.platforms.tiktok import caps, media, options, slots
 from core.platforms.tiktok.oauth import TikTokOAuth
 from core.platforms.tiktok.publisher import DEFAULT_BASE_URL, TikTokPublisher
+from core.platforms.tiktok.results import TikTokMetrics
 from core.publishers.base import Publisher
 
 
@@ -37,7 +38,7 @@ SPEC = PlatformSpec(
     media=media.MEDIA,
     windows=slots.WINDOWS,
     cadence=slots.CADENCE,
-    results=None,
+    results=TikTokMetrics.from_settings,
     settings=default_settings,
     link_note=None,
     docs="https://developers.tiktok.com/doc/content-posting-api-reference-direct-post",

@@ -10,6 +10,7 @@ from core.platforms.spec import PlatformSpec
 from core.platforms.x import caps, media, slots
 from core.platforms.x.oauth import XOAuth
 from core.platforms.x.publisher import XPublisher
+from core.platforms.x.results import XMetrics
 from core.publishers.base import Publisher
 
 
@@ -30,7 +31,7 @@ SPEC = PlatformSpec(
     media=media.MEDIA,
     windows=slots.WINDOWS,
     cadence=slots.CADENCE,
-    results=None,
+    results=XMetrics.from_settings,
     settings=default_settings,
     link_note=None,
     docs="https://docs.x.com/x-api/media/initialize-media-upload",

@@ -19,6 +19,9 @@ IDS_PER_CALL = 50
 
 class YouTubeMetrics:
     platform = Platform.YOUTUBE
+    # videos.list on one's own videos: youtube.readonly (or youtube) is enough, per the method's
+    # Authorization section (https://developers.google.com/youtube/v3/docs/videos/list#auth).
+    scopes: tuple[str, ...] = ("https://www.googleapis.com/auth/youtube.readonly",)
 
     def __init__(self, http: httpx.AsyncClient, base_url: str | None = None) -> None:
         self.http = http
