@@ -8,10 +8,11 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -893,6 +894,29 @@ async def test_the_form_is_answered_within_slacks_3_seconds_when_users_info_is_s
     note = await _seen(h, ANA, "someday")
     assert "Schedule this post" in note["text"] and "Something went wrong" not in note["text"]
     assert len(await h.posts()) == 1
+
+
+@sqlite_only
+async def test_the_time_picker_shows_the_zone_it_means(harness: Harness, clip: Path) -> None:
+    """A picked time is read in the user's zone: the picker says which (Block Kit timepicker
+    ``timezone``), and the reply agrees."""
+    h = harness
+    message = h.sender.user_message(BEN, CHANNEL, "Teaser", [h.slack.add_file(BEN, CHANNEL, clip)])
+    await h.sender.message_shortcut("schedule_this_post", user=BEN, channel=CHANNEL, message=message)
+    [view] = (await h.slack.wait_for(lambda: h.slack.views)).values()
+    picker = next(b for b in view["blocks"] if b.get("block_id") == "when_time")
+    assert picker["element"]["timezone"] == "Europe/Berlin"
+    assert picker["label"]["text"] == "Time (Europe/Berlin)"
+    option = {"text": {"type": "plain_text", "text": "sandbox"}, "value": "sandbox"}
+    day = (datetime.now(ZoneInfo("Europe/Berlin")) + timedelta(days=2)).date().isoformat()
+    values = {
+        "when_date": {"date": {"type": "datepicker", "selected_date": day}},
+        "when_time": {"time": {"type": "timepicker", "selected_time": "09:00"}},
+        "platforms": {"platforms_selected": {"type": "checkboxes", "selected_options": [option]}},
+    }
+    await h.sender.submit_view(view["id"], user=BEN, values=values)
+    reply = await h.reply()
+    assert "09:00 Europe/Berlin" in _block_text(reply)
 
 
 @sqlite_only

@@ -271,6 +271,8 @@ def schedule_modal(
     metadata: dict[str, Any],
     platforms: Sequence[PlatformInfo],
     linked: set[Platform] | None,
+    *,
+    zone: str | None = None,
 ) -> dict[str, Any]:
     """The "Schedule this post" modal: the time typed or picked (date and time pickers), platform
     checkboxes saying which are linked, the caption prefilled, and each linked platform's options
@@ -310,9 +312,19 @@ def schedule_modal(
             "type": "input",
             "block_id": "when_time",
             "optional": True,
-            "label": _plain("Time (your time zone)", 2000),
+            "label": _plain(f"Time ({zone})" if zone else "Time (your time zone)", 2000),
             "hint": _plain("A day without a time takes that day's best slot.", 2000),
-            "element": {"type": "timepicker", "action_id": "time", "placeholder": _plain("Pick a time", 150)},
+            # "timezone: The timezone to consider for this input value"
+            # (https://docs.slack.dev/reference/block-kit/block-elements/time-picker-element): the zone
+            # postbot reads the picked time in, so the picker and the reply agree.
+            "element": _clean(
+                {
+                    "type": "timepicker",
+                    "action_id": "time",
+                    "placeholder": _plain("Pick a time", 150),
+                    "timezone": zone,
+                }
+            ),
         },
         {
             "type": "input",

@@ -123,6 +123,8 @@ REPLY_EVENT_WAIT_S = 3.0
 # A modal submission is answered within this, whatever users.info, the database and the parse take
 # (Slack allows 3 s; see SlackHandlers.on_modal).
 MODAL_ACK_BUDGET_S = 1.5
+# How long opening the form waits for users.info (the zone it shows): the trigger_id lives 3 s.
+PROFILE_WAIT_S = 0.5
 
 INTERNAL_ERROR = (
     "Something went wrong on postbot's side and it has been logged. Please try again in a minute."
@@ -705,6 +707,10 @@ class SlackHandlers:
         message = shortcut.get("message") or {}
         tell = self._ephemeral_tell(channel, user, existing_thread(message))
 
+        # users.info runs beside the rest: its zone labels the time picker if it answers in time, and
+        # it warms the cache so the submission has the zone at once.
+        profile = asyncio.create_task(self.directory.user(user))
+
         async def work() -> None:
             # The trigger expires 3 s after the click: only a Slack Connect file costs a lookup first.
             source = await self._source_in(message, channel, user)
@@ -725,9 +731,16 @@ class SlackHandlers:
             # Which platforms are linked, for the checkboxes: one read, no users.info (the trigger
             # expires 3 s after the click).
             team = (shortcut.get("team") or {}).get("id") or ""
-            linked = await self.postbot.linked_platforms(ChatContext(ChatKind.SLACK, team, user))
+            asker = ChatContext(ChatKind.SLACK, team, user)
+            linked = await self.postbot.linked_platforms(asker)
+            await asyncio.wait({profile}, timeout=PROFILE_WAIT_S)
+            slack_tz = profile.result().tz if profile.done() and not profile.exception() else None
+            # The zone the picked time is read in (the profile's, else the one saved, else the team's).
+            zone = await self.postbot.timezone_for(replace(asker, user_tz=slack_tz))
             try:
-                view = blocks.schedule_modal(name, caption, metadata, self.postbot.platforms(), linked)
+                view = blocks.schedule_modal(
+                    name, caption, metadata, self.postbot.platforms(), linked, zone=zone
+                )
             except ValueError:
                 raise UserError(
                     "That link is too long for me to keep.", hint="Share a shorter link to the video."
@@ -744,11 +757,11 @@ class SlackHandlers:
                     "Slack closed the window for opening the form before I could.",
                     hint="Use Schedule this post on the message again.",
                 ) from None
-            # Warm the users.info cache so the submission can check the time in the user's zone at once.
-            await self.directory.user(user)
 
         # Not queued: the trigger_id dies 3 s after the click, whatever else is going on.
         await self._guard(work, tell, "shortcut", queued=False)
+        # Let users.info finish (the cache for the submission), whatever happened to the form.
+        await asyncio.gather(profile, return_exceptions=True)
 
     async def on_modal(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = view["state"]["values"]

@@ -1076,6 +1076,10 @@ def _element(el: dict[str, Any], where: str, seen: set[str]) -> None:
         )
         if initial in el and not re.fullmatch(pattern, str(el[initial])):
             raise SlackError("invalid_blocks", errors=[f"{where}.{initial}: bad format"])
+        # https://docs.slack.dev/reference/block-kit/block-elements/time-picker-element: timezone, "the
+        # timezone to consider for this input value", an IANA name.
+        if "timezone" in el and (kind != "timepicker" or not _known_zone(el["timezone"])):
+            raise SlackError("invalid_blocks", errors=[f"{where}.timezone: not an IANA zone"])
         if "placeholder" in el:
             _text_len(el["placeholder"], 150, f"{where}.placeholder")
     elif kind == "plain_text_input":
@@ -1151,6 +1155,16 @@ def check_escaped(text: str) -> None:
         raise SlackError(
             "invalid_arguments", response_metadata={"messages": [f"[ERROR] unescaped text: {text[:200]!r}"]}
         )
+
+
+def _known_zone(name: Any) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _sdk_check(block: dict[str, Any], where: str) -> None:
