@@ -135,6 +135,36 @@ def test_values_are_read_per_platform_with_the_allowed_ones_listed_when_wrong() 
     assert "means nothing" in _resolve("tomorrow yt,x:loud Hi").problems["x"][0]
 
 
+def test_tiktok_privacy_is_chosen_by_the_author_with_no_default() -> None:
+    """TikTok's Direct Post UX guidelines: the privacy level has no default value
+    (https://developers.tiktok.com/doc/content-sharing-guidelines)."""
+    found = _resolve("tomorrow yt,tiktok Hi")
+    assert found.problems == {
+        "tiktok": [
+            "choose the privacy yourself (TikTok sets no default): tiktok:<privacy> or "
+            "--tiktok-privacy <privacy>, one of: public, friends, followers, private."
+        ]
+    }
+    assert _resolve("tomorrow yt,tiktok:private Hi").problems == {}
+    assert _resolve("tomorrow yt,tiktok Hi --tiktok-privacy followers").problems == {}
+
+
+def test_tiktok_commercial_content_disclosure_is_a_per_post_option() -> None:
+    found = _resolve("tomorrow tiktok:public Hi --branded yes --own-brand yes")
+    assert found.problems == {}
+    assert found.options[Platform.TIKTOK] == {
+        "privacy": "public",
+        "brand_content_toggle": True,
+        "brand_organic_toggle": True,
+    }
+    # "Branded content visibility cannot be set to private" (content-sharing guidelines).
+    private = _resolve("tomorrow tiktok:private Hi --tiktok-branded yes").problems["tiktok"]
+    assert private == [
+        "branded content cannot be private on TikTok: choose another privacy, or leave out --tiktok-branded."
+    ]
+    assert _resolve("tomorrow tiktok:private Hi --own-brand yes").problems == {}
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [
@@ -309,7 +339,7 @@ async def test_a_bad_option_is_refused_before_queueing_with_the_allowed_values(
     )
     reply = await w.console.handle(f"/schedule tomorrow 6pm youtube@nobody Hi --file {clip}")
     assert "no YouTube account @nobody is linked (linked: youtube@ana, youtube@brand)" in reply
-    reply = await w.console.handle(f"/schedule tomorrow 6pm tiktok Hi --cover 15000 --file {clip}")
+    reply = await w.console.handle(f"/schedule tomorrow 6pm tiktok:public Hi --cover 15000 --file {clip}")
     assert "past the video's end" in reply
     big = tmp_path / "big.png"
     big.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(2 * 1024 * 1024))
@@ -321,7 +351,7 @@ async def test_a_bad_option_is_refused_before_queueing_with_the_allowed_values(
     gif.write_bytes(b"GIF89a" + bytes(100))
     reply = await w.console.handle(f"/schedule tomorrow 6pm youtube Hi --file {clip} --thumbnail {gif}")
     assert "x.gif is not a JPEG or PNG" in reply
-    reply = await w.console.handle(f"/schedule tomorrow 6pm tiktok Hi --file {clip} --thumbnail {gif}")
+    reply = await w.console.handle(f"/schedule tomorrow 6pm tiktok:public Hi --file {clip} --thumbnail {gif}")
     assert "None of this post's platforms takes an attached image" in reply
     async with w.app.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ScheduledPost)) == 0
@@ -329,13 +359,19 @@ async def test_a_bad_option_is_refused_before_queueing_with_the_allowed_values(
 
 async def test_the_queue_shows_options_that_differ_from_the_defaults(world: World, clip: Path) -> None:
     w = world
-    await w.console.handle(f"/schedule tomorrow 6pm youtube:public,tiktok Hi --kids no --file {clip}")
+    await w.console.handle(f"/schedule tomorrow 6pm youtube:public,tiktok:friends Hi --kids no --file {clip}")
     listing = await w.console.handle("/queue")
     # privacy public is YouTube's default: not worth a word; "made for kids: no" is a declaration.
-    assert "· @ana, made for kids no ·" in listing, listing
-    assert "privacy" not in listing
+    # TikTok has no default privacy (its UX guidelines): the one chosen is always shown.
+    [yt_line] = [line for line in listing.splitlines() if "YouTube" in line]
+    assert "· @ana, made for kids no ·" in yt_line, listing
+    assert "privacy" not in yt_line
+    [tt_line] = [line for line in listing.splitlines() if "TikTok" in line]
+    assert "privacy friends" in tt_line, listing
     [yt, tt] = await w.posts()
-    assert yt.options == {"privacy": "public", "made_for_kids": False} and tt.options is None
+    assert yt.options == {"privacy": "public", "made_for_kids": False} and tt.options == {
+        "privacy": "friends"
+    }
     # Without a handle, the most recently linked account.
     assert yt.account_id is not None
 

@@ -58,7 +58,8 @@ def _job(
         ),
         tokens=tokens if tokens is not None else StaticTokens(TOKEN, OPEN_ID),
         upload_state=dict(state or {}),
-        options=options,
+        # Every TikTok post carries the privacy its author chose (TikTok allows no default).
+        options={"privacy": "public", **options},
     )
 
 
@@ -280,6 +281,29 @@ async def test_a_spent_daily_cap_waits_a_day_instead_of_failing_the_post(
     with pytest.raises(RateLimited) as users:
         await publisher.publish(_job(video, privacy="private"))
     assert users.value.retry_after == 24 * 3600 and "5 accounts" in (users.value.hint or "")
+
+
+async def test_commercial_content_disclosure_reaches_tiktok(
+    fake: FakeTikTok, http: httpx.AsyncClient, video: Path
+) -> None:
+    await _publisher(http, fake).publish(_job(video, brand_content_toggle=True, brand_organic_toggle=True))
+    [upload] = fake.uploads.values()
+    assert upload.post_info["brand_content_toggle"] is True
+    assert upload.post_info["brand_organic_toggle"] is True
+
+
+async def test_a_post_without_a_chosen_privacy_is_not_posted_with_a_default(
+    fake: FakeTikTok, http: httpx.AsyncClient, video: Path
+) -> None:
+    """A post queued before privacy became required: TikTok allows no default, so it fails saying
+    which levels the account offers instead of going out public."""
+    job = _job(video)
+    del job.options["privacy"]
+    fake.creator["privacy_level_options"] = ["FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+    with pytest.raises(PermanentError) as failed:
+        await _publisher(http, fake).publish(job)
+    assert failed.value.hint is not None and "followers, private" in failed.value.hint
+    assert fake.uploads == {}
 
 
 async def test_rejected_tokens(fake: FakeTikTok, http: httpx.AsyncClient, video: Path) -> None:

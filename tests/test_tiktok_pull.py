@@ -65,6 +65,7 @@ def _job(storage: S3Storage, clip: Path, state: dict[str, Any] | None = None) ->
         tokens=StaticTokens(TOKEN, OPEN_ID),
         upload_state=dict(state or {}),
         storage=storage,
+        options={"privacy": "public"},
     )
 
 

@@ -111,7 +111,10 @@ def resolve(
     def problem(platform: Platform, text: str) -> None:
         chosen.problems.setdefault(platform.value, []).append(text)
 
+    tried: set[tuple[Platform, str]] = set()
+
     def put(platform: Platform, option: Option, raw: str) -> None:
+        tried.add((platform, option.key))
         try:
             value = option.parse(raw, label=platform.label)
         except UserError as exc:
@@ -139,7 +142,23 @@ def resolve(
                 problem(platform, f"the {option.label.lower()} is {option.allowed()}, not typed text.")
                 continue
             put(platform, option, raw)
+    for platform in platforms:
+        values = chosen.options.get(platform, {})
+        for option in registry.spec(platform).options:
+            if option.required and (platform, option.key) not in tried:
+                problem(platform, _missing(platform, option))
+            elif option.rule is not None and option.key in values and (wrong := option.rule(values)):
+                problem(platform, wrong)
     return chosen
+
+
+def _missing(platform: Platform, option: Option) -> str:
+    spec = registry.spec(platform)
+    short = f"{platform.value}:<{option.flag}> or " if spec.short_option == option.key else ""
+    return (
+        f"choose the {option.label.lower()} yourself ({platform.label} sets no default): "
+        f"{short}--{platform.value}-{option.flag} <{option.flag}>, one of: {option.allowed()}."
+    )
 
 
 def frame_problems(chosen: Chosen, duration_s: float | None) -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,12 @@ class Option:
     within_video: bool = False
     # IMAGE: the image types accepted (``maximum`` is then its size in bytes).
     mimes: tuple[str, ...] = ()
+    # The author must choose it: the platform forbids a default (TikTok's privacy level). A post
+    # without it is refused before anything is queued or fetched.
+    required: bool = False
+    # A rule over all of the post's options on this platform, checked when this one is set
+    # (TikTok: branded content cannot be private): returns what is wrong, or None.
+    rule: Callable[[Mapping[str, Any]], str | None] | None = None
 
     def allowed(self) -> str:
         """The values this option takes, as a refusal lists them."""

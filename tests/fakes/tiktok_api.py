@@ -403,6 +403,12 @@ class FakeTikTok(LoopbackFake):
                 "unaudited_client_can_only_post_to_private_accounts",
                 "Unaudited clients can only post to a private account.",
             )
+        # "Branded content visibility cannot be set to private"
+        # (https://developers.tiktok.com/doc/content-sharing-guidelines, commercial content disclosure).
+        if post_info.get("brand_content_toggle") and privacy == "SELF_ONLY":
+            raise self._reject(
+                request, 400, "invalid_params", "Branded content cannot be posted with SELF_ONLY privacy."
+            )
         if self.creator["comment_disabled"] and not post_info.get("disable_comment"):
             raise self._reject(
                 request, 400, "invalid_params", "The creator disabled comments: disable_comment must be true."

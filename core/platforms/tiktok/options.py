@@ -5,9 +5,17 @@
 levels a creator may use are the ``privacy_level_options`` of creator_info, queried before each post
 (https://developers.tiktok.com/doc/content-posting-api-reference-query-creator-info); the publisher
 checks the chosen one against them at publish time and names the ones offered when it is not there.
+
+TikTok's UX guidelines for Direct Post (https://developers.tiktok.com/doc/content-sharing-guidelines,
+"Required UX implementation"): the person posting picks the privacy level, with no default value;
+the commercial content disclosure is offered ("Your brand": ``brand_organic_toggle``, "Branded
+content": ``brand_content_toggle``), and branded content cannot be private.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from core.platforms.options import Choice, Kind, Option
 
@@ -26,9 +34,11 @@ PRIVACY = Option(
     flag="privacy",
     label="Privacy",
     kind=Kind.CHOICE,
-    default="public",
-    help="who can watch it (the account's creator_info says which it offers)",
+    # No default: TikTok requires the person posting to choose (content-sharing guidelines).
+    default=None,
+    help="who can watch it: required, TikTok allows no default (creator_info says which the account offers)",
     docs=_DIRECT_POST,
+    required=True,
     choices=(
         Choice("public", "Everyone", aliases=("everyone",)),
         Choice("friends", "Friends (mutual followers)", aliases=("mutual",)),
@@ -79,4 +89,36 @@ COVER = Option(
     within_video=True,
 )
 
-OPTIONS = (PRIVACY, COMMENTS, DUET, STITCH, COVER)
+_GUIDELINES = "https://developers.tiktok.com/doc/content-sharing-guidelines"
+
+
+def _branded_not_private(values: Mapping[str, Any]) -> str | None:
+    if values.get("brand_content_toggle") and values.get("privacy") == "private":
+        return (
+            "branded content cannot be private on TikTok: choose another privacy, or leave out "
+            "--tiktok-branded."
+        )
+    return None
+
+
+BRANDED = Option(
+    key="brand_content_toggle",
+    flag="branded",
+    label="Branded content",
+    kind=Kind.FLAG,
+    default=False,
+    help="discloses a paid partnership: it promotes another brand or a third party",
+    docs=_GUIDELINES,
+    rule=_branded_not_private,
+)
+OWN_BRAND = Option(
+    key="brand_organic_toggle",
+    flag="own-brand",
+    label="Your brand",
+    kind=Kind.FLAG,
+    default=False,
+    help="discloses that it promotes yourself or your own business",
+    docs=_GUIDELINES,
+)
+
+OPTIONS = (PRIVACY, COMMENTS, DUET, STITCH, COVER, BRANDED, OWN_BRAND)

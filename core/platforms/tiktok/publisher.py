@@ -317,6 +317,9 @@ class TikTokPublisher:
             ),
             "disable_stitch": bool(job.options.get("disable_stitch", creator.get("stitch_disabled", False))),
             "video_cover_timestamp_ms": int(job.options.get("cover_timestamp_ms", 1000)),
+            # Commercial content disclosure, chosen per post (options.BRANDED, options.OWN_BRAND).
+            "brand_content_toggle": bool(job.options.get("brand_content_toggle", False)),
+            "brand_organic_toggle": bool(job.options.get("brand_organic_toggle", False)),
         }
 
     async def _start_pull(self, job: PublishJob, tokens: TokenSource, url: str) -> None:
@@ -389,11 +392,21 @@ class TikTokPublisher:
             )
 
     def _privacy(self, job: PublishJob, creator: dict[str, Any]) -> str:
-        wanted = str(job.options.get("privacy", "public")).lower()
-        level = _PRIVACY.get(wanted, wanted.upper())
+        # TikTok's UX guidelines forbid a default privacy: the author chose one when the post was
+        # queued (core/platforms/tiktok/options.py); a post queued before that rule has none.
+        chosen = job.options.get("privacy")
         offered = [str(o) for o in creator.get("privacy_level_options") or []]
+        names = {v: k for k, v in _PRIVACY.items()}
+        if chosen is None:
+            raise PermanentError(
+                "This TikTok post has no privacy chosen, and TikTok allows no default.",
+                hint="Schedule it again with one of: "
+                + (", ".join(names.get(o, o) for o in offered) or "none")
+                + " (e.g. tiktok:public).",
+            )
+        wanted = str(chosen).lower()
+        level = _PRIVACY.get(wanted, wanted.upper())
         if level not in offered:
-            names = {v: k for k, v in _PRIVACY.items()}
             choices = ", ".join(names.get(o, o) for o in offered) or "none"
             raise PermanentError(
                 f"This TikTok account does not offer the privacy '{wanted}'.",
