@@ -84,6 +84,15 @@ class ChannelUnreachable(Exception):
     the author is told by direct message instead (and a failure always is)."""
 
 
+class ChatRateLimited(Exception):
+    """The chat refused a call for its rate limit (Slack's 429 ``ratelimited``, Discord's 429) and
+    said when to come back: the caller waits that long and sends again; nothing is lost."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__(f"rate limited for {retry_after_s:g} s")
+        self.retry_after_s = retry_after_s
+
+
 class ConfigError(Exception):
     """A missing or invalid setting; the CLI prints it on one line."""
 

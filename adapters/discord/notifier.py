@@ -9,7 +9,7 @@ import discord
 from adapters.discord.embeds import result_embed
 from adapters.discord.replies import named
 from core.domain import MessageRef, PostView
-from core.errors import ChannelUnreachable, UserError
+from core.errors import ChannelUnreachable, ChatRateLimited, UserError
 from core.render import failure_dm_text
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,22 @@ class DiscordNotifier:
     ) -> MessageRef | None:
         """Edit the post's progress message (PATCH /channels/{id}/messages/{id}, which only the
         author may do: https://discord.com/developers/docs/resources/message#edit-message), or send
-        it as a reply to the scheduling answer."""
+        it as a reply to the scheduling answer. discord.py waits out what the rate-limit headers
+        announce; a 429 it gives up on is the relay's to wait out (``ChatRateLimited``)."""
+        try:
+            return await self._progress(post, text, message, reply)
+        except discord.RateLimited as exc:
+            raise ChatRateLimited(exc.retry_after) from exc
+        except discord.HTTPException as exc:
+            if exc.status != 429:
+                raise
+            # https://discord.com/developers/docs/topics/rate-limits#exceeding-a-rate-limit
+            retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
+            raise ChatRateLimited(float(retry_after or 1)) from exc
+
+    async def _progress(
+        self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
+    ) -> MessageRef | None:
         content = text[:2000]
         if message is not None:
             partial = self._channel(message.channel_id).get_partial_message(int(message.message_id))

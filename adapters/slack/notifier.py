@@ -12,7 +12,7 @@ from adapters.slack.blocks import message as message_layout
 from adapters.slack.blocks import result_blocks
 from adapters.slack.home import HomeTabs
 from core.domain import MessageRef, PostView
-from core.errors import ChannelUnreachable
+from core.errors import ChannelUnreachable, ChatRateLimited
 from core.render import failure_dm_text, namespaced
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,20 @@ class SlackNotifier:
         self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
     ) -> MessageRef | None:
         """Edit the post's progress message (``chat.update`` names it by channel and ts,
-        https://api.slack.com/methods/chat.update), or post it in the thread of the scheduling reply."""
+        https://api.slack.com/methods/chat.update), or post it in the thread of the scheduling reply.
+        A 429 is the relay's to wait out (``ChatRateLimited``), not this call's."""
+        try:
+            return await self._progress(post, text, message, reply)
+        except SlackApiError as exc:
+            if exc.response.status_code != 429:
+                raise
+            # https://docs.slack.dev/apis/web-api/rate-limits: HTTP 429 with Retry-After in seconds.
+            retry_after = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
+            raise ChatRateLimited(float(retry_after or 1)) from exc
+
+    async def _progress(
+        self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
+    ) -> MessageRef | None:
         text, layout = message_layout(text)
         if message is not None:
             await self._progress_client.chat_update(

@@ -219,6 +219,7 @@ class FakeSlack(LoopbackFake):
         home_tab_enabled: bool = False,
         update_limit_per_minute: int = 50,
         publish_limit_per_minute: int = 100,
+        tier_window_s: float = 60.0,
     ) -> None:
         super().__init__()
         # The app's features.app_home.home_tab_enabled (tests pass the manifest's).
@@ -231,6 +232,8 @@ class FakeSlack(LoopbackFake):
         # views.publish is Tier 4, "100+ per minute" per workspace
         # (https://docs.slack.dev/reference/methods/views.publish, https://docs.slack.dev/apis/web-api/rate-limits).
         self.per_minute = {"chat.update": update_limit_per_minute, "views.publish": publish_limit_per_minute}
+        # The tiers' minute; a test may shrink it (with the limits in proportion) to stay fast.
+        self.tier_window_s = tier_window_s
         self.bot_token = bot_token
         self.app_token = app_token
         self.scopes = set(scopes) if scopes is not None else documented_bot_scopes()
@@ -507,11 +510,12 @@ class FakeSlack(LoopbackFake):
         """Slack's rate limits are per method and per workspace (https://docs.slack.dev/apis/web-api/rate-limits):
         past ``limit`` calls in a minute, HTTP 429 with Retry-After."""
         now = time.monotonic()
+        window = self.tier_window_s
         recent = self._recent_calls.setdefault(method, deque())
-        while recent and recent[0] <= now - 60:
+        while recent and recent[0] <= now - window:
             recent.popleft()
         if len(recent) >= limit:
-            return Fault(retry_after=max(1, round(recent[0] + 60 - now)))
+            return Fault(retry_after=max(1, round(recent[0] + window - now)))
         recent.append(now)
         return None
 
