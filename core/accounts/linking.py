@@ -74,6 +74,16 @@ def hash_state(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
+def _command(platform: str) -> str:
+    """postbot's link command, as a web page names it: the page can't know which chat the link came
+    from (Slack and Discord have /postbot link, the console /link), so it names none of them."""
+    return f"postbot's link command for {platform} in chat"
+
+
+def _new_link(platform: str) -> str:
+    return f"Ask for a new one with {_command(platform)}."
+
+
 @dataclass(frozen=True)
 class LinkOutcome:
     platform: Platform
@@ -245,7 +255,9 @@ class AccountLinker:
         error_description: str | None = None,
     ) -> LinkOutcome:
         if not state:
-            raise LinkStateInvalid("The address has no link state. Start again with /link in chat.")
+            raise LinkStateInvalid(
+                "The address has no link state. Start again with postbot's link command in chat."
+            )
         now = self.clock()
         async with self.sessions.begin() as session:
             row = await self._state_row(session, platform, state)
@@ -258,7 +270,7 @@ class AccountLinker:
             )
             if burnt.rowcount != 1:  # type: ignore[attr-defined]
                 self._check_usable(row)
-                raise LinkStateUsed(f"Run /link {platform.value} in chat for a new one.")
+                raise LinkStateUsed(_new_link(platform.value))
             verifier = self._verifier(row)
             team_id, user_id = row.team_id, row.user_id
 
@@ -267,16 +279,16 @@ class AccountLinker:
             if error == "access_denied":
                 raise LinkDenied(
                     f"You declined access on {platform.label}, so nothing was linked. "
-                    f"Run /link {platform.value} again whenever you're ready."
+                    f"Whenever you're ready, use {_command(platform.value)} again."
                 )
             said = f": {error_description[:200]}" if error_description else ""
             raise LinkProviderFailed(
                 f"{platform.label} reported an error ({error[:64]}{said}), so nothing was linked. "
-                f"Try /link {platform.value} again."
+                f"Try {_command(platform.value)} again."
             )
         if not code:
             raise LinkStateInvalid(
-                f"{platform.label} sent no authorization code. Try /link {platform.value} again."
+                f"{platform.label} sent no authorization code. Try {_command(platform.value)} again."
             )
 
         provider = self.oauth.get(platform)
@@ -287,11 +299,11 @@ class AccountLinker:
             profile = await provider.fetch_profile(tokens)
         except ProviderUnavailable as exc:
             raise LinkProviderFailed(
-                f"{exc.message}. Nothing was linked; try /link {platform.value} again."
+                f"{exc.message}. Nothing was linked; try {_command(platform.value)} again."
             ) from None
         except OAuthError as exc:
             raise LinkProviderFailed(
-                f"{exc.message}. Nothing was linked; try /link {platform.value} again."
+                f"{exc.message}. Nothing was linked; try {_command(platform.value)} again."
             ) from None
 
         async with self.sessions.begin() as session:
@@ -389,8 +401,7 @@ class AccountLinker:
         # A state for another platform is treated like a forged one: someone edited the address.
         if row is None or row.platform != platform.value:
             raise LinkStateInvalid(
-                "This link wasn't issued by postbot, or was altered. "
-                f"Run /link {platform.value} in chat for a new one."
+                f"This link wasn't issued by postbot, or was altered. {_new_link(platform.value)}"
             )
         return row
 
@@ -403,17 +414,15 @@ class AccountLinker:
     def _elsewhere(platform: Platform) -> LinkOpenedElsewhere:
         return LinkOpenedElsewhere(
             "Each link works only in the browser that opened it first, and that was another one. "
-            f"If that wasn't you, tell your admins. Run /link {platform.value} in chat for a new link."
+            f"If that wasn't you, tell your admins. {_new_link(platform.value)}"
         )
 
     def _check_usable(self, row: OAuthState) -> None:
         if row.used_at is not None:
-            raise LinkStateUsed(f"Each link works once. Run /link {row.platform} in chat for a new one.")
+            raise LinkStateUsed(f"Each link works once. {_new_link(row.platform)}")
         if row.expires_at <= self.clock():
             minutes = int(STATE_TTL.total_seconds() // 60)
-            raise LinkStateExpired(
-                f"Links are valid for {minutes} minutes. Run /link {row.platform} in chat for a new one."
-            )
+            raise LinkStateExpired(f"Links are valid for {minutes} minutes. {_new_link(row.platform)}")
 
     def _verifier(self, row: OAuthState) -> str | None:
         if row.pkce_verifier_enc is None:
@@ -421,9 +430,7 @@ class AccountLinker:
         try:
             return self.vault.decrypt(row.pkce_verifier_enc, state_aad(row.state_hash))
         except VaultError:
-            raise LinkStateInvalid(
-                f"This link can no longer be used. Run /link {row.platform} for a new one."
-            ) from None
+            raise LinkStateInvalid(f"This link can no longer be used. {_new_link(row.platform)}") from None
 
     # -- /accounts and /unlink ---------------------------------------------------------------------
 
