@@ -4,6 +4,7 @@ re-published (throttled) when the workspace's posts change, within what views.pu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,9 +30,14 @@ HOME_TAB = yaml.safe_load(MANIFEST.read_text())["features"]["app_home"]["home_ta
 REFRESH_S = 1.5
 
 
-@pytest.fixture
-async def home(settings: Settings, db: Database, tmp_path: Path) -> AsyncIterator[Harness]:
-    async with FakeSlack(scopes=manifest_scopes(), home_tab_enabled=HOME_TAB) as slack:
+@contextlib.asynccontextmanager
+async def _workspace(
+    settings: Settings, db: Database, *, publish_per_minute: int = 100, **slack_settings: Any
+) -> AsyncIterator[Harness]:
+    """Ana, Ben and #launch on a fake Slack with the Home tab on; ``slack_settings`` tune postbot."""
+    async with FakeSlack(
+        scopes=manifest_scopes(), home_tab_enabled=HOME_TAB, publish_limit_per_minute=publish_per_minute
+    ) as slack:
         slack.add_user(ANA, "ana", tz="America/New_York")
         slack.add_user(BEN, "ben", tz="Europe/Berlin", is_admin=True)
         slack.add_channel(CHANNEL, "launch")
@@ -41,7 +47,8 @@ async def home(settings: Settings, db: Database, tmp_path: Path) -> AsyncIterato
             mode="http",
             api_base_url=slack.api_base_url,
             file_origins=[slack.base_url],
-            home_refresh_s=REFRESH_S,
+            home_publish_per_minute=publish_per_minute,
+            **slack_settings,
         )
         settings.secret_key = SecretStr("test-vault-secret-with-enough-entropy-0123456789")
         settings.vault = VaultSettings(iterations=100_000)
@@ -57,6 +64,12 @@ async def home(settings: Settings, db: Database, tmp_path: Path) -> AsyncIterato
             await chat.stop()
             await app.close()
             await chat.close()
+
+
+@pytest.fixture
+async def home(settings: Settings, db: Database) -> AsyncIterator[Harness]:
+    async with _workspace(settings, db, home_refresh_s=REFRESH_S) as harness:
+        yield harness
 
 
 def _opened(user: str, tab: str = "home") -> dict[str, Any]:
@@ -191,37 +204,12 @@ async def test_home_tab_shows_only_channels_the_viewer_is_in(home: Harness, clip
 async def crowd(settings: Settings, db: Database) -> AsyncIterator[Harness]:
     """A workspace whose views.publish allows 10 calls a minute (Slack's is 100, Tier 4: the same rule,
     scaled down so a test sees it within seconds), and postbot told the same."""
-    async with FakeSlack(
-        scopes=manifest_scopes(), home_tab_enabled=HOME_TAB, publish_limit_per_minute=10
-    ) as slack:
-        slack.add_user(ANA, "ana", tz="America/New_York")
-        slack.add_user(BEN, "ben", tz="Europe/Berlin", is_admin=True)
+    async with _workspace(
+        settings, db, publish_per_minute=10, home_refresh_s=0.5, home_recent_s=2.0
+    ) as harness:
         for i in range(1, 7):
-            slack.add_user(f"U0V{i:02d}", f"viewer{i}")
-        slack.add_channel(CHANNEL, "launch")
-        settings.slack = SlackSettings(
-            bot_token=SecretStr(slack.bot_token),
-            signing_secret=SecretStr(SECRET),
-            mode="http",
-            api_base_url=slack.api_base_url,
-            file_origins=[slack.base_url],
-            home_refresh_s=0.5,
-            home_recent_s=2.0,
-            home_publish_per_minute=10,
-        )
-        settings.secret_key = SecretStr("test-vault-secret-with-enough-entropy-0123456789")
-        settings.vault = VaultSettings(iterations=100_000)
-        app = await build_app(settings, schema=db.schema, worker_id="w1")
-        chat = SlackChat(app.postbot, app.http, bot_token=slack.bot_token, signing_secret=SECRET)
-        try:
-            async with LoopbackServer(chat.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
-                yield Harness(
-                    slack, SlackSender(slack, server.url + EVENTS_PATH, SECRET, http), app, settings
-                )
-        finally:
-            await chat.stop()
-            await app.close()
-            await chat.close()
+            harness.slack.add_user(f"U0V{i:02d}", f"viewer{i}")
+        yield harness
 
 
 @sqlite_only
