@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,12 +30,13 @@ from core.platforms.registry import SPECS
 from core.progress import ProgressRelay
 from core.publishers.transport import make_client
 from core.scheduler.processor import PostProcessor
+from core.scheduler.results import ResultsCollector
 from core.scheduler.runner import SchedulerRunner
 from core.service import Postbot
-from core.slots.metrics import collect_due_metrics
 from core.store.alerts import AlertGates
 from core.store.buckets import SharedBuckets
 from core.store.heartbeats import Heartbeats
+from core.store.results import ResultReads
 from core.store.wakeups import WakeListener
 from core.watch import OpsWatch
 
@@ -62,6 +63,7 @@ class App:
     converter: Converter | None = None
     watch: OpsWatch | None = None
     _listener: WakeListener | None = None
+    _results: ResultsCollector | None = None
     _watching: asyncio.Task[None] | None = None
 
     def start_watch(self) -> None:
@@ -79,8 +81,9 @@ class App:
         if self.accounts is not None:
             # Instagram's 60-day tokens have no refresh token: they die unless refreshed while alive.
             self.runner.add_periodic(self._keep_tokens_alive, hours=6)
-            # The team's own results feed the slot suggestions.
-            self.runner.add_periodic(self._collect_results, hours=0.25)
+            # Each post's results at its checkpoints (core/scheduler/results.py); the settled ones
+            # feed the slot suggestions.
+            self.runner.add_periodic(self._collect_results, seconds=self.settings.results.poll_interval_s)
         sched = self.settings.scheduler
         self.runner.add_periodic(self._beat, seconds=sched.heartbeat_interval_s, now=True)
         # Every scheduler process collects expired videos; collecting twice is harmless.
@@ -107,12 +110,17 @@ class App:
 
     async def _collect_results(self) -> None:
         assert self.accounts is not None
-        readers = {
-            spec.platform: spec.results(self.http, self.settings.platforms.for_platform(spec.name))
-            for spec in SPECS
-            if spec.results is not None
-        }
-        await collect_due_metrics(self.sessions, readers, self.accounts.tokens, datetime.now(UTC))
+        if self._results is None:
+            readers = {
+                spec.platform: spec.results(self.http, self.settings.platforms.for_platform(spec.name))
+                for spec in SPECS
+                if spec.results is not None
+            }
+            reads = ResultReads(self.sessions, self.processor.worker_id)
+            self._results = ResultsCollector(
+                reads, readers, self.accounts.tokens, self.settings.results, self.processor
+            )
+        await self._results.collect()
 
     @staticmethod
     async def warm() -> None:

@@ -62,6 +62,29 @@ class SchedulerSettings(BaseModel):
     progress_interval_s: float = Field(default=5.0, ge=0.0)
 
 
+class ResultsSettings(BaseModel):
+    """Reading each published post's results (core/scheduler/results.py)."""
+
+    # Hours after publishing at which a post's numbers are read and kept (one row per post and time).
+    checkpoints_h: list[float] = Field(default_factory=lambda: [1.0, 24.0, 168.0])
+    # How often each scheduler looks for reads that are due.
+    poll_interval_s: float = Field(default=300.0, gt=0)
+    # A reading missed by more than this (postbot was down) is skipped rather than read late.
+    catch_up_h: float = Field(default=48.0, ge=0)
+    # Reads claimed per poll and how long a claim holds before another worker may take it over.
+    batch_size: int = Field(default=200, ge=1)
+    lease_s: float = Field(default=300.0, gt=0)
+    # Failed reads (network, 5xx, a rejected token) are tried this many times, with backoff.
+    max_attempts: int = Field(default=5, ge=1)
+
+    @field_validator("checkpoints_h")
+    @classmethod
+    def _positive(cls, value: list[float]) -> list[float]:
+        if any(h <= 0 for h in value):
+            raise ValueError("results.checkpoints_h: every checkpoint must be after publishing (> 0 h)")
+        return sorted(set(value))
+
+
 class OAuthSettings(BaseModel):
     """Overrides for a platform's OAuth endpoints; unset ones use the provider's documented URL,
     rebased onto the platform's ``auth_base_url`` when that is set."""
@@ -314,6 +337,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
 
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    results: ResultsSettings = Field(default_factory=ResultsSettings)
     platforms: PlatformsSettings = Field(default_factory=PlatformsSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)

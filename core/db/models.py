@@ -205,6 +205,36 @@ class ScheduledPost(Base):
     account: Mapped[SocialAccount | None] = relationship()
 
 
+class PostResult(Base):
+    """A post's numbers at one checkpoint after publishing (core/scheduler/results.py): due, claimed
+    by a worker like a due post, then read (or not available, or failed)."""
+
+    __tablename__ = "post_results"
+    __table_args__ = (
+        UniqueConstraint("post_id", "checkpoint_s", name="uq_post_results_post_checkpoint"),
+        Index("ix_post_results_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("scheduled_posts.id", ondelete="CASCADE"))
+    # Seconds after publishing (3600, 86400, 604800 by default).
+    checkpoint_s: Mapped[int] = mapped_column(Integer)
+    # due | claimed | read | unavailable | failed
+    state: Mapped[str] = mapped_column(String(16), default="due")
+    # When a worker should next try: the checkpoint, or later after a backoff or an open breaker.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    views: Mapped[int | None] = mapped_column(BigInteger)
+    likes: Mapped[int | None] = mapped_column(BigInteger)
+    comments: Mapped[int | None] = mapped_column(BigInteger)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Why there are no numbers (the platform's words, or the scopes the account lacks).
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 ALL_PLATFORMS = "*"
 
 

@@ -93,12 +93,15 @@ def _log_fields(post: ClaimedPost) -> dict[str, Any]:
     }
 
 
-class _Defer(Exception):
-    """Internal: put the post back in the queue at ``due_at`` without spending an attempt."""
+class Postponed(Exception):
+    """Put the work (a post, a results read) back at ``due_at`` without spending an attempt."""
 
     def __init__(self, due_at: datetime, reason: str) -> None:
         self.due_at = due_at
         self.reason = reason
+
+
+_Defer = Postponed
 
 
 class PostProcessor:
@@ -496,7 +499,14 @@ class PostProcessor:
 
     @contextlib.asynccontextmanager
     async def _limited(self, post: ClaimedPost) -> AsyncIterator[None]:
-        limits = self.limits.get((post.platform.value, post.account_id))
+        async with self.limited(post.platform, post.account_id):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def limited(self, platform: Platform, account_id: int | None) -> AsyncIterator[None]:
+        """Hold one of (platform, account)'s calls to its rate limit and concurrency, the fleet's
+        when shared; raises Postponed when the wait would be longer than max_rate_wait_s."""
+        limits = self.limits.get((platform.value, account_id))
         if limits.slots is not None and limits.max_concurrency is not None:
             if limits.slots.locked() and limits.waiting >= limits.max_concurrency:
                 # Enough posts already queue behind this account; don't let it eat every slot.
@@ -505,7 +515,7 @@ class PostProcessor:
             # One allowance for the whole fleet: the bucket's row in the database.
             bucket = limits.bucket
             wait, kept = await self.shared_buckets.reserve(
-                f"{post.platform.value}:{post.account_id or ''}",
+                f"{platform.value}:{account_id or ''}",
                 rate=bucket.rate,
                 burst=bucket.burst,
                 max_wait_s=self.settings.max_rate_wait_s,

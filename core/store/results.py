@@ -1,0 +1,254 @@
+"""Results reads in the database (``post_results``): one row per published post and checkpoint.
+
+Rows are made when their checkpoint comes due (``seed_due``, idempotent: the unique (post,
+checkpoint) pair and INSERT ... ON CONFLICT DO NOTHING let every worker seed at once), then claimed
+the way due posts are (core/store/queue.py): ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, SQLite's
+single writer elsewhere, a lease that a vanished worker's claims run out of, and a ``lease_version``
+every later write must still match, so two workers never read the same checkpoint twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.db.models import PostResult, ScheduledPost, SocialAccount
+from core.db.types import as_utc
+from core.domain import Platform, PostingAccount, PostStatus
+from core.store.accounts import posting_account
+
+DUE, CLAIMED, READ, UNAVAILABLE, FAILED = "due", "claimed", "read", "unavailable", "failed"
+
+
+@dataclass(frozen=True)
+class ClaimedRead:
+    id: int
+    lease_version: int
+    checkpoint_s: int
+    attempts: int
+    post_id: int
+    platform: Platform
+    remote_id: str
+    account: PostingAccount
+    # The scopes the account's token was granted, as the platform said at linking.
+    scopes: str | None
+
+
+async def seed_due(
+    session: AsyncSession,
+    *,
+    checkpoints_s: Sequence[int],
+    platforms: Collection[Platform],
+    now: datetime,
+    catch_up: timedelta,
+) -> int:
+    """Make the rows of checkpoints that came due within ``catch_up``; returns how many are new."""
+    if not checkpoints_s or not platforms:
+        return 0
+    oldest = now - timedelta(seconds=max(checkpoints_s)) - catch_up
+    newest = now - timedelta(seconds=min(checkpoints_s))
+    posts = (
+        await session.execute(
+            select(ScheduledPost.id, ScheduledPost.published_at).where(
+                ScheduledPost.status == PostStatus.PUBLISHED.value,
+                ScheduledPost.remote_id.is_not(None),
+                ScheduledPost.platform.in_([p.value for p in platforms]),
+                ScheduledPost.published_at >= oldest,
+                ScheduledPost.published_at <= newest,
+            )
+        )
+    ).all()
+    rows: list[dict[str, Any]] = []
+    for post_id, published_at in posts:
+        if published_at is None:
+            continue
+        for checkpoint in checkpoints_s:
+            due = as_utc(published_at) + timedelta(seconds=checkpoint)
+            if due <= now and now - due <= catch_up:
+                rows.append({"post_id": post_id, "checkpoint_s": checkpoint, "due_at": due})
+    if not rows:
+        return 0
+    have = set(
+        (
+            await session.execute(
+                select(PostResult.post_id, PostResult.checkpoint_s).where(
+                    PostResult.post_id.in_({r["post_id"] for r in rows})
+                )
+            )
+        ).all()
+    )
+    rows = [r for r in rows if (r["post_id"], r["checkpoint_s"]) not in have]
+    if not rows:
+        return 0
+    values = [r | {"state": DUE, "attempts": 0, "lease_version": 0} for r in rows]
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Another worker seeding the same checkpoint at the same moment: its row wins, this one is dropped.
+    statement = (
+        insert(PostResult).values(values).on_conflict_do_nothing(index_elements=["post_id", "checkpoint_s"])
+    )
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(PostResult.state == DUE, PostResult.due_at <= now),
+        and_(PostResult.state == CLAIMED, PostResult.lease_until < now),
+    )
+
+
+async def claim(
+    session: AsyncSession, *, worker_id: str, now: datetime, lease: timedelta, limit: int
+) -> list[ClaimedRead]:
+    # The same shape as claim_statement in core/store/queue.py, for the same reasons (MATERIALIZED).
+    candidates = (
+        select(PostResult.id)
+        .where(_claimable(now))
+        .order_by(PostResult.due_at, PostResult.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
+    )
+    statement = (
+        update(PostResult)
+        .where(PostResult.id.in_(select(candidates.c.id)), _claimable(now))
+        .values(
+            state=CLAIMED,
+            claimed_by=worker_id,
+            lease_until=now + lease,
+            lease_version=PostResult.lease_version + 1,
+        )
+        .returning(PostResult.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = list((await session.execute(statement)).scalars().all())
+    if not ids:
+        return []
+    rows = (
+        await session.execute(
+            select(PostResult, ScheduledPost.platform, ScheduledPost.remote_id, SocialAccount)
+            .join(ScheduledPost, PostResult.post_id == ScheduledPost.id)
+            .join(SocialAccount, ScheduledPost.account_id == SocialAccount.id)
+            .where(PostResult.id.in_(ids))
+        )
+    ).all()
+    claimed = [
+        ClaimedRead(
+            r.id,
+            r.lease_version,
+            r.checkpoint_s,
+            r.attempts,
+            r.post_id,
+            Platform(platform),
+            str(remote),
+            posting_account(account),
+            account.scopes,
+        )
+        for r, platform, remote, account in rows
+    ]
+    orphans = set(ids) - {c.id for c in claimed}
+    if orphans:
+        # The account was unlinked since: nobody can read these.
+        await session.execute(
+            update(PostResult)
+            .where(PostResult.id.in_(orphans))
+            .values(state=UNAVAILABLE, note="the account was unlinked", claimed_by=None)
+        )
+    return claimed
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What became of one claimed read."""
+
+    read: ClaimedRead
+    state: str
+    views: int | None = None
+    likes: int | None = None
+    comments: int | None = None
+    note: str | None = None
+    # For a read to try again (state DUE): when, and whether it spent an attempt.
+    due_at: datetime | None = None
+    spent: bool = False
+
+
+async def finish(
+    session: AsyncSession, done: Sequence[Finished], *, worker_id: str, now: datetime, settle_s: int
+) -> int:
+    """Write outcomes, each only while this worker's claim still holds; returns how many held."""
+    kept = 0
+    for f in done:
+        values: dict[str, Any] = {"state": f.state, "note": f.note, "claimed_by": None, "lease_until": None}
+        if f.state == READ:
+            values |= {"views": f.views, "likes": f.likes, "comments": f.comments, "read_at": now}
+        if f.state == DUE:
+            values["due_at"] = f.due_at or now
+        if f.spent:
+            values["attempts"] = PostResult.attempts + 1
+        result = await session.execute(
+            update(PostResult)
+            .where(
+                PostResult.id == f.read.id,
+                PostResult.claimed_by == worker_id,
+                PostResult.lease_version == f.read.lease_version,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        held = bool(getattr(result, "rowcount", 0))
+        kept += held
+        if held and f.state == READ and f.read.checkpoint_s == settle_s:
+            # The post's own columns keep the settled reading that slot suggestions learn from
+            # (core/slots/history.py).
+            await session.execute(
+                update(ScheduledPost)
+                .where(ScheduledPost.id == f.read.post_id)
+                .values(views=f.views, likes=f.likes, comments=f.comments, metrics_fetched_at=now)
+                .execution_options(synchronize_session=False)
+            )
+    return kept
+
+
+async def readings(session: AsyncSession, post_id: int) -> list[PostResult]:
+    rows = await session.execute(
+        select(PostResult).where(PostResult.post_id == post_id).order_by(PostResult.checkpoint_s)
+    )
+    return list(rows.scalars().all())
+
+
+class ResultReads:
+    """The one object the results collector talks to (it never sees SQL or ORM rows)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], worker_id: str) -> None:
+        self.sessions = sessions
+        self.worker_id = worker_id
+
+    async def seed(
+        self,
+        *,
+        checkpoints_s: Sequence[int],
+        platforms: Collection[Platform],
+        now: datetime,
+        catch_up: timedelta,
+    ) -> int:
+        async with self.sessions.begin() as session:
+            return await seed_due(
+                session, checkpoints_s=checkpoints_s, platforms=platforms, now=now, catch_up=catch_up
+            )
+
+    async def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[ClaimedRead]:
+        async with self.sessions.begin() as session:
+            return await claim(session, worker_id=self.worker_id, now=now, lease=lease, limit=limit)
+
+    async def finish(self, done: Sequence[Finished], *, now: datetime, settle_s: int) -> int:
+        async with self.sessions.begin() as session:
+            return await finish(session, done, worker_id=self.worker_id, now=now, settle_s=settle_s)
