@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,6 +19,7 @@ from core.accounts.service import Accounts
 from core.alerts import Alerter
 from core.config import Settings
 from core.db.engine import make_engine, migrate, session_factory
+from core.db.models import SocialAccount
 from core.domain import ChatKind, Platform
 from core.errors import ConfigError
 from core.media.cache import MediaCache
@@ -32,7 +35,8 @@ from core.publishers.transport import make_client
 from core.scheduler.processor import PostProcessor
 from core.scheduler.results import ResultsCollector
 from core.scheduler.runner import SchedulerRunner
-from core.service import Postbot
+from core.service import Postbot, Preflight
+from core.store.accounts import posting_account
 from core.store.alerts import AlertGates
 from core.store.buckets import SharedBuckets
 from core.store.heartbeats import Heartbeats
@@ -253,6 +257,8 @@ async def build_app(
         return {Platform(p): s for p, s in (await breakers.states()).items()}
 
     postbot.set_breaker_states(breaker_states)
+    if accounts is not None:
+        postbot.set_preflight(_preflight(sessions, publishers, accounts))
     runner = SchedulerRunner(processor, poll_interval_s=settings.scheduler.poll_interval_s)
     heartbeats = Heartbeats(sessions)
     watch = OpsWatch(
@@ -276,3 +282,29 @@ async def build_app(
         converter=converter,
         watch=watch,
     )
+
+
+def _preflight(
+    sessions: async_sessionmaker[AsyncSession], publishers: PublisherRegistry, accounts: Accounts
+) -> Preflight:
+    """A platform's own checks of a post before it is queued (a publisher's ``preflight``, e.g.
+    TikTok's creator_info), with the tokens of the account it goes out as. A check that cannot run
+    (the platform is down, the token was revoked) queues the post: publishing checks again."""
+
+    async def preflight(
+        platform: Platform, account_id: int, options: Mapping[str, Any], duration_s: float | None
+    ) -> list[str]:
+        check = getattr(publishers.get(platform), "preflight", None)
+        if check is None:
+            return []
+        async with sessions() as session:
+            row = await session.get(SocialAccount, account_id)
+        if row is None:
+            return []
+        try:
+            return list(await check(accounts.tokens(posting_account(row)), options, duration_s))
+        except Exception:
+            log.warning("checking a %s post before queueing failed", platform.value, exc_info=True)
+            return []
+
+    return preflight

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -199,6 +199,11 @@ def platform_infos() -> tuple[PlatformInfo, ...]:
     return registry.infos()
 
 
+# (platform, linked account id, the post's options there, the video's duration) → what the platform
+# refuses before queueing.
+Preflight = Callable[[Platform, int, Mapping[str, Any], float | None], Awaitable[list[str]]]
+
+
 class Postbot:
     def __init__(
         self,
@@ -223,6 +228,9 @@ class Postbot:
         self._wake = wake
         self.clock = clock
         self._breaker_states: Callable[[], Awaitable[dict[Platform, str]]] | None = None
+        # Asks a platform what it refuses before a post is queued (TikTok's creator_info); None: no
+        # such checks (set by bot/wiring.py when accounts can be linked).
+        self._preflight: Preflight | None = None
         # Signs and checks postbot's own /media/ links (None without a vault secret).
         self._signer = url_signer(settings)
         # The same links bound to one post, dead once it is over (Instagram's video_url).
@@ -505,6 +513,12 @@ class Postbot:
                     f"no {platform.label} account linked: an admin can link it with /link {platform.value}."
                 )
         images = _image_options(platforms, request.thumbnail, problems)
+        if self._preflight is not None and not problems:
+            for platform, account_id in linked.items():
+                options = picked.options.get(platform, {})
+                duration = checked.media.duration_s
+                if found := await self._preflight(platform, account_id, options, duration):
+                    problems[platform.value] = found
         if problems:
             raise ValidationFailed(problems)
         options = {p: dict(picked.options.get(p, {})) for p in platforms}
@@ -724,6 +738,10 @@ class Postbot:
             week[max(offset, 0)].posts.append(post)
         accounts = await self.linker.list_accounts(ctx) if self.linker is not None else None
         return HomeView(tz=tz, week=week, accounts=accounts, recent=recent, paused=held)
+
+    def set_preflight(self, preflight: Preflight | None) -> None:
+        """A platform's own checks of a post before it is queued, by the account it goes out as."""
+        self._preflight = preflight
 
     def set_breaker_states(self, states: Callable[[], Awaitable[dict[Platform, str]]] | None) -> None:
         """The fleet's circuit breakers as the database holds them, for /status (None: not shown)."""

@@ -357,6 +357,29 @@ async def test_a_bad_option_is_refused_before_queueing_with_the_allowed_values(
         assert await session.scalar(select(func.count()).select_from(ScheduledPost)) == 0
 
 
+async def test_tiktok_creator_info_is_checked_before_the_post_is_queued(world: World, clip: Path) -> None:
+    """TikTok's Direct Post flow reads creator_info before the post is made: a privacy level the
+    account does not offer, or a video longer than it may post, is refused when scheduling, not
+    hours later when the post falls due."""
+    w = world
+    w.tiktok.creator["privacy_level_options"] = ["FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+    reply = await w.console.handle(f"/schedule tomorrow 6pm tiktok:public Hi --file {clip}")
+    assert "tiktok: @postbot_team does not offer the privacy 'public': it offers followers, private." in reply
+    w.tiktok.creator["max_video_post_duration_sec"] = 10
+    reply = await w.console.handle(f"/schedule tomorrow 6pm youtube,tiktok:followers Hi --file {clip}")
+    assert "this TikTok account can post videos of up to 10 s; this one is 12 s: trim it." in reply
+    async with w.app.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ScheduledPost)) == 0
+    asked = [r for r in w.tiktok.requests if "creator_info" in r.path]
+    assert len(asked) == 2, "asked once per command, with the linked account's token"
+
+    w.tiktok.creator["max_video_post_duration_sec"] = 600
+    reply = await w.console.handle(f"/schedule tomorrow 6pm tiktok:followers Hi --file {clip}")
+    assert "✗" not in reply, reply
+    [tt] = await w.posts()
+    assert tt.options == {"privacy": "followers"}
+
+
 async def test_the_queue_shows_options_that_differ_from_the_defaults(world: World, clip: Path) -> None:
     w = world
     await w.console.handle(f"/schedule tomorrow 6pm youtube:public,tiktok:friends Hi --kids no --file {clip}")

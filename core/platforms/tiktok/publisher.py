@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -390,6 +390,32 @@ class TikTokPublisher:
                 f"This TikTok account can post videos of up to {int(limit)} s; this one is {duration:.0f} s.",
                 hint="Trim the video and schedule it again.",
             )
+
+    async def preflight(
+        self, tokens: TokenSource, options: Mapping[str, Any], duration_s: float | None
+    ) -> list[str]:
+        """What this account's creator_info refuses in a post about to be queued: the chosen privacy
+        level when the account does not offer it (listing those it does) and a video longer than
+        its ``max_video_post_duration_sec``. TikTok's Direct Post flow asks creator_info before the
+        post is made (https://developers.tiktok.com/doc/content-posting-api-reference-direct-post,
+        step 1); publishing asks again, as the account's settings may change meanwhile."""
+        creator = await self._post(tokens, "creator_info/query/", {}, "reading the account's settings")
+        found: list[str] = []
+        offered = [str(o) for o in creator.get("privacy_level_options") or []]
+        names = {v: k for k, v in _PRIVACY.items()}
+        wanted = options.get("privacy")
+        if wanted is not None and _PRIVACY.get(str(wanted), str(wanted).upper()) not in offered:
+            user = creator.get("creator_username")
+            who = f"@{user}" if user else "this TikTok account"
+            choices = ", ".join(names.get(o, o) for o in offered) or "none"
+            found.append(f"{who} does not offer the privacy '{wanted}': it offers {choices}.")
+        limit = creator.get("max_video_post_duration_sec")
+        if isinstance(limit, int | float) and duration_s is not None and duration_s > limit:
+            found.append(
+                f"this TikTok account can post videos of up to {int(limit)} s; this one is "
+                f"{duration_s:.0f} s: trim it."
+            )
+        return found
 
     def _privacy(self, job: PublishJob, creator: dict[str, Any]) -> str:
         # TikTok's UX guidelines forbid a default privacy: the author chose one when the post was
