@@ -21,10 +21,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from pydantic import SecretStr
+from starlette.requests import Request
+from starlette.types import Message
 
 from adapters.slack.blocks import escape
 from adapters.slack.handlers import COMMAND_ACKS, HELP
-from adapters.slack.ingress import RecentRequests
+from adapters.slack.ingress import RecentRequests, Refused, read_body
 from adapters.slack.run import EVENTS_PATH, SlackChat
 from bot.wiring import build_app
 from core.config import PlatformSettings, Settings, SlackSettings, VaultSettings
@@ -319,3 +321,46 @@ async def test_debug_logs_carry_no_link_state_and_no_response_url(
     response_url = ack["url"]
     assert state not in logged
     assert urlsplit(response_url).path not in logged and response_url.rsplit("/", 1)[1] not in logged
+
+
+def _request(headers: list[tuple[bytes, bytes]], *messages: Message) -> Request:
+    """A request as an ASGI server hands it over, its body arriving as ``messages`` (then nothing)."""
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        await asyncio.Event().wait()  # a client that sends nothing more
+        raise AssertionError("unreachable")
+
+    scope = {"type": "http", "method": "POST", "path": EVENTS_PATH, "headers": headers, "query_string": b""}
+    return Request(scope, receive)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "1e3", "-1", " 12", "0x10"])
+async def test_read_body_refuses_a_malformed_length_itself(value: str) -> None:
+    """uvicorn answers these 400 before the app sees them (tested by hand: "Invalid HTTP request
+    received."), so read_body's own check guards any server that passes them on; asked directly.
+    Survivors of tools/mutation.py slack-intake: every mutant of that check."""
+    request = _request([(b"content-length", value.encode("latin-1"))])
+    with pytest.raises(Refused) as refused:
+        await read_body(request, max_bytes=1024, timeout_s=1)
+    assert (refused.value.status, refused.value.reason) == (400, "malformed content-length")
+
+
+async def test_read_body_says_why_it_stopped_reading() -> None:
+    """The reasons go to the log and, but for 401, into the answer: each is checked."""
+    slow = _request([], {"type": "http.request", "body": b"a", "more_body": True})
+    with pytest.raises(Refused) as refused:
+        await read_body(slow, max_bytes=1024, timeout_s=0.05)
+    assert (refused.value.status, refused.value.reason) == (408, "body too slow")
+    gone = _request(
+        [], {"type": "http.request", "body": b"a", "more_body": True}, {"type": "http.disconnect"}
+    )
+    with pytest.raises(Refused) as refused:
+        await read_body(gone, max_bytes=1024, timeout_s=1)
+    assert (refused.value.status, refused.value.reason) == (400, "client went away")
+    whole = _request(
+        [(b"content-length", b"3")], {"type": "http.request", "body": b"abc", "more_body": False}
+    )
+    assert await read_body(whole, max_bytes=3, timeout_s=1) == b"abc"

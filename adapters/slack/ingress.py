@@ -60,6 +60,7 @@ def signed(secret: bytes, timestamp: str, signature: str, body: bytes) -> bool:
 async def read_body(request: Request, *, max_bytes: int, timeout_s: float) -> bytes:
     """The body, refused with 413 past ``max_bytes`` (by its Content-Length before reading, or while
     counting the bytes as they stream in) and with 408 if it has not all arrived within ``timeout_s``."""
+    # Equivalent mutant: the header's name in another case (Starlette's headers ignore case).
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isascii() or not declared.isdigit():
