@@ -172,3 +172,34 @@ async def test_local_links_need_a_secret_and_a_public_url(tmp_path: Path) -> Non
 
     with pytest.raises(ConfigError, match="POSTBOT_SECRET_KEY"):
         await LocalStorage(tmp_path).url("ab/video.mp4", expires=timedelta(minutes=5))
+
+
+def test_a_signed_media_link_holds_to_its_key_post_and_last_second() -> None:
+    """UrlSigner's promises one by one (the server test above sees them through HTTP only)."""
+    signer = UrlSigner("https://postbot.example/", b"a secret of this deployment")
+    url = signer.url("ab/reel v1.mp4", expires=timedelta(seconds=60), now=1_000_000, post=7)
+    assert url.startswith("https://postbot.example/media/ab/reel%20v1.mp4?")
+    query = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
+    assert query["expires"] == "1000060" and query["post"] == "7"
+    expires, sig = query["expires"], query["sig"]
+
+    def check(
+        key: str = "ab/reel v1.mp4", e: str | None = expires, s: str | None = sig, **kw: object
+    ) -> bool:
+        return signer.check(key, e, s, **{"now": 1_000_030, "post": 7, **kw})  # type: ignore[arg-type]
+
+    assert check()
+    assert check(now=1_000_060)  # valid through its last second
+    assert not check(now=1_000_061)
+    assert not check(post=8) and not check(post=None)  # bound to its post
+    assert not check("ab/other.mp4")
+    assert not check(e="1000061") and not check(e="1e9") and not check(e=None) and not check(e="")
+    assert not check(s=None) and not check(s="") and not check(s=sig[:-1] + ("0" if sig[-1] != "0" else "1"))
+    other = UrlSigner("https://postbot.example", b"another deployment")
+    assert not other.check("ab/reel v1.mp4", expires, sig, now=1_000_030, post=7)
+    # Without a post the signature differs: a post's link is not a plain link, nor the reverse.
+    plain = signer.url("ab/reel v1.mp4", expires=timedelta(seconds=60), now=1_000_000)
+    plain_sig = dict(p.split("=", 1) for p in plain.split("?", 1)[1].split("&"))["sig"]
+    assert plain_sig != sig and "post=" not in plain
+    assert signer.check("ab/reel v1.mp4", expires, plain_sig, now=1_000_030)
+    assert not signer.check("ab/reel v1.mp4", expires, plain_sig, now=1_000_030, post=7)
