@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -220,3 +221,16 @@ async def test_wrong_client_secret_is_not_a_dead_grant(http: httpx.AsyncClient) 
         assert not isinstance(info.value, InvalidGrant)
         assert info.value.error == "invalid_client"
         assert "rotated-at-the-provider" not in str(info.value)
+
+
+def test_pkce_matches_rfc_7636() -> None:
+    """RFC 7636 appendix B's example (https://www.rfc-editor.org/rfc/rfc7636#appendix-B), and a
+    verifier of section 4.1's form: 43 to 128 unreserved characters, here 86 from 64 random bytes."""
+    assert (
+        s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
+        == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
+    verifiers = {make_verifier() for _ in range(20)}
+    assert len(verifiers) == 20
+    for verifier in verifiers:
+        assert len(verifier) == 86 and re.fullmatch(r"[A-Za-z0-9\-._~]+", verifier), verifier
