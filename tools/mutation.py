@@ -192,10 +192,20 @@ def _glob(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern)
 
 
-def run(module: Module, workdir: Path, children: int) -> tuple[Counter[str], dict[str, str], float]:
+def run(
+    module: Module, workdir: Path, children: int, *, again: bool = False
+) -> tuple[Counter[str], dict[str, str], float]:
     where = prepare(module, workdir)
     started = time.monotonic()
-    command = ["nice", "-n", "10", "mutmut", "run", "--max-children", str(children), *module.functions]
+    only = list(module.functions)
+    if again and (where / "mutants").exists():
+        # The last run's survivors only, against the tests as they are now (mutmut reruns a
+        # function's mutants itself when the function changed).
+        only = [name for name, status in results(where, module).items() if status == "survived"]
+        if not only:
+            found = results(where, module)
+            return Counter(found.values()), found, 0.0
+    command = ["nice", "-n", "10", "mutmut", "run", "--max-children", str(children), *only]
     with (where / "mutmut-run.log").open("w") as log:
         subprocess.run(command, cwd=where, stdout=log, stderr=subprocess.STDOUT, check=False)
     found = results(where, module)
@@ -218,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR)
     parser.add_argument("--children", type=int, default=1, help="mutants run at once (default 1)")
     parser.add_argument("--survivors", action="store_true", help="print each survivor's diff")
+    parser.add_argument("--again", action="store_true", help="rerun only the last run's survivors")
     args = parser.parse_args(argv)
     if args.list:
         for m in MODULES:
@@ -232,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     header = ("score", "killed", "timeout", "survived", "no tests", "minutes")
     print(f"{'module':18} " + " ".join(f"{h:>8}" for h in header), flush=True)
     for module in chosen:
-        counts, found, took = run(module, args.workdir, args.children)
+        counts, found, took = run(module, args.workdir, args.children, again=args.again)
         value = score(counts)
         shown = f"{value:.0%}" if value is not None else "-"
         row = (shown, counts["killed"], counts["timeout"], counts["survived"], counts["no tests"])

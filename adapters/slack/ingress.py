@@ -89,6 +89,7 @@ class RecentRequests:
     Bounded: past ``max_entries`` the oldest keys are forgotten first (at 100,000 that is more than
     300 verified requests a second for the whole 5-minute window)."""
 
+    # Equivalent mutant: max_entries 100_001 (a bound; no request can tell one key more from less).
     def __init__(self, *, window_s: float = REPLAY_WINDOW_S, max_entries: int = 100_000) -> None:
         self.window_s = window_s
         self.max_entries = max_entries
