@@ -199,9 +199,10 @@ def run(
     started = time.monotonic()
     only = list(module.functions)
     if again and (where / "mutants").exists():
-        # The last run's survivors only, against the tests as they are now (mutmut reruns a
-        # function's mutants itself when the function changed).
-        only = [name for name, status in results(where, module).items() if status == "survived"]
+        # What the last run did not kill, against the tests as they are now: its survivors, and
+        # mutants of functions changed since (mutmut makes them anew, "not checked").
+        done = ("killed", "timeout", "no tests")
+        only = [name for name, status in results(where, module).items() if status not in done]
         if not only:
             found = results(where, module)
             return Counter(found.values()), found, 0.0
