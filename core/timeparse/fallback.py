@@ -80,6 +80,7 @@ def parse(text: str, user_tz: str, now: datetime) -> Placed | None:
     zone = ZoneInfo(user_tz)
     # dateparser works on naive wall-clock times here; zoneinfo then attaches the zone, which gets
     # DST gaps and overlaps right (dateparser's own TIMEZONE handling does not report them).
+    # Equivalent mutant (tools/mutation.py): keeping tzinfo; dateparser answers naive either way.
     base = now.astimezone(zone).replace(tzinfo=None, microsecond=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
