@@ -3,6 +3,8 @@ redirects), and each platform's fake OAuth provider; on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import json
 import logging
@@ -565,6 +567,18 @@ def test_a_binding_cookie_verifies_only_for_the_link_it_was_signed_for() -> None
     assert binding.verify(nonce, first) is None
     assert binding.verify(f"{nonce}.{'0' * len(signature)}", first) is None
     assert binding.verify(f"{nonce}x.{signature}", first) is None
+
+
+def test_a_binding_cookie_from_the_running_version_verifies_after_an_upgrade() -> None:
+    """The cookie is a wire format: a browser holding one while postbot is redeployed must still be
+    let through. Its key is HMAC-SHA256(secret, "postbot oauth browser binding v1") and its
+    signature HMAC-SHA256(key, "<state hash>.<nonce>"), computed here from that description.
+    Survivors of tools/mutation.py oauth-binding: the key's label dropped or altered."""
+    key = hmac.new(SECRET.encode(), b"postbot oauth browser binding v1", hashlib.sha256).digest()
+    state_hash, nonce = hash_state("a state"), "n" * 43
+    signature = hmac.new(key, f"{state_hash}.{nonce}".encode(), hashlib.sha256).hexdigest()
+    expected = hashlib.sha256(nonce.encode()).hexdigest()
+    assert BrowserBinding(SECRET).verify(f"{nonce}.{signature}", state_hash) == expected
 
 
 async def test_a_victim_cannot_be_made_to_complete_an_attackers_link(site: Site) -> None:

@@ -38,11 +38,16 @@ class BrowserBinding:
         return hmac.new(self._key, f"{state_hash}.{nonce}".encode(), hashlib.sha256).hexdigest()
 
     def issue(self, state_hash: str) -> Binding:
+        # Equivalent mutants (tools/mutation.py): token_urlsafe(None) is its default of 32 bytes, and
+        # 33 bytes is as unguessable; nothing reads the nonce's length.
         nonce = secrets.token_urlsafe(32)
         return Binding(f"{nonce}.{self._sign(state_hash, nonce)}", _hash(nonce))
 
     def verify(self, cookie: str | None, state_hash: str) -> str | None:
         """The nonce hash the cookie carries for this link, or None when it is missing or not ours."""
+        # Equivalent mutants: the cap at 199 or 201 (ours are 108 characters; the cap only bounds
+        # the HMAC work a forged cookie costs), and rpartition (neither a nonce nor a hex signature
+        # holds a ".", so only forged cookies split differently, and they fail the signature).
         if not cookie or len(cookie) > 200:
             return None
         nonce, _, signature = cookie.partition(".")
