@@ -23,8 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
+if TYPE_CHECKING:
+    import av
 
 from core.errors import MediaError
 
@@ -78,6 +80,8 @@ def _partial(dest: Path) -> Path:
 
 def convert(source: str | Path, dest: str | Path, target: Target) -> Path:
     """Write ``source`` converted to ``target`` at ``dest`` (atomically) and return ``dest``."""
+    import av  # PyAV when a file is converted, not at import (issue 28)
+
     out = Path(dest)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = _partial(out)
@@ -105,6 +109,8 @@ def _rotation_of(container: av.container.InputContainer, stream: av.VideoStream)
 
 
 def _remux(source: Path, tmp: Path) -> None:
+    import av  # PyAV when a file is converted, not at import (issue 28)
+
     with av.open(str(source)) as probe:
         rotation = _rotation_of(probe, probe.streams.video[0]) if probe.streams.video else 0
     with (
@@ -153,6 +159,8 @@ def output_rate(source_fps: float | None, target: Target) -> Fraction:
 
 
 def _transcode(source: Path, tmp: Path, target: Target) -> None:
+    import av  # PyAV when a file is converted, not at import (issue 28)
+
     with av.open(str(source)) as probe:
         rotation = _rotation_of(probe, probe.streams.video[0])
     with (

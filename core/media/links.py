@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import re
-import socket
 import ssl
 from dataclasses import dataclass
 from email.message import Message
@@ -28,8 +27,6 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 import certifi
 import httpx
-from aiohttp import ThreadedResolver
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from core.config import LinkSettings
 from core.domain import MediaInfo, Platform
@@ -137,37 +134,16 @@ def _refused_address(host: str) -> LinkRefused:
     )
 
 
-class _CheckedResolver(AbstractResolver):
-    """Resolves the host and hands aiohttp's connector only addresses the policy permits: the
-    connector connects to exactly what was checked (no second lookup for an attacker's DNS to
-    answer differently)."""
-
-    def __init__(self, policy: AddressPolicy) -> None:
-        self._policy = policy
-        self._inner = ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        # An unknown name raises OSError here: aiohttp reports it as a connection error.
-        found = await self._inner.resolve(host, port, family)
-        addresses = list(dict.fromkeys(ipaddress.ip_address(r["host"].split("%")[0]) for r in found))
-        # All of them, not the first: a name with one public and one private address is refused.
-        if not addresses or not all(self._policy.permits(a) for a in addresses):
-            raise _refused_address(host)
-        return found
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
 def _checked_transport(policy: AddressPolicy, ssl_context: ssl.SSLContext) -> AiohttpTransport:
+    # Imported here: it is built on aiohttp, which a process that fetches no link need not load.
+    from core.media.link_resolver import CheckedResolver
+
     return AiohttpTransport(
         verify=ssl_context,
         # No proxy or netrc from the environment: a proxy would connect for us, past the check.
         trust_env=False,
         limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
-        resolver=_CheckedResolver(policy),
+        resolver=CheckedResolver(policy.permits, _refused_address),
     )
 
 

@@ -21,9 +21,10 @@ import os
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import av
+if TYPE_CHECKING:
+    import av
 
 from core.errors import MediaError
 
@@ -282,6 +283,8 @@ def probe_file(path: str | Path, *, decode: bool = True) -> MediaProbe:
     ``decode`` (the default, for a file just received) also decodes the first pictures: a damaged
     file fails there whatever its header says. ``decode=False`` reads headers only, for a file
     already checked (the scheduler working out a queued post's conversion)."""
+    import av  # PyAV when a file is probed, not at import (issue 28)
+
     p = Path(path)
     try:
         fh = p.open("rb")
@@ -353,6 +356,8 @@ def _read(
     rotation: int | None,
     decode: bool,
 ) -> MediaProbe:
+    import av  # PyAV when a file is probed, not at import (issue 28)
+
     name, kind, mime = _container_name(container.format.name, head)
     videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
     audios = list(container.streams.audio)
@@ -420,6 +425,8 @@ _MAX_PACKETS_FOR_FIRST_FRAME = 48
 
 def _first_frame(container: av.container.InputContainer, video: av.VideoStream) -> tuple[int, str | None]:
     """Decode the first picture: its display matrix is the rotation, and its absence is damage."""
+    import av  # PyAV when a file is probed, not at import (issue 28)
+
     try:
         for count, packet in enumerate(container.demux(video)):
             for frame in packet.decode():

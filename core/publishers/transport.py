@@ -23,9 +23,9 @@ maps the rest between the two libraries' public APIs:
 - errors: aiohttp's exceptions become httpx's ``TransportError`` subclasses, so publishers and
   their retry policy see the same errors as with httpx's own transport.
 - cookies: none are kept (``DummyCookieJar``; see ``make_client`` for httpx's own jar).
-- proxies from the environment: ``make_client`` mounts this transport under ``all://`` and leaves
-  ``trust_env`` on, so httpx puts any ``HTTP(S)_PROXY``/``ALL_PROXY`` mount (more specific
-  patterns, ``NO_PROXY`` honoured) in front of it.
+- proxies from the environment: when any is set, ``make_client`` mounts this transport under
+  ``all://`` and leaves ``trust_env`` on, so httpx puts its ``HTTP(S)_PROXY``/``ALL_PROXY`` mounts
+  (more specific patterns, ``NO_PROXY`` honoured) in front of it.
 
 HTTP/2 is not offered: no platform postbot publishes to needs it.
 """
@@ -34,13 +34,17 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import httpx
-import yarl
-from aiohttp.abc import AbstractResolver
+
+if TYPE_CHECKING:
+    # aiohttp itself is imported by the first request, not by importing this module: a process
+    # that publishes nothing over HTTP (the console) starts without it.
+    import aiohttp
+    from aiohttp.abc import AbstractResolver
 
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=30.0)
 
@@ -74,6 +78,8 @@ class _Slots:
 
 def _mapped(exc: BaseException, *, writing: bool) -> httpx.TransportError | None:
     """httpx's exception for an aiohttp one (most specific first), or None for anything else."""
+    import aiohttp
+
     message = str(exc) or type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(message)
@@ -133,6 +139,8 @@ class _ResponseBody(httpx.AsyncByteStream):
         self._closed = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        import aiohttp
+
         try:
             async for piece in self._response.content.iter_chunked(_RESPONSE_PIECE):
                 yield piece
@@ -169,6 +177,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
 
     def _open_session(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         connector = aiohttp.TCPConnector(
             ssl=self._ssl_context,
             # The slots bound connections; aiohttp's own limit (0: none) would only queue twice.
@@ -211,6 +221,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     async def _send(
         self, request: httpx.Request, timeouts: dict[str, float | None]
     ) -> aiohttp.ClientResponse:
+        import aiohttp
+        import yarl
+
         if self._session is None:
             self._session = self._open_session()
         headers = [
@@ -269,7 +282,13 @@ def make_client(
 ) -> httpx.AsyncClient:
     """The httpx client publishers get: ``AiohttpTransport`` for every URL no proxy setting claims."""
     transport = AiohttpTransport(limits=limits, verify=verify)
-    client = httpx.AsyncClient(timeout=timeout, verify=verify, mounts={"all://": transport}, **kwargs)
+    if urllib.request.getproxies():
+        # httpx reads the same variables (urllib's getproxies) and mounts its proxy transports in
+        # front of this one, NO_PROXY honoured.
+        client = httpx.AsyncClient(timeout=timeout, verify=verify, mounts={"all://": transport}, **kwargs)
+    else:
+        # No proxy: no mounts, so httpx builds none of its own transports (nor imports httpcore).
+        client = httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport, **kwargs)
 
     # Publishers and OAuth calls carry no browser session: a cookie one API sets is not kept, so it
     # never rides along on a later call (another account's, or another platform's). httpx files
