@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -29,7 +29,8 @@ from core.media.storage import MediaStorage, build_storage
 from core.media.store import MediaStore
 from core.notify import NotifierRouter
 from core.platforms.publishers import PublisherRegistry
-from core.platforms.registry import SPECS
+from core.platforms.registry import SPECS, spec
+from core.platforms.results import MetricsReader
 from core.progress import ProgressRelay
 from core.publishers.transport import make_client
 from core.scheduler.processor import PostProcessor
@@ -66,6 +67,8 @@ class App:
     accounts: Accounts | None = None
     converter: Converter | None = None
     watch: OpsWatch | None = None
+    # Each platform's results reader (core/platforms/<name>/results.py).
+    readers: dict[Platform, MetricsReader] = field(default_factory=dict)
     _listener: WakeListener | None = None
     _results: ResultsCollector | None = None
     _watching: asyncio.Task[None] | None = None
@@ -115,14 +118,9 @@ class App:
     async def _collect_results(self) -> None:
         assert self.accounts is not None
         if self._results is None:
-            readers = {
-                spec.platform: spec.results(self.http, self.settings.platforms.for_platform(spec.name))
-                for spec in SPECS
-                if spec.results is not None
-            }
             reads = ResultReads(self.sessions, self.processor.worker_id)
             self._results = ResultsCollector(
-                reads, readers, self.accounts.tokens, self.settings.results, self.processor
+                reads, self.readers, self.accounts.tokens, self.settings.results, self.processor
             )
         await self._results.collect()
 
@@ -261,8 +259,19 @@ async def build_app(
         postbot.set_preflight(_preflight(sessions, publishers, accounts))
     runner = SchedulerRunner(processor, poll_interval_s=settings.scheduler.poll_interval_s)
     heartbeats = Heartbeats(sessions)
+    readers = {
+        spec.platform: spec.results(http, settings.platforms.for_platform(spec.name))
+        for spec in SPECS
+        if spec.results is not None
+    }
     watch = OpsWatch(
-        sessions, heartbeats, alerter, settings.alerts, reaches=notifier.reaches, platforms=settings.platforms
+        sessions,
+        heartbeats,
+        alerter,
+        settings.alerts,
+        reaches=notifier.reaches,
+        platforms=settings.platforms,
+        result_scopes=relink_scopes(settings, readers),
     )
     return App(
         settings=settings,
@@ -281,6 +290,7 @@ async def build_app(
         accounts=accounts,
         converter=converter,
         watch=watch,
+        readers=readers,
     )
 
 
@@ -308,3 +318,20 @@ def _preflight(
             return []
 
     return preflight
+
+
+def relink_scopes(
+    settings: Settings, readers: dict[Platform, MetricsReader]
+) -> dict[Platform, tuple[str, ...]]:
+    """Per platform, the scopes its reader needs when linking asks for all of them: only then does
+    relinking an account that lacks them help (LinkedIn's analytics scope is asked for only by
+    deployments whose app LinkedIn approved)."""
+    out: dict[Platform, tuple[str, ...]] = {}
+    for platform, reader in readers.items():
+        provider = spec(platform).oauth
+        if provider is None:
+            continue
+        asked = set(settings.platforms.for_platform(platform.value).oauth.scopes or provider.default_scopes)
+        if set(reader.scopes) <= asked:
+            out[platform] = reader.scopes
+    return out

@@ -12,6 +12,9 @@ Every ``alerts.check_interval_s`` each such process looks at the database:
   Graph version) is sunset within ``alerts.api_version_warn_days``, or already was, every chat this
   process reaches hears which, when, and the setting to change, once per version and state; and
   once when it is fixed (core/platforms/versions.py holds the dates).
+- **Results scopes.** An account linked before its platform's results reader needed a scope that
+  linking now asks for (Instagram's ``instagram_business_manage_insights``, TikTok's ``video.list``)
+  is named once to its team, with how to relink; posting is not affected, so it is not repeated.
 - **Workers.** When no scheduler has recorded a heartbeat for ``alerts.workers_missing_s``, due posts
   are not going out: every chat this process reaches hears it once, and once when a worker is back.
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -36,6 +39,7 @@ from core.alerts import Alerter
 from core.config import AlertSettings, PlatformsSettings
 from core.db.models import SocialAccount, Team
 from core.domain import AccountStatus, ChatKind, Platform
+from core.platforms.results import granted
 from core.platforms.versions import VersionState, check_versions
 from core.store.heartbeats import Heartbeats, WorkerSeen
 
@@ -44,6 +48,9 @@ log = logging.getLogger(__name__)
 WORKERS = "workers:"
 ACCOUNTS = "account:"
 VERSIONS = "api-version:"
+RESULT_SCOPES = "results-scopes:"
+# "Once": a missing results scope is no emergency; its gate is not reopened for ten years.
+ONCE_S = 10 * 365 * 24 * 3600.0
 # A version that is only nearing its sunset is said again at most weekly.
 VERSION_REMINDER_S = 7 * 24 * 3600.0
 
@@ -69,6 +76,7 @@ class OpsWatch:
         reaches: Callable[[ChatKind], bool],
         clock: Callable[[], datetime] = utcnow,
         platforms: PlatformsSettings | None = None,
+        result_scopes: Mapping[Platform, tuple[str, ...]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.heartbeats = heartbeats
@@ -78,6 +86,8 @@ class OpsWatch:
         self.clock = clock
         # None: API versions are not watched (a process built without the platforms' settings).
         self.platforms = platforms
+        # Per platform, the scopes its results reader needs and linking asks for (bot/wiring.py).
+        self.result_scopes = dict(result_scopes or {})
 
     async def run(self) -> None:
         """Check every ``check_interval_s``, the first time one interval after start: processes
@@ -95,6 +105,7 @@ class OpsWatch:
         await self.check_workers()
         await self.check_accounts()
         await self.check_api_versions()
+        await self.check_result_scopes()
 
     # -- workers --------------------------------------------------------------------------------
 
@@ -170,6 +181,38 @@ class OpsWatch:
                         await self.alerter.deliver(chat, "", f":warning: {found.message()}")
                 elif cleared and found.state is VersionState.SUPPORTED:
                     await self.alerter.deliver(chat, "", f":white_check_mark: {found.message()}")
+
+    # -- results scopes -------------------------------------------------------------------------
+
+    async def check_result_scopes(self) -> None:
+        if not self.result_scopes:
+            return
+        async with self.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(SocialAccount, Team)
+                    .join(Team)
+                    .where(
+                        SocialAccount.status == AccountStatus.ACTIVE.value,
+                        SocialAccount.platform.in_([p.value for p in self.result_scopes]),
+                    )
+                )
+            ).all()
+        for account, team in rows:
+            chat = ChatKind(team.chat)
+            have = granted(account.scopes)
+            if have is None or not self.reaches(chat):
+                continue
+            platform = Platform(account.platform)
+            missing = [s for s in self.result_scopes[platform] if s not in have]
+            if missing and await self.alerter.gate.open(f"{RESULT_SCOPES}{account.id}", repeat_s=ONCE_S):
+                await self.alerter.deliver(
+                    chat,
+                    team.external_id,
+                    f":information_source: To show {platform.label} results, postbot needs a permission "
+                    f"{platform.label} account {_name(account)} was linked without ({', '.join(missing)}). "
+                    f"An admin can relink it with `/link {platform.value}`; posting works meanwhile.",
+                )
 
     # -- accounts -------------------------------------------------------------------------------
 
