@@ -310,7 +310,17 @@ class ProgressRelay:
         if ref is not None:
             message.ref = ref
 
-    async def drain(self) -> None:
-        """Wait for the chat calls under way (tests, and a graceful stop)."""
-        while self._tasks:
+    async def drain(self, within_s: float | None = None) -> None:
+        """Wait for the chat calls under way and queued (tests, and a graceful stop). A stop waits
+        ``within_s`` at most: a paced lane with many final states queued would otherwise hold it
+        for a minute; what is left is dropped, and said."""
+        try:
+            async with asyncio.timeout(within_s):
+                while self._tasks:
+                    await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        except TimeoutError:
+            left = sum(len(lane.finals) + len(lane.updates) for lane in self._lanes.values())
+            for task in list(self._tasks):
+                task.cancel()
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            log.warning("progress not shown before stopping", extra={"messages": left})

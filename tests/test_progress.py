@@ -453,3 +453,23 @@ async def test_console_shows_the_stages_in_its_status_line_and_the_result_once(
     after = live[live.index((post.id, None)) + 1 :]
     assert all(text is None for _, text in after), live
     assert out == [f"Published #{post.id} on Sandbox: {post.remote_url}"], out
+
+
+async def test_a_stop_waits_for_queued_final_states_only_so_long(caplog: pytest.LogCaptureFixture) -> None:
+    # Slack's pace (one call per 1.2 s per workspace) with forty final states queued is 48 s; a
+    # stopping worker gives them the relay's timeout, then says what it did not show.
+    caplog.set_level(logging.WARNING, logger="core.progress")
+    async with FakeSlack() as slack:
+        slack.add_channel("C0LAUNCH", "launches")
+        web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url)
+        relay = ProgressRelay(NotifierRouter({ChatKind.SLACK: SlackNotifier(web)}), interval_s=0, timeout_s=1)
+        views = [_view(i, ChatKind.SLACK, slack.team_id, "C0LAUNCH") for i in range(1, 41)]
+        for view in views:
+            relay.reporter(view)(Progress(Stage.UPLOADING, sent=0, total=100))
+        for view in views:
+            relay.finish(view.id, Progress(Stage.PUBLISHED, url=f"https://youtu.be/{view.id}"))
+        started = asyncio.get_running_loop().time()
+        await relay.drain(within_s=1.0)
+        assert asyncio.get_running_loop().time() - started < 3
+    (said,) = [r for r in caplog.records if r.getMessage() == "progress not shown before stopping"]
+    assert 30 <= getattr(said, "messages", 0) <= 40

@@ -282,7 +282,8 @@ class PostProcessor:
             self._keeper = None
         await self.outcomes.close()
         if self.progress is not None:
-            await self.progress.drain()  # the final states: each chat call has its own timeout
+            # The final states, paced per chat lane: a stop waits one chat call's timeout for them.
+            await self.progress.drain(within_s=self.progress.timeout_s)
         await self._not_claiming.wait()
         released = await self.queue.release()
         if released:
