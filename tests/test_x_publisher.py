@@ -16,7 +16,7 @@ from core.domain import Platform
 from core.platforms.x.publisher import XPublisher
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
 from tests.clips import sized_clip
-from tests.fakes.x_api import FakeX
+from tests.fakes.x_api import POSTS_PER_3H, FakeX
 from tests.publishing_support import StaticTokens, video_job
 
 USER = "1001"
@@ -375,3 +375,20 @@ async def test_spent_24_hour_cap_waits_for_its_reset_not_the_15_minute_window(
     assert 5 * 3600 - 5 <= limited.value.retry_after <= 5 * 3600 + 2
     assert not fake.tweets
     assert "24" in (limited.value.hint or "")
+
+
+@pytest.mark.parametrize("whose", ["user", "app"])
+async def test_the_documented_3_hour_post_cap_waits_until_the_oldest_post_leaves_the_window(
+    fake: FakeX, http: httpx.AsyncClient, video: Path, whose: str
+) -> None:
+    """ "300 requests per 3-hour window per user, per app" on POST /2/tweets
+    (https://docs.x.com/x-api/posts/manage-tweets/migrate/overview)."""
+    now = time.time()
+    oldest = now - 2 * 3600
+    key = "app" if whose == "app" else f"user:{USER}"
+    fake.posted[key] = [oldest + i for i in range(POSTS_PER_3H)]
+    with pytest.raises(RateLimited) as limited:
+        await publisher(fake, http).publish(make_job(video, []))
+    assert limited.value.retry_after is not None
+    assert 3600 - 10 <= limited.value.retry_after <= 3600 + 5
+    assert not fake.tweets

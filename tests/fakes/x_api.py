@@ -58,6 +58,10 @@ RATE_LIMIT = 50
 # them (tweepy discussion #2129); the rate-limit page leaves the 24-hour caps to the console.
 DAILY_USER_POSTS = 100
 DAILY_APP_POSTS = 1667
+# "300 requests per 3-hour window per user, per app", shared with reposts
+# (https://docs.x.com/x-api/posts/manage-tweets/migrate/overview, read 6 Dec 2026).
+POSTS_PER_3H = 300
+WINDOW_3H_S = 3 * 3600
 ENDPOINTS = ("initialize", "append", "finalize", "status", "tweet", "timeline", "lookup")
 # The Post object's public_metrics (https://docs.x.com/x-api/fundamentals/data-dictionary#tweet).
 PUBLIC_METRICS = (
@@ -175,6 +179,8 @@ class FakeX(LoopbackFake):
             "user": [DAILY_USER_POSTS, 0, time.time() + 86_400],
             "app": [DAILY_APP_POSTS, 0, time.time() + 86_400],
         }
+        # POST /2/tweets times per user and for the whole app, for the 3-hour caps.
+        self.posted: dict[str, list[float]] = {"app": []}
         self._next_id = int(time.time() * 1000) << 22
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -214,6 +220,23 @@ class FakeX(LoopbackFake):
             for which, (limit, used, reset) in self.daily.items()
             for name, value in (("limit", limit), ("remaining", max(0, limit - used)), ("reset", reset))
         }
+
+    def _spend_3h(self, user: str) -> web.Response | None:
+        """Count a post against the documented 3-hour caps (per user and per app), or the 429 X
+        answers when one is spent, its ``x-rate-limit-reset`` when the oldest post leaves the window."""
+        now = time.time()
+        windows = [self.posted.setdefault(f"user:{user}", []), self.posted["app"]]
+        for times in windows:
+            times[:] = [t for t in times if t > now - WINDOW_3H_S]
+        full = [times for times in windows if len(times) >= POSTS_PER_3H]
+        if full:
+            reopens = max(min(times) for times in full) + WINDOW_3H_S
+            response = problem(429, "Too Many Requests", "Too Many Requests")
+            response.headers.update(self._headers(remaining=0, reset_in=reopens - now))
+            return response
+        for times in windows:
+            times.append(now)
+        return None
 
     def _spend_daily(self) -> web.Response | None:
         """Count a post against both 24-hour caps, or the 429 X answers when one is spent."""
@@ -558,7 +581,7 @@ class FakeX(LoopbackFake):
                         {"media.media_ids": [str(media_id)]},
                     )
                 keys.append(upload.media_key)
-            spent = self._spend_daily()
+            spent = self._spend_3h(user) or self._spend_daily()
             if spent is not None:
                 raise Rejected(spent)
             if any(t.author_id == user and t.text == text and text for t in self.tweets.values()):
