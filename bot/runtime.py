@@ -24,7 +24,7 @@ import errno
 import logging
 import signal
 import socket
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -169,14 +169,32 @@ class Runtime:
         signalled = asyncio.Event()
         with _stop_signals(signalled, self._hurry):
             try:
-                await self.start()
-                await self.wait(until=signalled)
+                if await _unless_signalled(self.start(), signalled):
+                    await self.wait(until=signalled)
             finally:
                 grace = self.app.settings.scheduler.stop_grace_s if signalled.is_set() else 0.0
                 await self.stop(grace)
 
     def _hurry(self) -> None:
         self.app.processor.hurry()
+
+
+async def _unless_signalled(starting: Coroutine[object, object, None], signalled: asyncio.Event) -> bool:
+    """Run ``starting`` unless a stop signal comes first (then cancel it and say False): a chat that
+    can't connect (Slack's socket client retries for ever) must not make the process deaf to Ctrl-C."""
+    task = asyncio.ensure_future(starting)
+    signal_wait = asyncio.ensure_future(signalled.wait())
+    try:
+        await asyncio.wait([task, signal_wait], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        signal_wait.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()
+    return True
 
 
 @contextlib.contextmanager

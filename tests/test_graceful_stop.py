@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -24,7 +26,7 @@ from core.store.heartbeats import Heartbeats, WorkerSeen
 from tests.fakes.mp4 import write_mp4
 from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
 from tests.scheduler_support import rows
-from tests.test_scheduler_stalled_worker import _seed, _start_worker, database_url  # noqa: F401
+from tests.test_scheduler_stalled_worker import ROOT, _seed, _start_worker, database_url  # noqa: F401
 
 LONG_LEASE = {"POSTBOT_SCHEDULER__LEASE_S": "300", "POSTBOT_LOG_LEVEL": "INFO"}
 
@@ -136,3 +138,85 @@ async def test_sigint_past_the_grace_hands_the_upload_to_another_worker_at_once(
     assert await _post(database_url) == ("published", 1, None)
     assert len(fake.videos) == 1
     assert (await _heartbeat(database_url, "leaving")).stopped
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_sigterm_to_postbot_slack_keeps_the_grace_although_it_serves_the_web_server(
+    database_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """`postbot slack` with the vault secret runs uvicorn beside its scheduler. uvicorn catches the
+    signal too and raises it again once it stops serving: that echo must not count as a second
+    signal, which would cut the upload's grace short (found following docs/setup/README.md)."""
+    video = write_mp4(tmp_path / "clip.mp4", size_bytes=8 * CHUNK_UNIT + 4321)
+    await _seed(database_url, video)
+    async with FakeYouTube(tokens={"ya29.stalled-worker": "UCstalledworker0000000000"}) as fake:
+        held = fake.hold("body", after=2)
+        bot = await _start_worker(
+            database_url,
+            fake,
+            tmp_path,
+            "slackbot",
+            command="slack",
+            POSTBOT_SLACK__MODE="http",
+            POSTBOT_SLACK__BOT_TOKEN="xoxb-1-2-graceful",
+            POSTBOT_SLACK__SIGNING_SECRET="graceful-signing-secret",
+            POSTBOT_WEB__PORT=str(_free_port()),
+            **LONG_LEASE,
+        )
+        try:
+            async with asyncio.timeout(30):
+                await held.arrived.wait()
+            os.kill(bot.pid, signal.SIGTERM)
+            await asyncio.sleep(1.0)
+            assert bot.returncode is None
+            held.release.set()
+            code, took = await _exit(bot, within=20)
+        finally:
+            if bot.returncode is None:
+                bot.kill()
+                await bot.wait()
+    log = (tmp_path / "slackbot.log").read_text(errors="replace")
+    assert code == 0 and took < 15, log
+    assert "second stop signal" not in log, log
+    assert await _post(database_url) == ("published", 1, None), log
+    assert len(fake.videos) == 1
+
+
+async def test_a_signal_stops_postbot_slack_while_its_socket_cannot_connect(tmp_path: Path) -> None:
+    """Slack's Socket Mode client retries a connection that fails for ever (a wrong address, no
+    network), inside the chat's start: Ctrl-C or SIGTERM must still stop the process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTBOT_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        POSTBOT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'postbot.db'}",
+        POSTBOT_DATA_DIR=str(tmp_path / "data"),
+        POSTBOT_SLACK__BOT_TOKEN="xoxb-1-2-unreachable",
+        POSTBOT_SLACK__APP_TOKEN="xapp-1-A1-unreachable",
+        # Nothing listens there: every connection is refused, and the socket client tries again.
+        POSTBOT_SLACK__API_BASE_URL=f"http://127.0.0.1:{_free_port()}/api/",
+        POSTBOT_LOG_LEVEL="INFO",
+    )
+    log_path = tmp_path / "slack.log"
+    with log_path.open("wb") as log_file:
+        bot = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "slack", env=env, cwd=tmp_path, stdout=log_file, stderr=log_file
+        )
+    try:
+        async with asyncio.timeout(60):
+            while "Failed to connect" not in log_path.read_text(errors="replace"):
+                assert bot.returncode is None, log_path.read_text(errors="replace")
+                await asyncio.sleep(0.2)
+        os.kill(bot.pid, signal.SIGINT)
+        code, took = await _exit(bot, within=15)
+    finally:
+        if bot.returncode is None:
+            bot.kill()
+            await bot.wait()
+    log = log_path.read_text(errors="replace")
+    assert code == 0 and took < 10, log

@@ -101,9 +101,10 @@ async def _seed(url: str, video: Path) -> int:
 
 
 async def _start_worker(
-    url: str, fake: FakeYouTube, tmp_path: Path, name: str, **settings: str
+    url: str, fake: FakeYouTube, tmp_path: Path, name: str, command: str = "worker", **settings: str
 ) -> asyncio.subprocess.Process:
-    """A real `postbot worker` process (this tree's code); ``settings`` override POSTBOT_* variables."""
+    """A real `postbot worker` process (this tree's code), or another command with a scheduler;
+    ``settings`` override POSTBOT_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTBOT_")}
     env.update(
         POSTBOT_DATABASE_URL=url,
@@ -122,7 +123,7 @@ async def _start_worker(
     log = (tmp_path / f"{name}.log").open("wb")
     try:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "worker", env=env, cwd=ROOT, stdout=log, stderr=log
+            sys.executable, "-m", "bot.cli", command, env=env, cwd=ROOT, stdout=log, stderr=log
         )
     finally:
         log.close()

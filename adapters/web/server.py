@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import Iterator
 
 import uvicorn
 from starlette.types import ASGIApp
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own SIGINT/SIGTERM handling: the process's runtime owns the signals
+    (bot/runtime.py). uvicorn's would see the same signal, stop serving on its own, and raise it again
+    once stopped, which the runtime counts as a second signal that cuts the uploads' grace short."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class WebServer:
@@ -18,7 +30,7 @@ class WebServer:
         self.sock.bind((host, port))
         self.host = host
         self.port: int = self.sock.getsockname()[1]
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._task: asyncio.Task[None] | None = None
         # Servers that live and stop with this one (the private /metrics listener).
         self.also: list[WebServer] = []
@@ -31,7 +43,7 @@ class WebServer:
         # access_log off: request lines would carry OAuth codes and states from callback URLs.
         # log_config=None: uvicorn logs through the process's own (JSON) logging setup.
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", log_config=None)
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[self.sock]))
         while not self._server.started:
             if self._task.done():
