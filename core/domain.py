@@ -408,3 +408,43 @@ class HomeView:
     recent: list[PostView]
     # The team's pauses: None means every platform is paused.
     paused: set[Platform] | None = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class PostNumbers:
+    """One published post's latest reading (core/scheduler/results.py)."""
+
+    post_id: int
+    platform: Platform
+    url: str | None
+    published_at: datetime
+    views: int | None
+    likes: int | None
+    comments: int | None
+
+
+@dataclass(frozen=True)
+class PlatformResults:
+    """One platform's line of /results: the period's totals beside the period before."""
+
+    platform: Platform
+    posts: int
+    views: int
+    likes: int
+    comments: int
+    previous_posts: int
+    previous_views: int
+    previous_likes: int
+    previous_comments: int
+    # Best first, by views.
+    best: list[PostNumbers]
+    # Posts whose numbers could not be had (the API offers none, a scope is missing, not read yet).
+    without_numbers: int = 0
+
+
+@dataclass(frozen=True)
+class ResultsReport:
+    days: int
+    until: datetime
+    tz: str
+    platforms: list[PlatformResults]

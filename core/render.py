@@ -17,6 +17,7 @@ from core.domain import (
     PostStatus,
     PostView,
     QuotaView,
+    ResultsReport,
     Slot,
     StatusView,
     UnlinkOutcome,
@@ -354,3 +355,38 @@ def quota_line(quota: QuotaView) -> str:
         f"{quota.platform.label} quota today: {quota.used:,} of {quota.limit:,} {quota.unit} "
         f"({share:.0%}; resets at {quota.resets}, shared by every team of this postbot)"
     )
+
+
+def _change(now: int, before: int) -> str:
+    if before == 0:
+        return "new" if now else "="
+    pct = round((now - before) * 100 / before)
+    return f"{pct:+d}%"
+
+
+def results_text(report: ResultsReport) -> str:
+    """`/results`: one line per platform (totals, change against the period before), then its best
+    posts with their links."""
+    head = f"Results, last {report.days} days (against the {report.days} days before)"
+    if not report.platforms:
+        return f"{head}: nothing published in either period."
+    lines = [head + ":"]
+    for row in report.platforms:
+        lines.append(
+            f"{row.platform.label}: {row.posts} post{'s' if row.posts != 1 else ''} "
+            f"({_change(row.posts, row.previous_posts)}) · "
+            f"{row.views:,} views ({_change(row.views, row.previous_views)}) · "
+            f"{row.likes:,} likes ({_change(row.likes, row.previous_likes)}) · "
+            f"{row.comments:,} comments ({_change(row.comments, row.previous_comments)})"
+        )
+        if row.without_numbers:
+            lines.append(
+                f"  {row.without_numbers} without numbers yet (or not available from {row.platform.label})"
+            )
+        for rank, post in enumerate(row.best, 1):
+            views = f"{post.views:,} views" if post.views is not None else "views n/a"
+            lines.append(
+                f"  {rank}. #{post.post_id} {views} · {post.likes or 0:,} likes · "
+                f"{post.comments or 0:,} comments" + (f" {post.url}" if post.url else "")
+            )
+    return "\n".join(lines)

@@ -30,6 +30,7 @@ from core.render import (
     platform_words,
     queue_text,
     result_text,
+    results_text,
     resume_text,
     scheduled_summary,
     status_text,
@@ -71,6 +72,7 @@ _NO_ACCOUNTS = """\
 """
 _END = f"""\
   /status                                       per platform: queue, in flight, next due, 24 h success
+  /results [platform] [7d|30d]                  views, likes, comments against the period before; best posts
   /help, /quit (or Ctrl-D, Ctrl-C)
 Platforms: {platform_words(platform_infos())}."""
 
@@ -217,6 +219,8 @@ class ConsoleAdapter:
             return default_text(await self.postbot.set_default_account(self.ctx, rest), place="this console")
         if command == "/status":
             return status_text(await self.postbot.status(self.ctx), self.clock())
+        if command == "/results":
+            return results_text(await self.postbot.results(self.ctx, rest))
         if command == "/timezone":
             return f"Times are now read and shown in {await self.postbot.set_timezone(self.ctx, rest)}."
         raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")

@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.db.models import PostResult, ScheduledPost, SocialAccount
 from core.db.types import as_utc
-from core.domain import Platform, PostingAccount, PostStatus
+from core.domain import Platform, PostingAccount, PostNumbers, PostStatus
 from core.store.accounts import posting_account
 
 DUE, CLAIMED, READ, UNAVAILABLE, FAILED = "due", "claimed", "read", "unavailable", "failed"
@@ -252,3 +252,51 @@ class ResultReads:
     async def finish(self, done: Sequence[Finished], *, now: datetime, settle_s: int) -> int:
         async with self.sessions.begin() as session:
             return await finish(session, done, worker_id=self.worker_id, now=now, settle_s=settle_s)
+
+
+async def team_numbers(
+    session: AsyncSession, team_id: int, *, since: datetime, until: datetime, platform: Platform | None
+) -> list[PostNumbers]:
+    """The team's posts published in [since, until), each with its latest reading (None numbers when
+    none was read)."""
+    query = select(
+        ScheduledPost.id,
+        ScheduledPost.platform,
+        ScheduledPost.remote_url,
+        ScheduledPost.published_at,
+    ).where(
+        ScheduledPost.team_id == team_id,
+        ScheduledPost.status == PostStatus.PUBLISHED.value,
+        ScheduledPost.published_at >= since,
+        ScheduledPost.published_at < until,
+    )
+    if platform is not None:
+        query = query.where(ScheduledPost.platform == platform.value)
+    posts = (await session.execute(query)).all()
+    if not posts:
+        return []
+    latest: dict[int, PostResult] = {}
+    rows = await session.execute(
+        select(PostResult)
+        .where(PostResult.post_id.in_([p.id for p in posts]), PostResult.state == READ)
+        .order_by(PostResult.checkpoint_s)
+    )
+    for row in rows.scalars():
+        latest[row.post_id] = row
+    out = []
+    for post_id, name, url, published_at in posts:
+        if published_at is None:
+            continue
+        r = latest.get(post_id)
+        out.append(
+            PostNumbers(
+                post_id,
+                Platform(name),
+                url,
+                as_utc(published_at),
+                r.views if r else None,
+                r.likes if r else None,
+                r.comments if r else None,
+            )
+        )
+    return out
