@@ -434,7 +434,7 @@ async def test_share_to_feed_and_the_cover_frame_reach_the_container(
 
 
 async def test_an_expired_graph_version_is_served_by_another_silently(
-    http: httpx.AsyncClient, host: VideoHost, video: Path
+    http: httpx.AsyncClient, host: VideoHost, video: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Meta does not refuse an expired version: it answers with the oldest available one. Nothing
     fails, which is why postbot warns before the date (core/platforms/versions.py, core/watch.py)."""
@@ -443,6 +443,11 @@ async def test_an_expired_graph_version_is_served_by_another_silently(
         await publisher(fake, http).publish(make_job(host, video, []))
         assert len(fake.media) == 1
         assert fake.upgraded and set(fake.upgraded) == {("v21.0", "v22.0")}
+    # Nothing failed, so postbot says it in the log, once, with the setting to change.
+    warned = [
+        r.getMessage() for r in caplog.records if "facebook" in r.getMessage() or "v22.0" in r.getMessage()
+    ]
+    assert len(warned) == 1 and "platforms.instagram.api_version" in warned[0], warned
 
 
 async def test_the_default_graph_version_is_served_as_itself(

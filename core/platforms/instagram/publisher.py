@@ -106,6 +106,7 @@ class InstagramPublisher:
         self.max_inline_wait_s = max_inline_wait_s
         self.step_attempts = step_attempts
         self.retry_base_s = retry_base_s
+        self._warned_version = False
 
     @classmethod
     def from_settings(cls, conf: PlatformSettings, http: httpx.AsyncClient) -> InstagramPublisher:
@@ -146,10 +147,28 @@ class InstagramPublisher:
             )
 
         response = await send_authorized(tokens, send, token_rejected=_token_rejected)
+        self._note_served_version(response)
         if not response.is_success:
             raise _graph_error(response, what)
         body: dict[str, Any] = response.json()
         return body
+
+    def _note_served_version(self, response: httpx.Response) -> None:
+        """Meta serves a call to an expired Graph version with the oldest available one and says
+        which in ``facebook-api-version`` (core/platforms/instagram/versions.py): nothing fails, so
+        say it in the log, once per publisher, naming the setting to change."""
+        served = response.headers.get("facebook-api-version")
+        asked = self.graph.rsplit("/", 1)[-1]
+        if served and served != asked and not self._warned_version:
+            self._warned_version = True
+            log.warning(
+                "Instagram answered Graph API %s calls with %s: %s is past its expiry. Set "
+                "platforms.instagram.api_version to a supported version (%s).",
+                asked,
+                served,
+                asked,
+                versions.SOURCE,
+            )
 
     async def _step(
         self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
