@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import enum
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -170,6 +171,12 @@ class Runtime:
         with _stop_signals(signalled, self._hurry):
             try:
                 if await _unless_signalled(self.start(), signalled):
+                    # What start built lives until exit: out of the collector's sight, the
+                    # interpreter's final collection skips it. A stopped worker exited 4.8 s after
+                    # SIGTERM without this, 2.0 s with it (loaded 2-core machine), its leases long
+                    # released either way. Garbage is collected first, so only what is alive is kept.
+                    gc.collect()
+                    gc.freeze()
                     await self.wait(until=signalled)
             finally:
                 grace = self.app.settings.scheduler.stop_grace_s if signalled.is_set() else 0.0
