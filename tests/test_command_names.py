@@ -92,3 +92,24 @@ def test_the_console_keeps_the_short_forms() -> None:
     named = {top for top, _ in re.findall(r"(?<![\w`])/([a-z]+)( [a-z]+)?", CONSOLE_HELP)}
     assert {"schedule", "post", "queue", "cancel", "status", "pause", "resume", "help"} <= named
     assert NAMESPACE not in named
+
+
+def test_every_discord_command_a_doc_writes_with_its_options_is_one_discord_registers() -> None:
+    """`/postbot-admin link platform:youtube`, as the setup guides tell an admin to type it: the
+    group, the subcommand and the option all exist (the guides once said `/postbot link platform:`,
+    which Discord does not have)."""
+    options = {}
+    for command in COMMANDS:
+        if isinstance(command, app_commands.Group):
+            for sub in command.commands:
+                assert isinstance(sub, app_commands.Command)
+                options[f"{command.name} {sub.name}"] = {p.name for p in sub.parameters}
+    docs = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    written = [
+        (doc.relative_to(ROOT), f"{top} {sub}", option)
+        for doc in docs
+        for top, sub, option in re.findall(r"`/(postbot(?:-admin)?)\s+([a-z]+)\s+([a-z_]+):", doc.read_text())
+    ]
+    assert written
+    wrong = [(doc, name, option) for doc, name, option in written if option not in options.get(name, ())]
+    assert not wrong, wrong
