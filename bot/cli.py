@@ -268,14 +268,18 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("path", help="where to write it, e.g. clip.mp4")
     sample.add_argument("--seconds", type=float, default=5.0, help="length (default 5)")
     sample.add_argument("--size", default="1080x1920", help="WIDTHxHEIGHT (default 1080x1920, vertical)")
-    media = add(
-        "media",
-        "manage stored videos",
-        "the settings of the processes (database_url, media.*)",
-        "postbot media gc",
-    ).add_subparsers(dest="action", required=True, metavar="action")
+    media_needs = "the settings of the processes (database_url, media.*)"
+    media = add("media", "manage stored videos", media_needs, "postbot media gc").add_subparsers(
+        dest="action", required=True, metavar="action"
+    )
     for name, (help_text, _) in MEDIA_ACTIONS.items():
-        media.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".")
+        media.add_parser(
+            name,
+            help=help_text,
+            description=help_text[0].upper() + help_text[1:] + ".",
+            epilog=f"needs: {media_needs}\nexample: postbot media {name}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     return parser
 
 

@@ -38,12 +38,12 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.strip() == f"postbot {version}"
 
 
-@pytest.mark.parametrize("command", [*COMMANDS, "doctor", "init", "sample-video", "media"])
+@pytest.mark.parametrize("command", [*COMMANDS, "doctor", "init", "sample-video", "media", "media gc"])
 def test_each_command_says_what_it_does_needs_and_an_example(
     command: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit):
-        main([command, "--help"])
+        main([*command.split(), "--help"])
     out = capsys.readouterr().out
     usage, _, rest = out.partition("\n\n")
     assert usage.startswith(f"usage: postbot {command}")
