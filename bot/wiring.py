@@ -120,7 +120,12 @@ class App:
         if self._results is None:
             reads = ResultReads(self.sessions, self.processor.worker_id)
             self._results = ResultsCollector(
-                reads, self.readers, self.accounts.tokens, self.settings.results, self.processor
+                reads,
+                self.readers,
+                self.accounts.tokens,
+                self.settings.results,
+                self.processor,
+                chat=self.notifier,
             )
         await self._results.collect()
 

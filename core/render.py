@@ -390,3 +390,26 @@ def results_text(report: ResultsReport) -> str:
                 f"{post.comments or 0:,} comments" + (f" {post.url}" if post.url else "")
             )
     return "\n".join(lines)
+
+
+def checkpoint_label(seconds: int) -> str:
+    """3600 → "1 h", 86400 → "24 h", 604800 → "7 d"."""
+    hours = seconds / 3600
+    if hours <= 48:
+        return f"{hours:g} h"
+    return f"{hours / 24:g} d"
+
+
+def readings_text(platform_label: str, readings: list[tuple[int, int | None, int | None, int | None]]) -> str:
+    """The post's thread reply as its results come in: one line per checkpoint read."""
+    lines = [f"Results on {platform_label}:"]
+    for checkpoint, views, likes, comments in readings:
+        if views is None and likes is None and comments is None:
+            lines.append(f"{checkpoint_label(checkpoint)}: no numbers from {platform_label}")
+            continue
+        parts = []
+        for value, word in ((views, "views"), (likes, "likes"), (comments, "comments")):
+            if value is not None:
+                parts.append(f"{value:,} {word[:-1] if value == 1 else word}")
+        lines.append(f"{checkpoint_label(checkpoint)}: {' · '.join(parts)}")
+    return "\n".join(lines)

@@ -15,12 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.slack.notifier import SlackNotifier
 from core.config import ResultsSettings, Settings
 from core.db.models import MediaAsset, PostResult, ScheduledPost, SocialAccount, Team, User
-from core.domain import Platform, PostStatus
+from core.domain import ChatKind, Platform, PostStatus
+from core.notify import NotifierRouter
 from core.platforms.instagram.results import InstagramMetrics
 from core.platforms.linkedin.results import LinkedInMetrics
 from core.platforms.results import MetricsReader
@@ -33,6 +36,7 @@ from core.store.results import ResultReads
 from tests.conftest import Database
 from tests.fakes.instagram_api import FakeInstagram, Media
 from tests.fakes.linkedin_api import FakeLinkedIn, Post
+from tests.fakes.slack_api import FakeSlack
 from tests.fakes.tiktok_api import FakeTikTok, Upload
 from tests.fakes.x_api import FakeX, Tweet
 from tests.fakes.youtube_api import FakeYouTube, Video
@@ -194,7 +198,7 @@ class Clock:
 
 
 def _collector(
-    w: Worker, case: Case, clock: Clock, tokens: TokenSource | None = None, **conf: Any
+    w: Worker, case: Case, clock: Clock, tokens: TokenSource | None = None, chat: Any = None, **conf: Any
 ) -> ResultsCollector:
     source = tokens or StaticTokens(TOKEN, case.account)
     return ResultsCollector(
@@ -204,6 +208,7 @@ def _collector(
         ResultsSettings(**conf),
         w.processor,
         clock=clock,
+        chat=chat,
     )
 
 
@@ -349,3 +354,46 @@ async def test_failures_wait_as_the_platform_says_and_missing_scopes_are_not_ask
             row = (await s.execute(select(PostResult).where(PostResult.post_id == li_post))).scalar_one()
             assert row.state == "unavailable" and row.views is None
             assert row.note == "the account was linked without r_member_postAnalytics"
+
+
+async def test_the_posts_thread_reply_is_edited_as_numbers_come_in(
+    db: Database, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    async with AsyncExitStack() as stack:
+        case = await youtube_case(stack, http)
+        slack = await stack.enter_async_context(FakeSlack())
+        slack.add_channel("C0LAUNCH", "launches")
+        web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url)
+        answer = await web.chat_postMessage(channel="C0LAUNCH", text="Scheduled #1 on YouTube")
+        w = await stack.enter_async_context(
+            worker(db, settings, "http://127.0.0.1:9", worker_id="w1", shared_limits=True)
+        )
+        post_id = await _seed(w.sessions, case)
+        async with w.sessions.begin() as s:
+            post = await s.get(ScheduledPost, post_id)
+            assert post is not None
+            team = await s.get(Team, post.team_id)
+            assert team is not None
+            team.chat, team.external_id = "slack", slack.team_id
+            post.origin_channel, post.reply_channel, post.reply_message = "C0LAUNCH", "C0LAUNCH", answer["ts"]
+        chat = NotifierRouter({ChatKind.SLACK: SlackNotifier(web)})
+        clock = Clock(PUBLISHED + HOUR + timedelta(minutes=2))
+        collector = _collector(w, case, clock, chat=chat)
+        case.report(10, 1, 0)
+        assert await collector.collect() == 1
+        (started,) = [
+            c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == answer["ts"]
+        ]
+        assert started.args["text"] == "Results on YouTube:\n1 h: 10 views · 1 like · 0 comments"
+
+        case.report(1204, 87, 12)
+        clock.now = PUBLISHED + 24 * HOUR + timedelta(minutes=2)
+        assert await collector.collect() == 1
+        (edit,) = slack.calls_to("chat.update")
+        assert edit.args["ts"] == started.response["ts"]
+        assert edit.args["text"] == (
+            "Results on YouTube:\n1 h: 10 views · 1 like · 0 comments\n"
+            "24 h: 1,204 views · 87 likes · 12 comments"
+        )
+        # One reply per post, edited: no second message in the thread.
+        assert len([c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]) == 1

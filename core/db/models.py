@@ -233,6 +233,10 @@ class PostResult(Base):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Why there are no numbers (the platform's words, or the scopes the account lacks).
     note: Mapped[str | None] = mapped_column(Text)
+    # The chat message showing the post's readings (the same on every row of the post), edited as
+    # each checkpoint is read (migration 0013).
+    message_channel: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(64))
 
 
 ALL_PLATFORMS = "*"

@@ -20,7 +20,9 @@ from datetime import UTC, datetime, timedelta
 from core.config import ResultsSettings
 from core.domain import Platform
 from core.platforms.results import Metrics, MetricsReader, missing_scopes
+from core.progress import ProgressSink
 from core.publishers.base import PublishError, RateLimited
+from core.render import readings_text
 from core.scheduler.processor import Postponed, PostProcessor, TokenFactory
 from core.scheduler.retry import RetryPolicy
 from core.store.results import DUE, FAILED, READ, UNAVAILABLE, ClaimedRead, Finished, ResultReads
@@ -46,6 +48,7 @@ class ResultsCollector:
         processor: PostProcessor,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        chat: ProgressSink | None = None,
     ) -> None:
         self.reads = reads
         self.readers = readers
@@ -53,6 +56,9 @@ class ResultsCollector:
         self.settings = settings
         self.processor = processor
         self.clock = clock
+        # Where each post's readings are shown: a reply under the scheduling answer, edited as
+        # checkpoints are read (the chats' notifiers); None: not shown.
+        self.chat = chat
         self.checkpoints_s = [round(h * 3600) for h in settings.checkpoints_h]
         self.retry = RetryPolicy(
             max_attempts=settings.max_attempts,
@@ -82,7 +88,27 @@ class ResultsCollector:
         for reads in groups.values():
             done += await self._read_account(reads)
         await self.reads.finish(done, now=self.clock(), settle_s=settle_checkpoint(self.checkpoints_s))
+        numbers = {
+            f.read.post_id for f in done if f.state == READ and (f.views, f.likes, f.comments) != (None,) * 3
+        }
+        await self._show(numbers)
         return sum(f.state != DUE for f in done)
+
+    async def _show(self, post_ids: set[int]) -> None:
+        """Edit (or first post) each post's results reply; a chat that fails costs only the message."""
+        if self.chat is None or not post_ids:
+            return
+        for shown in await self.reads.messages(post_ids):
+            text = readings_text(shown.post.platform.label, shown.readings)
+            try:
+                ref = await self.chat.progress(shown.post, text, shown.message, shown.reply)
+            except LookupError:
+                continue  # no client for that chat in this process
+            except Exception:
+                log.warning("results reply not updated", extra={"post_id": shown.post.id}, exc_info=True)
+                continue
+            if ref is not None and ref != shown.message:
+                await self.reads.remember_message(shown.post.id, ref)
 
     async def _read_account(self, reads: list[ClaimedRead]) -> list[Finished]:
         first = reads[0]

@@ -21,8 +21,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.db.models import PostResult, ScheduledPost, SocialAccount
 from core.db.types import as_utc
-from core.domain import Platform, PostingAccount, PostNumbers, PostStatus
+from core.domain import MessageRef, Platform, PostingAccount, PostNumbers, PostStatus, PostView
 from core.store.accounts import posting_account
+from core.store.posts import _with_relations, to_view
 
 DUE, CLAIMED, READ, UNAVAILABLE, FAILED = "due", "claimed", "read", "unavailable", "failed"
 
@@ -253,6 +254,14 @@ class ResultReads:
         async with self.sessions.begin() as session:
             return await finish(session, done, worker_id=self.worker_id, now=now, settle_s=settle_s)
 
+    async def messages(self, post_ids: Collection[int]) -> list[ReadingsMessage]:
+        async with self.sessions() as session:
+            return await readings_messages(session, post_ids)
+
+    async def remember_message(self, post_id: int, ref: MessageRef) -> None:
+        async with self.sessions.begin() as session:
+            await remember_message(session, post_id, ref)
+
 
 async def team_numbers(
     session: AsyncSession, team_id: int, *, since: datetime, until: datetime, platform: Platform | None
@@ -300,3 +309,46 @@ async def team_numbers(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class ReadingsMessage:
+    """What the chat shows for one post's results: the post, where to answer, what to edit."""
+
+    post: PostView
+    reply: MessageRef | None
+    message: MessageRef | None
+    # (checkpoint_s, views, likes, comments) of every checkpoint read so far, in order.
+    readings: list[tuple[int, int | None, int | None, int | None]]
+
+
+async def readings_messages(session: AsyncSession, post_ids: Collection[int]) -> list[ReadingsMessage]:
+    if not post_ids:
+        return []
+    posts = (
+        await session.execute(
+            _with_relations(select(ScheduledPost)).where(ScheduledPost.id.in_(list(post_ids)))
+        )
+    ).scalars()
+    out = []
+    for post in posts:
+        rows = await readings(session, post.id)
+        read = [(r.checkpoint_s, r.views, r.likes, r.comments) for r in rows if r.state == READ]
+        ref = next((r for r in rows if r.message_id), None)
+        reply = (
+            MessageRef(post.reply_channel, post.reply_message)
+            if post.reply_channel and post.reply_message
+            else None
+        )
+        message = MessageRef(str(ref.message_channel), str(ref.message_id)) if ref else None
+        out.append(ReadingsMessage(to_view(post), reply, message, read))
+    return out
+
+
+async def remember_message(session: AsyncSession, post_id: int, ref: MessageRef) -> None:
+    await session.execute(
+        update(PostResult)
+        .where(PostResult.post_id == post_id)
+        .values(message_channel=ref.channel_id, message_id=ref.message_id)
+        .execution_options(synchronize_session=False)
+    )
