@@ -128,7 +128,12 @@ class Linked(Generic[Api]):
         return self.sources(await self.row())
 
     async def job_for(
-        self, video: Path, *, caption: str = "Refreshed and posted", title: str | None = None
+        self,
+        video: Path,
+        *,
+        caption: str = "Refreshed and posted",
+        title: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> PublishJob:
         """A first attempt at posting ``video`` to the linked platform with the account's stored tokens."""
         return PublishJob(
@@ -144,6 +149,7 @@ class Linked(Generic[Api]):
                 mime="video/mp4",
             ),
             tokens=await self.tokens(),
+            options=dict(options or {}),
         )
 
     async def clip_job(self, tmp_path: Path) -> PublishJob:

@@ -24,6 +24,8 @@ MiB = 1024 * 1024
 
 CAPTION = "Refreshed and posted #launch"
 TITLE = "Refreshed and posted"
+# Every TikTok post carries the privacy its author chose: TikTok allows no default.
+OPTIONS = {"privacy": "public"}
 
 
 @pytest.fixture
@@ -48,7 +50,9 @@ async def test_401_refreshes_the_token_once_and_the_video_is_posted(
 ) -> None:
     linked.oauth.expire_access_tokens()
 
-    result = await publisher_for(linked).publish(await linked.job_for(video, caption=CAPTION, title=TITLE))
+    result = await publisher_for(linked).publish(
+        await linked.job_for(video, caption=CAPTION, title=TITLE, options=OPTIONS)
+    )
 
     assert linked.oauth.refresh_count == 1, "one refresh, reused for every later request"
     [upload] = linked.api.published
@@ -64,7 +68,7 @@ async def test_401_refreshes_the_token_once_and_the_video_is_posted(
 async def test_a_token_that_goes_stale_while_tiktok_processes_is_refreshed(
     linked: Linked[FakeTikTok], video: Path
 ) -> None:
-    job = await linked.job_for(video, caption=CAPTION, title=TITLE)
+    job = await linked.job_for(video, caption=CAPTION, title=TITLE, options=OPTIONS)
 
     async def expire_once_uploaded(state: dict[str, object]) -> None:
         if state.get("uploaded") and linked.oauth.refresh_count == 0:
@@ -85,7 +89,9 @@ async def test_revoked_access_fails_clearly_and_marks_the_account(
     linked.oauth.revoke_grants()
 
     with pytest.raises(AuthError) as failed:
-        await publisher_for(linked).publish(await linked.job_for(video, caption=CAPTION, title=TITLE))
+        await publisher_for(linked).publish(
+            await linked.job_for(video, caption=CAPTION, title=TITLE, options=OPTIONS)
+        )
 
     assert (
         failed.value.message
