@@ -190,10 +190,12 @@ def _init(args: argparse.Namespace) -> int:
     """postbot.toml from config.example.toml, and a fresh vault secret in postbot.env; never overwrites."""
     import secrets
 
-    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    # bot/config.example.toml links to the clone's copy and is shipped in the package, so init works
+    # after `pip install .` as well as in a clone.
+    example = Path(__file__).resolve().parent / "config.example.toml"
     config, env = Path(args.config), Path(args.env)
     if not example.is_file():
-        print(f"postbot: {example} is missing; run init from a clone of postbot", file=sys.stderr)
+        print(f"postbot: {example} is missing: reinstall postbot from a clone", file=sys.stderr)
         return 2
     wrote: list[str] = []
     if config.exists():
@@ -254,7 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     init = add(
         "init",
         "write postbot.toml from config.example.toml and a fresh secret key into postbot.env",
-        "a clone of postbot (it copies config.example.toml); it never overwrites a file",
+        "nothing: it copies the config.example.toml installed with postbot; it never overwrites a file",
         "postbot init && set -a && . ./postbot.env && set +a && postbot doctor",
     )
     init.add_argument("--config", default=DEFAULT_CONFIG_FILE, help="where to write the settings")

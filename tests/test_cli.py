@@ -4,6 +4,7 @@ migrate prints, and web refusing before it touches the database (issue 23)."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -95,6 +96,31 @@ def test_init_writes_a_config_and_a_fresh_secret_and_never_overwrites(tmp_path: 
     assert "left as it is" in again.stdout
     other = _cli(["init"], tmp_path)
     assert other.stdout.count("left as it is") == 2
+
+
+def test_init_works_from_an_installed_package_outside_the_clone(tmp_path: Path) -> None:
+    """`pip install -c constraints.txt .` (docs/setup/README.md, docs/deploy.md) puts `bot` in
+    site-packages, away from the clone's config.example.toml: init reads the copy the package ships
+    (bot/config.example.toml, package data). A copy of the package stands in for the installed one."""
+    installed = tmp_path / "site-packages"
+    shutil.copytree(
+        ROOT / "bot", installed / "bot", symlinks=False, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("POSTBOT_")}
+    environ["PYTHONPATH"] = os.pathsep.join([str(installed), str(ROOT)])
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "init"],
+        cwd=folder,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (folder / "postbot.toml").read_text() == (ROOT / "config.example.toml").read_text()
+    assert (folder / "postbot.env").read_text().startswith("POSTBOT_SECRET_KEY=")
 
 
 def test_sample_video_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
