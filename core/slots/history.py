@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,9 +39,14 @@ def bucket(local: datetime) -> Bucket:
 @dataclass(frozen=True)
 class History:
     multipliers: dict[Bucket, tuple[float, float]]  # bucket → (multiplier, posts behind it)
+    # Posts published in the bucket itself (neighbours not counted), for the reason's wording.
+    counts: dict[Bucket, int] = field(default_factory=dict)
 
     def adjust(self, local: datetime) -> tuple[float, float]:
         return self.multipliers.get(bucket(local), (1.0, 0.0))
+
+    def posts_at(self, local: datetime) -> int:
+        return self.counts.get(bucket(local), 0)
 
     @classmethod
     def from_posts(cls, posts: list[tuple[datetime, float]], zone: ZoneInfo) -> History:
@@ -50,8 +55,10 @@ class History:
         median = statistics.median(e for _, e in posts) or 1.0
         sums: dict[Bucket, float] = defaultdict(float)
         weights: dict[Bucket, float] = defaultdict(float)
+        counts: dict[Bucket, int] = defaultdict(int)
         for at, value in posts:
             weekend, hour = bucket(at.astimezone(zone))
+            counts[(weekend, hour)] += 1
             ratio = value / median
             for offset, w in ((0, 1.0), (-1, 0.5), (1, 0.5)):
                 key = (weekend, (hour + offset) % 24)
@@ -61,7 +68,8 @@ class History:
             {
                 key: (min(2.0, max(0.5, (sums[key] + SHRINK) / (weights[key] + SHRINK))), weights[key])
                 for key in sums
-            }
+            },
+            dict(counts),
         )
 
 

@@ -32,6 +32,8 @@ class _Scored:
     label_share: float
     boost: float
     boost_posts: float
+    # The team's own posts on this platform published in this hour's bucket.
+    own_posts: int = 0
 
 
 def _candidates(
@@ -70,10 +72,11 @@ def _score(
         total += zone.share * weight
         if label is not None:
             labels[label] = labels.get(label, 0.0) + zone.share
-    boost, posts = history.adjust(at.astimezone(audience[0].tzinfo))
+    local = at.astimezone(audience[0].tzinfo)
+    boost, posts = history.adjust(local)
     decay = 1 - DECAY_PER_DAY * ((at - now) / timedelta(days=1))
     label, share = max(labels.items(), key=lambda kv: kv[1]) if labels else (None, 0.0)
-    return _Scored(at, total * boost * decay, total, label, share, boost, posts)
+    return _Scored(at, total * boost * decay, total, label, share, boost, posts, history.posts_at(local))
 
 
 def _reason(platform: Platform, s: _Scored, audience: Sequence[AudienceZone]) -> str:
@@ -85,7 +88,11 @@ def _reason(platform: Platform, s: _Scored, audience: Sequence[AudienceZone]) ->
         why = f"{platform.label} {s.label} for {s.label_share:.0%} of your audience"
     if s.boost_posts >= 1 and abs(s.boost - 1) >= 0.1:
         direction = "better" if s.boost > 1 else "worse"
-        why += f"; your posts around this hour did {s.boost:.1f}x your median ({direction})"
+        if s.own_posts:
+            many = f"{s.own_posts} {platform.label} post{'s' if s.own_posts != 1 else ''}"
+            why += f"; your {many} at this hour did {s.boost:.1f}x your median ({direction})"
+        else:
+            why += f"; your posts around this hour did {s.boost:.1f}x your median ({direction})"
     # No time here: every chat shows the slot's time itself, in the reader's zone and with it.
     return why
 
