@@ -379,7 +379,8 @@ def _check_port_free(settings: Settings) -> None:
         raise ConfigError(
             f"config error: web.port {web.port} on {web.host} is already in use: is `postbot web` or "
             "`postbot slack` running on this machine? Only one of them may run per machine: `postbot "
-            "web` already serves Slack (either slack.mode); run `postbot worker` beside it."
+            "web` already serves Slack (either slack.mode); run `postbot worker` beside it. A "
+            "`postbot console` still open may hold it too: quit it first."
         ) from None
     finally:
         probe.close()

@@ -49,7 +49,8 @@ def test_a_second_web_side_on_a_taken_port_refuses_before_touching_anything(tmp_
     assert done.stderr.decode().strip() == (
         f"postbot: config error: web.port {port} on 127.0.0.1 is already in use: is `postbot web` or "
         "`postbot slack` running on this machine? Only one of them may run per machine: `postbot web` "
-        "already serves Slack (either slack.mode); run `postbot worker` beside it."
+        "already serves Slack (either slack.mode); run `postbot worker` beside it. A `postbot console` "
+        "still open may hold it too: quit it first."
     )
     # Refused before the database was opened or migrated, so before any scheduler could start.
     assert not (tmp_path / "postbot.db").exists()
