@@ -448,3 +448,5 @@ class ResultsReport:
     until: datetime
     tz: str
     platforms: list[PlatformResults]
+    # The period's posts with their latest readings (what the chart draws).
+    posts: list[PostNumbers] = field(default_factory=list)

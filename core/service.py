@@ -707,7 +707,22 @@ class Postbot:
                     without_numbers=len(now_posts) - len(read),
                 )
             )
-        return ResultsReport(days=days, until=now, tz=member.zone, platforms=rows)
+        return ResultsReport(days=days, until=now, tz=member.zone, platforms=rows, posts=current)
+
+    async def save_results_chart(self, report: ResultsReport) -> Path:
+        """Draw ``report``'s chart (views per post and platform) into the data folder; its path."""
+        from core.charts import png, views_figure
+
+        folder = self.settings.data_dir / "charts"
+        path = folder / f"results-{report.until:%Y%m%d-%H%M}-{report.days}d.png"
+
+        def draw() -> None:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(png(views_figure(report.posts, days=report.days, tz=report.tz)))
+
+        # Drawing takes tens of milliseconds of CPU: off the event loop.
+        await asyncio.to_thread(draw)
+        return path
 
     async def status(self, ctx: ChatContext) -> StatusView:
         """`/status` (admins): per platform the queue, what runs, what is next, the last day's

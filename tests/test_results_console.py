@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -89,6 +90,9 @@ async def test_results_table_compares_periods_and_links_the_best_posts(
         assert lines[youtube + 2].endswith("300 views · 10 likes · 2 comments https://youtu.be/bbb")
         assert "X: 1 post (new) · 0 views (=) · 0 likes (=) · 0 comments (=)" in lines
         assert "  1 without numbers yet (or not available from X)" in lines
+        # The chart goes to the data folder, a real PNG.
+        chart = Path(lines[-1].removeprefix("Chart: "))
+        assert chart.parent == settings.data_dir / "charts" and chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
         month = await console.handle("/results youtube 30d")
         assert "YouTube: 3 posts (new) · 2,255 views (new)" in month and "X:" not in month

@@ -72,7 +72,8 @@ _NO_ACCOUNTS = """\
 """
 _END = f"""\
   /status                                       per platform: queue, in flight, next due, 24 h success
-  /results [platform] [7d|30d]                  views, likes, comments against the period before; best posts
+  /results [platform] [7d|30d]                  views, likes, comments against the period before; best
+                                                posts; a chart of views per post in the data folder
   /help, /quit (or Ctrl-D, Ctrl-C)
 Platforms: {platform_words(platform_infos())}."""
 
@@ -220,7 +221,11 @@ class ConsoleAdapter:
         if command == "/status":
             return status_text(await self.postbot.status(self.ctx), self.clock())
         if command == "/results":
-            return results_text(await self.postbot.results(self.ctx, rest))
+            report = await self.postbot.results(self.ctx, rest)
+            text = results_text(report)
+            if report.posts:
+                text += f"\nChart: {await self.postbot.save_results_chart(report)}"
+            return text
         if command == "/timezone":
             return f"Times are now read and shown in {await self.postbot.set_timezone(self.ctx, rest)}."
         raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")
