@@ -338,19 +338,25 @@ class Postbot:
         platforms = tuple(dict.fromkeys(p.platform for p in outcome.posts))
         try:
             async with self.sessions() as session:
-                return await slots.suggest(
+                found = await slots.suggest(
                     session,
                     team_row_id,
                     platforms,
                     now,
                     outcome.tz,
-                    3,
+                    4,
                     audience_timezones=self.settings.audience_timezones,
                     exclude_posts=[p.id for p in outcome.posts],
                 )
         except Exception:
             log.exception("slot suggestions failed")
             return {}
+        # The slot a post already takes (`best` picked it) is no alternative to offer for it.
+        taken = {(p.platform, p.run_at) for p in outcome.posts}
+        return {
+            platform: [s for s in offered if (platform, s.at) not in taken][:3]
+            for platform, offered in found.items()
+        }
 
     async def suggest(self, ctx: ChatContext, text: str = "", *, n: int = 3) -> SuggestOutcome:
         """`/suggest [platforms]`: the best free slots per platform (linked platforms when none named)."""

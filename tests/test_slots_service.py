@@ -41,6 +41,10 @@ async def test_best_picks_the_top_free_slot_and_says_why(app: App, media: MediaI
     # The note says why; the reply's own line says when (in the user's zone).
     assert any(n.startswith("Picked the suggested slot: Sandbox working hours") for n in first.notes)
 
+    # The three alternatives offered beside it are other slots, not the one it took.
+    offered = first.suggestions[Platform.SANDBOX]
+    assert len(offered) == 3 and first.run_at not in [s.at for s in offered]
+
     second = await app.postbot.schedule(CTX, "auto sandbox Second", media)
     assert abs(second.run_at - first.run_at) >= CADENCE[Platform.SANDBOX].min_gap
 
