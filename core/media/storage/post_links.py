@@ -39,7 +39,8 @@ class PostMediaLinks:
         self, key: str, expires: str | None, sig: str | None, post: str | None
     ) -> StoredMedia | None:
         """The video behind a post's link; None when forged, expired, or the post is over."""
-        if not post or not post.isdigit():
+        # ASCII digits only: str.isdigit also accepts other scripts' digits, which int() reads.
+        if not post or not post.isascii() or not post.isdigit():
             return None
         post_id = int(post)
         if not self.signer.check(key, expires, sig, post=post_id):
