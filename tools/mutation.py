@@ -203,6 +203,9 @@ def run(
         # mutants of functions changed since (mutmut makes them anew, "not checked").
         done = ("killed", "timeout", "no tests")
         only = [name for name, status in results(where, module).items() if status not in done]
+        # Which tests reach which function is collected once per run; tests written since the last
+        # run are not in it, so it is collected again.
+        (where / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         if not only:
             found = results(where, module)
             return Counter(found.values()), found, 0.0
