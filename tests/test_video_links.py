@@ -21,6 +21,7 @@ from core.media.links import (
     LinkRefused,
     direct_download_url,
     first_link,
+    looks_like_video_bytes,
     split_url_flag,
 )
 from core.media.store import MediaStore
@@ -234,3 +235,57 @@ async def test_a_name_that_does_not_resolve_is_reported(host: WebHost, store: Me
     # .invalid never resolves (RFC 2606): the user hears that the download failed, not a crash.
     with pytest.raises(MediaError, match=r"couldn.t download no-such-host\.invalid"):
         await fetcher(host, []).fetch(store, "https://no-such-host.invalid/v.mp4", ())
+
+
+def test_a_onedrive_link_is_encoded_as_the_shares_api_says() -> None:
+    """ "u!" + the sharing URL in base64url without its "=" padding
+    (https://learn.microsoft.com/en-us/onedrive/developer/rest-api/api/shares_get#encoding-sharing-urls),
+    written out for links whose encoding needs one and two "=" (the test above needs none)."""
+    assert direct_download_url("https://1drv.ms/v/s!AkR2b3cd") == (
+        "https://api.onedrive.com/v1.0/shares/u!aHR0cHM6Ly8xZHJ2Lm1zL3YvcyFBa1IyYjNjZA/root/content"
+    )
+    assert direct_download_url("https://1drv.ms/v/s!AkR2b3cde") == (
+        "https://api.onedrive.com/v1.0/shares/u!aHR0cHM6Ly8xZHJ2Lm1zL3YvcyFBa1IyYjNjZGU/root/content"
+    )
+
+
+@pytest.mark.parametrize(
+    ("head", "video"),
+    [
+        *(
+            (b"\x00\x00\x00\x20" + box + b"isom", True)
+            for box in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot")
+        ),
+        (b"\x00\x00\x00\x20ftyp", True),  # eight bytes are enough for a box type
+        (b"\x00\x00\x00\x20fty", False),
+        (b"\x00\x00\x00\x20FTYPisom", False),
+        (b"\x00\x00\x00\x20MOOVisom", False),
+        (b"\x1a\x45\xdf\xa3\x01\x00\x00\x00\x00\x00\x00\x1f", True),  # Matroska / WebM (EBML)
+        (b"\x1a\x45\xdf\xa2\x01\x00\x00\x00\x00\x00\x00\x1f", False),
+        (b"RIFF\x24\x00\x00\x00AVI LIST", True),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", False),  # RIFF, but audio
+        (b"riff\x24\x00\x00\x00AVI LIST", False),
+        (b"JUNK\x24\x00\x00\x00AVI LIST", False),
+        (b"<!DOCTYPE html>", False),
+        (b"", False),
+    ],
+)
+def test_what_starts_like_a_video(head: bytes, video: bool) -> None:
+    """The first bytes of each container the fetch accepts, and look-alikes it must not (survivors
+    of tools/mutation.py video-links: only an MP4's ftyp was ever shown to it)."""
+    assert looks_like_video_bytes(head) is video
+
+
+async def test_refusals_say_what_to_share_instead(host: WebHost, store: MediaStore) -> None:
+    """Each refusal's wording, as the person in chat reads it (survivors of tools/mutation.py
+    video-links: no test read a hint)."""
+    with pytest.raises(LinkRefused) as refused:
+        await fetcher(host, []).fetch(store, "https://10.1.2.3/v.mp4", ())
+    assert refused.value.message == "The link points to 10.1.2.3, which is not a public internet address."
+    assert refused.value.hint == (
+        "Share a link anyone on the internet can open (Google Drive, Dropbox, OneDrive, or https)."
+    )
+    with pytest.raises(MediaError) as private:
+        await fetcher(host).fetch(store, host.url("/forbidden"), ())
+    assert private.value.message == "That link needs a sign-in: 127.0.0.1/forbidden is not shared publicly."
+    assert private.value.hint == "Share it as “anyone with the link can view”, then try again."
