@@ -17,6 +17,7 @@ from adapters.slack.handlers import COMMAND_ACKS
 from adapters.slack.run import EVENTS_PATH
 from bot.runtime import run_slack
 from core.config import Settings, SlackSettings, VaultSettings, WebSettings
+from core.errors import ConfigError
 from tests.conftest import Database
 from tests.fakes.slack_api import FakeSlack, SlackSender
 from tests.test_slack_adapter import ANA, CHANNEL, SECRET
@@ -112,3 +113,25 @@ async def test_socket_mode_connects_and_keeps_the_oauth_pages_up(settings: Setti
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_socket_mode_with_a_refused_app_token_stops_with_one_line(
+    settings: Settings, db: Database
+) -> None:
+    """A mistyped or revoked app token (still xapp-…): Slack answers invalid_auth, which the socket
+    client would retry for ever (found following docs/setup/slack.md with a wrong token)."""
+    async with FakeSlack() as slack:
+        settings.slack = SlackSettings(
+            bot_token=SecretStr(slack.bot_token),
+            app_token=SecretStr("xapp-1-A0POSTBOT-1-not-the-one-slack-issued"),
+            mode="socket",
+            api_base_url=slack.api_base_url,
+        )
+        settings.web = WebSettings(host="127.0.0.1", port=_free_port())
+        with pytest.raises(ConfigError) as refused:
+            async with asyncio.timeout(20):
+                await run_slack(settings)
+    assert str(refused.value).startswith("config error: Slack refused slack.app_token (invalid_auth)")
+    assert "POSTBOT_SLACK__APP_TOKEN" in str(refused.value)
+    assert not slack.sockets

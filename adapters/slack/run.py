@@ -16,6 +16,7 @@ import httpx
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
@@ -115,9 +116,35 @@ class SlackChat:
     async def start(self) -> None:
         settle_heap()
         if self.app_token is not None:
+            await self._check_app_token()
             self._socket = AsyncSocketModeHandler(self.bolt, self.app_token)
             await self._socket.connect_async()
             log.info("slack socket mode connected")
+
+    async def _check_app_token(self) -> None:
+        """The socket client retries every failure for ever, a refused token included, so a mistyped
+        or revoked app token would only log "Failed to connect; Retrying..." every ten seconds. Ask
+        once for a socket URL first: Slack's refusal ends the start with one line. A network error
+        is left to the socket client's retries."""
+        assert self.app_token is not None
+        try:
+            await self.client.apps_connections_open(app_token=self.app_token)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in (
+                "invalid_auth",
+                "not_authed",
+                "not_allowed_token_type",
+                "token_revoked",
+                "account_inactive",
+            ):
+                raise ConfigError(
+                    f"config error: Slack refused slack.app_token ({error}): copy it again into "
+                    "POSTBOT_SLACK__APP_TOKEN from Basic Information → App-Level Tokens (scope "
+                    "connections:write); docs/setup/slack.md"
+                ) from None
+        except (aiohttp.ClientError, TimeoutError):
+            pass
 
     async def wait(self) -> None:
         await asyncio.Event().wait()
