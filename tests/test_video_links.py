@@ -289,3 +289,23 @@ async def test_refusals_say_what_to_share_instead(host: WebHost, store: MediaSto
         await fetcher(host).fetch(store, host.url("/forbidden"), ())
     assert private.value.message == "That link needs a sign-in: 127.0.0.1/forbidden is not shared publicly."
     assert private.value.hint == "Share it as “anyone with the link can view”, then try again."
+
+
+async def test_a_name_whose_addresses_are_all_allowed_is_fetched(
+    host: WebHost, store: MediaStore, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other side of the rule: a name is looked up and fetched when every address is allowed.
+    Every other fetch here names 127.0.0.1, which aiohttp connects to without asking the resolver,
+    so the resolver's refusing everything passed (survivors of tools/mutation.py video-links)."""
+    url = host.add_file(clip).replace("127.0.0.1", "localhost")
+    loop = asyncio.get_running_loop()
+    asked: list[tuple[str, int]] = []
+
+    async def one_record(host_name: str, port: int, *args: object, **kwargs: object) -> list[Any]:
+        asked.append((host_name, port))
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", one_record)
+    media = await fetcher(host, ["127.0.0.1/32"]).fetch(store, url, ())
+    assert Path(media.path).read_bytes() == clip.read_bytes()
+    assert asked and asked[0] == ("localhost", int(url.split(":")[2].split("/")[0]))
