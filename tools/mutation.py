@@ -86,7 +86,7 @@ MODULES = (
     Module(
         "video-links",
         "videos fetched from links: https, public addresses, redirects, size",
-        ("core/media/links.py",),
+        ("core/media/links.py", "core/media/link_resolver.py"),
         ("tests/test_video_links.py",),
     ),
     Module(
