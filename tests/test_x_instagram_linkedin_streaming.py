@@ -27,8 +27,13 @@ from tests.publishing_support import StaticTokens, VideoHost
 
 FILE_SIZE = 40 * 1024 * 1024
 CHUNK = 1024 * 1024
-# A few chunks in flight (read, request body, server read buffers) and nothing proportional to the file.
-BOUND = 6 * CHUNK
+# A few chunks in flight (read, request body, server read buffers) and nothing proportional to the file
+# (40 MiB: any path that reads it whole is five times over). Instagram's case holds both ends in this
+# process: postbot's /media/ route reads one piece ahead while Meta's downloader reads its 1 MiB
+# ranges, and its peak is bimodal, 4.6 or 6.4 MiB across runs of the same code on a quiet machine
+# (measured 6 December 2026, before and after that session's changes), so 6 chunks failed one run in
+# three; 8 still leaves the whole file far outside.
+BOUND = 8 * CHUNK
 
 
 @pytest.fixture(scope="module")
