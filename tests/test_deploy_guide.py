@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.db.engine import make_engine, session_factory
+from core.db.engine import make_engine, script_heads, session_factory
 from tests.s3_support import S3Server
 from tests.scheduler_support import rows
 from tests.test_scheduler_stalled_worker import database_url  # noqa: F401
@@ -249,3 +249,15 @@ def test_the_one_machine_caddyfile_is_valid(tmp_path: Path) -> None:
     assert done.stdout.decode().strip().endswith("Valid configuration") or "Valid configuration" in (
         done.stderr.decode()
     )
+
+
+def test_the_guides_health_examples_name_the_schema_this_code_expects() -> None:
+    """An operator compares their /health with the guide's: an example naming an old head reads as a
+    deployment one migration behind (the examples said 0008_stopped after 0009 landed)."""
+    heads = list(script_heads())
+    shown = re.findall(r'"(current|head)": (\[[^\]]*\])', (ROOT / "docs" / "deploy.md").read_text())
+    assert shown, "deploy.md shows no /health schema example"
+    for field, value in shown:
+        assert json.loads(value) == heads, (
+            f"deploy.md's /health example has {field} {value}, the code {heads}"
+        )
