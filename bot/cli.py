@@ -301,6 +301,23 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        # Flushed here, not at exit: a pipe that broke under the buffered tail would otherwise raise
+        # while the interpreter shuts down, past any handler.
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `postbot doctor | head -3`: the reader is gone, which is not an error worth a traceback.
+        # Python's documented idiom (docs.python.org/3/library/signal.html#note-on-sigpipe): point
+        # stdout at devnull so the final flush cannot raise again, and exit as a SIGPIPE'd writer
+        # would (128 + 13), which is what shells report for `cmd | head`.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    return status
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "sample-video":
         return _sample_video(args)

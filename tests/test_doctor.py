@@ -227,3 +227,28 @@ def test_the_command_reads_settings_like_the_processes_and_exits_non_zero_when_b
     good = _cli(["doctor"], tmp_path, POSTBOT_SECRET_KEY=SECRET)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "✗" not in good.stdout and good.stdout.rstrip().endswith("all good")
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    # `postbot doctor | head -3`: head exits after three lines and the pipe breaks under the doctor.
+    # The read end is closed before the doctor writes a line, so every write of its report hits the
+    # broken pipe, as the tail of a long report does behind head.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("POSTBOT_")}
+    environ.update(PYTHONPATH=str(ROOT))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "doctor"],
+            cwd=tmp_path,
+            env=environ,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    # 141 is what a shell reports for a writer killed by SIGPIPE: the usual status of `cmd | head`.
+    assert done.returncode == 141
