@@ -1135,3 +1135,22 @@ async def test_schedule_where_the_bot_cannot_post_says_how_to_fix_it(
     assert "I can't post in this channel (I lack View Channel, Send Messages here)" in error["content"]
     assert "permissions in this channel's settings" in error["content"]
     assert fake.cdn_requests == [] and await running.postbot.list_queue(world.ctx(world.alice)) == []
+
+
+async def test_a_deliberate_rerun_after_cancelling_queues_again(
+    world: World, running: App, clip: Path
+) -> None:
+    """The repeat window answers a lost answer's retry with the posts already queued; a member who
+    cancelled that post and runs the same command again means it, and must not be told "Already
+    scheduled" about a cancelled post while nothing is queued."""
+    fake = world.fake
+    first = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    assert fake.original(first)["embeds"][0]["title"] == "Scheduled for Sandbox"  # type: ignore[index]
+    [post] = await running.postbot.list_queue(world.ctx(world.alice))
+    await running.postbot.cancel(world.ctx(world.alice), post.id)
+    assert await running.postbot.list_queue(world.ctx(world.alice)) == []
+
+    again = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    assert fake.original(again)["embeds"][0]["title"] == "Scheduled for Sandbox"  # type: ignore[index]
+    [queued] = await running.postbot.list_queue(world.ctx(world.alice))
+    assert queued.id != post.id

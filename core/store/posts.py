@@ -117,7 +117,15 @@ async def _queue_rows(
         return sorted((await session.execute(query)).scalars().all(), key=lambda p: p.id)
 
     if seen and (existing := await earlier()):
-        return existing, True
+        if not (repeats and all(p.status == PostStatus.CANCELLED.value for p in existing)):
+            return existing, True
+        # A command run again by hand (``repeats``: Discord, which never redelivers) after its
+        # posts were all cancelled is meant: the cancelled posts give up their keys, kept unique
+        # but no longer this request's, and the run queues anew. A redelivery (Slack's, no
+        # ``repeats``) still meets its cancelled posts, so a cancel is never undone by a retry.
+        for post in existing:
+            post.idempotency_key = uuid.uuid4().hex
+        await session.flush()
     try:
         # A repeated request may run alongside the first (both downloading the same video): the
         # one that commits second meets the first's keys and answers as a duplicate.
