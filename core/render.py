@@ -137,6 +137,25 @@ def post_line(post: PostView, now: datetime) -> str:
     return base
 
 
+def scheduled_heading(
+    posts: list[PostView], now: datetime, media: str = "", *, duplicate: bool = False
+) -> str:
+    """The short line over a scheduling reply (Slack's summary block, Discord's embed title): it says
+    what scheduled_summary's text says, so a /post is "Publishing … now", not "Scheduled", and a
+    paused platform is named as waiting. ``media`` comes formatted for the chat (Slack bolds it)."""
+    platforms = ", ".join(p.platform.label for p in posts)
+    if duplicate:
+        return f"Already scheduled{media} for {platforms}"
+    if posts[0].run_at > now:
+        return f"Scheduled{media} for {platforms}"
+    going = [p.platform.label for p in posts if not p.paused]
+    held = [p.platform.label for p in posts if p.paused]
+    if not going:
+        return f"Queued{media} for {platforms} · publishing is paused"
+    head = f"Publishing{media} to {', '.join(going)} now"
+    return head + (f" · paused for {', '.join(held)}" if held else "")
+
+
 def scheduled_summary(posts: list[PostView], now: datetime) -> str:
     if not posts:
         return "Nothing was queued."

@@ -381,7 +381,9 @@ async def test_post_now_publishes_and_reports_in_the_channel(world: World, clip:
         payload = fake.command_interaction(
             "post", {"platforms": "sandbox", "video": att}, user=world.alice, guild=world.guild
         )
-        await world.run(payload)
+        accepted = await world.run(payload)
+        # The embed's title agrees with the text: going now, not "Scheduled" (issue 23).
+        assert fake.original(accepted)["embeds"][0]["title"] == "Publishing to Sandbox now"  # type: ignore[index]
         await fake.wait_for(
             lambda: any(
                 m["embeds"] and m["embeds"][0]["title"].startswith("Published")
@@ -883,11 +885,13 @@ async def test_pause_holds_posts_and_resume_publishes_them(world: World, running
     assert _answer(fake, held).startswith("Publishing to Sandbox is paused.")
     await running.start_scheduler()
     att = fake.upload_attachment(world.channel_id, clip.name, clip.read_bytes())
-    await world.run(
+    waiting = await world.run(
         fake.command_interaction(
             "post", {"platforms": "sandbox", "video": att}, user=world.alice, guild=world.guild
         )
     )
+    title = fake.original(waiting)["embeds"][0]["title"]  # type: ignore[index]
+    assert title == "Queued for Sandbox · publishing is paused"
     await running.runner.tick()
     [post] = await running.postbot.list_queue(world.ctx(world.alice))
     assert (post.status, post.paused) == (PostStatus.QUEUED, True)

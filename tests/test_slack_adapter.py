@@ -186,6 +186,10 @@ async def test_post_now_publishes_and_links_the_result_in_the_thread(harness: Ha
     shared = await h.shared(ANA, CHANNEL, upload, file_shared=False)
     response = await h.sender.command("/post", "sandbox Out now", user=ANA, channel=CHANNEL)
     assert response.status_code == 200
+    # The summary block agrees with the text: going now, not "Scheduled" (issue 23).
+    accepted = await h.reply(lambda m: m["text"].startswith("Publishing"))
+    [summary] = [b for b in accepted["blocks"] if b.get("block_id") == "summary"]
+    assert summary["text"]["text"] == f":calendar: Publishing *{clip.name}* to Sandbox now"
 
     published = await h.reply(lambda m: m["text"].startswith("Published #1"))
     assert published["thread_ts"] == shared["ts"]
@@ -1120,7 +1124,11 @@ async def test_postbot_pause_holds_posts_which_queue_shows_and_resume_publishes(
     await h.shared(ANA, CHANNEL, upload)
     await h.sender.command("/post", "sandbox Held", user=ANA, channel=CHANNEL)
     # /post says it will wait instead of "publishing now" (issue 23).
-    await h.reply(lambda m: "Publishing is paused for Sandbox: it waits until /postbot resume." in m["text"])
+    held = await h.reply(
+        lambda m: "Publishing is paused for Sandbox: it waits until /postbot resume." in m["text"]
+    )
+    [summary] = [b for b in held["blocks"] if b.get("block_id") == "summary"]
+    assert summary["text"]["text"] == f":calendar: Queued *{clip.name}* for Sandbox · publishing is paused"
     await h.app.start_scheduler()
     await h.app.runner.tick()
     [post] = await h.posts()

@@ -8,7 +8,7 @@ import discord
 
 from adapters.discord.replies import named
 from core.domain import PostStatus, PostView
-from core.render import local_time, options_text, relative, result_text
+from core.render import local_time, options_text, relative, result_text, scheduled_heading
 from core.service import SuggestOutcome
 
 _QUEUED = discord.Colour.blurple()
@@ -24,8 +24,7 @@ def schedule_embed(
     posts: list[PostView], notes: list[str], now: datetime, *, duplicate: bool = False
 ) -> discord.Embed:
     first = posts[0]
-    platforms = ", ".join(p.platform.label for p in posts)
-    title = f"Scheduled for {platforms}" if not duplicate else f"Already scheduled for {platforms}"
+    title = scheduled_heading(posts, now, duplicate=duplicate)
     embed = discord.Embed(title=_clip(title, 256), colour=_QUEUED)
     embed.description = _clip(first.caption, 4096) if first.caption else "*(no caption)*"
     if first.media_name:

@@ -19,6 +19,7 @@ from core.render import (
     post_line,
     relative,
     result_text,
+    scheduled_heading,
     scheduled_summary,
 )
 
@@ -112,15 +113,9 @@ def outcome_blocks(
     if not posts:
         return text, [{"type": "section", "text": _mrkdwn(text)}]
     first = posts[0]
-    head = "Already scheduled" if duplicate else "Scheduled"
     media = f" *{escape(first.media_name)}*" if first.media_name else ""
-    blocks: Blocks = [
-        {
-            "type": "section",
-            "block_id": "summary",
-            "text": _mrkdwn(f":calendar: {head}{media} for {', '.join(p.platform.label for p in posts)}"),
-        }
-    ]
+    head = scheduled_heading(posts, now, media, duplicate=duplicate)
+    blocks: Blocks = [{"type": "section", "block_id": "summary", "text": _mrkdwn(f":calendar: {head}")}]
     fields = [
         _mrkdwn(
             f"*#{p.id} {p.platform.label}*\n{local_time(p.run_at, p.tz)} ({relative(p.run_at, now)})"
