@@ -397,3 +397,37 @@ async def test_the_posts_thread_reply_is_edited_as_numbers_come_in(
         )
         # One reply per post, edited: no second message in the thread.
         assert len([c for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts")]) == 1
+
+
+class BrokenTokens(StaticTokens):
+    """A token source failing in a way no reader foresees."""
+
+    async def access_token(self) -> str:
+        raise RuntimeError("boom")
+
+
+async def test_an_unforeseen_failure_spends_an_attempt_and_leaves_nothing_claimed(
+    db: Database, settings: Settings, http: httpx.AsyncClient
+) -> None:
+    """Raised out of collect, the batch's claims stayed until their lease ran out and no attempt was
+    counted, so the same read was claimed and failed again every lease, for ever."""
+    async with AsyncExitStack() as stack:
+        case = await youtube_case(stack, http)
+        case.report(7, 0, 0)
+        w = await stack.enter_async_context(
+            worker(db, settings, "http://127.0.0.1:9", worker_id="w1", shared_limits=True)
+        )
+        post_id = await _seed(w.sessions, case)
+        clock = Clock(PUBLISHED + HOUR + timedelta(minutes=1))
+        collector = _collector(
+            w, case, clock, tokens=BrokenTokens(TOKEN, case.account), checkpoints_h=[1.0], max_attempts=2
+        )
+        assert await collector.collect() == 0
+        async with w.sessions() as session:
+            [row] = (await session.execute(select(PostResult).where(PostResult.post_id == post_id))).scalars()
+            assert (row.state, row.attempts, row.claimed_by) == ("due", 1, None)
+        clock.now += timedelta(hours=1)
+        assert await collector.collect() == 1
+        async with w.sessions() as session:
+            [row] = (await session.execute(select(PostResult).where(PostResult.post_id == post_id))).scalars()
+            assert (row.state, row.attempts, row.claimed_by) == ("failed", 2, None)

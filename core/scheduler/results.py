@@ -86,7 +86,16 @@ class ResultsCollector:
             groups.setdefault(read.account.id, []).append(read)
         done: list[Finished] = []
         for reads in groups.values():
-            done += await self._read_account(reads)
+            try:
+                done += await self._read_account(reads)
+            except Exception as exc:
+                # Anything a reader did not foresee (a 200 that is not JSON, a bug) costs these reads
+                # an attempt, not the batch: raised out of collect, every claim in the batch stayed
+                # until its lease ran out, no attempt was counted, and the same reads, first by
+                # due time, were claimed and failed again every lease, holding the others back.
+                log.warning("results read failed unexpectedly", exc_info=True)
+                failure = PublishError(f"unexpected error: {type(exc).__name__}")
+                done += [self._failed(r, failure) for r in reads]
         await self.reads.finish(done, now=self.clock(), settle_s=settle_checkpoint(self.checkpoints_s))
         numbers = {
             f.read.post_id for f in done if f.state == READ and (f.views, f.likes, f.comments) != (None,) * 3
