@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import errno
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.domain import Platform
 
 
 class UserError(Exception):
@@ -15,6 +19,15 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} {self.hint}" if self.hint else self.message
+
+
+class NotConfigured(UserError):
+    """A platform whose OAuth app is not in the settings; ``platform`` lets a front end that is the
+    operator's own (the console) say what to set in its own words."""
+
+    def __init__(self, message: str, *, hint: str | None = None, platform: Platform | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.platform = platform
 
 
 class TimeParseError(UserError):

@@ -265,6 +265,40 @@ async def test_link_to_a_platform_that_wants_https_says_so_and_what_to_do(tmp_pa
         console.kill()
 
 
+async def test_link_without_the_setup_tells_the_person_typing_what_to_set(tmp_path: Path) -> None:
+    # At the console the person typing is the operator: no "ask the operator", but what to set, where.
+    for folder in ("bare", "keyed"):
+        (tmp_path / folder).mkdir()
+    bare = Console(tmp_path / "bare")
+    try:
+        await asyncio.to_thread(bare.prompt)
+        bare.line("/link tiktok")
+        await asyncio.to_thread(bare.expect, r"Set POSTBOT_SECRET_KEY \(`postbot init` makes one\)")
+        await asyncio.to_thread(bare.prompt)
+        assert "operator" not in bare.seen
+    finally:
+        bare.kill()
+    keyed = Console(
+        tmp_path / "keyed",
+        POSTBOT_SECRET_KEY="a long random console secret for this test only",
+        POSTBOT_VAULT__ITERATIONS="100000",
+    )
+    try:
+        await asyncio.to_thread(keyed.prompt)
+        keyed.line("/link youtube")  # a loopback redirect is fine for YouTube: only its app is missing
+        await asyncio.to_thread(keyed.expect, r"YouTube linking isn't set up on this bot yet")
+        await asyncio.to_thread(
+            keyed.expect,
+            r"Set platforms\.youtube\.client_id in postbot\.toml and "
+            r"POSTBOT_PLATFORMS__YOUTUBE__CLIENT_SECRET",
+        )
+        await asyncio.to_thread(keyed.expect, r"docs/setup/youtube\.md")
+        await asyncio.to_thread(keyed.prompt)
+        assert "operator" not in keyed.seen
+    finally:
+        keyed.kill()
+
+
 async def test_an_upload_shows_its_real_percentage_under_the_prompt(tmp_path: Path) -> None:
     """A real YouTube upload in 256 KiB chunks against the fake, held after the first chunk: the
     status line says how far it got, then the result is printed once."""

@@ -20,7 +20,7 @@ from core.domain import (
     did_you_mean,
     platform_from_alias,
 )
-from core.errors import DiskFull, UserError, is_disk_full
+from core.errors import DiskFull, NotConfigured, UserError, is_disk_full
 from core.render import (
     accounts_text,
     default_text,
@@ -257,9 +257,28 @@ class ConsoleAdapter:
     async def _link(self, rest: str) -> str:
         if not rest:
             raise UserError("Which platform?", hint="e.g. /link youtube")
+        # At the console the person typing is the operator: the chats' "the operator has to set…"
+        # would send them looking for someone else. Say what to set and where, to them.
+        if not self.postbot.can_link:
+            raise UserError(
+                "Account linking is not set up here yet.",
+                hint="Set POSTBOT_SECRET_KEY (`postbot init` makes one) and the platform's OAuth app "
+                "(docs/setup/<platform>.md), then start the console again.",
+            )
         # The link is printed here (the console's "DM"); its callback comes back to this process's
         # own web server at web.public_url.
-        await self.postbot.link(self.ctx, rest, loopback=True)
+        try:
+            await self.postbot.link(self.ctx, rest, loopback=True)
+        except NotConfigured as exc:
+            if exc.platform is None:
+                raise
+            name = exc.platform.value
+            raise UserError(
+                exc.message,
+                hint=f"Set platforms.{name}.client_id in postbot.toml and "
+                f"POSTBOT_PLATFORMS__{name.upper()}__CLIENT_SECRET in your environment, then start the "
+                f"console again; docs/setup/{name}.md shows where to get them.",
+            ) from exc
         return (
             "Open that link in a browser on this machine. When the platform sends you back, "
             "this console stores the account and says so here."

@@ -10,13 +10,9 @@ import httpx
 
 from core.config import Settings
 from core.domain import Platform
-from core.errors import UserError
+from core.errors import NotConfigured, UserError
 from core.oauth.base import OAuthProvider
 from core.oauth.endpoints import resolve
-
-
-class NotConfigured(UserError):
-    pass
 
 
 class OAuthClients:
@@ -54,6 +50,7 @@ class OAuthClients:
             raise NotConfigured(
                 f"{platform.label} linking isn't set up on this bot yet.",
                 hint=f"The operator sets platforms.{platform.value}.client_id in the config and {env}.",
+                platform=platform,
             )
         return cls(
             client_id=conf.client_id,
