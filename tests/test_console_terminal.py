@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -19,6 +20,7 @@ import pytest
 
 from tests.clips import sized_clip
 from tests.fakes.oauth_provider import FakeOAuthProvider
+from tests.fakes.web_host import WebHost
 from tests.fakes.youtube_api import CHUNK_UNIT, FakeYouTube
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,6 +113,33 @@ def test_ctrl_c_at_the_prompt_stops_and_says_what_stays_queued(console: Console,
     console.child.send("\x03")
     console.expect(r"Stopped\. 1 post stays queued; due ones go out the next time postbot runs")
     assert console.finish() == 0
+
+
+async def test_ctrl_c_while_a_command_runs_stops_the_console_within_seconds(tmp_path: Path) -> None:
+    # A --url download from a host that stopped answering: Ctrl-C must not wait for the link's timeout
+    # (30 s by default) nor for the download's thread.
+    async with WebHost() as host:
+        console = Console(
+            tmp_path,
+            POSTBOT_LINKS__ALLOW_NETWORKS='["127.0.0.0/8"]',
+            POSTBOT_LINKS__CA_FILE=str(host.ca_pem),
+        )
+        try:
+            await asyncio.to_thread(console.prompt)
+            console.line(f"/post sandbox Stuck --url {host.url('/stalled')}")
+            while not host.requests:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # the download is under way, stalled
+            console.child.send("\x03")
+            console.child.timeout = 8
+            started = time.monotonic()
+            code = await asyncio.to_thread(console.finish)
+            took = time.monotonic() - started
+            assert took < 3, f"stopped {took:.1f} s after Ctrl-C"
+            assert code in (0, 130), code
+            assert "Traceback" not in console.seen
+        finally:
+            console.kill()
 
 
 def test_ctrl_d_stops_the_same_way(console: Console) -> None:

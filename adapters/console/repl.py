@@ -112,7 +112,11 @@ class ConsoleChat:
             with patch_stdout(raw=True):
                 while True:
                     try:
-                        line = await session.prompt_async(PROMPT)
+                        # prompt_toolkit's own SIGINT handling swaps the runtime's handler out and,
+                        # leaving the prompt, removes it from the loop: a Ctrl-C while a command then
+                        # ran (a --url download) was ignored. At the prompt the terminal is raw, so
+                        # Ctrl-C arrives as a key and still ends prompt_async (KeyboardInterrupt).
+                        line = await session.prompt_async(PROMPT, handle_sigint=False)
                     except (KeyboardInterrupt, EOFError):
                         return
                     if _is_quit(line):

@@ -10,12 +10,15 @@ told to trust), so the link fetcher's https-only rule is exercised as in product
 - ``/redirect``: 302 to ``?to=``, as share links do on their way to the bytes;
 - ``/page``: an HTML page (what a share link that needs a sign-in answers with);
 - ``/forbidden``: 403.
+- ``/stalled``: headers announcing 100 MB and a first piece, then nothing more until the client leaves
+  (a host that stopped answering mid-download).
 
 Every request is recorded with its headers, so a test can check that no credentials were sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import ssl
@@ -135,6 +138,7 @@ class WebHost(LoopbackFake):
         app.router.add_get("/redirect", self._redirect)
         app.router.add_get("/page", self._page)
         app.router.add_get("/forbidden", self._forbidden)
+        app.router.add_get("/stalled", self._stalled)
         return app
 
     def add_file(self, path: Path, content_type: str = "video/mp4") -> str:
@@ -194,6 +198,16 @@ class WebHost(LoopbackFake):
         except ConnectionError:
             return response  # the client hung up (a fetch that stopped at its size cap)
         await response.write_eof()
+        return response
+
+    async def _stalled(self, request: web.Request) -> web.StreamResponse:
+        self._record(request)
+        response = web.StreamResponse(
+            headers={"Content-Type": "video/mp4", "Content-Length": str(100 * 1024 * 1024)}
+        )
+        await response.prepare(request)
+        await response.write(b"\0" * 4096)
+        await asyncio.Event().wait()
         return response
 
     async def _redirect(self, request: web.Request) -> web.Response:
