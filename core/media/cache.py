@@ -50,6 +50,9 @@ class MediaCache:
     def path_for(self, key: str) -> Path:
         return self.root / key
 
+    def _lock_path(self, key: str) -> Path:
+        return self.root / _LOCKS / key.replace("/", "_")
+
     async def fetch(self, storage: MediaStorage, key: str) -> Path:
         """The video at ``key`` as a file on this machine, downloaded once however many ask."""
         running = self._inflight.get(key)
@@ -88,7 +91,7 @@ class MediaCache:
 
     @contextlib.asynccontextmanager
     async def _machine_lock(self, key: str) -> AsyncIterator[None]:
-        lock_path = self.root / _LOCKS / key.replace("/", "_")
+        lock_path = self._lock_path(key)
         await asyncio.to_thread(lock_path.parent.mkdir, parents=True, exist_ok=True)
         fd = await asyncio.to_thread(os.open, lock_path, os.O_CREAT | os.O_RDWR, 0o644)
         try:
@@ -132,7 +135,7 @@ class MediaCache:
                 if path.is_file():
                     path.unlink(missing_ok=True)
                     removed += 1
-                (self.root / _LOCKS / key.replace("/", "_")).unlink(missing_ok=True)
+                self._lock_path(key).unlink(missing_ok=True)
             return removed
 
         return await asyncio.to_thread(remove)
