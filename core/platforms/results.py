@@ -52,3 +52,8 @@ def count(value: object) -> int | None:
         return int(str(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def batches(ids: Sequence[str], size: int) -> list[list[str]]:
+    """``ids`` in the runs of at most ``size`` that one metrics call takes (itertools.batched is 3.12)."""
+    return [list(ids[start : start + size]) for start in range(0, len(ids), size)]

@@ -13,7 +13,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.platforms.results import Metrics, count
+from core.platforms.results import Metrics, batches, count
 from core.platforms.tiktok.publisher import DEFAULT_BASE_URL, _token_rejected, tiktok_error
 from core.publishers.base import AuthError, TokenSource
 from core.publishers.http import send_authorized
@@ -32,8 +32,7 @@ class TikTokMetrics:
 
     async def read(self, tokens: TokenSource, remote_ids: Sequence[str]) -> dict[str, Metrics]:
         found: dict[str, Metrics] = {}
-        for start in range(0, len(remote_ids), IDS_PER_CALL):
-            batch = list(remote_ids[start : start + IDS_PER_CALL])
+        for batch in batches(remote_ids, IDS_PER_CALL):
 
             async def send(token: str, batch: list[str] = batch) -> httpx.Response:
                 return await self.http.post(

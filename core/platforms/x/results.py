@@ -18,7 +18,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.platforms.results import Metrics, count
+from core.platforms.results import Metrics, batches, count
 from core.platforms.x.publisher import DEFAULT_BASE_URL, _explain
 from core.publishers.base import TokenSource
 from core.publishers.http import error_for_response, send_authorized
@@ -36,10 +36,9 @@ class XMetrics:
 
     async def read(self, tokens: TokenSource, remote_ids: Sequence[str]) -> dict[str, Metrics]:
         found: dict[str, Metrics] = {}
-        for start in range(0, len(remote_ids), IDS_PER_CALL):
-            batch = remote_ids[start : start + IDS_PER_CALL]
+        for batch in batches(remote_ids, IDS_PER_CALL):
 
-            async def send(token: str, batch: Sequence[str] = batch) -> httpx.Response:
+            async def send(token: str, batch: list[str] = batch) -> httpx.Response:
                 return await self.http.get(
                     f"{self.base_url}/2/tweets",
                     params={"ids": ",".join(batch), "tweet.fields": "public_metrics"},

@@ -9,7 +9,7 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.platforms.results import Metrics, count
+from core.platforms.results import Metrics, batches, count
 from core.platforms.youtube.publisher import DEFAULT_BASE_URL, google_error
 from core.publishers.base import TokenSource
 from core.publishers.http import send_authorized, transport_error
@@ -29,11 +29,9 @@ class YouTubeMetrics:
 
     async def read(self, tokens: TokenSource, remote_ids: Sequence[str]) -> dict[str, Metrics]:
         found: dict[str, Metrics] = {}
-        for start in range(0, len(remote_ids), IDS_PER_CALL):
-            batch = remote_ids[start : start + IDS_PER_CALL]
-
+        for batch in batches(remote_ids, IDS_PER_CALL):
             # videos.list by id takes up to 50 ids and no maxResults (that is for myRating/chart).
-            async def send(token: str, batch: Sequence[str] = batch) -> httpx.Response:
+            async def send(token: str, batch: list[str] = batch) -> httpx.Response:
                 return await self.http.get(
                     f"{self.base_url}/youtube/v3/videos",
                     params={"part": "statistics", "id": ",".join(batch)},
