@@ -14,7 +14,7 @@ Timed round-robin over the sizes (so a shared machine's load falls on all of the
 p99 printed:
 - claim: a worker's claim of 100 due posts and its read of them (core/store/queue.claim_batch),
   rolled back so every round claims the same;
-- /queue, /status, Home: the facade's calls (core/service.Postbot) for that team's admin;
+- /queue, /status, Home: the facade's calls (core.service.Postbot) for that team's admin;
 - retention: the listing pass of media retention (core/media/retention.MediaBlobs.candidates).
 
 Targets (issue 28): the claim's p99 at 1M within 2x of 10k; /queue < 50 ms and /status < 100 ms at

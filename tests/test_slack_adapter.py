@@ -446,7 +446,7 @@ async def test_the_modal_reads_the_time_once_and_refuses_a_bad_one_before_the_do
     """The "Schedule this post" form is one facade call, like /schedule: the time is read once (it
     used to be checked alone, then read again with the command), and a bad one is shown under the
     field before anything is downloaded."""
-    import core.service
+    import core.service.queue
     import core.timeparse.command
 
     h = harness
@@ -459,7 +459,7 @@ async def test_the_modal_reads_the_time_once_and_refuses_a_bad_one_before_the_do
 
     # Observed, not replaced: both places the facade can read a time from.
     monkeypatch.setattr(core.timeparse.command, "parse_when", counted)
-    monkeypatch.setattr(core.service, "parse_when", counted)
+    monkeypatch.setattr(core.service.queue, "parse_when", counted)
     upload = h.slack.add_file(BEN, CHANNEL, clip, name="teaser.mp4")
     message = h.sender.user_message(BEN, CHANNEL, "Teaser", [upload])
     await h.sender.message_shortcut("schedule_this_post", user=BEN, channel=CHANNEL, message=message)

@@ -32,7 +32,8 @@ def preview(text: str, tz: str, now: datetime) -> str:
     when = parse_when(text, tz, now)
     shown = " ".join(text.split())
     if when.date_only and when.instant is not None:
-        # The service puts a day without a time at that day's best free slot (see core/service.py).
+        # The service puts a day without a time at that day's best free slot
+        # (core/service/slot_picking.py).
         local = when.instant.astimezone(ZoneInfo(when.tz))
         day = day_text(local, now.astimezone(ZoneInfo(when.tz)))
         return f"{shown} → {day}, best free slot that day ({when.tz})"
