@@ -102,6 +102,11 @@ class PostStatus(enum.StrEnum):
     PUBLISHED = "published"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # Queued in a channel with approval on by someone who is not an approver: the scheduler never
+    # claims it (only QUEUED is claimed) until an approver turns it back into QUEUED.
+    AWAITING = "awaiting"
+    # An approver said no (the reason is the post's review_note); never published.
+    REJECTED = "rejected"
 
 
 class AccountStatus(enum.StrEnum):
@@ -138,6 +143,9 @@ class ChatContext:
     # because its answer never came (Discord's, when a long download outlived the interaction
     # token). Posts queued under any of them answer this request as a duplicate.
     repeats: tuple[str, ...] = ()
+    # The user groups (Slack) or roles (Discord) the user belongs to, where an approval rule may name
+    # them as approvers; None when the adapter did not look them up.
+    groups: frozenset[str] | None = None
     # Other channels the chat says this user is in (Slack users.conversations, Discord's channel
     # permissions); only listings read it, through ``visible_channels``.
     channels: frozenset[str] = frozenset()
@@ -307,6 +315,14 @@ class PostView:
     options: dict[str, Any] = field(default_factory=dict)
     # The account it goes out as, when the platform has more than one linked ("@brand").
     account: str | None = None
+    # The video's length in seconds (None: not probed).
+    media_duration_s: float | None = None
+    # Who approved it (the chat's user id) and when; None: not approved (or no approval needed).
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    # Who rejected it and why (REJECTED posts only).
+    rejected_by: str | None = None
+    review_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -344,6 +360,8 @@ class PlatformStatus:
     failed_24h: int
     # "closed", "open" or "half-open" in this process's worker; None when it runs no worker.
     breaker: str | None = None
+    # Posts waiting for an approver (/postbot approval).
+    awaiting: int = 0
 
     @property
     def success_rate_24h(self) -> float | None:
@@ -450,3 +468,69 @@ class ResultsReport:
     platforms: list[PlatformResults]
     # The period's posts with their latest readings (what the chart draws).
     posts: list[PostNumbers] = field(default_factory=list)
+
+
+class ApprovalDelivery(enum.StrEnum):
+    """Where approvers are asked: under the scheduling answer, or each by direct message."""
+
+    THREAD = "thread"
+    DM = "dm"
+
+
+@dataclass(frozen=True)
+class Approver:
+    """One entry of a channel's approvers: a user, or everyone in a group (a Slack user group, a
+    Discord role). Ids are the chat's own (``U123``, ``S123``, a snowflake)."""
+
+    kind: str  # "user" or "group"
+    id: str
+
+    def mention(self, chat: ChatKind) -> str:
+        if chat is ChatKind.SLACK:
+            return f"<@{self.id}>" if self.kind == "user" else f"<!subteam^{self.id}>"
+        if chat is ChatKind.DISCORD:
+            return f"<@{self.id}>" if self.kind == "user" else f"<@&{self.id}>"
+        return self.id if self.kind == "user" else f"@{self.id}"
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    """A channel's approval setting (/postbot approval on|off). No approvers named: the admins."""
+
+    channel_id: str
+    approvers: tuple[Approver, ...]
+    delivery: ApprovalDelivery
+    set_by: str
+    set_at: datetime
+
+    def admits(self, user_id: str, groups: frozenset[str] | None, *, is_admin: bool) -> bool:
+        """Whether this user approves here: named, in a named group, or an admin when none is named."""
+        if not self.approvers:
+            return is_admin
+        for a in self.approvers:
+            if a.kind == "user" and a.id == user_id:
+                return True
+            if a.kind == "group" and groups is not None and a.id in groups:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """What a chat shows approvers for posts queued awaiting approval (one command's posts)."""
+
+    posts: list[PostView]
+    rule: ApprovalRule
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    """What an approve, reject or time change did.
+
+    ``done``: posts this action changed. ``already``: posts someone else had decided (or that are not
+    awaiting any more). ``overdue``: awaiting posts whose time passed; the approver picks publish now
+    or a new time (nothing was changed for them)."""
+
+    done: list[PostView]
+    already: list[PostView] = field(default_factory=list)
+    overdue: list[PostView] = field(default_factory=list)

@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 from core.domain import (
     AccountStatus,
     AccountView,
+    ApprovalDelivery,
+    ApprovalRule,
+    ChatKind,
     PauseView,
     Platform,
     PlatformInfo,
@@ -18,6 +21,7 @@ from core.domain import (
     PostView,
     QuotaView,
     ResultsReport,
+    ReviewOutcome,
     Slot,
     StatusView,
     UnlinkOutcome,
@@ -128,6 +132,10 @@ def post_line(post: PostView, now: datetime) -> str:
         base += f" ({relative(post.run_at, now)}) · paused"
     elif post.status == PostStatus.QUEUED:
         base += f" ({relative(post.run_at, now)})"
+        if post.approved_by:
+            base += f" · {approved_note(post)}"
+    elif post.status == PostStatus.AWAITING:
+        base += f" ({relative(post.run_at, now)}) · awaiting approval"
     else:
         base += f" · {post.status.value}"
     if settings := options_text(post):
@@ -146,6 +154,8 @@ def scheduled_heading(
     platforms = ", ".join(p.platform.label for p in posts)
     if duplicate:
         return f"Already scheduled{media} for {platforms}"
+    if posts[0].status is PostStatus.AWAITING:
+        return f"Awaiting approval{media} for {platforms}"
     if posts[0].run_at > now:
         return f"Scheduled{media} for {platforms}"
     going = [p.platform.label for p in posts if not p.paused]
@@ -163,7 +173,14 @@ def scheduled_summary(posts: list[PostView], now: datetime) -> str:
     platforms = ", ".join(p.platform.label for p in posts)
     media = f" {first.media_name}" if first.media_name else ""
     held = [p.platform.label for p in posts if p.paused]
-    if first.run_at <= now:
+    if first.status is PostStatus.AWAITING:
+        when = (
+            "as soon as it is approved"
+            if first.run_at <= now
+            else f"at {local_time(first.run_at, first.tz)} ({relative(first.run_at, now)}) once approved"
+        )
+        head = f"Awaiting approval: {media.strip() or 'the video'} for {platforms}, to go out {when}."
+    elif first.run_at <= now:
         # /post: due at once. Saying "Scheduled … (in 0s)" left people wondering when it would go.
         going = [p.platform.label for p in posts if not p.paused]
         head = f"Publishing{media} to {', '.join(going)} now." if going else f"Queued{media} for {platforms}."
@@ -186,6 +203,8 @@ def result_text(post: PostView) -> str:
     if post.status == PostStatus.PUBLISHED:
         link = post.remote_url or post.remote_id or ""
         text = f"Published #{post.id} on {post.platform.label}: {link}".rstrip()
+        if post.approved_by:
+            text += f" ({approved_note(post)})"
         note = post.extra.get("note")
         return f"{text}\n{note}" if note else text
     reason = post.last_error or "unknown error"
@@ -193,6 +212,8 @@ def result_text(post: PostView) -> str:
 
 
 def failure_dm_text(post: PostView) -> str:
+    if post.status in (PostStatus.REJECTED, PostStatus.AWAITING):
+        return review_news_text(post)
     lines = [
         f"Your post #{post.id} to {post.platform.label} could not be published.",
         f"Reason: {post.last_error or 'unknown error'}",
@@ -323,6 +344,8 @@ def resume_text(view: PauseView) -> str:
 
 def platform_status_line(row: PlatformStatus, tz: str, now: datetime) -> str:
     parts = [f"{row.queued} queued", f"{row.running} in flight"]
+    if row.awaiting:
+        parts.append(f"{row.awaiting} awaiting approval")
     if row.next_due is not None:
         parts.append(f"next {local_time(row.next_due, tz)} ({relative(row.next_due, now)})")
     rate = row.success_rate_24h
@@ -432,3 +455,121 @@ def readings_text(platform_label: str, readings: list[tuple[int, int | None, int
                 parts.append(f"{value:,} {word[:-1] if value == 1 else word}")
         lines.append(f"{checkpoint_label(checkpoint)}: {' · '.join(parts)}")
     return "\n".join(lines)
+
+
+# -- approval -----------------------------------------------------------------------------------------
+
+
+def person(chat: ChatKind, user_id: str) -> str:
+    """A user as a chat shows one: a mention in Slack and Discord, the name at the console."""
+    return user_id if chat is ChatKind.CONSOLE else f"<@{user_id}>"
+
+
+def approved_note(post: PostView) -> str:
+    """``approved by @ana, Fri 05 Dec 2026, 17:02 Europe/Berlin``."""
+    who = person(post.chat, post.approved_by or "?")
+    when = f", {local_time(post.approved_at, post.tz)}" if post.approved_at else ""
+    return f"approved by {who}{when}"
+
+
+def approvers_text(rule: ApprovalRule, chat: ChatKind) -> str:
+    if not rule.approvers:
+        return "the admins"
+    return ", ".join(a.mention(chat) for a in rule.approvers)
+
+
+def approval_rule_text(rule: ApprovalRule | None, chat: ChatKind) -> str:
+    """What /approval says: on or off here, who approves and where they are asked."""
+    if rule is None:
+        return "Approval is off in this channel: posts go out at their time. Turn it on with /approval on."
+    where = (
+        "by direct message"
+        if rule.delivery is ApprovalDelivery.DM
+        else "in the thread of the scheduling answer"
+    )
+    return (
+        f"Approval is on in this channel: posts from anyone else wait until {approvers_text(rule, chat)} "
+        f"approve them (asked {where}; a ✅ on the scheduling answer approves too). "
+        "Turn it off with /approval off."
+    )
+
+
+def awaiting_note(rule: ApprovalRule, chat: ChatKind) -> str:
+    """The line under a scheduling answer whose posts wait."""
+    return (
+        f"Awaiting approval: nothing goes out until {approvers_text(rule, chat)} approve "
+        "(a ✅ on this message approves it)."
+    )
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "length unknown"
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def approval_request_lines(posts: list[PostView], when: str) -> list[str]:
+    """The body of a request to approvers, one block of lines per post: caption per platform,
+    account and options. ``when`` is the time as the chat shows it in each reader's zone."""
+    first = posts[0]
+    lines = [
+        f"Approval needed: {first.media_name or 'a video'} ({duration_text(first.media_duration_s)}) "
+        f"from {person(first.chat, first.author_id)}, to go out {when}."
+    ]
+    for post in posts:
+        caption = post.caption if len(post.caption) <= 300 else post.caption[:297] + "..."
+        settings = options_text(post)
+        head = f"#{post.id} {post.platform.label}" + (f" ({settings})" if settings else "")
+        lines.append(f"{head}: “{caption}”" if caption else f"{head}: no caption")
+    return lines
+
+
+def review_text(outcome: ReviewOutcome, verb: str = "Approved") -> str:
+    """The answer to an approve or a reject: what changed, what someone else had decided, and what
+    is past its time (publish now or a new time)."""
+    lines = []
+    if outcome.done:
+        ids = ", ".join(f"#{p.id} {p.platform.label}" for p in outcome.done)
+        first = outcome.done[0]
+        if verb == "Approved":
+            lines.append(f"Approved {ids}: it goes out {local_time(first.run_at, first.tz)}.")
+        else:
+            why = f" Reason: {first.review_note}" if first.review_note else ""
+            lines.append(f"Rejected {ids}; the author is told.{why}")
+    for post in outcome.already:
+        lines.append(
+            f"#{post.id} {post.platform.label} is not awaiting approval (it is {already_state(post)})."
+        )
+    for post in outcome.overdue:
+        lines.append(
+            f"#{post.id} {post.platform.label} was due {local_time(post.run_at, post.tz)}, which has "
+            "passed: publish it now, or approve it at a new time (/approve <id> now, /approve <id> <when>)."
+        )
+    return "\n".join(lines) or "Nothing to approve."
+
+
+def already_state(post: PostView) -> str:
+    if post.status is PostStatus.QUEUED and post.approved_by:
+        return approved_note(post)
+    if post.status is PostStatus.REJECTED and post.rejected_by:
+        return f"rejected by {person(post.chat, post.rejected_by)}"
+    return post.status.value
+
+
+def review_news_text(post: PostView) -> str:
+    """What the author hears: a rejection with its reason, or that no one approved in time."""
+    if post.status is PostStatus.REJECTED:
+        who = person(post.chat, post.rejected_by) if post.rejected_by else "an approver"
+        reason = post.review_note or "no reason given"
+        return (
+            f"Your post #{post.id} to {post.platform.label} was rejected by {who}.\nReason: {reason}\n"
+            "What to do: change it and schedule it again with /schedule."
+        )
+    return (
+        f"Your post #{post.id} to {post.platform.label} was not approved by its time "
+        f"({local_time(post.run_at, post.tz)}), so it has not gone out.\n"
+        "Reason: no approver approved it in time.\n"
+        "What to do: ask an approver; once approved it can go out at once or at a new time "
+        "(or /cancel it)."
+    )

@@ -23,6 +23,8 @@ from core.domain import (
 from core.errors import DiskFull, NotConfigured, UserError, is_disk_full
 from core.render import (
     accounts_text,
+    approval_rule_text,
+    awaiting_note,
     default_text,
     failure_dm_text,
     local_time,
@@ -32,6 +34,7 @@ from core.render import (
     result_text,
     results_text,
     resume_text,
+    review_text,
     scheduled_summary,
     status_text,
     suggestions_text,
@@ -61,6 +64,9 @@ _COMMANDS = f"""Commands:
   /suggest [platforms]                          the best free slots per platform
   /timezone <zone>                              the zone your times are read in, e.g. Europe/Berlin
   /pause [platform], /resume [platform]         hold publishing (due posts wait), then start it again
+  /approve <id> [now|<when>]                    approve a post awaiting approval (at a new time)
+  /reject <id> [reason]                         reject it; its author is told why
+  /approval [on [people] | off]                 posts from others wait for these approvers (admins)
 """
 _ACCOUNTS = """  /link <platform>                              connect an account: open the link printed here
   /unlink <platform>[@handle]                   disconnect it
@@ -226,6 +232,12 @@ class ConsoleAdapter:
             if report.posts:
                 text += f"\nChart: {await self.postbot.save_results_chart(report)}"
             return text
+        if command == "/approval":
+            return approval_rule_text(await self.postbot.set_approval(self.ctx, rest), ChatKind.CONSOLE)
+        if command == "/approve":
+            return review_text(await self.postbot.approve_text(self.ctx, rest))
+        if command == "/reject":
+            return review_text(await self.postbot.reject_text(self.ctx, rest), "Rejected")
         if command == "/timezone":
             return f"Times are now read and shown in {await self.postbot.set_timezone(self.ctx, rest)}."
         raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")
@@ -300,6 +312,8 @@ class ConsoleAdapter:
     def _outcome(self, outcome: ScheduleOutcome) -> str:
         lines = [scheduled_summary(outcome.posts, self.clock())]
         lines += [f"Note: {note}" for note in outcome.notes]
+        if outcome.approval is not None:
+            lines.append(awaiting_note(outcome.approval, ChatKind.CONSOLE))
         if outcome.duplicate:
             lines.append("(This request was already queued; nothing new was added.)")
         if outcome.suggestions:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from core.db.types import UTCDateTime
@@ -196,6 +197,13 @@ class ScheduledPost(Base):
     likes: Mapped[int | None] = mapped_column(BigInteger)
     comments: Mapped[int | None] = mapped_column(BigInteger)
     metrics_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Approval (migration 0014): who approved and when (chat user ids), or who rejected and why.
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rejected_by: Mapped[str | None] = mapped_column(String(64))
+    review_note: Mapped[str | None] = mapped_column(Text)
+    # A /post awaiting approval: it goes out when approved, whatever its time says by then.
+    on_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -203,6 +211,22 @@ class ScheduledPost(Base):
     author: Mapped[User] = relationship()
     media: Mapped[MediaAsset] = relationship()
     account: Mapped[SocialAccount | None] = relationship()
+
+
+class ApprovalRule(Base):
+    """A channel whose posts need an approver's yes (/postbot approval on). ``approvers`` is a list
+    of {"kind": "user"|"group", "id": ...}; empty: the team's admins."""
+
+    __tablename__ = "approval_rules"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", name="uq_approval_rules_channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    approvers: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    delivery: Mapped[str] = mapped_column(String(8), default="thread")
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class PostResult(Base):

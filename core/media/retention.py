@@ -35,7 +35,8 @@ from core.media.storage import MediaStorage
 log = logging.getLogger(__name__)
 
 # Statuses after which a post no longer needs its video. FAILED is not one: it may be retried.
-FINISHED = (PostStatus.PUBLISHED.value, PostStatus.CANCELLED.value)
+# REJECTED is final: a changed post is scheduled again, with its video.
+FINISHED = (PostStatus.PUBLISHED.value, PostStatus.CANCELLED.value, PostStatus.REJECTED.value)
 
 
 def utcnow() -> datetime:

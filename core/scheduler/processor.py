@@ -687,6 +687,23 @@ class PostProcessor:
             return
         await self.outcomes.write(Notified(view.id, self.clock()))
 
+    async def tell_reviews(self) -> int:
+        """Tell authors their post was rejected (with the reason), or that its time came before
+        anyone approved it. Each is marked told before it is sent, so two workers never tell it
+        twice; a telling that fails is given back for the next round."""
+        now = self.clock()
+        views = await self.queue.review_news(now=now)
+        for view in views:
+            try:
+                await self.notifier.dm_failure(view)
+            except NoNotifier:
+                # Another process reaches that chat: leave it to them.
+                await self.queue.untold(view.id, at=now)
+            except Exception:
+                log.exception("telling the author about a review failed", extra={"post_id": view.id})
+                await self.queue.untold(view.id, at=now)
+        return len(views)
+
     async def renotify(
         self, *, within: timedelta = timedelta(days=1), grace: timedelta = timedelta(seconds=30)
     ) -> int:

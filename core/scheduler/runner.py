@@ -131,6 +131,8 @@ class SchedulerRunner:
                 await self.processor.run_due()
                 if not self._again:
                     break
+            # Rejections and missed approvals: their author hears at once, not on the slow beat.
+            await self.processor.tell_reviews()
             if time.monotonic() - self._renotified >= _RENOTIFY_EVERY_S:
                 # Pending notifications are retried on a slow beat, not on every round.
                 self._renotified = time.monotonic()

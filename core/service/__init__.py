@@ -16,6 +16,7 @@ One capability, one module:
 - ``results.py``: /results and its chart
 - ``media.py``: videos and images the chats hand over, signed /media/ links, reply threads
 - ``timezones.py``: /timezone and zone autocomplete
+- ``approval.py``: /approval (per channel), /approve, /reject, ✅ on a scheduling answer
 - ``reading.py``: how a /schedule or /post command and a chat form are read (no I/O)
 - ``slot_picking.py``: free slots for ``best``, a day without a time, and moves
 - ``base.py``: ``ServiceBase``, the state they share (settings, sessions, media store, clock, the
@@ -37,6 +38,7 @@ from __future__ import annotations
 from core.config import Settings
 from core.domain import AttachedImage
 from core.service.accounts import NO_LINKING, Accounts
+from core.service.approval import Approval
 from core.service.base import Preflight, Waker, platform_infos, utcnow
 from core.service.media import Media, first_link, image_read_cap, read_image, split_url_flag
 from core.service.operations import LAST_ERRORS_PER_PLATFORM, Operations
@@ -72,6 +74,6 @@ __all__ = [
 ]
 
 
-class Postbot(Scheduling, Queue, Accounts, Operations, Results, Media, Timezones):
+class Postbot(Scheduling, Queue, Accounts, Operations, Results, Media, Timezones, Approval):
     """Every user-facing action is one method of one capability mixin (see this package's
     docstring); built once by bot/wiring.py (or a test) as ``Postbot(settings, sessions, ...)``."""

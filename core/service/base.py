@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
-from core.domain import ChatContext, Platform, PlatformInfo, did_you_mean, platform_from_alias
+from core.domain import (
+    ApprovalRule,
+    ChatContext,
+    Platform,
+    PlatformInfo,
+    PostStatus,
+    PostView,
+    did_you_mean,
+    platform_from_alias,
+)
 from core.errors import PermissionDenied, UserError
 from core.media import links
 from core.media.conversions import Converter
@@ -21,7 +30,7 @@ from core.media.storage import url_signer
 from core.media.storage.post_links import PostMediaLinks
 from core.media.store import MediaStore
 from core.platforms import registry
-from core.store import posts, teams
+from core.store import approvals, posts, teams
 
 if TYPE_CHECKING:
     from core.accounts.linking import AccountLinker
@@ -131,6 +140,26 @@ class ServiceBase:
                 hint="e.g. /pause youtube, or /pause for all of them",
             )
         return platform
+
+    async def _approval_needed(
+        self, session: AsyncSession, team_id: int, ctx: ChatContext
+    ) -> ApprovalRule | None:
+        """The rule a post queued by ``ctx`` waits under (core/service/approval.py); None when it
+        needs no approval (approval is off in the channel, or the author approves there)."""
+        rule = await approvals.rule(session, team_id, ctx.channel_id)
+        if rule is None or rule.admits(ctx.user_id, ctx.groups, is_admin=ctx.is_admin):
+            return None
+        return rule
+
+    async def _changed(self, session: AsyncSession, ctx: ChatContext, team_id: int, post: PostView) -> bool:
+        """After ``ctx`` changed ``post``: an approved post changed by someone who does not approve
+        in its channel waits for approval again. True when it does."""
+        if post.status is not PostStatus.QUEUED or post.approved_by is None:
+            return False
+        rule = await approvals.rule(session, team_id, post.channel_id)
+        if rule is None or rule.admits(ctx.user_id, ctx.groups, is_admin=ctx.is_admin):
+            return False
+        return await approvals.unapprove(session, post.id)
 
     async def _post_unfinished(self, post_id: int) -> bool:
         async with self.sessions() as session:

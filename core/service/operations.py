@@ -114,13 +114,15 @@ class Operations(ServiceBase):
         for info in platform_infos():
             c = counts.get(info.platform, posts.PlatformCounts())
             breaker = breakers.get(info.platform)
-            if not (c.queued or c.running or c.published or c.failed or breaker not in (None, "closed")):
+            busy = c.queued or c.running or c.awaiting or c.published or c.failed
+            if not (busy or breaker not in (None, "closed")):
                 continue
             rows.append(
                 PlatformStatus(
                     platform=info.platform,
                     queued=c.queued,
                     running=c.running,
+                    awaiting=c.awaiting,
                     paused=held is None or info.platform in held,
                     next_due=c.next_due,
                     published_24h=c.published,

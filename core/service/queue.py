@@ -102,6 +102,8 @@ class Queue(SlotPicking):
             else:
                 run_at = when.instant
             view = await posts.reschedule(session, member.team_id, post_id, run_at, tz=tz)
+            if await self._changed(session, ctx, member.team_id, view):
+                view = await posts.get(session, member.team_id, post_id, tz=tz)
             await wakeups.announce(session, run_at)
         if self._wake is not None:
             self._wake(view.run_at)

@@ -13,7 +13,16 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.domain import AttachedImage, ChatContext, MediaInfo, Platform, PostView, Slot
+from core.domain import (
+    ApprovalRule,
+    AttachedImage,
+    ChatContext,
+    MediaInfo,
+    Platform,
+    PostStatus,
+    PostView,
+    Slot,
+)
 from core.errors import MediaError, UserError, ValidationFailed
 from core.media import validation
 from core.media.conversions import Conversion, estimate_seconds
@@ -50,6 +59,8 @@ class ScheduleOutcome:
     suggestions: dict[Platform, list[Slot]] = field(default_factory=dict)
     # Files converted for some platforms (already started), each with its rough duration.
     conversions: list[Conversion] = field(default_factory=list)
+    # The channel's approval rule when the posts wait for an approver (who to ask, and where).
+    approval: ApprovalRule | None = None
 
     @property
     def run_at(self) -> datetime:
@@ -200,7 +211,7 @@ class Scheduling(SlotPicking):
         now = self.clock()
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
-            outcome = await self._queue(session, ctx, member, tz, request, now, stored, [])
+            outcome = await self._queue(session, ctx, member, tz, request, now, stored, [], now_post=True)
             held = await pauses.paused(session, member.team_id)
         self._notify_wake(outcome)
         # A paused platform holds even a /post: the answer says so instead of "publishing now".
@@ -217,6 +228,8 @@ class Scheduling(SlotPicking):
         run_at: datetime,
         media: MediaInfo,
         notes: list[str],
+        *,
+        now_post: bool = False,
     ) -> ScheduleOutcome:
         platforms, caption = request.command.platforms, request.command.caption
         picked = request.picked
@@ -266,6 +279,7 @@ class Scheduling(SlotPicking):
             )
             for p in platforms
         ]
+        rule = await self._approval_needed(session, member.team_id, ctx)
         views, duplicate = await posts.queue_posts(
             session,
             member=member,
@@ -276,12 +290,22 @@ class Scheduling(SlotPicking):
             request_id=ctx.request_id,
             tz=tz,
             repeats=ctx.repeats,
+            awaiting=rule is not None,
+            on_approval=now_post,
         )
         if not duplicate:
             await wakeups.announce(session, run_at)
         conversions = self._start_conversions(media, checked)
         notes = [*notes, conversion_note(conversions)] if conversions else notes
-        return ScheduleOutcome(posts=views, tz=tz, notes=notes, duplicate=duplicate, conversions=conversions)
+        waiting = rule if any(v.status is PostStatus.AWAITING for v in views) else None
+        return ScheduleOutcome(
+            posts=views,
+            tz=tz,
+            notes=notes,
+            duplicate=duplicate,
+            conversions=conversions,
+            approval=waiting,
+        )
 
     def _start_conversions(self, media: MediaInfo, checked: validation.Plan) -> list[Conversion]:
         """Start each distinct conversion now (platforms needing the same one share it), so it is

@@ -18,7 +18,13 @@ from core.platforms.caps import PublishingCap
 from core.slots.rules import CADENCE, PROJECT_CAPS
 
 # A failed post still spent quota if it reached the platform (YouTube charges invalid calls too).
-_LIVE = (PostStatus.QUEUED.value, PostStatus.RUNNING.value, PostStatus.PUBLISHED.value)
+# A post awaiting approval keeps its slot: approved, it goes out there.
+_LIVE = (
+    PostStatus.QUEUED.value,
+    PostStatus.RUNNING.value,
+    PostStatus.PUBLISHED.value,
+    PostStatus.AWAITING.value,
+)
 
 
 @dataclass

@@ -70,11 +70,14 @@ async def queue_posts(
     request_id: str | None,
     tz: str,
     repeats: Sequence[str] = (),
+    awaiting: bool = False,
+    on_approval: bool = False,
 ) -> tuple[list[PostView], bool]:
     """Queue one post per platform. Returns them and whether the request had been seen before.
 
     A redelivered chat request (same request id, or one of ``repeats``) returns the posts it created
-    the first time.
+    the first time. ``awaiting``: they wait for an approver (core/store/approvals.py) instead of
+    their time; ``on_approval`` (a /post): when approved, they go out at once.
     """
     # Loaded in this session by teams.member already: the identity map answers, no query.
     team = await session.get_one(Team, member.team_id)
@@ -89,6 +92,8 @@ async def queue_posts(
         thread=thread,
         request_id=request_id,
         repeats=repeats,
+        status=PostStatus.AWAITING if awaiting else PostStatus.QUEUED,
+        on_approval=awaiting and on_approval,
     )
     return [to_view(row, tz=tz) for row in rows], duplicate
 
@@ -104,6 +109,8 @@ async def _queue_rows(
     thread: str | None,
     request_id: str | None,
     repeats: Sequence[str] = (),
+    status: PostStatus = PostStatus.QUEUED,
+    on_approval: bool = False,
 ) -> tuple[list[ScheduledPost], bool]:
     keys = [idempotency_key(team.chat, team.external_id, request_id, p.platform) for p in posts]
     seen = [
@@ -139,6 +146,8 @@ async def _queue_rows(
                 keys=keys,
                 channel=channel,
                 thread=thread,
+                status=status,
+                on_approval=on_approval,
             )
     except IntegrityError:
         if not seen or not (existing := await earlier()):
@@ -157,6 +166,8 @@ async def _insert_rows(
     keys: list[str],
     channel: str | None,
     thread: str | None,
+    status: PostStatus = PostStatus.QUEUED,
+    on_approval: bool = False,
 ) -> list[ScheduledPost]:
     asset = await add_media(session, team, media)
     batch = uuid.uuid4().hex
@@ -172,7 +183,8 @@ async def _insert_rows(
             title=p.title,
             run_at=p.run_at,
             due_at=p.run_at,
-            status=PostStatus.QUEUED.value,
+            status=status.value,
+            on_approval=on_approval,
             idempotency_key=key,
             origin_channel=channel,
             origin_thread=thread,
@@ -210,6 +222,12 @@ def _with_relations(query: Select[Any]) -> Select[Any]:
 
 async def get(session: AsyncSession, team_id: int, post_id: int, *, tz: str) -> PostView:
     return to_view(await _get_row(session, team_id, post_id), tz=tz)
+
+
+async def get_any(session: AsyncSession, post_id: int) -> PostView:
+    """A post by id whatever its team (the scheduler's reads), in its author's zone."""
+    query = _with_relations(select(ScheduledPost)).where(ScheduledPost.id == post_id)
+    return to_view((await session.execute(query)).scalar_one())
 
 
 async def _get_row(session: AsyncSession, team_id: int, post_id: int) -> ScheduledPost:
@@ -250,13 +268,13 @@ async def list_queue(
     limit: int = 50,
     viewer: Viewer | None = None,
 ) -> list[PostView]:
-    """What is still to be published (queued or running), soonest first; for ``viewer``, only what
-    they may see (:func:`seen_by`)."""
+    """What is still to be published (queued, running or awaiting approval), soonest first; for
+    ``viewer``, only what they may see (:func:`seen_by`)."""
     query = (
         _with_relations(select(ScheduledPost))
         .where(
             ScheduledPost.team_id == team_id,
-            ScheduledPost.status.in_([PostStatus.QUEUED.value, PostStatus.RUNNING.value]),
+            ScheduledPost.status.in_(_UPCOMING),
         )
         .order_by(ScheduledPost.run_at, ScheduledPost.id)
         .limit(limit)
@@ -313,10 +331,16 @@ async def due_queued(session: AsyncSession, team_id: int, now: datetime) -> dict
     return {Platform(p): int(n) for p, n in (await session.execute(query)).all()}
 
 
+_UPCOMING = [PostStatus.QUEUED.value, PostStatus.RUNNING.value, PostStatus.AWAITING.value]
+# Posts an author or admin may still cancel or move: not yet claimed, not decided against.
+_CHANGEABLE = [PostStatus.QUEUED.value, PostStatus.AWAITING.value]
+
+
 @dataclass(frozen=True)
 class PlatformCounts:
     queued: int = 0
     running: int = 0
+    awaiting: int = 0
     next_due: datetime | None = None
     published: int = 0
     failed: int = 0
@@ -335,7 +359,7 @@ async def platform_counts(
         )
         .where(
             ScheduledPost.team_id == team_id,
-            ScheduledPost.status.in_([PostStatus.QUEUED.value, PostStatus.RUNNING.value]),
+            ScheduledPost.status.in_(_UPCOMING),
         )
         .group_by(ScheduledPost.platform, ScheduledPost.status)
     )
@@ -353,6 +377,8 @@ async def platform_counts(
         entry = found.setdefault(Platform(platform), {})
         if status == PostStatus.QUEUED.value:
             entry.update(queued=int(count), next_due=as_utc(due) if due is not None else None)
+        elif status == PostStatus.AWAITING.value:
+            entry["awaiting"] = int(count)
         else:
             entry["running"] = int(count)
     for platform, status, count in (await session.execute(ended)).all():
@@ -375,7 +401,7 @@ async def cancel(session: AsyncSession, team_id: int, post_id: int, *, tz: str) 
     post = await _get_row(session, team_id, post_id)
     result = await session.execute(
         update(ScheduledPost)
-        .where(ScheduledPost.id == post_id, ScheduledPost.status == PostStatus.QUEUED.value)
+        .where(ScheduledPost.id == post_id, ScheduledPost.status.in_(_CHANGEABLE))
         .values(status=PostStatus.CANCELLED.value, claimed_by=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
@@ -391,7 +417,7 @@ async def reschedule(
     post = await _get_row(session, team_id, post_id)
     result = await session.execute(
         update(ScheduledPost)
-        .where(ScheduledPost.id == post_id, ScheduledPost.status == PostStatus.QUEUED.value)
+        .where(ScheduledPost.id == post_id, ScheduledPost.status.in_(_CHANGEABLE))
         .values(run_at=run_at, due_at=run_at)
         .execution_options(synchronize_session=False)
     )
@@ -435,6 +461,11 @@ def to_view(post: ScheduledPost, *, tz: str | None = None) -> PostView:
         extra=extra,
         options=dict(post.options or {}),
         account=post.account.display_name or post.account.remote_account_id if post.account else None,
+        media_duration_s=post.media.duration_s if post.media else None,
+        approved_by=post.approved_by,
+        approved_at=post.approved_at,
+        rejected_by=post.rejected_by,
+        review_note=post.review_note,
     )
 
 
@@ -453,4 +484,4 @@ async def unannounced(session: AsyncSession, *, since: datetime, until: datetime
 async def is_unfinished(session: AsyncSession, post_id: int) -> bool:
     """Queued or being published: a platform fetching the post's video by link may still need it."""
     status = await session.scalar(select(ScheduledPost.status).where(ScheduledPost.id == post_id))
-    return status in (PostStatus.QUEUED.value, PostStatus.RUNNING.value)
+    return status in _UPCOMING

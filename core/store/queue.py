@@ -47,6 +47,7 @@ from core.db.models import (
 )
 from core.db.types import as_utc
 from core.domain import ChatKind, MediaInfo, Platform, PostingAccount, PostStatus, PostView
+from core.store import approvals
 from core.store import posts as post_store
 
 # The database handle the scheduler passes through without looking inside.
@@ -133,6 +134,8 @@ def not_paused() -> ColumnElement[bool]:
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
+    # Only QUEUED and RUNNING are ever claimed: a post AWAITING approval (or REJECTED) is skipped
+    # until an approver's conditional UPDATE makes it QUEUED (core/store/approvals.py).
     return or_(
         # A paused post stays queued, untouched, until /resume (a post already running finishes).
         and_(ScheduledPost.status == PostStatus.QUEUED.value, ScheduledPost.due_at <= now, not_paused()),
@@ -170,6 +173,9 @@ class ClaimedPost:
     extra: dict[str, Any] = field(default_factory=dict)
     # What the author set for this platform (core/platforms/options.py), handed to the publisher.
     options: dict[str, Any] = field(default_factory=dict)
+    # Who approved it and when (a channel with approval on), shown with its result.
+    approved_by: str | None = None
+    approved_at: datetime | None = None
 
     def lease(self, worker_id: str) -> Lease:
         return Lease(self.id, worker_id, self.lease_version)
@@ -205,6 +211,8 @@ class ClaimedPost:
             published_at=published_at,
             tz=self.tz,
             extra={"hint": hint} if hint else {},
+            approved_by=self.approved_by,
+            approved_at=self.approved_at,
         )
 
 
@@ -261,6 +269,8 @@ _SNAPSHOT = (
     ScheduledPost.batch_id,
     ScheduledPost.lease_version,
     ScheduledPost.options,
+    ScheduledPost.approved_by,
+    ScheduledPost.approved_at,
     MediaAsset.path,
     MediaAsset.sha256,
     MediaAsset.size_bytes,
@@ -292,9 +302,9 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
     posts = []
     for row in await session.execute(query):
         pid, platform, account_id, key, caption, title, run_at, attempts, state = row[:9]
-        channel, thread, batch, lease_version, options = row[9:14]
-        path, sha, size, mime, name, duration, width, height = row[14:22]
-        chat, team_ext, team_tz, author_ext, author_tz = row[22:]
+        channel, thread, batch, lease_version, options, approved_by, approved_at = row[9:16]
+        path, sha, size, mime, name, duration, width, height = row[16:24]
+        chat, team_ext, team_tz, author_ext, author_tz = row[24:]
         posts.append(
             ClaimedPost(
                 id=pid,
@@ -326,6 +336,8 @@ async def load_claimed(session: AsyncSession, ids: Collection[int]) -> list[Clai
                 batch_id=batch,
                 lease_version=lease_version,
                 options=dict(options or {}),
+                approved_by=approved_by,
+                approved_at=as_utc(approved_at) if approved_at is not None else None,
             )
         )
     return posts
@@ -380,6 +392,8 @@ async def next_due_at(session: AsyncSession) -> datetime | None:
     leased = await session.scalar(
         select(func.min(ScheduledPost.lease_until)).where(ScheduledPost.status == PostStatus.RUNNING.value)
     )
+    # Review news (a rejection, a post not approved by its time) needs no wake-up of its own: every
+    # round looks for it, and the poll runs a round every few seconds.
     times = [t for t in (queued, leased) if t is not None]
     return min(as_utc(t) for t in times) if times else None
 
@@ -541,6 +555,17 @@ class PostQueue:
     async def next_due_at(self) -> datetime | None:
         async with self.sessions() as session:
             return await next_due_at(session)
+
+    async def review_news(self, *, now: datetime) -> list[PostView]:
+        """Rejections and posts not approved by their time that no author has heard of, marked as
+        told (in their own transaction, before the telling: :meth:`untold` gives one back)."""
+        async with self.sessions.begin() as session:
+            ids = await approvals.claim_news(session, now=now)
+            return [await post_store.get_any(session, pid) for pid in ids]
+
+    async def untold(self, post_id: int, *, at: datetime) -> None:
+        async with self.sessions.begin() as session:
+            await approvals.release_news(session, [post_id], at=at)
 
     async def unannounced(self, *, since: datetime, until: datetime) -> list[PostView]:
         async with self.sessions() as session:
