@@ -6,12 +6,21 @@ found in the TOML file is an error, so nobody commits one by accident.
 
 from __future__ import annotations
 
+import importlib
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -19,6 +28,12 @@ from pydantic_settings import (
 )
 
 from core.errors import ConfigError
+from core.platforms.registry import NAMES
+
+# Every platform's section has these (re-exported: the platform packages and the tests take them
+# from here).
+from core.platforms.settings import OAuthSettings as OAuthSettings
+from core.platforms.settings import PlatformSettings as PlatformSettings
 
 CONFIG_ENV = "POSTBOT_CONFIG"
 MIB = 1024 * 1024
@@ -85,67 +100,56 @@ class ResultsSettings(BaseModel):
         return sorted(set(value))
 
 
-class OAuthSettings(BaseModel):
-    """Overrides for a platform's OAuth endpoints; unset ones use the provider's documented URL,
-    rebased onto the platform's ``auth_base_url`` when that is set."""
-
-    authorize_url: str | None = None
-    token_url: str | None = None
-    revoke_url: str | None = None
-    profile_url: str | None = None
-    scopes: list[str] | None = None
+_Section = TypeVar("_Section", bound=PlatformSettings)
 
 
-class PlatformSettings(BaseModel):
-    """Where a platform's API lives and how postbot talks to it."""
-
-    base_url: str | None = None
-    upload_base_url: str | None = None
-    auth_base_url: str | None = None
-    # LinkedIn-Version (YYYYMM) for LinkedIn; the Graph API version ("v25.0") for Instagram. Unset:
-    # the platform's default in core/platforms/<name>/versions.py.
-    api_version: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    chunk_size_bytes: int = 8 * 1024 * 1024
-    max_attempts: int | None = None
-    # Token bucket per account: sustained requests per second and burst.
-    rate_per_s: float | None = None
-    burst: int | None = None
-    max_concurrency: int | None = None
-    # LinkedIn: the app holds r_member_social (approved partners only), so a lost create-post answer
-    # can be resolved by listing the member's posts instead of ending as "may have been published".
-    can_list_posts: bool = False
-    # TikTok: URL prefixes (https://host/path/) whose ownership postbot's TikTok app has verified in
-    # the developer portal. A video whose link (the bucket's presigned URL, or postbot's /media/ link)
-    # lies under one is pulled by TikTok (PULL_FROM_URL) instead of uploaded in chunks.
-    pull_from_url_prefixes: list[str] = Field(default_factory=list)
-    oauth: OAuthSettings = Field(default_factory=OAuthSettings)
-
-
-def _defaults(name: str) -> PlatformSettings:
-    # Each platform's defaults live in its package (core/platforms/<name>/spec.py); imported late
-    # because the platform packages import this module.
-    from core.domain import Platform
-    from core.platforms.registry import spec
-
-    return spec(Platform(name)).settings()
-
-
-class PlatformsSettings(BaseModel):
-    """One [platforms.<name>] section per platform of core/platforms/registry.py (a test checks that
-    the two name the same platforms)."""
-
-    youtube: PlatformSettings = Field(default_factory=lambda: _defaults("youtube"))
-    instagram: PlatformSettings = Field(default_factory=lambda: _defaults("instagram"))
-    x: PlatformSettings = Field(default_factory=lambda: _defaults("x"))
-    linkedin: PlatformSettings = Field(default_factory=lambda: _defaults("linkedin"))
-    tiktok: PlatformSettings = Field(default_factory=lambda: _defaults("tiktok"))
-    sandbox: PlatformSettings = Field(default_factory=lambda: _defaults("sandbox"))
+class PlatformSections(BaseModel):
+    """The ``[platforms]`` table: one section per name of core/platforms/registry.py, each read with
+    that platform's model (``SETTINGS`` in core/platforms/<name>/settings.py). ``PlatformsSettings``
+    below is this with the sections as fields."""
 
     def for_platform(self, name: str) -> PlatformSettings:
         value: PlatformSettings = getattr(self, name)
         return value
+
+    def section(self, name: str, model: type[_Section]) -> _Section:
+        """A platform's section as its own model, for the keys only that platform has."""
+        value = self.for_platform(name)
+        # Only a copy that skipped validation (``model_copy(update=...)``) holds the common model.
+        return value if isinstance(value, model) else model.model_validate(value, from_attributes=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _as_platform_model(cls, value: Any, info: ValidationInfo) -> Any:
+        # A section built as the common model (``PlatformSettings(max_attempts=2)``) keeps every value
+        # it holds, and takes the platform's defaults for the keys only that platform has.
+        model = cls.model_fields[info.field_name or ""].annotation
+        if isinstance(value, PlatformSettings) and isinstance(model, type) and not isinstance(value, model):
+            return model.model_validate(value, from_attributes=True)
+        return value
+
+
+def _platform_model(name: str) -> type[PlatformSettings]:
+    model = importlib.import_module(f"core.platforms.{name}.settings").SETTINGS
+    if not (isinstance(model, type) and issubclass(model, PlatformSettings)):
+        raise TypeError(f"core/platforms/{name}/settings.py: SETTINGS must be a PlatformSettings model")
+    return model
+
+
+if TYPE_CHECKING:
+    # The checker sees the sections through for_platform() and section(): their names are data.
+    PlatformsSettings = PlatformSections
+else:
+    PlatformsSettings = create_model(
+        "PlatformsSettings",
+        __base__=PlatformSections,
+        __module__=__name__,
+        **{
+            name: (model, Field(default_factory=model))
+            for name in NAMES
+            for model in (_platform_model(name),)
+        },
+    )
 
 
 class SlackSettings(BaseModel):
@@ -384,9 +388,9 @@ class Settings(BaseSettings):
     def converted_dir(self) -> Path:
         return self.media_dir / "converted"
 
-    @property
-    def sandbox_dir(self) -> Path:
-        return self.data_dir / "sandbox"
+    def platform_dir(self, name: str) -> Path:
+        """The folder under data_dir a platform keeps its own files in (the sandbox's posts)."""
+        return self.data_dir / name
 
     @classmethod
     def settings_customise_sources(

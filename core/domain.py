@@ -6,9 +6,10 @@ import enum
 import mimetypes
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound
+from core.platforms.registry import NAMES
 
 # Post ids are SQL integers: nothing above a signed 64-bit value can name a post (SQLite's INTEGER
 # overflows on it), so such an id is read as "no such post" before it reaches the database.
@@ -19,14 +20,26 @@ def no_such_post(post_id: int | str) -> NotFound:
     return NotFound(f"There is no post #{post_id} in this workspace.", hint="See /queue for the ids.")
 
 
-class Platform(enum.StrEnum):
-    YOUTUBE = "youtube"
-    INSTAGRAM = "instagram"
-    X = "x"
-    LINKEDIN = "linkedin"
-    TIKTOK = "tiktok"
-    # Publishes into a local folder: lets the whole path run with no credentials.
-    SANDBOX = "sandbox"
+class _PlatformType(enum.EnumType):
+    # The members are made from the registry's names (below), so the type checker cannot list them:
+    # this tells it that ``Platform.<NAME>`` is a Platform. A misspelt name still fails, at import
+    # (every use is in a platform's own package, run by tests/test_platform_registry.py), not in
+    # mypy; a ``.pyi`` or a member list here would check the names but name every platform again.
+    if TYPE_CHECKING:
+
+        def __getattr__(cls, name: str) -> Platform: ...
+
+
+class Platform(enum.StrEnum, metaclass=_PlatformType):
+    """A platform of core/platforms/registry.py: ``Platform.YOUTUBE == Platform("youtube")``, in the
+    registry's order. Its value is the name users type and its config section."""
+
+    # Members from a loop, as the enum docs' ``_ignore_`` example makes them
+    # (https://docs.python.org/3/howto/enum.html#ignore).
+    _ignore_ = ["_members", "_name"]
+    _members = vars()
+    for _name in NAMES:
+        _members[_name.upper()] = _name
 
     @property
     def label(self) -> str:

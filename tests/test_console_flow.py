@@ -37,7 +37,7 @@ async def _count_posts(app: App) -> int:
 
 
 def _sandbox_records(settings: Settings) -> list[dict[str, object]]:
-    return [json.loads(p.read_text()) for p in sorted(settings.sandbox_dir.glob("*/post.json"))]
+    return [json.loads(p.read_text()) for p in sorted(settings.platform_dir("sandbox").glob("*/post.json"))]
 
 
 async def test_schedule_a_second_ahead_publishes_to_sandbox(
@@ -56,7 +56,7 @@ async def test_schedule_a_second_ahead_publishes_to_sandbox(
         records = _sandbox_records(settings)
         assert len(records) == 1
         assert records[0]["caption"] == "Hello world #launch"
-        folder = next(settings.sandbox_dir.iterdir())
+        folder = next(settings.platform_dir("sandbox").iterdir())
         assert (folder / "clip.mp4").read_bytes() == clip.read_bytes()
 
         async with app.sessions() as session:

@@ -348,8 +348,8 @@ async def test_failure_dm_falls_back_to_the_channel_when_dms_are_closed(
     runtime = await world.start_bot(app)
     try:
         # The sandbox "platform" cannot write its folder: every attempt fails, then the post fails.
-        world.settings.sandbox_dir.parent.mkdir(parents=True, exist_ok=True)
-        world.settings.sandbox_dir.write_text("not a folder")
+        world.settings.platform_dir("sandbox").parent.mkdir(parents=True, exist_ok=True)
+        world.settings.platform_dir("sandbox").write_text("not a folder")
         await app.start_scheduler()
         await world.run(_schedule(world, clip, "in 1 second"))
         mention = f"<@{world.alice.id}> I couldn't DM you"
@@ -787,8 +787,8 @@ async def test_a_failure_in_a_channel_the_bot_cannot_see_still_reaches_the_autho
     app = await world.build_app()
     runtime = await world.start_bot(app)
     try:
-        world.settings.sandbox_dir.parent.mkdir(parents=True, exist_ok=True)
-        world.settings.sandbox_dir.write_text("not a folder")
+        world.settings.platform_dir("sandbox").parent.mkdir(parents=True, exist_ok=True)
+        world.settings.platform_dir("sandbox").write_text("not a folder")
         world.settings.platforms.sandbox = PlatformSettings(max_attempts=1)
         await world.run(_schedule(world, clip, "in 1 hour"))
         world.guild.hidden_from_bot.add(world.channel_id)

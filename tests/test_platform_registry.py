@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import itertools
 import re
 from pathlib import Path
 
@@ -14,18 +15,21 @@ import pytest
 from core.config import PlatformSettings, PlatformsSettings, Settings
 from core.domain import Platform, platform_from_alias
 from core.platforms.media import Rules
-from core.platforms.registry import ALIASES, SPECS, spec
+from core.platforms.registry import ALIASES, NAMES, SPECS, spec
 from core.platforms.slots import Cadence, Window
 from core.service import platform_infos
 
 ROOT = Path(__file__).resolve().parent.parent
 # The parts every platform package holds; oauth.py only where an account is linked.
-PARTS = ("spec", "publisher", "media", "slots")
+PARTS = ("spec", "settings", "publisher", "media", "slots")
 
 
 def test_every_platform_has_exactly_one_spec() -> None:
     assert [s.platform for s in SPECS] == list(dict.fromkeys(s.platform for s in SPECS))
-    assert {s.platform for s in SPECS} == set(Platform)
+    # The enum is the registry's list of names, in its order.
+    assert [s.platform for s in SPECS] == list(Platform)
+    assert [p.value for p in Platform] == list(NAMES)
+    assert all(Platform[name.upper()] is Platform(name) for name in NAMES)
 
 
 @pytest.mark.parametrize("platform", list(Platform), ids=str)
@@ -39,7 +43,7 @@ def test_platform_package_has_every_part(platform: Platform) -> None:
     assert isinstance(s.media, Rules)
     assert s.windows and all(isinstance(w, Window) for w in s.windows)
     assert isinstance(s.cadence, Cadence)
-    assert isinstance(s.settings(), PlatformSettings)
+    assert issubclass(s.settings, PlatformSettings)
     assert s.docs
     if s.oauth is not None:
         assert s.oauth.platform is platform
@@ -61,9 +65,12 @@ async def test_every_publisher_builds_for_its_platform(tmp_path: Path) -> None:
 
 
 def test_config_has_one_section_per_platform() -> None:
-    assert set(PlatformsSettings.model_fields) == {s.name for s in SPECS}
+    assert list(PlatformsSettings.model_fields) == [s.name for s in SPECS]
     defaults = PlatformsSettings()
     for s in SPECS:
+        # The section is read with the model the spec names (core/platforms/<name>/settings.py).
+        assert PlatformsSettings.model_fields[s.name].annotation is s.settings
+        assert type(defaults.for_platform(s.name)) is s.settings
         assert defaults.for_platform(s.name) == s.settings()
 
 
@@ -96,30 +103,137 @@ def test_help_texts_and_choices_list_every_platform() -> None:
     assert [c.value for c in _LINKABLE] == [s.name for s in SPECS if s.linkable]
 
 
-_NAMES = {p.name for p in Platform}
+# Where a platform may be named in code: its own package and the registry's list of names.
+SCANNED = ("core", "bot", "adapters")
+# Every word that names a platform. Short ones ("x", "yt", "ig") are ordinary words and variable
+# names too, so in strings they count only in command syntax (below) and in identifiers only as a
+# module path (core.platforms.x).
+_WORDS = {alias for s in SPECS for alias in s.aliases}
+_LONG = "|".join(sorted(w for w in _WORDS if len(w) >= 3))
+_SHORT = "|".join(sorted(w for w in _WORDS if len(w) < 3))
+_LONG_IN_TEXT = re.compile(rf"(?i)(?<![a-z0-9])({_LONG})(?![a-z0-9])")
+# ``/link x``, ``x@brand``, ``x:public``, ``yt,ig``; not ``:x:`` (an emoji), ``1.5x`` or ``"x"``.
+_SHORT_IN_COMMAND = re.compile(
+    rf"(?<![\w:])({_SHORT})(?=[@:,]\w)|(?<=\w,)({_SHORT})\b|/[a-z]+ ({_SHORT})\b", re.IGNORECASE
+)
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def _words(identifier: str) -> set[str]:
+    """The words of an identifier and each two neighbours joined, lower case: ``YouTubePublisher``
+    gives "youtube" (from "You" and "Tube"), ``youtube_quota`` gives "youtube" and "quota"."""
+    parts = [p.lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+", identifier)]
+    return {*parts, *(a + b for a, b in itertools.pairwise(parts)), *identifier.lower().split("_")}
+
+
+def _identifiers(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        return [node.attr]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return [node.name]
+    if isinstance(node, ast.arg):
+        return [node.arg]
+    if isinstance(node, ast.keyword) and node.arg:
+        return [node.arg]
+    if isinstance(node, ast.alias):
+        return [node.name, *([node.asname] if node.asname else [])]
+    return []
+
+
+def _modules(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        return [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    return []
+
+
+_LONG_WORDS = set(_LONG.split("|"))
+_VALUES = {p.value for p in Platform}
 
 
 def _named_platforms(path: Path) -> list[str]:
-    """``Platform.YOUTUBE``-style references in a module: a platform named in code, not data."""
+    """Where a module names a platform in code: a string (not a docstring), an identifier
+    (``Platform.YOUTUBE``, ``settings.platforms.tiktok``, ``youtube_help``) or an import of a
+    platform's package (``core.platforms.x``). Comments and docstrings may name them: they explain,
+    and nothing lists platforms from them."""
     tree = ast.parse(path.read_text())
+    docs = _docstrings(tree)
+    where = path.relative_to(ROOT)
+    found: list[str] = []
+    for node in ast.walk(tree):
+        line = getattr(node, "lineno", 0)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
+            for match in [*_LONG_IN_TEXT.finditer(node.value), *_SHORT_IN_COMMAND.finditer(node.value)]:
+                found.append(f"{where}:{line} {match[0]!r} in {node.value[:60]!r}")
+        on_enum = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+        if on_enum and node.value.id == "Platform" and node.attr.lower() in _VALUES:
+            found.append(f"{where}:{line} Platform.{node.attr}")
+        found += [f"{where}:{line} {name}" for name in _identifiers(node) if _words(name) & _LONG_WORDS]
+        found += [
+            f"{where}:{line} import {module}"
+            for module in _modules(node)
+            if module.startswith("core.platforms.") and module.split(".")[2] in _VALUES
+        ]
+    return found
+
+
+def _outside_platform_packages() -> list[Path]:
+    own = {ROOT / "core" / "platforms" / p.value for p in Platform}
     return [
-        f"{path.relative_to(ROOT)}:{node.lineno} Platform.{node.attr}"
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "Platform"
-        and node.attr in _NAMES
+        path
+        for folder in SCANNED
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if not own & set(path.parents) and path != ROOT / "core" / "platforms" / "registry.py"
     ]
 
 
-def test_adapters_and_bot_name_no_platform() -> None:
-    found = [
-        hit
-        for folder in ("adapters", "bot")
-        for p in (ROOT / folder).rglob("*.py")
-        for hit in _named_platforms(p)
-    ]
-    assert found == []
+_SAMPLES = {
+    "p = Platform.TIKTOK": True,
+    "p = Platform.X": True,
+    "conf = settings.platforms.linkedin": True,
+    "from core.platforms.x import media": True,
+    "from core.platforms import youtube": True,
+    "import core.platforms.sandbox.publisher": True,
+    "youtube_help = 1": True,
+    "class YouTubeThing: pass": True,
+    "hint = 'e.g. /pause youtube'": True,
+    "hint = f'e.g. /link x or {other}'": True,
+    "hint = 'yt@brand:private'": True,
+    "hint = 'post to youtube,ig'": True,
+    "hint = 'to tiktok,tt'": True,
+    "label = 'YouTube'": True,
+    'def f():\n    """Like youtube@brand."""\n    # or instagram\n    return 1': False,
+    "body = f':x: {text}'": False,
+    "size = f'{w}x{h}'": False,
+    "mode = 'x'": False,
+    "xs = [x for x in range(3)]": False,
+    "why = f'{boost:.1f}x your median'": False,
+    "html = '<li>item</li>'": False,
+    "from core.platforms import registry": False,
+}
+
+
+@pytest.mark.parametrize(("source", "named"), list(_SAMPLES.items()))
+def test_the_scan_sees_what_it_must(tmp_path: Path, source: str, named: bool) -> None:
+    """The checker itself: each way of naming a platform is caught, the look-alikes are not."""
+    sample = ROOT / "core" / f"_named_sample_{tmp_path.name}.py"
+    try:
+        sample.write_text(source + "\n")
+        assert bool(_named_platforms(sample)) is named, _named_platforms(sample)
+    finally:
+        sample.unlink(missing_ok=True)
 
 
 def test_slack_manifest_names_every_linkable_platform() -> None:

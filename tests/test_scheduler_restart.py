@@ -43,7 +43,7 @@ async def _wait_all_published(app: App, count: int, timeout: float = 15.0) -> No
 
 
 def _records(settings: Settings) -> list[dict[str, object]]:
-    return [json.loads(p.read_text()) for p in settings.sandbox_dir.glob("*/post.json")]
+    return [json.loads(p.read_text()) for p in settings.platform_dir("sandbox").glob("*/post.json")]
 
 
 async def test_restart_mid_queue_loses_nothing_and_posts_once(
@@ -123,7 +123,7 @@ async def test_post_of_a_vanished_worker_is_reclaimed_after_its_lease_and_publis
             tokens=None,
             storage=app.storage,
         )
-        await SandboxPublisher(settings.sandbox_dir).publish(job)
+        await SandboxPublisher(settings.platform_dir("sandbox")).publish(job)
 
         await app.start_scheduler()
         await asyncio.sleep(0.5)

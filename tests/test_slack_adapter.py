@@ -317,8 +317,8 @@ async def test_queue_lists_channel_posts_with_cancel_buttons(harness: Harness, c
 async def test_final_failure_is_dmed_to_the_author(harness: Harness, clip: Path) -> None:
     h = harness
     # The sandbox "platform" cannot write its folder: every attempt fails, and one attempt is all.
-    h.settings.sandbox_dir.parent.mkdir(parents=True, exist_ok=True)
-    h.settings.sandbox_dir.write_text("not a folder")
+    h.settings.platform_dir("sandbox").parent.mkdir(parents=True, exist_ok=True)
+    h.settings.platform_dir("sandbox").write_text("not a folder")
     h.settings.platforms.sandbox = PlatformSettings(max_attempts=1)
     await h.app.start_scheduler()
     upload = h.slack.add_file(ANA, CHANNEL, clip)
@@ -1005,8 +1005,8 @@ async def test_a_failure_in_a_channel_the_bot_left_still_reaches_the_author(
     harness: Harness, clip: Path
 ) -> None:
     h = harness
-    h.settings.sandbox_dir.parent.mkdir(parents=True, exist_ok=True)
-    h.settings.sandbox_dir.write_text("not a folder")
+    h.settings.platform_dir("sandbox").parent.mkdir(parents=True, exist_ok=True)
+    h.settings.platform_dir("sandbox").write_text("not a folder")
     h.settings.platforms.sandbox = PlatformSettings(max_attempts=1)
     await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
     await h.sender.command("/schedule", "in 1 hour sandbox Orphan", user=ANA, channel=CHANNEL)

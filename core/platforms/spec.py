@@ -41,8 +41,9 @@ class PlatformSpec:
     cadence: Cadence
     # None: postbot cannot read this platform's results yet (slot suggestions use the priors only).
     results: ReaderFactory | None
-    # The defaults of its [platforms.<name>] config section.
-    settings: Callable[[], PlatformSettings]
+    # The model of its [platforms.<name>] config section, with its defaults: ``SETTINGS`` of its
+    # settings.py, where core/config.py reads it (a test checks the two agree).
+    settings: type[PlatformSettings]
     # Where its API is documented (docs/platforms.md has the full table).
     docs: str
     # Told to the admin who links an account, when the platform has a catch worth knowing.

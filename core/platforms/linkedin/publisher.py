@@ -31,6 +31,7 @@ import httpx
 from core.config import PlatformSettings
 from core.domain import Platform
 from core.platforms.linkedin import media, versions
+from core.platforms.linkedin.settings import LinkedInSettings
 from core.publishers.base import (
     PermanentError,
     PublishError,
@@ -111,7 +112,8 @@ class LinkedInPublisher:
             api_version=conf.api_version or DEFAULT_API_VERSION,
             # Parts are sized by LinkedIn (4 MiB); this is only how much of one is read at a time.
             chunk_size=min(conf.chunk_size_bytes, 1024 * 1024),
-            can_list_posts=conf.can_list_posts,
+            # Only LinkedIn's own section has the key; the common one (a test's) means no.
+            can_list_posts=isinstance(conf, LinkedInSettings) and conf.can_list_posts,
         )
 
     async def publish(self, job: PublishJob) -> PublishResult:

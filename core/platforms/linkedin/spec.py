@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import httpx
 
-from core.config import PlatformSettings, Settings
+from core.config import Settings
 from core.domain import Platform
 from core.platforms.linkedin import caps, media, options, slots, versions
 from core.platforms.linkedin.oauth import LinkedInOAuth
 from core.platforms.linkedin.publisher import LinkedInPublisher
 from core.platforms.linkedin.results import LinkedInMetrics
+from core.platforms.linkedin.settings import LinkedInSettings
 from core.platforms.spec import PlatformSpec
 from core.publishers.base import Publisher
 
 
 def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
-    return LinkedInPublisher.from_settings(settings.platforms.linkedin, http)
-
-
-def default_settings() -> PlatformSettings:
-    return PlatformSettings()
+    return LinkedInPublisher.from_settings(settings.platforms.section("linkedin", LinkedInSettings), http)
 
 
 SPEC = PlatformSpec(
@@ -32,7 +29,7 @@ SPEC = PlatformSpec(
     windows=slots.WINDOWS,
     cadence=slots.CADENCE,
     results=LinkedInMetrics.from_settings,
-    settings=default_settings,
+    settings=LinkedInSettings,
     link_note=None,
     docs="https://learn.microsoft.com/en-us/linkedin/marketing/community-management/shares/videos-api",
     options=options.OPTIONS,

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import httpx
 
-from core.config import PlatformSettings, Settings
+from core.config import Settings
 from core.domain import Platform
 from core.platforms.sandbox import media, slots
 from core.platforms.sandbox.publisher import SandboxPublisher
+from core.platforms.sandbox.settings import SETTINGS
 from core.platforms.spec import PlatformSpec
 from core.publishers.base import Publisher
 
 
 def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
-    return SandboxPublisher(settings.sandbox_dir)
-
-
-def default_settings() -> PlatformSettings:
-    return PlatformSettings()
+    return SandboxPublisher(settings.platform_dir("sandbox"))
 
 
 SPEC = PlatformSpec(
@@ -30,7 +27,7 @@ SPEC = PlatformSpec(
     windows=slots.WINDOWS,
     cadence=slots.CADENCE,
     results=None,
-    settings=default_settings,
+    settings=SETTINGS,
     link_note=None,
     docs="docs/platforms.md#sandbox",
     options=(),

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import httpx
 
-from core.config import PlatformSettings, Settings
+from core.config import Settings
 from core.domain import Platform
 from core.platforms.spec import PlatformSpec
 from core.platforms.tiktok import caps, media, options, slots
 from core.platforms.tiktok.oauth import TikTokOAuth
 from core.platforms.tiktok.publisher import DEFAULT_BASE_URL, TikTokPublisher
 from core.platforms.tiktok.results import TikTokMetrics
+from core.platforms.tiktok.settings import TikTokSettings
 from core.publishers.base import Publisher
 
 
 def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
-    conf = settings.platforms.tiktok
+    conf = settings.platforms.section("tiktok", TikTokSettings)
     return TikTokPublisher(
         http,
         base_url=conf.base_url or DEFAULT_BASE_URL,
         chunk_size=conf.chunk_size_bytes,
         pull_from_url_prefixes=conf.pull_from_url_prefixes,
     )
-
-
-def default_settings() -> PlatformSettings:
-    # Bigger pieces mean fewer round trips for a resumable protocol that allows them.
-    return PlatformSettings(chunk_size_bytes=32 * 1024 * 1024)
 
 
 SPEC = PlatformSpec(
@@ -39,7 +35,7 @@ SPEC = PlatformSpec(
     windows=slots.WINDOWS,
     cadence=slots.CADENCE,
     results=TikTokMetrics.from_settings,
-    settings=default_settings,
+    settings=TikTokSettings,
     link_note=None,
     docs="https://developers.tiktok.com/doc/content-posting-api-reference-direct-post",
     options=options.OPTIONS,

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import httpx
 
-from core.config import PlatformSettings, Settings
+from core.config import Settings
 from core.domain import Platform
 from core.platforms.spec import PlatformSpec
 from core.platforms.x import caps, media, slots
 from core.platforms.x.oauth import XOAuth
 from core.platforms.x.publisher import XPublisher
 from core.platforms.x.results import XMetrics
+from core.platforms.x.settings import SETTINGS
 from core.publishers.base import Publisher
 
 
 def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
-    return XPublisher.from_settings(settings.platforms.x, http)
-
-
-def default_settings() -> PlatformSettings:
-    return PlatformSettings()
+    return XPublisher.from_settings(settings.platforms.for_platform("x"), http)
 
 
 SPEC = PlatformSpec(
@@ -32,7 +29,7 @@ SPEC = PlatformSpec(
     windows=slots.WINDOWS,
     cadence=slots.CADENCE,
     results=XMetrics.from_settings,
-    settings=default_settings,
+    settings=SETTINGS,
     link_note=None,
     docs="https://docs.x.com/x-api/media/initialize-media-upload",
     options=(),

@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import httpx
 
-from core.config import PlatformSettings, Settings
+from core.config import Settings
 from core.domain import Platform
 from core.platforms.spec import PlatformSpec
 from core.platforms.youtube import caps, media, options, slots
 from core.platforms.youtube.oauth import YouTubeOAuth
 from core.platforms.youtube.publisher import DEFAULT_BASE_URL, YouTubePublisher
 from core.platforms.youtube.results import YouTubeMetrics
+from core.platforms.youtube.settings import YouTubeSettings
 from core.publishers.base import Publisher
 
 
 def build_publisher(settings: Settings, http: httpx.AsyncClient) -> Publisher:
-    conf = settings.platforms.youtube
+    conf = settings.platforms.for_platform("youtube")
     return YouTubePublisher(
         http,
         base_url=conf.base_url or DEFAULT_BASE_URL,
         upload_base_url=conf.upload_base_url,
         chunk_size=conf.chunk_size_bytes,
     )
-
-
-def default_settings() -> PlatformSettings:
-    # Bigger pieces mean fewer round trips for a resumable protocol that allows them.
-    return PlatformSettings(chunk_size_bytes=32 * 1024 * 1024)
 
 
 SPEC = PlatformSpec(
@@ -39,7 +35,7 @@ SPEC = PlatformSpec(
     windows=slots.WINDOWS,
     cadence=slots.CADENCE,
     results=YouTubeMetrics.from_settings,
-    settings=default_settings,
+    settings=YouTubeSettings,
     # https://developers.google.com/youtube/v3/docs/videos/insert (first note): until the operator's
     # Google project passes the API audit, every upload is locked private.
     link_note=(
