@@ -132,7 +132,7 @@ class Runtime:
             from starlette.applications import Starlette
 
             web = self.app.settings.web
-            self.server = WebServer(web.host, web.port)
+            self.server = WebServer(web.host, web.port, header_timeout_s=web.header_timeout_s)
             await self.server.start(Starlette(routes=routes))
 
     async def wait(self, until: asyncio.Event | None = None) -> None:

@@ -241,6 +241,9 @@ class WebSettings(BaseModel):
     port: int = 8080
     # The public address providers redirect back to (OAuth callbacks, Slack HTTP endpoint).
     public_url: str = "http://127.0.0.1:8080"
+    # A connection that has not sent a whole request head (line and headers) this long after it
+    # opened, or after its last response, is closed (slowloris; adapters/web/server.py).
+    header_timeout_s: float = Field(default=10.0, gt=0)
     # /metrics is not on the public port unless a scraper presents this bearer token (env
     # POSTBOT_WEB__METRICS_TOKEN only). With metrics_port set, it is served there instead, alone.
     metrics_token: SecretStr | None = None

@@ -17,7 +17,7 @@ async def start_web(postbot: Postbot, *, extra_routes: Sequence[BaseRoute] = ())
     ``.stop()``."""
     web = postbot.settings.web
     token = web.metrics_token.get_secret_value() if web.metrics_token else None
-    server = WebServer(web.host, web.port)
+    server = WebServer(web.host, web.port, header_timeout_s=web.header_timeout_s)
     await server.start(
         build_web_app(
             postbot,
@@ -28,7 +28,7 @@ async def start_web(postbot: Postbot, *, extra_routes: Sequence[BaseRoute] = ())
         )
     )
     if web.metrics_port is not None:
-        metrics = WebServer(web.metrics_host, web.metrics_port)
+        metrics = WebServer(web.metrics_host, web.metrics_port, header_timeout_s=web.header_timeout_s)
         await metrics.start(build_metrics_app(refresh=postbot.refresh_fleet_metrics))
         server.also.append(metrics)
     return server
