@@ -547,3 +547,24 @@ class ReviewOutcome:
     done: list[PostView]
     already: list[PostView] = field(default_factory=list)
     overdue: list[PostView] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlatformSlots:
+    """One platform's part of a channel's posting schedule (core/schedule)."""
+
+    platform: Platform
+    # (weekday, minute of the local day), Monday 0, in week order.
+    weekly: tuple[tuple[int, int], ...]
+    # The next instants no post waits at (UTC), soonest first.
+    next_free: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """`/postbot slots`: a channel's weekly slots per platform in the team's zone, and what changed."""
+
+    tz: str
+    platforms: list[PlatformSlots]
+    # What the command did ("Added 3 YouTube slots."), None when it only showed the schedule.
+    changed: str | None = None

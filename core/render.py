@@ -16,12 +16,14 @@ from core.domain import (
     PauseView,
     Platform,
     PlatformInfo,
+    PlatformSlots,
     PlatformStatus,
     PostStatus,
     PostView,
     QuotaView,
     ResultsReport,
     ReviewOutcome,
+    ScheduleView,
     Slot,
     StatusView,
     UnlinkOutcome,
@@ -43,6 +45,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "pause",
     "resume",
     "default",
+    "slots",
     "help",
 )
 # The ones only a server's admins may run. Discord sets who may see and use a command on top-level
@@ -573,3 +576,61 @@ def review_news_text(post: PostView) -> str:
         "What to do: ask an approver; once approved it can go out at once or at a new time "
         "(or /cancel it)."
     )
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def weekly_text(weekly: Sequence[tuple[int, int]]) -> str:
+    """ "Mon, Wed, Fri 18:00; Sat 10:00": the days that share a time, time by time."""
+    by_time: dict[int, list[int]] = {}
+    for weekday, minute in sorted(weekly, key=lambda s: (s[1], s[0])):
+        by_time.setdefault(minute, []).append(weekday)
+    parts = []
+    for minute, days in by_time.items():
+        named = "every day" if len(days) == 7 else ", ".join(_DAYS[d] for d in days)
+        parts.append(f"{named} {minute // 60:02d}:{minute % 60:02d}")
+    return "; ".join(parts)
+
+
+def slot_time(instant: datetime, tz: str) -> str:
+    """ "Mon 7 Dec 18:00": a slot in the schedule's zone, which the line around it names once."""
+    local = instant.astimezone(ZoneInfo(tz))
+    return f"{local:%a} {local.day} {local:%b} {local:%H:%M}"
+
+
+def next_free_text(row: PlatformSlots, tz: str) -> str:
+    """ "next free: Mon 7 Dec, 18:00 · Wed 9 Dec, 18:00" (the team's zone)."""
+    if not row.next_free:
+        return "no free slot ahead"
+    return "next free: " + ", ".join(slot_time(at, tz) for at in row.next_free)
+
+
+def schedule_text(view: ScheduleView) -> str:
+    """`/postbot slots`: what changed, then each platform's weekly slots and its next free ones."""
+    lines = [view.changed] if view.changed else []
+    if not view.platforms:
+        lines.append(
+            "This channel has no posting schedule. An admin can add one, e.g. "
+            "/postbot slots add mon,wed,fri 18:00 youtube; then /schedule next youtube … takes the "
+            "next free slot."
+        )
+        return "\n".join(lines)
+    lines.append(f"Posting schedule of this channel ({view.tz}):")
+    for row in view.platforms:
+        lines.append(f"• {row.platform.label}: {weekly_text(row.weekly)} · {next_free_text(row, view.tz)}")
+    return "\n".join(lines)
+
+
+def free_slots_line(view: ScheduleView) -> str | None:
+    """One line for /queue, /status and the Home tab: each platform's next free slot, or None
+    without a schedule."""
+    if not view.platforms:
+        return None
+    parts = [
+        f"{row.platform.label} {slot_time(row.next_free[0], view.tz)}"
+        if row.next_free
+        else f"{row.platform.label} none ahead"
+        for row in view.platforms
+    ]
+    return f"Next free slots ({view.tz}): " + " · ".join(parts)

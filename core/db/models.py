@@ -373,3 +373,43 @@ class AlertGate(Base):
     alerting: Mapped[bool] = mapped_column(Boolean, default=False)
     # The database server's clock, epoch seconds.
     last_alert: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class PostingSlot(Base):
+    """One weekly slot of a channel's posting schedule: a weekday and a wall-clock time, read in the
+    team's zone when placed on the calendar (core/schedule), so it keeps its hour across DST."""
+
+    __tablename__ = "posting_slots"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "platform", "weekday", "minute", name="uq_posting_slots"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    # "" where the chat has no channels (the console).
+    channel_id: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    minute: Mapped[int] = mapped_column(Integer)  # minutes after local midnight
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SlotClaim(Base):
+    """A slot instant taken by a post placed with ``next``: the unique key is what keeps two commands
+    at once off the same slot. A claim whose post was cancelled, failed or moved is stale and is
+    dropped by the next command that wants the slot (core/schedule/store.py)."""
+
+    __tablename__ = "slot_claims"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "platform", "slot_at", name="uq_slot_claims_slot"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    slot_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set in the transaction that claims it, once the post exists.
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("scheduled_posts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

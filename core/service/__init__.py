@@ -18,6 +18,7 @@ One capability, one module:
 - ``timezones.py``: /timezone and zone autocomplete
 - ``approval.py``: /approval (per channel), /approve, /reject, ✅ on a scheduling answer
 - ``reading.py``: how a /schedule or /post command and a chat form are read (no I/O)
+- ``schedule.py``: a channel's posting schedule (/postbot slots) and its next free slots
 - ``slot_picking.py``: free slots for ``best``, a day without a time, and moves
 - ``base.py``: ``ServiceBase``, the state they share (settings, sessions, media store, clock, the
   hooks bot/wiring.py sets) and the shared checks (the caller's zone, admin and author rights)
@@ -45,6 +46,7 @@ from core.service.operations import LAST_ERRORS_PER_PLATFORM, Operations
 from core.service.queue import Queue, parse_post_id
 from core.service.reading import Form, option_help
 from core.service.results import Results
+from core.service.schedule import PostingSchedule
 from core.service.scheduling import MediaSource, ScheduleOutcome, Scheduling, SuggestOutcome, conversion_note
 from core.service.timezones import Timezones, zone_choices
 
@@ -74,6 +76,6 @@ __all__ = [
 ]
 
 
-class Postbot(Scheduling, Queue, Accounts, Operations, Results, Media, Timezones, Approval):
+class Postbot(Scheduling, Queue, Accounts, Operations, Results, Media, Timezones, Approval, PostingSchedule):
     """Every user-facing action is one method of one capability mixin (see this package's
     docstring); built once by bot/wiring.py (or a test) as ``Postbot(settings, sessions, ...)``."""

@@ -29,6 +29,7 @@ from core.media.conversions import Conversion, estimate_seconds
 from core.media.convert import Target, output_rate, scaled_size
 from core.media.probe import MediaProbe
 from core.platforms import chosen, registry
+from core.schedule import plan
 from core.service.reading import (
     _TITLE_COLUMN,
     Form,
@@ -126,7 +127,11 @@ class Scheduling(SlotPicking):
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
             notes = [command.when.note] if command.when.note else []
-            if command.when.auto or command.when.instant is None:
+            run_at: datetime | None
+            if command.when.next_slot:
+                # Each platform's next free slot, claimed once the post has passed its checks.
+                run_at = None
+            elif command.when.auto or command.when.instant is None:
                 run_at, note = await self._best_slot(session, member.team_id, command.platforms, now, tz)
                 notes.append(note)
             elif command.when.date_only:
@@ -138,7 +143,8 @@ class Scheduling(SlotPicking):
             outcome = await self._queue(session, ctx, member, tz, request, run_at, stored, notes)
             team_row_id = member.team_id
         self._notify_wake(outcome)
-        if outcome.duplicate:
+        if outcome.duplicate or run_at is None:
+            # Posts placed in the schedule's slots are where the team wants them: no alternatives.
             return outcome
         return replace(outcome, suggestions=await self._alternatives(team_row_id, outcome, now))
 
@@ -225,12 +231,14 @@ class Scheduling(SlotPicking):
         member: teams.Member,
         tz: str,
         request: _Request,
-        run_at: datetime,
+        run_at: datetime | None,
         media: MediaInfo,
         notes: list[str],
         *,
         now_post: bool = False,
     ) -> ScheduleOutcome:
+        """Check and queue one video on its platforms at ``run_at``, or (None) each platform in the
+        next free slot of the channel's posting schedule (core/schedule)."""
         platforms, caption = request.command.platforms, request.command.caption
         picked = request.picked
         texts = {p: (c, _title(c)) for p, c in picked.captions.items()}
@@ -263,6 +271,13 @@ class Scheduling(SlotPicking):
                     problems[platform.value] = found
         if problems:
             raise ValidationFailed(problems)
+        placement: plan.Placement | None = None
+        if run_at is None:
+            placement = await self._place_next(session, ctx, member, platforms)
+            notes = [*notes, *placement.notes]
+            times = placement.at
+        else:
+            times = dict.fromkeys(platforms, run_at)
         options = {p: dict(picked.options.get(p, {})) for p in platforms}
         if images and request.thumbnail is not None:
             key = await self.media.store_image(request.thumbnail.data, images[0][2])
@@ -273,7 +288,7 @@ class Scheduling(SlotPicking):
                 platform=p,
                 caption=texts.get(p, (caption, title))[0],
                 title=(texts.get(p, (caption, title))[1] or "")[:_TITLE_COLUMN] or None,
-                run_at=run_at,
+                run_at=times[p],
                 account_id=linked.get(p),
                 options=options[p],
             )
@@ -293,8 +308,13 @@ class Scheduling(SlotPicking):
             awaiting=rule is not None,
             on_approval=now_post,
         )
+        if placement is not None:
+            await plan.settle(session, placement, {v.platform: v.id for v in views}, duplicate)
+            if not duplicate:
+                zone = await plan.team_zone(session, member.team_id, self.settings.default_timezone)
+                notes = [*notes, plan.placed_note(placement, zone)]
         if not duplicate:
-            await wakeups.announce(session, run_at)
+            await wakeups.announce(session, min(times.values()))
         conversions = self._start_conversions(media, checked)
         notes = [*notes, conversion_note(conversions)] if conversions else notes
         waiting = rule if any(v.status is PostStatus.AWAITING for v in views) else None
@@ -305,6 +325,20 @@ class Scheduling(SlotPicking):
             duplicate=duplicate,
             conversions=conversions,
             approval=waiting,
+        )
+
+    async def _place_next(
+        self, session: AsyncSession, ctx: ChatContext, member: teams.Member, platforms: tuple[Platform, ...]
+    ) -> plan.Placement:
+        """Claim each platform's next free slot of the channel's schedule (core/schedule/plan.py)."""
+        return await plan.place_next(
+            session,
+            member.team_id,
+            plan.channel_key(ctx.channel_id),
+            platforms,
+            await plan.team_zone(session, member.team_id, self.settings.default_timezone),
+            now=self.clock(),
+            horizon=self.horizon,
         )
 
     def _start_conversions(self, media: MediaInfo, checked: validation.Plan) -> list[Conversion]:

@@ -28,6 +28,8 @@ def day_text(moment: datetime, now: datetime) -> str:
 # reader itself reads them where they name one time ("ten till noon", "25 minutes before 3pm").
 _RANGE_WORDS = frozenset({"before", "after", "until", "till", "between", "or", "latest", "earliest"})
 AUTO_WORDS = frozenset({"best", "auto", "best time", "auto slot", "best slot"})
+# The channel's posting schedule (core/schedule): each platform's next free weekly slot.
+NEXT_WORDS = frozenset({"next", "next slot", "next free slot", "queue"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class ParsedWhen:
     # Only a day was given ("friday"): `instant` is that day at the default time; the service may
     # pick the day's best suggested slot instead (and say so).
     date_only: bool = False
+    # next: each platform's next free slot of the channel's posting schedule (no instant here).
+    next_slot: bool = False
 
 
 def _format_local(placed: Placed, now: datetime) -> str:
@@ -77,6 +81,8 @@ def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timede
     lowered = text.lower()
     if lowered in AUTO_WORDS:
         return ParsedWhen(instant=None, tz=tz, auto=True)
+    if lowered in NEXT_WORDS:
+        return ParsedWhen(instant=None, tz=tz, next_slot=True)
     if lowered in {"now", "right now", "immediately", "asap"}:
         raise TimeParseError(f"'{text}' isn't a schedule time.", hint="Use /post to publish right away.")
     placed, stuck = _place(text, tz, now)
@@ -107,6 +113,8 @@ def parse_when(text: str, tz: str, now: datetime, *, horizon: timedelta = timede
 def describe(when: ParsedWhen, now: datetime) -> str:
     """ "Wed 25 Nov, 18:00 Europe/Berlin" (with the year when it isn't ``now``'s) — how a parsed time
     is shown back to the user."""
+    if when.next_slot:
+        return "the next free slot of the channel's schedule"
     if when.auto or when.instant is None:
         return "best suggested slot"
     return _format_local(Placed(when.instant, when.tz, ()), now)
