@@ -187,6 +187,12 @@ def scheduled_summary(posts: list[PostView], now: datetime) -> str:
         # /post: due at once. Saying "Scheduled … (in 0s)" left people wondering when it would go.
         going = [p.platform.label for p in posts if not p.paused]
         head = f"Publishing{media} to {', '.join(going)} now." if going else f"Queued{media} for {platforms}."
+    elif len({p.run_at for p in posts}) > 1:
+        # Placed in each platform's own next free slot (/schedule next): each at its time.
+        each = "; ".join(
+            f"{p.platform.label} at {local_time(p.run_at, p.tz)} ({relative(p.run_at, now)})" for p in posts
+        )
+        head = f"Scheduled{media}: {each}."
     else:
         when = f"{local_time(first.run_at, first.tz)} ({relative(first.run_at, now)})"
         head = f"Scheduled{media} for {platforms} at {when}."
@@ -607,12 +613,12 @@ def next_free_text(row: PlatformSlots, tz: str) -> str:
 
 
 def schedule_text(view: ScheduleView) -> str:
-    """`/postbot slots`: what changed, then each platform's weekly slots and its next free ones."""
+    """`/slots`: what changed, then each platform's weekly slots and its next free ones."""
     lines = [view.changed] if view.changed else []
     if not view.platforms:
         lines.append(
             "This channel has no posting schedule. An admin can add one, e.g. "
-            "/postbot slots add mon,wed,fri 18:00 youtube; then /schedule next youtube … takes the "
+            "/slots add mon,wed,fri 18:00 youtube; then /schedule next youtube … takes the "
             "next free slot."
         )
         return "\n".join(lines)
@@ -634,3 +640,29 @@ def free_slots_line(view: ScheduleView) -> str | None:
         for row in view.platforms
     ]
     return f"Next free slots ({view.tz}): " + " · ".join(parts)
+
+
+def batch_text(
+    items: Sequence[tuple[str, Sequence[PostView] | None, str | None]],
+    now: datetime,
+    *,
+    duplicate: bool = False,
+) -> str:
+    """Several videos scheduled with one command (``(name, posts, problem)`` per video, in order):
+    where each went, and each refused one with its reason."""
+    done = [posts for _, posts, _ in items if posts]
+    head = (
+        "Already scheduled (nothing new was queued):"
+        if duplicate
+        else f"Scheduled {len(done)} of {len(items)} videos:"
+    )
+    lines = [head]
+    for n, (name, posts, problem) in enumerate(items, 1):
+        if posts:
+            each = ", ".join(f"#{p.id} {p.platform.label} {local_time(p.run_at, p.tz)}" for p in posts)
+            lines.append(f"{n}. {name}: {each}")
+        else:
+            lines.append(f"{n}. {name}: not queued. {problem or ''}".rstrip())
+    if done:
+        lines.append("Cancel one with /cancel <id>.")
+    return "\n".join(lines)

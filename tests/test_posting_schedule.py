@@ -1,4 +1,4 @@
-"""A channel's posting schedule (issue 24, item 2): `/postbot slots` and `/schedule next`, through
+"""A channel's posting schedule (issue 24, item 2): `/slots` and `/schedule next`, through
 the facade on SQLite and PostgreSQL; slot placement across DST changes; two commands at once."""
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ async def test_next_puts_each_platform_in_its_own_next_slot(app: App, media: Med
 async def test_next_without_a_schedule_for_a_platform_says_how_to_add_one(app: App, media: MediaInfo) -> None:
     with pytest.raises(UserError, match="no posting schedule for Sandbox") as caught:
         await app.postbot.schedule(MEMBER, "next sandbox Hi", media)
-    assert "/postbot slots add mon,wed,fri 18:00 sandbox" in (caught.value.hint or "")
+    assert "/slots add mon,wed,fri 18:00 sandbox" in (caught.value.hint or "")
     assert await app.postbot.list_queue(MEMBER) == []
 
 

@@ -35,6 +35,7 @@ from core.render import (
     results_text,
     resume_text,
     review_text,
+    schedule_text,
     scheduled_summary,
     status_text,
     suggestions_text,
@@ -67,6 +68,8 @@ _COMMANDS = f"""Commands:
   /approve <id> [now|<when>]                    approve a post awaiting approval (at a new time)
   /reject <id> [reason]                         reject it; its author is told why
   /approval [on [people] | off]                 posts from others wait for these approvers (admins)
+  /slots [add <days> <times> <platforms>]       the posting schedule, e.g. /slots add mon,wed,fri 18:00 yt;
+         [remove …] [clear [platform]]          /schedule next <platforms> … takes each one's next free slot
 """
 _ACCOUNTS = """  /link <platform>                              connect an account: open the link printed here
   /unlink <platform>[@handle]                   disconnect it
@@ -238,6 +241,8 @@ class ConsoleAdapter:
             return review_text(await self.postbot.approve_text(self.ctx, rest))
         if command == "/reject":
             return review_text(await self.postbot.reject_text(self.ctx, rest), "Rejected")
+        if command == "/slots":
+            return schedule_text(await self.postbot.slots(self.ctx, rest))
         if command == "/timezone":
             return f"Times are now read and shown in {await self.postbot.set_timezone(self.ctx, rest)}."
         raise UserError(f"Unknown command {command}.", hint="Type /help for the list.")

@@ -13,7 +13,7 @@ from discord import app_commands
 from adapters.discord.attachments import download_attachment, download_image
 from adapters.discord.context import chat_context, is_server_admin, viewer_context
 from adapters.discord.embeds import schedule_embed, suggest_embed
-from adapters.discord.replies import ADMIN, Reply, deferred
+from adapters.discord.replies import ADMIN, Reply, deferred, named
 from adapters.discord.views import scheduling_view
 from core.domain import MediaInfo, MessageRef, OptionInfo, Platform, PlatformInfo, platform_from_alias
 from core.errors import UserError
@@ -28,6 +28,7 @@ from core.render import (
     platform_words,
     queue_text,
     resume_text,
+    schedule_text,
     status_text,
     unlink_text,
 )
@@ -55,6 +56,9 @@ Everything else is under `/postbot`:
 • `/postbot suggest [platforms]`: good times to post
 • `/postbot accounts`: linked accounts
 • `/postbot timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
+• `/postbot slots [change]`: this channel's posting schedule; admins change it with
+  `add mon,wed,fri 18:00 youtube`, `remove …` or `clear [platform]`; then `/schedule` with when `next`
+  takes each platform's next free slot
 • `/postbot help`: this message
 For the server's admins (Manage Server), under `/{ADMIN}`:
 • `/{ADMIN} link platform`, `/{ADMIN} unlink platform`: connect or disconnect an account
@@ -758,6 +762,17 @@ async def default_account(interaction: discord.Interaction, account: str) -> Non
         return Reply(content=default_text(view))
 
     await admin_deferred(interaction, work)
+
+
+@group.command(name="slots", description="This channel's posting schedule (admins change it)")
+@app_commands.describe(change="add mon,wed,fri 18:00 youtube · remove fri 18:00 youtube · clear [platform]")
+async def slots(interaction: discord.Interaction, change: str | None = None) -> None:
+    async def work() -> Reply:
+        # The core refuses a change from someone who is not an admin.
+        view = await _client(interaction).postbot.slots(chat_context(interaction), change or "")
+        return Reply(content=named(schedule_text(view))[:2000])
+
+    await deferred(interaction, work, ephemeral=not change)
 
 
 @group.command(name="help", description="What postbot can do")

@@ -52,6 +52,7 @@ from core.render import (
     platform_example,
     platform_words,
     resume_text,
+    schedule_text,
     status_text,
     unlink_text,
 )
@@ -91,6 +92,8 @@ Everything else is under `/postbot`:
 • `/postbot status`: queues, quota, workers, success rates, breakers and the last errors (admins)
 • `/postbot pause [platform]` and `/postbot resume [platform]`: hold publishing, then start it again (admins)
 • `/postbot default <platform>@<handle>`: the account this channel posts to when a command names none (admins)
+• `/postbot slots`: this channel's posting schedule; `/postbot slots add mon,wed,fri 18:00 youtube`,
+  `remove …`, `clear [platform]` (admins); then `/schedule next youtube Caption` takes the next free slot
 • Options: `youtube:unlisted`, `tiktok:friends`, `youtube@brand` in the platform list, and
   `--name value` at the start or end: {option_help()}
 • `/postbot help`: this message. The app's Home tab shows the week ahead.
@@ -497,6 +500,7 @@ class SlackHandlers:
             "pause": self._pause,
             "resume": self._resume,
             "default": self._default,
+            "slots": self._slots,
             "help": self._help,
         }
 
@@ -569,6 +573,10 @@ class SlackHandlers:
     async def _default(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         ctx = await self._command_ctx(command)
         await tell(default_text(await self.postbot.set_default_account(ctx, rest)))
+
+    async def _slots(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        await tell(schedule_text(await self.postbot.slots(ctx, rest)))
 
     async def _help(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         await tell(HELP)

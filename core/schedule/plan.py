@@ -21,8 +21,8 @@ from core.timeparse.weekly import clock, parse_weekly
 # How far ahead the schedule's free slots are shown (they are claimed up to the scheduling horizon).
 SHOW_AHEAD = timedelta(days=28)
 USAGE = (
-    "/postbot slots shows this channel's schedule; /postbot slots add mon,wed,fri 18:00 youtube adds "
-    "slots; /postbot slots remove fri 18:00 youtube removes some; /postbot slots clear [platform] "
+    "/slots shows this channel's schedule; /slots add mon,wed,fri 18:00 youtube adds "
+    "slots; /slots remove fri 18:00 youtube removes some; /slots clear [platform] "
     "removes all (of one platform)."
 )
 
@@ -60,7 +60,7 @@ async def rows(
 
 @dataclass(frozen=True)
 class Change:
-    """What ``/postbot slots <text>`` asks for."""
+    """What ``/slots <text>`` asks for."""
 
     action: str  # show, add, remove, clear
     platforms: tuple[Platform, ...] = ()
@@ -148,7 +148,7 @@ async def place_next(
         first = missing[0].value
         raise UserError(
             f"This channel has no posting schedule for {labels}.",
-            hint=f"An admin can add one with /postbot slots add mon,wed,fri 18:00 {first}; "
+            hint=f"An admin can add one with /slots add mon,wed,fri 18:00 {first}; "
             "or give a time instead of next.",
         )
     placement = Placement()
@@ -159,7 +159,7 @@ async def place_next(
         if not found:
             raise UserError(
                 f"Every {platform.label} slot of this channel is taken for the next {horizon.days} days.",
-                hint="Add slots with /postbot slots add, or give a time instead of next.",
+                hint="Add slots with /slots add, or give a time instead of next.",
             )
         claimed = found[0]
         placement.at[platform] = claimed.at

@@ -10,6 +10,7 @@ command carries is fetched after the command was read and before that transactio
 One capability, one module:
 
 - ``scheduling.py``: /schedule, /post, /suggest, the time preview; queueing a checked post
+- ``batches.py``: several videos with one command (``next``, or ``--every 2d`` from a start)
 - ``queue.py``: /queue, the Home tab, /cancel, /reschedule
 - ``accounts.py``: /link and its OAuth round trip, /unlink, /accounts, a channel's default account
 - ``operations.py``: /pause, /resume, /status, /health and fleet metrics (admins, operators)
@@ -41,6 +42,7 @@ from core.domain import AttachedImage
 from core.service.accounts import NO_LINKING, Accounts
 from core.service.approval import Approval
 from core.service.base import Preflight, Waker, platform_infos, utcnow
+from core.service.batches import Batches, BatchItem, BatchOutcome
 from core.service.media import Media, first_link, image_read_cap, read_image, split_url_flag
 from core.service.operations import LAST_ERRORS_PER_PLATFORM, Operations
 from core.service.queue import Queue, parse_post_id
@@ -55,6 +57,8 @@ __all__ = [
     "LAST_ERRORS_PER_PLATFORM",
     "NO_LINKING",
     "AttachedImage",
+    "BatchItem",
+    "BatchOutcome",
     "Form",
     "MediaSource",
     "Postbot",
@@ -76,6 +80,8 @@ __all__ = [
 ]
 
 
-class Postbot(Scheduling, Queue, Accounts, Operations, Results, Media, Timezones, Approval, PostingSchedule):
+class Postbot(
+    Batches, Scheduling, Queue, Accounts, Operations, Results, Media, Timezones, Approval, PostingSchedule
+):
     """Every user-facing action is one method of one capability mixin (see this package's
     docstring); built once by bot/wiring.py (or a test) as ``Postbot(settings, sessions, ...)``."""

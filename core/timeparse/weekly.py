@@ -17,7 +17,7 @@ from core.platforms.registry import ALIASES as PLATFORM_ALIASES
 from core.timeparse.vocab import WEEKDAYS
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-EXAMPLE = "e.g. /postbot slots add mon,wed,fri 18:00 youtube"
+EXAMPLE = "e.g. /slots add mon,wed,fri 18:00 youtube"
 _GROUPS: dict[str, tuple[int, ...]] = {
     "daily": tuple(range(7)),
     "everyday": tuple(range(7)),
