@@ -52,7 +52,7 @@ def test_the_check_tells_supported_ending_and_past_apart() -> None:
         instagram=PlatformSettings(client_id="ig"),
     )
     by_platform = {c.platform: c for c in check_versions(platforms, date(2026, 12, 1), warn_days=30)}
-    assert set(by_platform) == {Platform.INSTAGRAM, Platform.LINKEDIN}
+    assert set(by_platform) == {Platform.INSTAGRAM, Platform.LINKEDIN, Platform.FACEBOOK}
 
     instagram = by_platform[Platform.INSTAGRAM]
     assert instagram.state is VersionState.SUPPORTED and instagram.is_default and instagram.in_use

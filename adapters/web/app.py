@@ -184,7 +184,7 @@ def build_web_app(
         LINKS.labels(platform.value, "linked").inc()
         return page(
             f"{platform.label} linked",
-            f"postbot can now post as {outcome.handle} for {outcome.team}, the {outcome.chat}. "
+            f"postbot can now post as {outcome.handles} for {outcome.team}, the {outcome.chat}. "
             "You can close this tab and go back to chat.",
         )
 

@@ -95,6 +95,14 @@ class LinkOutcome:
     # Whose team and which chat the account now posts for, named on the success page and in the DM.
     team: str = ""
     chat: str = ""
+    # The other accounts the same consent linked (a Facebook login's further Pages).
+    also: tuple[str, ...] = ()
+
+    @property
+    def handles(self) -> str:
+        """``@acme``, or ``@acme, @shop and @blog`` when one consent linked several."""
+        names = (self.handle, *self.also)
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 _CHAT_NAMES = {"slack": "Slack workspace", "discord": "Discord server", "console": "local console"}
@@ -296,7 +304,7 @@ class AccountLinker:
             tokens = await provider.exchange_code(
                 code=code, redirect_uri=self.redirect_uri(platform), code_verifier=verifier
             )
-            profile = await provider.fetch_profile(tokens)
+            linked = await provider.fetch_accounts(tokens)
         except ProviderUnavailable as exc:
             raise LinkProviderFailed(
                 f"{exc.message}. Nothing was linked; try {_command(platform.value)} again."
@@ -307,46 +315,52 @@ class AccountLinker:
             ) from None
 
         async with self.sessions.begin() as session:
-            existing = (
-                await session.execute(
-                    select(SocialAccount).where(
-                        SocialAccount.team_id == team_id,
-                        SocialAccount.platform == platform.value,
-                        SocialAccount.remote_account_id == profile.account_id,
+            rows: list[tuple[SocialAccount, bool]] = []
+            for profile, account_tokens in linked:
+                existing = (
+                    await session.execute(
+                        select(SocialAccount).where(
+                            SocialAccount.team_id == team_id,
+                            SocialAccount.platform == platform.value,
+                            SocialAccount.remote_account_id == profile.account_id,
+                        )
                     )
+                ).scalar_one_or_none()
+                account = existing or SocialAccount(
+                    team_id=team_id, platform=platform.value, remote_account_id=profile.account_id
                 )
-            ).scalar_one_or_none()
-            account = existing or SocialAccount(
-                team_id=team_id, platform=platform.value, remote_account_id=profile.account_id
-            )
-            account.display_name = profile.handle
-            account.linked_by = user_id
-            if existing is None:
-                session.add(account)
-                await session.flush()
-            save_tokens(account, tokens, self.vault)
-            account.updated_at = now
+                account.display_name = profile.handle
+                account.linked_by = user_id
+                if existing is None:
+                    session.add(account)
+                    await session.flush()
+                save_tokens(account, account_tokens, self.vault)
+                account.updated_at = now
+                rows.append((account, existing is not None))
             team = await session.get(Team, team_id)
             user = await session.get(User, user_id)
             assert team is not None and user is not None
             chat, team_ext, user_ext = team.chat, team.external_id, user.external_id
             team_label, chat_label = _team_label(team), _CHAT_NAMES.get(team.chat, team.chat)
-            account_row_id = account.id
+            account_row_id = rows[0][0].id
 
+        profile, relinked = linked[0][0], rows[0][1]
+        also = tuple(p.handle for p, _ in linked[1:])
         outcome = LinkOutcome(
             platform=platform,
             account_row_id=account_row_id,
             remote_account_id=profile.account_id,
             display_name=profile.display_name,
             handle=profile.handle,
-            relinked=existing is not None,
+            relinked=relinked,
             team=team_label,
             chat=chat_label,
+            also=also,
         )
         log.info("account linked", extra={"platform": platform.value, "account": account_row_id})
         note = spec(platform).link_note
         # Naming the team lets an admin notice a link completed by someone else, or for another team.
-        text = f"{platform.label} linked as {profile.handle} for {team_label} ({chat_label})."
+        text = f"{platform.label} linked as {outcome.handles} for {team_label} ({chat_label})."
         await self._dm(chat, team_ext, user_ext, f"{text} {note}" if note else text)
         return outcome
 

@@ -184,6 +184,12 @@ class OAuthProvider:
     async def fetch_profile(self, tokens: TokenSet) -> Profile:
         raise NotImplementedError
 
+    async def fetch_accounts(self, tokens: TokenSet) -> list[tuple[Profile, TokenSet]]:
+        """Every account one consent links, each with the tokens it posts with. One, the profile's,
+        for most providers; several where one login manages several (Facebook Pages, each with its
+        own Page token)."""
+        return [(await self.fetch_profile(tokens), tokens)]
+
     async def _get_json(self, url: str, *, access_token: str, params: Mapping[str, str] | None = None) -> Any:
         response = await self._send(
             "GET", url, params=params, headers={"Authorization": f"Bearer {access_token}"}

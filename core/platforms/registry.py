@@ -32,6 +32,7 @@ NAMES: tuple[str, ...] = (
     "x",
     "linkedin",
     "tiktok",
+    "facebook",
     "sandbox",
 )
 
