@@ -379,7 +379,8 @@ class FakeFacebook(LoopbackFake):
                 graph_error(
                     400,
                     100,
-                    f"Unsupported get request. Object with ID '{video_id}' does not exist, cannot be loaded due "
+                    f"Unsupported get request. Object with ID '{video_id}' does not exist, "
+                    "cannot be loaded due "
                     "to missing permissions, or does not support this operation.",
                     subcode=33,
                 )

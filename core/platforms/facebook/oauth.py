@@ -169,7 +169,8 @@ class FacebookOAuth(OAuthProvider):
         missing = [s for s in self.scopes if s not in granted]
         if missing:
             raise OAuthError(
-                f"Facebook Login did not grant {', '.join(missing)}, which posting to a Page needs; link again "
+                f"Facebook Login did not grant {', '.join(missing)}, which posting to a Page needs; "
+                "link again "
                 "and leave every permission on"
             )
         accounts: list[tuple[Profile, TokenSet]] = []
@@ -205,7 +206,8 @@ class FacebookOAuth(OAuthProvider):
             params = None
         if not accounts:
             raise OAuthError(
-                "Facebook gave postbot no Page to post to: choose at least one Page you can create content on "
+                "Facebook gave postbot no Page to post to: choose at least one Page you can create "
+                "content on "
                 "when Facebook asks which Pages postbot may use"
             )
         return accounts

@@ -38,6 +38,7 @@ answer is settled by the video's status or the Page's recent videos).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -194,7 +195,7 @@ class FacebookPublisher:
             end = min(sent + self.chunk_size, size)
             piece = await source.read(sent, end)
             sent = await retry_transient(
-                lambda start=sent, data=piece: self._send_piece(tokens, upload_url, start, size, data),
+                functools.partial(self._send_piece, tokens, upload_url, sent, size, piece),
                 attempts=self.step_attempts,
                 base_s=self.retry_base_s,
                 max_wait_s=self.max_inline_wait_s,
@@ -473,7 +474,10 @@ def _graph_error(response: httpx.Response, what: str, *, publish_step: bool = Fa
             message,
             status_code=status,
             retry_after=PUBLISH_LIMIT_RETRY_S,
-            hint="Facebook publishes at most 30 reels a day per Page through the API; it will be retried later.",
+            hint=(
+                "Facebook publishes at most 30 reels a day per Page through the API; "
+                "it will be retried later."
+            ),
         )
     if code in THROTTLED:
         return RateLimited(message, status_code=status, retry_after=_regain_after(response) or 60.0)

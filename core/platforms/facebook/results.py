@@ -79,7 +79,8 @@ class FacebookMetrics:
             return None
         if error.get("code") == PERMISSION:
             raise AuthError(
-                f"Facebook refused to read the video's results: {error.get('message') or response.status_code}",
+                "Facebook refused to read the video's results: "
+                f"{error.get('message') or response.status_code}",
                 status_code=response.status_code,
                 hint=f"The Page must grant {ENGAGEMENT_SCOPE}: re-link it with /link facebook.",
             )
