@@ -264,3 +264,21 @@ async def test_a_token_dead_after_refresh_fails_as_an_auth_error(
 
     assert dead.rejections == 1 and "/link facebook" in (failed.value.hint or "")
     assert not fake.videos
+
+
+def test_the_title_option_is_read_for_facebook_and_a_page_can_be_named() -> None:
+    from datetime import UTC, datetime
+
+    from core.platforms import chosen
+    from core.timeparse.command import parse_command, take_flags
+
+    flags = take_flags('tomorrow 9am facebook@acmeshop Launch day --title "Our launch"')
+    command = parse_command(flags.text, "UTC", datetime(2026, 12, 6, 12, tzinfo=UTC))
+    found = chosen.resolve(command.platforms, command.picks, flags.pairs)
+
+    assert found.options == {Platform.FACEBOOK: {"title": "Our launch"}}
+    assert found.handles == {Platform.FACEBOOK: "acmeshop"} and found.problems == {}
+    too_long = take_flags(f"tomorrow 9am fb Launch --title {'x' * 300}")
+    parsed = parse_command(too_long.text, "UTC", datetime(2026, 12, 6, 12, tzinfo=UTC))
+    refused = chosen.resolve(parsed.platforms, parsed.picks, too_long.pairs)
+    assert "takes 255" in refused.problems["facebook"][0]
