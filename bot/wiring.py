@@ -33,6 +33,7 @@ from core.platforms.registry import SPECS, spec
 from core.platforms.results import MetricsReader
 from core.progress import ProgressRelay
 from core.publishers.transport import make_client
+from core.scheduler.digests import DigestJob
 from core.scheduler.processor import PostProcessor
 from core.scheduler.results import ResultsCollector
 from core.scheduler.runner import SchedulerRunner
@@ -71,6 +72,7 @@ class App:
     readers: dict[Platform, MetricsReader] = field(default_factory=dict)
     _listener: WakeListener | None = None
     _results: ResultsCollector | None = None
+    _digests: DigestJob | None = None
     _watching: asyncio.Task[None] | None = None
 
     def start_watch(self) -> None:
@@ -91,6 +93,8 @@ class App:
             # Each post's results at its checkpoints (core/scheduler/results.py); the settled ones
             # feed the slot suggestions.
             self.runner.add_periodic(self._collect_results, seconds=self.settings.results.poll_interval_s)
+        # Weekly results digests (core/scheduler/digests.py): one send per channel and week, fleet-wide.
+        self.runner.add_periodic(self.send_digests, seconds=self.settings.results.digest_poll_s)
         sched = self.settings.scheduler
         self.runner.add_periodic(self._beat, seconds=sched.heartbeat_interval_s, now=True)
         # Every scheduler process collects expired videos; collecting twice is harmless.
@@ -128,6 +132,13 @@ class App:
                 chat=self.notifier,
             )
         await self._results.collect()
+
+    async def send_digests(self) -> int:
+        if self._digests is None:
+            self._digests = DigestJob(
+                self.sessions, self.processor.worker_id, self.notifier, self.settings.results
+            )
+        return await self._digests.send_due()
 
     @staticmethod
     async def warm() -> None:

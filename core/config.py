@@ -91,6 +91,13 @@ class ResultsSettings(BaseModel):
     lease_s: float = Field(default=300.0, gt=0)
     # Failed reads (network, 5xx, a rejected token) are tried this many times, with backoff.
     max_attempts: int = Field(default=5, ge=1)
+    # How often each scheduler looks for weekly digests that are due (/postbot digest).
+    digest_poll_s: float = Field(default=60.0, gt=0)
+    # A digest whose time passed while postbot was down goes out when it is back within this many
+    # hours (once); later, that week's digest is skipped.
+    digest_catch_up_h: float = Field(default=24.0, ge=0)
+    # A digest the chat refused (not a removed bot: a network fault, a 5xx) is tried this many times.
+    digest_max_attempts: int = Field(default=5, ge=1)
 
     @field_validator("checkpoints_h")
     @classmethod

@@ -568,3 +568,21 @@ class ScheduleView:
     platforms: list[PlatformSlots]
     # What the command did ("Added 3 YouTube slots."), None when it only showed the schedule.
     changed: str | None = None
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class DigestView:
+    """A channel's weekly results digest: the day (0 Monday) and minute of the day, in ``tz``."""
+
+    channel_id: str
+    weekday: int
+    minute: int
+    tz: str
+
+    @property
+    def when(self) -> str:
+        """ "Mondays at 09:00" """
+        return f"{WEEKDAYS[self.weekday]}s at {self.minute // 60:02d}:{self.minute % 60:02d}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from core.domain import ChatKind, MessageRef, PostView
+from core.domain import ChatKind, MessageRef, PostView, ResultsReport
 
 
 class ResultNotifier(Protocol):
@@ -32,6 +32,10 @@ class Notifier(ResultNotifier, Protocol):
         """Show an upload's progress: edit ``message`` with ``text``, or with no message yet, post
         one under ``reply`` (the answer to the command that queued the post) or in the post's
         channel. Returns the message to edit next time (None: nothing to edit)."""
+
+    async def digest(self, team_id: str, channel_id: str, report: ResultsReport, chart: bytes | None) -> None:
+        """The weekly results digest in a channel, with the chart (a PNG) when there is one. Raises
+        ``ChannelUnreachable`` when the chat refuses the channel for good."""
 
 
 class NoNotifier(LookupError):
@@ -75,3 +79,8 @@ class NotifierRouter:
         self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None
     ) -> MessageRef | None:
         return await self._for(post.chat).progress(post, text, message, reply)
+
+    async def digest(
+        self, chat: ChatKind, team_id: str, channel_id: str, report: ResultsReport, chart: bytes | None
+    ) -> None:
+        await self._for(chat).digest(team_id, channel_id, report, chart)

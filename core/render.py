@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.domain import (
@@ -13,11 +13,14 @@ from core.domain import (
     ApprovalDelivery,
     ApprovalRule,
     ChatKind,
+    DigestView,
     PauseView,
     Platform,
     PlatformInfo,
+    PlatformResults,
     PlatformSlots,
     PlatformStatus,
+    PostNumbers,
     PostStatus,
     PostView,
     QuotaView,
@@ -418,29 +421,75 @@ def _change(now: int, before: int) -> str:
 def results_text(report: ResultsReport) -> str:
     """`/results`: one line per platform (totals, change against the period before), then its best
     posts with their links."""
-    head = f"Results, last {report.days} days (against the {report.days} days before)"
+    head = results_heading(report)
     if not report.platforms:
         return f"{head}: nothing published in either period."
     lines = [head + ":"]
     for row in report.platforms:
-        lines.append(
-            f"{row.platform.label}: {row.posts} post{'s' if row.posts != 1 else ''} "
-            f"({_change(row.posts, row.previous_posts)}) · "
-            f"{row.views:,} views ({_change(row.views, row.previous_views)}) · "
-            f"{row.likes:,} likes ({_change(row.likes, row.previous_likes)}) · "
-            f"{row.comments:,} comments ({_change(row.comments, row.previous_comments)})"
-        )
+        lines.append(platform_results_line(row))
         if row.without_numbers:
-            lines.append(
-                f"  {row.without_numbers} without numbers yet (or not available from {row.platform.label})"
-            )
+            lines.append(f"  {without_numbers_line(row)}")
         for rank, post in enumerate(row.best, 1):
-            views = f"{post.views:,} views" if post.views is not None else "views n/a"
-            lines.append(
-                f"  {rank}. #{post.post_id} {views} · {post.likes or 0:,} likes · "
-                f"{post.comments or 0:,} comments" + (f" {post.url}" if post.url else "")
-            )
+            lines.append(f"  {best_post_line(rank, post)}" + (f" {post.url}" if post.url else ""))
     return "\n".join(lines)
+
+
+def results_heading(report: ResultsReport) -> str:
+    return f"Results, last {report.days} days (against the {report.days} days before)"
+
+
+def platform_results_line(row: PlatformResults) -> str:
+    """ "YouTube: 2 posts (+100%) · 1,504 views (+100%) · …" """
+    return (
+        f"{row.platform.label}: {row.posts} post{'s' if row.posts != 1 else ''} "
+        f"({_change(row.posts, row.previous_posts)}) · "
+        f"{row.views:,} views ({_change(row.views, row.previous_views)}) · "
+        f"{row.likes:,} likes ({_change(row.likes, row.previous_likes)}) · "
+        f"{row.comments:,} comments ({_change(row.comments, row.previous_comments)})"
+    )
+
+
+def best_post_line(rank: int, post: PostNumbers) -> str:
+    """ "1. #12 1,204 views · 87 likes · 12 comments" (the link is the chat's to add)."""
+    views = f"{post.views:,} views" if post.views is not None else "views n/a"
+    return f"{rank}. #{post.post_id} {views} · {post.likes or 0:,} likes · {post.comments or 0:,} comments"
+
+
+def without_numbers_line(row: PlatformResults) -> str:
+    return f"{row.without_numbers} without numbers yet (or not available from {row.platform.label})"
+
+
+def digest_heading(report: ResultsReport) -> str:
+    """ "Weekly results, 30 Nov to 6 Dec (Europe/Berlin)": the days the digest covers."""
+    zone = ZoneInfo(report.tz)
+    last = (report.until - timedelta(microseconds=1)).astimezone(zone)
+    first = (report.until - timedelta(days=report.days)).astimezone(zone)
+    return f"Weekly results, {first:%-d %b} to {last:%-d %b} ({report.tz})"
+
+
+def digest_text(report: ResultsReport) -> str:
+    """The weekly digest as plain text: the heading, then the /results lines."""
+    body = results_text(report).split("\n", 1)
+    rest = body[1] if len(body) > 1 else "Nothing was published from this channel in either week."
+    return f"{digest_heading(report)}\n{rest}"
+
+
+def digest_setting_text(view: DigestView | None, *, changed: bool) -> str:
+    """The answer to /digest: what is set for this channel now."""
+    if view is None:
+        return (
+            "The weekly results digest is off for this channel."
+            if changed
+            else (
+                "This channel has no weekly results digest. An admin sets one with /digest <day> <HH:MM>, "
+                "e.g. /digest monday 09:00."
+            )
+        )
+    head = "Weekly results digest set" if changed else "Weekly results digest"
+    return (
+        f"{head}: {view.when} ({view.tz}), here, with a chart of the week's views. "
+        "It covers the posts scheduled from this channel. /digest off stops it."
+    )
 
 
 def checkpoint_label(seconds: int) -> str:

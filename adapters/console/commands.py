@@ -17,6 +17,7 @@ from core.domain import (
     Platform,
     PostStatus,
     PostView,
+    ResultsReport,
     did_you_mean,
     platform_from_alias,
 )
@@ -26,6 +27,7 @@ from core.render import (
     approval_rule_text,
     awaiting_note,
     default_text,
+    digest_text,
     failure_dm_text,
     local_time,
     pause_text,
@@ -147,6 +149,10 @@ class ConsoleNotifier:
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
         self.out(text)
+
+    async def digest(self, team_id: str, channel_id: str, report: ResultsReport, chart: bytes | None) -> None:
+        # The console shows the numbers; /results writes the chart to the data folder.
+        self.out(digest_text(report))
 
     async def progress(
         self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None

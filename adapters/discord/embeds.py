@@ -7,8 +7,19 @@ from datetime import datetime
 import discord
 
 from adapters.discord.replies import named
-from core.domain import PostStatus, PostView
-from core.render import local_time, options_text, relative, result_text, scheduled_heading
+from core.domain import PlatformResults, PostNumbers, PostStatus, PostView, ResultsReport
+from core.render import (
+    best_post_line,
+    digest_heading,
+    local_time,
+    options_text,
+    platform_results_line,
+    relative,
+    result_text,
+    results_heading,
+    scheduled_heading,
+    without_numbers_line,
+)
 from core.service import SuggestOutcome
 
 _QUEUED = discord.Colour.blurple()
@@ -78,4 +89,51 @@ def suggest_embed(outcome: SuggestOutcome) -> discord.Embed:
         )
     if not outcome.suggestions:
         embed.description = "No free slot was found in the coming week."
+    return embed
+
+
+# The chart rides along as an attachment the embed shows by name
+# (https://discord.com/developers/docs/reference#uploading-files, "Using Attachments within Embeds").
+CHART_NAME = "results.png"
+
+
+def _markdown_escape(text: str) -> str:
+    return discord.utils.escape_markdown(text)
+
+
+def _best_line(rank: int, post: PostNumbers) -> str:
+    head, _, rest = best_post_line(rank, post).partition(" ")
+    number, _, numbers = rest.partition(" ")
+    if post.url and post.url.startswith(("https://", "http://")) and not any(c in post.url for c in "()<> "):
+        # A masked link, not an embed of the post (<…> keeps Discord from unfurling it in the field).
+        number = f"[{number}](<{post.url}>)"
+    return f"{head} {number} {numbers}"
+
+
+def _platform_field(row: PlatformResults) -> tuple[str, str]:
+    label, _, totals = platform_results_line(row).partition(": ")
+    lines = [totals]
+    if row.without_numbers:
+        lines.append(f"*{without_numbers_line(row)}*")
+    lines += [_best_line(rank, post) for rank, post in enumerate(row.best, 1)]
+    return label, _clip("\n".join(lines), 1024)
+
+
+def results_embed(report: ResultsReport, *, digest: bool = False) -> discord.Embed:
+    """`/postbot results` (and the weekly digest, ``digest``): a field per platform with its totals
+    against the period before and its best posts, linked."""
+    if digest:
+        title = digest_heading(report)
+        scope = "Posts scheduled from this channel"
+    else:
+        title = f"Results, last {report.days} days"
+        scope = "Posts from channels you can see, and your own"
+    embed = discord.Embed(title=_clip(title, 256), colour=_DONE)
+    for row in report.platforms[:25]:
+        name, value = _platform_field(row)
+        embed.add_field(name=name, value=value, inline=False)
+    if not report.platforms:
+        embed.description = "Nothing was published in either period."
+    compared = results_heading(report).split(" (", 1)[1].rstrip(")")
+    embed.set_footer(text=_clip(f"{compared.capitalize()} · {scope} · {report.tz}", 2048))
     return embed

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import discord
 
-from adapters.discord.embeds import result_embed
+from adapters.discord.embeds import CHART_NAME, result_embed, results_embed
 from adapters.discord.replies import named
-from core.domain import MessageRef, PostView
+from core.domain import MessageRef, PostView, ResultsReport
 from core.errors import ChannelUnreachable, ChatRateLimited, UserError
 from core.render import failure_dm_text
 
@@ -74,6 +75,24 @@ class DiscordNotifier:
         await self._channel(channel_id).send(
             named(text)[:2000], allowed_mentions=discord.AllowedMentions.none()
         )
+
+    async def digest(self, team_id: str, channel_id: str, report: ResultsReport, chart: bytes | None) -> None:
+        """The weekly digest: an embed with the numbers and the chart as its image, the PNG attached
+        to the same message (multipart ``payload_json`` + ``files[0]``:
+        https://discord.com/developers/docs/reference#uploading-files)."""
+        embed = results_embed(report, digest=True)
+        files: list[discord.File] = []
+        if chart is not None:
+            embed.set_image(url=f"attachment://{CHART_NAME}")
+            files.append(discord.File(io.BytesIO(chart), filename=CHART_NAME))
+        try:
+            await self._channel(channel_id).send(
+                embed=embed, files=files, allowed_mentions=discord.AllowedMentions.none()
+            )
+        except (discord.Forbidden, discord.NotFound) as exc:
+            if exc.code in _UNREACHABLE:
+                raise ChannelUnreachable(f"Discord: {exc.code} {exc.text}") from exc
+            raise
 
     async def progress(
         self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None

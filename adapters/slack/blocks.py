@@ -10,17 +10,33 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from core.domain import OptionInfo, Platform, PlatformInfo, PostStatus, PostView, Slot
+from core.domain import (
+    OptionInfo,
+    Platform,
+    PlatformInfo,
+    PlatformResults,
+    PostNumbers,
+    PostStatus,
+    PostView,
+    ResultsReport,
+    Slot,
+)
 from core.render import (
     NAMESPACE,
+    best_post_line,
+    digest_heading,
     local_time,
     namespaced,
     options_text,
+    platform_results_line,
     post_line,
     relative,
     result_text,
+    results_heading,
+    results_text,
     scheduled_heading,
     scheduled_summary,
+    without_numbers_line,
 )
 
 CANCEL_ACTION = "postbot_cancel"
@@ -249,6 +265,55 @@ def result_blocks(post: PostView) -> tuple[str, Blocks]:
     else:
         body = f":x: {escape(text)}"
     return escape(text), [{"type": "section", "text": _mrkdwn(body)}]
+
+
+def _link(url: str | None, label: str) -> str:
+    """``<url|label>``, Slack's link; a URL it would misread (a control character in it) stays text."""
+    if url and url.startswith(("http://", "https://")) and not any(c in url for c in "<>|"):
+        return f"<{url}|{escape(label)}>"
+    return escape(label)
+
+
+def _best_line(rank: int, post: PostNumbers) -> str:
+    head, _, rest = best_post_line(rank, post).partition(" ")
+    number, _, numbers = rest.partition(" ")
+    return f"{head} {_link(post.url, number)} {escape(numbers)}"
+
+
+def platform_results_text(row: PlatformResults) -> str:
+    """One platform's totals against the period before, then its best posts, each linked."""
+    label, _, totals = platform_results_line(row).partition(": ")
+    lines = [f"*{escape(label)}*: {escape(totals)}"]
+    if row.without_numbers:
+        lines.append(f"_{escape(without_numbers_line(row))}_")
+    lines += [_best_line(rank, post) for rank, post in enumerate(row.best, 1)]
+    return "\n".join(lines)
+
+
+def results_blocks(report: ResultsReport) -> tuple[str, Blocks]:
+    """`/postbot results`: a heading, a section per platform (totals and the best posts with their
+    links), and what the numbers cover."""
+    layout: Blocks = [{"type": "header", "text": _plain(f"Results, last {report.days} days", 150)}]
+    if not report.platforms:
+        layout.append({"type": "section", "text": _mrkdwn("Nothing was published in either period.")})
+    for row in report.platforms[: _MAX_BLOCKS - 2]:
+        layout.append({"type": "section", "text": _mrkdwn(platform_results_text(row))})
+    note = (
+        f"Against the {report.days} days before · posts from channels you are in, and your own · "
+        f"{escape(report.tz)}"
+    )
+    layout.append({"type": "context", "elements": [_mrkdwn(note)]})
+    return escape(results_text(report)), layout[:_MAX_BLOCKS]
+
+
+def digest_comment(report: ResultsReport) -> str:
+    """The weekly digest's message above its chart (``initial_comment``, mrkdwn like a message's text)."""
+    lines = [f"*{escape(digest_heading(report))}*"]
+    if not report.platforms:
+        lines.append("Nothing was published from this channel in either week.")
+    lines += [platform_results_text(row) for row in report.platforms]
+    lines.append(f"_{escape(results_heading(report).split(' (', 1)[1].rstrip(')'))}_")
+    return "\n".join(lines)
 
 
 def message_blocks(text: str) -> Blocks:

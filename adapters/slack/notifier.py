@@ -8,10 +8,11 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.blocks import digest_comment, result_blocks
 from adapters.slack.blocks import message as message_layout
-from adapters.slack.blocks import result_blocks
 from adapters.slack.home import HomeTabs
-from core.domain import MessageRef, PostView
+from adapters.slack.upload import share_file
+from core.domain import MessageRef, PostView, ResultsReport
 from core.errors import ChannelUnreachable, ChatRateLimited
 from core.render import failure_dm_text, namespaced
 
@@ -72,6 +73,29 @@ class SlackNotifier:
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
         text, layout = message_layout(namespaced(text))
         await self.client.chat_postMessage(channel=channel_id, text=text, blocks=layout)
+
+    async def digest(self, team_id: str, channel_id: str, report: ResultsReport, chart: bytes | None) -> None:
+        """The weekly digest: the chart shared in the channel with the numbers as its comment
+        (adapters/slack/upload.py), or the numbers alone when there is nothing to draw."""
+        try:
+            if chart is None:
+                await self.client.chat_postMessage(
+                    channel=channel_id, text=digest_comment(report), unfurl_links=False
+                )
+                return
+            await share_file(
+                self.client,
+                channel_id=channel_id,
+                filename=f"postbot-results-{report.until:%Y-%m-%d}.png",
+                title=f"Views per post, last {report.days} days",
+                data=chart,
+                initial_comment=digest_comment(report),
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in _UNREACHABLE:
+                raise ChannelUnreachable(f"Slack: {error}") from exc
+            raise
 
     async def progress(
         self, post: PostView, text: str, message: MessageRef | None, reply: MessageRef | None

@@ -413,3 +413,44 @@ class SlotClaim(Base):
     # Set in the transaction that claims it, once the post exists.
     post_id: Mapped[int | None] = mapped_column(ForeignKey("scheduled_posts.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ResultsDigest(Base):
+    """A channel's weekly results digest (/postbot digest <day> <HH:MM>): when, in the team's zone.
+    No row: off. Set by an admin; ``since`` keeps a slot that passed before it was set from going out."""
+
+    __tablename__ = "results_digests"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", name="uq_results_digests_team_channel"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    # 0 Monday … 6 Sunday, and minutes after midnight, in the team's zone.
+    weekday: Mapped[int] = mapped_column(Integer)
+    minute: Mapped[int] = mapped_column(Integer)
+    set_by: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DigestSend(Base):
+    """One digest's send for one period (the slot's date in the team's zone). The unique key is the
+    once-only gate: every worker may try to insert the row, one succeeds and sends; a claim whose
+    worker vanished is taken over when its lease runs out, a sent one never again."""
+
+    __tablename__ = "digest_sends"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "period", name="uq_digest_sends_team_channel_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    # The slot's date in the team's zone, YYYY-MM-DD.
+    period: Mapped[str] = mapped_column(String(10))
+    # claimed | sent | failed
+    state: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)

@@ -244,19 +244,20 @@ async def _get_row(session: AsyncSession, team_id: int, post_id: int) -> Schedul
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who a listing is for: their user row and the channels they may see (ChatContext.visible_channels)."""
+    """Who a listing is for: their user row and the channels they may see (ChatContext.visible_channels).
+    No user: a channel's own audience (the weekly digest posted there sees that channel's posts only)."""
 
-    user_id: int
+    user_id: int | None
     channels: frozenset[str]
 
 
 def seen_by(viewer: Viewer) -> ColumnElement[bool]:
     """The one rule for what a listing shows a member: posts queued from a channel they are in, and
     their own. In SQL, so a limit counts only what they may see."""
-    return or_(
-        ScheduledPost.author_id == viewer.user_id,
-        ScheduledPost.origin_channel.in_(sorted(viewer.channels)),
-    )
+    in_channels = ScheduledPost.origin_channel.in_(sorted(viewer.channels))
+    if viewer.user_id is None:
+        return in_channels
+    return or_(ScheduledPost.author_id == viewer.user_id, in_channels)
 
 
 async def list_queue(

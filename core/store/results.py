@@ -23,7 +23,7 @@ from core.db.models import PostResult, ScheduledPost, SocialAccount
 from core.db.types import as_utc
 from core.domain import MessageRef, Platform, PostingAccount, PostNumbers, PostStatus, PostView
 from core.store.accounts import posting_account
-from core.store.posts import _with_relations, to_view
+from core.store.posts import Viewer, _with_relations, seen_by, to_view
 
 DUE, CLAIMED, READ, UNAVAILABLE, FAILED = "due", "claimed", "read", "unavailable", "failed"
 
@@ -264,10 +264,16 @@ class ResultReads:
 
 
 async def team_numbers(
-    session: AsyncSession, team_id: int, *, since: datetime, until: datetime, platform: Platform | None
+    session: AsyncSession,
+    team_id: int,
+    *,
+    since: datetime,
+    until: datetime,
+    platform: Platform | None,
+    viewer: Viewer | None = None,
 ) -> list[PostNumbers]:
     """The team's posts published in [since, until), each with its latest reading (None numbers when
-    none was read)."""
+    none was read); for ``viewer``, only those they may see (core/store/posts.seen_by)."""
     query = select(
         ScheduledPost.id,
         ScheduledPost.platform,
@@ -281,6 +287,8 @@ async def team_numbers(
     )
     if platform is not None:
         query = query.where(ScheduledPost.platform == platform.value)
+    if viewer is not None:
+        query = query.where(seen_by(viewer))
     posts = (await session.execute(query)).all()
     if not posts:
         return []

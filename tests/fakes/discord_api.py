@@ -1342,9 +1342,46 @@ class FakeDiscord(LoopbackFake):
             )
         return json_response(self.channel_payload(guild, cid))
 
+    async def _files(self, request: web.Request, body: dict[str, Any]) -> list[tuple[str, str, bytes]]:
+        """The files of a multipart message, as "Uploading Files" has them
+        (https://discord.com/developers/docs/reference#uploading-files): the JSON body in
+        ``payload_json``, each file in a ``files[n]`` part, and an ``attachments`` entry per file
+        whose ``id`` "must match the n in files[n]"
+        (https://discord.com/developers/docs/resources/message#attachment-object-attachment-structure).
+        An embed may show one of them as ``attachment://<filename>`` ("Using Attachments within
+        Embeds", same page): a name that no file has is refused. Returns (n, filename, bytes)."""
+        if not request.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            files: list[tuple[str, str, bytes]] = []
+        else:
+            form = await request.post()
+            files = []
+            for name, value in form.items():
+                if name == "payload_json":
+                    continue
+                matched = re.fullmatch(r"files\[(\d+)\]", name)
+                if matched is None or not isinstance(value, web.FileField):
+                    raise invalid_form(name, "UNKNOWN_FIELD", f"Unknown multipart field {name}.")
+                files.append((matched[1], value.filename, value.file.read()))
+        declared = {str(a.get("id")): a for a in body.get("attachments") or []}
+        for n, filename, _ in files:
+            if n not in declared:
+                raise invalid_form(f"attachments.{n}", "ATTACHMENT_NOT_FOUND", "Unknown attachment.")
+            if declared[n].get("filename") not in (None, filename):
+                raise invalid_form(f"attachments.{n}.filename", "BASE_TYPE_INVALID", "Filename mismatch.")
+        names = {filename for _, filename, _ in files}
+        for i, embed in enumerate(body.get("embeds") or []):
+            for key in ("image", "thumbnail"):
+                url = str((embed.get(key) or {}).get("url") or "")
+                if url.startswith("attachment://") and url.removeprefix("attachment://") not in names:
+                    raise invalid_form(
+                        f"embeds.{i}.{key}.url", "URL_TYPE_INVALID_URL", "Not a well formed URL."
+                    )
+        return files
+
     async def _channel_message(self, request: web.Request) -> web.Response:
         guild, cid = self._find_channel(request.match_info["cid"])
         body = await self._json(request)
+        uploaded = await self._files(request, body)
         self._validate_message(body, allow_ephemeral=False)
         if guild is None and not self.users[self.dm_channels[cid]].dms_open:
             raise DiscordError(403, 50007, "Cannot send messages to this user")
@@ -1369,6 +1406,10 @@ class FakeDiscord(LoopbackFake):
             else:
                 mtype = 19
         message = self._store_message(cid, body, author=dict(self.bot_user), mtype=mtype)
+        for _, filename, data in uploaded:
+            kind = "image/png" if data.startswith(b"\x89PNG\r\n\x1a\n") else "application/octet-stream"
+            att = self.upload_attachment(cid, filename, data, kind)
+            message["attachments"].append(self.attachment_payload(att) | {"ephemeral": False})
         if reference is not None:
             message["message_reference"] = {
                 "type": 0,

@@ -186,6 +186,22 @@ class FakeFile:
         }
 
 
+@dataclass
+class ExternalUpload:
+    """A file on its way in through the external upload flow (files.getUploadURLExternal, the POST,
+    files.completeUploadExternal)."""
+
+    file_id: str
+    filename: str
+    length: int
+    data: bytes | None = None
+    title: str | None = None
+    # Where files.completeUploadExternal shared it, and the message that carries it.
+    channel: str | None = None
+    message_ts: str | None = None
+    completed: bool = False
+
+
 class SlackError(Exception):
     def __init__(self, error: str, **extra: Any) -> None:
         super().__init__(error)
@@ -257,6 +273,8 @@ class FakeSlack(LoopbackFake):
         self._response_urls: dict[str, tuple[int, float]] = {}
         self.ims: dict[str, str] = {}
         self.files: dict[str, FakeFile] = {}
+        # files.getUploadURLExternal tickets: upload token → the file it will become (see _upload).
+        self.uploads: dict[str, ExternalUpload] = {}
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.ephemerals: list[dict[str, Any]] = []
         self.reused_block_ids: list[str] = []
@@ -284,6 +302,7 @@ class FakeSlack(LoopbackFake):
         app.router.add_get("/signin", self._signin)
         app.router.add_post("/hooks/{kind}/{rest:.*}", self._hook)
         app.router.add_get("/link/", self._socket)
+        app.router.add_post("/upload/v1/{ticket}", self._upload)
         return app
 
     async def stop(self) -> None:
@@ -792,6 +811,103 @@ class FakeSlack(LoopbackFake):
         )
         self.home_views[args["user_id"]] = published
         return {"view": published}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/methods/files.getUploadURLExternal: `filename` and
+        # `length` ("Size in bytes of the file being uploaded") are required; `missing_argument`
+        # "Typically only occurs when the `length` provided is 0" (the method's errors). A length that
+        # is not an integer is `invalid_arguments`, as for any argument of the wrong type. The scope
+        # (files:write) is checked with every method's, from tests/data/slack_methods.json.
+        self._require(args, "filename")
+        raw = str(args.get("length", "")).strip()
+        if not raw.isdigit():
+            raise SlackError("invalid_arguments", response_metadata={"messages": ["invalid `length`"]})
+        if int(raw) == 0:
+            raise SlackError("missing_argument")
+        ticket = secrets.token_urlsafe(16)
+        upload = ExternalUpload(self._id("F"), str(args["filename"]), int(raw))
+        self.uploads[ticket] = upload
+        return {"upload_url": f"{self.base_url}/upload/v1/{ticket}", "file_id": upload.file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """Step 2: "Upload a file by making a POST request to the upload URL ... Files can be sent as
+        raw bytes or can be multipart form encoded. Slack will return HTTP 200 if the upload is
+        successful" (files.getUploadURLExternal, usage info). Stricter than Slack, on purpose: bytes
+        that are not the length announced in step 1 are refused (HTTP 400), so a client that sends
+        the wrong body (a JSON wrapper, a truncated PNG) fails here instead of sharing a broken file."""
+        upload = self.uploads.get(request.match_info["ticket"])
+        if upload is None or upload.completed:
+            return web.Response(status=404, text="unknown upload")
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            part = next((v for v in form.values() if isinstance(v, web.FileField)), None)
+            data = part.file.read() if part is not None else b""
+        else:
+            data = await request.read()
+        if len(data) != upload.length:
+            return web.Response(status=400, text=f"expected {upload.length} bytes, got {len(data)}")
+        upload.data = data
+        await self._notify()
+        return web.Response(status=200, text=f"OK - {len(data)}")
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/methods/files.completeUploadExternal: `files` (required) is
+        # an "Array of file ids and their corresponding (optional) titles"; `channel_id` is where it
+        # is shared ("If not specified the file will be private"); `initial_comment` is "The message
+        # text introducing the file". A file id that no upload of this app finished is refused
+        # (`file_not_found`), and sharing where the bot cannot post fails as chat.postMessage does
+        # (`channel_not_found`, `not_in_channel`).
+        self._require(args, "files")
+        try:
+            listed = json.loads(args["files"]) if isinstance(args["files"], str) else args["files"]
+        except ValueError:
+            raise SlackError(
+                "invalid_arguments", response_metadata={"messages": ["invalid `files`"]}
+            ) from None
+        if (
+            not isinstance(listed, list)
+            or not listed
+            or not all(isinstance(f, dict) and f.get("id") for f in listed)
+        ):
+            raise SlackError("invalid_arguments", response_metadata={"messages": ["invalid `files`"]})
+        by_id = {u.file_id: u for u in self.uploads.values()}
+        uploads = []
+        for entry in listed:
+            upload = by_id.get(str(entry["id"]))
+            if upload is None or upload.data is None or upload.completed:
+                raise SlackError("file_not_found")
+            uploads.append((upload, entry.get("title")))
+        channel = args.get("channel_id")
+        if channel:
+            channel = self._member_channel(str(channel))
+        comment = str(args.get("initial_comment") or "")
+        check_escaped(comment)
+        shared = []
+        for upload, title in uploads:
+            upload.completed = True
+            upload.title = str(title) if title else upload.filename
+            upload.channel = channel
+            shared.append(
+                {"id": upload.file_id, "name": upload.filename, "title": upload.title, "size": upload.length}
+            )
+        if channel:
+            message = {
+                "type": "message",
+                "subtype": "file_share",
+                "user": self.bot_user_id,
+                "bot_id": "B0POSTBOT",
+                "ts": self.new_ts(),
+                "text": comment,
+                "files": shared,
+            }
+            self.messages[channel].append(message)
+            for upload, _ in uploads:
+                upload.message_ts = message["ts"]
+        return {"files": shared}
+
+    def shared_uploads(self, channel: str) -> list[ExternalUpload]:
+        """Files shared in ``channel`` through the external upload flow, oldest first."""
+        return [u for u in self.uploads.values() if u.completed and u.channel == channel]
 
     def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
         # https://api.slack.com/methods/files.info: the full file object, also for a Slack Connect

@@ -1,0 +1,149 @@
+"""The weekly results digest: at the day and time an admin set for a channel (in the team's zone),
+the last 7 days' results and the chart go to that channel, once per week across every process.
+
+Every scheduler process runs ``send_due`` every ``results.digest_poll_s``. For each channel's digest
+it works out the latest slot that has passed; a slot still within ``results.digest_catch_up_h`` (the
+process was down at the time) is claimed in the database (core/store/digests.py: one row per team,
+channel and week, so of several workers exactly one sends it, and a sent week is never sent again),
+drawn and sent through the chat's notifier. A slot older than that is that week's digest skipped,
+not a late one; a slot from before the digest was set is not sent at all.
+
+What a digest shows is what everyone in that channel may see: the posts scheduled from it
+(ChatContext.visible_channels' rule, with the channel as the only viewer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.config import ResultsSettings
+from core.domain import ChatKind, ResultsReport
+from core.errors import ChannelUnreachable, ChatRateLimited
+from core.results_report import build_report
+from core.store.digests import FAILED, RETRY, SENT, DigestClaim, DigestSetting, DigestStore
+from core.store.posts import Viewer
+
+log = logging.getLogger(__name__)
+
+DIGEST_DAYS = 7
+# How long a claim holds: drawing and uploading one chart takes seconds; a worker gone for longer
+# than this lost its claim to the next.
+LEASE = timedelta(minutes=5)
+RETRY_BASE = timedelta(minutes=2)
+
+
+class DigestSink(Protocol):
+    def reaches(self, chat: ChatKind) -> bool: ...
+
+    async def digest(
+        self, chat: ChatKind, team_id: str, channel_id: str, report: ResultsReport, chart: bytes | None
+    ) -> None: ...
+
+
+def last_slot(now: datetime, *, tz: str, weekday: int, minute: int) -> datetime:
+    """The latest moment at or before ``now`` that is ``weekday`` at ``minute`` past midnight in ``tz``."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    day = local.date() - timedelta(days=(local.weekday() - weekday) % 7)
+    at = time(minute // 60, minute % 60)
+    slot = datetime.combine(day, at, tzinfo=zone)
+    if slot > now:
+        slot = datetime.combine(day - timedelta(days=7), at, tzinfo=zone)
+    return slot.astimezone(UTC)
+
+
+def due_slot(setting: DigestSetting, now: datetime, catch_up: timedelta) -> datetime | None:
+    slot = last_slot(now, tz=setting.tz, weekday=setting.weekday, minute=setting.minute)
+    if slot < setting.since or now - slot > catch_up:
+        return None
+    return slot
+
+
+def draw_chart(report: ResultsReport) -> bytes | None:
+    """The chart's PNG, or None when no post of the period has views to draw."""
+    if not any(p.views is not None for p in report.posts):
+        return None
+    from core.charts import png, views_figure
+
+    return png(views_figure(report.posts, days=report.days, tz=report.tz))
+
+
+class DigestJob:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        worker_id: str,
+        sink: DigestSink,
+        settings: ResultsSettings,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.store = DigestStore(sessions, worker_id)
+        self.sink = sink
+        self.settings = settings
+        self.clock = clock
+
+    async def send_due(self) -> int:
+        """Send every digest whose slot came due; returns how many this process sent."""
+        now = self.clock()
+        catch_up = timedelta(hours=self.settings.digest_catch_up_h)
+        sent = 0
+        for setting in await self.store.settings():
+            slot = due_slot(setting, now, catch_up)
+            # A process that can't reach the chat leaves the digest to one that can.
+            if slot is None or not self.sink.reaches(setting.chat):
+                continue
+            period = slot.astimezone(ZoneInfo(setting.tz)).date().isoformat()
+            claimed = await self.store.claim(
+                setting, period, now=now, lease=LEASE, max_attempts=self.settings.digest_max_attempts
+            )
+            if claimed is None:
+                continue
+            sent += await self._send(setting, slot, claimed)
+        return sent
+
+    async def report(self, setting: DigestSetting, until: datetime) -> ResultsReport:
+        async with self.sessions() as session:
+            return await build_report(
+                session,
+                setting.team_id,
+                until=until,
+                days=DIGEST_DAYS,
+                tz=setting.tz,
+                viewer=Viewer(None, frozenset({setting.channel_id})),
+            )
+
+    async def _send(self, setting: DigestSetting, slot: datetime, claimed: DigestClaim) -> int:
+        where = {"team_id": setting.team_id, "channel_id": setting.channel_id}
+        try:
+            report = await self.report(setting, slot)
+            # Drawing takes tens of milliseconds of CPU: off the event loop.
+            chart = await asyncio.to_thread(draw_chart, report)
+            await self.sink.digest(setting.chat, setting.team_external_id, setting.channel_id, report, chart)
+        except ChannelUnreachable as exc:
+            log.warning("digest channel unreachable", extra=where | {"error": str(exc)})
+            await self.store.finish(claimed, FAILED, now=self.clock(), note=str(exc))
+            return 0
+        except Exception as exc:
+            wait = exc.retry_after_s if isinstance(exc, ChatRateLimited) else None
+            final = claimed.attempts >= self.settings.digest_max_attempts
+            log.warning("digest not sent", extra=where | {"attempt": claimed.attempts}, exc_info=True)
+            later = self.clock() + (
+                timedelta(seconds=wait) if wait is not None else RETRY_BASE * 2 ** (claimed.attempts - 1)
+            )
+            note = f"{type(exc).__name__}: {exc}"[:500]
+            await self.store.finish(
+                claimed, FAILED if final else RETRY, now=self.clock(), note=note, retry_at=later
+            )
+            return 0
+        if not await self.store.finish(claimed, SENT, now=self.clock()):
+            log.warning("digest sent after its claim ran out", extra=where)
+        return 1

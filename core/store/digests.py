@@ -1,0 +1,237 @@
+"""Weekly results digests in the database: each channel's setting (``results_digests``) and one row
+per send (``digest_sends``).
+
+The send row is the once-only gate, like the alert gates (core/store/alerts.py): its unique (team,
+channel, period) key lets every scheduler process try to claim a period's digest at once, and only
+the insert that lands sends it. A claim holds for a lease; a worker that vanished mid-send leaves a
+claim another takes over when the lease runs out, and a sent row is never claimed again, so a
+restart neither loses the digest nor sends it twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.db.models import DigestSend, ResultsDigest, Team
+from core.db.types import as_utc
+from core.domain import ChatKind, DigestView
+
+CLAIMED, SENT, FAILED, RETRY = "claimed", "sent", "failed", "retry"
+
+
+@dataclass(frozen=True)
+class DigestSetting:
+    """A channel's digest with what the job needs to send it: the team's chat, ids and zone."""
+
+    team_id: int
+    chat: ChatKind
+    team_external_id: str
+    channel_id: str
+    tz: str
+    weekday: int
+    minute: int
+    since: datetime
+
+
+@dataclass(frozen=True)
+class DigestClaim:
+    id: int
+    attempts: int
+
+
+async def set_digest(
+    session: AsyncSession,
+    team_id: int,
+    channel_id: str,
+    *,
+    weekday: int,
+    minute: int,
+    by: str,
+    now: datetime,
+) -> None:
+    row = (
+        await session.execute(
+            select(ResultsDigest).where(
+                ResultsDigest.team_id == team_id, ResultsDigest.channel_id == channel_id
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        session.add(
+            ResultsDigest(
+                team_id=team_id, channel_id=channel_id, weekday=weekday, minute=minute, set_by=by, since=now
+            )
+        )
+        return
+    row.weekday, row.minute, row.set_by, row.since = weekday, minute, by, now
+
+
+async def clear_digest(session: AsyncSession, team_id: int, channel_id: str) -> bool:
+    result = await session.execute(
+        delete(ResultsDigest).where(ResultsDigest.team_id == team_id, ResultsDigest.channel_id == channel_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def team_digests(session: AsyncSession, team_id: int) -> list[DigestView]:
+    rows = await session.execute(
+        select(ResultsDigest, Team.timezone)
+        .join(Team, Team.id == ResultsDigest.team_id)
+        .where(ResultsDigest.team_id == team_id)
+        .order_by(ResultsDigest.channel_id)
+    )
+    return [DigestView(d.channel_id, d.weekday, d.minute, tz) for d, tz in rows.all()]
+
+
+async def all_digests(session: AsyncSession) -> list[DigestSetting]:
+    rows = await session.execute(
+        select(ResultsDigest, Team).join(Team, Team.id == ResultsDigest.team_id).order_by(ResultsDigest.id)
+    )
+    return [
+        DigestSetting(
+            team_id=d.team_id,
+            chat=ChatKind(t.chat),
+            team_external_id=t.external_id,
+            channel_id=d.channel_id,
+            tz=t.timezone,
+            weekday=d.weekday,
+            minute=d.minute,
+            since=as_utc(d.since),
+        )
+        for d, t in rows.all()
+    ]
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    team_id: int,
+    channel_id: str,
+    period: str,
+    worker_id: str,
+    now: datetime,
+    lease: timedelta,
+    max_attempts: int,
+) -> DigestClaim | None:
+    """Claim the period's send for ``worker_id``; None: another has it, or it is settled."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Two workers inserting at once: PostgreSQL makes the second wait for the first's commit and
+    # then do nothing; SQLite has one writer. Either way one RETURNING row, one sender.
+    inserted = (
+        await session.execute(
+            insert(DigestSend)
+            .values(
+                team_id=team_id,
+                channel_id=channel_id,
+                period=period,
+                state=CLAIMED,
+                claimed_by=worker_id,
+                lease_until=now + lease,
+                attempts=1,
+            )
+            .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "period"])
+            .returning(DigestSend.id)
+        )
+    ).scalar_one_or_none()
+    if inserted is not None:
+        return DigestClaim(inserted, 1)
+    # A claim whose worker vanished (lease over), or a failed send waiting for its next try. The
+    # condition is evaluated again on the locked row, so of two takers only one matches.
+    taken = (
+        await session.execute(
+            update(DigestSend)
+            .where(
+                DigestSend.team_id == team_id,
+                DigestSend.channel_id == channel_id,
+                DigestSend.period == period,
+                DigestSend.state.in_([CLAIMED, RETRY]),
+                DigestSend.lease_until < now,
+                DigestSend.attempts < max_attempts,
+            )
+            .values(
+                state=CLAIMED,
+                claimed_by=worker_id,
+                lease_until=now + lease,
+                attempts=DigestSend.attempts + 1,
+            )
+            .returning(DigestSend.id, DigestSend.attempts)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    return DigestClaim(taken[0], taken[1]) if taken is not None else None
+
+
+async def finish(
+    session: AsyncSession,
+    claim_id: int,
+    *,
+    worker_id: str,
+    state: str,
+    now: datetime,
+    note: str | None = None,
+    retry_at: datetime | None = None,
+) -> bool:
+    """Settle this worker's claim (sent, failed, or retry at ``retry_at``); False: it lost the claim."""
+    values: dict[str, object] = {"state": state, "note": note, "claimed_by": None}
+    values["sent_at"] = now if state == SENT else None
+    values["lease_until"] = retry_at if state == RETRY else None
+    result = await session.execute(
+        update(DigestSend)
+        .where(DigestSend.id == claim_id, DigestSend.claimed_by == worker_id, DigestSend.state == CLAIMED)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+class DigestStore:
+    """The one object the digest job talks to."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], worker_id: str) -> None:
+        self.sessions = sessions
+        self.worker_id = worker_id
+
+    async def settings(self) -> list[DigestSetting]:
+        async with self.sessions() as session:
+            return await all_digests(session)
+
+    async def claim(
+        self, setting: DigestSetting, period: str, *, now: datetime, lease: timedelta, max_attempts: int
+    ) -> DigestClaim | None:
+        async with self.sessions.begin() as session:
+            return await claim(
+                session,
+                team_id=setting.team_id,
+                channel_id=setting.channel_id,
+                period=period,
+                worker_id=self.worker_id,
+                now=now,
+                lease=lease,
+                max_attempts=max_attempts,
+            )
+
+    async def finish(
+        self,
+        claimed: DigestClaim,
+        state: str,
+        *,
+        now: datetime,
+        note: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> bool:
+        async with self.sessions.begin() as session:
+            return await finish(
+                session,
+                claimed.id,
+                worker_id=self.worker_id,
+                state=state,
+                now=now,
+                note=note,
+                retry_at=retry_at,
+            )
