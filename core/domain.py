@@ -439,6 +439,8 @@ class HomeView:
     recent: list[PostView]
     # The team's pauses: None means every platform is paused.
     paused: set[Platform] | None = field(default_factory=set)
+    # The last 7 days' results against the 7 before, of the posts the member may see.
+    results: ResultsReport | None = None
 
 
 @dataclass(frozen=True)
@@ -586,3 +588,11 @@ class DigestView:
     def when(self) -> str:
         """ "Mondays at 09:00" """
         return f"{WEEKDAYS[self.weekday]}s at {self.minute // 60:02d}:{self.minute % 60:02d}"
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    """What /digest left set for the channel (None: off), and whether this command changed it."""
+
+    view: DigestView | None
+    changed: bool

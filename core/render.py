@@ -13,7 +13,7 @@ from core.domain import (
     ApprovalDelivery,
     ApprovalRule,
     ChatKind,
-    DigestView,
+    DigestOutcome,
     PauseView,
     Platform,
     PlatformInfo,
@@ -49,12 +49,14 @@ SUBCOMMANDS: tuple[str, ...] = (
     "resume",
     "default",
     "slots",
+    "results",
+    "digest",
     "help",
 )
 # The ones only a server's admins may run. Discord sets who may see and use a command on top-level
 # commands only, so there they form a second top-level command (adapters/discord/commands.py);
 # Slack has no such setting and keeps them under /postbot, refused at run time as on Discord.
-ADMIN_SUBCOMMANDS: tuple[str, ...] = ("link", "unlink", "status", "pause", "resume", "default")
+ADMIN_SUBCOMMANDS: tuple[str, ...] = ("link", "unlink", "status", "pause", "resume", "default", "digest")
 NAMESPACE = "postbot"
 _SHORT_COMMAND = re.compile(r"(?<![\w/.:-])/(" + "|".join(SUBCOMMANDS) + r")\b")
 
@@ -474,8 +476,9 @@ def digest_text(report: ResultsReport) -> str:
     return f"{digest_heading(report)}\n{rest}"
 
 
-def digest_setting_text(view: DigestView | None, *, changed: bool) -> str:
+def digest_setting_text(outcome: DigestOutcome) -> str:
     """The answer to /digest: what is set for this channel now."""
+    view, changed = outcome.view, outcome.changed
     if view is None:
         return (
             "The weekly results digest is off for this channel."

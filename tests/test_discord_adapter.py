@@ -142,9 +142,9 @@ async def test_connects_with_minimal_intents_and_syncs_commands(world: World, ru
     assert set(commands) == {"schedule", "post", "postbot", "postbot-admin"}
     subcommands = {o["name"]: o for o in commands["postbot"]["options"]}
     assert {o["type"] for o in subcommands.values()} == {1}  # SUB_COMMAND
-    assert {"queue", "cancel", "reschedule", "suggest", "accounts", "help"} <= set(subcommands)
+    assert {"queue", "cancel", "reschedule", "suggest", "accounts", "results", "help"} <= set(subcommands)
     admin = {o["name"] for o in commands["postbot-admin"]["options"]}
-    assert admin == {"link", "unlink", "default", "pause", "resume", "status"}
+    assert admin == {"link", "unlink", "default", "pause", "resume", "status", "digest"}
     options = {o["name"]: o for o in commands["schedule"]["options"]}
     # A video is attached (type 11) or, when too big to attach, linked (a string).
     assert options["video"]["type"] == 11 and not options["video"].get("required")

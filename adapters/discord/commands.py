@@ -12,15 +12,24 @@ from discord import app_commands
 
 from adapters.discord.attachments import download_attachment, download_image
 from adapters.discord.context import chat_context, is_server_admin, viewer_context
-from adapters.discord.embeds import schedule_embed, suggest_embed
+from adapters.discord.embeds import results_embed, schedule_embed, suggest_embed
 from adapters.discord.replies import ADMIN, Reply, deferred, named
 from adapters.discord.views import scheduling_view
-from core.domain import MediaInfo, MessageRef, OptionInfo, Platform, PlatformInfo, platform_from_alias
+from core.domain import (
+    WEEKDAYS,
+    MediaInfo,
+    MessageRef,
+    OptionInfo,
+    Platform,
+    PlatformInfo,
+    platform_from_alias,
+)
 from core.errors import UserError
 from core.render import (
     NAMESPACE,
     accounts_text,
     default_text,
+    digest_setting_text,
     linkable_names,
     local_time,
     pause_text,
@@ -59,12 +68,14 @@ Everything else is under `/postbot`:
 • `/postbot slots [change]`: this channel's posting schedule; admins change it with
   `add mon,wed,fri 18:00 youtube`, `remove …` or `clear [platform]`; then `/schedule` with when `next`
   takes each platform's next free slot
+• `/postbot results [platform] [period]`: views, likes, comments against the period before; the best posts
 • `/postbot help`: this message
 For the server's admins (Manage Server), under `/{ADMIN}`:
 • `/{ADMIN} link platform`, `/{ADMIN} unlink platform`: connect or disconnect an account
 • `/{ADMIN} default account`: the account this channel posts to when a platform has several
 • `/{ADMIN} pause [platform]`, `/{ADMIN} resume [platform]`: hold publishing, start it again
 • `/{ADMIN} status`: queues, quota, workers, success rates, breakers and the last errors
+• `/{ADMIN} digest day time`: a weekly results digest with a chart in this channel (`day` off stops it)
 Platforms: {platform_words(platform_infos())}.
 Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
 
@@ -773,6 +784,63 @@ async def slots(interaction: discord.Interaction, change: str | None = None) -> 
         return Reply(content=named(schedule_text(view))[:2000])
 
     await deferred(interaction, work, ephemeral=not change)
+
+
+_PERIODS = [
+    app_commands.Choice(name="Last 7 days", value="7d"),
+    app_commands.Choice(name="Last 30 days", value="30d"),
+]
+
+
+@group.command(name="results", description="Views, likes and comments against the period before; best posts")
+@app_commands.describe(platform="Only this platform (default: all)", period="7 or 30 days (default: 7)")
+@app_commands.choices(platform=_PAUSABLE, period=_PERIODS)
+async def results(
+    interaction: discord.Interaction,
+    platform: app_commands.Choice[str] | None = None,
+    period: app_commands.Choice[str] | None = None,
+) -> None:
+    async def work() -> Reply:
+        # Only posts from channels the member can see, and their own (viewer_context).
+        text = " ".join(c.value for c in (platform, period) if c is not None)
+        report = await _client(interaction).postbot.results(viewer_context(interaction), text)
+        return Reply(embed=results_embed(report))
+
+    await deferred(interaction, work, ephemeral=True)
+
+
+_DIGEST_DAYS = [app_commands.Choice(name=day, value=day.lower()) for day in WEEKDAYS] + [
+    app_commands.Choice(name="Off (no digest here)", value="off")
+]
+
+
+def can_share_chart_here(interaction: discord.Interaction) -> None:
+    """The digest is an embed with the chart attached: the bot needs Attach Files here besides what
+    every answer in a channel needs (View Channel, Send Messages, Embed Links)."""
+    can_post_here(interaction)
+    if not interaction.app_permissions.attach_files:
+        raise UserError(
+            "I can't attach the chart in this channel (I lack Attach Files here).",
+            hint="Ask an admin to give postbot Attach Files in this channel's settings.",
+        )
+
+
+@admin_group.command(name="digest", description="A weekly results digest with a chart in this channel")
+@app_commands.describe(
+    day="The day it goes out, or Off", time="The time of day in the server's zone, e.g. 09:00 (default 09:00)"
+)
+@app_commands.choices(day=_DIGEST_DAYS)
+async def digest(
+    interaction: discord.Interaction, day: app_commands.Choice[str] | None = None, time: str | None = None
+) -> None:
+    async def work() -> Reply:
+        if day is not None and day.value != "off":
+            can_share_chart_here(interaction)
+        text = "" if day is None else "off" if day.value == "off" else f"{day.value} {time or '09:00'}"
+        outcome = await _client(interaction).postbot.digest(chat_context(interaction), text)
+        return Reply(content=digest_setting_text(outcome))
+
+    await admin_deferred(interaction, work)
 
 
 @group.command(name="help", description="What postbot can do")

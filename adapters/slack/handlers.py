@@ -45,6 +45,7 @@ from core.render import (
     NAMESPACE,
     accounts_text,
     default_text,
+    digest_setting_text,
     linkable_names,
     local_time,
     namespaced,
@@ -94,6 +95,8 @@ Everything else is under `/postbot`:
 • `/postbot default <platform>@<handle>`: the account this channel posts to when a command names none (admins)
 • `/postbot slots`: this channel's posting schedule; `/postbot slots add mon,wed,fri 18:00 youtube`,
   `remove …`, `clear [platform]` (admins); then `/schedule next youtube Caption` takes the next free slot
+• `/postbot results [platform] [7d|30d]`: views, likes, comments against the period before; the best posts
+• `/postbot digest <day> <HH:MM>` or `off`: a weekly results digest with a chart in this channel (admins)
 • Options: `youtube:unlisted`, `tiktok:friends`, `youtube@brand` in the platform list, and
   `--name value` at the start or end: {option_help()}
 • `/postbot help`: this message. The app's Home tab shows the week ahead.
@@ -501,6 +504,8 @@ class SlackHandlers:
             "resume": self._resume,
             "default": self._default,
             "slots": self._slots,
+            "results": self._results,
+            "digest": self._digest,
             "help": self._help,
         }
 
@@ -577,6 +582,18 @@ class SlackHandlers:
     async def _slots(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         ctx = await self._command_ctx(command)
         await tell(schedule_text(await self.postbot.slots(ctx, rest)))
+
+    async def _results(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        """Shown only to the member who asked: the numbers of posts from the channels they share
+        with postbot and their own (ChatContext.visible_channels), as the Home tab lists them."""
+        ctx = await self._command_ctx(command)
+        ctx = replace(ctx, channels=await self.directory.channels(ctx.user_id))
+        text, layout = blocks.results_blocks(await self.postbot.results(ctx, rest))
+        await respond(text=text, blocks=layout, response_type="ephemeral", replace_original=False)
+
+    async def _digest(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        await tell(digest_setting_text(await self.postbot.digest(ctx, rest)))
 
     async def _help(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         await tell(HELP)

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.blocks import Blocks, escape
-from core.domain import ChatContext, HomeView, PostStatus, PostView
+from adapters.slack.blocks import Blocks, escape, platform_results_text
+from core.domain import ChatContext, HomeView, PostNumbers, PostStatus, PostView
 from core.render import NAMESPACE, accounts_text, local_time, namespaced
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 MAX_HOME_BLOCKS = 100
 _SECTION_TEXT = 3000
 HOME_CALLBACK = "postbot_home"
+# A section per platform in the results: with the week's 7 days, the accounts, the headers and the
+# footer the tab stays well under its 100 blocks.
+MAX_PLATFORM_SECTIONS = 12
 # views.publish is a Tier 4 method, "100+ per minute" per workspace
 # (https://docs.slack.dev/reference/methods/views.publish, https://docs.slack.dev/apis/web-api/rate-limits;
 # read 2026-12-06): postbot keeps to the documented floor.
@@ -48,6 +51,10 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:_SECTION_TEXT]}]}
+
+
 def _header(text: str) -> dict[str, Any]:
     return {"type": "header", "text": {"type": "plain_text", "text": text[:150], "emoji": True}}
 
@@ -61,11 +68,28 @@ def _post_line(post: PostView) -> str:
     return f"• {when} · #{post.id} {post.platform.label} · {escape(caption)}{state}"
 
 
-def _result_line(post: PostView) -> str:
+def _numbers(numbers: PostNumbers | None) -> str:
+    """ " · 1,204 views · 87 likes" from the post's latest reading; "" before the first."""
+    if numbers is None:
+        return ""
+    parts = [
+        f"{value:,} {word}"
+        for value, word in (
+            (numbers.views, "views"),
+            (numbers.likes, "likes"),
+            (numbers.comments, "comments"),
+        )
+        if value is not None
+    ]
+    return "".join(f" · {p}" for p in parts)
+
+
+def _result_line(post: PostView, numbers: PostNumbers | None = None) -> str:
     when = local_time(post.published_at or post.run_at, post.tz)
     if post.status is PostStatus.PUBLISHED:
         link = post.remote_url or post.remote_id or ""
-        return f"✅ #{post.id} {post.platform.label} · {when} · published {escape(link)}".rstrip()
+        line = f"✅ #{post.id} {post.platform.label} · {when} · published {escape(link)}".rstrip()
+        return line + _numbers(numbers)
     return f"❌ #{post.id} {post.platform.label} · {when} · {escape(post.last_error or 'failed')}"
 
 
@@ -87,7 +111,16 @@ def home_view(view: HomeView, now: datetime) -> dict[str, Any]:
     else:
         blocks.append(_section(escape(namespaced(accounts_text(view.accounts, now=now)))))
     blocks += [{"type": "divider"}, _header("Latest results")]
-    lines = [_result_line(p) for p in view.recent] or ["_nothing published or failed yet_"]
+    numbers: dict[int, PostNumbers] = {}
+    if view.results is not None:
+        numbers = {p.post_id: p for p in view.results.posts}
+        # The week's totals per platform against the week before, with the best posts linked: the
+        # numbers as of when the tab was drawn (it is drawn anew each time it is opened).
+        for row in view.results.platforms[:MAX_PLATFORM_SECTIONS]:
+            blocks.append(_section(platform_results_text(row)))
+        if view.results.platforms:
+            blocks.append(_context(f"Last {view.results.days} days against the {view.results.days} before"))
+    lines = [_result_line(p, numbers.get(p.id)) for p in view.recent] or ["_nothing published or failed yet_"]
     blocks.append(_section("\n".join(lines)))
     blocks.append(
         {

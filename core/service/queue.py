@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from core.domain import MAX_POST_ID, ChatContext, HomeDay, HomeView, PostStatus, PostView, no_such_post
 from core.errors import UserError
+from core.results_report import build_report
 from core.service.slot_picking import SlotPicking
 from core.store import pauses, posts, teams, wakeups
 from core.timeparse import parse_when
@@ -52,7 +53,8 @@ class Queue(SlotPicking):
     async def home(self, ctx: ChatContext, *, days: int = 7) -> HomeView:
         """The member's home page (Slack's Home tab): the team's queued posts for the next ``days``
         days, by day in the member's zone; the linked accounts; the latest results. Posts only from
-        channels the member is in, and their own (``ChatContext.visible_channels``)."""
+        channels the member is in, and their own (``ChatContext.visible_channels``); the results are the
+        last 7 days' of those posts."""
         now = self.clock()
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
@@ -61,6 +63,7 @@ class Queue(SlotPicking):
             queued = await posts.list_queue(session, member.team_id, tz=tz, limit=200, viewer=viewer)
             recent = await posts.recent_results(session, member.team_id, tz=tz, viewer=viewer)
             held = await pauses.paused(session, member.team_id)
+            results = await build_report(session, member.team_id, until=now, days=7, tz=tz, viewer=viewer)
         zone = ZoneInfo(tz)
         today = now.astimezone(zone).date()
         week = [HomeDay(today + timedelta(days=i), []) for i in range(days)]
@@ -73,7 +76,7 @@ class Queue(SlotPicking):
             # Overdue (held by a pause, or waiting for a worker): shown today.
             week[max(offset, 0)].posts.append(post)
         accounts = await self.linker.list_accounts(ctx) if self.linker is not None else None
-        return HomeView(tz=tz, week=week, accounts=accounts, recent=recent, paused=held)
+        return HomeView(tz=tz, week=week, accounts=accounts, recent=recent, paused=held, results=results)
 
     async def cancel(self, ctx: ChatContext, post_id: int) -> PostView:
         async with self.sessions.begin() as session:

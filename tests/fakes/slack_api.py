@@ -1084,6 +1084,10 @@ class FakeSlack(LoopbackFake):
             return web.Response(status=400, text="invalid_payload")
         try:
             check_escaped(str(body.get("text") or ""))
+            # A response_url takes a message payload, blocks and all: the same Block Kit rules as
+            # chat.postMessage (https://api.slack.com/interactivity/handling#message_responses).
+            if body.get("blocks") is not None:
+                validate_blocks(body["blocks"], limit=MESSAGE_BLOCKS_MAX)
         except SlackError as exc:
             return web.Response(status=400, text=exc.error)
         self.hooks.append({"url": url, **body})
