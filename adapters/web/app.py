@@ -173,6 +173,7 @@ def build_web_app(
                 code=q.get("code"),
                 error=q.get("error"),
                 error_description=q.get("error_description"),
+                issuer=q.get("iss"),
             )
         except LinkError as exc:
             name, status = _OUTCOMES.get(type(exc), ("failed", 502))
@@ -187,6 +188,15 @@ def build_web_app(
             f"postbot can now post as {outcome.handles} for {outcome.team}, the {outcome.chat}. "
             "You can close this tab and go back to chat.",
         )
+
+    async def client_metadata(request: Request) -> Response:
+        """The OAuth client metadata of a platform whose client_id is this URL (AT Protocol): its
+        authorization server fetches it at every link, so it is public, JSON and never redirected."""
+        platform = _platform(request)
+        document = postbot.client_metadata(platform) if platform is not None else None
+        if document is None:
+            return page("Not found", "postbot publishes no client metadata here.", status=404)
+        return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
     async def health(request: Request) -> Response:
         report: dict[str, Any] = {"status": "ok"}
@@ -210,6 +220,7 @@ def build_web_app(
         Route("/oauth/{platform}/start", start, methods=["GET"]),
         Route("/oauth/{platform}/start", confirm, methods=["POST"]),
         Route("/oauth/{platform}/callback", callback, methods=["GET"]),
+        Route("/oauth/{platform}/client-metadata.json", client_metadata, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         *([Route("/metrics", metrics, methods=["GET"])] if metrics_token else []),
         media_route(postbot.open_video),

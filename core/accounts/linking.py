@@ -17,6 +17,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import delete, select, update
@@ -51,7 +52,6 @@ from core.errors import (
 )
 from core.notify import NotifierRouter
 from core.oauth import OAuthClients, OAuthError, ProviderUnavailable
-from core.oauth.pkce import make_verifier, s256_challenge
 from core.platforms.registry import SPECS, spec
 from core.store.accounts import handle_matches, handle_of
 from core.store.teams import ensure_team_user
@@ -190,7 +190,7 @@ class AccountLinker:
             team, user = await ensure_team_user(session, ctx, self.settings.default_timezone)
             # Links nobody used are of no further interest a day later.
             await session.execute(delete(OAuthState).where(OAuthState.expires_at < now - timedelta(days=1)))
-            verifier = make_verifier() if provider.uses_pkce else None
+            verifier = provider.new_link_secret() if provider.uses_pkce else None
             session.add(
                 OAuthState(
                     state_hash=state_hash,
@@ -245,10 +245,26 @@ class AccountLinker:
             self._check_browser(platform, row, cookie)
             verifier = self._verifier(row)
         provider = self.oauth.get(platform)
-        challenge = s256_challenge(verifier) if verifier else None
-        return provider.authorize_url(
-            state=state, redirect_uri=self.redirect_uri(platform), code_challenge=challenge
-        )
+        try:
+            return await provider.begin(
+                state=state, redirect_uri=self.redirect_uri(platform), secret=verifier
+            )
+        except OAuthError as exc:
+            # Only providers that push the request first (PAR) talk to the provider here.
+            raise LinkProviderFailed(
+                f"{exc.message}. Nothing was linked; try {_command(platform.value)} again."
+            ) from None
+
+    def client_metadata(self, platform: Platform) -> dict[str, Any] | None:
+        """The client metadata document of a platform whose client_id is its URL (AT Protocol); None
+        when the platform has none or linking it is not configured."""
+        if not self.oauth.linkable(platform):
+            return None
+        try:
+            provider = self.oauth.get(platform)
+        except UserError:
+            return None
+        return provider.client_metadata(self.redirect_uri(platform))
 
     # -- callback ----------------------------------------------------------------------------------
 
@@ -261,6 +277,7 @@ class AccountLinker:
         code: str | None = None,
         error: str | None = None,
         error_description: str | None = None,
+        issuer: str | None = None,
     ) -> LinkOutcome:
         if not state:
             raise LinkStateInvalid(
@@ -301,6 +318,7 @@ class AccountLinker:
 
         provider = self.oauth.get(platform)
         try:
+            await provider.check_issuer(issuer)
             tokens = await provider.exchange_code(
                 code=code, redirect_uri=self.redirect_uri(platform), code_verifier=verifier
             )

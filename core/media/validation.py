@@ -91,6 +91,12 @@ def text_length(text: str, unit: str) -> int:
         return len(text.encode("utf-16-le")) // 2
     if unit == "x":
         return x_weighted_length(text)
+    if unit == "graphemes":
+        # What a reader sees as one character (an emoji with a skin tone, a flag): Unicode's extended
+        # grapheme clusters (UAX #29), which only the regex module's \X counts.
+        import regex
+
+        return len(regex.findall(r"\X", text))
     return len(text)
 
 

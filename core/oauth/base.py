@@ -19,6 +19,7 @@ from core.domain import Platform
 from core.oauth.endpoints import Endpoints
 from core.oauth.errors import InvalidGrant, OAuthError, ProviderUnavailable
 from core.oauth.models import Profile, TokenSet
+from core.oauth.pkce import make_verifier, s256_challenge
 
 
 def utcnow() -> datetime:
@@ -92,6 +93,27 @@ class OAuthProvider:
             params["code_challenge"] = code_challenge
             params["code_challenge_method"] = "S256"
         return f"{self.endpoints.authorize}?{urlencode(params)}"
+
+    def new_link_secret(self) -> str:
+        """What a link's state row keeps, encrypted and bound to the state, until its callback: the
+        PKCE verifier. A provider that needs more per link (AT Protocol's DPoP key) keeps it here."""
+        return make_verifier()
+
+    async def begin(self, *, state: str, redirect_uri: str, secret: str | None) -> str:
+        """Where the confirmed link sends the browser. Most providers take the request in the URL; one
+        that needs it pushed first (PAR, RFC 9126) does that here."""
+        challenge = s256_challenge(secret) if secret else None
+        return self.authorize_url(state=state, redirect_uri=redirect_uri, code_challenge=challenge)
+
+    async def check_issuer(self, issuer: str | None) -> None:
+        """RFC 9207: a provider that names itself in the callback (``iss``) checks the name here, so a
+        code from another server is never exchanged. Most providers send none."""
+
+    def client_metadata(self, redirect_uri: str) -> dict[str, Any] | None:
+        """The client metadata document postbot's web process serves at
+        ``/oauth/<platform>/client-metadata.json`` for providers whose client_id is that URL (AT
+        Protocol); None for the rest, which register clients in a developer console."""
+        return None
 
     # -- token endpoint ----------------------------------------------------------------------------
 

@@ -35,7 +35,8 @@ class Rules:
     max_fps: float | None = None
     caption_max: int | None = None
     # How the platform counts caption length: "chars" (code points), "utf16", "bytes" (UTF-8),
-    # or "x" (X's weighted count, where URLs count 23 and most non-Latin characters count 2).
+    # "x" (X's weighted count, where URLs count 23 and most non-Latin characters count 2), or
+    # "graphemes" (what a reader sees as one character, Bluesky's count).
     caption_unit: str = "chars"
     caption_name: str = "caption"
     max_hashtags: int | None = None

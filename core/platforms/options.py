@@ -66,7 +66,7 @@ class Option:
     # NUMBER: inclusive bounds; TAGS: most characters (YouTube counts commas and quotes); TEXT: most.
     minimum: int | None = None
     maximum: int | None = None
-    # A further rule on the parsed value: returns what is wrong, or None.
+    # A further rule on the parsed value (TAGS, TEXT): returns what is wrong, or None.
     check: Callable[[Any], str | None] | None = None
     # FLAG: the stored value is the opposite of what is typed (``--comments off`` stores
     # disable_comment=True), so the author speaks of the feature, the API of disabling it.
@@ -136,6 +136,9 @@ class Option:
                 raise UserError(
                     f"The {where} is {len(value)} characters; it takes {self.maximum}.",
                 )
+            problem = self.check(value) if self.check else None
+            if problem:
+                raise UserError(f"The {where}: {problem}")
             return value
         raise UserError(f"The {where} is a file: attach the image instead of typing it.")
 

@@ -33,6 +33,7 @@ NAMES: tuple[str, ...] = (
     "linkedin",
     "tiktok",
     "facebook",
+    "bluesky",
     "sandbox",
 )
 

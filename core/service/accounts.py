@@ -5,7 +5,7 @@ channel's default account per platform.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.domain import (
     AccountStatus,
@@ -100,11 +100,24 @@ class Accounts(ServiceBase):
         code: str | None,
         error: str | None,
         error_description: str | None,
+        issuer: str | None = None,
     ) -> LinkOutcome:
-        """The OAuth callback: store the account's tokens (or raise a LinkError saying why not)."""
+        """The OAuth callback: store the account's tokens (or raise a LinkError saying why not).
+        ``issuer``: the callback's ``iss`` (RFC 9207), checked by providers that send one."""
         return await self._linker().complete_link(
-            platform, state, cookie=cookie, code=code, error=error, error_description=error_description
+            platform,
+            state,
+            cookie=cookie,
+            code=code,
+            error=error,
+            error_description=error_description,
+            issuer=issuer,
         )
+
+    def client_metadata(self, platform: Platform) -> dict[str, Any] | None:
+        """The OAuth client metadata document postbot publishes for ``platform`` (AT Protocol's
+        client_id is its URL); None when the platform has none or linking is not set up."""
+        return self.linker.client_metadata(platform) if self.linker is not None else None
 
 
 _DEFAULT_HELP = "e.g. /postbot default youtube@brand (the handles are in /accounts)"

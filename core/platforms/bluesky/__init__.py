@@ -1,0 +1,1 @@
+"""Bluesky (AT Protocol): publisher, OAuth client, media rules, slot priors, settings defaults (spec.py)."""
