@@ -15,6 +15,8 @@ from PIL import Image
 
 from core.charts import png, views_figure
 from core.domain import Platform, PostNumbers
+from core.results_report import summarize
+from core.scheduler.digests import draw_chart
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -53,8 +55,23 @@ def test_the_chart_has_a_series_per_platform_and_labelled_axes() -> None:
         assert rgb in pixels, (line.get_label(), rgb)
 
 
+def test_the_digest_draws_the_chart_only_when_there_are_views() -> None:
+    posts = _posts()
+    report = summarize(posts, [], days=7, until=NOW, tz="UTC")
+    chart = draw_chart(report)
+    assert chart is not None and chart == png(views_figure(posts, days=7, tz="UTC"))
+    assert Image.open(io.BytesIO(chart)).size == (800, 450)
+    # Only posts without numbers (LinkedIn's, a week not read yet): the numbers go out alone.
+    blank = summarize([p for p in posts if p.views is None], [], days=7, until=NOW, tz="UTC")
+    assert draw_chart(blank) is None
+
+
 def test_the_console_starts_without_the_plotting_library() -> None:
-    code = "import sys, adapters.console.repl, core.service; print('matplotlib' in sys.modules)"
+    # The console, and every process's wiring with the digest job and both chats' notifiers.
+    code = (
+        "import sys, adapters.console.repl, core.service, bot.wiring, adapters.slack.run, "
+        "adapters.discord.run; print('matplotlib' in sys.modules)"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -170,6 +170,11 @@ async def test_slack_digest_is_set_by_admins_and_goes_out_with_the_chart(
         assert (await h.hook("Weekly results digest: Mondays"))["text"].startswith(
             "Weekly results digest: Mondays at 09:00"
         )
+        h.slack.add_channel("C0NOBOT", "no-bot", bot_member=False)
+        await h.sender.command("/postbot", "digest monday 09:00", user=BEN, channel="C0NOBOT")
+        assert (await h.hook("so I couldn't post the digest"))["text"].startswith(
+            "✗ I'm not in this channel, so I couldn't post the digest here."
+        )
         await h.sender.command("/postbot", "digest someday 9am", user=BEN, channel=CHANNEL)
         assert (await h.hook("is not a day"))["text"].startswith("✗ 'someday' is not a day of the week.")
 

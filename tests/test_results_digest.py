@@ -180,7 +180,7 @@ async def test_two_workers_send_one_digest_a_week_with_only_the_channels_posts(d
         assert sum(await asyncio.gather(w1.send_due(), w2.send_due())) == 1
         async with one() as s:
             periods = (await s.execute(select(DigestSend.period, DigestSend.state))).all()
-        assert sorted(periods) == [("2026-12-07", "sent"), ("2026-12-14", "sent")]
+        assert sorted(periods) == [("2026-W50", "sent"), ("2026-W51", "sent")]
 
 
 async def test_a_missed_slot_goes_out_once_when_back_within_the_day_and_not_after(db: Database) -> None:
@@ -211,6 +211,14 @@ async def test_a_digest_set_after_this_weeks_time_starts_next_week(db: Database)
         assert await job(sessions, "w1", sink, clock).send_due() == 0
         clock.now = SLOT + timedelta(days=7, seconds=30)
         assert await job(sessions, "w1", sink, clock).send_due() == 1
+        # Moved to Wednesday after Monday's went out: that week has had its digest.
+        async with sessions.begin() as s:
+            await set_digest(s, team_id, CHANNEL, weekday=2, minute=NINE, by="U0ADMIN", now=clock.now)
+        clock.now = SLOT + timedelta(days=9, minutes=1)
+        assert await job(sessions, "w1", sink, clock).send_due() == 0
+        clock.now = SLOT + timedelta(days=16, minutes=1)
+        assert await job(sessions, "w1", sink, clock).send_due() == 1
+    assert len(sink.sent) == 2
 
 
 async def test_a_claim_whose_worker_died_is_taken_over_after_its_lease_and_failures_retry(
@@ -225,7 +233,7 @@ async def test_a_claim_whose_worker_died_is_taken_over_after_its_lease_and_failu
         (setting,) = await store.settings()
         # w1 claims the week and dies before sending.
         claimed = await store.claim(
-            setting, "2026-12-07", now=clock.now, lease=timedelta(minutes=5), max_attempts=5
+            setting, "2026-W50", now=clock.now, lease=timedelta(minutes=5), max_attempts=5
         )
         assert claimed is not None
         w2 = job(sessions, "w2", sink, clock)

@@ -593,7 +593,31 @@ class SlackHandlers:
 
     async def _digest(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         ctx = await self._command_ctx(command)
+        if rest and rest.lower() != "off" and ctx.is_admin:
+            await self._check_can_post(ctx.channel_id)
         await tell(digest_setting_text(await self.postbot.digest(ctx, rest)))
+
+    async def _check_can_post(self, channel: str | None) -> None:
+        """A digest set where postbot can't post would fail every week: a DM (postbot shares no
+        files there), or a channel it is not in (``not_in_channel`` from files.completeUploadExternal,
+        as from chat.postMessage). conversations.info says ``is_member``, and ``channel_not_found``
+        for a private channel the bot is not in (https://docs.slack.dev/reference/methods/conversations.info)."""
+        if not channel or channel.startswith("D"):
+            raise UserError(
+                "A digest goes to a channel, not a direct message.", hint="Run this in that channel."
+            )
+        try:
+            info = await self.client.conversations_info(channel=channel)
+            present = bool((info.get("channel") or {}).get("is_member"))
+        except SlackApiError as exc:
+            if exc.response.get("error") != "channel_not_found":
+                return  # missing_scope on an old install, a hiccup: the digest's own send will say
+            present = False
+        if not present:
+            raise UserError(
+                "I'm not in this channel, so I couldn't post the digest here.",
+                hint="Invite me with /invite @postbot, then set it again.",
+            )
 
     async def _help(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         await tell(HELP)

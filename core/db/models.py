@@ -433,7 +433,7 @@ class ResultsDigest(Base):
 
 
 class DigestSend(Base):
-    """One digest's send for one period (the slot's date in the team's zone). The unique key is the
+    """One digest's send for one period (the ISO week of its slot in the team's zone). The unique key is the
     once-only gate: every worker may try to insert the row, one succeeds and sends; a claim whose
     worker vanished is taken over when its lease runs out, a sent one never again."""
 
@@ -445,7 +445,7 @@ class DigestSend(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     channel_id: Mapped[str] = mapped_column(String(64))
-    # The slot's date in the team's zone, YYYY-MM-DD.
+    # The ISO week of the slot in the team's zone, "2026-W50".
     period: Mapped[str] = mapped_column(String(10))
     # claimed | sent | failed
     state: Mapped[str] = mapped_column(String(16))

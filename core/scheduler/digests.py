@@ -4,7 +4,7 @@ the last 7 days' results and the chart go to that channel, once per week across 
 Every scheduler process runs ``send_due`` every ``results.digest_poll_s``. For each channel's digest
 it works out the latest slot that has passed; a slot still within ``results.digest_catch_up_h`` (the
 process was down at the time) is claimed in the database (core/store/digests.py: one row per team,
-channel and week, so of several workers exactly one sends it, and a sent week is never sent again),
+channel and ISO week, so of several workers exactly one sends it, and a sent week is never sent again),
 drawn and sent through the chat's notifier. A slot older than that is that week's digest skipped,
 not a late one; a slot from before the digest was set is not sent at all.
 
@@ -59,6 +59,14 @@ def last_slot(now: datetime, *, tz: str, weekday: int, minute: int) -> datetime:
     return slot.astimezone(UTC)
 
 
+def week_of(slot: datetime, tz: str) -> str:
+    """The digest's period: the ISO week of its slot in the team's zone ("2026-W50"). One send per
+    week, so an admin who moves the digest to a later day of a week it already went out in does not
+    get a second one that week."""
+    year, week, _ = slot.astimezone(ZoneInfo(tz)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def due_slot(setting: DigestSetting, now: datetime, catch_up: timedelta) -> datetime | None:
     slot = last_slot(now, tz=setting.tz, weekday=setting.weekday, minute=setting.minute)
     if slot < setting.since or now - slot > catch_up:
@@ -101,7 +109,7 @@ class DigestJob:
             # A process that can't reach the chat leaves the digest to one that can.
             if slot is None or not self.sink.reaches(setting.chat):
                 continue
-            period = slot.astimezone(ZoneInfo(setting.tz)).date().isoformat()
+            period = week_of(slot, setting.tz)
             claimed = await self.store.claim(
                 setting, period, now=now, lease=LEASE, max_attempts=self.settings.digest_max_attempts
             )
