@@ -451,3 +451,45 @@ def test_post_length_counts_graphemes_not_code_points() -> None:
     assert text_problems(MEDIA, "Bluesky", "é" * 301, None) == [
         "the post text is 301 characters; Bluesky takes 300: cut 1."
     ]
+
+
+@SQLITE
+async def test_unlinking_revokes_the_session_at_bluesky(linked: Site) -> None:
+    outcome = await linked.linker.unlink(ADMIN, Platform.BLUESKY, None)
+
+    assert outcome.revoked_at_provider is True
+    assert all(grant.revoked for grant in linked.fake.grants)
+    assert linked.fake.protocol_errors == []
+
+
+@SQLITE
+async def test_a_video_processed_before_is_posted_with_the_blob_the_failed_job_carries(
+    linked: Site, tmp_path: Path
+) -> None:
+    video = sized_clip(tmp_path / "clip.mp4", duration_s=4, size_bytes=300_000)
+    await linked.publisher().publish(clip_job(linked, video, await linked.account()))
+
+    # The same bytes again: the service answers with a job that fails already_exists but carries the
+    # earlier blob, which the docs say to use "regardless of the success or failure of the job".
+    second = await linked.publisher().publish(clip_job(linked, video, await linked.account()))
+
+    errors = [job.error for job in linked.fake.jobs.values()]
+    assert errors == [None, "already_exists"]
+    first, again = linked.fake.records.values()
+    assert again.uri == second.remote_id
+    assert again.value["embed"]["video"] == first.value["embed"]["video"]
+
+
+@SQLITE
+async def test_a_rate_limited_create_waits_for_the_reset_and_posts_once(linked: Site, tmp_path: Path) -> None:
+    video = sized_clip(tmp_path / "clip.mp4", duration_s=4, size_bytes=300_000)
+    linked.fake.fail("create", count=1, status=429)
+    job = clip_job(linked, video, await linked.account())
+
+    with pytest.raises(RateLimited) as limited:
+        await linked.publisher().publish(job)
+    assert limited.value.retry_after is not None and limited.value.retry_after <= 1.0
+    assert not linked.fake.records
+
+    await linked.publisher().publish(job)
+    assert len(linked.fake.records) == 1 and len(linked.fake.jobs) == 1, "the retry reused the processed blob"

@@ -53,8 +53,9 @@ Video service (https://docs.bsky.app/docs/tutorials/video; lexicons/app/bsky/vid
 - ``uploadVideo?did&name`` needs a service token from that DID for ``did:web:<PDS host>`` and
   ``lxm=com.atproto.repo.uploadBlob``; a supported video type (the official app's
   ``SUPPORTED_MIME_TYPES``), at most 300 MB; the answer is the job status, unwrapped as the docs'
-  sample reads it. Bytes processed before give a job that fails ``already_exists`` but carries
-  the earlier blob ("we recommend checking for the presence of a BlobRef ... regardless").
+  sample reads it. Bytes processed before give a job whose status (getJobStatus) fails
+  ``already_exists`` but carries the earlier blob ("we recommend checking for the presence of a
+  BlobRef ... regardless of the success or failure of the job").
 - ``getJobStatus?jobId`` (no auth) → ``{"jobStatus": ...}``: in progress for ``processing_polls``
   polls (the processing delay), then ``JOB_STATE_COMPLETED`` with the blob, which the service has
   stored on the account's PDS; or ``JOB_STATE_FAILED`` with ``failureCode`` (a file that is not a
@@ -155,6 +156,7 @@ class Job:
     blob: dict[str, Any] | None = None
     error: str | None = None
     failure: str | None = None
+    duplicate_of: str | None = None
 
 
 @dataclass
@@ -800,8 +802,8 @@ class FakeBluesky(LoopbackFake):
             raise xrpc_error(400, "InvalidRequest", "upload not allowed")
         job = Job("job-" + secrets.token_hex(8), claims["iss"], digest.hexdigest(), size, mime)
         if job.digest in self.processed:
-            job.state, job.error = "JOB_STATE_FAILED", "already_exists"
-            job.blob = self.blobs[self.processed[job.digest]]
+            # Told by getJobStatus, as the docs describe it: the job fails, the earlier blob comes along.
+            job.duplicate_of = self.processed[job.digest]
         else:
             self.uploads_today.append((time.time(), size))
             if self.fail_next_job or head[4:8] != b"ftyp":
@@ -832,7 +834,13 @@ class FakeBluesky(LoopbackFake):
             raise xrpc_error(400, "NotFound", "job not found")
         if job.state not in ("JOB_STATE_COMPLETED", "JOB_STATE_FAILED"):
             job.polls += 1
-            if job.failure:
+            if job.duplicate_of:
+                job.state, job.error, job.blob = (
+                    "JOB_STATE_FAILED",
+                    "already_exists",
+                    self.blobs[job.duplicate_of],
+                )
+            elif job.failure:
                 job.state = "JOB_STATE_FAILED"
             elif job.polls > self.processing_polls:
                 cid = "bafkrei" + job.digest[:52]
