@@ -105,14 +105,17 @@ class Command:
     example: str
 
 
+# Stands for the platform that needs no account in the help texts below; _parser() puts its name in
+# (the registry knows which one it is).
+_TRY = "<no-account platform>"
 _DB = "database_url (SQLite postbot.db unless set; PostgreSQL when several processes share the queue)"
 COMMANDS: dict[str, Command] = {
     "console": Command(
         "chat with postbot at a local prompt, with the scheduler in the same process",
         _console,
-        f"nothing to try it (SQLite, the sandbox platform). To link accounts: POSTBOT_SECRET_KEY and "
+        f"nothing to try it (SQLite, the {_TRY} platform). To link accounts: POSTBOT_SECRET_KEY and "
         f"a platform's client id and secret; the callback comes to web.host:web.port. {_DB}",
-        "postbot console   then:  /post sandbox Hello --file clip.mp4",
+        f"postbot console   then:  /post {_TRY} Hello --file clip.mp4",
     ),
     "worker": Command(
         "run the scheduler alone: publish due posts and report them to the chats",
@@ -222,10 +225,14 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from core.platforms import registry
+    from core.render import linkable_labels, no_account_platform
+
+    infos = registry.infos()
     parser = argparse.ArgumentParser(
         prog="postbot",
-        description="Schedule and publish video posts to YouTube, Instagram, X, LinkedIn and TikTok from "
-        "Slack, Discord or a local console.",
+        description=f"Schedule and publish video posts to {linkable_labels(infos)} from Slack, Discord or a "
+        "local console.",
         epilog="Settings: postbot.toml (or POSTBOT_CONFIG) and POSTBOT_* variables; `postbot init` starts "
         "one, `postbot doctor` checks it. Each command's --help says what it needs.",
     )
@@ -241,8 +248,9 @@ def _parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
 
+    trial = no_account_platform(infos) or _TRY
     for name, command in COMMANDS.items():
-        add(name, command.summary, command.needs, command.example)
+        add(name, command.summary, command.needs.replace(_TRY, trial), command.example.replace(_TRY, trial))
     doctor = add(
         "doctor",
         "check the configuration a running postbot would use, one line per check with the fix",

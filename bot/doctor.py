@@ -134,12 +134,17 @@ def _public_url(settings: Settings) -> Finding:
     if url.startswith("https://"):
         return Finding("web.public_url", True, url)
     if is_loopback_url(url):
+        from core.platforms.registry import SPECS
+
+        linked = [s for s in SPECS if s.oauth is not None]
+        loopback = " and ".join(s.label for s in linked if s.oauth and s.oauth.loopback_redirect) or "none"
+        others = ", ".join(s.label for s in linked if s.oauth and not s.oauth.loopback_redirect)
         return Finding(
             "web.public_url",
             True,
-            f"{url}: this machine only, fine for the console (YouTube and X take loopback "
-            "redirects); Instagram, LinkedIn, TikTok, Slack's HTTP mode and Instagram's video "
-            "download need a public https address",
+            f"{url}: this machine only, fine for the console (loopback redirects: {loopback}); "
+            f"{others + ', ' if others else ''}Slack's HTTP mode and platforms that download the video "
+            "from postbot need a public https address",
         )
     return Finding(
         "web.public_url",

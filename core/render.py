@@ -91,6 +91,51 @@ def platform_example(infos: Sequence[PlatformInfo]) -> str:
     return ",".join([info.name for info in infos if info.linkable][:2])
 
 
+# Examples in help texts and hints are built from the registry, like every list of platforms, so a
+# new platform never makes one wrong and no module outside its package names it
+# (tests/test_platform_registry.py). They show the first platforms an admin links.
+
+
+def example_platform(infos: Sequence[PlatformInfo]) -> str:
+    """``youtube``: the one platform a command example names."""
+    return next((info.name for info in infos if info.linkable), infos[0].name)
+
+
+def short_example(infos: Sequence[PlatformInfo], *, option: bool = False) -> str:
+    """``yt,ig``: the two platforms of ``platform_example`` by their short names; with ``option``,
+    the first carries a value of its short option (``yt:unlisted,ig``) when it has one."""
+    picked = [info for info in infos if info.linkable][:2]
+    words = [min(info.aliases, key=len) for info in picked]
+    value = _short_value(picked[0]) if option and picked else None
+    if value is not None:
+        words[0] = f"{words[0]}:{value}"
+    return ",".join(words)
+
+
+def _short_value(info: PlatformInfo) -> str | None:
+    # The second choice: the first is mostly the platform's default, not worth typing.
+    option = info.option(info.short_option) if info.short_option else None
+    if option is None or not option.choices:
+        return None
+    return option.choices[min(1, len(option.choices) - 1)][0]
+
+
+def account_example(infos: Sequence[PlatformInfo]) -> str:
+    """``youtube@brand``: an account named in a command."""
+    return f"{example_platform(infos)}@brand"
+
+
+def short_option_examples(infos: Sequence[PlatformInfo], *, most: int = 3) -> str:
+    """``youtube:unlisted, linkedin:connections, tiktok:friends``: a value of each short option."""
+    found = [f"{info.name}:{value}" for info in infos if (value := _short_value(info)) is not None]
+    return ", ".join(found[:most])
+
+
+def no_account_platform(infos: Sequence[PlatformInfo]) -> str | None:
+    """``sandbox``: a platform that needs no linked account (to try postbot with), if any."""
+    return next((info.name for info in infos if not info.requires_account), None)
+
+
 def _registry_infos() -> Sequence[PlatformInfo]:
     from core.platforms.registry import infos
 
@@ -309,10 +354,11 @@ def accounts_text(
         lines.append(f"• {v.platform.label}: {name}{mark} — {health}")
         if v.status is AccountStatus.ACTIVE and v.last_error:
             lines.append(f"  last error: {v.last_error}")
-    if any(sum(1 for o in views if o.platform is v.platform) > 1 for v in views):
+    shared = next((v for v in views if sum(1 for o in views if o.platform is v.platform) > 1), None)
+    if shared is not None:
         lines.append(
-            "Name the account in a command with platform@handle (youtube@brand); an admin sets "
-            f"{place}'s default with {default_command} <platform>@<handle>."
+            f"Name the account in a command with platform@handle ({shared.platform.value}@{shared.handle}); "
+            f"an admin sets {place}'s default with {default_command} <platform>@<handle>."
         )
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ from core.domain import (
 )
 from core.errors import UserError
 from core.platforms import registry
+from core.render import example_platform
 from core.store import results as result_store
 from core.store.posts import Viewer
 
@@ -26,7 +27,11 @@ BEST_PER_PLATFORM = 3
 _SPAN = re.compile(r"(\d{1,3})\s*d(?:ays?)?")
 
 
-def parse_results_args(text: str, *, example: str = "/results youtube 30d") -> tuple[int, list[str]]:
+def _example() -> str:
+    return f"/results {example_platform(registry.infos())} 30d"
+
+
+def parse_results_args(text: str, *, example: str | None = None) -> tuple[int, list[str]]:
     """``[platform] [7d|30d]``: the period in days, and the words left (the platform, if any)."""
     days = PERIODS[0]
     words = []
@@ -35,20 +40,23 @@ def parse_results_args(text: str, *, example: str = "/results youtube 30d") -> t
         if span:
             days = int(span.group(1))
             if days not in PERIODS:
-                raise UserError(f"Results cover 7 or 30 days, not {days}.", hint=f"e.g. {example}")
+                raise UserError(
+                    f"Results cover 7 or 30 days, not {days}.", hint=f"e.g. {example or _example()}"
+                )
         else:
             words.append(word)
     return days, words
 
 
-def platform_word(words: list[str], *, example: str = "/results youtube 30d") -> Platform | None:
+def platform_word(words: list[str], *, example: str | None = None) -> Platform | None:
     word = " ".join(words).strip()
     if not word or word.lower() in ("all", "everything"):
         return None
     platform = platform_from_alias(word)
     if platform is None:
         raise UserError(
-            f"I don't know the platform {word[:40]!r}.{did_you_mean(word)}", hint=f"e.g. {example}"
+            f"I don't know the platform {word[:40]!r}.{did_you_mean(word)}",
+            hint=f"e.g. {example or _example()}",
         )
     return platform
 

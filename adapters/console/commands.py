@@ -23,11 +23,13 @@ from core.domain import (
 )
 from core.errors import DiskFull, NotConfigured, UserError, is_disk_full
 from core.render import (
+    account_example,
     accounts_text,
     approval_rule_text,
     awaiting_note,
     default_text,
     digest_text,
+    example_platform,
     failure_dm_text,
     local_time,
     pause_text,
@@ -39,6 +41,8 @@ from core.render import (
     review_text,
     schedule_text,
     scheduled_summary,
+    short_example,
+    short_option_examples,
     status_text,
     suggestions_text,
     unlink_text,
@@ -54,13 +58,18 @@ from core.service import (
     split_url_flag,
 )
 
+# Examples come from the registry, as every list of platforms does (core/render.py).
+_PLATFORMS = platform_infos()
+_EXAMPLE = example_platform(_PLATFORMS)
+_SHORT_EXAMPLE = short_example(_PLATFORMS, option=True)
+
 _COMMANDS = f"""Commands:
   /schedule <when> <platforms> [caption] [--option value ...] --file <video> [--thumbnail <image>]
-      e.g. /schedule tomorrow 6pm yt:unlisted,ig Launch day --tags launch,demo --file clip.mp4
+      e.g. /schedule tomorrow 6pm {_SHORT_EXAMPLE} Launch day --tags launch,demo --file clip.mp4
       --url <link> instead of --file: a public https link to the video (Drive, Dropbox, OneDrive, …)
   /post <platforms> [caption] [--option value ...] --file <video>    publish now
-      Options: platform:value in the list (youtube:unlisted, tiktok:friends, linkedin:connections),
-      platform@account (youtube@brand), and --name value at the start or end: {option_help()}
+      Options: platform:value in the list ({short_option_examples(_PLATFORMS)}),
+      platform@account ({account_example(_PLATFORMS)}), and --name value at the start or end: {option_help()}
   /queue                                        upcoming posts
   /cancel <id>                                  cancel a queued post
   /reschedule <id> <when>                       move a queued post
@@ -279,7 +288,7 @@ class ConsoleAdapter:
 
     async def _link(self, rest: str) -> str:
         if not rest:
-            raise UserError("Which platform?", hint="e.g. /link youtube")
+            raise UserError("Which platform?", hint=f"e.g. /link {_EXAMPLE}")
         # At the console the person typing is the operator: the chats' "the operator has to set…"
         # would send them looking for someone else. Say what to set and where, to them.
         if not self.postbot.can_link:
@@ -316,7 +325,7 @@ class ConsoleAdapter:
                 f"I don't know the platform {word.strip()!r}.{did_you_mean(word)}"
                 if word.strip()
                 else "Which platform?",
-                hint="e.g. /unlink youtube",
+                hint=f"e.g. /unlink {_EXAMPLE}",
             )
         return unlink_text(await self.postbot.unlink(self.ctx, platform, handle.strip() or None))
 

@@ -27,6 +27,7 @@ from core.domain import (
 from core.errors import UserError
 from core.render import (
     NAMESPACE,
+    account_example,
     accounts_text,
     default_text,
     digest_setting_text,
@@ -38,6 +39,7 @@ from core.render import (
     queue_text,
     resume_text,
     schedule_text,
+    short_option_examples,
     status_text,
     unlink_text,
 )
@@ -45,6 +47,7 @@ from core.service import (
     Form,
     ScheduleOutcome,
     SuggestOutcome,
+    image_help,
     parse_post_id,
     platform_infos,
     zone_choices,
@@ -81,10 +84,11 @@ Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggest
 
 _SPLIT = re.compile(r"[\s,]+")
 # Discord caps an option's description at 100 characters.
-_PRIVACY_HELP = "Who sees it, per platform: youtube:unlisted, tiktok:friends, linkedin:connections"
-_ACCOUNT_HELP = "Which linked account, when a platform has several: youtube@brand"
+_PRIVACY_HELP = f"Who sees it, per platform: {short_option_examples(platform_infos())}"[:100]
+_ACCOUNT_EXAMPLE = account_example(platform_infos())
+_ACCOUNT_HELP = f"Which linked account, when a platform has several: {_ACCOUNT_EXAMPLE}"
 _OPTIONS_HELP = "More options as --name value: --tags a,b --kids no --comments off"
-_THUMBNAIL_HELP = "A YouTube thumbnail: a JPEG or PNG of at most 2 MB"
+_THUMBNAIL_HELP = image_help()[:100]
 _WHEN_EXAMPLES = ("in 1 hour", "tomorrow 9am", "tomorrow 6pm", "friday 12pm", "best")
 
 
@@ -133,7 +137,8 @@ def with_picks(platforms: str, privacy: str | None, account: str | None) -> str:
         platform = platform_from_alias(name)
         if not sep or platform is None or platform not in chosen:
             raise UserError(
-                f"account '{entry[:40]}' names no platform this post goes to.", hint="e.g. youtube@brand"
+                f"account '{entry[:40]}' names no platform this post goes to.",
+                hint=f"e.g. {_ACCOUNT_EXAMPLE}",
             )
         handles[platform] = handle
     out = []
@@ -764,7 +769,7 @@ async def status(interaction: discord.Interaction) -> None:
 
 
 @admin_group.command(name="default", description="The account this channel posts to on a platform")
-@app_commands.describe(account="platform@handle, e.g. youtube@brand (see /postbot accounts)")
+@app_commands.describe(account=f"platform@handle, e.g. {_ACCOUNT_EXAMPLE} (see /postbot accounts)")
 @app_commands.autocomplete(account=handle_autocomplete)
 async def default_account(interaction: discord.Interaction, account: str) -> None:
     async def work() -> Reply:

@@ -43,9 +43,11 @@ from core.domain import (
 from core.errors import MediaError, TimeParseError, UserError
 from core.render import (
     NAMESPACE,
+    account_example,
     accounts_text,
     default_text,
     digest_setting_text,
+    example_platform,
     linkable_names,
     local_time,
     namespaced,
@@ -54,6 +56,8 @@ from core.render import (
     platform_words,
     resume_text,
     schedule_text,
+    short_example,
+    short_option_examples,
     status_text,
     unlink_text,
 )
@@ -74,8 +78,16 @@ log = logging.getLogger(__name__)
 _LINKABLE = linkable_names(platform_infos()).split(", ")
 # "youtube (or instagram, x, linkedin, tiktok)"
 _LINK_EXAMPLE = f"{_LINKABLE[0]} (or {', '.join(_LINKABLE[1:])})"
+_ONE = example_platform(platform_infos())
 # "yt,ig": the same two platforms as the other example, by their short names.
-_SHORT_EXAMPLE = ",".join([i.aliases[1] for i in platform_infos() if i.linkable][:2])
+_SHORT_EXAMPLE = short_example(platform_infos())
+
+# "`youtube:unlisted`, `linkedin:connections`, `youtube@brand`"
+_OPTION_EXAMPLES = ", ".join(
+    f"`{e}`"
+    for e in (*short_option_examples(platform_infos(), most=2).split(", "), account_example(platform_infos()))
+    if e
+)
 
 HELP = f"""*postbot* schedules video posts from Slack.
 • Upload a video here, then `/schedule <when> <platforms> [caption]`,
@@ -83,8 +95,8 @@ HELP = f"""*postbot* schedules video posts from Slack.
 • `/post <platforms> [caption]`: publish your latest video now
 • Or mention me in the message with the video: `@postbot friday 9am {_SHORT_EXAMPLE} Launch day`
 • Or use the message shortcut *Schedule this post* on any message with a video
-• Too big to upload? `/schedule tomorrow 6pm yt,ig --url <link>` (Google Drive, Dropbox, OneDrive or
-  https), or a message with the link, then the shortcut or a mention
+• Too big to upload? `/schedule tomorrow 6pm {_SHORT_EXAMPLE} --url <link>` (Google Drive, Dropbox,
+  OneDrive or https), or a message with the link, then the shortcut or a mention
 • Slash commands can't be typed in a thread: use them in the channel, or the shortcut
 Everything else is under `/postbot`:
 • `/postbot queue`: this channel's upcoming posts · `/postbot cancel <id>` · `/postbot reschedule <id> <when>`
@@ -93,11 +105,11 @@ Everything else is under `/postbot`:
 • `/postbot status`: queues, quota, workers, success rates, breakers and the last errors (admins)
 • `/postbot pause [platform]` and `/postbot resume [platform]`: hold publishing, then start it again (admins)
 • `/postbot default <platform>@<handle>`: the account this channel posts to when a command names none (admins)
-• `/postbot slots`: this channel's posting schedule; `/postbot slots add mon,wed,fri 18:00 youtube`,
-  `remove …`, `clear [platform]` (admins); then `/schedule next youtube Caption` takes the next free slot
+• `/postbot slots`: this channel's posting schedule; `/postbot slots add mon,wed,fri 18:00 {_ONE}`,
+  `remove …`, `clear [platform]` (admins); then `/schedule next {_ONE} Caption` takes the next free slot
 • `/postbot results [platform] [7d|30d]`: views, likes, comments against the period before; the best posts
 • `/postbot digest <day> <HH:MM>` or `off`: a weekly results digest with a chart in this channel (admins)
-• Options: `youtube:unlisted`, `tiktok:friends`, `youtube@brand` in the platform list, and
+• Options: {_OPTION_EXAMPLES} in the platform list, and
   `--name value` at the start or end: {option_help()}
 • `/postbot help`: this message. The app's Home tab shows the week ahead.
 Platforms: {platform_words(platform_infos())}.

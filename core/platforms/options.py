@@ -171,7 +171,7 @@ CAPTION = Option(
     label="Caption",
     kind=Kind.TEXT,
     default=None,
-    help='a caption for this platform only (quote it: --youtube-caption "...")',
+    help='a caption for this platform only (quote it: --<platform>-caption "...")',
     docs="docs/platforms.md#options",
 )
 

@@ -46,7 +46,7 @@ from core.service.batches import Batches, BatchItem, BatchOutcome
 from core.service.media import Media, first_link, image_read_cap, read_image, split_url_flag
 from core.service.operations import LAST_ERRORS_PER_PLATFORM, Operations
 from core.service.queue import Queue, parse_post_id
-from core.service.reading import Form, option_help
+from core.service.reading import Form, image_help, option_help
 from core.service.results import Results
 from core.service.schedule import PostingSchedule
 from core.service.scheduling import MediaSource, ScheduleOutcome, Scheduling, SuggestOutcome, conversion_note
@@ -69,6 +69,7 @@ __all__ = [
     "Waker",
     "conversion_note",
     "first_link",
+    "image_help",
     "image_read_cap",
     "option_help",
     "parse_post_id",

@@ -17,6 +17,8 @@ from core.domain import (
     platform_from_alias,
 )
 from core.errors import UserError
+from core.platforms import registry
+from core.render import account_example
 from core.service.base import ServiceBase, platform_infos
 from core.store import accounts, teams
 
@@ -120,7 +122,7 @@ class Accounts(ServiceBase):
         return self.linker.client_metadata(platform) if self.linker is not None else None
 
 
-_DEFAULT_HELP = "e.g. /postbot default youtube@brand (the handles are in /accounts)"
+_DEFAULT_HELP = f"e.g. /postbot default {account_example(registry.infos())} (the handles are in /accounts)"
 
 
 def _platform_and_handle(text: str) -> tuple[Platform, str]:

@@ -30,6 +30,7 @@ from core.media.storage import url_signer
 from core.media.storage.post_links import PostMediaLinks
 from core.media.store import MediaStore
 from core.platforms import registry
+from core.render import example_platform
 from core.store import approvals, posts, teams
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class ServiceBase:
         if platform is None:
             raise UserError(
                 f"I don't know the platform {word!r}.{did_you_mean(word)}",
-                hint="e.g. /pause youtube, or /pause for all of them",
+                hint=f"e.g. /pause {example_platform(registry.infos())}, or /pause for all of them",
             )
         return platform
 

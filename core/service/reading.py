@@ -20,6 +20,18 @@ def option_help() -> str:
     return chosen.flags_help()
 
 
+def image_help() -> str:
+    """``A YouTube thumbnail: a JPEG or PNG of at most 2 MB``: what an attached image is for, from the
+    platforms whose options take one."""
+    takers = [(s.label, o) for s in registry.SPECS for o in s.options if o.kind is Kind.IMAGE]
+    if not takers:
+        return "An image: none of the platforms takes one"
+    option = takers[0][1]
+    kinds = " or ".join(m.split("/")[-1].upper() for m in option.mimes)
+    labels = " or ".join(dict.fromkeys(label for label, _ in takers))
+    return f"A {labels} {option.label.lower()}: a {kinds} of at most {(option.maximum or 0) / 2**20:g} MB"
+
+
 @dataclass(frozen=True)
 class Form:
     """What a chat's form (the Slack modal, Discord's command options) gives beside the command's

@@ -29,6 +29,7 @@ from core.media.conversions import Conversion, estimate_seconds
 from core.media.convert import Target, output_rate, scaled_size
 from core.media.probe import MediaProbe
 from core.platforms import chosen, registry
+from core.render import platform_example
 from core.schedule import plan
 from core.service.reading import (
     _TITLE_COLUMN,
@@ -191,7 +192,8 @@ class Scheduling(SlotPicking):
                 platforms = tuple(await accounts.linked_platforms(session, member.team_id))
             if not platforms:
                 raise UserError(
-                    "No platform named and none linked yet.", hint="Try `/suggest youtube,instagram`."
+                    "No platform named and none linked yet.",
+                    hint=f"Try `/suggest {platform_example(registry.infos())}`.",
                 )
             found = await self._suggestions(session, member.team_id, platforms, now, tz, n=n)
         return SuggestOutcome(tz=tz, suggestions=found)

@@ -16,7 +16,7 @@ from core.domain import Platform, did_you_mean
 from core.errors import PlatformParseError, TimeParseError
 from core.platforms import registry
 from core.platforms.registry import ALIASES as PLATFORM_ALIASES
-from core.render import platform_words
+from core.render import platform_example, platform_words
 from core.timeparse.when import ParsedWhen, example, parse_when, place_text
 
 PLATFORM_HELP = f"Use {platform_words(registry.infos(), last='or')}."
@@ -141,10 +141,10 @@ def _no_platforms(tokens: list[str], tz: str, now: datetime, require_when: bool)
             if k == len(tokens):
                 return PlatformParseError("Which platforms? None named.", hint=PLATFORM_HELP)
             return _unknown(tokens[k])
+    example = f"tomorrow 6pm {platform_example(registry.infos())} Launch day"
     return PlatformParseError(
         "Which platforms? None named.",
-        hint=f"Write `<when> <platforms> [caption]`, e.g. `tomorrow 6pm youtube,instagram Launch day`. "
-        f"{PLATFORM_HELP}",
+        hint=f"Write `<when> <platforms> [caption]`, e.g. `{example}`. {PLATFORM_HELP}",
     )
 
 
