@@ -714,9 +714,10 @@ def schedule_text(view: ScheduleView) -> str:
     """`/slots`: what changed, then each platform's weekly slots and its next free ones."""
     lines = [view.changed] if view.changed else []
     if not view.platforms:
+        one = example_platform(_registry_infos())
         lines.append(
             "This channel has no posting schedule. An admin can add one, e.g. "
-            "/slots add mon,wed,fri 18:00 youtube; then /schedule next youtube … takes the "
+            f"/slots add mon,wed,fri 18:00 {one}; then /schedule next {one} … takes the "
             "next free slot."
         )
         return "\n".join(lines)

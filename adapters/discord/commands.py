@@ -31,6 +31,7 @@ from core.render import (
     accounts_text,
     default_text,
     digest_setting_text,
+    example_platform,
     linkable_names,
     local_time,
     pause_text,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from adapters.discord.client import PostbotClient
 
 _EXAMPLE = platform_example(platform_infos())
+_ONE = example_platform(platform_infos())
 
 HELP = f"""**postbot** schedules video posts from this server.
 • `/schedule when platforms video [caption]`: e.g. when `tomorrow 6pm`, platforms `{_EXAMPLE}`
@@ -69,7 +71,7 @@ Everything else is under `/postbot`:
 • `/postbot accounts`: linked accounts
 • `/postbot timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
 • `/postbot slots [change]`: this channel's posting schedule; admins change it with
-  `add mon,wed,fri 18:00 youtube`, `remove …` or `clear [platform]`; then `/schedule` with when `next`
+  `add mon,wed,fri 18:00 {_ONE}`, `remove …` or `clear [platform]`; then `/schedule` with when `next`
   takes each platform's next free slot
 • `/postbot results [platform] [period]`: views, likes, comments against the period before; the best posts
 • `/postbot help`: this message
@@ -781,7 +783,7 @@ async def default_account(interaction: discord.Interaction, account: str) -> Non
 
 
 @group.command(name="slots", description="This channel's posting schedule (admins change it)")
-@app_commands.describe(change="add mon,wed,fri 18:00 youtube · remove fri 18:00 youtube · clear [platform]")
+@app_commands.describe(change=f"add mon,wed,fri 18:00 {_ONE} · remove fri 18:00 {_ONE} · clear [platform]")
 async def slots(interaction: discord.Interaction, change: str | None = None) -> None:
     async def work() -> Reply:
         # The core refuses a change from someone who is not an admin.

@@ -14,15 +14,17 @@ from core.db.models import Team
 from core.domain import Platform, PlatformSlots, platform_from_alias
 from core.errors import UserError
 from core.platforms import registry
+from core.render import example_platform
 from core.schedule import store
 from core.schedule.store import channel_key as channel_key
 from core.timeparse.weekly import clock, parse_weekly
 
 # How far ahead the schedule's free slots are shown (they are claimed up to the scheduling horizon).
 SHOW_AHEAD = timedelta(days=28)
+_ONE = example_platform(registry.infos())
 USAGE = (
-    "/slots shows this channel's schedule; /slots add mon,wed,fri 18:00 youtube adds "
-    "slots; /slots remove fri 18:00 youtube removes some; /slots clear [platform] "
+    f"/slots shows this channel's schedule; /slots add mon,wed,fri 18:00 {_ONE} adds "
+    f"slots; /slots remove fri 18:00 {_ONE} removes some; /slots clear [platform] "
     "removes all (of one platform)."
 )
 

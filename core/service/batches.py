@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from core.domain import ChatContext, MediaInfo
 from core.errors import MediaError, UserError, ValidationFailed
+from core.platforms import registry
+from core.render import example_platform
 from core.service.reading import Form, _read_options, _Request, _take_no_convert, _with_caption, _with_form
 from core.service.scheduling import MediaSource, ScheduleOutcome, Scheduling
 from core.store import teams
@@ -24,7 +26,8 @@ from core.timeparse.command import Flags, take_flags
 # The most videos one command takes: a week of clips, twice over; more is likelier a mistake.
 MAX_VIDEOS = 20
 _EVERY = re.compile(r"(\d{1,3})\s*(h|d|w)", re.IGNORECASE)
-EVERY_HINT = "e.g. /schedule mon 18:00 youtube Clip --every 2d, or /schedule next youtube Clip"
+_ONE = example_platform(registry.infos())
+EVERY_HINT = f"e.g. /schedule mon 18:00 {_ONE} Clip --every 2d, or /schedule next {_ONE} Clip"
 
 
 @dataclass(frozen=True)

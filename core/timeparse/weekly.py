@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 from core.domain import Platform, did_you_mean
 from core.errors import UserError
+from core.platforms import registry
 from core.platforms.registry import ALIASES as PLATFORM_ALIASES
+from core.render import example_platform
 from core.timeparse.vocab import WEEKDAYS
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-EXAMPLE = "e.g. /slots add mon,wed,fri 18:00 youtube"
+EXAMPLE = f"e.g. /slots add mon,wed,fri 18:00 {example_platform(registry.infos())}"
 _GROUPS: dict[str, tuple[int, ...]] = {
     "daily": tuple(range(7)),
     "everyday": tuple(range(7)),
