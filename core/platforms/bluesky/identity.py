@@ -122,6 +122,9 @@ class Resolver:
 
     async def resolve_handle(self, pds: str, handle: str) -> str | None:
         """The DID ``handle`` points at, asked of the account's PDS; None when it resolves to nothing."""
+        scheme = urlsplit(pds).scheme
+        if scheme != "https" and not (self.allow_http and scheme == "http"):
+            return None
         try:
             response = await self.http.get(
                 f"{origin(pds)}/xrpc/com.atproto.identity.resolveHandle", params={"handle": handle}
