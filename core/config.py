@@ -25,6 +25,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from core.errors import ConfigError
@@ -463,6 +464,13 @@ def load_settings(**overrides: Any) -> Settings:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"config error: {where}: {first['msg']}") from exc
+    except SettingsError as exc:
+        # pydantic-settings reads a list or table from a POSTBOT_* variable as JSON, and names only
+        # the top-level field when that fails.
+        raise ConfigError(
+            f"config error: {exc}: a list or table in a POSTBOT_* variable is written in JSON, "
+            "e.g. POSTBOT_SLACK__ADMIN_USER_IDS='[\"U0123\"]'"
+        ) from exc
 
 
 def require(value: SecretStr | str | None, name: str) -> str:
