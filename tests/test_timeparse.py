@@ -81,14 +81,14 @@ def test_post_grammar_has_no_time() -> None:
     assert cmd.when is None and cmd.when_text == ""
     assert cmd.platforms == (Platform.INSTAGRAM, Platform.TIKTOK)
     assert cmd.caption == "New video!"
-    with pytest.raises(PlatformParseError, match="Unknown platform 'facebook'"):
-        parse_command("facebook New video!", BERLIN, NOW, require_when=False)
+    with pytest.raises(PlatformParseError, match="Unknown platform 'friendster'"):
+        parse_command("friendster New video!", BERLIN, NOW, require_when=False)
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("tomorrow 6pm facebook hi", "Unknown platform 'facebook'."),
+        ("tomorrow 6pm friendster hi", "Unknown platform 'friendster'."),
         ("tomorrow 6pm yt,foo hi", "Unknown platform 'foo'."),
         ("next fri at noon myspace", "Unknown platform 'myspace'."),
         ("tomorrow 6pm", "Which platforms? None named."),
