@@ -11,21 +11,32 @@
   metadata's ``issuer`` must be the origin it was fetched from, its ``scopes_supported`` must include
   ``atproto``, and it must have a PAR endpoint (https://docs.bsky.app/docs/advanced-guides/oauth-client#client-and-server-metadata).
 
-These documents come from servers chosen by whoever controls the account, so fetches are bounded
-(the shared client's timeouts, a size cap) and only https is followed, except where the operator
-configured a plain-http server (a local test network) to start from.
+These documents come from servers chosen by whoever controls the account (a did:web host, the PDS
+a DID document names), so fetches are held to the rules of video links (core/media/links.py): only
+https, no redirects, and only global addresses, checked when the connection opens (a name that
+resolves to 127.0.0.1 or 10.x is refused, not connected to) as well as for an address written in the
+URL; and an answer is read only up to ``MAX_DOCUMENT_BYTES``, so an endless one costs nothing. The
+exception is an operator who configured a plain-http server to start from: a local test network,
+where plain http and loopback are where the servers are.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import certifi
 import httpx
 
 from core.oauth.errors import OAuthError, ProviderUnavailable
 from core.platforms.bluesky.session import origin
+from core.publishers.transport import AiohttpTransport
 
 MAX_DOCUMENT_BYTES = 64 * 1024
 
@@ -40,28 +51,84 @@ class ServerMetadata:
     scopes: frozenset[str]
 
 
+def _refused(host: str) -> OAuthError:
+    return OAuthError(
+        f"the Bluesky account's server {host} is not a public internet address, so it was not fetched"
+    )
+
+
 class Resolver:
     def __init__(self, http: httpx.AsyncClient, *, plc: str, allow_http: bool) -> None:
         self.http = http
         self.plc = plc.rstrip("/")
         self.allow_http = allow_http
+        self._ssl: ssl.SSLContext | None = None
 
-    async def _json(self, url: str, what: str) -> dict[str, Any]:
+    @asynccontextmanager
+    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
+        if self.allow_http:
+            yield self.http
+            return
+        # Imported here: the link rules pull in aiohttp, which a process that links nothing skips.
+        from core.media.link_resolver import CheckedResolver
+        from core.media.links import AddressPolicy
+
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context(cafile=certifi.where())
+        transport = AiohttpTransport(
+            verify=self._ssl,
+            # No proxy from the environment: it would connect for us, past the address check.
+            trust_env=False,
+            limits=httpx.Limits(max_connections=2, max_keepalive_connections=0),
+            resolver=CheckedResolver(AddressPolicy().permits, _refused),
+        )
+        async with httpx.AsyncClient(
+            transport=transport, trust_env=False, follow_redirects=False, timeout=self.http.timeout
+        ) as client:
+            yield client
+
+    def _check_host(self, url: str) -> None:
+        """An address written in the URL: the connector does not look it up, so it is checked here."""
+        if self.allow_http:
+            return
+        from core.media.links import AddressPolicy
+
+        host = urlsplit(url).hostname or ""
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            return  # a name: its addresses are checked when the connection opens
+        if not AddressPolicy().permits(literal):
+            raise _refused(host)
+
+    async def _json(self, url: str, what: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         scheme = urlsplit(url).scheme
         if scheme != "https" and not (self.allow_http and scheme == "http"):
             raise OAuthError(f"Bluesky {what} is not on https ({origin(url)}), so it was not fetched")
+        self._check_host(url)
+        body_bytes = bytearray()
         try:
-            response = await self.http.get(
-                url, headers={"Accept": "application/json"}, follow_redirects=False
-            )
+            async with (
+                self._client() as client,
+                client.stream(
+                    "GET", url, params=params, headers={"Accept": "application/json"}, follow_redirects=False
+                ) as response,
+            ):
+                status = response.status_code
+                if status >= 500:
+                    raise ProviderUnavailable(f"the Bluesky {what} is unavailable (HTTP {status})")
+                if status != 200:
+                    raise OAuthError(f"the Bluesky {what} could not be read (HTTP {status})")
+                async for piece in response.aiter_bytes():
+                    body_bytes += piece
+                    if len(body_bytes) > MAX_DOCUMENT_BYTES:
+                        raise OAuthError(
+                            f"the Bluesky {what} could not be read (over {MAX_DOCUMENT_BYTES} bytes)"
+                        )
         except httpx.TransportError as exc:
             raise ProviderUnavailable(f"could not fetch the Bluesky {what} ({type(exc).__name__})") from None
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"the Bluesky {what} is unavailable (HTTP {response.status_code})")
-        if response.status_code != 200 or len(response.content) > MAX_DOCUMENT_BYTES:
-            raise OAuthError(f"the Bluesky {what} could not be read (HTTP {response.status_code})")
         try:
-            body = response.json()
+            body = json.loads(body_bytes)
         except ValueError:
             raise OAuthError(f"the Bluesky {what} is not JSON") from None
         if not isinstance(body, dict):
@@ -121,20 +188,16 @@ class Resolver:
         return [str(s) for s in resource.get("authorization_servers") or []]
 
     async def resolve_handle(self, pds: str, handle: str) -> str | None:
-        """The DID ``handle`` points at, asked of the account's PDS; None when it resolves to nothing."""
-        scheme = urlsplit(pds).scheme
-        if scheme != "https" and not (self.allow_http and scheme == "http"):
-            return None
+        """The DID ``handle`` points at, asked of the account's PDS; None when it resolves to nothing
+        (or to an answer that is not one: the handle then simply goes unverified)."""
         try:
-            response = await self.http.get(
-                f"{origin(pds)}/xrpc/com.atproto.identity.resolveHandle", params={"handle": handle}
+            body = await self._json(
+                f"{origin(pds)}/xrpc/com.atproto.identity.resolveHandle", "handle", {"handle": handle}
             )
-        except httpx.TransportError:
+        except OAuthError:
             return None
-        if response.status_code != 200:
-            return None
-        did = (response.json() or {}).get("did")
-        return str(did) if did else None
+        did = body.get("did")
+        return str(did) if isinstance(did, str) and did else None
 
 
 def pds_of(doc: dict[str, Any]) -> str | None:
