@@ -742,24 +742,25 @@ def free_slots_line(view: ScheduleView) -> str | None:
 
 
 def batch_text(
-    items: Sequence[tuple[str, Sequence[PostView] | None, str | None]],
+    items: Sequence[tuple[str, Sequence[PostView] | None, str | None, Sequence[str]]],
     now: datetime,
     *,
     duplicate: bool = False,
 ) -> str:
-    """Several videos scheduled with one command (``(name, posts, problem)`` per video, in order):
-    where each went, and each refused one with its reason."""
-    done = [posts for _, posts, _ in items if posts]
+    """Several videos scheduled with one command (``(name, posts, problem, notes)`` per video, in
+    order): where each went, each refused one with its reason, and what DST did to a slot."""
+    done = [posts for _, posts, _, _ in items if posts]
     head = (
         "Already scheduled (nothing new was queued):"
         if duplicate
         else f"Scheduled {len(done)} of {len(items)} videos:"
     )
     lines = [head]
-    for n, (name, posts, problem) in enumerate(items, 1):
+    for n, (name, posts, problem, notes) in enumerate(items, 1):
         if posts:
             each = ", ".join(f"#{p.id} {p.platform.label} {local_time(p.run_at, p.tz)}" for p in posts)
             lines.append(f"{n}. {name}: {each}")
+            lines += [f"   Note: {note}" for note in notes]
         else:
             lines.append(f"{n}. {name}: not queued. {problem or ''}".rstrip())
     if done:

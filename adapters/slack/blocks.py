@@ -316,6 +316,11 @@ def digest_comment(report: ResultsReport) -> str:
     return "\n".join(lines)
 
 
+def context_line(text: str) -> dict[str, Any]:
+    """A small grey line under a message (Block Kit's context block)."""
+    return {"type": "context", "elements": [_mrkdwn(escape(text), 2000)]}
+
+
 def message_blocks(text: str) -> Blocks:
     return [{"type": "section", "text": _mrkdwn(escape(text))}]
 

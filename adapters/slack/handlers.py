@@ -45,9 +45,11 @@ from core.render import (
     NAMESPACE,
     account_example,
     accounts_text,
+    batch_text,
     default_text,
     digest_setting_text,
     example_platform,
+    free_slots_line,
     linkable_names,
     local_time,
     namespaced,
@@ -319,8 +321,9 @@ class SlackHandlers:
         submit = self.postbot.post_now if now_post else self.postbot.schedule
         if isinstance(source, str):
             return await submit(ctx, text, self._from_link(source, read), form=form)
-        file = source
+        return await submit(ctx, text, self._from_file(source, read), form=form)
 
+    def _from_file(self, file: SharedFile, read: Callable[[], Awaitable[None]] | None = None) -> MediaSource:
         async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
             # Called by the core once it has read the command: a typo costs no download.
             if read is not None:
@@ -335,7 +338,50 @@ class SlackHandlers:
                 hosts=self.file_hosts,
             )
 
-        return await submit(ctx, text, fetch, form=form)
+        return fetch
+
+    async def _schedule_batch(
+        self,
+        ctx: ChatContext,
+        text: str,
+        files: list[SharedFile],
+        tell: Tell,
+        *,
+        quiet_duplicate: bool = False,
+    ) -> None:
+        """Several videos with one command: each into the next free slots (or ``--every``), one
+        answer in the thread listing them all, a refused one with its reason."""
+        videos = [(f.name or f.file_id, self._from_file(f)) for f in files]
+        batch = await self.postbot.schedule_many(ctx, text, videos)
+        if batch.duplicate and quiet_duplicate:
+            return
+        if not batch.duplicate:
+            self.homes.changed(ctx.team_id)
+        items = [
+            (i.name, i.outcome.posts if i.outcome else None, i.problem, i.outcome.notes if i.outcome else [])
+            for i in batch.items
+        ]
+        said = namespaced(batch_text(items, datetime.now(UTC), duplicate=batch.duplicate))
+        fallback, layout = blocks.message(said)
+        assert ctx.channel_id is not None
+        try:
+            sent = await self.client.chat_postMessage(
+                channel=ctx.channel_id,
+                thread_ts=ctx.thread_id,
+                text=fallback,
+                blocks=layout,
+                unfurl_links=False,
+            )
+        except SlackApiError as exc:
+            log.warning("could not post the scheduling reply", extra={"error": exc.response.get("error")})
+            await tell(said)
+            return
+        ids = [p.id for o in batch.queued for p in o.posts]
+        if ids:
+            try:
+                await self.postbot.remember_reply(ctx, ids, MessageRef(str(sent["channel"]), str(sent["ts"])))
+            except Exception:
+                log.exception("could not record the scheduling reply")
 
     def _from_link(self, link: str, read: Callable[[], Awaitable[None]] | None = None) -> MediaSource:
         async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
@@ -424,12 +470,19 @@ class SlackHandlers:
                 await self._schedule_from(ctx, text, link, tell, now_post=now_post)
                 return
             try:
-                file = await self._latest_file(ctx)
+                if not now_post and self.postbot.spreads(text):
+                    # next / --every: every video of the newest upload's message or thread.
+                    files = await self.postbot.latest_videos(ctx, window=self.window)
+                else:
+                    files = [await self._latest_file(ctx)]
             except MediaError:
                 await self._check_present(ctx.channel_id)
                 raise
-            ctx = replace(ctx, thread_id=file.message_ts)
-            await self._schedule_from(ctx, text, file, tell, now_post=now_post)
+            ctx = replace(ctx, thread_id=files[0].message_ts)
+            if len(files) > 1:
+                await self._schedule_batch(ctx, text, files, tell)
+                return
+            await self._schedule_from(ctx, text, files[0], tell, now_post=now_post)
 
         await self._guard(work, tell, command.get("command", "command"))
 
@@ -525,6 +578,8 @@ class SlackHandlers:
         ctx = await self._command_ctx(command)
         posts = await self.postbot.list_queue(ctx, channel_only=True)
         text, layout = blocks.queue_blocks(posts, datetime.now(UTC))
+        if free := free_slots_line(await self.postbot.free_slots(ctx)):
+            text, layout = f"{text}\n{free}", [*layout, blocks.context_line(free)]
         await respond(text=text, blocks=layout, response_type="ephemeral")
 
     async def _cancel(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
@@ -575,7 +630,10 @@ class SlackHandlers:
 
     async def _status(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         ctx = await self._command_ctx(command)
-        await tell(status_text(await self.postbot.status(ctx), datetime.now(UTC)))
+        said = status_text(await self.postbot.status(ctx), datetime.now(UTC))
+        if free := free_slots_line(await self.postbot.free_slots(ctx)):
+            said += f"\n{free}"
+        await tell(said)
 
     async def _pause(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         ctx = await self._command_ctx(command)
@@ -705,8 +763,12 @@ class SlackHandlers:
                 request_id=f"slack-message:{channel}:{event['ts']}",
             )
             message = event if "files" in event else await self._message(channel, event)
-            source = await self._source_in(message, channel, user)
-            await self._schedule_from(ctx, text, source, tell, quiet_duplicate=True)
+            sources = await self._sources_in(message, channel, user)
+            uploads = [s for s in sources if not isinstance(s, str)]
+            if len(uploads) > 1:
+                await self._schedule_batch(ctx, text, uploads, tell, quiet_duplicate=True)
+                return
+            await self._schedule_from(ctx, text, sources[0], tell, quiet_duplicate=True)
 
         await self._guard(work, tell, "app_mention")
 
@@ -744,20 +806,25 @@ class SlackHandlers:
         return next((m for m in found.get("messages") or [] if m.get("ts") == ts), None)
 
     async def _source_in(self, message: dict[str, Any], channel: str, user: str) -> Source:
-        """The video a message carries: an upload, or else a link in its text. A remote file (a
-        Drive or Dropbox file an app attached) is only an entry pointing elsewhere: the link in the
-        text is fetched instead, under the link rules and without the bot token."""
+        """The video a message carries (its first upload, or else a link in its text)."""
+        return (await self._sources_in(message, channel, user))[0]
+
+    async def _sources_in(self, message: dict[str, Any], channel: str, user: str) -> list[Source]:
+        """The videos a message carries: its uploads (several make a batch), or else a link in its
+        text. A remote file (a Drive or Dropbox file an app attached) is only an entry pointing
+        elsewhere: the link in the text is fetched instead, under the link rules and without the bot
+        token."""
         videos = await videos_in_message(
             self.client, message, channel_id=channel, user_id=message.get("user") or user
         )
-        uploads = [v for v in videos if not v.external]
+        uploads: list[Source] = [v for v in videos if not v.external]
         if uploads:
-            return uploads[0]
+            return uploads
         link = first_link(message.get("text", ""))
         if link is not None:
-            return link
+            return [link]
         if videos:
-            return videos[0]  # remote only: the download says why it can't be used
+            return [videos[0]]  # remote only: the download says why it can't be used
         raise NO_VIDEO
 
     # ------------------------------------------------------------------ shortcut and modal

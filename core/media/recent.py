@@ -116,3 +116,33 @@ async def latest(
                 "on the message that has it), then run the command again.",
             )
         return _shared(row)
+
+
+async def latest_group(
+    sessions: async_sessionmaker[AsyncSession],
+    ctx: ChatContext,
+    *,
+    window: timedelta,
+    now: datetime | None = None,
+) -> list[SharedFile]:
+    """The videos shared with the newest one: the same message's files, or the same thread's (a file
+    is remembered under its thread's root), by ``ctx.user_id`` in ``ctx.channel_id`` within
+    ``window``, oldest first. Only reads."""
+    newest = await latest(sessions, ctx, window=window, now=now)
+    if newest.message_ts is None:
+        return [newest]
+    now = now or datetime.now(UTC)
+    async with sessions() as session:
+        team = select(Team.id).where(Team.chat == ctx.chat.value, Team.external_id == ctx.team_id)
+        query = (
+            select(RecentFile)
+            .where(
+                RecentFile.team_id == team.scalar_subquery(),
+                RecentFile.channel_id == (ctx.channel_id or ""),
+                RecentFile.user_external_id == ctx.user_id,
+                RecentFile.message_ts == newest.message_ts,
+                RecentFile.shared_at >= now - window,
+            )
+            .order_by(RecentFile.shared_at, RecentFile.id)
+        )
+        return [_shared(row) for row in (await session.execute(query)).scalars()]

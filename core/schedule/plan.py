@@ -171,6 +171,9 @@ async def place_next(
     return placement
 
 
+PLACED = "Placed in the schedule's next free slot"
+
+
 def placed_note(placement: Placement, tz: str) -> str:
     """ "Placed in the schedule's next free slot: YouTube Mon 7 Dec 18:00 (Europe/Berlin)." """
     from zoneinfo import ZoneInfo
@@ -181,7 +184,7 @@ def placed_note(placement: Placement, tz: str) -> str:
 
     parts = [f"{p.label} {shown(at)}" for p, at in placement.at.items()]
     several = "s" if len(parts) > 1 else ""
-    return f"Placed in the schedule's next free slot{several}: {', '.join(parts)} ({tz})."
+    return f"{PLACED}{several}: {', '.join(parts)} ({tz})."
 
 
 async def settle(

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from core.domain import ChatContext, MediaInfo
 from core.errors import MediaError, UserError, ValidationFailed
 from core.platforms import registry
 from core.render import example_platform
+from core.schedule import plan
 from core.service.reading import Form, _read_options, _Request, _take_no_convert, _with_caption, _with_form
 from core.service.scheduling import MediaSource, ScheduleOutcome, Scheduling
 from core.store import teams
@@ -81,7 +82,25 @@ def _step(start: datetime, step: timedelta, i: int, tz: str) -> datetime:
     return localize(local, ZoneInfo(tz))[0]
 
 
+def _spreads(text: str) -> bool:
+    flags = take_flags(text)
+    if any(k == "every" for k, _ in flags.pairs):
+        return True
+    try:
+        # The zone and clock don't matter here: only whether the time reads as ``next``.
+        command = parse_command(flags.text, "UTC", datetime.now(UTC))
+    except UserError:
+        return False
+    return command.when is not None and command.when.next_slot
+
+
 class Batches(Scheduling):
+    @staticmethod
+    def spreads(text: str) -> bool:
+        """Whether a command places videos one after another (``next``, or ``--every``), so a chat
+        hands it every video shared with the newest one instead of that one alone."""
+        return _spreads(text)
+
     async def schedule_many(
         self,
         ctx: ChatContext,
@@ -160,7 +179,9 @@ class Batches(Scheduling):
                     items.append(BatchItem(name, problem=_reason(exc)))
                     continue
                 placed += 1
-                items.append(BatchItem(name, outcome=outcome))
+                # The answer's line for the video says where it went: only the other notes stay.
+                kept = [n for n in outcome.notes if not n.startswith(plan.PLACED)]
+                items.append(BatchItem(name, outcome=replace(outcome, notes=kept)))
         for item in items:
             if item.outcome is not None:
                 self._notify_wake(item.outcome)

@@ -111,6 +111,11 @@ class Media(ServiceBase):
         """The newest video ``ctx``'s user shared in ``ctx``'s channel within ``window``."""
         return await recent.latest(self.sessions, ctx, window=window, now=self.clock())
 
+    async def latest_videos(self, ctx: ChatContext, *, window: timedelta) -> list[SharedFile]:
+        """The newest video ``ctx``'s user shared here and those shared with it (the same message or
+        thread), oldest first: what ``/schedule next`` or ``--every`` schedules together."""
+        return await recent.latest_group(self.sessions, ctx, window=window, now=self.clock())
+
     async def open_video(
         self, key: str, expires: str | None, sig: str | None, post: str | None = None
     ) -> StoredMedia | None:

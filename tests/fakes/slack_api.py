@@ -1496,12 +1496,28 @@ class SlackSender:
     ) -> dict[str, Any]:
         """What Slack delivers when someone uploads a file into a channel: the message event with the
         file objects, then a ``file_shared`` event carrying only ids."""
-        message = self.user_message(user, channel, text, [file])
+        return await self.share_files(user, channel, [file], text, file_shared=file_shared)
+
+    async def share_files(
+        self,
+        user: str,
+        channel: str,
+        files: list[FakeFile],
+        text: str = "",
+        *,
+        file_shared: bool = True,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """Several files uploaded with one message: one ``file_share`` message whose ``files`` lists
+        them all, then a ``file_shared`` event per file
+        (https://docs.slack.dev/reference/events/file_shared: "sent when a file is shared", one file id
+        each). ``thread_ts``: the message is a reply in that thread."""
+        message = self.user_message(user, channel, text, files, thread_ts=thread_ts)
         response = await self.event(
             {**message, "channel": channel, "event_ts": message["ts"], "channel_type": "channel"}
         )
         assert response.status_code == 200, response.text
-        if file_shared:
+        for file in files if file_shared else []:
             shared = {
                 "type": "file_shared",
                 "channel_id": channel,
