@@ -441,6 +441,8 @@ class HomeView:
     paused: set[Platform] | None = field(default_factory=set)
     # The last 7 days' results against the 7 before, of the posts the member may see.
     results: ResultsReport | None = None
+    # The posting schedules of the member's channels: each platform's next free slot.
+    schedule: list[PlatformSlots] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -560,6 +562,8 @@ class PlatformSlots:
     weekly: tuple[tuple[int, int], ...]
     # The next instants no post waits at (UTC), soonest first.
     next_free: tuple[datetime, ...] = ()
+    # The channel whose schedule it is, where a view spans several (the Home tab).
+    channel: str | None = None
 
 
 @dataclass(frozen=True)

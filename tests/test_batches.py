@@ -129,3 +129,25 @@ async def test_a_batch_without_a_way_to_spread_it_is_refused_before_anything_is_
     with pytest.raises(UserError, match=says):
         await app.postbot.schedule_many(MEMBER, text, videos)
     assert await app.postbot.list_queue(MEMBER) == []
+
+
+async def test_the_console_takes_several_files_and_refuses_a_missing_one_in_its_line(
+    app: App, tmp_path: Path
+) -> None:
+    from adapters.console.commands import ConsoleAdapter
+
+    console = ConsoleAdapter(app.postbot, user="ana", clock=lambda: NOW)
+    assert (await console.handle("/slots add mon,wed,fri 18:00 sandbox")).startswith("Added 3 Sandbox slots.")
+    first, second = clip_file(tmp_path / "a.mp4"), clip_file(tmp_path / "b.mp4")
+    said = await console.handle(
+        f"/schedule next sandbox Clips --file {first} --file {tmp_path / 'gone.mp4'} --file {second}"
+    )
+    assert said.splitlines() == [
+        "Scheduled 2 of 3 videos:",
+        "1. a.mp4: #1 Sandbox Mon 22 Mar 2027, 18:00 Europe/Berlin",
+        f"2. gone.mp4: not queued. No file at {tmp_path / 'gone.mp4'}. Check the path given with --file.",
+        "3. b.mp4: #2 Sandbox Wed 24 Mar 2027, 18:00 Europe/Berlin",
+        "Cancel one with /cancel <id>.",
+    ]
+    listing = await console.handle("/queue")
+    assert listing.endswith("Next free slots (Europe/Berlin): Sandbox Fri 26 Mar 18:00")

@@ -15,8 +15,9 @@ from core.db.models import RecentFile
 from tests.clips import clip_file
 from tests.fakes.slack_api import FakeFile
 from tests.test_slack_adapter import ANA, BEN, CHANNEL, Harness, harness, sqlite_only
+from tests.test_slack_home import _home_with, _opened, _text, home
 
-__all__ = ["harness"]  # the fixture, imported for pytest
+__all__ = ["harness", "home"]  # the fixtures, imported for pytest
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Sat 27 Mar 2027, 10:00 in Berlin; clocks go forward that night (Sun 28 Mar, 02:00 → 03:00).
@@ -142,3 +143,15 @@ async def test_schedule_next_takes_every_video_of_the_latest_upload_and_a_single
     answer = await h.reply(lambda m: "Just one" in str(m.get("blocks")))
     assert "Placed in the schedule" in str(answer["blocks"])
     assert (await _post_times(h))[-1] == datetime(2027, 3, 31, 16, 0, tzinfo=UTC)
+
+
+@sqlite_only
+async def test_the_home_tab_shows_each_channels_next_free_slot(home: Harness) -> None:
+    h = home
+    h.app.postbot.clock = lambda: NOW
+    await h.sender.command("/postbot", "slots add mon,wed,fri 18:00 sandbox", user=BEN, channel=CHANNEL)
+    await h.hook("Added 3 Sandbox slots.")
+    await h.sender.event(_opened(ANA))
+    view = await h.slack.wait_for(lambda: _home_with(h.slack, ANA, "Next free slots"))
+    # Monday 18:00 in Berlin, shown in Ana's zone like the rest of her Home tab.
+    assert f"• <#{CHANNEL}> Sandbox: Mon 29 Mar 2027, 12:00 America/New_York" in _text(view)

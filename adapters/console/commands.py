@@ -7,6 +7,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from core.domain import (
     AttachedImage,
@@ -27,10 +28,12 @@ from core.render import (
     accounts_text,
     approval_rule_text,
     awaiting_note,
+    batch_text,
     default_text,
     digest_text,
     example_platform,
     failure_dm_text,
+    free_slots_line,
     local_time,
     pause_text,
     platform_words,
@@ -65,6 +68,7 @@ _SHORT_EXAMPLE = short_example(_PLATFORMS, option=True)
 
 _COMMANDS = f"""Commands:
   /schedule <when> <platforms> [caption] [--option value ...] --file <video> [--thumbnail <image>]
+      several --file: each into the next free slots (when: next), or --every 2d from a start time
       e.g. /schedule tomorrow 6pm {_SHORT_EXAMPLE} Launch day --tags launch,demo --file clip.mp4
       --url <link> instead of --file: a public https link to the video (Drive, Dropbox, OneDrive, …)
   /post <platforms> [caption] [--option value ...] --file <video>    publish now
@@ -108,6 +112,16 @@ HELP = help_text(linking=True)
 _FILE_OPTIONS = {
     name: re.compile(rf"""\s--{name}\s+("[^"]+"|'[^']+'|\S+)""") for name in ("file", "thumbnail")
 }
+
+
+def split_file_options(text: str) -> tuple[str, list[str]]:
+    """Take every ``--file PATH`` out of a command: several make a batch (``/schedule next …``)."""
+    paths: list[str] = []
+    while True:
+        text, path = split_file_option(text)
+        if path is None:
+            return text, paths
+        paths.append(path)
 
 
 def split_file_option(text: str, name: str = "file") -> tuple[str, str | None]:
@@ -211,6 +225,8 @@ class ConsoleAdapter:
     async def _dispatch(self, command: str, rest: str) -> str:
         if command in ("/help", "help", "?"):
             return help_text(linking=self.postbot.can_link)
+        if command == "/schedule" and len(split_file_options(rest)[1]) > 1:
+            return await self._batch(rest)
         if command in ("/schedule", "/post"):
             text, media, image = await self._video(rest)
             if command == "/schedule":
@@ -221,7 +237,9 @@ class ConsoleAdapter:
         if command == "/unlink":
             return await self._unlink(rest)
         if command == "/queue":
-            return queue_text(await self.postbot.list_queue(self.ctx), self.clock())
+            said = queue_text(await self.postbot.list_queue(self.ctx), self.clock())
+            free = free_slots_line(await self.postbot.free_slots(self.ctx))
+            return f"{said}\n{free}" if free else said
         if command == "/cancel":
             post = await self.postbot.cancel(self.ctx, parse_post_id(rest))
             return f"Cancelled #{post.id} ({post.platform.label})."
@@ -328,6 +346,30 @@ class ConsoleAdapter:
                 hint=f"e.g. /unlink {_EXAMPLE}",
             )
         return unlink_text(await self.postbot.unlink(self.ctx, platform, handle.strip() or None))
+
+    async def _batch(self, rest: str) -> str:
+        """`/schedule next yt Clips --file a.mp4 --file b.mp4`: several videos, one answer. A file
+        that can't be read is refused in its line; the others are still scheduled."""
+        text, paths = split_file_options(rest)
+        text, link = split_url_flag(text)
+        if link is not None:
+            raise UserError("Give several videos as --file, or one as --url, not both.")
+        if split_file_option(text, "thumbnail")[1] is not None:
+            raise UserError("A thumbnail goes with one video.", hint="Schedule that video on its own.")
+
+        def importer(path: str) -> MediaSource:
+            async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
+                return await self.postbot.import_file(path)
+
+            return fetch
+
+        videos = [(Path(p).name, importer(p)) for p in paths]
+        batch = await self.postbot.schedule_many(self.ctx, text, videos)
+        items = [
+            (i.name, i.outcome.posts if i.outcome else None, i.problem, i.outcome.notes if i.outcome else [])
+            for i in batch.items
+        ]
+        return batch_text(items, self.clock(), duplicate=batch.duplicate)
 
     def _outcome(self, outcome: ScheduleOutcome) -> str:
         lines = [scheduled_summary(outcome.posts, self.clock())]

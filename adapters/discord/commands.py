@@ -13,10 +13,11 @@ from discord import app_commands
 from adapters.discord.attachments import download_attachment, download_image
 from adapters.discord.context import chat_context, is_server_admin, viewer_context
 from adapters.discord.embeds import results_embed, schedule_embed, suggest_embed
-from adapters.discord.replies import ADMIN, Reply, deferred, named
+from adapters.discord.replies import ADMIN, Reply, deferred
 from adapters.discord.views import scheduling_view
 from core.domain import (
     WEEKDAYS,
+    ChatContext,
     MediaInfo,
     MessageRef,
     OptionInfo,
@@ -29,9 +30,11 @@ from core.render import (
     NAMESPACE,
     account_example,
     accounts_text,
+    batch_text,
     default_text,
     digest_setting_text,
     example_platform,
+    free_slots_line,
     linkable_names,
     local_time,
     pause_text,
@@ -46,6 +49,7 @@ from core.render import (
 )
 from core.service import (
     Form,
+    MediaSource,
     ScheduleOutcome,
     SuggestOutcome,
     image_help,
@@ -433,16 +437,26 @@ async def _video_command(
     account: str | None = None,
     options: str | None = None,
     thumbnail: discord.Attachment | None = None,
+    more: tuple[discord.Attachment | None, ...] = (),
+    every: str | None = None,
 ) -> None:
     """/schedule and /post: the same text and video, queued for ``when`` or as due now. The caption
-    and options travel as a form: a caption is never read for options."""
+    and options travel as a form: a caption is never read for options. ``more`` videos (/schedule's
+    video2…) make a batch: each into the channel's next free slots, or ``every`` apart."""
 
     async def work() -> Reply:
         can_post_here(interaction)
         ctx = chat_context(interaction)
-        if video is not None and url:
+        videos = [v for v in (video, *more) if v is not None]
+        flags = " ".join(f for f in (options, f"--every {every.strip()}" if every else None) if f)
+        if len(videos) > 1 or every:
+            return await _batch(
+                interaction, ctx, when, platforms, videos, url, caption, flags, privacy, account
+            )
+        video_ = videos[0] if videos else None
+        if video_ is not None and url:
             raise UserError("Attach a video or give a link to one, not both.")
-        if video is None and not url:
+        if video_ is None and not url:
             raise UserError(
                 "Which video?",
                 hint="Attach it as `video`, or give a link as `url` (Google Drive, Dropbox, OneDrive or "
@@ -457,8 +471,8 @@ async def _video_command(
                 # Over the member's attachment limit (10 MiB without Nitro or a boosted server), a
                 # link is how a video gets here.
                 return await postbot.fetch_link(url.strip(), named)
-            assert video is not None
-            return await _media(interaction, video, named)
+            assert video_ is not None
+            return await _media(interaction, video_, named)
 
         image = (
             await download_image(
@@ -468,15 +482,61 @@ async def _video_command(
             else None
         )
         text = command_text(when, with_picks(platforms, privacy, account), None)
-        form = Form(caption=caption or "", flags=options or "")
+        form = Form(caption=caption or "", flags=flags)
         outcome = await submit(ctx, text, fetch, thumbnail=image, form=form)
         return await _outcome_reply(interaction, outcome)
 
     await deferred(interaction, work)
 
 
+async def _batch(
+    interaction: discord.Interaction,
+    ctx: ChatContext,
+    when: str | None,
+    platforms: str,
+    videos: list[discord.Attachment],
+    url: str | None,
+    caption: str | None,
+    flags: str,
+    privacy: str | None,
+    account: str | None,
+) -> Reply:
+    """Several attachments with one /schedule: one answer listing where each went."""
+    if url:
+        raise UserError("Give several videos as attachments, or one as a link, not both.")
+    if not videos:
+        raise UserError("Which videos?", hint="Attach them as video, video2, video3 …")
+    postbot = _client(interaction).postbot
+
+    def fetcher(video: discord.Attachment) -> MediaSource:
+        async def fetch(named: tuple[Platform, ...]) -> MediaInfo:
+            return await _media(interaction, video, named)
+
+        return fetch
+
+    text = command_text(when, with_picks(platforms, privacy, account), None)
+    batch = await postbot.schedule_many(
+        ctx,
+        text,
+        [(v.filename, fetcher(v)) for v in videos],
+        form=Form(caption=caption or "", flags=flags),
+    )
+    items = [
+        (i.name, i.outcome.posts if i.outcome else None, i.problem, i.outcome.notes if i.outcome else [])
+        for i in batch.items
+    ]
+    ids = [p.id for o in batch.queued for p in o.posts]
+
+    async def remember(message: discord.Message) -> None:
+        # The uploads' live progress is sent as replies to this answer.
+        await postbot.remember_reply(ctx, ids, MessageRef(str(message.channel.id), str(message.id)))
+
+    content = batch_text(items, datetime.now(UTC), duplicate=batch.duplicate)
+    return Reply(content=content, sent=remember if ids else None)
+
+
 @app_commands.describe(
-    when="When to post: 'tomorrow 6pm', 'in 2 hours', 'best'",
+    when="When to post: 'tomorrow 6pm', 'in 2 hours', 'best', or 'next' (the channel's next free slot)",
     platforms=f"Where: {linkable_names(platform_infos())} (comma-separated)",
     video="The video to post (or give url instead)",
     url="A link to the video, for files too big to attach: Google Drive, Dropbox, OneDrive, https",
@@ -485,6 +545,11 @@ async def _video_command(
     account=_ACCOUNT_HELP,
     options=_OPTIONS_HELP,
     thumbnail=_THUMBNAIL_HELP,
+    video2="Another video: several go into the channel's next free slots (when: next), or --every apart",
+    video3="Another video",
+    video4="Another video",
+    video5="Another video",
+    every="With several videos and a start time: the step between them, e.g. 2d, 12h, 1w",
 )
 @app_commands.autocomplete(
     when=when_autocomplete,
@@ -504,6 +569,11 @@ async def _schedule(
     account: str | None = None,
     options: str | None = None,
     thumbnail: discord.Attachment | None = None,
+    video2: discord.Attachment | None = None,
+    video3: discord.Attachment | None = None,
+    video4: discord.Attachment | None = None,
+    video5: discord.Attachment | None = None,
+    every: str | None = None,
 ) -> None:
     await _video_command(
         interaction,
@@ -517,6 +587,8 @@ async def _schedule(
         account=account,
         options=options,
         thumbnail=thumbnail,
+        more=(video2, video3, video4, video5),
+        every=every,
     )
 
 
@@ -614,8 +686,12 @@ async def admin_deferred(
 @group.command(name="queue", description="Upcoming posts")
 async def queue(interaction: discord.Interaction) -> None:
     async def work() -> Reply:
-        posts = await _client(interaction).postbot.list_queue(viewer_context(interaction))
-        return Reply(content=queue_text(posts, datetime.now(UTC))[:2000])
+        postbot = _client(interaction).postbot
+        posts = await postbot.list_queue(viewer_context(interaction))
+        said = queue_text(posts, datetime.now(UTC))
+        if free := free_slots_line(await postbot.free_slots(chat_context(interaction))):
+            said += f"\n{free}"
+        return Reply(content=said[:2000])
 
     await deferred(interaction, work, ephemeral=True)
 
@@ -764,8 +840,11 @@ async def resume(interaction: discord.Interaction, platform: app_commands.Choice
 @admin_group.command(name="status", description="Queues, success rates, breakers, last errors")
 async def status(interaction: discord.Interaction) -> None:
     async def work() -> Reply:
-        view = await _client(interaction).postbot.status(chat_context(interaction))
-        return Reply(content=status_text(view, datetime.now(UTC))[:2000])
+        postbot = _client(interaction).postbot
+        said = status_text(await postbot.status(chat_context(interaction)), datetime.now(UTC))
+        if free := free_slots_line(await postbot.free_slots(chat_context(interaction))):
+            said += f"\n{free}"
+        return Reply(content=said[:2000])
 
     await admin_deferred(interaction, work, ephemeral=True)
 
@@ -788,7 +867,7 @@ async def slots(interaction: discord.Interaction, change: str | None = None) -> 
     async def work() -> Reply:
         # The core refuses a change from someone who is not an admin.
         view = await _client(interaction).postbot.slots(chat_context(interaction), change or "")
-        return Reply(content=named(schedule_text(view))[:2000])
+        return Reply(content=schedule_text(view))
 
     await deferred(interaction, work, ephemeral=not change)
 

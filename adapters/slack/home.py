@@ -105,6 +105,14 @@ def home_view(view: HomeView, now: datetime) -> dict[str, Any]:
         title = "Today" if day is view.week[0] else f"{day.day:%A}"
         lines = [_post_line(p) for p in day.posts] or ["_nothing scheduled_"]
         blocks.append(_section(f"*{title}, {day.day:%d %b}*\n" + "\n".join(lines)))
+    if view.schedule:
+        lines = [
+            f"• <#{row.channel}> {row.platform.label}: "
+            + (local_time(row.next_free[0], view.tz) if row.next_free else "no free slot ahead")
+            for row in view.schedule
+            if row.channel
+        ]
+        blocks += [{"type": "divider"}, _header("Next free slots"), _section("\n".join(lines))]
     blocks += [{"type": "divider"}, _header("Linked accounts")]
     if view.accounts is None:
         blocks.append(_section("Account linking is not set up on this bot."))

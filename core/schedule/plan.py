@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +57,20 @@ async def rows(
         busy = await store.taken(session, team_id, channel, platform, now, until)
         free = store.free_after(weekly, tz, busy, after=now, until=until, n=n)
         found.append(PlatformSlots(platform, tuple(weekly), tuple(o.at for o in free)))
+    return found
+
+
+async def channel_rows(
+    session: AsyncSession, team_id: int, channels: Sequence[str], tz: str, now: datetime
+) -> list[PlatformSlots]:
+    """Each of ``channels``' schedules (those that have one) with each platform's next free slot."""
+    # One query finds which of a member's (possibly hundreds of) channels have a schedule at all.
+    with_slots = await store.scheduled_channels(session, team_id, channels)
+    found = []
+    for channel in sorted(with_slots):
+        found += [
+            replace(row, channel=channel) for row in await rows(session, team_id, channel, tz, now, n=1)
+        ]
     return found
 
 

@@ -58,6 +58,18 @@ async def weekly(
     return {p: sorted(s) for p, s in found.items()}
 
 
+async def scheduled_channels(session: AsyncSession, team_id: int, channels: Sequence[str]) -> set[str]:
+    """Which of ``channels`` have any weekly slot."""
+    if not channels:
+        return set()
+    query = (
+        select(PostingSlot.channel_id)
+        .where(PostingSlot.team_id == team_id, PostingSlot.channel_id.in_(list(channels)))
+        .distinct()
+    )
+    return set((await session.execute(query)).scalars().all())
+
+
 async def add(
     session: AsyncSession,
     team_id: int,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from core.domain import MAX_POST_ID, ChatContext, HomeDay, HomeView, PostStatus, PostView, no_such_post
 from core.errors import UserError
 from core.results_report import build_report
+from core.schedule import plan
 from core.service.slot_picking import SlotPicking
 from core.store import pauses, posts, teams, wakeups
 from core.timeparse import parse_when
@@ -64,6 +65,10 @@ class Queue(SlotPicking):
             recent = await posts.recent_results(session, member.team_id, tz=tz, viewer=viewer)
             held = await pauses.paused(session, member.team_id)
             results = await build_report(session, member.team_id, until=now, days=7, tz=tz, viewer=viewer)
+            team_tz = await plan.team_zone(session, member.team_id, self.settings.default_timezone)
+            schedule = await plan.channel_rows(
+                session, member.team_id, list(ctx.visible_channels), team_tz, now
+            )
         zone = ZoneInfo(tz)
         today = now.astimezone(zone).date()
         week = [HomeDay(today + timedelta(days=i), []) for i in range(days)]
@@ -76,7 +81,15 @@ class Queue(SlotPicking):
             # Overdue (held by a pause, or waiting for a worker): shown today.
             week[max(offset, 0)].posts.append(post)
         accounts = await self.linker.list_accounts(ctx) if self.linker is not None else None
-        return HomeView(tz=tz, week=week, accounts=accounts, recent=recent, paused=held, results=results)
+        return HomeView(
+            tz=tz,
+            week=week,
+            accounts=accounts,
+            recent=recent,
+            paused=held,
+            results=results,
+            schedule=schedule,
+        )
 
     async def cancel(self, ctx: ChatContext, post_id: int) -> PostView:
         async with self.sessions.begin() as session:
