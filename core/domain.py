@@ -35,7 +35,7 @@ class Platform(enum.StrEnum, metaclass=_PlatformType):
     registry's order. Its value is the name users type and its config section."""
 
     # Members from a loop, as the enum docs' ``_ignore_`` example makes them
-    # (https://docs.python.org/3/howto/enum.html#ignore).
+    # (https://docs.python.org/3/library/enum.html#enum.Enum._ignore_).
     _ignore_ = ["_members", "_name"]
     _members = vars()
     for _name in NAMES:
