@@ -5,6 +5,7 @@ from postbot's own /media/ route), throttling, the reels cap, lost answers and d
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -186,6 +187,44 @@ async def test_a_lost_finish_answer_is_not_finished_twice(
     finishes = [r for r in fake.requests if r.path.endswith("/video_reels") and r.status in (200, 500)]
     assert [r.status for r in finishes] == [200, 500], "start, then the one finish whose answer was lost"
     assert result.remote_id == the_reel(fake).id and fake.reels_published(PAGE) == 1
+
+
+async def test_a_lost_page_video_answer_is_found_not_posted_again(
+    fake: FakeFacebook, http: httpx.AsyncClient, host: VideoHost, tmp_path: Path
+) -> None:
+    clip = clip_file(tmp_path / "wide.mp4", LANDSCAPE)
+    # An earlier post with the same text (a weekly series) must not be taken for this one.
+    old = Video("120000000000001", PAGE, "video", description=CAPTION, created=time.time() - 7 * 86400)
+    fake.videos[old.id] = old
+    fake.lost_create_answers = 1
+    saved: list[dict[str, Any]] = []
+    first = host.attach(job(clip, saved, tokens(fake)))
+    with pytest.raises(TransientError):
+        await publisher(fake, http).publish(first)
+
+    result = await publisher(fake, http).publish(host.attach(retry_of(first, saved)))
+
+    (mine,) = [v for v in fake.videos.values() if v.id != old.id]
+    assert result.remote_id == mine.id, "the video the lost answer created, found among the Page's"
+    assert len(fake.videos) == 2, "not posted twice"
+
+
+async def test_a_create_that_never_arrived_is_sent_again_not_mistaken_for_an_older_video(
+    fake: FakeFacebook, http: httpx.AsyncClient, host: VideoHost, tmp_path: Path
+) -> None:
+    clip = clip_file(tmp_path / "wide.mp4", LANDSCAPE)
+    old = Video("120000000000001", PAGE, "video", description=CAPTION, created=time.time() - 7 * 86400)
+    fake.videos[old.id] = old
+    fake.fail("create", status=503)
+    saved: list[dict[str, Any]] = []
+    first = host.attach(job(clip, saved, tokens(fake)))
+    with pytest.raises(TransientError):
+        await publisher(fake, http).publish(first)
+
+    result = await publisher(fake, http).publish(host.attach(retry_of(first, saved)))
+
+    (mine,) = [v for v in fake.videos.values() if v.id != old.id]
+    assert result.remote_id == mine.id != old.id
 
 
 async def test_the_thirty_reels_a_day_cap_waits_an_hour(

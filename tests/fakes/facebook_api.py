@@ -60,6 +60,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -180,6 +181,8 @@ class FakeFacebook(LoopbackFake):
         self.injected: dict[str, list[Injected]] = {name: [] for name in ENDPOINTS}
         self.processing_error: str | None = None
         self.lost_finish_answers = 0
+        # Page videos created whose answer is then lost (a 500 after the video exists).
+        self.lost_create_answers = 0
         self._deny = 0
         self._downloads: set[asyncio.Task[None]] = set()
         self._client: aiohttp.ClientSession | None = None
@@ -660,6 +663,9 @@ class FakeFacebook(LoopbackFake):
             task = asyncio.create_task(self._download(video, url))
             self._downloads.add(task)
             task.add_done_callback(self._downloads.discard)
+            if self.lost_create_answers > 0:
+                self.lost_create_answers -= 1
+                return graph_error(500, 2, "An unexpected error has occurred.", is_transient=True)
             return web.json_response({"id": video.id})
 
         return await self._graph(request, "create", work)
@@ -697,7 +703,8 @@ class FakeFacebook(LoopbackFake):
             self._own(request, page)
             mine = [v for v in self.videos.values() if v.page == page and v.kind == "video"][::-1]
             data = [
-                {"id": v.id, "description": v.description, "created_time": int(v.created)} for v in mine[:25]
+                {"id": v.id, "description": v.description, "created_time": _graph_time(v.created)}
+                for v in mine[:25]
             ]
             return web.json_response({"data": data})
 
@@ -723,6 +730,12 @@ class FakeFacebook(LoopbackFake):
             return web.json_response({"data": data})
 
         return await self._graph(request, "insights", work)
+
+
+def _graph_time(epoch: float) -> str:
+    """Graph's datetime format ("created_time": "2026-12-06T12:00:00+0000", as the Page's videos
+    edge lists it: https://developers.facebook.com/docs/graph-api/reference/page/videos)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 async def _serve(port: int) -> None:

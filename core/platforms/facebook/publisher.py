@@ -42,7 +42,7 @@ import functools
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -290,8 +290,13 @@ class FacebookPublisher:
             tokens, "GET", f"{tokens.account_id}/videos", "list the Page's videos",
             params={"fields": "id,description,created_time", "limit": "25"},
         )  # fmt: skip
+        created = float(job.upload_state.get("fb_create_at") or 0)
         for video in body.get("data") or []:
-            if str(video.get("description") or "") == job.caption:
+            stamp = _epoch(video.get("created_time"))
+            # The same text posted before this attempt (a weekly series) is not this video.
+            if str(video.get("description") or "") == job.caption and (
+                stamp is None or stamp >= created - 60
+            ):
                 video_id = str(video["id"])
                 await job.checkpoint(fb_video_id=video_id)
                 return video_id
@@ -389,6 +394,14 @@ class FacebookPublisher:
             base_s=self.retry_base_s,
             max_wait_s=self.max_inline_wait_s,
         )
+
+
+def _epoch(stamp: Any) -> float | None:
+    # Graph's datetimes: "2026-12-06T12:00:00+0000".
+    try:
+        return datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S%z").timestamp()
+    except ValueError:
+        return None
 
 
 def _result(state: dict[str, Any]) -> PublishResult:
