@@ -309,3 +309,14 @@ async def test_a_name_whose_addresses_are_all_allowed_is_fetched(
     media = await fetcher(host, ["127.0.0.1/32"]).fetch(store, url, ())
     assert Path(media.path).read_bytes() == clip.read_bytes()
     assert asked and asked[0] == ("localhost", int(url.split(":")[2].split("/")[0]))
+
+
+@pytest.mark.parametrize("link", ["https:127.0.0.1/v.mp4", "https:///v.mp4", "https://:443/v.mp4"])
+async def test_a_link_without_a_host_is_refused(host: WebHost, store: MediaStore, link: str) -> None:
+    """A link with no host name was let through the URL check as if it were a name to resolve, and
+    httpx's refusal came back as "I couldn't download the link127.0.0.1/v.mp4 (UnsupportedProtocol)"."""
+    with pytest.raises(LinkRefused) as refused:
+        await fetcher(host).fetch(store, link, ())
+    assert refused.value.message == "That link has no host name, so there is nothing to download."
+    assert refused.value.hint == "Share the video with an https:// link."
+    assert host.requests == []

@@ -26,8 +26,12 @@ class CheckedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
+        # Equivalent mutant: another default port (aiohttp's connector always passes the port).
         # An unknown name raises OSError here: aiohttp reports it as a connection error.
         found = await self._inner.resolve(host, port, family)
+        # The zone of a scoped IPv6 address ("fe80::1%eth0") is no part of what the policy judges.
+        # Equivalent mutants: splitting on whitespace or on "XX%XX" instead, which keeps the zone:
+        # ip_address reads "fe80::1%eth0" too (Python 3.9+) and judges it as fe80::1.
         addresses = list(dict.fromkeys(ipaddress.ip_address(r["host"].split("%")[0]) for r in found))
         # All of them, not the first: a name with one public and one private address is refused.
         if not addresses or not all(self._permits(a) for a in addresses):

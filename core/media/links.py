@@ -155,6 +155,13 @@ def _check_url(url: httpx.URL, policy: AddressPolicy) -> None:
     if url.userinfo:
         raise LinkRefused("Links with a user name or password in them are not fetched.")
     host = url.host
+    if not host:
+        # "https:host/path" or "https:///path": httpx parses no host, and would refuse it only as
+        # it sent the request, in its own words.
+        raise LinkRefused(
+            "That link has no host name, so there is nothing to download.",
+            hint="Share the video with an https:// link.",
+        )
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
