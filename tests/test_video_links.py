@@ -320,3 +320,20 @@ async def test_a_link_without_a_host_is_refused(host: WebHost, store: MediaStore
     assert refused.value.message == "That link has no host name, so there is nothing to download."
     assert refused.value.hint == "Share the video with an https:// link."
     assert host.requests == []
+
+
+@pytest.mark.parametrize("status", [300, 302, 304])
+async def test_a_3xx_without_a_location_is_an_answer_not_a_redirect(
+    host: WebHost, store: MediaStore, status: int
+) -> None:
+    """A 3xx with no ``Location`` leads nowhere: it is refused as an answer that is not the video,
+    after one request. httpx's ``is_redirect`` is true for every 3xx, so the fetch joined "" to the URL
+    and asked the same URL again until ``max_redirects`` ran out ("redirects too many times", six
+    requests); ``has_redirect_location`` is the test for a redirect to follow."""
+    odd = host.add_answer(f"odd{status}", status)
+    with pytest.raises(MediaError) as failed:
+        await fetcher(host).fetch(store, odd, ())
+    assert (
+        failed.value.message == f"127.0.0.1/answer/odd{status} answered HTTP {status} instead of the video."
+    )
+    assert len(host.requests) == 1

@@ -239,9 +239,10 @@ class LinkFetcher:
                 client.cookies.clear()
                 try:
                     async with client.stream("GET", url) as response:
-                        if response.is_redirect:
-                            location = response.headers.get("location", "")
-                            url = response.url.join(location)
+                        # Not ``is_redirect``, which is every 3xx: a 304 or a 300 without a
+                        # ``Location`` leads nowhere and is refused as an answer that is no video.
+                        if response.has_redirect_location:
+                            url = response.url.join(response.headers["location"])
                             if _needs_sign_in(url):
                                 raise _sign_in_error(link)
                             continue

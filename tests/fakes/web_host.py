@@ -10,6 +10,9 @@ told to trust), so the link fetcher's https-only rule is exercised as in product
 - ``/redirect``: 302 to ``?to=``, as share links do on their way to the bytes;
 - ``/page``: an HTML page (what a share link that needs a sign-in answers with);
 - ``/forbidden``: 403.
+- ``/answer/{name}``: an answer registered with :meth:`WebHost.add_answer` (any status, headers and
+  body: a redirect that sets a cookie, a 410, a 302 without ``Location``, a file without a
+  ``Content-Type``).
 - ``/stalled``: headers announcing 100 MB and a first piece, then nothing more until the client leaves
   (a host that stopped answering mid-download).
 
@@ -38,6 +41,8 @@ from cryptography.x509.oid import NameOID
 from tests.fakes.loopback import LoopbackFake
 
 _PIECE = 1024 * 1024
+# Headers an /answer/ response goes without (on_response_prepare removes them).
+_OMIT = web.ResponseKey("omit", tuple)
 
 
 def _name(common: str) -> x509.Name:
@@ -117,10 +122,20 @@ class Generated:
 
 
 @dataclass
+class Answer:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    # Headers aiohttp adds by itself (a Content-Type for any body) that this answer goes without.
+    omit: tuple[str, ...] = ()
+
+
+@dataclass
 class WebHost(LoopbackFake):
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="postbot-webhost-")))
     files: dict[str, tuple[Path, str]] = field(default_factory=dict)
     generated: dict[str, Generated] = field(default_factory=dict)
+    answers: dict[str, Answer] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     sent_bytes: int = 0
 
@@ -139,6 +154,8 @@ class WebHost(LoopbackFake):
         app.router.add_get("/page", self._page)
         app.router.add_get("/forbidden", self._forbidden)
         app.router.add_get("/stalled", self._stalled)
+        app.router.add_get("/answer/{name}", self._answer)
+        app.on_response_prepare.append(self._omit)
         return app
 
     def add_file(self, path: Path, content_type: str = "video/mp4") -> str:
@@ -151,6 +168,18 @@ class WebHost(LoopbackFake):
             raise ValueError("size must leave room for the free box header")
         self.generated[name] = Generated(head, size, declared)
         return f"{self.base_url}/generated/{name}"
+
+    def add_answer(
+        self,
+        name: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        *,
+        omit: tuple[str, ...] = (),
+    ) -> str:
+        self.answers[name] = Answer(status, dict(headers or {}), body, omit)
+        return f"{self.base_url}/answer/{name}"
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -209,6 +238,21 @@ class WebHost(LoopbackFake):
         await response.write(b"\0" * 4096)
         await asyncio.Event().wait()
         return response
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self._record(request)
+        answer = self.answers.get(request.match_info["name"])
+        if answer is None:
+            raise web.HTTPNotFound()
+        response = web.Response(status=answer.status, headers=answer.headers, body=answer.body)
+        response[_OMIT] = answer.omit
+        return response
+
+    @staticmethod
+    async def _omit(request: web.Request, response: web.StreamResponse) -> None:
+        # on_response_prepare runs after aiohttp has added its defaults and before they are sent.
+        for header in response.get(_OMIT, ()):
+            response.headers.popall(header, None)
 
     async def _redirect(self, request: web.Request) -> web.Response:
         self._record(request)
