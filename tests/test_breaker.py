@@ -4,16 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import event
 
 from core.config import SchedulerSettings, Settings
 from core.db.engine import make_engine, migrate, session_factory
-from core.scheduler.breaker import Breakers, BreakerState
+from core.scheduler.breaker import Admission, Breakers, BreakerState
 from core.store.breakers import BreakerChange, BreakerRow, BreakerStore
 from tests.conftest import Database
 from tests.fakes.bench_platform import FakePlatform, Scripted, seed_posts
@@ -27,7 +31,9 @@ def _state(platform: str, account: str = "") -> float | None:
 
 
 @asynccontextmanager
-async def _breakers(db: Database, count: int, **kw: float) -> AsyncIterator[list[Breakers]]:
+async def _breakers(
+    db: Database, count: int, *, clock: Callable[[], float] = time.monotonic, **kw: float
+) -> AsyncIterator[list[Breakers]]:
     """``count`` workers' breakers on one database, each with its own engine (its own connections)."""
     engines = [make_engine(db.url, schema=db.schema) for _ in range(count)]
     await migrate(engines[0])
@@ -40,6 +46,7 @@ async def _breakers(db: Database, count: int, **kw: float) -> AsyncIterator[list
                 open_s=options["open_s"],
                 cache_s=options["cache_s"],
                 probe_s=options.get("probe_s"),
+                clock=clock,
             )
             for e in engines
         ]
@@ -193,3 +200,184 @@ async def test_open_breaker_reschedules_posts_without_spending_attempts(
     assert fake.stats() == {"requests": 7, "created": 5, "replays": 0}
     assert _state("tiktok") == 0
     assert not w.notifier.dms
+
+
+# -- Survivors of tools/mutation.py breaker (issue 29). Each docstring names the mutations it kills;
+# -- the equivalent ones are explained at the code.
+
+
+class Clock:
+    """This worker's monotonic clock, moved by the test (the database keeps its own)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _statements(breaker: Breakers) -> list[str]:
+    """Every SQL statement the breaker's engine sends from now on (the database is the edge)."""
+    sent: list[str] = []
+    engine = breaker.store.sessions.kw["bind"]
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    return sent
+
+
+async def test_while_another_worker_probes_this_one_asks_again_within_five_seconds(db: Database) -> None:
+    """Half-open on this worker's clock, but the probe is not to be had (here: the database's open
+    period has not ended): the post is held for min(open_s, 5) s, and until then this worker does not
+    ask the database again. Mutations: the hold's ``retry_at`` dropped, ``None``, ``now - …``, or 6 s;
+    the remembered view built with its fields shifted or ``None``; ``<=`` for ``<`` at the hold's end;
+    the open branch's ``allowed`` ``None`` instead of ``False``."""
+    key = ("youtube", 4)
+    clock = Clock(1000.0)
+    async with _breakers(db, 1, threshold=1, open_s=60.0, cache_s=1000.0, clock=clock) as (breaker,):
+        assert (await breaker.admit(key)).allowed
+        assert await breaker.record_failure(key) is BreakerChange.OPENED
+        held = await breaker.admit(key)
+        assert held.allowed is False and 1059 < held.retry_at <= 1060
+        clock.now = 1061.0
+        sent = _statements(breaker)
+        busy = await breaker.admit(key)
+        assert busy == Admission(False, retry_at=1066.0)
+        assert breaker.state(key) is BreakerState.HALF_OPEN
+        assert len(sent) == 1  # the probe asked for, once
+        clock.now = 1065.5
+        assert await breaker.admit(key) == Admission(False, retry_at=1070.5)
+        assert len(sent) == 1
+        clock.now = 1066.0
+        assert await breaker.admit(key) == Admission(False, retry_at=1071.0)
+        assert len(sent) == 2  # the hold is over: the database is asked again
+
+
+async def test_one_failure_then_a_success_ends_the_streak(db: Database) -> None:
+    """Mutation: the success's write skipped when this worker knows of exactly one failure
+    (``failures == 1`` for ``== 0``), so the streak went on and opened the breaker early."""
+    key = ("x", 5)
+    async with _breakers(db, 1, threshold=3) as (breaker,):
+        await breaker.record_failure(key)
+        await breaker.record_success(key)
+        for _ in range(2):
+            assert await breaker.record_failure(key) is None
+        assert breaker.state(key) is BreakerState.CLOSED
+
+
+async def test_a_success_on_a_healthy_platform_sends_no_statement(db: Database) -> None:
+    """Mutations: the no-write test of a success reading ``open_until != 0`` or ``== 1``: every
+    success on a healthy platform then wrote (the cost the cache is there to avoid)."""
+    key = ("linkedin", 2)
+    async with _breakers(db, 1, cache_s=60.0) as (breaker,):
+        assert (await breaker.admit(key)).allowed
+        sent = _statements(breaker)
+        assert [await breaker.record_success(key) for _ in range(5)] == [None] * 5
+        assert sent == []
+
+
+async def test_an_abandoned_probe_can_be_taken_again_by_the_same_worker(db: Database) -> None:
+    """After abandon_probe this worker's view has no probe out and is still half-open, so its next
+    admission is the probe again. Mutations: the view not updated (not looked up, looked up by
+    ``None``, ``is None`` for ``is not None``), or rebuilt with its fields shifted (closed: a plain
+    admission, no probe) or ``None`` as the probe's deadline; abandoning with no probe out raising
+    (``pop`` without its default)."""
+    key = ("tiktok", 8)
+    async with _breakers(db, 1, threshold=1) as (breaker,):
+        await breaker.abandon_probe(key)  # no probe out: nothing to give back
+        await breaker.record_failure(key)
+        await asyncio.sleep(OPEN_S + 0.05)
+        assert (await breaker.admit(key)).probe
+        await breaker.abandon_probe(key)
+        assert breaker.state(key) is BreakerState.HALF_OPEN
+        again = await breaker.admit(key)
+        assert again.allowed and again.probe
+
+
+def test_a_key_never_seen_is_closed() -> None:
+    """Mutations: ``state`` looking up an unknown key with a default of ``None`` (or none)."""
+    engine = make_engine("sqlite+aiosqlite://")  # never connected to
+    breakers = Breakers(BreakerStore(session_factory(engine)), threshold=1, open_s=1.0)
+    assert breakers.state(("youtube", 1)) is BreakerState.CLOSED
+
+
+async def test_status_shows_each_platforms_worst_breaker(db: Database) -> None:
+    """Per platform the worst of its accounts' states, whichever account the table lists first.
+    Mutations: the ranks ``None`` (a crash on the second account), closed ranked with half-open, or
+    half-open with open (the first account listed then wins); "half-open" spelled otherwise."""
+    async with (
+        _breakers(db, 1, threshold=1, open_s=0.3) as (short,),
+        _breakers(db, 1, threshold=1, open_s=60.0) as (long,),
+    ):
+        # Rows in this order: per platform the first account listed is the lesser state for some
+        # platforms and the worse for others.
+        await short.record_failure(("youtube", 1))  # half-open by the time of reading
+        await long.record_failure(("youtube", 2))  # open
+        await long.record_failure(("tiktok", 1))  # open
+        await short.record_failure(("tiktok", 2))  # half-open
+        await short.record_failure(("x", 1))
+        await short.record_success(("x", 1))  # closed (the row stays)
+        await short.record_failure(("x", 2))  # half-open
+        await short.record_failure(("linkedin", 1))  # half-open
+        await short.record_failure(("linkedin", 2))
+        await short.record_success(("linkedin", 2))  # closed
+        await asyncio.sleep(0.35)
+        assert await long.states() == {
+            "youtube": "open",
+            "tiktok": "open",
+            "x": "half-open",
+            "linkedin": "half-open",
+        }
+
+
+async def test_a_success_with_nothing_to_end_returns_the_row_as_it_is(db: Database) -> None:
+    """BreakerStore.success on a closed breaker with no streak (another worker ended it first)
+    changes nothing and returns the row; on a key with no row, None. Mutations: the reset's test
+    inverted, the last read dropped, sent without its statement or key, or its answer inverted."""
+    engine = make_engine(db.url, schema=db.schema)
+    try:
+        await migrate(engine)
+        store = BreakerStore(session_factory(engine))
+        assert await store.success("youtube:1") is None
+        await store.failure("youtube:1", threshold=5, open_s=60.0)
+        reset = await store.success("youtube:1")
+        assert reset is not None and reset.change is None and reset.row.failures == 0
+        again = await store.success("youtube:1")
+        assert again is not None and again.change is None
+        assert (again.row.failures, again.row.open_until, again.row.probe_until) == (0, 0.0, 0.0)
+        assert again.row.now > 1.7e9  # the database's clock, epoch seconds
+    finally:
+        await engine.dispose()
+
+
+async def test_a_worker_holds_back_on_its_own_while_the_database_is_away(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No breaker table to write to (a database that is away or not migrated): the worker counts the
+    failures itself, opens at the threshold, and when half-open cannot take the probe, so it holds the
+    post min(open_s, 5) s and logs why. Mutations: the probe failure's log message or its traceback
+    dropped."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    clock = Clock(500.0)
+    try:
+        breaker = Breakers(
+            BreakerStore(session_factory(engine)), threshold=2, open_s=30.0, cache_s=1000.0, clock=clock
+        )
+        key = ("instagram", 3)
+        assert (await breaker.admit(key)).allowed
+        assert await breaker.record_failure(key) is None
+        assert breaker.state(key) is BreakerState.CLOSED
+        await breaker.record_failure(key)
+        assert breaker.state(key) is BreakerState.OPEN
+        assert await breaker.admit(key) == Admission(False, retry_at=530.0)
+        clock.now = 531.0
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="core.scheduler.breaker"):
+            assert await breaker.admit(key) == Admission(False, retry_at=536.0)
+        [record] = caplog.records
+        assert record.getMessage() == "taking the breaker probe failed"
+        assert record.exc_info is not None
+    finally:
+        await engine.dispose()
