@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from core.config import SchedulerSettings, Settings
 from core.db.engine import make_engine, migrate, session_factory
@@ -355,29 +355,65 @@ async def test_a_success_with_nothing_to_end_returns_the_row_as_it_is(db: Databa
 async def test_a_worker_holds_back_on_its_own_while_the_database_is_away(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """No breaker table to write to (a database that is away or not migrated): the worker counts the
-    failures itself, opens at the threshold, and when half-open cannot take the probe, so it holds the
-    post min(open_s, 5) s and logs why. Mutations: the probe failure's log message or its traceback
-    dropped."""
+    """No breaker table to read or write (a database that is away or not migrated): the worker
+    retries the read once per ``cache_s``, counts the failures itself, opens at the threshold, and
+    when half-open cannot take the probe, so it holds the post min(open_s, 5) s; each failure is
+    logged with its traceback. Mutations: the local count not kept (looked up by ``None``, no
+    default view, ``None`` or ``- 1`` for the count), the read retried only after more than
+    ``cache_s``, the log messages or their tracebacks dropped."""
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
     clock = Clock(500.0)
     try:
         breaker = Breakers(
-            BreakerStore(session_factory(engine)), threshold=2, open_s=30.0, cache_s=1000.0, clock=clock
+            BreakerStore(session_factory(engine)), threshold=2, open_s=30.0, cache_s=10.0, clock=clock
         )
         key = ("instagram", 3)
-        assert (await breaker.admit(key)).allowed
-        assert await breaker.record_failure(key) is None
-        assert breaker.state(key) is BreakerState.CLOSED
-        await breaker.record_failure(key)
-        assert breaker.state(key) is BreakerState.OPEN
-        assert await breaker.admit(key) == Admission(False, retry_at=530.0)
-        clock.now = 531.0
-        caplog.clear()
         with caplog.at_level(logging.WARNING, logger="core.scheduler.breaker"):
-            assert await breaker.admit(key) == Admission(False, retry_at=536.0)
+            assert (await breaker.admit(key)).allowed
+            clock.now = 509.9
+            assert (await breaker.admit(key)).allowed  # within cache_s of the failed read: no retry
+            clock.now = 510.0
+            assert (await breaker.admit(key)).allowed
+            assert await breaker.record_failure(key) is None
+            assert breaker.state(key) is BreakerState.CLOSED
+            await breaker.record_failure(key)
+            assert breaker.state(key) is BreakerState.OPEN
+            assert await breaker.admit(key) == Admission(False, retry_at=540.0)
+            clock.now = 541.0
+            assert await breaker.admit(key) == Admission(False, retry_at=546.0)
+        assert [r.getMessage() for r in caplog.records] == [
+            "reading the shared breakers failed",
+            "reading the shared breakers failed",
+            "writing the shared breaker failed",
+            "writing the shared breaker failed",
+            "reading the shared breakers failed",
+            "taking the breaker probe failed",
+        ]
+        assert all(r.exc_info is not None for r in caplog.records)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_probe_given_back_while_the_database_is_away_frees_this_workers_view(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The probe's worker gives it back (stopping) but the database is gone: logged, and the row's
+    probe frees itself after probe_s. Mutations: the log message or its traceback dropped."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'breakers.db'}")
+    try:
+        await migrate(engine)
+        breaker = Breakers(BreakerStore(session_factory(engine)), threshold=1, open_s=0.2, cache_s=0.0)
+        key = ("youtube", 6)
+        await breaker.record_failure(key)
+        await asyncio.sleep(0.25)
+        assert (await breaker.admit(key)).probe
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE breaker_states"))
+        with caplog.at_level(logging.WARNING, logger="core.scheduler.breaker"):
+            await breaker.abandon_probe(key)
         [record] = caplog.records
-        assert record.getMessage() == "taking the breaker probe failed"
+        assert record.getMessage() == "giving back the breaker probe failed; it frees itself later"
         assert record.exc_info is not None
+        assert breaker.state(key) is BreakerState.HALF_OPEN
     finally:
         await engine.dispose()

@@ -4,6 +4,7 @@
     python -m tools.mutation video-links breaker
     python -m tools.mutation --list
     python -m tools.mutation time-refusals --survivors   # print each surviving mutant's diff
+    python -m tools.mutation breaker --functions admit --functions states   # only these functions
 
 Each module's files are mutated by mutmut (https://mutmut.readthedocs.io, 3.x: it mutates inside
 functions only, so SQL kept in module-level strings, e.g. core/store/buckets.py's, is not mutated;
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -192,6 +193,18 @@ def _glob(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern)
 
 
+def function_globs(names: list[str]) -> tuple[str, ...]:
+    """``--functions`` values as mutmut mutant-name globs: a bare function or method name
+    (``admit``) matches it in any class or module; anything with a "." or "*" is taken as a glob."""
+    globs: list[str] = []
+    for name in names:
+        if "." in name or "*" in name:
+            globs.append(name)
+        else:
+            globs += [f"*ǁ{name}__mutmut_*", f"*.x_{name}__mutmut_*"]
+    return tuple(globs)
+
+
 def run(
     module: Module, workdir: Path, children: int, *, again: bool = False
 ) -> tuple[Counter[str], dict[str, str], float]:
@@ -233,6 +246,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--children", type=int, default=1, help="mutants run at once (default 1)")
     parser.add_argument("--survivors", action="store_true", help="print each survivor's diff")
     parser.add_argument("--again", action="store_true", help="rerun only the last run's survivors")
+    parser.add_argument(
+        "--functions",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="mutate only these functions (a name such as admit, or a mutmut name glob); repeatable. "
+        "The score then covers only them: for a module whose whole run would take too long",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for m in MODULES:
@@ -244,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("mutmut") is None:
         parser.error("mutmut is not installed: pip install -e '.[test]' (it is in the test extra)")
     chosen = [BY_NAME[n] for n in args.modules] if args.modules else list(MODULES)
+    if args.functions:
+        chosen = [replace(m, functions=function_globs(args.functions)) for m in chosen]
     header = ("score", "killed", "timeout", "survived", "no tests", "minutes")
     print(f"{'module':18} " + " ".join(f"{h:>8}" for h in header), flush=True)
     for module in chosen:

@@ -124,6 +124,9 @@ class Breakers:
     async def record_success(self, key: BreakerKey) -> BreakerChange | None:
         """The platform answered (a publish, or a permanent error that proves it is up)."""
         name = storage_key(key)
+        # Equivalent mutant (here and in record_failure): popping another key leaves this probe's
+        # entry behind, and a later abandon_probe then sends a release that matches no row (the
+        # close or reopen that answered the probe cleared its deadline): one idle statement.
         self._probes.pop(name, None)
         view = self._views.get(name)
         if view is None or (view.failures == 0 and view.open_until == 0):
@@ -156,6 +159,8 @@ class Breakers:
             log.warning("giving back the breaker probe failed; it frees itself later", exc_info=True)
         view = self._views.get(name)
         if view is not None:
+            # Equivalent mutants: the deadline left to _View's default (0.0) or 1.0, which is as
+            # long past on a monotonic clock (seconds since boot).
             self._set(name, _View(view.failures, view.open_until, 0.0))
 
     def state(self, key: BreakerKey) -> BreakerState:
@@ -171,6 +176,9 @@ class Breakers:
         await self._refresh()
         now = self.clock()
         worst: dict[str, BreakerState] = {}
+        # Equivalent mutants: OPEN ranked 3 (the order is all that counts), ``>=`` for ``>`` (a tie
+        # is the same state), and the platform cut at every ":" or at the last one (storage_key
+        # writes one, and platform names have none).
         rank = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
         for name, view in self._views.items():
             platform = name.split(":", 1)[0]
