@@ -138,6 +138,8 @@ class WebHost(LoopbackFake):
     answers: dict[str, Answer] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     sent_bytes: int = 0
+    # Set by stop(): a stalled answer ends with the host (aiohttp's cleanup would wait 60 s for it).
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -236,8 +238,12 @@ class WebHost(LoopbackFake):
         )
         await response.prepare(request)
         await response.write(b"\0" * 4096)
-        await asyncio.Event().wait()
+        await self.stopping.wait()
         return response
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        await super().stop()
 
     async def _answer(self, request: web.Request) -> web.Response:
         self._record(request)
