@@ -559,8 +559,9 @@ async def test_a_proxy_from_the_environment_is_not_used(
     host: WebHost, store: MediaStore, clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A proxy would open the connection for us, past the address check (it resolves the name
-    itself). Mutations: the client's ``trust_env`` on (or left to its default), which mounts httpx's
-    proxy transports from HTTPS_PROXY in front of the checked one."""
+    itself). httpx mounts no proxy from the environment in front of a transport given to it, so the
+    client's ``trust_env`` mutants are equivalent; this guards the rule should the checked transport
+    (or httpx's behaviour) change."""
     connected: list[bytes] = []
 
     async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

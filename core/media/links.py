@@ -224,8 +224,11 @@ class LinkFetcher:
 
     def _client(self) -> httpx.AsyncClient:
         # Equivalent mutants: the header names in another case (HTTP's are case-insensitive, and so
-        # are httpx's Headers), and follow_redirects dropped or None (False is httpx's default; it is
-        # written here because the loop in fetch depends on it).
+        # are httpx's Headers); follow_redirects dropped or None (False is httpx's default; it is
+        # written here because the loop in fetch depends on it); trust_env True, None or dropped:
+        # httpx mounts no proxy from the environment in front of a transport given to it (its
+        # ``allow_env_proxies = trust_env and transport is None``), so the flag only matters if
+        # the checked transport is ever dropped (test_a_proxy_from_the_environment_is_not_used).
         return httpx.AsyncClient(
             transport=_checked_transport(self.policy, self._ssl),
             # No proxy from the environment (it would connect for us, past the address check).
