@@ -19,6 +19,9 @@ from core.schedule import store
 from core.schedule.store import channel_key as channel_key
 from core.timeparse.weekly import clock, parse_weekly
 
+# One a hour every day: above any platform's documented daily posting cap, yet a schedule that
+# /slots can still show in one chat message and /slots add writes in well under a second.
+MAX_WEEKLY_SLOTS = 7 * 24
 # How far ahead the schedule's free slots are shown (they are claimed up to the scheduling horizon).
 SHOW_AHEAD = timedelta(days=28)
 _ONE = example_platform(registry.infos())
@@ -109,6 +112,16 @@ def read_change(text: str) -> Change:
 async def apply(session: AsyncSession, team_id: int, channel: str, change: Change, *, by: str) -> str:
     """Make ``change``; what to tell the person who asked."""
     if change.action == "add":
+        schedule = await store.weekly(session, team_id, channel)
+        for platform in change.platforms:
+            have = set(schedule.get(platform, ()))
+            if len(have | set(change.slots)) > MAX_WEEKLY_SLOTS:
+                raise UserError(
+                    f"This channel has {len(have)} {platform.label} slots; {len(set(change.slots))} "
+                    f"more would be over the limit: at most {MAX_WEEKLY_SLOTS} weekly slots per "
+                    "platform (one an hour).",
+                    hint="Remove some with /slots remove, or add fewer times.",
+                )
         added = 0
         for platform in change.platforms:
             added += await store.add(session, team_id, channel, platform, change.slots, by=by)
