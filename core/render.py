@@ -51,12 +51,24 @@ SUBCOMMANDS: tuple[str, ...] = (
     "slots",
     "results",
     "digest",
+    "approval",
+    "approve",
+    "reject",
     "help",
 )
 # The ones only a server's admins may run. Discord sets who may see and use a command on top-level
 # commands only, so there they form a second top-level command (adapters/discord/commands.py);
 # Slack has no such setting and keeps them under /postbot, refused at run time as on Discord.
-ADMIN_SUBCOMMANDS: tuple[str, ...] = ("link", "unlink", "status", "pause", "resume", "default", "digest")
+ADMIN_SUBCOMMANDS: tuple[str, ...] = (
+    "link",
+    "unlink",
+    "status",
+    "pause",
+    "resume",
+    "default",
+    "digest",
+    "approval",
+)
 NAMESPACE = "postbot"
 _SHORT_COMMAND = re.compile(r"(?<![\w/.:-])/(" + "|".join(SUBCOMMANDS) + r")\b")
 

@@ -132,8 +132,9 @@ def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
 async def test_connects_with_minimal_intents_and_syncs_commands(world: World, running: App) -> None:
     fake = world.fake
     identify = fake.identifies[-1]
-    # GUILDS only: no privileged intent (the fake closes with 4014 if one is asked for).
-    assert identify["intents"] == 1
+    # GUILDS, and GUILD_MESSAGE_REACTIONS for ✅ approvals: no privileged intent (the fake closes
+    # with 4014 if one is asked for).
+    assert identify["intents"] == 1 | 1 << 10
     assert identify["shard"] == [0, 1]
     await fake.wait_for(lambda: fake.live_connection().heartbeats >= 1)
     commands = {c["name"]: c for c in fake.guild_commands[world.guild.id]}
@@ -144,7 +145,7 @@ async def test_connects_with_minimal_intents_and_syncs_commands(world: World, ru
     assert {o["type"] for o in subcommands.values()} == {1}  # SUB_COMMAND
     assert {"queue", "cancel", "reschedule", "suggest", "accounts", "results", "help"} <= set(subcommands)
     admin = {o["name"] for o in commands["postbot-admin"]["options"]}
-    assert admin == {"link", "unlink", "default", "pause", "resume", "status", "digest"}
+    assert admin == {"link", "unlink", "default", "pause", "resume", "status", "digest", "approval"}
     options = {o["name"]: o for o in commands["schedule"]["options"]}
     # A video is attached (type 11) or, when too big to attach, linked (a string).
     assert options["video"]["type"] == 11 and not options["video"].get("required")

@@ -178,8 +178,9 @@ def test_discord_guide_names_the_intents_and_permissions_the_bot_uses() -> None:
 
     text = _guide("discord")
     enabled = [name for name, on in minimal_intents() if on]
-    assert enabled == ["guilds"], "the guide documents GUILDS alone; say why another intent is needed"
-    assert "`GUILDS` only" in _row(text, "Gateway intents")
+    assert enabled == ["guilds", "guild_reactions"], "the guide documents these; say why another is needed"
+    row = _row(text, "Gateway intents")
+    assert "`GUILDS` and `GUILD_MESSAGE_REACTIONS`" in row and "Privileged Gateway Intent" in row
     wanted = discord.Permissions(
         view_channel=True,
         send_messages=True,

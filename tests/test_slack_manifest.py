@@ -38,7 +38,16 @@ def test_shortcut_events_and_scopes() -> None:
     [shortcut] = MANIFEST["features"]["shortcuts"]
     assert shortcut["type"] == "message" and shortcut["callback_id"] == SHORTCUT_CALLBACK
     events = set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
-    assert events == {"app_home_opened", "app_mention", "file_shared", "message.channels", "message.groups"}
+    assert events == {
+        "app_home_opened",
+        "app_mention",
+        "file_shared",
+        "message.channels",
+        "message.groups",
+        "reaction_added",
+    }
+    # reaction_added's required scope (https://docs.slack.dev/reference/events/reaction_added/).
+    assert "reactions:read" in set(MANIFEST["oauth_config"]["scopes"]["bot"])
     # views.publish answers not_enabled for a home view unless the Home tab is on
     # (https://api.slack.com/methods/views.publish#errors).
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True

@@ -9,6 +9,7 @@ import discord
 import httpx
 from discord import app_commands
 
+from adapters.discord import approval
 from adapters.discord.commands import COMMANDS
 from adapters.discord.views import CancelButton, SlotButton
 from core.service import Postbot
@@ -18,9 +19,12 @@ log = logging.getLogger(__name__)
 
 def minimal_intents() -> discord.Intents:
     # Interactions arrive whatever the intents; GUILDS only keeps guild and channel names at hand.
-    # No privileged intent (members, presences, message content) is asked for.
+    # GUILD_MESSAGE_REACTIONS (1 << 10) brings MESSAGE_REACTION_ADD, so a ✅ on a scheduling answer
+    # approves it (https://discord.com/developers/docs/events/gateway#list-of-intents); it is not
+    # privileged. No privileged intent (members, presences, message content) is asked for.
     intents = discord.Intents.none()
     intents.guilds = True
+    intents.guild_reactions = True
     return intents
 
 
@@ -61,8 +65,11 @@ class PostbotClient(discord.AutoShardedClient):
     async def setup_hook(self) -> None:
         # Buttons are matched by custom_id pattern, not by a view kept in memory, so the buttons on
         # every message the bot ever sent keep working after a restart.
-        self.add_dynamic_items(CancelButton, SlotButton)
+        self.add_dynamic_items(CancelButton, SlotButton, *approval.DYNAMIC_ITEMS)
         await self.sync_commands()
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await approval.on_reaction(self, payload)
 
     async def sync_commands(self) -> None:
         for guild_id in self.settings.guild_ids:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 from discord import app_commands
 
+from adapters.discord import approval
 from adapters.discord.attachments import download_attachment, download_image
 from adapters.discord.context import chat_context, is_server_admin, viewer_context
 from adapters.discord.embeds import results_embed, schedule_embed, suggest_embed
@@ -18,6 +19,7 @@ from adapters.discord.views import scheduling_view
 from core.domain import (
     WEEKDAYS,
     ChatContext,
+    ChatKind,
     MediaInfo,
     MessageRef,
     OptionInfo,
@@ -30,6 +32,8 @@ from core.render import (
     NAMESPACE,
     account_example,
     accounts_text,
+    approval_rule_text,
+    awaiting_note,
     batch_text,
     default_text,
     digest_setting_text,
@@ -42,6 +46,7 @@ from core.render import (
     platform_words,
     queue_text,
     resume_text,
+    review_text,
     schedule_text,
     short_option_examples,
     status_text,
@@ -66,27 +71,28 @@ _ONE = example_platform(platform_infos())
 
 HELP = f"""**postbot** schedules video posts from this server.
 • `/schedule when platforms video [caption]`: e.g. when `tomorrow 6pm`, platforms `{_EXAMPLE}`
-• Too big to attach? Give `url` instead of `video`: a Google Drive, Dropbox, OneDrive or https link
+• Too big to attach? Give `url` (Google Drive, Dropbox, OneDrive or https) instead of `video`
 • `/post platforms video [caption]`: publish now
 • Options on `/schedule` and `/post`: `privacy`, `account`, `options` (`--tags a,b --kids no`), `thumbnail`
 Everything else is under `/postbot`:
 • `/postbot queue`: upcoming posts · `/postbot cancel post` · `/postbot reschedule post when`
 • `/postbot suggest [platforms]`: good times to post
 • `/postbot accounts`: linked accounts
-• `/postbot timezone zone`: the zone your times are read in (Discord doesn't tell bots yours)
-• `/postbot slots [change]`: this channel's posting schedule; admins change it with
-  `add mon,wed,fri 18:00 {_ONE}`, `remove …` or `clear [platform]`; then `/schedule` with when `next`
-  takes each platform's next free slot
-• `/postbot results [platform] [period]`: views, likes, comments against the period before; the best posts
+• `/postbot timezone zone`: the zone your times are read in (Discord doesn't say yours)
+• `/postbot slots [change]`: this channel's posting schedule (admins: `add mon,wed,fri 18:00 {_ONE}`,
+  `remove …`, `clear [platform]`); `/schedule` with when `next` takes each platform's next free slot
+• `/postbot results [platform] [period]`: views, likes, comments against the period before; best posts
+• `/postbot approve post [when]`, `/postbot reject post [reason]`: decide a waiting post
 • `/postbot help`: this message
 For the server's admins (Manage Server), under `/{ADMIN}`:
 • `/{ADMIN} link platform`, `/{ADMIN} unlink platform`: connect or disconnect an account
 • `/{ADMIN} default account`: the account this channel posts to when a platform has several
 • `/{ADMIN} pause [platform]`, `/{ADMIN} resume [platform]`: hold publishing, start it again
-• `/{ADMIN} status`: queues, quota, workers, success rates, breakers and the last errors
-• `/{ADMIN} digest day time`: a weekly results digest with a chart in this channel (`day` off stops it)
+• `/{ADMIN} status`: queues, quota, workers, success rates, breakers, last errors
+• `/{ADMIN} digest day time`: a weekly results digest with a chart here (`day` off stops it)
+• `/{ADMIN} approval state [approvers] [dm]`: others' posts here wait for approval
 Platforms: {platform_words(platform_infos())}.
-Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best` for the suggested slot."""
+Times: `in 2 hours`, `friday 9am`, `2026-12-01 18:00`, or `best`."""
 
 _SPLIT = re.compile(r"[\s,]+")
 # Discord caps an option's description at 100 characters.
@@ -198,13 +204,18 @@ async def _media(
 async def _outcome_reply(interaction: discord.Interaction, outcome: ScheduleOutcome) -> Reply:
     now = datetime.now(UTC)
     embed = schedule_embed(outcome.posts, outcome.notes, now, duplicate=outcome.duplicate)
+    if outcome.approval is not None:
+        # A field, not the footer: mentions of the approvers render there.
+        waiting = awaiting_note(outcome.approval, ChatKind.DISCORD)
+        embed.add_field(name="Awaiting approval", value=waiting[:1024], inline=False)
     postbot = _client(interaction).postbot
     ctx = chat_context(interaction)
 
     async def remember(message: discord.Message) -> None:
-        # The uploads' live progress is sent as replies to this answer.
+        # The uploads' live progress is sent as replies to this answer (and a ✅ on it approves).
         reply = MessageRef(str(message.channel.id), str(message.id))
         await postbot.remember_reply(ctx, [p.id for p in outcome.posts], reply)
+        await approval.ask(interaction.client, ctx, outcome, message)
 
     return Reply(embed=embed, view=scheduling_view(outcome.posts, outcome.suggestions), sent=remember)
 
@@ -925,6 +936,59 @@ async def digest(
         text = "" if day is None else "off" if day.value == "off" else f"{day.value} {time or '09:00'}"
         outcome = await _client(interaction).postbot.digest(chat_context(interaction), text)
         return Reply(content=digest_setting_text(outcome))
+
+    await admin_deferred(interaction, work)
+
+
+@group.command(name="approve", description="Approve a post awaiting approval")
+@app_commands.describe(post="The post id", when="'now', or a new time (default: its own)")
+@app_commands.autocomplete(post=post_autocomplete, when=when_autocomplete)
+async def approve(interaction: discord.Interaction, post: str, when: str | None = None) -> None:
+    async def work() -> Reply:
+        text = f"{parse_post_id(post)} {when or ''}".strip()
+        outcome = await _client(interaction).postbot.approve_text(chat_context(interaction), text)
+        return Reply(content=review_text(outcome))
+
+    await deferred(interaction, work)
+
+
+@group.command(name="reject", description="Reject a post awaiting approval; its author is told why")
+@app_commands.describe(post="The post id", reason="What to change (the author sees it)")
+@app_commands.autocomplete(post=post_autocomplete)
+async def reject(interaction: discord.Interaction, post: str, reason: str | None = None) -> None:
+    async def work() -> Reply:
+        outcome = await _client(interaction).postbot.reject(
+            chat_context(interaction), [parse_post_id(post)], reason or ""
+        )
+        return Reply(content=review_text(outcome, "Rejected"))
+
+    await deferred(interaction, work)
+
+
+_APPROVAL_STATES = [app_commands.Choice(name=n, value=n) for n in ("on", "off", "show")]
+
+
+@admin_group.command(name="approval", description="Posts from others in this channel wait for approval")
+@app_commands.describe(
+    state="on, off, or show how this channel is set",
+    approvers="Mention the people and roles who approve (default: the admins)",
+    dm="Ask each approver by direct message instead of under the scheduling answer",
+)
+@app_commands.choices(state=_APPROVAL_STATES)
+async def approval_rule(
+    interaction: discord.Interaction,
+    state: app_commands.Choice[str],
+    approvers: str | None = None,
+    dm: bool = False,
+) -> None:
+    async def work() -> Reply:
+        text = " ".join(p for p in (state.value, approvers or "", "dm" if dm else "") if p)
+        ctx = chat_context(interaction)
+        rule = await _client(interaction).postbot.set_approval(ctx, text)
+        return Reply(
+            content=approval_rule_text(rule, ctx.chat),
+            extra={"allowed_mentions": discord.AllowedMentions.none()},
+        )
 
     await admin_deferred(interaction, work)
 

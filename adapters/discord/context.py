@@ -44,6 +44,10 @@ def chat_context(interaction: discord.Interaction) -> ChatContext:
         is_admin=is_server_admin(interaction),
         request_id=f"discord:{command}:{window}" if command else f"discord:{interaction.id}",
         repeats=(f"discord:{command}:{window - 1}",) if command else (),
+        # The member's roles (sent with every interaction in a server): an approval rule may name one.
+        groups=frozenset(str(r.id) for r in interaction.user.roles)
+        if isinstance(interaction.user, discord.Member)
+        else frozenset(),
     )
 
 

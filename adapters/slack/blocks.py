@@ -23,6 +23,7 @@ from core.domain import (
 )
 from core.render import (
     NAMESPACE,
+    approved_note,
     best_post_line,
     digest_heading,
     local_time,
@@ -171,6 +172,15 @@ def outcome_blocks(
     return text, blocks[:_MAX_BLOCKS]
 
 
+def _with_approver(escaped: str, post: PostView) -> str:
+    """``escaped`` with the approval note's mention made a mention again (the note is postbot's own
+    text; the rest stays escaped)."""
+    if not post.approved_by:
+        return escaped
+    note = approved_note(post)
+    return escaped.replace(escape(note), note)
+
+
 def queue_blocks(posts: list[PostView], now: datetime) -> tuple[str, Blocks]:
     if not posts:
         return "The queue is empty.", [
@@ -182,7 +192,7 @@ def queue_blocks(posts: list[PostView], now: datetime) -> tuple[str, Blocks]:
         block: dict[str, Any] = {
             "type": "section",
             "block_id": f"post_{post.id}",
-            "text": _mrkdwn(escape(post_line(post, now))),
+            "text": _mrkdwn(_with_approver(escape(post_line(post, now)), post)),
         }
         if post.status == PostStatus.QUEUED:
             block["accessory"] = _clean(cancel_button(post))
@@ -262,6 +272,8 @@ def result_blocks(post: PostView) -> tuple[str, Blocks]:
             f"<{link}|{post.platform.label}>" if link.startswith(("http://", "https://")) else escape(link)
         )
         body = f":white_check_mark: Published #{post.id} on {shown}"
+        if post.approved_by:
+            body += f" ({approved_note(post)})"
     else:
         body = f":x: {escape(text)}"
     return escape(text), [{"type": "section", "text": _mrkdwn(body)}]

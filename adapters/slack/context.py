@@ -36,6 +36,9 @@ class Directory:
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, SlackUser]] = {}
         self._channels: dict[str, tuple[float, frozenset[str]]] = {}
+        # (when it expires, group id → its members): one usergroups.list answers for everyone.
+        self._groups: tuple[float, dict[str, frozenset[str]]] | None = None
+        self._groups_lock = asyncio.Lock()
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def user(self, user_id: str) -> SlackUser:
@@ -91,6 +94,31 @@ class Directory:
         self._channels[user_id] = (time.monotonic() + self.ttl_s, channels)
         return channels
 
+    async def group_members(self) -> dict[str, frozenset[str]]:
+        """Every user group of the workspace and its members: usergroups.list with include_users
+        (https://docs.slack.dev/reference/methods/usergroups.list, usergroups:read; Tier 2), kept
+        as long as users.info answers. An approval rule may name a group; a workspace without
+        groups (a free plan) or an install without the scope has none, and only named people or
+        admins approve there."""
+        async with self._groups_lock:
+            if self._groups is not None and self._groups[0] > time.monotonic():
+                return self._groups[1]
+            try:
+                answer = await self.client.usergroups_list(include_users=True)
+                found = {
+                    str(g["id"]): frozenset(str(u) for u in g.get("users") or [])
+                    for g in answer.get("usergroups") or []
+                }
+            except SlackApiError as exc:
+                log.warning("usergroups.list failed", extra={"error": exc.response.get("error")})
+                found = {}
+            self._groups = (time.monotonic() + self.ttl_s, found)
+            return found
+
+    async def groups(self, user_id: str) -> frozenset[str]:
+        """The user groups ``user_id`` is in."""
+        return frozenset(g for g, members in (await self.group_members()).items() if user_id in members)
+
     async def context(
         self,
         *,
@@ -102,6 +130,7 @@ class Directory:
         team_name: str | None = None,
     ) -> ChatContext:
         user = await self.user(user_id)
+        groups = await self.groups(user_id)
         return ChatContext(
             chat=ChatKind.SLACK,
             team_id=team_id,
@@ -113,6 +142,7 @@ class Directory:
             user_tz=user.tz,
             is_admin=user.is_admin,
             request_id=request_id,
+            groups=groups,
         )
 
 

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import blocks
+from adapters.slack.approval import SlackApproval
 from adapters.slack.context import Directory
 from adapters.slack.files import (
     FileHosts,
@@ -45,6 +46,8 @@ from core.render import (
     NAMESPACE,
     account_example,
     accounts_text,
+    approval_rule_text,
+    awaiting_note,
     batch_text,
     default_text,
     digest_setting_text,
@@ -57,6 +60,7 @@ from core.render import (
     platform_example,
     platform_words,
     resume_text,
+    review_text,
     schedule_text,
     short_example,
     short_option_examples,
@@ -111,6 +115,8 @@ Everything else is under `/postbot`:
   `remove …`, `clear [platform]` (admins); then `/schedule next {_ONE} Caption` takes the next free slot
 • `/postbot results [platform] [7d|30d]`: views, likes, comments against the period before; the best posts
 • `/postbot digest <day> <HH:MM>` or `off`: a weekly results digest with a chart in this channel (admins)
+• `/postbot approval on [@people @group] [dm]` · `/postbot approval off`: approval here (admins)
+• `/postbot approve <id> [now|<when>]` · `/postbot reject <id> [reason]`: decide a waiting post (or ✅)
 • Options: {_OPTION_EXAMPLES} in the platform list, and
   `--name value` at the start or end: {option_help()}
 • `/postbot help`: this message. The app's Home tab shows the week ahead.
@@ -162,6 +168,26 @@ NO_VIDEO = UserError(
 )
 
 
+# Slack's control sequences in a command sent escaped: <@U1|ana>, <#C1|general>, <!subteam^S1|@team>,
+# <https://x|label> (https://api.slack.com/reference/surfaces/formatting#retrieving-messages).
+_ESCAPED = re.compile(r"<([@#!])([^>|]*)(?:\|([^>]*))?>|<(https?://[^>|]+)(?:\|[^>]*)?>")
+
+
+def unescape(text: str) -> str:
+    """A command's text as it was typed, from Slack's escaped form: mentions by their label, links
+    bare, and the three escaped characters back."""
+
+    def plain(match: re.Match[str]) -> str:
+        if match[4]:
+            return match[4]
+        kind, raw, label = match[1], match[2], match[3]
+        if kind == "!":
+            return label or f"@{raw.split('^')[0]}"
+        return label if label and label.startswith(kind) else f"{kind}{label or raw}"
+
+    return _ESCAPED.sub(plain, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def strip_mentions(text: str) -> str:
     return " ".join(_MENTION.sub(" ", text).split())
 
@@ -193,6 +219,9 @@ class SlackHandlers:
             recent_s=slack.home_recent_s,
             per_minute=slack.home_publish_per_minute,
         )
+        self.approval = SlackApproval(
+            postbot=postbot, client=client, directory=self.directory, homes=self.homes, acked=self._acked
+        )
 
     async def _home_context(self, team_id: str, user_id: str) -> ChatContext:
         """A member looking at the Home tab: no channel of their own there, so what it lists comes
@@ -216,6 +245,7 @@ class SlackHandlers:
         app.view(blocks.MODAL_CALLBACK)(self.on_modal)
         app.action(blocks.CANCEL_PATTERN)(self.on_cancel_button)
         app.action(blocks.SLOT_PATTERN)(self.on_slot_button)
+        self.approval.register(app)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -398,6 +428,12 @@ class SlackHandlers:
         text, layout = blocks.outcome_blocks(
             outcome.posts, outcome.notes, outcome.suggestions, datetime.now(UTC), duplicate=outcome.duplicate
         )
+        if outcome.approval is not None:
+            # Mentions of the approvers (ids from the rule) stay mentions; nothing else is added.
+            waiting = awaiting_note(outcome.approval, ctx.chat)
+            layout.insert(
+                1, {"type": "context", "elements": [{"type": "mrkdwn", "text": f":hourglass: {waiting}"}]}
+            )
         assert ctx.channel_id is not None
         try:
             sent = await self.client.chat_postMessage(
@@ -416,7 +452,9 @@ class SlackHandlers:
                 why = f"I couldn't post this in the channel (Slack said {error})."
             await tell(f"{text}\n({why})")
             return
-        await self._remember_reply(ctx, outcome, MessageRef(str(sent["channel"]), str(sent["ts"])))
+        answer = MessageRef(str(sent["channel"]), str(sent["ts"]))
+        await self._remember_reply(ctx, outcome, answer)
+        await self.approval.ask(ctx, outcome, answer)
 
     async def _remember_reply(self, ctx: ChatContext, outcome: ScheduleOutcome, reply: MessageRef) -> None:
         """The uploads' live progress goes under this reply; without it they only lose that."""
@@ -518,6 +556,10 @@ class SlackHandlers:
         """`/postbot <subcommand> ...`: every command but /schedule and /post, under one name that
         collides with no other app's (and not with Slack's built-in /status)."""
         sub, _, rest = command.get("text", "").strip().partition(" ")
+        if sub.lower() != "approval":
+            # /postbot escapes mentions (should_escape in the manifest) so /postbot approval gets
+            # user and group ids; every other subcommand reads them as typed.
+            rest = unescape(rest)
         await self._acked(
             ack,
             respond,
@@ -571,6 +613,9 @@ class SlackHandlers:
             "slots": self._slots,
             "results": self._results,
             "digest": self._digest,
+            "approval": self._approval,
+            "approve": self._approve,
+            "reject": self._reject,
             "help": self._help,
         }
 
@@ -688,6 +733,28 @@ class SlackHandlers:
                 "I'm not in this channel, so I couldn't post the digest here.",
                 hint="Invite me with /invite @postbot, then set it again.",
             )
+
+    async def _approval(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        rule = await self.postbot.set_approval(ctx, rest)
+        shown = blocks.escape(namespaced(approval_rule_text(rule, ctx.chat)))
+        # The approvers stay mentions (ids the rule holds); everything else is shown as written.
+        for approver in rule.approvers if rule else ():
+            mention = approver.mention(ctx.chat)
+            shown = shown.replace(blocks.escape(mention), mention)
+        await respond(text=shown, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": shown}}])
+
+    async def _approve(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        outcome = await self.postbot.approve_text(ctx, rest)
+        self.homes.changed(ctx.team_id)
+        await tell(review_text(outcome))
+
+    async def _reject(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
+        ctx = await self._command_ctx(command)
+        outcome = await self.postbot.reject_text(ctx, rest)
+        self.homes.changed(ctx.team_id)
+        await tell(review_text(outcome, "Rejected"))
 
     async def _help(self, command: dict[str, Any], rest: str, respond: AsyncRespond, tell: Tell) -> None:
         await tell(HELP)

@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import Blocks, escape, platform_results_text
 from core.domain import ChatContext, HomeView, PostNumbers, PostStatus, PostView
-from core.render import NAMESPACE, accounts_text, local_time, namespaced
+from core.render import NAMESPACE, accounts_text, approved_note, local_time, namespaced
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,11 @@ def _post_line(post: PostView) -> str:
     state = (
         " · *paused*" if post.paused else (" · publishing now" if post.status is PostStatus.RUNNING else "")
     )
+    if post.status is PostStatus.AWAITING:
+        state = " · *awaiting approval*"
+    elif post.approved_by:
+        # approved_note's mention is a control sequence; the rest of the line is escaped.
+        state += f" · {approved_note(post)}"
     return f"• {when} · #{post.id} {post.platform.label} · {escape(caption)}{state}"
 
 
@@ -89,6 +94,8 @@ def _result_line(post: PostView, numbers: PostNumbers | None = None) -> str:
     if post.status is PostStatus.PUBLISHED:
         link = post.remote_url or post.remote_id or ""
         line = f"✅ #{post.id} {post.platform.label} · {when} · published {escape(link)}".rstrip()
+        if post.approved_by:
+            line += f" · {approved_note(post)}"
         return line + _numbers(numbers)
     return f"❌ #{post.id} {post.platform.label} · {when} · {escape(post.last_error or 'failed')}"
 

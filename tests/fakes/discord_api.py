@@ -160,6 +160,9 @@ class FakeGuild:
     # each member allowed by a member overwrite, as the Discord client sets up a private channel
     # (https://discord.com/developers/docs/topics/permissions#permission-overwrites).
     private: dict[str, set[str]] = field(default_factory=dict)
+    # Roles beyond @everyone (id → name), and which members have them.
+    roles: dict[str, str] = field(default_factory=dict)
+    member_roles: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -388,7 +391,8 @@ class FakeDiscord(LoopbackFake):
                     "managed": False,
                     "mentionable": False,
                     "flags": 0,
-                }
+                },
+                *(self._role(rid, name) for rid, name in guild.roles.items()),
             ],
             "emojis": [],
             "features": [],
@@ -548,7 +552,7 @@ class FakeDiscord(LoopbackFake):
             "guild": {"id": guild.id, "locale": "en-US", "features": []},
             "channel": self.channel_payload(guild, channel_id),
             "channel_id": channel_id,
-            "member": self._member(user, permissions),
+            "member": {**self._member(user, permissions), "roles": list(guild.member_roles.get(user.id, []))},
             "token": "aW50ZXJhY3Rpb246" + secrets.token_urlsafe(48),
             "version": 1,
             "app_permissions": str(self.app_permissions(guild, channel_id)),
@@ -695,9 +699,108 @@ class FakeDiscord(LoopbackFake):
         payload["message"] = message
         return payload
 
+    async def add_role(self, guild: FakeGuild, name: str, members: list[FakeUser]) -> str:
+        """A role made in the server while the bot is connected: GUILD_ROLE_CREATE, sent under the
+        GUILDS intent (https://discord.com/developers/docs/topics/gateway-events#guild-role-create),
+        so the bot's cache knows it as it knows the roles GUILD_CREATE listed."""
+        role = self.snowflake()
+        guild.roles[role] = name
+        for member in members:
+            guild.member_roles.setdefault(member.id, []).append(role)
+        live = [c for c in self.connections if c.session is not None and not c.ws.closed]
+        if live and live[-1].session is not None and live[-1].session.intents & 1:
+            await live[-1].dispatch(
+                "GUILD_ROLE_CREATE", {"guild_id": guild.id, "role": self._role(role, name)}
+            )
+        return role
+
+    @staticmethod
+    def _role(role: str, name: str) -> dict[str, Any]:
+        return {
+            "id": role,
+            "name": name,
+            "color": 0,
+            "hoist": False,
+            "position": 1,
+            "permissions": "0",
+            "managed": False,
+            "mentionable": True,
+            "flags": 0,
+        }
+
+    def modal_submit_interaction(
+        self,
+        opened_by: Interaction,
+        values: dict[str, str],
+        *,
+        user: FakeUser,
+        guild: FakeGuild,
+        permissions: int = 0,
+    ) -> dict[str, Any]:
+        """Submitting the modal an interaction answered with (callback type 9, MODAL): the modal's
+        custom_id and each text input's value in an action row, as MODAL_SUBMIT data carries them
+        (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-modal-submit-data-structure);
+        a modal opened from a button carries that button's message. Every value must name one of the
+        modal's inputs and keep to its max_length (the client refuses more)."""
+        callback = opened_by.callback or {}
+        if callback.get("type") != 9:
+            raise LookupError("that interaction was not answered with a modal")
+        modal = callback["data"]
+        inputs = {
+            c["custom_id"]: c
+            for row in modal.get("components", [])
+            for c in row.get("components", [])
+            if c.get("type") == 4
+        }
+        rows = []
+        for custom_id, value in values.items():
+            if custom_id not in inputs:
+                raise LookupError(f"the modal has no text input {custom_id!r}")
+            limit = inputs[custom_id].get("max_length")
+            if limit is not None and len(value) > limit:
+                raise LookupError(f"{custom_id} takes at most {limit} characters")
+            rows.append({"type": 1, "components": [{"type": 4, "custom_id": custom_id, "value": value}]})
+        data = {"custom_id": modal["custom_id"], "components": rows}
+        channel = opened_by.payload["channel_id"]
+        payload = self._base_interaction(MODAL_SUBMIT, data, user, guild, channel, permissions)
+        if "message" in opened_by.payload:
+            payload["message"] = self.messages[opened_by.payload["message"]["id"]]
+        return payload
+
+    async def react(self, user: FakeUser, guild: FakeGuild, message_id: str, emoji: str = "✅") -> bool:
+        """A member adds a standard emoji reaction to a message: MESSAGE_REACTION_ADD
+        (https://discord.com/developers/docs/topics/gateway-events#message-reaction-add) with user_id,
+        channel_id, message_id, guild_id, the reacting member, message_author_id and the emoji
+        ({id: null, name: the character} for a standard emoji). Sent only to a session that asked
+        for GUILD_MESSAGE_REACTIONS (1 << 10, https://discord.com/developers/docs/topics/gateway#list-of-intents):
+        False when the bot's did not."""
+        conn = self.live_connection()
+        assert conn.session is not None
+        if not conn.session.intents & (1 << 10):
+            return False
+        message = self.messages[message_id]
+        member = {**self._member(user, 0), "roles": list(guild.member_roles.get(user.id, []))}
+        member.pop("permissions")
+        await conn.dispatch(
+            "MESSAGE_REACTION_ADD",
+            {
+                "user_id": user.id,
+                "channel_id": message["channel_id"],
+                "message_id": message_id,
+                "guild_id": guild.id,
+                "member": member,
+                "message_author_id": message["author"]["id"],
+                "emoji": {"id": None, "name": emoji},
+                "burst": False,
+                "burst_colors": [],
+                "type": 0,
+            },
+        )
+        return True
+
     async def send_interaction(self, payload: dict[str, Any]) -> Interaction:
         record = Interaction(payload["id"], payload["token"], payload["type"], payload, time.monotonic())
-        if payload["type"] == MESSAGE_COMPONENT:
+        if payload["type"] in (MESSAGE_COMPONENT, MODAL_SUBMIT) and "message" in payload:
             record.original_id = payload["message"]["id"]
         self.interactions[record.id] = record
         conn = self.live_connection()

@@ -272,6 +272,8 @@ class FakeSlack(LoopbackFake):
         self.response_url_ttl_s = RESPONSE_URL_TTL_S
         self._response_urls: dict[str, tuple[int, float]] = {}
         self.ims: dict[str, str] = {}
+        # User groups (a paid-plan feature): id → {"handle": ..., "users": [...]}.
+        self.usergroups: dict[str, dict[str, Any]] = {}
         self.files: dict[str, FakeFile] = {}
         # files.getUploadURLExternal tickets: upload token → the file it will become (see _upload).
         self.uploads: dict[str, ExternalUpload] = {}
@@ -376,6 +378,9 @@ class FakeSlack(LoopbackFake):
             self.private_channels.add(channel_id)
         if bot_member:
             self.bot_channels.add(channel_id)
+
+    def add_usergroup(self, group_id: str, handle: str, users: list[str]) -> None:
+        self.usergroups[group_id] = {"handle": handle, "users": list(users)}
 
     def is_member(self, user: str, channel: str) -> bool:
         members = self.channel_members.get(channel)
@@ -764,6 +769,26 @@ class FakeSlack(LoopbackFake):
         if already:
             body.update(no_op=True, already_open=True)
         return body
+
+    def _m_usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://docs.slack.dev/reference/methods/usergroups.list: "include_users: Include the list
+        # of users for each User Group" (without it, no ``users`` field); each group carries its id,
+        # team_id, is_usergroup, name, handle and user_count.
+        include = str(args.get("include_users", "")).lower() in ("1", "true")
+        groups = []
+        for group_id, group in self.usergroups.items():
+            entry: dict[str, Any] = {
+                "id": group_id,
+                "team_id": self.team_id,
+                "is_usergroup": True,
+                "name": group["handle"].title(),
+                "handle": group["handle"],
+                "user_count": len(group["users"]),
+            }
+            if include:
+                entry["users"] = list(group["users"])
+            groups.append(entry)
+        return {"usergroups": groups}
 
     def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         self._require(args, "trigger_id", "view")
@@ -1456,6 +1481,26 @@ class SlackSender:
             ],
             "is_ext_shared_channel": False,
         }
+
+    async def react(
+        self, user: str, channel: str, message: dict[str, Any], reaction: str = "white_check_mark", **kw: Any
+    ) -> httpx.Response | None:
+        """Someone adds an emoji reaction to a message, as the Events API delivers it
+        (https://docs.slack.dev/reference/events/reaction_added/): ``user`` who reacted, the
+        ``reaction`` name without colons (✅ is ``white_check_mark``), ``item_user`` who wrote the
+        message, and ``item`` {type: message, channel, ts}. The event's required scope is
+        reactions:read: an app without it is not sent the event at all (None here)."""
+        if "reactions:read" not in self.slack.scopes:
+            return None
+        event = {
+            "type": "reaction_added",
+            "user": user,
+            "reaction": reaction,
+            "item_user": message.get("user") or self.slack.bot_user_id,
+            "item": {"type": "message", "channel": channel, "ts": message["ts"]},
+            "event_ts": self.slack.new_ts(),
+        }
+        return await self.event(event, **kw)
 
     async def interaction(self, payload: dict[str, Any], **kw: Any) -> httpx.Response:
         self.sent.append(payload)

@@ -1,0 +1,324 @@
+"""Approval in Discord: the request approvers get (a reply to the scheduling answer, or by DM), its
+Approve / Reject / Change time buttons and their modals, and a ✅ reaction on the scheduling answer.
+
+The buttons carry post ids only and are registered as dynamic items, so they work after a restart;
+who pressed, in which server, comes from the interaction and the facade decides (an id from another
+server is "no such post" there; a member who does not approve in the post's channel is refused).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any, cast
+
+import discord
+
+from adapters.discord.context import chat_context
+from adapters.discord.replies import named, user_message
+from core.domain import ApprovalDelivery, ChatContext, ChatKind, MessageRef, PostView, ReviewOutcome
+from core.errors import NotFound, PermissionDenied, UserError
+from core.render import approval_request_lines, approvers_text, duration_text, review_text
+from core.service import ScheduleOutcome
+
+if TYPE_CHECKING:
+    from adapters.discord.client import PostbotClient
+
+log = logging.getLogger(__name__)
+
+# ✅ and ✔️ as MESSAGE_REACTION_ADD's emoji.name carries a standard emoji: the character itself
+# (https://discord.com/developers/docs/resources/emoji#emoji-object, "name": "🔥" for standard ones).
+APPROVING_EMOJI = frozenset({"✅", "✔️", "☑️"})
+_IDS = r"(?P<ids>[0-9]{1,19}(?:,[0-9]{1,19}){0,3})"
+_COLOUR = discord.Colour.gold()
+_NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def _client(interaction: discord.Interaction) -> PostbotClient:
+    return cast("PostbotClient", interaction.client)
+
+
+def _ids(raw: str) -> list[int]:
+    return [int(i) for i in raw.split(",") if i]
+
+
+def _joined(ids: list[int]) -> str:
+    # A custom_id holds at most 100 characters: four ids of 19 digits fit with the prefix.
+    return ",".join(str(i) for i in ids[:4])
+
+
+def _when(post: PostView) -> str:
+    # Discord renders <t:…> in each reader's own zone (https://discord.com/developers/docs/reference#message-formatting).
+    stamp = int(post.run_at.timestamp())
+    return f"<t:{stamp}:F> (<t:{stamp}:R>)"
+
+
+def request_embed(posts: list[PostView], note: str | None = None) -> discord.Embed:
+    first = posts[0]
+    embed = discord.Embed(title="Approval needed", colour=_COLOUR)
+    embed.description = (
+        f"**{first.media_name or 'A video'}** ({duration_text(first.media_duration_s)}) from "
+        f"<@{first.author_id}>, to go out {_when(first)}."
+    )[:4096]
+    for line, post in zip(approval_request_lines(posts, "")[1:], posts, strict=False):
+        embed.add_field(
+            name=f"#{post.id} {post.platform.label}", value=line.split(": ", 1)[-1][:1024], inline=False
+        )
+    if note:
+        embed.add_field(name="Decision", value=note[:1024], inline=False)
+    return embed
+
+
+def request_view(ids: list[int], *, overdue: bool = False) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    if overdue:
+        view.add_item(NowButton(ids))
+        view.add_item(TimeButton(ids, approve=True))
+    else:
+        view.add_item(ApproveButton(ids))
+        view.add_item(RejectButton(ids))
+        view.add_item(TimeButton(ids))
+    view.stop()
+    return view
+
+
+async def ask(
+    client: discord.Client, ctx: ChatContext, outcome: ScheduleOutcome, answer: discord.Message
+) -> None:
+    """Send the request for ``outcome``'s awaiting posts: as a reply to the scheduling answer, or to
+    each approver named as a person by DM (a role's members are not known without the privileged
+    members intent, so a rule naming only roles asks in the channel)."""
+    rule = outcome.approval
+    if rule is None or outcome.duplicate:
+        return
+    ids = [p.id for p in outcome.posts]
+    embed, view = request_embed(outcome.posts), request_view(ids)
+    people = [a.id for a in rule.approvers if a.kind == "user"]
+    try:
+        if rule.delivery is ApprovalDelivery.DM and people:
+            for person in people:
+                user = await client.fetch_user(int(person))
+                await user.send(embed=embed, view=view)
+            return
+        who = approvers_text(rule, ChatKind.DISCORD)
+        await answer.channel.send(
+            f"Approval needed from {who}.",
+            embed=embed,
+            view=view,
+            reference=answer.to_reference(fail_if_not_exists=False),
+            # Ping the approvers the rule names (people and roles), nobody else.
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, users=True, roles=True, replied_user=False
+            ),
+        )
+    except discord.HTTPException as exc:
+        log.warning("could not send the approval request", extra={"code": exc.code})
+
+
+def _note(ctx: ChatContext, outcome: ReviewOutcome, verb: str) -> str:
+    who = f"<@{ctx.user_id}>"
+    ids = ", ".join(f"#{p.id} {p.platform.label}" for p in outcome.done)
+    if verb == "Approved":
+        return f"✅ {ids} approved by {who}; it goes out {_when(outcome.done[0])}."
+    reason = outcome.done[0].review_note
+    return f"⛔ {ids} rejected by {who}" + (f": {reason}" if reason else ".")
+
+
+async def _show(
+    interaction: discord.Interaction, ctx: ChatContext, outcome: ReviewOutcome, verb: str
+) -> None:
+    """The request after a decision (edited in place), or why nothing changed (privately)."""
+    if outcome.done:
+        posts = outcome.done
+        await interaction.edit_original_response(
+            embed=request_embed(posts, _note(ctx, outcome, verb)), view=None, allowed_mentions=_NO_MENTIONS
+        )
+        return
+    if outcome.overdue:
+        ids = [p.id for p in outcome.overdue]
+        await interaction.edit_original_response(
+            embed=request_embed(outcome.overdue, "Its time has passed: publish it now, or pick a new time."),
+            view=request_view(ids, overdue=True),
+        )
+        return
+    await interaction.followup.send(named(review_text(outcome, verb)), ephemeral=True)
+
+
+class _Decision(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"postbot:ok:" + _IDS):
+    prefix = "postbot:ok:"
+    label = "Approve"
+    style = discord.ButtonStyle.success
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(
+            discord.ui.Button(label=self.label, style=self.style, custom_id=f"{self.prefix}{_joined(ids)}")
+        )
+        self.ids = ids
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Any:
+        return cls(_ids(match["ids"]))
+
+
+class ApproveButton(_Decision, template=r"postbot:ok:" + _IDS):
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _approve(interaction, self.ids, now=False)
+
+
+class NowButton(_Decision, template=r"postbot:now:" + _IDS):
+    prefix = "postbot:now:"
+    label = "Publish now"
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await _approve(interaction, self.ids, now=True)
+
+
+async def _approve(interaction: discord.Interaction, ids: list[int], *, now: bool) -> None:
+    await interaction.response.defer()
+    ctx = chat_context(interaction)
+    try:
+        outcome = await _client(interaction).postbot.approve(ctx, ids, now=now)
+    except UserError as exc:
+        await interaction.followup.send(user_message(exc), ephemeral=True)
+        return
+    await _show(interaction, ctx, outcome, "Approved")
+
+
+class RejectButton(_Decision, template=r"postbot:no:" + _IDS):
+    prefix = "postbot:no:"
+    label = "Reject"
+    style = discord.ButtonStyle.danger
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        # A modal must be the first answer to the press (callback type 9).
+        await interaction.response.send_modal(ReasonModal(self.ids))
+
+
+class TimeButton(_Decision, template=r"postbot:(?P<kind>time|late):" + _IDS):
+    label = "Change time"
+    style = discord.ButtonStyle.secondary
+
+    def __init__(self, ids: list[int], *, approve: bool = False) -> None:
+        self.prefix = "postbot:late:" if approve else "postbot:time:"
+        self.label = "Pick a new time" if approve else "Change time"
+        super().__init__(ids)
+        self.approve = approve
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Any:
+        return cls(_ids(match["ids"]), approve=match["kind"] == "late")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(TimeModal(self.ids, approve=self.approve))
+
+
+class ReasonModal(discord.ui.Modal, title="Reject post"):
+    reason: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="Reason (the author sees it)", style=discord.TextStyle.paragraph, max_length=500, required=False
+    )
+
+    def __init__(self, ids: list[int]) -> None:
+        super().__init__(custom_id=f"postbot:reason:{_joined(ids)}")
+        self.ids = ids
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        ctx = chat_context(interaction)
+        try:
+            outcome = await _client(interaction).postbot.reject(ctx, self.ids, str(self.reason.value or ""))
+        except UserError as exc:
+            await interaction.followup.send(user_message(exc), ephemeral=True)
+            return
+        await _show(interaction, ctx, outcome, "Rejected")
+
+
+class TimeModal(discord.ui.Modal, title="New time"):
+    when: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        label="When", placeholder="e.g. tomorrow 9am", max_length=100
+    )
+
+    def __init__(self, ids: list[int], *, approve: bool) -> None:
+        super().__init__(custom_id=f"postbot:when:{_joined(ids)}")
+        self.ids = ids
+        self.approve = approve
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        ctx = chat_context(interaction)
+        postbot = _client(interaction).postbot
+        try:
+            if self.approve:
+                outcome = await postbot.approve(ctx, self.ids, when=str(self.when.value))
+                await _show(interaction, ctx, outcome, "Approved")
+                return
+            moved = [await postbot.change_time(ctx, i, str(self.when.value)) for i in self.ids]
+        except UserError as exc:
+            await interaction.followup.send(user_message(exc), ephemeral=True)
+            return
+        note = f"Moved to {_when(moved[0])} by <@{ctx.user_id}>; it still awaits approval."
+        await interaction.edit_original_response(
+            embed=request_embed(moved, note), view=request_view(self.ids), allowed_mentions=_NO_MENTIONS
+        )
+
+
+DYNAMIC_ITEMS = (ApproveButton, NowButton, RejectButton, TimeButton)
+
+
+async def on_reaction(client: PostbotClient, payload: discord.RawReactionActionEvent) -> None:
+    """MESSAGE_REACTION_ADD (https://discord.com/developers/docs/events/gateway-events#message-reaction-add):
+    a ✅ by an approver on a scheduling answer approves its posts; anyone else's, or one on another
+    message, changes nothing and says nothing."""
+    if (
+        payload.guild_id is None
+        or payload.emoji.name not in APPROVING_EMOJI
+        or (client.user is not None and payload.user_id == client.user.id)
+    ):
+        return
+    member = payload.member
+    if member is None:
+        return
+    perms = member.guild_permissions
+    ctx = ChatContext(
+        chat=ChatKind.DISCORD,
+        team_id=str(payload.guild_id),
+        user_id=str(payload.user_id),
+        channel_id=str(payload.channel_id),
+        user_name=member.name,
+        is_admin=bool(perms.manage_guild or perms.administrator),
+        groups=frozenset(str(r.id) for r in member.roles),
+    )
+    try:
+        outcome = await client.postbot.approve_message(
+            ctx, MessageRef(str(payload.channel_id), str(payload.message_id))
+        )
+    except (PermissionDenied, NotFound) as exc:
+        log.info("reaction approves nothing", extra={"reason": str(exc)})
+        return
+    except Exception:
+        log.exception("approving by reaction failed")
+        return
+    channel = client.get_partial_messageable(payload.channel_id)
+    answer = discord.MessageReference(
+        message_id=payload.message_id, channel_id=payload.channel_id, fail_if_not_exists=False
+    )
+    try:
+        if outcome.overdue:
+            ids = [p.id for p in outcome.overdue]
+            await channel.send(
+                embed=request_embed(
+                    outcome.overdue, "Its time has passed: publish it now, or pick a new time."
+                ),
+                view=request_view(ids, overdue=True),
+                reference=answer,
+                allowed_mentions=_NO_MENTIONS,
+            )
+        if outcome.done:
+            await channel.send(
+                _note(ctx, outcome, "Approved") + " (✅)", reference=answer, allowed_mentions=_NO_MENTIONS
+            )
+    except discord.HTTPException as exc:
+        log.warning("could not confirm an approval", extra={"code": exc.code})

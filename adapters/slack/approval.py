@@ -1,0 +1,410 @@
+"""Approval in Slack: the request approvers get (in the scheduling answer's thread, or by DM), its
+Approve / Reject / Change time buttons and their forms, and a ✅ reaction on the scheduling answer.
+
+Every button carries the post ids only; who clicked, in which workspace, is read from the payload
+and the facade decides (an id from another workspace is "no such post" there; a clicker who does not
+approve in the post's channel is refused). Approving is one conditional UPDATE in the core, so a
+double click or two approvers at once approve and publish once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.blocks import Blocks, escape
+from adapters.slack.context import Directory
+from core.domain import ApprovalDelivery, ApprovalRule, ChatContext, MessageRef, PostView, ReviewOutcome
+from core.errors import NotFound, PermissionDenied, UserError
+from core.render import approval_request_lines, duration_text, review_text
+from core.service import Postbot, ScheduleOutcome
+
+if TYPE_CHECKING:
+    from adapters.slack.home import HomeTabs
+
+log = logging.getLogger(__name__)
+
+APPROVE_ACTION = "postbot_approve"
+REJECT_ACTION = "postbot_reject"
+TIME_ACTION = "postbot_approve_time"
+NOW_ACTION = "postbot_approve_now"
+APPROVAL_PATTERN = re.compile(rf"^({APPROVE_ACTION}|{REJECT_ACTION}|{TIME_ACTION}|{NOW_ACTION}):\d+$")
+REJECT_MODAL = "postbot_reject_modal"
+TIME_MODAL = "postbot_time_modal"
+# ✅ (and the heavier ✔️): the emoji names Slack sends in reaction_added's ``reaction``
+# (https://docs.slack.dev/reference/events/reaction_added/).
+APPROVING_REACTIONS = frozenset({"white_check_mark", "heavy_check_mark"})
+_REASON_MAX = 500
+
+Tell = Callable[[str], Awaitable[None]]
+
+
+def _slack_time(post: PostView) -> str:
+    """The time as each reader's own Slack shows it, in their zone: ``<!date^…>`` formatting
+    (https://api.slack.com/reference/surfaces/formatting#date-formatting); the fallback is the
+    author's zone, for clients that can't."""
+    stamp = int(post.run_at.timestamp())
+    fallback = f"{post.run_at:%Y-%m-%d %H:%M} UTC"
+    return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _button(action: str, post_ids: list[int], label: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": f"{action}:{post_ids[0]}",
+        "text": {"type": "plain_text", "text": label, "emoji": True},
+        "value": ",".join(str(i) for i in post_ids),
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def request_blocks(posts: list[PostView], *, buttons: bool = True) -> tuple[str, Blocks]:
+    """The request: video (name, length), time in the reader's zone, per platform its caption,
+    account and options; then Approve, Reject and Change time."""
+    first = posts[0]
+    media = escape(first.media_name or "a video")
+    # What the author wrote is escaped; the mention and the date are postbot's own control sequences.
+    head = (
+        f"Approval needed: *{media}* ({duration_text(first.media_duration_s)}) from <@{first.author_id}>, "
+        f"to go out {_slack_time(first)}."
+    )
+    body = "\n".join(f"• {escape(line)}" for line in approval_request_lines(posts, "")[1:])
+    ids = [p.id for p in posts]
+    blocks: Blocks = [
+        {
+            "type": "section",
+            "block_id": "request",
+            "text": {"type": "mrkdwn", "text": f":raised_hand: {head}"},
+        },
+        {"type": "section", "block_id": "captions", "text": {"type": "mrkdwn", "text": body[:3000]}},
+    ]
+    if buttons:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "decide",
+                "elements": [
+                    _button(APPROVE_ACTION, ids, "Approve", "primary"),
+                    _button(REJECT_ACTION, ids, "Reject", "danger"),
+                    _button(TIME_ACTION, ids, "Change time"),
+                ],
+            }
+        )
+    text = escape(f"Approval needed for #{', #'.join(str(i) for i in ids)} ({posts[0].platform.label})")
+    return text, blocks
+
+
+def overdue_blocks(posts: list[PostView]) -> Blocks:
+    ids = [p.id for p in posts]
+    when = _slack_time(posts[0])
+    return [
+        {
+            "type": "section",
+            "block_id": "overdue",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"#{', #'.join(str(i) for i in ids)} was due {when}, which has passed. "
+                "Publish it now, or pick a new time?",
+            },
+        },
+        {
+            "type": "actions",
+            "block_id": "overdue_choice",
+            "elements": [
+                _button(NOW_ACTION, ids, "Publish now", "primary"),
+                {**_button(TIME_ACTION, ids, "Pick a new time"), "action_id": f"{TIME_ACTION}:{ids[0]}"},
+            ],
+        },
+    ]
+
+
+def _ids(action: dict[str, Any]) -> list[int]:
+    return [int(v) for v in str(action.get("value", "")).split(",") if v.strip().isdigit()][:50]
+
+
+def _decided_blocks(message: dict[str, Any], note: str) -> Blocks:
+    """The request after a decision: its buttons gone, a line saying who did what."""
+    kept = [
+        b
+        for b in message.get("blocks") or []
+        if b.get("type") != "actions" and b.get("block_id") != "overdue"
+    ]
+    return [
+        *[{**b, "block_id": f"{b['block_id']}~d"} if b.get("block_id") else b for b in kept],
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": note[:2000]}]},
+    ]
+
+
+def _text_modal(callback: str, title: str, label: str, meta: dict[str, Any], *, hint: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": callback,
+        "title": {"type": "plain_text", "text": title},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": json.dumps(meta),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "field",
+                "label": {"type": "plain_text", "text": label},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "max_length": _REASON_MAX,
+                    "placeholder": {"type": "plain_text", "text": hint},
+                },
+            }
+        ],
+    }
+
+
+class SlackApproval:
+    """The approval listeners; the handlers pass their guard and their ways of telling people."""
+
+    def __init__(
+        self,
+        *,
+        postbot: Postbot,
+        client: AsyncWebClient,
+        directory: Directory,
+        homes: HomeTabs,
+        acked: Callable[..., Awaitable[None]],
+    ) -> None:
+        self.postbot = postbot
+        self.client = client
+        self.directory = directory
+        self.homes = homes
+        self._acked = acked
+
+    def register(self, app: Any) -> None:
+        app.action(APPROVAL_PATTERN)(self.on_button)
+        app.view(REJECT_MODAL)(self.on_reject_form)
+        app.view(TIME_MODAL)(self.on_time_form)
+        app.event("reaction_added")(self.on_reaction)
+
+    # ------------------------------------------------------------------ asking
+
+    async def ask(self, ctx: ChatContext, outcome: ScheduleOutcome, answer: MessageRef) -> None:
+        """Send the request for ``outcome``'s awaiting posts: under the scheduling answer, or to each
+        approver by DM. A failure costs the request, never the posts (✅ and /approve still work)."""
+        rule = outcome.approval
+        if rule is None or outcome.duplicate:
+            return
+        text, layout = request_blocks(outcome.posts)
+        thread = ctx.thread_id or answer.message_id
+        try:
+            if rule.delivery is ApprovalDelivery.DM:
+                people = await self._approver_ids(rule)
+                if people:
+                    for person in sorted(people):
+                        opened = await self.client.conversations_open(users=person)
+                        await self.client.chat_postMessage(
+                            channel=opened["channel"]["id"], text=text, blocks=layout
+                        )
+                    return
+            await self.client.chat_postMessage(
+                channel=answer.channel_id, thread_ts=thread, text=text, blocks=layout
+            )
+        except SlackApiError as exc:
+            log.warning("could not send the approval request", extra={"error": exc.response.get("error")})
+
+    async def _approver_ids(self, rule: ApprovalRule) -> set[str]:
+        people = {a.id for a in rule.approvers if a.kind == "user"}
+        groups = [a.id for a in rule.approvers if a.kind == "group"]
+        if groups:
+            members = await self.directory.group_members()
+            for group in groups:
+                people |= members.get(group, frozenset())
+        if not rule.approvers:
+            # The admins: the ones the configuration names (Slack lists no workspace admins cheaply).
+            people |= self.directory.admin_ids
+        return people
+
+    # ------------------------------------------------------------------ buttons and forms
+
+    async def _ctx(self, team_id: str, user_id: str, channel_id: str | None) -> ChatContext:
+        return await self.directory.context(team_id=team_id, user_id=user_id, channel_id=channel_id)
+
+    async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        kind = action["action_id"].split(":", 1)[0]
+        ids = _ids(action)
+        if kind in (REJECT_ACTION, TIME_ACTION):
+            # A form first; the trigger_id lives 3 seconds, so open it before anything slow.
+            await ack()
+            await self._open_form(body, kind, ids)
+            return
+
+        async def work(tell: Tell) -> None:
+            ctx = await self._ctx(
+                body["team"]["id"], body["user"]["id"], (body.get("channel") or {}).get("id")
+            )
+            outcome = await self.postbot.approve(ctx, ids, now=kind == NOW_ACTION)
+            await self._show(body, ctx, outcome, tell)
+
+        await self._acked(ack, respond, work, "approval button", body["user"]["id"])
+
+    async def _open_form(self, body: dict[str, Any], kind: str, ids: list[int]) -> None:
+        message = body.get("message") or {}
+        meta = {
+            "ids": ids,
+            "channel": (body.get("channel") or {}).get("id"),
+            "ts": message.get("ts"),
+            # "Pick a new time" under an overdue question approves at that time.
+            "approve": any(b.get("block_id") == "overdue" for b in message.get("blocks") or []),
+        }
+        if kind == REJECT_ACTION:
+            view = _text_modal(
+                REJECT_MODAL, "Reject post", "Reason (the author sees it)", meta, hint="what to change"
+            )
+        else:
+            view = _text_modal(TIME_MODAL, "New time", "When", meta, hint="e.g. tomorrow 9am")
+        try:
+            await self.client.views_open(trigger_id=body["trigger_id"], view=view)
+        except SlackApiError as exc:
+            log.warning("could not open the approval form", extra={"error": exc.response.get("error")})
+
+    async def on_reject_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await self._form(ack, body, view, reject=True)
+
+    async def on_time_form(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await self._form(ack, body, view, reject=False)
+
+    async def _form(self, ack: Any, body: dict[str, Any], view: dict[str, Any], *, reject: bool) -> None:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        value = (view["state"]["values"].get("field", {}).get("value", {}) or {}).get("value") or ""
+        ids = [int(i) for i in meta.get("ids", [])][:50]
+        ctx = await self._ctx(body["team"]["id"], body["user"]["id"], meta.get("channel"))
+        try:
+            if reject:
+                outcome = await self.postbot.reject(ctx, ids, value)
+            elif meta.get("approve"):
+                outcome = await self.postbot.approve(ctx, ids, when=value)
+            else:
+                moved = [await self.postbot.change_time(ctx, i, value) for i in ids]
+        except UserError as exc:
+            # Slack keeps the form open and shows the message under the field
+            # (https://api.slack.com/surfaces/modals#displaying_errors).
+            await ack(response_action="errors", errors={"field": str(exc)[:150]})
+            return
+        await ack()
+        self.homes.changed(ctx.team_id)
+        if not reject and not meta.get("approve"):
+            note = (
+                f"#{', #'.join(str(p.id) for p in moved)} moved to {_slack_time(moved[0])} by "
+                f"<@{ctx.user_id}>; it still awaits approval."
+            )
+            await self._edit(meta, moved, note, buttons=True)
+            return
+        verb = "Rejected" if reject else "Approved"
+        shown = outcome.done or outcome.already or outcome.overdue
+        await self._edit(meta, shown, self._note(ctx, outcome, verb), buttons=not outcome.done)
+
+    async def _edit(self, meta: dict[str, Any], posts: list[PostView], note: str, *, buttons: bool) -> None:
+        """Redraw the request (it may sit in a thread, where the bot can't read it back) from the
+        posts as they are now, with a line saying what happened."""
+        channel, ts = meta.get("channel"), meta.get("ts")
+        if not channel or not ts or not posts:
+            return
+        _, blocks = request_blocks(posts, buttons=buttons)
+        blocks = [
+            *[{**b, "block_id": f"{b['block_id']}~{secrets.token_hex(2)}"} for b in blocks],
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": note[:2000]}]},
+        ]
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, text=note, blocks=blocks)
+        except SlackApiError as exc:
+            log.warning("could not update the approval request", extra={"error": exc.response.get("error")})
+
+    @staticmethod
+    def _note(ctx: ChatContext, outcome: ReviewOutcome, verb: str) -> str:
+        who = f"<@{ctx.user_id}>"
+        if outcome.done:
+            ids = ", ".join(f"#{p.id} {p.platform.label}" for p in outcome.done)
+            if verb == "Approved":
+                return (
+                    f":white_check_mark: {ids} approved by {who}; it goes out {_slack_time(outcome.done[0])}."
+                )
+            reason = outcome.done[0].review_note
+            return f":no_entry: {ids} rejected by {who}" + (f": {escape(reason)}" if reason else ".")
+        return escape(review_text(outcome, verb))
+
+    async def _show(self, body: dict[str, Any], ctx: ChatContext, outcome: ReviewOutcome, tell: Tell) -> None:
+        """After a button: the request says who approved (buttons gone); an overdue post asks
+        publish now or a new time; a post someone else decided says so, privately."""
+        if outcome.done:
+            self.homes.changed(ctx.team_id)
+        message = body.get("message") or {}
+        channel = (body.get("channel") or {}).get("id")
+        if outcome.overdue and channel and message:
+            blocks = [
+                b
+                for b in message.get("blocks") or []
+                if b.get("type") != "actions" and b.get("block_id") != "overdue"
+            ]
+            await self.client.chat_update(
+                channel=channel,
+                ts=message["ts"],
+                text="Its time has passed",
+                blocks=[*blocks, *overdue_blocks(outcome.overdue)],
+            )
+            return
+        if outcome.done and channel and message:
+            note = self._note(ctx, outcome, "Approved")
+            await self.client.chat_update(
+                channel=channel, ts=message["ts"], text=note, blocks=_decided_blocks(message, note)
+            )
+            return
+        await tell(review_text(outcome))
+
+    # ------------------------------------------------------------------ ✅ on the scheduling answer
+
+    async def on_reaction(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """reaction_added (https://docs.slack.dev/reference/events/reaction_added/): a ✅ by an
+        approver on a scheduling answer approves its posts. Anyone else's ✅, or one on another
+        message, changes nothing and says nothing (a reaction is not a command)."""
+        item = event.get("item") or {}
+        if event.get("reaction") not in APPROVING_REACTIONS or item.get("type") != "message":
+            return
+        channel, ts, user = item.get("channel"), item.get("ts"), event.get("user")
+        team = body.get("team_id")
+        if not (channel and ts and user and team):
+            return
+        try:
+            ctx = await self._ctx(str(team), str(user), str(channel))
+            outcome = await self.postbot.approve_message(ctx, MessageRef(str(channel), str(ts)))
+        except (PermissionDenied, NotFound) as exc:
+            log.info("reaction approves nothing", extra={"reason": str(exc)})
+            return
+        except Exception:
+            log.exception("approving by reaction failed")
+            return
+        if not (outcome.done or outcome.overdue):
+            return
+        self.homes.changed(ctx.team_id)
+        # The scheduling answer sits in the thread of the video's message when there was one (Slack
+        # threads are one level deep): the confirmation goes there too.
+        first = (outcome.done or outcome.overdue)[0]
+        thread = first.thread_id or str(ts)
+        try:
+            if outcome.overdue:
+                await self.client.chat_postMessage(
+                    channel=channel,
+                    thread_ts=thread,
+                    text="Its time has passed",
+                    blocks=overdue_blocks(outcome.overdue),
+                )
+            if outcome.done:
+                note = self._note(ctx, outcome, "Approved") + " (✅)"
+                await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=note)
+        except SlackApiError as exc:
+            log.warning("could not confirm an approval", extra={"error": exc.response.get("error")})

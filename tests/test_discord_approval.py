@@ -1,0 +1,174 @@
+"""Approval in Discord, end to end: the production discord.py client against the fake Discord (REST
+and gateway: interactions, modals, MESSAGE_REACTION_ADD as documented), the real core and scheduler.
+A member's post waits; an approver (by role) approves it with the button or with ✅ and it is
+published once; a rejection's reason reaches the author; presses from a non-approver or from another
+server are refused."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bot.wiring import App
+from core.domain import PostStatus
+from tests.fakes.discord_api import EPHEMERAL, Interaction
+from tests.test_discord_adapter import MANAGE_GUILD, SEND_MESSAGES, World, _buttons, _schedule, running, world
+
+__all__ = ["running", "world"]
+
+
+async def _approval_on(world: World, role: str) -> None:
+    payload = world.fake.command_interaction(
+        "postbot-admin approval",
+        {"state": "on", "approvers": f"<@&{role}>"},
+        user=world.admin,
+        guild=world.guild,
+        permissions=MANAGE_GUILD | SEND_MESSAGES,
+    )
+    record = await world.run(payload)
+    answer = world.fake.original(record)
+    assert answer is not None and f"<@&{role}> approve" in answer["content"], answer
+
+
+async def _request(world: World) -> dict[str, Any]:
+    def found() -> dict[str, Any] | None:
+        for message in world.fake.channel_messages(world.channel_id):
+            if any(b.get("custom_id", "").startswith("postbot:ok:") for b in _all_buttons(message)):
+                return message
+        return None
+
+    result: dict[str, Any] = await world.fake.wait_for(found)
+    return result
+
+
+def _all_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return _buttons(message) if message.get("components") else []
+
+
+async def _status(app: App) -> PostStatus:
+    async with app.sessions() as session:
+        from sqlalchemy import select
+
+        from core.db.models import ScheduledPost
+
+        return PostStatus((await session.execute(select(ScheduledPost.status))).scalar_one())
+
+
+async def test_a_role_approves_with_the_button_and_the_post_is_published_once(
+    world: World, running: App, clip: Path
+) -> None:
+    fake = world.fake
+    carol = fake.add_user("carol")
+    role = await fake.add_role(world.guild, "video leads", [carol])
+    await running.start_scheduler()
+    await _approval_on(world, role)
+    record = await world.run(_schedule(world, clip, "in 8 seconds"))
+    answer = fake.original(record)
+    assert answer is not None
+    assert "Awaiting approval" in str(answer["embeds"][0])
+    request = await _request(world)
+    # A reply to the scheduling answer, pinging the role; the time renders in each reader's zone.
+    assert request["message_reference"]["message_id"] == answer["id"]
+    assert f"<@&{role}>" in request["content"]
+    embed = request["embeds"][0]
+    assert "clip.mp4" in embed["description"] and "(0:12)" in embed["description"]
+    assert "<t:" in embed["description"] and "Launch day #rocket" in str(embed["fields"])
+    assert await _status(running) is PostStatus.AWAITING
+
+    # Alice (the author) and the admin are not in the role: refused, privately.
+    for who in (world.alice, world.admin):
+        press = await world.run(
+            fake.component_interaction(request["id"], "postbot:ok:1", user=who, guild=world.guild)
+        )
+        [note] = fake.followup_messages(press)
+        assert note["flags"] & EPHEMERAL and "Only an approver of this channel" in note["content"]
+    # The same press from another server: there is no post #1 there.
+    other = fake.add_guild("elsewhere")
+    forged = fake.component_interaction(request["id"], "postbot:ok:1", user=carol, guild=world.guild)
+    forged.update(guild_id=other.id, guild={"id": other.id, "locale": "en-US", "features": []})
+    press = await world.run(forged)
+    [note] = fake.followup_messages(press)
+    assert "There is no post #1" in note["content"]
+    assert await _status(running) is PostStatus.AWAITING
+
+    # Carol presses twice at once: one approval.
+    presses = [
+        fake.component_interaction(request["id"], "postbot:ok:1", user=carol, guild=world.guild) for _ in "ab"
+    ]
+    records = await asyncio.gather(*(fake.send_interaction(p) for p in presses))
+    await fake.wait_for(lambda: "approved by" in str(fake.messages[request["id"]].get("embeds")))
+    # The second press says privately that it is decided already.
+    await fake.wait_for(lambda: any(fake.followup_messages(r) for r in records))
+    edited = fake.messages[request["id"]]
+    assert f"approved by <@{carol.id}>" in str(edited["embeds"][0]) and not edited.get("components")
+    assert await _status(running) is PostStatus.QUEUED
+
+    def published() -> list[dict[str, Any]]:
+        return [m for m in fake.channel_messages(world.channel_id) if "Published: #1" in str(m.get("embeds"))]
+
+    await fake.wait_for(lambda: published())
+    await asyncio.sleep(1.0)
+    assert len(published()) == 1 and f"approved by <@{carol.id}>" in str(published()[0]["embeds"])
+
+
+async def test_a_check_mark_by_an_approver_approves_and_one_by_the_author_does_nothing(
+    world: World, running: App, clip: Path
+) -> None:
+    fake = world.fake
+    carol = fake.add_user("carol")
+    role = await fake.add_role(world.guild, "video leads", [carol])
+    await _approval_on(world, role)
+    record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    answer = fake.original(record)
+    assert answer is not None
+    await _request(world)
+    assert await fake.react(world.alice, world.guild, answer["id"])
+    await fake.react(carol, world.guild, answer["id"], emoji="👍")
+    await asyncio.sleep(0.5)
+    assert await _status(running) is PostStatus.AWAITING
+
+    await fake.react(carol, world.guild, answer["id"])
+    confirmed = await fake.wait_for(
+        lambda: next(
+            (m for m in fake.channel_messages(world.channel_id) if "(✅)" in m.get("content", "")), None
+        )
+    )
+    assert f"approved by <@{carol.id}>" in confirmed["content"]
+    assert confirmed["message_reference"]["message_id"] == answer["id"]
+    assert await _status(running) is PostStatus.QUEUED
+
+
+async def test_reject_asks_a_reason_in_a_modal_and_the_author_hears_it(
+    world: World, running: App, clip: Path
+) -> None:
+    fake = world.fake
+    carol = fake.add_user("carol")
+    role = await fake.add_role(world.guild, "video leads", [carol])
+    await running.start_scheduler()
+    await _approval_on(world, role)
+    await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    request = await _request(world)
+    opened = await fake.send_interaction(
+        fake.component_interaction(request["id"], "postbot:no:1", user=carol, guild=world.guild)
+    )
+    await fake.wait_for(lambda: opened.callback)
+    assert opened.callback is not None and opened.callback["type"] == 9
+    submit = fake.modal_submit_interaction(
+        opened, {_reason_id(opened): "Use the new logo"}, user=carol, guild=world.guild
+    )
+    record: Interaction = await fake.send_interaction(submit)
+    await fake.wait_for(lambda: "rejected by" in str(fake.messages[request["id"]].get("embeds")))
+    assert record.callback is not None
+    assert "Use the new logo" in str(fake.messages[request["id"]]["embeds"])
+    assert await _status(running) is PostStatus.REJECTED
+    told = await fake.wait_for(
+        lambda: next((m for m in fake.dm_messages(world.alice.id) if "was rejected by" in m["content"]), None)
+    )
+    assert "Reason: Use the new logo" in told["content"]
+
+
+def _reason_id(opened: Interaction) -> str:
+    assert opened.callback is not None
+    rows = opened.callback["data"]["components"]
+    return str(rows[0]["components"][0]["custom_id"])
