@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 KB = 1000
@@ -38,6 +39,9 @@ class Rules:
     # "x" (X's weighted count, where URLs count 23 and most non-Latin characters count 2), or
     # "graphemes" (what a reader sees as one character, Bluesky's count).
     caption_unit: str = "chars"
+    # A platform's own way of counting, where none of the units above is it (Threads counts an emoji
+    # as its UTF-8 bytes and every other character as one); it replaces ``caption_unit``.
+    caption_counter: Callable[[str], int] | None = None
     caption_name: str = "caption"
     max_hashtags: int | None = None
     max_mentions: int | None = None

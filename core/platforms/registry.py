@@ -34,6 +34,7 @@ NAMES: tuple[str, ...] = (
     "tiktok",
     "facebook",
     "bluesky",
+    "threads",
     "sandbox",
 )
 

@@ -26,6 +26,12 @@ One ``FakeOAuthProvider(platform)`` serves that platform's endpoints at their re
   ``GET /refresh_access_token?grant_type=ig_refresh_token``, ``GET /{version}/me?fields=user_id,username``.
   No refresh tokens and no revoke endpoint, like Instagram. (The fake does not enforce the
   "at least 24 hours old" refresh rule, so tests can refresh at once.)
+- threads (https://developers.facebook.com/docs/threads/get-started/get-access-tokens-and-permissions,
+  .../long-lived-tokens): ``GET /oauth/authorize``, ``POST /oauth/access_token`` →
+  ``{"access_token", "user_id"}`` (a one-hour token), ``GET /access_token?grant_type=th_exchange_token``
+  → 60-day token, ``GET /refresh_access_token?grant_type=th_refresh_token``,
+  ``GET /v1.0/me?fields=id,username``; Graph's error envelope. No refresh tokens, no revoke endpoint.
+  (Like Instagram's, the 24-hour rule for refreshing is not enforced.)
 
 Everywhere: codes are single-use and expire after 10 minutes (a replayed code is ``invalid_grant``
 and, per RFC 6749 §4.1.2, kills the tokens it bought); ``redirect_uri`` must match the authorize
@@ -68,8 +74,20 @@ _TIKTOK_HEX_CHALLENGE = re.compile(r"[0-9a-f]{64}")
 # provider here, once a code was issued for a challenge its exchange needs the matching verifier
 # (RFC 7636 §4.6), which is what makes a stolen code useless in another flow.
 PKCE_PLATFORMS = {"x"}
-ACCESS_TTL = {"youtube": 3599, "x": 7200, "linkedin": 5_184_000, "tiktok": 86_400, "instagram": 3600}
+ACCESS_TTL = {
+    "youtube": 3599,
+    "x": 7200,
+    "linkedin": 5_184_000,
+    "tiktok": 86_400,
+    "instagram": 3600,
+    "threads": 3600,
+}
 IG_LONG_TTL = 5_183_944
+# Meta's long-lived-token platforms: one access token extended by its own grant, no refresh token.
+LONG_LIVED = {
+    "instagram": ("ig_exchange_token", "ig_refresh_token"),
+    "threads": ("th_exchange_token", "th_refresh_token"),
+}
 
 
 @dataclass
@@ -85,6 +103,7 @@ DEFAULT_ACCOUNTS = {
     "linkedin": FakeAccount("782bbtaQ", "Ada Acme", "ada"),
     "tiktok": FakeAccount("-000xkTGwMaRlT6l2lM1rK4hMxhq2S6Y1Ig", "acme.tt", "acme.tt"),
     "instagram": FakeAccount("17841405793187218", "acme.ig", "acme.ig"),
+    "threads": FakeAccount("25318902871034482", "acme.threads", "acme.threads"),
 }
 
 
@@ -182,6 +201,13 @@ class FakeOAuthProvider(LoopbackFake):
                 ("GET", "/refresh_access_token", self._ig_refresh),
                 ("GET", r"/{version:v\d+\.\d+}/me", self._profile),
             ],
+            "threads": [
+                ("GET", "/oauth/authorize", self._authorize),
+                ("POST", "/oauth/access_token", self._token),
+                ("GET", "/access_token", self._ig_exchange),
+                ("GET", "/refresh_access_token", self._ig_refresh),
+                ("GET", r"/{version:v\d+\.\d+}/me", self._profile),
+            ],
         }[self.platform]
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
@@ -229,7 +255,7 @@ class FakeOAuthProvider(LoopbackFake):
         return sum(
             1
             for c in self.token_calls
-            if c.grant_type in ("refresh_token", "ig_refresh_token") and c.status == 200
+            if c.grant_type in ("refresh_token", "ig_refresh_token", "th_refresh_token") and c.status == 200
         )
 
     def mint(self, *, scope: str | None = None) -> dict[str, Any]:
@@ -239,7 +265,7 @@ class FakeOAuthProvider(LoopbackFake):
         return {
             "access_token": access,
             "refresh_token": grant.refresh_token,
-            "expires_in": self.access_ttl_s if self.platform != "instagram" else IG_LONG_TTL,
+            "expires_in": self.access_ttl_s if self.platform not in LONG_LIVED else IG_LONG_TTL,
             "scope": grant.scope,
         }
 
@@ -255,12 +281,17 @@ class FakeOAuthProvider(LoopbackFake):
     def _new_grant(self, scope: str, *, offline: bool) -> Grant:
         grant = Grant(scope=scope)
         grant.access_tokens.add(self._new_token("access"))
-        if offline and self.platform != "instagram" and (self.platform != "linkedin" or self.partner):
+        if offline and self.platform not in LONG_LIVED and (self.platform != "linkedin" or self.partner):
             grant.refresh_token = self._new_token("refresh")
         self.grants.append(grant)
         return grant
 
     def _oauth_error(self, status: int, error: str, description: str) -> web.Response:
+        if self.platform == "threads":
+            # graph.threads.net answers in Graph's envelope, the token endpoint too.
+            return self._graph_error(
+                description, code=190 if error == "invalid_token" else 100, status=status
+            )
         if self.platform == "instagram":
             code = 190 if error == "invalid_token" else 100
             return web.json_response(
@@ -321,7 +352,7 @@ class FakeOAuthProvider(LoopbackFake):
                 "error_description": "The user denied the request",
                 "state": q["state"],
             }
-            if self.platform == "instagram":
+            if self.platform in LONG_LIVED:
                 params["error_reason"] = "user_denied"
             raise web.HTTPFound(redirect + sep + urlencode(params))
         code = secrets.token_urlsafe(32)
@@ -338,7 +369,9 @@ class FakeOAuthProvider(LoopbackFake):
             issued=time.monotonic(),
         )
         location = redirect + sep + urlencode({"code": code, "state": q["state"]})
-        if self.platform == "instagram":
+        if self.platform in LONG_LIVED:
+            # Meta appends "#_" to the redirect (e.g. https://qiita.com/kawamurashin/items/5f7aadde537919fea2cb
+            # shows ".../callback/?code=...#_" for Threads).
             location += "#_"
         raise web.HTTPFound(location)
 
@@ -378,7 +411,7 @@ class FakeOAuthProvider(LoopbackFake):
             return self._oauth_error(401, "invalid_client", "Client authentication failed.")
         if grant_type == "authorization_code":
             return self._exchange(form)
-        if grant_type == "refresh_token" and self.platform != "instagram":
+        if grant_type == "refresh_token" and self.platform not in LONG_LIVED:
             if self._refresh_delay_s:
                 await asyncio.sleep(self._refresh_delay_s)
             return self._refresh(form)
@@ -447,6 +480,8 @@ class FakeOAuthProvider(LoopbackFake):
 
     def _token_response(self, grant: Grant, *, first: bool) -> web.Response:
         access = next(iter(grant.access_tokens))
+        if self.platform == "threads":
+            return web.json_response({"access_token": access, "user_id": int(self.account.account_id)})
         if self.platform == "instagram":
             return web.json_response(
                 {
@@ -494,7 +529,7 @@ class FakeOAuthProvider(LoopbackFake):
                 return grant
         return None
 
-    def _graph_error(self, message: str, code: int = 190) -> web.Response:
+    def _graph_error(self, message: str, code: int = 190, status: int = 400) -> web.Response:
         return web.json_response(
             {
                 "error": {
@@ -504,39 +539,39 @@ class FakeOAuthProvider(LoopbackFake):
                     "fbtrace_id": secrets.token_hex(8),
                 }
             },
-            status=400,
+            status=status,
         )
 
     async def _ig_exchange(self, request: web.Request) -> web.StreamResponse:
         q = request.query
-        if q.get("grant_type") != "ig_exchange_token" or q.get("client_secret") != self.client_secret:
-            self.token_calls.append(TokenCall("ig_exchange_token", 400))
+        exchange, _ = LONG_LIVED[self.platform]
+        if q.get("grant_type") != exchange or q.get("client_secret") != self.client_secret:
+            self.token_calls.append(TokenCall(exchange, 400))
             return self._graph_error("Error validating client secret.", code=101)
         grant = self._ig_grant(q.get("access_token", ""))
         if grant is None or q.get("access_token", "") not in grant.access_tokens:
-            self.token_calls.append(TokenCall("ig_exchange_token", 400))
+            self.token_calls.append(TokenCall(exchange, 400))
             return self._graph_error("Error validating access token: Session has expired.")
         long = self._new_token("access")
         grant.access_tokens = {long}
-        self.token_calls.append(TokenCall("ig_exchange_token", 200))
+        self.token_calls.append(TokenCall(exchange, 200))
         return web.json_response({"access_token": long, "token_type": "bearer", "expires_in": IG_LONG_TTL})
 
     async def _ig_refresh(self, request: web.Request) -> web.StreamResponse:
         q = request.query
+        _, refresh = LONG_LIVED[self.platform]
         if self._refresh_delay_s:
             await asyncio.sleep(self._refresh_delay_s)
-        grant = (
-            self._ig_grant(q.get("access_token", "")) if q.get("grant_type") == "ig_refresh_token" else None
-        )
+        grant = self._ig_grant(q.get("access_token", "")) if q.get("grant_type") == refresh else None
         if grant is None:
-            self.token_calls.append(TokenCall("ig_refresh_token", 400))
+            self.token_calls.append(TokenCall(refresh, 400))
             return self._graph_error(
                 "Error validating access token: The session has been invalidated because the user changed "
                 "their password or Facebook has changed the session for security reasons."
             )
         grant.stale_tokens |= grant.access_tokens
         grant.access_tokens = {self._new_token("access")}
-        self.token_calls.append(TokenCall("ig_refresh_token", 200))
+        self.token_calls.append(TokenCall(refresh, 200))
         return web.json_response(
             {
                 "access_token": next(iter(grant.access_tokens)),
@@ -634,6 +669,11 @@ class FakeOAuthProvider(LoopbackFake):
                 }
             )
         fields = set(request.query.get("fields", "id").split(","))
+        if self.platform == "threads":
+            # Threads profiles (https://developers.facebook.com/docs/threads/threads-profiles): the id
+            # is the threads-user-id the publishing endpoints take.
+            me = {"id": acct.account_id, "username": acct.username, "name": acct.name}
+            return web.json_response({k: v for k, v in me.items() if k in fields | {"id"}})
         me = {"id": "27" + acct.account_id[2:], "user_id": acct.account_id, "username": acct.username}
         return web.json_response({k: v for k, v in me.items() if k in fields | {"id"}})
 

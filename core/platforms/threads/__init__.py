@@ -1,0 +1,1 @@
+"""Threads: its publisher, OAuth client, media rules, slot priors and settings defaults (spec.py)."""

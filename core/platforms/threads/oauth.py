@@ -1,0 +1,140 @@
+"""Threads OAuth: the Authorization Window, then a short-lived token exchanged for a 60-day one.
+
+Get Access Tokens (https://developers.facebook.com/docs/threads/get-started/get-access-tokens-and-permissions,
+read 2026-12-06): the Authorization Window is ``https://threads.com/oauth/authorize`` (older pages and
+Postiz say threads.net, which redirects there) with ``client_id`` (the *Threads* app id),
+``redirect_uri`` (exactly one of the app's valid OAuth redirect URIs), comma-separated ``scope``,
+``response_type=code`` and ``state``; the code goes to ``POST https://graph.threads.net/oauth/access_token``
+(client id and secret in the form) for a one-hour token and the ``user_id``.
+
+Long-lived tokens (https://developers.facebook.com/docs/threads/get-started/long-lived-tokens): the
+short-lived token is exchanged at once with ``GET /access_token?grant_type=th_exchange_token``
+(client secret, token) for a token "valid for 60 days" that "can be refreshed as long as they are at
+least 24 hours old but have not expired" with ``GET /refresh_access_token?grant_type=th_refresh_token``;
+"Tokens that have not been refreshed in 60 days will expire and can no longer be refreshed". There is
+no refresh token: like Instagram's, the access token is extended itself (``refreshes_access_token``),
+so core/accounts/keepalive.py renews it in its last week and core/accounts/tokens.py before it runs
+out. No revoke endpoint is documented: unlinking deletes the tokens here, and the person removes the
+app under Threads' Settings → Account → Website permissions.
+
+Postiz (libraries/nestjs-libraries/src/integrations/social/threads.provider.ts) speaks the same flow:
+authorization_code, th_exchange_token, th_refresh_token, ``/v1.0/me?fields=id,username,...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.domain import Platform
+from core.oauth.base import OAuthProvider
+from core.oauth.endpoints import Endpoints
+from core.oauth.errors import OAuthError
+from core.oauth.models import Profile, TokenSet
+from core.platforms.threads import versions
+
+GRAPH = "https://graph.threads.net"
+# Graph error codes for an access token that is expired, revoked or otherwise dead
+# (https://developers.facebook.com/docs/graph-api/guides/error-handling, which Threads' errors follow).
+_DEAD_TOKEN_CODES = {190, 102, 463, 467}
+SCOPES = ("threads_basic", "threads_content_publish", "threads_manage_insights")
+
+
+class ThreadsOAuth(OAuthProvider):
+    platform = Platform.THREADS
+    defaults = Endpoints(
+        authorize="https://threads.com/oauth/authorize",
+        token=f"{GRAPH}/oauth/access_token",
+        revoke=None,
+        profile=f"{GRAPH}/{versions.DEFAULT}/me",
+    )
+    # threads_basic is "required for all Threads endpoints", threads_content_publish for publishing,
+    # threads_manage_insights for the insights results.py reads (Get Started, Authorization:
+    # https://developers.facebook.com/docs/threads/get-started).
+    default_scopes = SCOPES
+    scope_separator = ","
+    refreshes_access_token = True
+    # The redirect must exactly match one of the app's "valid OAuth URIs" (Get Access Tokens), which
+    # Meta's app dashboard takes as https addresses; no loopback exception is documented.
+    loopback_redirect = False
+
+    @property
+    def _graph(self) -> str:
+        # The long-lived token endpoints sit at the root of the token endpoint's host.
+        parts = urlsplit(self.endpoints.token)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def error_code(self, payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
+        # Graph's envelope: {"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}.
+        if isinstance(payload.get("error"), dict):
+            err = payload["error"]
+            return f"{err.get('type', 'OAuthException')}:{err.get('code')}", err.get("message")
+        return super().error_code(payload)
+
+    def is_dead_grant(self, error: str | None, *, grant: str, status: int) -> bool:
+        if error and ":" in error:
+            code = error.rsplit(":", 1)[1]
+            if code.isdigit() and int(code) in _DEAD_TOKEN_CODES:
+                return True
+            # A used or expired authorization code.
+            if grant == "authorization_code" and status == 400:
+                return True
+        return super().is_dead_grant(error, grant=grant, status=status)
+
+    def parse_token(self, payload: Mapping[str, Any]) -> TokenSet:
+        base = super().parse_token(payload)
+        user_id = payload.get("user_id")
+        return replace(base, refresh_token=None, account_hint=str(user_id) if user_id is not None else None)
+
+    async def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None) -> TokenSet:
+        short = await super().exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=None)
+        long = await self._graph_token(
+            "/access_token",
+            {
+                "grant_type": "th_exchange_token",
+                "client_secret": self._client_secret,
+                "access_token": short.access_token,
+            },
+        )
+        # The answer names no scopes: the consent asked for ours, and a missing one shows as a
+        # refusal (results.py, the publisher).
+        return TokenSet(
+            access_token=long.access_token,
+            expires_at=long.expires_at,
+            scope=short.scope or self.scope_separator.join(self.scopes),
+            account_hint=short.account_hint,
+        )
+
+    async def refresh(self, tokens: TokenSet) -> TokenSet:
+        fresh = await self._graph_token(
+            "/refresh_access_token", {"grant_type": "th_refresh_token", "access_token": tokens.access_token}
+        )
+        return TokenSet(
+            access_token=fresh.access_token,
+            expires_at=fresh.expires_at,
+            scope=tokens.scope,
+            account_hint=tokens.account_hint,
+        )
+
+    async def _graph_token(self, path: str, params: dict[str, str]) -> TokenSet:
+        # GETs with the token in the query, as documented; httpx logging is kept at WARNING.
+        response = await self._send("GET", self._graph + path, params=params)
+        payload = self._json(response)
+        self._raise_for_error(response, payload, grant=params["grant_type"])
+        return super().parse_token(payload)
+
+    async def fetch_profile(self, tokens: TokenSet) -> Profile:
+        # Threads profiles: GET /me?fields=id,username (https://developers.facebook.com/docs/threads/threads-profiles).
+        payload = await self._get_json(
+            self.endpoints.profile, access_token=tokens.access_token, params={"fields": "id,username"}
+        )
+        account = payload.get("id") or tokens.account_hint
+        if not account:
+            raise OAuthError("Threads' profile named no account")
+        username = str(payload.get("username") or account)
+        return Profile(account_id=str(account), display_name=username, handle=f"@{username}")
+
+    async def revoke(self, tokens: TokenSet) -> bool:
+        return False
