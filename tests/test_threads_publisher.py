@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,12 +17,14 @@ import pytest
 from core.config import PlatformSettings
 from core.domain import Platform
 from core.media.validation import text_problems
+from core.platforms import chosen
 from core.platforms.registry import spec
 from core.platforms.results import Metrics
 from core.platforms.threads.media import MEDIA, text_length
 from core.platforms.threads.publisher import CONTAINER_POLL_FOR_S, CONTAINER_POLL_S, ThreadsPublisher
 from core.platforms.threads.results import ThreadsMetrics
 from core.publishers.base import AuthError, PermanentError, PublishJob, RateLimited, TransientError
+from core.timeparse.command import parse_command, take_flags
 from tests.clips import sized_clip
 from tests.fakes.threads_api import FETCH_PIECE, FakeThreads, threads_length
 from tests.publishing_support import StaticTokens, VideoHost, video_job
@@ -93,7 +96,10 @@ async def test_video_container_from_postbots_link_is_downloaded_in_ranges_and_pu
     assert f"{link.scheme}://{link.netloc}" == host.server.url and link.path.startswith("/media/")
     assert parse_qs(link.query)["post"] == [str(POST_ID)]
     data = video.read_bytes()
-    assert (container.fetched_bytes, container.fetched_sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert (container.fetched_bytes, container.fetched_sha256) == (
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
     assert [(f.method, f.status) for f in fake.fetches] == [("HEAD", 200)] + [("GET", 206)] * 3
     (media,) = fake.media.values()
     assert (result.remote_id, result.url) == (media.id, media.permalink)
@@ -143,7 +149,11 @@ async def test_status_is_polled_at_the_documented_rate(
 ) -> None:
     """Once a minute for at most five minutes (Troubleshooting); the fake records faster polls."""
     built = ThreadsPublisher.from_settings(PlatformSettings(), http)
-    assert (built.poll_interval_s, built.max_processing_s) == (CONTAINER_POLL_S, CONTAINER_POLL_FOR_S) == (60, 300)
+    assert (
+        (built.poll_interval_s, built.max_processing_s)
+        == (CONTAINER_POLL_S, CONTAINER_POLL_FOR_S)
+        == (60, 300)
+    )
     fake.status_interval_s = 0.05
     fake.processing_polls = 3
     await publisher(fake, http, poll_interval_s=0.05).publish(make_job(host, video, []))
@@ -162,7 +172,9 @@ async def test_a_spent_publishing_limit_waits_before_any_container_is_made(
 
     assert limited.value.retry_after == 3600.0
     assert "used its 1 API posts" in limited.value.message
-    assert len(fake.containers) == 1 and fake.fetches == [], "nothing downloaded for a post that cannot go out"
+    assert len(fake.containers) == 1 and fake.fetches == [], (
+        "nothing downloaded for a post that cannot go out"
+    )
     # The window moves: a day later the first post no longer counts.
     (first,) = fake.media
     fake.backdate(first, 24 * 3600 + 1)
@@ -320,3 +332,27 @@ async def test_results_reader_reads_views_likes_and_replies(
         await reader.read(tokens, [result.remote_id])
     assert refused.value.hint is not None and "/link threads" in refused.value.hint
     assert reader.scopes == ("threads_basic", "threads_manage_insights")
+
+
+# --- reply control, as typed in a command --------------------------------------------------------
+
+
+def _chosen(text: str) -> chosen.Chosen:
+    flags = take_flags(text)
+    command = parse_command(flags.text, "UTC", datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    return chosen.resolve(command.platforms, command.picks, flags.pairs)
+
+
+def test_reply_control_is_typed_as_a_short_option_or_a_flag_and_refused_when_unknown() -> None:
+    assert _chosen("tomorrow threads:mentioned Hi").options == {
+        Platform.THREADS: {"reply_control": "mentioned"}
+    }
+    assert _chosen("tomorrow th Hi --replies accounts_you_follow").options == {
+        Platform.THREADS: {"reply_control": "following"}
+    }
+    assert _chosen("tomorrow threads Hi").options == {}, "unset: Threads' own default (everyone)"
+    assert _chosen("tomorrow threads:nobody Hi").problems == {
+        "threads": [
+            "'nobody' is not a Threads reply setting. Use one of: everyone, following, mentioned, followers."
+        ]
+    }

@@ -349,8 +349,8 @@ def text_problems(rules: Rules, label: str, caption: str, title: str | None) -> 
     problems: list[str] = []
     name = rules.caption_name
     if rules.caption_max is not None:
-        count = rules.caption_counter
-        length = count(caption) if count else text_length(caption, rules.caption_unit)
+        counter = rules.caption_counter
+        length = counter(caption) if counter else text_length(caption, rules.caption_unit)
         if length > rules.caption_max:
             unit = "weighted characters" if rules.caption_unit == "x" else "characters"
             if rules.caption_unit == "bytes":
