@@ -166,6 +166,9 @@ ORDINARY = {
     # Discord's permission (https://discord.com/developers/docs/topics/permissions), not the platform.
     "Send Messages in Threads": "adapters/discord/commands.py",
 }
+# Identifiers of other libraries where a platform's name is an ordinary word, each with its module:
+# discord.py's Permissions.send_messages_in_threads (the permission above).
+ORDINARY_IDENTIFIERS = {"send_messages_in_threads": "adapters/discord/commands.py"}
 _VALUES = {p.value for p in Platform}
 
 
@@ -187,7 +190,11 @@ def _named_platforms(path: Path) -> list[str]:
         on_enum = isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
         if on_enum and node.value.id == "Platform" and node.attr.lower() in _VALUES:
             found.append(f"{where}:{line} Platform.{node.attr}")
-        found += [f"{where}:{line} {name}" for name in _identifiers(node) if _words(name) & _LONG_WORDS]
+        found += [
+            f"{where}:{line} {name}"
+            for name in _identifiers(node)
+            if _words(name) & _LONG_WORDS and ORDINARY_IDENTIFIERS.get(name) != str(where)
+        ]
         found += [
             f"{where}:{line} import {module}"
             for module in _modules(node)
