@@ -772,6 +772,8 @@ def batch_text(
         if posts:
             each = ", ".join(f"#{p.id} {p.platform.label} {local_time(p.run_at, p.tz)}" for p in posts)
             lines.append(f"{n}. {name}: {each}")
+            if posts[0].status is PostStatus.AWAITING:
+                lines.append("   Awaiting approval: it goes out once an approver approves it.")
             lines += [f"   Note: {note}" for note in notes]
         else:
             lines.append(f"{n}. {name}: not queued. {problem or ''}".rstrip())

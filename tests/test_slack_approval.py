@@ -214,3 +214,27 @@ async def test_dm_delivery_asks_each_approver_privately(harness: Harness, clip: 
     await h.sender.click("postbot_approve:1", user=CAROL, channel=dm, message=request)
     await h.slack.wait_for(lambda: "approved by" in _block_text(request))
     assert (await h.posts())[0].approved_by == CAROL
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_several_videos_each_get_a_request_and_one_check_mark_approves_them_all(
+    harness: Harness, clip: Path
+) -> None:
+    h = harness
+    await h.sender.command("/postbot", "slots add mon,wed,fri 18:00 sandbox", user=BEN, channel=CHANNEL)
+    await h.hook("Added 3 Sandbox slots")
+    await h.sender.command("/postbot", "approval on", user=BEN, channel=CHANNEL)
+    await h.hook("Approval is on in this channel")
+    files = [h.slack.add_file(ANA, CHANNEL, clip, name=n) for n in ("a.mp4", "b.mp4")]
+    await h.sender.mention(ANA, CHANNEL, "next sandbox Clips", files)
+    answer = await h.reply(lambda m: m["text"].startswith("Scheduled 2 of 2 videos"))
+    assert "Awaiting approval: it goes out once an approver approves it." in answer["text"]
+
+    def requests() -> list[dict[str, Any]]:
+        return [m for m in h.bot_messages() if any(b.startswith("postbot_approve:") for b in _buttons(m))]
+
+    await h.slack.wait_for(lambda: len(requests()) == 2)
+    assert {_buttons(m)[0] for m in requests()} == {"postbot_approve:1", "postbot_approve:2"}
+    await h.sender.react(BEN, CHANNEL, answer)
+    await h.reply(lambda m: "(✅)" in m.get("text", ""))
+    assert [p.status for p in await h.posts()] == ["queued", "queued"]

@@ -539,8 +539,10 @@ async def _batch(
     ids = [p.id for o in batch.queued for p in o.posts]
 
     async def remember(message: discord.Message) -> None:
-        # The uploads' live progress is sent as replies to this answer.
+        # The uploads' live progress is sent as replies to this answer (and a ✅ on it approves).
         await postbot.remember_reply(ctx, ids, MessageRef(str(message.channel.id), str(message.id)))
+        for outcome in batch.queued:
+            await approval.ask(interaction.client, ctx, outcome, message)
 
     content = batch_text(items, datetime.now(UTC), duplicate=batch.duplicate)
     return Reply(content=content, sent=remember if ids else None)

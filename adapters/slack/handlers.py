@@ -407,11 +407,16 @@ class SlackHandlers:
             await tell(said)
             return
         ids = [p.id for o in batch.queued for p in o.posts]
+        answer = MessageRef(str(sent["channel"]), str(sent["ts"]))
         if ids:
             try:
-                await self.postbot.remember_reply(ctx, ids, MessageRef(str(sent["channel"]), str(sent["ts"])))
+                await self.postbot.remember_reply(ctx, ids, answer)
             except Exception:
                 log.exception("could not record the scheduling reply")
+        for outcome in batch.queued:
+            # Each video's posts awaiting approval get their own request (a ✅ on the answer
+            # approves them all).
+            await self.approval.ask(ctx, outcome, answer)
 
     def _from_link(self, link: str, read: Callable[[], Awaitable[None]] | None = None) -> MediaSource:
         async def fetch(platforms: tuple[Platform, ...]) -> MediaInfo:
