@@ -638,3 +638,54 @@ async def test_a_victims_code_pasted_into_another_teams_callback_links_nothing(s
     assert [(c.grant_type, c.status) for c in site.fake.token_calls] == [("authorization_code", 400)]
     assert site.fake.protocol_errors == ["code_verifier does not match the code_challenge"]
     assert await site.accounts() == []
+
+
+async def test_a_confirmation_body_sent_a_byte_at_a_time_is_cut_off_and_the_link_still_works(
+    site: Site,
+) -> None:
+    """The web server's head deadline hands a request to the app once its head is in; the Slack route
+    then has its own body deadline, the confirmation form had none: a POST declaring 200 bytes and
+    sending one every 0.2 s held its connection for 40 s. Now the form has the head's budget."""
+    import asyncio
+    import time
+
+    site.settings.web.header_timeout_s = 0.6
+    link = await site.linker.start_link(ADMIN, Platform.YOUTUBE)
+    assert (await site.browser.get(link)).status_code == 200
+    cookie = site.browser.cookies.get("postbot_link", path="/oauth/youtube/")
+    reader, writer = await asyncio.open_connection(site.server.host, site.server.port)
+    head = (
+        "POST /oauth/youtube/start HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n"
+        f"Cookie: postbot_link={cookie}\r\n\r\n"
+    )
+    writer.write(head.encode())
+    await writer.drain()
+    started = time.monotonic()
+
+    async def trickle() -> None:
+        for byte in f"state={_state(link)}".encode().ljust(200, b"x"):
+            try:
+                writer.write(bytes([byte]))
+                await writer.drain()
+            except ConnectionError:
+                return
+            await asyncio.sleep(0.2)
+
+    sending = asyncio.create_task(trickle())
+    try:
+        async with asyncio.timeout(5):
+            answer = b""
+            while piece := await reader.read(4096):
+                answer += piece
+        assert time.monotonic() - started < 3
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+    finally:
+        sending.cancel()
+        writer.close()
+    assert site.fake.authorize_requests == []
+    # Nothing of the link was spent: the admin's own browser goes on to the provider.
+    start = await site.browser.post(
+        link.split("?", 1)[0], data={"state": _state(link)}, follow_redirects=False
+    )
+    assert start.status_code == 303

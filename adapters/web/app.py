@@ -6,6 +6,7 @@ Adapters that need HTTP in the same process (Slack in HTTP mode) pass their rout
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import mimetypes
@@ -82,13 +83,19 @@ def _platform(request: Request) -> Platform | None:
     return platform if platform in _LINKABLE else None
 
 
-async def _form_state(request: Request) -> str:
-    """The ``state`` field of the confirmation form (urlencoded, a few hundred bytes at most)."""
+async def _form_state(request: Request, timeout_s: float) -> str | None:
+    """The ``state`` field of the confirmation form (urlencoded, a few hundred bytes at most); None
+    when the body has not all come within ``timeout_s``. The server's deadline covers only the head
+    (adapters/web/server.py): a body sent a byte at a time would hold the connection for ever."""
     body = b""
-    async for piece in request.stream():
-        body += piece
-        if len(body) > _MAX_FORM:
-            return ""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for piece in request.stream():
+                body += piece
+                if len(body) > _MAX_FORM:
+                    return ""
+    except TimeoutError:
+        return None
     try:
         values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4).get("state", [""])
     except ValueError:
@@ -148,8 +155,15 @@ def build_web_app(
         platform = _platform(request)
         if platform is None:
             return page("Unknown platform", _UNKNOWN, status=404)
+        # A few hundred bytes: the budget of a request head (web.header_timeout_s) is plenty.
+        state = await _form_state(request, postbot.settings.web.header_timeout_s)
+        if state is None:
+            response = page(
+                "Too slow", "The form took too long to arrive. Press the button again.", status=408
+            )
+            response.headers["Connection"] = "close"
+            return response
         try:
-            state = await _form_state(request)
             url = await postbot.authorize_url(platform, state, request.cookies.get(COOKIE))
         except LinkError as exc:
             outcome, status = _OUTCOMES.get(type(exc), ("failed", 400))
