@@ -172,3 +172,32 @@ def _reason_id(opened: Interaction) -> str:
     assert opened.callback is not None
     rows = opened.callback["data"]["components"]
     return str(rows[0]["components"][0]["custom_id"])
+
+
+async def test_dm_delivery_sends_each_person_a_link_to_the_request_in_the_channel(
+    world: World, running: App, clip: Path
+) -> None:
+    fake = world.fake
+    carol = fake.add_user("carol")
+    payload = fake.command_interaction(
+        "postbot-admin approval",
+        {"state": "on", "approvers": f"<@{carol.id}>", "dm": True},
+        user=world.admin,
+        guild=world.guild,
+        permissions=MANAGE_GUILD | SEND_MESSAGES,
+    )
+    record = await world.run(payload)
+    answer = fake.original(record)
+    assert answer is not None and "by direct message" in answer["content"]
+    await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    request = await _request(world)
+    # Not pinged in the channel: asked privately, with the way back to the buttons.
+    assert request["content"] == "Approval needed."
+    dm = await fake.wait_for(lambda: next(iter(fake.dm_messages(carol.id)), None))
+    assert request["id"] in dm["content"] and "Approval needed" in dm["embeds"][0]["title"]
+    assert not dm.get("components")
+    await world.run(
+        fake.component_interaction(request["id"], "postbot:ok:1", user=carol, guild=world.guild), 0
+    )
+    await fake.wait_for(lambda: "approved by" in str(fake.messages[request["id"]].get("embeds")))
+    assert await _status(running) is PostStatus.QUEUED

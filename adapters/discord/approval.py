@@ -85,32 +85,35 @@ def request_view(ids: list[int], *, overdue: bool = False) -> discord.ui.View:
 async def ask(
     client: discord.Client, ctx: ChatContext, outcome: ScheduleOutcome, answer: discord.Message
 ) -> None:
-    """Send the request for ``outcome``'s awaiting posts: as a reply to the scheduling answer, or to
-    each approver named as a person by DM (a role's members are not known without the privileged
-    members intent, so a rule naming only roles asks in the channel)."""
+    """Send the request for ``outcome``'s awaiting posts: a reply to the scheduling answer with the
+    buttons, pinging the approvers; with ``dm``, each approver named as a person also gets it by DM
+    with a link to it. The buttons stay in the server: a press in a DM carries no server, so it
+    could not say which server's post it decides (and a role's members are not known without the
+    privileged members intent)."""
     rule = outcome.approval
     if rule is None or outcome.duplicate:
         return
     ids = [p.id for p in outcome.posts]
-    embed, view = request_embed(outcome.posts), request_view(ids)
     people = [a.id for a in rule.approvers if a.kind == "user"]
+    dm = rule.delivery is ApprovalDelivery.DM and bool(people)
+    who = approvers_text(rule, ChatKind.DISCORD)
     try:
-        if rule.delivery is ApprovalDelivery.DM and people:
-            for person in people:
-                user = await client.fetch_user(int(person))
-                await user.send(embed=embed, view=view)
-            return
-        who = approvers_text(rule, ChatKind.DISCORD)
-        await answer.channel.send(
-            f"Approval needed from {who}.",
-            embed=embed,
-            view=view,
+        request = await answer.channel.send(
+            "Approval needed." if dm else f"Approval needed from {who}.",
+            embed=request_embed(outcome.posts),
+            view=request_view(ids),
             reference=answer.to_reference(fail_if_not_exists=False),
-            # Ping the approvers the rule names (people and roles), nobody else.
-            allowed_mentions=discord.AllowedMentions(
-                everyone=False, users=True, roles=True, replied_user=False
-            ),
+            # Ping the approvers the rule names (people and roles), nobody else; by DM instead
+            # when the channel asks approvers privately.
+            allowed_mentions=discord.AllowedMentions.none()
+            if dm
+            else discord.AllowedMentions(everyone=False, users=True, roles=True, replied_user=False),
         )
+        if dm:
+            for person in people:
+                # A DM channel from the id alone (no user lookup, no members intent).
+                channel = await client.create_dm(discord.Object(int(person)))
+                await channel.send(f"Approval needed: {request.jump_url}", embed=request_embed(outcome.posts))
     except discord.HTTPException as exc:
         log.warning("could not send the approval request", extra={"code": exc.code})
 
