@@ -243,6 +243,22 @@ async def test_the_thirty_reels_a_day_cap_waits_an_hour(
     assert fake.reels_published(PAGE) == REELS_PER_DAY
 
 
+async def test_posting_too_fast_waits_instead_of_failing_the_post(
+    fake: FakeFacebook, http: httpx.AsyncClient, reel_clip: Path, tmp_path: Path, host: VideoHost
+) -> None:
+    # Both publishing calls: a reel's finish and a Page video's create.
+    fake.posting_too_fast("finish")
+    with pytest.raises(RateLimited) as limited:
+        await publisher(fake, http).publish(job(reel_clip, [], tokens(fake)))
+    assert limited.value.retry_after == PUBLISH_LIMIT_RETRY_S
+    assert "too fast" in str(limited.value)
+
+    landscape = clip_file(tmp_path / "wide.mp4", LANDSCAPE)
+    fake.posting_too_fast("create")
+    with pytest.raises(RateLimited):
+        await publisher(fake, http).publish(host.attach(job(landscape, [], tokens(fake))))
+
+
 @pytest.mark.parametrize("code", [4, 32, 613])
 async def test_throttling_waits_as_long_as_meta_says(
     fake: FakeFacebook, http: httpx.AsyncClient, reel_clip: Path, code: int

@@ -77,6 +77,7 @@ LONG_TTL_S = 5_183_944
 REELS_PER_DAY = 30
 MIN_BYTES = 1000
 MAX_BYTES = 2 * 1000 * 1000 * 1000
+POSTING_TOO_FAST = 1390008
 ENDPOINTS = ("start", "upload", "finish", "status", "create", "list", "insights", "token", "accounts")
 PERMISSIONS = ("pages_show_list", "pages_read_engagement", "pages_manage_posts")
 VIDEO_TYPES = ("video/mp4", "video/quicktime")
@@ -106,6 +107,7 @@ class Injected:
     code: int = 2
     regain_minutes: int = 0
     after: int = 0
+    subcode: int | None = None
 
 
 @dataclass
@@ -236,6 +238,16 @@ class FakeFacebook(LoopbackFake):
         """Graph throttling (codes 4, 17, 32, 613) for the next ``count`` calls to ``endpoint``."""
         self.injected[endpoint].append(Injected(count, 400, code=code, regain_minutes=regain_minutes))
 
+    def posting_too_fast(self, endpoint: str, count: int = 1) -> None:
+        """Facebook's "posting too fast" block for the next ``count`` calls to ``endpoint``: subcode
+        1390008, which the Postiz client meets publishing for real and words "You are posting too fast,
+        please slow down" (gitroomhq/postiz-app, libraries/nestjs-libraries/src/integrations/social/
+        facebook.provider.ts, ``handleErrors``). Postiz matches the subcode alone; the code that comes
+        with it is not documented anywhere read, so the fake's 368 (Graph's "deemed abusive or is
+        otherwise disallowed", https://developers.facebook.com/docs/graph-api/guides/error-handling)
+        is a guess, and the publisher keys on the subcode only."""
+        self.injected[endpoint].append(Injected(count, 400, code=368, subcode=POSTING_TOO_FAST))
+
     def deny_next(self) -> None:
         self._deny += 1
 
@@ -299,6 +311,15 @@ class FakeFacebook(LoopbackFake):
         )
 
     def _failure(self, plan: Injected) -> web.Response:
+        if plan.subcode == POSTING_TOO_FAST:
+            return graph_error(
+                plan.status,
+                plan.code,
+                "It looks like you were misusing this feature by going too fast.",
+                subcode=plan.subcode,
+                error_user_title="You're Temporarily Blocked",
+                error_user_msg="You're posting too fast. Please slow down.",
+            )
         if plan.status >= 500:
             return graph_error(plan.status, plan.code, "An unexpected error has occurred.", is_transient=True)
         messages = {

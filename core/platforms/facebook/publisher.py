@@ -22,13 +22,21 @@ Reels (https://developers.facebook.com/docs/video-api/guides/reels-publishing, r
 
 Page videos (a video that cannot be a reel: longer than 90 s, not 9:16, smaller than 540x960):
 ``POST /{page-id}/videos`` with ``file_url`` (postbot's signed per-post link, as Instagram uses),
-``title``, ``description`` and ``published=true``; then the same status polling. The Video API
-guide's other route, the Resumable Upload API (``/{app-id}/uploads``), takes a *User* token of
-someone with "an administrator or developer role on this app"
+``title``, ``description`` and ``published=true``; then the same status polling. ``file_url`` is a
+documented parameter of the Page's videos edge ("Accessible URL of a video file",
+https://developers.facebook.com/docs/graph-api/reference/page/videos) and what the Postiz client sends
+(libraries/nestjs-libraries/src/integrations/social/facebook.provider.ts). The Video API guide's
+upload route, the Resumable Upload API (``/{app-id}/uploads``), takes a *User* token of someone with
+"an administrator or developer role on this app"
 (https://developers.facebook.com/docs/graph-api/guides/upload), which the Page managers who link
-postbot are not; ``file_url`` is a documented parameter of the Page's videos edge ("Accessible URL
-of a video file", https://developers.facebook.com/docs/graph-api/reference/page/videos) and what
-the Postiz client sends (libraries/nestjs-libraries/src/integrations/social/facebook.provider.ts).
+postbot need not be. That is not the only way to send bytes, though: independent clients upload Page
+videos in pieces with a *Page* token through the videos edge's own chunked protocol
+(``upload_phase=start|transfer|finish``, ``upload_session_id``, ``start_offset``,
+``video_file_chunk``; the facebook_api_rs crate's ``graph/pages/media_upload/video_by_reqwest.rs``,
+"supports posting video by video_url, Resumable and Non-Resumable upload protocols", and n8n's
+workflow 13366, read 6 Dec 2026). Meta's current guides do not describe that protocol, so postbot
+keeps ``file_url`` (and its need for a public ``web.public_url``) rather than build on an undocumented
+one.
 
 Every step is checkpointed: a retry resumes the upload, polls a video already published, and never
 publishes twice (the finish and the create are marked attempted before they are sent; a lost
@@ -75,9 +83,18 @@ INVALID_TOKEN = {102, 190}
 THROTTLED = {4, 17, 32, 613, 80001}
 PERMISSION = {10, *range(200, 300)}
 TRANSIENT = {1, 2}
-# The reels cap's refusal is not documented (caps.py); code 9 is what Meta's sibling content-publishing
-# limit answers (Instagram's 2207042 is code 9), so it is read as the cap too.
+# GUESS, not documented: the reels guide names the 30-a-day cap but not the error it answers with
+# (caps.py), and no client or issue read (Postiz, trypost, fbsamples/reels_publishing_apis, 6 Dec 2026)
+# shows one. Code 9 is what Meta's sibling content-publishing limit answers (Instagram's subcode
+# 2207042 comes with code 9), so it is read as the cap; so is throttling on the publish step without
+# a regain time (below). A real refusal with another code fails the post with Facebook's own words.
 PUBLISH_LIMITED = {9}
+# Facebook's "posting too fast" block, met by a client that publishes for real: the Postiz provider
+# answers subcode 1390008 with "You are posting too fast, please slow down" (gitroomhq/postiz-app,
+# libraries/nestjs-libraries/src/integrations/social/facebook.provider.ts, handleErrors). Postiz fails
+# the post; postbot waits, since slowing down is what the block asks for. Its code is not documented
+# (so only the subcode is read), nor how long it lasts (so the cap's hour is a guess too).
+POSTING_TOO_FAST = {1390008}
 # The cap is a moving 24-hour window whose oldest reel postbot cannot see: come back hourly.
 PUBLISH_LIMIT_RETRY_S = 3600.0
 POLL_S = 10.0
@@ -481,6 +498,13 @@ def _graph_error(response: httpx.Response, what: str, *, publish_step: bool = Fa
             status_code=status,
             hint="The person linking must manage the Page (CREATE_CONTENT) and grant pages_manage_posts. "
             + _RELINK,
+        )
+    if error.get("error_subcode") in POSTING_TOO_FAST:
+        return RateLimited(
+            message,
+            status_code=status,
+            retry_after=PUBLISH_LIMIT_RETRY_S,
+            hint="Facebook asked postbot to post more slowly; it will be retried in an hour.",
         )
     if publish_step and (code in PUBLISH_LIMITED or (code in THROTTLED and _regain_after(response) is None)):
         return RateLimited(
