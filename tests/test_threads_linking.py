@@ -68,6 +68,7 @@ async def test_linking_a_threads_profile_through_the_web_process(site: Site) -> 
     assert site.fake.token_calls[-1].grant_type == "th_refresh_token"
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_cancelling_at_threads_stores_nothing(site: Site) -> None:
     site.fake.deny_next()
     link = await site.linker.start_link(ADMIN, Platform.THREADS)

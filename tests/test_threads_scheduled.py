@@ -173,6 +173,8 @@ async def test_a_real_clip_goes_out_once_through_the_scheduler_with_a_refreshed_
     assert after.status_code == 403, "the post is published: its video link is useless"
 
 
+# The outcome is written like any retry; the database makes no difference here.
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_a_spent_publishing_limit_keeps_the_post_queued_for_later(world: World) -> None:
     world.api.quota_total = 0
 
