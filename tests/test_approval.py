@@ -205,3 +205,27 @@ async def test_approvals_are_refused_to_non_approvers_and_across_teams(
         assert (await _post(app)).status == "awaiting"
     finally:
         await app.close()
+
+
+async def test_news_a_worker_cannot_deliver_is_left_for_one_that_can_and_told_once(
+    settings: Settings, db: Database, clip: Path
+) -> None:
+    out: list[str] = []
+    app = await _app(settings, db, out)
+    # A worker process with no console notifier (a `postbot worker` beside the chat process).
+    deaf = await build_app(settings, schema=db.schema, worker_id="w2")
+    try:
+        ana = ConsoleAdapter(app.postbot, user="ana")
+        bob = ConsoleAdapter(app.postbot, user="bob")
+        await ana.handle("/approval on bob")
+        await ana.handle(f"/schedule tomorrow 6pm sandbox Launch --file {clip}")
+        await bob.handle("/reject 1 not this week")
+        assert await deaf.processor.tell_reviews() == 1
+        assert (await _post(app)).notified_at is None  # given back, not lost
+        assert await app.processor.tell_reviews() == 1
+        assert await app.processor.tell_reviews() == 0
+        assert await deaf.processor.tell_reviews() == 0
+        assert [line for line in out if "was rejected by bob" in line] == [out[-1]]
+    finally:
+        await deaf.close()
+        await app.close()
