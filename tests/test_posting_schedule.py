@@ -313,3 +313,17 @@ async def test_a_huge_slot_list_is_refused_whole_with_the_limit(app: App) -> Non
     same = await app.postbot.slots(ADMIN, "add mon 18:00 sandbox")
     assert same.changed == "This channel already has those Sandbox slots."
     assert len(same.platforms[0].weekly) == 168
+
+
+async def test_moving_a_post_to_next_takes_its_channels_next_free_slot(app: App, media: MediaInfo) -> None:
+    by_hand = await app.postbot.schedule(MEMBER, "2026-12-20 09:00 sandbox Hi", media)
+    with pytest.raises(UserError, match="no posting schedule for Sandbox"):
+        await app.postbot.reschedule(MEMBER, by_hand.posts[0].id, "next")
+    await app.postbot.slots(ADMIN, "add mon,wed,fri 18:00 sandbox")
+    first = await app.postbot.schedule(MEMBER, "next sandbox First", media)
+    moved = await app.postbot.reschedule(MEMBER, by_hand.posts[0].id, "next")
+    # Wednesday is First's: the move takes Friday, and holds it against the next command.
+    assert first.run_at == datetime(2026, 11, 25, 18, 0, tzinfo=BERLIN)
+    assert moved.run_at == datetime(2026, 11, 27, 18, 0, tzinfo=BERLIN)
+    after = await app.postbot.schedule(MEMBER, "next sandbox After", media)
+    assert after.run_at == datetime(2026, 11, 30, 18, 0, tzinfo=BERLIN)

@@ -107,7 +107,20 @@ class Queue(SlotPicking):
             post = await posts.get(session, member.team_id, post_id, tz=tz)
             self._check_owner(ctx, post.author_id, post_id, "move")
             when = parse_when(when_text, tz, now, horizon=self.horizon)
-            if when.instant is None:
+            placement: plan.Placement | None = None
+            if when.next_slot:
+                # The next free slot of the schedule of the channel the post came from.
+                placement = await plan.place_next(
+                    session,
+                    member.team_id,
+                    plan.channel_key(post.channel_id),
+                    (post.platform,),
+                    await plan.team_zone(session, member.team_id, self.settings.default_timezone),
+                    now=now,
+                    horizon=self.horizon,
+                )
+                run_at = placement.at[post.platform]
+            elif when.instant is None:
                 run_at, _ = await self._best_slot(
                     session, member.team_id, (post.platform,), now, tz, moving=(post.id,)
                 )
@@ -118,6 +131,8 @@ class Queue(SlotPicking):
             else:
                 run_at = when.instant
             view = await posts.reschedule(session, member.team_id, post_id, run_at, tz=tz)
+            if placement is not None:
+                await plan.settle(session, placement, {post.platform: post.id}, duplicate=False)
             if await self._changed(session, ctx, member.team_id, view):
                 view = await posts.get(session, member.team_id, post_id, tz=tz)
             await wakeups.announce(session, run_at)
