@@ -201,3 +201,46 @@ async def test_dm_delivery_sends_each_person_a_link_to_the_request_in_the_channe
     )
     await fake.wait_for(lambda: "approved by" in str(fake.messages[request["id"]].get("embeds")))
     assert await _status(running) is PostStatus.QUEUED
+
+
+async def test_the_approve_commands_when_option_cannot_name_more_posts(
+    world: World, running: App, clip: Path
+) -> None:
+    """`/postbot approve post:1 when:"2 now"` approves #1 only: the option is a time, not more ids
+    (it was pasted after the id into `/approve`'s text, whose leading numbers are all post ids)."""
+    fake = world.fake
+    carol = fake.add_user("carol")
+    role = await fake.add_role(world.guild, "video leads", [carol])
+    await _approval_on(world, role)
+    for when in ("tomorrow 9am", "tomorrow 10am"):
+        await world.run(_schedule(world, clip, when))
+
+    async def statuses() -> dict[int, PostStatus]:
+        async with running.sessions() as session:
+            from sqlalchemy import select
+
+            from core.db.models import ScheduledPost
+
+            rows = await session.execute(select(ScheduledPost.id, ScheduledPost.status))
+            return {i: PostStatus(s) for i, s in rows}
+
+    assert await statuses() == {1: PostStatus.AWAITING, 2: PostStatus.AWAITING}
+    payload = fake.command_interaction(
+        "postbot approve",
+        {"post": "1", "when": "2 now"},
+        user=carol,
+        guild=world.guild,
+        permissions=SEND_MESSAGES,
+    )
+    await world.run(payload)
+    assert (await statuses())[2] is PostStatus.AWAITING
+    payload = fake.command_interaction(
+        "postbot approve",
+        {"post": "1", "when": "now"},
+        user=carol,
+        guild=world.guild,
+        permissions=SEND_MESSAGES,
+    )
+    record = await world.run(payload)
+    assert "#1" in str(fake.original(record))
+    assert await statuses() == {1: PostStatus.QUEUED, 2: PostStatus.AWAITING}

@@ -947,8 +947,15 @@ async def digest(
 @app_commands.autocomplete(post=post_autocomplete, when=when_autocomplete)
 async def approve(interaction: discord.Interaction, post: str, when: str | None = None) -> None:
     async def work() -> Reply:
-        text = f"{parse_post_id(post)} {when or ''}".strip()
-        outcome = await _client(interaction).postbot.approve_text(chat_context(interaction), text)
+        # The post's id and the time apart: pasted into /approve's text, a "when" of "2 now" read
+        # as another post id to approve.
+        at = (when or "").strip()
+        ids, ctx = [parse_post_id(post)], chat_context(interaction)
+        postbot = _client(interaction).postbot
+        if at.lower() == "now":
+            outcome = await postbot.approve(ctx, ids, now=True)
+        else:
+            outcome = await postbot.approve(ctx, ids, when=at or None)
         return Reply(content=review_text(outcome))
 
     await deferred(interaction, work)
