@@ -201,6 +201,23 @@ async def test_threads_publish_refuses_past_the_limit_and_the_refusal_waits(
     assert limited.value.retry_after == 3600.0 and not fake.media
 
 
+async def test_throttling_waits_and_the_retry_keeps_the_container(
+    fake: FakeThreads, host: VideoHost, http: httpx.AsyncClient, video: Path
+) -> None:
+    """Graph's throttling codes (4, 17, 32, 613) mean "come back later", not "failed"."""
+    fake.throttle("status", count=1, code=17)
+    saved: list[dict[str, Any]] = []
+    pub = publisher(fake, http, max_inline_wait_s=1.0)
+
+    with pytest.raises(RateLimited) as limited:
+        await pub.publish(make_job(host, video, saved))
+    assert limited.value.retry_after == 60.0 and "request limit" in limited.value.message
+    assert not fake.media
+
+    await pub.publish(retry_of(host, video, saved))
+    assert len(fake.containers) == 1 and len(fake.media) == 1
+
+
 async def test_a_link_threads_cannot_download_fails_with_threads_reason(
     fake: FakeThreads, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:
