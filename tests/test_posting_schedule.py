@@ -327,3 +327,19 @@ async def test_moving_a_post_to_next_takes_its_channels_next_free_slot(app: App,
     assert moved.run_at == datetime(2026, 11, 27, 18, 0, tzinfo=BERLIN)
     after = await app.postbot.schedule(MEMBER, "next sandbox After", media)
     assert after.run_at == datetime(2026, 11, 30, 18, 0, tzinfo=BERLIN)
+
+
+def test_next_alone_is_the_schedule_and_next_with_a_day_is_still_a_time() -> None:
+    from core.service import Postbot
+    from core.timeparse import parse_command, parse_when, preview
+
+    assert parse_when("next", "Europe/Berlin", NOW).next_slot
+    assert parse_when("next free slot", "Europe/Berlin", NOW).next_slot
+    friday = parse_when("next fri 6pm", "Europe/Berlin", NOW)
+    assert not friday.next_slot and friday.instant == datetime(2026, 11, 27, 18, 0, tzinfo=BERLIN)
+    command = parse_command("next youtube,ig Launch", "Europe/Berlin", NOW)
+    assert command.when is not None and command.when.next_slot and command.caption == "Launch"
+    assert preview("next", "Europe/Berlin", NOW) == "next → the next free slot of the channel's schedule"
+    # Which commands take every video of the latest upload's message or thread (Slack's /schedule).
+    assert Postbot.spreads("next youtube Clips") and Postbot.spreads("fri 6pm yt Clips --every 2d")
+    assert not Postbot.spreads("next fri 6pm youtube Clips") and not Postbot.spreads("best yt Clips")
