@@ -481,6 +481,24 @@ async def test_a_video_processed_before_is_posted_with_the_blob_the_failed_job_c
 
 
 @SQLITE
+@pytest.mark.parametrize("status", [200, 400, 409])
+async def test_an_upload_answered_already_exists_goes_on_to_the_job_whatever_its_status(
+    linked: Site, tmp_path: Path, status: int
+) -> None:
+    video = sized_clip(tmp_path / "clip.mp4", duration_s=4, size_bytes=300_000)
+    await linked.publisher().publish(clip_job(linked, video, await linked.account()))
+
+    # The real service answered uploadVideo itself with already_exists and a job id (atproto#3097);
+    # the official app reads any answer carrying a jobId as the job to follow, whatever its status.
+    linked.fake.duplicate_upload_status = status
+    second = await linked.publisher().publish(clip_job(linked, video, await linked.account()))
+
+    first, again = linked.fake.records.values()
+    assert again.uri == second.remote_id
+    assert again.value["embed"]["video"] == first.value["embed"]["video"]
+
+
+@SQLITE
 async def test_a_rate_limited_create_waits_for_the_reset_and_posts_once(linked: Site, tmp_path: Path) -> None:
     video = sized_clip(tmp_path / "clip.mp4", duration_s=4, size_bytes=300_000)
     linked.fake.fail("create", count=1, status=429)

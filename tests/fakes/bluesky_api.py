@@ -221,6 +221,11 @@ class FakeBluesky(LoopbackFake):
         self.refresh_count = 0
         self.nonce_challenges = {"as": 0, "pds": 0}
         self.fail_next_job: str | None = None
+        # How uploadVideo answers bytes it processed before: None as the docs describe it (a job whose
+        # getJobStatus fails already_exists with the blob), or an HTTP status with the answer
+        # atproto#3097 logged from the real service, a bare job status naming the job and
+        # ``error: already_exists`` (the issue does not say which status it came with).
+        self.duplicate_upload_status: int | None = None
         self.lost_create_answers = 0
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -810,6 +815,17 @@ class FakeBluesky(LoopbackFake):
                 job.failure = self.fail_next_job or "validation_failure"
                 self.fail_next_job = None
         self.jobs[job.id] = job
+        if job.duplicate_of and self.duplicate_upload_status is not None:
+            return web.json_response(
+                {
+                    "did": job.did,
+                    "error": "already_exists",
+                    "jobId": job.id,
+                    "message": "Video already processed",
+                    "state": "JOB_STATE_COMPLETED",
+                },
+                status=self.duplicate_upload_status,
+            )
         return web.json_response(self._status(job))
 
     def _status(self, job: Job) -> dict[str, Any]:

@@ -13,8 +13,10 @@ Protocol (https://docs.bsky.app/docs/tutorials/video, "Recommended method", read
    ``lxm=com.atproto.repo.uploadBlob``.
 3. ``POST <video>/xrpc/app.bsky.video.uploadVideo?did=<did>&name=<file name>`` with the bytes
    (streamed from the media storage) → a job status (``jobId``, ``state``, maybe ``blob``). The
-   lexicon wraps it in ``{"jobStatus": ...}`` while the docs' sample (and Postiz's client) read it
-   unwrapped; both are taken.
+   lexicon wraps it in ``{"jobStatus": ...}`` while the service answers it bare (atproto#3026, "The
+   response misses jobStatus root object described in the lexicon"), as the docs' sample, Postiz's
+   client and the official app read it; an ``unconfirmed_email`` refusal came wrapped
+   (atproto#3097). Both shapes are taken.
 4. ``GET <video>/xrpc/app.bsky.video.getJobStatus?jobId=`` until ``JOB_STATE_COMPLETED`` with a
    ``blob`` or ``JOB_STATE_FAILED`` (``error``, ``message``, ``failureCode``;
    lexicons/app/bsky/video/defs.json). A blob is used whenever one is present, "regardless of the
@@ -320,10 +322,12 @@ class BlueskyPublisher:
             except httpx.TransportError as exc:
                 raise TransientError(f"network error uploading to Bluesky ({type(exc).__name__})") from exc
             status = _job_status(response.json() if _is_json(response) else None)
-            # 409 already_exists: these bytes were processed before; the answer names the job or blob.
-            if response.is_success or (
-                response.status_code == 409 and (status.get("jobId") or status.get("blob"))
-            ):
+            # An answer naming a job (or a blob) is the job to follow, whatever its HTTP status: bytes
+            # processed before come back as ``error: already_exists`` with the earlier job's id
+            # (atproto#3097 logged it from the real service without its status), and the official app
+            # reads the answer that way, failing only one without a jobId (bluesky-social/social-app,
+            # src/lib/media/video/upload.ts, read 6 Dec 2026).
+            if response.is_success or status.get("jobId") or isinstance(status.get("blob"), dict):
                 return status
             raise _error(response, "take the video")
 
