@@ -21,14 +21,11 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from core.config import ResultsSettings
 from core.domain import ChatKind, ResultsReport
 from core.errors import ChannelUnreachable, ChatRateLimited
-from core.results_report import build_report
 from core.store.digests import FAILED, RETRY, SENT, DigestClaim, DigestSetting, DigestStore
-from core.store.posts import Viewer
+from core.store.queue import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +83,13 @@ def draw_chart(report: ResultsReport) -> bytes | None:
 class DigestJob:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         worker_id: str,
         sink: DigestSink,
         settings: ResultsSettings,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.sessions = sessions
         self.store = DigestStore(sessions, worker_id)
         self.sink = sink
         self.settings = settings
@@ -119,15 +115,7 @@ class DigestJob:
         return sent
 
     async def report(self, setting: DigestSetting, until: datetime) -> ResultsReport:
-        async with self.sessions() as session:
-            return await build_report(
-                session,
-                setting.team_id,
-                until=until,
-                days=DIGEST_DAYS,
-                tz=setting.tz,
-                viewer=Viewer(None, frozenset({setting.channel_id})),
-            )
+        return await self.store.report(setting, until=until, days=DIGEST_DAYS)
 
     async def _send(self, setting: DigestSetting, slot: datetime, claimed: DigestClaim) -> int:
         where = {"team_id": setting.team_id, "channel_id": setting.channel_id}

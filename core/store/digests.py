@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.db.models import DigestSend, ResultsDigest, Team
 from core.db.types import as_utc
-from core.domain import ChatKind, DigestView
+from core.domain import ChatKind, DigestView, ResultsReport
+from core.results_report import build_report
+from core.store.posts import Viewer
 
 CLAIMED, SENT, FAILED, RETRY = "claimed", "sent", "failed", "retry"
 
@@ -200,6 +202,19 @@ class DigestStore:
     async def settings(self) -> list[DigestSetting]:
         async with self.sessions() as session:
             return await all_digests(session)
+
+    async def report(self, setting: DigestSetting, *, until: datetime, days: int) -> ResultsReport:
+        """The numbers of the channel's own posts only: a digest is read by everyone in that channel,
+        so a post from a private channel never reaches it."""
+        async with self.sessions() as session:
+            return await build_report(
+                session,
+                setting.team_id,
+                until=until,
+                days=days,
+                tz=setting.tz,
+                viewer=Viewer(None, frozenset({setting.channel_id})),
+            )
 
     async def claim(
         self, setting: DigestSetting, period: str, *, now: datetime, lease: timedelta, max_attempts: int
