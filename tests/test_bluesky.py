@@ -46,7 +46,7 @@ from core.media.storage import LocalStorage
 from core.notify import NotifierRouter
 from core.oauth import OAuthClients
 from core.platforms.bluesky import text as richtext
-from core.platforms.bluesky.publisher import BlueskyPublisher
+from core.platforms.bluesky.publisher import BlueskyPublisher, _error
 from core.platforms.bluesky.results import BlueskyMetrics
 from core.platforms.bluesky.session import Session
 from core.platforms.publishers import PublisherRegistry
@@ -511,3 +511,11 @@ async def test_a_rate_limited_create_waits_for_the_reset_and_posts_once(linked: 
 
     await linked.publisher().publish(job)
     assert len(linked.fake.records) == 1 and len(linked.fake.jobs) == 1, "the retry reused the processed blob"
+
+
+def test_a_refusal_wrapped_in_a_job_status_is_told_in_bluesky_words() -> None:
+    # The video service sent an unverified account's upload refusal inside jobStatus, with an empty
+    # jobId (atproto#3097); the status code is not in the issue, 400 stands in for it.
+    body = {"jobStatus": {"did": "", "error": "unconfirmed_email", "jobId": "", "state": ""}}
+    refused = _error(httpx.Response(400, json=body), "take the video")
+    assert str(refused).endswith("unconfirmed_email"), str(refused)

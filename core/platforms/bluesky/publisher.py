@@ -115,6 +115,10 @@ def _explain(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return f"HTTP {response.status_code}"
+    if isinstance(body, dict) and isinstance(body.get("jobStatus"), dict) and "error" not in body:
+        # The video service's refusals can come inside a job status with an empty jobId, as the
+        # unverified-email one did (atproto#3097).
+        body = body["jobStatus"]
     if isinstance(body, dict):
         name, message = body.get("error"), body.get("message")
         if name and message:
