@@ -168,3 +168,51 @@ async def test_no_page_to_post_to_is_refused_clearly(site: Site) -> None:
     assert page.status_code == 502
     assert "no Page to post to" in page.text
     assert await site.accounts() == []
+
+
+async def test_pages_listed_over_several_answers_are_all_linked(site: Site) -> None:
+    site.fake.accounts_limit = 1
+    site.fake.chosen = [VIDEOS, FANS, SHOP]
+
+    page = await site.link()
+
+    assert page.status_code == 200, page.text
+    assert [a.remote_account_id for a in await site.accounts()] == [VIDEOS, SHOP]
+    assert sum(r.path.endswith("/me/accounts") for r in site.fake.requests) == 3
+
+
+async def test_a_next_page_elsewhere_never_gets_the_user_token(site: Site) -> None:
+    """``paging.next`` is a full URL the answer names; the User token goes only to Graph itself."""
+    import asyncio
+
+    seen: list[bytes] = []
+
+    async def listen(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.read(4096))
+        writer.close()
+
+    elsewhere = await asyncio.start_server(listen, "127.0.0.1", 0)
+    port = elsewhere.sockets[0].getsockname()[1]
+    try:
+        site.fake.accounts_limit = 1
+        site.fake.chosen = [VIDEOS, SHOP]
+        site.fake.accounts_next = f"http://127.0.0.1:{port}/v25.0/me/accounts?after=1"
+        page = await site.link()
+    finally:
+        elsewhere.close()
+        await elsewhere.wait_closed()
+    assert seen == []
+    # What Graph itself listed is linked; the rest of the list was not to be had.
+    assert page.status_code == 200, page.text
+    assert [a.remote_account_id for a in await site.accounts()] == [VIDEOS]
+
+
+async def test_a_next_page_that_never_ends_is_not_followed_for_ever(site: Site) -> None:
+    import asyncio
+
+    site.fake.chosen = [VIDEOS]
+    site.fake.accounts_next = f"{site.fake.base_url}/v25.0/me/accounts?after=0"
+    page = await asyncio.wait_for(site.link(), 30)
+    assert page.status_code == 200, page.text
+    assert [a.remote_account_id for a in await site.accounts()] == [VIDEOS]
+    assert sum(r.path.endswith("/me/accounts") for r in site.fake.requests) <= 20

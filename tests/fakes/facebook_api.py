@@ -173,6 +173,12 @@ class FakeFacebook(LoopbackFake):
         # What the person does in the dialog: the permissions they leave on, the Pages they choose.
         self.granted: list[str] = list(PERMISSIONS)
         self.chosen: list[str] = list(self.pages)
+        # /me/accounts pages its list by cursor: ``limit`` Pages an answer at most, ``paging.next``
+        # the full URL of the following answer, absent on the last one
+        # (https://developers.facebook.com/docs/graph-api/results, "Cursor-based Pagination").
+        self.accounts_limit = 100
+        # A hostile or broken answer's ``paging.next``: taken as is instead of the real one.
+        self.accounts_next: str | None = None
         self.codes: dict[str, PendingCode] = {}
         self.short_tokens: set[str] = set()
         self.user_tokens: set[str] = set()
@@ -473,7 +479,9 @@ class FakeFacebook(LoopbackFake):
             if "pages_show_list" not in self.granted:
                 raise Rejected(graph_error(403, 200, "(#200) Requires pages_show_list permission"))
             data = []
-            for page_id in self.chosen:
+            start = int(params.get("after") or 0)
+            size = min(int(params.get("limit") or 25), self.accounts_limit)
+            for page_id in self.chosen[start : start + size]:
                 page = self.pages[page_id]
                 entry: dict[str, Any] = {
                     "id": page.id,
@@ -485,7 +493,14 @@ class FakeFacebook(LoopbackFake):
                 if page.username:
                     entry["username"] = page.username
                 data.append(entry)
-            return web.json_response({"data": data, "paging": {"cursors": {"before": "x", "after": "y"}}})
+            paging: dict[str, Any] = {"cursors": {"before": str(start), "after": str(start + size)}}
+            if start + size < len(self.chosen):
+                query = {k: v for k, v in params.items() if k != "access_token"}
+                query.update(after=str(start + size), limit=str(size))
+                paging["next"] = str(request.url.with_query(query))
+            if self.accounts_next is not None:
+                paging["next"] = self.accounts_next
+            return web.json_response({"data": data, "paging": paging})
 
         return await self._graph(request, "accounts", work, who="user")
 

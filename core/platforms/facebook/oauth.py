@@ -52,6 +52,8 @@ GRAPH_VERSION = versions.DEFAULT
 # (https://developers.facebook.com/docs/graph-api/guides/error-handling).
 _DEAD_TOKEN_CODES = {190, 102, 463, 467}
 CREATE_CONTENT = "CREATE_CONTENT"
+# /me/accounts answers of 100 Pages followed at most: a list that never ends is not read for ever.
+_MAX_ACCOUNT_PAGES = 20
 
 
 def _endpoints(version: str) -> Endpoints:
@@ -154,8 +156,12 @@ class FacebookOAuth(OAuthProvider):
             )
         return replace(tokens, access_token=page_token)
 
-    async def _graph_get(self, url: str, token: str, params: dict[str, str], *, grant: str) -> dict[str, Any]:
-        response = await self._send("GET", url, params=params, headers={"Authorization": f"Bearer {token}"})
+    async def _graph_get(
+        self, url: str, token: str, params: dict[str, str] | None, *, grant: str
+    ) -> dict[str, Any]:
+        # No params for a URL that carries its own query (paging.next): httpx would replace it.
+        extra = {"params": params} if params is not None else {}
+        response = await self._send("GET", url, headers={"Authorization": f"Bearer {token}"}, **extra)
         payload = self._json(response)
         if response.status_code >= 400 or "error" in payload:
             self._raise_for_error(response, payload, grant=grant)
@@ -176,8 +182,12 @@ class FacebookOAuth(OAuthProvider):
         accounts: list[tuple[Profile, TokenSet]] = []
         url: str | None = self.endpoints.profile
         params: dict[str, str] | None = {"fields": "id,name,username,access_token,tasks", "limit": "100"}
-        while url:
-            payload = await self._graph_get(url, tokens.access_token, params or {}, grant="profile")
+        graph = _origin(self.endpoints.profile)
+        for _ in range(_MAX_ACCOUNT_PAGES):
+            # paging.next is a full URL the answer names: the User token goes to Graph only.
+            if not url or _origin(url) != graph:
+                break
+            payload = await self._graph_get(url, tokens.access_token, params, grant="profile")
             for page in payload.get("data") or []:
                 if not isinstance(page, dict) or CREATE_CONTENT not in (page.get("tasks") or []):
                     continue
