@@ -121,6 +121,14 @@ MODULES = (
         "an outage announced once by the fleet",
         ("core/store/alerts.py", "core/alerts.py"),
         ("tests/test_alerts.py", "tests/test_ops_alerts.py"),
+        # The gates and the alerter's use of them; when to alert (observe) and where it goes
+        # (deliver) are the rest of core/alerts.py.
+        functions=(
+            "core.store.alerts.*",
+            "core.alerts.xǁLocalGateǁ*",
+            "core.alerts.xǁAlerterǁ__init__*",
+            "core.alerts.xǁAlerterǁ_gated*",
+        ),
         pytest_args=("-k", "not postgres"),
     ),
     Module(

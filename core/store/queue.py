@@ -410,6 +410,8 @@ def held(lease: Lease) -> ColumnElement[bool]:
 
 async def save_checkpoint(session: AsyncSession, lease: Lease, state: dict[str, Any]) -> None:
     """Store upload progress under ``lease``; raises :class:`LeaseLost` when the row is not ours."""
+    # Equivalent mutant (here and in renew): synchronize_session=None, which SQLAlchemy reads as
+    # False (no objects in the session brought up to date; these sessions hold none).
     result = await session.execute(
         update(ScheduledPost)
         .where(held(lease))
