@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import text
 
 from adapters.console.commands import ConsoleNotifier
 from adapters.slack.notifier import SlackNotifier
 from bot.wiring import build_app
-from core.alerts import Alerter
+from core.alerts import Alerter, AlertGate, LocalGate
 from core.config import AlertSettings, SchedulerSettings, Settings
+from core.db.engine import make_engine, migrate, session_factory
 from core.domain import ChatKind, Platform
 from core.notify import NotifierRouter
+from core.store.alerts import AlertGates
 from tests.conftest import Database
 from tests.fakes.bench_platform import FakePlatform, Scripted, seed_posts
 from tests.fakes.slack_api import FakeSlack
@@ -125,3 +131,99 @@ async def test_two_wired_processes_announce_an_outage_once(db: Database, setting
     finally:
         for app in apps:
             await app.close()
+
+
+# -- Survivors of tools/mutation.py alert-gates (issue 29): the gates and the alerter's use of them.
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_local_gate_opens_once_per_repeat_interval_and_closes_once() -> None:
+    """The gate of a lone process: an alert, then none for ``repeat_s`` (counted from the last one,
+    even across a recovery), then one again; a recovery only after an alert, once. Mutations: the
+    repeat test at or past its edge, the alerting key not kept or not dropped."""
+    clock = Clock(100.0)
+    gate = LocalGate(clock)
+    assert await gate.close("k") is False  # nothing was announced
+    assert await gate.open("k", repeat_s=60) is True
+    assert await gate.open("other", repeat_s=60) is True  # each key has its own interval
+    clock.now = 159.9
+    assert await gate.open("k", repeat_s=60) is False
+    assert await gate.close("k") is True
+    assert await gate.close("k") is False
+    assert await gate.open("k", repeat_s=60) is False  # still within the interval of the last alert
+    clock.now = 160.0
+    assert await gate.open("k", repeat_s=60) is True
+    assert await gate.close("k") is True
+
+
+def _console_alerter(said: list[str], gate: AlertGate, **settings: float) -> Alerter:
+    router = NotifierRouter()
+    router.register(ChatKind.CONSOLE, ConsoleNotifier(said.append))
+    return Alerter(
+        AlertSettings(**settings),  # type: ignore[arg-type]
+        router,
+        channels={ChatKind.CONSOLE: "ops"},
+        admins={},
+        gate=gate,
+    )
+
+
+async def test_an_unreachable_gate_speaks_anyway_and_logs_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Better the same alert twice than an outage nobody hears of. Mutations: the warning's message or
+    traceback dropped."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")  # no alert_gates table
+    said: list[str] = []
+    try:
+        alerter = _console_alerter(said, AlertGates(session_factory(engine)))
+        with caplog.at_level(logging.WARNING, logger="core.alerts"):
+            alerter.observe(ChatKind.CONSOLE, "T1", Platform.YOUTUBE, ok=False, breaker_open=True)
+            await alerter.drain()
+        assert len(said) == 1 and said[0].startswith(":warning: YouTube is failing")
+        [record] = caplog.records
+        assert record.getMessage() == "the alert gate is unreachable; speaking anyway"
+        assert record.exc_info is not None
+    finally:
+        await engine.dispose()
+
+
+async def test_the_database_gate_is_keyed_by_chat_team_and_platform(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two processes' alerters on one database: one alert and one recovery between them, the gate's
+    row named ``chat:team:platform``, and another team's or platform's outage a gate of its own. The
+    quiet process logs that another speaks. Mutations: the key built otherwise (every team sharing
+    one gate, or a gate per process), the gate's ``repeat_s`` not passed, the quiet path's log."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'gates.db'}")
+    said: list[str] = []
+    try:
+        await migrate(engine)
+        sessions = session_factory(engine)
+        alerters = [_console_alerter(said, AlertGates(sessions), repeat_s=3600) for _ in range(2)]
+        with caplog.at_level(logging.INFO, logger="core.alerts"):
+            for alerter in alerters:
+                alerter.observe(ChatKind.CONSOLE, "T1", Platform.YOUTUBE, ok=False, breaker_open=True)
+                await alerter.drain()
+        assert len(said) == 1
+        assert [r.getMessage() for r in caplog.records] == ["another worker speaks for this platform"]
+        for team, platform in (("T2", Platform.YOUTUBE), ("T1", Platform.TIKTOK)):
+            alerters[0].observe(ChatKind.CONSOLE, team, platform, ok=False, breaker_open=True)
+            await alerters[0].drain()
+        assert len(said) == 3
+        for alerter in alerters:
+            alerter.observe(ChatKind.CONSOLE, "T1", Platform.YOUTUBE, ok=True, breaker_open=False)
+            await alerter.drain()
+        assert said[3:] == [":white_check_mark: YouTube works again: posts are going out."]
+        async with sessions() as session:
+            keys = set((await session.execute(text("SELECT key FROM alert_gates"))).scalars())
+        assert keys == {"console:T1:youtube", "console:T2:youtube", "console:T1:tiktok"}
+    finally:
+        await engine.dispose()
