@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from core.config import PlatformSettings, PlatformsSettings, SchedulerSettings, Settings
+from core.scheduler.limits import Limits, TokenBucket
 from tests.conftest import Database
 from tests.fakes.bench_platform import FakePlatform, seed_posts
 from tests.scheduler_support import Worker, rows, worker
@@ -100,3 +101,68 @@ async def test_two_workers_publish_within_one_shared_allowance(db: Database, set
     # answer, so a slow answer shifts one request, never brings two together). A bucket per worker
     # sends them in 0.6 s (two at a time), a tripled rate in 0.5 s, a burst of 4 in 0.8 s.
     assert times[-1] - times[0] >= 1.2, times
+
+
+# -- Survivors of tools/mutation.py token-buckets (issue 29): the in-memory bucket and the limits
+# -- built from config, on a clock the test moves.
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_bucket_starts_full_refills_at_its_rate_and_holds_no_more_than_its_burst() -> None:
+    """Mutations: the bucket starting empty or with another burst, a burst of 0 kept (no request
+    would ever go), the refill uncapped or at another rate, wait_for_next taking a token."""
+    clock = Clock(10.0)
+    bucket = TokenBucket(2.0, 3, clock)
+    assert [bucket.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.wait_for_next() == 0.5
+    assert bucket.wait_for_next() == 0.5  # asking takes nothing
+    assert bucket.reserve() == 0.5
+    assert bucket.reserve() == 1.0
+    clock.now = 11.0  # two tokens back: the balance is 0, the next waits half a second
+    assert bucket.wait_for_next() == 0.5
+    clock.now = 100.0  # idle for long: full again, but never more than the burst
+    assert [bucket.reserve() for _ in range(4)] == [0.0, 0.0, 0.0, 0.5]
+    assert TokenBucket(1.0, 0, clock).reserve() == 0.0  # a burst of 0 is read as 1
+    assert TokenBucket(1.0, 0, clock).burst == 1
+
+
+def test_limits_come_from_each_platforms_settings() -> None:
+    """Mutations: the burst's default (the rate rounded down, at least 1) changed, the concurrency
+    cap not built or not kept, limits built for platforms without settings, one key's limits shared
+    with another's or built anew on every call."""
+    platforms = PlatformsSettings(
+        youtube=PlatformSettings(rate_per_s=5.0),
+        x=PlatformSettings(rate_per_s=0.5),
+        tiktok=PlatformSettings(rate_per_s=2.0, burst=7, max_concurrency=3),
+    )
+    limits = Limits(platforms, Clock(0.0))
+    youtube = limits.get(("youtube", 1))
+    assert youtube.bucket is not None and (youtube.bucket.rate, youtube.bucket.burst) == (5.0, 5)
+    assert youtube.slots is None and youtube.max_concurrency is None
+    x = limits.get(("x", 1))
+    assert x.bucket is not None and x.bucket.burst == 1
+    tiktok = limits.get(("tiktok", 2))
+    assert tiktok.bucket is not None and tiktok.bucket.burst == 7
+    assert tiktok.max_concurrency == 3 and tiktok.slots is not None
+    assert limits.get(("tiktok", 2)) is tiktok and limits.get(("tiktok", 3)) is not tiktok
+    linkedin = limits.get(("linkedin", 1))
+    assert (linkedin.bucket, linkedin.slots, linkedin.max_concurrency) == (None, None, None)
+    none = Limits(None, Clock(0.0)).get(("youtube", 1))
+    assert (none.bucket, none.slots) == (None, None)
+
+
+async def test_a_concurrency_cap_admits_that_many_at_once() -> None:
+    """Mutation: the semaphore built with another count than the cap."""
+    limits = Limits(PlatformsSettings(youtube=PlatformSettings(max_concurrency=2)), Clock(0.0))
+    slots = limits.get(("youtube", 1)).slots
+    assert slots is not None
+    await slots.acquire()
+    await slots.acquire()
+    assert slots.locked()
