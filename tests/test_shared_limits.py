@@ -83,3 +83,19 @@ async def test_an_empty_bucket_refills_at_its_rate(db: Database) -> None:
         assert kept and 0.15 < wait <= 0.7, wait
     finally:
         await engine.dispose()
+
+
+async def test_a_free_token_is_kept_by_a_caller_that_may_not_wait(db: Database) -> None:
+    """``max_wait_s=0`` (never wait) still takes a token that is free now: no wait is not too long.
+    Mutation: ``<`` for ``<=`` gave every free token back when nothing may wait."""
+    engine = make_engine(db.url, schema=db.schema)
+    try:
+        await migrate(engine)
+        bucket = SharedBuckets(session_factory(engine), engine.dialect.name)
+        assert await bucket.reserve("x:1", rate=1.0, burst=2, max_wait_s=0) == (0.0, True)
+        assert await bucket.reserve("x:1", rate=1.0, burst=2, max_wait_s=0) == (0.0, True)
+        wait, kept = await bucket.reserve("x:1", rate=1.0, burst=2, max_wait_s=0)
+        # The third waits (most of a second, less what the database's clock moved): given back.
+        assert not kept and 0 < wait <= 1.0
+    finally:
+        await engine.dispose()
