@@ -163,3 +163,35 @@ async def test_a_notified_outcome_is_written_whoever_holds_the_post(db: Database
         assert row.notified_at is not None and as_utc(row.notified_at) == at
     finally:
         await engine.dispose()
+
+
+async def test_an_outcome_is_written_only_by_the_worker_holding_the_post(db: Database) -> None:
+    """Mutation: the outcome's UPDATE without ``claimed_by = worker``, so another worker's outcome
+    with the same lease version was written (the version alone fenced it)."""
+    engine, sessions, (lease,) = await _claimed(db, 1)
+    stamp = datetime.now(UTC)
+    try:
+        failed = Failed(lease.post_id, "not mine to say", None, lease.version)
+        async with sessions.begin() as session:
+            assert await queue.write_outcomes(session, [failed], worker_id="v", stamp=stamp) == set()
+        [row] = await rows(sessions)
+        assert (row.status, row.last_error, row.claimed_by) == ("running", None, "w")
+    finally:
+        await engine.dispose()
+
+
+async def test_outcomes_written_with_the_same_stamp_are_told_apart(db: Database) -> None:
+    """Two workers may stamp their writes with the same instant; each learns only which of its own
+    outcomes it wrote. Mutation: the stamp alone read back (without ``id IN`` the write's posts), so
+    the second writer also claimed the first one's post."""
+    engine, sessions, (first, second) = await _claimed(db, 2)
+    stamp = datetime.now(UTC)
+    try:
+        async with sessions.begin() as session:
+            done = Failed(first.post_id, "gone", None, first.version)
+            assert await queue.write_outcomes(session, [done], worker_id="w", stamp=stamp) == {first.post_id}
+        async with sessions.begin() as session:
+            stale = Failed(second.post_id, "stale", None, second.version + 1)
+            assert await queue.write_outcomes(session, [stale], worker_id="w", stamp=stamp) == set()
+    finally:
+        await engine.dispose()
