@@ -98,6 +98,20 @@ async def test_a_redirect_off_slack_is_not_followed(harness: Harness, listener: 
     assert await h.posts() == []
 
 
+@sqlite_only
+async def test_a_3xx_without_a_location_is_refused_after_one_request(harness: Harness, clip: Path) -> None:
+    """httpx's ``is_redirect`` is every 3xx: a 304 without a Location was taken for a redirect to the
+    same URL, which was asked again with the bot token until the redirect limit ran out."""
+    h = harness
+    await h.shared(ANA, CHANNEL, h.slack.add_file(ANA, CHANNEL, clip))
+    h.slack.download_status = 304
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Unmodified", user=ANA, channel=CHANNEL)
+    hook = await h.hook("did not hand over")
+    assert "(HTTP 304)" in hook["text"]
+    assert [d["authorized"] for d in h.slack.downloads] == [True]
+    assert await h.posts() == []
+
+
 @pytest.mark.parametrize(
     ("url", "trusted"),
     [

@@ -176,10 +176,12 @@ async def _open(
             )
         request = http.build_request("GET", url, headers={"Authorization": f"Bearer {bot_token}"})
         response = await http.send(request, stream=True, follow_redirects=False)
-        if not response.is_redirect:
+        # Not ``is_redirect``, which is every 3xx: one without a Location leads nowhere, and is
+        # refused by the caller as an answer that is not the file.
+        if not response.has_redirect_location:
             return response
         await response.aclose()
-        url = urljoin(url, response.headers.get("location", ""))
+        url = urljoin(url, response.headers["location"])
     raise MediaError(f"Slack did not hand over {name} (too many redirects).", hint="Try again later.")
 
 

@@ -14,7 +14,8 @@ It follows Slack's documented wire format for the parts postbot uses, so a real 
   Injected rate limits answer HTTP 429 with ``Retry-After`` and ``{"ok": false, "error": "ratelimited"}``.
 - ``/files-pri/{team}-{file}/download/{name}``: ``url_private_download``; bytes only with the bot
   token in ``Authorization: Bearer``, otherwise a redirect to the HTML sign-in page, as Slack does.
-  ``download_redirect`` makes it answer authorized downloads with a redirect there instead.
+  ``download_redirect`` makes it answer authorized downloads with a redirect there instead, and
+  ``download_status`` with that status and nothing else (a 3xx without ``Location``, a 5xx).
 - Remote files (``add_remote_file``): what ``files.remote.add`` + ``files.remote.share`` put in a
   channel, ``mode: external`` / ``is_external: true`` with the creator's ``external_url`` as
   ``url_private`` (https://docs.slack.dev/reference/methods/files.remote.add).
@@ -285,6 +286,7 @@ class FakeSlack(LoopbackFake):
         self.calls: list[Call] = []
         self.downloads: list[dict[str, Any]] = []
         self.download_redirect: str | None = None
+        self.download_status: int | None = None
         self._triggers: dict[str, float] = {}
         self._faults: dict[str, deque[Fault]] = {}
         self._ids = itertools.count(1)
@@ -1011,6 +1013,8 @@ class FakeSlack(LoopbackFake):
             raise web.HTTPNotFound()
         if self.download_redirect is not None:
             raise web.HTTPFound(self.download_redirect)
+        if self.download_status is not None:
+            return web.Response(status=self.download_status)
         response = web.StreamResponse(
             headers={"Content-Type": file.mimetype, "Content-Length": str(file.size)},
         )
