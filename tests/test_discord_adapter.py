@@ -440,7 +440,10 @@ async def test_help_is_ephemeral(world: World, running: App) -> None:
     await world.fake.wait_for(lambda: record.callback)
     assert record.callback is not None and record.callback["type"] == 4
     assert record.callback["data"]["flags"] == EPHEMERAL
-    assert "/schedule" in record.callback["data"]["content"]
+    [embed] = record.callback["data"]["embeds"]
+    assert "/schedule" in embed["description"]
+    # Every platform is named, and the help is one message however many there are.
+    assert all(p.value in embed["description"] for p in Platform)
 
 
 async def test_a_separate_worker_reports_discord_posts_over_rest(world: World, clip: Path) -> None:

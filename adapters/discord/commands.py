@@ -1004,7 +1004,10 @@ async def approval_rule(
 
 @group.command(name="help", description="What postbot can do")
 async def help_command(interaction: discord.Interaction) -> None:
-    await interaction.response.send_message(HELP, ephemeral=True)
+    # An embed's description holds 4,096 characters, a message's content 2,000
+    # (https://discord.com/developers/docs/resources/message#embed-object-embed-limits): the help
+    # lists every platform and grows with each one, and had reached 1,990 as content.
+    await interaction.response.send_message(embed=discord.Embed(description=HELP), ephemeral=True)
 
 
 COMMANDS: list[app_commands.Command[Any, Any, None] | app_commands.Group] = [
