@@ -112,10 +112,25 @@ async def test_each_chosen_page_is_its_own_account_with_its_own_page_token(site:
     # The code was traded for a short token, at once exchanged for a long-lived one.
     assert site.fake.token_calls == ["authorization_code", "fb_exchange_token"]
     sent = site.fake.authorize_requests[0]
-    assert sent["scope"] == "pages_show_list,pages_read_engagement,pages_manage_posts"
+    assert sent["scope"] == "pages_show_list,pages_read_engagement,pages_manage_posts,business_management"
     [dm] = site.dms
     assert dm.startswith("[DM] Facebook linked as acmevideos and acmeshop for T1 (local console).")
     assert "facebook@<page>" in dm
+
+
+async def test_a_page_reached_through_a_business_portfolio_is_linked_too(site: Site) -> None:
+    # Under the New Pages Experience a Page's admin often holds it through a Business Portfolio, and
+    # /me/accounts then leaves it out: the portfolio's owned_pages/client_pages have it.
+    site.fake.pages[VIDEOS].portfolio = "880000000000001"
+    site.fake.pages[SHOP].portfolio, site.fake.pages[SHOP].via = "880000000000002", "client_pages"
+
+    page = await site.link()
+
+    assert page.status_code == 200, page.text
+    videos, shop = await site.accounts()
+    assert (videos.remote_account_id, shop.remote_account_id) == (VIDEOS, SHOP)
+    for row, page_id in ((videos, VIDEOS), (shop, SHOP)):
+        assert site.fake._page_of(load_tokens(row, site.vault).access_token) == page_id
 
 
 async def test_a_dead_page_token_is_renewed_with_the_user_token_and_a_dead_login_revokes(site: Site) -> None:

@@ -79,7 +79,7 @@ MIN_BYTES = 1000
 MAX_BYTES = 2 * 1000 * 1000 * 1000
 POSTING_TOO_FAST = 1390008
 ENDPOINTS = ("start", "upload", "finish", "status", "create", "list", "insights", "token", "accounts")
-PERMISSIONS = ("pages_show_list", "pages_read_engagement", "pages_manage_posts")
+PERMISSIONS = ("pages_show_list", "pages_read_engagement", "pages_manage_posts", "business_management")
 VIDEO_TYPES = ("video/mp4", "video/quicktime")
 
 
@@ -117,6 +117,14 @@ class Page:
     username: str | None
     tasks: tuple[str, ...] = ("ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE")
     tokens: set[str] = field(default_factory=set)
+    # A Page the person reaches through a Business Portfolio (its id), which /me/accounts leaves out:
+    # "/me/accounts is documented as returning a list of Pages you have a role on -- a classic Page
+    # role. Someone who administers a Page through a Business Portfolio assignment ... holds no such
+    # role, so the edge answers 200 with data: []" (trypost's fix, github.com/trypostit/trypost/pull/301,
+    # confirmed on a live account; openpost#216 met the same). The portfolio lists it under
+    # ``owned_pages`` or ``client_pages`` (``via``), read with business_management.
+    portfolio: str | None = None
+    via: str = "owned_pages"
 
 
 @dataclass
@@ -205,6 +213,9 @@ class FakeFacebook(LoopbackFake):
         app.router.add_post("/video-upload/{version}/{video}", self._rupload)
         app.router.add_get("/{version}/me/permissions", self._permissions)
         app.router.add_get("/{version}/me/accounts", self._accounts)
+        app.router.add_get("/{version}/me/businesses", self._businesses)
+        app.router.add_get("/{version}/{node}/owned_pages", self._portfolio_pages)
+        app.router.add_get("/{version}/{node}/client_pages", self._portfolio_pages)
         app.router.add_post("/{version}/{node}/video_reels", self._reels)
         app.router.add_post("/{version}/{node}/videos", self._create)
         app.router.add_get("/{version}/{node}/videos", self._list)
@@ -483,6 +494,8 @@ class FakeFacebook(LoopbackFake):
             size = min(int(params.get("limit") or 25), self.accounts_limit)
             for page_id in self.chosen[start : start + size]:
                 page = self.pages[page_id]
+                if page.portfolio:
+                    continue
                 entry: dict[str, Any] = {
                     "id": page.id,
                     "name": page.name,
@@ -501,6 +514,38 @@ class FakeFacebook(LoopbackFake):
             if self.accounts_next is not None:
                 paging["next"] = self.accounts_next
             return web.json_response({"data": data, "paging": paging})
+
+        return await self._graph(request, "accounts", work, who="user")
+
+    async def _businesses(self, request: web.Request) -> web.Response:
+        """``GET /me/businesses`` (needs business_management): the portfolios of the chosen Pages."""
+
+        async def work(user: str, params: dict[str, str]) -> web.Response:
+            if "business_management" not in self.granted:
+                raise Rejected(graph_error(403, 200, "(#200) Requires business_management permission"))
+            ids = sorted({p.portfolio for i in self.chosen if (p := self.pages[i]).portfolio})
+            return web.json_response({"data": [{"id": b, "name": f"Portfolio {b}"} for b in ids]})
+
+        return await self._graph(request, "accounts", work, who="user")
+
+    async def _portfolio_pages(self, request: web.Request) -> web.Response:
+        """``GET /{business-id}/owned_pages`` and ``/client_pages`` with ``fields=...access_token``."""
+        business, edge = request.match_info["node"], request.path.rsplit("/", 1)[-1]
+
+        async def work(user: str, params: dict[str, str]) -> web.Response:
+            if "business_management" not in self.granted:
+                raise Rejected(graph_error(403, 200, "(#200) Requires business_management permission"))
+            data = []
+            for page_id in self.chosen:
+                page = self.pages[page_id]
+                if page.portfolio == business and page.via == edge:
+                    entry: dict[str, Any] = {"id": page.id, "name": page.name}
+                    if page.username:
+                        entry["username"] = page.username
+                    if "access_token" in params.get("fields", ""):
+                        entry["access_token"] = self._page_token(page.id)
+                    data.append(entry)
+            return web.json_response({"data": data})
 
         return await self._graph(request, "accounts", work, who="user")
 

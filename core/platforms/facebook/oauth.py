@@ -7,7 +7,8 @@ https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-lon
 1. The Login dialog (``www.facebook.com/{version}/dialog/oauth``) asks for the Page permissions the
    Video API and the Reels Publishing API list: ``pages_show_list``, ``pages_read_engagement`` and
    ``pages_manage_posts`` (https://developers.facebook.com/docs/video-api/guides/publishing,
-   Requirements; the reels guide lists the same three). In that dialog the person also chooses which
+   Requirements; the reels guide lists the same three), and ``business_management`` for Pages held
+   through a Business Portfolio (``BUSINESS_MANAGEMENT`` below). In that dialog the person also chooses which
    of their Pages postbot may use: ``GET /me/accounts`` then "returns any Pages that you authorized
    your app to access" (https://developers.facebook.com/docs/video-api/get-started). So a person
    who manages several Pages picks them there, and each chosen Page becomes its own postbot account
@@ -54,6 +55,16 @@ _DEAD_TOKEN_CODES = {190, 102, 463, 467}
 CREATE_CONTENT = "CREATE_CONTENT"
 # /me/accounts answers of 100 Pages followed at most: a list that never ends is not read for ever.
 _MAX_ACCOUNT_PAGES = 20
+# /me/accounts lists only the Pages the person holds a classic Page role on; a Page they manage through
+# a Business Portfolio (the New Pages Experience's usual arrangement) is missing there, and is read
+# from the portfolio's owned_pages and client_pages behind /me/businesses, which need
+# business_management. Two independent schedulers met this on live accounts and fixed it so:
+# trypost (github.com/trypostit/trypost/pull/301: "the edge answers 200 with data: []", the Page node
+# itself answering fine) and openpost (getopenpost/openpost#216, #217); Postiz asks for
+# business_management and reads the same edges (facebook.provider.ts, pages()). Meta's Video API
+# guide lists only the three Page permissions, so this fourth one is the clients' finding, not Meta's.
+BUSINESS_MANAGEMENT = "business_management"
+PORTFOLIO_EDGES = ("owned_pages", "client_pages")
 
 
 def _endpoints(version: str) -> Endpoints:
@@ -68,7 +79,7 @@ def _endpoints(version: str) -> Endpoints:
 class FacebookOAuth(OAuthProvider):
     platform = Platform.FACEBOOK
     defaults = _endpoints(GRAPH_VERSION)
-    default_scopes = ("pages_show_list", "pages_read_engagement", "pages_manage_posts")
+    default_scopes = ("pages_show_list", "pages_read_engagement", "pages_manage_posts", BUSINESS_MANAGEMENT)
     scope_separator = ","
     # Facebook Login refuses http redirect URIs other than localhost in development, and postbot's
     # callback must be listed under "Valid OAuth Redirect URIs" with "Enforce HTTPS" on
@@ -180,40 +191,55 @@ class FacebookOAuth(OAuthProvider):
                 "and leave every permission on"
             )
         accounts: list[tuple[Profile, TokenSet]] = []
-        url: str | None = self.endpoints.profile
-        params: dict[str, str] | None = {"fields": "id,name,username,access_token,tasks", "limit": "100"}
-        graph = _origin(self.endpoints.profile)
-        for _ in range(_MAX_ACCOUNT_PAGES):
-            # paging.next is a full URL the answer names: the User token goes to Graph only.
-            if not url or _origin(url) != graph:
-                break
-            payload = await self._graph_get(url, tokens.access_token, params, grant="profile")
-            for page in payload.get("data") or []:
-                if not isinstance(page, dict) or CREATE_CONTENT not in (page.get("tasks") or []):
-                    continue
-                page_id, page_token = str(page.get("id") or ""), page.get("access_token")
-                if not page_id or not isinstance(page_token, str) or not page_token:
-                    continue
-                name = str(page.get("name") or page_id)
-                profile = Profile(
-                    account_id=page_id, display_name=name, handle=str(page.get("username") or page_id)
+        seen: set[str] = set()
+
+        def add(page: Any, *, tasks_listed: bool) -> None:
+            if not isinstance(page, dict):
+                return
+            # A portfolio's Page lists carry no tasks: a Page the person may not post to is then
+            # refused by Facebook at the first post (code 10 or 200, "re-link" with the hint).
+            if tasks_listed and CREATE_CONTENT not in (page.get("tasks") or []):
+                return
+            page_id, page_token = str(page.get("id") or ""), page.get("access_token")
+            if not page_id or page_id in seen or not isinstance(page_token, str) or not page_token:
+                return
+            seen.add(page_id)
+            name = str(page.get("name") or page_id)
+            profile = Profile(
+                account_id=page_id, display_name=name, handle=str(page.get("username") or page_id)
+            )
+            accounts.append(
+                (
+                    profile,
+                    TokenSet(
+                        access_token=page_token,
+                        # The long-lived User token: what asks for a new Page token (refresh).
+                        refresh_token=tokens.access_token,
+                        # A Page token from a long-lived User token does not expire.
+                        expires_at=None,
+                        scope=",".join(sorted(granted)),
+                        account_hint=page_id,
+                    ),
                 )
-                accounts.append(
-                    (
-                        profile,
-                        TokenSet(
-                            access_token=page_token,
-                            # The long-lived User token: what asks for a new Page token (refresh).
-                            refresh_token=tokens.access_token,
-                            # A Page token from a long-lived User token does not expire.
-                            expires_at=None,
-                            scope=",".join(sorted(granted)),
-                            account_hint=page_id,
-                        ),
+            )
+
+        fields = {"fields": "id,name,username,access_token,tasks", "limit": "100"}
+        for page in await self._list(self.endpoints.profile, tokens.access_token, fields):
+            add(page, tasks_listed=True)
+        if BUSINESS_MANAGEMENT in granted:
+            businesses = await self._list(
+                f"{self._graph}/me/businesses", tokens.access_token, {"limit": "100"}
+            )
+            for business in businesses:
+                business_id = str(business.get("id") or "") if isinstance(business, dict) else ""
+                for edge in PORTFOLIO_EDGES if business_id.isdigit() else ():
+                    found = await self._list(
+                        f"{self._graph}/{business_id}/{edge}",
+                        tokens.access_token,
+                        {"fields": "id,name,username,access_token", "limit": "100"},
                     )
-                )
-            url = (payload.get("paging") or {}).get("next")
-            params = None
+                    for page in found:
+                        add(page, tasks_listed=False)
         if not accounts:
             raise OAuthError(
                 "Facebook gave postbot no Page to post to: choose at least one Page you can create "
@@ -221,6 +247,23 @@ class FacebookOAuth(OAuthProvider):
                 "when Facebook asks which Pages postbot may use"
             )
         return accounts
+
+    async def _list(self, url: str, token: str, params: dict[str, str]) -> list[Any]:
+        """Every entry of a Graph list, following ``paging.next`` as Graph names it (no params of our
+        own then), on Graph's origin only and for at most ``_MAX_ACCOUNT_PAGES`` answers."""
+        entries: list[Any] = []
+        next_url: str | None = url
+        query: dict[str, str] | None = params
+        graph = _origin(self.endpoints.profile)
+        for _ in range(_MAX_ACCOUNT_PAGES):
+            # paging.next is a full URL the answer names: the User token goes to Graph only.
+            if not next_url or _origin(next_url) != graph:
+                break
+            payload = await self._graph_get(next_url, token, query, grant="profile")
+            entries.extend(payload.get("data") or [])
+            next_url = (payload.get("paging") or {}).get("next")
+            query = None
+        return entries
 
     async def _granted(self, user_token: str) -> set[str]:
         # GET /me/permissions → {"data": [{"permission", "status": "granted" | "declined"}]}
