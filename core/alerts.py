@@ -154,6 +154,8 @@ class Alerter:
         self, chat: ChatKind, team_id: str, platform: Platform, text: str, opening: bool
     ) -> None:
         key = f"{chat.value}:{team_id}:{platform.value}"
+        # Equivalent mutant: one lock for every key (``setdefault(None, …)``) keeps each key's order
+        # too, only waiting on other keys' changes as well.
         async with self._order.setdefault(key, asyncio.Lock()):
             try:
                 ours = (
@@ -168,6 +170,8 @@ class Alerter:
             if not ours:
                 log.info("another worker speaks for this platform", extra={"alert": text})
                 return
+            # Equivalent mutant: ``None`` for the team: no notifier routes say/dm by team today (one
+            # workspace or guild per process).
             await self.deliver(chat, team_id, text)
 
     async def deliver(self, chat: ChatKind, team_id: str, text: str) -> None:

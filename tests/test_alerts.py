@@ -190,7 +190,7 @@ async def test_an_unreachable_gate_speaks_anyway_and_logs_why(
         assert len(said) == 1 and said[0].startswith(":warning: YouTube is failing")
         [record] = caplog.records
         assert record.getMessage() == "the alert gate is unreachable; speaking anyway"
-        assert record.exc_info is not None
+        assert record.exc_info and record.exc_info[0] is not None  # a traceback, not just True
     finally:
         await engine.dispose()
 
@@ -199,21 +199,24 @@ async def test_the_database_gate_is_keyed_by_chat_team_and_platform(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Two processes' alerters on one database: one alert and one recovery between them, the gate's
-    row named ``chat:team:platform``, and another team's or platform's outage a gate of its own. The
-    quiet process logs that another speaks. Mutations: the key built otherwise (every team sharing
-    one gate, or a gate per process), the gate's ``repeat_s`` not passed, the quiet path's log."""
+    row named ``chat:team:platform``, and another team's or platform's outage a gate of its own; once
+    ``repeat_s`` has passed, a new outage is announced again. The quiet process logs that another
+    speaks, with the alert it did not send. Mutations: the key built otherwise (every team sharing
+    one gate, or a gate per process), the gate's ``repeat_s`` not passed (None: no second alert ever),
+    the quiet path's log or its ``alert`` field."""
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'gates.db'}")
     said: list[str] = []
     try:
         await migrate(engine)
         sessions = session_factory(engine)
-        alerters = [_console_alerter(said, AlertGates(sessions), repeat_s=3600) for _ in range(2)]
+        alerters = [_console_alerter(said, AlertGates(sessions), repeat_s=0.3) for _ in range(2)]
         with caplog.at_level(logging.INFO, logger="core.alerts"):
             for alerter in alerters:
                 alerter.observe(ChatKind.CONSOLE, "T1", Platform.YOUTUBE, ok=False, breaker_open=True)
                 await alerter.drain()
         assert len(said) == 1
         assert [r.getMessage() for r in caplog.records] == ["another worker speaks for this platform"]
+        assert caplog.records[0].alert == said[0]
         for team, platform in (("T2", Platform.YOUTUBE), ("T1", Platform.TIKTOK)):
             alerters[0].observe(ChatKind.CONSOLE, team, platform, ok=False, breaker_open=True)
             await alerters[0].drain()
@@ -222,6 +225,10 @@ async def test_the_database_gate_is_keyed_by_chat_team_and_platform(
             alerter.observe(ChatKind.CONSOLE, "T1", Platform.YOUTUBE, ok=True, breaker_open=False)
             await alerter.drain()
         assert said[3:] == [":white_check_mark: YouTube works again: posts are going out."]
+        await asyncio.sleep(0.35)
+        alerters[1].observe(ChatKind.CONSOLE, "T1", Platform.YOUTUBE, ok=False, breaker_open=True)
+        await alerters[1].drain()
+        assert len(said) == 5 and said[4].startswith(":warning: YouTube is failing")
         async with sessions() as session:
             keys = set((await session.execute(text("SELECT key FROM alert_gates"))).scalars())
         assert keys == {"console:T1:youtube", "console:T2:youtube", "console:T1:tiktok"}
