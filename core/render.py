@@ -601,24 +601,26 @@ def approval_rule_text(rule: ApprovalRule | None, chat: ChatKind) -> str:
     """What /approval says: on or off here, who approves and where they are asked."""
     if rule is None:
         return "Approval is off in this channel: posts go out at their time. Turn it on with /approval on."
-    where = (
-        "by direct message"
-        if rule.delivery is ApprovalDelivery.DM
-        else "in the thread of the scheduling answer"
-    )
+    if chat is ChatKind.CONSOLE:
+        # The console has no threads, direct messages or reactions: approvers type the command.
+        how = "they approve with /approve <id>"
+    else:
+        where = (
+            "by direct message"
+            if rule.delivery is ApprovalDelivery.DM
+            else "in the thread of the scheduling answer"
+        )
+        how = f"asked {where}; a ✅ on the scheduling answer approves too"
     return (
-        f"Approval is on in this channel: posts from anyone else wait until {approvers_text(rule, chat)} "
-        f"approve them (asked {where}; a ✅ on the scheduling answer approves too). "
-        "Turn it off with /approval off."
+        f"Approval is on in this channel: posts from anyone else wait for {approvers_text(rule, chat)} "
+        f"to approve them ({how}). Turn it off with /approval off."
     )
 
 
 def awaiting_note(rule: ApprovalRule, chat: ChatKind) -> str:
     """The line under a scheduling answer whose posts wait."""
-    return (
-        f"Awaiting approval: nothing goes out until {approvers_text(rule, chat)} approve "
-        "(a ✅ on this message approves it)."
-    )
+    how = "/approve <id>" if chat is ChatKind.CONSOLE else "a ✅ on this message approves it"
+    return f"Awaiting approval from {approvers_text(rule, chat)}: nothing goes out before ({how})."
 
 
 def duration_text(seconds: float | None) -> str:

@@ -49,11 +49,11 @@ async def test_a_members_post_waits_until_an_approver_approves_then_publishes_on
         ana = ConsoleAdapter(app.postbot, user="ana")
         bob = ConsoleAdapter(app.postbot, user="bob")
         said = await ana.handle("/approval on bob")
-        assert "Approval is on in this channel" in said and "bob approve" in said, said
+        assert "Approval is on in this channel" in said and "wait for bob to approve" in said, said
 
         reply = await ana.handle(f"/schedule in 2 seconds sandbox Launch --file {clip}")
         assert reply.startswith("Awaiting approval: clip.mp4 for Sandbox"), reply
-        assert "nothing goes out until bob approve" in reply
+        assert "Awaiting approval from bob: nothing goes out before" in reply
         assert "awaiting approval" in await ana.handle("/queue")
         assert "1 awaiting approval" in await ana.handle("/status")
 
@@ -228,4 +228,27 @@ async def test_news_a_worker_cannot_deliver_is_left_for_one_that_can_and_told_on
         assert [line for line in out if "was rejected by bob" in line] == [out[-1]]
     finally:
         await deaf.close()
+        await app.close()
+
+
+async def test_the_console_names_its_own_commands_and_ways_in_approval_answers(
+    settings: Settings, db: Database, clip: Path
+) -> None:
+    # A newcomer at the console types what the answers show: no Slack spelling, no thread or ✅ the
+    # console has not got, and each refusal's example is the command that was typed.
+    out: list[str] = []
+    app = await _app(settings, db, out)
+    try:
+        ana = ConsoleAdapter(app.postbot, user="ana")
+        wrong = await ana.handle("/approval maybe")
+        assert "/postbot" not in wrong and "/approval on" in wrong, wrong
+        assert "e.g. /reject 12" in await ana.handle("/reject"), "the example names /reject"
+        assert "e.g. /approve 12" in await ana.handle("/approve")
+
+        said = await ana.handle("/approval on bob")
+        assert "wait for bob to approve them" in said and "/approve <id>" in said, said
+        assert "thread" not in said and "✅" not in said, said
+        reply = await ana.handle(f"/schedule tomorrow 6pm sandbox Launch --file {clip}")
+        assert "Awaiting approval from bob" in reply and "✅" not in reply, reply
+    finally:
         await app.close()

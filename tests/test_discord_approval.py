@@ -28,7 +28,7 @@ async def _approval_on(world: World, role: str) -> None:
     )
     record = await world.run(payload)
     answer = world.fake.original(record)
-    assert answer is not None and f"<@&{role}> approve" in answer["content"], answer
+    assert answer is not None and f"wait for <@&{role}> to approve" in answer["content"], answer
 
 
 async def _request(world: World) -> dict[str, Any]:

@@ -43,7 +43,7 @@ async def test_a_members_post_waits_and_an_approvers_button_publishes_it_once(
     h = harness
     await h.app.start_scheduler()
     answer, request = await _setup(h, clip, "in 6 seconds")
-    assert "nothing goes out until the admins approve" in _block_text(answer)
+    assert "Awaiting approval from the admins: nothing goes out before" in _block_text(answer)
     # The request sits in the answer's thread: the video, its length, the time in each reader's zone
     # (Slack's date formatting), the caption, and the three buttons.
     assert request["thread_ts"] == answer["thread_ts"]
@@ -161,7 +161,7 @@ async def test_forged_clicks_from_another_workspace_or_a_user_group_outsider_are
     await h.sender.command(
         "/postbot", "approval on <!subteam^S0LEADS|@video-leads>", user=BEN, channel=CHANNEL
     )
-    await h.hook("<!subteam^S0LEADS> approve")
+    await h.hook("wait for <!subteam^S0LEADS> to approve")
     upload = h.slack.add_file(ANA, CHANNEL, clip)
     await h.shared(ANA, CHANNEL, upload)
     await h.sender.command("/schedule", "tomorrow 6pm sandbox Launch day", user=ANA, channel=CHANNEL)

@@ -33,10 +33,9 @@ from core.service.queue import parse_post_id
 from core.store import approvals, posts, teams, wakeups
 from core.timeparse import parse_when
 
-_APPROVAL_HELP = (
-    "e.g. /postbot approval on (the admins approve), /postbot approval on @ana @video-leads dm, "
-    "/postbot approval off"
-)
+# Console spellings, as every core message has them: Slack and Discord name them under their own
+# commands (core.render.namespaced).
+_APPROVAL_HELP = "e.g. /approval on (the admins approve), /approval on @ana @video-leads dm, /approval off"
 # Slack escapes mentions in a command's text as <@U123|name> and user groups as <!subteam^S123|@name>
 # (https://api.slack.com/interactivity/slash-commands#creating_commands, "Escape channels, users, and
 # links"); Discord writes <@123> (or <@!123>) and roles <@&123>
@@ -93,20 +92,20 @@ def _mention_hint(chat: ChatKind) -> str:
         return "Mention people (@ana) or a user group (@video-leads): " + _APPROVAL_HELP
     if chat is ChatKind.DISCORD:
         return "Mention people (@ana) or a role (@Video leads): " + _APPROVAL_HELP
-    return "Name people by their login: /approval on ana bob"
+    return "Name people by their login: e.g. /approval on ana bob, /approval off"
 
 
 _ID_WORD = re.compile(r"#?[0-9]+,?", re.ASCII)
 
 
-def read_review(text: str) -> tuple[list[int], str]:
+def read_review(text: str, command: str) -> tuple[list[int], str]:
     """``12 13 tomorrow 9am`` → ([12, 13], "tomorrow 9am"): the post ids first, then the rest."""
     words = text.split()
     ids: list[int] = []
     while words and _ID_WORD.fullmatch(words[0]):
         ids += [parse_post_id(w) for w in words.pop(0).split(",") if w]
     if not ids:
-        raise UserError("Which post?", hint="Use the number shown by /queue, e.g. /approve 12.")
+        raise UserError("Which post?", hint=f"Use the number shown by /queue, e.g. /{command} 12.")
     return ids, " ".join(words)
 
 
@@ -205,14 +204,14 @@ class Approval(ServiceBase):
 
     async def approve_text(self, ctx: ChatContext, text: str) -> ReviewOutcome:
         """`/approve <id> [<id> ...] [now | <when>]`."""
-        ids, rest = read_review(text)
+        ids, rest = read_review(text, "approve")
         if rest.lower() == "now":
             return await self.approve(ctx, ids, now=True)
         return await self.approve(ctx, ids, when=rest or None)
 
     async def reject_text(self, ctx: ChatContext, text: str) -> ReviewOutcome:
         """`/reject <id> [<id> ...] [reason]`."""
-        ids, reason = read_review(text)
+        ids, reason = read_review(text, "reject")
         return await self.reject(ctx, ids, reason)
 
     async def approve_message(self, ctx: ChatContext, reply: MessageRef) -> ReviewOutcome:
