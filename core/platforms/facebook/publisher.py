@@ -47,10 +47,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -60,6 +59,7 @@ from core.config import PlatformSettings
 from core.domain import Platform
 from core.errors import ConfigError
 from core.platforms.facebook import media, versions
+from core.publishers import graph
 from core.publishers.base import (
     AuthError,
     PermanentError,
@@ -70,6 +70,7 @@ from core.publishers.base import (
     TokenSource,
     TransientError,
 )
+from core.publishers.graph import GraphErrors, GraphRequests, error_body, regain_after
 from core.publishers.http import retry_transient, send_authorized
 
 log = logging.getLogger(__name__)
@@ -78,11 +79,9 @@ GRAPH_VERSION = versions.DEFAULT
 GRAPH_HOST = "https://graph.facebook.com"
 UPLOAD_HOST = "https://rupload.facebook.com"
 DEFAULT_GRAPH_URL = f"{GRAPH_HOST}/{GRAPH_VERSION}"
-# Graph error codes (https://developers.facebook.com/docs/graph-api/guides/error-handling).
-INVALID_TOKEN = {102, 190}
-THROTTLED = {4, 17, 32, 613, 80001}
-PERMISSION = {10, *range(200, 300)}
-TRANSIENT = {1, 2}
+# Graph's throttling codes (core/publishers/graph.py) and the Pages rate limit, 80001
+# (https://developers.facebook.com/docs/graph-api/guides/error-handling).
+THROTTLED = graph.THROTTLED | {80001}
 # GUESS, not documented: the reels guide names the 30-a-day cap but not the error it answers with
 # (caps.py), and no client or issue read (Postiz, trypost, fbsamples/reels_publishing_apis, 6 Dec 2026)
 # shows one. Code 9 is what Meta's sibling content-publishing limit answers (Instagram's subcode
@@ -106,7 +105,44 @@ VIDEO = "video"
 _RELINK = "Re-link the Page with /link facebook."
 
 
-class FacebookPublisher:
+def _publish_limit(
+    error: dict[str, Any], response: httpx.Response, message: str, publish_step: bool
+) -> PublishError | None:
+    code = error.get("code")
+    status = response.status_code
+    if error.get("error_subcode") in POSTING_TOO_FAST:
+        return RateLimited(
+            message,
+            status_code=status,
+            retry_after=PUBLISH_LIMIT_RETRY_S,
+            hint="Facebook asked postbot to post more slowly; it will be retried in an hour.",
+        )
+    if publish_step and (code in PUBLISH_LIMITED or (code in THROTTLED and regain_after(response) is None)):
+        return RateLimited(
+            message,
+            status_code=status,
+            retry_after=PUBLISH_LIMIT_RETRY_S,
+            hint=(
+                "Facebook publishes at most 30 reels a day per Page through the API; "
+                "it will be retried later."
+            ),
+        )
+    return None
+
+
+ERRORS = GraphErrors(
+    name="Facebook",
+    relink=_RELINK,
+    permission_hint=(
+        "The person linking must manage the Page (CREATE_CONTENT) and grant pages_manage_posts. " + _RELINK
+    ),
+    throttled=THROTTLED,
+    limits=_publish_limit,
+)
+
+
+class FacebookPublisher(GraphRequests):
+    errors = ERRORS
     platform = Platform.FACEBOOK
     requires_account = True
 
@@ -303,21 +339,18 @@ class FacebookPublisher:
 
     async def _find_video(self, job: PublishJob, tokens: TokenSource) -> str | None:
         """The create was sent and its answer lost: the Page's newest videos say whether it exists."""
-        body = await self._step(
-            tokens, "GET", f"{tokens.account_id}/videos", "list the Page's videos",
-            params={"fields": "id,description,created_time", "limit": "25"},
-        )  # fmt: skip
-        created = float(job.upload_state.get("fb_create_at") or 0)
-        for video in body.get("data") or []:
-            stamp = _epoch(video.get("created_time"))
-            # The same text posted before this attempt (a weekly series) is not this video.
-            if str(video.get("description") or "") == job.caption and (
-                stamp is None or stamp >= created - 60
-            ):
-                video_id = str(video["id"])
-                await job.checkpoint(fb_video_id=video_id)
-                return video_id
-        return None
+        video_id = await self._find_recent(
+            tokens,
+            f"{tokens.account_id}/videos",
+            "list the Page's videos",
+            text_field="description",
+            time_field="created_time",
+            text=job.caption,
+            since=float(job.upload_state.get("fb_create_at") or 0),
+        )
+        if video_id:
+            await job.checkpoint(fb_video_id=video_id)
+        return video_id
 
     # --- status --------------------------------------------------------------------------------
 
@@ -362,63 +395,12 @@ class FacebookPublisher:
             await asyncio.sleep(self.poll_interval_s)
 
     async def _permalink(self, tokens: TokenSource, video_id: str, kind: str) -> str | None:
-        try:
-            body = await self._step(
-                tokens, "GET", video_id, "report the video's link", params={"fields": "permalink_url"}
-            )
-        except PublishError:
-            # The video is live; a missing link is not worth failing (and retrying) the post for.
-            body = {}
-        link = str(body.get("permalink_url") or "")
+        link = str(await self._field(tokens, video_id, "permalink_url", "report the video's link") or "")
         if link.startswith("/"):
             link = f"https://www.facebook.com{link}"
         if link:
             return link
         return f"https://www.facebook.com/reel/{video_id}" if kind == REEL else None
-
-    # --- requests ------------------------------------------------------------------------------
-
-    async def _graph(
-        self,
-        tokens: TokenSource,
-        method: str,
-        path: str,
-        what: str,
-        *,
-        publish_step: bool = False,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        url = f"{self.graph}/{path}"
-
-        async def send(token: str) -> httpx.Response:
-            return await self.http.request(
-                method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs
-            )
-
-        response = await send_authorized(tokens, send, token_rejected=_token_rejected)
-        if not response.is_success:
-            raise _graph_error(response, what, publish_step=publish_step)
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def _step(
-        self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
-    ) -> dict[str, Any]:
-        """A call safe to repeat, retried in place on transient errors and short throttling."""
-        return await retry_transient(
-            lambda: self._graph(tokens, method, path, what, **kwargs),
-            attempts=self.step_attempts,
-            base_s=self.retry_base_s,
-            max_wait_s=self.max_inline_wait_s,
-        )
-
-
-def _epoch(stamp: Any) -> float | None:
-    # Graph's datetimes: "2026-12-06T12:00:00+0000".
-    try:
-        return datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except ValueError:
-        return None
 
 
 def _result(state: dict[str, Any]) -> PublishResult:
@@ -438,15 +420,6 @@ def _errors(status: dict[str, Any], name: str) -> str:
     return "unknown error"
 
 
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
 def _debug_info(response: httpx.Response) -> dict[str, Any]:
     # rupload answers errors as {"debug_info": {"retriable", "type", "message"}}.
     try:
@@ -457,67 +430,5 @@ def _debug_info(response: httpx.Response) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
-def _token_rejected(response: httpx.Response) -> bool:
-    # Graph answers a dead token with HTTP 400 and code 190, not a 401.
-    return response.status_code in (400, 401) and _error_body(response).get("code") in INVALID_TOKEN
-
-
 def _upload_token_rejected(response: httpx.Response) -> bool:
-    return response.status_code == 401 or _error_body(response).get("code") in INVALID_TOKEN
-
-
-def _regain_after(response: httpx.Response) -> float | None:
-    """Seconds until Meta lifts throttling, from the usage headers (given there in minutes;
-    https://developers.facebook.com/docs/graph-api/overview/rate-limiting)."""
-    raw = response.headers.get("x-business-use-case-usage")
-    if not raw:
-        return None
-    try:
-        usage = json.loads(raw)
-        minutes = [
-            float(entry.get("estimated_time_to_regain_access") or 0)
-            for entries in usage.values()
-            for entry in entries
-        ]
-    except (ValueError, AttributeError, TypeError):
-        return None
-    return max(minutes, default=0.0) * 60 or None
-
-
-def _graph_error(response: httpx.Response, what: str, *, publish_step: bool = False) -> PublishError:
-    error = _error_body(response)
-    code = error.get("code")
-    reason = error.get("error_user_msg") or error.get("message") or f"HTTP {response.status_code}"
-    message = f"Facebook refused to {what}: {reason}"
-    status = response.status_code
-    if code in INVALID_TOKEN:
-        return AuthError(message, status_code=status, hint=_RELINK)
-    if code in PERMISSION:
-        return AuthError(
-            message,
-            status_code=status,
-            hint="The person linking must manage the Page (CREATE_CONTENT) and grant pages_manage_posts. "
-            + _RELINK,
-        )
-    if error.get("error_subcode") in POSTING_TOO_FAST:
-        return RateLimited(
-            message,
-            status_code=status,
-            retry_after=PUBLISH_LIMIT_RETRY_S,
-            hint="Facebook asked postbot to post more slowly; it will be retried in an hour.",
-        )
-    if publish_step and (code in PUBLISH_LIMITED or (code in THROTTLED and _regain_after(response) is None)):
-        return RateLimited(
-            message,
-            status_code=status,
-            retry_after=PUBLISH_LIMIT_RETRY_S,
-            hint=(
-                "Facebook publishes at most 30 reels a day per Page through the API; "
-                "it will be retried later."
-            ),
-        )
-    if code in THROTTLED:
-        return RateLimited(message, status_code=status, retry_after=_regain_after(response) or 60.0)
-    if error.get("is_transient") or code in TRANSIENT or status >= 500:
-        return TransientError(message, status_code=status)
-    return PermanentError(message, status_code=status)
+    return response.status_code == 401 or error_body(response).get("code") in graph.INVALID_TOKEN

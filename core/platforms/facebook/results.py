@@ -25,16 +25,10 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.platforms.facebook.publisher import (
-    DEFAULT_GRAPH_URL,
-    GRAPH_HOST,
-    GRAPH_VERSION,
-    _error_body,
-    _graph_error,
-    _token_rejected,
-)
+from core.platforms.facebook.publisher import DEFAULT_GRAPH_URL, ERRORS, GRAPH_HOST, GRAPH_VERSION
 from core.platforms.results import Metrics, count
 from core.publishers.base import AuthError, TokenSource
+from core.publishers.graph import error_body, token_rejected
 from core.publishers.http import send_authorized
 
 ENGAGEMENT_SCOPE = "pages_read_engagement"
@@ -70,11 +64,11 @@ class FacebookMetrics:
         async def send(token: str) -> httpx.Response:
             return await self.http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
 
-        response = await send_authorized(tokens, send, token_rejected=_token_rejected)
+        response = await send_authorized(tokens, send, token_rejected=token_rejected)
         if response.status_code == 200:
             body: dict[str, Any] = response.json()
             return body
-        error = _error_body(response)
+        error = error_body(response)
         if error.get("code") == NO_SUCH_OBJECT:
             return None
         if error.get("code") == PERMISSION:
@@ -84,7 +78,7 @@ class FacebookMetrics:
                 status_code=response.status_code,
                 hint=f"The Page must grant {ENGAGEMENT_SCOPE}: re-link it with /link facebook.",
             )
-        raise _graph_error(response, "read the video's results")
+        raise ERRORS.error(response, "read the video's results")
 
     @classmethod
     def from_settings(cls, http: httpx.AsyncClient, conf: PlatformSettings) -> FacebookMetrics:

@@ -28,10 +28,9 @@ it again.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -40,8 +39,8 @@ from core.config import PlatformSettings
 from core.domain import Platform
 from core.errors import ConfigError
 from core.platforms.instagram import versions
+from core.publishers import graph
 from core.publishers.base import (
-    AuthError,
     PermanentError,
     PublishError,
     PublishJob,
@@ -50,7 +49,7 @@ from core.publishers.base import (
     TokenSource,
     TransientError,
 )
-from core.publishers.http import retry_transient, send_authorized
+from core.publishers.graph import GraphErrors, GraphRequests
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +60,9 @@ log = logging.getLogger(__name__)
 GRAPH_VERSION = versions.DEFAULT
 GRAPH_HOST = "https://graph.instagram.com"
 DEFAULT_GRAPH_URL = f"{GRAPH_HOST}/{GRAPH_VERSION}"
-# Graph error codes (developers.facebook.com/docs/graph-api/guides/error-handling).
-INVALID_TOKEN = {102, 190}
-THROTTLED = {4, 17, 32, 613, 80002}
-PERMISSION = {10, *range(200, 300)}
-TRANSIENT = {1, 2}
+# Graph's throttling codes (core/publishers/graph.py) and Instagram's own rate limit, 80002
+# (developers.facebook.com/docs/graph-api/guides/error-handling).
+THROTTLED = graph.THROTTLED | {80002}
 PUBLISH_LIMIT_SUBCODE = 2207042
 CONTAINER_POLL_S = 60.0
 CONTAINER_POLL_FOR_S = 300.0
@@ -80,7 +77,26 @@ PUBLISH_LIMIT_RETRY_S = 3600.0
 _RELINK = "Re-link the Instagram account with /link instagram."
 
 
-class InstagramPublisher:
+def _publish_limit(
+    error: dict[str, Any], response: httpx.Response, message: str, publish_step: bool
+) -> PublishError | None:
+    # The spent daily quota (subcode 2207042); a throttling code is read as throttling first.
+    if error.get("error_subcode") == PUBLISH_LIMIT_SUBCODE and error.get("code") not in THROTTLED:
+        return RateLimited(message, status_code=response.status_code, retry_after=PUBLISH_LIMIT_RETRY_S)
+    return None
+
+
+ERRORS = GraphErrors(
+    name="Instagram",
+    relink=_RELINK,
+    permission_hint="The account must grant content publishing. " + _RELINK,
+    throttled=THROTTLED,
+    limits=_publish_limit,
+)
+
+
+class InstagramPublisher(GraphRequests):
+    errors = ERRORS
     platform = Platform.INSTAGRAM
     requires_account = True
 
@@ -136,24 +152,7 @@ class InstagramPublisher:
 
     # --- requests ------------------------------------------------------------------------------
 
-    async def _graph(
-        self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
-    ) -> dict[str, Any]:
-        url = f"{self.graph}/{path}"
-
-        async def send(token: str) -> httpx.Response:
-            return await self.http.request(
-                method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs
-            )
-
-        response = await send_authorized(tokens, send, token_rejected=_token_rejected)
-        self._note_served_version(response)
-        if not response.is_success:
-            raise _graph_error(response, what)
-        body: dict[str, Any] = response.json()
-        return body
-
-    def _note_served_version(self, response: httpx.Response) -> None:
+    def _seen(self, response: httpx.Response) -> None:
         """Meta serves a call to an expired Graph version with the oldest available one and says
         which in ``facebook-api-version`` (core/platforms/instagram/versions.py): nothing fails, so
         say it in the log, once per publisher, naming the setting to change."""
@@ -169,17 +168,6 @@ class InstagramPublisher:
                 asked,
                 versions.SOURCE,
             )
-
-    async def _step(
-        self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
-    ) -> dict[str, Any]:
-        """A call safe to repeat, retried in place on transient errors and short throttling."""
-        return await retry_transient(
-            lambda: self._graph(tokens, method, path, what, **kwargs),
-            attempts=self.step_attempts,
-            base_s=self.retry_base_s,
-            max_wait_s=self.max_inline_wait_s,
-        )
 
     # --- container and upload ------------------------------------------------------------------
 
@@ -268,17 +256,18 @@ class InstagramPublisher:
 
     async def _find_published(self, job: PublishJob, tokens: TokenSource) -> str:
         """The container was published by an attempt whose answer was lost: find that reel."""
-        body = await self._step(
-            tokens, "GET", f"{tokens.account_id}/media", "list recent posts",
-            params={"fields": "id,caption,timestamp", "limit": "25"},
-        )  # fmt: skip
-        created = float(job.upload_state.get("ig_container_at") or 0)
-        for media in body.get("data") or []:
-            stamp = _epoch(media.get("timestamp"))
-            if media.get("caption", "") == job.caption and (stamp is None or stamp >= created - 60):
-                media_id = str(media["id"])
-                await job.checkpoint(ig_media_id=media_id, remote_id=media_id)
-                return media_id
+        media_id = await self._find_recent(
+            tokens,
+            f"{tokens.account_id}/media",
+            "list recent posts",
+            text_field="caption",
+            time_field="timestamp",
+            text=job.caption,
+            since=float(job.upload_state.get("ig_container_at") or 0),
+        )
+        if media_id:
+            await job.checkpoint(ig_media_id=media_id, remote_id=media_id)
+            return media_id
         # Published for certain (the container says so), so never publish again; only the id is unknown.
         container = str(job.upload_state.get("ig_container"))
         log.warning("published reel not found among recent posts", extra={"post_id": job.post_id})
@@ -286,72 +275,6 @@ class InstagramPublisher:
         return container
 
     async def _finish(self, job: PublishJob, tokens: TokenSource, media_id: str) -> PublishResult:
-        try:
-            body = await self._step(
-                tokens, "GET", media_id, "report the reel's link", params={"fields": "permalink"}
-            )
-            url = body.get("permalink")
-        except PublishError:
-            # The reel is live; a missing link is not worth failing (and retrying) the post for.
-            url = None
+        url = await self._field(tokens, media_id, "permalink", "report the reel's link")
         await job.checkpoint(remote_url=url)
         return PublishResult(remote_id=media_id, url=url)
-
-
-def _error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def _token_rejected(response: httpx.Response) -> bool:
-    return response.status_code in (400, 401) and _error_body(response).get("code") in INVALID_TOKEN
-
-
-def _regain_after(response: httpx.Response) -> float | None:
-    """Seconds until Meta lifts throttling, from the usage headers (given there in minutes)."""
-    raw = response.headers.get("x-business-use-case-usage")
-    if not raw:
-        return None
-    try:
-        usage = json.loads(raw)
-        minutes = [
-            float(entry.get("estimated_time_to_regain_access") or 0)
-            for entries in usage.values()
-            for entry in entries
-        ]
-    except (ValueError, AttributeError, TypeError):
-        return None
-    return max(minutes, default=0.0) * 60 or None
-
-
-def _graph_error(response: httpx.Response, what: str) -> PublishError:
-    error = _error_body(response)
-    code = error.get("code")
-    subcode = error.get("error_subcode")
-    reason = error.get("error_user_msg") or error.get("message") or f"HTTP {response.status_code}"
-    message = f"Instagram refused to {what}: {reason}"
-    status = response.status_code
-    if code in INVALID_TOKEN:
-        return AuthError(message, status_code=status, hint=_RELINK)
-    if code in PERMISSION:
-        return AuthError(
-            message, status_code=status, hint="The account must grant content publishing. " + _RELINK
-        )
-    if code in THROTTLED:
-        return RateLimited(message, status_code=status, retry_after=_regain_after(response) or 60.0)
-    if subcode == PUBLISH_LIMIT_SUBCODE:
-        return RateLimited(message, status_code=status, retry_after=PUBLISH_LIMIT_RETRY_S)
-    if error.get("is_transient") or code in TRANSIENT or status >= 500:
-        return TransientError(message, status_code=status)
-    return PermanentError(message, status_code=status)
-
-
-def _epoch(stamp: Any) -> float | None:
-    try:
-        return datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except ValueError:
-        return None

@@ -21,16 +21,10 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.platforms.instagram.publisher import (
-    DEFAULT_GRAPH_URL,
-    GRAPH_HOST,
-    GRAPH_VERSION,
-    _error_body,
-    _graph_error,
-    _token_rejected,
-)
+from core.platforms.instagram.publisher import DEFAULT_GRAPH_URL, ERRORS, GRAPH_HOST, GRAPH_VERSION
 from core.platforms.results import Metrics, count
 from core.publishers.base import AuthError, TokenSource
+from core.publishers.graph import error_body, token_rejected
 from core.publishers.http import send_authorized
 
 METRICS = ("views", "likes", "comments")
@@ -61,11 +55,11 @@ class InstagramMetrics:
                     headers={"Authorization": f"Bearer {token}"},
                 )
 
-            response = await send_authorized(tokens, send, token_rejected=_token_rejected)
+            response = await send_authorized(tokens, send, token_rejected=token_rejected)
             if response.status_code == 200:
                 found[media_id] = _metrics(response.json())
                 continue
-            error = _error_body(response)
+            error = error_body(response)
             code = error.get("code")
             message = str(error.get("message") or "")
             if code == NO_SUCH_OBJECT:
@@ -80,7 +74,7 @@ class InstagramMetrics:
                     status_code=response.status_code,
                     hint=f"The account must grant {INSIGHTS_SCOPE}: re-link it with /link instagram.",
                 )
-            raise _graph_error(response, "read insights")
+            raise ERRORS.error(response, "read insights")
         return found
 
     @classmethod

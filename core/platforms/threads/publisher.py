@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -46,8 +46,8 @@ from core.domain import Platform
 from core.errors import ConfigError
 from core.platforms.threads import versions
 from core.platforms.threads.options import REPLY_CONTROLS
+from core.publishers import graph
 from core.publishers.base import (
-    AuthError,
     PermanentError,
     PublishError,
     PublishJob,
@@ -56,18 +56,15 @@ from core.publishers.base import (
     TokenSource,
     TransientError,
 )
-from core.publishers.http import retry_transient, send_authorized
+from core.publishers.graph import GraphErrors, GraphRequests
 
 log = logging.getLogger(__name__)
 
 GRAPH_HOST = "https://graph.threads.net"
 DEFAULT_GRAPH_URL = f"{GRAPH_HOST}/{versions.DEFAULT}"
-# Graph error codes, which Threads' errors follow (developers.facebook.com/docs/graph-api/guides/
-# error-handling): 190 an expired or invalidated token, 4/17/32/613 throttling.
-INVALID_TOKEN = {102, 190}
-THROTTLED = {4, 17, 32, 613, 80002}
-PERMISSION = {10, *range(200, 300)}
-TRANSIENT = {1, 2}
+# Threads' errors follow Graph's codes (core/publishers/graph.py; developers.facebook.com/docs/
+# graph-api/guides/error-handling), with 80002 for its own rate limit as on Instagram.
+THROTTLED = graph.THROTTLED | {80002}
 # What threads_publish answers once the 250 posts are spent is not shown in Threads' pages; Meta's
 # content-publishing APIs use code 9 ("Application request limit reached") for it, which is what
 # postbot reads as "wait" (the check before creating the container normally keeps it from happening).
@@ -90,7 +87,27 @@ _SPECS_HINT = (
 )
 
 
-class ThreadsPublisher:
+def _publish_limit(
+    error: dict[str, Any], response: httpx.Response, message: str, publish_step: bool
+) -> PublishError | None:
+    if error.get("code") == PUBLISH_LIMIT_CODE:
+        return RateLimited(message, status_code=response.status_code, retry_after=PUBLISH_LIMIT_RETRY_S)
+    return None
+
+
+# Throttling waits Graph's flat minute: Threads' pages do not document the usage header.
+ERRORS = GraphErrors(
+    name="Threads",
+    relink=_RELINK,
+    permission_hint="The account must grant threads_content_publish. " + _RELINK,
+    throttled=THROTTLED,
+    regain_from_usage=False,
+    limits=_publish_limit,
+)
+
+
+class ThreadsPublisher(GraphRequests):
+    errors = ERRORS
     platform = Platform.THREADS
     requires_account = True
 
@@ -135,35 +152,6 @@ class ThreadsPublisher:
         else:
             media_id = await self._publish(job, tokens, container)
         return await self._finish(job, tokens, media_id)
-
-    # --- requests ------------------------------------------------------------------------------
-
-    async def _graph(
-        self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
-    ) -> dict[str, Any]:
-        url = f"{self.graph}/{path}"
-
-        async def send(token: str) -> httpx.Response:
-            return await self.http.request(
-                method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs
-            )
-
-        response = await send_authorized(tokens, send, token_rejected=token_rejected)
-        if not response.is_success:
-            raise graph_error(response, what)
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def _step(
-        self, tokens: TokenSource, method: str, path: str, what: str, **kwargs: Any
-    ) -> dict[str, Any]:
-        """A call safe to repeat, retried in place on transient errors and short throttling."""
-        return await retry_transient(
-            lambda: self._graph(tokens, method, path, what, **kwargs),
-            attempts=self.step_attempts,
-            base_s=self.retry_base_s,
-            max_wait_s=self.max_inline_wait_s,
-        )
 
     # --- container -----------------------------------------------------------------------------
 
@@ -252,17 +240,18 @@ class ThreadsPublisher:
         """The container was published by an attempt whose answer was lost: find that post among the
         profile's own (``GET /{threads-user-id}/threads``, Retrieve Threads Posts,
         https://developers.facebook.com/docs/threads/threads-media)."""
-        body = await self._step(
-            tokens, "GET", f"{tokens.account_id}/threads", "list recent posts",
-            params={"fields": "id,text,timestamp", "limit": "25"},
-        )  # fmt: skip
-        created = float(job.upload_state.get("th_container_at") or 0)
-        for media in body.get("data") or []:
-            stamp = _epoch(media.get("timestamp"))
-            if media.get("text", "") == job.caption and (stamp is None or stamp >= created - 60):
-                media_id = str(media["id"])
-                await job.checkpoint(th_media_id=media_id, remote_id=media_id)
-                return media_id
+        media_id = await self._find_recent(
+            tokens,
+            f"{tokens.account_id}/threads",
+            "list recent posts",
+            text_field="text",
+            time_field="timestamp",
+            text=job.caption,
+            since=float(job.upload_state.get("th_container_at") or 0),
+        )
+        if media_id:
+            await job.checkpoint(th_media_id=media_id, remote_id=media_id)
+            return media_id
         # Published for certain (the container says so), so never publish again; only the id is unknown.
         container = str(job.upload_state.get("th_container"))
         log.warning("published thread not found among recent posts", extra={"post_id": job.post_id})
@@ -270,55 +259,6 @@ class ThreadsPublisher:
         return container
 
     async def _finish(self, job: PublishJob, tokens: TokenSource, media_id: str) -> PublishResult:
-        try:
-            body = await self._step(
-                tokens, "GET", media_id, "report the post's link", params={"fields": "permalink"}
-            )
-            url = body.get("permalink")
-        except PublishError:
-            # The post is live; a missing link is not worth failing (and retrying) the post for.
-            url = None
+        url = await self._field(tokens, media_id, "permalink", "report the post's link")
         await job.checkpoint(remote_url=url)
         return PublishResult(remote_id=media_id, url=url)
-
-
-def error_body(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def token_rejected(response: httpx.Response) -> bool:
-    # Graph answers a dead token with HTTP 400 (or 401) and code 190.
-    return response.status_code in (400, 401) and error_body(response).get("code") in INVALID_TOKEN
-
-
-def graph_error(response: httpx.Response, what: str) -> PublishError:
-    error = error_body(response)
-    code = error.get("code")
-    reason = error.get("error_user_msg") or error.get("message") or f"HTTP {response.status_code}"
-    message = f"Threads refused to {what}: {reason}"
-    status = response.status_code
-    if code in INVALID_TOKEN:
-        return AuthError(message, status_code=status, hint=_RELINK)
-    if code in PERMISSION:
-        return AuthError(
-            message, status_code=status, hint="The account must grant threads_content_publish. " + _RELINK
-        )
-    if code in THROTTLED:
-        return RateLimited(message, status_code=status, retry_after=60.0)
-    if code == PUBLISH_LIMIT_CODE:
-        return RateLimited(message, status_code=status, retry_after=PUBLISH_LIMIT_RETRY_S)
-    if error.get("is_transient") or code in TRANSIENT or status >= 500:
-        return TransientError(message, status_code=status)
-    return PermanentError(message, status_code=status)
-
-
-def _epoch(stamp: Any) -> float | None:
-    try:
-        return datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S%z").timestamp()
-    except ValueError:
-        return None

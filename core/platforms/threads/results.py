@@ -21,8 +21,9 @@ import httpx
 from core.config import PlatformSettings
 from core.domain import Platform
 from core.platforms.results import Metrics, count
-from core.platforms.threads.publisher import DEFAULT_GRAPH_URL, error_body, graph_error, token_rejected
+from core.platforms.threads.publisher import DEFAULT_GRAPH_URL, ERRORS
 from core.publishers.base import AuthError, TokenSource
+from core.publishers.graph import error_body, token_rejected
 from core.publishers.http import send_authorized
 
 METRICS = ("views", "likes", "replies")
@@ -64,7 +65,7 @@ class ThreadsMetrics:
                     status_code=response.status_code,
                     hint=f"The account must grant {INSIGHTS_SCOPE}: re-link it with /link threads.",
                 )
-            raise graph_error(response, "read insights")
+            raise ERRORS.error(response, "read insights")
         return found
 
     @classmethod
