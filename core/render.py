@@ -600,7 +600,11 @@ def approvers_text(rule: ApprovalRule, chat: ChatKind) -> str:
 def approval_rule_text(rule: ApprovalRule | None, chat: ChatKind) -> str:
     """What /approval says: on or off here, who approves and where they are asked."""
     if rule is None:
-        return "Approval is off in this channel: posts go out at their time. Turn it on with /approval on."
+        # Turning it off approves nothing: a post already waiting still needs an approver's yes.
+        return (
+            "Approval is off in this channel: new posts go out at their time; any already awaiting "
+            "approval still wait for /approve (or /cancel). Turn it on with /approval on."
+        )
     if chat is ChatKind.CONSOLE:
         # The console has no threads, direct messages or reactions: approvers type the command.
         how = "they approve with /approve <id>"

@@ -250,5 +250,9 @@ async def test_the_console_names_its_own_commands_and_ways_in_approval_answers(
         assert "thread" not in said and "✅" not in said, said
         reply = await ana.handle(f"/schedule tomorrow 6pm sandbox Launch --file {clip}")
         assert "Awaiting approval from bob" in reply and "✅" not in reply, reply
+        # Turning approval off holds on to what already waits: the answer says so, not "posts go out".
+        off = await ana.handle("/approval off")
+        assert "already awaiting approval still wait for /approve" in off, off
+        assert (await _post(app)).status == "awaiting"
     finally:
         await app.close()
