@@ -117,7 +117,8 @@ class Clock:
 
 def test_a_bucket_starts_full_refills_at_its_rate_and_holds_no_more_than_its_burst() -> None:
     """Mutations: the bucket starting empty or with another burst, a burst of 0 kept (no request
-    would ever go), the refill uncapped or at another rate, wait_for_next taking a token."""
+    would ever go), the refill uncapped or at another rate, wait_for_next taking a token or adding
+    the tokens owed instead of counting them."""
     clock = Clock(10.0)
     bucket = TokenBucket(2.0, 3, clock)
     assert [bucket.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
@@ -125,6 +126,7 @@ def test_a_bucket_starts_full_refills_at_its_rate_and_holds_no_more_than_its_bur
     assert bucket.wait_for_next() == 0.5  # asking takes nothing
     assert bucket.reserve() == 0.5
     assert bucket.reserve() == 1.0
+    assert bucket.wait_for_next() == 1.5  # two owed, and one for the next: 3 tokens at 2/s
     clock.now = 11.0  # two tokens back: the balance is 0, the next waits half a second
     assert bucket.wait_for_next() == 0.5
     clock.now = 100.0  # idle for long: full again, but never more than the burst

@@ -41,6 +41,7 @@ class SharedBuckets:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], dialect: str) -> None:
         self.sessions = sessions
         now = _NOW[dialect]
+        # Equivalent mutants: either name in lower case (SQL function names ignore case).
         least = "LEAST" if dialect == "postgresql" else "MIN"
         self._reserve = text(_RESERVE.format(now=now).replace("MIN_OF", least))
         self._give_back = text(_GIVE_BACK)
