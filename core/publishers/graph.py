@@ -13,23 +13,31 @@ a temporary fault. How long throttling lasts is in the ``x-business-use-case-usa
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
 
+from core.errors import ConfigError
 from core.publishers.base import (
     AuthError,
     PermanentError,
     PublishError,
+    PublishJob,
+    PublishResult,
     RateLimited,
     TokenSource,
     TransientError,
 )
 from core.publishers.http import retry_transient, send_authorized
+
+log = logging.getLogger(__name__)
 
 INVALID_TOKEN = frozenset({102, 190})
 THROTTLED = frozenset({4, 17, 32, 613})
@@ -204,3 +212,188 @@ class GraphRequests:
         except PublishError:
             return None
         return body.get(field)
+
+
+@dataclass(frozen=True)
+class ContainerApi:
+    """Where one platform's container publishing lives and what it calls things."""
+
+    # upload_state keys are "<prefix>_container", "<prefix>_container_at", "<prefix>_publish_attempted"
+    # and "<prefix>_media_id" (kept as they were, so posts in flight resume across versions).
+    prefix: str
+    # The account's edges: the publishing limit, containers, publishing, and its own recent posts.
+    limit_edge: str
+    create_edge: str
+    publish_edge: str
+    recent_edge: str
+    # The field of a recent post that holds its text (compared with the caption).
+    text_field: str
+    # A container's status field and the field that says why it failed, and the word for an
+    # unexplained failure.
+    status_field: str
+    detail_field: str
+    unknown_detail: str
+    # "reel", "post": in "create the reel", "report the post's link".
+    noun: str
+    # Why a failed container failed, in general (formats, sizes, the public link).
+    specs_hint: str
+
+
+class ContainerPublisher(GraphRequests):
+    """Meta's container publishing (Instagram's and Threads' content-publishing guides): ``POST
+    /{user}/<create_edge>`` with a ``video_url`` Meta fetches makes a container; ``GET
+    /{container}?fields=<status>`` is polled until ``FINISHED`` ("once per minute, for no more than
+    5 minutes"); ``POST /{user}/<publish_edge>`` with ``creation_id`` publishes; ``GET
+    /{media}?fields=permalink`` gives the link. The container id is checkpointed as soon as it exists
+    and the publish is marked as attempted before it is sent: a retry that finds the container
+    ``PUBLISHED`` looks the post up instead of publishing it again. The publisher sets ``api`` and,
+    in ``__init__``, the attributes below; ``_container_params`` says what the container carries."""
+
+    api: ClassVar[ContainerApi]
+    poll_interval_s: float
+    max_processing_s: float
+    # Containers not published within 24 hours expire; start a new one a little before that.
+    container_ttl_s: ClassVar[float] = 23 * 3600
+    # How long Meta may fetch the video for: it downloads while the container is IN_PROGRESS, which
+    # the polling allows five minutes inline and later retries some more. The link dies sooner
+    # anyway once the post is over.
+    video_url_ttl: ClassVar[timedelta] = timedelta(hours=2)
+    # The publishing limit is a moving 24-hour window whose oldest post we cannot see: check hourly.
+    publish_limit_retry_s: ClassVar[float] = 3600.0
+
+    def _container_params(self, job: PublishJob, video_url: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def _key(self, name: str) -> str:
+        return f"{self.api.prefix}_{name}"
+
+    async def publish(self, job: PublishJob) -> PublishResult:
+        tokens = job.require_tokens()
+        state = job.upload_state
+        if state.get(self._key("media_id")):
+            return PublishResult(str(state[self._key("media_id")]), state.get("remote_url"))
+        container = state.get(self._key("container"))
+        # An old container is replaced only if it was never published: one that may have been is
+        # asked for its status below, so a lost publish answer is found, not published again.
+        old = time.time() - float(state.get(self._key("container_at"), 0)) > self.container_ttl_s
+        if not container or (old and not state.get(self._key("publish_attempted"))):
+            container = await self._create_container(job, tokens)
+        status = await self._wait_finished(job, tokens, container)
+        if status == "PUBLISHED":
+            media_id = await self._find_published(job, tokens)
+        else:
+            media_id = await self._publish(job, tokens, container)
+        return await self._finish(job, tokens, media_id)
+
+    async def _check_limit(self, tokens: TokenSource) -> None:
+        name = self.errors.name
+        body = await self._step(
+            tokens, "GET", f"{tokens.account_id}/{self.api.limit_edge}", "report the publishing limit",
+            params={"fields": "quota_usage,config"},
+        )  # fmt: skip
+        usage = (body.get("data") or [{}])[0]
+        total = (usage.get("config") or {}).get("quota_total")
+        if total is not None and int(usage.get("quota_usage") or 0) >= int(total):
+            raise RateLimited(
+                f"the {name} account has used its {total} API posts for the last 24 hours",
+                retry_after=self.publish_limit_retry_s,
+                hint=f"{name} allows a fixed number of API posts per day; it will be retried later.",
+            )
+
+    async def _create_container(self, job: PublishJob, tokens: TokenSource) -> str:
+        name = self.errors.name
+        await self._check_limit(tokens)
+        try:
+            video_url = await job.video_url(expires=self.video_url_ttl)
+        except ConfigError as exc:
+            raise PermanentError(
+                f"{name} fetches the video from postbot, and postbot has no link to give it",
+                hint=str(exc),
+            ) from exc
+        body = await self._step(
+            tokens, "POST", f"{tokens.account_id}/{self.api.create_edge}", f"create the {self.api.noun}",
+            data=self._container_params(job, video_url),
+        )  # fmt: skip
+        container = str(body.get("id") or "")
+        if not container:
+            raise TransientError(f"{name} did not return a container id")
+        # A new container has never been published.
+        await job.checkpoint(
+            **{
+                self._key("container"): container,
+                self._key("container_at"): time.time(),
+                self._key("publish_attempted"): False,
+            }
+        )
+        return container
+
+    async def _wait_finished(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
+        name, api = self.errors.name, self.api
+        # Meta fetches the video from postbot's link itself: there are no bytes of ours to count.
+        job.processing(f"{name} is fetching the video")
+        deadline = time.monotonic() + self.max_processing_s
+        while True:
+            body = await self._step(
+                tokens, "GET", container, f"report the {api.noun}'s status",
+                params={"fields": f"{api.status_field},{api.detail_field}"},
+            )  # fmt: skip
+            status = str(body.get(api.status_field) or "")
+            if status in ("FINISHED", "PUBLISHED"):
+                return status
+            if status == "ERROR":
+                raise PermanentError(
+                    f"{name} could not process the video: {body.get(api.detail_field) or api.unknown_detail}",
+                    hint=api.specs_hint,
+                )
+            if status == "EXPIRED":
+                await job.checkpoint(**{self._key("container"): None})
+                raise TransientError(f"the {name} upload expired before it was published; starting over")
+            if time.monotonic() + self.poll_interval_s > deadline:
+                raise TransientError(
+                    f"{name} is still processing the video", retry_after=self.poll_interval_s
+                )
+            await asyncio.sleep(self.poll_interval_s)
+
+    async def _publish(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
+        await job.checkpoint(**{self._key("publish_attempted"): True})
+        # Not retried in place: an error may hide a publish that happened; the retry checks first.
+        body = await self._graph(
+            tokens,
+            "POST",
+            f"{tokens.account_id}/{self.api.publish_edge}",
+            f"publish the {self.api.noun}",
+            publish_step=True,
+            data={"creation_id": container},
+        )
+        media_id = str(body.get("id") or "")
+        if not media_id:
+            raise TransientError(f"{self.errors.name} did not return the published {self.api.noun}'s id")
+        await job.checkpoint(**{self._key("media_id"): media_id, "remote_id": media_id})
+        return media_id
+
+    async def _find_published(self, job: PublishJob, tokens: TokenSource) -> str:
+        """The container was published by an attempt whose answer was lost: find that post among the
+        account's own."""
+        media_id = await self._find_recent(
+            tokens,
+            f"{tokens.account_id}/{self.api.recent_edge}",
+            "list recent posts",
+            text_field=self.api.text_field,
+            time_field="timestamp",
+            text=job.caption,
+            since=float(job.upload_state.get(self._key("container_at")) or 0),
+        )
+        if not media_id:
+            # Published for certain (the container says so), so never publish again; only the id is
+            # unknown.
+            media_id = str(job.upload_state.get(self._key("container")))
+            log.warning(
+                "published %s not found among recent posts", self.api.noun, extra={"post_id": job.post_id}
+            )
+        await job.checkpoint(**{self._key("media_id"): media_id, "remote_id": media_id})
+        return media_id
+
+    async def _finish(self, job: PublishJob, tokens: TokenSource, media_id: str) -> PublishResult:
+        url = await self._field(tokens, media_id, "permalink", f"report the {self.api.noun}'s link")
+        await job.checkpoint(remote_url=url)
+        return PublishResult(remote_id=media_id, url=url)

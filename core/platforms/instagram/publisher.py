@@ -22,14 +22,13 @@ and refused once the post is published, failed or cancelled.
 
 The container id is checkpointed as soon as it exists and the publish is marked as attempted before
 it is sent: a retry that finds the container ``PUBLISHED`` looks the media up instead of publishing
-it again.
+it again. That flow, and the Graph errors' reading, are core/publishers/graph.py's, shared
+with the other platforms on Meta's Graph API; this module says what is Instagram's own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -37,19 +36,10 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.errors import ConfigError
 from core.platforms.instagram import versions
 from core.publishers import graph
-from core.publishers.base import (
-    PermanentError,
-    PublishError,
-    PublishJob,
-    PublishResult,
-    RateLimited,
-    TokenSource,
-    TransientError,
-)
-from core.publishers.graph import GraphErrors, GraphRequests
+from core.publishers.base import PublishError, PublishJob, RateLimited
+from core.publishers.graph import ContainerApi, ContainerPublisher, GraphErrors
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +85,29 @@ ERRORS = GraphErrors(
 )
 
 
-class InstagramPublisher(GraphRequests):
-    errors = ERRORS
+class InstagramPublisher(ContainerPublisher):
     platform = Platform.INSTAGRAM
     requires_account = True
+    errors = ERRORS
+    api = ContainerApi(
+        prefix="ig",
+        limit_edge="content_publishing_limit",
+        create_edge="media",
+        publish_edge="media_publish",
+        recent_edge="media",
+        text_field="caption",
+        status_field="status_code",
+        detail_field="status",
+        unknown_detail="unknown error",
+        noun="reel",
+        specs_hint=(
+            "Reels need an MP4/MOV with H.264 or HEVC video and AAC audio, 3 s to 15 min; "
+            "Instagram downloads it from postbot's web.public_url, which must be public."
+        ),
+    )
+    container_ttl_s = CONTAINER_TTL_S
+    video_url_ttl = VIDEO_URL_TTL
+    publish_limit_retry_s = PUBLISH_LIMIT_RETRY_S
 
     def __init__(
         self,
@@ -132,24 +141,6 @@ class InstagramPublisher(GraphRequests):
             graph_base_url=conf.base_url or f"{GRAPH_HOST}/{conf.api_version or GRAPH_VERSION}",
         )
 
-    async def publish(self, job: PublishJob) -> PublishResult:
-        tokens = job.require_tokens()
-        state = job.upload_state
-        if state.get("ig_media_id"):
-            return PublishResult(str(state["ig_media_id"]), state.get("remote_url"))
-        container = state.get("ig_container")
-        # An old container is replaced only if it was never published: one that may have been is
-        # asked for its status below, so a lost publish answer is found, not published again.
-        old = time.time() - float(state.get("ig_container_at", 0)) > CONTAINER_TTL_S
-        if not container or (old and not state.get("ig_publish_attempted")):
-            container = await self._create_container(job, tokens)
-        status = await self._wait_finished(job, tokens, container)
-        if status == "PUBLISHED":
-            media_id = await self._find_published(job, tokens)
-        else:
-            media_id = await self._publish(job, tokens, container)
-        return await self._finish(job, tokens, media_id)
-
     # --- requests ------------------------------------------------------------------------------
 
     def _seen(self, response: httpx.Response) -> None:
@@ -169,29 +160,9 @@ class InstagramPublisher(GraphRequests):
                 versions.SOURCE,
             )
 
-    # --- container and upload ------------------------------------------------------------------
+    # --- the container ------------------------------------------------------------------------
 
-    async def _create_container(self, job: PublishJob, tokens: TokenSource) -> str:
-        user = tokens.account_id
-        limit = await self._step(
-            tokens, "GET", f"{user}/content_publishing_limit", "report the publishing limit",
-            params={"fields": "quota_usage,config"},
-        )  # fmt: skip
-        usage = (limit.get("data") or [{}])[0]
-        total = (usage.get("config") or {}).get("quota_total")
-        if total is not None and int(usage.get("quota_usage") or 0) >= int(total):
-            raise RateLimited(
-                f"the Instagram account has used its {total} API posts for the last 24 hours",
-                retry_after=PUBLISH_LIMIT_RETRY_S,
-                hint="Instagram allows a fixed number of API posts per day; it will be retried later.",
-            )
-        try:
-            video_url = await job.video_url(expires=VIDEO_URL_TTL)
-        except ConfigError as exc:
-            raise PermanentError(
-                "Instagram fetches the video from postbot, and postbot has no link to give it",
-                hint=str(exc),
-            ) from exc
+    def _container_params(self, job: PublishJob, video_url: str) -> dict[str, str]:
         params = {
             "media_type": "REELS",
             "video_url": video_url,
@@ -200,81 +171,4 @@ class InstagramPublisher(GraphRequests):
         }
         if "thumb_offset" in job.options:
             params["thumb_offset"] = str(int(job.options["thumb_offset"]))
-        body = await self._step(tokens, "POST", f"{user}/media", "create the reel", data=params)
-        container = str(body.get("id") or "")
-        if not container:
-            raise TransientError("Instagram did not return a container id")
-        # A new container has never been published.
-        await job.checkpoint(ig_container=container, ig_container_at=time.time(), ig_publish_attempted=False)
-        return container
-
-    async def _wait_finished(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
-        # Instagram fetches the video from postbot's link itself: there are no bytes of ours to count.
-        job.processing("Instagram is fetching the video")
-        deadline = time.monotonic() + self.max_processing_s
-        while True:
-            body = await self._step(
-                tokens, "GET", container, "report the reel's status", params={"fields": "status_code,status"}
-            )
-            status = str(body.get("status_code") or "")
-            if status in ("FINISHED", "PUBLISHED"):
-                return status
-            if status == "ERROR":
-                raise PermanentError(
-                    f"Instagram could not process the video: {body.get('status') or 'unknown error'}",
-                    hint=(
-                        "Reels need an MP4/MOV with H.264 or HEVC video and AAC audio, 3 s to 15 min; "
-                        "Instagram downloads it from postbot's web.public_url, which must be public."
-                    ),
-                )
-            if status == "EXPIRED":
-                await job.checkpoint(ig_container=None)
-                raise TransientError("the Instagram upload expired before it was published; starting over")
-            if time.monotonic() + self.poll_interval_s > deadline:
-                raise TransientError(
-                    "Instagram is still processing the video", retry_after=self.poll_interval_s
-                )
-            await asyncio.sleep(self.poll_interval_s)
-
-    # --- publishing ----------------------------------------------------------------------------
-
-    async def _publish(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
-        await job.checkpoint(ig_publish_attempted=True)
-        # Not retried in place: an error may hide a publish that happened; the retry checks first.
-        body = await self._graph(
-            tokens,
-            "POST",
-            f"{tokens.account_id}/media_publish",
-            "publish the reel",
-            data={"creation_id": container},
-        )
-        media_id = str(body.get("id") or "")
-        if not media_id:
-            raise TransientError("Instagram did not return the published reel's id")
-        await job.checkpoint(ig_media_id=media_id, remote_id=media_id)
-        return media_id
-
-    async def _find_published(self, job: PublishJob, tokens: TokenSource) -> str:
-        """The container was published by an attempt whose answer was lost: find that reel."""
-        media_id = await self._find_recent(
-            tokens,
-            f"{tokens.account_id}/media",
-            "list recent posts",
-            text_field="caption",
-            time_field="timestamp",
-            text=job.caption,
-            since=float(job.upload_state.get("ig_container_at") or 0),
-        )
-        if media_id:
-            await job.checkpoint(ig_media_id=media_id, remote_id=media_id)
-            return media_id
-        # Published for certain (the container says so), so never publish again; only the id is unknown.
-        container = str(job.upload_state.get("ig_container"))
-        log.warning("published reel not found among recent posts", extra={"post_id": job.post_id})
-        await job.checkpoint(ig_media_id=container, remote_id=container)
-        return container
-
-    async def _finish(self, job: PublishJob, tokens: TokenSource, media_id: str) -> PublishResult:
-        url = await self._field(tokens, media_id, "permalink", "report the reel's link")
-        await job.checkpoint(remote_url=url)
-        return PublishResult(remote_id=media_id, url=url)
+        return params

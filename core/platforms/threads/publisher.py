@@ -28,14 +28,12 @@ and refused once the post is published, failed or cancelled.
 
 The container id is checkpointed as soon as it exists and the publish is marked as attempted before
 it is sent: a retry that finds the container ``PUBLISHED`` looks the post up instead of publishing
-it again.
+it again. That flow, and the Graph errors' reading, are core/publishers/graph.py's, shared
+with the other platforms on Meta's Graph API; this module says what is Threads' own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -43,22 +41,11 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.errors import ConfigError
 from core.platforms.threads import versions
 from core.platforms.threads.options import REPLY_CONTROLS
 from core.publishers import graph
-from core.publishers.base import (
-    PermanentError,
-    PublishError,
-    PublishJob,
-    PublishResult,
-    RateLimited,
-    TokenSource,
-    TransientError,
-)
-from core.publishers.graph import GraphErrors, GraphRequests
-
-log = logging.getLogger(__name__)
+from core.publishers.base import PublishError, PublishJob, RateLimited
+from core.publishers.graph import ContainerApi, ContainerPublisher, GraphErrors
 
 GRAPH_HOST = "https://graph.threads.net"
 DEFAULT_GRAPH_URL = f"{GRAPH_HOST}/{versions.DEFAULT}"
@@ -106,10 +93,28 @@ ERRORS = GraphErrors(
 )
 
 
-class ThreadsPublisher(GraphRequests):
-    errors = ERRORS
+class ThreadsPublisher(ContainerPublisher):
     platform = Platform.THREADS
     requires_account = True
+    errors = ERRORS
+    # Retrieve Threads Posts lists the profile's own (``GET /{threads-user-id}/threads``,
+    # https://developers.facebook.com/docs/threads/threads-media): a lost publish is looked up there.
+    api = ContainerApi(
+        prefix="th",
+        limit_edge="threads_publishing_limit",
+        create_edge="threads",
+        publish_edge="threads_publish",
+        recent_edge="threads",
+        text_field="text",
+        status_field="status",
+        detail_field="error_message",
+        unknown_detail="UNKNOWN",
+        noun="post",
+        specs_hint=_SPECS_HINT,
+    )
+    container_ttl_s = CONTAINER_TTL_S
+    video_url_ttl = VIDEO_URL_TTL
+    publish_limit_retry_s = PUBLISH_LIMIT_RETRY_S
 
     def __init__(
         self,
@@ -135,130 +140,11 @@ class ThreadsPublisher(GraphRequests):
     def from_settings(cls, conf: PlatformSettings, http: httpx.AsyncClient) -> ThreadsPublisher:
         return cls(http, graph_base_url=conf.base_url or DEFAULT_GRAPH_URL)
 
-    async def publish(self, job: PublishJob) -> PublishResult:
-        tokens = job.require_tokens()
-        state = job.upload_state
-        if state.get("th_media_id"):
-            return PublishResult(str(state["th_media_id"]), state.get("remote_url"))
-        container = state.get("th_container")
-        # An old container is replaced only if it was never published: one that may have been is
-        # asked for its status below, so a lost publish answer is found, not published again.
-        old = time.time() - float(state.get("th_container_at", 0)) > CONTAINER_TTL_S
-        if not container or (old and not state.get("th_publish_attempted")):
-            container = await self._create_container(job, tokens)
-        status = await self._wait_finished(job, tokens, container)
-        if status == "PUBLISHED":
-            media_id = await self._find_published(job, tokens)
-        else:
-            media_id = await self._publish(job, tokens, container)
-        return await self._finish(job, tokens, media_id)
+    # --- the container ------------------------------------------------------------------------
 
-    # --- container -----------------------------------------------------------------------------
-
-    async def _check_limit(self, tokens: TokenSource) -> None:
-        body = await self._step(
-            tokens, "GET", f"{tokens.account_id}/threads_publishing_limit", "report the publishing limit",
-            params={"fields": "quota_usage,config"},
-        )  # fmt: skip
-        usage = (body.get("data") or [{}])[0]
-        total = (usage.get("config") or {}).get("quota_total")
-        if total is not None and int(usage.get("quota_usage") or 0) >= int(total):
-            raise RateLimited(
-                f"the Threads account has used its {total} API posts for the last 24 hours",
-                retry_after=PUBLISH_LIMIT_RETRY_S,
-                hint="Threads allows a fixed number of API posts per day; it will be retried later.",
-            )
-
-    async def _create_container(self, job: PublishJob, tokens: TokenSource) -> str:
-        await self._check_limit(tokens)
-        try:
-            video_url = await job.video_url(expires=VIDEO_URL_TTL)
-        except ConfigError as exc:
-            raise PermanentError(
-                "Threads fetches the video from postbot, and postbot has no link to give it",
-                hint=str(exc),
-            ) from exc
+    def _container_params(self, job: PublishJob, video_url: str) -> dict[str, str]:
         params = {"media_type": "VIDEO", "video_url": video_url, "text": job.caption}
         word = job.options.get("reply_control")
         if word:
             params["reply_control"] = REPLY_CONTROLS[str(word)]
-        body = await self._step(
-            tokens, "POST", f"{tokens.account_id}/threads", "create the post", data=params
-        )
-        container = str(body.get("id") or "")
-        if not container:
-            raise TransientError("Threads did not return a container id")
-        # A new container has never been published.
-        await job.checkpoint(th_container=container, th_container_at=time.time(), th_publish_attempted=False)
-        return container
-
-    async def _wait_finished(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
-        # Threads fetches the video from postbot's link itself: there are no bytes of ours to count.
-        job.processing("Threads is fetching the video")
-        deadline = time.monotonic() + self.max_processing_s
-        while True:
-            body = await self._step(
-                tokens, "GET", container, "report the post's status",
-                params={"fields": "status,error_message"},
-            )  # fmt: skip
-            status = str(body.get("status") or "")
-            if status in ("FINISHED", "PUBLISHED"):
-                return status
-            if status == "ERROR":
-                raise PermanentError(
-                    f"Threads could not process the video: {body.get('error_message') or 'UNKNOWN'}",
-                    hint=_SPECS_HINT,
-                )
-            if status == "EXPIRED":
-                await job.checkpoint(th_container=None)
-                raise TransientError("the Threads upload expired before it was published; starting over")
-            if time.monotonic() + self.poll_interval_s > deadline:
-                raise TransientError(
-                    "Threads is still processing the video", retry_after=self.poll_interval_s
-                )
-            await asyncio.sleep(self.poll_interval_s)
-
-    # --- publishing ----------------------------------------------------------------------------
-
-    async def _publish(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
-        await job.checkpoint(th_publish_attempted=True)
-        # Not retried in place: an error may hide a publish that happened; the retry checks first.
-        body = await self._graph(
-            tokens,
-            "POST",
-            f"{tokens.account_id}/threads_publish",
-            "publish the post",
-            data={"creation_id": container},
-        )
-        media_id = str(body.get("id") or "")
-        if not media_id:
-            raise TransientError("Threads did not return the published post's id")
-        await job.checkpoint(th_media_id=media_id, remote_id=media_id)
-        return media_id
-
-    async def _find_published(self, job: PublishJob, tokens: TokenSource) -> str:
-        """The container was published by an attempt whose answer was lost: find that post among the
-        profile's own (``GET /{threads-user-id}/threads``, Retrieve Threads Posts,
-        https://developers.facebook.com/docs/threads/threads-media)."""
-        media_id = await self._find_recent(
-            tokens,
-            f"{tokens.account_id}/threads",
-            "list recent posts",
-            text_field="text",
-            time_field="timestamp",
-            text=job.caption,
-            since=float(job.upload_state.get("th_container_at") or 0),
-        )
-        if media_id:
-            await job.checkpoint(th_media_id=media_id, remote_id=media_id)
-            return media_id
-        # Published for certain (the container says so), so never publish again; only the id is unknown.
-        container = str(job.upload_state.get("th_container"))
-        log.warning("published thread not found among recent posts", extra={"post_id": job.post_id})
-        await job.checkpoint(th_media_id=container, remote_id=container)
-        return container
-
-    async def _finish(self, job: PublishJob, tokens: TokenSource, media_id: str) -> PublishResult:
-        url = await self._field(tokens, media_id, "permalink", "report the post's link")
-        await job.checkpoint(remote_url=url)
-        return PublishResult(remote_id=media_id, url=url)
+        return params
