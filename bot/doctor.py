@@ -117,14 +117,16 @@ def _secret_key(settings: Settings) -> Finding:
             "secret key",
             False,
             "POSTBOT_SECRET_KEY is not set: no account can be linked and no linked account can post",
-            "`postbot init` prints a fresh one; set it in the environment of every process",
+            "`postbot init` writes one into postbot.env (keeping one already there); load it with "
+            "`set -a; . ./postbot.env; set +a`, the same key in every process's environment",
         )
     if len(secret) < MIN_SECRET_CHARS:
         return Finding(
             "secret key",
             False,
             f"POSTBOT_SECRET_KEY has {len(secret)} characters; it needs {MIN_SECRET_CHARS} or more",
-            "`postbot init` prints a fresh one; to replace a key in use follow the README's rotation steps",
+            "`postbot init --env new.env` writes a fresh one; to replace a key in use follow the "
+            "README's rotation steps",
         )
     return Finding("secret key", True, f"set, {len(secret)} characters")
 

@@ -229,6 +229,17 @@ def test_the_command_reads_settings_like_the_processes_and_exits_non_zero_when_b
     assert "✗" not in good.stdout and good.stdout.rstrip().endswith("all good")
 
 
+def test_after_init_a_missing_key_points_at_the_file_init_wrote(tmp_path: Path) -> None:
+    # The README's order: `postbot init`, then `postbot doctor`, forgetting to load postbot.env.
+    # Running init again writes nothing (it never overwrites), so the fix names the file to load.
+    assert _cli(["init"], tmp_path).returncode == 0
+    assert _cli(["migrate"], tmp_path).returncode == 0
+    doctor = _cli(["doctor"], tmp_path)
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    assert "set -a; . ./postbot.env; set +a" in doctor.stdout, doctor.stdout
+    assert "prints a fresh one" not in doctor.stdout
+
+
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     # `postbot doctor | head -3`: head exits after three lines and the pipe breaks under the doctor.
     # The read end is closed before the doctor writes a line, so every write of its report hits the
