@@ -33,25 +33,21 @@ one Page deletes its tokens here and the person removes the app in Facebook's se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.oauth.base import OAuthProvider
 from core.oauth.endpoints import Endpoints
 from core.oauth.errors import InvalidGrant, OAuthError
+from core.oauth.graph import GraphOAuth
 from core.oauth.models import Profile, TokenSet
 from core.platforms.facebook import versions
 
 GRAPH = "https://graph.facebook.com"
 DIALOG = "https://www.facebook.com"
 GRAPH_VERSION = versions.DEFAULT
-# Graph error codes for an access token that is expired, revoked or otherwise dead
-# (https://developers.facebook.com/docs/graph-api/guides/error-handling).
-_DEAD_TOKEN_CODES = {190, 102, 463, 467}
 CREATE_CONTENT = "CREATE_CONTENT"
 # /me/accounts answers of 100 Pages followed at most: a list that never ends is not read for ever.
 _MAX_ACCOUNT_PAGES = 20
@@ -76,7 +72,7 @@ def _endpoints(version: str) -> Endpoints:
     )
 
 
-class FacebookOAuth(OAuthProvider):
+class FacebookOAuth(GraphOAuth):
     platform = Platform.FACEBOOK
     defaults = _endpoints(GRAPH_VERSION)
     default_scopes = ("pages_show_list", "pages_read_engagement", "pages_manage_posts", BUSINESS_MANAGEMENT)
@@ -96,24 +92,8 @@ class FacebookOAuth(OAuthProvider):
         profile = self.endpoints.profile
         return profile[: -len("/me/accounts")] if profile.endswith("/me/accounts") else _origin(profile)
 
-    # -- errors ------------------------------------------------------------------------------------
-
-    def error_code(self, payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
-        # Graph's envelope: {"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}.
-        if isinstance(payload.get("error"), dict):
-            err = payload["error"]
-            return f"{err.get('type', 'OAuthException')}:{err.get('code')}", err.get("message")
-        return super().error_code(payload)
-
-    def is_dead_grant(self, error: str | None, *, grant: str, status: int) -> bool:
-        if error and ":" in error:
-            code = error.rsplit(":", 1)[1]
-            if code.isdigit() and int(code) in _DEAD_TOKEN_CODES:
-                return True
-            # A used or expired authorization code is code 100 with HTTP 400.
-            if grant == "authorization_code" and status == 400:
-                return True
-        return super().is_dead_grant(error, grant=grant, status=status)
+    # Graph's error envelope and dead tokens (190 and kin) are read in core/oauth/graph.py; a used or
+    # expired authorization code is code 100 with HTTP 400.
 
     # -- tokens ------------------------------------------------------------------------------------
 

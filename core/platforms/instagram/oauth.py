@@ -14,19 +14,17 @@ from typing import Any
 
 from core.config import PlatformSettings
 from core.domain import Platform
-from core.oauth.base import OAuthProvider
 from core.oauth.endpoints import Endpoints
 from core.oauth.errors import OAuthError
+from core.oauth.graph import LongLivedGraphOAuth
 from core.oauth.models import Profile, TokenSet
 from core.platforms.instagram import versions
 
 GRAPH = "https://graph.instagram.com"
 GRAPH_VERSION = versions.DEFAULT
-# Graph API error codes for an access token that is expired, revoked or otherwise dead.
-_DEAD_TOKEN_CODES = {190, 102, 463, 467}
 
 
-class InstagramOAuth(OAuthProvider):
+class InstagramOAuth(LongLivedGraphOAuth):
     platform = Platform.INSTAGRAM
     defaults = Endpoints(
         authorize="https://www.instagram.com/oauth/authorize",
@@ -41,7 +39,9 @@ class InstagramOAuth(OAuthProvider):
         "instagram_business_manage_insights",
     )
     scope_separator = ","
-    refreshes_access_token = True
+    # Graph's long-lived tokens (core/oauth/graph.py), with Instagram's own grants.
+    exchange_grant = "ig_exchange_token"
+    refresh_grant = "ig_refresh_token"
     # Business Login's redirect must exactly match a "Valid OAuth Redirect URI" of the app
     # (https://developers.facebook.com/docs/instagram-platform/reference/oauth-authorize), and Meta's
     # examples and app settings use https addresses only: no loopback is documented.
@@ -61,22 +61,10 @@ class InstagramOAuth(OAuthProvider):
     def error_code(self, payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
         # Two envelopes: {"error_type", "code", "error_message"} from api.instagram.com and
         # {"error": {"type", "code", "message"}} from graph.instagram.com.
-        if isinstance(payload.get("error"), dict):
-            err = payload["error"]
-            return f"{err.get('type', 'OAuthException')}:{err.get('code')}", err.get("message")
-        if "error_type" in payload:
+        if "error_type" in payload and not isinstance(payload.get("error"), dict):
             return f"{payload['error_type']}:{payload.get('code')}", payload.get("error_message")
+        # Graph's envelope (core/oauth/graph.py).
         return super().error_code(payload)
-
-    def is_dead_grant(self, error: str | None, *, grant: str, status: int) -> bool:
-        if error and ":" in error:
-            code = error.rsplit(":", 1)[1]
-            if code.isdigit() and int(code) in _DEAD_TOKEN_CODES:
-                return True
-            # A used or expired authorization code.
-            if grant == "authorization_code" and status == 400:
-                return True
-        return super().is_dead_grant(error, grant=grant, status=status)
 
     def parse_token(self, payload: Mapping[str, Any]) -> TokenSet:
         # Business Login wraps the short-lived token in {"data": [...]}; the older shape is flat.
@@ -92,41 +80,6 @@ class InstagramOAuth(OAuthProvider):
             account_hint=str(user_id) if user_id is not None else None,
         )
 
-    async def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None) -> TokenSet:
-        short = await super().exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=None)
-        long = await self._graph_token(
-            "/access_token",
-            {
-                "grant_type": "ig_exchange_token",
-                "client_secret": self._client_secret,
-                "access_token": short.access_token,
-            },
-        )
-        return TokenSet(
-            access_token=long.access_token,
-            expires_at=long.expires_at,
-            scope=short.scope,
-            account_hint=short.account_hint,
-        )
-
-    async def refresh(self, tokens: TokenSet) -> TokenSet:
-        fresh = await self._graph_token(
-            "/refresh_access_token", {"grant_type": "ig_refresh_token", "access_token": tokens.access_token}
-        )
-        return TokenSet(
-            access_token=fresh.access_token,
-            expires_at=fresh.expires_at,
-            scope=tokens.scope,
-            account_hint=tokens.account_hint,
-        )
-
-    async def _graph_token(self, path: str, params: dict[str, str]) -> TokenSet:
-        # These are GETs with the token in the query, as documented; httpx logging is kept at WARNING.
-        response = await self._send("GET", self._graph + path, params=params)
-        payload = self._json(response)
-        self._raise_for_error(response, payload, grant=params["grant_type"])
-        return super().parse_token(payload)
-
     async def fetch_profile(self, tokens: TokenSet) -> Profile:
         payload = await self._get_json(
             self.endpoints.profile,
@@ -138,9 +91,6 @@ class InstagramOAuth(OAuthProvider):
             raise OAuthError("Instagram's profile named no account")
         username = str(payload.get("username") or account)
         return Profile(account_id=str(account), display_name=username, handle=f"@{username}")
-
-    async def revoke(self, tokens: TokenSet) -> bool:
-        return False
 
 
 def _origin(url: str) -> str:

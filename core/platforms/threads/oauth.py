@@ -29,20 +29,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from core.domain import Platform
-from core.oauth.base import OAuthProvider
 from core.oauth.endpoints import Endpoints
 from core.oauth.errors import OAuthError
+from core.oauth.graph import LongLivedGraphOAuth
 from core.oauth.models import Profile, TokenSet
 from core.platforms.threads import versions
 
 GRAPH = "https://graph.threads.net"
-# Graph error codes for an access token that is expired, revoked or otherwise dead
-# (https://developers.facebook.com/docs/graph-api/guides/error-handling, which Threads' errors follow).
-_DEAD_TOKEN_CODES = {190, 102, 463, 467}
 SCOPES = ("threads_basic", "threads_content_publish", "threads_manage_insights")
 
 
-class ThreadsOAuth(OAuthProvider):
+class ThreadsOAuth(LongLivedGraphOAuth):
     platform = Platform.THREADS
     defaults = Endpoints(
         authorize="https://threads.com/oauth/authorize",
@@ -55,7 +52,9 @@ class ThreadsOAuth(OAuthProvider):
     # https://developers.facebook.com/docs/threads/get-started).
     default_scopes = SCOPES
     scope_separator = ","
-    refreshes_access_token = True
+    # Threads' errors and long-lived tokens are Graph's (core/oauth/graph.py), with its own grants.
+    exchange_grant = "th_exchange_token"
+    refresh_grant = "th_refresh_token"
     # The redirect must exactly match one of the app's "valid OAuth URIs" (Get Access Tokens), which
     # Meta's app dashboard takes as https addresses; no loopback exception is documented.
     loopback_redirect = False
@@ -66,64 +65,15 @@ class ThreadsOAuth(OAuthProvider):
         parts = urlsplit(self.endpoints.token)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def error_code(self, payload: Mapping[str, Any]) -> tuple[str | None, str | None]:
-        # Graph's envelope: {"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}.
-        if isinstance(payload.get("error"), dict):
-            err = payload["error"]
-            return f"{err.get('type', 'OAuthException')}:{err.get('code')}", err.get("message")
-        return super().error_code(payload)
-
-    def is_dead_grant(self, error: str | None, *, grant: str, status: int) -> bool:
-        if error and ":" in error:
-            code = error.rsplit(":", 1)[1]
-            if code.isdigit() and int(code) in _DEAD_TOKEN_CODES:
-                return True
-            # A used or expired authorization code.
-            if grant == "authorization_code" and status == 400:
-                return True
-        return super().is_dead_grant(error, grant=grant, status=status)
-
     def parse_token(self, payload: Mapping[str, Any]) -> TokenSet:
         base = super().parse_token(payload)
         user_id = payload.get("user_id")
         return replace(base, refresh_token=None, account_hint=str(user_id) if user_id is not None else None)
 
-    async def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str | None) -> TokenSet:
-        short = await super().exchange_code(code=code, redirect_uri=redirect_uri, code_verifier=None)
-        long = await self._graph_token(
-            "/access_token",
-            {
-                "grant_type": "th_exchange_token",
-                "client_secret": self._client_secret,
-                "access_token": short.access_token,
-            },
-        )
+    def _granted_scope(self, short: TokenSet) -> str | None:
         # The answer names no scopes: the consent asked for ours, and a missing one shows as a
         # refusal (results.py, the publisher).
-        return TokenSet(
-            access_token=long.access_token,
-            expires_at=long.expires_at,
-            scope=short.scope or self.scope_separator.join(self.scopes),
-            account_hint=short.account_hint,
-        )
-
-    async def refresh(self, tokens: TokenSet) -> TokenSet:
-        fresh = await self._graph_token(
-            "/refresh_access_token", {"grant_type": "th_refresh_token", "access_token": tokens.access_token}
-        )
-        return TokenSet(
-            access_token=fresh.access_token,
-            expires_at=fresh.expires_at,
-            scope=tokens.scope,
-            account_hint=tokens.account_hint,
-        )
-
-    async def _graph_token(self, path: str, params: dict[str, str]) -> TokenSet:
-        # GETs with the token in the query, as documented; httpx logging is kept at WARNING.
-        response = await self._send("GET", self._graph + path, params=params)
-        payload = self._json(response)
-        self._raise_for_error(response, payload, grant=params["grant_type"])
-        return super().parse_token(payload)
+        return short.scope or self.scope_separator.join(self.scopes)
 
     async def fetch_profile(self, tokens: TokenSet) -> Profile:
         # Threads profiles: GET /me?fields=id,username (https://developers.facebook.com/docs/threads/threads-profiles).
@@ -135,6 +85,3 @@ class ThreadsOAuth(OAuthProvider):
             raise OAuthError("Threads' profile named no account")
         username = str(payload.get("username") or account)
         return Profile(account_id=str(account), display_name=username, handle=f"@{username}")
-
-    async def revoke(self, tokens: TokenSet) -> bool:
-        return False
