@@ -22,7 +22,7 @@ from core.domain import (
     did_you_mean,
     platform_from_alias,
 )
-from core.errors import DiskFull, NotConfigured, UserError, is_disk_full
+from core.errors import DiskFull, MediaError, NotConfigured, UserError, is_disk_full
 from core.render import (
     account_example,
     accounts_text,
@@ -229,9 +229,20 @@ class ConsoleAdapter:
             return await self._batch(rest)
         if command in ("/schedule", "/post"):
             text, media, image = await self._video(rest)
-            if command == "/schedule":
-                return self._outcome(await self.postbot.schedule(self.ctx, text, media, thumbnail=image))
-            return self._outcome(await self.postbot.post_now(self.ctx, text, media, thumbnail=image))
+            try:
+                if command == "/schedule":
+                    return self._outcome(await self.postbot.schedule(self.ctx, text, media, thumbnail=image))
+                return self._outcome(await self.postbot.post_now(self.ctx, text, media, thumbnail=image))
+            except MediaError as exc:
+                if media is not None:
+                    raise
+                # The core's hint speaks of sharing the video in the channel, which the console has
+                # no way to do.
+                raise MediaError(
+                    "No video to post.",
+                    hint=f"Give it with --file <path> or --url <link>, e.g. {command} "
+                    f"{'tomorrow 6pm ' if command == '/schedule' else ''}sandbox Hello --file clip.mp4",
+                ) from exc
         if command == "/link":
             return await self._link(rest)
         if command == "/unlink":

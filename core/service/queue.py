@@ -23,6 +23,8 @@ _POST_ID = re.compile(r"#?([0-9]+)", re.ASCII)
 def parse_post_id(text: str) -> int:
     """A post id as people type it in any chat: ``12`` or ``#12``. An id beyond 64 bits is "no such
     post", not an overflow in the database driver (issue 11 point 15)."""
+    if not text.strip():
+        raise UserError("Which post?", hint="Use the number shown by /queue, e.g. 12.")
     match = _POST_ID.fullmatch(text.strip())
     if match is None:
         raise UserError(
