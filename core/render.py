@@ -759,6 +759,16 @@ def free_slots_line(view: ScheduleView) -> str | None:
     return f"Next free slots ({view.tz}): " + " · ".join(parts)
 
 
+# How a batch's line starts for a video already queued or published from the channel (batches.py).
+ALREADY = "already scheduled"
+
+
+def already_scheduled(posts: Sequence[PostView]) -> str:
+    """The earlier posts of a video, each with its id and time in the reader's zone."""
+    each = ", ".join(f"#{p.id} {p.platform.label} {local_time(p.run_at, p.tz)}" for p in posts)
+    return f"{ALREADY}: {each}"
+
+
 def batch_text(
     items: Sequence[tuple[str, Sequence[PostView] | None, str | None, Sequence[str]]],
     now: datetime,
@@ -781,8 +791,11 @@ def batch_text(
             if posts[0].status is PostStatus.AWAITING:
                 lines.append("   Awaiting approval: it goes out once an approver approves it.")
             lines += [f"   Note: {note}" for note in notes]
+        elif problem and problem.startswith(ALREADY):
+            # Nothing is posted twice: the earlier post stands, and its id says what to /cancel.
+            lines.append(f"{n}. {name}: {problem}")
         else:
             lines.append(f"{n}. {name}: not queued. {problem or ''}".rstrip())
-    if done:
+    if done or any(problem and problem.startswith(ALREADY) for _, _, problem, _ in items):
         lines.append("Cancel one with /cancel <id>.")
     return "\n".join(lines)

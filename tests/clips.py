@@ -104,3 +104,11 @@ def sized_clip(
         audio_bitrate=32_000,
     )
     return clip_file(path, spec, size_bytes=size_bytes, fill=fill, seed=seed)
+
+
+def distinct_clip(path: str | Path, n: int, spec: ClipSpec = EVERYDAY) -> Path:
+    """The everyday clip, made a different video by ``n``: a free box of ``n``-seeded bytes at its
+    end. Copies of one clip are the same video to postbot (it goes by the bytes' sha256: nothing is
+    posted twice), so a test sending several videos at once needs distinct ones."""
+    size = encoded(spec, Path(path).suffix or ".mp4").stat().st_size
+    return clip_file(path, spec, size_bytes=size + 64, seed=n + 1)

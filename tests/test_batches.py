@@ -4,6 +4,8 @@ a bad video refused with its reason while the good ones are queued."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -18,7 +20,7 @@ from core.domain import ChatContext, ChatKind, MediaInfo
 from core.errors import UserError
 from core.render import batch_text
 from core.service import BatchOutcome
-from tests.clips import clip_file
+from tests.clips import distinct_clip
 from tests.conftest import Database
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -38,6 +40,10 @@ async def app(settings: Settings, db: Database) -> AsyncIterator[App]:
     await built.close()
 
 
+# Each a different video (the same bytes twice are one video: nothing is posted twice).
+_made = itertools.count()
+
+
 async def _videos(app: App, tmp_path: Path, n: int, *, bad: int | None = None) -> list[tuple[str, MediaInfo]]:
     found = []
     for i in range(n):
@@ -46,7 +52,7 @@ async def _videos(app: App, tmp_path: Path, n: int, *, bad: int | None = None) -
             # Named like a video, but not one: what a half-finished export looks like.
             path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
         else:
-            clip_file(path)
+            distinct_clip(path, next(_made))
         found.append((path.name, await app.media.import_file(path)))
     return found
 
@@ -138,7 +144,7 @@ async def test_the_console_takes_several_files_and_refuses_a_missing_one_in_its_
 
     console = ConsoleAdapter(app.postbot, user="ana", clock=lambda: NOW)
     assert (await console.handle("/slots add mon,wed,fri 18:00 sandbox")).startswith("Added 3 Sandbox slots.")
-    first, second = clip_file(tmp_path / "a.mp4"), clip_file(tmp_path / "b.mp4")
+    first, second = distinct_clip(tmp_path / "a.mp4", 1), distinct_clip(tmp_path / "b.mp4", 2)
     said = await console.handle(
         f"/schedule next sandbox Clips --file {first} --file {tmp_path / 'gone.mp4'} --file {second}"
     )
@@ -156,3 +162,99 @@ async def test_the_console_takes_several_files_and_refuses_a_missing_one_in_its_
     ]
     listing = await console.handle("/queue")
     assert listing.endswith("Next free slots (Europe/Berlin): Sandbox Fri 26 Mar 18:00")
+
+
+async def test_a_video_already_queued_from_the_channel_is_not_queued_again(app: App, tmp_path: Path) -> None:
+    """A thread scheduled, a video added to it, the command run again: the earlier video keeps its
+    post (the line says which), the new one takes the next free slot."""
+    await app.postbot.slots(ADMIN, "add mon,wed,fri 18:00 sandbox")
+    first, second = await _videos(app, tmp_path, 2)
+    once = await app.postbot.schedule_many(
+        replace(MEMBER, request_id="slack:trigger1"), "next sandbox A", [first]
+    )
+    again = await app.postbot.schedule_many(
+        replace(MEMBER, request_id="slack:trigger2"), "next sandbox A", [first, second]
+    )
+    assert not again.duplicate
+    assert again.items[0].outcome is None
+    assert again.items[0].problem == "already scheduled: #1 Sandbox Mon 22 Mar 2027, 18:00 Europe/Berlin"
+    assert _times(again)[1] == datetime(2027, 3, 24, 17, 0, tzinfo=UTC)  # Wed 18:00 CET: the next free slot
+    assert [p.id for p in await app.postbot.list_queue(MEMBER)] == [1, 2]
+    text = batch_text(
+        [(i.name, i.outcome.posts if i.outcome else None, i.problem, []) for i in again.items], NOW
+    )
+    assert text.splitlines() == [
+        "Scheduled 1 of 2 videos:",
+        "1. clip1.mp4: already scheduled: #1 Sandbox Mon 22 Mar 2027, 18:00 Europe/Berlin",
+        "2. clip2.mp4: #2 Sandbox Wed 24 Mar 2027, 18:00 Europe/Berlin",
+        "Cancel one with /cancel <id>.",
+    ]
+    # A cancelled post does not hold the video back: it can be scheduled again on purpose.
+    await app.postbot.cancel(MEMBER, once.queued[0].posts[0].id)
+    third = await app.postbot.schedule_many(
+        replace(MEMBER, request_id="slack:trigger3"), "next sandbox A", [first]
+    )
+    assert third.items[0].outcome is not None
+    # The same bytes twice in one command are one video.
+    twice = await app.postbot.schedule_many(
+        replace(MEMBER, request_id="slack:trigger4"), "next sandbox A", [second, second]
+    )
+    assert [i.problem for i in twice.items] == [
+        "already scheduled: #2 Sandbox Wed 24 Mar 2027, 18:00 Europe/Berlin",
+        "already scheduled: #2 Sandbox Wed 24 Mar 2027, 18:00 Europe/Berlin",
+    ]
+    # Another channel is another audience: the same video goes there.
+    elsewhere = replace(MEMBER, request_id="slack:trigger5", channel_id="C_OTHER")
+    other = await app.postbot.schedule_many(elsewhere, "tomorrow 18:00 sandbox A --every 1d", [second])
+    assert other.items[0].outcome is not None
+
+
+async def test_two_racing_commands_queue_a_video_once(app: App, tmp_path: Path) -> None:
+    """Two members send the same video at the same moment: both check before either has queued it,
+    and the unique key (migration 0017) lets one in; the other answers that it is already scheduled."""
+    ben = replace(MEMBER, user_id="U_BEN")
+    warm, video = await _videos(app, tmp_path, 2)
+    # Both members and the team exist already: nothing before the check takes a row lock that would
+    # line the two commands up.
+    for who in (MEMBER, ben):
+        await app.postbot.schedule_many(
+            replace(who, request_id=f"slack:warm{who.user_id}"), "tomorrow 18:00 sandbox W --every 1d", [warm]
+        )
+    runs = await asyncio.gather(
+        *(
+            app.postbot.schedule_many(
+                replace(who, request_id=f"slack:race{who.user_id}"),
+                "tomorrow 18:00 sandbox A --every 1d",
+                [video],
+            )
+            for who in (MEMBER, ben)
+        ),
+        return_exceptions=True,
+    )
+    assert not [r for r in runs if isinstance(r, BaseException)], runs
+    outcomes = [r for r in runs if isinstance(r, BatchOutcome)]
+    lines = sorted(str(o.items[0].problem) for o in outcomes)
+    assert len(await app.postbot.list_queue(MEMBER)) == 2  # the warm-up video and this one
+    assert lines[0] == "None" and lines[1].startswith("already scheduled: #")
+
+
+async def test_a_published_video_is_not_queued_again_but_a_failed_one_is(app: App, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from core.db.models import ScheduledPost
+
+    published, failed = await _videos(app, tmp_path, 2)
+    out = await app.postbot.schedule_many(
+        replace(MEMBER, request_id="slack:t1"), "tomorrow 18:00 sandbox A --every 1d", [published, failed]
+    )
+    ids = [p.id for o in out.queued for p in o.posts]
+    async with app.sessions.begin() as session:
+        await session.execute(
+            update(ScheduledPost).where(ScheduledPost.id == ids[0]).values(status="published")
+        )
+        await session.execute(update(ScheduledPost).where(ScheduledPost.id == ids[1]).values(status="failed"))
+    again = await app.postbot.schedule_many(
+        replace(MEMBER, request_id="slack:t2"), "tomorrow 18:00 sandbox A --every 1d", [published, failed]
+    )
+    assert str(again.items[0].problem).startswith(f"already scheduled: #{ids[0]} Sandbox")
+    assert again.items[1].outcome is not None

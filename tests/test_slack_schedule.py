@@ -5,6 +5,7 @@ or uploaded then scheduled with the slash command), a thread of them; across Ber
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from core.db.models import RecentFile
-from tests.clips import clip_file
+from tests.clips import distinct_clip
 from tests.fakes.slack_api import FakeFile
 from tests.test_slack_adapter import ANA, BEN, CHANNEL, Harness, harness, sqlite_only
 from tests.test_slack_home import _home_with, _opened, _text, home
@@ -22,6 +23,9 @@ __all__ = ["harness", "home"]  # the fixtures, imported for pytest
 BERLIN = ZoneInfo("Europe/Berlin")
 # Sat 27 Mar 2027, 10:00 in Berlin; clocks go forward that night (Sun 28 Mar, 02:00 → 03:00).
 NOW = datetime(2027, 3, 27, 9, 0, tzinfo=UTC)
+
+# Each file a different video (the same bytes twice would be one video: nothing is posted twice).
+_made = itertools.count()
 
 
 def _files(
@@ -33,7 +37,7 @@ def _files(
         if i == bad:
             path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
         else:
-            clip_file(path)
+            distinct_clip(path, next(_made))
         file = h.slack.add_file(ANA, CHANNEL, path)
         # Uploaded at the test's "now", which the core's clock says too.
         file.created = int(NOW.timestamp())

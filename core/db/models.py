@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -142,6 +143,9 @@ class MediaAsset(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+_HOLDING = "content_key IS NOT NULL AND status IN ('queued', 'running', 'awaiting')"
+
+
 class ScheduledPost(Base):
     """One post on one platform. The row is the source of truth: a restart loses nothing."""
 
@@ -153,6 +157,16 @@ class ScheduledPost(Base):
         Index("ix_posts_team_status_updated", "team_id", "status", "updated_at"),
         Index("ix_posts_platform_run", "platform", "run_at"),
         Index("ix_posts_media", "media_id"),
+        # Migration 0017: one upcoming post per (channel, platform, video) among those that asked
+        # for it (``content_key``, core/store/posts.py), so two racing commands can't both queue it.
+        Index(
+            "uq_posts_once",
+            "team_id",
+            "content_key",
+            unique=True,
+            postgresql_where=text(_HOLDING),
+            sqlite_where=text(_HOLDING),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -176,6 +190,9 @@ class ScheduledPost(Base):
     remote_id: Mapped[str | None] = mapped_column(String(200))
     remote_url: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # sha256 of (channel, platform, the video's sha256) for a post that must not be queued twice
+    # (several videos at once, core/service/batches.py); None for the rest.
+    content_key: Mapped[str | None] = mapped_column(String(64))
     upload_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # What the author set for this platform beyond the caption (core/platforms/options.py):
     # {key: value}, only the options given; the publisher reads it as ``PublishJob.options``.

@@ -13,14 +13,18 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from core.domain import ChatContext, MediaInfo
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.domain import ChatContext, MediaInfo, Platform, PostView
 from core.errors import MediaError, UserError, ValidationFailed
 from core.platforms import registry
-from core.render import example_platform
+from core.render import already_scheduled, example_platform
 from core.schedule import plan
 from core.service.reading import Form, _read_options, _Request, _take_no_convert, _with_caption, _with_form
 from core.service.scheduling import MediaSource, ScheduleOutcome, Scheduling
-from core.store import teams
+from core.store import posts, teams
 from core.timeparse import parse_command
 from core.timeparse.command import Flags, take_flags
 
@@ -158,6 +162,12 @@ class Batches(Scheduling):
                 fetched.append((name, None, _reason(exc)))
         items: list[BatchItem] = []
         async with self.sessions.begin() as session:
+            if session.get_bind().dialect.name == "sqlite":
+                # SQLite: the write lock first, so a second command waits for this one (busy_timeout)
+                # and then reads what it queued. Upgrading a read to a write after another command
+                # committed fails at once ("database is locked"), instead of answering "already
+                # scheduled". A write that changes nothing still takes the lock.
+                await session.execute(sql_text("UPDATE teams SET id = id WHERE 0 = 1"))
             member = await teams.member(session, ctx, self.settings.default_timezone)
             placed = 0
             for i, (name, stored, problem) in enumerate(fetched):
@@ -171,18 +181,59 @@ class Batches(Scheduling):
                     request_id=f"{ctx.request_id}#{i}" if ctx.request_id else None,
                     repeats=tuple(f"{r}#{i}" for r in ctx.repeats),
                 )
+                # Nothing is posted twice: a video already queued or published on a platform from
+                # this channel (the same bytes: a command run again in a thread that gained a
+                # video takes the earlier ones too) is not queued there again.
+                earlier = await self._earlier(session, one, member, tz, command.platforms, stored)
+                left = tuple(p for p in command.platforms if p not in {e.platform for e in earlier})
+                if not left:
+                    items.append(BatchItem(name, problem=already_scheduled(earlier)))
+                    continue
+                asked = replace(request, command=replace(command, platforms=left)) if earlier else request
                 try:
                     # A video refused halfway (a platform's slots all taken) leaves nothing behind.
                     async with session.begin_nested():
-                        outcome = await self._queue(session, one, member, tz, request, run_at, stored, [])
+                        outcome = await self._queue(
+                            session, one, member, tz, asked, run_at, stored, [], once=True
+                        )
                 except UserError as exc:
                     items.append(BatchItem(name, problem=_reason(exc)))
+                    continue
+                except IntegrityError:
+                    # Another command queued the same video meanwhile (the unique key of
+                    # migration 0017 let only one of them in): that post stands.
+                    if not (earlier := await self._earlier(session, one, member, tz, left, stored)):
+                        raise
+                    items.append(BatchItem(name, problem=already_scheduled(earlier)))
                     continue
                 placed += 1
                 # The answer's line for the video says where it went: only the other notes stay.
                 kept = [n for n in outcome.notes if not n.startswith(plan.PLACED)]
+                if earlier:
+                    said = already_scheduled(earlier)
+                    kept.append(f"{said[0].upper()}{said[1:]}.")
                 items.append(BatchItem(name, outcome=replace(outcome, notes=kept)))
         for item in items:
             if item.outcome is not None:
                 self._notify_wake(item.outcome)
         return BatchOutcome(tz=tz, items=items, notes=notes)
+
+    async def _earlier(
+        self,
+        session: AsyncSession,
+        ctx: ChatContext,
+        member: teams.Member,
+        tz: str,
+        platforms: Sequence[Platform],
+        media: MediaInfo,
+    ) -> list[PostView]:
+        return await posts.already_posted(
+            session,
+            member,
+            channel=ctx.channel_id,
+            platforms=platforms,
+            sha256=media.sha256,
+            request_id=ctx.request_id,
+            repeats=ctx.repeats,
+            tz=tz,
+        )

@@ -238,9 +238,11 @@ class Scheduling(SlotPicking):
         notes: list[str],
         *,
         now_post: bool = False,
+        once: bool = False,
     ) -> ScheduleOutcome:
         """Check and queue one video on its platforms at ``run_at``, or (None) each platform in the
-        next free slot of the channel's posting schedule (core/schedule)."""
+        next free slot of the channel's posting schedule (core/schedule). ``once``: the posts hold
+        the video's key on their platform and channel (posts.queue_posts)."""
         platforms, caption = request.command.platforms, request.command.caption
         picked = request.picked
         texts = {p: (c, _title(c)) for p, c in picked.captions.items()}
@@ -309,6 +311,7 @@ class Scheduling(SlotPicking):
             repeats=ctx.repeats,
             awaiting=rule is not None,
             on_approval=now_post,
+            once=once,
         )
         if placement is not None:
             await plan.settle(session, placement, {v.platform: v.id for v in views}, duplicate)

@@ -42,6 +42,59 @@ def idempotency_key(chat: str, team: str, request_id: str | None, platform: Plat
     return hashlib.sha256(f"{chat}\x00{team}\x00{request_id}\x00{platform.value}".encode()).hexdigest()[:40]
 
 
+def content_key(channel: str | None, platform: Platform, sha256: str) -> str:
+    """What makes two posts the same post: the channel, the platform and the video's bytes."""
+    return hashlib.sha256(f"{channel or ''}\x00{platform.value}\x00{sha256}".encode()).hexdigest()
+
+
+# A post that keeps the same video from being queued again on its platform from its channel: still
+# to go out, or out. A cancelled or failed one does not (the person may want it again).
+_POSTED_ONCE = [
+    PostStatus.QUEUED.value,
+    PostStatus.RUNNING.value,
+    PostStatus.AWAITING.value,
+    PostStatus.PUBLISHED.value,
+]
+
+
+async def already_posted(
+    session: AsyncSession,
+    member: Member,
+    *,
+    channel: str | None,
+    platforms: Sequence[Platform],
+    sha256: str,
+    request_id: str | None,
+    repeats: Sequence[str] = (),
+    tz: str,
+) -> list[PostView]:
+    """Posts of this video (by its bytes) on ``platforms`` from ``channel`` that are upcoming or
+    published, leaving out the ones this very request queued (a redelivery answers with those)."""
+    team = await session.get_one(Team, member.team_id)
+    own = [
+        idempotency_key(team.chat, team.external_id, rid, p)
+        for rid in ([request_id, *repeats] if request_id is not None else [])
+        for p in platforms
+    ]
+    query = (
+        _with_relations(select(ScheduledPost))
+        .join(MediaAsset, MediaAsset.id == ScheduledPost.media_id)
+        .where(
+            ScheduledPost.team_id == team.id,
+            ScheduledPost.origin_channel.is_(None)
+            if channel is None
+            else ScheduledPost.origin_channel == channel,
+            ScheduledPost.platform.in_([p.value for p in platforms]),
+            ScheduledPost.status.in_(_POSTED_ONCE),
+            MediaAsset.sha256 == sha256,
+        )
+        .order_by(ScheduledPost.id)
+    )
+    if own:
+        query = query.where(ScheduledPost.idempotency_key.not_in(own))
+    return [to_view(row, tz=tz) for row in (await session.execute(query)).scalars()]
+
+
 async def add_media(session: AsyncSession, team: Team, media: MediaInfo) -> MediaAsset:
     asset = MediaAsset(
         team_id=team.id,
@@ -72,12 +125,16 @@ async def queue_posts(
     repeats: Sequence[str] = (),
     awaiting: bool = False,
     on_approval: bool = False,
+    once: bool = False,
 ) -> tuple[list[PostView], bool]:
     """Queue one post per platform. Returns them and whether the request had been seen before.
 
     A redelivered chat request (same request id, or one of ``repeats``) returns the posts it created
     the first time. ``awaiting``: they wait for an approver (core/store/approvals.py) instead of
-    their time; ``on_approval`` (a /post): when approved, they go out at once.
+    their time; ``on_approval`` (a /post): when approved, they go out at once. ``once``: each post
+    holds its ``content_key`` while upcoming, so a second post of the same video on the same platform
+    from the same channel fails on the unique index (the caller checks :func:`already_posted` first;
+    the index settles a race between two commands).
     """
     # Loaded in this session by teams.member already: the identity map answers, no query.
     team = await session.get_one(Team, member.team_id)
@@ -94,6 +151,7 @@ async def queue_posts(
         repeats=repeats,
         status=PostStatus.AWAITING if awaiting else PostStatus.QUEUED,
         on_approval=awaiting and on_approval,
+        once=once,
     )
     return [to_view(row, tz=tz) for row in rows], duplicate
 
@@ -111,6 +169,7 @@ async def _queue_rows(
     repeats: Sequence[str] = (),
     status: PostStatus = PostStatus.QUEUED,
     on_approval: bool = False,
+    once: bool = False,
 ) -> tuple[list[ScheduledPost], bool]:
     keys = [idempotency_key(team.chat, team.external_id, request_id, p.platform) for p in posts]
     seen = [
@@ -148,6 +207,7 @@ async def _queue_rows(
                 thread=thread,
                 status=status,
                 on_approval=on_approval,
+                once=once,
             )
     except IntegrityError:
         if not seen or not (existing := await earlier()):
@@ -168,6 +228,7 @@ async def _insert_rows(
     thread: str | None,
     status: PostStatus = PostStatus.QUEUED,
     on_approval: bool = False,
+    once: bool = False,
 ) -> list[ScheduledPost]:
     asset = await add_media(session, team, media)
     batch = uuid.uuid4().hex
@@ -190,6 +251,7 @@ async def _insert_rows(
             origin_thread=thread,
             upload_state={},
             options=dict(p.options) or None,
+            content_key=content_key(channel, p.platform, media.sha256) if once else None,
         )
         for p, key in zip(posts, keys, strict=True)
     ]
