@@ -258,3 +258,19 @@ async def test_a_published_video_is_not_queued_again_but_a_failed_one_is(app: Ap
     )
     assert str(again.items[0].problem).startswith(f"already scheduled: #{ids[0]} Sandbox")
     assert again.items[1].outcome is not None
+
+
+async def test_the_console_given_the_same_file_twice_queues_it_once(app: App, tmp_path: Path) -> None:
+    from adapters.console.commands import ConsoleAdapter
+
+    console = ConsoleAdapter(app.postbot, user="ana", clock=lambda: NOW)
+    clip = distinct_clip(tmp_path / "a.mp4", next(_made))
+    said = await console.handle(
+        f"/schedule 2027-03-22 18:00 sandbox Clip --every 1d --file {clip} --file {clip}"
+    )
+    assert said.splitlines() == [
+        "Scheduled 1 of 2 videos:",
+        "1. a.mp4: #1 Sandbox Mon 22 Mar 2027, 18:00 Europe/Berlin",
+        "2. a.mp4: already scheduled: #1 Sandbox Mon 22 Mar 2027, 18:00 Europe/Berlin",
+        "Cancel one with /cancel <id>.",
+    ]

@@ -4,12 +4,13 @@ attachment options, or `every` from a start time; across Berlin's spring change.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.wiring import App
-from tests.clips import clip_file
+from tests.clips import clip_file, distinct_clip
 from tests.fakes.discord_api import Interaction
 from tests.test_discord_adapter import MANAGE_GUILD, SEND_MESSAGES, World, _answer, running, world
 
@@ -39,6 +40,10 @@ def _said(world: World, record: Interaction) -> str:
     return str(errors[0]["content"]) if errors else _answer(world.fake, record)
 
 
+# Each attachment a different video (the same bytes twice are one video: nothing is posted twice).
+_made = itertools.count()
+
+
 def _attachments(world: World, tmp_path: Path, n: int, *, bad: int | None = None) -> dict[str, object]:
     values: dict[str, object] = {}
     for i in range(n):
@@ -46,7 +51,7 @@ def _attachments(world: World, tmp_path: Path, n: int, *, bad: int | None = None
         if i == bad:
             path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
         else:
-            clip_file(path)
+            distinct_clip(path, next(_made))
         name = "video" if i == 0 else f"video{i + 1}"
         values[name] = world.fake.upload_attachment(world.channel_id, path.name, path.read_bytes())
     return values
@@ -122,3 +127,28 @@ async def test_several_attachments_every_day_from_a_start_keep_the_wall_clock_ti
     )
     assert "Several videos go either into the channel's schedule (next)" in _said(world, refused)
     assert len(await _times(running, world)) == 3
+
+
+async def test_the_same_video_in_two_attachments_is_queued_once(
+    world: World, running: App, tmp_path: Path
+) -> None:
+    """video and video2 the same file (attached twice by mistake): one post; the second line says
+    it is already scheduled, with the post's id and time."""
+    running.postbot.clock = lambda: NOW
+    path = clip_file(tmp_path / "clip.mp4")
+    twice = {
+        "video": world.fake.upload_attachment(world.channel_id, "clip.mp4", path.read_bytes()),
+        "video2": world.fake.upload_attachment(world.channel_id, "again.mp4", path.read_bytes()),
+    }
+    values = {"when": "2027-03-27 18:00", "platforms": "sandbox", "every": "1d", **twice}
+    record = await world.run(
+        world.fake.command_interaction(
+            "schedule", values, user=world.alice, guild=world.guild, permissions=SEND_MESSAGES
+        )
+    )
+    assert _answer(world.fake, record).splitlines()[:3] == [
+        "Scheduled 1 of 2 videos:",
+        "1. clip.mp4: #1 Sandbox Sat 27 Mar 2027, 18:00 Europe/Berlin",
+        "2. again.mp4: already scheduled: #1 Sandbox Sat 27 Mar 2027, 18:00 Europe/Berlin",
+    ]
+    assert len(await _times(running, world)) == 1

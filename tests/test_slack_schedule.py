@@ -159,3 +159,36 @@ async def test_the_home_tab_shows_each_channels_next_free_slot(home: Harness) ->
     view = await h.slack.wait_for(lambda: _home_with(h.slack, ANA, "Next free slots"))
     # Monday 18:00 in Berlin, shown in Ana's zone like the rest of her Home tab.
     assert f"• <#{CHANNEL}> Sandbox: Mon 29 Mar 2027, 12:00 America/New_York" in _text(view)
+
+
+@sqlite_only
+async def test_a_thread_scheduled_again_after_a_new_video_queues_only_the_new_one(
+    harness: Harness, tmp_path: Path
+) -> None:
+    """Scheduled from a thread, a video added to the thread within the recent-file window, the command
+    typed again (a new trigger_id): the first video is not queued a second time."""
+    h = harness
+    h.app.postbot.clock = lambda: NOW
+    await _slots(h)
+    root = h.sender.user_message(ANA, CHANNEL, "This week's clips")
+    (early,) = _files(h, tmp_path, 1, prefix="early")
+    await h.sender.share_files(ANA, CHANNEL, [early], thread_ts=root["ts"], file_shared=False)
+    await _remembered(h, [early])
+    await h.sender.command("/schedule", "next sandbox Thread", user=ANA, channel=CHANNEL)
+    await h.reply(lambda m: "Thread" in str(m.get("blocks")))
+    (late,) = _files(h, tmp_path, 1, prefix="late")
+    await h.sender.share_files(ANA, CHANNEL, [late], thread_ts=root["ts"], file_shared=False)
+    await _remembered(h, [late])
+    await h.sender.command("/schedule", "next sandbox Thread", user=ANA, channel=CHANNEL)
+    listed = await h.reply(lambda m: "of 2 videos" in m["text"])
+    assert listed.get("thread_ts") == root["ts"]
+    # Times in Ana's zone (her Slack profile's): New York. Sun 28 Mar 03:30 CEST is Sat 21:30 EDT.
+    assert listed["text"].splitlines()[:3] == [
+        "Scheduled 1 of 2 videos:",
+        "1. early1.mp4: already scheduled: #1 Sandbox Sat 27 Mar 2027, 21:30 America/New_York",
+        "2. late1.mp4: #2 Sandbox Mon 29 Mar 2027, 12:00 America/New_York",
+    ]
+    assert await _post_times(h) == [
+        datetime(2027, 3, 28, 1, 30, tzinfo=UTC),
+        datetime(2027, 3, 29, 16, 0, tzinfo=UTC),
+    ]
