@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.clips import distinct_clip
 from tests.fakes.slack_api import button_in
 from tests.test_slack_adapter import ANA, BEN, CHANNEL, Harness, _block_text, _buttons, harness
 
@@ -218,14 +219,17 @@ async def test_dm_delivery_asks_each_approver_privately(harness: Harness, clip: 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 async def test_several_videos_each_get_a_request_and_one_check_mark_approves_them_all(
-    harness: Harness, clip: Path
+    harness: Harness, tmp_path: Path
 ) -> None:
     h = harness
     await h.sender.command("/postbot", "slots add mon,wed,fri 18:00 sandbox", user=BEN, channel=CHANNEL)
     await h.hook("Added 3 Sandbox slots")
     await h.sender.command("/postbot", "approval on", user=BEN, channel=CHANNEL)
     await h.hook("Approval is on in this channel")
-    files = [h.slack.add_file(ANA, CHANNEL, clip, name=n) for n in ("a.mp4", "b.mp4")]
+    # Two different videos: the same bytes twice would be one video (nothing is posted twice).
+    names = ("a.mp4", "b.mp4")
+    clips = [distinct_clip(tmp_path / n, i) for i, n in enumerate(names)]
+    files = [h.slack.add_file(ANA, CHANNEL, c, name=c.name) for c in clips]
     await h.sender.mention(ANA, CHANNEL, "next sandbox Clips", files)
     answer = await h.reply(lambda m: m["text"].startswith("Scheduled 2 of 2 videos"))
     assert "Awaiting approval: it goes out once an approver approves it." in answer["text"]
