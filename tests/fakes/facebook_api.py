@@ -67,6 +67,7 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.graph import VIDEO_TYPES, MetaDownloader, Recorded, graph_error, rupload_error
 from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
@@ -80,24 +81,6 @@ MAX_BYTES = 2 * 1000 * 1000 * 1000
 POSTING_TOO_FAST = 1390008
 ENDPOINTS = ("start", "upload", "finish", "status", "create", "list", "insights", "token", "accounts")
 PERMISSIONS = ("pages_show_list", "pages_read_engagement", "pages_manage_posts", "business_management")
-VIDEO_TYPES = ("video/mp4", "video/quicktime")
-
-
-def graph_error(
-    status: int, code: int, message: str, *, subcode: int | None = None, **extra: Any
-) -> web.Response:
-    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    error.update(extra)
-    error["fbtrace_id"] = secrets.token_urlsafe(8)
-    return web.json_response({"error": error}, status=status)
-
-
-def rupload_error(status: int, kind: str, message: str, *, retriable: bool = False) -> web.Response:
-    return web.json_response(
-        {"debug_info": {"retriable": retriable, "type": kind, "message": message}}, status=status
-    )
 
 
 @dataclass
@@ -153,20 +136,13 @@ class Video:
 
 
 @dataclass
-class Recorded:
-    method: str
-    path: str
-    status: int
-
-
-@dataclass
 class PendingCode:
     redirect_uri: str
     issued: float
     used: bool = False
 
 
-class FakeFacebook(LoopbackFake):
+class FakeFacebook(LoopbackFake, MetaDownloader):
     def __init__(self, *, processing_polls: int = 2, client_id: str = "fb-app-id") -> None:
         super().__init__()
         self.version = VERSION
@@ -238,12 +214,7 @@ class FakeFacebook(LoopbackFake):
         }
 
     async def stop(self) -> None:
-        for task in list(self._downloads):
-            task.cancel()
-        await asyncio.gather(*self._downloads, return_exceptions=True)
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self._stop_downloads()
         await super().stop()
 
     # --- test controls -------------------------------------------------------------------------
@@ -292,9 +263,6 @@ class FakeFacebook(LoopbackFake):
             for v in self.videos.values()
             if v.page == page_id and v.kind == "reel" and v.published_at and now - v.published_at < within_s
         )
-
-    async def downloads_done(self) -> None:
-        await asyncio.gather(*list(self._downloads), return_exceptions=True)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -741,9 +709,7 @@ class FakeFacebook(LoopbackFake):
                 raise Rejected(graph_error(400, 100, "(#100) Param published must be a boolean"))
             video = Video(self._id(), page, "video", params=params, description=params.get("description", ""))
             self.videos[video.id] = video
-            task = asyncio.create_task(self._download(video, url))
-            self._downloads.add(task)
-            task.add_done_callback(self._downloads.discard)
+            self._start(self._download(video, url))
             if self.lost_create_answers > 0:
                 self.lost_create_answers -= 1
                 return graph_error(500, 2, "An unexpected error has occurred.", is_transient=True)
@@ -752,10 +718,8 @@ class FakeFacebook(LoopbackFake):
         return await self._graph(request, "create", work)
 
     async def _download(self, video: Video, url: str) -> None:
-        if self._client is None:
-            self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         try:
-            async with self._client.get(url, allow_redirects=False) as response:
+            async with self._session().get(url, allow_redirects=False) as response:
                 kind = response.headers.get("Content-Type", "").split(";")[0].strip()
                 if response.status != 200:
                     raise ValueError(f"GET answered {response.status}")

@@ -47,7 +47,6 @@ Run on its own: ``python -m tests.fakes.threads_api --port 8793 --token tok``.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -59,6 +58,8 @@ import aiohttp
 import regex
 from aiohttp import web
 
+from tests.fakes.graph import FETCH_PIECE as FETCH_PIECE  # tests page their clips by it
+from tests.fakes.graph import Fetch, MetaDownloader, Recorded, graph_error
 from tests.fakes.injected import take
 from tests.fakes.loopback import LoopbackFake, Rejected, serve_forever, token_args
 
@@ -78,20 +79,7 @@ REPLY_CONTROLS = {
 MEDIA_TYPES = {"TEXT", "IMAGE", "VIDEO"}
 MEDIA_METRICS = {"views", "likes", "replies", "reposts", "quotes", "shares"}
 INSIGHTS_PERMISSION = "threads_manage_insights"
-VIDEO_TYPES = ("video/mp4", "video/quicktime")
-FETCH_PIECE = 1024 * 1024
 DOWNLOAD_FAILED = "FAILED_DOWNLOADING_VIDEO"
-
-
-def graph_error(
-    status: int, code: int, message: str, *, subcode: int | None = None, **extra: Any
-) -> web.Response:
-    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
-    if subcode is not None:
-        error["error_subcode"] = subcode
-    error.update(extra)
-    error["fbtrace_id"] = secrets.token_urlsafe(8)
-    return web.json_response({"error": error}, status=status)
 
 
 def threads_length(text: str) -> int:
@@ -152,22 +140,7 @@ class Media:
         return f"https://www.threads.com/@acme.threads/post/{self.id}"
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    status: int
-
-
-@dataclass
-class Fetch:
-    method: str
-    url: str
-    range: str | None
-    status: int
-
-
-class FakeThreads(LoopbackFake):
+class FakeThreads(LoopbackFake, MetaDownloader):
     def __init__(self, *, tokens: dict[str, str] | None = None, processing_polls: int = 1) -> None:
         super().__init__()
         # access token → threads-user-id; ``token_check`` decides for others (the fake OAuth provider).
@@ -205,12 +178,7 @@ class FakeThreads(LoopbackFake):
         return f"{self.base_url}/{VERSION}"
 
     async def stop(self) -> None:
-        for task in list(self._downloads):
-            task.cancel()
-        await asyncio.gather(*self._downloads, return_exceptions=True)
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self._stop_downloads()
         await super().stop()
 
     # --- test controls -------------------------------------------------------------------------
@@ -235,9 +203,6 @@ class FakeThreads(LoopbackFake):
 
     def backdate(self, media_id: str, seconds: float) -> None:
         self.media[media_id].published_at -= seconds
-
-    async def downloads_done(self) -> None:
-        await asyncio.gather(*list(self._downloads), return_exceptions=True)
 
     # --- helpers -------------------------------------------------------------------------------
 
@@ -350,9 +315,7 @@ class FakeThreads(LoopbackFake):
             cid = self._id()
             container = Container(cid, user, params, time.time())
             self.containers[cid] = container
-            task = asyncio.create_task(self._download(container))
-            self._downloads.add(task)
-            task.add_done_callback(self._downloads.discard)
+            self._start(self._download(container))
             return web.json_response({"id": cid})
 
         return await self._graph(request, "create", work)
@@ -490,38 +453,6 @@ class FakeThreads(LoopbackFake):
             container.fetch_error = f"{DOWNLOAD_FAILED} ({exc})"
             return
         container.fetched_bytes, container.fetched_sha256 = size, digest
-
-    async def _fetch(self, url: str) -> tuple[int, str]:
-        """HEAD for the size and type, then the bytes in ranges, each checked against its headers."""
-        if self._client is None:
-            self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        async with self._client.head(url, allow_redirects=False) as head:
-            self.fetches.append(Fetch("HEAD", url, None, head.status))
-            if head.status != 200:
-                raise ValueError(f"HEAD answered {head.status}")
-            kind = head.headers.get("Content-Type", "").split(";")[0].strip()
-            if kind not in VIDEO_TYPES:
-                raise ValueError(f"Content-Type {kind!r} is not a video")
-            size = int(head.headers.get("Content-Length", "-1"))
-            if size <= 0:
-                raise ValueError("no Content-Length")
-        digest = hashlib.sha256()
-        for start in range(0, size, FETCH_PIECE):
-            end = min(start + FETCH_PIECE, size) - 1
-            wanted = f"bytes={start}-{end}"
-            async with self._client.get(url, headers={"Range": wanted}, allow_redirects=False) as part:
-                self.fetches.append(Fetch("GET", url, wanted, part.status))
-                if part.status != 206:
-                    raise ValueError(f"Range {wanted} answered {part.status}")
-                if part.headers.get("Content-Range") != f"bytes {start}-{end}/{size}":
-                    raise ValueError(f"Content-Range {part.headers.get('Content-Range')!r} for {wanted}")
-                length = 0
-                async for data in part.content.iter_chunked(256 * 1024):
-                    digest.update(data)
-                    length += len(data)
-                if length != end - start + 1:
-                    raise ValueError(f"{length} bytes for {wanted}")
-        return size, digest.hexdigest()
 
 
 async def _serve(port: int, tokens: list[str]) -> None:
