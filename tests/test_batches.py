@@ -274,3 +274,22 @@ async def test_the_console_given_the_same_file_twice_queues_it_once(app: App, tm
         "2. a.mp4: already scheduled: #1 Sandbox Mon 22 Mar 2027, 18:00 Europe/Berlin",
         "Cancel one with /cancel <id>.",
     ]
+
+
+async def test_the_console_takes_every_with_one_file_as_a_batch_of_one(app: App, tmp_path: Path) -> None:
+    # README: videos go "one --every 2d after the other"; with one --file that is one video at the
+    # start time, not "There is no option --every" (what the single-video path said).
+    from adapters.console.commands import ConsoleAdapter
+
+    console = ConsoleAdapter(app.postbot, user="ana", clock=lambda: NOW)
+    clip = distinct_clip(tmp_path / "a.mp4", next(_made))
+    said = await console.handle(f"/schedule mon 18:00 sandbox Clip --every 2d --file {clip}")
+    assert said.splitlines()[:2] == [
+        "Scheduled 1 of 1 videos:",
+        "1. a.mp4: #1 Sandbox Mon 22 Mar 2027, 18:00 Europe/Berlin",
+    ], said
+    assert "--file <path>" in await console.handle("/schedule mon 18:00 sandbox Clip --every 2d")
+    with_link = await console.handle(
+        "/schedule mon 18:00 sandbox Clip --every 2d --url https://example.com/a.mp4"
+    )
+    assert "--url brings one video" in with_link, with_link

@@ -114,6 +114,9 @@ _FILE_OPTIONS = {
 }
 
 
+_EVERY = re.compile(r"(?:^|\s)--every(?:\s|=|$)")
+
+
 def split_file_options(text: str) -> tuple[str, list[str]]:
     """Take every ``--file PATH`` out of a command: several make a batch (``/schedule next …``)."""
     paths: list[str] = []
@@ -225,7 +228,8 @@ class ConsoleAdapter:
     async def _dispatch(self, command: str, rest: str) -> str:
         if command in ("/help", "help", "?"):
             return help_text(linking=self.postbot.can_link)
-        if command == "/schedule" and len(split_file_options(rest)[1]) > 1:
+        # --every spaces videos apart: with one --file it is a batch of one, as in Slack and Discord.
+        if command == "/schedule" and (len(split_file_options(rest)[1]) > 1 or _EVERY.search(rest)):
             return await self._batch(rest)
         if command in ("/schedule", "/post"):
             text, media, image = await self._video(rest)
@@ -364,7 +368,16 @@ class ConsoleAdapter:
         text, paths = split_file_options(rest)
         text, link = split_url_flag(text)
         if link is not None:
+            if not paths:
+                raise UserError(
+                    "--every spaces several videos apart, and a --url brings one video.",
+                    hint="Give that one a time without --every, or the videos as --file a.mp4 --file b.mp4.",
+                )
             raise UserError("Give several videos as --file, or one as --url, not both.")
+        if not paths:
+            raise MediaError(
+                "No video to post.", hint="Give each with --file <path>: --file a.mp4 --file b.mp4."
+            )
         if split_file_option(text, "thumbnail")[1] is not None:
             raise UserError("A thumbnail goes with one video.", hint="Schedule that video on its own.")
 
