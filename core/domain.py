@@ -336,6 +336,8 @@ class PostView:
     # Who rejected it and why (REJECTED posts only).
     rejected_by: str | None = None
     review_note: str | None = None
+    # The post's revision (bumped by each change an approver must see again).
+    revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -546,11 +548,13 @@ class ReviewOutcome:
 
     ``done``: posts this action changed. ``already``: posts someone else had decided (or that are not
     awaiting any more). ``overdue``: awaiting posts whose time passed; the approver picks publish now
-    or a new time (nothing was changed for them)."""
+    or a new time (nothing was changed for them). ``stale``: awaiting posts changed since the request
+    the approver acted on (nothing was changed for them)."""
 
     done: list[PostView]
     already: list[PostView] = field(default_factory=list)
     overdue: list[PostView] = field(default_factory=list)
+    stale: list[PostView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -666,12 +666,21 @@ def review_text(outcome: ReviewOutcome, verb: str = "Approved") -> str:
         lines.append(
             f"#{post.id} {post.platform.label} is not awaiting approval (it is {already_state(post)})."
         )
+    for post in outcome.stale:
+        lines.append(stale_text(post))
     for post in outcome.overdue:
         lines.append(
             f"#{post.id} {post.platform.label} was due {local_time(post.run_at, post.tz)}, which has "
             "passed: publish it now, or approve it at a new time (/approve <id> now, /approve <id> <when>)."
         )
     return "\n".join(lines) or "Nothing to approve."
+
+
+def stale_text(post: PostView) -> str:
+    return (
+        f"This request is out of date: #{post.id} {post.platform.label} changed since (new time "
+        f"{local_time(post.run_at, post.tz)}). Use the newest request."
+    )
 
 
 def already_state(post: PostView) -> str:

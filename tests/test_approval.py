@@ -18,6 +18,8 @@ from core.config import Settings
 from core.db.models import ScheduledPost
 from core.domain import ChatContext, ChatKind, PostStatus
 from core.errors import NotFound, PermissionDenied
+from core.render import review_text
+from core.store import approvals
 from core.store.queue import claim_batch
 from tests.conftest import Database
 
@@ -133,6 +135,51 @@ async def test_an_approved_post_changed_by_its_author_waits_again(
         assert "Approval is off" in await ana.handle("/approval off")
         await ana.handle(f"/schedule tomorrow 6pm sandbox Again --file {clip}")
         assert (await _post(app, 2)).status == "queued"
+    finally:
+        await app.close()
+
+
+async def test_a_request_older_than_the_post_approves_and_rejects_nothing(
+    settings: Settings, db: Database, clip: Path
+) -> None:
+    out: list[str] = []
+    app = await _app(settings, db, out)
+    try:
+        ana = ConsoleAdapter(app.postbot, user="ana")
+        await ana.handle("/approval on bob carol")
+        await ana.handle(f"/schedule tomorrow 6pm sandbox Launch --file {clip}")
+        bob = ChatContext(ChatKind.CONSOLE, "local", "bob", channel_id="console")
+        # The request showed revision 0 (6pm); ana moves it to 7pm before bob presses.
+        assert (await _post(app)).revision == 0
+        await ana.handle("/reschedule 1 tomorrow 7pm")
+        assert (await _post(app)).revision == 1
+        for decide in (
+            app.postbot.approve(bob, [1], seen={1: 0}),
+            app.postbot.approve(bob, [1], now=True, seen={1: 0}),
+            app.postbot.reject(bob, [1], "no", seen={1: 0}),
+        ):
+            outcome = await decide
+            assert outcome.done == [] and [p.id for p in outcome.stale] == [1]
+            assert "This request is out of date: #1 Sandbox changed since (new time" in review_text(outcome)
+        post = await _post(app)
+        assert post.status == "awaiting" and post.approved_by is None and post.rejected_by is None
+        # The store's UPDATE itself refuses it (not a read before it): the row is awaiting.
+        async with app.sessions.begin() as session:
+            team_id = post.team_id
+            assert await approvals.approve(session, team_id, [1], by="bob", at=app.postbot.clock(), seen={1: 0}) == []
+            assert await approvals.reject(session, team_id, [1], by="bob", reason=None, seen={1: 0}) == []
+        # Approved, then moved by its author: back to awaiting at a new revision; the old request
+        # (revision 1) is out of date again.
+        assert (await app.postbot.approve(bob, [1], seen={1: 1})).done
+        await ana.handle("/reschedule 1 tomorrow 8pm")
+        post = await _post(app)
+        assert post.status == "awaiting" and post.revision > 2
+        assert (await app.postbot.approve(bob, [1], seen={1: 1})).stale
+        done = await app.postbot.approve(bob, [1], seen={1: post.revision})
+        assert [p.id for p in done.done] == [1] and done.done[0].run_at.hour == post.run_at.hour
+        # By id (/approve 12) names the post itself: no revision to compare.
+        await ana.handle("/reschedule 1 tomorrow 9pm")
+        assert (await app.postbot.approve(bob, [1])).done
     finally:
         await app.close()
 

@@ -10,7 +10,7 @@ however many clicks race, a post is approved once and published once.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -175,10 +175,17 @@ class Approval(ServiceBase):
         return _Decided(found, rules)
 
     async def approve(
-        self, ctx: ChatContext, post_ids: Collection[int], *, when: str | None = None, now: bool = False
+        self,
+        ctx: ChatContext,
+        post_ids: Collection[int],
+        *,
+        when: str | None = None,
+        now: bool = False,
+        seen: Mapping[int, int] | None = None,
     ) -> ReviewOutcome:
         """Approve awaiting posts (a button, ``/approve <id>``). ``now``: publish at once (the
-        answer to "its time has passed"); ``when``: at that time instead of theirs."""
+        answer to "its time has passed"); ``when``: at that time instead of theirs. ``seen``: each
+        post's revision the request showed (a button); a post changed since is left (``stale``)."""
         at = self.clock()
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
@@ -192,12 +199,14 @@ class Approval(ServiceBase):
                 run_at = parsed.instant
             ids = [p.id for p in decided.posts]
             done = set(
-                await approvals.approve(session, member.team_id, ids, by=ctx.user_id, at=at, run_at=run_at)
+                await approvals.approve(
+                    session, member.team_id, ids, by=ctx.user_id, at=at, run_at=run_at, seen=seen
+                )
             )
             if done:
                 await wakeups.announce(session, run_at or min(p.run_at for p in decided.posts))
             after = [await posts.get(session, member.team_id, pid, tz=tz) for pid in ids]
-        outcome = _review(after, done, at)
+        outcome = _review(after, done, at, seen)
         if done and self._wake is not None:
             self._wake(min(p.run_at for p in outcome.done))
         return outcome
@@ -222,10 +231,20 @@ class Approval(ServiceBase):
             ids = await approvals.posts_answered_by(session, team_id, reply) if team_id else []
         if not ids:
             return ReviewOutcome(done=[])
-        return await self.approve(ctx, ids)
+        # The answer showed each post as it was queued (revision 0): a post moved since (by its
+        # author, or an approver's Change time) is approved from a request that shows it now.
+        return await self.approve(ctx, ids, seen=dict.fromkeys(ids, 0))
 
-    async def reject(self, ctx: ChatContext, post_ids: Collection[int], reason: str = "") -> ReviewOutcome:
-        """Reject awaiting posts with a reason; the scheduler tells their author."""
+    async def reject(
+        self,
+        ctx: ChatContext,
+        post_ids: Collection[int],
+        reason: str = "",
+        *,
+        seen: Mapping[int, int] | None = None,
+    ) -> ReviewOutcome:
+        """Reject awaiting posts with a reason; the scheduler tells their author. ``seen`` as for
+        :meth:`approve`."""
         reason = " ".join(reason.split())[:MAX_REASON]
         at = self.clock()
         async with self.sessions.begin() as session:
@@ -234,7 +253,9 @@ class Approval(ServiceBase):
             decided = await self._decidable(session, ctx, member.team_id, post_ids, tz)
             ids = [p.id for p in decided.posts]
             done = set(
-                await approvals.reject(session, member.team_id, ids, by=ctx.user_id, reason=reason or None)
+                await approvals.reject(
+                    session, member.team_id, ids, by=ctx.user_id, reason=reason or None, seen=seen
+                )
             )
             if done:
                 await wakeups.announce(session, at)
@@ -242,8 +263,11 @@ class Approval(ServiceBase):
         if done and self._wake is not None:
             # The author hears of it on the scheduler's next round.
             self._wake(at)
+        stale = {p.id for p in _stale(after, done, seen)}
         return ReviewOutcome(
-            done=[p for p in after if p.id in done], already=[p for p in after if p.id not in done]
+            done=[p for p in after if p.id in done],
+            already=[p for p in after if p.id not in done and p.id not in stale],
+            stale=[p for p in after if p.id in stale],
         )
 
     async def change_time(self, ctx: ChatContext, post_id: int, when: str) -> PostView:
@@ -266,11 +290,31 @@ class Approval(ServiceBase):
         return view
 
 
-def _review(after: list[PostView], done: set[int], at: datetime) -> ReviewOutcome:
-    overdue = [p for p in after if p.id not in done and p.status is PostStatus.AWAITING and p.run_at <= at]
-    late = {p.id for p in overdue}
+def _stale(after: list[PostView], done: set[int], seen: Mapping[int, int] | None) -> list[PostView]:
+    """Posts still awaiting that changed since the request the approver acted on."""
+    if seen is None:
+        return []
+    return [
+        p
+        for p in after
+        if p.id not in done and p.status is PostStatus.AWAITING and seen.get(p.id, -1) != p.revision
+    ]
+
+
+def _review(
+    after: list[PostView], done: set[int], at: datetime, seen: Mapping[int, int] | None
+) -> ReviewOutcome:
+    stale = _stale(after, done, seen)
+    left = {p.id for p in stale}
+    overdue = [
+        p
+        for p in after
+        if p.id not in done and p.id not in left and p.status is PostStatus.AWAITING and p.run_at <= at
+    ]
+    left |= {p.id for p in overdue}
     return ReviewOutcome(
         done=[p for p in after if p.id in done],
-        already=[p for p in after if p.id not in done and p.id not in late],
+        already=[p for p in after if p.id not in done and p.id not in left],
         overdue=overdue,
+        stale=stale,
     )

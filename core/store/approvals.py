@@ -5,11 +5,15 @@ A decision is one conditional UPDATE on the post's status (``awaiting`` → ``qu
 click or a click replayed after a restart all race for the same row, and only the statement that
 still finds it awaiting changes it. Which posts a call decided is what its RETURNING says, never what
 was read before it.
+
+A request shows the post at one revision (``scheduled_posts.revision``, bumped by every move and
+every return to awaiting) and its buttons carry it: the decision compares it in the same UPDATE, on
+the row itself, so a press on a request older than the post changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, case, delete, or_, select, update
@@ -84,6 +88,15 @@ async def clear_rule(session: AsyncSession, team_id: int, channel_id: str) -> bo
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _seen(post_ids: Collection[int], seen: Mapping[int, int] | None) -> list[ColumnElement[bool]]:
+    """Each post still at the revision the approver was shown (none given: any revision, for the
+    commands that name posts by id). Per row, so PostgreSQL rechecks it on the row a concurrent
+    move committed."""
+    if seen is None:
+        return []
+    return [or_(*(and_(ScheduledPost.id == i, ScheduledPost.revision == seen.get(i, -1)) for i in post_ids))]
+
+
 async def approve(
     session: AsyncSession,
     team_id: int,
@@ -92,6 +105,7 @@ async def approve(
     by: str,
     at: datetime,
     run_at: datetime | None = None,
+    seen: Mapping[int, int] | None = None,
 ) -> list[int]:
     """Approve those of ``post_ids`` still awaiting; the ids this call approved.
 
@@ -113,6 +127,7 @@ async def approve(
         ScheduledPost.team_id == team_id,
         ScheduledPost.id.in_(sorted(post_ids)),
         ScheduledPost.status == AWAITING,
+        *_seen(post_ids, seen),
     ]
     if run_at is None:
         conditions.append(or_(ScheduledPost.run_at > at, ScheduledPost.on_approval))
@@ -131,7 +146,13 @@ async def approve(
 
 
 async def reject(
-    session: AsyncSession, team_id: int, post_ids: Collection[int], *, by: str, reason: str | None
+    session: AsyncSession,
+    team_id: int,
+    post_ids: Collection[int],
+    *,
+    by: str,
+    reason: str | None,
+    seen: Mapping[int, int] | None = None,
 ) -> list[int]:
     """Reject those of ``post_ids`` still awaiting; the ids this call rejected. The author is told by
     the scheduler's pass (:func:`claim_news`), which finds them not yet notified."""
@@ -143,6 +164,7 @@ async def reject(
             ScheduledPost.team_id == team_id,
             ScheduledPost.id.in_(sorted(post_ids)),
             ScheduledPost.status == AWAITING,
+            *_seen(post_ids, seen),
         )
         .values(status=PostStatus.REJECTED.value, rejected_by=by, review_note=reason, notified_at=None)
         .returning(ScheduledPost.id)
@@ -156,7 +178,13 @@ async def unapprove(session: AsyncSession, post_id: int) -> bool:
     result = await session.execute(
         update(ScheduledPost)
         .where(ScheduledPost.id == post_id, ScheduledPost.status == PostStatus.QUEUED.value)
-        .values(status=AWAITING, approved_by=None, approved_at=None, notified_at=None)
+        .values(
+            status=AWAITING,
+            approved_by=None,
+            approved_at=None,
+            notified_at=None,
+            revision=ScheduledPost.revision + 1,
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -481,7 +481,7 @@ async def reschedule(
     result = await session.execute(
         update(ScheduledPost)
         .where(ScheduledPost.id == post_id, ScheduledPost.status.in_(_CHANGEABLE))
-        .values(run_at=run_at, due_at=run_at)
+        .values(run_at=run_at, due_at=run_at, revision=ScheduledPost.revision + 1)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
@@ -529,6 +529,7 @@ def to_view(post: ScheduledPost, *, tz: str | None = None) -> PostView:
         approved_at=post.approved_at,
         rejected_by=post.rejected_by,
         review_note=post.review_note,
+        revision=post.revision,
     )
 
 
