@@ -166,7 +166,10 @@ async def test_a_request_older_than_the_post_approves_and_rejects_nothing(
         # The store's UPDATE itself refuses it (not a read before it): the row is awaiting.
         async with app.sessions.begin() as session:
             team_id = post.team_id
-            assert await approvals.approve(session, team_id, [1], by="bob", at=app.postbot.clock(), seen={1: 0}) == []
+            assert (
+                await approvals.approve(session, team_id, [1], by="bob", at=app.postbot.clock(), seen={1: 0})
+                == []
+            )
             assert await approvals.reject(session, team_id, [1], by="bob", reason=None, seen={1: 0}) == []
         # Approved, then moved by its author: back to awaiting at a new revision; the old request
         # (revision 1) is out of date again.

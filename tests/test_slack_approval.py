@@ -242,3 +242,97 @@ async def test_several_videos_each_get_a_request_and_one_check_mark_approves_the
     await h.sender.react(BEN, CHANNEL, answer)
     await h.reply(lambda m: "(✅)" in m.get("text", ""))
     assert [p.status for p in await h.posts()] == ["queued", "queued"]
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_a_dm_request_older_than_the_post_approves_nothing_and_is_redrawn(
+    harness: Harness, clip: Path
+) -> None:
+    """Two approvers by DM; the author moves the post: Carol's old Approve (and Reject) change
+    nothing, say so, and her request is redrawn at the new time; its new button approves. Dan's copy,
+    pressed after Carol decided, loses its buttons and says who decided."""
+    h = harness
+    dan = "U0DAN"
+    h.slack.add_user(CAROL, "carol", tz="Asia/Tokyo")
+    h.slack.add_user(dan, "dan")
+    await h.sender.command(
+        "/postbot", f"approval on <@{CAROL}|carol> <@{dan}|dan> dm", user=BEN, channel=CHANNEL
+    )
+    await h.hook("by direct message")
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Launch day", user=ANA, channel=CHANNEL)
+    await h.reply(lambda m: m["text"].startswith("Awaiting approval"))
+
+    async def request_to(person: str) -> tuple[str, dict[str, Any]]:
+        dm = await h.slack.wait_for(lambda: h.slack.ims.get(person))
+        message = await h.slack.wait_for(
+            lambda: next((m for m in h.slack.posted(dm) if "postbot_approve:1" in _buttons(m)), None)
+        )
+        return dm, message
+
+    (carol_dm, carols), (dan_dm, dans) = await request_to(CAROL), await request_to(dan)
+    assert button_in(carols, "postbot_approve:1")[1]["value"] == "1.0"
+    shown = _block_text(carols)
+
+    await h.sender.command("/postbot", "reschedule 1 tomorrow 7pm", user=ANA, channel=CHANNEL)
+    await h.hook("Moved #1")
+    old = button_in(carols, "postbot_approve:1")
+    await h.sender.click("postbot_approve:1", user=CAROL, channel=carol_dm, message=carols)
+    await h.hook("This request is out of date: #1 Sandbox changed since (new time")
+    [post] = await h.posts()
+    assert post.status == "awaiting" and post.approved_by is None
+    # Her request now shows the post as it is: the new time and the new revision on its buttons.
+    await h.slack.wait_for(lambda: "changed since this request was sent" in _block_text(carols))
+    assert _block_text(carols) != shown
+    assert button_in(carols, "postbot_approve:1")[1]["value"] == f"1.{post.revision}"
+
+    # The old Reject, through its form: refused too, the form says why.
+    await h.sender.click(
+        "postbot_reject:1",
+        user=CAROL,
+        channel=carol_dm,
+        message={
+            **carols,
+            "blocks": [
+                {
+                    "type": "actions",
+                    "block_id": old[0],
+                    "elements": [{**old[1], "action_id": "postbot_reject:1"}],
+                }
+            ],
+        },
+    )
+    opened = await h.slack.wait_for(lambda: h.slack.views)
+    [view] = opened.values()
+    values = {"field": {"value": {"type": "plain_text_input", "value": "no"}}}
+    response = await h.sender.submit_view(view["id"], user=CAROL, values=values)
+    assert "out of date" in response.json()["errors"]["field"]
+    assert (await h.posts())[0].status == "awaiting"
+
+    # The redrawn request's button approves.
+    await h.sender.click("postbot_approve:1", user=CAROL, channel=carol_dm, message=carols)
+    await h.slack.wait_for(lambda: "approved by" in _block_text(carols))
+    assert (await h.posts())[0].approved_by == CAROL
+    # Dan's copy, still showing 6pm: nothing changes, and it stops offering buttons.
+    await h.sender.click("postbot_approve:1", user=dan, channel=dan_dm, message=dans)
+    await h.slack.wait_for(lambda: not _buttons(dans))
+    assert f"approved by <@{CAROL}>" in _block_text(dans)
+    assert (await h.posts())[0].approved_by == CAROL
+
+
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+async def test_a_check_mark_on_an_answer_older_than_the_post_approves_nothing(
+    harness: Harness, clip: Path
+) -> None:
+    h = harness
+    answer, _ = await _setup(h, clip)
+    await h.sender.command("/postbot", "reschedule 1 tomorrow 7pm", user=ANA, channel=CHANNEL)
+    await h.hook("Moved #1")
+    await h.sender.react(BEN, CHANNEL, answer)
+    again = await h.reply(lambda m: "This request is out of date" in _block_text(m))
+    assert again["thread_ts"] == answer["thread_ts"] and "postbot_approve:1" in _buttons(again)
+    assert await _status(h) == "awaiting"
+    await h.sender.click("postbot_approve:1", user=BEN, channel=CHANNEL, message=again)
+    await h.slack.wait_for(lambda: "approved by" in _block_text(again))
+    assert (await h.posts())[0].approved_by == BEN

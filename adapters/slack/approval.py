@@ -1,10 +1,12 @@
 """Approval in Slack: the request approvers get (in the scheduling answer's thread, or by DM), its
 Approve / Reject / Change time buttons and their forms, and a ✅ reaction on the scheduling answer.
 
-Every button carries the post ids only; who clicked, in which workspace, is read from the payload
-and the facade decides (an id from another workspace is "no such post" there; a clicker who does not
-approve in the post's channel is refused). Approving is one conditional UPDATE in the core, so a
-double click or two approvers at once approve and publish once.
+Every button carries the post ids, each with the revision the request showed (``1.3,2.0``); who
+clicked, in which workspace, is read from the payload and the facade decides (an id from another
+workspace is "no such post" there; a clicker who does not approve in the post's channel is refused).
+Approving is one conditional UPDATE in the core, so a double click or two approvers at once approve
+and publish once, and a press on a request older than the post (moved since, or back to awaiting)
+changes nothing: the request is redrawn as the post is now.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from adapters.slack.blocks import Blocks, escape
 from adapters.slack.context import Directory
 from core.domain import ApprovalDelivery, ApprovalRule, ChatContext, MessageRef, PostView, ReviewOutcome
 from core.errors import NotFound, PermissionDenied, UserError
-from core.render import approval_request_lines, duration_text, review_text
+from core.render import approval_request_lines, duration_text, review_text, stale_text
 from core.service import Postbot, ScheduleOutcome
 
 if TYPE_CHECKING:
@@ -55,12 +57,13 @@ def _slack_time(post: PostView) -> str:
     return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
-def _button(action: str, post_ids: list[int], label: str, style: str | None = None) -> dict[str, Any]:
+def _button(action: str, posts: list[PostView], label: str, style: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
         "type": "button",
-        "action_id": f"{action}:{post_ids[0]}",
+        "action_id": f"{action}:{posts[0].id}",
         "text": {"type": "plain_text", "text": label, "emoji": True},
-        "value": ",".join(str(i) for i in post_ids),
+        # What the approver is shown: each post at its revision (a decision on an older one is refused).
+        "value": ",".join(f"{p.id}.{p.revision}" for p in posts),
     }
     if style:
         button["style"] = style
@@ -93,9 +96,9 @@ def request_blocks(posts: list[PostView], *, buttons: bool = True) -> tuple[str,
                 "type": "actions",
                 "block_id": "decide",
                 "elements": [
-                    _button(APPROVE_ACTION, ids, "Approve", "primary"),
-                    _button(REJECT_ACTION, ids, "Reject", "danger"),
-                    _button(TIME_ACTION, ids, "Change time"),
+                    _button(APPROVE_ACTION, posts, "Approve", "primary"),
+                    _button(REJECT_ACTION, posts, "Reject", "danger"),
+                    _button(TIME_ACTION, posts, "Change time"),
                 ],
             }
         )
@@ -120,15 +123,24 @@ def overdue_blocks(posts: list[PostView]) -> Blocks:
             "type": "actions",
             "block_id": "overdue_choice",
             "elements": [
-                _button(NOW_ACTION, ids, "Publish now", "primary"),
-                {**_button(TIME_ACTION, ids, "Pick a new time"), "action_id": f"{TIME_ACTION}:{ids[0]}"},
+                _button(NOW_ACTION, posts, "Publish now", "primary"),
+                _button(TIME_ACTION, posts, "Pick a new time"),
             ],
         },
     ]
 
 
-def _ids(action: dict[str, Any]) -> list[int]:
-    return [int(v) for v in str(action.get("value", "")).split(",") if v.strip().isdigit()][:50]
+_SEEN = re.compile(r"([0-9]{1,19})(?:\.([0-9]{1,9}))?")
+
+
+def _seen(action: dict[str, Any]) -> dict[int, int]:
+    """``1.3,2.0`` → {1: 3, 2: 0}: each post and the revision its request showed. A button from
+    before revisions (``1,2``) showed the post as queued: revision 0."""
+    found: dict[int, int] = {}
+    for word in str(action.get("value", "")).split(",")[:50]:
+        if m := _SEEN.fullmatch(word.strip()):
+            found[int(m[1])] = int(m[2] or 0)
+    return found
 
 
 def _decided_blocks(message: dict[str, Any], note: str) -> Blocks:
@@ -166,6 +178,9 @@ def _text_modal(callback: str, title: str, label: str, meta: dict[str, Any], *, 
             }
         ],
     }
+
+
+_STALE_NOTE = ":arrows_counterclockwise: The post changed since this request was sent; this is it now."
 
 
 class SlackApproval:
@@ -237,26 +252,28 @@ class SlackApproval:
 
     async def on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         kind = action["action_id"].split(":", 1)[0]
-        ids = _ids(action)
+        seen = _seen(action)
+        ids = list(seen)
         if kind in (REJECT_ACTION, TIME_ACTION):
             # A form first; the trigger_id lives 3 seconds, so open it before anything slow.
             await ack()
-            await self._open_form(body, kind, ids)
+            await self._open_form(body, kind, seen)
             return
 
         async def work(tell: Tell) -> None:
             ctx = await self._ctx(
                 body["team"]["id"], body["user"]["id"], (body.get("channel") or {}).get("id")
             )
-            outcome = await self.postbot.approve(ctx, ids, now=kind == NOW_ACTION)
+            outcome = await self.postbot.approve(ctx, ids, now=kind == NOW_ACTION, seen=seen)
             await self._show(body, ctx, outcome, tell)
 
         await self._acked(ack, respond, work, "approval button", body["user"]["id"])
 
-    async def _open_form(self, body: dict[str, Any], kind: str, ids: list[int]) -> None:
+    async def _open_form(self, body: dict[str, Any], kind: str, seen: dict[int, int]) -> None:
         message = body.get("message") or {}
         meta = {
-            "ids": ids,
+            "ids": list(seen),
+            "seen": [[i, r] for i, r in seen.items()],
             "channel": (body.get("channel") or {}).get("id"),
             "ts": message.get("ts"),
             # "Pick a new time" under an overdue question approves at that time.
@@ -283,18 +300,24 @@ class SlackApproval:
         meta = json.loads(view.get("private_metadata") or "{}")
         value = (view["state"]["values"].get("field", {}).get("value", {}) or {}).get("value") or ""
         ids = [int(i) for i in meta.get("ids", [])][:50]
+        seen = {int(i): int(r) for i, r in meta.get("seen") or [[i, 0] for i in ids]}
         ctx = await self._ctx(body["team"]["id"], body["user"]["id"], meta.get("channel"))
         try:
             if reject:
-                outcome = await self.postbot.reject(ctx, ids, value)
+                outcome = await self.postbot.reject(ctx, ids, value, seen=seen)
             elif meta.get("approve"):
-                outcome = await self.postbot.approve(ctx, ids, when=value)
+                outcome = await self.postbot.approve(ctx, ids, when=value, seen=seen)
             else:
                 moved = [await self.postbot.change_time(ctx, i, value) for i in ids]
         except UserError as exc:
             # Slack keeps the form open and shows the message under the field
             # (https://api.slack.com/surfaces/modals#displaying_errors).
             await ack(response_action="errors", errors={"field": str(exc)[:150]})
+            return
+        if (reject or meta.get("approve")) and outcome.stale and not outcome.done:
+            # Nothing decided: the form says why and the request is redrawn as the post is now.
+            await ack(response_action="errors", errors={"field": stale_text(outcome.stale[0])[:150]})
+            await self._edit(meta, outcome.stale, _STALE_NOTE, buttons=True)
             return
         await ack()
         self.homes.changed(ctx.team_id)
@@ -364,6 +387,18 @@ class SlackApproval:
                 channel=channel, ts=message["ts"], text=note, blocks=_decided_blocks(message, note)
             )
             return
+        if outcome.stale and channel and message:
+            # Redrawn as the post is now (its new time, new revision): the newest request is this one.
+            await self._edit(
+                {"channel": channel, "ts": message.get("ts")}, outcome.stale, _STALE_NOTE, buttons=True
+            )
+        elif outcome.already and channel and message:
+            # Decided by someone else: this copy loses its buttons and says who.
+            # Ids, platforms, a mention and a time: nothing the author wrote, so the mention stays live.
+            note = review_text(outcome)
+            await self.client.chat_update(
+                channel=channel, ts=message["ts"], text=note, blocks=_decided_blocks(message, note)
+            )
         await tell(review_text(outcome))
 
     # ------------------------------------------------------------------ ✅ on the scheduling answer
@@ -388,6 +423,8 @@ class SlackApproval:
         except Exception:
             log.exception("approving by reaction failed")
             return
+        if outcome.stale and not outcome.done:
+            await self._ask_again(ctx, str(channel), str(ts), outcome.stale)
         if not (outcome.done or outcome.overdue):
             return
         self.homes.changed(ctx.team_id)
@@ -408,3 +445,18 @@ class SlackApproval:
                 await self.client.chat_postMessage(channel=channel, thread_ts=thread, text=note)
         except SlackApiError as exc:
             log.warning("could not confirm an approval", extra={"error": exc.response.get("error")})
+
+    async def _ask_again(self, ctx: ChatContext, channel: str, ts: str, posts: list[PostView]) -> None:
+        """A ✅ on an answer older than the post (it moved since): nothing is approved; the request
+        as the post is now goes to the answer's thread, saying why."""
+        text, blocks = request_blocks(posts)
+        note = f"<@{ctx.user_id}>: {escape(stale_text(posts[0]))}"
+        try:
+            await self.client.chat_postMessage(
+                channel=channel,
+                thread_ts=posts[0].thread_id or ts,
+                text=text,
+                blocks=[*blocks, {"type": "context", "elements": [{"type": "mrkdwn", "text": note[:2000]}]}],
+            )
+        except SlackApiError as exc:
+            log.warning("could not send the approval request", extra={"error": exc.response.get("error")})
