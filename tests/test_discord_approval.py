@@ -244,3 +244,65 @@ async def test_the_approve_commands_when_option_cannot_name_more_posts(
     record = await world.run(payload)
     assert "#1" in str(fake.original(record))
     assert await statuses() == {1: PostStatus.QUEUED, 2: PostStatus.AWAITING}
+
+
+async def test_a_request_older_than_the_post_approves_nothing_and_is_redrawn(
+    world: World, running: App, clip: Path
+) -> None:
+    """The author moves the post after the request went out: the request's Approve and a ✅ on the
+    scheduling answer change nothing and say so; the request is redrawn at the new time, and its new
+    button approves."""
+    fake = world.fake
+    carol = fake.add_user("carol")
+    role = await fake.add_role(world.guild, "video leads", [carol])
+    await _approval_on(world, role)
+    record = await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    answer = fake.original(record)
+    assert answer is not None
+    request = await _request(world)
+    shown = str(request["embeds"][0])
+    moved = await world.run(
+        fake.command_interaction(
+            "postbot reschedule",
+            {"post": "1", "when": "tomorrow 7pm"},
+            user=world.alice,
+            guild=world.guild,
+            permissions=SEND_MESSAGES,
+        )
+    )
+    assert "Moved" in str(fake.original(moved))
+
+    press = await world.run(
+        fake.component_interaction(request["id"], "postbot:ok:1", user=carol, guild=world.guild)
+    )
+    [note] = fake.followup_messages(press)
+    assert note["flags"] & EPHEMERAL
+    assert "This request is out of date: #1 Sandbox changed since (new time" in note["content"]
+    assert await _status(running) is PostStatus.AWAITING
+    redrawn = fake.messages[request["id"]]
+    assert "changed since this request was sent" in str(redrawn["embeds"][0])
+    assert str(redrawn["embeds"][0]) != shown
+    fresh = [b["custom_id"] for b in _buttons(redrawn)]
+    assert "postbot:ok:1" not in fresh and any(c.startswith("postbot:ok:1.") for c in fresh)
+
+    # A ✅ on the scheduling answer (it showed 6pm): nothing approved; the request as it is now.
+    await fake.react(carol, world.guild, answer["id"])
+    again = await fake.wait_for(
+        lambda: next(
+            (
+                m
+                for m in fake.channel_messages(world.channel_id)
+                if "out of date" in m.get("content", "") and m.get("message_reference")
+            ),
+            None,
+        )
+    )
+    assert again["message_reference"]["message_id"] == answer["id"]
+    assert await _status(running) is PostStatus.AWAITING
+
+    [approve] = [c for c in fresh if c.startswith("postbot:ok:")]
+    await fake.send_interaction(
+        fake.component_interaction(request["id"], approve, user=carol, guild=world.guild)
+    )
+    await fake.wait_for(lambda: "approved by" in str(fake.messages[request["id"]].get("embeds")))
+    assert await _status(running) is PostStatus.QUEUED

@@ -1,7 +1,9 @@
 """Approval in Discord: the request approvers get (a reply to the scheduling answer, or by DM), its
 Approve / Reject / Change time buttons and their modals, and a ✅ reaction on the scheduling answer.
 
-The buttons carry post ids only and are registered as dynamic items, so they work after a restart;
+The buttons carry post ids, each with the revision the request showed (``1.3``; a bare ``1`` is
+revision 0), and are registered as dynamic items, so they work after a restart; a press on a request
+older than the post (moved since, or back to awaiting) changes nothing and redraws it as it is now;
 who pressed, in which server, comes from the interaction and the facade decides (an id from another
 server is "no such post" there; a member who does not approve in the post's channel is refused).
 """
@@ -18,7 +20,7 @@ from adapters.discord.context import chat_context
 from adapters.discord.replies import named, user_message
 from core.domain import ApprovalDelivery, ChatContext, ChatKind, MessageRef, PostView, ReviewOutcome
 from core.errors import NotFound, PermissionDenied, UserError
-from core.render import approval_request_lines, approvers_text, duration_text, review_text
+from core.render import approval_request_lines, approvers_text, duration_text, review_text, stale_text
 from core.service import ScheduleOutcome
 
 if TYPE_CHECKING:
@@ -29,22 +31,39 @@ log = logging.getLogger(__name__)
 # ✅ and ✔️ as MESSAGE_REACTION_ADD's emoji.name carries a standard emoji: the character itself
 # (https://discord.com/developers/docs/resources/emoji#emoji-object, "name": "🔥" for standard ones).
 APPROVING_EMOJI = frozenset({"✅", "✔️", "☑️"})
-_IDS = r"(?P<ids>[0-9]{1,19}(?:,[0-9]{1,19}){0,3})"
+_ID = r"[0-9]{1,19}(?:\.[0-9]{1,6})?"
+_IDS = rf"(?P<ids>{_ID}(?:,{_ID}){{0,3}})"
 _COLOUR = discord.Colour.gold()
 _NO_MENTIONS = discord.AllowedMentions.none()
+_STALE_NOTE = "🔄 The post changed since this request was sent; this is it now."
 
 
 def _client(interaction: discord.Interaction) -> PostbotClient:
     return cast("PostbotClient", interaction.client)
 
 
-def _ids(raw: str) -> list[int]:
-    return [int(i) for i in raw.split(",") if i]
+Seen = dict[int, int]
 
 
-def _joined(ids: list[int]) -> str:
-    # A custom_id holds at most 100 characters: four ids of 19 digits fit with the prefix.
-    return ",".join(str(i) for i in ids[:4])
+def _seen(raw: str) -> Seen:
+    """``1.3,2`` → {1: 3, 2: 0}: each post and the revision its request showed."""
+    found: Seen = {}
+    for word in raw.split(","):
+        if word:
+            post, _, revision = word.partition(".")
+            found[int(post)] = int(revision or 0)
+    return found
+
+
+def _joined(seen: Seen) -> str:
+    # A custom_id holds at most 100 characters
+    # (https://discord.com/developers/docs/components/reference#button): up to four posts, and
+    # revision 0 (as queued) written as the bare id.
+    return ",".join(f"{i}.{r}" if r else str(i) for i, r in list(seen.items())[:4])
+
+
+def _shown(posts: list[PostView]) -> Seen:
+    return {p.id: p.revision for p in posts}
 
 
 def _when(post: PostView) -> str:
@@ -69,15 +88,16 @@ def request_embed(posts: list[PostView], note: str | None = None) -> discord.Emb
     return embed
 
 
-def request_view(ids: list[int], *, overdue: bool = False) -> discord.ui.View:
+def request_view(posts: list[PostView], *, overdue: bool = False) -> discord.ui.View:
+    seen = _shown(posts)
     view = discord.ui.View(timeout=None)
     if overdue:
-        view.add_item(NowButton(ids))
-        view.add_item(TimeButton(ids, approve=True))
+        view.add_item(NowButton(seen))
+        view.add_item(TimeButton(seen, approve=True))
     else:
-        view.add_item(ApproveButton(ids))
-        view.add_item(RejectButton(ids))
-        view.add_item(TimeButton(ids))
+        view.add_item(ApproveButton(seen))
+        view.add_item(RejectButton(seen))
+        view.add_item(TimeButton(seen))
     view.stop()
     return view
 
@@ -93,7 +113,6 @@ async def ask(
     rule = outcome.approval
     if rule is None or outcome.duplicate:
         return
-    ids = [p.id for p in outcome.posts]
     people = [a.id for a in rule.approvers if a.kind == "user"]
     dm = rule.delivery is ApprovalDelivery.DM and bool(people)
     who = approvers_text(rule, ChatKind.DISCORD)
@@ -101,7 +120,7 @@ async def ask(
         request = await answer.channel.send(
             "Approval needed." if dm else f"Approval needed from {who}.",
             embed=request_embed(outcome.posts),
-            view=request_view(ids),
+            view=request_view(outcome.posts),
             reference=answer.to_reference(fail_if_not_exists=False),
             # Ping the approvers the rule names (people and roles), nobody else; by DM instead
             # when the channel asks approvers privately.
@@ -137,13 +156,27 @@ async def _show(
             embed=request_embed(posts, _note(ctx, outcome, verb)), view=None, allowed_mentions=_NO_MENTIONS
         )
         return
-    if outcome.overdue:
-        ids = [p.id for p in outcome.overdue]
+    if outcome.stale:
+        # Nothing decided: the request is redrawn as the post is now (the newest request), and the
+        # presser hears why, privately.
+        await interaction.edit_original_response(
+            embed=request_embed(outcome.stale, _STALE_NOTE),
+            view=request_view(outcome.stale),
+            allowed_mentions=_NO_MENTIONS,
+        )
+    elif outcome.overdue:
         await interaction.edit_original_response(
             embed=request_embed(outcome.overdue, "Its time has passed: publish it now, or pick a new time."),
-            view=request_view(ids, overdue=True),
+            view=request_view(outcome.overdue, overdue=True),
         )
         return
+    elif outcome.already:
+        # Decided by someone else: the request stops offering buttons and says who.
+        await interaction.edit_original_response(
+            embed=request_embed(outcome.already, review_text(outcome, verb)),
+            view=None,
+            allowed_mentions=_NO_MENTIONS,
+        )
     await interaction.followup.send(named(review_text(outcome, verb)), ephemeral=True)
 
 
@@ -152,22 +185,23 @@ class _Decision(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"postb
     label = "Approve"
     style = discord.ButtonStyle.success
 
-    def __init__(self, ids: list[int]) -> None:
+    def __init__(self, seen: Seen) -> None:
         super().__init__(
-            discord.ui.Button(label=self.label, style=self.style, custom_id=f"{self.prefix}{_joined(ids)}")
+            discord.ui.Button(label=self.label, style=self.style, custom_id=f"{self.prefix}{_joined(seen)}")
         )
-        self.ids = ids
+        self.seen = seen
+        self.ids = list(seen)
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> Any:
-        return cls(_ids(match["ids"]))
+        return cls(_seen(match["ids"]))
 
 
 class ApproveButton(_Decision, template=r"postbot:ok:" + _IDS):
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _approve(interaction, self.ids, now=False)
+        await _approve(interaction, self.seen, now=False)
 
 
 class NowButton(_Decision, template=r"postbot:now:" + _IDS):
@@ -175,14 +209,14 @@ class NowButton(_Decision, template=r"postbot:now:" + _IDS):
     label = "Publish now"
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await _approve(interaction, self.ids, now=True)
+        await _approve(interaction, self.seen, now=True)
 
 
-async def _approve(interaction: discord.Interaction, ids: list[int], *, now: bool) -> None:
+async def _approve(interaction: discord.Interaction, seen: Seen, *, now: bool) -> None:
     await interaction.response.defer()
     ctx = chat_context(interaction)
     try:
-        outcome = await _client(interaction).postbot.approve(ctx, ids, now=now)
+        outcome = await _client(interaction).postbot.approve(ctx, list(seen), now=now, seen=seen)
     except UserError as exc:
         await interaction.followup.send(user_message(exc), ephemeral=True)
         return
@@ -196,27 +230,27 @@ class RejectButton(_Decision, template=r"postbot:no:" + _IDS):
 
     async def callback(self, interaction: discord.Interaction) -> None:
         # A modal must be the first answer to the press (callback type 9).
-        await interaction.response.send_modal(ReasonModal(self.ids))
+        await interaction.response.send_modal(ReasonModal(self.seen))
 
 
 class TimeButton(_Decision, template=r"postbot:(?P<kind>time|late):" + _IDS):
     label = "Change time"
     style = discord.ButtonStyle.secondary
 
-    def __init__(self, ids: list[int], *, approve: bool = False) -> None:
+    def __init__(self, seen: Seen, *, approve: bool = False) -> None:
         self.prefix = "postbot:late:" if approve else "postbot:time:"
         self.label = "Pick a new time" if approve else "Change time"
-        super().__init__(ids)
+        super().__init__(seen)
         self.approve = approve
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> Any:
-        return cls(_ids(match["ids"]), approve=match["kind"] == "late")
+        return cls(_seen(match["ids"]), approve=match["kind"] == "late")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_modal(TimeModal(self.ids, approve=self.approve))
+        await interaction.response.send_modal(TimeModal(self.seen, approve=self.approve))
 
 
 class ReasonModal(discord.ui.Modal, title="Reject post"):
@@ -224,15 +258,18 @@ class ReasonModal(discord.ui.Modal, title="Reject post"):
         label="Reason (the author sees it)", style=discord.TextStyle.paragraph, max_length=500, required=False
     )
 
-    def __init__(self, ids: list[int]) -> None:
-        super().__init__(custom_id=f"postbot:reason:{_joined(ids)}")
-        self.ids = ids
+    def __init__(self, seen: Seen) -> None:
+        super().__init__(custom_id=f"postbot:reason:{_joined(seen)}")
+        self.seen = seen
+        self.ids = list(seen)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()
         ctx = chat_context(interaction)
         try:
-            outcome = await _client(interaction).postbot.reject(ctx, self.ids, str(self.reason.value or ""))
+            outcome = await _client(interaction).postbot.reject(
+                ctx, self.ids, str(self.reason.value or ""), seen=self.seen
+            )
         except UserError as exc:
             await interaction.followup.send(user_message(exc), ephemeral=True)
             return
@@ -244,9 +281,10 @@ class TimeModal(discord.ui.Modal, title="New time"):
         label="When", placeholder="e.g. tomorrow 9am", max_length=100
     )
 
-    def __init__(self, ids: list[int], *, approve: bool) -> None:
-        super().__init__(custom_id=f"postbot:when:{_joined(ids)}")
-        self.ids = ids
+    def __init__(self, seen: Seen, *, approve: bool) -> None:
+        super().__init__(custom_id=f"postbot:when:{_joined(seen)}")
+        self.seen = seen
+        self.ids = list(seen)
         self.approve = approve
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
@@ -255,7 +293,7 @@ class TimeModal(discord.ui.Modal, title="New time"):
         postbot = _client(interaction).postbot
         try:
             if self.approve:
-                outcome = await postbot.approve(ctx, self.ids, when=str(self.when.value))
+                outcome = await postbot.approve(ctx, self.ids, when=str(self.when.value), seen=self.seen)
                 await _show(interaction, ctx, outcome, "Approved")
                 return
             moved = [await postbot.change_time(ctx, i, str(self.when.value)) for i in self.ids]
@@ -264,7 +302,7 @@ class TimeModal(discord.ui.Modal, title="New time"):
             return
         note = f"Moved to {_when(moved[0])} by <@{ctx.user_id}>; it still awaits approval."
         await interaction.edit_original_response(
-            embed=request_embed(moved, note), view=request_view(self.ids), allowed_mentions=_NO_MENTIONS
+            embed=request_embed(moved, note), view=request_view(moved), allowed_mentions=_NO_MENTIONS
         )
 
 
@@ -304,18 +342,28 @@ async def on_reaction(client: PostbotClient, payload: discord.RawReactionActionE
     except Exception:
         log.exception("approving by reaction failed")
         return
+    if not (outcome.done or outcome.overdue or outcome.stale):
+        return
     channel = client.get_partial_messageable(payload.channel_id)
     answer = discord.MessageReference(
         message_id=payload.message_id, channel_id=payload.channel_id, fail_if_not_exists=False
     )
     try:
+        if outcome.stale and not outcome.done:
+            # A ✅ on an answer older than the post: the request as the post is now, saying why.
+            await channel.send(
+                f"<@{ctx.user_id}>: {stale_text(outcome.stale[0])}",
+                embed=request_embed(outcome.stale),
+                view=request_view(outcome.stale),
+                reference=answer,
+                allowed_mentions=_NO_MENTIONS,
+            )
         if outcome.overdue:
-            ids = [p.id for p in outcome.overdue]
             await channel.send(
                 embed=request_embed(
                     outcome.overdue, "Its time has passed: publish it now, or pick a new time."
                 ),
-                view=request_view(ids, overdue=True),
+                view=request_view(outcome.overdue, overdue=True),
                 reference=answer,
                 allowed_mentions=_NO_MENTIONS,
             )
