@@ -222,7 +222,7 @@ class ScheduledPost(Base):
     # A /post awaiting approval: it goes out when approved, whatever its time says by then.
     on_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     # Bumped by every change an approver must see again (a move, a return to awaiting; migration
-    # 0017): a request carries the revision it showed, and a decision on an older one is refused.
+    # 0018): a request carries the revision it showed, and a decision on an older one is refused.
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

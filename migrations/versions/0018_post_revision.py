@@ -1,7 +1,7 @@
 """a post's revision: a request's buttons carry the one they showed, and an older press is refused
 
-Revision ID: 0017_post_revision
-Revises: 0016_results_digests
+Revision ID: 0018_post_revision
+Revises: 0017_post_once
 Create Date: 2026-12-06 23:10:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_post_revision"
-down_revision: str | None = "0016_results_digests"
+revision: str = "0018_post_revision"
+down_revision: str | None = "0017_post_once"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
