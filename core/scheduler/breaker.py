@@ -143,6 +143,8 @@ class Breakers:
             view = self._views.get(name, _View())
             failures = view.failures + 1
             opened = view.open_until or (self.clock() + self.open_s if failures >= self.threshold else 0.0)
+            # Equivalent mutants: no probe deadline left to _View's default (0.0), or 1.0, as long
+            # past on a monotonic clock.
             self._set(name, _View(failures, opened, 0.0))
             return None
         return self._apply(name, recorded)
