@@ -122,6 +122,7 @@ async def test_post_now_publishes_immediately(settings: Settings, db: Database, 
         ("/post sandbox Hi", "Give it with --file <path> or --url <link>"),
         ("/post sandbox Hi --file", "Give it with --file <path> or --url <link>"),
         ("/cancel", "Which post? Use the number shown by /queue"),
+        ("/post sandbox Hi --file {folder}", "is a folder, not a video file"),
         ("/reschedule", "Which post? Use the number shown by /queue"),
         ("/schedule tomorrow 6pm sandbox Hi --file {text}", "is not a video"),
         ("/schedule tomorrow 6pm youtube Hi --file {clip}", "no YouTube account linked"),
@@ -135,7 +136,7 @@ async def test_bad_input_is_explained_and_queues_nothing(
     app = await _app(settings, db, [])
     try:
         console = ConsoleAdapter(app.postbot, user="ana")
-        reply = await console.handle(command.format(clip=clip, text=text_file))
+        reply = await console.handle(command.format(clip=clip, text=text_file, folder=tmp_path))
         assert reply.startswith("✗ "), reply
         assert expected in reply, reply
         assert await _count_posts(app) == 0

@@ -110,10 +110,15 @@ class MediaStore:
         try:
             source = Path(path).expanduser()
             found = await asyncio.to_thread(source.is_file)
+            folder = not found and await asyncio.to_thread(source.is_dir)
         except (OSError, ValueError):  # a NUL in the name, a name too long for the file system
-            found = False
+            found = folder = False
         if not found:
             shown = "".join(ch if ch.isprintable() else "?" for ch in str(path)[:80])
+            if folder:
+                raise MediaError(
+                    f"{shown} is a folder, not a video file.", hint="Give the video's own path with --file."
+                )
             raise MediaError(f"No file at {shown}.", hint="Check the path given with --file.")
         async with self.receive(source.name, max_bytes=max_bytes) as sink:
             with source.open("rb") as fh:
