@@ -8,7 +8,7 @@ changelog/versions), the Threads changelog (https://developers.facebook.com/docs
 dates features, not versions (read 2026-12-06). So there is no table for core/platforms/versions.py
 to check: the spec says ``api_versions=None``, as YouTube's ``/youtube/v3`` does. When Meta
 publishes a second Threads version with a sunset for v1.0, turn this into an ``ApiVersions`` table
-like core/platforms/instagram/versions.py and list it in the spec; until then an explicit
+like the Graph API's (core/platforms/graph_versions.py) and list it in the spec; until then an explicit
 ``[platforms.threads] base_url`` carries any other version.
 """
 
