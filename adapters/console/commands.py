@@ -245,7 +245,7 @@ class ConsoleAdapter:
                 raise MediaError(
                     "No video to post.",
                     hint=f"Give it with --file <path> or --url <link>, e.g. {command} "
-                    f"{'tomorrow 6pm ' if command == '/schedule' else ''}sandbox Hello --file clip.mp4",
+                    f"{'tomorrow 6pm ' if command == '/schedule' else ''}{_EXAMPLE} Hello --file clip.mp4",
                 ) from exc
         if command == "/link":
             return await self._link(rest)
