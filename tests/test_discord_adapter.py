@@ -444,6 +444,7 @@ async def test_help_is_ephemeral(world: World, running: App) -> None:
     assert "/schedule" in embed["description"]
     # Every platform is named, and the help is one message however many there are.
     assert all(p.value in embed["description"] for p in Platform)
+    assert "`video2`" in embed["description"] and "`every`" in embed["description"]
 
 
 async def test_a_separate_worker_reports_discord_posts_over_rest(world: World, clip: Path) -> None:

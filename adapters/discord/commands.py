@@ -71,6 +71,8 @@ _ONE = example_platform(platform_infos())
 
 HELP = f"""**postbot** schedules video posts from this server.
 • `/schedule when platforms video [caption]`: e.g. when `tomorrow 6pm`, platforms `{_EXAMPLE}`
+• Several videos: attach `video2` … `video5` too, with when `next` (the channel's next free
+  slots) or a start time and `every` (`2d`)
 • Too big to attach? Give `url` (Google Drive, Dropbox, OneDrive or https) instead of `video`
 • `/post platforms video [caption]`: publish now
 • Options on `/schedule` and `/post`: `privacy`, `account`, `options` (`--tags a,b --kids no`), `thumbnail`
