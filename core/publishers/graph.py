@@ -122,6 +122,35 @@ def regain_after(response: httpx.Response) -> float | None:
     return max(minutes, default=0.0) * 60 or None
 
 
+async def media_insights(
+    http: httpx.AsyncClient, graph: str, tokens: TokenSource, media_id: str, metrics: tuple[str, ...]
+) -> httpx.Response:
+    """``GET /{media-id}/insights?metric=a,b`` with the account's token, renewed once if Graph refuses
+    it; the caller reads the error, which differs by platform."""
+
+    async def send(token: str) -> httpx.Response:
+        return await http.get(
+            f"{graph}/{media_id}/insights",
+            params={"metric": ",".join(metrics)},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    return await send_authorized(tokens, send, token_rejected=token_rejected)
+
+
+def insight_values(body: dict[str, Any]) -> dict[str, object]:
+    """Each metric's latest value by name: ``{"data": [{"name": "views", "values": [{"value": 1204}]}]}``,
+    or ``{"total_value": {"value": n}}`` for a metric asked as a total. A metric left out is absent."""
+    values: dict[str, object] = {}
+    for entry in body.get("data") or []:
+        points = entry.get("values") or []
+        if points:
+            values[str(entry.get("name"))] = points[-1].get("value")
+        elif isinstance(entry.get("total_value"), dict):
+            values[str(entry.get("name"))] = entry["total_value"].get("value")
+    return values
+
+
 def epoch(stamp: Any) -> float | None:
     # Graph's datetimes: "2026-12-06T12:00:00+0000".
     try:

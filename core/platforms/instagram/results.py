@@ -24,8 +24,7 @@ from core.domain import Platform
 from core.platforms.instagram.publisher import DEFAULT_GRAPH_URL, ERRORS, GRAPH_HOST, GRAPH_VERSION
 from core.platforms.results import Metrics, count
 from core.publishers.base import AuthError, TokenSource
-from core.publishers.graph import error_body, token_rejected
-from core.publishers.http import send_authorized
+from core.publishers.graph import error_body, insight_values, media_insights
 
 METRICS = ("views", "likes", "comments")
 INSIGHTS_SCOPE = "instagram_business_manage_insights"
@@ -47,15 +46,7 @@ class InstagramMetrics:
     async def read(self, tokens: TokenSource, remote_ids: Sequence[str]) -> dict[str, Metrics]:
         found: dict[str, Metrics] = {}
         for media_id in remote_ids:
-
-            async def send(token: str, media_id: str = media_id) -> httpx.Response:
-                return await self.http.get(
-                    f"{self.graph}/{media_id}/insights",
-                    params={"metric": ",".join(METRICS)},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-
-            response = await send_authorized(tokens, send, token_rejected=token_rejected)
+            response = await media_insights(self.http, self.graph, tokens, media_id, METRICS)
             if response.status_code == 200:
                 found[media_id] = _metrics(response.json())
                 continue
@@ -83,10 +74,5 @@ class InstagramMetrics:
 
 
 def _metrics(body: dict[str, Any]) -> Metrics:
-    # {"data": [{"name": "views", "period": "lifetime", "values": [{"value": 1204}], ...}, ...]}
-    values: dict[str, object] = {}
-    for entry in body.get("data") or []:
-        points = entry.get("values") or []
-        if points:
-            values[str(entry.get("name"))] = points[-1].get("value")
+    values = insight_values(body)
     return Metrics(count(values.get("views")), count(values.get("likes")), count(values.get("comments")))

@@ -23,8 +23,7 @@ from core.domain import Platform
 from core.platforms.results import Metrics, count
 from core.platforms.threads.publisher import DEFAULT_GRAPH_URL, ERRORS
 from core.publishers.base import AuthError, TokenSource
-from core.publishers.graph import error_body, token_rejected
-from core.publishers.http import send_authorized
+from core.publishers.graph import error_body, insight_values, media_insights
 
 METRICS = ("views", "likes", "replies")
 INSIGHTS_SCOPE = "threads_manage_insights"
@@ -44,15 +43,7 @@ class ThreadsMetrics:
     async def read(self, tokens: TokenSource, remote_ids: Sequence[str]) -> dict[str, Metrics]:
         found: dict[str, Metrics] = {}
         for media_id in remote_ids:
-
-            async def send(token: str, media_id: str = media_id) -> httpx.Response:
-                return await self.http.get(
-                    f"{self.graph}/{media_id}/insights",
-                    params={"metric": ",".join(METRICS)},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-
-            response = await send_authorized(tokens, send, token_rejected=token_rejected)
+            response = await media_insights(self.http, self.graph, tokens, media_id, METRICS)
             if response.status_code == 200:
                 found[media_id] = _metrics(response.json())
                 continue
@@ -74,13 +65,5 @@ class ThreadsMetrics:
 
 
 def _metrics(body: dict[str, Any]) -> Metrics:
-    # {"data": [{"name": "views", "period": "lifetime", "values": [{"value": 1204}], ...}, ...]}; a
-    # metric may also come as {"total_value": {"value": n}}. One left out has no number: None.
-    values: dict[str, object] = {}
-    for entry in body.get("data") or []:
-        points = entry.get("values") or []
-        if points:
-            values[str(entry.get("name"))] = points[-1].get("value")
-        elif isinstance(entry.get("total_value"), dict):
-            values[str(entry.get("name"))] = entry["total_value"].get("value")
+    values = insight_values(body)
     return Metrics(count(values.get("views")), count(values.get("likes")), count(values.get("replies")))
