@@ -22,10 +22,10 @@ HEADER_TIMEOUT_S = 10.0
 
 class _HeaderDeadline(HttpToolsProtocol):
     header_timeout_s = HEADER_TIMEOUT_S
+    _head_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_deadline: asyncio.TimerHandle | None = None
         self._arm_head_deadline()
 
     def on_response_complete(self) -> None:
@@ -42,9 +42,8 @@ class _HeaderDeadline(HttpToolsProtocol):
             self._head_deadline = self.loop.call_later(self.header_timeout_s, self._head_overdue)
 
     def _disarm_head_deadline(self) -> None:
-        deadline = getattr(self, "_head_deadline", None)
-        if deadline is not None:
-            deadline.cancel()
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
             self._head_deadline = None
 
     def _head_overdue(self) -> None:
