@@ -180,6 +180,9 @@ class App:
                     log.warning("marking the heartbeat stopped failed", exc_info=True)
         if self.converter is not None:
             await self.converter.close()
+        await self.publishers.aclose()
+        if self.accounts is not None:
+            await self.accounts.oauth.aclose()
         await self.http.aclose()
         await self.engine.dispose()
 

@@ -98,8 +98,10 @@ class Site:
             return (await session.execute(select(SocialAccount))).scalar_one()
 
     def publisher(self, **kwargs: Any) -> BlueskyPublisher:
-        return BlueskyPublisher(
-            self.http, video_url=self.fake.video.base_url, poll_interval_s=0.01, retry_base_s=0.01, **kwargs
+        # From the settings: their plain-http entry server (the fakes' local network) is what lets
+        # the PDS be on loopback.
+        return BlueskyPublisher.from_settings(
+            self.settings.platforms.bluesky, self.http, poll_interval_s=0.01, retry_base_s=0.01, **kwargs
         )
 
 

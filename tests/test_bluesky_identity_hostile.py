@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 
 from core.oauth.errors import OAuthError
-from core.platforms.bluesky.identity import MAX_DOCUMENT_BYTES, Resolver
+from core.platforms.bluesky.identity import MAX_DOCUMENT_BYTES, AccountHosts, Resolver
 
 
 class Listener:
@@ -60,7 +60,8 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 async def test_production_resolver_never_connects_to_a_private_or_loopback_host(
     http: httpx.AsyncClient, fetch: str
 ) -> None:
-    resolver = Resolver(http, plc="https://plc.directory", allow_http=False)
+    hosts = AccountHosts(http, allow_http=False)
+    resolver = Resolver(hosts, plc="https://plc.directory")
     async with Listener() as listener:
         loop = f"https://127.0.0.1:{listener.port}"
         calls = {
@@ -79,6 +80,7 @@ async def test_production_resolver_never_connects_to_a_private_or_loopback_host(
             # Handle resolution says "no DID" rather than failing the link.
             assert fetch == "handle_on_loopback_pds" and answer is None
         assert listener.connections == 0
+    await hosts.aclose()
 
 
 async def _endless(request: web.Request) -> web.StreamResponse:
@@ -111,7 +113,7 @@ async def hostile_pds() -> AsyncIterator[str]:
 
 async def test_an_endless_document_is_cut_at_the_cap(http: httpx.AsyncClient, hostile_pds: str) -> None:
     # allow_http: the local test network, where loopback is where the servers are.
-    resolver = Resolver(http, plc=hostile_pds, allow_http=True)
+    resolver = Resolver(AccountHosts(http, allow_http=True), plc=hostile_pds)
     with pytest.raises(OAuthError, match="could not be read"):
         await asyncio.wait_for(resolver.issuers_of(hostile_pds), 10)
     assert MAX_DOCUMENT_BYTES <= 64 * 1024
@@ -120,6 +122,6 @@ async def test_an_endless_document_is_cut_at_the_cap(http: httpx.AsyncClient, ho
 async def test_a_handle_answer_that_is_not_a_json_object_resolves_to_nothing(
     http: httpx.AsyncClient, hostile_pds: str
 ) -> None:
-    resolver = Resolver(http, plc=hostile_pds, allow_http=True)
+    resolver = Resolver(AccountHosts(http, allow_http=True), plc=hostile_pds)
     assert await resolver.resolve_handle(hostile_pds, "acme.test") is None
     assert await resolver.resolve_handle(hostile_pds, "list.test") is None

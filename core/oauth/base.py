@@ -69,6 +69,10 @@ class OAuthProvider:
         API version builds them here)."""
         return cls.defaults
 
+    async def aclose(self) -> None:
+        """Close connections of the provider's own, besides the shared ``http`` (Bluesky keeps a
+        checked client for the servers accounts name): at shutdown."""
+
     @property
     def has_revoke(self) -> bool:
         return self.endpoints.revoke is not None

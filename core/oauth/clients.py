@@ -39,6 +39,10 @@ class OAuthClients:
             client = self._built[platform] = self._build(platform)
         return client
 
+    async def aclose(self) -> None:
+        for client in self._built.values():
+            await client.aclose()
+
     def _build(self, platform: Platform) -> OAuthProvider:
         cls = _provider(platform)
         if cls is None:

@@ -8,7 +8,7 @@ from core.config import Settings
 from core.domain import Platform
 from core.errors import ConfigError
 from core.platforms.registry import SPECS
-from core.publishers.base import Publisher
+from core.publishers.base import HoldsConnections, Publisher
 from core.scheduler.retry import RetryPolicy
 
 
@@ -26,6 +26,11 @@ class PublisherRegistry:
             return self._publishers[platform]
         except KeyError:
             raise ConfigError(f"no publisher configured for {platform.value}") from None
+
+    async def aclose(self) -> None:
+        for publisher in self._publishers.values():
+            if isinstance(publisher, HoldsConnections):
+                await publisher.aclose()
 
     def retry_policy(self, platform: Platform) -> RetryPolicy:
         base = self.settings.scheduler

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from core.domain import MediaInfo, Platform
 from core.media.storage import LocalStorage, MediaStorage, StoredMedia
@@ -155,3 +155,11 @@ class Publisher(Protocol):
     requires_account: bool
 
     async def publish(self, job: PublishJob) -> PublishResult: ...
+
+
+@runtime_checkable
+class HoldsConnections(Protocol):
+    """A publisher with connections of its own besides the shared client (Bluesky's checked client
+    for the PDS each account names), closed at shutdown."""
+
+    async def aclose(self) -> None: ...

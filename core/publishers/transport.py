@@ -278,9 +278,21 @@ def make_client(
     limits: httpx.Limits = DEFAULT_LIMITS,
     timeout: httpx.Timeout | float = httpx.Timeout(30.0, connect=10.0),
     verify: ssl.SSLContext | str | bool = True,
+    resolver: AbstractResolver | None = None,
     **kwargs: Any,
 ) -> httpx.AsyncClient:
-    """The httpx client publishers get: ``AiohttpTransport`` for every URL no proxy setting claims."""
+    """The httpx client publishers get: ``AiohttpTransport`` for every URL no proxy setting claims.
+
+    With ``resolver`` (one that checks every address it hands the connector,
+    core/media/link_resolver.py), the client takes nothing from the environment: a proxy would
+    connect for it, past the check, and ~/.netrc would add credentials. It follows no redirect."""
+    if resolver is not None:
+        checked = AiohttpTransport(limits=limits, verify=verify, trust_env=False, resolver=resolver)
+        client = httpx.AsyncClient(
+            timeout=timeout, transport=checked, trust_env=False, follow_redirects=False, **kwargs
+        )
+        _forget_cookies(client)
+        return client
     transport = AiohttpTransport(limits=limits, verify=verify)
     if urllib.request.getproxies():
         # httpx reads the same variables (urllib's getproxies) and mounts its proxy transports in
@@ -289,7 +301,11 @@ def make_client(
     else:
         # No proxy: no mounts, so httpx builds none of its own transports (nor imports httpcore).
         client = httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport, **kwargs)
+    _forget_cookies(client)
+    return client
 
+
+def _forget_cookies(client: httpx.AsyncClient) -> None:
     # Publishers and OAuth calls carry no browser session: a cookie one API sets is not kept, so it
     # never rides along on a later call (another account's, or another platform's). httpx files
     # cookies just before response hooks run, with no await between, so no request sees one.
@@ -297,4 +313,3 @@ def make_client(
         client.cookies.clear()
 
     client.event_hooks = {**client.event_hooks, "response": [*client.event_hooks["response"], forget_cookies]}
-    return client

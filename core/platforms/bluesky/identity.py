@@ -12,12 +12,14 @@
   ``atproto``, and it must have a PAR endpoint (https://docs.bsky.app/docs/advanced-guides/oauth-client#client-and-server-metadata).
 
 These documents come from servers chosen by whoever controls the account (a did:web host, the PDS
-a DID document names), so fetches are held to the rules of video links (core/media/links.py): only
-https, no redirects, and only global addresses, checked when the connection opens (a name that
-resolves to 127.0.0.1 or 10.x is refused, not connected to) as well as for an address written in the
-URL; and an answer is read only up to ``MAX_DOCUMENT_BYTES``, so an endless one costs nothing. The
-exception is an operator who configured a plain-http server to start from: a local test network,
-where plain http and loopback are where the servers are.
+a DID document names), and so do the PDS that publishing sends the account's tokens to and the
+endpoints its authorization server's metadata names. Every request to them goes through
+:class:`AccountHosts`, held to the rules of video links (core/media/links.py): only https, no
+redirects, and only global addresses, checked when the connection opens (a name that resolves to
+127.0.0.1 or 10.x is refused, not connected to, however its DNS answered earlier) as well as for an
+address written in the URL. Documents are read only up to ``MAX_DOCUMENT_BYTES``, so an endless one
+costs nothing. The exception is an operator who configured a plain-http server to start from
+(:func:`local_network`): a local test network, where plain http and loopback are where the servers are.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import certifi
@@ -36,7 +38,10 @@ import httpx
 
 from core.oauth.errors import OAuthError, ProviderUnavailable
 from core.platforms.bluesky.session import origin
-from core.publishers.transport import AiohttpTransport
+from core.publishers.transport import make_client
+
+if TYPE_CHECKING:
+    from core.media.links import AddressPolicy
 
 MAX_DOCUMENT_BYTES = 64 * 1024
 
@@ -51,69 +56,111 @@ class ServerMetadata:
     scopes: frozenset[str]
 
 
-def _refused(host: str) -> OAuthError:
-    return OAuthError(
-        f"the Bluesky account's server {host} is not a public internet address, so it was not fetched"
+class Refused(OAuthError):
+    """A server an account's identity names that postbot will not contact (not https, or not at a
+    public internet address): linking fails with it, publishing turns it into a failed post."""
+
+
+def _refused(host: str) -> Refused:
+    return Refused(
+        f"the Bluesky account's server {host} is not a public internet address, so postbot did not contact it"
     )
 
 
-class Resolver:
-    def __init__(self, http: httpx.AsyncClient, *, plc: str, allow_http: bool) -> None:
+def local_network(entry: str) -> bool:
+    """Whether the server a link starts from (the operator's ``auth_base_url``) is plain http: a local
+    test network, whose servers are on loopback over http, so the address rules are off."""
+    return urlsplit(entry).scheme == "http"
+
+
+class AccountHosts:
+    """The way to every server an account's identity names (its PDS, the authorization server
+    behind it, a did:web host): one client, made on first use and kept for the process's life
+    (``aclose`` at shutdown), so publishing reuses its connections instead of a TLS handshake per
+    request. On a local network (``allow_http``) it is the shared ``http`` client.
+
+    ``policy`` and ``verify`` are for tests: which addresses count as public (video links' test
+    networks) and which CA a loopback https server's certificate is signed by."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        allow_http: bool,
+        policy: AddressPolicy | None = None,
+        verify: ssl.SSLContext | None = None,
+    ) -> None:
         self.http = http
-        self.plc = plc.rstrip("/")
         self.allow_http = allow_http
-        self._ssl: ssl.SSLContext | None = None
+        self._policy = policy
+        self._verify = verify
+        self._checked: httpx.AsyncClient | None = None
 
-    @asynccontextmanager
-    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
-        if self.allow_http:
-            yield self.http
-            return
+    def _policy_now(self) -> AddressPolicy:
         # Imported here: the link rules pull in aiohttp, which a process that links nothing skips.
-        from core.media.link_resolver import CheckedResolver
         from core.media.links import AddressPolicy
 
-        if self._ssl is None:
-            self._ssl = ssl.create_default_context(cafile=certifi.where())
-        transport = AiohttpTransport(
-            verify=self._ssl,
-            # No proxy from the environment: it would connect for us, past the address check.
-            trust_env=False,
-            limits=httpx.Limits(max_connections=2, max_keepalive_connections=0),
-            resolver=CheckedResolver(AddressPolicy().permits, _refused),
-        )
-        async with httpx.AsyncClient(
-            transport=transport, trust_env=False, follow_redirects=False, timeout=self.http.timeout
-        ) as client:
-            yield client
+        return self._policy or AddressPolicy()
 
-    def _check_host(self, url: str) -> None:
-        """An address written in the URL: the connector does not look it up, so it is checked here."""
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self.allow_http:
+            return self.http
+        if self._checked is None:
+            from core.media.link_resolver import CheckedResolver
+
+            self._checked = make_client(
+                timeout=self.http.timeout,
+                verify=self._verify or ssl.create_default_context(cafile=certifi.where()),
+                resolver=CheckedResolver(self._policy_now().permits, _refused),
+            )
+        return self._checked
+
+    def check(self, url: str) -> None:
+        """The scheme, and an address written in the URL (the connector does not look one up, so
+        the resolver never sees it)."""
+        scheme = urlsplit(url).scheme
+        if scheme != "https" and not (self.allow_http and scheme == "http"):
+            raise Refused(
+                f"the Bluesky account's server {origin(url)} is not on https, so postbot did not contact it"
+            )
         if self.allow_http:
             return
-        from core.media.links import AddressPolicy
-
         host = urlsplit(url).hostname or ""
         try:
             literal = ipaddress.ip_address(host)
         except ValueError:
             return  # a name: its addresses are checked when the connection opens
-        if not AddressPolicy().permits(literal):
+        if not self._policy_now().permits(literal):
             raise _refused(host)
 
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self.check(url)
+        return await self.client.request(method, url, follow_redirects=False, **kwargs)
+
+    @asynccontextmanager
+    async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        self.check(url)
+        async with self.client.stream(method, url, follow_redirects=False, **kwargs) as response:
+            yield response
+
+    async def aclose(self) -> None:
+        if self._checked is not None:
+            await self._checked.aclose()
+            self._checked = None
+
+
+class Resolver:
+    def __init__(self, hosts: AccountHosts, *, plc: str) -> None:
+        self.hosts = hosts
+        self.plc = plc.rstrip("/")
+
     async def _json(self, url: str, what: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        scheme = urlsplit(url).scheme
-        if scheme != "https" and not (self.allow_http and scheme == "http"):
-            raise OAuthError(f"Bluesky {what} is not on https ({origin(url)}), so it was not fetched")
-        self._check_host(url)
         body_bytes = bytearray()
         try:
-            async with (
-                self._client() as client,
-                client.stream(
-                    "GET", url, params=params, headers={"Accept": "application/json"}, follow_redirects=False
-                ) as response,
-            ):
+            async with self.hosts.stream(
+                "GET", url, params=params, headers={"Accept": "application/json"}
+            ) as response:
                 status = response.status_code
                 if status >= 500:
                     raise ProviderUnavailable(f"the Bluesky {what} is unavailable (HTTP {status})")

@@ -42,7 +42,14 @@ from core.oauth.errors import InvalidGrant, OAuthError, ProviderUnavailable
 from core.oauth.models import Profile, TokenSet
 from core.oauth.pkce import make_verifier, s256_challenge
 from core.platforms.bluesky import dpop
-from core.platforms.bluesky.identity import Resolver, ServerMetadata, handle_of, pds_of
+from core.platforms.bluesky.identity import (
+    AccountHosts,
+    Resolver,
+    ServerMetadata,
+    handle_of,
+    local_network,
+    pds_of,
+)
 from core.platforms.bluesky.session import DPoPHttp, Session, origin
 
 log = logging.getLogger(__name__)
@@ -74,13 +81,16 @@ class BlueskyOAuth(OAuthProvider):
     # to a confidential client.
     loopback_redirect: ClassVar[bool] = False
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, hosts: AccountHosts | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.dpop = DPoPHttp(self.http)
-        # A plain-http entry server is a local test network; only then are http documents followed.
-        self.resolver = Resolver(
-            self.http, plc=self.endpoints.profile, allow_http=self.endpoints.authorize.startswith("http://")
-        )
+        # Every endpoint used comes from a server's metadata (the token endpoint a refresh posts to
+        # is whatever the stored issuer's metadata says), so all of them go the checked way.
+        self.hosts = hosts or AccountHosts(self.http, allow_http=local_network(self.endpoints.authorize))
+        self.dpop = DPoPHttp(self.hosts)
+        self.resolver = Resolver(self.hosts, plc=self.endpoints.profile)
+
+    async def aclose(self) -> None:
+        await self.hosts.aclose()
 
     @property
     def entry(self) -> str:

@@ -27,6 +27,10 @@ Protocol (https://docs.bsky.app/docs/tutorials/video, "Recommended method", read
 
 Every PDS request carries the session's DPoP proof (core/platforms/bluesky/session.py); a 401 that
 is not a nonce request refreshes the session once (core/publishers/http.py ``send_authorized``).
+The PDS is whatever the account's DID document named, so its requests go through
+``AccountHosts`` (core/platforms/bluesky/identity.py): a PDS whose name now resolves to a private or
+loopback address fails the post, and no token is sent to it. The video service is the operator's
+setting and goes through the shared client.
 
 Resuming: the job id and then the blob are checkpointed, so a retry polls or posts instead of
 uploading again. The record key (a TID) is chosen and checkpointed before createRecord, so a retry
@@ -48,7 +52,10 @@ import httpx
 
 from core.config import PlatformSettings
 from core.domain import Platform
+from core.oauth.endpoints import resolve
 from core.platforms.bluesky import text as richtext
+from core.platforms.bluesky.identity import AccountHosts, Refused, local_network
+from core.platforms.bluesky.oauth import BlueskyOAuth
 from core.platforms.bluesky.session import DPoPHttp, Session
 from core.publishers.base import (
     AuthError,
@@ -160,9 +167,12 @@ class BlueskyPublisher:
         max_inline_wait_s: float = 30.0,
         step_attempts: int = 3,
         retry_base_s: float = 0.5,
+        allow_http: bool = False,
+        hosts: AccountHosts | None = None,
     ) -> None:
         self.http = http
-        self.dpop = DPoPHttp(http)
+        self.hosts = hosts or AccountHosts(http, allow_http=allow_http)
+        self.dpop = DPoPHttp(self.hosts)
         self.video = video_url.rstrip("/")
         self.poll_interval_s = poll_interval_s
         self.max_processing_s = max_processing_s
@@ -171,8 +181,20 @@ class BlueskyPublisher:
         self.retry_base_s = retry_base_s
 
     @classmethod
-    def from_settings(cls, conf: PlatformSettings, http: httpx.AsyncClient) -> BlueskyPublisher:
-        return cls(http, video_url=conf.upload_base_url or DEFAULT_VIDEO_URL)
+    def from_settings(
+        cls, conf: PlatformSettings, http: httpx.AsyncClient, **kwargs: Any
+    ) -> BlueskyPublisher:
+        # The PDS rules are off exactly where linking's are: an entry server on plain http.
+        entry = resolve(BlueskyOAuth.defaults_for(conf), conf).authorize
+        return cls(
+            http,
+            video_url=conf.upload_base_url or DEFAULT_VIDEO_URL,
+            allow_http=local_network(entry),
+            **kwargs,
+        )
+
+    async def aclose(self) -> None:
+        await self.hosts.aclose()
 
     async def publish(self, job: PublishJob) -> PublishResult:
         tokens = job.require_tokens()
@@ -200,9 +222,22 @@ class BlueskyPublisher:
     ) -> httpx.Response:
         async def send(stored: str) -> httpx.Response:
             session = _session(stored)
-            return await self.dpop.request(
-                method, f"{session.pds}/xrpc/{nsid}", key=session.key, access_token=session.token, **kwargs
-            )
+            try:
+                return await self.dpop.request(
+                    method,
+                    f"{session.pds}/xrpc/{nsid}",
+                    key=session.key,
+                    access_token=session.token,
+                    **kwargs,
+                )
+            except Refused as exc:
+                # Not retried: the account's identity points postbot at a server it won't send
+                # tokens to, and only its holder (or a re-link after a move) can change that.
+                raise PermanentError(
+                    exc.message,
+                    hint="If the account moved to another server, an admin can re-link it "
+                    "with /link bluesky.",
+                ) from None
 
         response = await send_authorized(tokens, send)
         if response.is_success:

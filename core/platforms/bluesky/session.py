@@ -21,13 +21,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from core.platforms.bluesky import dpop
+
+if TYPE_CHECKING:
+    from core.platforms.bluesky.identity import AccountHosts
 
 VERSION = 1
 
@@ -89,10 +92,12 @@ def wants_nonce(response: httpx.Response) -> bool:
 
 class DPoPHttp:
     """Requests with a DPoP proof, learning each server's nonce. One per publisher or OAuth client
-    (both live as long as the process), so the nonce dance happens about once per server."""
+    (both live as long as the process), so the nonce dance happens about once per server. Every
+    server it signs for was named by an account's identity, so requests go through ``hosts``
+    (core/platforms/bluesky/identity.py): public addresses only, no redirects."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
+    def __init__(self, hosts: AccountHosts) -> None:
+        self.hosts = hosts
         self.nonces: dict[str, str] = {}
 
     async def request(
@@ -117,7 +122,7 @@ class DPoPHttp:
                 signed["Authorization"] = f"DPoP {access_token}"
             if form is not None:
                 kwargs["data"] = form()
-            response = await self.http.request(method, url, headers={**(headers or {}), **signed}, **kwargs)
+            response = await self.hosts.request(method, url, headers={**(headers or {}), **signed}, **kwargs)
             fresh = response.headers.get("dpop-nonce")
             stale = fresh is not None and fresh != used and wants_nonce(response)
             if fresh:
