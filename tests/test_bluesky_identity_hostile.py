@@ -1,26 +1,49 @@
-"""Hostile identity documents for Bluesky linking: an account's DID document, PDS and handle are the
-account holder's to choose, so the resolver that follows them must neither reach private or loopback
-hosts in production (the video-link rules of core/media/links.py: global addresses only, checked
-when the connection opens) nor read an endless answer into memory.
+"""Hostile identities for Bluesky: an account's DID document, PDS and handle are the account holder's
+to choose, and so is the authorization server's metadata a refresh follows. Neither linking nor
+publishing may reach private or loopback hosts with them in production (the video-link rules of
+core/media/links.py: global addresses only, checked when the connection opens, https, no redirects)
+or read an endless answer into memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from aiohttp import web
 
+from core.config import Settings
+from core.domain import Platform
+from core.media.links import AddressPolicy
+from core.oauth.endpoints import Endpoints
 from core.oauth.errors import OAuthError
+from core.oauth.models import TokenSet
+from core.platforms.bluesky import dpop
 from core.platforms.bluesky.identity import MAX_DOCUMENT_BYTES, AccountHosts, Resolver
+from core.platforms.bluesky.oauth import BlueskyOAuth
+from core.platforms.bluesky.publisher import BlueskyPublisher
+from core.platforms.bluesky.session import Session
+from core.platforms.publishers import PublisherRegistry
+from core.publishers.base import PermanentError, PublishJob
+from core.publishers.transport import make_client
+from tests.fakes.web_host import make_certificates
+from tests.publishing_support import StaticTokens, video_job
+
+DID = "did:plc:acmeacmeacmeacmeacmeacme"
 
 
 class Listener:
     """A loopback server that counts connections and can answer without end."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.connections = 0
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -30,7 +53,7 @@ class Listener:
         writer.close()
 
     async def __aenter__(self) -> Listener:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, self.host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -125,3 +148,211 @@ async def test_a_handle_answer_that_is_not_a_json_object_resolves_to_nothing(
     resolver = Resolver(AccountHosts(http, allow_http=True), plc=hostile_pds)
     assert await resolver.resolve_handle(hostile_pds, "acme.test") is None
     assert await resolver.resolve_handle(hostile_pds, "list.test") is None
+
+
+# --- publishing and refreshing: the PDS and the token endpoint are the account's choice too ---------
+
+
+@pytest.fixture
+async def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Names and the one address each resolves to. DNS is the network edge, so the loop's lookup is
+    what answers (as a PDS's DNS would after pointing its name at 127.0.0.1 or 10.x)."""
+    names: dict[str, str] = {}
+
+    async def lookup(host: str, port: int, *args: object, **kwargs: object) -> list[Any]:
+        if host not in names:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (names[host], port))]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", lookup)
+    return names
+
+
+def stored(pds: str, issuer: str = "https://bsky.social", field: str = "access_token") -> str:
+    return Session("token-of-acme", dpop.new_key(), DID, pds, issuer).dump(field)
+
+
+def first_post(tmp_path: Path, pds: str) -> PublishJob:
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\0" * 1024)
+    return video_job(
+        video,
+        [],
+        post_id=1,
+        platform=Platform.BLUESKY,
+        caption="Launch day",
+        title=None,
+        tokens=StaticTokens(stored(pds), DID),
+    )
+
+
+@pytest.mark.parametrize(
+    ("pds", "address"),
+    [
+        ("https://pds.example:{port}", "127.0.0.1"),
+        ("https://pds.example:{port}", "10.20.30.40"),
+        ("https://pds.example:{port}", "169.254.169.254"),
+        ("https://127.0.0.1:{port}", None),
+        ("https://[::1]:{port}", None),
+        ("http://pds.example:{port}", "127.0.0.1"),
+    ],
+)
+async def test_publishing_never_sends_the_tokens_to_a_pds_on_a_private_address(
+    dns: dict[str, str], tmp_path: Path, pds: str, address: str | None
+) -> None:
+    """The stored PDS was public at linking; its name now resolves to loopback, a private network or
+    the cloud metadata address (DNS rebinding, or a hostile PDS), or it is such an address outright.
+    The post fails for good with Bluesky's server named, and nothing connects. Before the PDS calls
+    went through the identity rules, the shared client connected (and would have sent the token)."""
+    http = make_client(timeout=httpx.Timeout(3.0))
+    publisher = BlueskyPublisher(http, video_url="https://video.example", retry_base_s=0.01)
+    async with Listener() as listener:
+        if address is not None:
+            dns["pds.example"] = address
+        job = first_post(tmp_path, pds.format(port=listener.port))
+        with pytest.raises(PermanentError) as refused:
+            await asyncio.wait_for(publisher.publish(job), 10)
+        assert listener.connections == 0
+    assert "so postbot did not contact it" in refused.value.message
+    why = "is not on https" if pds.startswith("http:") else "is not a public internet address"
+    assert why in refused.value.message and "/link bluesky" in (refused.value.hint or "")
+    await publisher.aclose()
+    await http.aclose()
+
+
+class HttpsServer:
+    """A public server as the tests play one: https on 127.0.0.1 (named ``localhost``) with a
+    certificate from a throwaway CA, permitted by the test's address policy. Answers are set per
+    path; every request's path is recorded."""
+
+    def __init__(self, folder: Path) -> None:
+        ca, cert, key = make_certificates(folder)
+        self.client_ssl = ssl.create_default_context(cafile=str(ca))
+        self._server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self._server_ssl.load_cert_chain(cert, key)
+        self.answers: dict[str, web.Response] = {}
+        self.paths: list[str] = []
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self.paths.append(request.path)
+        return self.answers.get(request.path) or web.Response(status=404)
+
+    async def __aenter__(self) -> HttpsServer:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._answer)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._server_ssl)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+    @property
+    def origin(self) -> str:
+        return f"https://localhost:{self.port}"
+
+    def hosts(self, http: httpx.AsyncClient) -> AccountHosts:
+        # 127.0.0.1 plays the public internet; the rest of loopback stays private.
+        return AccountHosts(
+            http,
+            allow_http=False,
+            policy=AddressPolicy((ipaddress.ip_network("127.0.0.1/32"),)),
+            verify=self.client_ssl,
+        )
+
+
+async def test_a_redirect_from_the_pds_is_not_followed(dns: dict[str, str], tmp_path: Path) -> None:
+    """A PDS answering 307 (to itself here, so the address check lets the hop through) does not get
+    the request, its DPoP proof and token sent again elsewhere: the answer is the PDS's refusal.
+    Mutation: AccountHosts.request following redirects sent getServiceAuth to /elsewhere."""
+    dns["localhost"] = "127.0.0.1"
+    http = make_client(timeout=httpx.Timeout(3.0))
+    async with HttpsServer(tmp_path) as pds:
+        moved = web.Response(status=307, headers={"Location": f"{pds.origin}/elsewhere"})
+        pds.answers["/xrpc/com.atproto.server.getServiceAuth"] = moved
+        hosts = pds.hosts(http)
+        publisher = BlueskyPublisher(http, video_url="https://video.example", hosts=hosts, retry_base_s=0.01)
+        with pytest.raises(PermanentError, match="HTTP 307"):
+            await asyncio.wait_for(publisher.publish(first_post(tmp_path, pds.origin)), 10)
+        assert pds.paths == ["/xrpc/com.atproto.server.getServiceAuth"]
+        await publisher.aclose()
+    await http.aclose()
+
+
+async def test_a_refresh_never_posts_to_a_token_endpoint_on_a_private_address(
+    dns: dict[str, str], tmp_path: Path
+) -> None:
+    """The stored issuer is public and its metadata is read, but the token endpoint it names resolves
+    to another loopback address: the refresh token and client assertion are not sent there (the
+    refresh fails, which the token source reports as a failed refresh). Mutation: the DPoP requests
+    on the shared client connected to it."""
+    dns["localhost"] = "127.0.0.1"
+    dns["tokens.example"] = "127.0.0.2"
+    http = make_client(timeout=httpx.Timeout(3.0))
+    async with HttpsServer(tmp_path) as server, Listener("127.0.0.2") as inside:
+        issuer = server.origin
+        server.answers["/.well-known/oauth-authorization-server"] = web.json_response(
+            {
+                "issuer": issuer,
+                "scopes_supported": ["atproto", "transition:generic"],
+                "pushed_authorization_request_endpoint": f"{issuer}/oauth/par",
+                "authorization_endpoint": f"{issuer}/oauth/authorize",
+                "token_endpoint": f"https://tokens.example:{inside.port}/oauth/token",
+            }
+        )
+        hosts = server.hosts(http)
+        key = ec_pem()
+        oauth = BlueskyOAuth(
+            client_id="https://postbot.example/oauth/bluesky/client-metadata.json",
+            client_secret=key,
+            endpoints=Endpoints(
+                authorize=f"{issuer}/oauth/authorize",
+                token=f"{issuer}/oauth/token",
+                revoke=None,
+                profile="https://plc.directory",
+            ),
+            http=http,
+            hosts=hosts,
+        )
+        session = stored(issuer, issuer, "refresh_token")
+        with pytest.raises(OAuthError, match=r"tokens\.example is not a public internet address"):
+            await asyncio.wait_for(oauth.refresh(TokenSet(access_token="", refresh_token=session)), 10)
+        assert server.paths == ["/.well-known/oauth-authorization-server"]
+        assert inside.connections == 0
+        await oauth.aclose()
+    await http.aclose()
+
+
+def ec_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+async def test_the_checked_client_is_made_once_and_closed_at_shutdown(tmp_path: Path) -> None:
+    """Publishing reuses one client (its connections) for every PDS request, and the registry closes
+    it with the rest of the process. Mutation: the registry's aclose skipping publishers left it open."""
+    http = make_client()
+    conf = Settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}",
+        data_dir=tmp_path,
+    )
+    registry = PublisherRegistry(conf, http)
+    publisher = registry.get(Platform.BLUESKY)
+    assert isinstance(publisher, BlueskyPublisher)
+    assert not publisher.hosts.allow_http, "no plain-http entry server: production rules"
+    client = publisher.hosts.client
+    assert publisher.hosts.client is client
+    await registry.aclose()
+    assert client.is_closed
+    await http.aclose()
