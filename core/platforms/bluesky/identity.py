@@ -17,8 +17,9 @@ endpoints its authorization server's metadata names. Every request to them goes 
 :class:`AccountHosts`, held to the rules of video links (core/media/links.py): only https, no
 redirects, and only global addresses, checked when the connection opens (a name that resolves to
 127.0.0.1 or 10.x is refused, not connected to, however its DNS answered earlier) as well as for an
-address written in the URL. Documents are read only up to ``MAX_DOCUMENT_BYTES``, so an endless one
-costs nothing. The exception is an operator who configured a plain-http server to start from
+address written in the URL. No answer from them is read past a cap (``MAX_ANSWER_BYTES``, documents
+``MAX_DOCUMENT_BYTES``), error bodies included, so an endless or huge one costs a worker nothing
+but the cap. The exception is an operator who configured a plain-http server to start from
 (:func:`local_network`): a local test network, where plain http and loopback are where the servers are.
 """
 
@@ -27,8 +28,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import ssl
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -44,6 +44,14 @@ if TYPE_CHECKING:
     from core.media.links import AddressPolicy
 
 MAX_DOCUMENT_BYTES = 64 * 1024
+# Any other answer from these servers. The largest postbot asks for: a token response (a JWT access
+# token and a refresh token, a few KiB), and XRPC answers from the PDS (a service token, a handle's
+# DID, createRecord's uri and cid, getRecord of postbot's own post: at most 3,000 bytes of text,
+# lexicons/app/bsky/feed/post.json, and a video embed). atproto asks records to stay within "a few
+# dozen KBytes" (https://atproto.com/guides/data-validation) and its libraries refuse one over 1 MiB
+# (bluesky-social/indigo atproto/data/const.go, MAX_CBOR_RECORD_SIZE), so 1 MiB is far above any
+# honest answer and still nothing for a worker's memory.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,18 @@ class ServerMetadata:
 class Refused(OAuthError):
     """A server an account's identity names that postbot will not contact (not https, or not at a
     public internet address): linking fails with it, publishing turns it into a failed post."""
+
+
+class Unreadable(OAuthError):
+    """An answer from such a server that postbot stopped reading (over its cap, or compressed though
+    postbot asked for it plain): linking fails with it, publishing fails the post."""
+
+
+def _size(count: int) -> str:
+    for unit, name in ((1024 * 1024, "MiB"), (1024, "KiB")):
+        if count % unit == 0:
+            return f"{count // unit} {name}"
+    return f"{count:,} bytes"
 
 
 def _refused(host: str) -> Refused:
@@ -134,15 +154,52 @@ class AccountHosts:
         if not self._policy_now().permits(literal):
             raise _refused(host)
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        limit: int = MAX_ANSWER_BYTES,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """The answer, its body read whole but never past ``limit`` bytes: one that says it is
+        longer is refused before its body is read, one that goes on longer is cut there (the
+        connection is closed, not drained); either raises :class:`Unreadable`."""
         self.check(url)
-        return await self.client.request(method, url, follow_redirects=False, **kwargs)
-
-    @asynccontextmanager
-    async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
-        self.check(url)
-        async with self.client.stream(method, url, follow_redirects=False, **kwargs) as response:
-            yield response
+        # Plain bodies only: a compressed one is counted only after it is inflated, and one 64 KiB
+        # piece of gzip can inflate to 64 MiB before the count could stop it.
+        plain = {**(headers or {}), "Accept-Encoding": "identity"}
+        async with self.client.stream(
+            method, url, headers=plain, follow_redirects=False, **kwargs
+        ) as response:
+            coding = response.headers.get("content-encoding", "identity").strip().lower()
+            if coding not in ("", "identity"):
+                raise Unreadable(
+                    f"the Bluesky account's server {origin(url)} sent a {coding}-compressed answer "
+                    "though postbot asked for it uncompressed, so postbot did not read it"
+                )
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise Unreadable(
+                    f"the Bluesky account's server {origin(url)} announced an answer of "
+                    f"{int(declared):,} bytes; postbot reads at most {_size(limit)}, so it did not read it"
+                )
+            body = bytearray()
+            async for piece in response.aiter_raw():
+                body += piece
+                if len(body) > limit:
+                    raise Unreadable(
+                        f"the Bluesky account's server {origin(url)} sent an answer over "
+                        f"{_size(limit)}, so postbot stopped reading it"
+                    )
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=bytes(body),
+            request=response.request,
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
         if self._checked is not None:
@@ -156,26 +213,21 @@ class Resolver:
         self.plc = plc.rstrip("/")
 
     async def _json(self, url: str, what: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
-        body_bytes = bytearray()
         try:
-            async with self.hosts.stream(
-                "GET", url, params=params, headers={"Accept": "application/json"}
-            ) as response:
-                status = response.status_code
-                if status >= 500:
-                    raise ProviderUnavailable(f"the Bluesky {what} is unavailable (HTTP {status})")
-                if status != 200:
-                    raise OAuthError(f"the Bluesky {what} could not be read (HTTP {status})")
-                async for piece in response.aiter_bytes():
-                    body_bytes += piece
-                    if len(body_bytes) > MAX_DOCUMENT_BYTES:
-                        raise OAuthError(
-                            f"the Bluesky {what} could not be read (over {MAX_DOCUMENT_BYTES} bytes)"
-                        )
+            response = await self.hosts.request(
+                "GET", url, params=params, headers={"Accept": "application/json"}, limit=MAX_DOCUMENT_BYTES
+            )
         except httpx.TransportError as exc:
             raise ProviderUnavailable(f"could not fetch the Bluesky {what} ({type(exc).__name__})") from None
+        except Unreadable as exc:
+            raise OAuthError(f"the Bluesky {what} could not be read: {exc.message}") from None
+        status = response.status_code
+        if status >= 500:
+            raise ProviderUnavailable(f"the Bluesky {what} is unavailable (HTTP {status})")
+        if status != 200:
+            raise OAuthError(f"the Bluesky {what} could not be read (HTTP {status})")
         try:
-            body = json.loads(body_bytes)
+            body = json.loads(response.content)
         except ValueError:
             raise OAuthError(f"the Bluesky {what} is not JSON") from None
         if not isinstance(body, dict):

@@ -29,7 +29,8 @@ Every PDS request carries the session's DPoP proof (core/platforms/bluesky/sessi
 is not a nonce request refreshes the session once (core/publishers/http.py ``send_authorized``).
 The PDS is whatever the account's DID document named, so its requests go through
 ``AccountHosts`` (core/platforms/bluesky/identity.py): a PDS whose name now resolves to a private or
-loopback address fails the post, and no token is sent to it. The video service is the operator's
+loopback address fails the post, and no token is sent to it; an answer of it (an error's included)
+is read only up to ``MAX_ANSWER_BYTES``, and one past that fails the post. The video service is the operator's
 setting and goes through the shared client.
 
 Resuming: the job id and then the blob are checkpointed, so a retry polls or posts instead of
@@ -54,7 +55,7 @@ from core.config import PlatformSettings
 from core.domain import Platform
 from core.oauth.endpoints import resolve
 from core.platforms.bluesky import text as richtext
-from core.platforms.bluesky.identity import AccountHosts, Refused, local_network
+from core.platforms.bluesky.identity import AccountHosts, Refused, Unreadable, local_network
 from core.platforms.bluesky.oauth import BlueskyOAuth
 from core.platforms.bluesky.session import DPoPHttp, Session
 from core.publishers.base import (
@@ -237,6 +238,14 @@ class BlueskyPublisher:
                     exc.message,
                     hint="If the account moved to another server, an admin can re-link it "
                     "with /link bluesky.",
+                ) from None
+            except Unreadable as exc:
+                # Not retried either: no XRPC answer comes near the cap, so a server sending one
+                # past it is broken or hostile, and each try would cost a worker the cap again.
+                raise PermanentError(
+                    exc.message,
+                    hint="The account's Bluesky server (PDS) is misbehaving; if the account moved to "
+                    "another server, an admin can re-link it with /link bluesky.",
                 ) from None
 
         response = await send_authorized(tokens, send)
