@@ -8,10 +8,11 @@ or read an endless answer into memory.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,10 @@ from core.config import Settings
 from core.domain import Platform
 from core.media.links import AddressPolicy
 from core.oauth.endpoints import Endpoints
-from core.oauth.errors import OAuthError
+from core.oauth.errors import OAuthError, ProviderUnavailable
 from core.oauth.models import TokenSet
 from core.platforms.bluesky import dpop
-from core.platforms.bluesky.identity import MAX_DOCUMENT_BYTES, AccountHosts, Resolver
+from core.platforms.bluesky.identity import MAX_ANSWER_BYTES, MAX_DOCUMENT_BYTES, AccountHosts, Resolver
 from core.platforms.bluesky.oauth import BlueskyOAuth
 from core.platforms.bluesky.publisher import BlueskyPublisher
 from core.platforms.bluesky.session import Session
@@ -230,14 +231,15 @@ class HttpsServer:
         self.client_ssl = ssl.create_default_context(cafile=str(ca))
         self._server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self._server_ssl.load_cert_chain(cert, key)
-        self.answers: dict[str, web.Response] = {}
+        self.answers: dict[str, web.Response | Callable[[web.Request], Awaitable[web.StreamResponse]]] = {}
         self.paths: list[str] = []
         self.port = 0
         self._runner: web.AppRunner | None = None
 
-    async def _answer(self, request: web.Request) -> web.Response:
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         self.paths.append(request.path)
-        return self.answers.get(request.path) or web.Response(status=404)
+        answer = self.answers.get(request.path) or web.Response(status=404)
+        return answer if isinstance(answer, web.Response) else await answer(request)
 
     async def __aenter__(self) -> HttpsServer:
         app = web.Application()
@@ -327,6 +329,153 @@ async def test_a_refresh_never_posts_to_a_token_endpoint_on_a_private_address(
         assert inside.connections == 0
         await oauth.aclose()
     await http.aclose()
+
+
+# --- answers that never end: no server an account names gets a worker's memory ---------------------
+
+FLOOD_BYTES = 64 * 1024 * 1024
+# What the socket buffers (both ends) and TLS hold beyond what the client read before it hung up:
+# 0.25 MiB measured on loopback here, room left for larger buffers. Reading the flood is 64 MiB.
+BUFFERED = 4 * 1024 * 1024
+
+
+class Flood:
+    """A body far above the cap (``FLOOD_BYTES``, long enough that reading it whole is plain),
+    chunked or with its length declared, under any status. Counts what it wrote before the client
+    hung up."""
+
+    def __init__(self, status: int = 200, *, declared: bool = False) -> None:
+        self.status = status
+        self.declared = declared
+        self.written = 0
+        self.hung_up = asyncio.Event()
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=self.status, headers={"Content-Type": "application/json"})
+        if self.declared:
+            response.content_length = FLOOD_BYTES
+        await response.prepare(request)
+        piece = b"a" * 65536
+        try:
+            while self.written < FLOOD_BYTES:
+                await response.write(piece)
+                self.written += len(piece)
+                # Once the client hung up, writes land nowhere without waiting: only a turn of the
+                # loop lets the transport learn the connection is gone, and the next write raise.
+                await asyncio.sleep(0)
+            await response.write_eof()
+        except ConnectionError:
+            self.hung_up.set()
+        return response
+
+
+@pytest.mark.parametrize(
+    ("status", "declared", "said"),
+    [
+        (200, False, "sent an answer over 1 MiB, so postbot stopped reading it"),
+        (200, True, f"announced an answer of {FLOOD_BYTES:,} bytes"),
+        (502, False, "sent an answer over 1 MiB, so postbot stopped reading it"),
+    ],
+    ids=["chunked", "declared", "error_body"],
+)
+async def test_a_pds_answer_past_the_cap_fails_the_post_without_reading_it(
+    dns: dict[str, str], tmp_path: Path, status: int, declared: bool, said: str
+) -> None:
+    """The PDS answers the first XRPC call (getServiceAuth) with a body of 64 MiB, chunked or
+    declared, as a success or as a 502's error body. The post fails for good at once, naming the
+    server; the request is not sent again; the connection is closed after about the cap (what the
+    server managed to write is the cap plus socket buffers, not the body). Before the cap, the whole
+    body was read into memory (and then failed as JSON), the 502's three times over (retried in place)."""
+    dns["localhost"] = "127.0.0.1"
+    http = make_client(timeout=httpx.Timeout(3.0))
+    flood = Flood(status, declared=declared)
+    async with HttpsServer(tmp_path) as pds:
+        pds.answers["/xrpc/com.atproto.server.getServiceAuth"] = flood
+        publisher = BlueskyPublisher(
+            http, video_url="https://video.example", hosts=pds.hosts(http), retry_base_s=0.01
+        )
+        with pytest.raises(PermanentError) as failed:
+            await asyncio.wait_for(publisher.publish(first_post(tmp_path, pds.origin)), 20)
+        await asyncio.wait_for(flood.hung_up.wait(), 5)
+        assert pds.paths == ["/xrpc/com.atproto.server.getServiceAuth"]
+        await publisher.aclose()
+    await http.aclose()
+    assert f"server {pds.origin} " in failed.value.message and said in failed.value.message
+    assert flood.written < MAX_ANSWER_BYTES + BUFFERED
+
+
+async def test_a_compressed_pds_answer_is_not_inflated(dns: dict[str, str], tmp_path: Path) -> None:
+    """postbot asks these servers for uncompressed answers; a PDS that sends gzip anyway (64 MiB of
+    JSON squeezed into about 64 KiB, under the cap until inflated) fails the post unread. Before,
+    httpx inflated it whole (and postbot took the 64 MiB string for a service token)."""
+    dns["localhost"] = "127.0.0.1"
+    http = make_client(timeout=httpx.Timeout(3.0))
+    bomb = gzip.compress(b'{"token": "' + b"a" * FLOOD_BYTES + b'"}')
+    asked: list[str] = []
+
+    async def compressed(request: web.Request) -> web.Response:
+        asked.append(request.headers.get("Accept-Encoding", ""))
+        return web.Response(
+            body=bomb, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        )
+
+    async with HttpsServer(tmp_path) as pds:
+        pds.answers["/xrpc/com.atproto.server.getServiceAuth"] = compressed
+        publisher = BlueskyPublisher(
+            http, video_url="https://video.example", hosts=pds.hosts(http), retry_base_s=0.01
+        )
+        with pytest.raises(PermanentError) as failed:
+            await asyncio.wait_for(publisher.publish(first_post(tmp_path, pds.origin)), 20)
+        await publisher.aclose()
+    await http.aclose()
+    assert len(bomb) < MAX_ANSWER_BYTES and asked == ["identity"]
+    assert f"server {pds.origin} sent a gzip-compressed answer" in failed.value.message
+
+
+async def test_a_token_endpoint_answer_past_the_cap_fails_the_refresh(
+    dns: dict[str, str], tmp_path: Path
+) -> None:
+    """The authorization server's metadata is fine; its token endpoint answers the refresh with an
+    endless chunked body. The refresh fails (as a refused one: the token source reports it and the
+    post fails, not retried) naming the server, and the connection is closed after about the cap.
+    Before the cap, the token response was read whole."""
+    dns["localhost"] = "127.0.0.1"
+    http = make_client(timeout=httpx.Timeout(3.0))
+    flood = Flood()
+    async with HttpsServer(tmp_path) as server:
+        issuer = server.origin
+        server.answers["/.well-known/oauth-authorization-server"] = web.json_response(
+            {
+                "issuer": issuer,
+                "scopes_supported": ["atproto", "transition:generic"],
+                "pushed_authorization_request_endpoint": f"{issuer}/oauth/par",
+                "authorization_endpoint": f"{issuer}/oauth/authorize",
+                "token_endpoint": f"{issuer}/oauth/token",
+            }
+        )
+        server.answers["/oauth/token"] = flood
+        oauth = BlueskyOAuth(
+            client_id="https://postbot.example/oauth/bluesky/client-metadata.json",
+            client_secret=ec_pem(),
+            endpoints=Endpoints(
+                authorize=f"{issuer}/oauth/authorize",
+                token=f"{issuer}/oauth/token",
+                revoke=None,
+                profile="https://plc.directory",
+            ),
+            http=http,
+            hosts=server.hosts(http),
+        )
+        session = stored(issuer, issuer, "refresh_token")
+        with pytest.raises(OAuthError) as failed:
+            await asyncio.wait_for(oauth.refresh(TokenSet(access_token="", refresh_token=session)), 20)
+        await asyncio.wait_for(flood.hung_up.wait(), 5)
+        assert server.paths == ["/.well-known/oauth-authorization-server", "/oauth/token"]
+        await oauth.aclose()
+    await http.aclose()
+    assert not isinstance(failed.value, ProviderUnavailable), "a refused refresh, not one to retry"
+    assert f"server {issuer} sent an answer over 1 MiB" in failed.value.message
+    assert flood.written < MAX_ANSWER_BYTES + BUFFERED
 
 
 def ec_pem() -> str:
