@@ -422,3 +422,37 @@ async def test_a_probe_given_back_while_the_database_is_away_frees_this_workers_
         assert breaker.state(key) is BreakerState.HALF_OPEN
     finally:
         await engine.dispose()
+
+
+async def test_after_a_busy_probe_or_an_abandon_a_failure_counts_while_the_database_is_away(
+    tmp_path: Path,
+) -> None:
+    """A worker told the probe is another's, and the worker that gave its probe back, each keep
+    their streak in their view: when the database is then away, their next failure is counted here
+    (not a crash in the publishing path) and the post stays held. Mutations: the view rebuilt with
+    ``None`` failures after a busy probe (``admit``) or after an abandon (``abandon_probe``)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'breakers.db'}")
+    try:
+        await migrate(engine)
+        # No read between the calls (cache_s): each worker acts on the view its own calls left.
+        prober, waiter = (
+            Breakers(BreakerStore(session_factory(engine)), threshold=1, open_s=0.2, cache_s=60.0)
+            for _ in range(2)
+        )
+        key = ("youtube", 10)
+        await prober.record_failure(key)
+        await waiter.record_failure(key)
+        # The waiter's one read: open, no probe out (it does not learn of the prober's).
+        assert not (await waiter.admit(key)).allowed
+        await asyncio.sleep(0.25)
+        assert (await prober.admit(key)).probe
+        assert not (await waiter.admit(key)).allowed  # asked for it: the prober's
+        await prober.abandon_probe(key)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE breaker_states"))
+        for breaker in (prober, waiter):
+            assert await breaker.record_failure(key) is None
+            assert breaker.state(key) is BreakerState.HALF_OPEN
+            assert not (await breaker.admit(key)).allowed  # no probe to be had: held
+    finally:
+        await engine.dispose()
