@@ -456,3 +456,126 @@ async def test_after_a_busy_probe_or_an_abandon_a_failure_counts_while_the_datab
             assert not (await breaker.admit(key)).allowed  # no probe to be had: held
     finally:
         await engine.dispose()
+
+
+# -- Survivors of the constructors, the cache's helpers and BreakerStore.failure (issue 29, second
+# -- run over the functions the first did not measure).
+
+
+async def test_by_default_a_worker_reads_once_a_second_and_a_probe_runs_30_s(tmp_path: Path) -> None:
+    """Breakers' defaults: the fleet's breakers reread once per second, and a probe may stay out
+    max(open_s, 30) s before another worker may send one. Mutations: the default ``cache_s`` 2.0;
+    the default probe time ``max(open_s, 31.0)``."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'breakers.db'}")
+    try:
+        await migrate(engine)
+        clock = Clock(100.0)
+        breaker = Breakers(BreakerStore(session_factory(engine)), threshold=1, open_s=0.2, clock=clock)
+        key = ("youtube", 14)
+        assert (await breaker.admit(key)).allowed  # the first read
+        sent = _statements(breaker)
+        clock.now = 100.99
+        assert (await breaker.admit(key)).allowed
+        assert sent == []
+        clock.now = 101.0
+        assert (await breaker.admit(key)).allowed
+        assert len(sent) == 1
+        await breaker.record_failure(key)
+        await asyncio.sleep(0.25)  # the database's open period
+        clock.now = 103.0
+        assert (await breaker.admit(key)).probe
+        [row] = (await breaker.store.read()).values()
+        assert 29.5 < row.probe_until - row.now <= 30.0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_slow_read_does_not_move_a_breakers_deadline_later(db: Database) -> None:
+    """A read's deadlines are placed from when the read began: the database read its clock after
+    that, so this worker never holds posts past the moment the fleet's breaker half-opens, however
+    long the read took (here 5 s on this worker's clock). Mutation: ``_refresh`` placing them from
+    this worker's clock after the read (``at=None``, or no ``at``)."""
+    key = ("youtube", 11)
+    clock = Clock(1000.0)
+    async with _breakers(db, 2, threshold=1, open_s=60.0, clock=clock) as (opener, reader):
+        assert await opener.record_failure(key) is BreakerChange.OPENED  # 60 s on the database's clock
+
+        def slow(*args: object) -> None:
+            clock.now += 5.0
+
+        event.listen(reader.store.sessions.kw["bind"].sync_engine, "before_cursor_execute", slow)
+        held = await reader.admit(key)
+    assert not held.allowed and 1059 < held.retry_at <= 1060
+
+
+async def test_a_breaker_the_database_does_not_have_is_closed_on_the_next_read(
+    tmp_path: Path,
+) -> None:
+    """This worker opened a breaker on its own while the database was away; the database is back
+    without that row (here: migrated only now): the next read closes it here too, posts go out and
+    the gauge says closed. Mutations: ``_refresh`` resetting a view the database has no row for
+    under ``None``, to ``None``, or without one of its arguments."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'breakers.db'}")
+    try:
+        clock = Clock(100.0)
+        breaker = Breakers(
+            BreakerStore(session_factory(engine)), threshold=1, open_s=30.0, cache_s=1.0, clock=clock
+        )
+        key = ("threads", 12)
+        assert await breaker.record_failure(key) is None  # no table: counted here
+        assert breaker.state(key) is BreakerState.OPEN and _state("threads", "12") == 1
+        await migrate(engine)
+        clock.now = 101.0
+        assert (await breaker.admit(key)).allowed
+        assert breaker.state(key) is BreakerState.CLOSED and _state("threads", "12") == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_a_worker_that_reads_that_the_probe_is_out_does_not_ask_for_it(db: Database) -> None:
+    """Another worker has the probe and this worker's read shows it: the post is held and the
+    database is not asked for the probe. Mutation: ``_remember`` dropping the probe's deadline from
+    the view (every admission then sent a probe request that matches nothing)."""
+    key = ("tiktok", 13)
+    async with _breakers(db, 2, threshold=1) as (prober, reader):
+        await prober.record_failure(key)
+        assert not (await reader.admit(key)).allowed  # open (and the reader's connection made)
+        await asyncio.sleep(OPEN_S + 0.05)
+        assert (await prober.admit(key)).probe
+        sent = _statements(reader)
+        assert not (await reader.admit(key)).allowed
+        assert [s.split()[0].upper() for s in sent] == ["SELECT"]  # the read, no UPDATE
+
+
+async def test_a_failure_below_the_threshold_is_one_statement(db: Database) -> None:
+    """A closed breaker's failure is counted by one upsert. Mutation: ``BreakerStore.failure``
+    trying to reopen a closed breaker too (``0 <=`` for ``0 <``): a second statement, matching
+    nothing, on every failure."""
+    key = ("linkedin", 15)
+    async with _breakers(db, 1, threshold=3) as (breaker,):
+        await breaker.record_failure(key)  # the connection made
+        sent = _statements(breaker)
+        assert await breaker.record_failure(key) is None
+        assert [s.split()[0].upper() for s in sent] == ["INSERT"]
+
+
+async def test_a_deadline_on_this_workers_clock_zero_is_not_read_as_closed(tmp_path: Path) -> None:
+    """0 is a closed breaker's deadline, so a deadline that lands on exactly 0.0 of this worker's
+    clock is kept a hair past it: open at 0, half-open right after. Reached with an open period of
+    0 and the clock at 0: SQLite reads its clock once per statement ("now" is the same within one
+    sqlite3_step, https://www.sqlite.org/lang_datefunc.html), so the row's deadline is exactly its
+    ``now``. Mutation: the stand-in ``1.000000001`` (open for another second) for ``1e-9``."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'breakers.db'}")
+    try:
+        await migrate(engine)
+        clock = Clock(0.0)
+        breaker = Breakers(
+            BreakerStore(session_factory(engine)), threshold=1, open_s=0.0, cache_s=60.0, clock=clock
+        )
+        key = ("x", 16)
+        assert await breaker.record_failure(key) is BreakerChange.OPENED
+        assert breaker.state(key) is BreakerState.OPEN
+        clock.now = 0.5
+        assert breaker.state(key) is BreakerState.HALF_OPEN
+    finally:
+        await engine.dispose()
