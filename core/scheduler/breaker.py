@@ -88,6 +88,7 @@ class Breakers:
         self.probe_s = probe_s if probe_s is not None else max(open_s, 30.0)
         self.clock = clock
         self._views: dict[str, _View] = {}
+        # Equivalent mutant: "INF" (float() reads infinity's name in any case).
         self._read_at = -float("inf")
         self._reading: asyncio.Lock | None = None
         self._probes: dict[str, float] = {}
@@ -238,11 +239,15 @@ class Breakers:
             # Never exactly 0, which means closed.
             return 0.0 if value == 0 else (local + (value - row.now)) or 1e-9
 
+        # Equivalent mutants: ``>=`` (a probe due exactly at the database's now becomes this
+        # worker's now, already past at its next admission, as 0 is), and 1.0 for no probe (as long
+        # past on a monotonic clock, seconds since boot).
         probe = deadline(row.probe_until) if row.probe_until > row.now else 0.0
         self._set(name, _View(row.failures, deadline(row.open_until), probe))
 
     def _set(self, name: str, view: _View) -> None:
         self._views[name] = view
+        # Equivalent mutant: ``rpartition`` (storage_key writes one ":", and platform names have none).
         platform, _, account = name.partition(":")
         state = view.state(self.clock())
         metrics.BREAKER_STATE.labels(platform=platform, account=account).set(int(state))
