@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -184,6 +185,24 @@ class SlackSettings(BaseModel):
     # views.publish calls per minute per workspace: Slack's Tier 4, "100+ per minute"
     # (https://docs.slack.dev/reference/methods/views.publish, read 2026-12-06).
     home_publish_per_minute: int = Field(default=100, ge=1)
+
+    @field_validator("file_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        # An origin is trusted with the bot token, so one that names no host (a typo such as
+        # "https://") is refused here rather than matched against URLs that name none either.
+        for origin in value:
+            try:
+                parts = urlsplit(origin.strip())
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                parts = None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    f"slack.file_origins: {origin!r} is not an origin; write scheme://host[:port], "
+                    "e.g. https://files.proxy.example:8443"
+                )
+        return value
 
 
 class DiscordSettings(BaseModel):

@@ -5,6 +5,8 @@ not) gets a clear refusal, and the listener never sees a request, let alone the 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,9 @@ from aiohttp import web
 from sqlalchemy import select
 
 from adapters.slack.files import FileHosts
+from core.config import load_settings
 from core.db.models import RecentFile
+from core.errors import ConfigError
 from tests import test_slack_adapter
 from tests.fakes.loopback import LoopbackFake
 from tests.test_slack_adapter import ANA, CHANNEL, Harness, sqlite_only
@@ -118,6 +122,10 @@ async def test_a_3xx_without_a_location_is_refused_after_one_request(harness: Ha
         ("https://files.slack.com/files-pri/T1-F1/download/a.mp4", True),
         ("https://files.slack-gov.com/files-pri/T1-F1/a.mp4", True),
         ("https://acme.slack.com/signin", True),
+        # A fully qualified name (trailing dot), any case, the default port written out: the same host.
+        ("https://files.slack.com./files-pri/T1-F1/a.mp4", True),
+        ("https://FILES.Slack.COM/files-pri/T1-F1/a.mp4", True),
+        ("https://files.slack.com:443/files-pri/T1-F1/a.mp4", True),
         ("http://files.slack.com/files-pri/T1-F1/a.mp4", False),
         ("https://files.slack.com:8443/files-pri/T1-F1/a.mp4", False),
         ("https://files.slack.com.evil.example/a.mp4", False),
@@ -138,3 +146,34 @@ def test_an_origin_the_operator_lists_is_trusted_exactly() -> None:
     assert hosts.trusted("http://127.0.0.1:8123/files-pri/T-F/download/a.mp4")
     assert not hosts.trusted("http://127.0.0.1:8124/files-pri/T-F/download/a.mp4")
     assert not hosts.trusted("https://127.0.0.1:8123/a.mp4")
+
+
+@pytest.mark.parametrize(
+    ("listed", "url"),
+    [
+        ("https://proxy.example", "https://proxy.example:443/a.mp4"),
+        ("https://proxy.example:443", "https://proxy.example/a.mp4"),
+        ("http://proxy.example", "http://proxy.example:80/a.mp4"),
+        ("http://proxy.example:80", "http://Proxy.Example./a.mp4"),
+        ("HTTPS://Proxy.Example.", "https://proxy.example/a.mp4"),
+    ],
+)
+def test_a_listed_origin_matches_its_default_port_case_and_trailing_dot(listed: str, url: str) -> None:
+    """Mutations: a scheme's default port forgotten or altered, the trailing dot not stripped."""
+    assert FileHosts([listed]).trusted(url)
+    assert not FileHosts([listed]).trusted(re.sub("proxy.example", "proxy.example.net", url, flags=re.I))
+
+
+@pytest.mark.parametrize(
+    "origin", ["https://", "files.proxy.example", "ftp://files.proxy.example", "https://h:x"]
+)
+def test_an_origin_that_names_no_host_is_refused_at_start_up(
+    origin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An origin is trusted with the bot token: one naming no host must not load (it would be
+    compared with URLs that name none either)."""
+    monkeypatch.setenv(
+        "POSTBOT_SLACK__FILE_ORIGINS", json.dumps(["https://files.slack-proxy.example", origin])
+    )
+    with pytest.raises(ConfigError, match=r"slack\.file_origins: .* is not an origin; write scheme://host"):
+        load_settings()

@@ -49,6 +49,9 @@ class FileHosts:
     def trusted(self, url: str) -> bool:
         try:
             parts = urlsplit(url)
+            # Equivalent mutants: ``or "XXXX"`` (a URL with no host is refused either way: it is on
+            # no Slack domain, and settings refuse a listed origin without a host), ``rstrip("XX.XX")``
+            # (the name is lower-cased first, so there is never an "X" to strip).
             host = (parts.hostname or "").lower().rstrip(".")
             origin = _origin(url)
         except ValueError:
@@ -62,6 +65,8 @@ class FileHosts:
 
 
 def _origin(url: str) -> str:
+    # Equivalent mutants: the scheme or host upper-cased (listed origins and URLs pass through here
+    # alike, so they still compare equal), ``or 'XXXX'`` and ``rstrip('XX.XX')`` (as in ``trusted``).
     parts = urlsplit(url.strip())
     default = {"https": 443, "http": 80}.get(parts.scheme)
     port = parts.port if parts.port is not None else default
