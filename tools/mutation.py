@@ -54,12 +54,13 @@ MODULES = (
         "slack-file-hosts",
         "the bot token goes to Slack's file hosts only",
         ("adapters/slack/files.py",),
-        ("tests/test_slack_file_hosts.py", "tests/test_slack_recent_files.py"),
+        ("tests/test_slack_file_hosts.py", "tests/test_slack_file_download.py"),
         # The host rule and the download that obeys it; the rest of the file reads messages.
         functions=(
             "adapters.slack.files.xǁFileHostsǁ*",
             "adapters.slack.files.x__origin__*",
             "adapters.slack.files.x__open__*",
+            "adapters.slack.files.x__outside_slack__*",
             "adapters.slack.files.x_download__*",
             "adapters.slack.files.x_is_external__*",
         ),
