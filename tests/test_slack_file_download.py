@@ -12,6 +12,7 @@ only for the bot token, and with its sign-in page (a redirect, then HTML) otherw
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +34,7 @@ from tests.fakes.slack_api import FakeSlack
 
 CHANNEL = "C0LAUNCH"
 ANA = "U0ANA"
+_UNTYPED = "X-Test-Untyped"
 
 
 class Hops(LoopbackFake):
@@ -43,11 +45,16 @@ class Hops(LoopbackFake):
         super().__init__()
         self.then = ""
         self.seen: list[tuple[str, str | None]] = []
+        self.body = b""
+        self.sent = 0
 
     def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/hop/{left}", self._hop)
         app.router.add_get("/not-modified", self._not_modified)
+        app.router.add_get("/bare", self._bare)
+        app.router.add_get("/endless", self._endless)
+        app.on_response_prepare.append(self._untyped)
         return app
 
     async def _hop(self, request: web.Request) -> web.Response:
@@ -59,6 +66,29 @@ class Hops(LoopbackFake):
     async def _not_modified(self, request: web.Request) -> web.Response:
         self.seen.append((request.path, request.headers.get("Authorization")))
         return web.Response(status=304)
+
+    async def _bare(self, request: web.Request) -> web.Response:
+        """The file's bytes with no Content-Type at all (a proxy that drops it)."""
+        return web.Response(body=self.body, headers={_UNTYPED: "1"})
+
+    async def _endless(self, request: web.Request) -> web.StreamResponse:
+        """A chunked body that never ends, counting what it managed to send."""
+        response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        piece = b"\0" * 65536
+        try:
+            while True:
+                await response.write(piece)
+                self.sent += len(piece)
+        except (ConnectionResetError, RuntimeError):
+            return response
+
+    @staticmethod
+    async def _untyped(request: web.Request, response: web.StreamResponse) -> None:
+        # aiohttp gives every body a Content-Type before sending; on_response_prepare comes after.
+        if response.headers.pop(_UNTYPED, None):
+            response.headers.popall("Content-Type", None)
 
 
 class Elsewhere(LoopbackFake):
@@ -274,6 +304,45 @@ async def test_a_redirect_off_slack_is_refused_logged_and_never_requested(
     [record] = [r for r in caplog.records if r.name == "adapters.slack.files"]
     assert record.getMessage() == "slack file download redirected off Slack's hosts"
     assert record.__dict__["host"] == "127.0.0.1"
+
+
+async def test_an_answer_without_a_content_type_is_taken(world: World, clip: Path) -> None:
+    """Only HTML (a sign-in page) is refused by its type; no type at all is not an error.
+    Mutation: no default for a missing header (``None.startswith`` would raise)."""
+    world.hops.body = clip.read_bytes()
+    payload = world.payload(clip, url_private_download=f"{world.hops.base_url}/bare")
+    info = await world.fetch(payload)
+    assert Path(info.path).read_bytes() == clip.read_bytes()
+
+
+async def test_an_endless_body_is_cut_at_its_announced_size_without_reading_on(
+    world: World, clip: Path
+) -> None:
+    """The download streams: a body that never ends is cut once it passes the file's announced size.
+    Mutation: the response read whole before returning (``stream`` false or left out), which
+    never returns here."""
+    payload = world.payload(clip, size=1000, url_private_download=f"{world.hops.base_url}/endless")
+    async with asyncio.timeout(20):
+        with pytest.raises(MediaError, match=r"is larger than the 1 KB it was announced as"):
+            await world.fetch(payload)
+    assert world.stored() == []
+    # What the server got out before the connection closed: socket buffers, not the stream.
+    assert world.hops.sent < 64 * 1024 * 1024
+
+
+async def test_redirects_are_checked_hop_by_hop_whatever_client_is_handed_in(
+    world: World, clip: Path
+) -> None:
+    """A client built to follow redirects (httpx's ``follow_redirects=True``) must not follow them
+    here: each hop is checked before it is asked. Mutation: ``follow_redirects`` left to the client."""
+    payload = world.payload(clip)
+    world.hops.then = f"{world.elsewhere.base_url}/stolen.mp4"
+    payload["url_private_download"] = f"{world.hops.base_url}/hop/1"
+    async with httpx.AsyncClient(follow_redirects=True, timeout=30) as following:
+        world.http = following
+        with pytest.raises(MediaError, match="did not follow it"):
+            await world.fetch(payload)
+    assert world.elsewhere.requests == []
 
 
 async def test_a_3xx_without_a_location_is_one_request(world: World, clip: Path) -> None:

@@ -179,6 +179,8 @@ async def _open(
                 "and postbot did not follow it.",
                 hint="Upload the video again.",
             )
+        # Equivalent mutants: "get" (httpx upper-cases methods), the header's name in another case,
+        # here and for "location" below (httpx's Headers ignore case).
         request = http.build_request("GET", url, headers={"Authorization": f"Bearer {bot_token}"})
         response = await http.send(request, stream=True, follow_redirects=False)
         # Not ``is_redirect``, which is every 3xx: one without a Location leads nowhere, and is
@@ -210,6 +212,8 @@ async def download(
     # An unauthorized request ends on the HTML sign-in page (a redirect on Slack's hosts), caught below.
     response = await _open(http, file.download_url, name=name, bot_token=bot_token, hosts=hosts)
     try:
+        # Equivalent mutants: the header's name in another case, a default other than None that is
+        # not HTML; and below, ``aiter_bytes(None)`` (chunks as they arrive: only their size differs).
         content_type = response.headers.get("content-type", "")
         if response.status_code != 200 or content_type.startswith("text/html"):
             raise MediaError(
