@@ -182,6 +182,8 @@ async def _open(
         # Equivalent mutants: "get" (httpx upper-cases methods), the header's name in another case,
         # here and for "location" below (httpx's Headers ignore case).
         request = http.build_request("GET", url, headers={"Authorization": f"Bearer {bot_token}"})
+        # Equivalent mutant: ``follow_redirects=None`` (httpx reads it as false; left out, it would be
+        # the client's default, which a test sets to true).
         response = await http.send(request, stream=True, follow_redirects=False)
         # Not ``is_redirect``, which is every 3xx: one without a Location leads nowhere, and is
         # refused by the caller as an answer that is not the file.
