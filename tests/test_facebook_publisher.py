@@ -251,12 +251,26 @@ async def test_posting_too_fast_waits_instead_of_failing_the_post(
     with pytest.raises(RateLimited) as limited:
         await publisher(fake, http).publish(job(reel_clip, [], tokens(fake)))
     assert limited.value.retry_after == PUBLISH_LIMIT_RETRY_S
-    assert "too fast" in str(limited.value)
+    assert "We limit how often you can post" in limited.value.message, "Facebook's own words"
+    assert "post more slowly" in (limited.value.hint or "")
 
     landscape = clip_file(tmp_path / "wide.mp4", LANDSCAPE)
     fake.posting_too_fast("create")
     with pytest.raises(RateLimited):
         await publisher(fake, http).publish(host.attach(job(landscape, [], tokens(fake))))
+
+
+async def test_any_policy_block_waits_as_meta_says_not_only_posting_too_fast(
+    fake: FakeFacebook, http: httpx.AsyncClient, reel_clip: Path
+) -> None:
+    # Handling Errors: 368 "Temporarily blocked for policies violations" → "Wait and retry the
+    # operation", whatever the subcode, and on any call (here the upload's start).
+    fake.policy_block("start")
+    with pytest.raises(RateLimited) as limited:
+        await publisher(fake, http).publish(job(reel_clip, [], tokens(fake)))
+    assert limited.value.retry_after == PUBLISH_LIMIT_RETRY_S
+    assert "temporarily blocked" in (limited.value.hint or "")
+    assert not fake.videos
 
 
 @pytest.mark.parametrize("code", [4, 32, 613])

@@ -27,8 +27,9 @@ Implemented after, each read 6 Dec 2026:
   ``video_state=PUBLISHED`` and ``description`` publishes, refused before every byte arrived and
   beyond 30 reels per Page per 24 hours ("Reels API is limited to 30 API-published posts within a
   24-hour moving period ... enforced on the POST /{page_id}/video_reels endpoint", same page, Rate
-  Limit; the page names no error, so the fake answers code 9 as Meta's content-publishing limit does
-  for Instagram).
+  Limit; the page names no error and no client read on 2026-12-07 quotes one, so the fake answers
+  code 9 as Meta's content-publishing limit does for Instagram: a guess, see ``PUBLISH_LIMITED`` in
+  core/platforms/facebook/publisher.py).
   ``GET /{version}/{video-id}?fields=status`` → ``{"status": {"video_status", "uploading_phase":
   {"status", "bytes_transferred"}, "processing_phase": {"status"}, "publishing_phase": {"status",
   "publish_status"}}}``: processing takes ``processing_polls`` polls (a processing delay).
@@ -227,14 +228,23 @@ class FakeFacebook(LoopbackFake, MetaDownloader):
         self.injected[endpoint].append(Injected(count, 400, code=code, regain_minutes=regain_minutes))
 
     def posting_too_fast(self, endpoint: str, count: int = 1) -> None:
-        """Facebook's "posting too fast" block for the next ``count`` calls to ``endpoint``: subcode
-        1390008, which the Postiz client meets publishing for real and words "You are posting too fast,
-        please slow down" (gitroomhq/postiz-app, libraries/nestjs-libraries/src/integrations/social/
-        facebook.provider.ts, ``handleErrors``). Postiz matches the subcode alone; the code that comes
-        with it is not documented anywhere read, so the fake's 368 (Graph's "deemed abusive or is
-        otherwise disallowed", https://developers.facebook.com/docs/graph-api/guides/error-handling)
-        is a guess, and the publisher keys on the subcode only."""
+        """Facebook's "posting too fast" block for the next ``count`` calls to ``endpoint``: code 368
+        with subcode 1390008. Meta's Handling Errors table names 368 "Temporarily blocked for policies
+        violations" and says "Wait and retry the operation"
+        (https://developers.facebook.com/docs/graph-api/guides/error-handling, Error Codes, read
+        2026-12-07). The body is the one real clients met publishing: Postiz's production failures,
+        "code 368, type OAuthException, subcode 1390008, message 'We limit how often you can post,
+        comment or do other things in a given amount of time in order to help protect the community
+        from spam. You can try again later.'" (gitroomhq/postiz-app pull 2068, 2026-09-11), and the
+        same code and subcode in an earlier body ("It looks like you were misusing this feature by
+        going too fast", facebookarchive/php-graph-sdk issue 693). How long the block lasts is not
+        said anywhere read."""
         self.injected[endpoint].append(Injected(count, 400, code=368, subcode=POSTING_TOO_FAST))
+
+    def policy_block(self, endpoint: str, count: int = 1) -> None:
+        """Code 368 without the posting-too-fast subcode (Handling Errors: "Temporarily blocked for
+        policies violations", "Wait and retry the operation")."""
+        self.injected[endpoint].append(Injected(count, 400, code=368))
 
     def deny_next(self) -> None:
         self._deny += 1
@@ -300,11 +310,12 @@ class FakeFacebook(LoopbackFake, MetaDownloader):
             return graph_error(
                 plan.status,
                 plan.code,
-                "It looks like you were misusing this feature by going too fast.",
+                "We limit how often you can post, comment or do other things in a given amount of time "
+                "in order to help protect the community from spam. You can try again later.",
                 subcode=plan.subcode,
-                error_user_title="You're Temporarily Blocked",
-                error_user_msg="You're posting too fast. Please slow down.",
             )
+        if plan.code == 368:
+            return graph_error(plan.status, plan.code, "Temporarily blocked for policies violations")
         if plan.status >= 500:
             return graph_error(plan.status, plan.code, "An unexpected error has occurred.", is_transient=True)
         messages = {
@@ -631,6 +642,8 @@ class FakeFacebook(LoopbackFake, MetaDownloader):
                 # Not a documented answer: the fake's guard, so a publisher that repeats a finish
                 # which went through (a double publish) fails its test.
                 raise Rejected(graph_error(400, 100, "(#100) This video has already been published."))
+            # The cap: reels-publishing#rate-limit. Its error is a guess, unconfirmed on 2026-12-07
+            # (PUBLISH_LIMITED in core/platforms/facebook/publisher.py says what was searched).
             if self.reels_published(page) >= REELS_PER_DAY:
                 raise Rejected(
                     graph_error(

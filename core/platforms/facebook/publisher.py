@@ -82,19 +82,33 @@ DEFAULT_GRAPH_URL = f"{GRAPH_HOST}/{GRAPH_VERSION}"
 # Graph's throttling codes (core/publishers/graph.py) and the Pages rate limit, 80001
 # (https://developers.facebook.com/docs/graph-api/guides/error-handling).
 THROTTLED = graph.THROTTLED | {80001}
-# GUESS, not documented: the reels guide names the 30-a-day cap but not the error it answers with
-# (caps.py), and no client or issue read (Postiz, trypost, fbsamples/reels_publishing_apis, 6 Dec 2026)
-# shows one. Code 9 is what Meta's sibling content-publishing limit answers (Instagram's subcode
-# 2207042 comes with code 9), so it is read as the cap; so is throttling on the publish step without
-# a regain time (below). A real refusal with another code fails the post with Facebook's own words.
+# Still a guess: which error the 30-reels cap answers with. Searched 2026-12-07 (corpus docs: the
+# Reels Publishing guide's Rate Limit section names the number and the endpoint, not the error;
+# Video API Error Codes, developers.facebook.com/docs/video-api/reference/error-codes, lists only
+# upload-session and upload subcodes; Handling Errors has no row for a publishing cap. Corpus issues
+# and code: "video_reels limit", "30 API-published posts", the Postiz, trypost, n8n and
+# fbsamples/reels_publishing_apis trackers: clients enforce the 30 themselves, none quotes Facebook's
+# refusal; nor can postbot count the Page's reels, the Page video_reels reference saying of reading
+# "You can't perform this operation on this endpoint"). Code 9 is what Meta's sibling limit answers
+# (Instagram's content publishing, code 9 with subcode 2207042, Instagram Error Codes), so it is
+# read as the cap, and so is throttling on the publish step without a regain time. Any other refusal
+# fails the post with Facebook's own words. That is the cheaper mistake: reading every unknown
+# refusal as the cap would hold each genuinely bad reel through hourly attempts (four hours with
+# scheduler.max_attempts' default 5) before its author hears, while the opposite mistake needs a Page
+# past 30 API reels in a day and costs one post that its author sees failed at once, in Facebook's
+# words, and can send again.
 PUBLISH_LIMITED = {9}
-# Facebook's "posting too fast" block, met by a client that publishes for real: the Postiz provider
-# answers subcode 1390008 with "You are posting too fast, please slow down" (gitroomhq/postiz-app,
-# libraries/nestjs-libraries/src/integrations/social/facebook.provider.ts, handleErrors). Postiz fails
-# the post; postbot waits, since slowing down is what the block asks for. Its code is not documented
-# (so only the subcode is read), nor how long it lasts (so the cap's hour is a guess too).
-POSTING_TOO_FAST = {1390008}
-# The cap is a moving 24-hour window whose oldest reel postbot cannot see: come back hourly.
+# Code 368, "Temporarily blocked for policies violations": "Wait and retry the operation" (Handling
+# Errors, https://developers.facebook.com/docs/graph-api/guides/error-handling, Error Codes, read
+# 2026-12-07). Publishing meets it as the "posting too fast" block, code 368 with subcode 1390008,
+# in bodies quoted by clients that publish for real (gitroomhq/postiz-app pull 2068, from its
+# production failures, 2026-09-11: "We limit how often you can post ... You can try again later.";
+# facebookarchive/php-graph-sdk issue 693). Postiz failed the post; postbot waits, as Meta says.
+POLICY_BLOCK = 368
+POSTING_TOO_FAST = 1390008
+# How long the block or the cap lasts is documented nowhere read (the bodies say "try again later";
+# the cap is a moving 24 hours whose oldest reel postbot cannot see): come back hourly, as many
+# times as scheduler.max_attempts allows.
 PUBLISH_LIMIT_RETRY_S = 3600.0
 POLL_S = 10.0
 POLL_FOR_S = 300.0
@@ -110,12 +124,17 @@ def _publish_limit(
 ) -> PublishError | None:
     code = error.get("code")
     status = response.status_code
-    if error.get("error_subcode") in POSTING_TOO_FAST:
+    if code == POLICY_BLOCK:
+        why = (
+            "Facebook asked postbot to post more slowly"
+            if error.get("error_subcode") == POSTING_TOO_FAST
+            else "Facebook has temporarily blocked this action for the Page"
+        )
         return RateLimited(
             message,
             status_code=status,
             retry_after=PUBLISH_LIMIT_RETRY_S,
-            hint="Facebook asked postbot to post more slowly; it will be retried in an hour.",
+            hint=f"{why}; it will be retried in an hour.",
         )
     if publish_step and (code in PUBLISH_LIMITED or (code in THROTTLED and regain_after(response) is None)):
         return RateLimited(
