@@ -1,15 +1,19 @@
 """What Threads accepts in a video post (file and text).
 
-Video: the "Media Specifications" of the publishing guide
-(https://developers.facebook.com/docs/threads/posts#media-specifications): MOV or MP4 with no edit
-lists and the moov atom at the front; HEVC or H.264, progressive, closed GOP, 4:2:0; AAC at most
-48 kHz, mono or stereo; 23-60 fps; at most 1920 columns; aspect ratio between 0.01:1 and 10:1 (9:16
-recommended); at most 300 s (longer than 0 s) and 1 GB. The docs corpus's copy of Meta's page stops
-before that section, so the values were read from Ayrshare's copy of it
-(https://ayrshare.com/docs/media-guidelines/threads, read 2026-12-06), which quotes Meta's wording.
+Video: Meta's Threads API Overview, "Limitations and Specifications", "Video Specifications"
+(https://developers.facebook.com/documentation/threads/overview, its markdown copy read 2026-12-07):
+"MOV or MP4 (MPEG-4 Part 14), no edit lists, moov atom at the front of the file"; "AAC, 48khz sample
+rate maximum, 1 or 2 channels"; "HEVC or H264, progressive scan, closed GOP, 4:2:0 chroma
+subsampling"; "23-60 FPS"; "Maximum Columns (horizontal pixels): 1920"; aspect ratio "between 0.01:1
+and 10:1" (9:16 recommended); "300 seconds (5 minutes) maximum, minimum longer than 0 seconds"; "1 GB
+maximum". These replace the values first read from Ayrshare's copy
+(ayrshare.com/docs/media-guidelines/threads), which agrees on all of them but the video bitrate: Meta
+says "VBR, 100 Mbps maximum", Ayrshare 25 Mbps. postbot checks no bitrate (``Rules`` has none), so
+that difference changes nothing here.
 
-Text: "Text posts are limited to 500 characters. Emojis are counted as the number of UTF-8 bytes"
-(same page, Limitations; the word "bytes" links to the grapheme-splitter package, so a character is a
+Text: "Text posts are limited to 500 characters" (same Overview, "Other Limitations"), and "Emojis
+are counted as the number of UTF-8 bytes" (Threads Posts, https://developers.facebook.com/docs/threads/posts,
+Limitations; the word "bytes" links to the grapheme-splitter package, so a character is a
 grapheme cluster). So ``👍`` counts 4, ``👍🏽`` 8, a flag 8, and ``é`` or ``日`` one each:
 ``text_length`` below. Postiz (libraries/nestjs-libraries/src/integrations/social/threads.provider.ts)
 checks a plain 500 and maps Threads' own refusal "text must be at most 500 characters"; postbot
