@@ -201,6 +201,48 @@ async def test_threads_publish_refuses_past_the_limit_and_the_refusal_waits(
     assert limited.value.retry_after == 3600.0 and not fake.media
 
 
+async def test_a_spent_quota_waits_whatever_code_threads_refuses_it_with(
+    fake: FakeThreads, host: VideoHost, http: httpx.AsyncClient, video: Path
+) -> None:
+    """What threads_publish answers past the 250 is not documented (PUBLISH_LIMIT_CODE): a refusal
+    with any other code is checked against threads_publishing_limit, which is, and waits if the
+    quota is spent. Then the retry publishes the same container once the window moved."""
+    fake.limit_refusal = (100, "(#100) Invalid parameter")
+    saved: list[dict[str, Any]] = []
+    pub = publisher(fake, http)
+    real_check = pub._check_limit
+    spent = False
+
+    async def spend_after_first_check(tokens: Any) -> None:
+        nonlocal spent
+        await real_check(tokens)
+        if not spent:
+            spent, fake.quota_total = True, 0
+
+    pub._check_limit = spend_after_first_check  # type: ignore[method-assign]
+    with pytest.raises(RateLimited) as limited:
+        await pub.publish(make_job(host, video, saved))
+    assert limited.value.retry_after == 3600.0 and not fake.media
+    assert "used its 0 API posts" in limited.value.message
+
+    fake.quota_total = 250
+    await pub.publish(retry_of(host, video, saved))
+    assert len(fake.media) == 1 and len(fake.containers) == 1, "the same container, published once"
+
+
+async def test_a_refusal_with_the_quota_not_spent_fails_in_threads_words(
+    fake: FakeThreads, host: VideoHost, http: httpx.AsyncClient, video: Path
+) -> None:
+    fake.refuse("publish", 100, "(#100) The parameter creation_id is not valid")
+
+    with pytest.raises(PermanentError) as failed:
+        await publisher(fake, http).publish(make_job(host, video, []))
+
+    assert not isinstance(failed.value, RateLimited)
+    assert "creation_id is not valid" in failed.value.message
+    assert not fake.media
+
+
 async def test_throttling_waits_and_the_retry_keeps_the_container(
     fake: FakeThreads, host: VideoHost, http: httpx.AsyncClient, video: Path
 ) -> None:

@@ -329,6 +329,21 @@ class ContainerPublisher(GraphRequests):
                 hint=f"{name} allows a fixed number of API posts per day; it will be retried later.",
             )
 
+    async def _spent_quota_explains(self, tokens: TokenSource, refused: PermanentError) -> None:
+        """Raise the wait for a spent quota if that is why the publish edge refused.
+
+        The limit is "enforced on the POST .../<publish_edge> endpoint", but not every platform shows
+        the error it answers with (Threads does not, core/platforms/threads/publisher.py): rather
+        than trust a guessed code, a refusal the platform's rules did not read as a limit is checked
+        against the limit edge, which is documented. Spent, the post waits; not spent (or the check
+        itself failing), the refusal stands in the platform's words."""
+        try:
+            await self._check_limit(tokens)
+        except RateLimited as spent:
+            raise spent from refused
+        except PublishError:
+            return
+
     async def _create_container(self, job: PublishJob, tokens: TokenSource) -> str:
         name = self.errors.name
         await self._check_limit(tokens)
@@ -386,14 +401,20 @@ class ContainerPublisher(GraphRequests):
     async def _publish(self, job: PublishJob, tokens: TokenSource, container: str) -> str:
         await job.checkpoint(**{self._key("publish_attempted"): True})
         # Not retried in place: an error may hide a publish that happened; the retry checks first.
-        body = await self._graph(
-            tokens,
-            "POST",
-            f"{tokens.account_id}/{self.api.publish_edge}",
-            f"publish the {self.api.noun}",
-            publish_step=True,
-            data={"creation_id": container},
-        )
+        try:
+            body = await self._graph(
+                tokens,
+                "POST",
+                f"{tokens.account_id}/{self.api.publish_edge}",
+                f"publish the {self.api.noun}",
+                publish_step=True,
+                data={"creation_id": container},
+            )
+        except AuthError:
+            raise
+        except PermanentError as refused:
+            await self._spent_quota_explains(tokens, refused)
+            raise
         media_id = str(body.get("id") or "")
         if not media_id:
             raise TransientError(f"{self.errors.name} did not return the published {self.api.noun}'s id")

@@ -27,8 +27,10 @@ search):
   the container is FINISHED, and refused once the profile published ``quota_total`` (250) posts in a
   moving 24 hours: "This limit is enforced on the POST /{threads-user-id}/threads_publish endpoint"
   (Overview, Posts, https://developers.facebook.com/docs/threads/overview#posts). Threads' pages show
-  no body for that refusal: the fake answers in Graph's envelope with code 9, as Meta's Instagram
-  content publishing does (``"Application request limit reached"``).
+  no body for that refusal, and no client read on 2026-12-07 quotes one: the fake answers in Graph's
+  envelope with code 9, as Meta's Instagram content publishing does (``"Application request limit
+  reached"``), a guess that ``limit_refusal`` changes (PUBLISH_LIMIT_CODE in
+  core/platforms/threads/publisher.py says what was searched).
 - ``GET /v1.0/{threads-user-id}/threads_publishing_limit?fields=quota_usage,config`` →
   ``{"data": [{"quota_usage", "config": {"quota_total": 250, "quota_duration": 86400}}]}`` (same
   section's example).
@@ -100,6 +102,7 @@ class Injected:
     status: int
     code: int = 2
     after: int = 0
+    message: str | None = None
 
 
 @dataclass
@@ -150,6 +153,9 @@ class FakeThreads(LoopbackFake, MetaDownloader):
         self.status_interval_s = 0.0
         self.too_fast_polls: list[str] = []
         self.quota_total = QUOTA_TOTAL
+        # What threads_publish answers past the quota: not documented (the module docstring), so a
+        # test can change it to show the publisher does not depend on the guess.
+        self.limit_refusal = (9, "Application request limit reached")
         self.containers: dict[str, Container] = {}
         self.media: dict[str, Media] = {}
         self.requests: list[Recorded] = []
@@ -190,6 +196,11 @@ class FakeThreads(LoopbackFake, MetaDownloader):
     def throttle(self, endpoint: str, count: int = 1, *, code: int = 4) -> None:
         self.injected[endpoint].append(Injected(count, 400, code=code))
 
+    def refuse(self, endpoint: str, code: int, message: str, count: int = 1) -> None:
+        """``count`` requests to ``endpoint`` are refused for good: Graph's envelope with
+        ``is_transient`` false (Handling Errors, which Threads' errors follow)."""
+        self.injected[endpoint].append(Injected(count, 400, code=code, message=message))
+
     def lose_publish_answers(self, count: int = 1) -> None:
         """The next ``count`` threads_publish calls publish, then the answer is lost (a 500 instead)."""
         self.lost_answers += count
@@ -216,6 +227,8 @@ class FakeThreads(LoopbackFake, MetaDownloader):
                 plan.status, plan.code, "An unexpected error has occurred. Please retry your request later.",
                 is_transient=True,
             )  # fmt: skip
+        if plan.message is not None:
+            return graph_error(plan.status, plan.code, plan.message, is_transient=False)
         return graph_error(plan.status, plan.code, "Application request limit reached", is_transient=True)
 
     async def _params(self, request: web.Request) -> dict[str, str]:
@@ -357,7 +370,8 @@ class FakeThreads(LoopbackFake, MetaDownloader):
             self._own(request, user)
             container = self._container(user, params.get("creation_id", ""))
             if self.published_in_window(user) >= self.quota_total:
-                raise Rejected(graph_error(400, 9, "Application request limit reached", is_transient=False))
+                code, message = self.limit_refusal
+                raise Rejected(graph_error(400, code, message, is_transient=False))
             if container.status == "PUBLISHED":
                 raise Rejected(graph_error(400, 100, "(#100) The media has already been published."))
             if container.status != "FINISHED":

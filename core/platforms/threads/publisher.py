@@ -52,9 +52,17 @@ DEFAULT_GRAPH_URL = f"{GRAPH_HOST}/{versions.DEFAULT}"
 # Threads' errors follow Graph's codes (core/publishers/graph.py; developers.facebook.com/docs/
 # graph-api/guides/error-handling), with 80002 for its own rate limit as on Instagram.
 THROTTLED = graph.THROTTLED | {80002}
-# What threads_publish answers once the 250 posts are spent is not shown in Threads' pages; Meta's
-# content-publishing APIs use code 9 ("Application request limit reached") for it, which is what
-# postbot reads as "wait" (the check before creating the container normally keeps it from happening).
+# Still a guess: what threads_publish answers once the 250 posts are spent. Searched 2026-12-07:
+# corpus docs (Threads Overview's Rate Limiting and Posts sections, Troubleshooting, the
+# threads_publishing_limit reference: the limit and the edge that reports it, no error body), corpus
+# issues and code ("threads_publish" with limit, quota, 250; Postiz's threads provider and its
+# tracker, restfb's Threads support, Threads client libraries): clients check the quota edge
+# themselves and none quotes the refusal. Meta's content-publishing APIs answer their own cap with
+# code 9 (Instagram: code 9, subcode 2207042), so code 9 is read as the cap at once. The code does
+# not have to be right: the quota edge is asked before every container is made, and any other
+# permanent refusal of threads_publish is checked against it (ContainerPublisher._publish), so a
+# spent quota waits whatever code it comes with, and a refusal with the quota not spent fails in
+# Threads' words.
 PUBLISH_LIMIT_CODE = 9
 CONTAINER_POLL_S = 60.0
 CONTAINER_POLL_FOR_S = 300.0
