@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -34,6 +35,33 @@ class RecordingNotifier:
         self.dms.append(post)
 
 
+class HeldClock:
+    """``time.monotonic``, which ``hold`` stops at its next reading until ``release``: what a
+    processor's breakers and rate limits measure (PostProcessor's ``monotonic``). A test that needs
+    several posts to meet the same instant (a breaker still open, a bucket not yet refilled) holds it
+    for that round, so a slow machine stretches the round without the breaker or the bucket seeing
+    any time pass. Stopped at the first reading, not at ``hold``: what comes before it (a claim, say)
+    is not counted into the instant."""
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.held: float | None = None
+
+    def __call__(self) -> float:
+        if not self.holding:
+            return time.monotonic()
+        if self.held is None:
+            self.held = time.monotonic()
+        return self.held
+
+    def hold(self) -> None:
+        self.holding, self.held = True, None
+
+    def release(self) -> None:
+        # Real time again: later than the held instant, so the clock never runs backwards.
+        self.holding, self.held = False, None
+
+
 @dataclass
 class Worker:
     processor: PostProcessor
@@ -54,6 +82,7 @@ async def worker(
     platforms: PlatformsSettings | None = None,
     http_timeout: float = 20.0,
     shared_limits: bool = False,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> AsyncIterator[Worker]:
     """A processor with its own engine (its own connections, as a separate process would have)."""
     engine = make_engine(db.url, schema=db.schema)
@@ -81,6 +110,7 @@ async def worker(
         worker_id=worker_id,
         # As bot/wiring.py builds it with scheduler.shared_limits: rate limits kept in the database.
         shared_buckets=SharedBuckets(sessions, engine.dialect.name) if shared_limits else None,
+        monotonic=monotonic,
     )
     try:
         yield Worker(processor, notifier, engine, sessions, clients)

@@ -21,7 +21,7 @@ from core.scheduler.breaker import Admission, Breakers, BreakerState
 from core.store.breakers import BreakerChange, BreakerRow, BreakerStore
 from tests.conftest import Database
 from tests.fakes.bench_platform import FakePlatform, Scripted, seed_posts
-from tests.scheduler_support import rows, worker
+from tests.scheduler_support import HeldClock, rows, worker
 
 OPEN_S = 0.6
 
@@ -174,12 +174,17 @@ async def test_open_breaker_reschedules_posts_without_spending_attempts(
         breaker_threshold=2,
         breaker_open_s=0.6,
     )
+    clock = HeldClock()
     try:
-        async with worker(db, settings, url, worker_id="w", scheduler=sched) as w:
+        async with worker(db, settings, url, worker_id="w", scheduler=sched, monotonic=clock) as w:
             ids = await seed_posts(w.sessions, count=5, run_at=datetime.now(UTC), platforms=("tiktok",))
+            # The whole first round inside the open period on the worker's clock: on a loaded machine
+            # it can outlast open_s, and the breaker would rightly half-open for post 3.
+            clock.hold()
             await w.processor.run_due()
             held = {p.id: p for p in await rows(w.sessions)}
             state_open = _state("tiktok")
+            clock.release()
             # Two failures opened it; the other three never reached the platform.
             assert fake.stats()["requests"] == 2
             async with asyncio.timeout(15):
