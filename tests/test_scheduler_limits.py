@@ -9,7 +9,7 @@ from core.config import PlatformSettings, PlatformsSettings, SchedulerSettings, 
 from core.scheduler.limits import Limits, TokenBucket
 from tests.conftest import Database
 from tests.fakes.bench_platform import FakePlatform, seed_posts
-from tests.scheduler_support import Worker, rows, worker
+from tests.scheduler_support import HeldClock, Worker, rows, worker
 
 SCHED = SchedulerSettings(lease_s=5, batch_size=20, max_in_flight=20)
 
@@ -46,10 +46,18 @@ async def test_token_bucket_spaces_requests_and_defers_long_waits(db: Database, 
     url = await fake.start()
     platforms = PlatformsSettings(linkedin=PlatformSettings(rate_per_s=5, burst=2))
     sched = SCHED.model_copy(update={"max_rate_wait_s": 0.5})
+    clock = HeldClock()
     try:
         async with worker(db, settings, url, worker_id="w", scheduler=sched, platforms=platforms) as w:
+            # The bucket's clock only (the breaker keeps real time), held from the first reservation
+            # for the whole first round: the eight posts ask at one instant, so four must wait past
+            # 0.5 s. On a slow machine (or under tracing) they would ask over a second or more, the
+            # bucket would rightly refill in between, and none would be put back.
+            w.processor.limits.clock = clock
             await seed_posts(w.sessions, count=8, run_at=datetime.now(UTC), platforms=("linkedin",))
+            clock.hold()
             await w.processor.run_due()
+            clock.release()
             first_round = await rows(w.sessions)
             await _publish_all(w)
             final = await rows(w.sessions)
