@@ -166,6 +166,7 @@ class HomeTabs:
         min_interval_s: float,
         recent_s: float = 1800.0,
         per_minute: int = PUBLISH_PER_MINUTE,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.client = client
         self.build = build
@@ -173,16 +174,18 @@ class HomeTabs:
         self.min_interval_s = min_interval_s
         self.recent_s = recent_s
         self.per_minute = per_minute
-        # team → {user: when they last opened the tab (loop time)}, most recent last.
+        # Seconds on a monotonic scale; None: the event loop's (tests move their own).
+        self.clock = clock
+        # team → {user: when they last opened the tab (clock time)}, most recent last.
         self._viewers: dict[str, dict[str, float]] = {}
         self._last: dict[str, float] = {}
         self._dirty: set[str] = set()
         self._runners: dict[str, asyncio.Task[None]] = {}
-        # team → the loop times of its views.publish calls in the last minute.
+        # team → the clock times of its views.publish calls in the last minute.
         self._sent: dict[str, deque[float]] = {}
 
     def _now(self) -> float:
-        return asyncio.get_running_loop().time()
+        return self.clock() if self.clock is not None else asyncio.get_running_loop().time()
 
     def recent_viewers(self, team_id: str) -> list[str]:
         """Who opened the tab lately, most recent first. Slack says when a tab is opened, never when
