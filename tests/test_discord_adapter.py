@@ -71,6 +71,10 @@ class World:
         assert token is not None
         runtime = DiscordChat(app.postbot, app.http, token=token.get_secret_value(), guild_ready_timeout=0.05)
         app.notifier.register(runtime.kind, runtime.notifier())
+        # As Runtime.start does before any chat starts (bot/runtime.py): otherwise the first time
+        # dateparser reads (an autocomplete, say) loads its data inside Discord's 3-second deadline,
+        # which a loaded machine misses.
+        await app.warm()
         await runtime.start()
         await self.fake.wait_connected()
         return runtime
