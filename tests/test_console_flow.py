@@ -45,7 +45,9 @@ async def test_schedule_a_second_ahead_publishes_to_sandbox(
     settings: Settings, db: Database, clip: Path
 ) -> None:
     out: list[str] = []
-    app = await _app(settings, db, out)
+    # Polling once a minute: a post out within the wait below was sent by the wake-up at its time.
+    scheduler = settings.scheduler.model_copy(update={"poll_interval_s": 60.0})
+    app = await _app(settings.model_copy(update={"scheduler": scheduler}), db, out)
     try:
         await app.start_scheduler()
         # The answer is worded on the console's clock when it is written, and a loaded machine can
@@ -68,10 +70,10 @@ async def test_schedule_a_second_ahead_publishes_to_sandbox(
             post = (await session.execute(select(ScheduledPost))).scalar_one()
         assert post.status == "published"
         assert post.remote_id == "sandbox-1"
+        # Not early, and woken for (the poll would have taken a minute). How soon after its time
+        # is not asked: under load the import, publish and bookkeeping alone took 4 s.
         assert post.published_at is not None and post.published_at >= post.run_at
-        # Prompt from when it could first go out: its time, or when it was queued if that came
-        # later (the second can pass while the command is still being handled).
-        assert (post.published_at - max(post.run_at, post.created_at)).total_seconds() < 1.5
+        assert (post.published_at - max(post.run_at, post.created_at)).total_seconds() < 60
         assert "The queue is empty." in await console.handle("/queue")
     finally:
         await app.close()
