@@ -349,6 +349,17 @@ class MessageRef:
 
 
 @dataclass(frozen=True)
+class RequestCopy:
+    """An approval request message postbot sent (in a thread, or one approver's DM copy) whose posts
+    no longer await approval: ``posts`` as they are now, for the chat to redraw it as decided."""
+
+    chat: ChatKind
+    team_id: str
+    message: MessageRef
+    posts: tuple[PostView, ...]
+
+
+@dataclass(frozen=True)
 class PauseView:
     """What /pause and /resume changed, and what is held now."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -681,6 +681,28 @@ def stale_text(post: PostView) -> str:
         f"This request is out of date: #{post.id} {post.platform.label} changed since (new time "
         f"{local_time(post.run_at, post.tz)}). Use the newest request."
     )
+
+
+def closed_request_note(
+    posts: Sequence[PostView],
+    when: Callable[[datetime], str],
+    quote: Callable[[str], str] = lambda text: text,
+) -> str:
+    """What a request message says once none of its posts awaits approval: per post, who approved
+    or rejected it (and why), or why it waits no more. ``when`` writes a moment the chat's way (each
+    reader's zone); ``quote`` makes what a person wrote (a reason) safe for the chat."""
+    lines = []
+    for post in posts:
+        head = f"#{post.id} {post.platform.label}"
+        if post.rejected_by and post.status is PostStatus.REJECTED:
+            reason = f": {quote(post.review_note)}" if post.review_note else "."
+            lines.append(f"⛔ {head} rejected by {person(post.chat, post.rejected_by)}{reason}")
+        elif post.approved_by and post.status is not PostStatus.CANCELLED:
+            at = f" at {when(post.approved_at)}" if post.approved_at else ""
+            lines.append(f"✅ {head} approved by {person(post.chat, post.approved_by)}{at}.")
+        else:
+            lines.append(f"No longer waiting: {head} is {post.status.value}.")
+    return "\n".join(lines)
 
 
 def already_state(post: PostView) -> str:

@@ -249,6 +249,29 @@ class ApprovalRule(Base):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ApprovalRequest(Base):
+    """One approval request message postbot sent (a thread reply, a DM copy), per post it shows: once
+    none of its posts awaits any more, a process that reaches its chat redraws it as decided and the
+    rows go (core/store/approval_requests.py). ``lease_until``: a process is redrawing it."""
+
+    __tablename__ = "approval_requests"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "message_id", "post_id", name="uq_approval_requests_copy"),
+        Index("ix_approval_requests_post", "post_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    # Slack: the channel or DM id and the message's ts; Discord: the channel or DM id and message id.
+    channel_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(64))
+    post_id: Mapped[int] = mapped_column(ForeignKey("scheduled_posts.id", ondelete="CASCADE"))
+    # The post's revision the message shows (its buttons carry it).
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class PostResult(Base):
     """A post's numbers at one checkpoint after publishing (core/scheduler/results.py): due, claimed
     by a worker like a due post, then read (or not available, or failed)."""

@@ -40,7 +40,7 @@ from __future__ import annotations
 from core.config import Settings
 from core.domain import AttachedImage
 from core.service.accounts import NO_LINKING, Accounts
-from core.service.approval import Approval
+from core.service.approval import Approval, RequestCloser
 from core.service.base import Preflight, Waker, platform_infos, utcnow
 from core.service.batches import Batches, BatchItem, BatchOutcome
 from core.service.media import Media, first_link, image_read_cap, read_image, split_url_flag
@@ -63,6 +63,7 @@ __all__ = [
     "MediaSource",
     "Postbot",
     "Preflight",
+    "RequestCloser",
     "ScheduleOutcome",
     "Settings",
     "SuggestOutcome",

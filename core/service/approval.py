@@ -9,10 +9,13 @@ however many clicks race, a post is approved once and published once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,12 +28,14 @@ from core.domain import (
     MessageRef,
     PostStatus,
     PostView,
+    RequestCopy,
     ReviewOutcome,
 )
 from core.errors import PermissionDenied, UserError
 from core.service.base import ServiceBase
 from core.service.queue import parse_post_id
 from core.store import approvals, posts, teams, wakeups
+from core.store.approval_requests import ApprovalRequests
 from core.timeparse import parse_when
 
 # Console spellings, as every core message has them: Slack and Discord name them under their own
@@ -44,6 +49,8 @@ _SLACK_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _SLACK_GROUP = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>")
 _DISCORD_USER = re.compile(r"<@!?([0-9]{1,20})>")
 _DISCORD_ROLE = re.compile(r"<@&([0-9]{1,20})>")
+log = logging.getLogger(__name__)
+
 # Longest reason kept with a rejection (a chat's modal caps it too).
 MAX_REASON = 500
 
@@ -182,10 +189,13 @@ class Approval(ServiceBase):
         when: str | None = None,
         now: bool = False,
         seen: Mapping[int, int] | None = None,
+        request: MessageRef | None = None,
     ) -> ReviewOutcome:
         """Approve awaiting posts (a button, ``/approve <id>``). ``now``: publish at once (the
         answer to "its time has passed"); ``when``: at that time instead of theirs. ``seen``: each
-        post's revision the request showed (a button); a post changed since is left (``stale``)."""
+        post's revision the request showed (a button); a post changed since is left (``stale``).
+        ``request``: the request message pressed, which the caller redraws itself: it is not
+        redrawn again with the other copies."""
         at = self.clock()
         async with self.sessions.begin() as session:
             member = await teams.member(session, ctx, self.settings.default_timezone)
@@ -205,10 +215,14 @@ class Approval(ServiceBase):
             )
             if done:
                 await wakeups.announce(session, run_at or min(p.run_at for p in decided.posts))
+                if request is not None:
+                    await ApprovalRequests(session).forget_message(member.team_id, request)
             after = [await posts.get(session, member.team_id, pid, tz=tz) for pid in ids]
         outcome = _review(after, done, at, seen)
-        if done and self._wake is not None:
-            self._wake(min(p.run_at for p in outcome.done))
+        if done:
+            self._decided()
+            if self._wake is not None:
+                self._wake(min(p.run_at for p in outcome.done))
         return outcome
 
     async def approve_text(self, ctx: ChatContext, text: str) -> ReviewOutcome:
@@ -242,9 +256,10 @@ class Approval(ServiceBase):
         reason: str = "",
         *,
         seen: Mapping[int, int] | None = None,
+        request: MessageRef | None = None,
     ) -> ReviewOutcome:
-        """Reject awaiting posts with a reason; the scheduler tells their author. ``seen`` as for
-        :meth:`approve`."""
+        """Reject awaiting posts with a reason; the scheduler tells their author. ``seen`` and
+        ``request`` as for :meth:`approve`."""
         reason = " ".join(reason.split())[:MAX_REASON]
         at = self.clock()
         async with self.sessions.begin() as session:
@@ -259,7 +274,11 @@ class Approval(ServiceBase):
             )
             if done:
                 await wakeups.announce(session, at)
+                if request is not None:
+                    await ApprovalRequests(session).forget_message(member.team_id, request)
             after = [await posts.get(session, member.team_id, pid, tz=tz) for pid in ids]
+        if done:
+            self._decided()
         if done and self._wake is not None:
             # The author hears of it on the scheduler's next round.
             self._wake(at)
@@ -288,6 +307,124 @@ class Approval(ServiceBase):
         if self._wake is not None:
             self._wake(view.run_at)
         return view
+
+    # -- the request messages ----------------------------------------------------------------------
+
+    async def remember_requests(
+        self, ctx: ChatContext, shown: Sequence[PostView], messages: Collection[MessageRef]
+    ) -> None:
+        """The chat sent ``messages`` (a request in a thread, each approver's DM copy), each showing
+        ``shown``: once none of them awaits, each message is redrawn (:class:`RequestCloser`)."""
+        if not shown or not messages:
+            return
+        async with self.sessions.begin() as session:
+            team_id = await teams.find(session, ctx)
+            if team_id is not None:
+                await ApprovalRequests(session).remember(team_id, shown, messages)
+
+    async def closed_requests(
+        self, chat: ChatKind, *, limit: int = 20, lease: timedelta = timedelta(seconds=60)
+    ) -> list[RequestCopy]:
+        """Up to ``limit`` of ``chat``'s request messages whose posts were all decided (or cancelled),
+        each this caller's to redraw for ``lease``, then :meth:`forget_requests`."""
+        async with self.sessions.begin() as session:
+            return await ApprovalRequests(session).claim_closed(
+                chat, now=self.clock(), lease=lease, limit=limit
+            )
+
+    async def forget_requests(self, copies: Collection[RequestCopy]) -> None:
+        if copies:
+            async with self.sessions.begin() as session:
+                await ApprovalRequests(session).forget(copies)
+
+
+Redraw = Callable[[RequestCopy], Awaitable[bool]]
+
+
+class RequestCloser:
+    """Redraws one chat's closed request messages as decided, buttons gone, each once.
+
+    A decision may be made in any process: a second Slack process, a worker, the command of a
+    process that did not send the DMs. The messages are in the database, so whichever process
+    reaches the chat redraws them: at once when the decision was made here (the facade tells
+    :meth:`kick`), else on the next poll (every ``interval_s``), which costs one grouped read of a
+    table holding only open requests. Two processes polling the same chat redraw a message once:
+    each claims it with a lease (core/store/approval_requests.py).
+
+    ``redraw`` edits one message and returns True once it is redrawn or gone (the chat refuses it
+    for good: deleted, channel gone); False (or an error) leaves it for when its lease ends. Messages
+    are redrawn one after another, so a burst of decisions stays under the chat's edit rate
+    (Slack's chat.update is Tier 3); the chat client waits out a 429's Retry-After.
+    """
+
+    def __init__(
+        self,
+        postbot: Approval,
+        chat: ChatKind,
+        redraw: Redraw,
+        *,
+        interval_s: float = 5.0,
+        batch: int = 20,
+        lease: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.postbot = postbot
+        self.chat = chat
+        self.redraw = redraw
+        self.interval_s = interval_s
+        self.batch = batch
+        self.lease = lease
+        self._due = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+        postbot.listen_for_decisions(self.kick)
+
+    def kick(self) -> None:
+        """A decision in this process: redraw now rather than at the next poll."""
+        self._due.set()
+        self.start()
+
+    def start(self) -> None:
+        if self._task is None and not self._stopped:
+            with contextlib.suppress(RuntimeError):
+                # No running loop (a decision outside one, e.g. a synchronous test): the next start.
+                self._task = asyncio.get_running_loop().create_task(
+                    self._run(), name=f"postbot-requests-{self.chat.value}"
+                )
+
+    async def stop(self) -> None:
+        """For good: the chat stops taking requests."""
+        self._stopped = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._due.clear()
+            try:
+                while await self.run_once() >= self.batch:
+                    pass
+            except Exception:
+                log.exception("redrawing decided approval requests failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._due.wait(), self.interval_s)
+
+    async def run_once(self) -> int:
+        """Redraw the closed messages claimed now; how many were claimed."""
+        copies = await self.postbot.closed_requests(self.chat, limit=self.batch, lease=self.lease)
+        done: list[RequestCopy] = []
+        for copy in copies:
+            try:
+                if await self.redraw(copy):
+                    done.append(copy)
+            except Exception:
+                log.exception(
+                    "redrawing an approval request failed", extra={"message": copy.message.message_id}
+                )
+        await self.postbot.forget_requests(done)
+        return len(copies)
 
 
 def _stale(after: list[PostView], done: set[int], seen: Mapping[int, int] | None) -> list[PostView]:

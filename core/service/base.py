@@ -79,6 +79,9 @@ class ServiceBase:
         self.linker = linker
         self._wake = wake
         self.clock = clock
+        # Told when a post may have stopped awaiting approval in this process, so its request
+        # messages are redrawn at once (core/service/approval.py RequestCloser); others poll.
+        self._request_listeners: list[Callable[[], None]] = []
         self._breaker_states: Callable[[], Awaitable[dict[Platform, str]]] | None = None
         # Asks a platform what it refuses before a post is queued (TikTok's creator_info); None: no
         # such checks (set by bot/wiring.py when accounts can be linked).
@@ -95,6 +98,14 @@ class ServiceBase:
     def set_waker(self, wake: Waker | None) -> None:
         """The scheduler in this process wants to hear of new due times (others find them by polling)."""
         self._wake = wake
+
+    def listen_for_decisions(self, listener: Callable[[], None]) -> None:
+        """``listener`` is called after each approval, rejection or cancel in this process."""
+        self._request_listeners.append(listener)
+
+    def _decided(self) -> None:
+        for listener in self._request_listeners:
+            listener()
 
     def set_preflight(self, preflight: Preflight | None) -> None:
         """A platform's own checks of a post before it is queued, by the account it goes out as."""

@@ -99,7 +99,11 @@ class Queue(SlotPicking):
             tz = member.zone
             post = await posts.get(session, member.team_id, post_id, tz=tz)
             self._check_owner(ctx, post.author_id, post_id, "cancel")
-            return await posts.cancel(session, member.team_id, post_id, tz=tz)
+            view = await posts.cancel(session, member.team_id, post_id, tz=tz)
+        if post.status is PostStatus.AWAITING:
+            # Its approval requests stop offering buttons (after the commit, so they read it cancelled).
+            self._decided()
+        return view
 
     async def reschedule(self, ctx: ChatContext, post_id: int, when_text: str) -> PostView:
         now = self.clock()
