@@ -48,6 +48,8 @@ class Harness:
     sender: SlackSender
     app: App
     settings: Settings
+    # The Slack process's chat (its request redraws), where a test needs it.
+    chat: SlackChat | None = None
 
     async def posts(self) -> list[ScheduledPost]:
         async with self.app.sessions() as session:
@@ -113,7 +115,7 @@ async def harness(settings: Settings, db: Database, tmp_path: Path) -> AsyncIter
         try:
             async with LoopbackServer(chat.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
                 sender = SlackSender(slack, server.url + EVENTS_PATH, SECRET, http)
-                yield Harness(slack, sender, app, settings)
+                yield Harness(slack, sender, app, settings, chat)
         finally:
             # The order bot/runtime.py stops a process in.
             await chat.stop()

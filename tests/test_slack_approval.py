@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from core.db.models import ApprovalRequest
+from core.domain import ChatContext, ChatKind
+from core.service import Postbot, RequestCloser
 from tests.clips import distinct_clip
 from tests.fakes.slack_api import button_in
 from tests.test_slack_adapter import ANA, BEN, CHANNEL, Harness, _block_text, _buttons, harness
@@ -336,3 +341,188 @@ async def test_a_check_mark_on_an_answer_older_than_the_post_approves_nothing(
     await h.sender.click("postbot_approve:1", user=BEN, channel=CHANNEL, message=again)
     await h.slack.wait_for(lambda: "approved by" in _block_text(again))
     assert (await h.posts())[0].approved_by == BEN
+
+
+# ---------------------------------------------------------------- every DM copy redrawn once decided
+
+DAN = "U0DAN"
+
+
+async def _two_by_dm(h: Harness, clip: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Carol and Dan approve by DM; Ana schedules: Carol's copy and Dan's, each with live buttons."""
+    h.slack.add_user(CAROL, "carol", tz="Asia/Tokyo")
+    h.slack.add_user(DAN, "dan")
+    await h.sender.command(
+        "/postbot", f"approval on <@{CAROL}|carol> <@{DAN}|dan> dm", user=BEN, channel=CHANNEL
+    )
+    await h.hook("by direct message")
+    upload = h.slack.add_file(ANA, CHANNEL, clip)
+    await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/schedule", "tomorrow 6pm sandbox Launch day", user=ANA, channel=CHANNEL)
+    await h.reply(lambda m: m["text"].startswith("Awaiting approval"))
+
+    async def copy_for(person: str) -> dict[str, Any]:
+        dm = await h.slack.wait_for(lambda: h.slack.ims.get(person))
+        found: dict[str, Any] = await h.slack.wait_for(
+            lambda: next((m for m in h.slack.posted(dm) if "postbot_approve:1" in _buttons(m)), None)
+        )
+        return found
+
+    carols, dans = await copy_for(CAROL), await copy_for(DAN)
+    await _until(lambda: _kept(h), lambda n: n == 2)
+    return carols, dans
+
+
+def _where(h: Harness, message: dict[str, Any]) -> str:
+    """The channel (here a DM) a message the bot sent sits in."""
+    return next(c for c, sent in h.slack.messages.items() if any(m is message for m in sent))
+
+
+async def _kept(h: Harness) -> int:
+    """Request messages still stored (one row per message and post)."""
+    async with h.app.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(ApprovalRequest)) or 0)
+
+
+async def _until(read: Any, ok: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not ok(await read()):
+            await asyncio.sleep(0.05)
+
+
+def _updates(h: Harness, message: dict[str, Any]) -> int:
+    return len(
+        [c for c in h.slack.calls_to("chat.update") if c.args.get("ts") == message["ts"] and c.status == 200]
+    )
+
+
+async def _reject(h: Harness, request: dict[str, Any], user: str, reason: str) -> None:
+    await h.sender.click("postbot_reject:1", user=user, channel=_where(h, request), message=request)
+    opened = await h.slack.wait_for(lambda: h.slack.views)
+    [view] = opened.values()
+    values = {"field": {"value": {"type": "plain_text_input", "value": reason}}}
+    assert (await h.sender.submit_view(view["id"], user=user, values=values)).status_code == 200
+
+
+@pytest.mark.parametrize("decision", ["button", "reject", "command", "cancel"])
+async def test_every_dm_copy_loses_its_buttons_once_the_post_is_decided(
+    harness: Harness, clip: Path, decision: str
+) -> None:
+    """Two approvers by DM: however the post stops awaiting (Carol's button or Reject, Dan's
+    /postbot approve typed in the channel, Ana's cancel), every copy is redrawn once, without
+    buttons, saying who decided, and is forgotten."""
+    h = harness
+    carols, dans = await _two_by_dm(h, clip)
+    if decision == "button":
+        await h.sender.click("postbot_approve:1", user=CAROL, channel=_where(h, carols), message=carols)
+        said = f"approved by <@{CAROL}>"
+    elif decision == "reject":
+        await _reject(h, carols, CAROL, "Use the new logo")
+        said = f"rejected by <@{CAROL}>: Use the new logo"
+    elif decision == "command":
+        await h.sender.command("/postbot", "approve 1", user=DAN, channel=CHANNEL)
+        said = f"approved by <@{DAN}>"
+    else:
+        await h.sender.command("/postbot", "cancel 1", user=ANA, channel=CHANNEL)
+        said = "No longer waiting: #1 Sandbox is cancelled"
+    for copy in (carols, dans):
+        await h.slack.wait_for(lambda copy=copy: not _buttons(copy))
+        assert said in _block_text(copy), _block_text(copy)
+        # Still the request (the video, the caption), only decided.
+        assert "clip.mp4" in _block_text(copy) and "Launch day" in _block_text(copy)
+    await _until(lambda: _kept(h), lambda n: n == 0)
+    await asyncio.sleep(0.3)
+    # Once each: the pressed copy by its press, the other by the redraw.
+    assert _updates(h, carols) == 1 and _updates(h, dans) == 1
+    approver = {"button": CAROL, "command": DAN}.get(decision)
+    assert (await h.posts())[0].approved_by == approver
+
+
+async def test_a_copy_deleted_meanwhile_is_forgotten_and_the_others_redrawn(
+    harness: Harness, clip: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    caplog.set_level(logging.INFO)
+    carols, dans = await _two_by_dm(h, clip)
+    # Dan's copy is gone before the decision (the DM was cleared): chat.update finds no message.
+    h.slack.messages[_where(h, dans)].remove(dans)
+    await h.sender.command("/postbot", "approve 1", user=CAROL, channel=CHANNEL)
+    await h.slack.wait_for(lambda: not _buttons(carols))
+    assert f"approved by <@{CAROL}>" in _block_text(carols)
+    await _until(lambda: _kept(h), lambda n: n == 0)
+    refused = [c for c in h.slack.calls_to("chat.update") if c.args.get("ts") == dans["ts"]]
+    assert [c.response.get("error") for c in refused] == ["message_not_found"]
+    assert "approval request gone before its redraw" in caplog.text
+    assert "redrawing an approval request failed" not in caplog.text
+
+
+async def test_four_presses_at_once_approve_once_and_leave_no_live_copy(harness: Harness, clip: Path) -> None:
+    h = harness
+    carols, dans = await _two_by_dm(h, clip)
+    await asyncio.gather(
+        *(
+            h.sender.click("postbot_approve:1", user=who, channel=_where(h, copy), message=copy)
+            for who, copy in ((CAROL, carols), (DAN, dans), (CAROL, carols), (DAN, dans))
+        )
+    )
+    for copy in (carols, dans):
+        await h.slack.wait_for(lambda copy=copy: not _buttons(copy))
+    [post] = await h.posts()
+    assert post.status == "queued" and post.approved_by in (CAROL, DAN)
+    for copy in (carols, dans):
+        assert f"approved by <@{post.approved_by}>" in _block_text(copy)
+    await _until(lambda: _kept(h), lambda n: n == 0)
+
+
+async def test_a_decision_in_another_process_is_redrawn_by_the_slack_process_polling(
+    harness: Harness, clip: Path
+) -> None:
+    """The post is cancelled through another process's facade (a worker, a second Slack process):
+    nothing tells this one, whose poll finds the closed copies and redraws them; two processes
+    polling at once redraw each copy once."""
+    h = harness
+    assert h.chat is not None
+    carols, dans = await _two_by_dm(h, clip)
+    elsewhere = Postbot(h.settings, h.app.sessions)
+    ana = ChatContext(chat=ChatKind.SLACK, team_id=h.slack.team_id, user_id=ANA, channel_id=CHANNEL)
+    await elsewhere.cancel(ana, 1)
+    await asyncio.sleep(0.5)
+    assert _buttons(carols) and _buttons(dans)
+    # Two Slack processes' closers poll at once: each message is leased to one of them.
+    here = h.chat.handlers.approval.closer
+    there = RequestCloser(elsewhere, ChatKind.SLACK, h.chat.handlers.approval.redraw_closed)
+    claimed = await asyncio.gather(here.run_once(), there.run_once())
+    assert sorted(claimed) in ([0, 2], [1, 1])
+    for copy in (carols, dans):
+        assert not _buttons(copy) and "No longer waiting: #1 Sandbox is cancelled" in _block_text(copy)
+        assert _updates(h, copy) == 1
+    assert await _kept(h) == 0
+
+    # The same through the poll alone (no kick from this process): a second post, approved elsewhere.
+    upload = h.slack.add_file(ANA, CHANNEL, distinct_clip(clip.parent / "b.mp4", 1), name="b.mp4")
+    await h.shared(ANA, CHANNEL, upload)
+    await h.sender.command("/schedule", "tomorrow 7pm sandbox Second", user=ANA, channel=CHANNEL)
+    second = await h.slack.wait_for(
+        lambda: next((m for m in h.slack.posted(_where(h, dans)) if "postbot_approve:2" in _buttons(m)), None)
+    )
+    here.interval_s = 0.2
+    here.start()
+    dan = ChatContext(chat=ChatKind.SLACK, team_id=h.slack.team_id, user_id=DAN, channel_id=CHANNEL)
+    assert (await elsewhere.approve(dan, [2])).done
+    await h.slack.wait_for(lambda: not _buttons(second))
+    assert f"approved by <@{DAN}>" in _block_text(second)
+
+
+async def test_redraws_wait_out_slacks_rate_limit(harness: Harness, clip: Path) -> None:
+    """chat.update is Tier 3: past the limit Slack answers 429 with Retry-After; the redraws wait it
+    out instead of dropping a copy."""
+    h = harness
+    carols, dans = await _two_by_dm(h, clip)
+    # One update a second, so the second copy's redraw is refused once.
+    h.slack.per_minute["chat.update"] = 1
+    h.slack.tier_window_s = 1.0
+    await h.sender.command("/postbot", "cancel 1", user=ANA, channel=CHANNEL)
+    for copy in (carols, dans):
+        await h.slack.wait_for(lambda copy=copy: not _buttons(copy))
+    assert any(c.status == 429 for c in h.slack.calls_to("chat.update"))
+    await _until(lambda: _kept(h), lambda n: n == 0)

@@ -16,6 +16,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
@@ -23,10 +24,25 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import Blocks, escape
 from adapters.slack.context import Directory
-from core.domain import ApprovalDelivery, ApprovalRule, ChatContext, MessageRef, PostView, ReviewOutcome
+from core.domain import (
+    ApprovalDelivery,
+    ApprovalRule,
+    ChatContext,
+    ChatKind,
+    MessageRef,
+    PostView,
+    RequestCopy,
+    ReviewOutcome,
+)
 from core.errors import NotFound, PermissionDenied, UserError
-from core.render import approval_request_lines, duration_text, review_text, stale_text
-from core.service import Postbot, ScheduleOutcome
+from core.render import (
+    approval_request_lines,
+    closed_request_note,
+    duration_text,
+    review_text,
+    stale_text,
+)
+from core.service import Postbot, RequestCloser, ScheduleOutcome
 
 if TYPE_CHECKING:
     from adapters.slack.home import HomeTabs
@@ -44,6 +60,12 @@ TIME_MODAL = "postbot_time_modal"
 # (https://docs.slack.dev/reference/events/reaction_added/).
 APPROVING_REACTIONS = frozenset({"white_check_mark", "heavy_check_mark"})
 _REASON_MAX = 500
+# chat.update's errors for a message that is not there to redraw any more
+# (https://api.slack.com/methods/chat.update#errors): deleted, its channel archived or gone, or not
+# the bot's. Any other error (ratelimited past the retries, a network failure) is tried again later.
+_GONE = frozenset(
+    {"message_not_found", "channel_not_found", "cant_update_message", "is_archived", "not_in_channel"}
+)
 
 Tell = Callable[[str], Awaitable[None]]
 
@@ -52,8 +74,12 @@ def _slack_time(post: PostView) -> str:
     """The time as each reader's own Slack shows it, in their zone: ``<!date^…>`` formatting
     (https://api.slack.com/reference/surfaces/formatting#date-formatting); the fallback is the
     author's zone, for clients that can't."""
-    stamp = int(post.run_at.timestamp())
-    fallback = f"{post.run_at:%Y-%m-%d %H:%M} UTC"
+    return _slack_moment(post.run_at)
+
+
+def _slack_moment(moment: datetime) -> str:
+    stamp = int(moment.timestamp())
+    fallback = f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     return f"<!date^{stamp}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
@@ -156,6 +182,11 @@ def _decided_blocks(message: dict[str, Any], note: str) -> Blocks:
     ]
 
 
+def _pressed(channel: object, ts: object) -> MessageRef | None:
+    """The request message a button was pressed on (it is redrawn by the press's own answer)."""
+    return MessageRef(str(channel), str(ts)) if channel and ts else None
+
+
 def _text_modal(callback: str, title: str, label: str, meta: dict[str, Any], *, hint: str) -> dict[str, Any]:
     return {
         "type": "modal",
@@ -200,6 +231,9 @@ class SlackApproval:
         self.directory = directory
         self.homes = homes
         self._acked = acked
+        # Every request message sent is stored; once its posts are decided anywhere, this process
+        # or another Slack one redraws it (core.service.RequestCloser says how).
+        self.closer = RequestCloser(postbot, ChatKind.SLACK, self.redraw_closed)
 
     def register(self, app: Any) -> None:
         app.action(APPROVAL_PATTERN)(self.on_button)
@@ -217,21 +251,27 @@ class SlackApproval:
             return
         text, layout = request_blocks(outcome.posts)
         thread = ctx.thread_id or answer.message_id
+        sent: list[MessageRef] = []
         try:
             if rule.delivery is ApprovalDelivery.DM:
                 people = await self._approver_ids(rule)
                 if people:
                     for person in sorted(people):
                         opened = await self.client.conversations_open(users=person)
-                        await self.client.chat_postMessage(
+                        dm = await self.client.chat_postMessage(
                             channel=opened["channel"]["id"], text=text, blocks=layout
                         )
+                        sent.append(MessageRef(str(dm["channel"]), str(dm["ts"])))
                     return
-            await self.client.chat_postMessage(
+            posted = await self.client.chat_postMessage(
                 channel=answer.channel_id, thread_ts=thread, text=text, blocks=layout
             )
+            sent.append(MessageRef(str(posted["channel"]), str(posted["ts"])))
         except SlackApiError as exc:
             log.warning("could not send the approval request", extra={"error": exc.response.get("error")})
+        finally:
+            # The copies that went out, even when a later approver's could not.
+            await self.postbot.remember_requests(ctx, outcome.posts, sent)
 
     async def _approver_ids(self, rule: ApprovalRule) -> set[str]:
         people = {a.id for a in rule.approvers if a.kind == "user"}
@@ -261,10 +301,10 @@ class SlackApproval:
             return
 
         async def work(tell: Tell) -> None:
-            ctx = await self._ctx(
-                body["team"]["id"], body["user"]["id"], (body.get("channel") or {}).get("id")
-            )
-            outcome = await self.postbot.approve(ctx, ids, now=kind == NOW_ACTION, seen=seen)
+            channel = (body.get("channel") or {}).get("id")
+            ctx = await self._ctx(body["team"]["id"], body["user"]["id"], channel)
+            pressed = _pressed(channel, (body.get("message") or {}).get("ts"))
+            outcome = await self.postbot.approve(ctx, ids, now=kind == NOW_ACTION, seen=seen, request=pressed)
             await self._show(body, ctx, outcome, tell)
 
         await self._acked(ack, respond, work, "approval button", body["user"]["id"])
@@ -302,11 +342,12 @@ class SlackApproval:
         ids = [int(i) for i in meta.get("ids", [])][:50]
         seen = {int(i): int(r) for i, r in meta.get("seen") or [[i, 0] for i in ids]}
         ctx = await self._ctx(body["team"]["id"], body["user"]["id"], meta.get("channel"))
+        pressed = _pressed(meta.get("channel"), meta.get("ts"))
         try:
             if reject:
-                outcome = await self.postbot.reject(ctx, ids, value, seen=seen)
+                outcome = await self.postbot.reject(ctx, ids, value, seen=seen, request=pressed)
             elif meta.get("approve"):
-                outcome = await self.postbot.approve(ctx, ids, when=value, seen=seen)
+                outcome = await self.postbot.approve(ctx, ids, when=value, seen=seen, request=pressed)
             else:
                 moved = [await self.postbot.change_time(ctx, i, value) for i in ids]
         except UserError as exc:
@@ -338,15 +379,37 @@ class SlackApproval:
         channel, ts = meta.get("channel"), meta.get("ts")
         if not channel or not ts or not posts:
             return
+        try:
+            await self._redraw(channel, ts, posts, note, buttons=buttons)
+        except SlackApiError as exc:
+            log.warning("could not update the approval request", extra={"error": exc.response.get("error")})
+
+    async def _redraw(
+        self, channel: str, ts: str, posts: list[PostView], note: str, *, buttons: bool
+    ) -> None:
         _, blocks = request_blocks(posts, buttons=buttons)
         blocks = [
             *[{**b, "block_id": f"{b['block_id']}~{secrets.token_hex(2)}"} for b in blocks],
             {"type": "context", "elements": [{"type": "mrkdwn", "text": note[:2000]}]},
         ]
+        await self.client.chat_update(channel=channel, ts=ts, text=note, blocks=blocks)
+
+    async def redraw_closed(self, copy: RequestCopy) -> bool:
+        """A request message (any approver's copy, one in a thread) whose posts are all decided or
+        gone: redrawn as decided, no buttons. True once redrawn or gone for good."""
+        note = closed_request_note(copy.posts, _slack_moment, escape)
         try:
-            await self.client.chat_update(channel=channel, ts=ts, text=note, blocks=blocks)
+            await self._redraw(
+                copy.message.channel_id, copy.message.message_id, list(copy.posts), note, buttons=False
+            )
         except SlackApiError as exc:
-            log.warning("could not update the approval request", extra={"error": exc.response.get("error")})
+            error = exc.response.get("error")
+            if error in _GONE:
+                log.info("approval request gone before its redraw", extra={"error": error})
+                return True
+            log.warning("could not redraw a decided approval request", extra={"error": error})
+            return False
+        return True
 
     @staticmethod
     def _note(ctx: ChatContext, outcome: ReviewOutcome, verb: str) -> str:
@@ -434,11 +497,14 @@ class SlackApproval:
         thread = first.thread_id or str(ts)
         try:
             if outcome.overdue:
-                await self.client.chat_postMessage(
+                asked = await self.client.chat_postMessage(
                     channel=channel,
                     thread_ts=thread,
                     text="Its time has passed",
                     blocks=overdue_blocks(outcome.overdue),
+                )
+                await self.postbot.remember_requests(
+                    ctx, outcome.overdue, [MessageRef(str(asked["channel"]), str(asked["ts"]))]
                 )
             if outcome.done:
                 note = self._note(ctx, outcome, "Approved") + " (✅)"
@@ -452,7 +518,7 @@ class SlackApproval:
         text, blocks = request_blocks(posts)
         note = f"<@{ctx.user_id}>: {escape(stale_text(posts[0]))}"
         try:
-            await self.client.chat_postMessage(
+            sent = await self.client.chat_postMessage(
                 channel=channel,
                 thread_ts=posts[0].thread_id or ts,
                 text=text,
@@ -460,3 +526,5 @@ class SlackApproval:
             )
         except SlackApiError as exc:
             log.warning("could not send the approval request", extra={"error": exc.response.get("error")})
+            return
+        await self.postbot.remember_requests(ctx, posts, [MessageRef(str(sent["channel"]), str(sent["ts"]))])

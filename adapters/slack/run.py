@@ -115,6 +115,8 @@ class SlackChat:
 
     async def start(self) -> None:
         settle_heap()
+        # Redraws request messages decided in another process (a worker, another Slack process).
+        self.handlers.approval.closer.start()
         if self.app_token is not None:
             await self._check_app_token()
             self._socket = AsyncSocketModeHandler(self.bolt, self.app_token)
@@ -158,6 +160,7 @@ class SlackChat:
         if self.endpoint is not None:
             await self.endpoint.close()
         await self.handlers.homes.close()
+        await self.handlers.approval.closer.stop()
 
     async def close(self) -> None:
         """Release the Web API connections; after the core (whose scheduler notifies) stopped."""
