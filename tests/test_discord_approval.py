@@ -7,12 +7,17 @@ server are refused."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
+from sqlalchemy import func, select
+
 from bot.wiring import App
+from core.db.models import ApprovalRequest, ScheduledPost
 from core.domain import PostStatus
-from tests.fakes.discord_api import EPHEMERAL, Interaction
+from tests.fakes.discord_api import EPHEMERAL, FakeUser, Interaction
 from tests.test_discord_adapter import MANAGE_GUILD, SEND_MESSAGES, World, _buttons, _schedule, running, world
 
 __all__ = ["running", "world"]
@@ -306,3 +311,140 @@ async def test_a_request_older_than_the_post_approves_nothing_and_is_redrawn(
     )
     await fake.wait_for(lambda: "approved by" in str(fake.messages[request["id"]].get("embeds")))
     assert await _status(running) is PostStatus.QUEUED
+
+
+# ---------------------------------------------------------------- every copy redrawn once decided
+
+
+async def _kept(app: App) -> int:
+    """Request messages still stored (one row per message and post)."""
+    async with app.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(ApprovalRequest)) or 0)
+
+
+async def _until(read: Any, ok: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not ok(await read()):
+            await asyncio.sleep(0.05)
+
+
+async def _two_by_dm(world: World, app: App, clip: Path) -> tuple[FakeUser, FakeUser, dict[str, Any]]:
+    """Carol and Dan approve by DM: the request in the channel (the buttons) and a copy each."""
+    fake = world.fake
+    carol, dan = fake.add_user("carol"), fake.add_user("dan")
+    payload = fake.command_interaction(
+        "postbot-admin approval",
+        {"state": "on", "approvers": f"<@{carol.id}> <@{dan.id}>", "dm": True},
+        user=world.admin,
+        guild=world.guild,
+        permissions=MANAGE_GUILD | SEND_MESSAGES,
+    )
+    assert "by direct message" in str(fake.original(await world.run(payload)))
+    await world.run(_schedule(world, clip, "tomorrow 6pm"))
+    request = await _request(world)
+    for person in (carol, dan):
+        await fake.wait_for(lambda person=person: fake.dm_messages(person.id))
+    await _until(lambda: _kept(app), lambda n: n == 3)
+    return carol, dan, request
+
+
+def _copies(world: World, *people: FakeUser) -> list[dict[str, Any]]:
+    return [m for p in people for m in world.fake.dm_messages(p.id)]
+
+
+@pytest.mark.parametrize("decision", ["button", "reject", "command", "cancel"])
+async def test_every_copy_is_redrawn_once_the_post_is_decided(
+    world: World, running: App, clip: Path, decision: str
+) -> None:
+    """However the post stops awaiting (Carol's button or Reject in the channel, Dan's /postbot
+    approve, Alice's cancel), the request in the channel and each approver's DM copy say so, without
+    buttons, and are forgotten."""
+    fake = world.fake
+    carol, dan, request = await _two_by_dm(world, running, clip)
+    if decision == "button":
+        await world.run(
+            fake.component_interaction(request["id"], "postbot:ok:1", user=carol, guild=world.guild), 0
+        )
+        said = f"approved by <@{carol.id}>"
+    elif decision == "reject":
+        opened = await fake.send_interaction(
+            fake.component_interaction(request["id"], "postbot:no:1", user=carol, guild=world.guild)
+        )
+        await fake.wait_for(lambda: opened.callback)
+        await fake.send_interaction(
+            fake.modal_submit_interaction(
+                opened, {_reason_id(opened): "Use the new logo"}, user=carol, guild=world.guild
+            )
+        )
+        said = f"rejected by <@{carol.id}>: Use the new logo"
+    elif decision == "command":
+        await world.run(
+            fake.command_interaction(
+                "postbot approve", {"post": "1"}, user=dan, guild=world.guild, permissions=SEND_MESSAGES
+            )
+        )
+        said = f"approved by <@{dan.id}>"
+    else:
+        await world.run(
+            fake.command_interaction(
+                "postbot cancel",
+                {"post": "1"},
+                user=world.alice,
+                guild=world.guild,
+                permissions=SEND_MESSAGES,
+            )
+        )
+        said = "No longer waiting: #1 Sandbox is cancelled"
+    copies = _copies(world, carol, dan)
+    assert len(copies) == 2
+    for copy in [*copies, fake.messages[request["id"]]]:
+        await fake.wait_for(lambda copy=copy: said in str(copy["embeds"]))
+        assert not copy.get("components") and "clip.mp4" in copy["embeds"][0]["description"]
+    assert all(c["content"] == "No longer awaiting approval." for c in copies)
+    await _until(lambda: _kept(running), lambda n: n == 0)
+    await asyncio.sleep(0.3)
+    # Once each: the pressed request by its press, every other copy by the redraw.
+    for copy in [*copies, request]:
+        assert len([e for e in fake.channel_edits if e[0] == copy["id"]]) <= 1
+
+
+async def test_a_deleted_copy_is_forgotten_and_the_others_redrawn(
+    world: World, running: App, clip: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    fake = world.fake
+    carol, dan, request = await _two_by_dm(world, running, clip)
+    [gone] = _copies(world, dan)
+    del fake.messages[gone["id"]]
+    await world.run(
+        fake.command_interaction(
+            "postbot approve", {"post": "1"}, user=carol, guild=world.guild, permissions=SEND_MESSAGES
+        )
+    )
+    [kept] = _copies(world, carol)
+    await fake.wait_for(lambda: f"approved by <@{carol.id}>" in str(kept["embeds"]))
+    await fake.wait_for(lambda: f"approved by <@{carol.id}>" in str(fake.messages[request["id"]]["embeds"]))
+    await _until(lambda: _kept(running), lambda n: n == 0)
+    assert "approval request gone before its redraw" in caplog.text
+    assert "redrawing an approval request failed" not in caplog.text
+
+
+async def test_four_presses_at_once_approve_once_and_every_copy_says_who(
+    world: World, running: App, clip: Path
+) -> None:
+    fake = world.fake
+    carol, dan, request = await _two_by_dm(world, running, clip)
+    presses = [
+        fake.component_interaction(request["id"], "postbot:ok:1", user=who, guild=world.guild)
+        for who in (carol, dan, carol, dan)
+    ]
+    await asyncio.gather(*(fake.send_interaction(p) for p in presses))
+    await fake.wait_for(lambda: "approved by" in str(fake.messages[request["id"]].get("embeds")))
+    await _until(lambda: _kept(running), lambda n: n == 0)
+    async with running.sessions() as session:
+        [(status, approver)] = (
+            await session.execute(select(ScheduledPost.status, ScheduledPost.approved_by))
+        ).all()
+    assert status == "queued" and approver in (carol.id, dan.id)
+    for copy in _copies(world, carol, dan):
+        await fake.wait_for(lambda copy=copy: f"approved by <@{approver}>" in str(copy["embeds"]))

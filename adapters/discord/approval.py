@@ -12,16 +12,32 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
 from adapters.discord.context import chat_context
 from adapters.discord.replies import named, user_message
-from core.domain import ApprovalDelivery, ChatContext, ChatKind, MessageRef, PostView, ReviewOutcome
+from core.domain import (
+    ApprovalDelivery,
+    ChatContext,
+    ChatKind,
+    MessageRef,
+    PostView,
+    RequestCopy,
+    ReviewOutcome,
+)
 from core.errors import NotFound, PermissionDenied, UserError
-from core.render import approval_request_lines, approvers_text, duration_text, review_text, stale_text
-from core.service import ScheduleOutcome
+from core.render import (
+    approval_request_lines,
+    approvers_text,
+    closed_request_note,
+    duration_text,
+    review_text,
+    stale_text,
+)
+from core.service import Postbot, ScheduleOutcome
 
 if TYPE_CHECKING:
     from adapters.discord.client import PostbotClient
@@ -72,6 +88,20 @@ def _when(post: PostView) -> str:
     return f"<t:{stamp}:F> (<t:{stamp}:R>)"
 
 
+def _moment(moment: datetime) -> str:
+    return f"<t:{int(moment.timestamp())}:f>"
+
+
+def _ref(message: discord.Message | discord.PartialMessage) -> MessageRef:
+    return MessageRef(str(message.channel.id), str(message.id))
+
+
+def _pressed(interaction: discord.Interaction) -> MessageRef | None:
+    """The request message a button (or the modal it opened) was pressed on: the press's own answer
+    redraws it, so it is not redrawn again with the other copies."""
+    return _ref(interaction.message) if interaction.message is not None else None
+
+
 def request_embed(posts: list[PostView], note: str | None = None) -> discord.Embed:
     first = posts[0]
     embed = discord.Embed(title="Approval needed", colour=_COLOUR)
@@ -116,6 +146,7 @@ async def ask(
     people = [a.id for a in rule.approvers if a.kind == "user"]
     dm = rule.delivery is ApprovalDelivery.DM and bool(people)
     who = approvers_text(rule, ChatKind.DISCORD)
+    sent: list[MessageRef] = []
     try:
         request = await answer.channel.send(
             "Approval needed." if dm else f"Approval needed from {who}.",
@@ -128,13 +159,53 @@ async def ask(
             if dm
             else discord.AllowedMentions(everyone=False, users=True, roles=True, replied_user=False),
         )
+        sent.append(_ref(request))
         if dm:
             for person in people:
                 # A DM channel from the id alone (no user lookup, no members intent).
                 channel = await client.create_dm(discord.Object(int(person)))
-                await channel.send(f"Approval needed: {request.jump_url}", embed=request_embed(outcome.posts))
+                copy = await channel.send(
+                    f"Approval needed: {request.jump_url}", embed=request_embed(outcome.posts)
+                )
+                sent.append(_ref(copy))
     except discord.HTTPException as exc:
         log.warning("could not send the approval request", extra={"code": exc.code})
+    finally:
+        # Each copy that went out is redrawn once the posts are decided (:func:`redraw_closed`).
+        await _postbot(client).remember_requests(ctx, outcome.posts, sent)
+
+
+def _postbot(client: discord.Client) -> Postbot:
+    return cast("PostbotClient", client).postbot
+
+
+# Errors for a message that can't be redrawn any more: Unknown Channel, Unknown Message, Missing
+# Access, Cannot edit a message authored by another user
+# (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json-json-error-codes).
+_GONE = frozenset({10003, 10008, 50001, 50005})
+
+
+async def redraw_closed(client: discord.Client, copy: RequestCopy) -> bool:
+    """A request message (the one in the channel, or an approver's DM copy) whose posts are all
+    decided or gone: redrawn as decided, without buttons. True once redrawn or gone for good."""
+    note = closed_request_note(copy.posts, _moment)
+    message = client.get_partial_messageable(int(copy.message.channel_id)).get_partial_message(
+        int(copy.message.message_id)
+    )
+    try:
+        await message.edit(
+            content="No longer awaiting approval.",
+            embed=request_embed(list(copy.posts), note),
+            view=None,
+            allowed_mentions=_NO_MENTIONS,
+        )
+    except discord.HTTPException as exc:
+        if exc.code in _GONE:
+            log.info("approval request gone before its redraw", extra={"code": exc.code})
+            return True
+        log.warning("could not redraw a decided approval request", extra={"code": exc.code})
+        return False
+    return True
 
 
 def _note(ctx: ChatContext, outcome: ReviewOutcome, verb: str) -> str:
@@ -216,7 +287,9 @@ async def _approve(interaction: discord.Interaction, seen: Seen, *, now: bool) -
     await interaction.response.defer()
     ctx = chat_context(interaction)
     try:
-        outcome = await _client(interaction).postbot.approve(ctx, list(seen), now=now, seen=seen)
+        outcome = await _client(interaction).postbot.approve(
+            ctx, list(seen), now=now, seen=seen, request=_pressed(interaction)
+        )
     except UserError as exc:
         await interaction.followup.send(user_message(exc), ephemeral=True)
         return
@@ -268,7 +341,7 @@ class ReasonModal(discord.ui.Modal, title="Reject post"):
         ctx = chat_context(interaction)
         try:
             outcome = await _client(interaction).postbot.reject(
-                ctx, self.ids, str(self.reason.value or ""), seen=self.seen
+                ctx, self.ids, str(self.reason.value or ""), seen=self.seen, request=_pressed(interaction)
             )
         except UserError as exc:
             await interaction.followup.send(user_message(exc), ephemeral=True)
@@ -293,7 +366,9 @@ class TimeModal(discord.ui.Modal, title="New time"):
         postbot = _client(interaction).postbot
         try:
             if self.approve:
-                outcome = await postbot.approve(ctx, self.ids, when=str(self.when.value), seen=self.seen)
+                outcome = await postbot.approve(
+                    ctx, self.ids, when=str(self.when.value), seen=self.seen, request=_pressed(interaction)
+                )
                 await _show(interaction, ctx, outcome, "Approved")
                 return
             moved = [await postbot.change_time(ctx, i, str(self.when.value)) for i in self.ids]
@@ -351,15 +426,16 @@ async def on_reaction(client: PostbotClient, payload: discord.RawReactionActionE
     try:
         if outcome.stale and not outcome.done:
             # A ✅ on an answer older than the post: the request as the post is now, saying why.
-            await channel.send(
+            again = await channel.send(
                 f"<@{ctx.user_id}>: {stale_text(outcome.stale[0])}",
                 embed=request_embed(outcome.stale),
                 view=request_view(outcome.stale),
                 reference=answer,
                 allowed_mentions=_NO_MENTIONS,
             )
+            await client.postbot.remember_requests(ctx, outcome.stale, [_ref(again)])
         if outcome.overdue:
-            await channel.send(
+            asked = await channel.send(
                 embed=request_embed(
                     outcome.overdue, "Its time has passed: publish it now, or pick a new time."
                 ),
@@ -367,6 +443,7 @@ async def on_reaction(client: PostbotClient, payload: discord.RawReactionActionE
                 reference=answer,
                 allowed_mentions=_NO_MENTIONS,
             )
+            await client.postbot.remember_requests(ctx, outcome.overdue, [_ref(asked)])
         if outcome.done:
             await channel.send(
                 _note(ctx, outcome, "Approved") + " (✅)", reference=answer, allowed_mentions=_NO_MENTIONS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 import discord
@@ -12,7 +13,8 @@ from discord import app_commands
 from adapters.discord import approval
 from adapters.discord.commands import COMMANDS
 from adapters.discord.views import CancelButton, SlotButton
-from core.service import Postbot
+from core.domain import ChatKind
+from core.service import Postbot, RequestCloser
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,9 @@ class PostbotClient(discord.AutoShardedClient):
         self.postbot = postbot
         self.http_client = http_client
         self.tree = PostbotTree(self)
+        # Every request message sent is stored; once its posts are decided anywhere, this process
+        # or another Discord one redraws it (core.service.RequestCloser says how).
+        self.requests = RequestCloser(postbot, ChatKind.DISCORD, partial(approval.redraw_closed, self))
         for command in COMMANDS:
             self.tree.add_command(command)
 
@@ -67,6 +72,8 @@ class PostbotClient(discord.AutoShardedClient):
         # every message the bot ever sent keep working after a restart.
         self.add_dynamic_items(CancelButton, SlotButton, *approval.DYNAMIC_ITEMS)
         await self.sync_commands()
+        # Logged in: request messages decided in another process are redrawn from here on.
+        self.requests.start()
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await approval.on_reaction(self, payload)

@@ -62,6 +62,7 @@ class DiscordChat:
         """Interactions already deferred finish on their own tasks; nothing to hand over here."""
 
     async def close(self) -> None:
+        await self.client.requests.stop()
         await self.client.close()
         if self._task is not None:
             try:
