@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -343,9 +344,13 @@ async def _two_by_dm(world: World, app: App, clip: Path) -> tuple[FakeUser, Fake
     await world.run(_schedule(world, clip, "tomorrow 6pm"))
     request = await _request(world)
     for person in (carol, dan):
-        await fake.wait_for(lambda person=person: fake.dm_messages(person.id))
+        await fake.wait_for(partial(fake.dm_messages, person.id))
     await _until(lambda: _kept(app), lambda n: n == 3)
     return carol, dan, request
+
+
+def _says(message: dict[str, Any], text: str) -> bool:
+    return text in str(message["embeds"])
 
 
 def _copies(world: World, *people: FakeUser) -> list[dict[str, Any]]:
@@ -398,7 +403,7 @@ async def test_every_copy_is_redrawn_once_the_post_is_decided(
     copies = _copies(world, carol, dan)
     assert len(copies) == 2
     for copy in [*copies, fake.messages[request["id"]]]:
-        await fake.wait_for(lambda copy=copy: said in str(copy["embeds"]))
+        await fake.wait_for(partial(_says, copy, said))
         assert not copy.get("components") and "clip.mp4" in copy["embeds"][0]["description"]
     assert all(c["content"] == "No longer awaiting approval." for c in copies)
     await _until(lambda: _kept(running), lambda n: n == 0)
@@ -447,4 +452,4 @@ async def test_four_presses_at_once_approve_once_and_every_copy_says_who(
         ).all()
     assert status == "queued" and approver in (carol.id, dan.id)
     for copy in _copies(world, carol, dan):
-        await fake.wait_for(lambda copy=copy: f"approved by <@{approver}>" in str(copy["embeds"]))
+        await fake.wait_for(partial(_says, copy, f"approved by <@{approver}>"))
