@@ -100,13 +100,21 @@ async def youtube_upload(
     channel: str,
     reply: MessageRef | None,
     timeout_s: float = 10.0,
+    lockstep: bool = False,
 ) -> AsyncIterator[Upload]:
-    """One YouTube post, due now, queued from ``channel`` and answered by ``reply``."""
+    """One YouTube post, due now, queued from ``channel`` and answered by ``reply``. With
+    ``lockstep``, each chunk waits until chat has shown what was queued before it: the relay's clock
+    is the test's, but its chat calls take real time, and on a loaded machine a state still waiting
+    behind a slow call is replaced by a newer one (as designed), so how many steps show would
+    depend on the machine's load rather than on the throttle under test."""
     clock = Clock()
+    relays: list[ProgressRelay] = []
 
     async def tick(request: httpx.Request) -> None:
         # A chunk, not a "how much do you hold" query (Content-Range: bytes */size).
         if request.method == "PUT" and "*/" not in request.headers.get("content-range", "*/"):
+            if lockstep and relays:
+                await relays[0].drain(timeout_s)
             clock.now += SECONDS_PER_CHUNK
 
     engine = make_engine(db.url, schema=db.schema)
@@ -167,6 +175,7 @@ async def youtube_upload(
                     return await replies.reply_to(session, pid)
 
             relay = ProgressRelay(router, replies=reply_to, monotonic=clock, timeout_s=timeout_s)
+            relays.append(relay)
             processor = PostProcessor(
                 sessions,
                 registry,
@@ -206,7 +215,14 @@ async def test_slack_message_follows_the_upload_and_ends_with_the_link(
         reply = MessageRef("C0LAUNCH", answer["ts"])
         router = NotifierRouter({ChatKind.SLACK: SlackNotifier(web)})
         async with youtube_upload(
-            db, settings, tmp_path, router, chat=ChatKind.SLACK, channel="C0LAUNCH", reply=reply
+            db,
+            settings,
+            tmp_path,
+            router,
+            chat=ChatKind.SLACK,
+            channel="C0LAUNCH",
+            reply=reply,
+            lockstep=True,
         ) as upload:
             post = await upload.publish()
 
@@ -377,7 +393,7 @@ async def test_discord_message_follows_the_upload_and_ends_with_the_link(
     try:
         router = NotifierRouter({ChatKind.DISCORD: rest.notifier()})
         async with youtube_upload(
-            db, settings, tmp_path, router, chat=ChatKind.DISCORD, channel=channel, reply=reply
+            db, settings, tmp_path, router, chat=ChatKind.DISCORD, channel=channel, reply=reply, lockstep=True
         ) as upload:
             post = await upload.publish()
     finally:
