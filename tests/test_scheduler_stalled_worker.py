@@ -35,6 +35,7 @@ CHANNEL = "UCstalledworker0000000000"
 SECRET = "stalled worker test secret"
 ITERATIONS = 100_000
 LEASE_S = 1.5
+TAKER_LEASE_S = 10.0
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -153,7 +154,12 @@ async def test_a_worker_woken_after_a_takeover_stops_and_the_post_is_published_o
             # Past the lease another worker takes over: the session says 2 chunks, so it sends the
             # third; its body is kept unread until the stalled worker's chunk has landed.
             taker_chunk = fake.hold("body")
-            taker = await _start_worker(database_url, fake, tmp_path, "taker")
+            # The taker's own lease is long: with the stalled worker's 1.5 s, a renewal held up on a
+            # loaded machine lost it, the woken worker claimed the post again (rightly) and its
+            # first chunk was counted as sent after waking.
+            taker = await _start_worker(
+                database_url, fake, tmp_path, "taker", POSTBOT_SCHEDULER__LEASE_S=str(TAKER_LEASE_S)
+            )
             procs.append(taker)
             async with asyncio.timeout(30):
                 await taker_chunk.arrived.wait()
