@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.home import MAX_HOME_BLOCKS, HomeTabs
+from adapters.slack.home import MAX_HOME_BLOCKS
 from adapters.slack.run import EVENTS_PATH, SlackChat
 from bot.wiring import build_app
 from core.config import Settings, SlackSettings, VaultSettings
@@ -29,12 +28,6 @@ from tests.test_slack_adapter import ANA, BEN, CHANNEL, MANIFEST, SECRET, Harnes
 sqlite_only = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
 HOME_TAB = yaml.safe_load(MANIFEST.read_text())["features"]["app_home"]["home_tab_enabled"]
 REFRESH_S = 1.5
-
-
-@dataclass
-class HomeHarness(Harness):
-    # What publishes the Home tabs, for a test that moves its clock.
-    homes: HomeTabs
 
 
 class Clock:
@@ -51,7 +44,7 @@ class Clock:
 @contextlib.asynccontextmanager
 async def _workspace(
     settings: Settings, db: Database, *, publish_per_minute: int = 100, **slack_settings: Any
-) -> AsyncIterator[HomeHarness]:
+) -> AsyncIterator[Harness]:
     """Ana, Ben and #launch on a fake Slack with the Home tab on; ``slack_settings`` tune postbot."""
     async with FakeSlack(
         scopes=manifest_scopes(), home_tab_enabled=HOME_TAB, publish_limit_per_minute=publish_per_minute
@@ -76,7 +69,7 @@ async def _workspace(
         try:
             async with LoopbackServer(chat.asgi()) as server, httpx.AsyncClient(timeout=10) as http:
                 sender = SlackSender(slack, server.url + EVENTS_PATH, SECRET, http)
-                yield HomeHarness(slack, sender, app, settings, chat.handlers.homes)
+                yield Harness(slack, sender, app, settings, chat=chat)
         finally:
             await chat.stop()
             await app.close()
@@ -84,7 +77,7 @@ async def _workspace(
 
 
 @pytest.fixture
-async def home(settings: Settings, db: Database) -> AsyncIterator[HomeHarness]:
+async def home(settings: Settings, db: Database) -> AsyncIterator[Harness]:
     async with _workspace(settings, db, home_refresh_s=REFRESH_S) as harness:
         yield harness
 
@@ -218,7 +211,7 @@ async def test_home_tab_shows_only_channels_the_viewer_is_in(home: Harness, clip
 
 
 @pytest.fixture
-async def crowd(settings: Settings, db: Database) -> AsyncIterator[HomeHarness]:
+async def crowd(settings: Settings, db: Database) -> AsyncIterator[Harness]:
     """A workspace whose views.publish allows 10 calls a minute (Slack's is 100, Tier 4: the same rule,
     scaled down so a test sees it within seconds), and postbot told the same."""
     async with _workspace(
@@ -230,15 +223,14 @@ async def crowd(settings: Settings, db: Database) -> AsyncIterator[HomeHarness]:
 
 
 @sqlite_only
-async def test_changes_refresh_only_recent_viewers_within_the_rate_limit(
-    crowd: HomeHarness, clip: Path
-) -> None:
+async def test_changes_refresh_only_recent_viewers_within_the_rate_limit(crowd: Harness, clip: Path) -> None:
     h = crowd
     # The Home tabs' clock moves only where the test moves it: on the loop's, a loaded machine took
     # longer than slack.home_recent_s (2 s) to upload and queue the video, and the viewers who had
     # just opened the tab no longer counted as recent, so nobody's tab was refreshed.
     clock = Clock()
-    h.homes.clock = clock
+    assert h.chat is not None
+    h.chat.handlers.homes.clock = clock
     gone, here = ["U0V01", "U0V02", "U0V03"], ["U0V04", "U0V05", "U0V06"]
     for user in gone:
         await h.sender.event(_opened(user))
