@@ -137,6 +137,42 @@ MODULES = (
         pytest_args=("-k", "not postgres"),
     ),
     Module(
+        "approvals",
+        "an approval or rejection decided once, on the revision shown; expiry told once",
+        ("core/store/approvals.py",),
+        ("tests/test_approval.py",),
+        # The decisions and the review news; the channel's rule (who approves) is the rest.
+        functions=(
+            "core.store.approvals.x__seen__*",
+            "core.store.approvals.x_approve__*",
+            "core.store.approvals.x_reject__*",
+            "core.store.approvals.x_unapprove__*",
+            "core.store.approvals.x_news__*",
+            "core.store.approvals.x_claim_news__*",
+            "core.store.approvals.x_release_news__*",
+        ),
+        pytest_args=("-k", "not postgres"),
+    ),
+    Module(
+        "slot-claims",
+        "racing `/schedule next` commands take different slots",
+        ("core/schedule/store.py", "core/schedule/plan.py"),
+        ("tests/test_posting_schedule.py",),
+        # The claim and what frees a slot; the weekly slots' editing and showing are the rest.
+        functions=(
+            "core.schedule.store.x__origin__*",
+            "core.schedule.store.x_taken__*",
+            "core.schedule.store.x__alive__*",
+            "core.schedule.store.x__claim__*",
+            "core.schedule.store.x_claim_next__*",
+            "core.schedule.store.x_attach__*",
+            "core.schedule.store.x_release__*",
+            "core.schedule.plan.x_place_next__*",
+            "core.schedule.plan.x_settle__*",
+        ),
+        pytest_args=("-k", "not postgres"),
+    ),
+    Module(
         "post-media-url",
         "each post's signed link to its video, dead once the post is over",
         ("core/media/storage/post_links.py", "core/media/storage/signing.py"),
