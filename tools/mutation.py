@@ -140,7 +140,7 @@ MODULES = (
         "approvals",
         "an approval or rejection decided once, on the revision shown; expiry told once",
         ("core/store/approvals.py",),
-        ("tests/test_approval.py",),
+        ("tests/test_approval_store.py", "tests/test_approval.py"),
         # The decisions and the review news; the channel's rule (who approves) is the rest.
         functions=(
             "core.store.approvals.x__seen__*",
@@ -157,7 +157,7 @@ MODULES = (
         "slot-claims",
         "racing `/schedule next` commands take different slots",
         ("core/schedule/store.py", "core/schedule/plan.py"),
-        ("tests/test_posting_schedule.py",),
+        ("tests/test_slot_claims.py", "tests/test_posting_schedule.py"),
         # The claim and what frees a slot; the weekly slots' editing and showing are the rest.
         functions=(
             "core.schedule.store.x__origin__*",
