@@ -172,12 +172,34 @@ async def test_a_claim_takes_one_slot_unless_asked_for_more_and_each_is_kept(sch
     """One slot by default (mutant: ``count=2``, a second slot held by nobody). Several claimed in
     one transaction keep each other: the next claim's clean-up of claims with no post does not
     reach another instant's (mutant: ``slot_at`` left out of the clean-up's key)."""
-    assert _at(await schedule.next()) == [WED]
+    [claimed] = await schedule.next()
+    assert (claimed.platform, claimed.at, claimed.note) == (SANDBOX, WED, None)
     assert [c[2] for c in await schedule.claims()] == [WED]
     async with schedule.sessions.begin() as session:
         await session.execute(delete(SlotClaim))
     assert _at(await schedule.next(count=3)) == [WED, FRI, MON]
     assert [c[2] for c in await schedule.claims()] == [WED, FRI, MON]
+
+
+async def test_a_claim_whose_post_was_cancelled_is_dropped_though_another_channel_posts_then(
+    schedule: Schedule,
+) -> None:
+    """A claim holds its slot while its own post waits there: another channel's post at the same
+    instant does not keep a dead claim alive. Mutant: ``_alive`` without the claim's post id."""
+    post = await schedule.post(FAR)
+    async with schedule.sessions.begin() as session:
+        [claimed] = await store.claim_next(
+            session, schedule.team_id, CHANNEL, SANDBOX, WEEKLY, "Europe/Berlin", after=NOW, until=UNTIL
+        )
+        await _move(session, post, WED)
+        await store.attach(session, {claimed.claim_id: post})
+    await schedule.post(WED, origin_channel="C_OTHER")
+    assert _at(await schedule.next()) == [FRI]  # held by its post
+    async with schedule.sessions.begin() as session:
+        await session.execute(
+            update(ScheduledPost).where(ScheduledPost.id == post).values(status="cancelled")
+        )
+    assert _at(await schedule.next()) == [WED]
 
 
 async def test_two_platforms_placed_at_the_same_instant_keep_both_claims(schedule: Schedule) -> None:
