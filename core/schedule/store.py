@@ -143,6 +143,8 @@ async def taken(
     until: datetime,
 ) -> set[datetime]:
     """Instants between ``after`` and ``until`` where a post of the channel and platform waits."""
+    # Equivalent mutant: either bound left out, or ``>=`` for ``>``: the answer is only asked about
+    # slot occurrences, which are strictly after ``after`` and up to ``until`` (week.occurrences).
     query = select(ScheduledPost.run_at).where(
         ScheduledPost.team_id == team_id,
         _origin(channel),
@@ -177,6 +179,11 @@ async def _claim(
     # command's claim still being made is not visible here; the insert below meets its key instead.
     # This DELETE also opens the transaction before the savepoint: on SQLite a SAVEPOINT that opens
     # it would commit it when released, the claim going out before its post (and without it).
+    # Equivalent mutants: the team left out of ``same`` (a command claims for one team, so it could
+    # only drop other teams' dead claims at that instant, which nothing reads and their next claim
+    # drops anyway); the execution options dropped, None or a key misspelt (SQLAlchemy ignores an
+    # unknown one): "auto" then also looks for the deleted rows among this session's objects, and
+    # the only claims there are this command's own, at other instants or platforms, alive or not.
     await session.execute(
         delete(SlotClaim).where(same, ~_alive()), execution_options={"synchronize_session": False}
     )
@@ -228,6 +235,8 @@ async def attach(session: AsyncSession, claims: dict[int, int]) -> None:
 async def release(session: AsyncSession, claim_ids: Sequence[int]) -> None:
     """Give back claims nothing was queued in (a redelivered command answered as a duplicate)."""
     if claim_ids:
+        # Equivalent mutant: the execution options dropped, None or a key misspelt: "auto" also
+        # forgets the released claims in this session, which reads none of them again.
         await session.execute(
             delete(SlotClaim).where(SlotClaim.id.in_(claim_ids)),
             execution_options={"synchronize_session": False},

@@ -94,6 +94,8 @@ def _seen(post_ids: Collection[int], seen: Mapping[int, int] | None) -> list[Col
     move committed."""
     if seen is None:
         return []
+    # Equivalent mutant: the default -1 as None (``revision = NULL`` matches no row), left out (the
+    # same) or -2: a revision starts at 0 and only grows, so no row is at any of them.
     return [or_(*(and_(ScheduledPost.id == i, ScheduledPost.revision == seen.get(i, -1)) for i in post_ids))]
 
 
@@ -135,6 +137,8 @@ async def approve(
         values.update(run_at=now_or_then, due_at=now_or_then)
     else:
         values.update(run_at=run_at, due_at=run_at)
+    # Equivalent mutant (here and in each UPDATE below): synchronize_session=None, which SQLAlchemy
+    # handles as False (it names none of its strategies: the session's objects are left alone).
     result = await session.execute(
         update(ScheduledPost)
         .where(*conditions)
