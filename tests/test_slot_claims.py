@@ -202,6 +202,17 @@ async def test_a_claim_whose_post_was_cancelled_is_dropped_though_another_channe
     assert _at(await schedule.next()) == [WED]
 
 
+async def test_a_claim_clears_only_its_own_slots_dead_claims(schedule: Schedule) -> None:
+    """Another team's and another channel's claims at the same instant, their commands having
+    queued nothing, stay until a claim of their own slot drops them. Mutants: the team or the
+    channel left out of the clean-up's key."""
+    async with schedule.sessions.begin() as session:
+        for team_id, channel in ((schedule.other_team_id, CHANNEL), (schedule.team_id, "C_OTHER")):
+            session.add(SlotClaim(team_id=team_id, channel_id=channel, platform="sandbox", slot_at=WED))
+    assert _at(await schedule.next()) == [WED]
+    assert len(await schedule.claims()) == 3
+
+
 async def test_two_platforms_placed_at_the_same_instant_keep_both_claims(schedule: Schedule) -> None:
     """Sandbox and YouTube both at Wednesday 18:00 in one command: the YouTube claim's clean-up does
     not drop the Sandbox claim made a moment before in the same transaction (mutant: the platform

@@ -179,11 +179,9 @@ async def _claim(
     # command's claim still being made is not visible here; the insert below meets its key instead.
     # This DELETE also opens the transaction before the savepoint: on SQLite a SAVEPOINT that opens
     # it would commit it when released, the claim going out before its post (and without it).
-    # Equivalent mutants: the team left out of ``same`` (a command claims for one team, so it could
-    # only drop other teams' dead claims at that instant, which nothing reads and their next claim
-    # drops anyway); the execution options dropped, None or a key misspelt (SQLAlchemy ignores an
-    # unknown one): "auto" then also looks for the deleted rows among this session's objects, and
-    # the only claims there are this command's own, at other instants or platforms, alive or not.
+    # Equivalent mutants: the execution options dropped, None or a key misspelt (SQLAlchemy ignores
+    # an unknown one): "auto" then also looks for the deleted rows among this session's objects, and
+    # the only claims there are this command's own, at other instants or platforms.
     await session.execute(
         delete(SlotClaim).where(same, ~_alive()), execution_options={"synchronize_session": False}
     )
