@@ -94,7 +94,16 @@ class LinkOpenedElsewhere(LinkError):
 class ChannelUnreachable(Exception):
     """The chat refused a post's result for good: the bot was removed from the channel, lost the
     permission to see or write in it, or the channel is archived or gone. Retrying can't help, so
-    the author is told by direct message instead (and a failure always is)."""
+    the author is told by direct message instead (and a failure always is).
+
+    ``what`` and ``fix`` say it in the chat's own words for the people who can mend it ("postbot is
+    no longer a member of the channel", "Invite @postbot back"): only the adapter knows them. The
+    message stays the chat's error code, for the logs."""
+
+    def __init__(self, message: str, *, what: str = "", fix: str = "") -> None:
+        super().__init__(message)
+        self.what = what or "the chat refused the channel"
+        self.fix = fix
 
 
 class ChatRateLimited(Exception):

@@ -21,6 +21,20 @@ CANNOT_MESSAGE_USER = 50007
 # 10003 Unknown Channel (deleted), 50001 Missing Access (no View Channel), 50013 Missing Permissions
 # (no Send Messages / Embed Links): the result can't be posted there, however often it is retried.
 _UNREACHABLE = {10003, 50001, 50013}
+# Each as the server's admins read it: what happened, and the permissions that bring the channel back.
+# Discord does not say which permission a 50013 lacks; a digest needs all of these (docs/discord.md).
+_DIGEST_NEEDS = "View Channel, Send Messages, Embed Links and Attach Files"
+_WHY = {
+    10003: ("the channel no longer exists (Unknown Channel)", ""),
+    50001: (
+        "postbot can't see the channel (Missing Access)",
+        f"Give postbot's role {_DIGEST_NEEDS} in the channel's permissions",
+    ),
+    50013: (
+        "postbot lacks a permission in the channel (Missing Permissions)",
+        f"Give postbot's role {_DIGEST_NEEDS} in the channel's permissions",
+    ),
+}
 _MENTION_AUTHOR_ONLY = discord.AllowedMentions(everyone=False, roles=False, users=True)
 
 
@@ -91,7 +105,8 @@ class DiscordNotifier:
             )
         except (discord.Forbidden, discord.NotFound) as exc:
             if exc.code in _UNREACHABLE:
-                raise ChannelUnreachable(f"Discord: {exc.code} {exc.text}") from exc
+                what, fix = _WHY[exc.code]
+                raise ChannelUnreachable(f"Discord: {exc.code} {exc.text}", what=what, fix=fix) from exc
             raise
 
     async def progress(

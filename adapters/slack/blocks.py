@@ -80,6 +80,22 @@ def message(text: str) -> tuple[str, Blocks]:
     return escape(text), message_blocks(text)
 
 
+# A channel as the core names it, ``<#C0123>`` (Slack's own syntax, and Discord's), once escaped.
+_ESCAPED_CHANNEL = re.compile(r"&lt;#([CG][A-Z0-9]{2,})&gt;")
+
+
+def notice(text: str) -> tuple[str, Blocks]:
+    """A message of postbot's own (an alert, a DM about a digest): escaped like ``message``, except
+    the channels the core names, which stay links ("<#C0123>" shows as #launch:
+    https://api.slack.com/reference/surfaces/formatting#linking-channels). Only postbot's own
+    texts are sent this way; a text quoting a caption or a platform's error goes through ``message``."""
+    shown, layout = message(text)
+    keep = r"<#\1>"
+    for block in layout:
+        block["text"]["text"] = _ESCAPED_CHANNEL.sub(keep, block["text"]["text"])
+    return _ESCAPED_CHANNEL.sub(keep, shown), layout
+
+
 def cancel_button(post: PostView, label: str = "Cancel") -> dict[str, Any]:
     return {
         "type": "button",

@@ -4,12 +4,14 @@ account news as direct messages (``conversations.open`` then ``chat.postMessage`
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.blocks import digest_comment, result_blocks
 from adapters.slack.blocks import message as message_layout
+from adapters.slack.blocks import notice as notice_layout
 from adapters.slack.home import HomeTabs
 from adapters.slack.upload import share_file
 from core.domain import MessageRef, PostView, ResultsReport
@@ -21,6 +23,27 @@ log = logging.getLogger(__name__)
 # chat.postMessage errors that no retry fixes (https://api.slack.com/methods/chat.postMessage#errors):
 # the bot is not a member (it was removed), the channel is gone or archived.
 _UNREACHABLE = {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+# Each of them as the admins who can mend it read it: what happened, and what brings the channel back.
+_WHY = {
+    "not_in_channel": (
+        "postbot is no longer a member of the channel",
+        "Invite @postbot back (/invite @postbot there)",
+    ),
+    "is_archived": ("the channel is archived", "Unarchive it and invite @postbot back"),
+    "channel_not_found": (
+        "postbot can't find the channel: it was deleted, or it is private and postbot was removed from it",
+        "If it still exists, invite @postbot to it",
+    ),
+    "restricted_action": (
+        "the channel's posting permissions keep postbot from posting there",
+        "Let apps and integrations post in it (the channel's settings, Posting permissions)",
+    ),
+}
+
+
+def _unreachable(error: str) -> ChannelUnreachable:
+    what, fix = _WHY.get(error, ("", ""))
+    return ChannelUnreachable(f"Slack: {error}", what=what, fix=fix)
 
 
 class SlackNotifier:
@@ -56,22 +79,25 @@ class SlackNotifier:
         except SlackApiError as exc:
             error = exc.response.get("error")
             if error in _UNREACHABLE:
-                raise ChannelUnreachable(f"Slack: {error}") from exc
+                raise _unreachable(error) from exc
             raise
 
     async def dm_failure(self, post: PostView) -> None:
-        await self.dm(post.team_id, post.author_id, failure_dm_text(post))
+        # It quotes the platform's error and the caption: escaped in full, channel-like text too.
+        await self._dm(post.author_id, *message_layout(namespaced(failure_dm_text(post))))
 
     async def dm(self, team_id: str, user_id: str, text: str) -> None:
-        # Core texts (alerts, link hints) name commands as the console types them; here they live
-        # under /postbot.
-        text, layout = message_layout(namespaced(text))
+        # Core texts (alerts, link hints, digest notices) name commands as the console types them;
+        # here they live under /postbot.
+        await self._dm(user_id, *notice_layout(namespaced(text)))
+
+    async def _dm(self, user_id: str, text: str, layout: list[dict[str, Any]]) -> None:
         opened = await self.client.conversations_open(users=user_id)
         channel = opened["channel"]["id"]
         await self.client.chat_postMessage(channel=channel, text=text, blocks=layout)
 
     async def say(self, team_id: str, channel_id: str, text: str) -> None:
-        text, layout = message_layout(namespaced(text))
+        text, layout = notice_layout(namespaced(text))
         await self.client.chat_postMessage(channel=channel_id, text=text, blocks=layout)
 
     async def digest(self, team_id: str, channel_id: str, report: ResultsReport, chart: bytes | None) -> None:
@@ -94,7 +120,7 @@ class SlackNotifier:
         except SlackApiError as exc:
             error = exc.response.get("error")
             if error in _UNREACHABLE:
-                raise ChannelUnreachable(f"Slack: {error}") from exc
+                raise _unreachable(error) from exc
             raise
 
     async def progress(
