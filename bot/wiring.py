@@ -136,7 +136,13 @@ class App:
     async def send_digests(self) -> int:
         if self._digests is None:
             self._digests = DigestJob(
-                self.sessions, self.processor.worker_id, self.notifier, self.settings.results
+                self.sessions,
+                self.processor.worker_id,
+                self.notifier,
+                self.settings.results,
+                # A digest whose channel became unreachable: if its admin can't be told, the
+                # chat's admins are, the way alerts reach them.
+                admins=self.processor.alerter,
             )
         return await self._digests.send_due()
 

@@ -174,22 +174,26 @@ class Alerter:
             # workspace or guild per process).
             await self.deliver(chat, team_id, text)
 
-    async def deliver(self, chat: ChatKind, team_id: str, text: str) -> None:
-        """Send ``text`` to the chat's ops channel, or its admins by DM; failures are logged."""
+    async def deliver(self, chat: ChatKind, team_id: str, text: str) -> bool:
+        """Send ``text`` to the chat's ops channel, or its admins by DM; failures are logged.
+        True: it reached the channel or at least one admin."""
         channel = self.channels.get(chat)
+        reached = False
         try:
             if channel:
                 await self.sink.say(chat, team_id, channel, text)
-                return
+                return True
             admins = self.admins.get(chat) or []
             if not admins:
                 log.warning("alert with no ops channel or admin to send it to", extra={"alert": text})
             for user in admins:
                 await self.sink.dm(chat, team_id, user, text)
+                reached = True
         except NoNotifier:
             log.info("no chat to send the alert to in this process", extra={"alert": text})
         except Exception:
             log.exception("sending an alert failed", extra={"alert": text})
+        return reached
 
     async def drain(self) -> None:
         """Wait for alerts being sent (tests, and a graceful stop)."""

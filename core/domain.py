@@ -602,6 +602,9 @@ class DigestView:
     weekday: int
     minute: int
     tz: str
+    # The last week whose digest failed for good (its slot) and why; None once one goes out again.
+    failed_at: datetime | None = None
+    failure: str | None = None
 
     @property
     def when(self) -> str:

@@ -547,9 +547,37 @@ def digest_setting_text(outcome: DigestOutcome) -> str:
             )
         )
     head = "Weekly results digest set" if changed else "Weekly results digest"
-    return (
+    text = (
         f"{head}: {view.when} ({view.tz}), here, with a chart of the week's views. "
         "It covers the posts scheduled from this channel. /digest off stops it."
+    )
+    if view.failed_at is not None and view.failure:
+        due = view.failed_at.astimezone(ZoneInfo(view.tz))
+        text += f"\nThe last one, due {due:%A %-d %b at %H:%M}, didn't go out: {view.failure}"
+    return text
+
+
+DIGEST_ELSEWHERE = "set the digest in another channel with /digest <day> <HH:MM> there"
+
+
+def digest_failure_text(what: str, fix: str) -> str:
+    """Why a digest did not go out and what mends it, as /digest shows it: "postbot is no longer a
+    member of the channel. Invite @postbot back (…)."."""
+    return f"{what}. {fix}." if fix else f"{what}."
+
+
+def digest_unreachable_text(channel_id: str, due: datetime, what: str, fix: str) -> str:
+    """The one message that tells an admin a digest's channel became unreachable: which channel
+    (``<#id>``, a channel link in Slack and Discord alike), what happened, the fix in the chat's
+    words (the adapter's), and that it is said once, not every week."""
+    mend = (
+        f"{fix}, or {DIGEST_ELSEWHERE}." if fix else f"{DIGEST_ELSEWHERE[0].upper()}{DIGEST_ELSEWHERE[1:]}."
+    )
+    return (
+        f"⚠️ The weekly results digest for <#{channel_id}> didn't go out "
+        f"({due:%A %-d %b at %H:%M}): {what}. {mend} "
+        "It stays set and is tried each week; I'll only message you about it again if it breaks "
+        "again after a digest goes out or after it is set again."
     )
 
 

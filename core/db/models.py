@@ -473,6 +473,13 @@ class ResultsDigest(Base):
     minute: Mapped[int] = mapped_column(Integer)
     set_by: Mapped[str] = mapped_column(String(64))
     since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The last week whose digest failed for good (its slot) and why, in the chat's words, for
+    # /digest to show; cleared when one is sent or the digest is set again.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failure: Mapped[str | None] = mapped_column(Text)
+    # When the admins were told that the channel became unreachable: once per breakage, so a
+    # channel that stays unreachable does not bring a message every week. Cleared with the failure.
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class DigestSend(Base):

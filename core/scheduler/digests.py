@@ -10,6 +10,14 @@ not a late one; a slot from before the digest was set is not sent at all.
 
 What a digest shows is what everyone in that channel may see: the posts scheduled from it
 (ChatContext.visible_channels' rule, with the channel as the only viewer).
+
+A digest whose channel became unreachable (postbot removed, the channel archived or deleted, a
+permission taken away) would otherwise stop arriving without anyone knowing: the admin who set it is
+told by DM, or if that fails the chat's admins the way alerts reach them (core/alerts.py), once per
+breakage. The week's claim makes one worker the sender; the setting's ``told_at`` (core/store/
+digests.py) makes the breakage's first failing week the only one told. A send or setting the digest
+again clears it. The digest is not switched off: postbot invited back, the next week's goes out
+with nothing for the admin to redo, and a refused send a week costs one API call.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from zoneinfo import ZoneInfo
 from core.config import ResultsSettings
 from core.domain import ChatKind, ResultsReport
 from core.errors import ChannelUnreachable, ChatRateLimited
-from core.store.digests import FAILED, RETRY, SENT, DigestClaim, DigestSetting, DigestStore
+from core.render import digest_failure_text, digest_unreachable_text
+from core.store.digests import RETRY, SENT, DigestClaim, DigestSetting, DigestStore
 from core.store.queue import Sessions
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,15 @@ class DigestSink(Protocol):
     async def digest(
         self, chat: ChatKind, team_id: str, channel_id: str, report: ResultsReport, chart: bytes | None
     ) -> None: ...
+
+    async def dm(self, chat: ChatKind, team_id: str, user_id: str, text: str) -> None: ...
+
+
+class AdminRoute(Protocol):
+    """The way alerts reach a chat's admins (core.alerts.Alerter): its ops channel, or else its
+    admins by DM. True: someone got it."""
+
+    async def deliver(self, chat: ChatKind, team_id: str, text: str) -> bool: ...
 
 
 def last_slot(now: datetime, *, tz: str, weekday: int, minute: int) -> datetime:
@@ -88,11 +106,13 @@ class DigestJob:
         sink: DigestSink,
         settings: ResultsSettings,
         *,
+        admins: AdminRoute | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = DigestStore(sessions, worker_id)
         self.sink = sink
         self.settings = settings
+        self.admins = admins
         self.clock = clock
 
     async def send_due(self) -> int:
@@ -126,7 +146,17 @@ class DigestJob:
             await self.sink.digest(setting.chat, setting.team_external_id, setting.channel_id, report, chart)
         except ChannelUnreachable as exc:
             log.warning("digest channel unreachable", extra=where | {"error": str(exc)})
-            await self.store.finish(claimed, FAILED, now=self.clock(), note=str(exc))
+            tell = await self.store.failed(
+                claimed,
+                setting,
+                now=self.clock(),
+                slot=slot,
+                note=str(exc),
+                failure=digest_failure_text(exc.what, exc.fix),
+                unreachable=True,
+            )
+            if tell:
+                await self._tell(setting, slot, exc)
             return 0
         except Exception as exc:
             wait = exc.retry_after_s if isinstance(exc, ChatRateLimited) else None
@@ -136,10 +166,42 @@ class DigestJob:
                 timedelta(seconds=wait) if wait is not None else RETRY_BASE * 2 ** (claimed.attempts - 1)
             )
             note = f"{type(exc).__name__}: {exc}"[:500]
-            await self.store.finish(
-                claimed, FAILED if final else RETRY, now=self.clock(), note=note, retry_at=later
-            )
+            if final:
+                failure = f"the chat refused it {claimed.attempts} times ({note})"
+                await self.store.failed(
+                    claimed,
+                    setting,
+                    now=self.clock(),
+                    slot=slot,
+                    note=note,
+                    failure=failure,
+                    unreachable=False,
+                )
+            else:
+                await self.store.finish(claimed, RETRY, now=self.clock(), note=note, retry_at=later)
             return 0
-        if not await self.store.finish(claimed, SENT, now=self.clock()):
+        if not await self.store.finish(claimed, SENT, now=self.clock(), setting=setting):
             log.warning("digest sent after its claim ran out", extra=where)
         return 1
+
+    async def _tell(self, setting: DigestSetting, slot: datetime, exc: ChannelUnreachable) -> None:
+        """The admin who set the digest by DM; failing that, the chat's admins as alerts reach them.
+        Failures are logged, never raised: the week is settled either way."""
+        where = {"team_id": setting.team_id, "channel_id": setting.channel_id}
+        due = slot.astimezone(ZoneInfo(setting.tz))
+        text = digest_unreachable_text(setting.channel_id, due, exc.what, exc.fix)
+        try:
+            await self.sink.dm(setting.chat, setting.team_external_id, setting.set_by, text)
+            log.info("told the digest's admin its channel is unreachable", extra=where)
+            return
+        except Exception:
+            # Left the workspace, closed their DMs: the other admins can mend it as well.
+            log.warning(
+                "the digest's admin could not be told; telling the admins", extra=where, exc_info=True
+            )
+        if self.admins is not None and await self.admins.deliver(
+            setting.chat, setting.team_external_id, text
+        ):
+            return
+        log.error("nobody could be told that a digest's channel is unreachable", extra=where)
+        await self.store.untell(setting)

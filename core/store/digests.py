@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +39,8 @@ class DigestSetting:
     weekday: int
     minute: int
     since: datetime
+    # The admin who set it (the chat's user id): the one told when its channel becomes unreachable.
+    set_by: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ async def set_digest(
         )
         return
     row.weekday, row.minute, row.set_by, row.since = weekday, minute, by, now
+    # Set again: whatever broke is the admin's to have mended, and a new breakage is told anew.
+    row.failed_at, row.failure, row.told_at = None, None, None
 
 
 async def clear_digest(session: AsyncSession, team_id: int, channel_id: str) -> bool:
@@ -87,7 +92,17 @@ async def team_digests(session: AsyncSession, team_id: int) -> list[DigestView]:
         .where(ResultsDigest.team_id == team_id)
         .order_by(ResultsDigest.channel_id)
     )
-    return [DigestView(d.channel_id, d.weekday, d.minute, tz) for d, tz in rows.all()]
+    return [
+        DigestView(
+            d.channel_id,
+            d.weekday,
+            d.minute,
+            tz,
+            failed_at=as_utc(d.failed_at) if d.failed_at is not None else None,
+            failure=d.failure,
+        )
+        for d, tz in rows.all()
+    ]
 
 
 async def all_digests(session: AsyncSession) -> list[DigestSetting]:
@@ -104,6 +119,7 @@ async def all_digests(session: AsyncSession) -> list[DigestSetting]:
             weekday=d.weekday,
             minute=d.minute,
             since=as_utc(d.since),
+            set_by=d.set_by,
         )
         for d, t in rows.all()
     ]
@@ -192,6 +208,57 @@ async def finish(
     return bool(getattr(result, "rowcount", 0))
 
 
+def _setting_row(team_id: int, channel_id: str) -> Any:
+    return update(ResultsDigest).where(
+        ResultsDigest.team_id == team_id, ResultsDigest.channel_id == channel_id
+    )
+
+
+async def record_failure(
+    session: AsyncSession,
+    team_id: int,
+    channel_id: str,
+    *,
+    slot: datetime,
+    failure: str,
+    tell_at: datetime | None,
+) -> bool:
+    """Note on the setting that ``slot``'s digest failed for good and why. With ``tell_at``: mark the
+    admins told unless they already are; True: this caller tells them. Only the worker holding the
+    week's claim gets here, and the condition is evaluated again on the locked row, so a breakage is
+    told once however many workers run and however many weeks it lasts."""
+    await session.execute(
+        _setting_row(team_id, channel_id)
+        .values(failed_at=slot, failure=failure)
+        .execution_options(synchronize_session=False)
+    )
+    if tell_at is None:
+        return False
+    told = await session.execute(
+        _setting_row(team_id, channel_id)
+        .where(ResultsDigest.told_at.is_(None))
+        .values(told_at=tell_at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(told, "rowcount", 0))
+
+
+async def clear_failure(session: AsyncSession, team_id: int, channel_id: str) -> None:
+    """A digest went out: the channel works, and a later breakage is news again."""
+    await session.execute(
+        _setting_row(team_id, channel_id)
+        .where(
+            or_(
+                ResultsDigest.failed_at.is_not(None),
+                ResultsDigest.failure.is_not(None),
+                ResultsDigest.told_at.is_not(None),
+            )
+        )
+        .values(failed_at=None, failure=None, told_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 class DigestStore:
     """The one object the digest job talks to."""
 
@@ -239,9 +306,11 @@ class DigestStore:
         now: datetime,
         note: str | None = None,
         retry_at: datetime | None = None,
+        setting: DigestSetting | None = None,
     ) -> bool:
+        """Settle the claim; a send (with its ``setting``) also clears the setting's last failure."""
         async with self.sessions.begin() as session:
-            return await finish(
+            done = await finish(
                 session,
                 claimed.id,
                 worker_id=self.worker_id,
@@ -249,4 +318,44 @@ class DigestStore:
                 now=now,
                 note=note,
                 retry_at=retry_at,
+            )
+            if done and state == SENT and setting is not None:
+                await clear_failure(session, setting.team_id, setting.channel_id)
+            return done
+
+    async def failed(
+        self,
+        claimed: DigestClaim,
+        setting: DigestSetting,
+        *,
+        now: datetime,
+        slot: datetime,
+        note: str,
+        failure: str,
+        unreachable: bool,
+    ) -> bool:
+        """Settle the claim as failed for good and note why on the setting, in one transaction.
+        True: the channel became unreachable and this caller is the one to tell the admins."""
+        async with self.sessions.begin() as session:
+            if not await finish(
+                session, claimed.id, worker_id=self.worker_id, state=FAILED, now=now, note=note
+            ):
+                # Lost the claim (the lease ran out): its new holder settles and tells.
+                return False
+            return await record_failure(
+                session,
+                setting.team_id,
+                setting.channel_id,
+                slot=slot,
+                failure=failure,
+                tell_at=now if unreachable else None,
+            )
+
+    async def untell(self, setting: DigestSetting) -> None:
+        """Nobody could be told: the next week's failure tries again."""
+        async with self.sessions.begin() as session:
+            await session.execute(
+                _setting_row(setting.team_id, setting.channel_id)
+                .values(told_at=None)
+                .execution_options(synchronize_session=False)
             )
