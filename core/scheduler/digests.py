@@ -98,6 +98,18 @@ def draw_chart(report: ResultsReport) -> bytes | None:
     return png(views_figure(report.posts, days=report.days, tz=report.tz))
 
 
+def _reason(exc: Exception) -> str:
+    """Why the chat refused a digest, short enough for /digest to show."""
+    # Slack's SDK error carries the API's code ("internal_error"); its text has the URL and the
+    # whole response in it.
+    lookup = getattr(getattr(exc, "response", None), "get", None)
+    code = lookup("error") if callable(lookup) else None
+    if isinstance(code, str):
+        return code
+    text = str(exc).strip()
+    return text.splitlines()[0][:150] if text else type(exc).__name__
+
+
 class DigestJob:
     def __init__(
         self,
@@ -167,7 +179,7 @@ class DigestJob:
             )
             note = f"{type(exc).__name__}: {exc}"[:500]
             if final:
-                failure = f"the chat refused it {claimed.attempts} times ({note})"
+                failure = f"the chat refused it {claimed.attempts} times ({_reason(exc)})."
                 await self.store.failed(
                     claimed,
                     setting,
