@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 import discord.http
@@ -25,14 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.discord import DiscordReporter
 from adapters.slack.notifier import SlackNotifier
+from core.alerts import Alerter
 from core.charts import views_figure
-from core.config import ResultsSettings
+from core.config import AlertSettings, ResultsSettings
 from core.db.engine import make_engine, migrate, session_factory
-from core.db.models import DigestSend, MediaAsset, PostResult, ScheduledPost, Team, User
-from core.domain import ChatKind, PostStatus, ResultsReport
+from core.db.models import DigestSend, MediaAsset, PostResult, ResultsDigest, ScheduledPost, Team, User
+from core.domain import ChatKind, DigestOutcome, Platform, PostStatus, PostView, ResultsReport
 from core.notify import NotifierRouter
+from core.render import digest_setting_text
 from core.scheduler.digests import DigestJob, last_slot
-from core.store.digests import DigestStore, set_digest
+from core.store.digests import DigestStore, set_digest, team_digests
 from tests.conftest import Database
 from tests.fakes.discord_api import FakeDiscord
 from tests.fakes.slack_api import FakeSlack, documented_bot_scopes
@@ -381,3 +384,277 @@ async def test_discord_gets_an_embed_with_the_chart_attached(db: Database) -> No
             assert image.format == "PNG" and image.size == (800, 450)
     finally:
         discord.http.Route.BASE = original_base
+
+
+# --------------------------------------------------------------------------- an unreachable channel
+
+ADMIN, OPS = "U0ADMIN", "U0OPS"
+
+
+@dataclass
+class Unreachable:
+    slack: FakeSlack
+    jobs: list[DigestJob]
+    clock: Clock
+    sessions: async_sessionmaker[AsyncSession]
+    team_id: int
+
+    def dms(self, user: str) -> list[dict[str, Any]]:
+        channel = self.slack.ims.get(user)
+        return self.slack.posted(channel) if channel else []
+
+    async def shown(self) -> str:
+        """What /digest answers in the channel now."""
+        async with self.sessions() as s:
+            (view,) = await team_digests(s, self.team_id)
+        return digest_setting_text(DigestOutcome(view, changed=False))
+
+    async def week(self, weeks: int) -> int:
+        self.clock.now = SLOT + timedelta(days=7 * weeks, minutes=1)
+        return sum(await asyncio.gather(*(j.send_due() for j in self.jobs)))
+
+    async def set_again(self) -> None:
+        async with self.sessions.begin() as s:
+            await set_digest(
+                s, self.team_id, CHANNEL, weekday=MONDAY, minute=NINE, by=ADMIN, now=self.clock.now
+            )
+
+
+@asynccontextmanager
+async def unreachable_world(
+    db: Database, *, workers: int = 1, ops_admins: list[str] | None = None
+) -> AsyncIterator[Unreachable]:
+    """#launch's digest set by U0ADMIN; ``workers`` processes, each with its own engine. The chat's
+    admins, as alerts reach them (slack.admin_user_ids, no ops channel): ``ops_admins``."""
+    async with AsyncExitStack() as stack:
+        slack = await stack.enter_async_context(FakeSlack())
+        slack.add_channel(CHANNEL, "launch")
+        slack.add_user(ADMIN, "ada", is_admin=True)
+        slack.add_user(OPS, "oli", is_admin=True)
+        first = await stack.enter_async_context(database(db))
+        team_id = await seed(first, team_external=slack.team_id)
+        await set_monday_nine(first, team_id, at=SLOT - timedelta(days=3))
+        web = AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url)
+        router = NotifierRouter({ChatKind.SLACK: SlackNotifier(web)})
+        alerter = Alerter(
+            AlertSettings(),
+            router,
+            channels={ChatKind.SLACK: None},
+            admins={ChatKind.SLACK: ops_admins or []},
+        )
+        clock = Clock(SLOT + timedelta(minutes=1))
+        jobs = []
+        for n in range(workers):
+            sessions = first if n == 0 else await stack.enter_async_context(database(db))
+            jobs.append(DigestJob(sessions, f"w{n}", router, ResultsSettings(), admins=alerter, clock=clock))
+        yield Unreachable(slack, jobs, clock, first, team_id)
+
+
+async def test_slack_digest_removed_from_its_channel_tells_its_admin_once_per_breakage(db: Database) -> None:
+    async with unreachable_world(db) as world:
+        world.slack.remove_bot(CHANNEL)
+        assert await world.week(0) == 0
+        (dm,) = world.dms(ADMIN)
+        fix = (
+            "postbot is no longer a member of the channel. Invite @postbot back (/invite @postbot there), "
+            "or set the digest in another channel with /postbot digest &lt;day&gt; &lt;HH:MM&gt; there."
+        )
+        assert dm["text"].startswith(
+            f"⚠️ The weekly results digest for <#{CHANNEL}> didn't go out (Monday 7 Dec at 09:00): {fix}"
+        )
+        # The channel is a link in the message too, and only the channel: the rest stays escaped.
+        (block,) = dm["blocks"]
+        assert f"<#{CHANNEL}>" in block["text"]["text"] and "&lt;day&gt;" in block["text"]["text"]
+        assert world.dms(OPS) == []
+        # /digest in the channel says it did not go out, and why.
+        assert (await world.shown()).endswith(
+            "\nThe last one, due Monday 7 Dec at 09:00, didn't go out: postbot is no longer a member of "
+            "the channel. Invite @postbot back (/invite @postbot there)."
+        )
+
+        # Still out the next week: tried, failed, and not a second message.
+        assert await world.week(1) == 0
+        assert len(world.dms(ADMIN)) == 1
+        assert "due Monday 14 Dec at 09:00" in await world.shown()
+
+        # Set again (there): a breakage after that is news again.
+        await world.set_again()
+        assert "didn't go out" not in await world.shown()
+        assert await world.week(2) == 0
+        assert len(world.dms(ADMIN)) == 2
+
+        # postbot invited back: the next digest goes out, and says nothing of the failure any more.
+        world.slack.bot_channels.add(CHANNEL)
+        assert await world.week(3) == 1
+        assert "didn't go out" not in await world.shown()
+        # Removed again after a digest went out: a new breakage, told once more.
+        world.slack.remove_bot(CHANNEL)
+        assert await world.week(4) == 0
+        assert await world.week(5) == 0
+        assert len(world.dms(ADMIN)) == 3
+        async with world.sessions() as s:
+            states = (await s.execute(select(DigestSend.period, DigestSend.state))).all()
+        assert sorted(states) == [
+            ("2026-W50", "failed"),
+            ("2026-W51", "failed"),
+            ("2026-W52", "failed"),
+            ("2026-W53", "sent"),
+            ("2027-W01", "failed"),
+            ("2027-W02", "failed"),
+        ]
+
+
+async def test_slack_archived_digest_channel_is_told_with_its_own_fix(db: Database) -> None:
+    async with unreachable_world(db) as world:
+        world.slack.archive(CHANNEL)
+        assert await world.week(0) == 0
+        (dm,) = world.dms(ADMIN)
+        assert (
+            ": the channel is archived. Unarchive it and invite @postbot back, or set the digest in "
+            "another channel with /postbot digest"
+        ) in dm["text"]
+        (refused,) = world.slack.calls_to("files.completeUploadExternal")
+        assert refused.response["error"] == "is_archived"
+
+
+async def test_two_workers_racing_on_an_unreachable_digest_send_one_dm(db: Database) -> None:
+    async with unreachable_world(db, workers=2) as world:
+        world.slack.remove_bot(CHANNEL)
+        jobs = world.jobs * 2
+        world.clock.now = SLOT + timedelta(minutes=1)
+        assert sum(await asyncio.gather(*(j.send_due() for j in jobs))) == 0
+        assert len(world.dms(ADMIN)) == 1
+        world.clock.now += timedelta(days=7)
+        assert sum(await asyncio.gather(*(j.send_due() for j in jobs))) == 0
+        assert len(world.dms(ADMIN)) == 1
+
+
+async def test_an_admin_who_cant_be_told_leaves_it_to_the_chats_admins_and_nobody_means_next_week(
+    db: Database,
+) -> None:
+    async with unreachable_world(db) as world:
+        world.slack.remove_bot(CHANNEL)
+        # The admin who set it left the workspace (conversations.open: user_disabled).
+        world.slack.users[ADMIN]["deleted"] = True
+        # No ops channel and no admin configured: nobody hears of it, so the next week tries again.
+        assert await world.week(0) == 0
+        assert world.dms(ADMIN) == [] and world.dms(OPS) == []
+        async with world.sessions() as s:
+            (told,) = (await s.execute(select(ResultsDigest.told_at))).scalars().all()
+        assert told is None
+        # An admin configured since (slack.admin_user_ids): the admins alerts go to hear of it, once.
+        alerter = world.jobs[0].admins
+        assert isinstance(alerter, Alerter)
+        alerter.admins[ChatKind.SLACK] = [OPS]
+        assert await world.week(1) == 0
+        (dm,) = world.dms(OPS)
+        assert f"The weekly results digest for <#{CHANNEL}> didn't go out (Monday 14 Dec" in dm["text"]
+        assert await world.week(2) == 0
+        assert len(world.dms(OPS)) == 1 and world.dms(ADMIN) == []
+
+
+async def test_discord_digest_channel_out_of_reach_tells_its_admin_the_permissions(db: Database) -> None:
+    original_base = discord.http.Route.BASE
+    try:
+        async with FakeDiscord() as fake, database(db) as sessions:
+            guild = fake.add_guild("launch crew", channels=("launch", "news"))
+            launch, news = list(guild.channels)
+            ada = fake.add_user("ada")
+            team_id = await seed(sessions, team_external=guild.id)
+            async with sessions.begin() as s:
+                team = await s.get(Team, team_id)
+                assert team is not None
+                team.chat = "discord"
+                for channel in (launch, news):
+                    await set_digest(
+                        s,
+                        team_id,
+                        channel,
+                        weekday=MONDAY,
+                        minute=NINE,
+                        by=ada.id,
+                        now=SLOT - timedelta(days=3),
+                    )
+            # postbot's role was denied View Channel in #launch; #news was deleted.
+            guild.hidden_from_bot.add(launch)
+            del guild.channels[news]
+            rest = DiscordReporter(fake.token, fake.api_base_url)
+            await rest.start()
+            try:
+                router = NotifierRouter({ChatKind.DISCORD: rest.notifier()})
+                clock = Clock(SLOT + timedelta(minutes=1))
+                digests = DigestJob(sessions, "w1", router, ResultsSettings(), clock=clock)
+                assert await digests.send_due() == 0
+                clock.now += timedelta(days=7)
+                assert await digests.send_due() == 0
+            finally:
+                await rest.close()
+            hidden, deleted = sorted(
+                (m["content"] for m in fake.dm_messages(ada.id)), key=lambda c: launch not in c
+            )
+            assert hidden.startswith(
+                f"⚠️ The weekly results digest for <#{launch}> didn't go out (Monday 7 Dec at 09:00): "
+                "postbot can't see the channel (Missing Access). Give postbot's role View Channel, Send "
+                "Messages, Embed Links and Attach Files in the channel's permissions, or set the digest in "
+                "another channel with /postbot-admin digest <day> <HH:MM> there."
+            )
+            assert deleted.startswith(
+                f"⚠️ The weekly results digest for <#{news}> didn't go out (Monday 7 Dec at 09:00): the "
+                "channel no longer exists (Unknown Channel). Set the digest in another channel with "
+                "/postbot-admin digest <day> <HH:MM> there."
+            )
+    finally:
+        discord.http.Route.BASE = original_base
+
+
+async def test_slack_keeps_channel_links_in_postbots_own_dms_and_escapes_a_failure_dm_in_full() -> None:
+    """A digest notice names its channel as ``<#C…>``: a link in the DM. A failure DM quotes the
+    platform's error, which could hold the same characters: shown as they are, never a link."""
+    async with FakeSlack() as slack:
+        slack.add_user(ADMIN, "ada")
+        notifier = SlackNotifier(AsyncWebClient(token=slack.bot_token, base_url=slack.api_base_url))
+        await notifier.dm(slack.team_id, ADMIN, f"The digest for <#{CHANNEL}> & /digest <day>")
+        failed = PostView(
+            id=7,
+            chat=ChatKind.SLACK,
+            team_id=slack.team_id,
+            platform=Platform.YOUTUBE,
+            status=PostStatus.FAILED,
+            run_at=SLOT,
+            caption="launch",
+            title=None,
+            author_id=ADMIN,
+            channel_id=CHANNEL,
+            thread_id=None,
+            attempts=3,
+            last_error=f"refused: see <#{CHANNEL}>",
+            remote_id=None,
+            remote_url=None,
+            media_name="launch.mp4",
+            batch_id="b",
+        )
+        await notifier.dm_failure(failed)
+        notice, failure = slack.posted(slack.ims[ADMIN])
+        assert notice["text"] == f"The digest for <#{CHANNEL}> &amp; /postbot digest &lt;day&gt;"
+        assert notice["blocks"][0]["text"]["text"] == notice["text"]
+        assert f"refused: see &lt;#{CHANNEL}&gt;" in failure["text"]
+        assert f"<#{CHANNEL}>" not in failure["blocks"][0]["text"]["text"]
+
+
+async def test_a_digest_the_chat_kept_refusing_says_so_in_digest_without_a_dm(db: Database) -> None:
+    """Not an unreachable channel (a 5xx every time, up to digest_max_attempts): /digest shows it,
+    and nobody is messaged, as retrying was the fix and the next week tries again."""
+    async with unreachable_world(db, ops_admins=[OPS]) as world:
+        world.slack.fail("files.getUploadURLExternal", "internal_error", times=2)
+        settings = ResultsSettings(digest_max_attempts=2)
+        world.jobs = [DigestJob(world.sessions, "w1", world.jobs[0].sink, settings, clock=world.clock)]
+        assert await world.week(0) == 0
+        world.clock.now += timedelta(minutes=3)
+        assert await world.jobs[0].send_due() == 0
+        assert (await world.shown()).endswith(
+            "\nThe last one, due Monday 7 Dec at 09:00, didn't go out: the chat refused it 2 times "
+            "(internal_error)."
+        )
+        assert world.dms(ADMIN) == [] and world.dms(OPS) == []
+        assert await world.week(1) == 1
+        assert "didn't go out" not in await world.shown()

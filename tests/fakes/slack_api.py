@@ -266,6 +266,8 @@ class FakeSlack(LoopbackFake):
         # Channel → its members (None: everyone), and which channels are private.
         self.channel_members: dict[str, set[str] | None] = {}
         self.private_channels: set[str] = set()
+        # Archived channels: nothing can be posted in them (`is_archived`, see _writable_channel).
+        self.archived_channels: set[str] = set()
         # Per method, the calls answered in the last minute (see _tier_fault).
         self._recent_calls: dict[str, deque[float]] = {}
         # response_url → (uses, first use deadline): see RESPONSE_URL_USES. A test lowers the lifetime
@@ -391,6 +393,10 @@ class FakeSlack(LoopbackFake):
     def remove_bot(self, channel_id: str) -> None:
         """Someone removed the bot from the channel (/remove @postbot)."""
         self.bot_channels.discard(channel_id)
+
+    def archive(self, channel_id: str) -> None:
+        """Someone archived the channel (its members, the bot among them, stay members)."""
+        self.archived_channels.add(channel_id)
 
     def thread_is_active(self, channel: str, thread_ts: str) -> bool:
         """A thread exists once a message has a reply under it."""
@@ -614,6 +620,14 @@ class FakeSlack(LoopbackFake):
             raise SlackError("not_in_channel")
         return channel
 
+    def _writable_channel(self, channel: str) -> str:
+        """A channel the bot may post in: a member channel that is not archived (`is_archived`,
+        "Channel has been archived": https://api.slack.com/methods/chat.postMessage#errors)."""
+        channel = self._member_channel(channel)
+        if channel in self.archived_channels:
+            raise SlackError("is_archived")
+        return channel
+
     def _message_content(self, args: dict[str, Any]) -> dict[str, Any]:
         text = args.get("text")
         blocks = args.get("blocks")
@@ -634,7 +648,7 @@ class FakeSlack(LoopbackFake):
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         self._require(args, "channel")
-        channel = self._member_channel(args["channel"])
+        channel = self._writable_channel(args["channel"])
         message = {
             "type": "message",
             "user": self.bot_user_id,
@@ -883,7 +897,7 @@ class FakeSlack(LoopbackFake):
         # is shared ("If not specified the file will be private"); `initial_comment` is "The message
         # text introducing the file". A file id that no upload of this app finished is refused
         # (`file_not_found`), and sharing where the bot cannot post fails as chat.postMessage does
-        # (`channel_not_found`, `not_in_channel`).
+        # (`channel_not_found`, `not_in_channel`, `is_archived`).
         self._require(args, "files")
         try:
             listed = json.loads(args["files"]) if isinstance(args["files"], str) else args["files"]
@@ -906,7 +920,7 @@ class FakeSlack(LoopbackFake):
             uploads.append((upload, entry.get("title")))
         channel = args.get("channel_id")
         if channel:
-            channel = self._member_channel(str(channel))
+            channel = self._writable_channel(str(channel))
         comment = str(args.get("initial_comment") or "")
         check_escaped(comment)
         shared = []
