@@ -455,5 +455,8 @@ async def test_the_default_graph_version_is_served_as_itself(
 ) -> None:
     conf = PlatformSettings(base_url=fake.graph_base_url)
     assert fake.version == versions.DEFAULT
-    await InstagramPublisher.from_settings(conf, http).publish(make_job(host, video, []))
+    pub = InstagramPublisher.from_settings(conf, http)
+    # Meta's polling minute spent in real time otherwise (test_built_from_settings checks it).
+    pub.poll_interval_s = 0.05
+    await pub.publish(make_job(host, video, []))
     assert len(fake.media) == 1 and fake.upgraded == []

@@ -673,13 +673,20 @@ async def test_a_confirmation_body_sent_a_byte_at_a_time_is_cut_off_and_the_link
             await asyncio.sleep(0.2)
 
     sending = asyncio.create_task(trickle())
+    reset = False
     try:
         async with asyncio.timeout(5):
             answer = b""
-            while piece := await reader.read(4096):
-                answer += piece
+            try:
+                while piece := await reader.read(4096):
+                    answer += piece
+            except ConnectionResetError:
+                # The server closed with trickled bytes unread, so its kernel sent a reset, which
+                # can overtake the 408 (asyncio's reader raises before handing over what it holds).
+                # Closed all the same; the 408 is checked whenever it arrives.
+                reset = True
         assert time.monotonic() - started < 3
-        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        assert (reset and answer == b"") or answer.startswith(b"HTTP/1.1 408"), answer[:80]
     finally:
         sending.cancel()
         writer.close()
