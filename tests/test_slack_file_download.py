@@ -32,6 +32,9 @@ from core.service import Postbot
 from tests.fakes.loopback import LoopbackFake
 from tests.fakes.slack_api import FakeSlack
 
+# A host that is not Slack's, recording what reaches it (another loopback port stands for any host).
+from tests.test_slack_file_hosts import Listener
+
 CHANNEL = "C0LAUNCH"
 ANA = "U0ANA"
 _UNTYPED = "X-Test-Untyped"
@@ -91,26 +94,9 @@ class Hops(LoopbackFake):
             response.headers.popall("Content-Type", None)
 
 
-class Elsewhere(LoopbackFake):
-    """A host that is not Slack's (another loopback port stands for any host, inside the network or not)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[str] = []
-
-    def make_app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_route("*", "/{rest:.*}", self._any)
-        return app
-
-    async def _any(self, request: web.Request) -> web.Response:
-        self.requests.append(request.path)
-        return web.Response(body=b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, content_type="video/mp4")
-
-
 class World:
     def __init__(
-        self, slack: FakeSlack, hops: Hops, elsewhere: Elsewhere, postbot: Postbot, http: httpx.AsyncClient
+        self, slack: FakeSlack, hops: Hops, elsewhere: Listener, postbot: Postbot, http: httpx.AsyncClient
     ) -> None:
         self.slack, self.hops, self.elsewhere, self.postbot, self.http = slack, hops, elsewhere, postbot, http
         self.hosts = FileHosts([slack.base_url, hops.base_url])
@@ -148,7 +134,7 @@ async def world(tmp_path: Path, http: httpx.AsyncClient) -> AsyncIterator[World]
     postbot = Postbot(
         Settings(data_dir=tmp_path), session_factory(engine), media=MediaStore(tmp_path / "media")
     )
-    async with FakeSlack() as slack, Hops() as hops, Elsewhere() as elsewhere:
+    async with FakeSlack() as slack, Hops() as hops, Listener() as elsewhere:
         yield World(slack, hops, elsewhere, postbot, http)
     await engine.dispose()
 
