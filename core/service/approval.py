@@ -279,9 +279,9 @@ class Approval(ServiceBase):
             after = [await posts.get(session, member.team_id, pid, tz=tz) for pid in ids]
         if done:
             self._decided()
-        if done and self._wake is not None:
-            # The author hears of it on the scheduler's next round.
-            self._wake(at)
+            if self._wake is not None:
+                # The author hears of it on the scheduler's next round.
+                self._wake(at)
         stale = {p.id for p in _stale(after, done, seen)}
         return ReviewOutcome(
             done=[p for p in after if p.id in done],
